@@ -1,0 +1,179 @@
+"""What the live-capture adapters share: routing, parenthood across frameworks, safety.
+
+Each adapter hooks its framework once per process (a span processor, a trace
+processor, a callback handler) and from then on *routes*: a foreign span
+starting while a recorder is active becomes a span of that recorder, and
+with no active recorder the hook returns at once.
+
+Parenthood across frameworks.  Native spans live in the recorder's context
+variable; OpenTelemetry, the Agents SDK and LangChain each keep their own
+"current span".  Every adapter registers a *parent provider*: a function that
+returns the recorder's handle of its framework's span current in this
+context.  :func:`resolve_parent` picks, among the native current span and
+what the providers return, the open span that started last: that is the
+innermost one, since every candidate encloses the point of the call.  The
+recorder asks the same providers when a native span starts without an
+explicit parent (``recorder.register_parent_provider``), so a native span
+opened inside a foreign one nests under it, and a foreign span opened inside
+a native one nests under that.
+
+Safety.  Adapters run inside someone else's framework: :func:`guarded` wraps
+every hook so a mapping failure logs a warning and carries on; it never
+reaches the user's agent.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from .. import recorder as _recorder_module
+from ..recorder import SpanHandle, active_recorder
+
+if TYPE_CHECKING:
+    from ..recorder import Recorder
+
+__all__ = [
+    "SOURCES",
+    "ParentProvider",
+    "adapter_state",
+    "enabled",
+    "epoch_to_recorder_ns",
+    "guarded",
+    "log",
+    "register_parent_provider",
+    "resolve_parent",
+    "route",
+    "set_enabled",
+]
+
+log: Final = logging.getLogger("pytest_agenttrace")
+
+#: The sources the pytest plugin can install automatically.
+SOURCES: Final[tuple[str, ...]] = ("otel", "openai-agents", "langchain")
+
+ParentProvider = Callable[["Recorder"], "SpanHandle | None"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_providers: list[ParentProvider] = []
+#: ``None``: every installed source records (use outside pytest); else only these.
+_enabled: frozenset[str] | None = None
+_warned: set[str] = set()
+_state_lock = threading.Lock()
+
+
+def set_enabled(sources: Iterable[str] | None) -> None:
+    """Record only from ``sources`` (``None``: from every installed source)."""
+    global _enabled
+    _enabled = None if sources is None else frozenset(sources)
+
+
+def enabled(source: str) -> bool:
+    """Whether ``source`` may record now."""
+    return _enabled is None or source in _enabled
+
+
+def route(source: str) -> Recorder | None:
+    """The recorder a foreign span of ``source`` goes to, or ``None`` to drop it."""
+    rec = active_recorder()
+    if rec is None or (_enabled is not None and source not in _enabled):
+        return None
+    return rec
+
+
+def register_parent_provider(provider: ParentProvider) -> None:
+    """Let ``provider`` (a framework's current span, mapped) take part in parenthood.
+
+    Registered once per provider; also registered with the recorder when it
+    supports it, so native spans nest under foreign ones.
+    """
+    if provider in _providers:
+        return
+    _providers.append(provider)
+    hook = getattr(_recorder_module, "register_parent_provider", None)
+    if hook is not None:
+        hook(provider)
+
+
+def resolve_parent(rec: Recorder) -> SpanHandle | None:
+    """The innermost open span of ``rec`` in this context, native or foreign."""
+    best = _recorder_module.current_span()
+    if best is not None and best.recorder is not rec:
+        best = None
+    for provider in _providers:
+        try:
+            other = provider(rec)
+        except Exception:  # noqa: BLE001 - a provider failing means "no opinion"
+            continue
+        if other is None or other.recorder is not rec or other.end_ns is not None:
+            continue
+        if best is None or other.seq > best.seq:
+            best = other
+    return best
+
+
+def epoch_to_recorder_ns(rec: Recorder, epoch_ns: int) -> int:
+    """A wall-clock timestamp (ns since the epoch) on the recorder's clock.
+
+    The recorder measures from its start with ``perf_counter_ns``; a foreign
+    span that arrives with wall-clock times (an OTLP export from another
+    process) is shifted by the offset between the two clocks, never below 0.
+    """
+    offset = adapter_state(rec, "clock", lambda: _clock_offset(rec))
+    return max(0, epoch_ns - offset)
+
+
+def _clock_offset(rec: Recorder) -> int:
+    # wall time at the recorder's t0 = now_wall - (now_perf - t0)
+    return time.time_ns() - (time.perf_counter_ns() - rec._t0)
+
+
+_states: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+T = TypeVar("T")
+
+
+def adapter_state(rec: Recorder, key: str, factory: Callable[[], T]) -> T:
+    """Per-recorder state of an adapter (id maps), created on first use."""
+    states = _states.get(rec)
+    if states is None:
+        with _state_lock:
+            states = _states.get(rec)
+            if states is None:
+                states = {}
+                _states[rec] = states
+    value = states.get(key)
+    if value is None:
+        with _state_lock:
+            value = states.get(key)
+            if value is None:
+                value = factory()
+                states[key] = value
+    return value  # type: ignore[no-any-return]  # factory's T, stored untyped
+
+
+def guarded(what: str) -> Callable[[F], F]:
+    """Decorate an adapter hook: exceptions are logged (once per hook) and swallowed."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:  # noqa: BLE001 - adapters never break the user's agent
+                if what not in _warned:
+                    _warned.add(what)
+                    log.warning("agenttrace: %s failed; the span is recorded as far as possible", what, exc_info=True)
+                else:
+                    log.debug("agenttrace: %s failed", what, exc_info=True)
+                return None
+
+        return wrapper  # type: ignore[return-value]  # same signature as fn
+
+    return decorate

@@ -1,0 +1,444 @@
+"""Traces recorded elsewhere, turned into agenttrace traces.
+
+:func:`import_trace` reads a file in one of :data:`FORMATS` (or finds out which
+with :func:`detect_format`) and returns the trace, or a list when the file
+holds several runs.  Each format's reader turns its records into
+:class:`Record` objects and hands them to :func:`assemble`, which does what
+every format needs the same way:
+
+* ids: duplicates are dropped, a parent that is not in the file makes the span
+  a root, parent cycles are broken (each with a warning);
+* times: relative to the earliest span (``start_ns`` 0), ``end_ns`` never
+  before ``start_ns``;
+* order: spans listed in start order, a parent before a child that starts
+  with it;
+* ``agent``: an ``agent`` span's own name, else the nearest enclosing agent;
+  a handoff without ``from_agent`` gets the enclosing agent;
+* ``scope``/``scope_path``: the enclosing ``delegation`` spans.
+
+A malformed record logs a warning (logger ``pytest_agenttrace.adapters``),
+is noted in ``metadata.import_warnings`` and is skipped; a file that is not
+the declared format at all raises :class:`~pytest_agenttrace.exceptions.TraceFileError`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from ..exceptions import TraceFileError
+from ..model import KINDS, Span, Trace
+from ..sanitize import clean
+from .semconv import MappedSpan
+
+__all__ = [
+    "FORMATS",
+    "ImportLog",
+    "Record",
+    "assemble",
+    "detect_format",
+    "import_trace",
+    "iso_from_unix_ns",
+    "load_json",
+    "unix_ns_from_iso",
+]
+
+logger = logging.getLogger("pytest_agenttrace.adapters")
+
+FORMATS: Final[tuple[str, ...]] = ("otlp", "langfuse", "openai-agents", "messages")
+_MAX_NOTED_WARNINGS: Final = 20
+_KIND_SET: Final = frozenset(KINDS)
+
+
+@dataclass(slots=True)
+class Record:
+    """One span as a foreign format gives it, before the tree is assembled.
+
+    Times are nanoseconds on any common clock (unix, or synthetic); ``agent``,
+    ``scope`` and ``scope_path`` left ``None`` are inherited from the tree.
+    ``exact`` records (agenttrace's own spans coming back from an export) keep
+    ``agent``, ``scope`` and ``scope_path`` exactly as given.
+    """
+
+    span_id: str
+    parent_id: str | None
+    kind: str
+    name: str
+    start_ns: int
+    end_ns: int
+    agent: str | None = None
+    status: str = "ok"
+    error: dict[str, Any] | None = None
+    input: Any = None
+    output: Any = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    context: dict[str, Any] | None = None
+    links: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    scope: str | None = None
+    scope_path: list[str] | None = None
+    exact: bool = False
+
+    @classmethod
+    def from_mapped(
+        cls,
+        mapped: MappedSpan,
+        *,
+        span_id: str,
+        parent_id: str | None,
+        start_ns: int,
+        end_ns: int,
+        events: list[dict[str, Any]] | None = None,
+        links: list[str] | None = None,
+    ) -> Record:
+        """A record from a :class:`~pytest_agenttrace.adapters.semconv.MappedSpan`."""
+        return cls(
+            span_id=span_id,
+            parent_id=parent_id,
+            kind=mapped.kind,
+            name=mapped.name,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            agent=mapped.agent,
+            status="error" if mapped.error is not None else "ok",
+            error=mapped.error,
+            input=mapped.input,
+            output=mapped.output,
+            attributes=mapped.attributes,
+            versions=mapped.versions,
+            context=mapped.context,
+            links=links or [],
+            events=events or [],
+        )
+
+
+class ImportLog:
+    """Warnings about one file: logged once each, the first few kept for ``metadata``."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.notes: list[str] = []
+        self.count = 0
+
+    def warn(self, message: str) -> None:
+        """Log ``message`` about this file and remember it."""
+        self.count += 1
+        if len(self.notes) < _MAX_NOTED_WARNINGS:
+            self.notes.append(message)
+            logger.warning("%s: %s", self.source, message)
+
+    def into(self, metadata: dict[str, Any]) -> dict[str, Any]:
+        """``metadata`` with ``import_warnings`` added when there were any."""
+        if self.count:
+            metadata["import_warnings"] = list(self.notes)
+            if self.count > len(self.notes):
+                metadata["import_warnings"].append(f"... and {self.count - len(self.notes)} more")
+        return metadata
+
+
+def assemble(
+    records: Iterable[Record],
+    *,
+    trace_id: str,
+    name: str,
+    metadata: Mapping[str, Any],
+    log: ImportLog,
+    started_at: str | None = None,
+    versions: Mapping[str, str] | None = None,
+    sanitize: bool = True,
+) -> Trace:
+    """Build a :class:`~pytest_agenttrace.model.Trace` from records (see the module docstring).
+
+    ``started_at`` defaults to the earliest record's start read as unix
+    nanoseconds.  ``sanitize`` passes payloads through
+    :func:`pytest_agenttrace.sanitize.clean` (secrets redacted, sizes capped);
+    agenttrace's own exports are clean already and skip it, so they come back
+    exactly.
+    """
+    by_id: dict[str, Record] = {}
+    order: list[Record] = []
+    for record in records:
+        if record.span_id in by_id:
+            log.warn(f"span {record.span_id!r} appears twice; the second copy is ignored")
+            continue
+        if record.kind not in _KIND_SET:
+            log.warn(f"span {record.span_id!r} has unknown kind {record.kind!r}; recorded as custom")
+            record.kind = "custom"
+        by_id[record.span_id] = record
+        order.append(record)
+
+    children: dict[str | None, list[Record]] = {}
+    for record in order:
+        if record.parent_id is not None and record.parent_id not in by_id:
+            log.warn(f"span {record.span_id!r} names parent {record.parent_id!r}, which is not in the file; made a root")
+            record.parent_id = None
+        children.setdefault(record.parent_id, []).append(record)
+
+    depth: dict[str, int] = {}
+    _walk(children, children.get(None, []), depth, by_id)
+    for record in order:  # what the walk missed sits on a parent cycle
+        if record.span_id not in depth:
+            log.warn(f"span {record.span_id!r} is on a parent cycle; made a root")
+            children[record.parent_id].remove(record)
+            record.parent_id = None
+            children.setdefault(None, []).append(record)
+            _walk(children, [record], depth, by_id)
+
+    base = min((r.start_ns for r in order), default=0)
+    if started_at is None:
+        started_at = iso_from_unix_ns(base)
+    position = {id(r): i for i, r in enumerate(order)}
+    order.sort(key=lambda r: (r.start_ns, depth[r.span_id], position[id(r)]))
+
+    spans = []
+    all_versions: dict[str, str] = {}
+    bad_times = 0
+    for record in order:
+        start = record.start_ns - base
+        end = record.end_ns - base
+        if end < start:
+            bad_times += 1
+            end = start
+        all_versions.update(record.versions)
+        prepare = clean if sanitize else _same
+        spans.append(
+            Span(
+                span_id=record.span_id,
+                parent_id=record.parent_id,
+                kind=record.kind,
+                name=record.name,
+                agent=record.agent,
+                scope=record.scope,
+                scope_path=record.scope_path or [],
+                start_ns=start,
+                end_ns=end,
+                status=record.status,
+                error=prepare(record.error) if record.error is not None else None,
+                input=prepare(record.input) if record.input is not None else None,
+                output=prepare(record.output) if record.output is not None else None,
+                attributes=prepare(record.attributes),
+                versions=record.versions,
+                context=prepare(record.context) if record.context is not None else None,
+                links=[link for link in record.links if link in by_id],
+                events=prepare([_shift(event, base) for event in record.events]) if record.events else [],
+            )
+        )
+    if bad_times:
+        log.warn(f"{bad_times} span(s) ended before they started; their end was set to their start")
+    if versions is not None:
+        all_versions.update(versions)
+    return Trace(
+        trace_id=trace_id,
+        name=name,
+        started_at=started_at,
+        metadata=log.into(dict(metadata)),
+        versions=dict(sorted(all_versions.items())),
+        spans=tuple(spans),
+    )
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _shift(event: dict[str, Any], base: int) -> dict[str, Any]:
+    time_ns = event.get("time_ns")
+    return {**event, "time_ns": time_ns - base} if isinstance(time_ns, int) else event
+
+
+def _walk(
+    children: dict[str | None, list[Record]],
+    roots: list[Record],
+    depth: dict[str, int],
+    by_id: dict[str, Record],
+) -> None:
+    """Depth, inherited agent and delegation scope, parents first (iterative)."""
+    stack = [(r, 0) for r in reversed(roots)]
+    while stack:
+        record, level = stack.pop()
+        depth[record.span_id] = level
+        parent = by_id.get(record.parent_id) if record.parent_id is not None else None
+        if not record.exact:
+            if record.kind == "agent" and record.agent is None:
+                record.agent = record.name
+            elif record.agent is None and parent is not None:
+                record.agent = parent.agent
+            if record.kind in ("handoff", "delegation") and "from_agent" not in record.attributes:
+                inherited = parent.agent if parent is not None else None
+                if inherited is not None:
+                    record.attributes["from_agent"] = inherited
+            if parent is None:
+                record.scope, record.scope_path = None, []
+            elif parent.kind == "delegation":
+                record.scope = parent.span_id
+                record.scope_path = [*(parent.scope_path or []), parent.span_id]
+            else:
+                record.scope, record.scope_path = parent.scope, list(parent.scope_path or [])
+        for child in reversed(children.get(record.span_id, ())):
+            if child.span_id not in depth:
+                stack.append((child, level + 1))
+
+
+# -- times -------------------------------------------------------------------
+
+_EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def unix_ns_from_iso(text: Any) -> int | None:
+    """Unix nanoseconds of an ISO 8601 time (``Z`` or an offset; naive means UTC), else ``None``.
+
+    Exact to the microsecond; digits past the microsecond are kept too.
+    """
+    if not isinstance(text, str) or not text:
+        return None
+    value = text.strip()
+    extra_ns = 0
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    # Python before 3.11 and odd writers: keep at most 6 fraction digits, carry the rest.
+    dot = value.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(value) and value[end].isdigit():
+            end += 1
+        digits = value[dot + 1 : end]
+        if len(digits) > 6:
+            extra_ns = int(digits[6:9].ljust(3, "0"))
+            value = value[: dot + 7] + value[end:]
+    try:
+        moment = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    return (moment - _EPOCH) // _dt.timedelta(microseconds=1) * 1000 + extra_ns
+
+
+def iso_from_unix_ns(ns: int) -> str:
+    """``2026-11-21T23:00:00.123456Z`` for unix nanoseconds (the recorder's format)."""
+    moment = _EPOCH + _dt.timedelta(microseconds=ns // 1000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# -- files and formats -------------------------------------------------------
+
+
+def load_json(path: Path, expected: str) -> Any:
+    """The JSON document in ``path``, or JSON Lines as a list; ``TraceFileError`` if neither."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TraceFileError(f"cannot read the file ({exc.strerror or exc}); check the path.", path=str(path)) from None
+    try:
+        return _loads(raw)
+    except ValueError as first:
+        lines = [line for line in raw.splitlines() if line.strip()]
+        if len(lines) > 1:
+            try:
+                return [_loads(line) for line in lines]
+            except ValueError:
+                pass
+        raise TraceFileError(f"is not JSON ({first}); expected {expected}.", path=str(path)) from None
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is optional
+        return json.loads(raw)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def detect_format(data: Any) -> str | None:
+    """Which of :data:`FORMATS` parsed JSON ``data`` looks like, or ``None``."""
+    if isinstance(data, Mapping):
+        if "resourceSpans" in data:
+            return "otlp"
+        if "observations" in data and ("trace" in data or "id" in data):
+            return "langfuse"
+        if "history" in data or "messages" in data or "traj" in data:
+            return "messages"
+        if isinstance(data.get("data"), list):
+            return detect_format(data["data"])
+        return None
+    if isinstance(data, list) and data:
+        first = next((item for item in data if isinstance(item, Mapping)), None)
+        if first is None:
+            return None
+        if "resourceSpans" in first:
+            return "otlp"
+        if first.get("object") in ("trace.span", "trace") or "span_data" in first:
+            return "openai-agents"
+        if "observations" in first and ("trace" in first or "id" in first):
+            return "langfuse"
+        if "history" in first or "traj" in first or "messages" in first or "role" in first:
+            return "messages"
+    return None
+
+
+_EXPECTED: Final[dict[str, str]] = {
+    "otlp": "an OTLP JSON export ({'resourceSpans': [...]}, or one such object per line)",
+    "langfuse": "a Langfuse trace export ({'trace': {...}, 'observations': [...]})",
+    "openai-agents": "a JSON list of exported OpenAI Agents SDK spans ({'object': 'trace.span', 'span_data': ...})",
+    "messages": "a multi-agent message log (Who&When {'history': [...]}, or OpenAI chat messages / tau-bench runs)",
+}
+
+
+def _reader(fmt: str) -> Callable[[Any, str], list[Trace]]:
+    if fmt == "otlp":
+        from .otlp import read_otlp
+
+        return read_otlp
+    if fmt == "langfuse":
+        from .langfuse import read_langfuse
+
+        return read_langfuse
+    if fmt == "openai-agents":
+        from .agents_export import read_agents_export
+
+        return read_agents_export
+    from .messages import read_messages
+
+    return read_messages
+
+
+def import_trace(path: str | os.PathLike[str], fmt: str | None = None) -> Trace | list[Trace]:
+    """Read a foreign trace file as a trace (or a list of them, one per run in the file).
+
+    ``fmt`` is one of :data:`FORMATS`; ``None`` or ``"auto"`` detects it.
+    Raises :class:`~pytest_agenttrace.exceptions.TraceFileError` when the file
+    is not that format (or no known format at all).
+    """
+    file = Path(path)
+    if fmt in (None, "auto"):
+        data = load_json(file, "one of: " + ", ".join(FORMATS))
+        fmt = detect_format(data)
+        if fmt is None:
+            raise TraceFileError(
+                "is not a trace format agenttrace can import; expected one of: "
+                + "; ".join(_EXPECTED.values())
+                + ". Pass --from to name the format.",
+                path=str(file),
+            )
+    elif fmt not in FORMATS:
+        raise TraceFileError(f"unknown import format {fmt!r}; choose one of {', '.join(FORMATS)}.", path=str(file))
+    else:
+        data = load_json(file, _EXPECTED[fmt])
+        found = detect_format(data)
+        if found != fmt:
+            seen = f"it looks like {found!r}" if found else "it matches no known format"
+            raise TraceFileError(f"is not {_EXPECTED[fmt]}: {seen}.", path=str(file))
+    traces = _reader(fmt)(data, file.name)
+    if not traces:
+        raise TraceFileError(f"holds no spans; expected {_EXPECTED[fmt]}.", path=str(file))
+    return traces[0] if len(traces) == 1 else traces

@@ -1,0 +1,370 @@
+"""OpenTelemetry GenAI and OpenInference attributes mapped onto span kinds.
+
+One function, :func:`map_otel_span`, turns an OpenTelemetry span's name and
+attributes into the fields of an agenttrace span.  The live span processor
+(:mod:`pytest_agenttrace.adapters.otel`) and the file importers (OTLP JSON,
+Langfuse exports) share it, so a span means the same thing however it arrived.
+
+Kind, first rule that applies:
+
+1. a handoff: ``gen_ai.operation.name = handoff``, a span named
+   ``handoff to B`` / ``handoff from A to B`` / ``Handoff: A -> B``, or a
+   tool named ``transfer_to_B`` (the OpenAI Agents SDK's and LangGraph
+   swarm's handoff tools);
+2. ``gen_ai.operation.name``: ``invoke_agent``/``create_agent`` -> agent,
+   ``execute_tool`` -> tool, ``chat``/``text_completion``/``generate_content``/
+   ``embeddings`` -> llm, ``retrieval`` -> retrieval, ``search_memory`` ->
+   memory_read, ``create_memory``/``update_memory``/``upsert_memory``/
+   ``delete_memory`` -> memory_write;
+3. ``openinference.span.kind``: AGENT, TOOL, LLM, EMBEDDING (llm), RETRIEVER
+   and RERANKER (retrieval), GUARDRAIL and EVALUATOR (guardrail);
+4. what the attributes imply without an operation: a tool name -> tool, an
+   agent name -> agent, a model -> llm;
+5. anything else -> ``custom``.
+
+Reserved attributes filled in (design, *Data model*): ``model``,
+``usage.input_tokens``/``output_tokens`` (also from the older
+``prompt_tokens``/``completion_tokens`` and OpenInference's
+``llm.token_count.*``), ``tool_call_id``, ``from_agent``/``to_agent`` on
+handoffs, ``key`` on memory spans; plus ``operation``, ``provider`` and
+``source`` when known.  Every original attribute except the payloads moved to
+``input``/``output`` is kept under ``attributes.otel``, so nothing is lost.
+Prompt versions (``llm.prompt_template.version``, ``gen_ai.prompt.name``)
+and agent versions (``gen_ai.agent.version``) become version stamps.
+
+Attribute values may come as OpenTelemetry values (str, bool, int, float,
+tuples of them) or as strings (Langfuse exports stringify everything);
+numbers are parsed from strings where a number is meant.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = ["MappedSpan", "map_otel_span"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MappedSpan:
+    """The agenttrace fields of one foreign span.
+
+    ``agent`` is the acting agent when the span itself says so (an agent span's
+    own name, or ``gen_ai.agent.name`` on another span); ``None`` means "inherit
+    from the nearest enclosing agent span", which the caller does.  Likewise
+    ``attributes.from_agent`` of a handoff may be missing when only the target is
+    known: the caller fills it with the enclosing agent.
+    """
+
+    kind: str
+    name: str
+    agent: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    input: Any = None
+    output: Any = None
+    versions: dict[str, str] = field(default_factory=dict)
+    context: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+_OPERATIONS: Final[dict[str, str]] = {
+    "invoke_agent": "agent",
+    "create_agent": "agent",
+    "execute_tool": "tool",
+    "chat": "llm",
+    "text_completion": "llm",
+    "generate_content": "llm",
+    "embeddings": "llm",
+    "retrieval": "retrieval",
+    "search_memory": "memory_read",
+    "create_memory": "memory_write",
+    "update_memory": "memory_write",
+    "upsert_memory": "memory_write",
+    "delete_memory": "memory_write",
+    "handoff": "handoff",
+}
+
+_OPENINFERENCE: Final[dict[str, str]] = {
+    "AGENT": "agent",
+    "TOOL": "tool",
+    "LLM": "llm",
+    "EMBEDDING": "llm",
+    "RETRIEVER": "retrieval",
+    "RERANKER": "retrieval",
+    "GUARDRAIL": "guardrail",
+    "EVALUATOR": "guardrail",
+}
+
+# Payload attributes moved into input/output rather than kept under otel.
+_INPUT_KEYS: Final = (
+    "input.value",
+    "gen_ai.input.messages",
+    "gen_ai.tool.call.arguments",
+    "gen_ai.memory.query.text",
+    "gen_ai.retrieval.query.text",
+    "gen_ai.prompt",
+    "tool_arguments",
+)
+_OUTPUT_KEYS: Final = (
+    "output.value",
+    "gen_ai.output.messages",
+    "gen_ai.tool.call.result",
+    "gen_ai.memory.records",
+    "gen_ai.retrieval.documents",
+    "gen_ai.completion",
+    "tool_response",
+    "final_result",
+)
+
+_TOOL_NAME_KEYS: Final = ("gen_ai.tool.name", "tool.name")
+_AGENT_NAME_KEYS: Final = ("gen_ai.agent.name", "agent.name", "agent_name")
+_MODEL_KEYS: Final = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "model_name")
+_PROVIDER_KEYS: Final = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+_INPUT_TOKEN_KEYS: Final = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+_OUTPUT_TOKEN_KEYS: Final = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+_MEMORY_KEY_KEYS: Final = ("gen_ai.memory.record.id", "gen_ai.memory.store.id")
+
+_HANDOFF_NAME = re.compile(
+    r"^\s*handoff(?:\s*:\s*|\s+)(?:from\s+)?(?:(?P<from>.+?)\s*(?:->|→|\s+to\s+)\s*|to\s+)(?P<to>.+?)\s*$",
+    re.IGNORECASE,
+)
+_TRANSFER_TOOL = re.compile(r"^transfer_to_(?P<to>\w+)$")
+# Span names that wrap the agent's or tool's name: "invoke_agent planner",
+# "execute_tool search", "agent_run [planner]", "running tool: search".
+_NAME_PREFIX = re.compile(
+    r"^(?:invoke_agent|create_agent|execute_tool|running tool:|agent_run|tool_call)\s+\[?(?P<name>[^\]]+?)\]?\s*$"
+)
+
+
+def map_otel_span(
+    name: str,
+    attributes: Mapping[str, Any],
+    *,
+    status_error: tuple[str, str] | None = None,
+) -> MappedSpan:
+    """Map an OpenTelemetry span's ``name`` and ``attributes`` onto agenttrace fields.
+
+    ``status_error`` is ``(type, message)`` when the span ended with an error
+    status (the exception type, or ``""`` if unknown); ``error.type`` among the
+    attributes refines an unknown type.  Never raises on odd attribute values:
+    what cannot be read stays under ``attributes.otel``.
+    """
+    attrs = attributes
+    operation = _text(attrs.get("gen_ai.operation.name"))
+    oi_kind = _text(attrs.get("openinference.span.kind"))
+    tool_name = _first_text(attrs, _TOOL_NAME_KEYS)
+    agent_name = _first_text(attrs, _AGENT_NAME_KEYS)
+    model = _first_text(attrs, _MODEL_KEYS)
+
+    out: dict[str, Any] = {}
+    handoff = _handoff_targets(name, operation, tool_name, attrs)
+    if handoff is not None:
+        kind = "handoff"
+        from_agent, to_agent = handoff
+        if from_agent:
+            out["from_agent"] = from_agent
+        if to_agent:
+            out["to_agent"] = to_agent
+    elif operation and operation.lower() in _OPERATIONS:
+        kind = _OPERATIONS[operation.lower()]
+    elif oi_kind and oi_kind.upper() in _OPENINFERENCE:
+        kind = _OPENINFERENCE[oi_kind.upper()]
+    elif tool_name:
+        kind = "tool"
+    elif agent_name:
+        kind = "agent"
+    elif model and not oi_kind:
+        kind = "llm"
+    else:
+        kind = "custom"
+
+    span_name = _span_name(kind, name, tool_name, agent_name, attrs)
+    agent: str | None = span_name if kind == "agent" else agent_name
+    if kind == "handoff" and agent is None and "from_agent" in out:
+        agent = out["from_agent"]
+
+    if operation:
+        out["operation"] = operation
+    if model:
+        out["model"] = model
+    provider = _first_text(attrs, _PROVIDER_KEYS)
+    if provider:
+        out["provider"] = provider
+    usage = _usage(attrs)
+    if usage:
+        out["usage"] = usage
+    call_id = _text(attrs.get("gen_ai.tool.call.id"))
+    if call_id:
+        out["tool_call_id"] = call_id
+    if kind in ("memory_read", "memory_write"):
+        key = _first_text(attrs, _MEMORY_KEY_KEYS)
+        if key:
+            out["key"] = key
+    source = _text(attrs.get("gen_ai.data_source.id"))
+    if source:
+        out["source"] = source
+
+    moved = set()
+    input_value, key_in = _first_payload(attrs, _INPUT_KEYS, attrs.get("input.mime_type"))
+    output_value, key_out = _first_payload(attrs, _OUTPUT_KEYS, attrs.get("output.mime_type"))
+    if key_in:
+        moved.add(key_in)
+    if key_out:
+        moved.add(key_out)
+    out["otel"] = {k: _plain(v) for k, v in attrs.items() if k not in moved}
+
+    return MappedSpan(
+        kind=kind,
+        name=span_name,
+        agent=agent,
+        attributes=out,
+        input=input_value,
+        output=output_value,
+        versions=_versions(attrs, agent),
+        context=None,
+        error=_error(status_error, attrs),
+    )
+
+
+# -- pieces ------------------------------------------------------------------
+
+
+def _handoff_targets(
+    name: str, operation: str | None, tool_name: str | None, attrs: Mapping[str, Any]
+) -> tuple[str | None, str | None] | None:
+    """``(from_agent, to_agent)`` if the span is a handoff, else ``None``."""
+    from_agent = _text(attrs.get("from_agent")) or _text(attrs.get("gen_ai.handoff.from_agent"))
+    to_agent = _text(attrs.get("to_agent")) or _text(attrs.get("gen_ai.handoff.to_agent"))
+    match = _HANDOFF_NAME.match(name)
+    if match is not None:
+        return from_agent or match.group("from"), to_agent or match.group("to")
+    if operation == "handoff" or (from_agent and to_agent):
+        return from_agent, to_agent
+    if tool_name:
+        transfer = _TRANSFER_TOOL.match(tool_name)
+        if transfer is not None:
+            return from_agent, to_agent or transfer.group("to")
+    return None
+
+
+def _span_name(
+    kind: str, name: str, tool_name: str | None, agent_name: str | None, attrs: Mapping[str, Any]
+) -> str:
+    if kind == "tool" and tool_name:
+        return tool_name
+    if kind == "agent":
+        if agent_name:
+            return agent_name
+        node = _text(attrs.get("graph.node.id"))
+        if node:
+            return node
+    if kind in ("tool", "agent"):
+        match = _NAME_PREFIX.match(name)
+        if match is not None:
+            return match.group("name")
+    return name
+
+
+def _usage(attrs: Mapping[str, Any]) -> dict[str, int]:
+    usage: dict[str, int] = {}
+    for target, keys in (("input_tokens", _INPUT_TOKEN_KEYS), ("output_tokens", _OUTPUT_TOKEN_KEYS)):
+        for key in keys:
+            number = _int(attrs.get(key))
+            if number is not None:
+                usage[target] = number
+                break
+    total = _int(attrs.get("llm.token_count.total"))
+    if total is not None:
+        usage["total_tokens"] = total
+    return usage
+
+
+def _versions(attrs: Mapping[str, Any], agent: str | None) -> dict[str, str]:
+    versions: dict[str, str] = {}
+    prompt_version = _text(attrs.get("llm.prompt_template.version"))
+    prompt_name = _text(attrs.get("gen_ai.prompt.name"))
+    if prompt_name or prompt_version:
+        label = prompt_name or "prompt"
+        versions[f"prompt:{label}"] = f"{label}@{prompt_version}" if prompt_version else label
+    agent_version = _text(attrs.get("gen_ai.agent.version"))
+    if agent_version:
+        versions[f"agent:{agent or 'agent'}"] = agent_version
+    return versions
+
+
+def _error(status_error: tuple[str, str] | None, attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    if status_error is None:
+        return None
+    error_type, message = status_error
+    return {
+        "type": error_type or _text(attrs.get("error.type")) or "Error",
+        "message": message or "",
+    }
+
+
+def _first_payload(attrs: Mapping[str, Any], keys: tuple[str, ...], mime: Any) -> tuple[Any, str | None]:
+    for key in keys:
+        if key in attrs and attrs[key] is not None:
+            return _decode(attrs[key], mime), key
+    return None, None
+
+
+def _decode(value: Any, mime: Any) -> Any:
+    """JSON text becomes its value; anything else is kept as it is (never eval'd)."""
+    value = _plain(value)
+    if isinstance(value, str):
+        stripped = value.lstrip()
+        if stripped[:1] in ("{", "[") or mime == "application/json":
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """OpenTelemetry sequences (tuples) as JSON lists."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def _first_text(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = _text(attrs.get(key))
+        if value:
+            return value
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() else None
+    return None

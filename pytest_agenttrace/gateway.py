@@ -1,0 +1,154 @@
+"""The tool gateway: every tool call recorded with its agent and delegation scope.
+
+Agents call tools through a :class:`ToolGateway` instead of calling them
+directly.  Each call becomes a ``tool`` span (arguments in ``input``, result in
+``output``) under the current agent and delegation scope.  In *enforce* mode a
+call that some enclosing delegation's ``allowed_tools`` does not permit is
+refused with :class:`~pytest_agenttrace.exceptions.ScopeViolation`, and the
+refused call is still recorded (``status: error``, ``attributes.out_of_scope``).
+
+Scopes narrow, never widen: a tool must be allowed by *every* enclosing
+delegation that declares ``allowed_tools``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from . import recorder as _rec
+from .exceptions import ScopeViolation, UsageError
+
+__all__ = ["ToolGateway"]
+
+
+class ToolGateway:
+    """A set of named tools whose calls are recorded (and optionally scope-checked).
+
+    ``tools`` is a mapping of name to callable, or an iterable of callables
+    named by their ``__name__``.  Tools are reached as attributes
+    (``gateway.web_search(q)``), by :meth:`call`, or as wrapped callables from
+    :meth:`wrap` / item access (``gateway["web_search"]``).
+    """
+
+    def __init__(
+        self,
+        tools: Mapping[str, Callable[..., Any]] | Iterable[Callable[..., Any]] = (),
+        *,
+        enforce: bool = False,
+    ) -> None:
+        self.enforce = enforce
+        self._tools: dict[str, Callable[..., Any]] = {}
+        self._wrapped: dict[str, Callable[..., Any]] = {}
+        items = tools.items() if isinstance(tools, Mapping) else ((getattr(t, "__name__", repr(t)), t) for t in tools)
+        for name, fn in items:
+            self.register(fn, name=name)
+
+    def register(self, fn: Callable[..., Any], *, name: str | None = None) -> Callable[..., Any]:
+        """Add a tool; returns its recorded wrapper."""
+        tool_name = name or getattr(fn, "__name__", None)
+        if not tool_name:
+            raise UsageError("a tool needs a name: pass name= when registering a callable without __name__.")
+        self._tools[tool_name] = fn
+        wrapped = self._make_wrapper(tool_name, fn)
+        self._wrapped[tool_name] = wrapped
+        return wrapped
+
+    def wrap(self, fn: Callable[..., Any], *, name: str | None = None) -> Callable[..., Any]:
+        """Alias of :meth:`register`, reading better at a call site."""
+        return self.register(fn, name=name)
+
+    @property
+    def names(self) -> list[str]:
+        """Names of the registered tools."""
+        return list(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tools)
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        try:
+            return self._wrapped[name]
+        except KeyError:
+            raise KeyError(f"no tool {name!r} in this gateway; registered: {sorted(self._tools)}") from None
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        wrapped = self.__dict__.get("_wrapped", {})
+        if name in wrapped:
+            return wrapped[name]  # type: ignore[no-any-return]
+        raise AttributeError(f"no tool {name!r} in this gateway; registered: {sorted(wrapped)}")
+
+    def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        """Call tool ``name`` with the given arguments."""
+        return self[name](*args, **kwargs)
+
+    def check_scope(self, name: str) -> tuple[bool, list[str], str | None]:
+        """Whether tool ``name`` is allowed in the current scope: ``(allowed, allowed_tools, scope)``."""
+        recorder = _rec.active_recorder()
+        current = _rec.current_span()
+        if recorder is None or current is None or current.recorder is not recorder:
+            return True, [], None
+        path = list(current.scope_path)
+        if current.kind == "delegation":
+            path.append(current.span_id)
+        scope = path[-1] if path else None
+        allowed_sets = recorder.allowed_tools(path)
+        for tools in allowed_sets:
+            if name not in tools:
+                narrowest = sorted(set.intersection(*(set(t) for t in allowed_sets)))
+                return False, narrowest, scope
+        return True, [], scope
+
+    def _make_wrapper(self, tool_name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):
+            signature = None
+        gateway = self
+
+        def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            handle = _rec.tool(tool_name, input=_rec._bind(signature, args, kwargs), via="gateway")
+            if handle:
+                allowed, narrowest, scope = gateway.check_scope(tool_name)
+                if not allowed:
+                    handle.set_attribute("out_of_scope", True)
+                    if gateway.enforce:
+                        error = ScopeViolation(tool_name, handle.agent, scope, narrowest)
+                        handle.set_attribute("refused", True)
+                        return handle, error
+            return handle, None
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_call(*args: Any, **kwargs: Any) -> Any:
+                handle, refusal = begin(args, kwargs)
+                with handle:
+                    if refusal is not None:
+                        raise refusal
+                    result = await fn(*args, **kwargs)
+                    handle.set_output(result)
+                    return result
+
+            return async_call
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            handle, refusal = begin(args, kwargs)
+            with handle:
+                if refusal is not None:
+                    raise refusal
+                result = fn(*args, **kwargs)
+                handle.set_output(result)
+                return result
+
+        return call
+
+    def __repr__(self) -> str:
+        mode = "enforce" if self.enforce else "observe"
+        return f"<ToolGateway {mode} tools={sorted(self._tools)}>"

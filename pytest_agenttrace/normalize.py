@@ -1,0 +1,650 @@
+"""Deterministic normalisation of a trace for golden snapshots and diffs.
+
+A normalised trace is a JSON-ready dict::
+
+    {"format": 1, "level": "io", "versions": {...}, "spans": [NODE, ...]}
+
+where each ``NODE`` is a dict with ``kind``, ``name`` and, when they carry
+information, ``agent``, ``scope``, ``status``, ``error``, ``duration``,
+``context_keys``, ``context``, ``attributes``, ``input``, ``output``,
+``links``, ``events``, and ``children`` (nodes in start order).
+
+The rules, in the order they are applied:
+
+* **Identity.** Span ids become stable references ``KIND:NAME#N``: the N-th
+  span of that kind and name in depth-first order.  ``links`` use them;
+  ``scope`` appears only when it is *not* the one inherited from the tree (the
+  nearest enclosing delegation), since the tree already shows scopes.
+  ``trace_id``, ``name``, ``started_at``, ``metadata`` and per-span
+  ``versions`` are dropped; the trace-level ``versions`` are kept in a header
+  that is shown on a mismatch but never compared.
+* **Time.** ``start_ns``/``end_ns`` are dropped (sibling order keeps the start
+  order).  Durations are dropped unless ``duration_buckets`` is set, in which
+  case ``duration`` is a bucket label such as ``"10ms-100ms"``.  Event times
+  are dropped.
+* **Level.** ``structure``: kind, name, agent, scope, status, error type,
+  links, the keys of a handoff/delegation ``context`` and the structural
+  attributes (:data:`STRUCTURAL_ATTRIBUTES`).  ``io`` (default): also every
+  attribute, ``input``, ``output``, ``context`` values and the error message.
+  ``full``: also ``events`` (name and attributes).
+* **Include/exclude paths.** Dotted paths relative to a span
+  (``attributes.usage``, ``output.*.id``; ``*`` matches one segment), optionally
+  limited to one kind with a ``KIND:`` prefix (``llm:attributes.usage``).
+  ``include`` keeps a path the level would drop; ``exclude`` drops it, and wins.
+  :data:`DEFAULT_EXCLUDE` lists volatile attributes dropped unless included.
+* **Parallel siblings.** Children of spans matching one of the ``parallel``
+  selectors, and (with ``overlap_parallel``) runs of siblings whose time
+  intervals overlap, are sorted canonically, so their recorded order does not
+  matter.
+
+Normalisation is idempotent: ``normalize(to_trace(n)) == n`` for a normalised
+``n`` (a property test checks it).
+
+The snapshot **file format** (:func:`dumps` / :func:`loads`) is line based so
+that it reviews well in a pull request: a header, then one span per line,
+indented two spaces per depth, ``- KIND NAME {json of the other fields}``::
+
+    # agenttrace snapshot: normalised span tree, one span per line
+    format 1
+    level io
+    version prompt:summarizer "summarizer@v3#1a2b3c4d"
+    spans
+    - agent orchestrator {"agent": "orchestrator"}
+      - tool web_search {"agent": "orchestrator", "input": {"q": "x"}}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from .exceptions import InputError, TraceFileError
+from .model import Span, Trace
+
+__all__ = [
+    "DEFAULT_EXCLUDE",
+    "LEVELS",
+    "STRUCTURAL_ATTRIBUTES",
+    "Level",
+    "NormalizeOptions",
+    "dumps",
+    "loads",
+    "node_key",
+    "normalize",
+    "parse_duration",
+    "to_trace",
+]
+
+Level = Literal["structure", "io", "full"]
+LEVELS: Final[tuple[str, ...]] = ("structure", "io", "full")
+FORMAT: Final = 1
+
+STRUCTURAL_ATTRIBUTES: Final[tuple[str, ...]] = (
+    "from_agent",
+    "to_agent",
+    "objective",
+    "allowed_tools",
+    "required_context",
+    "key",
+    "waiting_on",
+    "model",
+)
+"""Attributes kept at level ``structure``: they describe who hands what to whom."""
+
+DEFAULT_EXCLUDE: Final[tuple[str, ...]] = (
+    "attributes.tool_call_id",
+    "attributes.request_id",
+    "attributes.response_id",
+    "attributes.timestamp",
+)
+"""Volatile attributes dropped at every level unless listed in ``include``."""
+
+# Field order of a node line in the snapshot file (``kind``/``name`` lead the line).
+NODE_FIELDS: Final[tuple[str, ...]] = (
+    "agent",
+    "scope",
+    "status",
+    "error",
+    "duration",
+    "context_keys",
+    "context",
+    "attributes",
+    "input",
+    "output",
+    "links",
+    "events",
+)
+
+_UNITS: Final[dict[str, int]] = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}
+_DURATION_RE: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m)\s*$")
+
+
+def parse_duration(text: str) -> int:
+    """``"1.5ms"`` -> ``1500000`` (nanoseconds); units ``ns us ms s m``."""
+    match = _DURATION_RE.match(text)
+    if match is None:
+        raise InputError(
+            f"duration {text!r} is not a number followed by a unit; write it like '10ms' or '1.5s' "
+            "(units: ns, us, ms, s, m)."
+        )
+    return round(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def _format_duration(ns: int) -> str:
+    for unit in ("m", "s", "ms", "us"):
+        size = _UNITS[unit]
+        if ns >= size and ns % size == 0:
+            return f"{ns // size}{unit}"
+    return f"{ns}ns"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NormalizeOptions:
+    """How a trace is normalised; see the module docstring for the rules."""
+
+    level: Level = "io"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    parallel: tuple[str, ...] = ()
+    overlap_parallel: bool = False
+    duration_buckets: tuple[int, ...] = ()
+    _patterns: tuple[tuple[_Pattern, ...], tuple[_Pattern, ...]] = field(
+        init=False, repr=False, compare=False, default=((), ())
+    )
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise InputError(f"unknown snapshot level {self.level!r}; use one of {', '.join(LEVELS)}.")
+        if list(self.duration_buckets) != sorted(set(self.duration_buckets)):
+            raise InputError("duration buckets must be increasing and distinct, e.g. '10ms 100ms 1s'.")
+        include = tuple(_Pattern.parse(p) for p in self.include)
+        exclude = tuple(_Pattern.parse(p) for p in (*DEFAULT_EXCLUDE, *self.exclude) if p not in self.include)
+        object.__setattr__(self, "_patterns", (include, exclude))
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        level: str = "io",
+        include: Iterable[str] = (),
+        exclude: Iterable[str] = (),
+        parallel: Iterable[str] = (),
+        overlap_parallel: bool = False,
+        duration_buckets: Iterable[str | int] = (),
+    ) -> NormalizeOptions:
+        """Options from loosely typed values (ini lines, marker kwargs, CLI args)."""
+        buckets = tuple(parse_duration(b) if isinstance(b, str) else int(b) for b in duration_buckets)
+        return cls(
+            level=level,  # type: ignore[arg-type]  # checked in __post_init__
+            include=tuple(include),
+            exclude=tuple(exclude),
+            parallel=tuple(parallel),
+            overlap_parallel=overlap_parallel,
+            duration_buckets=buckets,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """A parsed include/exclude path: optional kind, then segments (``*`` = any one)."""
+
+    kind: str | None
+    segments: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> _Pattern:
+        kind, sep, rest = text.partition(":")
+        if not sep:
+            kind, rest = "", text
+        segments = tuple(rest.split("."))
+        if not rest or any(not s for s in segments):
+            raise InputError(
+                f"snapshot path {text!r} is not a dotted path; write it like 'attributes.usage' or "
+                "'llm:output.*.id'."
+            )
+        return cls(kind or None, segments)
+
+    def applies(self, kind: str) -> bool:
+        return self.kind is None or self.kind == kind
+
+
+def node_key(node: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The alignment key of a normalised node: ``(kind, name, agent or "")``."""
+    return (node["kind"], node["name"], node.get("agent") or "")
+
+
+def _bucket(ns: int, buckets: Sequence[int]) -> str:
+    if ns < buckets[0]:
+        return f"<{_format_duration(buckets[0])}"
+    for low, high in zip(buckets, buckets[1:], strict=False):
+        if low <= ns < high:
+            return f"{_format_duration(low)}-{_format_duration(high)}"
+    return f">={_format_duration(buckets[-1])}"
+
+
+def _get_path(value: Any, segments: Sequence[str]) -> Iterable[tuple[tuple[str, ...], Any]]:
+    """Every (concrete path, value) reached by ``segments`` (``*`` fans out)."""
+    if not segments:
+        yield (), value
+        return
+    head, rest = segments[0], segments[1:]
+    if isinstance(value, Mapping):
+        keys: Iterable[str] = value.keys() if head == "*" else ([head] if head in value else [])
+        for key in keys:
+            for path, found in _get_path(value[key], rest):
+                yield (key, *path), found
+
+
+def _set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    for key in path[:-1]:
+        nxt = target.get(key)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            target[key] = nxt
+        target = nxt
+    target[path[-1]] = value
+
+
+def _drop_path(target: Any, segments: Sequence[str]) -> Any:
+    """``target`` without the values at ``segments``; copies only what it changes."""
+    if not isinstance(target, Mapping) or not segments:
+        return target
+    head, rest = segments[0], segments[1:]
+    keys = list(target.keys()) if head == "*" else ([head] if head in target else [])
+    if not keys:
+        return target
+    out = dict(target)
+    for key in keys:
+        if rest:
+            out[key] = _drop_path(out[key], rest)
+        else:
+            del out[key]
+    return out
+
+
+class _Normalizer:
+    def __init__(self, trace: Trace, options: NormalizeOptions) -> None:
+        self.trace = trace
+        self.options = options
+        self.include, self.exclude = options._patterns
+        self.level = options.level
+        self.parallel_parents: set[str] = set()
+        for selector in options.parallel:
+            self.parallel_parents.update(s.span_id for s in trace.select(selector))
+
+    def payload(self, span: Span, inherited_scope: str | None) -> dict[str, Any]:
+        level = self.level
+        node: dict[str, Any] = {"kind": span.kind, "name": span.name}
+        if span.agent is not None:
+            node["agent"] = span.agent
+        if span.scope is not None and span.scope != inherited_scope and span.scope != span.span_id:
+            node["scope"] = span.scope  # a span id for now; replaced by a reference later
+        if span.status != "ok":
+            node["status"] = span.status
+        if span.error:
+            node["error"] = (
+                {"type": span.error.get("type")} if level == "structure" else dict(span.error)
+            )
+        if self.options.duration_buckets:
+            node["duration"] = _bucket(span.end_ns - span.start_ns, self.options.duration_buckets)
+        if span.context is not None:
+            if level == "structure":
+                node["context_keys"] = sorted(span.context)
+            else:
+                node["context"] = span.context
+        if span.attributes:
+            if level == "structure":
+                attrs = {k: span.attributes[k] for k in STRUCTURAL_ATTRIBUTES if k in span.attributes}
+            else:
+                attrs = span.attributes
+            if attrs:
+                node["attributes"] = attrs
+        if level != "structure":
+            if span.input is not None:
+                node["input"] = span.input
+            if span.output is not None:
+                node["output"] = span.output
+        if span.links:
+            node["links"] = list(span.links)  # span ids for now
+        if level == "full" and span.events:
+            node["events"] = [
+                {"name": e.get("name"), **({"attributes": e["attributes"]} if e.get("attributes") else {})}
+                for e in span.events
+            ]
+        if self.include:
+            source = span.to_dict()
+            for pattern in self.include:
+                if pattern.applies(span.kind):
+                    for path, value in _get_path(source, pattern.segments):
+                        if path[0] in ("span_id", "parent_id", "start_ns", "end_ns", "scope", "links"):
+                            continue
+                        if len(path) == 1 or path[0] not in node or isinstance(node[path[0]], dict):
+                            _set_path(node, path, value)
+        for pattern in self.exclude:
+            if pattern.applies(span.kind) and pattern.segments[0] in node:
+                head = pattern.segments[0]
+                if len(pattern.segments) == 1:
+                    del node[head]
+                else:
+                    node[head] = _drop_path(node[head], pattern.segments[1:])
+                    if node[head] == {}:
+                        del node[head]
+        return node
+
+    def build(self) -> list[dict[str, Any]]:
+        index = self.trace.index
+        children_of = index.children
+        # Bottom-up construction (iterative post-order) so deep traces do not recurse.
+        built: dict[str, dict[str, Any]] = {}
+        ids: dict[int, str] = {}  # id(node) -> span id, to resolve references afterwards
+        stack: list[tuple[Span, str | None, bool]] = [(r, None, False) for r in reversed(index.roots)]
+        while stack:
+            span, inherited, expanded = stack.pop()
+            kids = children_of.get(span.span_id, ())
+            if not expanded:
+                stack.append((span, inherited, True))
+                child_scope = span.span_id if span.kind == "delegation" else span.scope
+                for child in reversed(kids):
+                    if child.span_id not in built:
+                        stack.append((child, child_scope, False))
+                continue
+            node = self.payload(span, inherited)
+            child_nodes = [built[c.span_id] for c in kids if c.span_id in built]
+            if child_nodes:
+                if span.span_id in self.parallel_parents:
+                    child_nodes = _canonical_sort(child_nodes)
+                elif self.options.overlap_parallel:
+                    child_nodes = _sort_overlapping(child_nodes, [c for c in kids if c.span_id in built])
+                node["children"] = child_nodes
+            built[span.span_id] = node
+            ids[id(node)] = span.span_id
+        roots = [built[r.span_id] for r in index.roots]
+        if self.options.overlap_parallel:
+            roots = _sort_overlapping(roots, list(index.roots))
+        _assign_references(roots, ids)
+        return roots
+
+
+def _signature(node: Mapping[str, Any]) -> str:
+    """Order-free content of a subtree, without references (they depend on order)."""
+    return json.dumps(
+        {k: v for k, v in node.items() if k not in ("scope", "links")},
+        sort_keys=True,
+        default=str,
+        ensure_ascii=False,
+    )
+
+
+def _canonical_sort(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(nodes, key=lambda n: (node_key(n), _signature(n)))
+
+
+def _sort_overlapping(nodes: list[dict[str, Any]], spans: list[Span]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    group: list[dict[str, Any]] = []
+    group_end = -1
+    for node, span in zip(nodes, spans, strict=True):
+        if group and span.start_ns < group_end:
+            group.append(node)
+            group_end = max(group_end, span.end_ns)
+            continue
+        out.extend(_canonical_sort(group) if len(group) > 1 else group)
+        group, group_end = [node], span.end_ns
+    out.extend(_canonical_sort(group) if len(group) > 1 else group)
+    return out
+
+
+def _assign_references(roots: list[dict[str, Any]], ids: Mapping[int, str]) -> None:
+    counters: dict[tuple[str, str], int] = {}
+    ref_of: dict[str, str] = {}
+    order: list[dict[str, Any]] = []
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        key = (node["kind"], node["name"])
+        counters[key] = counters.get(key, 0) + 1
+        ref_of[ids[id(node)]] = f"{node['kind']}:{node['name']}#{counters[key]}"
+        stack.extend(reversed(node.get("children", ())))
+    for node in order:
+        if "scope" in node:
+            node["scope"] = ref_of.get(node["scope"], "?")
+        if "links" in node:
+            node["links"] = [ref_of.get(link, "?") for link in node["links"]]
+
+
+def normalize(trace: Trace | Mapping[str, Any], options: NormalizeOptions | None = None) -> dict[str, Any]:
+    """The normalised, JSON-ready form of ``trace`` (a :class:`Trace` or a trace-file dict).
+
+    An already normalised dict (one with ``"format"``) is returned as it is.
+    """
+    if isinstance(trace, Mapping):
+        if "format" in trace and "spans" in trace and "trace_id" not in trace:
+            return dict(trace)
+        trace = Trace.from_dict(trace)
+    options = options or NormalizeOptions()
+    return {
+        "format": FORMAT,
+        "level": options.level,
+        "versions": dict(sorted(trace.versions.items())),
+        "spans": _Normalizer(trace, options).build(),
+    }
+
+
+def to_trace(normalized: Mapping[str, Any]) -> Trace:
+    """A :class:`Trace` whose normalisation is ``normalized`` (ids are the references).
+
+    Times are synthetic (one tick per span, parents enclose children) and
+    ``context_keys`` become a context with null values.
+    """
+    spans: list[Span] = []
+    counters: dict[tuple[str, str], int] = {}
+    clock = 0
+
+    def ref(node: Mapping[str, Any]) -> str:
+        key = (node["kind"], node["name"])
+        counters[key] = counters.get(key, 0) + 1
+        return f"{node['kind']}:{node['name']}#{counters[key]}"
+
+    # Iterative pre-order; end times are patched once a subtree is done.
+    stack: list[tuple[Mapping[str, Any], str | None, str | None]] = [
+        (n, None, None) for n in reversed(normalized.get("spans", ()))
+    ]
+    pending: list[tuple[int, int]] = []  # (index in spans, number of descendants)
+    sizes: dict[int, int] = {}
+    while stack:
+        node, parent, inherited = stack.pop()
+        span_id = ref(node)
+        scope = node.get("scope", inherited)
+        context = node.get("context")
+        if context is None and "context_keys" in node:
+            context = dict.fromkeys(node["context_keys"])
+        spans.append(
+            Span(
+                span_id=span_id,
+                parent_id=parent,
+                kind=node["kind"],
+                name=node["name"],
+                agent=node.get("agent"),
+                scope=scope,
+                start_ns=clock,
+                end_ns=clock,
+                status=node.get("status", "ok"),
+                error=node.get("error"),
+                input=node.get("input"),
+                output=node.get("output"),
+                attributes=dict(node.get("attributes", {})),
+                context=context,
+                links=list(node.get("links", ())),
+                events=[{"time_ns": clock, **e} for e in node.get("events", ())],
+            )
+        )
+        clock += 1
+        child_scope = span_id if node["kind"] == "delegation" else scope
+        sizes[len(spans) - 1] = _count(node) - 1
+        pending.append((len(spans) - 1, sizes[len(spans) - 1]))
+        stack.extend((c, span_id, child_scope) for c in reversed(node.get("children", ())))
+    for position, descendants in pending:
+        spans[position] = spans[position].replace(end_ns=spans[position].start_ns + descendants + 1)
+    return Trace(
+        trace_id="normalized",
+        name="normalized",
+        started_at="1970-01-01T00:00:00Z",
+        versions=dict(normalized.get("versions", {})),
+        spans=tuple(spans),
+    )
+
+
+def _count(node: Mapping[str, Any]) -> int:
+    total = 0
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        total += 1
+        stack.extend(current.get("children", ()))
+    return total
+
+
+# -- file format ---------------------------------------------------------------
+
+_HEADER: Final = "# agenttrace snapshot: normalised span tree, one span per line (indent = depth)"
+_BARE_TOKEN: Final = re.compile(r'^[^\s"{}]+$')
+
+
+def _token(text: str) -> str:
+    return text if _BARE_TOKEN.match(text) else json.dumps(text, ensure_ascii=False)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _node_line(node: Mapping[str, Any], depth: int) -> str:
+    fields = ", ".join(f"{json.dumps(k)}: {_json(node[k])}" for k in NODE_FIELDS if k in node)
+    extra = ", ".join(
+        f"{json.dumps(k)}: {_json(v)}"
+        for k, v in sorted(node.items())
+        if k not in NODE_FIELDS and k not in ("kind", "name", "children")
+    )
+    body = ", ".join(p for p in (fields, extra) if p)
+    line = f"{'  ' * depth}- {_token(node['kind'])} {_token(node['name'])}"
+    return f"{line} {{{body}}}" if body else line
+
+
+def dump_lines(spans: Sequence[Mapping[str, Any]], depth: int = 0) -> list[str]:
+    """The span lines of the file format for ``spans`` (nodes) starting at ``depth``."""
+    lines: list[str] = []
+    stack = [(n, depth) for n in reversed(spans)]
+    while stack:
+        node, d = stack.pop()
+        lines.append(_node_line(node, d))
+        stack.extend((c, d + 1) for c in reversed(node.get("children", ())))
+    return lines
+
+
+def dumps(normalized: Mapping[str, Any]) -> str:
+    """The snapshot file text of a normalised trace (ends with a newline)."""
+    lines = [_HEADER, f"format {normalized.get('format', FORMAT)}", f"level {normalized.get('level', 'io')}"]
+    for key, value in sorted(normalized.get("versions", {}).items()):
+        lines.append(f"version {_token(key)} {json.dumps(value, ensure_ascii=False)}")
+    lines.append("spans")
+    lines.extend(dump_lines(normalized.get("spans", ())))
+    return "\n".join(lines) + "\n"
+
+
+def _read_token(text: str, pos: int, where: _Where) -> tuple[str, int]:
+    if pos < len(text) and text[pos] == '"':
+        try:
+            value, end = json.JSONDecoder().raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise where.error(f"bad quoted name: {exc.msg}", pos + 1) from None
+        if not isinstance(value, str):
+            raise where.error("expected a quoted string", pos + 1)
+        return value, end
+    end = pos
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    if end == pos:
+        raise where.error("expected a kind and a name after '- '", pos + 1)
+    return text[pos:end], end
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    path: str | None
+    line: int
+
+    def error(self, message: str, column: int | None = None) -> TraceFileError:
+        return TraceFileError(
+            f"snapshot file is malformed: {message}. Re-run pytest with --snapshot-update to rewrite it.",
+            path=self.path,
+            line=self.line,
+            column=column,
+        )
+
+
+def loads(text: str, *, path: str | None = None) -> dict[str, Any]:
+    """Parse snapshot file text back into a normalised trace (``TraceFileError`` if malformed)."""
+    result: dict[str, Any] = {"format": FORMAT, "level": "io", "versions": {}, "spans": []}
+    lines = text.splitlines()
+    in_spans = False
+    parents: list[dict[str, Any]] = []  # parents[d] = last node at depth d
+    seen_format = False
+    for number, raw in enumerate(lines, start=1):
+        where = _Where(path, number)
+        if not raw.strip() or (not in_spans and raw.startswith("#")):
+            continue
+        if not in_spans:
+            word, _, rest = raw.partition(" ")
+            if word == "format":
+                if rest.strip() != str(FORMAT):
+                    raise where.error(f"format {rest.strip()!r} is not supported (expected {FORMAT})")
+                seen_format = True
+            elif word == "level":
+                if rest.strip() not in LEVELS:
+                    raise where.error(f"unknown level {rest.strip()!r}")
+                result["level"] = rest.strip()
+            elif word == "version":
+                key, end = _read_token(rest, 0, where)
+                try:
+                    result["versions"][key] = json.loads(rest[end:])
+                except json.JSONDecodeError as exc:
+                    raise where.error(f"version value is not JSON: {exc.msg}", len(word) + 2 + end) from None
+            elif word == "spans" and not rest:
+                in_spans = True
+            else:
+                raise where.error(f"unexpected header line {raw[:40]!r}", 1)
+            continue
+        stripped = raw.lstrip(" ")
+        indent = len(raw) - len(stripped)
+        if indent % 2 or not stripped.startswith("- "):
+            raise where.error("a span line is '- KIND NAME {...}' indented by two spaces per depth", indent + 1)
+        depth = indent // 2
+        if depth > len(parents):
+            raise where.error(f"indented {depth} levels under a span at depth {len(parents) - 1}", indent + 1)
+        pos = indent + 2
+        kind, pos = _read_token(raw, pos, where)
+        pos += 1
+        name, pos = _read_token(raw, pos, where)
+        node: dict[str, Any] = {"kind": kind, "name": name}
+        rest = raw[pos:].strip()
+        if rest:
+            try:
+                body = json.loads(rest)
+            except json.JSONDecodeError as exc:
+                raise where.error(f"span fields are not a JSON object: {exc.msg}", pos + 1 + exc.pos) from None
+            if not isinstance(body, dict):
+                raise where.error("span fields are not a JSON object", pos + 1)
+            node.update(body)
+        del parents[depth:]
+        if depth == 0:
+            result["spans"].append(node)
+        else:
+            parents[-1].setdefault("children", []).append(node)
+        parents.append(node)
+    if not seen_format or not in_spans:
+        raise _Where(path, len(lines)).error("missing the 'format' or 'spans' header line")
+    return result

@@ -1,0 +1,277 @@
+"""The pytest plugin: the ``agenttrace`` fixture, options and the finish protocol.
+
+Registered through the ``pytest11`` entry point.  The core here records; the
+sub-plugins listed in :data:`SUBPLUGINS` (specs, snapshots, version matrices,
+report, framework capture) act on a finished recording through the hook
+``pytest_agenttrace_trace_finished`` (see :mod:`pytest_agenttrace.hookspec`).
+
+Protocol per test that uses the fixture:
+
+1. setup: a :class:`~pytest_agenttrace.recorder.Recorder` named after the test
+   is created with the run's version overrides and activated;
+2. call: the test body runs; right after it the recording is finished and
+   ``pytest_agenttrace_trace_finished`` is called; the messages it returns
+   fail the test (or, if the test already failed, are added to its report);
+3. teardown: the recorder is deactivated and, with ``--agenttrace-save``, the
+   trace is written under ``agenttrace_dir``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from . import hookspec
+from .exceptions import InputError
+from .recorder import Recorder
+from .store import save_trace, trace_filename
+from .versions import ITEM_OVERRIDES, ConfigRegistry, PromptRegistry, VersionContext, env_overrides, parse_overrides
+
+__all__ = ["RECORDER_KEY", "STATE_KEY", "SUBPLUGINS", "AgentTraceState", "agenttrace"]
+
+SUBPLUGINS: Final = (
+    "pytest_agenttrace.spec.plugin",
+    "pytest_agenttrace.snapshot",
+    "pytest_agenttrace.matrix",
+    "pytest_agenttrace.report.plugin",
+    "pytest_agenttrace.adapters.plugin",
+)
+
+
+@dataclass
+class AgentTraceState:
+    """Per-session state of the plugin (kept in ``config.stash``)."""
+
+    rootpath: Path
+    prompts_dir: Path
+    configs_dir: Path
+    trace_dir: Path
+    save: bool
+    overrides: dict[str, str]
+    git_commit: str | None = None
+    saved: list[Path] = field(default_factory=list)
+    recorded: int = 0
+
+
+STATE_KEY: Final = pytest.StashKey[AgentTraceState]()
+RECORDER_KEY: Final = pytest.StashKey[Recorder]()
+_MESSAGES_KEY: Final = pytest.StashKey[list[str]]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspec)
+    for name in SUBPLUGINS:
+        if pluginmanager.has_plugin(name):
+            continue
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # DEV-TOLERANCE: remove once every sub-plugin exists
+                raise
+            continue
+        pluginmanager.register(module, name)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("agenttrace", "agent run tracing (pytest-agenttrace)")
+    group.addoption(
+        "--agenttrace-version",
+        action="append",
+        default=[],
+        dest="agenttrace_versions",
+        metavar="NAME=LABEL",
+        help="use version LABEL of prompt/config NAME in this run (repeatable; also env AGENTTRACE_VERSIONS).",
+    )
+    group.addoption(
+        "--agenttrace-save",
+        action="store_true",
+        default=False,
+        dest="agenttrace_save",
+        help="write one trace file per recording test under agenttrace_dir.",
+    )
+    group.addoption(
+        "--agenttrace-dir",
+        default=None,
+        dest="agenttrace_dir",
+        metavar="DIR",
+        help="where --agenttrace-save writes traces (default: ini agenttrace_dir, else .agenttrace/).",
+    )
+    parser.addini("agenttrace_dir", "directory for saved traces (relative to rootdir)", default=".agenttrace")
+    parser.addini("agenttrace_prompts", "prompt registry directory (relative to rootdir)", default="prompts")
+    parser.addini("agenttrace_configs", "config registry directory (relative to rootdir)", default="configs")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "agenttrace(spec=..., snapshot=...): check this test's trace against specs / a snapshot at its end.",
+    )
+    config.addinivalue_line(
+        "markers",
+        "agenttrace_versions(NAME=[labels]): run this test once per version of prompt/config NAME.",
+    )
+    root = config.rootpath
+    try:
+        overrides = {**env_overrides(), **parse_overrides(config.getoption("agenttrace_versions") or [])}
+    except InputError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    trace_dir = config.getoption("agenttrace_dir") or config.getini("agenttrace_dir")
+    config.stash[STATE_KEY] = AgentTraceState(
+        rootpath=root,
+        prompts_dir=root / str(config.getini("agenttrace_prompts")),
+        configs_dir=root / str(config.getini("agenttrace_configs")),
+        trace_dir=root / str(trace_dir),
+        save=bool(config.getoption("agenttrace_save")),
+        overrides=overrides,
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or not state.overrides:
+        return []
+    pinned = ", ".join(f"{k}={v}" for k, v in sorted(state.overrides.items()))
+    return [f"agenttrace: versions {pinned}"]
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else None
+
+
+def _metadata(item: pytest.Item, state: AgentTraceState) -> dict[str, Any]:
+    from . import __version__
+
+    if state.git_commit is None:
+        state.git_commit = _git_commit(state.rootpath) or ""
+    meta: dict[str, Any] = {
+        "nodeid": item.nodeid,
+        "python": platform.python_version(),
+        "packages": {"pytest-agenttrace": __version__, "pytest": pytest.__version__},
+    }
+    if state.git_commit:
+        meta["git_commit"] = state.git_commit
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        meta["xdist_worker"] = worker
+    return meta
+
+
+@pytest.fixture
+def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
+    """The recorder of this test: spans recorded while the test runs land in it.
+
+    ``agenttrace.trace`` is the trace, ``agenttrace.select(sel)`` queries it,
+    ``agenttrace.check(spec)`` asserts a spec; the context managers
+    (``agenttrace.agent(...)``, ``.tool(...)``, ...) record directly.
+    """
+    item = request.node
+    state = request.config.stash[STATE_KEY]
+    overrides = dict(state.overrides)
+    overrides.update(item.stash.get(ITEM_OVERRIDES, {}))
+    context = VersionContext(
+        prompts=PromptRegistry(state.prompts_dir), configs=ConfigRegistry(state.configs_dir), overrides=overrides
+    )
+    recorder = Recorder(item.nodeid, metadata=_metadata(item, state), versions=context)
+    item.stash[RECORDER_KEY] = recorder
+    state.recorded += 1
+    recorder.__enter__()
+    try:
+        yield recorder
+    finally:
+        recorder.deactivate()
+        if not recorder.finished:
+            # The call phase never ran (setup failed): still leave a complete trace.
+            _finish(item, recorder)
+        if state.save:
+            path = state.trace_dir / trace_filename(item.nodeid)
+            save_trace(recorder.trace, path)
+            state.saved.append(path)
+
+
+def _finish(item: pytest.Item, recorder: Recorder) -> list[str]:
+    trace = recorder.finish()
+    results = item.config.hook.pytest_agenttrace_trace_finished(item=item, recorder=recorder, trace=trace)
+    messages = [str(m) for m in results if m]
+    item.stash[_MESSAGES_KEY] = messages
+    return messages
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        result = yield
+    except BaseException:
+        recorder = item.stash.get(RECORDER_KEY, None)
+        if recorder is not None and not recorder.finished:
+            messages = _finish(item, recorder)
+            if messages:
+                item.add_report_section("call", "agenttrace", "\n\n".join(messages))
+        raise
+    recorder = item.stash.get(RECORDER_KEY, None)
+    if recorder is not None and not recorder.finished:
+        messages = _finish(item, recorder)
+        if messages:
+            __tracebackhide__ = True
+            raise AssertionError("\n\n".join(messages))
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    recorder = item.stash.get(RECORDER_KEY, None)
+    if recorder is not None and call.when == "call" and report.failed:
+        try:
+            tree = _render_tree(recorder)
+        except Exception as exc:  # noqa: BLE001 - a rendering problem must not hide the test failure
+            tree = f"(could not render the trace: {exc!r})"
+        report.sections.append(("agenttrace trace", tree))
+    return report
+
+
+def _render_tree(recorder: Recorder) -> str:
+    trace = recorder.trace
+    try:
+        from .report.terminal import render_tree
+    except ImportError:
+        render_tree = None
+    if render_tree is not None:
+        violations = recorder.results.get("violations") or []
+        highlight = {sid for v in violations for sid in getattr(v, "spans", ())}
+        return str(render_tree(trace, highlight=highlight, color=False, max_spans=200))
+    lines = []
+    for span, depth in trace.walk():
+        status = "" if span.status == "ok" else f"  !! {span.error}"
+        lines.append(f"{'  ' * depth}{span.kind} {span.name} [{span.agent}]{status}")
+    return "\n".join(lines)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or not state.saved:
+        return
+    try:
+        where = state.trace_dir.relative_to(Path.cwd())
+    except ValueError:
+        where = state.trace_dir
+    terminalreporter.write_line(f"agenttrace: saved {len(state.saved)} trace(s) to {where}{os.sep}")
+
+
+def _python_info() -> str:  # pragma: no cover - used in reports only
+    return f"{sys.implementation.name} {platform.python_version()}"

@@ -1,0 +1,970 @@
+"""Recording agent runs: the recorder, span handles and context propagation.
+
+A :class:`Recorder` collects the spans of one run.  While it is *active*
+(``with recorder.activate():``, or for the whole test body when it comes from
+the ``agenttrace`` fixture) the module-level functions (:func:`agent`,
+:func:`tool`, :func:`delegate`, ...) record into it; with no active recorder
+they return a shared do-nothing handle, so agent code can keep its
+instrumentation in production at the cost of a function call.
+
+Parenthood follows one :class:`contextvars.ContextVar` holding the open span:
+asyncio tasks inherit it automatically; threads do not, so wrap the callable
+with :func:`propagate` (``executor.submit(propagate(fn), ...)``).  A span's
+``agent`` is inherited from the nearest enclosing ``agent`` span and its
+``scope``/``scope_path`` from the enclosing ``delegation`` spans.
+
+Exceptions raised inside a span are recorded (``status: error`` with type and
+message) and re-raised unchanged.  :meth:`Recorder.finish` closes spans left
+open by a crash, so a failing run still yields a complete, valid trace.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as _dt
+import functools
+import inspect
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
+
+from .exceptions import UsageError
+from .model import KINDS, Span, Trace
+from .sanitize import DEFAULT_LIMITS, Limits, clean
+
+if TYPE_CHECKING:
+    from .versions import VersionContext
+
+__all__ = [
+    "Recorder",
+    "SpanHandle",
+    "active_recorder",
+    "agent",
+    "current_span",
+    "delegate",
+    "guardrail",
+    "handoff",
+    "llm",
+    "memory_read",
+    "memory_write",
+    "propagate",
+    "retrieval",
+    "span",
+    "tool",
+    "traced",
+    "wait",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_perf_ns = time.perf_counter_ns
+
+#: The open span of the current context (its handle), or None.
+_CURRENT: contextvars.ContextVar[SpanHandle | None] = contextvars.ContextVar(
+    "agenttrace_current_span", default=None
+)
+
+_UNSET: Final = object()
+
+
+class _ActiveStack:
+    """Process-wide stack of active recorders; the top one receives spans.
+
+    Process-wide rather than a context variable so that threads started by
+    agent code (without a copied context) still record, as roots.
+    """
+
+    __slots__ = ("stack", "lock")
+
+    def __init__(self) -> None:
+        self.stack: list[Recorder] = []
+        self.lock = threading.Lock()
+
+
+_ACTIVE = _ActiveStack()
+#: Fast-path mirror of the top of the stack (read without a lock).
+_top: Recorder | None = None
+
+
+def active_recorder() -> Recorder | None:
+    """The recorder that module-level instrumentation records into, if any."""
+    return _top
+
+
+def current_span() -> SpanHandle | None:
+    """The handle of the span open in this context, if any."""
+    return _CURRENT.get()
+
+
+class SpanHandle:
+    """A span being recorded; also its context manager.
+
+    ``with`` makes it the current span (children nest under it) and ends it on
+    exit, recording an exception if one passes through.  The setters return
+    the handle, so calls chain.
+    """
+
+    __slots__ = (
+        "recorder",
+        "span_id",
+        "parent_id",
+        "kind",
+        "name",
+        "agent",
+        "scope",
+        "scope_path",
+        "start_ns",
+        "end_ns",
+        "status",
+        "error",
+        "input",
+        "output",
+        "attributes",
+        "versions",
+        "context",
+        "links",
+        "events",
+        "_token",
+        "seq",
+    )
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        span_id: str,
+        parent_id: str | None,
+        kind: str,
+        name: str,
+        agent: str | None,
+        scope: str | None,
+        scope_path: list[str],
+        start_ns: int,
+        seq: int,
+    ) -> None:
+        self.recorder = recorder
+        self.span_id = span_id
+        self.parent_id = parent_id
+        self.kind = kind
+        self.name = name
+        self.agent = agent
+        self.scope = scope
+        self.scope_path = scope_path
+        self.start_ns = start_ns
+        self.end_ns: int | None = None
+        self.status = "ok"
+        self.error: dict[str, Any] | None = None
+        self.input: Any = None
+        self.output: Any = None
+        self.attributes: dict[str, Any] = {}
+        self.versions: dict[str, str] | None = None
+        self.context: dict[str, Any] | None = None
+        self.links: list[str] | None = None
+        self.events: list[dict[str, Any]] | None = None
+        self._token: contextvars.Token[SpanHandle | None] | None = None
+        self.seq = seq
+
+    # -- context manager -----------------------------------------------------
+    def __enter__(self) -> SpanHandle:
+        self._token = _CURRENT.set(self)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        token = self._token
+        if token is not None:
+            self._token = None
+            try:
+                _CURRENT.reset(token)
+            except ValueError:
+                # Exited in another context than entered (e.g. a generator closed elsewhere):
+                # fall back to restoring the parent so later spans still nest sensibly.
+                _CURRENT.set(self.recorder._handles.get(self.parent_id) if self.parent_id else None)
+        if self.end_ns is None:
+            self.end(exc)
+        # Never swallow: returning None lets the exception propagate unchanged.
+
+    # -- setters -------------------------------------------------------------
+    def set_output(self, value: Any) -> SpanHandle:
+        """Record what the span produced."""
+        self.output = value
+        return self
+
+    def set_input(self, value: Any) -> SpanHandle:
+        """Record (or replace) what the span was given."""
+        self.input = value
+        return self
+
+    def set_attribute(self, key: str, value: Any) -> SpanHandle:
+        """Set one attribute (semantic context: why, confidence, model, ...)."""
+        self.attributes[key] = value
+        return self
+
+    def set_attributes(self, values: Mapping[str, Any]) -> SpanHandle:
+        """Set several attributes."""
+        self.attributes.update(values)
+        return self
+
+    def set_usage(self, input_tokens: int | None = None, output_tokens: int | None = None, **more: int) -> SpanHandle:
+        """Record token usage as ``attributes.usage``."""
+        usage = self.attributes.setdefault("usage", {})
+        if input_tokens is not None:
+            usage["input_tokens"] = input_tokens
+        if output_tokens is not None:
+            usage["output_tokens"] = output_tokens
+        usage.update(more)
+        return self
+
+    def set_confidence(self, confidence: float) -> SpanHandle:
+        """Record ``attributes.confidence`` (0..1)."""
+        self.attributes["confidence"] = confidence
+        return self
+
+    def set_context(self, context: Mapping[str, Any]) -> SpanHandle:
+        """Set the handed-over keys and values (``handoff``/``delegation`` spans)."""
+        self.context = dict(context)
+        return self
+
+    def set_version(self, key: str, stamp: str) -> SpanHandle:
+        """Stamp this span with one version (e.g. ``agent:coder`` -> ``coder@r7``)."""
+        if self.versions is None:
+            self.versions = {}
+        self.versions[key] = stamp
+        return self
+
+    def link(self, *sources: SpanHandle | Span | str) -> SpanHandle:
+        """Record that this span consumed the outputs of ``sources`` (data lineage)."""
+        if self.links is None:
+            self.links = []
+        for source in sources:
+            sid = source if isinstance(source, str) else source.span_id
+            if sid not in self.links:
+                self.links.append(sid)
+        return self
+
+    def add_event(self, name: str, **attributes: Any) -> SpanHandle:
+        """Record a timestamped event inside the span (retry, truncation, ...)."""
+        if self.events is None:
+            self.events = []
+        self.events.append(
+            {"name": name, "time_ns": _perf_ns() - self.recorder._t0, "attributes": attributes}
+        )
+        return self
+
+    def set_status(self, status: str, error: BaseException | Mapping[str, str] | None = None) -> SpanHandle:
+        """Set ``ok``/``error`` explicitly, optionally with the error."""
+        if status not in ("ok", "error"):
+            raise UsageError(f"status must be 'ok' or 'error', not {status!r}.")
+        self.status = status
+        if error is not None:
+            self.error = _error_dict(error)
+        elif status == "ok":
+            self.error = None
+        return self
+
+    # -- ending --------------------------------------------------------------
+    def end(self, error: BaseException | None = None, end_ns: int | None = None) -> None:
+        """End the span (the ``with`` statement does this for you).
+
+        Ending a span twice is a usage error.
+        """
+        if self.end_ns is not None:
+            raise UsageError(f"span {self.kind}:{self.name} (id {self.span_id}) was already ended; end it only once.")
+        self.end_ns = (_perf_ns() - self.recorder._t0) if end_ns is None else end_ns
+        if error is not None:
+            self.status = "error"
+            self.error = _error_dict(error)
+        self.recorder._on_end(self)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the span has ended."""
+        return self.end_ns is not None
+
+    def __repr__(self) -> str:
+        return f"<SpanHandle {self.kind}:{self.name} id={self.span_id} agent={self.agent!r}>"
+
+
+def _error_dict(error: BaseException | Mapping[str, str]) -> dict[str, Any]:
+    if isinstance(error, BaseException):
+        kind = type(error)
+        name = kind.__qualname__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__qualname__}"
+        return {"type": name, "message": str(error)}
+    return {"type": str(error.get("type", "Error")), "message": str(error.get("message", ""))}
+
+
+class _NoopHandle:
+    """What instrumentation returns when nothing records: accepts everything, does nothing."""
+
+    __slots__ = ()
+    span_id = None
+    kind = None
+    name = None
+    ended = True
+
+    def __enter__(self) -> _NoopHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def _noop(self, *args: Any, **kwargs: Any) -> _NoopHandle:
+        return self
+
+    set_output = set_input = set_attribute = set_attributes = set_usage = set_confidence = _noop
+    set_context = set_version = link = add_event = set_status = _noop
+
+    def end(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOOP: Final = _NoopHandle()
+
+
+class Recorder:
+    """Collects the spans of one agent run and produces its :class:`Trace`.
+
+    ``name`` names the trace (the test node id under pytest); ``metadata`` is
+    copied into the trace; ``versions`` is a :class:`~pytest_agenttrace.versions.VersionContext`
+    (prompt registry and per-run overrides) used by :func:`~pytest_agenttrace.prompt`.
+    """
+
+    def __init__(
+        self,
+        name: str = "run",
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        versions: VersionContext | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        trace_id: str | None = None,
+    ) -> None:
+        self.name = name
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.trace_id = trace_id or os.urandom(8).hex()
+        self.limits = limits
+        self.results: dict[str, Any] = {}
+        self.version_context = versions
+        self._t0 = _perf_ns()
+        self._started_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self._handles: dict[str, SpanHandle] = {}
+        self._order: list[SpanHandle] = []
+        self._ids = itertools.count(1)
+        self._open = 0
+        self._stamps: dict[str, str] = {}
+        self._delegation_tools: dict[str, list[str] | None] = {}
+        self._finished: Trace | None = None
+        self._snapshot: tuple[int, int, Trace] | None = None
+        self._activations: list[SpanHandle | None] = []
+
+    # -- activation ----------------------------------------------------------
+    def activate(self) -> Recorder:
+        """Make this the recorder module-level instrumentation writes into.
+
+        Use as ``with recorder.activate(): ...``; activations nest.
+        """
+        return self
+
+    def __enter__(self) -> Recorder:
+        global _top
+        if self._finished is not None:
+            raise UsageError(f"recorder {self.name!r} has finished; create a new Recorder for a new run.")
+        with _ACTIVE.lock:
+            _ACTIVE.stack.append(self)
+            _top = self
+        # Spans of this recorder must not nest under another recorder's open span.
+        current = _CURRENT.get()
+        self._activations.append(current)
+        if current is not None and current.recorder is not self:
+            _CURRENT.set(None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.deactivate()
+
+    def deactivate(self) -> None:
+        """Stop receiving module-level instrumentation (idempotent)."""
+        global _top
+        with _ACTIVE.lock:
+            for i in range(len(_ACTIVE.stack) - 1, -1, -1):
+                if _ACTIVE.stack[i] is self:
+                    del _ACTIVE.stack[i]
+                    break
+            _top = _ACTIVE.stack[-1] if _ACTIVE.stack else None
+        if self._activations:
+            previous = self._activations.pop()
+            if previous is not None and previous.recorder is not self:
+                _CURRENT.set(previous)
+
+    @property
+    def active(self) -> bool:
+        """Whether this recorder is on the active stack."""
+        return self in _ACTIVE.stack
+
+    # -- low-level span API ---------------------------------------------------
+    def start_span(
+        self,
+        kind: str,
+        name: str,
+        *,
+        parent_id: Any = _UNSET,
+        agent: Any = _UNSET,
+        attributes: Mapping[str, Any] | None = None,
+        input: Any = None,
+        context: Mapping[str, Any] | None = None,
+        start_ns: int | None = None,
+    ) -> SpanHandle:
+        """Start a span without making it current (adapters use this).
+
+        ``parent_id`` defaults to the current span; ``agent`` to the parent's
+        agent (or ``name`` for an ``agent`` span).  End it with :meth:`SpanHandle.end`.
+        """
+        if self._finished is not None:
+            raise UsageError(
+                f"cannot record {kind}:{name}: the trace of {self.name!r} has finished; record spans inside the test."
+            )
+        if kind not in KINDS:
+            raise UsageError(f"unknown span kind {kind!r}; use one of {', '.join(KINDS)}.")
+        if parent_id is _UNSET:
+            parent = _CURRENT.get()
+            if parent is not None and parent.recorder is not self:
+                parent = None
+        else:
+            parent = self._handles.get(parent_id) if parent_id is not None else None
+        if parent is not None:
+            pid: str | None = parent.span_id
+            scope, scope_path, inherited = parent.scope, parent.scope_path, parent.agent
+            if parent.kind == "delegation":
+                scope = parent.span_id
+                scope_path = [*parent.scope_path, parent.span_id]
+        else:
+            pid = parent_id if isinstance(parent_id, str) else None
+            scope, scope_path, inherited = None, [], None
+        if agent is _UNSET:
+            agent = name if kind == "agent" else inherited
+        seq = next(self._ids)
+        handle = SpanHandle(
+            self,
+            str(seq),
+            pid,
+            kind,
+            name,
+            agent,
+            scope,
+            scope_path,
+            (_perf_ns() - self._t0) if start_ns is None else start_ns,
+            seq,
+        )
+        if attributes:
+            handle.attributes.update(attributes)
+        if input is not None:
+            handle.input = input
+        if context is not None:
+            handle.context = dict(context)
+        self._handles[handle.span_id] = handle
+        self._order.append(handle)
+        self._open += 1
+        return handle
+
+    def _on_end(self, handle: SpanHandle) -> None:
+        self._open -= 1
+        if self._stamps:
+            # Stamps are copy-on-write: every span ended under the same set shares one dict.
+            if handle.versions:
+                merged = dict(self._stamps)
+                merged.update(handle.versions)
+                handle.versions = merged
+            else:
+                handle.versions = self._stamps
+
+    def current_span_id(self) -> str | None:
+        """Id of this recorder's span open in the current context, if any."""
+        current = _CURRENT.get()
+        return current.span_id if current is not None and current.recorder is self else None
+
+    def handle(self, span_id: str) -> SpanHandle | None:
+        """The handle of a span of this recorder (open or ended)."""
+        return self._handles.get(span_id)
+
+    # -- version stamps ------------------------------------------------------
+    def stamp(self, key: str, value: str) -> None:
+        """Put a version stamp in effect for the rest of the run (``prompt:NAME`` -> ``NAME@v3#1a2b3c4d``)."""
+        if self._stamps.get(key) != value:
+            stamps = dict(self._stamps)
+            stamps[key] = value
+            self._stamps = stamps
+
+    @property
+    def stamps(self) -> dict[str, str]:
+        """Version stamps in effect now."""
+        return dict(self._stamps)
+
+    # -- context managers per kind --------------------------------------------
+    def span(self, kind: str, name: str, **attributes: Any) -> SpanHandle:
+        """A span of any kind; keyword arguments become attributes."""
+        return self.start_span(kind, name, attributes=attributes or None)
+
+    def agent(self, name: str, *, revision: str | None = None, **attributes: Any) -> SpanHandle:
+        """An agent acting; spans inside inherit ``agent = name``.
+
+        ``revision`` stamps the agent's code revision as ``agent:NAME``.
+        """
+        handle = self.start_span("agent", name, attributes=attributes or None)
+        if revision is not None:
+            self.stamp(f"agent:{name}", f"{name}@{revision}")
+        return handle
+
+    def llm(
+        self,
+        name: str = "llm",
+        *,
+        model: str | None = None,
+        input: Any = None,
+        prompt: str | None = None,
+        **attributes: Any,
+    ) -> SpanHandle:
+        """A model call; ``model`` goes to ``attributes.model``, ``prompt`` names the prompt used."""
+        if model is not None:
+            attributes["model"] = model
+        if prompt is not None:
+            attributes["prompt"] = prompt
+        return self.start_span("llm", name, attributes=attributes or None, input=input)
+
+    def tool(self, name: str, *, input: Any = None, **attributes: Any) -> SpanHandle:
+        """A tool call with its arguments in ``input``."""
+        handle = self.start_span("tool", name, attributes=attributes or None, input=input)
+        if handle.scope_path:
+            self._mark_out_of_scope(handle)
+        return handle
+
+    def retrieval(self, name: str = "retrieval", *, query: Any = None, source: str | None = None, **attributes: Any) -> SpanHandle:
+        """A retrieval from a data source (``attributes.source``)."""
+        if source is not None:
+            attributes["source"] = source
+        return self.start_span("retrieval", name, attributes=attributes or None, input=query)
+
+    def guardrail(self, name: str, **attributes: Any) -> SpanHandle:
+        """A guardrail check."""
+        return self.start_span("guardrail", name, attributes=attributes or None)
+
+    def delegate(
+        self,
+        to: str,
+        *,
+        objective: str | None = None,
+        allowed_tools: Iterable[str] | None = None,
+        context: Mapping[str, Any] | None = None,
+        required_context: Iterable[str] | None = None,
+        from_agent: str | None = None,
+        critical_keys: Iterable[str] | None = None,
+        **attributes: Any,
+    ) -> SpanHandle:
+        """A delegation from the current agent to ``to``; everything inside runs under its scope."""
+        parent = _CURRENT.get()
+        attributes["from_agent"] = from_agent if from_agent is not None else (parent.agent if parent else None)
+        attributes["to_agent"] = to
+        if objective is not None:
+            attributes["objective"] = objective
+        tools = list(allowed_tools) if allowed_tools is not None else None
+        if tools is not None:
+            attributes["allowed_tools"] = tools
+        if required_context is not None:
+            attributes["required_context"] = list(required_context)
+        if critical_keys is not None:
+            attributes["critical_keys"] = list(critical_keys)
+        handle = self.start_span("delegation", to, attributes=attributes, context=context if context is not None else {})
+        self._delegation_tools[handle.span_id] = tools
+        return handle
+
+    def handoff(
+        self,
+        to: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        from_agent: str | None = None,
+        required_context: Iterable[str] | None = None,
+        critical_keys: Iterable[str] | None = None,
+        **attributes: Any,
+    ) -> SpanHandle:
+        """A handoff of control (and ``context``) from the current agent to ``to``."""
+        parent = _CURRENT.get()
+        attributes["from_agent"] = from_agent if from_agent is not None else (parent.agent if parent else None)
+        attributes["to_agent"] = to
+        if required_context is not None:
+            attributes["required_context"] = list(required_context)
+        if critical_keys is not None:
+            attributes["critical_keys"] = list(critical_keys)
+        return self.start_span("handoff", to, attributes=attributes, context=context if context is not None else {})
+
+    def memory_read(self, key: str, *, version: Any = None, value: Any = None, **attributes: Any) -> SpanHandle:
+        """A read of shared memory ``key`` (the value read goes to ``output``)."""
+        attributes["key"] = key
+        if version is not None:
+            attributes["version"] = version
+        handle = self.start_span("memory_read", key, attributes=attributes)
+        if value is not None:
+            handle.output = value
+        return handle
+
+    def memory_write(
+        self,
+        key: str,
+        value: Any = None,
+        *,
+        version: Any = None,
+        based_on_version: Any = None,
+        valid: bool | None = None,
+        confidence: float | None = None,
+        **attributes: Any,
+    ) -> SpanHandle:
+        """A write of ``value`` to shared memory ``key``."""
+        attributes["key"] = key
+        if version is not None:
+            attributes["version"] = version
+        if based_on_version is not None:
+            attributes["based_on_version"] = based_on_version
+        if valid is not None:
+            attributes["valid"] = valid
+        if confidence is not None:
+            attributes["confidence"] = confidence
+        return self.start_span("memory_write", key, attributes=attributes, input=value)
+
+    def wait(self, on: str, **attributes: Any) -> SpanHandle:
+        """Waiting on another agent (``attributes.waiting_on``)."""
+        attributes["waiting_on"] = on
+        return self.start_span("wait", on, attributes=attributes)
+
+    # -- scope ---------------------------------------------------------------
+    def allowed_tools(self, scope_path: Iterable[str]) -> list[list[str]]:
+        """The ``allowed_tools`` lists of the delegations on ``scope_path`` that declare one."""
+        out = []
+        for sid in scope_path:
+            tools = self._delegation_tools.get(sid)
+            if tools is not None:
+                out.append(tools)
+        return out
+
+    def _mark_out_of_scope(self, handle: SpanHandle) -> None:
+        for tools in self.allowed_tools(handle.scope_path):
+            if handle.name not in tools:
+                handle.attributes["out_of_scope"] = True
+                return
+
+    # -- results -------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """Whether :meth:`finish` has run."""
+        return self._finished is not None
+
+    @property
+    def trace(self) -> Trace:
+        """The trace: final once finished, else a snapshot of what is recorded so far."""
+        if self._finished is not None:
+            return self._finished
+        key = (len(self._order), self._open)
+        if self._snapshot is not None and self._snapshot[:2] == key:
+            return self._snapshot[2]
+        snap = self._build(final=False)
+        self._snapshot = (key[0], key[1], snap)
+        return snap
+
+    def finish(self) -> Trace:
+        """End the recording and return the final trace (idempotent).
+
+        Spans still open (a crash, a thread still running) are closed now with
+        ``status: error`` and an ``Unfinished`` error, so the trace stays valid.
+        """
+        if self._finished is None:
+            self.deactivate()
+            self._finished = self._build(final=True)
+        return self._finished
+
+    def _build(self, *, final: bool) -> Trace:
+        now = _perf_ns() - self._t0
+        limits = self.limits
+        spans = []
+        handles = sorted(self._order, key=lambda h: (h.start_ns, h.seq))
+        for h in handles:
+            end_ns, status, error = h.end_ns, h.status, h.error
+            if end_ns is None:
+                end_ns = max(now, h.start_ns)
+                if final:
+                    status = "error"
+                    error = {"type": "Unfinished", "message": "span was still open when the recording finished"}
+            versions = h.versions if h.versions is not None else self._stamps
+            spans.append(
+                Span(
+                    span_id=h.span_id,
+                    parent_id=h.parent_id,
+                    kind=h.kind,
+                    name=h.name,
+                    agent=h.agent,
+                    scope=h.scope,
+                    scope_path=list(h.scope_path),
+                    start_ns=h.start_ns,
+                    end_ns=end_ns,
+                    status=status,
+                    error=clean(error, limits) if error is not None else None,
+                    input=clean(h.input, limits) if h.input is not None else None,
+                    output=clean(h.output, limits) if h.output is not None else None,
+                    attributes=clean(h.attributes, limits) if h.attributes else {},
+                    versions=dict(versions),
+                    context=clean(h.context, limits) if h.context is not None else None,
+                    links=list(h.links) if h.links else [],
+                    events=clean(h.events, limits) if h.events else [],
+                )
+            )
+            if final and h.end_ns is None:
+                h.end_ns = end_ns
+        all_stamps: dict[str, str] = {}
+        for s in spans:
+            all_stamps.update(s.versions)
+        all_stamps.update(self._stamps)
+        return Trace(
+            trace_id=self.trace_id,
+            name=self.name,
+            started_at=self._started_at,
+            metadata=clean(self.metadata, self.limits),
+            versions=dict(sorted(all_stamps.items())),
+            spans=tuple(spans),
+        )
+
+    # -- test-facing conveniences -------------------------------------------
+    def select(self, selector: str) -> list[Span]:
+        """Spans of the trace matching ``selector``."""
+        return self.trace.select(selector)
+
+    def check(self, spec: Any) -> None:
+        """Check the trace against a spec (path, list of paths or loaded spec).
+
+        Raises ``AssertionError`` listing every violation.
+        """
+        from .spec import check
+
+        check(self.trace, spec, recorder=self)
+
+    def gateway(self, tools: Mapping[str, Callable[..., Any]] | Iterable[Callable[..., Any]], *, enforce: bool = False) -> Any:
+        """A :class:`~pytest_agenttrace.gateway.ToolGateway` over ``tools``."""
+        from .gateway import ToolGateway
+
+        return ToolGateway(tools, enforce=enforce)
+
+    def prompt(self, name: str, label: str | None = None) -> str:
+        """Resolve prompt ``name`` (see :func:`pytest_agenttrace.versions.prompt`)."""
+        from .versions import prompt
+
+        return prompt(name, label, recorder=self)
+
+    def config(self, name: str, mapping: Mapping[str, Any] | None = None) -> Any:
+        """Stamp a config (see :func:`pytest_agenttrace.versions.config`)."""
+        from .versions import config
+
+        return config(name, mapping, recorder=self)
+
+    def __repr__(self) -> str:
+        state = "finished" if self._finished is not None else ("active" if self.active else "idle")
+        return f"<Recorder {self.name!r} {state} spans={len(self._order)}>"
+
+
+# -- module-level instrumentation ---------------------------------------------
+# Each function checks the fast-path global first so that, with nothing
+# recording, instrumentation costs one call and one global read.
+
+
+def span(kind: str, name: str, **attributes: Any) -> SpanHandle | _NoopHandle:
+    """Record a span of any kind into the active recorder (no-op without one)."""
+    rec = _top
+    if rec is None:
+        return NOOP
+    return _safe(rec.span, kind, name, **attributes)
+
+
+def agent(name: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
+    """Record an agent span (see :meth:`Recorder.agent`)."""
+    rec = _top
+    if rec is None:
+        return NOOP
+    return _safe(rec.agent, name, **kwargs)
+
+
+def llm(name: str = "llm", **kwargs: Any) -> SpanHandle | _NoopHandle:
+    """Record a model call (see :meth:`Recorder.llm`)."""
+    rec = _top
+    if rec is None:
+        return NOOP
+    return _safe(rec.llm, name, **kwargs)
+
+
+def tool(name: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
+    """Record a tool call (see :meth:`Recorder.tool`)."""
+    rec = _top
+    if rec is None:
+        return NOOP
+    return _safe(rec.tool, name, **kwargs)
+
+
+def retrieval(name: str = "retrieval", **kwargs: Any) -> SpanHandle | _NoopHandle:
+    """Record a retrieval (see :meth:`Recorder.retrieval`)."""
+    rec = _top
+    if rec is None:
+        return NOOP
+    return _safe(rec.retrieval, name, **kwargs)
+
+
+def guardrail(name: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
+    """Record a guardrail check (see :meth:`Recorder.guardrail`)."""
+    rec = _top
+    if rec is None:
+        return NOOP
+    return _safe(rec.guardrail, name, **kwargs)
+
+
+def delegate(to: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
+    """Record a delegation (see :meth:`Recorder.delegate`)."""
+    rec = _top
+    if rec is None:
+        return NOOP
+    return _safe(rec.delegate, to, **kwargs)
+
+
+def handoff(to: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
+    """Record a handoff (see :meth:`Recorder.handoff`)."""
+    rec = _top
+    if rec is None:
+        return NOOP
+    return _safe(rec.handoff, to, **kwargs)
+
+
+def memory_read(key: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
+    """Record a shared-memory read (see :meth:`Recorder.memory_read`)."""
+    rec = _top
+    if rec is None:
+        return NOOP
+    return _safe(rec.memory_read, key, **kwargs)
+
+
+def memory_write(key: str, value: Any = None, **kwargs: Any) -> SpanHandle | _NoopHandle:
+    """Record a shared-memory write (see :meth:`Recorder.memory_write`)."""
+    rec = _top
+    if rec is None:
+        return NOOP
+    return _safe(rec.memory_write, key, value, **kwargs)
+
+
+def wait(on: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
+    """Record waiting on another agent (see :meth:`Recorder.wait`)."""
+    rec = _top
+    if rec is None:
+        return NOOP
+    return _safe(rec.wait, on, **kwargs)
+
+
+def _safe(method: Callable[..., SpanHandle], *args: Any, **kwargs: Any) -> SpanHandle | _NoopHandle:
+    """Instrumentation in agent code never raises because of recording."""
+    try:
+        return method(*args, **kwargs)
+    except Exception:  # noqa: BLE001
+        import logging
+
+        logging.getLogger("pytest_agenttrace").warning("agenttrace: could not record a span", exc_info=True)
+        return NOOP
+
+
+def propagate(fn: F) -> F:
+    """Wrap ``fn`` to run in a copy of the current context (threads, executors).
+
+    ``executor.submit(propagate(work), arg)`` makes spans recorded by ``work``
+    nest under the span open where ``propagate`` was called.
+    """
+    ctx = contextvars.copy_context()
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return ctx.copy().run(fn, *args, **kwargs)
+
+    return run  # type: ignore[return-value]  # same signature as fn
+
+
+@overload
+def traced(fn: F, /) -> F: ...
+@overload
+def traced(*, kind: str = "custom", name: str | None = None, capture: bool = True) -> Callable[[F], F]: ...
+
+
+def traced(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    kind: str = "custom",
+    name: str | None = None,
+    capture: bool = True,
+) -> Any:
+    """Record every call of the decorated function as a span of ``kind``.
+
+    Sync and async functions are supported (async ones get an async wrapper,
+    so the span measures the awaited work).  With ``capture`` the bound
+    arguments become ``input`` and the return value ``output``.  For
+    ``kind="agent"`` the span's name (default: the function name) is the agent.
+    """
+    if kind not in KINDS:
+        raise UsageError(f"unknown span kind {kind!r}; use one of {', '.join(KINDS)}.")
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        span_name = name or func.__name__
+        try:
+            signature: inspect.Signature | None = inspect.signature(func)
+        except (TypeError, ValueError):
+            signature = None
+
+        def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> SpanHandle | _NoopHandle:
+            rec = _top
+            if rec is None:
+                return NOOP
+            try:
+                handle = rec.span(kind, span_name)
+                if capture:
+                    handle.input = _bind(signature, args, kwargs)
+                if kind == "tool" and handle.scope_path:
+                    rec._mark_out_of_scope(handle)
+                return handle
+            except Exception:  # noqa: BLE001 - recording never breaks the agent
+                return NOOP
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with start(args, kwargs) as handle:
+                    result = await func(*args, **kwargs)
+                    if capture:
+                        handle.set_output(result)
+                    return result
+
+            return async_wrapper
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with start(args, kwargs) as handle:
+                result = func(*args, **kwargs)
+                if capture:
+                    handle.set_output(result)
+                return result
+
+        return wrapper
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+def _bind(signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if signature is None:
+        return {"args": list(args), "kwargs": kwargs}
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return {"args": list(args), "kwargs": kwargs}
+    return {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}

@@ -1,0 +1,170 @@
+"""Make recorded values safe to write: JSON-ready, size-capped, secrets redacted.
+
+Traces carry model output and tool arguments, so anything may be in them.
+Before a value leaves the recorder it passes through :func:`clean`, which
+
+* turns it into plain JSON data (dicts with string keys, lists, str, int,
+  float, bool, None; anything else becomes its ``repr``, capped);
+* replaces the value of every key that names a secret (``api_key``,
+  ``authorization``, ``password``, ``token``, ...) with ``"[REDACTED]"``;
+* replaces secret-looking substrings (``sk-...`` keys, ``Bearer ...`` tokens,
+  GitHub/Slack/AWS/Google keys, JWTs, ``password=...`` pairs) with
+  ``[REDACTED]``;
+* caps long strings and long lists with an explicit, visible marker:
+  ``"abc…[agenttrace: truncated 9000 of 12000 chars]"`` and a final list item
+  ``"…[agenttrace: truncated 400 of 500 items]"``.
+
+The limits are :class:`Limits`; the recorder passes its own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = ["REDACTED", "Limits", "clean", "is_secret_key", "redact_text"]
+
+REDACTED: Final = "[REDACTED]"
+
+_SECRET_KEY = re.compile(
+    r"(?i)(^|[_\-.])(api[_\-.]?key|apikey|secret|password|passwd|pwd|token|access[_\-.]?token|"
+    r"refresh[_\-.]?token|auth|authorization|cookie|set-cookie|private[_\-.]?key|credentials?|"
+    r"client[_\-.]?secret|session[_\-.]?id)($|[_\-.])"
+)
+# Keys that contain a secret word but are known to be harmless counters/metadata.
+_SAFE_KEYS: Final = frozenset(
+    {
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "prompt_tokens",
+        "completion_tokens",
+        "max_tokens",
+        "token_count",
+        "tokens",
+        "cached_tokens",
+        "reasoning_tokens",
+        "max_output_tokens",
+        "max_completion_tokens",
+        "auth_type",
+    }
+)
+
+_SECRET_TEXT = re.compile(
+    r"(?x)"
+    r"(?:sk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,})"  # OpenAI / Anthropic / Stripe style
+    r"|(?:(?<=[Bb]earer\s)[A-Za-z0-9._\-+/=]{8,})"  # bearer tokens (keep the word Bearer)
+    r"|(?:gh[pousr]_[A-Za-z0-9]{20,})"  # GitHub
+    r"|(?:xox[abprs]-[A-Za-z0-9\-]{10,})"  # Slack
+    r"|(?:AKIA[0-9A-Z]{16})"  # AWS access key id
+    r"|(?:AIza[0-9A-Za-z_\-]{30,})"  # Google API key
+    r"|(?:eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})"  # JWT
+    r"|(?:(?<=[?&;\s,])(?:password|passwd|pwd|api_key|apikey|token|secret)=[^\s&;,]+)"
+    r"|(?:^(?:password|passwd|pwd|api_key|apikey|token|secret)=[^\s&;,]+)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size caps applied to recorded values."""
+
+    max_string: int = 4000
+    max_items: int = 200
+    max_depth: int = 12
+    redact: bool = True
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a mapping key names a secret (``api_key``, ``Authorization``, ...)."""
+    lowered = key.lower()
+    if lowered in _SAFE_KEYS or lowered.endswith("_tokens") or lowered.startswith("token_"):
+        return False
+    return _SECRET_KEY.search(lowered) is not None
+
+
+def redact_text(text: str) -> str:
+    """Replace secret-looking substrings of ``text`` with ``[REDACTED]``."""
+    if len(text) < 8:
+        return text
+    return _SECRET_TEXT.sub(_redact_match, text)
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if "=" in token and not token.startswith(("eyJ",)):
+        name, _, _ = token.partition("=")
+        if name.lower() in {"password", "passwd", "pwd", "api_key", "apikey", "token", "secret"}:
+            return f"{name}={REDACTED}"
+    return REDACTED
+
+
+def _cap_string(text: str, limits: Limits) -> str:
+    if limits.redact:
+        text = redact_text(text)
+    if len(text) > limits.max_string:
+        dropped = len(text) - limits.max_string
+        return f"{text[: limits.max_string]}…[agenttrace: truncated {dropped} of {len(text)} chars]"
+    return text
+
+
+def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
+    """Return ``value`` as capped, redacted JSON data (see the module docstring)."""
+    if value is None or value is True or value is False:
+        return value
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is str:
+        if len(value) < 8 and len(value) <= limits.max_string:
+            return value
+        return _cap_string(value, limits)
+    if kind is float:
+        return value if math.isfinite(value) else repr(value)
+    if _depth >= limits.max_depth:
+        return _cap_string(f"…[agenttrace: nested deeper than {limits.max_depth}] {value!r}", limits)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for count, (key, item) in enumerate(value.items()):
+            if count >= limits.max_items:
+                out["…"] = f"[agenttrace: truncated {len(value) - count} of {len(value)} keys]"
+                break
+            skey = key if isinstance(key, str) else str(key)
+            if limits.redact and is_secret_key(skey) and item is not None:
+                out[skey] = REDACTED
+            else:
+                out[skey] = clean(item, limits, _depth + 1)
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+        capped = [clean(item, limits, _depth + 1) for item in items[: limits.max_items]]
+        if len(items) > limits.max_items:
+            dropped = len(items) - limits.max_items
+            capped.append(f"…[agenttrace: truncated {dropped} of {len(items)} items]")
+        return capped
+    if isinstance(value, bool):  # bool subclasses
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return clean(float(value), limits, _depth)
+    if isinstance(value, str):
+        return _cap_string(str(value), limits)
+    if isinstance(value, bytes):
+        return _cap_string(f"<{len(value)} bytes>", limits)
+    to_dict = getattr(value, "model_dump", None)  # pydantic models: keep their data, not a repr
+    if callable(to_dict):
+        try:
+            return clean(to_dict(), limits, _depth + 1)
+        except Exception:  # noqa: BLE001 - a broken model_dump must not break recording
+            pass
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not break recording
+        text = f"<unrepresentable {type(value).__name__}>"
+    return _cap_string(text, limits)

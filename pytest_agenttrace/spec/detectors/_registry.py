@@ -1,0 +1,302 @@
+"""The detector contract: findings, parameter specs, the registry and validation.
+
+Every detector is a function ``run(trace, **params) -> list[Finding]``
+registered with :func:`detector` together with its parameters.  Callers go
+through :func:`run_detector`, which fills in defaults and validates what a spec
+file passed in ``with:`` before the detector sees it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from fnmatch import fnmatchcase
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ...exceptions import SpecError
+from ...model import Span, Trace
+
+__all__ = [
+    "DetectorInfo",
+    "Finding",
+    "ParamSpec",
+    "ParamType",
+    "detector",
+    "detector_param_schema",
+    "lookup",
+    "run_detector",
+]
+
+ParamType = Literal["int", "number", "string", "list", "bool"]
+
+_JSON_TYPES: dict[str, str] = {
+    "int": "integer",
+    "number": "number",
+    "string": "string",
+    "list": "array",
+    "bool": "boolean",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One failure a detector found in a trace.
+
+    ``message`` is one line a person can act on; ``spans`` are the offending
+    span ids, most relevant first; ``chain`` is the lineage from an origin to
+    its victims (``cascading_error``, ``context_pollution``, ``context_collapse``);
+    ``details`` holds JSON-ready extras.
+    """
+
+    message: str
+    spans: tuple[str, ...]
+    expected: str
+    found: str
+    chain: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as a JSON-ready dict."""
+        return {
+            "message": self.message,
+            "spans": list(self.spans),
+            "expected": self.expected,
+            "found": self.found,
+            "chain": list(self.chain),
+            "details": self.details,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParamSpec:
+    """One tunable parameter of a detector (the ``with:`` mapping of a rule).
+
+    ``choices`` restricts a string, or the items of a list; ``minimum`` bounds a
+    number; ``nullable`` lets ``null`` through (meaning "use the default rule").
+    List parameters always hold strings.
+    """
+
+    type: ParamType
+    default: Any
+    description: str
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    nullable: bool = False
+
+    def json_schema(self) -> dict[str, Any]:
+        """A JSON Schema fragment for this parameter."""
+        schema: dict[str, Any] = {"type": _JSON_TYPES[self.type]}
+        if self.type == "list":
+            items: dict[str, Any] = {"type": "string"}
+            if self.choices is not None:
+                items["enum"] = list(self.choices)
+            schema["items"] = items
+        elif self.choices is not None:
+            schema["enum"] = list(self.choices)
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.nullable:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+        schema["description"] = self.description
+        schema["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
+        return schema
+
+
+@dataclass(frozen=True)
+class DetectorInfo:
+    """A registered detector: its name, what it finds, its parameters and its function."""
+
+    name: str
+    description: str
+    params: Mapping[str, ParamSpec]
+    run: Callable[..., list[Finding]]
+
+    def defaults(self) -> dict[str, Any]:
+        """The default value of every parameter."""
+        return {key: spec.default for key, spec in self.params.items()}
+
+
+_REGISTRY: dict[str, DetectorInfo] = {}
+
+
+def detector(
+    name: str, description: str, **params: ParamSpec
+) -> Callable[[Callable[..., list[Finding]]], Callable[..., list[Finding]]]:
+    """Register the decorated function as detector ``name`` with ``params``."""
+
+    def register(run: Callable[..., list[Finding]]) -> Callable[..., list[Finding]]:
+        if name in _REGISTRY:
+            raise RuntimeError(f"detector {name!r} registered twice")
+        _REGISTRY[name] = DetectorInfo(name=name, description=description, params=dict(params), run=run)
+        return run
+
+    return register
+
+
+def lookup(name: str) -> DetectorInfo:
+    """The detector called ``name``; a :class:`SpecError` naming the closest one if unknown."""
+    info = _REGISTRY.get(name) if isinstance(name, str) else None
+    if info is None:
+        raise SpecError(
+            f"unknown detector {name!r}{_did_you_mean(str(name), _REGISTRY)}; "
+            f"known detectors: {', '.join(sorted(_REGISTRY))}."
+        )
+    return info
+
+
+def run_detector(name: str, trace: Trace, params: Mapping[str, Any] | None = None) -> list[Finding]:
+    """Run detector ``name`` over ``trace`` with ``params`` (validated, defaults filled in).
+
+    An unknown detector, an unknown parameter or a value of the wrong type
+    raises :class:`~pytest_agenttrace.exceptions.SpecError` naming it and the
+    valid choices.
+    """
+    info = lookup(name)
+    return info.run(trace, **validate_params(info, params))
+
+
+def detector_param_schema(name: str) -> dict[str, Any]:
+    """JSON Schema of the ``with:`` mapping of detector ``name`` (no extra keys allowed)."""
+    info = lookup(name)
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {key: spec.json_schema() for key, spec in info.params.items()},
+    }
+
+
+def validate_params(info: DetectorInfo, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``params`` checked against ``info.params`` and completed with defaults."""
+    if params is None:
+        params = {}
+    if not isinstance(params, Mapping):
+        raise SpecError(
+            f"'with' of detector {info.name!r} must be a mapping of parameters, got {_type_name(params)}."
+        )
+    values = info.defaults()
+    for key, value in params.items():
+        spec = info.params.get(key) if isinstance(key, str) else None
+        if spec is None:
+            valid = ", ".join(sorted(info.params)) or "none"
+            raise SpecError(
+                f"detector {info.name!r} has no parameter {key!r}{_did_you_mean(str(key), info.params)}; "
+                f"valid parameters: {valid}."
+            )
+        values[key] = _check_value(info.name, key, spec, value)
+    return values
+
+
+def _check_value(detector_name: str, key: str, spec: ParamSpec, value: Any) -> Any:
+    where = f"parameter {key!r} of detector {detector_name!r}"
+    if value is None:
+        if spec.nullable:
+            return None
+        raise SpecError(f"{where} must be {_expected(spec)}, got null.")
+    ok: bool
+    if spec.type == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif spec.type == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif spec.type == "string":
+        ok = isinstance(value, str)
+    elif spec.type == "bool":
+        ok = isinstance(value, bool)
+    else:
+        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+    if not ok:
+        raise SpecError(f"{where} must be {_expected(spec)}, got {value!r} ({_type_name(value)}).")
+    if spec.minimum is not None and value < spec.minimum:
+        raise SpecError(f"{where} must be at least {spec.minimum:g}, got {value!r}.")
+    if spec.choices is not None:
+        for item in value if spec.type == "list" else (value,):
+            if item not in spec.choices:
+                raise SpecError(
+                    f"{where} does not accept {item!r}{_did_you_mean(item, spec.choices)}; "
+                    f"choose from: {', '.join(spec.choices)}."
+                )
+    return tuple(value) if spec.type == "list" else value
+
+
+def _expected(spec: ParamSpec) -> str:
+    text = {
+        "int": "an integer",
+        "number": "a number",
+        "string": "a string",
+        "bool": "true or false",
+        "list": "a list of strings",
+    }[spec.type]
+    return text + (" or null" if spec.nullable else "")
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "mapping"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _did_you_mean(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# -- helpers shared by the detectors ------------------------------------------
+
+
+def label(span: Span) -> str:
+    """``tool 'web_search' (span 7)``: how findings name a span."""
+    return f"{span.kind} {span.name!r} (span {span.span_id})"
+
+
+def agent_name(agent: str | None) -> str:
+    """An agent for a message; ``(no agent)`` when missing."""
+    return agent if agent else "(no agent)"
+
+
+def confidence_of(span: Span) -> float | None:
+    """``attributes.confidence`` when it is a number, else ``None`` (absent means not low)."""
+    value = span.attributes.get("confidence")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def is_low_confidence(span: Span, minimum: float) -> bool:
+    """True when the span carries a numeric confidence below ``minimum``."""
+    value = confidence_of(span)
+    return value is not None and value < minimum
+
+
+def excerpt(value: Any, limit: int = 60) -> str:
+    """A short one-line JSON rendering of ``value`` for messages."""
+    try:
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def quoted(names: Any) -> str:
+    """``'a', 'b'`` for a message."""
+    return ", ".join(repr(n) for n in names)
+
+
+def in_start_order(spans: list[Span], trace: Trace) -> list[Span]:
+    """``spans`` sorted by start time, trace order breaking ties (stable)."""
+    order = trace.index.order
+    return sorted(spans, key=lambda s: (s.start_ns, order.get(s.span_id, 0)))
+
+
+def str_list(value: Any) -> list[str]:
+    """A list-of-strings attribute; a single string counts as a list of one; anything else is empty."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def matches_any(patterns: tuple[str, ...], name: str) -> bool:
+    """Whether ``name`` matches one of the glob ``patterns`` (``ignore_*`` parameters)."""
+    return any(fnmatchcase(name, pattern) for pattern in patterns)

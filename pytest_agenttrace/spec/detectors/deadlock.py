@@ -1,0 +1,123 @@
+"""The ``deadlock`` detector: agents waiting on each other at the same time.
+
+A sweep line over the ``wait`` spans' intervals keeps the wait-for graph of the
+moment (agent -> ``attributes.waiting_on``).  Each wait that starts adds an
+edge; if the target can already reach the waiting agent, the edges on that
+path and the new one form a cycle whose waits all overlap (they are all
+active at this instant).  A search touches only the active edges between
+distinct agents, so the cost is ``O(waits x log waits + waits x active agent pairs)``.
+"""
+
+from __future__ import annotations
+
+from ...model import Span, Trace
+from ._registry import Finding, agent_name, detector, str_list
+
+__all__ = ["deadlock"]
+
+
+class _WaitGraph:
+    """Active waits keyed by (waiter, target) so a search walks agent pairs, not spans."""
+
+    __slots__ = ("edges", "targets")
+
+    def __init__(self) -> None:
+        self.edges: dict[tuple[str, str], dict[str, Span]] = {}
+        self.targets: dict[str, dict[str, None]] = {}
+
+    def add(self, waiter: str, target: str, span: Span) -> None:
+        self.edges.setdefault((waiter, target), {})[span.span_id] = span
+        self.targets.setdefault(waiter, {})[target] = None
+
+    def remove(self, waiter: str, target: str, span: Span) -> None:
+        spans = self.edges.get((waiter, target))
+        if spans is None:
+            return
+        spans.pop(span.span_id, None)
+        if not spans:
+            del self.edges[(waiter, target)]
+            del self.targets[waiter][target]
+
+    def path(self, source: str, goal: str) -> list[str] | None:
+        """Agents from ``source`` to ``goal`` along active waits (depth-first), or ``None``."""
+        if source == goal:
+            return [source]
+        previous: dict[str, str] = {source: source}
+        stack = [source]
+        while stack:
+            node = stack.pop()
+            for nxt in self.targets.get(node, ()):
+                if nxt in previous:
+                    continue
+                previous[nxt] = node
+                if nxt == goal:
+                    out = [goal]
+                    while out[-1] != source:
+                        out.append(previous[out[-1]])
+                    return out[::-1]
+                stack.append(nxt)
+        return None
+
+    def newest(self, waiter: str, target: str) -> Span:
+        spans = self.edges[(waiter, target)]
+        return spans[next(reversed(spans))]
+
+
+@detector(
+    "deadlock",
+    "Wait spans whose intervals overlap and whose agent -> waiting_on edges form a cycle.",
+)
+def deadlock(trace: Trace) -> list[Finding]:
+    """One finding per distinct set of overlapping waits that close a cycle."""
+    events: list[tuple[int, int, int, Span, str, str]] = []
+    for position, span in enumerate(trace.index.by_kind.get("wait", ())):
+        waiter = span.agent
+        if not waiter:
+            continue
+        for target in str_list(span.attributes.get("waiting_on")):
+            # Ends sort before starts at the same instant: touching intervals do not overlap.
+            events.append((span.end_ns, 0, position, span, waiter, target))
+            events.append((span.start_ns, 1, position, span, waiter, target))
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    graph = _WaitGraph()
+    seen: set[frozenset[str]] = set()
+    findings: list[Finding] = []
+    for time, is_start, _, span, waiter, target in events:
+        if not is_start:
+            graph.remove(waiter, target, span)
+            continue
+        if span.end_ns <= span.start_ns:
+            continue  # an instantaneous wait overlaps nothing
+        back = graph.path(target, waiter)
+        graph.add(waiter, target, span)
+        if back is None:
+            continue
+        cycle = [waiter, *back]  # waiter -> target -> ... -> waiter
+        waits = [graph.newest(a, b) for a, b in zip(cycle, cycle[1:], strict=False)]
+        ids = tuple(dict.fromkeys(w.span_id for w in waits))
+        if frozenset(ids) in seen:
+            continue
+        seen.add(frozenset(ids))
+        until = min(w.end_ns for w in waits)
+        chain_text = " -> ".join(agent_name(a) for a in cycle)
+        pairs = "; ".join(
+            f"{agent_name(w.agent)} waits on {' and '.join(str_list(w.attributes.get('waiting_on')))} (span {w.span_id})"
+            for w in waits
+        )
+        findings.append(
+            Finding(
+                message=(
+                    f"deadlock: {pairs}, all at once from {_ms(time)} to {_ms(until)}; "
+                    "break the cycle or add a timeout"
+                ),
+                spans=ids,
+                expected="no cycle of agents waiting on each other",
+                found=f"wait cycle {chain_text}",
+                details={"cycle": cycle, "overlap_ns": [time, until]},
+            )
+        )
+    return findings
+
+
+def _ms(ns: int) -> str:
+    return f"{ns / 1_000_000:g} ms"

@@ -1,0 +1,111 @@
+"""The ``cascading_error`` detector: a bad output consumed as trusted input.
+
+Lineage runs through ``links`` (the span ids whose outputs a span consumed).
+One pass over the spans that take part in lineage, in end order (a consumer
+ends after what it consumed, which also covers a parent consuming its
+child's output), tags every span with the origins it descends from.
+"""
+
+from __future__ import annotations
+
+from ...model import Span, Trace
+from ._registry import Finding, ParamSpec, confidence_of, detector, is_low_confidence, label
+
+__all__ = ["cascading_error"]
+
+_NO_ORIGINS: frozenset[str] = frozenset()
+
+
+def _why_bad(span: Span, min_confidence: float, include_errors: bool) -> str | None:
+    if include_errors and span.status == "error":
+        error = span.error or {}
+        kind = error.get("type") or "error"
+        text = error.get("message")
+        return f"failed with {kind}" + (f": {text}" if text else "")
+    if is_low_confidence(span, min_confidence):
+        return f"had confidence {confidence_of(span):g} (below {min_confidence:g})"
+    return None
+
+
+@detector(
+    "cascading_error",
+    "A failed or low-confidence span whose output a later successful span consumed (via links).",
+    min_confidence=ParamSpec(
+        type="number",
+        default=0.5,
+        description="attributes.confidence below this is low; spans without a confidence are not low.",
+    ),
+    include_errors=ParamSpec(
+        type="bool", default=True, description="Spans with status 'error' are origins too."
+    ),
+)
+def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool) -> list[Finding]:
+    """One finding per origin whose output reached at least one successful span.
+
+    ``chain`` lists the origin, then every span downstream of it in lineage
+    order (failed intermediates included, so the path stays visible); ``spans``
+    puts the origin first, then the successful victims.
+    """
+    by_id = trace.index.by_id
+    consumers = [s for s in trace.spans if s.links]
+    if not consumers:
+        return []
+    involved: dict[str, Span] = {s.span_id: s for s in consumers}
+    for span in consumers:
+        for link in span.links:
+            producer = by_id.get(link)
+            if producer is not None:
+                involved.setdefault(link, producer)
+    order = trace.index.order
+    ordered = sorted(involved.values(), key=lambda s: (s.end_ns, order.get(s.span_id, 0)))
+    rank = {s.span_id: i for i, s in enumerate(ordered)}
+
+    origins_of: dict[str, frozenset[str]] = {}
+    reasons: dict[str, str] = {}
+    downstream: dict[str, list[Span]] = {}
+    for span in ordered:
+        inherited = _NO_ORIGINS
+        for link in span.links:
+            if link == span.span_id or rank.get(link, len(rank)) >= rank[span.span_id]:
+                continue  # only what ended before can have been consumed
+            upstream = origins_of.get(link, _NO_ORIGINS)
+            if upstream:
+                inherited = upstream if not inherited else inherited | upstream
+        for origin in inherited:
+            downstream[origin].append(span)
+        reason = None if inherited else _why_bad(span, min_confidence, include_errors)
+        if reason is not None:
+            # A bad span with no bad ancestry starts a lineage of its own.
+            reasons[span.span_id] = reason
+            downstream[span.span_id] = []
+            inherited = frozenset((span.span_id,))
+        if inherited:
+            origins_of[span.span_id] = inherited
+
+    findings: list[Finding] = []
+    for origin_id, reached in downstream.items():
+        victims = [s for s in reached if s.status == "ok"]
+        if not victims:
+            continue
+        origin = by_id[origin_id]
+        names = ", ".join(label(v) for v in victims[:3]) + (f" and {len(victims) - 3} more" if len(victims) > 3 else "")
+        findings.append(
+            Finding(
+                message=(
+                    f"{label(origin)} {reasons[origin_id]}, yet its output reached {len(victims)} "
+                    f"span(s) that reported success: {names}"
+                ),
+                spans=(origin_id, *(v.span_id for v in victims)),
+                expected="no successful span built on a failed or low-confidence output",
+                found=f"{len(victims)} successful span(s) downstream of span {origin_id}",
+                chain=(origin_id, *(s.span_id for s in reached)),
+                details={
+                    "origin": origin_id,
+                    "reason": reasons[origin_id],
+                    "confidence": confidence_of(origin),
+                    "victims": [v.span_id for v in victims],
+                },
+            )
+        )
+    findings.sort(key=lambda f: order.get(f.spans[0], 0))
+    return findings

@@ -1,0 +1,154 @@
+"""Detectors of shared memory: ``context_pollution`` and ``lost_update``.
+
+Memory spans are grouped by ``attributes.key`` (the span name when there is
+no key) in one pass; each key's reads and writes are then swept in time order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...model import Span, Trace
+from ._registry import Finding, ParamSpec, agent_name, confidence_of, detector, is_low_confidence, label, matches_any, quoted
+
+__all__ = ["context_pollution", "lost_update"]
+
+
+def _key(span: Span) -> str:
+    value = span.attributes.get("key", span.name)
+    return value if isinstance(value, str) else str(value)
+
+
+def _version(span: Span) -> Any:
+    value = span.attributes.get("version")
+    return value if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+
+
+def _group(spans: Any) -> dict[str, list[Span]]:
+    groups: dict[str, list[Span]] = {}
+    for span in spans:
+        groups.setdefault(_key(span), []).append(span)
+    return groups
+
+
+# -- context_pollution ------------------------------------------------------------
+
+
+def _why_polluted(write: Span, min_confidence: float) -> str | None:
+    if write.attributes.get("valid") is False:
+        return "failed validation (valid: false)"
+    if write.status == "error":
+        return "ended with status error"
+    if is_low_confidence(write, min_confidence):
+        return f"has confidence {confidence_of(write):g} (below {min_confidence:g})"
+    return None
+
+
+@detector(
+    "context_pollution",
+    "A memory write with valid: false, status error or low confidence, read afterwards by other agents.",
+    min_confidence=ParamSpec(
+        type="number",
+        default=0.5,
+        description="attributes.confidence below this is low; writes without a confidence are not low.",
+    ),
+    include_same_agent=ParamSpec(
+        type="bool", default=False, description="Also count reads by the agent that wrote the value."
+    ),
+)
+def context_pollution(trace: Trace, *, min_confidence: float, include_same_agent: bool) -> list[Finding]:
+    """One finding per bad write that other agents read.
+
+    A read is attributed to the write it saw: the write of that ``version``
+    when both carry ``attributes.version``, else the latest write of the key
+    that ended before the read started.  A good write in between therefore
+    ends the pollution.
+    """
+    by_kind = trace.index.by_kind
+    writes_by_key = _group(by_kind.get("memory_write", ()))
+    reads_by_key = _group(by_kind.get("memory_read", ()))
+    order = trace.index.order
+    findings: list[Finding] = []
+    for key, writes in writes_by_key.items():
+        reasons = {w.span_id: r for w in writes if (r := _why_polluted(w, min_confidence)) is not None}
+        reads = reads_by_key.get(key)
+        if not reasons or not reads:
+            continue
+        by_version = {v: w for w in writes if (v := _version(w)) is not None}
+        ended = sorted(writes, key=lambda w: (w.end_ns, order.get(w.span_id, 0)))
+        readers: dict[str, list[Span]] = {}
+        cursor, latest = 0, None
+        for read in sorted(reads, key=lambda r: (r.start_ns, order.get(r.span_id, 0))):
+            while cursor < len(ended) and ended[cursor].end_ns <= read.start_ns:
+                latest = ended[cursor]
+                cursor += 1
+            version = _version(read)
+            source = by_version.get(version) if version is not None and version in by_version else latest
+            if source is None or source.span_id not in reasons or source.end_ns > read.start_ns:
+                continue
+            if read.agent == source.agent and not include_same_agent:
+                continue
+            readers.setdefault(source.span_id, []).append(read)
+        for write_id, victims in readers.items():
+            write = trace.index.by_id[write_id]
+            agents = list(dict.fromkeys(agent_name(r.agent) for r in victims))
+            findings.append(
+                Finding(
+                    message=(
+                        f"memory key {key!r} written by {agent_name(write.agent)} in {label(write)} "
+                        f"{reasons[write_id]} and was then read by {quoted(agents)}"
+                    ),
+                    spans=(write_id, *(r.span_id for r in victims)),
+                    expected=f"no other agent reads a bad value of {key!r}",
+                    found=f"{len(victims)} read(s) by {len(agents)} agent(s) after the bad write",
+                    chain=(write_id, *(r.span_id for r in victims)),
+                    details={
+                        "key": key,
+                        "writer": write.agent,
+                        "reason": reasons[write_id],
+                        "readers": [{"span": r.span_id, "agent": r.agent} for r in victims],
+                    },
+                )
+            )
+    findings.sort(key=lambda f: order.get(f.spans[0], 0))
+    return findings
+
+
+# -- lost_update ------------------------------------------------------------------
+
+
+@detector(
+    "lost_update",
+    "Two memory writes of one key, by different agents, based on the same version.",
+    ignore_keys=ParamSpec(
+        type="list", default=(), description="Keys where concurrent writes are expected (globs allowed), e.g. append-only logs."
+    ),
+)
+def lost_update(trace: Trace, *, ignore_keys: tuple[str, ...]) -> list[Finding]:
+    """One finding per (key, based_on_version) written by two or more agents."""
+    groups: dict[tuple[str, Any], list[Span]] = {}
+    for write in trace.index.by_kind.get("memory_write", ()):
+        base = write.attributes.get("based_on_version")
+        key = _key(write)
+        if base is None or isinstance(base, dict | list) or matches_any(ignore_keys, key):
+            continue
+        groups.setdefault((key, base), []).append(write)
+    findings: list[Finding] = []
+    for (key, base), writes in groups.items():
+        agents = list(dict.fromkeys(w.agent for w in writes))
+        if len(agents) < 2:
+            continue
+        who = " and ".join(f"{agent_name(w.agent)} (span {w.span_id})" for w in writes)
+        findings.append(
+            Finding(
+                message=(
+                    f"memory key {key!r} was written by {who}, all based on version {base!r}: "
+                    "one update overwrote the other; re-read before writing or merge"
+                ),
+                spans=tuple(w.span_id for w in writes),
+                expected=f"one write per version of {key!r}",
+                found=f"{len(writes)} writes by {len(agents)} agents based on version {base!r}",
+                details={"key": key, "based_on_version": base, "agents": agents},
+            )
+        )
+    return findings

@@ -1,0 +1,216 @@
+"""Detectors of repeated work: ``retry_storm`` and ``tool_loop``.
+
+Both group spans with dicts in one pass; ``tool_loop`` then scans each
+agent's call sequence once per candidate period, so the cost is
+``O(spans x max_period)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from typing import Any
+
+from ...model import Span, Trace
+from ._registry import Finding, ParamSpec, agent_name, detector, excerpt, in_start_order, matches_any
+
+__all__ = ["retry_storm", "tool_loop"]
+
+_CALL_KINDS = ("llm", "tool", "retrieval", "memory_read", "memory_write", "custom")
+
+
+def _input_key(value: Any) -> Hashable:
+    # Plain scalars are their own key; structures are compared by canonical JSON.
+    if value is None or isinstance(value, str | int | float | bool):
+        return (type(value).__name__, value)
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _spans_of(trace: Trace, kinds: tuple[str, ...], ignore: tuple[str, ...]) -> list[Span]:
+    by_kind = trace.index.by_kind
+    spans = [s for kind in dict.fromkeys(kinds) for s in by_kind.get(kind, ())]
+    if ignore:
+        spans = [s for s in spans if not matches_any(ignore, s.name)]
+    return in_start_order(spans, trace)
+
+
+def _kind_word(kinds: tuple[str, ...]) -> str:
+    return kinds[0] if len(kinds) == 1 else "call"
+
+
+# -- retry_storm --------------------------------------------------------------------
+
+
+@detector(
+    "retry_storm",
+    "More than max_repeats tool calls with the same agent, name and input.",
+    max_repeats=ParamSpec(
+        type="int", default=3, minimum=1, description="Identical calls allowed; one more is a storm."
+    ),
+    match=ParamSpec(
+        type="list",
+        default=("agent", "name", "input"),
+        choices=("agent", "name", "input", "scope"),
+        description="Fields that make two calls identical; drop 'input' to count calls whatever their arguments.",
+    ),
+    kinds=ParamSpec(type="list", default=("tool",), choices=_CALL_KINDS, description="Span kinds counted."),
+    ignore_tools=ParamSpec(
+        type="list", default=(), description="Names never counted, globs allowed (e.g. polling tools that repeat by design)."
+    ),
+)
+def retry_storm(
+    trace: Trace,
+    *,
+    max_repeats: int,
+    match: tuple[str, ...],
+    kinds: tuple[str, ...],
+    ignore_tools: tuple[str, ...],
+) -> list[Finding]:
+    """One finding per group of identical calls larger than ``max_repeats``."""
+    fields = frozenset(match)
+    groups: dict[tuple[Hashable, ...], list[Span]] = {}
+    for span in _spans_of(trace, kinds, ignore_tools):
+        key = (
+            span.kind,
+            span.agent if "agent" in fields else None,
+            span.name if "name" in fields else None,
+            span.scope if "scope" in fields else None,
+            _input_key(span.input) if "input" in fields else None,
+        )
+        groups.setdefault(key, []).append(span)
+    findings: list[Finding] = []
+    for (kind, _agent, _name, _scope, _input), spans in groups.items():
+        if len(spans) <= max_repeats:
+            continue
+        first = spans[0]
+        what = f"{kind} {first.name!r}" if "name" in fields else f"{kind} calls"
+        who = f" by {agent_name(first.agent)}" if "agent" in fields else ""
+        same = " with the same input" if "input" in fields else ""
+        findings.append(
+            Finding(
+                message=f"{what} called {len(spans)} times{who}{same} (max {max_repeats})",
+                spans=tuple(s.span_id for s in spans),
+                expected=f"at most {max_repeats} identical calls",
+                found=f"{len(spans)} identical calls",
+                details={
+                    "kind": kind,
+                    "name": first.name if "name" in fields else None,
+                    "agent": first.agent if "agent" in fields else None,
+                    "input": excerpt(first.input) if "input" in fields else None,
+                    "count": len(spans),
+                    "errors": sum(1 for s in spans if s.status == "error"),
+                },
+            )
+        )
+    return findings
+
+
+# -- tool_loop ----------------------------------------------------------------------
+
+
+def _smallest_period(block: list[str]) -> int:
+    size = len(block)
+    for period in range(1, size):
+        if size % period == 0 and all(block[i] == block[i - period] for i in range(period, size)):
+            return period
+    return size
+
+
+def _find_loops(names: list[str], min_cycles: int, max_period: int) -> list[tuple[int, int, int]]:
+    """``(start, end, period)`` of maximal runs where ``names`` repeats a block ``min_cycles`` times.
+
+    A run of positions ``i`` with ``names[i] == names[i - p]`` of length ``L``
+    starting at ``s`` makes ``names[s - p : s + L]`` ``p``-periodic, i.e. the
+    block repeats ``(L + p) // p`` times.  Runs whose block has a smaller
+    period are left to that period.  No run can sit inside a run of another
+    period: by Fine and Wilf's theorem a stretch of at least two blocks with
+    periods ``p`` and ``d`` has period ``gcd(p, d)``, so its block is skipped.
+    """
+    found: list[tuple[int, int, int]] = []
+    count = len(names)
+    for period in range(1, max_period + 1):
+        i = period
+        while i < count:
+            if names[i] != names[i - period]:
+                i += 1
+                continue
+            start = i
+            while i < count and names[i] == names[i - period]:
+                i += 1
+            begin, end = start - period, i  # names[begin:end] is period-periodic
+            cycles = (end - begin) // period
+            if cycles < min_cycles or _smallest_period(names[begin : begin + period]) != period:
+                continue
+            found.append((begin, end, period))
+    return sorted(found)
+
+
+@detector(
+    "tool_loop",
+    "In one agent's tool calls, a cycle of 1 to max_period names repeated min_cycles times in a row.",
+    min_cycles=ParamSpec(
+        type="int", default=3, minimum=2, description="Consecutive repetitions of the cycle that make a loop."
+    ),
+    max_period=ParamSpec(type="int", default=4, minimum=1, description="Longest cycle looked for, in calls."),
+    per=ParamSpec(
+        type="string",
+        default="agent",
+        choices=("agent", "scope", "trace"),
+        description="Whose call sequence is scanned: each agent's, each delegation scope's, or the whole trace's.",
+    ),
+    kinds=ParamSpec(type="list", default=("tool",), choices=_CALL_KINDS, description="Span kinds in the sequence."),
+    ignore_tools=ParamSpec(
+        type="list", default=(), description="Names left out of the sequence, globs allowed (they neither form nor break a cycle)."
+    ),
+)
+def tool_loop(
+    trace: Trace,
+    *,
+    min_cycles: int,
+    max_period: int,
+    per: str,
+    kinds: tuple[str, ...],
+    ignore_tools: tuple[str, ...],
+) -> list[Finding]:
+    """One finding per maximal looping stretch of an agent's call sequence."""
+    sequences: dict[str | None, list[Span]] = {}
+    for span in _spans_of(trace, kinds, ignore_tools):
+        owner = span.agent if per == "agent" else span.scope if per == "scope" else None
+        sequences.setdefault(owner, []).append(span)
+    findings: list[Finding] = []
+    word = _kind_word(kinds)
+    for owner, spans in sequences.items():
+        names = [s.name for s in spans]
+        for begin, end, period in _find_loops(names, min_cycles, max_period):
+            cycle = names[begin : begin + period]
+            cycles = (end - begin) // period
+            looping = spans[begin:end]
+            who = (
+                agent_name(owner)
+                if per == "agent"
+                else (f"scope {owner}" if owner else "(no scope)")
+                if per == "scope"
+                else "the trace"
+            )
+            findings.append(
+                Finding(
+                    message=(
+                        f"{who} looped over {word} cycle [{' -> '.join(cycle)}] {cycles} times in a row "
+                        f"({len(looping)} calls, loop threshold {min_cycles} cycles)"
+                    ),
+                    spans=tuple(s.span_id for s in looping),
+                    expected=f"no cycle of up to {max_period} {word}s repeated {min_cycles} times in a row",
+                    found=f"cycle [{', '.join(cycle)}] repeated {cycles} times",
+                    details={
+                        per: owner,
+                        "cycle": cycle,
+                        "period": period,
+                        "cycles": cycles,
+                        "calls": len(looping),
+                    },
+                )
+            )
+    return findings

@@ -1,0 +1,216 @@
+"""Trace files: write atomically, read with clear errors, validate against the schema.
+
+One trace per file, JSON, in the contract format (``schemas/trace.schema.json``
+ships in the package).  Writing goes to a temporary file in the same
+directory followed by :func:`os.replace`, so a reader (or a crash, or a
+parallel pytest-xdist worker) never sees a torn file.
+
+Loading checks the structure cheaply (format version, required keys, field
+types of every span) and builds the model; full JSON Schema validation is
+:func:`validate_trace_dict` (used by the tests and ``agenttrace check
+--validate``), kept off the hot path because it costs ~100x more.
+
+orjson is used when installed (about 5x faster than the standard library for
+large traces); the standard library is the fallback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from .exceptions import TraceFileError
+from .model import FORMAT_VERSION, SPAN_FIELDS, Span, Trace
+
+try:  # optional speed-up
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised only without orjson
+    _orjson = None  # type: ignore[assignment]
+
+__all__ = [
+    "dump_bytes",
+    "load_trace",
+    "load_trace_dict",
+    "save_trace",
+    "schema",
+    "trace_filename",
+    "validate_trace_dict",
+    "write_atomic",
+]
+
+_SPAN_KEYS: Final = frozenset(SPAN_FIELDS)
+_TOP_KEYS: Final = ("format_version", "trace_id", "name", "started_at", "spans")
+
+
+def dump_bytes(data: Any, *, indent: bool = True) -> bytes:
+    """Serialise JSON data (orjson when available)."""
+    if _orjson is not None:
+        option = _orjson.OPT_INDENT_2 if indent else 0
+        try:
+            return _orjson.dumps(data, option=option | _orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            pass  # e.g. integers beyond 64 bits: the standard library copes
+    text = json.dumps(data, indent=2 if indent else None, ensure_ascii=False, default=str)
+    return text.encode("utf-8")
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file + rename); creates parent dirs."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return target
+
+
+def save_trace(trace: Trace, path: str | os.PathLike[str], *, indent: bool = True) -> Path:
+    """Write ``trace`` to ``path`` atomically in the trace-file format."""
+    return write_atomic(path, dump_bytes(trace.to_dict(), indent=indent))
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+
+
+def trace_filename(nodeid: str) -> str:
+    """A file name for a test's trace: ``tests/test_x.py::test_y[a]`` -> ``tests_test_x.py__test_y_a.json``."""
+    name = _UNSAFE.sub("_", nodeid.replace("::", "__").replace("/", "_")).strip("_")
+    if len(name) > 180:
+        from .versions import content_hash
+
+        name = f"{name[:170]}-{content_hash(nodeid)}"
+    return f"{name or 'trace'}.json"
+
+
+def load_trace_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and parse a trace file into a dict, checking its structure."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise TraceFileError("no such trace file; check the path.", path=str(p)) from None
+    except OSError as exc:
+        raise TraceFileError(f"cannot read the trace file: {exc.strerror}.", path=str(p)) from None
+    data = _parse(raw, str(p))
+    check_structure(data, str(p))
+    return data
+
+
+def _parse(raw: bytes, where: str) -> Any:
+    if not raw.strip():
+        raise TraceFileError("the trace file is empty; it was probably not written completely.", path=where)
+    try:
+        if _orjson is not None:
+            return _orjson.loads(raw)
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        # Re-parse with the standard library for a line/column to report.
+        try:
+            json.loads(raw.decode("utf-8", errors="replace"))
+        except json.JSONDecodeError as exc:
+            raise TraceFileError(
+                f"not valid JSON ({exc.msg}); the file is corrupt or not a trace file.",
+                path=where,
+                line=exc.lineno,
+                column=exc.colno,
+            ) from None
+        raise TraceFileError("not valid JSON; the file is corrupt or not a trace file.", path=where) from None
+
+
+def check_structure(data: Any, where: str = "<trace>") -> None:
+    """Cheap structural check of a parsed trace file; raises :class:`TraceFileError`."""
+    if not isinstance(data, dict):
+        raise TraceFileError(
+            f"expected a JSON object with 'format_version' and 'spans', found {type(data).__name__}; "
+            "is this a trace written by pytest-agenttrace? Use `agenttrace import` for foreign formats.",
+            path=where,
+        )
+    missing = [k for k in _TOP_KEYS if k not in data]
+    if missing:
+        hint = " Use `agenttrace import` for OTLP, Langfuse or message logs." if "format_version" in missing else ""
+        raise TraceFileError(f"not a pytest-agenttrace trace: missing {', '.join(missing)}.{hint}", path=where)
+    if data["format_version"] != FORMAT_VERSION:
+        raise TraceFileError(
+            f"format_version {data['format_version']!r} is not supported (this pytest-agenttrace reads "
+            f"{FORMAT_VERSION}); upgrade pytest-agenttrace or re-record the trace.",
+            path=where,
+        )
+    spans = data["spans"]
+    if not isinstance(spans, list):
+        raise TraceFileError("'spans' must be a list of span objects.", path=where)
+    for position, span in enumerate(spans):
+        if not isinstance(span, dict) or span.keys() != _SPAN_KEYS:
+            if not isinstance(span, dict):
+                problem = f"is a {type(span).__name__}, not an object"
+            else:
+                lacking = sorted(_SPAN_KEYS - span.keys())
+                extra = sorted(span.keys() - _SPAN_KEYS)
+                problem = "; ".join(
+                    part
+                    for part in (f"missing {', '.join(lacking)}" if lacking else "", f"unknown {', '.join(extra)}" if extra else "")
+                    if part
+                )
+            raise TraceFileError(f"span #{position} {problem}; the file is corrupt or from another tool.", path=where)
+        if not isinstance(span["span_id"], str) or not isinstance(span["start_ns"], int) or not isinstance(span["end_ns"], int):
+            raise TraceFileError(
+                f"span #{position}: span_id must be a string and start_ns/end_ns integers.", path=where
+            )
+
+
+def load_trace(path: str | os.PathLike[str], *, validate: bool = False) -> Trace:
+    """Load a trace file; ``validate`` also runs the full JSON Schema."""
+    data = load_trace_dict(path)
+    if validate:
+        validate_trace_dict(data, where=str(path))
+    try:
+        return Trace.from_dict(data)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise TraceFileError(f"cannot build the trace: {exc}.", path=str(path)) from None
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    """The trace-file JSON Schema shipped in the package."""
+    text = (Path(__file__).parent / "schemas" / "trace.schema.json").read_text(encoding="utf-8")
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(schema())
+    return cls(schema())
+
+
+def validate_trace_dict(data: Mapping[str, Any], *, where: str = "<trace>") -> None:
+    """Validate a trace dict against the JSON Schema; :class:`TraceFileError` on the first error."""
+    error = next(iter(_validator().iter_errors(data)), None)
+    if error is not None:
+        location = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise TraceFileError(f"does not match the trace schema at {location}: {error.message}.", path=where)
+
+
+def span_from_dict(data: Mapping[str, Any]) -> Span:
+    """Build one span, with a clear error for a malformed dict."""
+    try:
+        return Span(**data)
+    except TypeError as exc:
+        raise TraceFileError(f"malformed span: {exc}.") from None

@@ -1,0 +1,287 @@
+"""Version stamps: a prompt registry, config hashing and per-run overrides.
+
+A prompt registry is a directory (default ``prompts/``, ini
+``agenttrace_prompts``) laid out as ``prompts/<name>/<label>.<ext>``::
+
+    prompts/summarizer/v1.txt
+    prompts/summarizer/v2.txt
+    prompts/summarizer/v10.txt      # natural order: v2 < v10
+    prompts/summarizer/ORDER        # optional: one label per line fixes the order
+
+:func:`prompt` returns the text of the last version (or the one overridden
+for this run) and stamps ``prompt:<name>`` = ``<name>@<label>#<sha8>`` on
+every span recorded from then on.  :func:`config` stamps ``config:<name>`` =
+``<name>#<sha8>`` by content hash; configs may also live in a registry
+(``configs/<name>/<label>.yaml|json``), in which case they are versioned and
+overridable exactly like prompts (stamp ``<name>@<label>#<sha8>``).
+
+Overrides, strongest first: the test's own (version matrices), the command
+line ``--agenttrace-version NAME=LABEL`` (repeatable), the environment
+variable ``AGENTTRACE_VERSIONS=NAME=LABEL,NAME2=LABEL2``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import pytest
+
+from .exceptions import InputError, VersionError
+
+if TYPE_CHECKING:
+    from .recorder import Recorder
+
+__all__ = [
+    "ENV_VERSIONS",
+    "ITEM_OVERRIDES",
+    "ConfigRegistry",
+    "PromptRegistry",
+    "PromptVersion",
+    "VersionContext",
+    "config",
+    "content_hash",
+    "natural_key",
+    "parse_overrides",
+    "prompt",
+]
+
+ENV_VERSIONS: Final = "AGENTTRACE_VERSIONS"
+ENV_PROMPTS: Final = "AGENTTRACE_PROMPTS"
+ORDER_FILES: Final = ("ORDER", "order.txt", "versions.txt")
+
+#: Per-test overrides (set by version matrices); the ``agenttrace`` fixture applies them.
+ITEM_OVERRIDES: Final = pytest.StashKey[dict[str, str]]()
+
+
+def natural_key(label: str) -> tuple[Any, ...]:
+    """Sort key that orders ``v2`` before ``v10`` (digit runs compare as numbers)."""
+    parts = re.split(r"(\d+)", label)
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in parts if p != "")
+
+
+def content_hash(data: str | bytes | Mapping[str, Any] | Any) -> str:
+    """First 8 hex digits of the SHA-256 of ``data`` (mappings: canonical JSON)."""
+    if isinstance(data, str):
+        raw = data.encode()
+    elif isinstance(data, bytes):
+        raw = data
+    else:
+        raw = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:8]
+
+
+def parse_overrides(values: Iterable[str], *, source: str = "--agenttrace-version") -> dict[str, str]:
+    """Parse ``NAME=LABEL`` items (commas also separate) into a mapping."""
+    out: dict[str, str] = {}
+    for value in values:
+        for item in value.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            name, sep, label = item.partition("=")
+            if not sep or not name.strip() or not label.strip():
+                raise InputError(f"{source}: {item!r} is not NAME=LABEL; write e.g. summarizer=v3.")
+            out[name.strip()] = label.strip()
+    return out
+
+
+def env_overrides() -> dict[str, str]:
+    """Overrides from ``AGENTTRACE_VERSIONS``."""
+    raw = os.environ.get(ENV_VERSIONS, "")
+    return parse_overrides([raw], source=ENV_VERSIONS) if raw else {}
+
+
+@dataclass(frozen=True, slots=True)
+class PromptVersion:
+    """One resolved prompt: its text and stamp."""
+
+    name: str
+    label: str
+    text: str
+    path: Path
+    sha8: str
+
+    @property
+    def stamp(self) -> str:
+        """``name@label#sha8``."""
+        return f"{self.name}@{self.label}#{self.sha8}"
+
+
+class PromptRegistry:
+    """A directory of versioned prompts (see the module docstring)."""
+
+    kind = "prompt"
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def names(self) -> list[str]:
+        """Prompt names in the registry."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def _files(self, name: str) -> dict[str, Path]:
+        folder = self.root / name
+        if not folder.is_dir():
+            known = ", ".join(self.names()) or "none"
+            raise VersionError(
+                f"no {self.kind} {name!r} in registry {self.root} (known: {known}); "
+                f"create {folder}/<label>.txt or point agenttrace_prompts at the right directory."
+            )
+        files: dict[str, Path] = {}
+        for path in folder.iterdir():
+            if not path.is_file() or path.name in ORDER_FILES or path.name.startswith("."):
+                continue
+            label = path.stem
+            if label in files:
+                raise VersionError(
+                    f"{self.kind} {name!r} has two files for label {label!r}: {files[label].name} and {path.name}; "
+                    "keep one."
+                )
+            files[label] = path
+        return files
+
+    def labels(self, name: str) -> list[str]:
+        """The versions of ``name`` in order (order file, else natural order)."""
+        files = self._files(name)
+        folder = self.root / name
+        for order_name in ORDER_FILES:
+            order_file = folder / order_name
+            if order_file.is_file():
+                listed = [
+                    line.strip()
+                    for line in order_file.read_text(encoding="utf-8").splitlines()
+                    if line.strip() and not line.lstrip().startswith("#")
+                ]
+                missing = [label for label in listed if label not in files]
+                if missing:
+                    raise VersionError(
+                        f"{order_file}: lists {missing} but there is no such file; fix the order file.",
+                        path=str(order_file),
+                    )
+                rest = sorted((label for label in files if label not in listed), key=natural_key)
+                return listed + rest
+        return sorted(files, key=natural_key)
+
+    def latest(self, name: str) -> str:
+        """The last label of ``name``."""
+        labels = self.labels(name)
+        if not labels:
+            raise VersionError(f"{self.kind} {name!r} in {self.root} has no versions; add {self.root / name}/v1.txt.")
+        return labels[-1]
+
+    def path(self, name: str, label: str) -> Path:
+        """The file of ``name@label``."""
+        files = self._files(name)
+        if label not in files:
+            available = ", ".join(self.labels(name)) or "none"
+            raise VersionError(
+                f"{self.kind} {name!r} has no version {label!r} in {self.root} (available: {available}); "
+                "check --agenttrace-version / AGENTTRACE_VERSIONS."
+            )
+        return files[label]
+
+    def resolve(self, name: str, label: str | None = None) -> PromptVersion:
+        """Load ``name@label`` (``label`` None: the last version)."""
+        label = label or self.latest(name)
+        path = self.path(name, label)
+        raw = path.read_bytes()
+        return PromptVersion(name=name, label=label, text=raw.decode("utf-8"), path=path, sha8=content_hash(raw))
+
+
+class ConfigRegistry(PromptRegistry):
+    """A directory of versioned configs: ``configs/<name>/<label>.yaml|json``."""
+
+    kind = "config"
+
+    def load(self, name: str, label: str | None = None) -> tuple[Any, str, str]:
+        """``(mapping, label, sha8)`` of ``name@label``."""
+        version = self.resolve(name, label)
+        if version.path.suffix == ".json":
+            data = json.loads(version.text)
+        else:
+            import yaml
+
+            try:
+                data = yaml.safe_load(version.text)
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                raise VersionError(
+                    f"config {name}@{version.label} is not valid YAML: {getattr(exc, 'problem', exc)}",
+                    path=str(version.path),
+                    line=mark.line + 1 if mark else None,
+                    column=mark.column + 1 if mark else None,
+                ) from None
+        return data, version.label, content_hash(data)
+
+
+@dataclass
+class VersionContext:
+    """Where prompts/configs come from and which versions this run uses."""
+
+    prompts: PromptRegistry = field(default_factory=lambda: PromptRegistry(os.environ.get(ENV_PROMPTS, "prompts")))
+    configs: ConfigRegistry = field(default_factory=lambda: ConfigRegistry("configs"))
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls) -> VersionContext:
+        """Registry from ``AGENTTRACE_PROMPTS`` (default ``prompts/``), overrides from ``AGENTTRACE_VERSIONS``."""
+        return cls(overrides=env_overrides())
+
+
+_default_context: VersionContext | None = None
+
+
+def _context(recorder: Recorder | None) -> VersionContext:
+    global _default_context
+    if recorder is not None and recorder.version_context is not None:
+        return recorder.version_context
+    if _default_context is None:
+        _default_context = VersionContext.from_environment()
+    return _default_context
+
+
+def prompt(name: str, label: str | None = None, *, recorder: Recorder | None = None) -> str:
+    """The text of prompt ``name``: ``label`` if given, else the run's override, else the latest.
+
+    While a recorder is active the prompt is stamped as ``prompt:<name>``.
+    """
+    from .recorder import active_recorder
+
+    rec = recorder if recorder is not None else active_recorder()
+    ctx = _context(rec)
+    chosen = label or ctx.overrides.get(name)
+    version = ctx.prompts.resolve(name, chosen)
+    if rec is not None:
+        rec.stamp(f"prompt:{name}", version.stamp)
+    return version.text
+
+
+def config(name: str, mapping: Mapping[str, Any] | None = None, *, recorder: Recorder | None = None) -> Any:
+    """Stamp config ``name`` and return the mapping in effect.
+
+    With ``mapping``: stamped ``name#sha8`` by content, unless an override
+    names a version from the config registry, which then replaces it.
+    Without: loaded from the config registry (override or latest).
+    """
+    from .recorder import active_recorder
+
+    rec = recorder if recorder is not None else active_recorder()
+    ctx = _context(rec)
+    label = ctx.overrides.get(name)
+    if label is not None or mapping is None:
+        data, label, sha8 = ctx.configs.load(name, label)
+        stamp = f"{name}@{label}#{sha8}"
+    else:
+        data, stamp = mapping, f"{name}#{content_hash(dict(mapping))}"
+    if rec is not None:
+        rec.stamp(f"config:{name}", stamp)
+    return data
