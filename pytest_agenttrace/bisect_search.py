@@ -78,6 +78,7 @@ DEFAULT_PRIOR: Final = (0.5, 0.5)
 #: Prior probability that the ends do not bracket a regression at all.
 DEFAULT_NULL_PRIOR: Final = 0.1
 SELECT_POOLED = False
+END_RUNS = 1
 
 
 @dataclass
@@ -409,7 +410,8 @@ def bayesian_search(
         raise ValueError("confidence must be in [0.5, 1)")
     budget = default_budget(n) if max_runs is None else max_runs
     tally = Tally(n)
-    for end in (0, n - 1):
+    for _ in range(END_RUNS):
+      for end in (0, n - 1):
         tally.record(end, evaluate(end))
         if tally.skipped(end):
             which = "good end" if end == 0 else "bad end"

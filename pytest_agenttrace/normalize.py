@@ -239,11 +239,11 @@ def _get_path(value: Any, segments: Sequence[str]) -> Iterable[tuple[tuple[str, 
 
 
 def _set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    """Set ``value`` at ``path``, copying the dicts on the way (they may be the span's own)."""
     for key in path[:-1]:
         nxt = target.get(key)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            target[key] = nxt
+        nxt = dict(nxt) if isinstance(nxt, Mapping) else {}
+        target[key] = nxt
         target = nxt
     target[path[-1]] = value
 

@@ -46,6 +46,7 @@ __all__ = [
     "PromptVersion",
     "VersionContext",
     "config",
+    "configure",
     "content_hash",
     "natural_key",
     "parse_overrides",
@@ -238,6 +239,30 @@ class VersionContext:
 
 
 _default_context: VersionContext | None = None
+
+
+def configure(
+    *,
+    prompts: str | os.PathLike[str] | None = None,
+    configs: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> VersionContext:
+    """Set where :func:`prompt`/:func:`config` look when no test recorder is active.
+
+    Agent code calls this once at start-up (e.g. with the path of its own
+    prompt directory); inside a test the ``agenttrace`` fixture's registry
+    (ini ``agenttrace_prompts``) and overrides take precedence.
+    """
+    global _default_context
+    ctx = VersionContext.from_environment()
+    if prompts is not None:
+        ctx.prompts = PromptRegistry(prompts)
+    if configs is not None:
+        ctx.configs = ConfigRegistry(configs)
+    if overrides is not None:
+        ctx.overrides.update(overrides)
+    _default_context = ctx
+    return ctx
 
 
 def _context(recorder: Recorder | None) -> VersionContext:

@@ -151,13 +151,15 @@ def assemble(
     metadata: Mapping[str, Any],
     log: ImportLog,
     started_at: str | None = None,
+    base: int | None = None,
     versions: Mapping[str, str] | None = None,
     sanitize: bool = True,
 ) -> Trace:
     """Build a :class:`~pytest_agenttrace.model.Trace` from records (see the module docstring).
 
-    ``started_at`` defaults to the earliest record's start read as unix
-    nanoseconds.  ``sanitize`` passes payloads through
+    ``base`` is the time that becomes ``start_ns`` 0 (default: the earliest
+    record's start); ``started_at`` defaults to ``base`` read as unix
+    nanoseconds; ``versions`` defaults to every span's stamps.  ``sanitize`` passes payloads through
     :func:`pytest_agenttrace.sanitize.clean` (secrets redacted, sizes capped);
     agenttrace's own exports are clean already and skip it, so they come back
     exactly.
@@ -191,12 +193,15 @@ def assemble(
             children.setdefault(None, []).append(record)
             _walk(children, [record], depth, by_id)
 
-    base = min((r.start_ns for r in order), default=0)
+    if base is None:
+        base = min((r.start_ns for r in order), default=0)
     if started_at is None:
         started_at = iso_from_unix_ns(base)
+    # Ties in start time: a parent before its child; exact records keep the file's order.
     position = {id(r): i for i, r in enumerate(order)}
-    order.sort(key=lambda r: (r.start_ns, depth[r.span_id], position[id(r)]))
+    order.sort(key=lambda r: (r.start_ns, 0 if r.exact else depth[r.span_id], position[id(r)]))
 
+    prepare = clean if sanitize else _same
     spans = []
     all_versions: dict[str, str] = {}
     bad_times = 0
@@ -207,7 +212,6 @@ def assemble(
             bad_times += 1
             end = start
         all_versions.update(record.versions)
-        prepare = clean if sanitize else _same
         spans.append(
             Span(
                 span_id=record.span_id,
@@ -226,20 +230,18 @@ def assemble(
                 attributes=prepare(record.attributes),
                 versions=record.versions,
                 context=prepare(record.context) if record.context is not None else None,
-                links=[link for link in record.links if link in by_id],
-                events=prepare([_shift(event, base) for event in record.events]) if record.events else [],
+                links=record.links if record.exact else [link for link in record.links if link in by_id],
+                events=_events(record, base, prepare),
             )
         )
     if bad_times:
         log.warn(f"{bad_times} span(s) ended before they started; their end was set to their start")
-    if versions is not None:
-        all_versions.update(versions)
     return Trace(
         trace_id=trace_id,
         name=name,
         started_at=started_at,
         metadata=log.into(dict(metadata)),
-        versions=dict(sorted(all_versions.items())),
+        versions=dict(versions) if versions is not None else dict(sorted(all_versions.items())),
         spans=tuple(spans),
     )
 
@@ -248,9 +250,16 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _shift(event: dict[str, Any], base: int) -> dict[str, Any]:
-    time_ns = event.get("time_ns")
-    return {**event, "time_ns": time_ns - base} if isinstance(time_ns, int) else event
+def _events(record: Record, base: int, prepare: Callable[[Any], Any]) -> list[dict[str, Any]]:
+    """Event times made relative like the span's (exact records have relative times already)."""
+    if not record.events or record.exact:
+        return record.events
+    shifted = []
+    for event in record.events:
+        time_ns = event.get("time_ns")
+        shifted.append({**event, "time_ns": time_ns - base} if isinstance(time_ns, int) else event)
+    result: list[dict[str, Any]] = prepare(shifted)
+    return result
 
 
 def _walk(

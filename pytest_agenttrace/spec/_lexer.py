@@ -53,7 +53,13 @@ class _Missing:
 MISSING: Final = _Missing()
 
 _DURATION_RE: Final = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|ms|s|m)")
-_UNIT_NS: Final[dict[str, int]] = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}
+_UNIT_NS: Final[dict[str, int]] = {
+    "ns": 1,
+    "us": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+}
 _INT_RE: Final = re.compile(r"[-+]?[0-9]+")
 _FLOAT_RE: Final = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _NULLS: Final = frozenset({"null", "Null", "NULL", "~"})
@@ -118,10 +124,7 @@ def equal(a: Any, b: Any) -> bool:
         return bool(a == b)
     if is_number(a) or is_number(b):
         return False
-    try:
-        return bool(a == b)
-    except Exception:  # exotic values from adapters must not break a check
-        return False
+    return bool(a == b)
 
 
 def order(a: Any, b: Any) -> int | None:
@@ -129,7 +132,7 @@ def order(a: Any, b: Any) -> int | None:
     if is_number(a) and is_number(b):
         if math.isnan(a) or math.isnan(b):
             return None
-        return (a > b) - (a < b)
+        return int(a > b) - int(a < b)
     if isinstance(a, str) and isinstance(b, str):
         return (a > b) - (a < b)
     return None
@@ -146,7 +149,11 @@ def describe(value: Any, *, limit: int = 80) -> str:
     elif isinstance(value, str):
         text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     elif isinstance(value, (list, tuple)):
-        text = "[" + ", ".join(describe(v, limit=limit) for v in value[:10]) + (", ...]" if len(value) > 10 else "]")
+        text = (
+            "["
+            + ", ".join(describe(v, limit=limit) for v in value[:10])
+            + (", ...]" if len(value) > 10 else "]")
+        )
     elif isinstance(value, dict):
         items = list(value.items())
         inner = ", ".join(f"{k}: {describe(v, limit=limit)}" for k, v in items[:10])
@@ -166,7 +173,7 @@ class Scanner:
     ``"expression"``); columns in messages are 1-based.
     """
 
-    __slots__ = ("text", "pos", "what")
+    __slots__ = ("pos", "text", "what")
 
     def __init__(self, text: str, what: str) -> None:
         self.text = text
@@ -227,7 +234,7 @@ class Scanner:
                 continue
             out.append(char)
             self.pos += 1
-        raise self.fail(f"the string starting at column {start + 1} is not closed: add a closing {quote}")
+        raise self.fail(f"unclosed string: add a closing {quote}", start)
 
     def found(self) -> str:
         """What stands at the cursor, for messages."""

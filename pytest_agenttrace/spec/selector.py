@@ -101,7 +101,7 @@ Relation = Callable[[list["Span"]], list["Span"]]
 class _Context:
     """One evaluation of a selector on one trace: the index and per-node memos."""
 
-    __slots__ = ("trace", "index", "memo")
+    __slots__ = ("index", "memo", "trace")
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
@@ -276,10 +276,22 @@ class _Has(_SetFilter):
             if not targets:
                 return frozenset()
             holders = (
-                ctx.with_child_in(targets) if combinators[position] == ">" else ctx.with_descendant_in(targets)
+                ctx.with_child_in(targets)
+                if combinators[position] == ">"
+                else ctx.with_descendant_in(targets)
             )
-            targets = compounds[position].run(ctx, lambda spans, h=holders: [s for s in spans if s.span_id in h])
+            targets = compounds[position].run(ctx, _within(holders))
         return ctx.with_child_in(targets) if child else ctx.with_descendant_in(targets)
+
+
+def _within(ids: frozenset[str]) -> Relation:
+    """Keep the spans whose id is in ``ids``."""
+    return lambda spans: [s for s in spans if s.span_id in ids]
+
+
+def _child_of(ids: frozenset[str]) -> Relation:
+    """Keep the spans whose parent's id is in ``ids``."""
+    return lambda spans: [s for s in spans if s.parent_id in ids]
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +361,7 @@ class _Complex:
                 return []
             ids = frozenset(s.span_id for s in spans)
             if combinator == ">":
-                spans = compound.run(ctx, lambda found, ids=ids: [s for s in found if s.parent_id in ids])
+                spans = compound.run(ctx, _child_of(ids))
             else:
                 spans = compound.run(ctx, ctx.below(ids))
         return spans
@@ -459,9 +471,7 @@ class _Parser:
             elif name in ("not", "has"):
                 raise scan.error(f"'(' after :{name}")
             else:
-                raise scan.fail(
-                    self._unknown("pseudo-class", ":" + name, PSEUDOS, strip="()"), name_at
-                )
+                raise scan.fail(self._unknown("pseudo-class", ":" + name, PSEUDOS, strip="()"), name_at)
         if scan.pos == start:
             raise scan.error("a span kind (such as 'tool'), '*', '[' or ':'")
         if tests or sets or not segments:
@@ -515,7 +525,9 @@ class _Parser:
             try:
                 pattern = re.compile(raw)
             except re.error as exc:
-                raise scan.fail(f"invalid regular expression {raw!r} in [{path}~=...]: {exc}", value_at) from None
+                raise scan.fail(
+                    f"invalid regular expression {raw!r} in [{path}~=...]: {exc}", value_at
+                ) from None
         elif op in _ORDERING and isinstance(value, str):
             duration = parse_duration(value)
             if duration is not None:
@@ -551,8 +563,8 @@ class _Parser:
     def _unknown(what: str, word: str, known: Sequence[str], strip: str = "") -> str:
         choices = [k.rstrip(strip) for k in known]
         close = difflib.get_close_matches(word, choices, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown {what} {word!r}{hint} Known: {', '.join(known)}"
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown {what} {word!r}{hint}; use one of: {', '.join(known)}"
 
 
 # -- public API ------------------------------------------------------------------
@@ -564,7 +576,7 @@ class Selector:
     Build one with :func:`compile_selector` (cached).  ``text`` is the source.
     """
 
-    __slots__ = ("text", "_root")
+    __slots__ = ("_root", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text

@@ -108,15 +108,15 @@ def out_of_scope_tool(trace: Trace, *, ignore_tools: tuple[str, ...]) -> list[Fi
             continue
         refusing.reverse()  # innermost first: the narrowest scope is the one to look at
         inner = index.by_id[refusing[0]]
-        allowed = sorted(allowed_by[inner.span_id] or ())
+        narrowest = sorted(allowed_by[inner.span_id] or ())
         findings.append(
             Finding(
                 message=(
                     f"{label(span)} called by {agent_name(span.agent)} under {label(inner)} "
-                    f"({_route(inner)}), which allows only [{quoted(allowed)}]"
+                    f"({_route(inner)}), which allows only [{quoted(narrowest)}]"
                 ),
                 spans=(span.span_id, *refusing),
-                expected=f"a tool in allowed_tools [{quoted(allowed)}] of every enclosing delegation",
+                expected=f"a tool in allowed_tools [{quoted(narrowest)}] of every enclosing delegation",
                 found=f"tool {span.name!r} refused by {len(refusing)} delegation(s): {', '.join(refusing)}",
                 details={
                     "tool": span.name,

@@ -71,8 +71,8 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
             upstream = origins_of.get(link, _NO_ORIGINS)
             if upstream:
                 inherited = upstream if not inherited else inherited | upstream
-        for origin in inherited:
-            downstream[origin].append(span)
+        for origin_id in inherited:
+            downstream[origin_id].append(span)
         reason = None if inherited else _why_bad(span, min_confidence, include_errors)
         if reason is not None:
             # A bad span with no bad ancestry starts a lineage of its own.

@@ -1,0 +1,442 @@
+"""OTLP JSON: agenttrace traces out to OpenTelemetry viewers, and foreign spans in.
+
+Export (:func:`to_otlp`) writes an ``ExportTraceServiceRequest`` in the OTLP
+JSON encoding: ``resourceSpans`` / ``scopeSpans`` / ``spans``, lowercase hex
+ids (trace 32, span 16 digits), times as decimal strings of unix nanoseconds,
+enums as integers, attribute values as ``AnyValue`` objects.  One
+``resourceSpans`` entry per trace.  Viewers (Jaeger, Phoenix, Langfuse) read
+the OpenInference and GenAI attributes written alongside
+(``openinference.span.kind``, ``gen_ai.operation.name``, ``gen_ai.tool.name``,
+``gen_ai.usage.*``, ``input.value``...).
+
+The contract fields travel under the ``agenttrace.`` namespace, so that export
+then import gives back the same trace::
+
+    resource  agenttrace.format_version, agenttrace.trace_id, agenttrace.trace.name,
+              agenttrace.trace.started_at, agenttrace.trace.metadata, agenttrace.trace.versions
+    span      agenttrace.kind, agenttrace.span_id / agenttrace.parent_id (when the
+              id is not already 16 hex digits), agenttrace.agent, agenttrace.scope,
+              agenttrace.scope_path, agenttrace.status, agenttrace.error,
+              agenttrace.attributes, agenttrace.versions, agenttrace.context,
+              agenttrace.links, agenttrace.events; input/output in input.value /
+              output.value (text/plain for a string, else application/json)
+
+Times: unix nanoseconds = ``started_at`` + ``start_ns``.  Not kept: integers
+outside the signed 64-bit range (written as strings).
+
+Import (:func:`read_otlp`) groups spans by trace id.  Spans carrying
+``agenttrace.kind`` come back exactly; any other span is mapped with
+:func:`~pytest_agenttrace.adapters.semconv.map_otel_span`.  Both the single
+JSON document and JSON Lines (the collector's file exporter) are read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from ..model import FORMAT_VERSION, Span, Trace
+from .importing import ImportLog, Record, assemble, unix_ns_from_iso
+from .semconv import map_otel_span
+
+__all__ = ["decode_any_value", "encode_any_value", "read_otlp", "to_otlp"]
+
+NS: Final = "agenttrace."
+_SCOPE_NAME: Final = "pytest-agenttrace"
+_HEX16 = re.compile(r"^[0-9a-f]{16}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_INT64 = (-(2**63), 2**63 - 1)
+
+_SPAN_KIND_INTERNAL: Final = 1
+_SPAN_KIND_CLIENT: Final = 3
+_STATUS_OK: Final = 1
+_STATUS_ERROR: Final = 2
+
+_OPENINFERENCE_KIND: Final[dict[str, str]] = {
+    "agent": "AGENT",
+    "llm": "LLM",
+    "tool": "TOOL",
+    "retrieval": "RETRIEVER",
+    "guardrail": "GUARDRAIL",
+}
+_OPERATION: Final[dict[str, str]] = {
+    "agent": "invoke_agent",
+    "llm": "chat",
+    "tool": "execute_tool",
+    "retrieval": "retrieval",
+    "memory_read": "search_memory",
+    "memory_write": "update_memory",
+}
+
+
+# -- AnyValue ----------------------------------------------------------------
+
+
+def encode_any_value(value: Any) -> dict[str, Any]:
+    """A JSON value as an OTLP ``AnyValue`` (``null`` is the empty ``AnyValue``)."""
+    if value is None:
+        return {}
+    if value is True or value is False:
+        return {"boolValue": value}
+    if isinstance(value, int):
+        if _INT64[0] <= value <= _INT64[1]:
+            return {"intValue": str(value)}
+        return {"stringValue": str(value)}
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return {"stringValue": repr(value)}
+        return {"doubleValue": value}
+    if isinstance(value, str):
+        return {"stringValue": value}
+    if isinstance(value, Mapping):
+        return {"kvlistValue": {"values": [{"key": str(k), "value": encode_any_value(v)} for k, v in value.items()]}}
+    if isinstance(value, list | tuple):
+        return {"arrayValue": {"values": [encode_any_value(v) for v in value]}}
+    return {"stringValue": repr(value)}
+
+
+def decode_any_value(value: Any) -> Any:
+    """The Python value of an OTLP ``AnyValue`` (lenient: numbers as strings or not)."""
+    if not isinstance(value, Mapping):
+        return None
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "doubleValue" in value:
+        return float(value["doubleValue"])
+    if "arrayValue" in value:
+        return [decode_any_value(v) for v in (value["arrayValue"] or {}).get("values") or ()]
+    if "kvlistValue" in value:
+        return _decode_attributes((value["kvlistValue"] or {}).get("values"))
+    if "bytesValue" in value:
+        return value["bytesValue"]
+    return None
+
+
+def _attr(key: str, value: Any) -> dict[str, Any]:
+    return {"key": key, "value": encode_any_value(value)}
+
+
+def _decode_attributes(items: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or ():
+        out[str(item["key"])] = decode_any_value(item.get("value"))
+    return out
+
+
+# -- export ------------------------------------------------------------------
+
+
+def to_otlp(traces: Trace | Iterable[Trace]) -> dict[str, Any]:
+    """One or more traces as an OTLP JSON ``ExportTraceServiceRequest`` dict."""
+    items = [traces] if isinstance(traces, Trace) else list(traces)
+    return {"resourceSpans": [_resource_spans(trace) for trace in items]}
+
+
+def _resource_spans(trace: Trace) -> dict[str, Any]:
+    trace_hex = _trace_hex(trace.trace_id)
+    base = unix_ns_from_iso(trace.started_at) or 0
+    ids = _span_hexes(trace)
+    resource = [
+        _attr("service.name", _SCOPE_NAME),
+        _attr(NS + "format_version", FORMAT_VERSION),
+        _attr(NS + "trace.name", trace.name),
+        _attr(NS + "trace.started_at", trace.started_at),
+        _attr(NS + "trace.metadata", trace.metadata),
+        _attr(NS + "trace.versions", trace.versions),
+    ]
+    if trace_hex != trace.trace_id:
+        resource.append(_attr(NS + "trace_id", trace.trace_id))
+    return {
+        "resource": {"attributes": resource},
+        "scopeSpans": [
+            {
+                "scope": {"name": _SCOPE_NAME},
+                "spans": [_span(span, trace_hex, ids, base) for span in trace.spans],
+            }
+        ],
+    }
+
+
+def _span(span: Span, trace_hex: str, ids: dict[str, str], base: int) -> dict[str, Any]:
+    span_hex = ids[span.span_id]
+    attributes = [_attr(NS + "kind", span.kind), _attr(NS + "status", span.status)]
+    if span_hex != span.span_id:
+        attributes.append(_attr(NS + "span_id", span.span_id))
+    parent_hex = ""
+    if span.parent_id is not None:
+        parent_hex = ids.get(span.parent_id) or _hash_hex(trace_hex, span.parent_id)
+        if parent_hex != span.parent_id:
+            attributes.append(_attr(NS + "parent_id", span.parent_id))
+    for key in ("agent", "scope", "error", "context"):
+        value = getattr(span, key)
+        if value is not None:
+            attributes.append(_attr(NS + key, value))
+    for key in ("scope_path", "attributes", "versions", "links", "events"):
+        value = getattr(span, key)
+        if value:
+            attributes.append(_attr(NS + key, value))
+    for key, value in (("input", span.input), ("output", span.output)):
+        if value is not None:
+            if isinstance(value, str):
+                attributes += [_attr(f"{key}.value", value), _attr(f"{key}.mime_type", "text/plain")]
+            else:
+                text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+                attributes += [_attr(f"{key}.value", text), _attr(f"{key}.mime_type", "application/json")]
+    attributes += _viewer_attributes(span)
+
+    out: dict[str, Any] = {
+        "traceId": trace_hex,
+        "spanId": span_hex,
+        "parentSpanId": parent_hex,
+        "name": span.name,
+        "kind": _SPAN_KIND_CLIENT if span.kind == "llm" else _SPAN_KIND_INTERNAL,
+        "startTimeUnixNano": str(base + span.start_ns),
+        "endTimeUnixNano": str(base + span.end_ns),
+        "attributes": attributes,
+        "status": (
+            {"code": _STATUS_ERROR, "message": str((span.error or {}).get("message", ""))}
+            if span.status == "error"
+            else {"code": _STATUS_OK}
+        ),
+    }
+    if span.events:
+        out["events"] = [
+            {
+                "timeUnixNano": str(base + int(event.get("time_ns", span.start_ns))),
+                "name": str(event.get("name", "event")),
+                "attributes": [_attr(k, v) for k, v in (event.get("attributes") or {}).items()],
+            }
+            for event in span.events
+        ]
+    if span.links:
+        out["links"] = [{"traceId": trace_hex, "spanId": ids[link]} for link in span.links if link in ids]
+    return out
+
+
+def _viewer_attributes(span: Span) -> list[dict[str, Any]]:
+    """OpenInference and GenAI attributes for viewers; the import ignores them."""
+    attrs = span.attributes
+    out = [_attr("openinference.span.kind", _OPENINFERENCE_KIND.get(span.kind, "CHAIN"))]
+    if span.kind in _OPERATION:
+        out.append(_attr("gen_ai.operation.name", _OPERATION[span.kind]))
+    if span.agent is not None:
+        out.append(_attr("gen_ai.agent.name", span.agent))
+    if span.kind == "tool":
+        out += [_attr("gen_ai.tool.name", span.name), _attr("tool.name", span.name)]
+        if isinstance(attrs.get("tool_call_id"), str):
+            out.append(_attr("gen_ai.tool.call.id", attrs["tool_call_id"]))
+    model = attrs.get("model")
+    if isinstance(model, str):
+        out += [_attr("gen_ai.request.model", model), _attr("llm.model_name", model)]
+    usage = attrs.get("usage")
+    if isinstance(usage, Mapping):
+        for ours, genai, openinference in (
+            ("input_tokens", "gen_ai.usage.input_tokens", "llm.token_count.prompt"),
+            ("output_tokens", "gen_ai.usage.output_tokens", "llm.token_count.completion"),
+        ):
+            if isinstance(usage.get(ours), int):
+                out += [_attr(genai, usage[ours]), _attr(openinference, usage[ours])]
+    if span.error is not None:
+        out.append(_attr("error.type", str(span.error.get("type", "Error"))))
+    return out
+
+
+def _trace_hex(trace_id: str) -> str:
+    if _HEX32.match(trace_id) and trace_id != "0" * 32:
+        return trace_id
+    if _HEX16.match(trace_id) and trace_id != "0" * 16:
+        return "0" * 16 + trace_id
+    return hashlib.sha256(trace_id.encode()).hexdigest()[:32]
+
+
+def _hash_hex(trace_hex: str, span_id: str) -> str:
+    return hashlib.sha256(f"{trace_hex}/{span_id}".encode()).hexdigest()[:16]
+
+
+def _span_hexes(trace: Trace) -> dict[str, str]:
+    """A distinct 16-hex-digit OTLP id for every span id of the trace."""
+    trace_hex = _trace_hex(trace.trace_id)
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for span in trace.spans:
+        candidate = span.span_id
+        if not _HEX16.match(candidate) or candidate == "0" * 16:
+            candidate = _hash_hex(trace_hex, candidate)
+        salt = 0
+        while candidate in taken:  # only on a hash collision or an id clash with a hash
+            salt += 1
+            candidate = _hash_hex(trace_hex, f"{span.span_id}#{salt}")
+        ids[span.span_id] = candidate
+        taken.add(candidate)
+    return ids
+
+
+# -- import ------------------------------------------------------------------
+
+
+def read_otlp(data: Any, source: str) -> list[Trace]:
+    """Traces from a parsed OTLP JSON document, or a list of them (JSON Lines)."""
+    documents = data if isinstance(data, list) else [data]
+    groups: dict[str, _Group] = {}
+    for document in documents:
+        for resource_spans in (document or {}).get("resourceSpans") or ():
+            resource = _decode_attributes((resource_spans.get("resource") or {}).get("attributes"))
+            for scope_spans in resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ():
+                for raw in scope_spans.get("spans") or ():
+                    trace_hex = _id(raw.get("traceId")) or "0" * 32
+                    group = groups.get(trace_hex)
+                    if group is None:
+                        group = groups[trace_hex] = _Group(trace_hex, resource, f"{source}#{trace_hex}")
+                    group.add(raw)
+    return [group.build(source) for group in groups.values()]
+
+
+class _Group:
+    """The spans of one trace id, as records."""
+
+    def __init__(self, trace_hex: str, resource: dict[str, Any], label: str) -> None:
+        self.trace_hex = trace_hex
+        self.resource = resource
+        self.log = ImportLog(label)
+        self.records: list[Record] = []
+        self.hex_to_id: dict[str, str] = {}
+        self.native = NS + "format_version" in resource
+
+    def add(self, raw: Mapping[str, Any]) -> None:
+        try:
+            record = self._record(raw)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.log.warn(f"span {raw.get('spanId') if isinstance(raw, Mapping) else raw!r} skipped: {exc!r}")
+            return
+        self.records.append(record)
+
+    def _record(self, raw: Mapping[str, Any]) -> Record:
+        span_hex = _id(raw["spanId"])
+        if span_hex is None:
+            raise ValueError("no spanId")
+        parent_hex = _id(raw.get("parentSpanId"))
+        start = int(raw["startTimeUnixNano"])
+        end = int(raw.get("endTimeUnixNano") or start)
+        attrs = _decode_attributes(raw.get("attributes"))
+        if NS + "kind" in attrs:
+            return self._native(str(raw.get("name", "")), span_hex, parent_hex, start, end, attrs)
+        status = raw.get("status") or {}
+        code = status.get("code")
+        events = [self._event(e) for e in raw.get("events") or ()]
+        status_error = None
+        if code in (_STATUS_ERROR, "STATUS_CODE_ERROR"):
+            exception = next((e["attributes"] for e in events if e["name"] == "exception"), {})
+            status_error = (
+                str(exception.get("exception.type") or attrs.get("error.type") or ""),
+                str(status.get("message") or exception.get("exception.message") or ""),
+            )
+        mapped = map_otel_span(str(raw.get("name", "")), attrs, status_error=status_error)
+        links = [_id(link.get("spanId")) or "" for link in raw.get("links") or ()]
+        self.hex_to_id[span_hex] = span_hex
+        return Record.from_mapped(
+            mapped,
+            span_id=span_hex,
+            parent_id=parent_hex,
+            start_ns=start,
+            end_ns=end,
+            events=events,
+            links=[link for link in links if link],
+        )
+
+    def _native(
+        self, name: str, span_hex: str, parent_hex: str | None, start: int, end: int, attrs: dict[str, Any]
+    ) -> Record:
+        span_id = str(attrs.get(NS + "span_id", span_hex))
+        self.hex_to_id[span_hex] = span_id
+        parent_id = attrs.get(NS + "parent_id", parent_hex)
+        return Record(
+            span_id=span_id,
+            parent_id=None if parent_id is None else str(parent_id),
+            kind=str(attrs[NS + "kind"]),
+            name=name,
+            start_ns=start,
+            end_ns=end,
+            agent=attrs.get(NS + "agent"),
+            status=str(attrs.get(NS + "status", "ok")),
+            error=attrs.get(NS + "error"),
+            input=_payload(attrs, "input"),
+            output=_payload(attrs, "output"),
+            attributes=attrs.get(NS + "attributes") or {},
+            versions=attrs.get(NS + "versions") or {},
+            context=attrs.get(NS + "context"),
+            links=[str(link) for link in attrs.get(NS + "links") or ()],
+            events=attrs.get(NS + "events") or [],
+            scope=attrs.get(NS + "scope"),
+            scope_path=[str(s) for s in attrs.get(NS + "scope_path") or ()],
+            exact=True,
+        )
+
+    def _event(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "name": str(raw.get("name", "")),
+            "time_ns": int(raw.get("timeUnixNano") or 0),
+            "attributes": _decode_attributes(raw.get("attributes")),
+        }
+
+    def build(self, source: str) -> Trace:
+        # Parents named by hex id point at the original ids of native spans.
+        for record in self.records:
+            if record.parent_id is not None and not record.exact:
+                record.parent_id = self.hex_to_id.get(record.parent_id, record.parent_id)
+        if self.native:
+            resource = self.resource
+            started_at = str(resource.get(NS + "trace.started_at", ""))
+            return assemble(
+                self.records,
+                trace_id=str(resource.get(NS + "trace_id", self.trace_hex)),
+                name=str(resource.get(NS + "trace.name", "")),
+                metadata=resource.get(NS + "trace.metadata") or {},
+                versions=resource.get(NS + "trace.versions") or {},
+                started_at=started_at,
+                base=unix_ns_from_iso(started_at) or 0,
+                log=self.log,
+                sanitize=False,
+            )
+        roots = sorted((r for r in self.records if r.parent_id is None), key=lambda r: r.start_ns)
+        metadata: dict[str, Any] = {"imported_from": "otlp", "source": source}
+        service = self.resource.get("service.name")
+        if isinstance(service, str):
+            metadata["service"] = service
+        return assemble(
+            self.records,
+            trace_id=self.trace_hex,
+            name=roots[0].name if roots else source,
+            metadata=metadata,
+            log=self.log,
+        )
+
+
+def _payload(attrs: Mapping[str, Any], key: str) -> Any:
+    value = attrs.get(f"{key}.value")
+    if value is None:
+        return None
+    if attrs.get(f"{key}.mime_type") == "application/json" and isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def _id(value: Any) -> str | None:
+    """A hex id; base64 ids (protobuf's own JSON mapping) are converted."""
+    if not isinstance(value, str) or not value:
+        return None
+    lowered = value.lower()
+    if re.fullmatch(r"[0-9a-f]+", lowered) and len(lowered) in (16, 32):
+        return lowered
+    try:
+        return base64.b64decode(value, validate=True).hex()
+    except (binascii.Error, ValueError):
+        return lowered

@@ -1,0 +1,587 @@
+"""Tree-aligned diffs of two traces, and the ``agenttrace diff`` command.
+
+Both traces are normalised (:mod:`pytest_agenttrace.normalize`), then aligned
+as trees: the roots, and then the children of every pair of aligned spans,
+are matched by their key ``(kind, name, agent)``.  Per sibling list:
+
+1. the common prefix and suffix of keys are paired (so one inserted span is
+   one added subtree, whatever follows it);
+2. the rest is aligned with a longest-matching-blocks pass
+   (:class:`difflib.SequenceMatcher` without its junk heuristic);
+3. spans still unpaired on both sides with the same key are paired as
+   *moved*; the others are *added* or *removed* with their whole subtree.
+
+The alignment is always computed in one canonical orientation (the
+lexicographically smaller key list on the left) so that ``diff(A, B)`` is
+exactly the mirror image of ``diff(B, A)``.  Equal subtrees are skipped with
+one C-level ``==``; spans whose own fields differ are compared with DeepDiff
+(an absolute ``float_tolerance`` becomes its ``math_epsilon``), which yields
+one *changed* record per field path.
+
+A :class:`TraceDiff` also carries the version stamps that changed between
+the two traces and per-agent call counts that changed (``tool web_search:
+1 -> 3 calls under coder``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any, Final
+
+from deepdiff import DeepDiff
+from deepdiff.helper import NotPresent
+
+from .exceptions import InputError, TraceFileError
+from .model import Trace
+from .normalize import LEVELS, NormalizeOptions, dump_lines, loads, node_key, normalize
+
+__all__ = [
+    "MISSING",
+    "Change",
+    "CountChange",
+    "TraceDiff",
+    "VersionChange",
+    "diff_normalized",
+    "diff_traces",
+    "load_any",
+    "register",
+    "version_changes",
+]
+
+
+class _Missing:
+    """The value of a field that one side does not have."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "(missing)"
+
+    def __reduce__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+_SUBTREE_LINES: Final = 12
+_VALUE_CHARS: Final = 120
+
+
+@dataclass(frozen=True, slots=True)
+class VersionChange:
+    """One version stamp that differs: ``key`` like ``prompt:summarizer``."""
+
+    key: str
+    old: str | None
+    new: str | None
+
+    def describe(self) -> str:
+        """``prompt summarizer v3 -> v4`` / ``config tools a1b2c3d4 -> 9f8e7d6c``."""
+        kind, _, name = self.key.partition(":")
+        if not name:
+            kind, name = "version", kind
+        old, new = _short_stamp(self.old), _short_stamp(self.new)
+        if old == new:  # same label, different content
+            old, new = self.old or "(none)", self.new or "(none)"
+        return f"{kind} {name} {old} -> {new}"
+
+    def mirror(self) -> VersionChange:
+        """The change seen from the other side."""
+        return VersionChange(self.key, self.new, self.old)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"key": self.key, "old": self.old, "new": self.new, "text": self.describe()}
+
+
+def _short_stamp(stamp: str | None) -> str:
+    """``summarizer@v3#1a2b3c4d`` -> ``v3``; ``tools#a1b2c3d4`` -> ``a1b2c3d4``."""
+    if stamp is None:
+        return "(none)"
+    if "@" in stamp:
+        return stamp.split("@", 1)[1].split("#", 1)[0]
+    if "#" in stamp:
+        return stamp.rsplit("#", 1)[1]
+    return stamp
+
+
+def version_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[VersionChange]:
+    """Stamps that differ between two ``versions`` mappings, sorted by key."""
+    return [
+        VersionChange(key, old.get(key), new.get(key))
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class CountChange:
+    """How often spans of one ``(kind, name, agent)`` ran, before and after."""
+
+    kind: str
+    name: str
+    agent: str
+    old: int
+    new: int
+
+    def describe(self) -> str:
+        """``tool web_search: 1 -> 3 calls under coder``."""
+        unit = "calls" if self.kind in ("tool", "llm", "retrieval") else "spans"
+        return f"{self.kind} {self.name}: {self.old} -> {self.new} {unit} under {self.agent or '(no agent)'}"
+
+    def mirror(self) -> CountChange:
+        """The change seen from the other side."""
+        return replace(self, old=self.new, new=self.old)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "agent": self.agent or None,
+            "old": self.old,
+            "new": self.new,
+            "text": self.describe(),
+        }
+
+
+_MIRROR_OP: Final = {"added": "removed", "removed": "added", "moved": "moved", "changed": "changed"}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One difference between the trees.
+
+    ``op`` is ``added``/``removed`` (a whole subtree, in ``node``), ``moved``
+    (the same span at another position among its siblings; 1-based
+    ``old_position``/``new_position``) or ``changed`` (one field: ``field`` is
+    its dotted path, ``old``/``new`` the values, :data:`MISSING` for a side
+    without it).  ``old_path``/``new_path`` locate the span in each tree
+    (``agent:orchestrator > tool:web_search[2]``); ``None`` where it is absent.
+    """
+
+    op: str
+    old_path: str | None
+    new_path: str | None
+    field: str | None = None
+    old: Any = None
+    new: Any = None
+    node: Mapping[str, Any] | None = None
+    old_position: int | None = None
+    new_position: int | None = None
+
+    @property
+    def path(self) -> str:
+        """The path shown to a reader: the new one, else the old one."""
+        return self.new_path or self.old_path or ""
+
+    def mirror(self) -> Change:
+        """The change seen from the other side."""
+        return Change(
+            op=_MIRROR_OP[self.op],
+            old_path=self.new_path,
+            new_path=self.old_path,
+            field=self.field,
+            old=self.new,
+            new=self.old,
+            node=self.node,
+            old_position=self.new_position,
+            new_position=self.old_position,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (a missing value is left out)."""
+        out: dict[str, Any] = {"op": self.op, "path": self.path, "old_path": self.old_path, "new_path": self.new_path}
+        if self.op == "changed":
+            out["field"] = self.field
+            if self.old is not MISSING:
+                out["old"] = self.old
+            if self.new is not MISSING:
+                out["new"] = self.new
+        elif self.op == "moved":
+            out["old_position"] = self.old_position
+            out["new_position"] = self.new_position
+        else:
+            out["node"] = self.node
+        return out
+
+    def render(self) -> list[str]:
+        """Human-readable lines."""
+        if self.op == "changed":
+            return [f"~ {self.path}: {self.field}: {_show(self.old)} -> {_show(self.new)}"]
+        if self.op == "moved":
+            return [f"> {self.path}: moved from position {self.old_position} to {self.new_position}"]
+        sign = "+" if self.op == "added" else "-"
+        lines = [f"{sign} {self.path}"]
+        body = dump_lines([self.node], 1) if self.node is not None else []
+        for line in body[:_SUBTREE_LINES]:
+            lines.append(f"{sign} {line}")
+        if len(body) > _SUBTREE_LINES:
+            lines.append(f"{sign}   ... {len(body) - _SUBTREE_LINES} more spans in this subtree")
+        return lines
+
+
+def _show(value: Any) -> str:
+    if value is MISSING:
+        return "(missing)"
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 3] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class TraceDiff:
+    """The difference between an old (golden) and a new trace."""
+
+    changes: tuple[Change, ...] = ()
+    counts: tuple[CountChange, ...] = ()
+    version_changes: tuple[VersionChange, ...] = ()
+    old: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    new: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def same(self) -> bool:
+        """True when the trees do not differ (version stamps alone do not count)."""
+        return not self.changes
+
+    def __bool__(self) -> bool:
+        return not self.same
+
+    def mirror(self) -> TraceDiff:
+        """The diff seen from the other side (``diff(B, A)``)."""
+        return TraceDiff(
+            changes=tuple(c.mirror() for c in self.changes),
+            counts=tuple(c.mirror() for c in self.counts),
+            version_changes=tuple(v.mirror() for v in self.version_changes),
+            old=self.new,
+            new=self.old,
+        )
+
+    def versions_line(self) -> str:
+        """``prompt summarizer v3 -> v4; config tools a1b2c3d4 -> 9f8e7d6c`` (or a note)."""
+        if not self.version_changes:
+            return "no version stamp changed"
+        return "; ".join(v.describe() for v in self.version_changes)
+
+    def render(self, max_lines: int | None = None) -> list[str]:
+        """The diff for a reader: version changes, counts, then the tree changes."""
+        lines = [self.versions_line()]
+        lines.extend(c.describe() for c in self.counts)
+        if self.same:
+            lines.append("the span trees are the same")
+            return lines
+        for change in self.changes:
+            lines.extend(change.render())
+        if max_lines and len(lines) > max_lines:
+            hidden = len(lines) - max_lines
+            lines = lines[:max_lines]
+            lines.append(
+                f"... {hidden} more lines of diff; set agenttrace_diff_max_lines = 0 (ini) or "
+                "--agenttrace-diff-max-lines=0 to see them all."
+            )
+        return lines
+
+    def to_dict(self, *, test: str | None = None, include_trees: bool = True) -> dict[str, Any]:
+        """The JSON-ready structured diff (``recorder.results["snapshot_diffs"]`` entries)."""
+        out: dict[str, Any] = {
+            "test": test,
+            "same": self.same,
+            "version_changes": [v.to_dict() for v in self.version_changes],
+            "counts": [c.to_dict() for c in self.counts],
+            "changes": [c.to_dict() for c in self.changes],
+        }
+        if include_trees:
+            out["golden"] = dict(self.old)
+            out["actual"] = dict(self.new)
+        return out
+
+
+# -- alignment -------------------------------------------------------------------
+
+
+def _labels(nodes: Sequence[Mapping[str, Any]], parent: str) -> list[str]:
+    """Display paths of siblings: ``parent > kind:name`` with ``[n]`` when the key repeats."""
+    totals = Counter((n["kind"], n["name"]) for n in nodes)
+    seen: Counter[tuple[str, str]] = Counter()
+    out = []
+    prefix = f"{parent} > " if parent else ""
+    for node in nodes:
+        key = (node["kind"], node["name"])
+        seen[key] += 1
+        suffix = f"[{seen[key]}]" if totals[key] > 1 else ""
+        out.append(f"{prefix}{node['kind']}:{node['name']}{suffix}")
+    return out
+
+
+_Pair = tuple[int | None, int | None, bool]  # (left index, right index, moved)
+
+
+def _align_keys(ka: Sequence[tuple[str, str, str]], kb: Sequence[tuple[str, str, str]]) -> list[_Pair]:
+    """Align two key lists; returns pairs in merged order (see the module docstring)."""
+    la, lb = len(ka), len(kb)
+    prefix = 0
+    while prefix < la and prefix < lb and ka[prefix] == kb[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < la - prefix and suffix < lb - prefix and ka[la - 1 - suffix] == kb[lb - 1 - suffix]:
+        suffix += 1
+    pairs: list[_Pair] = [(i, i, False) for i in range(prefix)]
+    mid_a, mid_b = ka[prefix : la - suffix], kb[prefix : lb - suffix]
+    unmatched_a: list[int] = []
+    unmatched_b: list[int] = []
+    middle: list[_Pair] = []
+    if mid_a or mid_b:
+        i = j = 0
+        blocks = SequenceMatcher(None, mid_a, mid_b, autojunk=False).get_matching_blocks() if mid_a and mid_b else []
+        for block in [*blocks, None]:
+            end_a, end_b = (block.a, block.b) if block is not None else (len(mid_a), len(mid_b))
+            for x in range(i, end_a):
+                unmatched_a.append(prefix + x)
+                middle.append((prefix + x, None, False))
+            for y in range(j, end_b):
+                unmatched_b.append(prefix + y)
+                middle.append((None, prefix + y, False))
+            if block is not None:
+                middle.extend((prefix + block.a + n, prefix + block.b + n, False) for n in range(block.size))
+                i, j = block.a + block.size, block.b + block.size
+    if unmatched_a and unmatched_b:
+        # Same key on both sides but not in sequence: a move, not a remove plus an add.
+        waiting: dict[tuple[str, str, str], list[int]] = {}
+        for y in unmatched_b:
+            waiting.setdefault(kb[y], []).append(y)
+        moved_to: dict[int, int] = {}
+        for x in unmatched_a:
+            candidates = waiting.get(ka[x])
+            if candidates:
+                moved_to[x] = candidates.pop(0)
+        moved_from = set(moved_to.values())
+        rebuilt: list[_Pair] = []
+        for left, right, _ in middle:
+            if left is not None and left in moved_to:
+                rebuilt.append((left, moved_to[left], True))
+            elif right is not None and right in moved_from:
+                continue
+            else:
+                rebuilt.append((left, right, False))
+        middle = rebuilt
+    pairs.extend(middle)
+    pairs.extend((la - suffix + n, lb - suffix + n, False) for n in range(suffix))
+    return pairs
+
+
+def _key_list(nodes: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    return [node_key(n) for n in nodes]
+
+
+def _field_path(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _field_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any], float_tolerance: float
+) -> list[tuple[str, Any, Any]]:
+    """``(field path, old, new)`` per difference, computed by DeepDiff in a canonical orientation."""
+    left, right = dict(old), dict(new)
+    left.pop("children", None)
+    right.pop("children", None)
+    if left == right:
+        return []
+    swapped = _canonical(left) > _canonical(right)
+    if swapped:
+        left, right = right, left
+    kwargs: dict[str, Any] = {"view": "tree", "verbose_level": 2}
+    if float_tolerance:
+        kwargs["math_epsilon"] = float_tolerance
+    result = DeepDiff(left, right, **kwargs)
+    found: list[tuple[str, Any, Any]] = []
+    for levels in result.values():
+        for level in levels:
+            a = MISSING if isinstance(level.t1, NotPresent) else level.t1
+            b = MISSING if isinstance(level.t2, NotPresent) else level.t2
+            found.append((_field_path(level.path(output_format="list")), a, b))
+    found.sort(key=lambda item: item[0])
+    return [(p, b, a) for p, a, b in found] if swapped else found
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def _count(spans: Sequence[Mapping[str, Any]]) -> Counter[tuple[str, str, str]]:
+    counts: Counter[tuple[str, str, str]] = Counter()
+    stack = list(spans)
+    while stack:
+        node = stack.pop()
+        counts[node_key(node)] += 1
+        stack.extend(node.get("children", ()))
+    return counts
+
+
+def diff_normalized(
+    old: Mapping[str, Any], new: Mapping[str, Any], *, float_tolerance: float = 0.0
+) -> TraceDiff:
+    """Diff two normalised traces (see :func:`pytest_agenttrace.normalize.normalize`)."""
+    changes: list[Change] = []
+    # Work list of sibling lists to align: (old nodes, new nodes, old parent path, new parent path).
+    work: list[tuple[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]], str, str]] = [
+        (old.get("spans", ()), new.get("spans", ()), "", "")
+    ]
+    if work[0][0] == work[0][1]:
+        work.clear()
+    while work:
+        a_nodes, b_nodes, a_parent, b_parent = work.pop()
+        ka, kb = _key_list(a_nodes), _key_list(b_nodes)
+        swapped = ka > kb
+        pairs = _align_keys(kb, ka) if swapped else _align_keys(ka, kb)
+        if swapped:
+            pairs = [(j, i, moved) for i, j, moved in pairs]
+        a_labels, b_labels = _labels(a_nodes, a_parent), _labels(b_nodes, b_parent)
+        nested: list[tuple[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]], str, str]] = []
+        for i, j, moved in pairs:
+            if i is None and j is not None:
+                changes.append(Change("added", None, b_labels[j], node=b_nodes[j]))
+                continue
+            if j is None and i is not None:
+                changes.append(Change("removed", a_labels[i], None, node=a_nodes[i]))
+                continue
+            assert i is not None and j is not None
+            na, nb = a_nodes[i], b_nodes[j]
+            if moved:
+                changes.append(Change("moved", a_labels[i], b_labels[j], old_position=i + 1, new_position=j + 1))
+            if na == nb:
+                continue
+            for path, va, vb in _field_changes(na, nb, float_tolerance):
+                changes.append(Change("changed", a_labels[i], b_labels[j], field=path, old=va, new=vb))
+            ca, cb = na.get("children", ()), nb.get("children", ())
+            if ca != cb:
+                nested.append((ca, cb, a_labels[i], b_labels[j]))
+        # Depth first, in merged order: the work list is a stack.
+        work.extend(reversed(nested))
+    counts_old, counts_new = _count(old.get("spans", ())), _count(new.get("spans", ()))
+    counts = tuple(
+        CountChange(k[0], k[1], k[2], counts_old.get(k, 0), counts_new.get(k, 0))
+        for k in sorted(set(counts_old) | set(counts_new))
+        if counts_old.get(k, 0) != counts_new.get(k, 0)
+    )
+    return TraceDiff(
+        changes=tuple(changes),
+        counts=counts,
+        version_changes=tuple(version_changes(old.get("versions", {}), new.get("versions", {}))),
+        old=old,
+        new=new,
+    )
+
+
+def diff_traces(
+    old: Trace | Mapping[str, Any],
+    new: Trace | Mapping[str, Any],
+    options: NormalizeOptions | None = None,
+    *,
+    float_tolerance: float = 0.0,
+) -> TraceDiff:
+    """Normalise both traces with ``options`` and diff them."""
+    return diff_normalized(normalize(old, options), normalize(new, options), float_tolerance=float_tolerance)
+
+
+# -- command line ----------------------------------------------------------------
+
+
+def load_any(path: str, options: NormalizeOptions | None = None) -> dict[str, Any]:
+    """Load a trace file or a snapshot file as a normalised trace.
+
+    A snapshot file keeps the level it was written at; ``options`` apply to
+    trace files (``TraceFileError`` for unreadable or foreign files).
+    """
+    p = Path(path)
+    try:
+        head = p.read_bytes()[:512].lstrip()
+    except FileNotFoundError:
+        raise TraceFileError("no such file; check the path.", path=path) from None
+    except OSError as exc:
+        raise TraceFileError(f"cannot read the file: {exc.strerror}.", path=path) from None
+    if head.startswith(b"# agenttrace snapshot") or head.startswith(b"format "):
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise TraceFileError("the snapshot file is not UTF-8 text.", path=path) from None
+        return loads(text, path=path)
+    from .store import load_trace
+
+    return normalize(load_trace(p), options)
+
+
+def _run(args: argparse.Namespace, out: Callable[[str], Any] = sys.stdout.write) -> int:
+    options = NormalizeOptions.build(
+        level=args.level or "io",
+        include=args.include,
+        exclude=args.exclude,
+        parallel=args.parallel,
+        overlap_parallel=args.overlap_parallel,
+        duration_buckets=args.duration_buckets.split() if args.duration_buckets else (),
+    )
+    old, new = load_any(args.old, options), load_any(args.new, options)
+    if old.get("level") != new.get("level"):
+        raise InputError(
+            f"cannot compare a {old.get('level')}-level snapshot with a {new.get('level')}-level one; "
+            "pass --level to match the snapshot file's level."
+        )
+    result = diff_normalized(old, new, float_tolerance=args.float_tolerance)
+    if args.format == "json":
+        out(json.dumps(result.to_dict(include_trees=False), ensure_ascii=False, default=str, indent=2) + "\n")
+    else:
+        out("\n".join(result.render(args.max_lines or None)) + "\n")
+    return 1 if result else 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``agenttrace diff OLD NEW`` to the command line."""
+    parser = subparsers.add_parser(
+        "diff",
+        help="tree-aligned diff of two traces (trace files or snapshot files)",
+        description=(
+            "Normalise two traces and print what differs: version stamps, call counts, added/removed "
+            "subtrees (+/-), moved spans (>) and changed fields (~). Exit 0 when the span trees are the "
+            "same, 1 when they differ, 2 on bad input."
+        ),
+    )
+    parser.add_argument("old", help="the old (golden) trace: a trace JSON file or a snapshot file")
+    parser.add_argument("new", help="the new trace: a trace JSON file or a snapshot file")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--level", choices=LEVELS, default=None, help="normalisation level (default io)")
+    parser.add_argument(
+        "--include", action="append", default=[], metavar="PATH", help="keep this span path (repeatable)"
+    )
+    parser.add_argument(
+        "--exclude", action="append", default=[], metavar="PATH", help="drop this span path (repeatable)"
+    )
+    parser.add_argument(
+        "--parallel",
+        action="append",
+        default=[],
+        metavar="SELECTOR",
+        help="children of spans matching SELECTOR are order-insensitive (repeatable)",
+    )
+    parser.add_argument(
+        "--overlap-parallel", action="store_true", help="siblings overlapping in time are order-insensitive"
+    )
+    parser.add_argument(
+        "--duration-buckets", default="", metavar="'10ms 1s'", help="keep durations as buckets with these bounds"
+    )
+    parser.add_argument(
+        "--float-tolerance", type=float, default=0.0, metavar="EPS", help="absolute tolerance for floats"
+    )
+    parser.add_argument(
+        "--max-lines", type=int, default=0, metavar="N", help="cut the text diff after N lines (0: all)"
+    )
+    parser.set_defaults(handler=_run)

@@ -1,0 +1,298 @@
+"""The HTML report: one self-contained file a person opens to see a run.
+
+The page is a single HTML document with its script and stylesheet inlined
+from ``report/assets`` (no network, no CDN), and the data as JSON in
+``<script type="application/json">`` blocks: one small index of the tests and
+one block per recorded trace, parsed only when that test is opened.
+
+Safety: trace content is untrusted model output.  The JSON is escaped so
+that ``<``, ``>``, ``&``, U+2028 and U+2029 never appear literally (a
+``</script>`` inside a trace cannot end the block), the page script builds
+its DOM with ``textContent`` only, and a Content-Security-Policy allows
+nothing but the page's own script and style (by hash) and no network at all.
+
+A report is built from :class:`ReportEntry` objects; the heavy part, the
+trace with its violations and snapshot diffs, is encoded once by
+:func:`encode_record` (on an xdist worker, if there is one) and carried as a
+JSON string until the page is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import functools
+import hashlib
+import html as _html
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any, Final
+
+from ..model import Trace
+
+__all__ = ["ReportEntry", "encode_record", "render_html", "write_html"]
+
+#: Outcomes the page knows how to colour; anything else shows as ``unknown``.
+OUTCOMES: Final = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "unknown")
+
+_ESCAPES: Final = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
+
+# Span fields equal to these are left out of the page data; the page restores the defaults.
+_DEFAULTS: Final[Mapping[str, Any]] = {
+    "parent_id": None, "agent": None, "scope": None, "scope_path": [], "status": "ok", "error": None,
+    "input": None, "output": None, "attributes": {}, "versions": {}, "context": None, "links": [], "events": [],
+}
+
+
+def _escape_json(text: str) -> str:
+    """Make JSON text safe inside ``<script>``: the escaped characters only occur in strings."""
+    for raw, escaped in _ESCAPES:
+        if raw in text:
+            text = text.replace(raw, escaped)
+    return text
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+
+
+def _detector_names() -> frozenset[str]:
+    try:
+        from ..spec.detectors import DETECTORS  # the detectors arrive with the spec package
+    except ImportError:
+        return frozenset()
+    return frozenset(DETECTORS)
+
+
+def _span_ids(value: Any) -> list[str]:
+    """Span ids from a list of ids or of span-like dicts (``span_id`` / ``id``)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, int)):
+        return [str(value)]
+    out: list[str] = []
+    for item in value:
+        if isinstance(item, Mapping):
+            ident = item.get("span_id", item.get("id"))
+            if ident is not None:
+                out.append(str(ident))
+        elif hasattr(item, "span_id"):
+            out.append(str(item.span_id))
+        elif item is not None:
+            out.append(str(item))
+    return out
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return _dumps(value)
+
+
+def normalize_violation(violation: Any, detectors: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A violation (spec ``Violation`` or its ``to_dict()``) as the page reads it."""
+    data: Mapping[str, Any]
+    if isinstance(violation, Mapping):
+        data = violation
+    elif hasattr(violation, "to_dict"):
+        data = violation.to_dict()
+    else:
+        data = {"rule": type(violation).__name__, "message": str(violation)}
+    rule = str(data.get("rule") or data.get("id") or "violation")
+    detector = data.get("detector")
+    if not isinstance(detector, str):
+        detector = rule if detector is True or rule in detectors else None
+    known = {"rule", "id", "message", "spans", "chain", "expected", "found", "detector", "description"}
+    return {
+        "rule": rule,
+        "message": str(data.get("message") or ""),
+        "description": _text(data.get("description")),
+        "spans": _span_ids(data.get("spans")),
+        "chain": _span_ids(data.get("chain")),
+        "expected": _text(data.get("expected")),
+        "found": _text(data.get("found")),
+        "detector": detector,
+        "extra": {str(k): v for k, v in data.items() if k not in known},
+    }
+
+
+def _trace_payload(trace: Trace | Mapping[str, Any]) -> dict[str, Any]:
+    """The trace dict with empty span fields left out (the page fills defaults)."""
+    data = trace.to_dict() if isinstance(trace, Trace) else dict(trace)
+    spans = data.get("spans") or []
+    defaults = _DEFAULTS
+    data["spans"] = [{k: v for k, v in span.items() if k not in defaults or v != defaults[k]} for span in spans]
+    return data
+
+
+def encode_record(
+    trace: Trace | Mapping[str, Any],
+    *,
+    violations: Iterable[Any] = (),
+    snapshot_diffs: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """Encode one trace with its findings for the page.
+
+    Returns a small JSON-ready dict ``{"summary": {...}, "json": "..."}``:
+    the summary feeds the test list, the JSON string is embedded as it is.
+    Both survive pytest-xdist's report serialisation.
+    """
+    detectors = _detector_names()
+    found = [normalize_violation(v, detectors) for v in violations]
+    diffs = [dict(d) for d in snapshot_diffs]
+    payload = _trace_payload(trace)
+    spans = payload["spans"]
+    summary = {
+        "spans": len(spans),
+        "agents": len({s.get("agent") for s in spans if s.get("agent") is not None}),
+        "errors": sum(1 for s in spans if s.get("status", "ok") != "ok"),
+        "violations": len(found),
+        "snapshot_diffs": len(diffs),
+        "trace_name": payload.get("name"),
+    }
+    text = _dumps({"trace": payload, "violations": found, "snapshot_diffs": diffs})
+    return {"summary": summary, "json": text}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportEntry:
+    """One row of the report: a test (or a trace file) and what it recorded.
+
+    ``record`` is :func:`encode_record`'s result, or ``None`` for a test that
+    recorded nothing; ``message`` is the failure text shown under the test.
+    """
+
+    name: str
+    outcome: str = "unknown"
+    duration: float | None = None
+    message: str | None = None
+    record: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_trace(
+        cls,
+        trace: Trace,
+        *,
+        name: str | None = None,
+        outcome: str = "unknown",
+        violations: Iterable[Any] = (),
+        snapshot_diffs: Iterable[Mapping[str, Any]] = (),
+        duration: float | None = None,
+        message: str | None = None,
+    ) -> ReportEntry:
+        """An entry for ``trace`` (named after the trace unless ``name`` is given)."""
+        return cls(
+            name=name or trace.name,
+            outcome=outcome,
+            duration=duration,
+            message=message,
+            record=encode_record(trace, violations=violations, snapshot_diffs=snapshot_diffs),
+        )
+
+
+@functools.cache
+def _asset(name: str) -> str:
+    text = resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+    if "</" in text:  # an inlined asset must not be able to close its own element
+        raise RuntimeError(f"report asset {name} contains '</'; write '<\\/' instead")
+    return text
+
+
+@functools.cache
+def _package_version() -> str:
+    try:
+        return metadata.version("pytest-agenttrace")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def render_html(
+    entries: Iterable[ReportEntry],
+    *,
+    title: str = "agenttrace report",
+    generated_at: str | None = None,
+) -> str:
+    """The report page for ``entries`` as one self-contained HTML string."""
+    script, style = _asset("report.js"), _asset("report.css")
+    index: list[dict[str, Any]] = []
+    blocks: list[str] = []
+    for number, entry in enumerate(entries):
+        outcome = entry.outcome if entry.outcome in OUTCOMES else "unknown"
+        item: dict[str, Any] = {
+            "name": entry.name,
+            "outcome": outcome,
+            "duration": entry.duration,
+            "message": entry.message,
+            "summary": None,
+            "extra": dict(entry.extra),
+        }
+        if entry.record is not None:
+            item["summary"] = dict(entry.record.get("summary") or {})
+            item["record"] = number
+            blocks.append(
+                f'<script type="application/json" id="agenttrace-record-{number}">'
+                f"{_escape_json(str(entry.record['json']))}</script>"
+            )
+        index.append(item)
+    meta = {
+        "title": title,
+        "generated_at": generated_at or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tool": f"pytest-agenttrace {_package_version()}",
+        "entries": index,
+    }
+    csp = (
+        "default-src 'none'; "
+        f"script-src {_csp_hash(script)}; style-src {_csp_hash(style)}; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
+    parts = [
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="referrer" content="no-referrer">',
+        f"<title>{_html.escape(title)}</title>",
+        f"<style>{style}</style></head>\n<body>",
+        '<div id="app"><noscript>This report needs JavaScript to draw the traces.</noscript></div>\n',
+        f'<script type="application/json" id="agenttrace-index">{_escape_json(_dumps(meta))}</script>\n',
+        "\n".join(blocks),
+        f"\n<script>{script}</script>\n</body></html>\n",
+    ]
+    return "".join(parts)
+
+
+def write_html(
+    path: str | os.PathLike[str],
+    entries: Iterable[ReportEntry],
+    *,
+    title: str = "agenttrace report",
+) -> Path:
+    """Render the report and write it to ``path`` atomically; returns the path."""
+    target = Path(path)
+    text = render_html(entries, title=title)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+

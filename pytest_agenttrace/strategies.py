@@ -1,0 +1,162 @@
+"""Hypothesis strategies that generate valid traces, for property tests.
+
+``traces()`` draws whole traces that satisfy every invariant a recorded trace
+has: a forest whose spans are listed in start order, children inside their
+parent's interval, ``agent`` inherited from the nearest ``agent`` span,
+``scope``/``scope_path`` following the enclosing ``delegation`` spans,
+reserved attributes on handoffs/delegations, JSON-ready values.  Every trace
+it draws passes the trace-file JSON Schema.
+
+Needs ``hypothesis`` (not a runtime dependency of the plugin)::
+
+    from hypothesis import given
+    from pytest_agenttrace.strategies import traces
+
+    @given(traces(max_spans=40))
+    def test_my_normaliser_is_idempotent(trace): ...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover
+    from .exceptions import MissingExtraError
+
+    raise MissingExtraError("pytest_agenttrace.strategies", "dev", "hypothesis") from exc
+
+from .model import KINDS, Span, Trace
+
+__all__ = ["AGENT_NAMES", "TOOL_NAMES", "json_values", "span_names", "traces"]
+
+AGENT_NAMES = ("orchestrator", "planner", "researcher", "coder", "tester", "reporter", "summarizer")
+TOOL_NAMES = ("web_search", "read_file", "edit_file", "run_tests", "read_customer_db", "send_email")
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53), max_value=2**53),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.text(max_size=20),
+)
+
+#: JSON values as the recorder stores them (string keys, finite floats).
+json_values = st.recursive(
+    _scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.text(min_size=1, max_size=8), children, max_size=4),
+    ),
+    max_leaves=8,
+)
+
+
+def span_names(kind: str) -> st.SearchStrategy[str]:
+    """Plausible names for spans of ``kind``."""
+    if kind in ("agent", "handoff", "delegation", "wait"):
+        return st.sampled_from(AGENT_NAMES)
+    if kind == "tool":
+        return st.sampled_from(TOOL_NAMES)
+    if kind in ("memory_read", "memory_write"):
+        return st.sampled_from(("plan", "notes", "diff", "customer"))
+    return st.sampled_from(("call", "step", "check", "fetch")) | st.text(min_size=1, max_size=10)
+
+
+@st.composite
+def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: tuple[str, ...] = KINDS) -> Trace:
+    """A valid trace of ``min_spans`` to ``max_spans`` spans drawn from ``kinds``."""
+    count = draw(st.integers(min_value=min_spans, max_value=max_spans))
+    # Structure: each span's parent is an earlier span or none (a forest in preorder-compatible shape).
+    parents: list[int | None] = []
+    for i in range(count):
+        parents.append(None if i == 0 else draw(st.one_of(st.none(), st.integers(min_value=0, max_value=i - 1))))
+    children: dict[int | None, list[int]] = {}
+    for i, p in enumerate(parents):
+        children.setdefault(p, []).append(i)
+    kinds_of = [draw(st.sampled_from(kinds)) for _ in range(count)]
+    names = [draw(span_names(k)) for k in kinds_of]
+
+    # Times by depth-first walk: a span starts after its previous sibling ends and
+    # ends after its last child; spans are then listed in start order.
+    start: dict[int, int] = {}
+    end: dict[int, int] = {}
+    clock = 0
+
+    def visit(i: int) -> None:
+        nonlocal clock
+        clock += draw(st.integers(min_value=0, max_value=1000))
+        start[i] = clock
+        for c in children.get(i, []):
+            visit(c)
+        clock += draw(st.integers(min_value=0, max_value=1000))
+        end[i] = clock
+
+    # Iterative-enough: depth is bounded by max_spans, which is small for property tests.
+    for root in children.get(None, []):
+        visit(root)
+    order = sorted(range(count), key=lambda i: (start[i], i))
+    ids = {i: str(pos + 1) for pos, i in enumerate(order)}
+
+    agent_of: dict[int, str | None] = {}
+    scope_path_of: dict[int, list[str]] = {}
+    for i in sorted(range(count), key=lambda i: (start[i], i)):
+        p = parents[i]
+        inherited = agent_of[p] if p is not None else None
+        agent_of[i] = names[i] if kinds_of[i] == "agent" else inherited
+        if p is None:
+            scope_path_of[i] = []
+        elif kinds_of[p] == "delegation":
+            scope_path_of[i] = [*scope_path_of[p], ids[p]]
+        else:
+            scope_path_of[i] = list(scope_path_of[p])
+
+    spans = []
+    stamps = draw(st.dictionaries(st.sampled_from(("prompt:planner", "prompt:coder", "config:tools")), st.sampled_from(("planner@v1#1a2b3c4d", "coder@v3#deadbeef", "tools#a1b2c3d4")), max_size=2))
+    for i in order:
+        kind = kinds_of[i]
+        attributes: dict[str, Any] = draw(
+            st.dictionaries(st.sampled_from(("why", "confidence", "retries", "note")), json_values, max_size=2)
+        )
+        context: dict[str, Any] | None = None
+        if kind in ("handoff", "delegation"):
+            attributes["from_agent"] = agent_of[i]
+            attributes["to_agent"] = names[i]
+            context = draw(st.dictionaries(st.sampled_from(("diff_summary", "confidence", "plan", "ticket")), json_values, max_size=3))
+            if kind == "delegation" and draw(st.booleans()):
+                attributes["allowed_tools"] = draw(st.lists(st.sampled_from(TOOL_NAMES), unique=True, max_size=3))
+        if kind == "llm":
+            attributes["model"] = "fake-model"
+        failed = draw(st.integers(min_value=0, max_value=9)) == 0
+        path = scope_path_of[i]
+        spans.append(
+            Span(
+                span_id=ids[i],
+                parent_id=ids[parents[i]] if parents[i] is not None else None,  # type: ignore[index]
+                kind=kind,
+                name=names[i],
+                agent=agent_of[i],
+                scope=path[-1] if path else None,
+                scope_path=path,
+                start_ns=start[i],
+                end_ns=end[i],
+                status="error" if failed else "ok",
+                error={"type": "ValueError", "message": "boom"} if failed else None,
+                input=draw(json_values) if kind in ("tool", "llm") else None,
+                output=draw(json_values) if kind in ("tool", "llm") else None,
+                attributes=attributes,
+                versions=dict(stamps),
+                context=context,
+                links=[],
+                events=[],
+            )
+        )
+    return Trace(
+        trace_id=draw(st.text(alphabet="0123456789abcdef", min_size=16, max_size=16)),
+        name="generated",
+        started_at="2026-11-21T23:00:00Z",
+        metadata={"generated": True},
+        versions=dict(stamps),
+        spans=tuple(spans),
+    )
