@@ -76,7 +76,7 @@ Evaluate = Callable[[int], Outcome]
 #: Weak Beta(a, b) prior on each failure rate.
 DEFAULT_PRIOR: Final = (0.5, 0.5)
 #: Prior probability that the ends do not bracket a regression at all.
-DEFAULT_NULL_PRIOR: Final = 0.1
+DEFAULT_NULL_PRIOR: Final = 1e-9
 SELECT_POOLED = False
 END_RUNS = 1
 

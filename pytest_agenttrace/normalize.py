@@ -161,7 +161,8 @@ class NormalizeOptions:
         if list(self.duration_buckets) != sorted(set(self.duration_buckets)):
             raise InputError("duration buckets must be increasing and distinct, e.g. '10ms 100ms 1s'.")
         include = tuple(_Pattern.parse(p) for p in self.include)
-        exclude = tuple(_Pattern.parse(p) for p in (*DEFAULT_EXCLUDE, *self.exclude) if p not in self.include)
+        defaults = [p for p in DEFAULT_EXCLUDE if p not in self.include]  # include re-enables a default
+        exclude = tuple(_Pattern.parse(p) for p in (*defaults, *self.exclude))
         object.__setattr__(self, "_patterns", (include, exclude))
 
     @classmethod

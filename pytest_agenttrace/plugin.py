@@ -253,7 +253,10 @@ def _render_tree(recorder: Recorder) -> str:
         render_tree = None
     if render_tree is not None:
         violations = recorder.results.get("violations") or []
-        highlight = {sid for v in violations for sid in getattr(v, "spans", ())}
+        highlight: dict[str, list[str]] = {}
+        for violation in violations:
+            for sid in getattr(violation, "spans", ()):
+                highlight.setdefault(sid, []).append(str(getattr(violation, "rule", "violation")))
         return str(render_tree(trace, highlight=highlight, color=False, max_spans=200))
     lines = []
     for span, depth in trace.walk():

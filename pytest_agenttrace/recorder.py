@@ -51,6 +51,7 @@ __all__ = [
     "memory_read",
     "memory_write",
     "propagate",
+    "register_parent_provider",
     "retrieval",
     "span",
     "tool",
@@ -97,6 +98,36 @@ def active_recorder() -> Recorder | None:
 def current_span() -> SpanHandle | None:
     """The handle of the span open in this context, if any."""
     return _CURRENT.get()
+
+
+#: Adapters' "current foreign span" lookups (OpenTelemetry, Agents SDK, LangChain):
+#: each returns the recorder's handle of its framework's span open in this context.
+_PARENT_PROVIDERS: list[Callable[[Recorder], SpanHandle | None]] = []
+
+
+def register_parent_provider(provider: Callable[[Recorder], SpanHandle | None]) -> None:
+    """Let a framework adapter's current span take part in parenthood (idempotent).
+
+    A native span started without an explicit parent nests under the innermost
+    open span: the native current one or a provider's, whichever started last.
+    """
+    if provider not in _PARENT_PROVIDERS:
+        _PARENT_PROVIDERS.append(provider)
+
+
+def _current_for(rec: Recorder) -> SpanHandle | None:
+    """The innermost open span of ``rec`` in this context, native or foreign."""
+    parent = _CURRENT.get()
+    if parent is not None and parent.recorder is not rec:
+        parent = None
+    for provider in _PARENT_PROVIDERS:
+        try:
+            other = provider(rec)
+        except Exception:  # noqa: BLE001 - a failing provider has no opinion
+            continue
+        if other is not None and other.recorder is rec and other.end_ns is None and (parent is None or other.seq > parent.seq):
+            parent = other
+    return parent
 
 
 class SpanHandle:
@@ -429,7 +460,7 @@ class Recorder:
         if kind not in KINDS:
             raise UsageError(f"unknown span kind {kind!r}; use one of {', '.join(KINDS)}.")
         if parent_id is _UNSET:
-            parent = _CURRENT.get()
+            parent = _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self)
             if parent is not None and parent.recorder is not self:
                 parent = None
         else:
@@ -471,19 +502,18 @@ class Recorder:
 
     def _on_end(self, handle: SpanHandle) -> None:
         self._open -= 1
-        if self._stamps:
-            # Stamps are copy-on-write: every span ended under the same set shares one dict.
-            if handle.versions:
-                merged = dict(self._stamps)
-                merged.update(handle.versions)
-                handle.versions = merged
-            else:
-                handle.versions = self._stamps
+        # Stamps are copy-on-write: every span ended under the same set shares one dict.
+        if handle.versions:
+            merged = dict(self._stamps)
+            merged.update(handle.versions)
+            handle.versions = merged
+        else:
+            handle.versions = self._stamps
 
     def current_span_id(self) -> str | None:
         """Id of this recorder's span open in the current context, if any."""
-        current = _CURRENT.get()
-        return current.span_id if current is not None and current.recorder is self else None
+        current = _current_for(self)
+        return current.span_id if current is not None else None
 
     def handle(self, span_id: str) -> SpanHandle | None:
         """The handle of a span of this recorder (open or ended)."""
@@ -563,7 +593,7 @@ class Recorder:
         **attributes: Any,
     ) -> SpanHandle:
         """A delegation from the current agent to ``to``; everything inside runs under its scope."""
-        parent = _CURRENT.get()
+        parent = _current_for(self)
         attributes["from_agent"] = from_agent if from_agent is not None else (parent.agent if parent else None)
         attributes["to_agent"] = to
         if objective is not None:
@@ -590,7 +620,7 @@ class Recorder:
         **attributes: Any,
     ) -> SpanHandle:
         """A handoff of control (and ``context``) from the current agent to ``to``."""
-        parent = _CURRENT.get()
+        parent = _current_for(self)
         attributes["from_agent"] = from_agent if from_agent is not None else (parent.agent if parent else None)
         attributes["to_agent"] = to
         if required_context is not None:

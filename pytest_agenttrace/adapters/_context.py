@@ -42,6 +42,7 @@ __all__ = [
     "SOURCES",
     "ParentProvider",
     "adapter_state",
+    "descends",
     "enabled",
     "epoch_to_recorder_ns",
     "guarded",
@@ -116,6 +117,18 @@ def resolve_parent(rec: Recorder) -> SpanHandle | None:
         if best is None or other.seq > best.seq:
             best = other
     return best
+
+
+def descends(rec: Recorder, span: SpanHandle, ancestor: SpanHandle, limit: int = 256) -> bool:
+    """Whether ``ancestor`` is on ``span``'s parent chain (bounded walk)."""
+    current: SpanHandle | None = span
+    for _ in range(limit):
+        if current is None or current.parent_id is None:
+            return False
+        if current.parent_id == ancestor.span_id:
+            return True
+        current = rec.handle(current.parent_id)
+    return False
 
 
 def epoch_to_recorder_ns(rec: Recorder, epoch_ns: int) -> int:

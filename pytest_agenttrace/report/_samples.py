@@ -14,11 +14,18 @@ Private: the shapes here may change with the report.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Final
 
 from ..model import Span, Trace
 
-__all__ = ["example_failure", "example_violations", "generated_trace", "injection_trace"]
+__all__ = [
+    "EXAMPLE_SPEC",
+    "example_failure",
+    "example_violations",
+    "generated_trace",
+    "injection_trace",
+    "injection_violations",
+]
 
 _MS = 1_000_000
 
@@ -58,6 +65,8 @@ def example_failure() -> Trace:
     v_tst = {**v_orch, "prompt:tester": "tester@v3#77aa12bc"}
     d1, d2 = ["3"], ["11"]
     usage = {"input_tokens": 1840, "output_tokens": 312}
+    # fmt: off
+    # One span per entry, in the order a reader follows the story; a table reads better unformatted.
     spans = [
         _span("1", None, "agent", "orchestrator", "orchestrator", 0, 9200, versions=v_orch,
               input={"task": "Rename parse_config to load_config across the repo"}),
@@ -138,6 +147,7 @@ def example_failure() -> Trace:
               attributes={"model": "gpt-4o-mini", "usage": {"input_tokens": 1200, "output_tokens": 400}},
               output={"report": "Refactor complete. All tests pass."}),
     ]
+    # fmt: on
     spans.sort(key=lambda s: (s["start_ns"], int(s["span_id"])))
     return Trace.from_dict(
         {
@@ -151,25 +161,22 @@ def example_failure() -> Trace:
     )
 
 
-def example_violations() -> list[dict[str, Any]]:
-    """What the failure-modes pack plus two rules report for :func:`example_failure`."""
-    return [
-        {"rule": "retry_storm", "message": "tool web_search called 4 times by researcher with the same input",
-         "spans": ["6", "8", "10", "12"], "expected": "at most 3 identical calls", "found": "4 identical calls",
-         "chain": [], "detector": "retry_storm"},
-        {"rule": "out_of_scope_tool", "message": "coder called web_search under delegation 11, which allows "
-         "read_file, edit_file, run_tests", "spans": ["18"], "expected": "a tool in allowed_tools",
-         "found": "web_search", "chain": ["11", "18"], "detector": "out_of_scope_tool"},
-        {"rule": "tester-gets-confidence", "message": "handoff to tester lacks context key 'confidence'",
-         "spans": ["21"], "expected": "context has 'confidence'", "found": "keys: diff_summary", "chain": []},
-        {"rule": "context_pollution", "message": "invalid write of memory key 'plan' by coder was read by tester",
-         "spans": ["19", "23"], "expected": "no reads of an invalid write", "found": "1 reader: tester",
-         "chain": ["19", "23"], "detector": "context_pollution"},
-        {"rule": "cascading_error", "message": "run_tests failed, yet its output reached judge_results and "
-         "write_report, which reported success", "spans": ["20", "25", "27"],
-         "expected": "no ok span consumes a failed span's output", "found": "chain of 3 spans",
-         "chain": ["20", "25", "27"], "detector": "cascading_error"},
-    ]
+#: The spec the example is checked against: the failure-mode detectors plus one handoff rule.
+EXAMPLE_SPEC: Final = """\
+spec: refactor-pipeline
+extends: [failure-modes]
+rules:
+  - id: tester-gets-confidence
+    description: the tester must know how sure the coder was
+    handoff: {to: tester, requires: [diff_summary, confidence]}
+"""
+
+
+def example_violations() -> list[Any]:
+    """The violations :data:`EXAMPLE_SPEC` finds in :func:`example_failure` (spec ``Violation`` objects)."""
+    from ..spec import check_trace, parse_spec
+
+    return list(check_trace(example_failure(), parse_spec(EXAMPLE_SPEC, path="<example spec>")).violations)
 
 
 _NASTY = [
@@ -188,16 +195,58 @@ def injection_trace() -> Trace:
     """Markup and script in every field a model or a tool can fill."""
     bad = " ".join(_NASTY)
     spans = [
-        _span("1", None, "agent", f"agent {bad}", f"agent {bad}", 0, 1000,
-              input={bad: bad}, output=bad, attributes={bad: bad, "model": bad},
-              versions={bad: bad}, events=[{"name": bad, "time_ns": 5, "attributes": {bad: bad}}]),
-        _span("2", "1", "delegation", bad, f"agent {bad}", 100, 900,
-              attributes={"from_agent": f"agent {bad}", "to_agent": "<b>x</b>", "objective": bad,
-                          "allowed_tools": [bad]}, context={bad: bad}),
-        _span("3", "2", "tool", f"tool {bad}", "<b>x</b>", 150, 500, scope=["2"], status="error",
-              error={"type": bad, "message": bad}, input={"q": bad}, links=["1"]),
-        _span("4", "2", "llm", "</script>", "<b>x</b>", 550, 850, scope=["2"],
-              attributes={"model": "</script>", "confidence": 0.1}, output={"text": bad}, links=["3"]),
+        _span(
+            "1",
+            None,
+            "agent",
+            f"agent {bad}",
+            f"agent {bad}",
+            0,
+            1000,
+            input={bad: bad},
+            output=bad,
+            attributes={bad: bad, "model": bad},
+            versions={bad: bad},
+            events=[{"name": bad, "time_ns": 5, "attributes": {bad: bad}}],
+        ),
+        _span(
+            "2",
+            "1",
+            "delegation",
+            bad,
+            f"agent {bad}",
+            100,
+            900,
+            attributes={"from_agent": f"agent {bad}", "to_agent": "<b>x</b>", "objective": bad, "allowed_tools": [bad]},
+            context={bad: bad},
+        ),
+        _span(
+            "3",
+            "2",
+            "tool",
+            f"tool {bad}",
+            "<b>x</b>",
+            150,
+            500,
+            scope=["2"],
+            status="error",
+            error={"type": bad, "message": bad},
+            input={"q": bad},
+            links=["1"],
+        ),
+        _span(
+            "4",
+            "2",
+            "llm",
+            "</script>",
+            "<b>x</b>",
+            550,
+            850,
+            scope=["2"],
+            attributes={"model": "</script>", "confidence": 0.1},
+            output={"text": bad},
+            links=["3"],
+        ),
     ]
     return Trace.from_dict(
         {
@@ -281,8 +330,13 @@ def generated_trace(n: int, *, agents: int = 8, seed: int = 0, name: str = "gene
                         error={"type": "ToolError", "message": "simulated failure"} if failed else None,
                         input={"arg": rng.randint(0, 1000)} if kind == "tool" else None,
                         attributes=(
-                            {"model": "gpt-4o-mini", "usage": {"input_tokens": rng.randint(100, 9000),
-                                                               "output_tokens": rng.randint(10, 900)}}
+                            {
+                                "model": "gpt-4o-mini",
+                                "usage": {
+                                    "input_tokens": rng.randint(100, 9000),
+                                    "output_tokens": rng.randint(10, 900),
+                                },
+                            }
                             if kind == "llm"
                             else {}
                         ),
@@ -294,23 +348,53 @@ def generated_trace(n: int, *, agents: int = 8, seed: int = 0, name: str = "gene
             budget -= calls
             end = t + 100_000
             pending.append(
-                Span(span_id=deleg, parent_id=root, kind="delegation", name=worker, agent="orchestrator",
-                     start_ns=start, end_ns=end + 50_000,
-                     attributes={"from_agent": "orchestrator", "to_agent": worker, "objective": f"wave {wave}"},
-                     context={"wave": wave})
+                Span(
+                    span_id=deleg,
+                    parent_id=root,
+                    kind="delegation",
+                    name=worker,
+                    agent="orchestrator",
+                    start_ns=start,
+                    end_ns=end + 50_000,
+                    attributes={"from_agent": "orchestrator", "to_agent": worker, "objective": f"wave {wave}"},
+                    context={"wave": wave},
+                )
             )
             pending.append(
-                Span(span_id=worker_id, parent_id=deleg, kind="agent", name=worker, agent=worker,
-                     scope=deleg, scope_path=[deleg], start_ns=start + 10_000, end_ns=end)
+                Span(
+                    span_id=worker_id,
+                    parent_id=deleg,
+                    kind="agent",
+                    name=worker,
+                    agent=worker,
+                    scope=deleg,
+                    scope_path=[deleg],
+                    start_ns=start + 10_000,
+                    end_ns=end,
+                )
             )
             pending.extend(children)
             wave_end = max(wave_end, end + 50_000)
         clock = wave_end + 1_000_000
         if budget < 3:
             break
-    spans.append(Span(span_id=root, parent_id=None, kind="agent", name="orchestrator", agent="orchestrator",
-                      start_ns=0, end_ns=clock))
+    spans.append(
+        Span(
+            span_id=root,
+            parent_id=None,
+            kind="agent",
+            name="orchestrator",
+            agent="orchestrator",
+            start_ns=0,
+            end_ns=clock,
+        )
+    )
     spans.extend(pending)
     spans.sort(key=lambda s: s.start_ns)
-    return Trace(trace_id=f"gen{n}", name=name, started_at="2026-11-21T23:00:00Z", spans=tuple(spans),
-                 versions={"prompt:orchestrator": "orchestrator@v1#00000000"})
+    return Trace(
+        trace_id=f"gen{n}",
+        name=name,
+        started_at="2026-11-21T23:00:00Z",
+        spans=tuple(spans),
+        versions={"prompt:orchestrator": "orchestrator@v1#00000000"},
+    )

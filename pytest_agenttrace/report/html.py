@@ -25,8 +25,8 @@ import functools
 import hashlib
 import html as _html
 import json
+import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata, resources
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..model import Trace
+from ..store import write_atomic
 
 __all__ = ["ReportEntry", "encode_record", "render_html", "write_html"]
 
@@ -50,8 +51,19 @@ _ESCAPES: Final = (
 
 # Span fields equal to these are left out of the page data; the page restores the defaults.
 _DEFAULTS: Final[Mapping[str, Any]] = {
-    "parent_id": None, "agent": None, "scope": None, "scope_path": [], "status": "ok", "error": None,
-    "input": None, "output": None, "attributes": {}, "versions": {}, "context": None, "links": [], "events": [],
+    "parent_id": None,
+    "agent": None,
+    "scope": None,
+    "scope_path": [],
+    "status": "ok",
+    "error": None,
+    "input": None,
+    "output": None,
+    "attributes": {},
+    "versions": {},
+    "context": None,
+    "links": [],
+    "events": [],
 }
 
 
@@ -64,15 +76,20 @@ def _escape_json(text: str) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
-
-
-def _detector_names() -> frozenset[str]:
     try:
-        from ..spec.detectors import DETECTORS  # the detectors arrive with the spec package
-    except ImportError:
-        return frozenset()
-    return frozenset(DETECTORS)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+    except ValueError:  # NaN or infinity somewhere: JSON.parse would reject the page's data
+        return json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _span_ids(value: Any) -> list[str]:
@@ -100,8 +117,12 @@ def _text(value: Any) -> str | None:
     return _dumps(value)
 
 
-def normalize_violation(violation: Any, detectors: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """A violation (spec ``Violation`` or its ``to_dict()``) as the page reads it."""
+def normalize_violation(violation: Any) -> dict[str, Any]:
+    """A violation (spec ``Violation`` or its ``to_dict()``) as the page reads it.
+
+    ``detector`` names the failure-mode detector behind a ``detect`` rule
+    (``None`` for other rules), so the page can mark detector findings.
+    """
     data: Mapping[str, Any]
     if isinstance(violation, Mapping):
         data = violation
@@ -109,21 +130,24 @@ def normalize_violation(violation: Any, detectors: frozenset[str] = frozenset())
         data = violation.to_dict()
     else:
         data = {"rule": type(violation).__name__, "message": str(violation)}
-    rule = str(data.get("rule") or data.get("id") or "violation")
-    detector = data.get("detector")
+    rule = str(data.get("rule") or "violation")
+    details = data.get("details")
+    details = dict(details) if isinstance(details, Mapping) else {}
+    detector = data.get("detector") or details.get("detector")
     if not isinstance(detector, str):
-        detector = rule if detector is True or rule in detectors else None
-    known = {"rule", "id", "message", "spans", "chain", "expected", "found", "detector", "description"}
+        detector = rule if data.get("kind") == "detect" or detector is True else None
     return {
         "rule": rule,
         "message": str(data.get("message") or ""),
         "description": _text(data.get("description")),
         "spans": _span_ids(data.get("spans")),
         "chain": _span_ids(data.get("chain")),
-        "expected": _text(data.get("expected")),
-        "found": _text(data.get("found")),
+        "expected": _text(data.get("expected")) or None,
+        "found": _text(data.get("found")) or None,
         "detector": detector,
-        "extra": {str(k): v for k, v in data.items() if k not in known},
+        "kind": _text(data.get("kind")) or None,
+        "source": _text(data.get("source")),
+        "details": {k: v for k, v in details.items() if k != "detector"},
     }
 
 
@@ -148,8 +172,7 @@ def encode_record(
     the summary feeds the test list, the JSON string is embedded as it is.
     Both survive pytest-xdist's report serialisation.
     """
-    detectors = _detector_names()
-    found = [normalize_violation(v, detectors) for v in violations]
+    found = [normalize_violation(v) for v in violations]
     diffs = [dict(d) for d in snapshot_diffs]
     payload = _trace_payload(trace)
     spans = payload["spans"]
@@ -252,7 +275,7 @@ def render_html(
         index.append(item)
     meta = {
         "title": title,
-        "generated_at": generated_at or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": generated_at or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "tool": f"pytest-agenttrace {_package_version()}",
         "entries": index,
     }
@@ -262,7 +285,7 @@ def render_html(
         "img-src data:; base-uri 'none'; form-action 'none'"
     )
     parts = [
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="referrer" content="no-referrer">',
@@ -283,16 +306,4 @@ def write_html(
     title: str = "agenttrace report",
 ) -> Path:
     """Render the report and write it to ``path`` atomically; returns the path."""
-    target = Path(path)
-    text = render_html(entries, title=title)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
+    return write_atomic(path, render_html(entries, title=title).encode("utf-8"))

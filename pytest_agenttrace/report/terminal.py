@@ -95,7 +95,7 @@ def format_duration(ns: int) -> str:
     seconds = ns / 1_000_000_000
     if seconds < 60:
         return f"{seconds:.3g}s"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}m{rest:02d}s"
 
 
@@ -153,7 +153,9 @@ def _details(span: Span, parent_versions: Mapping[str, str]) -> list[str]:
     if isinstance(usage, Mapping):
         tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
         if tokens_in is not None or tokens_out is not None:
-            out.append(f"tok {tokens_in if tokens_in is not None else '?'}→{tokens_out if tokens_out is not None else '?'}")
+            out.append(
+                f"tok {tokens_in if tokens_in is not None else '?'}→{tokens_out if tokens_out is not None else '?'}"
+            )
     confidence = attrs.get("confidence")
     if isinstance(confidence, (int, float)) and not isinstance(confidence, bool):
         out.append(f"conf={confidence:.2g}")
@@ -228,23 +230,57 @@ def _same_leaf(a: Span, b: Span, trace: Trace, marks: Mapping[str, list[str]]) -
     )
 
 
+def _marks(highlight: Mapping[str, Iterable[str]] | Iterable[str] | None) -> dict[str, list[str]]:
+    if highlight is None:
+        return {}
+    if isinstance(highlight, Mapping):
+        return {str(k): [str(r) for r in v] for k, v in highlight.items()}
+    return {str(k): [] for k in highlight}
+
+
+def _excerpt(trace: Trace, marks: Mapping[str, list[str]], max_spans: int) -> set[str]:
+    """The spans to show when a trace is too long: flagged spans and their ancestors, else a prefix."""
+    keep: set[str] = set()
+    by_id = trace.index.by_id
+    for span_id in (s.span_id for s in trace.spans if s.span_id in marks):
+        chain = []
+        current = by_id.get(span_id)
+        while current is not None and current.span_id not in keep:
+            chain.append(current.span_id)
+            current = by_id.get(current.parent_id) if current.parent_id is not None else None
+        if len(keep) + len(chain) > max_spans and keep:
+            break
+        keep.update(chain)
+    if not keep:
+        for span, _depth in trace.walk():
+            if len(keep) >= max_spans:
+                break
+            keep.add(span.span_id)
+    return keep
+
+
 def render_tree(
     trace: Trace,
     *,
     color: bool = False,
     compact: bool = False,
-    highlights: Mapping[str, Iterable[str]] | None = None,
+    highlight: Mapping[str, Iterable[str]] | Iterable[str] | None = None,
     width: int | None = None,
     header: bool = True,
+    max_spans: int | None = None,
 ) -> str:
     """The trace as an indented tree, one line per span (see the module docstring).
 
-    ``highlights`` maps span ids to the rule ids that flag them (violations,
-    detector findings); those lines are marked.  ``width`` cuts long lines
-    (``None`` leaves them whole).
+    ``highlight`` marks spans: a mapping from span id to the rule ids that
+    flag it (shown at the end of the line), or just span ids.  ``width``
+    cuts long lines (``None`` leaves them whole).  With ``max_spans``, a
+    longer trace is shown as an excerpt: the flagged spans with their
+    ancestors (or, with nothing flagged, the first ``max_spans`` spans), the
+    rest folded into ``… N more`` lines.
     """
     paint = _Painter(color)
-    marks: dict[str, list[str]] = {k: list(v) for k, v in (highlights or {}).items()}
+    marks = _marks(highlight)
+    keep = _excerpt(trace, marks, max_spans) if max_spans is not None and len(trace.spans) > max_spans else None
     lines: list[str] = []
     if header:
         total = max((s.end_ns for s in trace.spans), default=0)
@@ -255,10 +291,10 @@ def render_tree(
             lines.append(paint(f"versions: {_clean(stamps, 400)}", _DIM))
         if marks:
             lines.append(paint(f"{len(marks)} span(s) flagged", _RED))
+        if keep is not None:
+            lines.append(paint(f"excerpt: {len(keep)} of {len(trace.spans)} spans shown", _DIM))
     children = trace.index.children
-    guide_mid, guide_last, guide_pipe, guide_blank = (
-        ("├", "└", "│", " ") if compact else ("├─ ", "└─ ", "│  ", "   ")
-    )
+    guide_mid, guide_last, guide_pipe, guide_blank = ("├", "└", "│", " ") if compact else ("├─ ", "└─ ", "│  ", "   ")
     # Iterative walk: deep traces must not hit the recursion limit.
     stack: list[tuple[list[Span], int, str, Span | None]] = [(list(trace.index.roots), 0, "", None)]
     while stack:
@@ -266,7 +302,14 @@ def render_tree(
         if position >= len(siblings):
             continue
         span = siblings[position]
-        last = position == len(siblings) - 1
+        if keep is not None and span.span_id not in keep:
+            run = 1
+            while position + run < len(siblings) and siblings[position + run].span_id not in keep:
+                run += 1
+            stack.append((siblings, position + run, prefix, parent))
+            connector = guide_last if position + run >= len(siblings) else guide_mid
+            lines.append(paint(f"{prefix}{connector}… {run} more span{'s' if run != 1 else ''}", _DIM))
+            continue
         run = 1
         if compact:
             while position + run < len(siblings) and _same_leaf(span, siblings[position + run], trace, marks):
@@ -274,7 +317,7 @@ def render_tree(
             if run < 3:
                 run = 1
         stack.append((siblings, position + run, prefix, parent))
-        is_last = position + run >= len(siblings) if compact else last
+        is_last = position + run >= len(siblings)
         connector = guide_last if is_last else guide_mid
         lines.append(
             _line(
@@ -344,8 +387,9 @@ def _line(
         parts.append(paint(text, _RED))
     body = " ".join(p for p in parts if p)
     flag = ""
-    if marks:
-        flag = " " + paint("◀ " + ", ".join(_clean(m, 40) for m in dict.fromkeys(marks)), _RED + _BOLD)
+    if marks is not None:
+        rules = ", ".join(_clean(m, 40) for m in dict.fromkeys(marks))
+        flag = " " + paint("◀ " + (rules or "flagged"), _RED + _BOLD)
         body = paint(_ANSI.sub("", body), _RED_BG) if paint.color else "!! " + body
     if width is not None:
         room = max(width - _visible_len(prefix) - _visible_len(flag), 20)

@@ -91,19 +91,26 @@ def check(
     trace: Trace,
     spec_or_path: Spec | str | os.PathLike[str] | Any,
     *,
+    recorder: Any = None,
     results: MutableMapping[str, Any] | None = None,
     base_dirs: Sequence[str | os.PathLike[str]] = (),
 ) -> CheckResult:
     """Check ``trace`` and raise ``AssertionError`` listing every violation.
 
-    ``results`` (a recorder's ``results`` dict) receives the violations under
-    ``"violations"``; relative spec paths are looked up in ``base_dirs`` first.
-    Returns the (passing) result otherwise.
+    The violations are also recorded under ``"violations"`` in ``results``
+    (default: ``recorder.results``) for reports.  Relative spec paths are
+    looked up in ``base_dirs`` (default: ``recorder.spec_base_dirs`` when the
+    recorder has it), then the working directory.  Returns the passing result.
     """
+    if results is None and recorder is not None:
+        results = getattr(recorder, "results", None)
+    if not base_dirs and recorder is not None:
+        base_dirs = tuple(getattr(recorder, "spec_base_dirs", ()) or ())
     spec = load_spec(spec_or_path, base_dirs=base_dirs)
     result = check_trace(trace, spec)
     if results is not None and result.violations:
         results.setdefault("violations", []).extend(result.violations)
     if not result.passed:
+        __tracebackhide__ = True
         raise AssertionError(result.format())
     return result

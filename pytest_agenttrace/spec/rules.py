@@ -146,7 +146,7 @@ class HandoffRule(Rule):
                     found = f"{key!r} is missing; keys handed over: {keys}"
                 out.append(
                     self._violation(
-                        f"{span.kind} {_arrow(span)} {_label(span)} does not hand over {key!r}",
+                        f"{_label(span)} ({_arrow(span)}) does not hand over {key!r}",
                         spans=(span.span_id,),
                         expected=f"context has a non-null {key!r}",
                         found=found,
@@ -192,8 +192,7 @@ class ScopeRule(Rule):
                 allowed = ", ".join(self.only_agents)
                 out.append(
                     self._violation(
-                        f"tool {span.name!r} {_label(span)} was called by {_agent_text(span)}; "
-                        f"only {allowed} may call it",
+                        f"{_label(span)} was called by {_agent_text(span)}; only {allowed} may call {span.name!r}",
                         spans=(span.span_id,),
                         expected=f"{span.name!r} called only by: {allowed}",
                         found=f"called by {_agent_text(span)}",
@@ -210,8 +209,7 @@ class ScopeRule(Rule):
                     continue
                 out.append(
                     self._violation(
-                        f"agent {span.agent!r} called tool {span.name!r} {_label(span)}, "
-                        f"which is not in its allowed tools",
+                        f"{_label(span)}: agent {span.agent!r} may not call {span.name!r} (allowed: {allowed})",
                         spans=(span.span_id,),
                         expected=f"{span.agent} calls only: {allowed}",
                         found=f"tool {span.name!r}",
@@ -405,7 +403,7 @@ class ExpectRule(Rule):
                 if not expr.evaluate(span):
                     out.append(
                         self._violation(
-                            f"{_label(span)} fails `{expr.text}`: {expr.explain(span)}",
+                            f"{_label(span)} fails `{expr.text}`",
                             spans=(span.span_id,),
                             expected=f"every span matching {sel} satisfies `{expr.text}`",
                             found=expr.explain(span),

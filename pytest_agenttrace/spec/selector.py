@@ -281,7 +281,7 @@ class _Has(_SetFilter):
                 else ctx.with_descendant_in(targets)
             )
             targets = compounds[position].run(ctx, _within(holders))
-        return ctx.with_child_in(targets) if child else ctx.with_descendant_in(targets)
+        return ctx.with_descendant_in(targets)
 
 
 def _within(ids: frozenset[str]) -> Relation:

@@ -20,7 +20,7 @@ from ..model import Span, Trace
 __all__ = ["Violation", "describe_span", "tree_excerpt"]
 
 #: How many offending spans one violation renders in full; the rest are listed by id.
-MAX_SPANS_SHOWN: Final = 5
+MAX_SPANS_SHOWN: Final = 3
 #: Siblings shown on each side of an offending span in a tree excerpt.
 SIBLINGS_SHOWN: Final = 2
 _VALUE_WIDTH: Final = 60

@@ -285,8 +285,8 @@ def confidence_chain(
         ) as d:
             ids["delegation"] = d["span_id"]
             with b.agent("coder"):
-                for step in range(3):
-                    b.tool("edit_file", {"path": f"m{step}.py"})
+                for tool in ("read_file", "edit_file", "run_tests"):
+                    b.tool(tool, {"path": "m.py"})
                 if truncate:
                     ids["llm"] = b.llm("summarize", truncated=True, dropped_keys=["confidence", "notes"])["span_id"]
                 else:
@@ -352,4 +352,14 @@ def concurrent_plan_edits(*, second_base: int = 3, second_agent: str = "coder") 
         ids["second"] = b.memory_write("plan", ["step 1", "step 3"], version=5, based_on_version=second_base)[
             "span_id"
         ]
+    return b.build(), ids
+
+
+def orphan_tool() -> tuple[Trace, dict[str, str]]:
+    """A tool fired from a callback outside every agent span."""
+    b = TraceBuilder("orphan")
+    ids: dict[str, str] = {}
+    with b.agent("planner"):
+        b.tool("read_file", {"path": "plan.md"})
+    ids["orphan"] = b.tool("send_email", {"to": "ceo@example.com"})["span_id"]
     return b.build(), ids

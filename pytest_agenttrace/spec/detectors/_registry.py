@@ -244,9 +244,9 @@ def _did_you_mean(word: str, options: Any) -> str:
 # -- helpers shared by the detectors ------------------------------------------
 
 
-def label(span: Span) -> str:
-    """``tool 'web_search' (span 7)``: how findings name a span."""
-    return f"{span.kind} {span.name!r} (span {span.span_id})"
+def label(span: Span, note: str | None = None) -> str:
+    """``tool 'web_search' (span 7)``: how findings name a span; ``note`` joins the parentheses."""
+    return f"{span.kind} {span.name!r} (span {span.span_id}{', ' + note if note else ''})"
 
 
 def agent_name(agent: str | None) -> str:

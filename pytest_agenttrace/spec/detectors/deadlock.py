@@ -80,6 +80,7 @@ def deadlock(trace: Trace) -> list[Finding]:
             events.append((span.start_ns, 1, position, span, waiter, target))
     events.sort(key=lambda e: (e[0], e[1], e[2]))
     graph = _WaitGraph()
+    order = trace.index.order
     seen: set[frozenset[str]] = set()
     findings: list[Finding] = []
     for time, is_start, _, span, waiter, target in events:
@@ -92,8 +93,12 @@ def deadlock(trace: Trace) -> list[Finding]:
         graph.add(waiter, target, span)
         if back is None:
             continue
-        cycle = [waiter, *back]  # waiter -> target -> ... -> waiter
-        waits = [graph.newest(a, b) for a, b in zip(cycle, cycle[1:], strict=False)]
+        agents = [waiter, *back[:-1]]  # waiter -> target -> ... (back to waiter)
+        waits = [graph.newest(a, b) for a, b in zip(agents, [*agents[1:], agents[0]], strict=True)]
+        # Tell the story from the wait that began first.
+        first = min(range(len(waits)), key=lambda i: (waits[i].start_ns, order.get(waits[i].span_id, 0)))
+        agents, waits = agents[first:] + agents[:first], waits[first:] + waits[:first]
+        cycle = [*agents, agents[0]]
         ids = tuple(dict.fromkeys(w.span_id for w in waits))
         if frozenset(ids) in seen:
             continue

@@ -60,7 +60,7 @@ def handoff_context_loss(trace: Trace, *, null_is_missing: bool) -> list[Finding
         findings.append(
             Finding(
                 message=(
-                    f"{label(span)} from {_route(span)} is missing required context "
+                    f"{label(span, _route(span))} is missing required context "
                     f"{quoted(missing)}: pass {'it' if len(missing) == 1 else 'them'} in the handoff context"
                 ),
                 spans=(span.span_id,),
@@ -112,8 +112,8 @@ def out_of_scope_tool(trace: Trace, *, ignore_tools: tuple[str, ...]) -> list[Fi
         findings.append(
             Finding(
                 message=(
-                    f"{label(span)} called by {agent_name(span.agent)} under {label(inner)} "
-                    f"({_route(inner)}), which allows only [{quoted(narrowest)}]"
+                    f"{label(span)} called by {agent_name(span.agent)} under {label(inner, _route(inner))}, "
+                    f"which allows only [{quoted(narrowest)}]"
                 ),
                 spans=(span.span_id, *refusing),
                 expected=f"a tool in allowed_tools [{quoted(narrowest)}] of every enclosing delegation",
@@ -242,7 +242,7 @@ def _collapse_finding(trace: Trace, span: Span, key: str, source: tuple[str, str
     else:
         message = (
             f"context key {key!r} handed to {agent_name(holder)} by {label(origin)} is missing from "
-            f"{label(span)} ({_route(span)}): pass it on"
+            f"{label(span, _route(span))}: pass it on"
         )
         found = f"{key!r} missing from the context of span {span.span_id}"
     return Finding(

@@ -111,7 +111,7 @@ def retry_storm(
 # -- tool_loop ----------------------------------------------------------------------
 
 
-def _smallest_period(block: list[str]) -> int:
+def _smallest_period(block: list[Hashable]) -> int:
     size = len(block)
     for period in range(1, size):
         if size % period == 0 and all(block[i] == block[i - period] for i in range(period, size)):
@@ -119,7 +119,7 @@ def _smallest_period(block: list[str]) -> int:
     return size
 
 
-def _find_loops(names: list[str], min_cycles: int, max_period: int) -> list[tuple[int, int, int]]:
+def _find_loops(names: list[Hashable], min_cycles: int, max_period: int) -> list[tuple[int, int, int]]:
     """``(start, end, period)`` of maximal runs where ``names`` repeats a block ``min_cycles`` times.
 
     A run of positions ``i`` with ``names[i] == names[i - p]`` of length ``L``
@@ -161,6 +161,13 @@ def _find_loops(names: list[str], min_cycles: int, max_period: int) -> list[tupl
         choices=("agent", "scope", "trace"),
         description="Whose call sequence is scanned: each agent's, each delegation scope's, or the whole trace's.",
     ),
+    match=ParamSpec(
+        type="list",
+        default=("name",),
+        choices=("name", "input"),
+        description="What makes two calls the same step of a cycle; add 'input' so that, e.g., "
+        "reading three different files in a row is not a loop.",
+    ),
     kinds=ParamSpec(type="list", default=("tool",), choices=_CALL_KINDS, description="Span kinds in the sequence."),
     ignore_tools=ParamSpec(
         type="list", default=(), description="Names left out of the sequence, globs allowed (they neither form nor break a cycle)."
@@ -172,10 +179,13 @@ def tool_loop(
     min_cycles: int,
     max_period: int,
     per: str,
+    match: tuple[str, ...],
     kinds: tuple[str, ...],
     ignore_tools: tuple[str, ...],
 ) -> list[Finding]:
     """One finding per maximal looping stretch of an agent's call sequence."""
+    with_input = "input" in match
+    with_name = "name" in match or not with_input
     sequences: dict[str | None, list[Span]] = {}
     for span in _spans_of(trace, kinds, ignore_tools):
         owner = span.agent if per == "agent" else span.scope if per == "scope" else None
@@ -183,9 +193,11 @@ def tool_loop(
     findings: list[Finding] = []
     word = _kind_word(kinds)
     for owner, spans in sequences.items():
-        names = [s.name for s in spans]
-        for begin, end, period in _find_loops(names, min_cycles, max_period):
-            cycle = names[begin : begin + period]
+        steps: list[Hashable] = [
+            (s.name if with_name else None, _input_key(s.input) if with_input else None) for s in spans
+        ]
+        for begin, end, period in _find_loops(steps, min_cycles, max_period):
+            cycle = [s.name for s in spans[begin : begin + period]]
             cycles = (end - begin) // period
             looping = spans[begin:end]
             who = (

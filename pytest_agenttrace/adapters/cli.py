@@ -1,0 +1,122 @@
+"""``agenttrace import`` and ``agenttrace export``: foreign traces in, OTLP JSON out.
+
+::
+
+    agenttrace import FILE [--from otlp|langfuse|openai-agents|messages] [-o OUT.json] [--validate]
+    agenttrace export TRACE [TRACE ...] --to otlp [-o OUT.json]
+
+``import`` detects the format when ``--from`` is not given.  A file holding
+several runs (an OTLP file with several trace ids, a tau-bench dump) gives
+several traces: with ``-o DIR/`` (an existing directory or a path ending in
+``/``) each is written there under a name made from the trace name, else as
+``OUT.1.json``, ``OUT.2.json``, ...  Without ``-o`` a single trace is printed.
+Exit codes: 0 written, 2 unreadable or foreign input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import TraceFileError
+from ..model import Trace
+from .importing import FORMATS
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add ``import`` and ``export`` to the ``agenttrace`` command line."""
+    importer = subparsers.add_parser(
+        "import",
+        help="convert a foreign trace (OTLP JSON, Langfuse, OpenAI Agents SDK, message log) to a trace file",
+        description=(
+            "Read a trace recorded elsewhere and write it as a pytest-agenttrace trace file. "
+            "Exit 0 when written, 2 when the file cannot be read as the format."
+        ),
+    )
+    importer.add_argument("file", help="the file to import")
+    importer.add_argument(
+        "--from",
+        dest="fmt",
+        choices=(*FORMATS, "auto"),
+        default="auto",
+        help="the file's format (default: detect it)",
+    )
+    importer.add_argument(
+        "-o", "--output", default=None, metavar="OUT.json", help="where to write (default: print one trace)"
+    )
+    importer.add_argument(
+        "--validate", action="store_true", help="also check every trace against the trace-file JSON Schema"
+    )
+    importer.set_defaults(handler=_run_import)
+
+    exporter = subparsers.add_parser(
+        "export",
+        help="write trace files as OTLP JSON (for Jaeger, Phoenix, Langfuse)",
+        description=(
+            "Write one or more trace files as one OTLP JSON document (ExportTraceServiceRequest). "
+            "`agenttrace import` reads it back to the same traces. Exit 0 when written, 2 on bad input."
+        ),
+    )
+    exporter.add_argument("traces", nargs="+", metavar="TRACE", help="trace files to export")
+    exporter.add_argument("--to", dest="target", choices=("otlp",), default="otlp", help="output format")
+    exporter.add_argument("-o", "--output", default=None, metavar="OUT.json", help="where to write (default: stdout)")
+    exporter.set_defaults(handler=_run_export)
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from ..store import dump_bytes, save_trace, trace_filename, validate_trace_dict
+    from .importing import import_trace
+
+    result = import_trace(args.file, None if args.fmt == "auto" else args.fmt)
+    traces = result if isinstance(result, list) else [result]
+    if args.validate:
+        for trace in traces:
+            validate_trace_dict(trace.to_dict(), where=f"{args.file} ({trace.name})")
+    if args.output is None:
+        if len(traces) > 1:
+            raise TraceFileError(
+                f"holds {len(traces)} runs; pass -o DIR/ to write one trace file per run.", path=args.file
+            )
+        sys.stdout.buffer.write(dump_bytes(traces[0].to_dict()) + b"\n")
+        return 0
+    for path in _targets(args.output, traces, trace_filename):
+        save_trace(path[1], path[0])
+        sys.stdout.write(f"{path[0]}\n")
+    return 0
+
+
+def _targets(output: str, traces: list[Trace], trace_filename: Any) -> list[tuple[Path, Trace]]:
+    out = Path(output)
+    if len(traces) == 1 and not output.endswith(("/", os.sep)) and not out.is_dir():
+        return [(out, traces[0])]
+    if output.endswith(("/", os.sep)) or out.is_dir():
+        out.mkdir(parents=True, exist_ok=True)
+        taken: set[str] = set()
+        targets = []
+        for position, trace in enumerate(traces, 1):
+            name = trace_filename(trace.name)
+            if name in taken:
+                name = f"{Path(name).stem}.{position}.json"
+            taken.add(name)
+            targets.append((out / name, trace))
+        return targets
+    return [(out.with_name(f"{out.stem}.{position}{out.suffix or '.json'}"), trace) for position, trace in enumerate(traces, 1)]
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from ..store import dump_bytes, load_trace, write_atomic
+    from .otlp import to_otlp
+
+    traces = [load_trace(path) for path in args.traces]
+    data = dump_bytes(to_otlp(traces), indent=False)
+    if args.output is None:
+        sys.stdout.buffer.write(data + b"\n")
+    else:
+        write_atomic(args.output, data)
+        sys.stdout.write(f"{args.output}\n")
+    return 0

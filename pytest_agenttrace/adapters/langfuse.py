@@ -1,0 +1,186 @@
+"""Langfuse trace exports: ``{"trace": {...}, "observations": [...]}``.
+
+Langfuse's download button (and its public API's trace object, which carries
+``observations`` itself) gives one trace and its observations.  Each
+observation has ``id``, ``parentObservationId``, ``type`` (``SPAN``,
+``GENERATION``, ``AGENT``, ``TOOL``, ``CHAIN``, ``RETRIEVER``, ``EVENT``, ...),
+``name``, ``startTime``/``endTime`` (ISO 8601), ``input``/``output``,
+``model``, ``usageDetails``, ``level``/``statusMessage``, ``promptName``/
+``promptVersion``, and ``metadata``; observations that arrived through
+OpenTelemetry keep their original attributes in ``metadata.attributes``.
+
+Mapping, first that applies:
+
+1. the OpenTelemetry attributes, through
+   :func:`~pytest_agenttrace.adapters.semconv.map_otel_span`;
+2. a LangGraph node (``metadata.langgraph_node`` equal to the observation's
+   name): an ``agent`` span named after the node, as the live LangChain
+   adapter records it;
+3. a LangChain tool result (output ``{"type": "tool", "tool_call_id": ...}``): a ``tool``;
+4. the observation type: ``GENERATION``/``EMBEDDING`` -> llm, ``AGENT`` ->
+   agent, ``TOOL`` -> tool, ``RETRIEVER`` -> retrieval, ``GUARDRAIL``/``EVALUATOR``
+   -> guardrail, anything else -> custom.
+
+Langfuse's own fields fill what the attributes leave open: ``model``,
+``usageDetails`` (``usage.input_tokens``/``output_tokens``), ``input``/``output``,
+``level: ERROR`` (status error with ``statusMessage``), prompt name/version
+(version stamp ``prompt:NAME``).  The Langfuse metadata is kept under
+``attributes.langfuse``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ..model import Trace
+from .importing import ImportLog, Record, assemble, unix_ns_from_iso
+from .semconv import MappedSpan, map_otel_span
+
+__all__ = ["read_langfuse"]
+
+_TYPES: Final[dict[str, str]] = {
+    "GENERATION": "llm",
+    "EMBEDDING": "llm",
+    "AGENT": "agent",
+    "TOOL": "tool",
+    "RETRIEVER": "retrieval",
+    "GUARDRAIL": "guardrail",
+    "EVALUATOR": "guardrail",
+}
+# Langfuse metadata that only describes the exporter, not the run.
+_DROPPED_METADATA: Final = frozenset({"attributes", "resourceAttributes", "scope"})
+
+
+def read_langfuse(data: Any, source: str) -> list[Trace]:
+    """Traces from a parsed Langfuse export (one export, or a list of them)."""
+    exports = data if isinstance(data, list) else [data]
+    traces = []
+    for position, export in enumerate(exports):
+        if not isinstance(export, Mapping):
+            continue
+        trace = export.get("trace") if isinstance(export.get("trace"), Mapping) else export
+        label = source if len(exports) == 1 else f"{source}#{position}"
+        traces.append(_read_one(trace, export.get("observations") or [], label, source))
+    return traces
+
+
+def _read_one(trace: Mapping[str, Any], observations: list[Any], label: str, source: str) -> Trace:
+    log = ImportLog(label)
+    records = []
+    for observation in observations:
+        try:
+            records.append(_record(observation))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            ident = observation.get("id") if isinstance(observation, Mapping) else None
+            log.warn(f"observation {ident!r} skipped: {exc!r}")
+    metadata: dict[str, Any] = {"imported_from": "langfuse", "source": source}
+    for ours, theirs in (("session_id", "sessionId"), ("user_id", "userId"), ("tags", "tags"), ("release", "release")):
+        value = trace.get(theirs)
+        if value not in (None, "None", "", "[]", []):
+            metadata[ours] = value
+    return assemble(
+        records,
+        trace_id=str(trace.get("id") or source),
+        name=str(trace.get("name") or source),
+        metadata=metadata,
+        log=log,
+    )
+
+
+def _record(observation: Mapping[str, Any]) -> Record:
+    ident = str(observation["id"])
+    name = str(observation.get("name") or "")
+    meta = _mapping(observation.get("metadata"))
+    attrs = _mapping(meta.get("attributes"))
+    level = observation.get("level")
+    status_error = None
+    if level == "ERROR":
+        status_error = ("", str(observation.get("statusMessage") or ""))
+
+    mapped = map_otel_span(name, attrs, status_error=status_error) if attrs else None
+    kind = mapped.kind if mapped is not None else "custom"
+    span_name = mapped.name if mapped is not None else name
+    agent = mapped.agent if mapped is not None else None
+    attributes: dict[str, Any] = dict(mapped.attributes) if mapped is not None else {}
+    output = observation.get("output")
+    if kind == "custom":
+        node = meta.get("langgraph_node")
+        if isinstance(node, str) and node == name and not node.startswith("__"):
+            kind, agent = "agent", name
+        elif isinstance(output, Mapping) and output.get("type") == "tool" and "tool_call_id" in output:
+            kind = "tool"
+            attributes.setdefault("tool_call_id", output["tool_call_id"])
+        else:
+            kind = _TYPES.get(str(observation.get("type", "")).upper(), "custom")
+            if kind == "agent":
+                agent = span_name
+
+    model = observation.get("model")
+    if isinstance(model, str) and model and "model" not in attributes:
+        attributes["model"] = model
+    usage = _usage(observation.get("usageDetails"))
+    if usage and "usage" not in attributes:
+        attributes["usage"] = usage
+    langfuse_meta = {k: v for k, v in meta.items() if k not in _DROPPED_METADATA}
+    if langfuse_meta:
+        attributes["langfuse"] = langfuse_meta
+    attributes["observation_type"] = observation.get("type")
+
+    versions = dict(mapped.versions) if mapped is not None else {}
+    prompt = observation.get("promptName")
+    if isinstance(prompt, str) and prompt:
+        version = observation.get("promptVersion")
+        versions[f"prompt:{prompt}"] = f"{prompt}@v{version}" if version not in (None, "") else prompt
+
+    start = unix_ns_from_iso(observation.get("startTime"))
+    if start is None:
+        raise ValueError(f"startTime {observation.get('startTime')!r} is not an ISO 8601 time")
+    end = unix_ns_from_iso(observation.get("endTime")) or start
+    parent = observation.get("parentObservationId")
+    error = mapped.error if mapped is not None else None
+    if status_error is not None and error is None:
+        error = {"type": "Error", "message": status_error[1]}
+    return Record.from_mapped(
+        MappedSpan(
+            kind=kind,
+            name=span_name,
+            agent=agent,
+            attributes=attributes,
+            input=mapped.input if mapped is not None and mapped.input is not None else observation.get("input"),
+            output=mapped.output if mapped is not None and mapped.output is not None else output,
+            versions=versions,
+            error=error,
+        ),
+        span_id=ident,
+        parent_id=str(parent) if parent else None,
+        start_ns=start,
+        end_ns=end,
+    )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A metadata mapping, also when Langfuse stored it as a JSON string."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return {}
+        return dict(parsed) if isinstance(parsed, Mapping) else {}
+    return {}
+
+
+def _usage(details: Any) -> dict[str, int]:
+    if not isinstance(details, Mapping):
+        return {}
+    usage = {}
+    for ours, theirs in (("input_tokens", "input"), ("output_tokens", "output"), ("total_tokens", "total")):
+        value = details.get(theirs)
+        if isinstance(value, int) and not isinstance(value, bool):
+            usage[ours] = value
+    if not usage.get("input_tokens") and not usage.get("output_tokens"):
+        return {}
+    return usage

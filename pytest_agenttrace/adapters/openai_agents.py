@@ -1,0 +1,344 @@
+"""Live capture of OpenAI Agents SDK runs (``pip install 'pytest-agenttrace[openai-agents]'``).
+
+:class:`AgentTraceProcessor` is a ``TracingProcessor``; :func:`install` adds
+it to the SDK's trace processors (next to the default exporter, which keeps
+working).  While a recorder is active, each SDK span becomes a span:
+
+============================  ==================================================
+SDK span (``span_data.type``)  agenttrace span
+============================  ==================================================
+``agent``                     ``agent`` named after the agent
+``generation``, ``response``  ``llm``: ``attributes.model``, ``attributes.usage``
+                              (``input_tokens``/``output_tokens``), messages in
+                              ``input``/``output``
+``function``                  ``tool``: arguments (decoded JSON) in ``input``,
+                              result in ``output``; an SDK error is the error
+``handoff``                   ``handoff`` with ``attributes.from_agent`` and
+                              ``attributes.to_agent`` (named after the target)
+``guardrail``                 ``guardrail``: ``attributes.triggered``
+``custom``                    ``custom`` with its data under ``attributes.data``
+``mcp_tools``                 ``custom`` ``mcp_tools``: server and tool list
+``task``                      ``custom`` named after the workflow (top level only)
+``turn``                      not recorded: its children go to the agent span
+============================  ==================================================
+
+``Agent.as_tool``: the sub-agent's run happens inside the tool's function
+span; the adapter puts a ``delegation`` span (``from_agent`` = the calling
+agent, ``to_agent`` = the sub-agent, ``context.input`` = the tool input)
+between the tool and the sub-agent, so everything the sub-agent does carries
+that delegation's scope.  SDK spans nest under the native span open where the
+run started, and native spans opened inside an SDK span (in a tool body, say)
+nest under it.
+
+:func:`map_span_data` is the mapping itself, shared with the importer of
+exported SDK spans (``agenttrace import --from openai-agents``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from ..exceptions import MissingExtraError
+from ..recorder import SpanHandle, active_recorder
+from . import _context
+from ._context import adapter_state, log, register_parent_provider, resolve_parent
+
+try:
+    from agents.tracing import TracingProcessor as _TracingProcessor
+    from agents.tracing import add_trace_processor as _add_trace_processor
+    from agents.tracing import get_current_span as _sdk_current_span
+except ImportError as _exc:  # pragma: no cover - exercised only without the extra
+    _IMPORT_ERROR: ImportError | None = _exc
+    _TracingProcessor = object  # type: ignore[assignment,misc]  # lets the module import; install() raises
+else:
+    _IMPORT_ERROR = None
+
+if TYPE_CHECKING:
+    from ..recorder import Recorder
+
+__all__ = ["AgentTraceProcessor", "MappedSDKSpan", "install", "map_span_data"]
+
+SOURCE: Final = "openai-agents"
+_MAX_MESSAGES: Final = 50
+
+
+@dataclass(slots=True)
+class MappedSDKSpan:
+    """The agenttrace fields of one exported Agents SDK span (``span_data`` dict).
+
+    ``kind`` is ``None`` for spans that are not recorded (``turn``, nested
+    ``task``): their children belong to the enclosing span.
+    """
+
+    kind: str | None
+    name: str
+    agent: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    input: Any = None
+    output: Any = None
+    context: dict[str, Any] | None = None
+
+
+def _json_or_text(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _usage(usage: Any) -> dict[str, Any]:
+    if not isinstance(usage, Mapping):
+        return {}
+    out: dict[str, Any] = {}
+    for ours, keys in (("input_tokens", ("input_tokens", "prompt_tokens")), ("output_tokens", ("output_tokens", "completion_tokens"))):
+        for key in keys:
+            value = usage.get(key)
+            if isinstance(value, int):
+                out[ours] = value
+                break
+    total = usage.get("total_tokens")
+    if isinstance(total, int):
+        out["total_tokens"] = total
+    return out
+
+
+def _cap_messages(messages: Any) -> Any:
+    if isinstance(messages, (list, tuple)) and len(messages) > _MAX_MESSAGES:
+        return [*messages[-_MAX_MESSAGES:], f"…[agenttrace: kept the last {_MAX_MESSAGES} of {len(messages)} messages]"]
+    return messages
+
+
+def map_span_data(data: Mapping[str, Any], *, nested: bool = False) -> MappedSDKSpan:
+    """Map one SDK ``span_data`` export (``{"type": ..., ...}``) onto agenttrace fields.
+
+    ``nested`` says the span has a parent: a nested ``task`` (the run of an
+    ``Agent.as_tool`` sub-agent) is then not recorded.
+    """
+    kind = data.get("type")
+    if kind == "custom" and isinstance(data.get("data"), Mapping) and data["data"].get("sdk_span_type"):
+        kind = data["data"]["sdk_span_type"]  # task/turn exports wrap themselves as custom
+        data = {"type": kind, **data["data"]}
+    if kind == "agent":
+        name = str(data.get("name") or "agent")
+        attrs = {k: data[k] for k in ("handoffs", "tools", "output_type") if data.get(k) is not None}
+        return MappedSDKSpan("agent", name, agent=name, attributes=attrs)
+    if kind in ("generation", "response"):
+        attrs: dict[str, Any] = {"operation": kind}
+        model = data.get("model")
+        if model:
+            attrs["model"] = str(model)
+        if data.get("model_config"):
+            attrs["model_config"] = dict(data["model_config"])
+        usage = _usage(data.get("usage"))
+        if usage:
+            attrs["usage"] = usage
+        if data.get("response_id"):
+            attrs["response_id"] = data["response_id"]
+        return MappedSDKSpan("llm", str(model or kind), attributes=attrs, input=_cap_messages(data.get("input")), output=_cap_messages(data.get("output")))
+    if kind == "function":
+        attrs = {}
+        if data.get("mcp_data"):
+            attrs["mcp_data"] = data["mcp_data"]
+        return MappedSDKSpan("tool", str(data.get("name") or "function"), attributes=attrs, input=_json_or_text(data.get("input")), output=data.get("output"))
+    if kind == "handoff":
+        from_agent, to_agent = data.get("from_agent"), data.get("to_agent")
+        return MappedSDKSpan(
+            "handoff",
+            str(to_agent or "handoff"),
+            attributes={"from_agent": from_agent, "to_agent": to_agent},
+            context={},
+        )
+    if kind == "guardrail":
+        return MappedSDKSpan("guardrail", str(data.get("name") or "guardrail"), attributes={"triggered": bool(data.get("triggered"))})
+    if kind == "mcp_tools":
+        return MappedSDKSpan("custom", "mcp_tools", attributes={"server": data.get("server"), "result": data.get("result")})
+    if kind == "task":
+        if nested:
+            return MappedSDKSpan(None, "task")
+        attrs = {"sdk_span_type": "task"}
+        usage = _usage(data.get("usage"))
+        if usage:
+            attrs["usage"] = usage
+        return MappedSDKSpan("custom", str(data.get("name") or "task"), attributes=attrs)
+    if kind == "turn":
+        return MappedSDKSpan(None, "turn", agent=data.get("agent_name"))
+    if kind in ("transcription", "speech"):
+        attrs = {"operation": kind}
+        if data.get("model"):
+            attrs["model"] = data["model"]
+        return MappedSDKSpan("llm", str(data.get("model") or kind), attributes=attrs)
+    name = str(data.get("name") or kind or "custom")
+    payload = data.get("data")
+    attrs = {"data": dict(payload)} if isinstance(payload, Mapping) else {}
+    if kind not in (None, "custom"):
+        attrs["sdk_span_type"] = kind
+    return MappedSDKSpan("custom", name, attributes=attrs)
+
+
+# -- live capture ---------------------------------------------------------------
+
+
+class _SDKState:
+    __slots__ = ("handles", "delegations", "by_tool")
+
+    def __init__(self) -> None:
+        #: SDK span id -> our handle (a collapsed span maps to its nearest recorded ancestor, or None).
+        self.handles: dict[str, SpanHandle | None] = {}
+        #: SDK agent span id -> the delegation span inserted above it (Agent.as_tool).
+        self.delegations: dict[str, SpanHandle] = {}
+        #: our tool span id -> the delegations inserted under it.
+        self.by_tool: dict[str, list[SpanHandle]] = {}
+
+
+def _state(rec: Recorder) -> _SDKState:
+    return adapter_state(rec, SOURCE, _SDKState)
+
+
+def _current_sdk_parent(rec: Recorder) -> SpanHandle | None:
+    """Parent provider: the SDK span current in this context, mapped."""
+    span = _sdk_current_span()
+    if span is None:
+        return None
+    state = adapter_state(rec, SOURCE, _SDKState)
+    return state.handles.get(span.span_id)
+
+
+class AgentTraceProcessor(_TracingProcessor):  # type: ignore[misc,valid-type]  # SDK class when installed
+    """An Agents SDK trace processor recording into the active recorder."""
+
+    def on_trace_start(self, trace: Any) -> None:
+        return None
+
+    def on_trace_end(self, trace: Any) -> None:
+        return None
+
+    def on_span_start(self, span: Any) -> None:
+        rec = active_recorder()
+        if rec is None or not _context.enabled(SOURCE):
+            return
+        try:
+            self._start(rec, span)
+        except Exception:  # noqa: BLE001 - never break the agent
+            log.warning("agenttrace: could not record an Agents SDK span at its start", exc_info=True)
+
+    def _start(self, rec: Recorder, span: Any) -> None:
+        state = _state(rec)
+        data = span.span_data
+        parent: SpanHandle | None = None
+        has_parent = span.parent_id is not None and span.parent_id in state.handles
+        if has_parent:
+            parent = state.handles[span.parent_id]
+        innermost = resolve_parent(rec)
+        if parent is None or (innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)):
+            parent = innermost
+        mapped = map_span_data(data.export(), nested=has_parent)
+        if mapped.kind is None:
+            state.handles[span.span_id] = parent  # collapsed: children go to the enclosing span
+            return
+        if mapped.kind == "agent" and parent is not None and parent.kind == "tool" and not parent.ended:
+            # Agent.as_tool: the sub-agent runs inside the tool -> a delegation between them.
+            delegation = rec.start_span(
+                "delegation",
+                mapped.name,
+                parent_id=parent.span_id,
+                attributes={"from_agent": parent.agent, "to_agent": mapped.name, "via_tool": parent.name},
+                context={},
+            )
+            state.delegations[span.span_id] = delegation
+            state.by_tool.setdefault(parent.span_id, []).append(delegation)
+            parent = delegation
+        kwargs: dict[str, Any] = {"parent_id": parent.span_id if parent is not None else None}
+        if mapped.agent is not None:
+            kwargs["agent"] = mapped.agent
+        handle = rec.start_span(mapped.kind, mapped.name, attributes=mapped.attributes or None, **kwargs)
+        if mapped.kind == "handoff" and not handle.attributes.get("from_agent"):
+            handle.attributes["from_agent"] = handle.agent
+        state.handles[span.span_id] = handle
+
+    def on_span_end(self, span: Any) -> None:
+        rec = active_recorder()
+        if rec is None:
+            return
+        handle: SpanHandle | None = None
+        try:
+            state = _state(rec)
+            handle = state.handles.get(span.span_id)
+            if handle is None or handle.ended or handle.recorder is not rec:
+                return
+            if state.handles.get(span.parent_id or "") is handle:
+                return  # a collapsed span shares its parent's handle: not ours to end
+            self._finish(rec, state, span, handle)
+        except Exception:  # noqa: BLE001 - never break the agent
+            log.warning("agenttrace: could not record an Agents SDK span at its end", exc_info=True)
+            if handle is not None and not handle.ended:
+                try:
+                    handle.end()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    def _finish(self, rec: Recorder, state: _SDKState, span: Any, handle: SpanHandle) -> None:
+        if handle.kind is None:  # pragma: no cover - defensive
+            return
+        mapped = map_span_data(span.span_data.export(), nested=span.parent_id is not None)
+        if mapped.kind is not None:
+            if mapped.kind == "handoff":
+                handle.name = mapped.name
+                from_agent = mapped.attributes.get("from_agent") or handle.attributes.get("from_agent")
+                handle.attributes.update(mapped.attributes)
+                handle.attributes["from_agent"] = from_agent
+                if handle.context is None:
+                    handle.context = {}
+            else:
+                handle.attributes.update(mapped.attributes)
+            if mapped.input is not None:
+                handle.input = mapped.input
+            if mapped.output is not None:
+                handle.output = mapped.output
+        error = span.error
+        if error:
+            handle.status = "error"
+            detail = error.get("data") or {}
+            message = str(error.get("message") or "error")
+            inner = detail.get("error") if isinstance(detail, Mapping) else None
+            handle.error = {"type": "AgentsSDKError", "message": f"{message}: {inner}" if inner else message}
+        for inserted in state.by_tool.pop(handle.span_id, ()):
+            if not inserted.context:
+                inserted.context = {"input": handle.input}
+        delegation = state.delegations.pop(span.span_id, None)
+        handle.end()
+        if delegation is not None and not delegation.ended:
+            if handle.status == "error":
+                delegation.status, delegation.error = "error", handle.error
+            delegation.end()
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self) -> None:
+        return None
+
+
+_PROCESSOR: AgentTraceProcessor | None = None
+_install_lock = threading.Lock()
+
+
+def install() -> AgentTraceProcessor:
+    """Add the processor to the Agents SDK's trace processors (idempotent).
+
+    Raises :class:`~pytest_agenttrace.exceptions.MissingExtraError` without the extra.
+    """
+    global _PROCESSOR
+    if _IMPORT_ERROR is not None:
+        raise MissingExtraError("OpenAI Agents SDK capture", "openai-agents", "openai-agents") from _IMPORT_ERROR
+    with _install_lock:
+        if _PROCESSOR is None:
+            _PROCESSOR = AgentTraceProcessor()
+            _add_trace_processor(_PROCESSOR)
+        register_parent_provider(_current_sdk_parent)
+    return _PROCESSOR

@@ -1,0 +1,785 @@
+"""Live capture of OpenTelemetry spans, cross-process propagation and an OTLP receiver.
+
+Three pieces (``pip install 'pytest-agenttrace[otel]'``):
+
+* :class:`AgentTraceSpanProcessor`: an OpenTelemetry SDK span processor.  While
+  a recorder is active every SDK span becomes a span of the trace, mapped onto
+  the span kinds by :func:`pytest_agenttrace.adapters.semconv.map_otel_span`
+  (GenAI semantic conventions and OpenInference).  :func:`install` adds it to
+  the global tracer provider and to every SDK ``TracerProvider`` created
+  afterwards; the pytest plugin does this for you.  Native and OpenTelemetry
+  spans nest both ways: an OpenTelemetry span started inside a native span
+  gets it as parent, and a native span started while an OpenTelemetry span is
+  current gets that span as parent.
+* Propagation: :func:`inject` writes W3C ``traceparent`` and ``baggage``
+  headers for the innermost open span (native or OpenTelemetry), with the
+  delegation scope, agent and span id in baggage (``agenttrace.scope``,
+  ``agenttrace.agent``, ``agenttrace.span``); :func:`subprocess_env` puts the
+  same into ``TRACEPARENT``/``BAGGAGE`` environment variables;
+  :func:`extract` and :func:`context_from_env` read them back in the other
+  process.  :class:`BaggageSpanProcessor` (for the other process) copies the
+  ``agenttrace.*`` baggage onto its spans, so they can be placed even when the
+  trace context was lost on the way.
+* :func:`otlp_receiver`: an OTLP/HTTP receiver (protobuf and JSON) on
+  127.0.0.1 with a port chosen by the OS.  Spans exported to it by a
+  subprocess with the standard OTLP exporter land in the recorder under the
+  span whose context the subprocess was given, so a sub-agent in another
+  process appears under the delegation that started it.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import os
+import random
+import threading
+import zlib
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, Final
+
+from ..exceptions import MissingExtraError
+from ..recorder import SpanHandle, active_recorder
+from . import _context
+from ._context import adapter_state, descends as _descends, epoch_to_recorder_ns, log, register_parent_provider, resolve_parent
+
+try:
+    from opentelemetry import baggage as _baggage
+    from opentelemetry import context as _otel_context
+    from opentelemetry import trace as _trace
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace import SpanProcessor as _SpanProcessor
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, StatusCode, TraceFlags
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+except ImportError as _exc:  # pragma: no cover - exercised only without the extra
+    _IMPORT_ERROR: ImportError | None = _exc
+    _SpanProcessor = object  # type: ignore[assignment,misc]  # lets the module import; install() raises
+else:
+    _IMPORT_ERROR = None
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+
+    from ..recorder import Recorder
+
+__all__ = [
+    "AgentTraceSpanProcessor",
+    "BaggageSpanProcessor",
+    "OTLPReceiver",
+    "context_from_env",
+    "extract",
+    "inject",
+    "install",
+    "otlp_receiver",
+    "subprocess_env",
+]
+
+SOURCE: Final = "otel"
+BAGGAGE_SPAN: Final = "agenttrace.span"
+BAGGAGE_SCOPE: Final = "agenttrace.scope"
+BAGGAGE_AGENT: Final = "agenttrace.agent"
+BAGGAGE_TRACE: Final = "agenttrace.trace"
+_BAGGAGE_KEYS: Final = (BAGGAGE_SPAN, BAGGAGE_SCOPE, BAGGAGE_AGENT, BAGGAGE_TRACE)
+
+
+def _require() -> None:
+    if _IMPORT_ERROR is not None:
+        raise MissingExtraError("OpenTelemetry capture", "otel", "opentelemetry-sdk") from _IMPORT_ERROR
+
+
+def _map(name: str, attributes: Mapping[str, Any], status_error: tuple[str, str] | None = None) -> Any:
+    """The one mapping call (semantic conventions -> agenttrace fields)."""
+    from .semconv import map_otel_span
+
+    return map_otel_span(name, attributes, status_error=status_error)
+
+
+# -- per-recorder state ---------------------------------------------------------
+
+
+class _OtelState:
+    """Which OpenTelemetry span ids are which spans of one recorder."""
+
+    __slots__ = ("handles", "remote", "contexts", "synthetic", "trace_id")
+
+    def __init__(self) -> None:
+        #: OpenTelemetry span id (int) -> handle, for spans captured or received.
+        self.handles: dict[int, SpanHandle] = {}
+        #: synthetic span id handed out by inject() -> our span id.
+        self.remote: dict[int, str] = {}
+        #: our span id -> its OpenTelemetry SpanContext (real or synthetic).
+        self.contexts: dict[str, Any] = {}
+        self.synthetic: dict[str, int] = {}
+        self.trace_id = random.getrandbits(128) or 1
+
+
+def _state(rec: Recorder) -> _OtelState:
+    return adapter_state(rec, SOURCE, _OtelState)
+
+
+def _handle_for_span_id(rec: Recorder, state: _OtelState, span_id: int) -> SpanHandle | None:
+    handle = state.handles.get(span_id)
+    if handle is not None:
+        return handle
+    ours = state.remote.get(span_id)
+    return rec.handle(ours) if ours is not None else None
+
+
+def _current_otel_parent(rec: Recorder) -> SpanHandle | None:
+    """Parent provider: the OpenTelemetry span current in this context, mapped."""
+    ctx = _trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    state = adapter_state(rec, SOURCE, _OtelState)
+    return _handle_for_span_id(rec, state, ctx.span_id)
+
+
+# -- the span processor ---------------------------------------------------------
+
+
+class AgentTraceSpanProcessor(_SpanProcessor):  # type: ignore[misc,valid-type]  # SDK class when installed
+    """Turns OpenTelemetry SDK spans into spans of the active recorder.
+
+    With no active recorder (or with OpenTelemetry capture switched off) it
+    does nothing.  Mapping errors are logged and the span is kept as far as it
+    could be read; the traced program never sees them.
+    """
+
+    def on_start(self, span: Any, parent_context: Context | None = None) -> None:
+        rec = active_recorder()
+        if rec is None or not _context.enabled(SOURCE):
+            return
+        try:
+            self._start(rec, span)
+        except Exception:  # noqa: BLE001 - never break the traced program
+            log.warning("agenttrace: could not map OpenTelemetry span %r at its start", getattr(span, "name", "?"), exc_info=True)
+
+    def _start(self, rec: Recorder, span: Any) -> None:
+        state = _state(rec)
+        ctx = span.get_span_context()
+        parent_ctx = span.parent
+        parent = _handle_for_span_id(rec, state, parent_ctx.span_id) if parent_ctx is not None else None
+        innermost = resolve_parent(rec)
+        if parent is None or (innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)):
+            # A native span opened inside the OpenTelemetry parent is nearer.
+            parent = innermost
+        attributes = span.attributes or {}
+        kind, name, agent = "custom", span.name, None
+        if attributes:
+            try:
+                mapped = _map(span.name, attributes)
+                kind, name, agent = mapped.kind, mapped.name, mapped.agent
+            except Exception:  # noqa: BLE001 - start as custom; the end tries again and says so
+                pass
+        if agent is not None:
+            handle = rec.start_span(kind, name, parent_id=parent.span_id if parent else None, agent=agent)
+        else:
+            handle = rec.start_span(kind, name, parent_id=parent.span_id if parent else None)
+        state.handles[ctx.span_id] = handle
+        state.contexts[handle.span_id] = ctx
+
+    def on_end(self, span: ReadableSpan) -> None:
+        rec = active_recorder()
+        if rec is None:
+            return
+        try:
+            state = _state(rec)
+            handle = state.handles.get(span.get_span_context().span_id)  # type: ignore[union-attr]  # always set on SDK spans
+            if handle is None or handle.ended:
+                return
+            _apply(rec, handle, span.name, span.attributes or {}, _status_error(span), span.events)
+            handle.end()
+        except Exception:  # noqa: BLE001 - never break the traced program
+            log.warning("agenttrace: could not map OpenTelemetry span %r at its end", getattr(span, "name", "?"), exc_info=True)
+            try:
+                if handle is not None and not handle.ended:  # record what we can: at least close it
+                    handle.end()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def _status_error(span: Any) -> tuple[str, str] | None:
+    status = span.status
+    if status is None or status.status_code is not StatusCode.ERROR:
+        return None
+    for event in span.events or ():
+        if event.name == "exception":
+            attrs = event.attributes or {}
+            return (str(attrs.get("exception.type", "")), str(attrs.get("exception.message", status.description or "")))
+    return ("", status.description or "")
+
+
+def _apply(
+    rec: Recorder,
+    handle: SpanHandle,
+    name: str,
+    attributes: Mapping[str, Any],
+    status_error: tuple[str, str] | None,
+    events: Sequence[Any] | None,
+    *,
+    event_times_epoch: bool = True,
+) -> None:
+    """Fill ``handle`` from a finished span's name, attributes, status and events."""
+    try:
+        mapped = _map(name, attributes, status_error)
+    except Exception:  # noqa: BLE001 - keep the raw attributes when mapping fails
+        log.warning("agenttrace: could not map OpenTelemetry span %r; keeping its raw attributes", name, exc_info=True)
+        handle.attributes["otel"] = {k: _plain(v) for k, v in attributes.items()}
+        if status_error is not None:
+            handle.set_status("error", {"type": status_error[0] or "Error", "message": status_error[1]})
+        return
+    handle.kind = mapped.kind
+    handle.name = mapped.name
+    if mapped.agent is not None:
+        handle.agent = mapped.agent
+    handle.attributes.update(mapped.attributes)
+    if mapped.kind in ("handoff", "delegation") and not handle.attributes.get("from_agent"):
+        parent = rec.handle(handle.parent_id) if handle.parent_id else None
+        if parent is not None and parent.agent:
+            handle.attributes["from_agent"] = parent.agent
+    if mapped.input is not None:
+        handle.input = mapped.input
+    if mapped.output is not None:
+        handle.output = mapped.output
+    for key, stamp in mapped.versions.items():
+        handle.set_version(key, stamp)
+    if mapped.context is not None:
+        handle.context = dict(mapped.context)
+    elif mapped.kind in ("handoff", "delegation") and handle.context is None:
+        handle.context = {}
+    if mapped.error is not None:
+        handle.status = "error"
+        handle.error = dict(mapped.error)
+    elif status_error is not None:
+        handle.set_status("error", {"type": status_error[0] or "Error", "message": status_error[1]})
+    if events:
+        out = []
+        for event in events:
+            if event.name == "exception":
+                continue
+            when = epoch_to_recorder_ns(rec, event.timestamp) if event_times_epoch else event.timestamp
+            out.append({"name": event.name, "time_ns": when, "attributes": {k: _plain(v) for k, v in (event.attributes or {}).items()}})
+        if out:
+            handle.events = (handle.events or []) + out
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+# -- installation ---------------------------------------------------------------
+
+_PROCESSOR: AgentTraceSpanProcessor | None = None
+_install_lock = threading.Lock()
+
+
+def _processor() -> AgentTraceSpanProcessor:
+    global _PROCESSOR
+    if _PROCESSOR is None:
+        _PROCESSOR = AgentTraceSpanProcessor()
+    return _PROCESSOR
+
+
+def _has_processor(provider: Any, processor: Any) -> bool:
+    active = getattr(provider, "_active_span_processor", None)
+    return processor in tuple(getattr(active, "_span_processors", ()))
+
+
+def install(provider: Any = None) -> AgentTraceSpanProcessor:
+    """Capture OpenTelemetry spans into the active recorder (idempotent).
+
+    With ``provider`` the processor is added to that SDK ``TracerProvider``;
+    without, to the global provider (when it is an SDK provider) and to every
+    SDK ``TracerProvider`` created from now on.  Raises
+    :class:`~pytest_agenttrace.exceptions.MissingExtraError` without the extra.
+    """
+    _require()
+    processor = _processor()
+    with _install_lock:
+        register_parent_provider(_current_otel_parent)
+        if provider is not None:
+            if not _has_processor(provider, processor):
+                provider.add_span_processor(processor)
+            return processor
+        _patch_sdk_provider(processor)
+        current = _trace.get_tracer_provider()
+        if isinstance(current, TracerProvider) and not _has_processor(current, processor):
+            current.add_span_processor(processor)
+    return processor
+
+
+def _patch_sdk_provider(processor: AgentTraceSpanProcessor) -> None:
+    init = TracerProvider.__init__
+    if getattr(init, "_agenttrace_patched", False):
+        return
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        try:
+            self.add_span_processor(processor)
+        except Exception:  # noqa: BLE001 - a provider we cannot join is simply not captured
+            log.debug("agenttrace: could not add the span processor to %r", self, exc_info=True)
+
+    __init__._agenttrace_patched = True  # type: ignore[attr-defined]  # marker against double patching
+    TracerProvider.__init__ = __init__  # type: ignore[method-assign]  # the SDK offers no global hook for new providers
+
+
+# -- propagation ----------------------------------------------------------------
+
+
+def _span_context_for(rec: Recorder, handle: SpanHandle) -> Any:
+    """The OpenTelemetry context standing for ``handle``: its own, or a synthetic one."""
+    state = _state(rec)
+    known = state.contexts.get(handle.span_id)
+    if known is not None:
+        return known
+    span_id = state.synthetic.get(handle.span_id)
+    if span_id is None:
+        span_id = random.getrandbits(64) or 1
+        state.synthetic[handle.span_id] = span_id
+        state.remote[span_id] = handle.span_id
+    ctx = SpanContext(trace_id=state.trace_id, span_id=span_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    state.contexts[handle.span_id] = ctx
+    return ctx
+
+
+def inject(carrier: MutableMapping[str, str] | None = None, *, recorder: Recorder | None = None) -> MutableMapping[str, str]:
+    """Write ``traceparent`` and ``baggage`` for the innermost open span into ``carrier``.
+
+    The span may be native or OpenTelemetry; baggage carries
+    ``agenttrace.span`` (its id), ``agenttrace.scope`` (the delegation scope),
+    ``agenttrace.agent`` and ``agenttrace.trace``.  Outside a recording the
+    current OpenTelemetry context is propagated unchanged.  Returns ``carrier``
+    (a new dict when none is given), ready to send as HTTP headers.
+    """
+    _require()
+    out: MutableMapping[str, str] = {} if carrier is None else carrier
+    ctx = _otel_context.get_current()
+    rec = recorder or active_recorder()
+    if rec is not None:
+        target = resolve_parent(rec)
+        if target is not None:
+            ctx = _trace.set_span_in_context(NonRecordingSpan(_span_context_for(rec, target)), ctx)
+            scope = target.span_id if target.kind == "delegation" else target.scope
+            for key, value in ((BAGGAGE_SPAN, target.span_id), (BAGGAGE_SCOPE, scope), (BAGGAGE_AGENT, target.agent), (BAGGAGE_TRACE, rec.trace_id)):
+                if value:
+                    ctx = _baggage.set_baggage(key, str(value), ctx)
+    TraceContextTextMapPropagator().inject(out, ctx)
+    W3CBaggagePropagator().inject(out, ctx)
+    return out
+
+
+def extract(carrier: Mapping[str, str], context: Context | None = None) -> Context:
+    """The OpenTelemetry context (remote parent + baggage) carried by ``carrier``."""
+    _require()
+    lowered = {k.lower(): v for k, v in carrier.items()}
+    ctx = TraceContextTextMapPropagator().extract(lowered, context)
+    return W3CBaggagePropagator().extract(lowered, ctx)
+
+
+def subprocess_env(env: Mapping[str, str] | None = None, *, recorder: Recorder | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) plus ``TRACEPARENT``/``BAGGAGE`` for a child process."""
+    out = dict(os.environ if env is None else env)
+    headers = inject(recorder=recorder)
+    for header, var in (("traceparent", "TRACEPARENT"), ("tracestate", "TRACESTATE"), ("baggage", "BAGGAGE")):
+        if header in headers:
+            out[var] = headers[header]
+        else:
+            out.pop(var, None)
+    return out
+
+
+def context_from_env(environ: Mapping[str, str] | None = None) -> Context:
+    """The context a parent process passed through ``TRACEPARENT``/``BAGGAGE``.
+
+    In the child: ``with tracer.start_as_current_span("agent", context=context_from_env()):``.
+    """
+    environ = os.environ if environ is None else environ
+    carrier = {h: environ[v] for h, v in (("traceparent", "TRACEPARENT"), ("tracestate", "TRACESTATE"), ("baggage", "BAGGAGE")) if v in environ}
+    return extract(carrier)
+
+
+class BaggageSpanProcessor(_SpanProcessor):  # type: ignore[misc,valid-type]  # SDK class when installed
+    """Copies ``agenttrace.*`` baggage onto every span started (for the child process).
+
+    With it, the receiver can place spans under the right delegation even when
+    a framework in the child process started a fresh trace.
+    """
+
+    def on_start(self, span: Any, parent_context: Context | None = None) -> None:
+        try:
+            entries = _baggage.get_all(parent_context)
+            for key in _BAGGAGE_KEYS:
+                value = entries.get(key)
+                if value is not None:
+                    span.set_attribute(key, str(value))
+        except Exception:  # noqa: BLE001
+            log.debug("agenttrace: could not copy baggage onto a span", exc_info=True)
+
+    def on_end(self, span: Any) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+if _IMPORT_ERROR is None:
+    register_parent_provider(_current_otel_parent)
+
+
+# -- OTLP decoding --------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Received:
+    """One span as it came over OTLP, before placement."""
+
+    span_id: int
+    parent_id: int | None
+    trace_id: int
+    name: str
+    start: int
+    end: int
+    attributes: dict[str, Any]
+    status_error: tuple[str, str] | None
+    events: list[Any] = field(default_factory=list)
+    service: str | None = None
+
+
+@dataclass(slots=True)
+class _Event:
+    name: str
+    timestamp: int
+    attributes: dict[str, Any]
+
+
+def _any_value_pb(value: Any) -> Any:
+    which = value.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "array_value":
+        return [_any_value_pb(v) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _any_value_pb(kv.value) for kv in value.kvlist_value.values}
+    if which == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, which)
+
+
+def _decode_protobuf(body: bytes) -> list[_Received]:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest.FromString(body)
+    out: list[_Received] = []
+    for resource_spans in request.resource_spans:
+        resource = {kv.key: _any_value_pb(kv.value) for kv in resource_spans.resource.attributes}
+        service = resource.get("service.name")
+        for scope_spans in resource_spans.scope_spans:
+            for s in scope_spans.spans:
+                attrs = {kv.key: _any_value_pb(kv.value) for kv in s.attributes}
+                events = [_Event(e.name, e.time_unix_nano, {kv.key: _any_value_pb(kv.value) for kv in e.attributes}) for e in s.events]
+                out.append(
+                    _Received(
+                        span_id=int.from_bytes(s.span_id, "big"),
+                        parent_id=int.from_bytes(s.parent_span_id, "big") or None if s.parent_span_id else None,
+                        trace_id=int.from_bytes(s.trace_id, "big"),
+                        name=s.name,
+                        start=s.start_time_unix_nano,
+                        end=s.end_time_unix_nano or s.start_time_unix_nano,
+                        attributes=attrs,
+                        status_error=_received_error(s.status.code == 2, s.status.message, events),
+                        events=events,
+                        service=str(service) if service is not None else None,
+                    )
+                )
+    return out
+
+
+def _received_error(is_error: bool, message: str, events: Sequence[_Event]) -> tuple[str, str] | None:
+    if not is_error:
+        return None
+    for event in events:
+        if event.name == "exception":
+            return (str(event.attributes.get("exception.type", "")), str(event.attributes.get("exception.message", message)))
+    return ("", message)
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _json_id(value: Any, size: int) -> int:
+    if not value:
+        return 0
+    text = str(value)
+    if len(text) == size * 2 and set(text) <= _HEX:
+        return int(text, 16)
+    import base64
+
+    return int.from_bytes(base64.b64decode(text), "big")
+
+
+def _any_value_json(value: Mapping[str, Any]) -> Any:
+    if not isinstance(value, Mapping) or not value:
+        return None
+    key, item = next(iter(value.items()))
+    if key == "intValue":
+        return int(item)
+    if key == "doubleValue":
+        return float(item)
+    if key == "arrayValue":
+        return [_any_value_json(v) for v in (item or {}).get("values", [])]
+    if key == "kvlistValue":
+        return {kv["key"]: _any_value_json(kv.get("value", {})) for kv in (item or {}).get("values", [])}
+    return item
+
+
+def _json_attrs(items: Any) -> dict[str, Any]:
+    return {kv["key"]: _any_value_json(kv.get("value", {})) for kv in items or () if isinstance(kv, Mapping) and "key" in kv}
+
+
+def _decode_json(body: bytes) -> list[_Received]:
+    data = json.loads(body or b"{}")
+    out: list[_Received] = []
+    for resource_spans in data.get("resourceSpans", []) or []:
+        resource = _json_attrs((resource_spans.get("resource") or {}).get("attributes"))
+        service = resource.get("service.name")
+        for scope_spans in resource_spans.get("scopeSpans", []) or []:
+            for s in scope_spans.get("spans", []) or []:
+                try:
+                    events = [
+                        _Event(e.get("name", ""), int(e.get("timeUnixNano", 0)), _json_attrs(e.get("attributes")))
+                        for e in s.get("events", []) or []
+                    ]
+                    status = s.get("status") or {}
+                    code = status.get("code")
+                    start = int(s.get("startTimeUnixNano", 0))
+                    out.append(
+                        _Received(
+                            span_id=_json_id(s.get("spanId"), 8),
+                            parent_id=_json_id(s.get("parentSpanId"), 8) or None,
+                            trace_id=_json_id(s.get("traceId"), 16),
+                            name=str(s.get("name", "")),
+                            start=start,
+                            end=int(s.get("endTimeUnixNano", 0)) or start,
+                            attributes=_json_attrs(s.get("attributes")),
+                            status_error=_received_error(code in (2, "STATUS_CODE_ERROR"), str(status.get("message", "")), events),
+                            events=events,
+                            service=str(service) if service is not None else None,
+                        )
+                    )
+                except (TypeError, ValueError, KeyError):
+                    log.warning("agenttrace: skipped a malformed span in an OTLP/JSON export", exc_info=True)
+    return out
+
+
+# -- the receiver ---------------------------------------------------------------
+
+
+class OTLPReceiver:
+    """An OTLP/HTTP trace receiver on 127.0.0.1 feeding one recorder.
+
+    Accepts ``POST /v1/traces`` as protobuf (``application/x-protobuf``) or
+    JSON (``application/json``), optionally gzip/deflate encoded.  Spans whose
+    parent is a span of this recorder (captured, received or handed out by
+    :func:`inject`) nest under it; a span whose parent has not arrived yet
+    waits for it (exporters send children first); spans still waiting when the
+    receiver closes go under the span named by their ``agenttrace.span``
+    baggage attribute, else become roots.
+    """
+
+    def __init__(self, recorder: Recorder, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.recorder = recorder
+        self._lock = threading.Lock()
+        self._pending: dict[int, list[_Received]] = {}
+        self.spans_received = 0
+        self.requests = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                receiver._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+                log.debug("agenttrace otlp receiver: " + format, *args)
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="agenttrace-otlp-receiver", daemon=True)
+        self._closed = False
+
+    # -- addresses --
+    @property
+    def port(self) -> int:
+        """The port the OS chose."""
+        return int(self._server.server_address[1])
+
+    @property
+    def endpoint(self) -> str:
+        """``http://127.0.0.1:PORT`` (for ``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def traces_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1/traces`` (for ``OTLPSpanExporter(endpoint=...)``)."""
+        return f"{self.endpoint}/v1/traces"
+
+    def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment for a child process: exporter settings plus the current trace context."""
+        out = subprocess_env(base, recorder=self.recorder)
+        out["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = self.traces_url
+        out["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.endpoint
+        out["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+        out["OTEL_TRACES_EXPORTER"] = "otlp"
+        no_proxy = [p for p in out.get("NO_PROXY", "").split(",") if p]
+        out["NO_PROXY"] = ",".join([*no_proxy, "127.0.0.1", "localhost"])
+        return out
+
+    # -- lifecycle --
+    def start(self) -> OTLPReceiver:
+        """Start serving in a daemon thread."""
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and place the spans still waiting for a parent (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._server.shutdown()
+        self._server.server_close()
+        self.flush()
+
+    def __enter__(self) -> OTLPReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingestion --
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        content_type = (request.headers.get("Content-Type") or "application/x-protobuf").split(";")[0].strip()
+        try:
+            length = int(request.headers.get("Content-Length") or 0)
+            body = request.rfile.read(length)
+            encoding = (request.headers.get("Content-Encoding") or "").lower()
+            if encoding == "gzip":
+                body = gzip.decompress(body)
+            elif encoding == "deflate":
+                body = zlib.decompress(body)
+            is_json = content_type == "application/json"
+            spans = _decode_json(body) if is_json else _decode_protobuf(body)
+        except Exception as exc:  # noqa: BLE001 - a bad request is answered, not raised
+            log.warning("agenttrace: OTLP receiver could not decode a request: %s", exc)
+            self._reply(request, 400, b'{"error": "bad OTLP request"}', "application/json")
+            return
+        try:
+            self.ingest(spans)
+        except Exception:  # noqa: BLE001
+            log.warning("agenttrace: OTLP receiver could not record spans", exc_info=True)
+        if is_json:
+            self._reply(request, 200, b"{}", "application/json")
+        else:
+            self._reply(request, 200, b"", "application/x-protobuf")
+
+    @staticmethod
+    def _reply(request: BaseHTTPRequestHandler, code: int, body: bytes, content_type: str) -> None:
+        request.send_response(code)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    def ingest(self, spans: Sequence[Any]) -> None:
+        """Record decoded spans (in start order; children wait for their parents)."""
+        rec = self.recorder
+        with self._lock:
+            self.requests += 1
+            if rec.finished:
+                log.warning("agenttrace: OTLP spans arrived after the recording of %r finished; dropped", rec.name)
+                return
+            state = _state(rec)
+            for item in sorted(spans, key=lambda s: (s.start, s.end)):
+                self.spans_received += 1
+                self._place(rec, state, item, final=False)
+
+    def flush(self) -> None:
+        """Place every span still waiting for its parent (the parent will not come)."""
+        rec = self.recorder
+        with self._lock:
+            if rec.finished:
+                self._pending.clear()
+                return
+            state = _state(rec)
+            waiting = sorted((s for group in self._pending.values() for s in group), key=lambda s: (s.start, s.end))
+            self._pending.clear()
+            for item in waiting:
+                self._place(rec, state, item, final=True)
+
+    def _place(self, rec: Recorder, state: _OtelState, item: _Received, *, final: bool) -> None:
+        if item.span_id in state.handles:  # captured in-process already
+            return
+        parent: SpanHandle | None = None
+        if item.parent_id is not None:
+            parent = _handle_for_span_id(rec, state, item.parent_id)
+            if parent is None and not final:
+                self._pending.setdefault(item.parent_id, []).append(item)
+                return
+        if parent is None:
+            hinted = item.attributes.get(BAGGAGE_SPAN)
+            parent = rec.handle(str(hinted)) if hinted else None
+        handle = rec.start_span(
+            "custom",
+            item.name,
+            parent_id=parent.span_id if parent is not None else None,
+            start_ns=epoch_to_recorder_ns(rec, item.start),
+        )
+        state.handles[item.span_id] = handle
+        try:
+            attrs = {k: v for k, v in item.attributes.items() if k not in _BAGGAGE_KEYS}
+            if handle.agent is None and item.attributes.get(BAGGAGE_AGENT) and not attrs.get("gen_ai.agent.name"):
+                handle.agent = str(item.attributes[BAGGAGE_AGENT])
+            _apply(rec, handle, item.name, attrs, item.status_error, item.events)
+            if item.service:
+                handle.attributes.setdefault("service", item.service)
+        finally:
+            handle.end(end_ns=max(handle.start_ns, epoch_to_recorder_ns(rec, item.end)))
+        for child in self._pending.pop(item.span_id, ()):
+            self._place(rec, state, child, final=final)
+
+
+@contextmanager
+def otlp_receiver(recorder: Recorder | None = None, *, port: int = 0) -> Iterator[OTLPReceiver]:
+    """Run an OTLP/HTTP receiver on 127.0.0.1 for the duration of the block.
+
+    ``recorder`` defaults to the active one.  Point a child process at it with
+    ``receiver.env()`` (exporter endpoint and trace context) and its spans
+    land in the trace under the span that was current when ``env()`` was called.
+    """
+    _require()
+    rec = recorder or active_recorder()
+    if rec is None:
+        from ..exceptions import UsageError
+
+        raise UsageError("otlp_receiver() needs a recorder: use it inside a test with the agenttrace fixture, or pass recorder=.")
+    receiver = OTLPReceiver(rec, port=port).start()
+    try:
+        yield receiver
+    finally:
+        receiver.close()

@@ -1,0 +1,153 @@
+"""Version matrices: run one test across several versions of a prompt or config.
+
+``@pytest.mark.agenttrace_versions(summarizer=["v3", "v4"], tools=["a", "b"])``
+runs the test once per combination (ids like ``summarizer=v3,tools=a``), and
+``--agenttrace-matrix NAME=L1,L2`` (repeatable) does the same for every test
+that uses the ``agenttrace`` fixture; for the same NAME the command line wins.
+Each run's labels are put in ``item.stash[versions.ITEM_OVERRIDES]``, which
+the ``agenttrace`` fixture applies on top of ``--agenttrace-version``; the
+fixture ``agenttrace_matrix`` gives them to the test as a dict.
+
+Every run of a matrix compares with **one** golden snapshot, named as the test
+without the matrix parameter.  The first label of every NAME is the
+*baseline*: only the baseline run writes the golden under
+``--snapshot-update``; the other runs only compare, so a pull request that
+changes a prompt shows, per version, what the agents now do differently.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+import pytest
+
+from .versions import ITEM_OVERRIDES
+
+__all__ = ["FIXTURE", "MATRIX_KEY", "MatrixRun", "agenttrace_matrix", "matrix_axes", "parse_matrix_option"]
+
+FIXTURE: Final = "agenttrace_matrix"
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixRun:
+    """One cell of a version matrix: the labels to use and whether it is the baseline."""
+
+    overrides: Mapping[str, str]
+    id: str
+    baseline: bool
+    base_name: str = field(default="", compare=False)
+
+    def __repr__(self) -> str:
+        return self.id
+
+
+MATRIX_KEY: Final = pytest.StashKey[MatrixRun]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("agenttrace")
+    group.addoption(
+        "--agenttrace-matrix",
+        action="append",
+        default=[],
+        dest="agenttrace_matrix",
+        metavar="NAME=L1,L2",
+        help="run every agenttrace test once per listed version of prompt/config NAME (repeatable).",
+    )
+
+
+def parse_matrix_option(values: list[str]) -> dict[str, list[str]]:
+    """``["summarizer=v3,v4"]`` -> ``{"summarizer": ["v3", "v4"]}`` (``pytest.UsageError`` if malformed)."""
+    axes: dict[str, list[str]] = {}
+    for value in values:
+        name, sep, labels = value.partition("=")
+        items = [label.strip() for label in labels.split(",") if label.strip()]
+        if not sep or not name.strip() or not items:
+            raise pytest.UsageError(
+                f"--agenttrace-matrix {value!r} is not NAME=LABEL1,LABEL2; write e.g. "
+                "--agenttrace-matrix summarizer=v3,v4"
+            )
+        axes[name.strip()] = list(dict.fromkeys(items))
+    return axes
+
+
+def matrix_axes(metafunc: pytest.Metafunc) -> dict[str, list[str]]:
+    """The matrix of a test: its closest ``agenttrace_versions`` markers, then the option."""
+    axes: dict[str, list[str]] = {}
+    for marker in metafunc.definition.iter_markers("agenttrace_versions"):
+        if marker.args:
+            pytest.fail(
+                f"{metafunc.definition.nodeid}: agenttrace_versions takes keyword arguments only, "
+                "e.g. @pytest.mark.agenttrace_versions(summarizer=['v3', 'v4']).",
+                pytrace=False,
+            )
+        for name, labels in marker.kwargs.items():
+            if isinstance(labels, str) or not isinstance(labels, (list, tuple)) or not labels:
+                pytest.fail(
+                    f"{metafunc.definition.nodeid}: agenttrace_versions({name}=...) needs a non-empty list "
+                    f"of labels, got {labels!r}; write {name}=['v3', 'v4'].",
+                    pytrace=False,
+                )
+            if not all(isinstance(label, str) for label in labels):
+                pytest.fail(
+                    f"{metafunc.definition.nodeid}: the labels of agenttrace_versions({name}=...) must be "
+                    f"strings, got {labels!r}.",
+                    pytrace=False,
+                )
+            axes.setdefault(name, list(dict.fromkeys(labels)))
+    if "agenttrace" in metafunc.fixturenames:
+        axes.update(parse_matrix_option(metafunc.config.getoption("agenttrace_matrix") or []))
+    return axes
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    axes = matrix_axes(metafunc)
+    if not axes:
+        return
+    names = list(axes)
+    runs = [
+        MatrixRun(
+            overrides=dict(zip(names, combo, strict=True)),
+            id=",".join(f"{name}={label}" for name, label in zip(names, combo, strict=True)),
+            baseline=position == 0,
+        )
+        for position, combo in enumerate(itertools.product(*(axes[n] for n in names)))
+    ]
+    if FIXTURE not in metafunc.fixturenames:
+        metafunc.fixturenames.append(FIXTURE)
+    metafunc.parametrize(FIXTURE, runs, ids=[run.id for run in runs], indirect=True)
+
+
+def _base_name(item: pytest.Item, run_id: str) -> str:
+    """The test's name without the matrix parameter (``test_x[case1]`` for ``test_x[case1-summarizer=v3]``)."""
+    original = getattr(item, "originalname", item.name)
+    callspec = getattr(item, "callspec", None)
+    full = callspec.id if callspec is not None else ""
+    if full == run_id:
+        rest = ""
+    elif full.endswith(f"-{run_id}"):
+        rest = full[: -len(run_id) - 1]
+    elif full.startswith(f"{run_id}-"):
+        rest = full[len(run_id) + 1 :]
+    else:
+        rest = full.replace(f"-{run_id}-", "-", 1)
+    return f"{original}[{rest}]" if rest else original
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        run = callspec.params.get(FIXTURE) if callspec is not None else None
+        if isinstance(run, MatrixRun):
+            item.stash[ITEM_OVERRIDES] = {**item.stash.get(ITEM_OVERRIDES, {}), **run.overrides}
+            item.stash[MATRIX_KEY] = replace(run, base_name=_base_name(item, run.id))
+
+
+@pytest.fixture
+def agenttrace_matrix(request: pytest.FixtureRequest) -> dict[str, str]:
+    """This run's matrix labels (``{"summarizer": "v4"}``); empty outside a matrix."""
+    run: Any = getattr(request, "param", None)
+    return dict(run.overrides) if isinstance(run, MatrixRun) else {}

@@ -1,0 +1,445 @@
+"""Golden trace snapshots: a syrupy extension, the ``agenttrace_snapshot`` fixture and options.
+
+``assert agenttrace.trace == agenttrace_snapshot`` normalises the trace
+(:mod:`pytest_agenttrace.normalize`) and compares it with the golden file
+``__snapshots__/<test file>/<test name>.agenttrace`` (one span per line, the
+version stamps in the header).  ``pytest --snapshot-update`` writes and
+refreshes goldens; syrupy reports (and with ``--snapshot-update`` deletes)
+unused ones, also under pytest-xdist, where syrupy merges the workers' reports.
+
+Goldens are compared as parsed data (span trees and level; the header's
+version stamps are shown, never compared), with an optional absolute float
+tolerance.  On a mismatch the failure starts with the version stamps that
+changed, then the tree-aligned diff (:mod:`pytest_agenttrace.diff`), cut after
+``agenttrace_diff_max_lines`` lines; the structured diff is also appended to
+``recorder.results["snapshot_diffs"]`` of the test's recorder.
+
+Options, later ones winning: ini (``agenttrace_snapshot_level``,
+``agenttrace_snapshot_include``/``_exclude``/``_parallel`` (line lists),
+``agenttrace_snapshot_overlap_parallel``, ``agenttrace_snapshot_duration_buckets``,
+``agenttrace_snapshot_float_tolerance``, ``agenttrace_diff_max_lines``), the
+command line (``--agenttrace-snapshot-level``, ``--agenttrace-diff-max-lines``),
+the marker ``@pytest.mark.agenttrace(snapshot={...same keys without the prefix...})``
+and arguments of one assertion: ``agenttrace_snapshot(level="structure", exclude=[...])``.
+``@pytest.mark.agenttrace(snapshot=True)`` (or a dict) on a test that does not
+use the fixture checks its trace against the golden when the test body ends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import pytest
+from syrupy.assertion import DiffMode, SnapshotAssertion
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+from syrupy.location import PyTestLocation
+
+from .diff import TraceDiff, diff_normalized
+from .exceptions import InputError, TraceFileError
+from .matrix import MATRIX_KEY
+from .model import Trace
+from .normalize import LEVELS, NormalizeOptions, dumps, loads, normalize
+
+if TYPE_CHECKING:
+    from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData, SnapshotIndex
+
+    from .recorder import Recorder
+
+__all__ = ["SnapshotSettings", "TraceSnapshot", "TraceSnapshotExtension", "agenttrace_snapshot"]
+
+# A version-matrix id inside a parametrized test name: ``summarizer=v3`` or ``a=v1,b=v2``.
+_MATRIX_ID: Final = re.compile(r"(?:(?<=\[)|-)[\w.:]+=[^,\-\]]*(?:,[\w.:]+=[^,\-\]]*)*(?=-|\])")
+
+_OPTION_KEYS: Final = (
+    "level",
+    "include",
+    "exclude",
+    "parallel",
+    "overlap_parallel",
+    "duration_buckets",
+    "float_tolerance",
+    "max_diff_lines",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotSettings:
+    """Normalisation options plus comparison settings of one snapshot assertion."""
+
+    options: NormalizeOptions = NormalizeOptions()
+    float_tolerance: float = 0.0
+    max_diff_lines: int = 200
+    refresh_header: bool = False
+
+    def updated(self, values: Mapping[str, Any], *, where: str) -> SnapshotSettings:
+        """These settings with ``values`` (keys of :data:`_OPTION_KEYS`) applied."""
+        unknown = sorted(set(values) - set(_OPTION_KEYS))
+        if unknown:
+            raise InputError(
+                f"{where}: unknown snapshot option(s) {', '.join(unknown)}; use {', '.join(_OPTION_KEYS)}."
+            )
+        opts = self.options
+        normalize_kwargs: dict[str, Any] = {
+            "level": values.get("level", opts.level),
+            "include": _as_list(values.get("include", opts.include), "include", where),
+            "exclude": _as_list(values.get("exclude", opts.exclude), "exclude", where),
+            "parallel": _as_list(values.get("parallel", opts.parallel), "parallel", where),
+            "overlap_parallel": bool(values.get("overlap_parallel", opts.overlap_parallel)),
+            "duration_buckets": _as_list(values.get("duration_buckets", opts.duration_buckets), "", where),
+        }
+        try:
+            options = NormalizeOptions.build(**normalize_kwargs)
+            tolerance = float(values.get("float_tolerance", self.float_tolerance))
+            max_lines = int(values.get("max_diff_lines", self.max_diff_lines))
+        except InputError as exc:
+            raise InputError(f"{where}: {exc.message}") from None
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}: float_tolerance/max_diff_lines must be numbers ({exc}).") from None
+        return replace(self, options=options, float_tolerance=tolerance, max_diff_lines=max_lines)
+
+
+def _as_list(value: Any, name: str, where: str) -> list[Any]:
+    if isinstance(value, str):
+        return value.split() if not name else [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise InputError(f"{where}: snapshot option {name or 'duration_buckets'!r} must be a list, got {value!r}.")
+
+
+class TraceSnapshotExtension(SingleFileSnapshotExtension):
+    """Stores one normalised trace per test in a ``.agenttrace`` text file."""
+
+    file_extension = "agenttrace"
+    _write_mode = WriteMode.TEXT
+
+    def __init__(self) -> None:
+        self.settings = SnapshotSettings()
+
+    # -- naming: every run of a version matrix shares the golden of its test ----
+    @classmethod
+    def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
+        stash = getattr(test_location.item, "stash", None)
+        run = stash.get(MATRIX_KEY, None) if stash is not None else None
+        if run is None or not run.base_name:
+            return super().get_snapshot_name(test_location=test_location, index=index)
+        suffix = f"[{index}]" if isinstance(index, str) else (f".{index}" if index else "")
+        prefix = f"{test_location.classname}." if test_location.classname else ""
+        name = cls._sanitize_filename(f"{prefix}{run.base_name}{suffix}")
+        return name[: cls._max_stem_length()]
+
+    @classmethod
+    def matches_test_location(cls, *, test_location: PyTestLocation, snapshot_location: str) -> bool:
+        if super().matches_test_location(test_location=test_location, snapshot_location=snapshot_location):
+            return True
+        stash = getattr(test_location.item, "stash", None)
+        if stash is not None:
+            if MATRIX_KEY not in stash:
+                return False
+            expected = cls.get_snapshot_name(test_location=test_location)
+        else:
+            # On an xdist controller items are rebuilt without a stash: strip the matrix id from the name.
+            name, count = _MATRIX_ID.subn("", test_location.snapshot_name_parametrized, count=1)
+            if not count:
+                return False
+            expected = cls._sanitize_filename(name.replace("[-", "[").replace("[]", ""))
+        location = Path(snapshot_location)
+        return location.name == f"{expected}.{cls.file_extension}" and location.parent.name == test_location.basename
+
+    # -- serialisation -------------------------------------------------------------
+    def serialize(
+        self,
+        data: SerializableData,
+        *,
+        exclude: PropertyFilter | None = None,
+        include: PropertyFilter | None = None,
+        matcher: PropertyMatcher | None = None,
+    ) -> SerializedData:
+        return dumps(self.normalize(data))
+
+    def normalize(self, data: Any) -> dict[str, Any]:
+        """The normalised form of a Trace, a recorder, a trace dict or snapshot text."""
+        if hasattr(data, "trace") and isinstance(data.trace, Trace):
+            data = data.trace
+        if isinstance(data, str):
+            return loads(data)
+        if isinstance(data, (Trace, Mapping)):
+            return normalize(data, self.settings.options)
+        raise TypeError(
+            f"agenttrace_snapshot compares traces, not {type(data).__name__}; "
+            "write `assert agenttrace.trace == agenttrace_snapshot`."
+        )
+
+    # -- comparison ----------------------------------------------------------------
+    def matches(self, *, serialized_data: SerializableData, snapshot_data: SerializableData) -> bool:
+        try:
+            actual, golden = loads(str(serialized_data)), loads(str(snapshot_data))
+        except TraceFileError:
+            return False
+        if actual["level"] != golden["level"]:
+            return False
+        if self.settings.refresh_header and actual["versions"] != golden["versions"]:
+            return False
+        if actual["spans"] == golden["spans"]:
+            return True
+        if self.settings.float_tolerance:
+            return diff_normalized(golden, actual, float_tolerance=self.settings.float_tolerance).same
+        return False
+
+    def trace_diff(self, serialized_data: SerializableData, snapshot_data: SerializableData) -> TraceDiff:
+        """The structured diff golden -> actual (``TraceFileError`` if the golden is malformed)."""
+        actual, golden = loads(str(serialized_data)), loads(str(snapshot_data))
+        return diff_normalized(golden, actual, float_tolerance=self.settings.float_tolerance)
+
+    def diff_lines(self, serialized_data: SerializableData, snapshot_data: SerializableData) -> Iterator[str]:
+        if not snapshot_data:
+            yield "no golden snapshot yet: run pytest --snapshot-update to create it."
+            return
+        try:
+            result = self.trace_diff(serialized_data, snapshot_data)
+        except TraceFileError as exc:
+            yield f"the golden snapshot cannot be read: {exc}"
+            return
+        lines = result.render(self.settings.max_diff_lines or None)
+        golden_level = loads(str(snapshot_data))["level"]
+        if golden_level != self.settings.options.level:
+            lines.insert(1, f"the golden was written at level {golden_level}, this run uses {self.settings.options.level}")
+        if result.same:
+            lines.append("(only the version stamps in the header differ)")
+        lines.insert(1, "trace differs from its golden snapshot; run pytest --snapshot-update if the change is intended")
+        yield from lines
+
+
+class TraceSnapshot(SnapshotAssertion):
+    """syrupy's snapshot assertion with the trace extension and agenttrace options.
+
+    Call it with snapshot options for one assertion:
+    ``assert trace == agenttrace_snapshot(level="structure", exclude=["attributes.usage"])``.
+    """
+
+    _agenttrace_item: pytest.Item | None = None
+
+    @property
+    def trace_extension(self) -> TraceSnapshotExtension:
+        """The extension instance (holds the settings)."""
+        extension = self.extension
+        if not isinstance(extension, TraceSnapshotExtension):
+            raise TypeError("agenttrace_snapshot was switched to another extension; use syrupy's `snapshot` then.")
+        return extension
+
+    def __call__(  # type: ignore[override]
+        self,
+        *,
+        diff: SnapshotIndex | None = None,
+        diff_data: SerializableData | None = None,
+        exclude: Any = None,
+        include: Any = None,
+        extension_class: Any = None,
+        matcher: PropertyMatcher | None = None,
+        name: SnapshotIndex | None = None,
+        **options: Any,
+    ) -> TraceSnapshot:
+        """Options for the next assertion: syrupy's keywords plus the snapshot options."""
+        values = dict(options)
+        # syrupy's include/exclude are property filters (callables); ours are path lists.
+        if exclude is not None and not callable(exclude):
+            values["exclude"], exclude = exclude, None
+        if include is not None and not callable(include):
+            values["include"], include = include, None
+        if values:
+            extension = self.trace_extension
+            previous = extension.settings
+            extension.settings = previous.updated(values, where="agenttrace_snapshot(...)")
+            self._post_assert_actions.append(lambda: setattr(extension, "settings", previous))
+        super().__call__(
+            diff=diff,
+            diff_data=diff_data,
+            exclude=exclude,
+            include=include,
+            extension_class=extension_class,
+            matcher=matcher,
+            name=name,
+        )
+        return self
+
+    def _assert(self, data: SerializableData) -> bool:
+        passed = super()._assert(data)
+        if not passed:
+            self._record_diff()
+        return passed
+
+    def _record_diff(self) -> None:
+        item = self._agenttrace_item
+        if item is None:
+            return
+        from .plugin import RECORDER_KEY
+
+        recorder: Recorder | None = item.stash.get(RECORDER_KEY, None)
+        result = self.executions.get(self.num_executions - 1)
+        if recorder is None or result is None or result.recalled_data is None or result.asserted_data is None:
+            return
+        try:
+            diff = self.trace_extension.trace_diff(result.asserted_data, result.recalled_data)
+        except (TraceFileError, TypeError):
+            return
+        entry = diff.to_dict(test=item.nodeid)
+        entry["snapshot"] = result.snapshot_location
+        recorder.results.setdefault("snapshot_diffs", []).append(entry)
+
+    def explanation(self, diff_mode: DiffMode) -> list[str]:
+        """The failure message lines: version changes first, then the diff."""
+        if diff_mode != DiffMode.DISABLED:
+            return self.get_assert_diff(diff_mode=diff_mode)
+        result = self.executions.get(self.num_executions - 1)
+        if result is None or result.recalled_data is None or result.asserted_data is None:
+            return self.get_assert_diff(diff_mode=diff_mode)
+        try:
+            diff = self.trace_extension.trace_diff(result.asserted_data, result.recalled_data)
+        except TraceFileError as exc:
+            return [f"the golden snapshot cannot be read: {exc}"]
+        return [
+            diff.versions_line(),
+            *(c.describe() for c in diff.counts),
+            f"{len(diff.changes)} change(s) in the span tree (diff hidden by --snapshot-diff-mode=disabled)",
+        ]
+
+
+# -- pytest integration ------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("agenttrace")
+    group.addoption(
+        "--agenttrace-snapshot-level",
+        default=None,
+        choices=LEVELS,
+        dest="agenttrace_snapshot_level",
+        help="what trace snapshots keep: structure, io (default) or full.",
+    )
+    group.addoption(
+        "--agenttrace-diff-max-lines",
+        default=None,
+        type=int,
+        dest="agenttrace_diff_max_lines",
+        metavar="N",
+        help="cut trace snapshot diffs after N lines (0: no limit; default: ini agenttrace_diff_max_lines, 200).",
+    )
+    parser.addini("agenttrace_snapshot_level", "trace snapshot level: structure, io or full", default="io")
+    parser.addini("agenttrace_snapshot_include", "span paths trace snapshots keep", type="linelist", default=[])
+    parser.addini("agenttrace_snapshot_exclude", "span paths trace snapshots drop", type="linelist", default=[])
+    parser.addini(
+        "agenttrace_snapshot_parallel",
+        "selectors of spans whose children are order-insensitive in snapshots",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "agenttrace_snapshot_overlap_parallel",
+        "siblings that overlap in time are order-insensitive in snapshots",
+        type="bool",
+        default=False,
+    )
+    parser.addini(
+        "agenttrace_snapshot_duration_buckets",
+        "keep span durations as buckets with these bounds (e.g. '10ms 100ms 1s'); empty drops durations",
+        default="",
+    )
+    parser.addini("agenttrace_snapshot_float_tolerance", "absolute float tolerance of snapshots", default="0")
+    parser.addini("agenttrace_diff_max_lines", "cut trace snapshot diffs after this many lines (0: all)", default="200")
+
+
+_BASE_KEY: Final = pytest.StashKey[SnapshotSettings]()
+
+
+def _base_settings(config: pytest.Config) -> SnapshotSettings:
+    cached = config.stash.get(_BASE_KEY, None)
+    if cached is not None:
+        return cached
+    values: dict[str, Any] = {
+        "level": config.getoption("agenttrace_snapshot_level") or config.getini("agenttrace_snapshot_level"),
+        "include": list(config.getini("agenttrace_snapshot_include")),
+        "exclude": list(config.getini("agenttrace_snapshot_exclude")),
+        "parallel": list(config.getini("agenttrace_snapshot_parallel")),
+        "overlap_parallel": bool(config.getini("agenttrace_snapshot_overlap_parallel")),
+        "duration_buckets": str(config.getini("agenttrace_snapshot_duration_buckets")).split(),
+        "float_tolerance": config.getini("agenttrace_snapshot_float_tolerance"),
+        "max_diff_lines": config.getoption("agenttrace_diff_max_lines")
+        if config.getoption("agenttrace_diff_max_lines") is not None
+        else config.getini("agenttrace_diff_max_lines"),
+    }
+    try:
+        settings = SnapshotSettings().updated(values, where="agenttrace snapshot ini options")
+    except InputError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_BASE_KEY] = settings
+    return settings
+
+
+def _marker_options(item: pytest.Item) -> Any:
+    marker = item.get_closest_marker("agenttrace")
+    return marker.kwargs.get("snapshot") if marker is not None else None
+
+
+def make_snapshot(item: pytest.Item) -> TraceSnapshot:
+    """A :class:`TraceSnapshot` for ``item`` with the ini, option and marker settings."""
+    config = item.config
+    session = getattr(config, "_syrupy", None)  # syrupy keeps its session there
+    if session is None:
+        raise pytest.UsageError("agenttrace_snapshot needs the syrupy plugin; do not disable it (-p no:syrupy).")
+    run = item.stash.get(MATRIX_KEY, None)
+    follower = run is not None and not run.baseline
+    update = bool(config.option.update_snapshots) and not follower
+    snapshot = TraceSnapshot(
+        update_snapshots=update,
+        update_new_snapshots_only=bool(config.option.update_new_snapshots_only) and not follower,
+        extension_class=TraceSnapshotExtension,
+        test_location=PyTestLocation(item),
+        session=session,
+    )
+    snapshot._agenttrace_item = item
+    settings = _base_settings(config)
+    marker = _marker_options(item)
+    if isinstance(marker, Mapping):
+        try:
+            settings = settings.updated(marker, where=f"{item.nodeid}: @pytest.mark.agenttrace(snapshot=...)")
+        except InputError as exc:
+            pytest.fail(str(exc), pytrace=False)
+    elif marker not in (None, True, False):
+        pytest.fail(
+            f"{item.nodeid}: @pytest.mark.agenttrace(snapshot=...) takes True or a dict of snapshot options, "
+            f"got {marker!r}.",
+            pytrace=False,
+        )
+    snapshot.trace_extension.settings = replace(settings, refresh_header=update)
+    return snapshot
+
+
+@pytest.fixture
+def agenttrace_snapshot(request: pytest.FixtureRequest) -> TraceSnapshot:
+    """syrupy's snapshot with the trace extension: ``assert agenttrace.trace == agenttrace_snapshot``."""
+    return make_snapshot(request.node)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: Any, right: Any) -> Any:
+    results = yield
+    snapshot = left if isinstance(left, TraceSnapshot) else right if isinstance(right, TraceSnapshot) else None
+    if snapshot is None or op != "==" or not snapshot.executions:
+        return results
+    lines = snapshot.explanation(getattr(config.option, "diff_mode", DiffMode.DETAILED))
+    return [lines, *results] if lines else results
+
+
+def pytest_agenttrace_trace_finished(item: pytest.Item, recorder: Recorder, trace: Trace) -> str | None:
+    """``@pytest.mark.agenttrace(snapshot=...)`` without the fixture: check the golden now."""
+    wanted = _marker_options(item)
+    if not wanted or "agenttrace_snapshot" in getattr(item, "fixturenames", ()):
+        return None
+    snapshot = make_snapshot(item)
+    if snapshot == trace:
+        return None
+    lines = snapshot.explanation(getattr(item.config.option, "diff_mode", DiffMode.DETAILED))
+    return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""The pytest side of specs: the ``spec=`` marker key and the ``agenttrace_specs`` ini option.
+
+Every test that records (uses the ``agenttrace`` fixture) is checked, right
+after its body, against
+
+* the specs listed in the ini option ``agenttrace_specs`` (paths relative to
+  the rootdir), and
+* ``@pytest.mark.agenttrace(spec="specs/x.yaml")`` (a path or a list of
+  paths, relative to the test file's directory first, then the rootdir).
+
+Violations fail the test with the formatted report and are left in
+``recorder.results["violations"]`` for the HTML report.  The marker's
+``snapshot=`` key belongs to the snapshot plugin and is ignored here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..exceptions import SpecError
+
+if TYPE_CHECKING:
+    from ..model import Trace
+    from ..recorder import Recorder
+
+__all__ = [
+    "pytest_addoption",
+    "pytest_agenttrace_trace_finished",
+    "pytest_collection_modifyitems",
+    "pytest_runtest_call",
+    "specs_for_item",
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "agenttrace_specs",
+        "spec files (relative to the rootdir) checked against every test that records a trace",
+        type="linelist",
+        default=[],
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked ``agenttrace(spec=...)`` records even if it does not ask for the fixture."""
+    for item in items:
+        fixturenames = getattr(item, "fixturenames", None)
+        if fixturenames is None or "agenttrace" in fixturenames:
+            continue
+        if any(m.kwargs.get("spec") is not None for m in item.iter_markers("agenttrace")):
+            fixturenames.append("agenttrace")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Let ``agenttrace.check("x.yaml")`` find specs next to the test file, then in the rootdir."""
+    recorder = getattr(item, "funcargs", {}).get("agenttrace")
+    if recorder is not None:
+        recorder.spec_base_dirs = (Path(str(item.path)).parent, item.config.rootpath)
+
+
+def specs_for_item(item: pytest.Item) -> list[Path]:
+    """The spec files that apply to ``item``: ini ``agenttrace_specs`` then marker ``spec=``."""
+    root = item.config.rootpath
+    paths: list[Path] = [root / entry for entry in item.config.getini("agenttrace_specs") or []]
+    test_dir = Path(str(item.path)).parent
+    for marker in reversed(list(item.iter_markers("agenttrace"))):
+        spec = marker.kwargs.get("spec")
+        if spec is None:
+            continue
+        for entry in _as_list(spec, marker):
+            paths.append(_resolve(entry, test_dir, root))
+    return list(dict.fromkeys(paths))
+
+
+@pytest.hookimpl
+def pytest_agenttrace_trace_finished(item: pytest.Item, recorder: Recorder, trace: Trace) -> str | None:
+    """Check the finished trace against the test's specs; return the failure message."""
+    from .engine import check_trace
+    from .loader import load_spec
+
+    paths = specs_for_item(item)
+    if not paths:
+        return None
+    try:
+        spec = load_spec(paths)
+    except SpecError as error:
+        return f"agenttrace: the spec for this test is invalid: {error}"
+    result = check_trace(trace, spec)
+    if result.passed:
+        return None
+    recorder.results.setdefault("violations", []).extend(result.violations)
+    return result.format()
+
+
+def _as_list(value: Any, marker: pytest.Mark) -> Iterable[str]:
+    if isinstance(value, (str, os.PathLike)):
+        return [os.fspath(value)]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, os.PathLike)) for v in value):
+        return [os.fspath(v) for v in value]
+    raise pytest.UsageError(
+        f"@pytest.mark.agenttrace(spec=...) takes a path or a list of paths, got {value!r} ({marker})"
+    )
+
+
+def _resolve(entry: str, test_dir: Path, root: Path) -> Path:
+    path = Path(entry)
+    if path.is_absolute():
+        return path
+    near = test_dir / path
+    if near.exists():
+        return near
+    return root / path

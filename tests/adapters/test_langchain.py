@@ -1,0 +1,247 @@
+"""Live capture of LangChain/LangGraph runs: a real multi-agent graph driven by a scripted chat model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import pytest
+
+pytest.importorskip("langgraph")
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun  # noqa: E402
+from langchain_core.documents import Document  # noqa: E402
+from langchain_core.language_models.chat_models import BaseChatModel  # noqa: E402
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage  # noqa: E402
+from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
+from langchain_core.retrievers import BaseRetriever  # noqa: E402
+from langchain_core.tools import InjectedToolCallId, tool  # noqa: E402
+from langgraph.graph import END, START, MessagesState, StateGraph  # noqa: E402
+from langgraph.types import Command  # noqa: E402
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from langgraph.prebuilt import ToolNode, tools_condition  # noqa: E402
+
+from pytest_agenttrace import recorder as native  # noqa: E402
+from pytest_agenttrace.adapters import langchain as lc_adapter  # noqa: E402
+from pytest_agenttrace.recorder import Recorder  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _installed() -> None:
+    lc_adapter.install()
+
+
+class ScriptedChatModel(BaseChatModel):
+    """A deterministic chat model: replies from a script, tool calls included."""
+
+    script: list[AIMessage]
+    model: str = "scripted-chat"
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
+        return self
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
+        reply = self.script[self.calls]
+        self.calls += 1
+        reply = reply.model_copy(update={"usage_metadata": {"input_tokens": 10 * len(messages), "output_tokens": 5, "total_tokens": 10 * len(messages) + 5}})
+        return ChatResult(generations=[ChatGeneration(message=reply)], llm_output={"model_name": self.model})
+
+
+class StyleGuide(BaseRetriever):
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [Document(page_content="Be brief.", metadata={"id": "sg-1"})]
+
+
+@tool
+def web_search(query: str) -> str:
+    """Search the web."""
+    with native.memory_write("notes", value=f"results for {query}"):
+        pass
+    return f"3 results for {query}"
+
+
+@tool
+def transfer_to_writer(summary: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> Command:
+    """Hand the findings to the writer."""
+    return Command(
+        goto="writer",
+        graph=Command.PARENT,
+        update={"messages": [ToolMessage("handed off", tool_call_id=tool_call_id)], "summary": summary},
+    )
+
+
+@tool
+def publish(text: str) -> str:
+    """Publish the article."""
+    raise ConnectionError("CMS unreachable")
+
+
+class TeamState(MessagesState):
+    summary: str
+
+
+def _agent(name: str, model: ScriptedChatModel, tools: list[Any], retriever: BaseRetriever | None = None) -> Any:
+    def call_model(state: TeamState) -> dict[str, Any]:
+        if retriever is not None:
+            retriever.invoke("house style")
+        return {"messages": [model.bind_tools(tools).invoke(state["messages"])]}
+
+    graph = StateGraph(TeamState)
+    graph.add_node("model", call_model)
+    graph.add_node("tools", ToolNode(tools))
+    graph.add_edge(START, "model")
+    graph.add_conditional_edges("model", tools_condition)
+    graph.add_edge("tools", "model")
+    return graph.compile(name=name)
+
+
+def _team() -> Any:
+    researcher = _agent(
+        "researcher",
+        ScriptedChatModel(
+            script=[
+                AIMessage("", tool_calls=[{"name": "web_search", "args": {"query": "otel genai"}, "id": "call_search"}]),
+                AIMessage("", tool_calls=[{"name": "transfer_to_writer", "args": {"summary": "GenAI semconv"}, "id": "call_transfer"}]),
+            ]
+        ),
+        [web_search, transfer_to_writer],
+    )
+    writer = _agent(
+        "writer",
+        ScriptedChatModel(
+            script=[
+                AIMessage("", tool_calls=[{"name": "publish", "args": {"text": "draft"}, "id": "call_publish"}]),
+                AIMessage("Could not publish; draft saved."),
+            ],
+            model="writer-model",
+        ),
+        [publish],
+        retriever=StyleGuide(),
+    )
+    graph = StateGraph(TeamState)
+    graph.add_node("researcher", researcher, destinations=("writer",))
+    graph.add_node("writer", writer)
+    graph.add_edge(START, "researcher")
+    graph.add_edge("writer", END)
+    return graph.compile()
+
+
+def _tree(rec: Recorder) -> list[str]:
+    return [f"{'  ' * depth}{s.kind}:{s.name}@{s.agent}" for s, depth in rec.trace.walk()]
+
+
+EXPECTED = [
+    "custom:LangGraph@None",
+    "  agent:researcher@researcher",
+    "    llm:scripted-chat@researcher",
+    "    tool:web_search@researcher",
+    "      memory_write:notes@researcher",
+    "    llm:scripted-chat@researcher",
+    "    tool:transfer_to_writer@researcher",
+    "    handoff:writer@researcher",
+    "  agent:writer@writer",
+    "    retrieval:StyleGuide@writer",
+    "    llm:writer-model@writer",
+    "    tool:publish@writer",
+    "    retrieval:StyleGuide@writer",
+    "    llm:writer-model@writer",
+]
+
+
+def test_langgraph_multi_agent_graph_with_parent_command_handoff(agenttrace: Recorder) -> None:
+    result = _team().invoke({"messages": [("user", "write about otel")]})
+    assert result["messages"][-1].content == "Could not publish; draft saved."
+    assert _tree(agenttrace) == EXPECTED
+    trace = agenttrace.trace
+    (handoff,) = trace.find("handoff")
+    assert handoff.attributes["from_agent"] == "researcher" and handoff.attributes["to_agent"] == "writer"
+    assert handoff.context is not None and handoff.context["summary"] == "GenAI semconv"
+    search, transfer, publish_ = trace.find("tool")
+    assert search.input == {"query": "otel genai"} and search.attributes["tool_call_id"] == "call_search"
+    assert search.output == "3 results for otel genai" and search.status == "ok"
+    assert transfer.attributes["tool_call_id"] == "call_transfer" and transfer.status == "ok"
+    assert publish_.status == "error" and publish_.error is not None and "CMS unreachable" in publish_.error["message"]
+    first_llm = trace.find("llm")[0]
+    assert first_llm.attributes["model"] == "scripted-chat"
+    assert first_llm.attributes["usage"] == {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
+    assert first_llm.input == [{"role": "user", "content": "write about otel"}]
+    assert first_llm.output["tool_calls"] == [{"id": "call_search", "name": "web_search", "args": {"query": "otel genai"}}]
+    retrieval = trace.find("retrieval")[0]
+    assert retrieval.attributes["source"] == "StyleGuide" and retrieval.output[0]["page_content"] == "Be brief."
+    # The graph's control flow (Command bubbling up as ParentCommand) is not an error.
+    assert [s.name for s in trace.spans if s.status == "error"] == ["publish"]
+
+
+def test_handoff_rules_see_langgraph_handoffs(agenttrace: Recorder) -> None:
+    from pytest_agenttrace.spec.engine import check_trace
+
+    _team().invoke({"messages": [("user", "write about otel")]})
+    spec = {
+        "spec": "team",
+        "rules": [
+            {"id": "writer-gets-summary", "handoff": {"from": "researcher", "to": "writer", "requires": ["summary", "sources"]}},
+            {"id": "search-stays-with-researcher", "scope": {"tool": "web_search", "only_agents": ["researcher"]}},
+        ],
+    }
+    result = check_trace(agenttrace.trace, spec)
+    assert [(v.rule, "sources" in v.message) for v in result.violations] == [("writer-gets-summary", True)]
+
+
+def test_async_graph_records_the_same_tree(agenttrace: Recorder) -> None:
+    asyncio.run(_team().ainvoke({"messages": [("user", "write about otel")]}))
+    assert _tree(agenttrace) == EXPECTED
+
+
+def test_node_returning_command_goto_is_a_handoff(agenttrace: Recorder) -> None:
+    def planner(state: TeamState) -> Command:
+        return Command(goto="coder", update={"summary": "plan ready"})
+
+    def coder(state: TeamState) -> dict[str, Any]:
+        with native.tool("edit_file"):
+            pass
+        return {"summary": "done"}
+
+    graph = StateGraph(TeamState)
+    graph.add_node("planner", planner, destinations=("coder",))
+    graph.add_node("coder", coder)
+    graph.add_edge(START, "planner")
+    graph.add_edge("coder", END)
+    with agenttrace.agent("pipeline"):
+        graph.compile(name="pipeline_graph").invoke({"messages": []})
+    assert _tree(agenttrace) == [
+        "agent:pipeline@pipeline",
+        "  custom:pipeline_graph@pipeline",
+        "    agent:planner@planner",
+        "      handoff:coder@planner",
+        "    agent:coder@coder",
+        "      tool:edit_file@coder",
+    ]
+    (handoff,) = agenttrace.trace.find("handoff")
+    assert handoff.context == {"summary": "plan ready"}
+
+
+def test_nothing_recorded_without_a_recorder_and_failures_are_logged(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    assert _team().invoke({"messages": [("user", "x")]})["messages"][-1].content == "Could not publish; draft saved."
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("mapping bug")
+
+    monkeypatch.setattr(lc_adapter, "_message", broken)
+    caplog.set_level(logging.WARNING, logger="pytest_agenttrace")
+    rec = Recorder("broken")
+    with rec:
+        result = _team().invoke({"messages": [("user", "x")]})
+    assert result["messages"][-1].content == "Could not publish; draft saved."
+    assert "could not record a LangChain" in caplog.text
+    kinds = {s.kind for s in rec.finish().spans}
+    assert {"agent", "tool", "handoff"} <= kinds  # the rest was still recorded

@@ -1,0 +1,91 @@
+"""The tool gateway: recording, scope checks, enforce mode."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import pytest_agenttrace as at
+from pytest_agenttrace.recorder import Recorder
+
+
+def web_search(query: str) -> list[str]:
+    return [query]
+
+
+async def fetch(url: str) -> str:
+    await asyncio.sleep(0)
+    return url.upper()
+
+
+def read_db(table: str) -> str:
+    raise PermissionError(f"no access to {table}")
+
+
+def test_calls_are_recorded_with_agent_and_scope() -> None:
+    tools = at.ToolGateway([web_search, fetch])
+    rec = Recorder("t")
+    with rec.activate(), rec.agent("boss"), rec.delegate(to="r", allowed_tools=["web_search", "fetch"]) as d:
+        with rec.agent("r"):
+            assert tools.web_search("q") == ["q"]
+            assert asyncio.run(tools["fetch"]("u")) == "U"
+    spans = rec.finish().find("tool")
+    assert [(s.name, s.agent, s.scope, s.input, s.output) for s in spans] == [
+        ("web_search", "r", d.span_id, {"query": "q"}, ["q"]),
+        ("fetch", "r", d.span_id, {"url": "u"}, "U"),
+    ]
+    assert all("out_of_scope" not in s.attributes for s in spans)
+
+
+def test_observe_mode_marks_out_of_scope_and_lets_the_call_through() -> None:
+    tools = at.ToolGateway({"web_search": web_search})
+    rec = Recorder("t")
+    with rec.activate(), rec.delegate(to="r", allowed_tools=["fetch"]):
+        assert tools.call("web_search", "q") == ["q"]
+    (span,) = rec.finish().find("tool")
+    assert span.attributes["out_of_scope"] is True and span.status == "ok"
+
+
+def test_enforce_mode_refuses_and_records() -> None:
+    tools = at.ToolGateway({"web_search": web_search}, enforce=True)
+    rec = Recorder("t")
+    with rec.activate(), rec.agent("boss"), rec.delegate(to="r", allowed_tools=["fetch", "web_search"]):
+        with rec.delegate(to="sub", allowed_tools=["fetch"]) as inner, rec.agent("sub"):
+            with pytest.raises(at.ScopeViolation) as info:
+                tools.web_search("q")
+    assert info.value.tool == "web_search" and info.value.allowed == ["fetch"]
+    assert info.value.scope == inner.span_id
+    assert "outside delegation scope" in str(info.value)
+    (span,) = rec.finish().find("tool")
+    assert span.status == "error" and span.attributes["refused"] is True
+
+
+def test_delegation_without_allowed_tools_restricts_nothing() -> None:
+    tools = at.ToolGateway({"web_search": web_search}, enforce=True)
+    rec = Recorder("t")
+    with rec.activate(), rec.delegate(to="r"):
+        assert tools.web_search("q") == ["q"]
+
+
+def test_tool_errors_pass_through_unchanged() -> None:
+    tools = at.ToolGateway([read_db])
+    rec = Recorder("t")
+    with rec.activate(), pytest.raises(PermissionError, match="customers"):
+        tools.read_db("customers")
+    (span,) = rec.finish().spans
+    assert span.error == {"type": "PermissionError", "message": "no access to customers"}
+
+
+def test_gateway_works_without_a_recorder() -> None:
+    tools = at.ToolGateway({"web_search": web_search}, enforce=True)
+    assert tools.web_search("q") == ["q"]
+
+
+def test_unknown_tool_names_the_registered_ones() -> None:
+    tools = at.ToolGateway([web_search])
+    with pytest.raises(AttributeError, match="web_search"):
+        tools.nope  # noqa: B018
+    with pytest.raises(KeyError, match="registered"):
+        tools.call("nope")
+    assert "web_search" in tools and list(tools) == ["web_search"]

@@ -1,0 +1,187 @@
+"""The pytest side: fixture, options, saving, failure output, xdist."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+def test_fixture_records_and_trace_is_queryable(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest_agenttrace as at
+
+        def test_run(agenttrace):
+            with at.agent("planner"):
+                with at.tool("search", input={"q": 1}):
+                    pass
+            trace = agenttrace.trace
+            assert [s.name for s in trace.spans] == ["planner", "search"]
+            assert trace.spans[1].agent == "planner"
+            assert trace.metadata["nodeid"] == "test_fixture_records_and_trace_is_queryable.py::test_run"
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
+
+
+def test_save_writes_one_valid_trace_per_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest, pytest_agenttrace as at
+
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_run(agenttrace, n):
+            with at.tool("t", input={"n": n}):
+                pass
+
+        def test_crash(agenttrace):
+            with at.agent("a"):
+                raise RuntimeError("agent crashed")
+
+        def test_no_recording():
+            pass
+        """
+    )
+    result = pytester.runpytest("--agenttrace-save")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["agenttrace: saved 3 trace(s) to .agenttrace*"])
+    files = sorted(p.name for p in (pytester.path / ".agenttrace").iterdir())
+    assert files == [
+        "test_save_writes_one_valid_trace_per_test.py__test_crash.json",
+        "test_save_writes_one_valid_trace_per_test.py__test_run_1.json",
+        "test_save_writes_one_valid_trace_per_test.py__test_run_2.json",
+    ]
+    crash = json.loads((pytester.path / ".agenttrace" / files[0]).read_text())
+    assert crash["spans"][0]["error"] == {"type": "RuntimeError", "message": "agent crashed"}
+    from pytest_agenttrace.store import validate_trace_dict
+
+    validate_trace_dict(crash)
+
+
+def test_failing_test_shows_the_trace_tree(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest_agenttrace as at
+
+        def test_run(agenttrace):
+            with at.agent("coder"):
+                with at.tool("edit_file"):
+                    pass
+            assert False, "the agent did the wrong thing"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*agenttrace trace*", "*coder*", "*edit_file*"])
+
+
+def test_version_option_and_env_override_prompts(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    for label in ("v1", "v2", "v3"):
+        pytester.path.joinpath("prompts", "summarizer").mkdir(parents=True, exist_ok=True)
+        pytester.path.joinpath("prompts", "summarizer", f"{label}.txt").write_text(label)
+    pytester.makepyfile(
+        """
+        import os
+        import pytest_agenttrace as at
+
+        def test_run(agenttrace):
+            assert at.prompt("summarizer") == os.environ["EXPECTED"]
+            assert agenttrace.trace.versions["prompt:summarizer"].startswith("summarizer@" + os.environ["EXPECTED"])
+        """
+    )
+    monkeypatch.setenv("EXPECTED", "v3")
+    pytester.runpytest().assert_outcomes(passed=1)
+    monkeypatch.setenv("EXPECTED", "v1")
+    monkeypatch.setenv("AGENTTRACE_VERSIONS", "summarizer=v1")
+    pytester.runpytest().assert_outcomes(passed=1)
+    monkeypatch.setenv("EXPECTED", "v2")
+    result = pytester.runpytest("--agenttrace-version", "summarizer=v2")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["agenttrace: versions summarizer=v2"])
+
+
+def test_ini_prompt_directory(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nagenttrace_prompts = registry/prompts\n")
+    pytester.path.joinpath("registry", "prompts", "p").mkdir(parents=True)
+    pytester.path.joinpath("registry", "prompts", "p", "a.txt").write_text("hello")
+    pytester.makepyfile(
+        """
+        import pytest_agenttrace as at
+
+        def test_run(agenttrace):
+            assert at.prompt("p") == "hello"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_bad_version_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--agenttrace-version", "oops")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*oops*NAME=LABEL*"])
+
+
+def test_unknown_version_fails_the_test_with_the_available_labels(pytester: pytest.Pytester) -> None:
+    pytester.path.joinpath("prompts", "p").mkdir(parents=True)
+    pytester.path.joinpath("prompts", "p", "v1.txt").write_text("x")
+    pytester.makepyfile(
+        """
+        import pytest_agenttrace as at
+
+        def test_run(agenttrace):
+            at.prompt("p")
+        """
+    )
+    result = pytester.runpytest("--agenttrace-version", "p=v9")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no version 'v9'*available: v1*"])
+
+
+def test_hook_message_fails_a_passing_test(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_agenttrace_trace_finished(item, recorder, trace):
+            if any(s.name == "forbidden" for s in trace.spans):
+                return "forbidden tool was called"
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest_agenttrace as at
+
+        def test_bad(agenttrace):
+            with at.tool("forbidden"):
+                pass
+
+        def test_good(agenttrace):
+            with at.tool("fine"):
+                pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: forbidden tool was called*"])
+
+
+@pytest.mark.slow
+def test_works_under_xdist(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        """
+        import pytest, pytest_agenttrace as at
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_run(agenttrace, n):
+            with at.agent(f"a{n}"):
+                with at.tool("t"):
+                    pass
+            assert len(agenttrace.trace) == 2
+        """
+    )
+    result = pytester.runpytest("-n", "2", "--agenttrace-save")
+    result.assert_outcomes(passed=6)
+    assert len(list((pytester.path / ".agenttrace").glob("*.json"))) == 6

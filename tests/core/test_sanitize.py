@@ -1,0 +1,63 @@
+"""Redaction and capping of recorded values."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_agenttrace.sanitize import REDACTED, Limits, clean, is_secret_key, redact_text
+
+
+@pytest.mark.parametrize(
+    "key", ["api_key", "OPENAI_API_KEY", "Authorization", "password", "client_secret", "x-api-key", "access_token", "cookie"]
+)
+def test_secret_keys(key: str) -> None:
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", ["input_tokens", "output_tokens", "max_tokens", "author", "query", "tokenizer", "keys"])
+def test_harmless_keys(key: str) -> None:
+    assert not is_secret_key(key)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("key sk-proj-abcdefghijklmnopqrstuvwx end", f"key {REDACTED} end"),
+        ("Authorization: Bearer abc.def-ghi_jkl", f"Authorization: Bearer {REDACTED}"),
+        ("ghp_abcdefghijklmnopqrstuvwxyz0123", REDACTED),
+        ("AKIAABCDEFGHIJKLMNOP", REDACTED),
+        ("https://x.org/?user=a&password=hunter2&q=1", f"https://x.org/?user=a&password={REDACTED}&q=1"),
+        ("eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0.SflKxwRJSMeKKF2QT4", REDACTED),
+        ("an ordinary sentence about tokens", "an ordinary sentence about tokens"),
+    ],
+)
+def test_secret_text(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_clean_nested_values() -> None:
+    value = {"headers": {"Authorization": "Bearer x"}, "items": list(range(5)), 3: ("a", {"password": None})}
+    assert clean(value) == {"headers": {"Authorization": REDACTED}, "items": [0, 1, 2, 3, 4], "3": ["a", {"password": None}]}
+
+
+def test_caps_are_explicit() -> None:
+    limits = Limits(max_string=5, max_items=2, max_depth=2)
+    assert clean("abcdefgh", limits) == "abcde…[agenttrace: truncated 3 of 8 chars]"
+    assert clean([1, 2, 3, 4], limits) == [1, 2, "…[agenttrace: truncated 2 of 4 items]"]
+    assert clean({"a": 1, "b": 2, "c": 3}, limits)["…"] == "[agenttrace: truncated 1 of 3 keys]"
+    assert "nested deeper than 2" in clean([[[1]]], Limits(max_depth=2, max_string=100))[0][0]
+
+
+def test_non_json_values_become_safe_text() -> None:
+    class Weird:
+        def __repr__(self) -> str:
+            raise RuntimeError
+
+    assert clean(float("nan")) == "nan"
+    assert clean(b"abc") == "<3 bytes>"
+    assert clean(Weird()) == "<unrepresentable Weird>"
+    assert clean({1, 2}) in ([1, 2], [2, 1])
+
+
+def test_redaction_can_be_switched_off() -> None:
+    assert clean({"api_key": "k"}, Limits(redact=False)) == {"api_key": "k"}

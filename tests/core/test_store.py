@@ -1,0 +1,111 @@
+"""Trace files: atomic writes, clear errors for bad files, the schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import pytest_agenttrace as at
+from pytest_agenttrace.recorder import Recorder
+from pytest_agenttrace.store import (
+    load_trace,
+    save_trace,
+    schema,
+    trace_filename,
+    validate_trace_dict,
+    write_atomic,
+)
+
+
+def small_trace() -> at.Trace:
+    rec = Recorder("tests/test_x.py::test_y")
+    with rec.activate(), rec.agent("a"), rec.tool("t", input={"q": "<script>"}) as t:
+        t.set_output([1, 2.5, None, True])
+    return rec.finish()
+
+
+def test_round_trip_and_schema(tmp_path: Path) -> None:
+    trace = small_trace()
+    path = save_trace(trace, tmp_path / "deep" / "t.json")
+    loaded = load_trace(path, validate=True)
+    assert loaded == trace
+    assert json.loads(path.read_text())["format_version"] == 1
+
+
+def test_written_file_follows_the_contract_example_shape(tmp_path: Path) -> None:
+    data = json.loads(save_trace(small_trace(), tmp_path / "t.json").read_text())
+    assert list(data) == ["format_version", "trace_id", "name", "started_at", "metadata", "versions", "spans"]
+    assert list(data["spans"][0]) == [
+        "span_id", "parent_id", "kind", "name", "agent", "scope", "scope_path", "start_ns", "end_ns",
+        "status", "error", "input", "output", "attributes", "versions", "context", "links", "events",
+    ]  # fmt: skip
+
+
+def test_write_atomic_leaves_no_temp_files_and_replaces(tmp_path: Path) -> None:
+    target = tmp_path / "f.json"
+    write_atomic(target, b"1")
+    write_atomic(target, b"2")
+    assert target.read_bytes() == b"2"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b'{"format_version": 1, "trace_id": "x"', "not valid JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b'{"resourceSpans": []}', "agenttrace import"),
+        (b'{"format_version": 9, "trace_id": "x", "name": "n", "started_at": "s", "spans": []}', "format_version 9"),
+        (b'{"format_version": 1, "trace_id": "x", "name": "n", "started_at": "s", "spans": [{"span_id": "1"}]}', "span #0 missing"),
+        (b'{"format_version": 1, "trace_id": "x", "name": "n", "started_at": "s", "spans": {}}', "must be a list"),
+    ],
+)
+def test_corrupt_files_fail_with_one_clear_message(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(at.TraceFileError, match=message) as info:
+        load_trace(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(at.TraceFileError, match="no such trace file"):
+        load_trace(tmp_path / "nope.json")
+
+
+def test_json_error_has_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{\n  "format_version": 1,\n  oops\n}')
+    with pytest.raises(at.TraceFileError) as info:
+        load_trace(path)
+    assert info.value.line == 3
+
+
+def test_schema_rejects_what_the_contract_forbids() -> None:
+    data = small_trace().to_dict()
+    data["spans"][0]["kind"] = "banana"
+    with pytest.raises(at.TraceFileError, match="spans/0/kind"):
+        validate_trace_dict(data)
+    assert schema()["properties"]["format_version"] == {"const": 1}
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "expected"),
+    [
+        ("tests/test_x.py::test_y", "tests_test_x.py__test_y.json"),
+        ("tests/test_x.py::test_y[a/b c]", "tests_test_x.py__test_y_a_b_c.json"),
+        ("../../etc/passwd", ".._.._etc_passwd.json"),
+    ],
+)
+def test_trace_filename_is_safe(nodeid: str, expected: str) -> None:
+    name = trace_filename(nodeid)
+    assert "/" not in name
+    assert name == expected
+
+
+def test_trace_filename_long_ids_are_hashed() -> None:
+    assert len(trace_filename("t.py::" + "x" * 500)) < 200
+    assert trace_filename("t.py::" + "x" * 500) != trace_filename("t.py::" + "x" * 499 + "y")

@@ -1,0 +1,267 @@
+"""``agenttrace check``, ``lint`` and ``query``: output, JSON shape and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pytest_agenttrace.cli import main
+from pytest_agenttrace.store import save_trace
+
+from .spec_helpers import make_trace, node, pipeline_trace
+
+SPEC = """
+spec: pipeline
+extends: [failure-modes]
+rules:
+  - id: coder-tools
+    scope: {agent: coder, allow_tools: [read_file, edit_file, run_tests]}
+  - id: tests-before-report
+    order: {first: "tool[name=run_tests]", then: "llm[name=report]"}
+"""
+
+
+@pytest.fixture
+def clean(tmp_path: Path) -> Path:
+    return save_trace(pipeline_trace(), tmp_path / "clean.json")
+
+
+@pytest.fixture
+def dirty(tmp_path: Path) -> Path:
+    """The coder calls a tool it may not (span 5), and the report comes before any test run."""
+    trace = make_trace(
+        node(
+            "agent",
+            "orchestrator",
+            node("llm", "report"),
+            node(
+                "delegation",
+                "coder",
+                node("agent", "coder", node("tool", "drop_table"), node("tool", "run_tests")),
+                from_agent="orchestrator",
+                to_agent="coder",
+            ),
+        )
+    )
+    return save_trace(trace, tmp_path / "dirty.json")
+
+
+@pytest.fixture
+def spec(write_spec: Callable[..., Path]) -> Path:
+    return write_spec(SPEC, "pipeline.yaml")
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- check ---------------------------------------------------------------------------------
+
+
+def test_check_passes_with_exit_0(capsys: pytest.CaptureFixture[str], clean: Path, spec: Path) -> None:
+    code, out, _ = run_cli(capsys, "check", clean, "--spec", spec)
+    assert code == 0
+    assert f"PASS {clean} (12 rules)" in out
+    assert "all 1 trace satisfy 'pipeline'" in out
+
+
+def test_check_fails_with_exit_1_and_the_report(capsys: pytest.CaptureFixture[str], dirty: Path, spec: Path) -> None:
+    code, out, _ = run_cli(capsys, "check", dirty, "--spec", spec)
+    assert code == 1
+    assert f"FAIL {dirty}" in out
+    assert "[coder-tools]" in out and "[tests-before-report]" in out
+    assert "agent:orchestrator > delegation:coder > agent:coder > tool:drop_table" in out
+    assert "1 of 1 trace violate 'pipeline': 2 violations" in out
+
+
+def test_check_json_shape(capsys: pytest.CaptureFixture[str], dirty: Path, spec: Path) -> None:
+    code, out, _ = run_cli(capsys, "check", dirty, "--spec", spec, "--format", "json")
+    assert code == 1
+    payload = json.loads(out)
+    assert set(payload) == {"passed", "violations"}
+    assert payload["passed"] is False
+    rules = [(v["rule"], v["spans"]) for v in payload["violations"]]
+    assert rules == [("coder-tools", ["5"]), ("tests-before-report", ["2"])]
+    for violation in payload["violations"]:
+        assert isinstance(violation["message"], str) and violation["message"]
+        assert "trace" not in violation
+
+
+def test_check_json_passing(capsys: pytest.CaptureFixture[str], clean: Path, spec: Path) -> None:
+    code, out, _ = run_cli(capsys, "check", clean, "--spec", spec, "--format", "json")
+    assert (code, json.loads(out)) == (0, {"passed": True, "violations": []})
+
+
+def test_check_several_traces_names_the_trace(
+    capsys: pytest.CaptureFixture[str], clean: Path, dirty: Path, spec: Path
+) -> None:
+    code, out, _ = run_cli(capsys, "check", clean, dirty, "--spec", spec, "--format", "json")
+    assert code == 1
+    assert {v["trace"] for v in json.loads(out)["violations"]} == {str(dirty)}
+
+
+def test_check_a_directory_of_traces(capsys: pytest.CaptureFixture[str], clean: Path, dirty: Path, spec: Path) -> None:
+    code, out, _ = run_cli(capsys, "check", clean.parent, "--spec", spec)
+    assert code == 1
+    assert "1 of 2 traces violate" in out
+
+
+def test_check_repeatable_spec(
+    capsys: pytest.CaptureFixture[str], dirty: Path, spec: Path, write_spec: Callable[..., Path]
+) -> None:
+    extra = write_spec("rules: [{id: no-drop, forbid: 'tool[name=drop_table]'}]\n", "extra.yaml")
+    code, out, _ = run_cli(capsys, "check", dirty, "--spec", spec, "--spec", extra, "--format", "json")
+    assert code == 1
+    assert "no-drop" in {v["rule"] for v in json.loads(out)["violations"]}
+
+
+@pytest.mark.parametrize(
+    ("spec_text", "fragment"),
+    [
+        ("rules:\n  - id: a\n    forbidd: tool\n", "pipeline.yaml:3:5: rule 'a': unknown key 'forbidd'; did you mean 'forbid'?"),
+        ("rules: [\n", "invalid YAML"),
+        ("rules:\n  - id: a\n    detect: nope\n", "unknown detector 'nope'"),
+    ],
+)
+def test_check_bad_spec_exits_2_without_traceback(
+    capsys: pytest.CaptureFixture[str], clean: Path, write_spec: Callable[..., Path], spec_text: str, fragment: str
+) -> None:
+    bad = write_spec(spec_text, "pipeline.yaml")
+    code, out, err = run_cli(capsys, "check", clean, "--spec", bad)
+    assert code == 2
+    assert out == ""
+    assert fragment in err
+    assert "Traceback" not in err
+
+
+def test_check_bad_trace_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, spec: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    code, _, err = run_cli(capsys, "check", broken, "--spec", spec)
+    assert code == 2 and "broken.json" in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, "check", tmp_path / "missing.json", "--spec", spec)
+    assert code == 2 and "missing.json" in err
+
+
+def test_check_without_spec_is_a_usage_error(capsys: pytest.CaptureFixture[str], clean: Path) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["check", str(clean)])
+    assert info.value.code == 2
+
+
+# -- lint ----------------------------------------------------------------------------------
+
+
+def test_lint_valid(capsys: pytest.CaptureFixture[str], spec: Path) -> None:
+    code, out, _ = run_cli(capsys, "lint", spec)
+    assert code == 0
+    assert out == f"OK   {spec} (12 rules)\n"
+
+
+def test_lint_lists_every_problem(capsys: pytest.CaptureFixture[str], spec: Path, write_spec: Callable[..., Path]) -> None:
+    bad = write_spec(
+        "rules:\n  - id: a\n    forbidd: tool\n  - id: b\n    expect: {select: 'llm[', count: {max: 1}}\n", "bad.yaml"
+    )
+    code, out, _ = run_cli(capsys, "lint", spec, bad)
+    assert code == 2
+    assert f"OK   {spec}" in out
+    assert f"FAIL {bad}: 2 problems" in out
+    assert f"{bad}:3:5: rule 'a': unknown key 'forbidd'; did you mean 'forbid'?" in out
+    assert f"{bad}:5:" in out and "bad selector in `expect.select`" in out
+
+
+def test_lint_json(capsys: pytest.CaptureFixture[str], write_spec: Callable[..., Path]) -> None:
+    bad = write_spec("rules:\n  - id: a\n    forbidd: tool\n", "bad.yaml")
+    code, out, _ = run_cli(capsys, "lint", bad, "--format", "json")
+    payload = json.loads(out)
+    assert code == 2 and payload["valid"] is False
+    [problem] = payload["specs"][0]["problems"]
+    assert (problem["line"], problem["column"]) == (3, 5)
+
+
+def test_lint_shipped_packs(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_agenttrace.spec.loader import available_packs, pack_path
+
+    code, out, _ = run_cli(capsys, "lint", *[pack_path(p) for p in available_packs()])
+    assert code == 0, out
+
+
+# -- query ---------------------------------------------------------------------------------
+
+
+def test_query_select(capsys: pytest.CaptureFixture[str], clean: Path) -> None:
+    code, out, _ = run_cli(capsys, "query", clean, "--select", "tool[name=run_tests]")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "2 spans match `tool[name=run_tests]`"
+    assert lines[1].startswith("[7] agent:orchestrator > delegation:delegate_coder > agent:coder > tool:run_tests")
+    assert "agent=coder" in lines[1] and "scope=3" in lines[1]
+    assert lines[2].startswith("[11] agent:orchestrator > agent:tester > tool:run_tests")
+
+
+def test_query_select_json(capsys: pytest.CaptureFixture[str], clean: Path) -> None:
+    code, out, _ = run_cli(capsys, "query", clean, "--select", "llm", "--format", "json")
+    payload = json.loads(out)
+    assert code == 0 and payload["count"] == 3
+    assert [s["span_id"] for s in payload["spans"]] == ["2", "8", "12"]
+    assert payload["spans"][1]["path"] == "agent:orchestrator > delegation:delegate_coder > agent:coder > llm:summarize"
+
+
+def test_query_scope_actions_and_footprint(capsys: pytest.CaptureFixture[str], clean: Path) -> None:
+    code, out, _ = run_cli(capsys, "query", clean, "--scope", "3")
+    assert code == 0
+    assert out.startswith("scope 3: delegation:delegate_coder orchestrator -> coder\n")
+    assert "objective: refactor app.py" in out
+    assert "allowed tools: read_file, edit_file, run_tests" in out
+    assert "actions (5 spans):" in out
+    assert "  [4] agent:coder  agent=coder" in out
+    assert "    [5] tool:read_file  agent=coder" in out
+    assert "tools:               read_file, edit_file, run_tests" in out
+    assert "llm calls:           1" in out
+
+
+def test_query_scope_json(capsys: pytest.CaptureFixture[str], clean: Path) -> None:
+    code, out, _ = run_cli(capsys, "query", clean, "--scope", "3", "--format", "json")
+    payload = json.loads(out)
+    assert code == 0
+    assert payload["scope"] == "3"
+    assert payload["delegation"]["to_agent"] == "coder"
+    assert [a["span_id"] for a in payload["actions"]] == ["4", "5", "6", "7", "8"]
+    assert payload["footprint"]["tools"] == ["read_file", "edit_file", "run_tests"]
+
+
+def test_query_scope_with_select_narrows(capsys: pytest.CaptureFixture[str], clean: Path) -> None:
+    code, out, _ = run_cli(capsys, "query", clean, "--scope", "3", "--select", "tool", "--format", "json")
+    assert [a["span_id"] for a in json.loads(out)["actions"]] == ["5", "6", "7"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--scope", "99"], "no delegation scope '99'; its scopes are: 3 (orchestrator -> coder)"),
+        (["--select", "tool[name="], "expected a value"),
+        ([], "--select SELECTOR"),
+    ],
+)
+def test_query_bad_input_exits_2(capsys: pytest.CaptureFixture[str], clean: Path, args: list[str], fragment: str) -> None:
+    code, _, err = run_cli(capsys, "query", clean, *args)
+    assert code == 2
+    assert fragment in err and "Traceback" not in err
+
+
+def test_console_script_end_to_end(dirty: Path, spec: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest_agenttrace.cli", "check", str(dirty), "--spec", str(spec), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)["passed"] is False

@@ -1,0 +1,766 @@
+"""The ten failure-mode detectors: each fires on a planted failure and stays quiet on its near miss."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_agenttrace.exceptions import SpecError
+from pytest_agenttrace.model import Span, Trace
+from pytest_agenttrace.spec.detectors import DETECTORS, Finding, detector_param_schema, run_detector
+
+from . import detector_traces as planted
+from .detector_traces import MS, TraceBuilder
+
+
+def only(findings: list[Finding]) -> Finding:
+    assert len(findings) == 1, [f.message for f in findings]
+    return findings[0]
+
+
+# -- the registry ---------------------------------------------------------------------
+
+
+def test_the_ten_detectors_of_the_design_are_registered_in_its_order() -> None:
+    assert list(DETECTORS) == [
+        "handoff_context_loss",
+        "out_of_scope_tool",
+        "unattributed_action",
+        "retry_storm",
+        "tool_loop",
+        "deadlock",
+        "context_collapse",
+        "cascading_error",
+        "context_pollution",
+        "lost_update",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "defaults"),
+    [
+        ("retry_storm", {"max_repeats": 3}),
+        ("tool_loop", {"min_cycles": 3, "max_period": 4}),
+        ("cascading_error", {"min_confidence": 0.5}),
+        ("context_pollution", {"min_confidence": 0.5}),
+        ("context_collapse", {"keys": None}),
+    ],
+)
+def test_contract_defaults(name: str, defaults: dict[str, Any]) -> None:
+    info = DETECTORS[name]
+    assert {k: info.params[k].default for k in defaults} == defaults
+
+
+@pytest.mark.parametrize("name", list(DETECTORS))
+def test_every_detector_is_quiet_on_an_empty_trace_and_documented(name: str) -> None:
+    trace = Trace(trace_id="t", name="empty", started_at="2026-11-21T23:00:00Z")
+    assert run_detector(name, trace) == []
+    info = DETECTORS[name]
+    assert info.description and info.run.__doc__
+    assert all(spec.description for spec in info.params.values())
+
+
+@pytest.mark.parametrize("name", list(DETECTORS))
+def test_param_schema_accepts_the_defaults_and_rejects_unknown_keys(name: str) -> None:
+    schema = detector_param_schema(name)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in DETECTORS[name].defaults().items()}
+    jsonschema.validate(defaults, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"no_such_param": 1}, schema)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "fragments"),
+    [
+        ("retry_storm", {"max_repeat": 3}, ["no parameter 'max_repeat'", "did you mean 'max_repeats'", "match"]),
+        ("retry_storm", {"max_repeats": "three"}, ["'max_repeats'", "must be an integer", "'three' (string)"]),
+        ("retry_storm", {"max_repeats": True}, ["must be an integer", "True (boolean)"]),
+        ("retry_storm", {"max_repeats": 0}, ["must be at least 1"]),
+        ("retry_storm", {"max_repeats": None}, ["must be an integer, got null"]),
+        ("retry_storm", {"match": ["agent", "nmae"]}, ["does not accept 'nmae'", "did you mean 'name'"]),
+        ("retry_storm", {"match": "agent"}, ["must be a list of strings"]),
+        ("tool_loop", {"per": "team"}, ["does not accept 'team'", "agent, scope, trace"]),
+        ("cascading_error", {"min_confidence": "low"}, ["must be a number"]),
+        ("context_collapse", {"keys": "confidence"}, ["must be a list of strings or null"]),
+        ("deadlock", {"timeout": 5}, ["no parameter 'timeout'", "valid parameters: none"]),
+        ("lost_update", ["ignore_keys"], ["must be a mapping"]),
+        ("retry_strom", {}, ["unknown detector 'retry_strom'", "did you mean 'retry_storm'", "tool_loop"]),
+    ],
+)
+def test_bad_parameters_raise_a_spec_error_naming_them(name: str, params: Any, fragments: list[str]) -> None:
+    trace, _ = planted.refactor_pipeline()
+    with pytest.raises(SpecError) as info:
+        run_detector(name, trace, params)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_int_parameters_accept_floats_only_when_number() -> None:
+    trace, _ = planted.refactor_pipeline()
+    assert run_detector("cascading_error", trace, {"min_confidence": 1}) == []
+    with pytest.raises(SpecError, match="must be an integer"):
+        run_detector("tool_loop", trace, {"min_cycles": 2.5})
+
+
+def test_finding_to_dict_is_json_ready() -> None:
+    finding = Finding(message="m", spans=("1",), expected="e", found="f", chain=("1", "2"), details={"k": [1]})
+    assert finding.to_dict() == {
+        "message": "m",
+        "spans": ["1"],
+        "expected": "e",
+        "found": "f",
+        "chain": ["1", "2"],
+        "details": {"k": [1]},
+    }
+
+
+# -- planted runs fire only their own detector --------------------------------------------
+
+PLANTED = [
+    pytest.param(lambda: planted.refactor_pipeline(confidence_in_handoff=False), {"handoff_context_loss"}, id="handoff"),
+    pytest.param(lambda: planted.external_delegation(), {"out_of_scope_tool"}, id="scope"),
+    pytest.param(lambda: planted.orphan_tool(), {"unattributed_action"}, id="unattributed"),
+    pytest.param(lambda: planted.research_run([("web_search", {"q": "x"})] * 5), {"retry_storm", "tool_loop"}, id="storm"),
+    pytest.param(lambda: planted.research_run([("a", 1), ("b", 2)] * 3), {"tool_loop"}, id="loop"),
+    pytest.param(lambda: planted.waits(("a", "b", 0, 10), ("b", "a", 5, 20)), {"deadlock"}, id="deadlock"),
+    pytest.param(lambda: planted.confidence_chain(truncate=True), {"context_collapse"}, id="collapse"),
+    pytest.param(lambda: planted.bad_summary_cascade(), {"cascading_error"}, id="cascade"),
+    pytest.param(lambda: planted.shared_memory(), {"context_pollution"}, id="pollution"),
+    pytest.param(lambda: planted.concurrent_plan_edits(), {"lost_update"}, id="lost-update"),
+]
+
+CLEAN = [
+    pytest.param(lambda: planted.refactor_pipeline(), id="handoff"),
+    pytest.param(lambda: planted.external_delegation(tool="web_search"), id="scope"),
+    pytest.param(lambda: planted.research_run([("web_search", {"q": "x"})] * 2 + [("fetch", {"u": 1})]), id="storm"),
+    pytest.param(lambda: planted.research_run([(n, None) for n in "ababxab"]), id="loop"),
+    pytest.param(lambda: planted.waits(("a", "b", 0, 10), ("b", "a", 10, 20)), id="deadlock"),
+    pytest.param(lambda: planted.confidence_chain(track=False), id="collapse"),
+    pytest.param(lambda: planted.bad_summary_cascade(confidence=0.8), id="cascade"),
+    pytest.param(lambda: planted.shared_memory(valid=True), id="pollution"),
+    pytest.param(lambda: planted.concurrent_plan_edits(second_base=4), id="lost-update"),
+]
+
+
+@pytest.mark.parametrize(("build", "expected"), PLANTED)
+def test_a_planted_failure_fires_its_own_detector_and_no_other(build: Any, expected: set[str]) -> None:
+    trace = build()[0]
+    fired = {name for name in DETECTORS if run_detector(name, trace)}
+    assert fired == expected
+
+
+@pytest.mark.parametrize("build", CLEAN)
+def test_the_clean_near_miss_runs_raise_nothing_at_all(build: Any) -> None:
+    trace = build()[0]
+    assert {name: run_detector(name, trace) for name in DETECTORS} == {name: [] for name in DETECTORS}
+
+
+# -- handoff_context_loss ----------------------------------------------------------------
+
+
+def test_handoff_context_loss_fires_on_a_handoff_missing_a_required_key() -> None:
+    trace, ids = planted.refactor_pipeline(confidence_in_handoff=False)
+    finding = only(run_detector("handoff_context_loss", trace))
+    assert finding.spans == (ids["handoff"],)
+    assert finding.message == (
+        f"handoff 'tester' (span {ids['handoff']}, coder -> tester) is missing required context "
+        "'confidence': pass it in the handoff context"
+    )
+    assert finding.expected == "context keys 'diff_summary', 'confidence'"
+    assert finding.found == "missing 'confidence'; present 'diff_summary'"
+    assert finding.details["missing"] == ["confidence"]
+
+
+def test_handoff_context_loss_is_quiet_when_every_required_key_is_handed_over() -> None:
+    trace, _ = planted.refactor_pipeline(confidence_in_handoff=True)
+    assert run_detector("handoff_context_loss", trace) == []
+
+
+def test_handoff_context_loss_counts_null_as_missing_unless_told_otherwise() -> None:
+    b = TraceBuilder()
+    with b.agent("planner"):
+        handoff = b.handoff("coder", context={"plan": None}, required_context=["plan"])
+    trace = b.build()
+    assert only(run_detector("handoff_context_loss", trace)).spans == (handoff["span_id"],)
+    assert run_detector("handoff_context_loss", trace, {"null_is_missing": False}) == []
+
+
+def test_handoff_context_loss_ignores_handoffs_that_require_nothing() -> None:
+    b = TraceBuilder()
+    with b.agent("planner"):
+        b.handoff("coder", context={})
+        with b.delegation("tester", context={}, required_context=[]):
+            pass
+    assert run_detector("handoff_context_loss", b.build()) == []
+
+
+# -- out_of_scope_tool -------------------------------------------------------------------
+
+
+def test_out_of_scope_tool_fires_on_a_tool_the_delegation_does_not_allow() -> None:
+    trace, ids = planted.external_delegation()
+    finding = only(run_detector("out_of_scope_tool", trace))
+    assert finding.spans == (ids["tool"], ids["delegation"])
+    assert finding.message == (
+        f"tool 'read_customer_db' (span {ids['tool']}) called by external under delegation 'external' "
+        f"(span {ids['delegation']}, support -> external), which allows only ['web_search']"
+    )
+    assert finding.details["refused_by"] == [ids["delegation"]]
+    # The support agent's own call outside the delegation is not in any scope.
+    assert ids["own_tool"] not in finding.spans
+
+
+def test_out_of_scope_tool_nested_scopes_narrow_and_never_widen() -> None:
+    trace, ids = planted.nested_scopes()
+    findings = run_detector("out_of_scope_tool", trace)
+    by_tool = {f.spans[0]: f for f in findings}
+    # run_tests is allowed by the inner delegation but not by the outer one.
+    assert set(by_tool) == {ids["tests"], ids["edit"]}
+    assert by_tool[ids["tests"]].spans == (ids["tests"], ids["outer"])
+    # edit_file is allowed outside but the inner scope narrowed it away.
+    assert by_tool[ids["edit"]].spans == (ids["edit"], ids["inner"])
+    assert "which allows only ['read_file', 'run_tests']" in by_tool[ids["edit"]].message
+
+
+def test_out_of_scope_tool_reports_the_innermost_refusing_scope_first() -> None:
+    b = TraceBuilder()
+    with b.agent("a"):
+        with b.delegation("b", allowed_tools=["x"]) as outer:
+            with b.agent("b"):
+                with b.delegation("c", allowed_tools=["y"]) as inner:
+                    with b.agent("c"):
+                        tool = b.tool("z")
+    finding = only(run_detector("out_of_scope_tool", b.build()))
+    assert finding.spans == (tool["span_id"], inner["span_id"], outer["span_id"])
+
+
+def test_out_of_scope_tool_ignores_listed_tools_by_glob() -> None:
+    trace, _ = planted.external_delegation(tool="read_customer_db")
+    assert run_detector("out_of_scope_tool", trace, {"ignore_tools": ["read_*"]}) == []
+
+
+def test_out_of_scope_tool_is_quiet_inside_the_allowed_set() -> None:
+    trace, _ = planted.external_delegation(tool="web_search")
+    assert run_detector("out_of_scope_tool", trace) == []
+
+
+def test_out_of_scope_tool_an_empty_allow_list_allows_nothing() -> None:
+    trace, ids = planted.external_delegation(allowed=[])
+    assert [f.spans[0] for f in run_detector("out_of_scope_tool", trace)] == [ids["search"], ids["tool"]]
+
+
+# -- unattributed_action -----------------------------------------------------------------
+
+
+def test_unattributed_action_fires_on_a_tool_outside_any_agent() -> None:
+    trace, ids = planted.orphan_tool()
+    finding = only(run_detector("unattributed_action", trace))
+    assert finding.spans == (ids["orphan"],)
+    assert finding.message.startswith(f"tool 'send_email' (span {ids['orphan']}) ran with no agent")
+    assert finding.found == "agent is missing"
+
+
+def test_unattributed_action_checks_other_kinds_when_asked() -> None:
+    b = TraceBuilder()
+    write = b.memory_write("plan", ["x"])
+    trace = b.build()
+    assert run_detector("unattributed_action", trace) == []
+    assert only(run_detector("unattributed_action", trace, {"kinds": ["tool", "memory_write"]})).spans == (
+        write["span_id"],
+    )
+
+
+def test_unattributed_action_is_quiet_when_every_tool_has_an_agent() -> None:
+    trace, _ = planted.refactor_pipeline()
+    assert run_detector("unattributed_action", trace) == []
+
+
+# -- retry_storm -------------------------------------------------------------------------
+
+
+def test_retry_storm_fires_on_more_than_max_repeats_identical_calls() -> None:
+    trace, ids = planted.research_run([("web_search", {"q": "acme ceo"})] * 5)
+    finding = only(run_detector("retry_storm", trace))
+    assert finding.message == "tool 'web_search' called 5 times by researcher with the same input (max 3)"
+    assert finding.spans == tuple(ids)
+    assert (finding.expected, finding.found) == ("at most 3 identical calls", "5 identical calls")
+    assert finding.details["input"] == '{"q": "acme ceo"}'
+
+
+def test_retry_storm_allows_exactly_max_repeats() -> None:
+    trace, _ = planted.research_run([("web_search", {"q": "acme ceo"})] * 3)
+    assert run_detector("retry_storm", trace) == []
+    trace, _ = planted.research_run([("web_search", {"q": "acme ceo"})] * 4)
+    assert run_detector("retry_storm", trace, {"max_repeats": 4}) == []
+
+
+def test_retry_storm_compares_inputs_canonically_and_by_value() -> None:
+    calls = [("web_search", {"q": "acme", "n": 5}), ("web_search", {"n": 5, "q": "acme"})] * 2
+    trace, _ = planted.research_run(calls)
+    assert len(only(run_detector("retry_storm", trace)).spans) == 4
+    # Same name, different inputs: not a storm unless input is dropped from `match`.
+    varied, ids = planted.research_run([("web_search", {"q": f"acme {i}"}) for i in range(5)])
+    assert run_detector("retry_storm", varied) == []
+    finding = only(run_detector("retry_storm", varied, {"match": ["agent", "name"]}))
+    assert finding.spans == tuple(ids)
+    assert finding.message == "tool 'web_search' called 5 times by researcher (max 3)"
+
+
+def test_retry_storm_distinguishes_agents_and_honours_ignore_tools() -> None:
+    b = TraceBuilder()
+    for agent in ("alice", "bob"):
+        with b.agent(agent):
+            for _ in range(3):
+                b.tool("poll_queue", {"queue": "jobs"})
+    trace = b.build()
+    assert run_detector("retry_storm", trace) == []
+    assert len(only(run_detector("retry_storm", trace, {"match": ["name", "input"]})).spans) == 6
+    assert run_detector("retry_storm", trace, {"match": ["name", "input"], "ignore_tools": ["poll_*"]}) == []
+
+
+# -- tool_loop ---------------------------------------------------------------------------
+
+
+def test_tool_loop_fires_on_a_period_two_cycle_repeated_three_times() -> None:
+    names = ["read_file", "edit_file", "run_tests", "edit_file", "run_tests", "edit_file", "run_tests", "report"]
+    trace, ids = planted.research_run([(n, {"step": i}) for i, n in enumerate(names)], agent="coder")
+    finding = only(run_detector("tool_loop", trace))
+    assert finding.spans == tuple(ids[1:7])
+    assert finding.details == {"agent": "coder", "cycle": ["edit_file", "run_tests"], "period": 2, "cycles": 3, "calls": 6}
+    assert finding.message == (
+        "coder looped over tool cycle [edit_file -> run_tests] 3 times in a row (6 calls, loop threshold 3 cycles)"
+    )
+
+
+def test_tool_loop_is_quiet_when_the_cycle_is_interrupted() -> None:
+    names = ["search", "fetch", "search", "fetch", "summarize", "search", "fetch"]
+    trace, _ = planted.research_run([(n, None) for n in names])
+    assert run_detector("tool_loop", trace) == []
+    assert len(only(run_detector("tool_loop", trace, {"ignore_tools": ["summarize"]})).spans) == 6
+
+
+def test_tool_loop_reports_the_smallest_period_once() -> None:
+    trace, ids = planted.research_run([("poll", {"i": i}) for i in range(8)])
+    finding = only(run_detector("tool_loop", trace))
+    assert finding.details["cycle"] == ["poll"]
+    assert finding.details["cycles"] == 8
+    assert finding.spans == tuple(ids)
+
+
+def test_tool_loop_can_tell_calls_apart_by_input() -> None:
+    trace, ids = planted.research_run([("read_file", {"path": f"m{i}.py"}) for i in range(4)])
+    assert only(run_detector("tool_loop", trace)).spans == tuple(ids)
+    assert run_detector("tool_loop", trace, {"match": ["name", "input"]}) == []
+    polling, _ = planted.research_run([("search", {"q": "x"}), ("fetch", {"url": "u"})] * 3)
+    assert only(run_detector("tool_loop", polling, {"match": ["name", "input"]})).details["period"] == 2
+
+
+def test_tool_loop_respects_max_period_and_min_cycles() -> None:
+    cycle = ["plan", "search", "read", "write", "check"]
+    trace, _ = planted.research_run([(n, None) for n in cycle * 3])
+    assert run_detector("tool_loop", trace) == []  # period 5 > max_period 4
+    assert only(run_detector("tool_loop", trace, {"max_period": 5})).details["period"] == 5
+    short, _ = planted.research_run([(n, None) for n in ["a", "b"] * 2])
+    assert run_detector("tool_loop", short) == []
+    assert only(run_detector("tool_loop", short, {"min_cycles": 2})).details["cycles"] == 2
+
+
+def test_tool_loop_looks_at_each_agent_separately() -> None:
+    # Interleaved, the trace reads a x b y a x b y ...; per agent there is no cycle either way.
+    trace = two_agents = planted.two_agents_interleaved(["a", "b", "c", "a", "b", "c"], ["x", "y", "x", "z", "x", "y"])
+    assert run_detector("tool_loop", two_agents) == []
+    # Alice's own sequence loops: a b a b a b.
+    looping = planted.two_agents_interleaved(["a", "b"] * 3, ["x", "y", "z", "w", "v", "u"])
+    finding = only(run_detector("tool_loop", looping))
+    assert finding.details["agent"] == "alice"
+    assert run_detector("tool_loop", trace, {"per": "trace"}) == []
+
+
+# -- deadlock ----------------------------------------------------------------------------
+
+
+def test_deadlock_fires_on_two_agents_waiting_on_each_other() -> None:
+    trace, ids = planted.waits(("planner", "coder", 10, 50), ("coder", "planner", 20, 60))
+    finding = only(run_detector("deadlock", trace))
+    assert finding.spans == (ids[0], ids[1])
+    assert finding.found == "wait cycle planner -> coder -> planner"
+    assert finding.details == {"cycle": ["planner", "coder", "planner"], "overlap_ns": [20 * MS, 50 * MS]}
+    assert finding.message == (
+        f"deadlock: planner waits on coder (span {ids[0]}); coder waits on planner (span {ids[1]}), "
+        "all at once from 20 ms to 50 ms; break the cycle or add a timeout"
+    )
+
+
+def test_deadlock_finds_a_three_agent_cycle_among_other_waits() -> None:
+    trace, ids = planted.waits(
+        ("a", "b", 0, 100),
+        ("d", "a", 5, 15),  # d waits on a, but nobody waits on d
+        ("b", "c", 10, 100),
+        ("c", "a", 50, 100),
+    )
+    finding = only(run_detector("deadlock", trace))
+    assert finding.details["cycle"] == ["a", "b", "c", "a"]
+    assert finding.spans == (ids[0], ids[2], ids[3])
+
+
+@pytest.mark.parametrize(
+    "edges",
+    [
+        pytest.param([("planner", "coder", 10, 20), ("coder", "planner", 30, 40)], id="one-after-the-other"),
+        pytest.param([("planner", "coder", 10, 20), ("coder", "planner", 20, 40)], id="touching"),
+        pytest.param([("a", "b", 0, 100), ("b", "c", 0, 100)], id="chain-without-cycle"),
+        pytest.param([("a", "b", 0, 30), ("b", "c", 10, 40), ("c", "a", 35, 50)], id="cycle-never-all-at-once"),
+    ],
+)
+def test_deadlock_is_quiet_without_a_simultaneous_cycle(edges: list[tuple[str, str, int, int]]) -> None:
+    trace, _ = planted.waits(*edges)
+    assert run_detector("deadlock", trace) == []
+
+
+def test_deadlock_reports_a_recurring_cycle_each_time() -> None:
+    trace, ids = planted.waits(
+        ("a", "b", 0, 10), ("b", "a", 5, 15), ("a", "b", 100, 110), ("b", "a", 105, 115)
+    )
+    assert [set(f.spans) for f in run_detector("deadlock", trace)] == [{ids[0], ids[1]}, {ids[2], ids[3]}]
+
+
+# -- context_collapse --------------------------------------------------------------------
+
+
+def test_context_collapse_fires_when_a_critical_key_is_not_passed_on() -> None:
+    trace, ids = planted.confidence_chain(keep_in_handoff=False)
+    finding = only(run_detector("context_collapse", trace))
+    assert finding.spans == (ids["handoff"], ids["delegation"])
+    assert finding.chain == (ids["delegation"], ids["handoff"])
+    assert finding.message == (
+        f"context key 'confidence' handed to coder by delegation 'coder' (span {ids['delegation']}) is missing "
+        f"from handoff 'tester' (span {ids['handoff']}, coder -> tester): pass it on"
+    )
+    assert finding.details["key"] == "confidence"
+
+
+def test_context_collapse_fires_when_a_truncated_llm_call_drops_a_critical_key() -> None:
+    trace, ids = planted.confidence_chain(truncate=True)
+    finding = only(run_detector("context_collapse", trace))
+    assert finding.spans == (ids["llm"], ids["delegation"])
+    assert finding.details["truncated"] is True
+    assert "was dropped when llm 'summarize'" in finding.message
+
+
+def test_context_collapse_follows_the_chain_transitively() -> None:
+    # tester received confidence from coder, so tester's handoff to reporter must carry it too.
+    trace, ids = planted.confidence_chain(keep_in_handoff=True)
+    finding = only(run_detector("context_collapse", trace))
+    assert finding.spans == (ids["to_reporter"], ids["delegation"])
+    assert finding.chain == (ids["delegation"], ids["handoff"], ids["to_reporter"])
+
+
+def test_context_collapse_reports_a_loss_once_not_again_downstream() -> None:
+    trace, ids = planted.confidence_chain(keep_in_handoff=False)
+    # tester never got confidence, so its own handoff to reporter is no new loss.
+    assert ids["to_reporter"] not in {s for f in run_detector("context_collapse", trace) for s in f.spans}
+
+
+def test_context_collapse_tracks_nothing_without_keys_or_critical_keys() -> None:
+    trace, ids = planted.confidence_chain(keep_in_handoff=False, track=False)
+    assert run_detector("context_collapse", trace) == []
+    finding = only(run_detector("context_collapse", trace, {"keys": ["confidence"]}))
+    assert finding.spans == (ids["handoff"], ids["delegation"])
+
+
+def test_context_collapse_ignores_keys_the_origin_never_had_and_earlier_handoffs() -> None:
+    b = TraceBuilder()
+    with b.agent("tester"):
+        b.handoff("reporter", context={})  # before coder ever received the key
+    with b.agent("orchestrator"):
+        b.handoff("coder", context={"flag": None}, critical_keys=["flag"])  # null: not present
+        b.handoff("coder", context={"other": 1}, critical_keys=["confidence"])
+    with b.agent("coder"):
+        b.handoff("tester", context={})
+    assert run_detector("context_collapse", b.build()) == []
+
+
+# -- cascading_error ---------------------------------------------------------------------
+
+
+def test_cascading_error_shows_the_chain_from_a_low_confidence_origin() -> None:
+    trace, ids = planted.bad_summary_cascade(confidence=0.2)
+    finding = only(run_detector("cascading_error", trace))
+    assert finding.chain == (ids["origin"], ids["draft"], ids["publish"])
+    assert finding.spans == (ids["origin"], ids["draft"], ids["publish"])
+    assert finding.message == (
+        f"llm 'summarize_sources' (span {ids['origin']}) had confidence 0.2 (below 0.5), yet its output reached "
+        f"2 span(s) that reported success: llm 'draft' (span {ids['draft']}), tool 'publish' (span {ids['publish']})"
+    )
+    assert finding.details["confidence"] == 0.2
+
+
+def test_cascading_error_starts_from_a_failed_span_and_keeps_failed_links_in_the_chain() -> None:
+    trace, ids = planted.bad_summary_cascade(confidence=0.9, writer_status="error")
+    finding = only(run_detector("cascading_error", trace))
+    assert finding.chain == (ids["draft"], ids["publish"])
+    assert finding.spans == (ids["draft"], ids["publish"])
+    assert "failed with error" in finding.message
+    assert run_detector("cascading_error", trace, {"include_errors": False}) == []
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.5, None])
+def test_cascading_error_is_quiet_on_confident_or_unscored_origins(confidence: float | None) -> None:
+    trace, _ = planted.bad_summary_cascade(confidence=confidence)
+    assert run_detector("cascading_error", trace) == []
+
+
+def test_cascading_error_needs_a_successful_consumer() -> None:
+    b = TraceBuilder()
+    with b.agent("a"):
+        origin = b.llm("guess", confidence=0.1)
+        b.tool("apply", links=[origin["span_id"]], status="error")
+        b.tool("unlinked")
+    assert run_detector("cascading_error", b.build()) == []
+
+
+def test_cascading_error_sees_a_parent_consuming_its_childs_output() -> None:
+    b = TraceBuilder()
+    with b.agent("writer") as parent:
+        child = b.llm("draft", confidence=0.3)
+        parent["links"] = [child["span_id"]]
+    finding = only(run_detector("cascading_error", b.build()))
+    assert finding.chain == (child["span_id"], parent["span_id"])
+
+
+# -- context_pollution -------------------------------------------------------------------
+
+
+def test_context_pollution_lists_the_other_agents_reading_an_invalid_write() -> None:
+    trace, ids = planted.shared_memory(valid=False)
+    finding = only(run_detector("context_pollution", trace))
+    assert finding.chain == (ids["write"], ids["read"], ids["analyst_read"])
+    assert finding.spans[0] == ids["write"]
+    assert [r["agent"] for r in finding.details["readers"]] == ["writer", "analyst"]
+    assert finding.message == (
+        f"memory key 'facts' written by researcher in memory_write 'facts' (span {ids['write']}) "
+        "failed validation (valid: false) and was then read by 'writer', 'analyst'"
+    )
+
+
+def test_context_pollution_is_quiet_when_only_the_writer_reads_it() -> None:
+    b = TraceBuilder()
+    with b.agent("researcher"):
+        b.memory_write("scratch", {"guess": 1}, confidence=0.1)
+        b.memory_read("scratch")
+    trace = b.build()
+    assert run_detector("context_pollution", trace) == []
+    assert len(only(run_detector("context_pollution", trace, {"include_same_agent": True})).spans) == 2
+
+
+def test_context_pollution_low_confidence_and_threshold() -> None:
+    trace, _ = planted.shared_memory(valid=True, confidence=0.3)
+    assert len(only(run_detector("context_pollution", trace)).details["readers"]) == 2
+    assert run_detector("context_pollution", trace, {"min_confidence": 0.2}) == []
+    clean, _ = planted.shared_memory(valid=True)
+    assert run_detector("context_pollution", clean) == []
+
+
+def test_context_pollution_ends_when_a_good_write_replaces_the_bad_value() -> None:
+    trace, _ = planted.shared_memory(valid=False, overwrite=True)
+    assert run_detector("context_pollution", trace) == []
+
+
+def test_context_pollution_ignores_reads_that_started_before_the_write_ended() -> None:
+    b = TraceBuilder()
+    b.memory_write("facts", "bad", valid=False, agent="researcher", start_ns=10 * MS, end_ns=20 * MS)
+    b.memory_read("facts", agent="writer", start_ns=15 * MS, end_ns=16 * MS)
+    assert run_detector("context_pollution", b.build()) == []
+
+
+def test_context_pollution_uses_versions_when_reads_carry_them() -> None:
+    b = TraceBuilder()
+    bad = b.memory_write("facts", "bad", valid=False, version=1, agent="researcher")
+    b.memory_write("facts", "good", version=2, agent="checker")
+    stale = b.memory_read("facts", version=1, agent="writer")  # read the old version from a cache
+    b.memory_read("facts", version=2, agent="analyst")
+    finding = only(run_detector("context_pollution", b.build()))
+    assert finding.chain == (bad["span_id"], stale["span_id"])
+
+
+# -- lost_update -------------------------------------------------------------------------
+
+
+def test_lost_update_fires_on_two_agents_writing_from_the_same_version() -> None:
+    trace, ids = planted.concurrent_plan_edits()
+    finding = only(run_detector("lost_update", trace))
+    assert finding.spans == (ids["first"], ids["second"])
+    assert finding.message == (
+        f"memory key 'plan' was written by planner (span {ids['first']}) and coder (span {ids['second']}), "
+        "all based on version 3: one update overwrote the other; re-read before writing or merge"
+    )
+    assert finding.details == {"key": "plan", "based_on_version": 3, "agents": ["planner", "coder"]}
+
+
+@pytest.mark.parametrize(
+    "kwargs", [pytest.param({"second_base": 4}, id="different-versions"), pytest.param({"second_agent": "planner"}, id="same-agent")]
+)
+def test_lost_update_is_quiet_on_sequential_or_single_agent_writes(kwargs: dict[str, Any]) -> None:
+    trace, _ = planted.concurrent_plan_edits(**kwargs)
+    assert run_detector("lost_update", trace) == []
+
+
+def test_lost_update_ignores_listed_keys() -> None:
+    trace, _ = planted.concurrent_plan_edits()
+    assert run_detector("lost_update", trace, {"ignore_keys": ["pl*"]}) == []
+
+
+# -- properties over arbitrary traces -------------------------------------------------------
+
+AGENTS = st.sampled_from(["alice", "bob", "carol", None])
+NAMES = st.sampled_from(["search", "fetch", "edit", "plan"])
+JUNK = st.one_of(st.none(), st.booleans(), st.integers(-2, 5), st.floats(0, 1), st.text(max_size=3), st.lists(st.text(max_size=2), max_size=3), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+KEYS = st.sampled_from(["plan", "facts"])
+
+
+@st.composite
+def traces(draw: st.DrawFn, *, junk: bool = True, max_spans: int = 30) -> Trace:
+    """Random flat-ish traces: every kind, reserved attributes with sensible or junk values, links back."""
+    count = draw(st.integers(0, max_spans))
+    spans = []
+    for i in range(count):
+        kind = draw(st.sampled_from(["tool", "tool", "llm", "handoff", "delegation", "memory_read", "memory_write", "wait", "agent"]))
+        start = draw(st.integers(0, 100)) * MS
+        attributes: dict[str, Any] = {}
+        value = (lambda strategy: draw(st.one_of(strategy, JUNK)) if junk else draw(strategy))
+        if kind in ("handoff", "delegation"):
+            attributes["from_agent"] = draw(AGENTS)
+            attributes["to_agent"] = draw(AGENTS)
+            if draw(st.booleans()):
+                attributes["required_context"] = value(st.lists(KEYS, max_size=2))
+            if draw(st.booleans()):
+                attributes["critical_keys"] = value(st.lists(KEYS, max_size=2))
+            if kind == "delegation" and draw(st.booleans()):
+                attributes["allowed_tools"] = value(st.lists(NAMES, max_size=3))
+        elif kind in ("memory_read", "memory_write"):
+            attributes["key"] = value(KEYS)
+            attributes["version"] = value(st.integers(0, 3))
+            if kind == "memory_write":
+                attributes["based_on_version"] = value(st.integers(0, 3))
+                attributes["valid"] = value(st.booleans())
+        elif kind == "wait":
+            attributes["waiting_on"] = value(AGENTS)
+        elif kind == "llm":
+            attributes["truncated"] = value(st.booleans())
+            attributes["dropped_keys"] = value(st.lists(KEYS, max_size=2))
+        if draw(st.booleans()):
+            attributes["confidence"] = value(st.floats(0, 1))
+        earlier = [str(j + 1) for j in range(i)]
+        spans.append(
+            Span(
+                span_id=str(i + 1),
+                parent_id=draw(st.sampled_from(earlier)) if earlier and draw(st.booleans()) else None,
+                kind=kind,
+                name=draw(NAMES),
+                agent=draw(AGENTS),
+                scope_path=draw(st.lists(st.sampled_from(earlier), max_size=2, unique=True)) if earlier else [],
+                start_ns=start,
+                end_ns=start + draw(st.integers(0, 30)) * MS,
+                status=draw(st.sampled_from(["ok", "ok", "error"])),
+                input=draw(st.sampled_from([None, {"q": 1}, {"q": 2}, "x"])),
+                attributes=attributes,
+                context=draw(st.one_of(st.none(), st.dictionaries(KEYS, st.one_of(st.none(), st.integers(0, 2)), max_size=2))),
+                links=draw(st.lists(st.sampled_from(earlier), max_size=2)) if earlier else [],
+            )
+        )
+    spans.sort(key=lambda s: s.start_ns)
+    return Trace(trace_id="random", name="random", started_at="2026-11-21T23:00:00Z", spans=tuple(spans))
+
+
+@settings(max_examples=150, deadline=None)
+@given(traces())
+def test_property_no_detector_raises_on_any_trace_and_findings_name_real_spans(trace: Trace) -> None:
+    ids = {s.span_id for s in trace}
+    for name in DETECTORS:
+        for finding in run_detector(name, trace):
+            assert finding.spans and set(finding.spans) <= ids
+            assert set(finding.chain) <= ids
+            assert finding.message and finding.expected and finding.found
+            json.dumps(finding.to_dict())
+
+
+@settings(max_examples=100, deadline=None)
+@given(traces(), st.integers(0, 200))
+def test_property_a_span_with_a_fresh_name_never_removes_a_retry_storm_finding(trace: Trace, start: int) -> None:
+    before = {f.spans for f in run_detector("retry_storm", trace, {"max_repeats": 1})}
+    extra = Span(span_id="fresh", parent_id=None, kind="tool", name="never_seen_before", agent="alice", start_ns=start * MS, end_ns=start * MS)
+    grown = Trace(trace_id="t", name="t", started_at="x", spans=tuple(sorted((*trace.spans, extra), key=lambda s: s.start_ns)))
+    after = {f.spans for f in run_detector("retry_storm", grown, {"max_repeats": 1})}
+    assert before <= after
+
+
+@settings(max_examples=100, deadline=None)
+@given(traces(junk=False))
+def test_property_out_of_scope_tool_never_fires_without_allowed_tools(trace: Trace) -> None:
+    stripped = Trace(
+        trace_id="t",
+        name="t",
+        started_at="x",
+        spans=tuple(s.replace(attributes={k: v for k, v in s.attributes.items() if k != "allowed_tools"}) for s in trace),
+    )
+    assert run_detector("out_of_scope_tool", stripped) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(traces(junk=False), st.integers(2, 4), st.integers(1, 4))
+def test_property_tool_loop_findings_are_consecutive_periodic_calls_of_one_agent(trace: Trace, cycles: int, period: int) -> None:
+    sequences: dict[str | None, list[str]] = {}
+    for span in trace.index.by_kind.get("tool", ()):
+        sequences.setdefault(span.agent, []).append(span.span_id)
+    for finding in run_detector("tool_loop", trace, {"min_cycles": cycles, "max_period": period}):
+        sequence = sequences[finding.details["agent"]]
+        begin = sequence.index(finding.spans[0])
+        assert list(finding.spans) == sequence[begin : begin + len(finding.spans)]
+        names = [trace.span(i).name for i in finding.spans]
+        p = finding.details["period"]
+        assert p <= period and finding.details["cycles"] >= cycles
+        assert all(names[i] == names[i - p] for i in range(p, len(names)))
+        assert names[:p] == finding.details["cycle"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(traces(junk=False))
+def test_property_deadlock_waits_all_overlap_and_close_a_cycle(trace: Trace) -> None:
+    for finding in run_detector("deadlock", trace):
+        waits = [trace.span(i) for i in finding.spans]
+        assert max(w.start_ns for w in waits) < min(w.end_ns for w in waits)
+        cycle = finding.details["cycle"]
+        assert cycle[0] == cycle[-1]
+        assert [(w.agent, w.attributes["waiting_on"]) for w in waits] == list(zip(cycle, cycle[1:], strict=False))
+
+
+@settings(max_examples=150, deadline=None)
+@given(traces(junk=False))
+def test_property_memory_findings_hold_their_definitions(trace: Trace) -> None:
+    for finding in run_detector("lost_update", trace):
+        writes = [trace.span(i) for i in finding.spans]
+        assert len({w.agent for w in writes}) >= 2
+        assert len({(w.attributes["key"], w.attributes["based_on_version"]) for w in writes}) == 1
+    for finding in run_detector("context_pollution", trace):
+        write, *reads = (trace.span(i) for i in finding.chain)
+        assert reads and all(r.start_ns >= write.end_ns and r.agent != write.agent for r in reads)
+        assert all(r.attributes["key"] == write.attributes["key"] for r in reads)
+
+
+@settings(max_examples=150, deadline=None)
+@given(traces(junk=False))
+def test_property_cascading_error_chains_follow_links_from_a_bad_origin(trace: Trace) -> None:
+    for finding in run_detector("cascading_error", trace):
+        origin, *rest = (trace.span(i) for i in finding.chain)
+        assert origin.status == "error" or origin.attributes["confidence"] < 0.5
+        seen = {origin.span_id}
+        for span in rest:
+            assert seen & set(span.links)
+            seen.add(span.span_id)
+        assert all(trace.span(i).status == "ok" for i in finding.spans[1:])

@@ -1,0 +1,362 @@
+"""Loading specs: YAML positions, schema errors with suggestions, packs and extends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_agenttrace.exceptions import InputError, SpecError
+from pytest_agenttrace.spec import Spec, available_packs, lint_spec, load_spec, parse_spec, spec_schema
+from pytest_agenttrace.spec import loader
+from pytest_agenttrace.spec.detectors import DETECTORS
+from pytest_agenttrace.spec.rules import DetectRule, ExpectRule, ForbidRule, HandoffRule, OrderRule, ScopeRule, SequenceRule
+
+VALID = """\
+spec: refactor-pipeline
+description: the design's example
+extends: [failure-modes]
+rules:
+  - id: tester-gets-confidence
+    handoff: {to: tester, requires: [diff_summary, confidence]}
+  - id: search-stays-with-researcher
+    scope: {tool: web_search, only_agents: [researcher]}
+  - id: coder-tools
+    scope: {agent: coder, allow_tools: [read_file, edit_file, run_tests]}
+  - id: no-customer-db-under-external
+    forbid: "delegation[to_agent=external] tool[name=read_customer_db]"
+  - id: tests-before-report
+    order: {first: "tool[name=run_tests]", then: "llm[agent=reporter]"}
+  - id: coder-trajectory
+    sequence: {select: "agent[name=coder] > tool", mode: in_order, steps: [read_file, edit_file, run_tests]}
+  - id: llm-budget
+    when: llm
+    expect: {select: "llm", count: {max: 20}, all: ["duration < 30s", "attributes.usage.input_tokens < 100000"]}
+  - id: retry_storm
+    detect: retry_storm
+    with: {max_repeats: 5}
+"""
+
+
+def test_valid_spec_builds_every_rule_kind() -> None:
+    spec = parse_spec(VALID, path="pipeline.yaml")
+    assert spec.name == "refactor-pipeline"
+    assert spec.description == "the design's example"
+    kinds = {type(spec.rule(i)) for i in spec.ids}
+    assert {HandoffRule, ScopeRule, ForbidRule, OrderRule, SequenceRule, ExpectRule, DetectRule} <= kinds
+    # The pack's ten detector rules come first; the file's retry_storm replaces the pack's in place.
+    assert spec.ids[:10] == list(DETECTORS)
+    assert len(spec) == 10 + 7
+    storm = spec.rule("retry_storm")
+    assert isinstance(storm, DetectRule) and dict(storm.params) == {"max_repeats": 5}
+    assert storm.source == "pipeline.yaml:20"
+    assert spec.rule("llm-budget").when is not None
+    assert spec.rule("coder-trajectory").to_dict()["sequence"]["mode"] == "in_order"
+
+
+def test_the_c_loader_is_used_when_present() -> None:
+    assert loader._Loader is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# -- errors: file:line:column, the key and what to write instead --------------------------
+
+ERRORS = [
+    # (yaml, line, column, fragments of the message)
+    ("rules:\n  - id: a\n    forbidd: tool\n", 3, 5, ["unknown key 'forbidd'", "did you mean 'forbid'?"]),
+    ("rulez:\n  - id: a\n    forbid: tool\n", 1, 1, ["unknown key 'rulez'", "did you mean 'rules'?"]),
+    ("rules:\n  - id: a\n    forbid: tool\n    whne: llm\n", 4, 5, ["'whne'", "did you mean 'when'?"]),
+    ("rules:\n  - id: a\n    handoff: {to: x, requires: [k], requried: true}\n", 3, 37, ["'requried'", "'required'"]),
+    ("rules:\n  - id: a\n    expect: {select: llm, count: {maximum: 3}}\n", 3, 35, ["'maximum'", "'max'"]),
+    ("rules:\n  - id: a\n    detect: retry_storm\n    with: {max_repeat: 3}\n", 4, 12, ["'max_repeat'", "'max_repeats'"]),
+    ("rules:\n  - id: a\n    detect: retry_strom\n", 3, 13, ["unknown detector 'retry_strom'", "'retry_storm'"]),
+    ("rules:\n  - id: a\n    detect: retry_storm\n    with: {max_repeats: many}\n", 4, 25, ["max_repeats", "whole number"]),
+    ("rules:\n  - id: a\n", 2, 5, ["no rule kind", "handoff, scope, forbid"]),
+    ("rules:\n  - id: a\n    forbid: tool\n    detect: deadlock\n", 2, 5, ["several rule kinds (forbid, detect)"]),
+    ("rules:\n  - forbid: tool\n", 2, 5, ["missing key 'id'", "id: a-unique-name"]),
+    ("rules:\n  - id: a\n    forbid: tool\n  - id: a\n    forbid: llm\n", 4, 9, ["'a' is used twice", "line 2"]),
+    ("rules:\n  - id: a\n    forbid: tool\n    forbid: llm\n", 4, 5, ["duplicate key 'forbid'"]),
+    ("rules:\n  - id: a\n    handoff: {to: tester, requires: diff}\n", 3, 37, ["must be a list", "[diff]"]),
+    ("rules:\n  - id: a\n    sequence: {select: tool, mode: inorder, steps: [a]}\n", 3, 36, ["'in_order'"]),
+    ("rules:\n  - id: a\n    scope: {tool: x, allow_tools: [y]}\n", 3, 12, ["{tool, only_agents}", "{agent, allow_tools}"]),
+    ("rules:\n  - id: a\n    forbid: tool\n    with: {x: 1}\n", 4, 5, ["`with:` only goes with `detect:`"]),
+    ("rules:\n  - id: a\n    expect: {select: llm}\n", 3, 13, ["at least one of count, all, any, none"]),
+    ("rules:\n  - id: a\n    expect: {select: llm, count: {max: -1}}\n", 3, 40, ["at least 0"]),
+    ("rules:\n  - id: my rule\n    forbid: tool\n", 2, 9, ["must not contain spaces"]),
+    ("extends: failure-modes\n", 1, 10, ["must be a list", "[failure-modes]"]),
+    ("extends: [failure-mode]\n", 1, 11, ["'failure-mode'", "did you mean 'failure-modes'?"]),
+    ("extends: [failure-modes]\ndisable: [lost_updates]\n", 2, 11, ["'lost_updates'", "'lost_update'"]),
+    ("spec: x\n", 1, 1, ["`rules:`", "`extends:`"]),
+    ("- a\n", 1, 1, ["a mapping with `rules:`"]),
+    ("", 1, 1, ["empty"]),
+    ("rules:\n  - id: a\n   forbid: [tool\n", 3, 4, ["invalid YAML"]),
+    ("rules:\n\t- id: a\n", 2, 1, ["invalid YAML", "tabs"]),
+    ("rules: [{id: a, forbid: {x: 1}}]\n", 1, 25, ["must be a string", "got a mapping"]),
+    # Selector and expression errors point at the offending character inside the value.
+    ("rules:\n  - id: a\n    forbid: tool[name=\n", 3, 23, ["bad selector in `forbid`", "tool[name="]),
+    ('rules:\n  - id: a\n    forbid: "tool[name=x] >"\n', 3, 28, ["bad selector in `forbid`"]),
+    ("rules:\n  - id: a\n    when: 'llm[['\n    forbid: tool\n", 3, 16, ["bad selector in `when`"]),
+    ("rules:\n  - id: a\n    order: {first: tool, then: 'llm:frist'}\n", None, None, ["bad selector in `order.then`"]),
+    (
+        'rules:\n  - id: a\n    expect: {select: llm, all: ["duration < 30 parsecs"]}\n',
+        3,
+        48,
+        ["bad expression in `expect.all`", "parsecs"],
+    ),
+    ("rules:\n  - id: a\n    expect:\n      select: llm\n      none:\n        - 'name in ['\n", 6, None, ["`expect.none`"]),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "column", "fragments"), ERRORS)
+def test_spec_errors_name_position_key_and_fix(text: str, line: int | None, column: int | None, fragments: list[str]) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, path="specs/x.yaml")
+    error = info.value
+    assert isinstance(error, InputError)
+    assert error.path == "specs/x.yaml"
+    if line is not None:
+        assert error.line == line, str(error)
+    if column is not None:
+        assert error.column == column, str(error)
+    for fragment in fragments:
+        assert fragment in error.message, str(error)
+    assert str(error).startswith(f"specs/x.yaml:{error.line}")
+    assert "Traceback" not in str(error)
+
+
+def test_several_problems_are_all_listed_by_lint(write_spec: Callable[..., Path]) -> None:
+    path = write_spec(
+        """
+        rules:
+          - id: a
+            forbidd: tool
+          - id: b
+            detect: dedlock
+          - id: c
+            forbid: "tool[name="
+        """
+    )
+    problems = lint_spec(path)
+    assert [(p.line, p.column) for p in problems] == [(3, 5), (5, 13), (7, 24)]
+    assert "'deadlock'" in problems[1].message
+    with pytest.raises(SpecError, match=r"and 2 more problems; `agenttrace lint` lists them all"):
+        load_spec(path)
+
+
+def test_lint_of_a_valid_spec_is_empty(write_spec: Callable[..., Path]) -> None:
+    assert lint_spec(write_spec(VALID)) == []
+
+
+def test_lint_of_a_missing_file_is_one_problem(tmp_path: Path) -> None:
+    [problem] = lint_spec(tmp_path / "nope.yaml")
+    assert "not found" in problem.message
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["handoff", "scope", "forbid", "order", "sequence", "expect", "detect", "description", "when"],
+)
+def test_a_misspelt_rule_key_suggests_the_key(key: str) -> None:
+    typo = key[:-1] + key[-1] * 2  # "forbid" -> "forbidd"
+    text = f"rules:\n  - id: a\n    {typo}: x\n    forbid: tool\n"
+    if key == "forbid":
+        text = f"rules:\n  - id: a\n    {typo}: tool\n"
+    with pytest.raises(SpecError, match=f"did you mean '{key}'"):
+        parse_spec(text)
+
+
+@given(st.sampled_from(sorted(DETECTORS)), st.data())
+def test_property_a_detector_name_with_one_typo_suggests_the_detector(name: str, data: st.DataObject) -> None:
+    position = data.draw(st.integers(min_value=1, max_value=len(name) - 1))
+    typo = name[:position] + name[position + 1 :]  # drop one letter
+    if typo in DETECTORS:
+        return
+    with pytest.raises(SpecError) as info:
+        parse_spec(f"rules:\n  - id: a\n    detect: {typo}\n")
+    assert "unknown detector" in info.value.message
+    assert f"did you mean {name!r}" in info.value.message
+
+
+def test_alias_bomb_is_refused() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 8):
+        lines.append(f"a{i}: &a{i} [{', '.join(['*a' + str(i - 1)] * 10)}]")
+    lines.append("rules: [*a7]")
+    with pytest.raises(SpecError, match="too many YAML nodes"):
+        parse_spec("\n".join(lines) + "\n")
+
+
+def test_recursive_alias_is_refused() -> None:
+    with pytest.raises(SpecError, match="refers to itself|invalid YAML"):
+        parse_spec("rules: &r [*r]\n")
+
+
+def test_yaml_tags_cannot_run_code() -> None:
+    with pytest.raises(SpecError, match="invalid YAML"):
+        parse_spec("rules: !!python/object/apply:os.system ['echo hacked']\n")
+
+
+def test_merge_keys_work() -> None:
+    spec = parse_spec("rules:\n  - &base {id: a, forbid: tool, description: shared}\n  - <<: *base\n    id: b\n")
+    assert spec.ids == ["a", "b"]
+    assert spec.rule("b").description == "shared"
+
+
+# -- packs and extends ---------------------------------------------------------------------
+
+
+def test_shipped_packs() -> None:
+    assert {"failure-modes", "delegation-hygiene", "memory-safety"} <= set(available_packs())
+
+
+def test_failure_modes_pack_has_one_default_rule_per_detector() -> None:
+    spec = load_spec(loader.pack_path("failure-modes"))
+    assert spec.ids == list(DETECTORS)
+    for rule in spec.rules:
+        assert isinstance(rule, DetectRule)
+        assert rule.detector == rule.id
+        assert dict(rule.params) == {}
+        assert rule.description
+
+
+@pytest.mark.parametrize("pack", ["failure-modes", "delegation-hygiene", "memory-safety"])
+def test_every_pack_is_valid_against_the_json_schema(pack: str) -> None:
+    data = yaml.safe_load(loader.pack_path(pack).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(spec_schema()).validate(data)
+    assert lint_spec(loader.pack_path(pack)) == []
+
+
+def test_shared_detector_rules_of_two_packs_are_not_doubled() -> None:
+    spec = parse_spec("extends: [failure-modes, delegation-hygiene, memory-safety]\n")
+    assert len(spec.ids) == len(set(spec.ids))
+    assert spec.ids.count("out_of_scope_tool") == 1
+
+
+def test_extends_a_relative_file_and_overrides_by_id(write_spec: Callable[..., Path]) -> None:
+    write_spec(
+        """
+        extends: [failure-modes]
+        rules:
+          - id: base-rule
+            forbid: "tool[name=rm]"
+          - id: shared
+            forbid: llm
+        """,
+        "team/base.yaml",
+    )
+    child = write_spec(
+        """
+        extends: [base]
+        disable: [deadlock, base-rule]
+        rules:
+          - id: shared
+            forbid: tool
+        """,
+        "team/child.yaml",
+    )
+    spec = load_spec(child)
+    assert "deadlock" not in spec.ids and "base-rule" not in spec.ids
+    assert isinstance(spec.rule("shared"), ForbidRule)
+    assert spec.rule("shared").body == "tool"
+    assert spec.ids.index("shared") == len(spec.ids) - 1
+
+
+def test_extends_by_path_with_suffix(write_spec: Callable[..., Path]) -> None:
+    write_spec("rules: [{id: a, forbid: tool}]\n", "common/a.yaml")
+    child = write_spec("extends: [../common/a.yaml]\nrules: [{id: b, forbid: llm}]\n", "specs/child.yaml")
+    assert load_spec(child).ids == ["a", "b"]
+
+
+def test_extends_cycle_is_an_error(write_spec: Callable[..., Path]) -> None:
+    write_spec("extends: [b]\nrules: [{id: a, forbid: tool}]\n", "a.yaml")
+    b = write_spec("extends: [a]\nrules: [{id: b, forbid: tool}]\n", "b.yaml")
+    with pytest.raises(SpecError, match="cycle"):
+        load_spec(b)
+
+
+def test_an_error_in_an_extended_file_is_reported_at_the_extends_entry(write_spec: Callable[..., Path]) -> None:
+    write_spec("rules: [{id: a, forbidd: tool}]\n", "broken.yaml")
+    child = write_spec("extends: [broken]\nrules: [{id: b, forbid: llm}]\n", "child.yaml")
+    with pytest.raises(SpecError) as info:
+        load_spec(child)
+    assert (info.value.line, info.value.column) == (1, 11)
+    assert "broken.yaml:1" in info.value.message and "'forbidd'" in info.value.message
+
+
+# -- load_spec sources ------------------------------------------------------------------------
+
+
+def test_load_several_files_later_wins(write_spec: Callable[..., Path]) -> None:
+    a = write_spec("rules: [{id: x, forbid: tool}, {id: y, forbid: llm}]\n", "a.yaml")
+    b = write_spec("rules: [{id: x, forbid: agent}]\n", "b.yaml")
+    spec = load_spec([a, b])
+    assert spec.ids == ["x", "y"]
+    assert spec.rule("x").body == "agent"
+    assert spec.paths == (str(a), str(b))
+
+
+def test_a_directory_stands_for_its_yaml_files(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    write_spec("rules: [{id: x, forbid: tool}]\n", "specs/1.yaml")
+    write_spec("rules: [{id: y, forbid: llm}]\n", "specs/2.yml")
+    (tmp_path / "specs" / "notes.txt").write_text("not a spec")
+    assert load_spec(tmp_path / "specs").ids == ["x", "y"]
+
+
+def test_relative_paths_use_base_dirs_first(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    write_spec("rules: [{id: near, forbid: tool}]\n", "tests/specs/x.yaml")
+    write_spec("rules: [{id: root, forbid: tool}]\n", "specs/x.yaml")
+    spec = load_spec("specs/x.yaml", base_dirs=[tmp_path / "tests", tmp_path])
+    assert spec.ids == ["near"]
+    assert load_spec("specs/x.yaml", base_dirs=[tmp_path / "nowhere", tmp_path]).ids == ["root"]
+
+
+def test_inline_mapping_and_spec_objects() -> None:
+    spec = load_spec({"rules": [{"id": "x", "forbid": "tool"}]})
+    assert isinstance(spec, Spec) and spec.ids == ["x"]
+    assert load_spec(spec) is spec
+    with pytest.raises(SpecError, match="unknown key 'forbidd'"):
+        load_spec({"rules": [{"id": "x", "forbidd": "tool"}]})
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="not found") as info:
+        load_spec(tmp_path / "missing.yaml")
+    assert info.value.path == str(tmp_path / "missing.yaml")
+
+
+def test_files_are_cached_until_they_change(write_spec: Callable[..., Path]) -> None:
+    path = write_spec("rules: [{id: x, forbid: tool}]\n")
+    first = load_spec(path)
+    assert load_spec(path) is first
+    path.write_text("rules: [{id: y, forbid: tool}, {id: z, forbid: llm}]\n", encoding="utf-8")
+    assert load_spec(path).ids == ["y", "z"]
+
+
+# -- the schema --------------------------------------------------------------------------
+
+
+def test_shipped_schema_is_valid_draft_2020_12() -> None:
+    raw = json.loads((Path(loader.__file__).parent / "schema.json").read_text(encoding="utf-8"))
+    assert raw["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(raw)
+    jsonschema.Draft202012Validator.check_schema(spec_schema())
+
+
+def test_schema_knows_every_detector_and_its_parameters() -> None:
+    schema = spec_schema()
+    rule = schema["$defs"]["rule"]
+    assert rule["properties"]["detect"]["enum"] == sorted(DETECTORS)
+    by_name = {entry["if"]["properties"]["detect"]["const"]: entry["then"] for entry in rule["allOf"]}
+    assert set(by_name) == set(DETECTORS)
+    storm = by_name["retry_storm"]["properties"]["with"]
+    assert storm["additionalProperties"] is False and "max_repeats" in storm["properties"]
+
+
+def test_spec_schema_returns_a_copy() -> None:
+    spec_schema()["properties"].clear()
+    assert "rules" in spec_schema()["properties"]

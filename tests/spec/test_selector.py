@@ -1,0 +1,466 @@
+"""The selector language: grammar tables, semantics and properties against a brute-force reference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_agenttrace.exceptions import SelectorError
+from pytest_agenttrace.model import Span, Trace
+from pytest_agenttrace.spec.selector import Selector, compile_selector, select
+
+
+def _span(
+    span_id: int, parent: int | None, kind: str, name: str, agent: str | None, start: int, end: int, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "span_id": str(span_id),
+        "parent_id": None if parent is None else str(parent),
+        "kind": kind,
+        "name": name,
+        "agent": agent,
+        "start_ns": start,
+        "end_ns": end,
+        **extra,
+    }
+
+
+D3 = {"scope": "3", "scope_path": ["3"]}
+SPANS = [
+    _span(1, None, "agent", "orchestrator", "orchestrator", 0, 1000),
+    _span(2, 1, "llm", "plan", "orchestrator", 10, 50,
+          attributes={"model": "gpt-4o", "usage": {"input_tokens": 1200}, "confidence": 0.9}),
+    _span(3, 1, "delegation", "coder", "orchestrator", 60, 600,
+          attributes={"from_agent": "orchestrator", "to_agent": "coder", "objective": "fix bug",
+                      "allowed_tools": ["read_file", "edit_file"], "required_context": ["diff_summary"]},
+          context={"diff_summary": None}),
+    _span(4, 3, "agent", "coder", "coder", 61, 599, **D3),
+    _span(5, 4, "tool", "read_file", "coder", 70, 80, input={"path": "a.py"}, **D3),
+    _span(6, 4, "llm", "think", "coder", 81, 90,
+          attributes={"usage": {"input_tokens": 150000}, "truncated": True, "dropped_keys": ["plan"]}, **D3),
+    _span(7, 4, "tool", "edit_file", "coder", 91, 120, input={"path": "a.py"}, **D3),
+    _span(8, 4, "tool", "run_tests", "coder", 121, 400, status="error",
+          error={"type": "AssertionError", "message": "1 failed"}, **D3),
+    _span(9, 4, "tool", "edit_file", "coder", 401, 420, input={"path": "b.py"}, links=["8"], **D3),
+    _span(10, 1, "handoff", "tester", "orchestrator", 610, 620,
+          attributes={"from_agent": "orchestrator", "to_agent": "tester"}, context={"diff_summary": "fix"}),
+    _span(11, 1, "agent", "tester", "tester", 621, 900),
+    _span(12, 11, "tool", "run_tests", "tester", 630, 700, attributes={"attempt": 2}),
+    _span(13, 11, "memory_write", "plan", "tester", 701, 710,
+          attributes={"key": "plan", "version": 2, "based_on_version": 1, "valid": False}),
+    _span(14, None, "tool", "web_search", None, 905, 950, attributes={"why": "need facts", "count": "3"}),
+    _span(15, None, "memory_read", "plan", "reporter", 960, 970, attributes={"key": "plan", "version": 2}),
+]
+TRACE = Trace.from_dict({"trace_id": "t1", "name": "handmade", "started_at": "2026-11-21T00:00:00Z", "spans": SPANS})
+
+
+def ids(spans: list[Span]) -> list[str]:
+    return [s.span_id for s in spans]
+
+
+VALID = [
+    # kinds and wildcards
+    ("tool", "5 7 8 9 12 14"),
+    ("span", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15"),
+    ("*", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15"),
+    ("memory_write", "13"),
+    ("guardrail", ""),
+    ("  tool  ", "5 7 8 9 12 14"),
+    # equality, typed values, field-then-attributes lookup
+    ("tool[name=edit_file]", "7 9"),
+    ("tool[name='edit_file']", "7 9"),
+    ('tool[ name = "edit_file" ]', "7 9"),
+    ("tool[name==edit_file]", "7 9"),
+    ("[agent=coder]", "4 5 6 7 8 9"),
+    ("tool[agent=null]", "14"),
+    ("[scope=null]", "1 2 3 10 11 12 13 14 15"),
+    ("[scope=3]", "4 5 6 7 8 9"),
+    ("[to_agent=coder]", "3"),
+    ("[attributes.to_agent=coder]", "3"),
+    ("[valid=false]", "13"),
+    ("[valid='false']", ""),
+    ("[version=2]", "13 15"),
+    ("[version=2.0]", "13 15"),
+    ("[version='2']", ""),
+    ("[count=3]", "14"),
+    ("[truncated=true]", "6"),
+    ("[status=error]", "8"),
+    ("[kind=handoff]", "10"),
+    ("[input.path=a.py]", "5 7"),
+    ("[error.type=AssertionError]", "8"),
+    ("[context.diff_summary=null]", "3"),
+    ("[usage.input_tokens=1200]", "2"),
+    # list values: '=' means contains
+    ("[allowed_tools=edit_file]", "3"),
+    ("[links=8]", "9"),
+    ("[dropped_keys!=plan]", "1 2 3 4 5 7 8 9 10 11 12 13 14 15"),
+    # existence
+    ("[why]", "14"),
+    ("[usage.input_tokens]", "2 6"),
+    ("[context]", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15"),  # a span field, null included, always exists
+    # != holds on missing values
+    ("tool[attempt!=2]", "5 7 8 9 14"),
+    ("[to_agent!=coder]", "1 2 4 5 6 7 8 9 10 11 12 13 14 15"),
+    # string operators
+    ("tool[name^=edit]", "7 9"),
+    ("tool[name$=_tests]", "8 12"),
+    ("[name*=_fi]", "5 7 9"),
+    ("[model*=gpt]", "2"),
+    ("[name~='^(read|edit)_']", "5 7 9"),
+    ("[name~=^r]", "5 8 12"),
+    ("[name~=^[rw]e]", "5 14"),
+    ("[name~=e$]", "5 7 9"),
+    ("[count^=3]", "14"),
+    ("[version~=2]", "13 15"),
+    # numeric comparison (numbers numerically, strings do not compare with numbers)
+    ("llm[usage.input_tokens>100000]", "6"),
+    ("llm[usage.input_tokens<=1200]", "2"),
+    ("[confidence<1]", "2"),
+    ("[confidence>=0.9]", "2"),
+    ("[count>2]", ""),
+    ("[version>1]", "13 15"),
+    ("[duration>=200ns]", "1 3 4 8 11"),
+    ("tool[duration<0.02us]", "5 9"),
+    ("[start_ns>=900][start_ns<960]", "14"),
+    ("[name<b]", ""),
+    ("[name>=web]", "14"),
+    # AND by juxtaposition, OR by comma
+    ("tool[agent=coder][name=edit_file]", "7 9"),
+    ("tool[status=error], memory_write", "8 13"),
+    ("memory_write, tool[status=error], memory_write", "8 13"),
+    ("llm , handoff", "2 6 10"),
+    # descendant and child combinators
+    ("delegation tool", "5 7 8 9"),
+    ("delegation[to_agent=coder] tool[name=edit_file]", "7 9"),
+    ("agent > tool", "5 7 8 9 12"),
+    ("agent[name=coder]>tool", "5 7 8 9"),
+    ("agent > agent", "11"),
+    ("agent agent", "4 11"),
+    ("agent delegation > agent > llm", "6"),
+    ("agent > delegation > agent tool[name=run_tests]", "8"),
+    ("agent agent tool", "5 7 8 9 12"),
+    ("delegation > tool", ""),
+    # :first / :last over the selection so far
+    ("tool:first", "5"),
+    ("tool:last", "14"),
+    ("span:first", "1"),
+    ("agent[name=coder] > tool:last", "9"),
+    ("agent tool:first", "5"),
+    ("tool[name=run_tests]:last", "12"),
+    ("tool:first[name=edit_file]", ""),
+    ("tool:first[name=read_file]", "5"),
+    ("tool:last:first", "14"),
+    ("agent:first tool", "5 7 8 9 12"),
+    ("agent:last tool", "12"),
+    ("tool:first, tool:last", "5 14"),
+    # :not and :has, nested
+    ("agent:not(:has(llm))", "11"),
+    ("agent:has(llm)", "1 4"),
+    ("agent:has(> llm)", "1 4"),
+    ("agent:has(> tool[status=error])", "4"),
+    ("agent:has(tool[status=error])", "1 4"),
+    ("*:has(> memory_write)", "11"),
+    ("agent:has(delegation tool)", "1"),
+    ("agent:has(> delegation > agent > tool)", "1"),
+    ("agent:has(agent tool)", "1"),
+    ("agent:has(> tool, > llm)", "1 4 11"),
+    ("agent:has(memory_write, delegation)", "1 11"),
+    ("tool:not([name=edit_file])", "5 8 12 14"),
+    ("tool:not([name=edit_file], [status=error])", "5 12 14"),
+    ("tool:not(agent tool)", "14"),
+    # inside :not() a selector stands alone: ':first' is the first span of the trace, not the first tool
+    ("tool:not(:first):not(:last)", "5 7 8 9 12 14"),
+    ("tool:not(tool:first):not(tool:last)", "7 8 9 12"),
+    ("span:not(:first)", "2 3 4 5 6 7 8 9 10 11 12 13 14 15"),
+    ("agent:not(:not(:has(llm)))", "1 4"),
+    (":not(:has(*))", "2 5 6 7 8 9 10 12 13 14 15"),
+    (":has(*):not(agent)", "3"),
+    ("span:not(agent):not(tool):not(llm)", "3 10 13 15"),
+    ("agent:has(:not(tool):not(llm))", "1 11"),
+    ("[agent=coder]:has(tool:first)", "4"),
+]
+
+@pytest.mark.parametrize(("text", "expected"), VALID)
+def test_valid_selector_matches_expected_spans(text: str, expected: str) -> None:
+    assert ids(select(TRACE, text)) == expected.split()
+
+
+@pytest.mark.parametrize(("text", "expected"), VALID)
+def test_matches_agrees_with_select(text: str, expected: str) -> None:
+    selector = compile_selector(text)
+    assert [s.span_id for s in TRACE.spans if selector.matches(TRACE, s)] == expected.split()
+
+
+INVALID = [
+    ("tool[name=", 11, "expected a value"),
+    ("", 1, "expected a selector"),
+    ("   ", 4, "expected a selector"),
+    ("tol", 1, "unknown span kind 'tol' (did you mean 'tool'?)"),
+    ("Tool", 1, "unknown span kind"),
+    ("tool]", 5, "expected '[', ':', a combinator"),
+    ("tool[name=a b]", 13, "quote a value that contains spaces"),
+    ("tool[name=x", 12, "expected ']'"),
+    ("tool[name x]", 11, "expected an operator"),
+    ("tool[=x]", 6, "expected an attribute name"),
+    ("tool[]", 6, "expected an attribute name"),
+    ("tool[a.]", 8, "expected an attribute name"),
+    ("tool[name~=a(]", 12, "invalid regular expression 'a('"),
+    ("[name~='(']", 8, "invalid regular expression"),
+    ("tool[name=\"abc]", 11, "unclosed string"),
+    ("tool:frist", 5, "did you mean ':first'"),
+    ("tool:nth(2)", 5, "unknown pseudo-class ':nth'"),
+    ("tool:not", 9, "expected '(' after :not"),
+    ("tool:not(llm", 13, "expected ')' to close :not("),
+    ("tool:has()", 10, "expected a span kind"),
+    ("tool:has(> )", 12, "expected a span kind"),
+    ("tool:not(> llm)", 10, "expected a span kind"),
+    ("tool,", 6, "expected a span kind"),
+    (", tool", 1, "expected a span kind"),
+    ("tool >", 7, "expected a span kind"),
+    ("a > > b", 1, "unknown span kind 'a'"),
+    ("agent > > tool", 9, "expected a span kind"),
+    ("(tool)", 1, "expected a span kind"),
+    ("tool)", 5, "expected ',' or the end of the selector"),
+    ("tool[name=x]agent", 13, "expected '[', ':', a combinator"),
+    ("tool:first()", 11, "expected '[', ':', a combinator"),
+]
+
+
+@pytest.mark.parametrize(("text", "column", "message"), INVALID)
+def test_invalid_selector_names_column_and_expectation(text: str, column: int, message: str) -> None:
+    with pytest.raises(SelectorError) as info:
+        compile_selector(text)
+    error = info.value
+    assert error.column == column, str(error)
+    assert message in str(error)
+    assert str(error).startswith(f"selector {text!r}: ")
+    assert f"column {column}" in str(error)
+
+
+def test_error_example_from_the_brief() -> None:
+    with pytest.raises(SelectorError, match=r"expected a value at column 11"):
+        compile_selector("tool[name=")
+
+
+def test_non_string_selector_is_an_input_error() -> None:
+    with pytest.raises(SelectorError, match="must be a string, got int"):
+        compile_selector(3)  # type: ignore[arg-type]
+
+
+def test_compile_is_cached_and_selector_is_reusable_across_traces() -> None:
+    first = compile_selector("tool[name=edit_file]")
+    assert compile_selector("tool[name=edit_file]") is first
+    assert first.text == "tool[name=edit_file]"
+    other = Trace.from_dict({"trace_id": "t2", "name": "n", "started_at": "x",
+                             "spans": [_span(1, None, "tool", "edit_file", "a", 0, 1)]})
+    assert ids(first.select(other)) == ["1"]
+    assert ids(first.select(TRACE)) == ["7", "9"]
+    assert first == Selector("tool[name=edit_file]") and hash(first) == hash(Selector("tool[name=edit_file]"))
+
+
+def test_matches_is_relative_to_the_whole_selection_on_each_trace() -> None:
+    last_tool = compile_selector("tool:last")
+    assert last_tool.matches(TRACE, TRACE.span("14"))
+    assert not last_tool.matches(TRACE, TRACE.span("12"))
+    short = Trace.from_dict({"trace_id": "t3", "name": "n", "started_at": "x", "spans": SPANS[:12]})
+    assert last_tool.matches(short, short.span("12"))
+    assert last_tool.matches(TRACE, TRACE.span("14"))
+
+
+def test_select_returns_a_fresh_list() -> None:
+    selected = select(TRACE, "tool")
+    selected.clear()
+    assert ids(select(TRACE, "tool")) == "5 7 8 9 12 14".split()
+
+
+def test_trace_select_uses_the_selector_language() -> None:
+    assert ids(TRACE.select("agent[name=coder] > tool:last")) == ["9"]
+
+
+def test_deep_trees_do_not_recurse() -> None:
+    depth = 5000
+    spans = [Span(span_id=str(i), parent_id=str(i - 1) if i else None, kind="agent" if i % 2 else "tool",
+                  name=f"n{i}", start_ns=i, end_ns=10 * depth - i) for i in range(depth)]
+    deep = Trace(trace_id="d", name="deep", started_at="x", spans=tuple(spans))
+    assert len(select(deep, "agent tool")) == depth // 2 - 1
+    assert len(select(deep, "tool:has(agent agent)")) == depth // 2 - 1
+    assert ids(select(deep, "agent:not(:has(tool))")) == [str(depth - 1)]
+
+
+def test_parent_cycles_in_a_corrupt_trace_terminate() -> None:
+    spans = (
+        Span(span_id="a", parent_id="b", kind="agent", name="a"),
+        Span(span_id="b", parent_id="a", kind="tool", name="b"),
+        Span(span_id="c", parent_id="b", kind="tool", name="c"),
+    )
+    broken = Trace(trace_id="c", name="cycle", started_at="x", spans=spans)
+    assert ids(select(broken, "agent tool")) == ["b", "c"]
+    assert ids(select(broken, "agent:has(tool)")) == ["a"]
+
+
+# -- properties against a brute-force reference ----------------------------------------------------------
+
+KINDS = ("agent", "tool", "llm", "delegation")
+Pred = Callable[[Trace, Span], bool]
+
+
+@st.composite
+def traces(draw: st.DrawFn) -> Trace:
+    """Small forests, deep enough that child and descendant differ (parents are mostly recent spans)."""
+    size = draw(st.integers(1, 16))
+    spans = []
+    for i in range(size):
+        parent = None
+        if i and draw(st.integers(0, 4)):
+            parent = draw(st.integers(max(0, i - 3), i - 1))
+        attributes: dict[str, Any] = {}
+        if draw(st.booleans()):
+            attributes["n"] = draw(st.integers(0, 3))
+        if draw(st.booleans()):
+            attributes["tags"] = draw(st.lists(st.sampled_from(["t1", "t2"]), max_size=2))
+        spans.append(
+            Span(
+                span_id=f"s{i}",
+                parent_id=None if parent is None else f"s{parent}",
+                kind=draw(st.sampled_from(KINDS)),
+                name=draw(st.sampled_from(["a", "b", "ab"])),
+                agent=draw(st.sampled_from(["x", "y", None])),
+                start_ns=i,
+                end_ns=i + 1,
+                attributes=attributes,
+            )
+        )
+    return Trace(trace_id="h", name="h", started_at="x", spans=tuple(spans))
+
+
+def _missing(span: Span, key: str) -> bool:
+    return key not in span.attributes
+
+
+ATTRIBUTES: list[tuple[str, Pred]] = [
+    ("[name=a]", lambda t, s: s.name == "a"),
+    ("[name!=b]", lambda t, s: s.name != "b"),
+    ("[name^=a]", lambda t, s: s.name.startswith("a")),
+    ("[name~=b$]", lambda t, s: s.name.endswith("b")),
+    ("[agent=x]", lambda t, s: s.agent == "x"),
+    ("[agent=null]", lambda t, s: s.agent is None),
+    ("[n]", lambda t, s: "n" in s.attributes),
+    ("[n=2]", lambda t, s: s.attributes.get("n") == 2),
+    ("[n!=2]", lambda t, s: s.attributes.get("n") != 2),
+    ("[n>1]", lambda t, s: not _missing(s, "n") and s.attributes["n"] > 1),
+    ("[n<=1]", lambda t, s: not _missing(s, "n") and s.attributes["n"] <= 1),
+    ("[tags=t1]", lambda t, s: "t1" in s.attributes.get("tags", [])),
+    ("[tags!=t1]", lambda t, s: "t1" not in s.attributes.get("tags", [])),
+]
+
+
+def _ancestors(trace: Trace, span: Span) -> list[Span]:
+    return trace.ancestors(span)
+
+
+def _chain_pred(parts: list[tuple[str, Pred]], ops: list[str]) -> Pred:
+    """Reference for ``c0 op1 c1 ... cn``: right to left, trying every ancestor (exhaustive backtracking)."""
+
+    def at(trace: Trace, span: Span, i: int) -> bool:
+        if not parts[i][1](trace, span):
+            return False
+        if i == 0:
+            return True
+        if ops[i - 1] == ">":
+            parent = trace.parent(span)
+            return parent is not None and at(trace, parent, i - 1)
+        return any(at(trace, a, i - 1) for a in _ancestors(trace, span))
+
+    return lambda trace, span: at(trace, span, len(parts) - 1)
+
+
+def _relative_pred(child: bool, parts: list[tuple[str, Pred]], ops: list[str]) -> Pred:
+    """Reference for ``:has([>] c0 op1 c1 ...)``: a chain going down from the span."""
+
+    def below(trace: Trace, span: Span, child_only: bool) -> list[Span]:
+        return trace.children(span) if child_only else trace.descendants(span)
+
+    def down(trace: Trace, span: Span, i: int, child_only: bool) -> bool:
+        for x in below(trace, span, child_only):
+            if parts[i][1](trace, x) and (i == len(parts) - 1 or down(trace, x, i + 1, ops[i] == ">")):
+                return True
+        return False
+
+    return lambda trace, span: down(trace, span, 0, child)
+
+
+@st.composite
+def compounds(draw: st.DrawFn, depth: int = 0) -> tuple[str, Pred]:
+    kind = draw(st.sampled_from([*KINDS, "*", "span", ""]))
+    filters: list[tuple[str, Pred]] = draw(st.lists(st.sampled_from(ATTRIBUTES), max_size=1))
+    if depth == 0 and draw(st.booleans()):
+        parts, ops = draw(chains(depth + 1))
+        inner_text = "".join(p[0] if i == 0 else f"{' > ' if ops[i - 1] == '>' else ' '}{p[0]}" for i, p in enumerate(parts))
+        if draw(st.booleans()):
+            inner = _chain_pred(parts, ops)
+            filters.append((f":not({inner_text})", lambda t, s: not inner(t, s)))
+        else:
+            child = draw(st.booleans())
+            filters.append((f":has({'> ' if child else ''}{inner_text})", _relative_pred(child, parts, ops)))
+    if not kind and not filters:
+        kind = "*"
+    text = kind + "".join(f[0] for f in filters)
+
+    def pred(trace: Trace, span: Span) -> bool:
+        if kind in KINDS and span.kind != kind:
+            return False
+        return all(f[1](trace, span) for f in filters)
+
+    return text, pred
+
+
+@st.composite
+def chains(draw: st.DrawFn, depth: int = 0) -> tuple[list[tuple[str, Pred]], list[str]]:
+    parts = draw(st.lists(compounds(depth), min_size=1, max_size=3))
+    ops = draw(st.lists(st.sampled_from([">", " "]), min_size=len(parts) - 1, max_size=len(parts) - 1))
+    return parts, ops
+
+
+@st.composite
+def complexes(draw: st.DrawFn) -> tuple[str, Pred]:
+    parts, ops = draw(chains())
+    text = "".join(p[0] if i == 0 else f"{' > ' if ops[i - 1] == '>' else ' '}{p[0]}" for i, p in enumerate(parts))
+    return text, _chain_pred(parts, ops)
+
+
+PROPERTY = settings(max_examples=200, deadline=None)
+
+
+@PROPERTY
+@given(trace=traces(), selector=complexes())
+def test_select_equals_brute_force_reference(trace: Trace, selector: tuple[str, Pred]) -> None:
+    text, pred = selector
+    assert ids(select(trace, text)) == [s.span_id for s in trace.spans if pred(trace, s)], text
+
+
+@PROPERTY
+@given(trace=traces(), selector=complexes())
+def test_not_is_the_complement(trace: Trace, selector: tuple[str, Pred]) -> None:
+    text, _ = selector
+    chosen = set(ids(select(trace, text)))
+    assert ids(select(trace, f":not({text})")) == [s.span_id for s in trace.spans if s.span_id not in chosen]
+
+
+@PROPERTY
+@given(trace=traces(), first=complexes(), second=complexes())
+def test_comma_is_the_union_in_start_order(trace: Trace, first: tuple[str, Pred], second: tuple[str, Pred]) -> None:
+    union = set(ids(select(trace, first[0]))) | set(ids(select(trace, second[0])))
+    assert ids(select(trace, f"{first[0]}, {second[0]}")) == [s.span_id for s in trace.spans if s.span_id in union]
+
+
+@PROPERTY
+@given(trace=traces(), selector=complexes())
+def test_first_and_last_take_the_ends_of_the_selection(trace: Trace, selector: tuple[str, Pred]) -> None:
+    text, _ = selector
+    selected = ids(select(trace, text))
+    assert ids(select(trace, text + ":first")) == selected[:1]
+    assert ids(select(trace, text + ":last")) == selected[-1:]
