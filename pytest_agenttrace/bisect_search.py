@@ -76,9 +76,7 @@ Evaluate = Callable[[int], Outcome]
 #: Weak Beta(a, b) prior on each failure rate.
 DEFAULT_PRIOR: Final = (0.5, 0.5)
 #: Prior probability that the ends do not bracket a regression at all.
-DEFAULT_NULL_PRIOR: Final = 1e-9
-SELECT_POOLED = False
-END_RUNS = 1
+DEFAULT_NULL_PRIOR: Final = 0.1
 
 
 @dataclass
@@ -281,8 +279,6 @@ def posterior(
     tally: Tally,
     prior: tuple[float, float] = DEFAULT_PRIOR,
     null_prior: float = DEFAULT_NULL_PRIOR,
-    *,
-    pooled: bool = True,
 ) -> Posterior:
     """The exact change-point posterior given every run in ``tally``."""
     a, b = prior
@@ -313,28 +309,7 @@ def posterior(
     top = max(logs)
     weights = [math.exp(x - top) for x in logs]
     total = sum(weights)
-    probs = [w / total for w in weights]
-    if not pooled:
-        return Posterior(tuple(probs), tuple(rate_good), tuple(rate_bad))
-    # Pool the failure-rate estimates over the hypotheses, then weigh the change
-    # points with those shared rates: every run of every version informs the rates.
-    alt = 1 - probs[0]
-    if alt <= 0:
-        return Posterior(tuple(probs), tuple(rate_good), tuple(rate_bad))
-    p_good = sum(probs[k] * rate_good[k] for k in range(1, n)) / alt
-    p_bad = sum(probs[k] * rate_bad[k] for k in range(1, n)) / alt
-    if p_bad <= p_good:
-        return Posterior(tuple(probs), tuple(rate_good), tuple(rate_bad))
-    lg_f, lg_p, lb_f, lb_p = math.log(p_good), math.log1p(-p_good), math.log(p_bad), math.log1p(-p_bad)
-    plug = [0.0] * n
-    for k in range(1, n):
-        fg, sg = pf[k], pp[k]
-        plug[k] = fg * lg_f + sg * lg_p + (tf - fg) * lb_f + (tp - sg) * lb_p
-    top = max(plug[1:])
-    w = [0.0] + [math.exp(plug[k] - top) for k in range(1, n)]
-    total = sum(w)
-    probs = [probs[0]] + [alt * x / total for x in w[1:]]
-    return Posterior(tuple(probs), (rate_good[0],) + (p_good,) * (n - 1), (rate_bad[0],) + (p_bad,) * (n - 1))
+    return Posterior(tuple(w / total for w in weights), tuple(rate_good), tuple(rate_bad))
 
 
 def _xlogx(x: float) -> float:
@@ -410,8 +385,7 @@ def bayesian_search(
         raise ValueError("confidence must be in [0.5, 1)")
     budget = default_budget(n) if max_runs is None else max_runs
     tally = Tally(n)
-    for _ in range(END_RUNS):
-      for end in (0, n - 1):
+    for end in (0, n - 1):
         tally.record(end, evaluate(end))
         if tally.skipped(end):
             which = "good end" if end == 0 else "bad end"
@@ -429,8 +403,6 @@ def bayesian_search(
                 return _null_result(tally, post, inconclusive=True)
             return _group_result(tally, first, last, mass, inconclusive=True)
         testable = [j for j in range(n) if not tally.skipped(j)]
-        if SELECT_POOLED is False:
-            post = posterior(n, tally, prior, null_prior, pooled=False)
         scores = _expected_entropy(post, n, testable)
         # Lowest expected entropy; ties go to the version nearest the best guess.
         guess = post.best()

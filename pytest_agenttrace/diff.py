@@ -414,6 +414,18 @@ def _field_changes(
     return [(p, b, a) for p, a, b in found] if swapped else found
 
 
+def _equal(a: Any, b: Any) -> bool:
+    """``a == b`` at C speed; ``False`` ("look closer") for trees deeper than the recursion limit.
+
+    Answering ``False`` for a deep but equal pair is safe: the caller then
+    descends level by level and compares each span's own fields.
+    """
+    try:
+        return bool(a == b)
+    except RecursionError:
+        return False
+
+
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
@@ -437,7 +449,7 @@ def diff_normalized(
     work: list[tuple[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]], str, str]] = [
         (old.get("spans", ()), new.get("spans", ()), "", "")
     ]
-    if work[0][0] == work[0][1]:
+    if _equal(work[0][0], work[0][1]):
         work.clear()
     while work:
         a_nodes, b_nodes, a_parent, b_parent = work.pop()
@@ -459,12 +471,12 @@ def diff_normalized(
             na, nb = a_nodes[i], b_nodes[j]
             if moved:
                 changes.append(Change("moved", a_labels[i], b_labels[j], old_position=i + 1, new_position=j + 1))
-            if na == nb:
+            if _equal(na, nb):
                 continue
             for path, va, vb in _field_changes(na, nb, float_tolerance):
                 changes.append(Change("changed", a_labels[i], b_labels[j], field=path, old=va, new=vb))
             ca, cb = na.get("children", ()), nb.get("children", ())
-            if ca != cb:
+            if not _equal(ca, cb):
                 nested.append((ca, cb, a_labels[i], b_labels[j]))
         # Depth first, in merged order: the work list is a stack.
         work.extend(reversed(nested))

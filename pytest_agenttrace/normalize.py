@@ -371,12 +371,12 @@ class _Normalizer:
 
 def _signature(node: Mapping[str, Any]) -> str:
     """Order-free content of a subtree, without references (they depend on order)."""
-    return json.dumps(
-        {k: v for k, v in node.items() if k not in ("scope", "links")},
-        sort_keys=True,
-        default=str,
-        ensure_ascii=False,
-    )
+    content = {k: v for k, v in node.items() if k not in ("scope", "links")}
+    try:
+        return json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
+    except RecursionError:  # a pathologically deep subtree: its own fields must do
+        content.pop("children", None)
+        return json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
 
 
 def _canonical_sort(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -590,7 +590,8 @@ class _Where:
 def loads(text: str, *, path: str | None = None) -> dict[str, Any]:
     """Parse snapshot file text back into a normalised trace (``TraceFileError`` if malformed)."""
     result: dict[str, Any] = {"format": FORMAT, "level": "io", "versions": {}, "spans": []}
-    lines = text.splitlines()
+    # Only "\n" ends a line: str.splitlines() would also split on U+0085/U+2028 inside JSON strings.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
     in_spans = False
     parents: list[dict[str, Any]] = []  # parents[d] = last node at depth d
     seen_format = False
@@ -647,5 +648,7 @@ def loads(text: str, *, path: str | None = None) -> dict[str, Any]:
             parents[-1].setdefault("children", []).append(node)
         parents.append(node)
     if not seen_format or not in_spans:
-        raise _Where(path, len(lines)).error("missing the 'format' or 'spans' header line")
+        raise _Where(path, max(1, len(text.rstrip("\n").split("\n")))).error(
+            "missing the 'format' or 'spans' header line"
+        )
     return result

@@ -82,15 +82,16 @@ def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: t
     # ends after its last child; spans are then listed in start order.
     start: dict[int, int] = {}
     end: dict[int, int] = {}
+    gaps = iter(draw(st.lists(st.integers(min_value=0, max_value=1000), min_size=2 * count, max_size=2 * count)))
     clock = 0
 
     def visit(i: int) -> None:
         nonlocal clock
-        clock += draw(st.integers(min_value=0, max_value=1000))
+        clock += next(gaps)
         start[i] = clock
         for c in children.get(i, []):
             visit(c)
-        clock += draw(st.integers(min_value=0, max_value=1000))
+        clock += next(gaps)
         end[i] = clock
 
     # Iterative-enough: depth is bounded by max_spans, which is small for property tests.

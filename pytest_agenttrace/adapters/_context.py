@@ -44,6 +44,7 @@ __all__ = [
     "adapter_state",
     "descends",
     "enabled",
+    "get_enabled",
     "epoch_to_recorder_ns",
     "guarded",
     "log",
@@ -73,6 +74,11 @@ def set_enabled(sources: Iterable[str] | None) -> None:
     """Record only from ``sources`` (``None``: from every installed source)."""
     global _enabled
     _enabled = None if sources is None else frozenset(sources)
+
+
+def get_enabled() -> frozenset[str] | None:
+    """The sources recording now (``None``: all installed ones)."""
+    return _enabled
 
 
 def enabled(source: str) -> bool:

@@ -169,6 +169,15 @@ def _value(value: Any) -> Any:
     return value
 
 
+def _safely(convert: Any, *args: Any) -> Any:
+    """``convert(*args)``, or an explicit marker when the payload cannot be read (logged)."""
+    try:
+        return convert(*args)
+    except Exception:  # noqa: BLE001 - record the span without its payload
+        log.warning("agenttrace: could not record a LangChain payload; recorded without it", exc_info=True)
+        return "[agenttrace: payload could not be recorded]"
+
+
 def _model_name(serialized: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None, params: Mapping[str, Any] | None) -> str | None:
     for source in (params or {}, metadata or {}):
         for key in ("model", "model_name", "ls_model_name", "model_id"):
@@ -317,7 +326,9 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
         if beside_tool and anchor is not None and anchor.kind == "tool" and anchor.parent_id is not None:
             anchor = rec.handle(anchor.parent_id)  # the handoff is the agent's act, next to its tool call
         update = getattr(command, "update", None)
-        context = _value(update) if isinstance(update, Mapping) else ({"update": _value(update)} if update is not None else {})
+        context = _safely(_value, update) if isinstance(update, Mapping) else ({"update": _safely(_value, update)} if update is not None else {})
+        if not isinstance(context, dict):
+            context = {"update": context}
         for target in targets:
             from_agent = anchor.agent if anchor is not None else None
             handle = rec.start_span(
@@ -370,7 +381,7 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             kwargs2: dict[str, Any] = {"parent_id": parent.span_id if parent is not None else None}
             if kind == "agent":
                 kwargs2["agent"] = name
-            handle = rec.start_span(kind, name, attributes=attributes, input=_value(inputs) if kind == "agent" else None, **kwargs2)
+            handle = rec.start_span(kind, name, attributes=attributes, input=_safely(_value, inputs) if kind == "agent" else None, **kwargs2)
             state.runs[run_id] = _Run(handle, parent_run_id, name, node, is_node, is_root)
         except Exception:  # noqa: BLE001 - never break the run
             log.warning("agenttrace: could not record a LangChain chain start", exc_info=True)
@@ -388,7 +399,7 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
                 if graph == _PARENT or (graph is None and run.handle is not None and run.handle.kind == "agent"):
                     self._handoff(rec, state, command, run_id, beside_tool=False)
             if run is not None and run.handle is not None and not run.handle.ended:
-                run.handle.output = _value(outputs) if command is None else {"command": repr(command)}
+                run.handle.output = _safely(_value, outputs) if command is None else {"command": repr(command)}
                 run.handle.end()
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain chain end", exc_info=True)
@@ -422,7 +433,7 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             provider = (metadata or {}).get("ls_provider")
             if provider:
                 attributes["provider"] = provider
-            self._open("llm", model or str(kwargs.get("name") or "chat_model"), run_id, parent_run_id, attributes=attributes, input=_messages(batch))
+            self._open("llm", model or str(kwargs.get("name") or "chat_model"), run_id, parent_run_id, attributes=attributes, input=_safely(_messages, batch))
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain chat model start", exc_info=True)
 
@@ -446,7 +457,7 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             model = (getattr(message, "response_metadata", None) or {}).get("model_name") or llm_output.get("model_name")
             if model:
                 attributes["model"] = model
-            output = _message(message) if message is not None else (getattr(first, "text", None) if first is not None else None)
+            output = _safely(_message, message) if message is not None else (getattr(first, "text", None) if first is not None else None)
             tool_calls = getattr(message, "tool_calls", None)
             if tool_calls:
                 attributes["tool_calls"] = [c.get("name") for c in tool_calls]
@@ -469,7 +480,7 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             call_id = kwargs.get("tool_call_id")
             if call_id:
                 attributes["tool_call_id"] = str(call_id)
-            self._open("tool", name, run_id, parent_run_id, attributes=attributes, input=_tool_input(input_str, inputs))
+            self._open("tool", name, run_id, parent_run_id, attributes=attributes, input=_safely(_tool_input, input_str, inputs))
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain tool start", exc_info=True)
 
@@ -482,13 +493,14 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             command = _command(output)
             if command is not None:
                 self._close(run_id, output={"command": {"goto": _goto_names(getattr(command, "goto", None)), "graph": getattr(command, "graph", None)}})
-                if getattr(command, "graph", None) == _PARENT or _goto_names(getattr(command, "goto", None)):
+                if getattr(command, "graph", None) != _PARENT:
+                    # Command(graph=PARENT) bubbles up as ParentCommand: recorded there, once.
                     self._handoff(rec, state, command, run_id, beside_tool=True)
                 return
             attributes: dict[str, Any] = {}
             status = getattr(output, "status", None)
             content = getattr(output, "content", output)
-            handle = self._close(run_id, output=_value(content))
+            handle = self._close(run_id, output=_safely(_value, content))
             if handle is not None and status == "error":
                 handle.set_status("error", {"type": "ToolError", "message": str(content)[:500]})
             del attributes

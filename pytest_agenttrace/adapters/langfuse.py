@@ -60,7 +60,8 @@ def read_langfuse(data: Any, source: str) -> list[Trace]:
     for position, export in enumerate(exports):
         if not isinstance(export, Mapping):
             continue
-        trace = export.get("trace") if isinstance(export.get("trace"), Mapping) else export
+        inner = export.get("trace")
+        trace: Mapping[str, Any] = inner if isinstance(inner, Mapping) else export
         label = source if len(exports) == 1 else f"{source}#{position}"
         traces.append(_read_one(trace, export.get("observations") or [], label, source))
     return traces

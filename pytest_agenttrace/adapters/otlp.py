@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from ..model import FORMAT_VERSION, Span, Trace
-from .importing import ImportLog, Record, assemble, unix_ns_from_iso
+from .importing import ImportLog, Record, assemble, loads_text, unix_ns_from_iso
 from .semconv import map_otel_span
 
 __all__ = ["decode_any_value", "encode_any_value", "read_otlp", "to_otlp"]
@@ -50,6 +50,7 @@ NS: Final = "agenttrace."
 _SCOPE_NAME: Final = "pytest-agenttrace"
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_HEX_ID = re.compile(r"[0-9a-f]{16}(?:[0-9a-f]{16})?")
 _INT64 = (-(2**63), 2**63 - 1)
 
 _SPAN_KIND_INTERNAL: Final = 1
@@ -102,20 +103,20 @@ def encode_any_value(value: Any) -> dict[str, Any]:
 
 def decode_any_value(value: Any) -> Any:
     """The Python value of an OTLP ``AnyValue`` (lenient: numbers as strings or not)."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict:
         return None
     if "stringValue" in value:
         return value["stringValue"]
-    if "boolValue" in value:
-        return bool(value["boolValue"])
     if "intValue" in value:
         return int(value["intValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
     if "doubleValue" in value:
         return float(value["doubleValue"])
-    if "arrayValue" in value:
-        return [decode_any_value(v) for v in (value["arrayValue"] or {}).get("values") or ()]
     if "kvlistValue" in value:
         return _decode_attributes((value["kvlistValue"] or {}).get("values"))
+    if "arrayValue" in value:
+        return [decode_any_value(v) for v in (value["arrayValue"] or {}).get("values") or ()]
     if "bytesValue" in value:
         return value["bytesValue"]
     return None
@@ -128,7 +129,10 @@ def _attr(key: str, value: Any) -> dict[str, Any]:
 def _decode_attributes(items: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or ():
-        out[str(item["key"])] = decode_any_value(item.get("value"))
+        value = item.get("value")
+        # Most attribute values are strings: skip the general decoder for them.
+        text = value.get("stringValue") if type(value) is dict else None
+        out[str(item["key"])] = text if text is not None else decode_any_value(value)
     return out
 
 
@@ -334,7 +338,7 @@ class _Group:
         events = [self._event(e) for e in raw.get("events") or ()]
         status_error = None
         if code in (_STATUS_ERROR, "STATUS_CODE_ERROR"):
-            exception = next((e["attributes"] for e in events if e["name"] == "exception"), {})
+            exception: dict[str, Any] = next((e["attributes"] for e in events if e["name"] == "exception"), {})
             status_error = (
                 str(exception.get("exception.type") or attrs.get("error.type") or ""),
                 str(status.get("message") or exception.get("exception.message") or ""),
@@ -425,7 +429,7 @@ def _payload(attrs: Mapping[str, Any], key: str) -> Any:
     if value is None:
         return None
     if attrs.get(f"{key}.mime_type") == "application/json" and isinstance(value, str):
-        return json.loads(value)
+        return loads_text(value)
     return value
 
 
@@ -433,8 +437,10 @@ def _id(value: Any) -> str | None:
     """A hex id; base64 ids (protobuf's own JSON mapping) are converted."""
     if not isinstance(value, str) or not value:
         return None
+    if _HEX_ID.fullmatch(value):
+        return value
     lowered = value.lower()
-    if re.fullmatch(r"[0-9a-f]+", lowered) and len(lowered) in (16, 32):
+    if _HEX_ID.fullmatch(lowered):
         return lowered
     try:
         return base64.b64decode(value, validate=True).hex()

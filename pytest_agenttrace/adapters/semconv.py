@@ -47,6 +47,15 @@ from typing import Any, Final
 
 __all__ = ["MappedSpan", "map_otel_span"]
 
+try:  # optional speed-up for JSON payloads
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised only without orjson
+    _orjson = None  # type: ignore[assignment]
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text) if _orjson is None else _orjson.loads(text)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MappedSpan:
@@ -157,14 +166,15 @@ def map_otel_span(
     what cannot be read stays under ``attributes.otel``.
     """
     attrs = attributes
-    operation = _text(attrs.get("gen_ai.operation.name"))
-    oi_kind = _text(attrs.get("openinference.span.kind"))
-    tool_name = _first_text(attrs, _TOOL_NAME_KEYS)
-    agent_name = _first_text(attrs, _AGENT_NAME_KEYS)
-    model = _first_text(attrs, _MODEL_KEYS)
+    used: set[str] = set()
+    operation = _take(attrs, ("gen_ai.operation.name",), used)
+    oi_kind = _take(attrs, ("openinference.span.kind",), used)
+    tool_name = _take(attrs, _TOOL_NAME_KEYS, used)
+    agent_name = _take(attrs, _AGENT_NAME_KEYS, used)
+    model = _take(attrs, _MODEL_KEYS, used)
 
     out: dict[str, Any] = {}
-    handoff = _handoff_targets(name, operation, tool_name, attrs)
+    handoff = _handoff_targets(name, operation, tool_name, attrs, used)
     if handoff is not None:
         kind = "handoff"
         from_agent, to_agent = handoff
@@ -172,9 +182,9 @@ def map_otel_span(
             out["from_agent"] = from_agent
         if to_agent:
             out["to_agent"] = to_agent
-    elif operation and operation.lower() in _OPERATIONS:
+    elif operation is not None and operation.lower() in _OPERATIONS:
         kind = _OPERATIONS[operation.lower()]
-    elif oi_kind and oi_kind.upper() in _OPENINFERENCE:
+    elif oi_kind is not None and oi_kind.upper() in _OPENINFERENCE:
         kind = _OPENINFERENCE[oi_kind.upper()]
     elif tool_name:
         kind = "tool"
@@ -185,7 +195,7 @@ def map_otel_span(
     else:
         kind = "custom"
 
-    span_name = _span_name(kind, name, tool_name, agent_name, attrs)
+    span_name = _span_name(kind, name, tool_name, agent_name, attrs, used)
     agent: str | None = span_name if kind == "agent" else agent_name
     if kind == "handoff" and agent is None and "from_agent" in out:
         agent = out["from_agent"]
@@ -194,31 +204,31 @@ def map_otel_span(
         out["operation"] = operation
     if model:
         out["model"] = model
-    provider = _first_text(attrs, _PROVIDER_KEYS)
+    provider = _take(attrs, _PROVIDER_KEYS, used)
     if provider:
         out["provider"] = provider
-    usage = _usage(attrs)
+    usage = _usage(attrs, used)
     if usage:
         out["usage"] = usage
-    call_id = _text(attrs.get("gen_ai.tool.call.id"))
+    call_id = _take(attrs, ("gen_ai.tool.call.id",), used)
     if call_id:
         out["tool_call_id"] = call_id
     if kind in ("memory_read", "memory_write"):
-        key = _first_text(attrs, _MEMORY_KEY_KEYS)
+        key = _take(attrs, _MEMORY_KEY_KEYS, used)
         if key:
             out["key"] = key
-    source = _text(attrs.get("gen_ai.data_source.id"))
+    source = _take(attrs, ("gen_ai.data_source.id",), used)
     if source:
         out["source"] = source
 
-    moved = set()
-    input_value, key_in = _first_payload(attrs, _INPUT_KEYS, attrs.get("input.mime_type"))
-    output_value, key_out = _first_payload(attrs, _OUTPUT_KEYS, attrs.get("output.mime_type"))
-    if key_in:
-        moved.add(key_in)
-    if key_out:
-        moved.add(key_out)
-    out["otel"] = {k: _plain(v) for k, v in attrs.items() if k not in moved}
+    input_value = _payload(attrs, _INPUT_KEYS, "input.mime_type", used)
+    output_value = _payload(attrs, _OUTPUT_KEYS, "output.mime_type", used)
+    versions = _versions(attrs, agent, used)
+    if kind == "custom":
+        used.clear()  # an unknown span keeps every original attribute
+    rest = {k: (list(v) if type(v) is tuple else v) for k, v in attrs.items() if k not in used}
+    if rest:
+        out["otel"] = rest
 
     return MappedSpan(
         kind=kind,
@@ -227,7 +237,7 @@ def map_otel_span(
         attributes=out,
         input=input_value,
         output=output_value,
-        versions=_versions(attrs, agent),
+        versions=versions,
         context=None,
         error=_error(status_error, attrs),
     )
@@ -237,17 +247,18 @@ def map_otel_span(
 
 
 def _handoff_targets(
-    name: str, operation: str | None, tool_name: str | None, attrs: Mapping[str, Any]
+    name: str, operation: str | None, tool_name: str | None, attrs: Mapping[str, Any], used: set[str]
 ) -> tuple[str | None, str | None] | None:
     """``(from_agent, to_agent)`` if the span is a handoff, else ``None``."""
-    from_agent = _text(attrs.get("from_agent")) or _text(attrs.get("gen_ai.handoff.from_agent"))
-    to_agent = _text(attrs.get("to_agent")) or _text(attrs.get("gen_ai.handoff.to_agent"))
-    match = _HANDOFF_NAME.match(name)
-    if match is not None:
-        return from_agent or match.group("from"), to_agent or match.group("to")
+    from_agent = _take(attrs, ("from_agent", "gen_ai.handoff.from_agent"), used)
+    to_agent = _take(attrs, ("to_agent", "gen_ai.handoff.to_agent"), used)
+    if "andoff" in name:  # cheap guard before the regular expression
+        match = _HANDOFF_NAME.match(name)
+        if match is not None:
+            return from_agent or match.group("from"), to_agent or match.group("to")
     if operation == "handoff" or (from_agent and to_agent):
         return from_agent, to_agent
-    if tool_name:
+    if tool_name and tool_name.startswith("transfer_to_"):
         transfer = _TRANSFER_TOOL.match(tool_name)
         if transfer is not None:
             return from_agent, to_agent or transfer.group("to")
@@ -255,14 +266,19 @@ def _handoff_targets(
 
 
 def _span_name(
-    kind: str, name: str, tool_name: str | None, agent_name: str | None, attrs: Mapping[str, Any]
+    kind: str,
+    name: str,
+    tool_name: str | None,
+    agent_name: str | None,
+    attrs: Mapping[str, Any],
+    used: set[str],
 ) -> str:
     if kind == "tool" and tool_name:
         return tool_name
     if kind == "agent":
         if agent_name:
             return agent_name
-        node = _text(attrs.get("graph.node.id"))
+        node = _take(attrs, ("graph.node.id",), used)
         if node:
             return node
     if kind in ("tool", "agent"):
@@ -272,28 +288,30 @@ def _span_name(
     return name
 
 
-def _usage(attrs: Mapping[str, Any]) -> dict[str, int]:
+def _usage(attrs: Mapping[str, Any], used: set[str]) -> dict[str, int]:
     usage: dict[str, int] = {}
-    for target, keys in (("input_tokens", _INPUT_TOKEN_KEYS), ("output_tokens", _OUTPUT_TOKEN_KEYS)):
+    for target, keys in (
+        ("input_tokens", _INPUT_TOKEN_KEYS),
+        ("output_tokens", _OUTPUT_TOKEN_KEYS),
+        ("total_tokens", ("llm.token_count.total",)),
+    ):
         for key in keys:
             number = _int(attrs.get(key))
             if number is not None:
                 usage[target] = number
+                used.add(key)
                 break
-    total = _int(attrs.get("llm.token_count.total"))
-    if total is not None:
-        usage["total_tokens"] = total
     return usage
 
 
-def _versions(attrs: Mapping[str, Any], agent: str | None) -> dict[str, str]:
+def _versions(attrs: Mapping[str, Any], agent: str | None, used: set[str]) -> dict[str, str]:
     versions: dict[str, str] = {}
-    prompt_version = _text(attrs.get("llm.prompt_template.version"))
-    prompt_name = _text(attrs.get("gen_ai.prompt.name"))
+    prompt_version = _take(attrs, ("llm.prompt_template.version",), used)
+    prompt_name = _take(attrs, ("gen_ai.prompt.name",), used)
     if prompt_name or prompt_version:
         label = prompt_name or "prompt"
         versions[f"prompt:{label}"] = f"{label}@{prompt_version}" if prompt_version else label
-    agent_version = _text(attrs.get("gen_ai.agent.version"))
+    agent_version = _take(attrs, ("gen_ai.agent.version",), used)
     if agent_version:
         versions[f"agent:{agent or 'agent'}"] = agent_version
     return versions
@@ -309,30 +327,27 @@ def _error(status_error: tuple[str, str] | None, attrs: Mapping[str, Any]) -> di
     }
 
 
-def _first_payload(attrs: Mapping[str, Any], keys: tuple[str, ...], mime: Any) -> tuple[Any, str | None]:
+def _payload(attrs: Mapping[str, Any], keys: tuple[str, ...], mime_key: str, used: set[str]) -> Any:
     for key in keys:
-        if key in attrs and attrs[key] is not None:
-            return _decode(attrs[key], mime), key
-    return None, None
+        value = attrs.get(key)
+        if value is not None:
+            used.add(key)
+            mime = attrs.get(mime_key)
+            if mime is not None:
+                used.add(mime_key)
+            return _decode(value, mime)
+    return None
 
 
 def _decode(value: Any, mime: Any) -> Any:
     """JSON text becomes its value; anything else is kept as it is (never eval'd)."""
-    value = _plain(value)
-    if isinstance(value, str):
-        stripped = value.lstrip()
-        if stripped[:1] in ("{", "[") or mime == "application/json":
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """OpenTelemetry sequences (tuples) as JSON lists."""
-    if isinstance(value, tuple):
+    if type(value) is tuple:
         return list(value)
+    if isinstance(value, str) and (value[:1] in ("{", "[") or mime == "application/json"):
+        try:
+            return _loads(value)
+        except ValueError:
+            return value
     return value
 
 
@@ -346,11 +361,15 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _first_text(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+def _take(attrs: Mapping[str, Any], keys: tuple[str, ...], used: set[str]) -> str | None:
+    """The first of ``keys`` with a usable text value (marked as used), else ``None``."""
     for key in keys:
-        value = _text(attrs.get(key))
-        if value:
-            return value
+        value = attrs.get(key)
+        if value is not None:
+            text = value if type(value) is str else _text(value)
+            if text:
+                used.add(key)
+                return text
     return None
 
 

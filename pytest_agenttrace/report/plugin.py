@@ -58,7 +58,7 @@ class _TestEntry:
     record: dict[str, Any] | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a plugin: must stay hashable
 class ReportCollector:
     """Collects outcomes and records on the controller and writes the page at session end."""
 

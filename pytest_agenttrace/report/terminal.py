@@ -259,6 +259,16 @@ def _excerpt(trace: Trace, marks: Mapping[str, list[str]], max_spans: int) -> se
     return keep
 
 
+def _subtree_sizes(trace: Trace) -> dict[str, int]:
+    """Spans in each subtree (the span included), from one pass in reverse depth-first order."""
+    order = [span for span, _depth in trace.walk()]
+    sizes = dict.fromkeys((s.span_id for s in order), 1)
+    for span in reversed(order):
+        if span.parent_id is not None and span.parent_id in sizes:
+            sizes[span.parent_id] += sizes[span.span_id]
+    return sizes
+
+
 def render_tree(
     trace: Trace,
     *,
@@ -281,10 +291,12 @@ def render_tree(
     paint = _Painter(color)
     marks = _marks(highlight)
     keep = _excerpt(trace, marks, max_spans) if max_spans is not None and len(trace.spans) > max_spans else None
+    sizes = _subtree_sizes(trace) if keep is not None else {}
     lines: list[str] = []
     if header:
         total = max((s.end_ns for s in trace.spans), default=0)
-        title = f"trace {_clean(trace.name, 120)}  ({len(trace.spans)} spans, {format_duration(total)})"
+        count = len(trace.spans)
+        title = f"trace {_clean(trace.name, 120)}  ({count} span{'s' if count != 1 else ''}, {format_duration(total)})"
         lines.append(paint(title, _BOLD))
         if trace.versions and not compact:
             stamps = ", ".join(_clean(v, 50) for v in trace.versions.values())
@@ -293,6 +305,8 @@ def render_tree(
             lines.append(paint(f"{len(marks)} span(s) flagged", _RED))
         if keep is not None:
             lines.append(paint(f"excerpt: {len(keep)} of {len(trace.spans)} spans shown", _DIM))
+        if width is not None:
+            lines = [_truncate_ansi(line, width) for line in lines]
     children = trace.index.children
     guide_mid, guide_last, guide_pipe, guide_blank = ("├", "└", "│", " ") if compact else ("├─ ", "└─ ", "│  ", "   ")
     # Iterative walk: deep traces must not hit the recursion limit.
@@ -308,7 +322,11 @@ def render_tree(
                 run += 1
             stack.append((siblings, position + run, prefix, parent))
             connector = guide_last if position + run >= len(siblings) else guide_mid
-            lines.append(paint(f"{prefix}{connector}… {run} more span{'s' if run != 1 else ''}", _DIM))
+            hidden = sum(sizes[s.span_id] for s in siblings[position : position + run])
+            text = f"… {run} more span{'s' if run != 1 else ''}"
+            if hidden > run:
+                text += f" ({hidden} with their subtrees)"
+            lines.append(paint(f"{prefix}{connector}{text}", _DIM))
             continue
         run = 1
         if compact:

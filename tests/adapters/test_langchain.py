@@ -98,7 +98,7 @@ def _agent(name: str, model: ScriptedChatModel, tools: list[Any], retriever: Bas
 
     graph = StateGraph(TeamState)
     graph.add_node("model", call_model)
-    graph.add_node("tools", ToolNode(tools))
+    graph.add_node("tools", ToolNode(tools, handle_tool_errors=True))
     graph.add_edge(START, "model")
     graph.add_conditional_edges("model", tools_condition)
     graph.add_edge("tools", "model")

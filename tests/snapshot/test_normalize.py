@@ -219,7 +219,7 @@ def test_malformed_snapshot_files_name_the_line(text: str, line: int, message: s
     assert "--snapshot-update" in str(info.value)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(traces(max_spans=25), st.sampled_from(["structure", "io", "full"]))
 def test_property_normalisation_is_idempotent(trace: Trace, level: str) -> None:
     options = NormalizeOptions.build(level=level)
@@ -227,7 +227,7 @@ def test_property_normalisation_is_idempotent(trace: Trace, level: str) -> None:
     assert normalize(to_trace(once), options) == once
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(traces(max_spans=25))
 def test_property_parallel_normalisation_is_idempotent(trace: Trace) -> None:
     options = NormalizeOptions(parallel=("agent",))
@@ -235,7 +235,7 @@ def test_property_parallel_normalisation_is_idempotent(trace: Trace) -> None:
     assert normalize(to_trace(once), options) == once
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(traces(max_spans=25), st.sampled_from(["structure", "io", "full"]))
 def test_property_file_format_round_trips(trace: Trace, level: str) -> None:
     n = normalize(trace, NormalizeOptions.build(level=level))

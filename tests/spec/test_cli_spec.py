@@ -245,7 +245,7 @@ def test_query_scope_with_select_narrows(capsys: pytest.CaptureFixture[str], cle
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--scope", "99"], "no delegation scope '99'; its scopes are: 3 (orchestrator -> coder)"),
+        (["--scope", "99"], "no delegation scope '99' in this trace; its scopes are: 3 (orchestrator -> coder)"),
         (["--select", "tool[name="], "expected a value"),
         ([], "--select SELECTOR"),
     ],

@@ -1,0 +1,202 @@
+"""Benchmark: checking a large trace against ``failure-modes`` plus ten selector rules.
+
+Goal (issue 3): a 100,000-span trace in under 2 s on the 2-core reference
+machine, and linear: time(100k) <= 12 x time(10k).  Also times spec loading
+with PyYAML's C loader against the pure-Python one on a ~500-line spec.
+
+Run::
+
+    python benchmarks/bench_spec.py            # 10k and 100k spans
+    python benchmarks/bench_spec.py --sizes 1000 10000 100000 --repeat 5
+
+The trace is a realistic multi-agent run repeated to size: an orchestrator
+delegating to ten workers, each planning with an LLM, calling tools, reading
+and writing shared memory and handing over to a reviewer that runs tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import yaml  # noqa: E402
+
+from pytest_agenttrace.model import Span, Trace  # noqa: E402
+from pytest_agenttrace.spec import check_trace, parse_spec  # noqa: E402
+from pytest_agenttrace.spec import loader as spec_loader  # noqa: E402
+
+SPEC = """
+spec: bench
+extends: [failure-modes]
+rules:
+  - id: reviewer-gets-summary
+    handoff: {to: reviewer, requires: [summary, confidence]}
+  - id: search-only-workers
+    scope: {tool: web_search, only_agents: ["worker_*"]}
+  - id: reviewer-tools
+    scope: {agent: reviewer, allow_tools: [run_tests, read_file]}
+  - id: no-db-under-external
+    forbid: "delegation[to_agent=external] tool[name=read_customer_db]"
+  - id: no-failed-tests-unreported
+    forbid: "agent[name=reviewer]:not(:has(llm)) > tool[name=run_tests][status=error]"
+  - id: tests-before-review
+    order: {first: "tool[name=run_tests]", then: "llm[name=review]"}
+  - id: worker-trajectory
+    sequence: {select: "agent[name=worker_0]:first > tool", mode: in_order, steps: [web_search, read_file, edit_file]}
+  - id: llm-budget
+    expect:
+      select: llm
+      count: {max: 1000000}
+      all: ["duration < 30s", "attributes.usage.input_tokens < 100000"]
+  - id: some-confident-review
+    expect: {select: "llm[name=review]", any: ["attributes.confidence >= 0.9"]}
+  - id: no-huge-outputs
+    expect: {select: "delegation > agent llm", none: ["attributes.usage.output_tokens > 50000"]}
+"""
+
+MS = 1_000_000
+
+
+def build_trace(n_spans: int) -> Trace:
+    """A run of about ``n_spans`` spans (ids "1", "2", ... in start order)."""
+    spans: list[Span] = []
+    clock = 0
+
+    def add(kind: str, name: str, parent: Span | None, **kw: Any) -> Span:
+        nonlocal clock
+        clock += MS
+        agent = kw.pop("agent", None) or (name if kind == "agent" else (parent.agent if parent else None))
+        scope_path = list(parent.scope_path) if parent else []
+        if parent is not None and parent.kind == "delegation":
+            scope_path.append(parent.span_id)
+        span = Span(
+            span_id=str(len(spans) + 1),
+            parent_id=parent.span_id if parent else None,
+            kind=kind,
+            name=name,
+            agent=agent,
+            scope=scope_path[-1] if scope_path else None,
+            scope_path=scope_path,
+            start_ns=clock,
+            end_ns=clock + kw.pop("duration", MS // 2),
+            **kw,
+        )
+        spans.append(span)
+        return span
+
+    root = add("agent", "orchestrator", None, duration=10**15)
+    unit = 0
+    while len(spans) < n_spans:
+        worker = f"worker_{unit % 10}"
+        add("llm", "plan", root, attributes={"model": "m", "usage": {"input_tokens": 900, "output_tokens": 50}})
+        delegation = add(
+            "delegation",
+            worker,
+            root,
+            attributes={
+                "from_agent": "orchestrator",
+                "to_agent": worker,
+                "objective": "do the work",
+                "allowed_tools": ["web_search", "read_file", "edit_file"],
+                "required_context": ["task"],
+            },
+            context={"task": f"task {unit}"},
+            duration=20 * MS,
+        )
+        agent = add("agent", worker, delegation, duration=18 * MS)
+        search = add("tool", "web_search", agent, input={"q": f"query {unit}"})
+        add("llm", "think", agent, links=[search.span_id], attributes={"usage": {"input_tokens": 1200, "output_tokens": 80}})
+        add("tool", "read_file", agent, input={"path": f"f{unit % 50}.py"})
+        add("memory_read", "read_notes", agent, attributes={"key": f"notes/{unit % 20}", "version": unit})
+        add("tool", "edit_file", agent, input={"path": f"f{unit % 50}.py"})
+        add(
+            "memory_write",
+            "write_notes",
+            agent,
+            attributes={"key": f"notes/{unit % 20}", "version": unit + 1, "based_on_version": unit},
+        )
+        add("llm", "summarize", agent, attributes={"usage": {"input_tokens": 2000, "output_tokens": 120}})
+        add(
+            "handoff",
+            "to_reviewer",
+            root,
+            attributes={"from_agent": "orchestrator", "to_agent": "reviewer"},
+            context={"summary": "edited", "confidence": 0.9},
+        )
+        reviewer = add("agent", "reviewer", root, duration=10 * MS)
+        add("tool", "run_tests", reviewer, input={"suite": unit % 7})
+        add("tool", "read_file", reviewer, input={"path": "report.txt"})
+        add("llm", "review", reviewer, attributes={"confidence": 0.95, "usage": {"input_tokens": 700, "output_tokens": 60}})
+        add("wait", "wait_for_ci", reviewer, attributes={"waiting_on": "ci"})
+        unit += 1
+    return Trace(trace_id="bench", name="bench", started_at="2026-11-21T00:00:00Z", spans=tuple(spans[:n_spans]))
+
+
+def time_check(n_spans: int, repeat: int) -> tuple[float, float, int]:
+    """(best, median) seconds to index + check a fresh trace of ``n_spans``; and the violation count."""
+    spec = parse_spec(SPEC)
+    times = []
+    violations = 0
+    for _ in range(repeat):
+        trace = build_trace(n_spans)
+        gc.collect()
+        start = time.perf_counter()
+        result = check_trace(trace, spec)
+        times.append(time.perf_counter() - start)
+        violations = len(result.violations)
+    return min(times), statistics.median(times), violations
+
+
+def time_loading(repeat: int) -> tuple[int, float, float]:
+    """Parse + validate a ~500-line spec with the C loader and with the pure-Python loader."""
+    rules = []
+    for i in range(60):
+        rules.append(
+            f"  - id: rule-{i}\n    description: budget {i}\n    expect:\n      select: \"llm[name=call_{i}]\"\n"
+            f"      count: {{max: {i + 10}}}\n      all: [\"duration < {i + 1}s\"]\n"
+            f"  - id: order-{i}\n    order: {{first: \"tool[name=a{i}]\", then: \"tool[name=b{i}]\"}}\n"
+        )
+    text = "spec: big\nrules:\n" + "".join(rules)
+    lines = text.count("\n")
+    results = []
+    for loader_class in (getattr(yaml, "CSafeLoader", yaml.SafeLoader), yaml.SafeLoader):
+        spec_loader._Loader = loader_class
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            parse_spec(text, path="big.yaml")
+            best = min(best, time.perf_counter() - start)
+        results.append(best)
+    spec_loader._Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return lines, results[0], results[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    spec = parse_spec(SPEC)
+    print(f"spec: failure-modes + 10 selector rules = {len(spec.rules)} rules")
+    measured: dict[int, float] = {}
+    for size in args.sizes:
+        best, median, violations = time_check(size, args.repeat)
+        measured[size] = best
+        print(f"check {size:>7} spans: best {best:.3f} s, median {median:.3f} s ({violations} violations)")
+    if 10_000 in measured and 100_000 in measured:
+        ratio = measured[100_000] / measured[10_000]
+        verdict = "OK" if measured[100_000] < 2.0 and ratio <= 12 else "OVER BUDGET"
+        print(f"time(100k) / time(10k) = {ratio:.1f} (limit 12); 100k under 2 s: {measured[100_000] < 2.0} -> {verdict}")
+    lines, fast, slow = time_loading(args.repeat)
+    print(f"load a {lines}-line spec: C loader {fast * 1000:.1f} ms, pure-Python loader {slow * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

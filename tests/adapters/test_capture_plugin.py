@@ -1,0 +1,102 @@
+"""The capture option, automatic installation and the receiver fixture, through pytester."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("opentelemetry.sdk")
+
+from pytest_agenttrace.adapters import plugin as capture_plugin  # noqa: E402
+from pytest_agenttrace.adapters.plugin import parse_capture  # noqa: E402
+
+OTEL_TEST = """
+from opentelemetry.sdk.trace import TracerProvider
+
+provider = TracerProvider()  # the user's own provider, no agenttrace code
+
+def test_run(agenttrace):
+    tracer = provider.get_tracer("app")
+    with agenttrace.agent("boss"):
+        with tracer.start_as_current_span("execute_tool grep", attributes={"gen_ai.tool.name": "grep"}):
+            pass
+    kinds = [(s.kind, s.name, s.agent) for s in agenttrace.trace.spans]
+    print("SPANS", kinds)
+    assert kinds == EXPECTED
+"""
+
+
+def test_auto_capture_needs_no_code_change(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(OTEL_TEST.replace("EXPECTED", "[('agent', 'boss', 'boss'), ('tool', 'grep', 'boss')]"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_capture_none_switches_sources_off(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(OTEL_TEST.replace("EXPECTED", "[('agent', 'boss', 'boss')]"))
+    pytester.runpytest("--agenttrace-capture=none").assert_outcomes(passed=1)
+
+
+def test_ini_selects_sources(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nagenttrace_capture = langchain\n")
+    pytester.makepyfile(OTEL_TEST.replace("EXPECTED", "[('agent', 'boss', 'boss')]"))
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["agenttrace capture: langchain"])
+
+
+def test_unknown_source_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--agenttrace-capture=otel,crewai")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown source 'crewai'*use auto, none or a comma-separated list of otel, openai-agents, langchain*"])
+
+
+def test_explicit_missing_source_says_what_to_install(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capture_plugin, "_available", lambda source: source != "langchain")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--agenttrace-capture=otel,langchain")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*LangChain/LangGraph capture needs the 'langchain-core' package: pip install 'pytest-agenttrace?langchain?'*"])
+
+
+def test_auto_skips_missing_sources_silently(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capture_plugin, "_available", lambda source: False)
+    monkeypatch.setattr(capture_plugin, "_installed", set())
+    assert capture_plugin.install_sources(("otel", "langchain"), explicit=False) == ([], ["otel", "langchain"])
+    from pytest_agenttrace.exceptions import MissingExtraError
+
+    with pytest.raises(MissingExtraError, match=r"pip install 'pytest-agenttrace\[otel\]'"):
+        capture_plugin.install_sources(("otel",), explicit=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("auto", (("otel", "openai-agents", "langchain"), False)),
+        ("", (("otel", "openai-agents", "langchain"), False)),
+        ("none", ((), True)),
+        ("otel", (("otel",), True)),
+        (" LangChain , otel,otel", (("langchain", "otel"), True)),
+    ],
+)
+def test_parse_capture_table(value: str, expected: tuple[tuple[str, ...], bool]) -> None:
+    assert parse_capture(value) == expected
+
+
+def test_receiver_fixture_feeds_the_test_trace(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import json, time, urllib.request
+
+        def test_receive(agenttrace, agenttrace_otlp_receiver):
+            span = {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "00f067aa0ba902b7", "name": "execute_tool ls",
+                    "startTimeUnixNano": str(time.time_ns()), "endTimeUnixNano": str(time.time_ns() + 10),
+                    "attributes": [{"key": "gen_ai.tool.name", "value": {"stringValue": "ls"}}]}
+            body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()
+            request = urllib.request.Request(agenttrace_otlp_receiver.traces_url, data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200
+            assert [s.name for s in agenttrace.trace.find("tool")] == ["ls"]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)

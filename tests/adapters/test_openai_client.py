@@ -1,0 +1,198 @@
+"""The openai client wrapper against a local fake OpenAI-compatible server (real ``openai`` package)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+openai = pytest.importorskip("openai")
+
+from pytest_agenttrace.adapters.openai_client import instrument_openai  # noqa: E402
+from pytest_agenttrace.recorder import Recorder  # noqa: E402
+
+TOOL_CALL = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "llama3.2:1b-served",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "tool_calls",
+            "message": {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "call_w", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}],
+            },
+        }
+    ],
+    "usage": {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49},
+}
+TEXT = {
+    "id": "chatcmpl-2",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "llama3.2:1b-served",
+    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "It is sunny in Oslo."}}],
+    "usage": {"prompt_tokens": 60, "completion_tokens": 6, "total_tokens": 66},
+}
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """Answers /v1/chat/completions by the last message: tool call, text, error or a stream."""
+
+    protocol_version = "HTTP/1.1"
+    requests: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeOpenAI.requests.append(body)
+        last = body["messages"][-1]
+        if last["role"] == "user" and "fail" in str(last["content"]):
+            self._send(400, {"error": {"message": "model 'nope' not found", "type": "invalid_request_error", "code": None}})
+        elif body.get("stream"):
+            self._stream()
+        elif last["role"] == "tool":
+            self._send(200, TEXT)
+        else:
+            self._send(200, TOOL_CALL)
+
+    def _send(self, code: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self) -> None:
+        chunks = [
+            {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Sun"}}]},
+            {"choices": [{"index": 0, "delta": {"content": "ny."}}]},
+            {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}},
+        ]
+        data = b"".join(
+            b"data: " + json.dumps({"id": "s1", "object": "chat.completion.chunk", "created": 1, "model": "m-stream", **c}).encode() + b"\n\n"
+            for c in chunks
+        ) + b"data: [DONE]\n\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return None
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+MESSAGES: list[dict[str, Any]] = [{"role": "system", "content": "You are a weather bot."}, {"role": "user", "content": "Weather in Oslo?"}]
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+
+
+def _conversation(client: Any) -> str:
+    first = client.chat.completions.create(model="llama3.2:1b", messages=MESSAGES, tools=TOOLS)
+    call = first.choices[0].message.tool_calls[0]
+    follow = [*MESSAGES, first.choices[0].message.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+    second = client.chat.completions.create(model="llama3.2:1b", messages=follow, tools=TOOLS)
+    return str(second.choices[0].message.content)
+
+
+def _check_conversation(rec: Recorder) -> None:
+    first, second = rec.trace.find("llm")
+    assert first.name == "llama3.2:1b" and first.agent == "weather"
+    assert first.attributes["model"] == "llama3.2:1b" and first.attributes["response_model"] == "llama3.2:1b-served"
+    assert first.attributes["usage"] == {"input_tokens": 42, "output_tokens": 7, "total_tokens": 49}
+    assert first.attributes["tool_calls"] == ["get_weather"] and first.attributes["finish_reason"] == "tool_calls"
+    assert first.attributes["provider"] == "openai-compatible"
+    assert first.input["messages"] == MESSAGES and first.input["tools"] == ["get_weather"]
+    assert first.output["tool_calls"] == [{"id": "call_w", "name": "get_weather", "arguments": {"city": "Oslo"}}]
+    assert second.output["content"] == "It is sunny in Oslo."
+    assert second.attributes["usage"]["input_tokens"] == 60
+
+
+def test_sync_client_records_llm_spans(agenttrace: Recorder, base_url: str) -> None:
+    client = instrument_openai(openai.OpenAI(base_url=base_url, api_key="sk-test-not-a-real-key-000000", max_retries=0))
+    with agenttrace.agent("weather"):
+        assert _conversation(client) == "It is sunny in Oslo."
+    _check_conversation(agenttrace)
+    assert "sk-test" not in json.dumps(agenttrace.trace.to_dict())
+
+
+def test_async_client_records_llm_spans(agenttrace: Recorder, base_url: str) -> None:
+    client = instrument_openai(openai.AsyncOpenAI(base_url=base_url, api_key="test", max_retries=0))
+
+    async def run() -> str:
+        with agenttrace.agent("weather"):
+            first = await client.chat.completions.create(model="llama3.2:1b", messages=MESSAGES, tools=TOOLS)
+            call = first.choices[0].message.tool_calls[0]
+            follow = [*MESSAGES, first.choices[0].message.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+            second = await client.chat.completions.create(model="llama3.2:1b", messages=follow, tools=TOOLS)
+        await client.close()
+        return str(second.choices[0].message.content)
+
+    assert asyncio.run(run()) == "It is sunny in Oslo."
+    _check_conversation(agenttrace)
+
+
+def test_errors_are_recorded_and_raised_unchanged(agenttrace: Recorder, base_url: str) -> None:
+    client = instrument_openai(openai.OpenAI(base_url=base_url, api_key="test", max_retries=0))
+    with pytest.raises(openai.BadRequestError, match="not found"):
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "please fail"}])
+    (span,) = agenttrace.trace.find("llm")
+    assert span.status == "error" and span.error is not None
+    assert span.error["type"] == "openai.BadRequestError" and "not found" in span.error["message"]
+
+
+def test_streams_are_assembled_sync_and_async(agenttrace: Recorder, base_url: str) -> None:
+    client = instrument_openai(openai.OpenAI(base_url=base_url, api_key="test", max_retries=0))
+    text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(model="m", messages=MESSAGES, stream=True))
+    assert text == "Sunny."
+    aclient = instrument_openai(openai.AsyncOpenAI(base_url=base_url, api_key="test", max_retries=0))
+
+    async def consume() -> str:
+        out = []
+        async for chunk in await aclient.chat.completions.create(model="m", messages=MESSAGES, stream=True):
+            out.append(chunk.choices[0].delta.content or "")
+        await aclient.close()
+        return "".join(out)
+
+    assert asyncio.run(consume()) == "Sunny."
+    for span in agenttrace.trace.find("llm"):
+        assert span.output == {"role": "assistant", "content": "Sunny."}
+        assert span.attributes["usage"] == {"input_tokens": 9, "output_tokens": 2, "total_tokens": 11}
+        assert span.attributes["finish_reason"] == "stop" and span.attributes["response_model"] == "m-stream"
+
+
+def test_messages_are_capped_and_wrapping_is_idempotent(agenttrace: Recorder, base_url: str) -> None:
+    client = openai.OpenAI(base_url=base_url, api_key="test", max_retries=0)
+    assert instrument_openai(instrument_openai(client, max_messages=3)) is client
+    many = [{"role": "user", "content": f"m{i}"} for i in range(10)]
+    client.chat.completions.create(model="m", messages=many)
+    (span,) = agenttrace.trace.find("llm")  # one span: not wrapped twice
+    assert span.input["messages"][0] == "…[agenttrace: kept the last 3 of 10 messages]"
+    assert [m["content"] for m in span.input["messages"][1:]] == ["m7", "m8", "m9"]
+
+
+def test_no_recorder_calls_straight_through(base_url: str) -> None:
+    client = instrument_openai(openai.OpenAI(base_url=base_url, api_key="test", max_retries=0))
+    rec = Recorder("idle")
+    assert _conversation(client) == "It is sunny in Oslo."
+    assert rec.finish().spans == ()

@@ -1,0 +1,240 @@
+"""The tree-aligned diff: alignment, leaf changes, counts, versions and its properties."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_agenttrace.diff import MISSING, VersionChange, diff_normalized, diff_traces, version_changes
+from pytest_agenttrace.model import Span, Trace
+from pytest_agenttrace.normalize import NormalizeOptions, normalize
+from pytest_agenttrace.strategies import traces
+
+from .helpers import insert_span, mutate, pipeline, span
+
+
+def ops(result: Any) -> list[tuple[str, str]]:
+    return [(c.op, c.path) for c in result.changes]
+
+
+def test_identical_traces_have_an_empty_diff() -> None:
+    result = diff_traces(pipeline(), pipeline())
+    assert result.same and not result
+    assert result.changes == () and result.counts == ()
+    assert result.render() == ["no version stamp changed", "the span trees are the same"]
+
+
+def test_one_changed_attribute_is_one_change_with_path_old_and_new() -> None:
+    new = pipeline()
+    new["spans"][4]["attributes"]["usage"]["input_tokens"] = 12
+    result = diff_traces(pipeline(), new)
+    assert [(c.op, c.path, c.field, c.old, c.new) for c in result.changes] == [
+        (
+            "changed",
+            "agent:orchestrator > delegation:coder > agent:coder > llm:plan",
+            "attributes.usage.input_tokens",
+            10,
+            12,
+        )
+    ]
+    assert "~ agent:orchestrator > delegation:coder > agent:coder > llm:plan: attributes.usage.input_tokens: 10 -> 12" in (
+        result.render()
+    )
+
+
+def test_an_inserted_span_is_one_added_subtree_and_nothing_after_it_differs() -> None:
+    new = pipeline()
+    new["spans"].insert(4, span(9, 3, "tool", "read_file", "coder", scope="2", input={"path": "a.py"}))
+    new["spans"].insert(5, span(10, 9, "custom", "parse", "coder", scope="2"))
+    result = diff_traces(pipeline(), new)
+    assert ops(result) == [("added", "agent:orchestrator > delegation:coder > agent:coder > tool:read_file")]
+    assert result.changes[0].node is not None
+    assert [c["name"] for c in result.changes[0].node["children"]] == ["parse"]
+    lines = result.render()
+    assert "+ agent:orchestrator > delegation:coder > agent:coder > tool:read_file" in lines
+    assert '+   - tool read_file {"agent": "coder", "input": {"path": "a.py"}}' in lines
+    assert "+     - custom parse {\"agent\": \"coder\"}" in lines
+
+
+def test_a_removed_subtree_is_one_removal() -> None:
+    new = pipeline()
+    del new["spans"][1:5]  # the delegation with everything under it
+    result = diff_traces(pipeline(), new)
+    assert ops(result) == [("removed", "agent:orchestrator > delegation:coder")]
+
+
+def test_repeated_tool_calls_are_added_spans_and_a_count_change() -> None:
+    new = pipeline()
+    for n in (11, 12):
+        new["spans"].insert(4, span(n, 3, "tool", "web_search", "coder", scope="2", input={"q": f"bug {n}"}))
+    result = diff_traces(pipeline(), new)
+    assert [c.op for c in result.changes] == ["added", "added"]
+    assert [c.describe() for c in result.counts] == ["tool web_search: 1 -> 3 calls under coder"]
+    assert result.render()[1] == "tool web_search: 1 -> 3 calls under coder"
+
+
+def test_reordered_siblings_are_moves() -> None:
+    new = pipeline()
+    new["spans"][3], new["spans"][4] = new["spans"][4], new["spans"][3]
+    result = diff_traces(pipeline(), new)
+    moved = [c for c in result.changes if c.op == "moved"]
+    assert len(moved) == 1
+    assert {c.op for c in result.changes} <= {"moved", "changed"}
+    assert (moved[0].old_position, moved[0].new_position) in {(1, 2), (2, 1)}
+    assert "moved from position" in "\n".join(result.render())
+
+
+def test_a_renamed_span_is_a_removal_and_an_addition() -> None:
+    new = pipeline()
+    new["spans"][3]["name"] = "web_fetch"
+    result = diff_traces(pipeline(), new)
+    assert sorted(c.op for c in result.changes if c.op != "changed") == ["added", "removed"]
+
+
+def test_missing_fields_are_reported_as_missing() -> None:
+    new = pipeline()
+    del new["spans"][4]["attributes"]["confidence"]
+    new["spans"][5]["status"] = "error"
+    new["spans"][5]["error"] = {"type": "Timeout", "message": "slow"}
+    result = diff_traces(pipeline(), new)
+    fields = {(c.field, c.old is MISSING, c.new is MISSING) for c in result.changes}
+    assert ("attributes.confidence", False, True) in fields
+    assert ("status", True, False) in fields
+    assert "attributes.confidence: 0.8 -> (missing)" in "\n".join(result.render())
+    as_json = result.to_dict(include_trees=False)
+    removed = next(c for c in as_json["changes"] if c.get("field") == "attributes.confidence")
+    assert "new" not in removed and removed["old"] == 0.8
+    json.dumps(as_json)
+
+
+def test_float_tolerance() -> None:
+    new = pipeline()
+    new["spans"][4]["attributes"]["confidence"] = 0.8000001
+    assert not diff_traces(pipeline(), new).same
+    assert diff_traces(pipeline(), new, float_tolerance=1e-3).same
+    new["spans"][4]["attributes"]["confidence"] = 0.9
+    assert not diff_traces(pipeline(), new, float_tolerance=1e-3).same
+
+
+def test_version_changes_read_like_the_issue() -> None:
+    old = {"prompt:summarizer": "summarizer@v3#1a2b3c4d", "config:tools": "tools#a1b2c3d4"}
+    new = {"prompt:summarizer": "summarizer@v4#77aa00bb", "config:tools": "tools#9f8e7d6c", "prompt:planner": "planner@v1#00000000"}
+    described = [v.describe() for v in version_changes(old, new)]
+    assert described == [
+        "config tools a1b2c3d4 -> 9f8e7d6c",
+        "prompt planner (none) -> v1",
+        "prompt summarizer v3 -> v4",
+    ]
+    same_label = VersionChange("prompt:summarizer", "summarizer@v3#1a2b3c4d", "summarizer@v3#99999999")
+    assert same_label.describe() == "prompt summarizer summarizer@v3#1a2b3c4d -> summarizer@v3#99999999"
+
+
+def test_versions_are_shown_first_but_do_not_make_a_difference() -> None:
+    new = mutate(pipeline(), versions={"prompt:summarizer": "summarizer@v4#1a2b3c4d", "config:tools": "tools#a1b2c3d4"})
+    result = diff_traces(pipeline(), new)
+    assert result.same
+    assert result.render()[0] == "prompt summarizer v3 -> v4"
+
+
+def test_render_cuts_huge_diffs() -> None:
+    new = pipeline()
+    for n in range(20, 60):
+        new["spans"].append(span(n, 6, "tool", f"t{n}", "reporter"))
+    lines = diff_traces(pipeline(), new).render(max_lines=10)
+    assert len(lines) == 11
+    assert "more lines of diff" in lines[-1] and "agenttrace_diff_max_lines" in lines[-1]
+
+
+def test_structured_diff_is_json_ready_and_carries_both_trees() -> None:
+    new = pipeline()
+    new["spans"][3]["output"] = {"hits": 3}
+    d = diff_traces(pipeline(), new).to_dict(test="t::x")
+    assert d["test"] == "t::x" and d["golden"]["spans"] and d["actual"]["spans"]
+    assert d["changes"][0]["field"] == "output.hits"
+    assert json.loads(json.dumps(d)) == d
+
+
+def test_deep_chains_do_not_recurse() -> None:
+    depth = 1500
+    spans = [Span(span_id=str(i), parent_id=str(i - 1) if i else None, kind="custom", name="step") for i in range(depth)]
+    old = Trace(trace_id="a", name="a", started_at="x", spans=tuple(spans))
+    changed = [*spans[:-1], spans[-1].replace(output="new")]
+    new = Trace(trace_id="a", name="a", started_at="x", spans=tuple(changed))
+    result = diff_traces(old, new)
+    assert [(c.op, c.field) for c in result.changes] == [("changed", "output")]
+
+
+# -- properties ------------------------------------------------------------------
+
+LEVELS = st.sampled_from(["structure", "io", "full"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(traces(max_spans=20), LEVELS)
+def test_property_diff_of_a_trace_with_itself_is_empty(trace: Trace, level: str) -> None:
+    options = NormalizeOptions.build(level=level)
+    result = diff_normalized(normalize(trace, options), normalize(trace, options))
+    assert result.same and result.changes == () and result.counts == ()
+
+
+@settings(max_examples=40, deadline=None)
+@given(traces(max_spans=15), traces(max_spans=15))
+def test_property_diff_a_b_mirrors_diff_b_a(a: Trace, b: Trace) -> None:
+    na, nb = normalize(a), normalize(b)
+    forward, backward = diff_normalized(na, nb), diff_normalized(nb, na)
+    assert backward == forward.mirror()
+    assert backward.mirror() == forward
+
+
+@settings(max_examples=40, deadline=None)
+@given(traces(max_spans=20), st.data())
+def test_property_diff_mirrors_for_small_edits(trace: Trace, data: st.DataObject) -> None:
+    spans = list(trace.spans)
+    if spans:
+        victim = data.draw(st.integers(0, len(spans) - 1))
+        if data.draw(st.booleans()):
+            spans[victim] = spans[victim].replace(output={"edited": True})
+        else:
+            spans.pop(victim)  # its children become roots
+    if len(spans) > 2 and data.draw(st.booleans()):
+        i = data.draw(st.integers(0, len(spans) - 2))
+        spans[i], spans[i + 1] = spans[i + 1], spans[i]
+    other = Trace(trace_id="b", name="b", started_at="x", spans=tuple(spans))
+    na, nb = normalize(trace), normalize(other)
+    assert diff_normalized(nb, na) == diff_normalized(na, nb).mirror()
+
+
+@settings(max_examples=40, deadline=None)
+@given(traces(max_spans=20), st.data())
+def test_property_one_inserted_span_is_exactly_one_added_subtree(trace: Trace, data: st.DataObject) -> None:
+    parents = [None, *(s.span_id for s in trace.spans)]
+    parent = data.draw(st.sampled_from(parents))
+    position = data.draw(st.integers(0, len(trace.children(parent))))
+    unique = data.draw(st.booleans())
+    kind = data.draw(st.sampled_from(["tool", "llm", "agent", "memory_read"]))
+    name = "inserted-span" if unique else data.draw(st.sampled_from(["web_search", "plan", "coder", "orchestrator"]))
+    new_span = Span(span_id="new-span", parent_id=parent, kind=kind, name=name, output={"x": 1})
+    inserted = insert_span(trace, parent, position, new_span)
+    result = diff_traces(trace, inserted)
+    added = [c for c in result.changes if c.op == "added"]
+    assert len(added) == 1
+    assert added[0].node is not None and added[0].node["name"] == name
+    others = [c for c in result.changes if c.op != "added"]
+    if unique:
+        assert others == []
+    else:
+        # Only references may shift: the N-th span of the same kind and name is now the (N+1)-th.
+        assert all(c.op == "changed" and c.field and c.field.split(".")[0].split("[")[0] in ("links", "scope")
+                   for c in others), others
+
+
+@pytest.mark.parametrize("level", ["structure", "io", "full"])
+def test_level_changes_what_counts_as_a_difference(level: str) -> None:
+    new = pipeline()
+    new["spans"][3]["output"] = {"hits": 99}
+    result = diff_traces(pipeline(), new, NormalizeOptions.build(level=level))
+    assert result.same is (level == "structure")

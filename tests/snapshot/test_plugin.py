@@ -1,0 +1,335 @@
+"""The snapshot plugin end to end, through pytester: create, match, mismatch, update, unused, xdist, matrix."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+AGENTS = '''
+import pytest
+import pytest_agenttrace as at
+
+SEARCHES = {searches}
+
+
+def run_pipeline(rec):
+    text = at.prompt("summarizer")
+    n = 3 if "v4" in text else SEARCHES
+    with rec.agent("orchestrator"):
+        with rec.delegate(to="coder", objective="fix", allowed_tools=["web_search"], context={{"diff_summary": "d"}}):
+            with rec.agent("coder"):
+                for i in range(n):
+                    with rec.tool("web_search", input={{"q": f"q{{i}}"}}) as t:
+                        t.set_output({{"hits": i}})
+                with rec.llm("plan", model="fake-1") as call:
+                    call.set_usage(input_tokens=10, output_tokens=5)
+                    call.set_confidence({confidence})
+
+
+def test_pipeline(agenttrace, agenttrace_snapshot):
+    run_pipeline(agenttrace)
+    assert agenttrace.trace == agenttrace_snapshot
+'''
+
+RESULTS_CONFTEST = '''
+import json, os
+
+def pytest_agenttrace_trace_finished(item, recorder, trace):
+    diffs = recorder.results.get("snapshot_diffs")
+    if diffs:
+        name = item.name.replace("[", "_").replace("]", "").replace("=", "_")
+        with open(os.path.join(str(item.config.rootpath), name + ".diffs.json"), "w") as f:
+            json.dump(diffs, f)
+'''
+
+GOLDEN = Path("__snapshots__") / "test_agents" / "test_pipeline.agenttrace"
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    for label in ("v3", "v4"):
+        folder = pytester.path / "prompts" / "summarizer"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{label}.txt").write_text(f"summarize like {label}\n", encoding="utf-8")
+    pytester.makeconftest(RESULTS_CONFTEST)
+    return pytester
+
+
+def write_agents(pytester: pytest.Pytester, *, searches: int = 1, confidence: float = 0.8) -> None:
+    pytester.makepyfile(test_agents=AGENTS.format(searches=searches, confidence=confidence))
+
+
+def test_create_then_match(project: pytest.Pytester) -> None:
+    write_agents(project)
+    created = project.runpytest("--snapshot-update", "--agenttrace-version", "summarizer=v3")
+    created.assert_outcomes(passed=1)
+    created.stdout.fnmatch_lines(["*1 snapshot generated*"])
+    golden = (project.path / GOLDEN).read_text(encoding="utf-8")
+    assert 'version prompt:summarizer "summarizer@v3#' in golden
+    assert "      - tool web_search {" in golden
+    assert '"span_id"' not in golden and "start_ns" not in golden
+    matched = project.runpytest("--agenttrace-version", "summarizer=v3")
+    matched.assert_outcomes(passed=1)
+    matched.stdout.fnmatch_lines(["*1 snapshot passed*"])
+
+
+def test_missing_golden_fails_and_says_how_to_create_it(project: pytest.Pytester) -> None:
+    write_agents(project)
+    result = project.runpytest("-vv")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Snapshot 'test_pipeline' does not exist!*", "*--snapshot-update to create it*"])
+
+
+def test_mismatch_shows_versions_first_then_a_tree_diff(project: pytest.Pytester) -> None:
+    write_agents(project)
+    project.runpytest("--snapshot-update", "--agenttrace-version", "summarizer=v3").assert_outcomes(passed=1)
+    result = project.runpytest("-vv", "--agenttrace-version", "summarizer=v4")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E   AssertionError: assert prompt summarizer v3 -> v4",
+            "E     trace differs from its golden snapshot; run pytest --snapshot-update if the change is intended",
+            "E     tool web_search: 1 -> 3 calls under coder",
+            "E     + agent:orchestrator > delegation:coder > agent:coder > tool:web_search[2]",
+            'E     +   - tool web_search {"agent": "coder", "input": {"q": "q1"}, "output": {"hits": 1}}',
+            "E     + agent:orchestrator > delegation:coder > agent:coder > tool:web_search[3]",
+        ]
+    )
+    assert "\nE     - " not in result.stdout.str()  # nothing removed: alignment kept the rest in place
+    diffs = json.loads((project.path / "test_pipeline.diffs.json").read_text())
+    assert len(diffs) == 1
+    entry = diffs[0]
+    assert entry["test"] == "test_agents.py::test_pipeline"
+    assert [v["text"] for v in entry["version_changes"]] == ["prompt summarizer v3 -> v4"]
+    assert [c["op"] for c in entry["changes"]] == ["added", "added"]
+    assert entry["golden"]["spans"] and entry["actual"]["spans"]
+
+
+def test_update_refreshes_the_golden(project: pytest.Pytester) -> None:
+    write_agents(project)
+    project.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    write_agents(project, searches=2)
+    project.runpytest().assert_outcomes(failed=1)
+    updated = project.runpytest("--snapshot-update")
+    updated.assert_outcomes(passed=1)
+    updated.stdout.fnmatch_lines(["*1 snapshot updated*"])
+    assert (project.path / GOLDEN).read_text().count("- tool web_search") == 2
+    project.runpytest().assert_outcomes(passed=1)
+
+
+def test_update_refreshes_a_stale_version_header(project: pytest.Pytester) -> None:
+    write_agents(project, searches=3)
+    project.runpytest("--snapshot-update", "--agenttrace-version", "summarizer=v3").assert_outcomes(passed=1)
+    # v4 behaves the same as v3 with three searches: the trees match, only the header is stale.
+    project.runpytest("--agenttrace-version", "summarizer=v4").assert_outcomes(passed=1)
+    assert "summarizer@v3#" in (project.path / GOLDEN).read_text()
+    project.runpytest("--snapshot-update", "--agenttrace-version", "summarizer=v4").assert_outcomes(passed=1)
+    assert "summarizer@v4#" in (project.path / GOLDEN).read_text()
+
+
+def test_float_tolerance_from_ini(project: pytest.Pytester) -> None:
+    write_agents(project, confidence=0.8)
+    project.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    write_agents(project, confidence=0.8000001)
+    project.runpytest().assert_outcomes(failed=1)
+    project.makeini("[pytest]\nfilterwarnings = error\nagenttrace_snapshot_float_tolerance = 1e-3\n")
+    project.runpytest().assert_outcomes(passed=1)
+
+
+def test_unused_snapshots_are_reported_and_deleted_on_update(project: pytest.Pytester) -> None:
+    write_agents(project)
+    project.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    project.makepyfile(test_agents="def test_other():\n    pass\n")
+    result = project.runpytest()
+    result.stdout.fnmatch_lines(["*1 snapshot unused*", "*Re-run pytest with --snapshot-update to delete unused snapshots*"])
+    assert result.ret == 1
+    cleaned = project.runpytest("--snapshot-update")
+    cleaned.stdout.fnmatch_lines(["*1 unused snapshot deleted*"])
+    assert not (project.path / GOLDEN).exists()
+
+
+def test_works_under_xdist(project: pytest.Pytester) -> None:
+    write_agents(project)
+    more = "\n".join(
+        f"def test_more_{n}(agenttrace, agenttrace_snapshot):\n"
+        f"    with agenttrace.agent('a{n}'):\n"
+        f"        pass\n"
+        f"    assert agenttrace.trace == agenttrace_snapshot\n"
+        for n in range(4)
+    )
+    project.makepyfile(test_more=more)
+    created = project.runpytest_subprocess("-n", "2", "--snapshot-update")
+    created.assert_outcomes(passed=5)
+    created.stdout.fnmatch_lines(["*5 snapshots generated*"])
+    assert len(list((project.path / "__snapshots__" / "test_more").glob("*.agenttrace"))) == 4
+    matched = project.runpytest_subprocess("-n", "2")
+    matched.assert_outcomes(passed=5)
+    matched.stdout.fnmatch_lines(["*5 snapshots passed*"])
+    (project.path / "test_more.py").write_text(more.replace("test_more_3", "test_renamed"), encoding="utf-8")
+    unused = project.runpytest_subprocess("-n", "2")
+    unused.stdout.fnmatch_lines(["*1 snapshot unused*"])
+    assert unused.ret == 1
+
+
+MATRIX = '''
+import pytest
+from test_agents import run_pipeline
+
+
+@pytest.mark.agenttrace_versions(summarizer=["v3", "v4"])
+def test_matrix(agenttrace, agenttrace_snapshot, agenttrace_matrix):
+    assert set(agenttrace_matrix) == {"summarizer"}
+    run_pipeline(agenttrace)
+    assert agenttrace.trace.versions["prompt:summarizer"].startswith("summarizer@" + agenttrace_matrix["summarizer"])
+    assert agenttrace.trace == agenttrace_snapshot
+'''
+
+
+def test_version_matrix_compares_every_version_with_one_golden(project: pytest.Pytester) -> None:
+    write_agents(project)
+    project.makepyfile(test_matrix=MATRIX)
+    created = project.runpytest("-vv", "--snapshot-update", "test_matrix.py")
+    created.stdout.fnmatch_lines(["*test_matrix[[]summarizer=v3[]] PASSED*", "*test_matrix[[]summarizer=v4[]] FAILED*"])
+    goldens = sorted(p.name for p in (project.path / "__snapshots__" / "test_matrix").iterdir())
+    assert goldens == ["test_matrix.agenttrace"]
+    assert "summarizer@v3#" in (project.path / "__snapshots__" / "test_matrix" / "test_matrix.agenttrace").read_text()
+    result = project.runpytest("-vv", "test_matrix.py")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_matrix[[]summarizer=v3[]] PASSED*",
+            "*test_matrix[[]summarizer=v4[]] FAILED*",
+            "E   AssertionError: assert prompt summarizer v3 -> v4",
+            "E     tool web_search: 1 -> 3 calls under coder",
+        ]
+    )
+    assert "unused" not in result.stdout.str()
+    assert (project.path / "test_matrix_summarizer_v4.diffs.json").exists()
+    assert not (project.path / "test_matrix_summarizer_v3.diffs.json").exists()
+
+
+def test_version_matrix_from_the_command_line(project: pytest.Pytester) -> None:
+    write_agents(project)
+    project.runpytest("--snapshot-update", "--agenttrace-version", "summarizer=v3").assert_outcomes(passed=1)
+    result = project.runpytest("-v", "--agenttrace-matrix", "summarizer=v3,v4")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_pipeline[[]summarizer=v3[]] PASSED*", "*test_pipeline[[]summarizer=v4[]] FAILED*"])
+
+
+def test_bad_matrix_option_is_a_usage_error(project: pytest.Pytester) -> None:
+    write_agents(project)
+    result = project.runpytest("--agenttrace-matrix", "summarizer")
+    result.stderr.fnmatch_lines(["*--agenttrace-matrix 'summarizer' is not NAME=LABEL1,LABEL2*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_bad_matrix_marker_is_a_collection_error(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_bad="""
+        import pytest
+
+        @pytest.mark.agenttrace_versions(summarizer="v3")
+        def test_x(agenttrace):
+            pass
+        """
+    )
+    result = project.runpytest()
+    result.stdout.fnmatch_lines(["*agenttrace_versions(summarizer=...) needs a non-empty list of labels*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_marker_checks_the_golden_without_the_fixture(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_marked="""
+        import pytest
+
+        SEARCHES = 1
+
+        @pytest.mark.agenttrace(snapshot={"level": "structure"})
+        def test_marked(agenttrace):
+            with agenttrace.agent("coder"):
+                for i in range(SEARCHES):
+                    with agenttrace.tool("web_search", input={"q": i}):
+                        pass
+        """
+    )
+    project.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    golden = (project.path / "__snapshots__" / "test_marked" / "test_marked.agenttrace").read_text()
+    assert "level structure" in golden and '"input"' not in golden
+    project.runpytest().assert_outcomes(passed=1)
+    source = (project.path / "test_marked.py").read_text().replace("SEARCHES = 1", "SEARCHES = 2")
+    (project.path / "test_marked.py").write_text(source)
+    failed = project.runpytest()
+    failed.assert_outcomes(failed=1)
+    failed.stdout.fnmatch_lines(["*tool web_search: 1 -> 2 calls under coder*"])
+
+
+def test_options_per_assertion_and_unknown_options(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_opts="""
+        import pytest
+        from pytest_agenttrace.exceptions import InputError
+
+        def test_levels(agenttrace, agenttrace_snapshot):
+            with agenttrace.tool("web_search", input={"q": 1}) as t:
+                t.set_attribute("usage", {"input_tokens": 3})
+            assert agenttrace.trace == agenttrace_snapshot(level="structure", name="structure")
+            assert agenttrace.trace == agenttrace_snapshot(exclude=["attributes.usage"], name="io")
+
+        def test_unknown(agenttrace, agenttrace_snapshot):
+            with pytest.raises(InputError, match="unknown snapshot option"):
+                agenttrace_snapshot(levle="io")
+        """
+    )
+    project.runpytest("--snapshot-update").assert_outcomes(passed=2)
+    folder = project.path / "__snapshots__" / "test_opts"
+    structure = (folder / "test_levels[structure].agenttrace").read_text()
+    io = (folder / "test_levels[io].agenttrace").read_text()
+    assert '"input"' not in structure and '"input"' in io and "usage" not in io
+
+
+def test_huge_diffs_are_cut_and_can_be_hidden(project: pytest.Pytester) -> None:
+    write_agents(project)
+    project.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    write_agents(project, searches=40)
+    cut = project.runpytest("-vv", "--agenttrace-diff-max-lines", "6")
+    cut.stdout.fnmatch_lines(["*more lines of diff; set agenttrace_diff_max_lines = 0*"])
+    hidden = project.runpytest("-vv", "--snapshot-diff-mode", "disabled")
+    hidden.stdout.fnmatch_lines(
+        ["*no version stamp changed*", "*tool web_search: 1 -> 40 calls under coder*", "*39 change(s) in the span tree*"]
+    )
+    assert "+ agent:orchestrator" not in hidden.stdout.str()
+
+
+def test_a_corrupt_golden_is_reported_not_crashed_on(project: pytest.Pytester) -> None:
+    write_agents(project)
+    project.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    (project.path / GOLDEN).write_text("format 1\nspans\n- agent {oops\n", encoding="utf-8")
+    result = project.runpytest("-vv")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the golden snapshot cannot be read*"])
+
+
+def test_bad_ini_option_is_a_usage_error(project: pytest.Pytester) -> None:
+    write_agents(project)
+    project.makeini("[pytest]\nagenttrace_snapshot_level = everything\n")
+    result = project.runpytest()
+    result.stderr.fnmatch_lines(["*unknown snapshot level 'everything'*"])
+
+
+def test_snapshot_of_something_else_is_a_clear_error(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_wrong=textwrap.dedent(
+            """
+            def test_wrong(agenttrace_snapshot):
+                assert 42 == agenttrace_snapshot
+            """
+        )
+    )
+    result = project.runpytest("--snapshot-update")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*agenttrace_snapshot compares traces, not int*"])

@@ -1,0 +1,240 @@
+"""The pytest side: ``@pytest.mark.agenttrace(spec=...)``, ini ``agenttrace_specs``, ``agenttrace.check``."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SPEC = """
+spec: hygiene
+rules:
+  - id: no-drop
+    description: Nobody drops tables.
+    forbid: "tool[name=drop_table]"
+"""
+
+AGENT_CODE = """
+import pytest_agenttrace as at
+
+def run(drop=False):
+    with at.agent("orchestrator"):
+        with at.delegate("coder", allowed_tools=["read_file", "drop_table"]):
+            with at.agent("coder"):
+                with at.tool("read_file", input={"path": "db.sql"}):
+                    pass
+                if drop:
+                    with at.tool("drop_table", input={"table": "users"}):
+                        pass
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(agents=AGENT_CODE)
+    pytester.mkdir("specs")
+    (pytester.path / "specs" / "hygiene.yaml").write_text(SPEC, encoding="utf-8")
+    pytester.syspathinsert()
+    return pytester
+
+
+def test_marker_spec_fails_the_test_with_the_violations(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_run="""
+        import pytest
+        from agents import run
+
+        @pytest.mark.agenttrace(spec="specs/hygiene.yaml")
+        def test_dirty(agenttrace):
+            run(drop=True)
+
+        @pytest.mark.agenttrace(spec="specs/hygiene.yaml")
+        def test_clean(agenttrace):
+            run(drop=False)
+        """
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*violates spec 'hygiene': 1 violation of 1 rule (no-drop)*",
+            "*[[]no-drop[]] Nobody drops tables.*",
+            "*span [[]*[]] agent:orchestrator > delegation:coder > agent:coder > tool:drop_table*",
+            "*> tool:drop_table*<-- here*",
+        ]
+    )
+
+
+def test_marker_without_the_fixture_still_records_and_checks(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_run="""
+        import pytest
+        from agents import run
+
+        @pytest.mark.agenttrace(spec="specs/hygiene.yaml")
+        def test_dirty():
+            run(drop=True)
+        """
+    )
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no-drop*"])
+
+
+def test_marker_paths_resolve_near_the_test_file_first(project: pytest.Pytester) -> None:
+    sub = project.mkpydir("tests")
+    (sub / "specs").mkdir()
+    (sub / "specs" / "hygiene.yaml").write_text(
+        "rules:\n  - id: near-rule\n    forbid: 'tool[name=read_file]'\n", encoding="utf-8"
+    )
+    (sub / "test_near.py").write_text(
+        "import pytest\nfrom agents import run\n\n"
+        "@pytest.mark.agenttrace(spec='specs/hygiene.yaml')\n"
+        "def test_near(agenttrace):\n    run()\n\n"
+        "@pytest.mark.agenttrace(spec=['specs/hygiene.yaml', '../specs/hygiene.yaml'])\n"
+        "def test_both(agenttrace):\n    run(drop=True)\n",
+        encoding="utf-8",
+    )
+    result = project.runpytest("tests", "-p", "no:randomly")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*test_near*", "*near-rule*"])
+    result.stdout.fnmatch_lines(["*test_both*", "*2 violations of 2 rules (near-rule, no-drop)*"])
+
+
+def test_rootdir_relative_marker_path(project: pytest.Pytester) -> None:
+    sub = project.mkpydir("tests")
+    (sub / "test_root.py").write_text(
+        "import pytest\nfrom agents import run\n\n"
+        "@pytest.mark.agenttrace(spec='specs/hygiene.yaml')\n"
+        "def test_root(agenttrace):\n    run(drop=True)\n",
+        encoding="utf-8",
+    )
+    result = project.runpytest("tests")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no-drop*"])
+
+
+def test_ini_specs_apply_to_every_recording_test(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\nagenttrace_specs =\n    specs/hygiene.yaml\n")
+    project.makepyfile(
+        test_run="""
+        from agents import run
+
+        def test_records_dirty(agenttrace):
+            run(drop=True)
+
+        def test_records_clean(agenttrace):
+            run()
+
+        def test_does_not_record():
+            run(drop=True)
+        """
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*FAILED test_run.py::test_records_dirty*"])
+
+
+def test_invalid_spec_fails_the_test_with_the_location(project: pytest.Pytester) -> None:
+    (project.path / "specs" / "broken.yaml").write_text("rules:\n  - id: a\n    forbidd: tool\n", encoding="utf-8")
+    project.makepyfile(
+        test_run="""
+        import pytest
+        from agents import run
+
+        @pytest.mark.agenttrace(spec="specs/broken.yaml")
+        def test_x(agenttrace):
+            run()
+        """
+    )
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*the spec for this test is invalid: *broken.yaml:3:5: rule 'a': unknown key 'forbidd'; did you mean 'forbid'?*"]
+    )
+
+
+def test_fixture_check_raises_with_the_violations(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_run="""
+        import pytest
+        from agents import run
+
+        def test_check(agenttrace):
+            run(drop=True)
+            with pytest.raises(AssertionError) as info:
+                agenttrace.check("specs/hygiene.yaml")
+            assert "[no-drop] Nobody drops tables." in str(info.value)
+            assert [v.rule for v in agenttrace.results["violations"]] == ["no-drop"]
+
+        def test_check_passes(agenttrace):
+            run()
+            agenttrace.check("specs/hygiene.yaml")
+            agenttrace.check({"rules": [{"id": "coder-reads", "expect": {"select": "tool[name=read_file]", "count": {"exactly": 1}}}]})
+        """
+    )
+    result = project.runpytest()
+    result.assert_outcomes(passed=2)
+
+
+def test_violations_reach_other_plugins(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        """
+        import pytest
+
+        SEEN = []
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_agenttrace_trace_finished(item, recorder, trace):
+            SEEN.extend(v.to_dict(trace)["locations"][0]["path"] for v in recorder.results.get("violations", []))
+
+        def pytest_sessionfinish(session):
+            print("SEEN:", SEEN)
+        """
+    )
+    project.makepyfile(
+        test_run="""
+        import pytest
+        from agents import run
+
+        @pytest.mark.agenttrace(spec="specs/hygiene.yaml")
+        def test_dirty(agenttrace):
+            run(drop=True)
+        """
+    )
+    result = project.runpytest("-s")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SEEN: [[]'agent:orchestrator > delegation:coder > agent:coder > tool:drop_table'[]]*"])
+
+
+def test_marker_spec_of_the_wrong_type_is_a_usage_error(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_run="""
+        import pytest
+
+        @pytest.mark.agenttrace(spec=42)
+        def test_x(agenttrace):
+            pass
+        """
+    )
+    result = project.runpytest()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*spec=...) takes a path or a list of paths, got 42*"])
+
+
+def test_works_under_xdist(project: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    project.makepyfile(
+        test_run="""
+        import pytest
+        from agents import run
+
+        @pytest.mark.agenttrace(spec="specs/hygiene.yaml")
+        @pytest.mark.parametrize("drop", [True, False, True, False])
+        def test_x(agenttrace, drop):
+            run(drop=drop)
+        """
+    )
+    result = project.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["*no-drop*"])
