@@ -61,15 +61,16 @@ __all__ = [
     "bayesian_search",
     "binary_search",
     "default_budget",
+    "from_evidence",
     "posterior",
     "sprt_search",
 ]
 
 Outcome = Literal["good", "bad", "skip"]
 Status = Literal["found", "not_bracketed", "ambiguous", "inconclusive"]
-GOOD: Final = "good"
-BAD: Final = "bad"
-SKIP: Final = "skip"
+GOOD: Final[Outcome] = "good"
+BAD: Final[Outcome] = "bad"
+SKIP: Final[Outcome] = "skip"
 
 Evaluate = Callable[[int], Outcome]
 
@@ -205,7 +206,7 @@ def binary_search(n: int, evaluate: Evaluate, *, repeat: int = 1) -> SearchResul
             lo = pick
         elif known[pick] == BAD:
             hi = pick
-    confidence = posterior(n, tally, ).group_mass(lo + 1, hi) if repeat > 1 else None
+    confidence = posterior(n, tally).group_mass(lo + 1, hi) if repeat > 1 else None
     if hi - lo > 1:
         return _result(
             tally,
@@ -410,8 +411,29 @@ def bayesian_search(
         tally.record(pick, evaluate(pick))
 
 
+def from_evidence(n: int, tally: Tally, *, confidence: float = 0.95) -> SearchResult:
+    """Judge evidence gathered elsewhere (recorded traces): no new runs.
+
+    A version whose every run was a skip (or that has none: record one skip
+    for it) counts as untestable.
+    """
+    _check_n(n)
+    for end, which in ((0, "good end"), (n - 1, "bad end")):
+        if tally.of(end).tested == 0:
+            return _result(tally, "not_bracketed", None, None, None, reason=f"the {which} has no usable run")
+    post = posterior(n, tally)
+    mass, (first, last) = max((post.group_mass(g[0], g[1]), g) for g in _groups(n, tally))
+    if post.null >= max(mass, confidence):
+        return _null_result(tally, post)
+    if mass >= confidence:
+        return _group_result(tally, first, last, mass)
+    return _group_result(
+        tally, first, last, mass, inconclusive=True, reason="the recorded runs are not enough to reach the confidence"
+    )
+
+
 def _group_result(
-    tally: Tally, first: int, last: int, mass: float, *, inconclusive: bool = False
+    tally: Tally, first: int, last: int, mass: float, *, inconclusive: bool = False, reason: str = ""
 ) -> SearchResult:
     last_good = _last_tested_before(tally, first)
     if inconclusive:
@@ -422,7 +444,8 @@ def _group_result(
             last_good,
             mass,
             candidates=tuple(range(first, last + 1)),
-            reason=f"the run budget ({len(tally.runs)} runs) ran out before reaching the confidence asked for",
+            reason=reason
+            or f"the run budget ({len(tally.runs)} runs) ran out before reaching the confidence asked for",
         )
     if first == last:
         return _result(tally, "found", first, first - 1, mass)
@@ -594,7 +617,11 @@ def _result(
     first_bad: int | None,
     last_good: int | None,
     confidence: float | None,
-    **extra: object,
+    *,
+    candidates: tuple[int, ...] = (),
+    reason: str = "",
+    good_end_fails: bool = False,
+    bad_end_passes: bool = False,
 ) -> SearchResult:
     return SearchResult(
         status=status,
@@ -603,5 +630,8 @@ def _result(
         confidence=confidence,
         runs=tuple(tally.runs),
         evidence={i: tally.evidence[i] for i in sorted(tally.evidence)},
-        **extra,  # type: ignore[arg-type]
+        candidates=candidates,
+        reason=reason,
+        good_end_fails=good_end_fails,
+        bad_end_passes=bad_end_passes,
     )

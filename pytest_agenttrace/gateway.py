@@ -118,7 +118,7 @@ class ToolGateway:
                 if not allowed:
                     handle.set_attribute("out_of_scope", True)
                     if gateway.enforce:
-                        error = ScopeViolation(tool_name, handle.agent, scope, narrowest)
+                        error = ScopeViolation(tool_name, getattr(handle, "agent", None), scope, narrowest)
                         handle.set_attribute("refused", True)
                         return handle, error
             return handle, None

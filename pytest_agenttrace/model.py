@@ -216,7 +216,7 @@ class Footprint:
 class TraceIndex:
     """Precomputed tree structure of a trace; built once, linear in spans."""
 
-    __slots__ = ("by_id", "children", "roots", "depth", "by_kind", "by_name", "by_agent", "order", "by_scope")
+    __slots__ = ("by_agent", "by_id", "by_kind", "by_name", "by_scope", "children", "depth", "order", "roots")
 
     def __init__(self, spans: Iterable[Span]) -> None:
         self.by_id: dict[str, Span] = {}

@@ -249,9 +249,9 @@ def _render_tree(recorder: Recorder) -> str:
     trace = recorder.trace
     try:
         from .report.terminal import render_tree
-    except ImportError:
-        render_tree = None
-    if render_tree is not None:
+    except ImportError:  # the report sub-package is optional at import time
+        pass
+    else:
         violations = recorder.results.get("violations") or []
         highlight: dict[str, list[str]] = {}
         for violation in violations:

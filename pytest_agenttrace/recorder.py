@@ -78,7 +78,7 @@ class _ActiveStack:
     agent code (without a copied context) still record, as roots.
     """
 
-    __slots__ = ("stack", "lock")
+    __slots__ = ("lock", "stack")
 
     def __init__(self) -> None:
         self.stack: list[Recorder] = []
@@ -139,27 +139,27 @@ class SpanHandle:
     """
 
     __slots__ = (
-        "recorder",
-        "span_id",
-        "parent_id",
-        "kind",
-        "name",
+        "_token",
         "agent",
+        "attributes",
+        "context",
+        "end_ns",
+        "error",
+        "events",
+        "input",
+        "kind",
+        "links",
+        "name",
+        "output",
+        "parent_id",
+        "recorder",
         "scope",
         "scope_path",
-        "start_ns",
-        "end_ns",
-        "status",
-        "error",
-        "input",
-        "output",
-        "attributes",
-        "versions",
-        "context",
-        "links",
-        "events",
-        "_token",
         "seq",
+        "span_id",
+        "start_ns",
+        "status",
+        "versions",
     )
 
     def __init__(
@@ -380,7 +380,7 @@ class Recorder:
         self.results: dict[str, Any] = {}
         self.version_context = versions
         self._t0 = _perf_ns()
-        self._started_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self._started_at = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         self._handles: dict[str, SpanHandle] = {}
         self._order: list[SpanHandle] = []
         self._ids = itertools.count(1)
@@ -896,7 +896,7 @@ def _safe(method: Callable[..., SpanHandle], *args: Any, **kwargs: Any) -> SpanH
     """Instrumentation in agent code never raises because of recording."""
     try:
         return method(*args, **kwargs)
-    except Exception:  # noqa: BLE001
+    except Exception:
         import logging
 
         logging.getLogger("pytest_agenttrace").warning("agenttrace: could not record a span", exc_info=True)

@@ -19,6 +19,7 @@ The limits are :class:`Limits`; the recorder passes its own.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -88,6 +89,11 @@ def is_secret_key(key: str) -> bool:
     return _SECRET_KEY.search(lowered) is not None
 
 
+@functools.lru_cache(maxsize=8192)
+def _secret_key_cached(key: str) -> bool:
+    return is_secret_key(key)
+
+
 def redact_text(text: str) -> str:
     """Replace secret-looking substrings of ``text`` with ``[REDACTED]``."""
     if len(text) < 8:
@@ -121,25 +127,15 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
     if kind is int:
         return value
     if kind is str:
-        if len(value) < 8 and len(value) <= limits.max_string:
-            return value
+        if len(value) < 8:
+            return value if len(value) <= limits.max_string else _cap_string(value, limits)
         return _cap_string(value, limits)
     if kind is float:
         return value if math.isfinite(value) else repr(value)
     if _depth >= limits.max_depth:
         return _cap_string(f"…[agenttrace: nested deeper than {limits.max_depth}] {value!r}", limits)
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for count, (key, item) in enumerate(value.items()):
-            if count >= limits.max_items:
-                out["…"] = f"[agenttrace: truncated {len(value) - count} of {len(value)} keys]"
-                break
-            skey = key if isinstance(key, str) else str(key)
-            if limits.redact and is_secret_key(skey) and item is not None:
-                out[skey] = REDACTED
-            else:
-                out[skey] = clean(item, limits, _depth + 1)
-        return out
+    if kind is dict or isinstance(value, Mapping):
+        return _clean_mapping(value, limits, _depth)
     if isinstance(value, (list, tuple, set, frozenset)):
         items = list(value)
         capped = [clean(item, limits, _depth + 1) for item in items[: limits.max_items]]
@@ -147,12 +143,39 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
             dropped = len(items) - limits.max_items
             capped.append(f"…[agenttrace: truncated {dropped} of {len(items)} items]")
         return capped
+    return _clean_other(value, limits, _depth)
+
+
+def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    redact = limits.redact
+    max_items = limits.max_items
+    count = 0
+    for key, item in value.items():
+        if count >= max_items:
+            out["…"] = f"[agenttrace: truncated {len(value) - count} of {len(value)} keys]"
+            break
+        count += 1
+        skey = key if type(key) is str else str(key)
+        if redact and item is not None and _secret_key_cached(skey):
+            out[skey] = REDACTED
+            continue
+        kind = type(item)
+        # Inline the common scalars: most attributes are small numbers, flags and short names.
+        if item is None or kind is int or kind is bool or (kind is str and len(item) < 8):
+            out[skey] = item
+        else:
+            out[skey] = clean(item, limits, depth + 1)
+    return out
+
+
+def _clean_other(value: Any, limits: Limits, depth: int) -> Any:
     if isinstance(value, bool):  # bool subclasses
         return bool(value)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return clean(float(value), limits, _depth)
+        return clean(float(value), limits, depth)
     if isinstance(value, str):
         return _cap_string(str(value), limits)
     if isinstance(value, bytes):
@@ -160,7 +183,7 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
     to_dict = getattr(value, "model_dump", None)  # pydantic models: keep their data, not a repr
     if callable(to_dict):
         try:
-            return clean(to_dict(), limits, _depth + 1)
+            return clean(to_dict(), limits, depth + 1)
         except Exception:  # noqa: BLE001 - a broken model_dump must not break recording
             pass
     try:

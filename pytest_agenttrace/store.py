@@ -109,7 +109,8 @@ def load_trace_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise TraceFileError(f"cannot read the trace file: {exc.strerror}.", path=str(p)) from None
     data = _parse(raw, str(p))
     check_structure(data, str(p))
-    return data
+    result: dict[str, Any] = data
+    return result
 
 
 def _parse(raw: bytes, where: str) -> Any:

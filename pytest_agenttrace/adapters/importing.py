@@ -286,7 +286,7 @@ def _walk(
                 record.agent = record.name
             elif record.agent is None and parent is not None:
                 record.agent = parent.agent
-            if record.kind in ("handoff", "delegation") and "from_agent" not in record.attributes:
+            if record.kind in ("handoff", "delegation") and record.attributes.get("from_agent") is None:
                 inherited = parent.agent if parent is not None else None
                 if inherited is not None:
                     record.attributes["from_agent"] = inherited
@@ -304,7 +304,7 @@ def _walk(
 
 # -- times -------------------------------------------------------------------
 
-_EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
 def unix_ns_from_iso(text: Any) -> int | None:
@@ -333,7 +333,7 @@ def unix_ns_from_iso(text: Any) -> int | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.timezone.utc)
+        moment = moment.replace(tzinfo=_dt.UTC)
     return (moment - _EPOCH) // _dt.timedelta(microseconds=1) * 1000 + extra_ns
 
 

@@ -105,7 +105,7 @@ def _map(name: str, attributes: Mapping[str, Any], status_error: tuple[str, str]
 class _OtelState:
     """Which OpenTelemetry span ids are which spans of one recorder."""
 
-    __slots__ = ("handles", "remote", "contexts", "synthetic", "trace_id")
+    __slots__ = ("handles", "remote", "contexts", "synthetic", "trace_id", "mapped")
 
     def __init__(self) -> None:
         #: OpenTelemetry span id (int) -> handle, for spans captured or received.
@@ -116,6 +116,8 @@ class _OtelState:
         self.contexts: dict[str, Any] = {}
         self.synthetic: dict[str, int] = {}
         self.trace_id = random.getrandbits(128) or 1
+        #: span id -> (attributes at the start, their mapping), until the span ends.
+        self.mapped: dict[int, tuple[dict[str, Any], Any]] = {}
 
 
 def _state(rec: Recorder) -> _OtelState:
@@ -168,12 +170,14 @@ class AgentTraceSpanProcessor(_SpanProcessor):  # type: ignore[misc,valid-type] 
         if parent is None or (innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)):
             # A native span opened inside the OpenTelemetry parent is nearer.
             parent = innermost
-        attributes = span.attributes or {}
+        attributes = span.attributes
         kind, name, agent = "custom", span.name, None
         if attributes:
             try:
-                mapped = _map(span.name, attributes)
+                plain = dict(attributes)  # a plain dict: the SDK's mapping types are slow to read
+                mapped = _map(span.name, plain)
                 kind, name, agent = mapped.kind, mapped.name, mapped.agent
+                state.mapped[ctx.span_id] = (plain, mapped)
             except Exception:  # noqa: BLE001 - start as custom; the end tries again and says so
                 pass
         if agent is not None:
@@ -192,7 +196,13 @@ class AgentTraceSpanProcessor(_SpanProcessor):  # type: ignore[misc,valid-type] 
             handle = state.handles.get(span.get_span_context().span_id)  # type: ignore[union-attr]  # always set on SDK spans
             if handle is None or handle.ended:
                 return
-            _apply(rec, handle, span.name, span.attributes or {}, _status_error(span), span.events)
+            span_id = span.get_span_context().span_id  # type: ignore[union-attr]  # always set on SDK spans
+            attributes = dict(span.attributes) if span.attributes else {}
+            status_error = _status_error(span)
+            started = state.mapped.pop(span_id, None)
+            # Attributes unchanged since the start (the common case): reuse that mapping.
+            reuse = started[1] if started is not None and status_error is None and started[0] == attributes else None
+            _apply(rec, handle, span.name, attributes, status_error, span.events, mapped=reuse)
             handle.end()
         except Exception:  # noqa: BLE001 - never break the traced program
             log.warning("agenttrace: could not map OpenTelemetry span %r at its end", getattr(span, "name", "?"), exc_info=True)
@@ -228,11 +238,12 @@ def _apply(
     status_error: tuple[str, str] | None,
     events: Sequence[Any] | None,
     *,
-    event_times_epoch: bool = True,
+    mapped: Any = None,
 ) -> None:
     """Fill ``handle`` from a finished span's name, attributes, status and events."""
     try:
-        mapped = _map(name, attributes, status_error)
+        if mapped is None:
+            mapped = _map(name, attributes, status_error)
     except Exception:  # noqa: BLE001 - keep the raw attributes when mapping fails
         log.warning("agenttrace: could not map OpenTelemetry span %r; keeping its raw attributes", name, exc_info=True)
         handle.attributes["otel"] = {k: _plain(v) for k, v in attributes.items()}
@@ -268,7 +279,7 @@ def _apply(
         for event in events:
             if event.name == "exception":
                 continue
-            when = epoch_to_recorder_ns(rec, event.timestamp) if event_times_epoch else event.timestamp
+            when = epoch_to_recorder_ns(rec, event.timestamp)
             out.append({"name": event.name, "time_ns": when, "attributes": {k: _plain(v) for k, v in (event.attributes or {}).items()}})
         if out:
             handle.events = (handle.events or []) + out

@@ -14,6 +14,7 @@ then import gives back the same trace::
 
     resource  agenttrace.format_version, agenttrace.trace_id, agenttrace.trace.name,
               agenttrace.trace.started_at, agenttrace.trace.metadata, agenttrace.trace.versions
+              (one resourceSpans per trace, present even when the trace has no spans)
     span      agenttrace.kind, agenttrace.span_id / agenttrace.parent_id (when the
               id is not already 16 hex digits), agenttrace.agent, agenttrace.scope,
               agenttrace.scope_path, agenttrace.status, agenttrace.error,
@@ -47,6 +48,8 @@ from .semconv import map_otel_span
 __all__ = ["decode_any_value", "encode_any_value", "read_otlp", "to_otlp"]
 
 NS: Final = "agenttrace."
+_KIND_KEY: Final = NS + "kind"
+_OWN_PREFIXES: Final = (NS, "input.", "output.")
 _SCOPE_NAME: Final = "pytest-agenttrace"
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -157,8 +160,7 @@ def _resource_spans(trace: Trace) -> dict[str, Any]:
         _attr(NS + "trace.metadata", trace.metadata),
         _attr(NS + "trace.versions", trace.versions),
     ]
-    if trace_hex != trace.trace_id:
-        resource.append(_attr(NS + "trace_id", trace.trace_id))
+    resource.append(_attr(NS + "trace_id", trace.trace_id))
     return {
         "resource": {"attributes": resource},
         "scopeSpans": [
@@ -294,6 +296,10 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
     for document in documents:
         for resource_spans in (document or {}).get("resourceSpans") or ():
             resource = _decode_attributes((resource_spans.get("resource") or {}).get("attributes"))
+            if NS + "format_version" in resource:  # our own export: the trace exists even without spans
+                own_hex = _trace_hex(str(resource.get(NS + "trace_id", "")))
+                if own_hex not in groups:
+                    groups[own_hex] = _Group(own_hex, resource, f"{source}#{own_hex}")
             for scope_spans in resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ():
                 for raw in scope_spans.get("spans") or ():
                     trace_hex = _id(raw.get("traceId")) or "0" * 32
@@ -330,9 +336,12 @@ class _Group:
         parent_hex = _id(raw.get("parentSpanId"))
         start = int(raw["startTimeUnixNano"])
         end = int(raw.get("endTimeUnixNano") or start)
-        attrs = _decode_attributes(raw.get("attributes"))
-        if NS + "kind" in attrs:
-            return self._native(str(raw.get("name", "")), span_hex, parent_hex, start, end, attrs)
+        items = raw.get("attributes") or ()
+        if any(item.get("key") == _KIND_KEY for item in items):
+            # Our own span: only our namespace and the payloads matter, the rest is for viewers.
+            own = [item for item in items if item.get("key", "").startswith(_OWN_PREFIXES)]
+            return self._native(str(raw.get("name", "")), span_hex, parent_hex, start, end, _decode_attributes(own))
+        attrs = _decode_attributes(items)
         status = raw.get("status") or {}
         code = status.get("code")
         events = [self._event(e) for e in raw.get("events") or ()]
@@ -359,28 +368,31 @@ class _Group:
     def _native(
         self, name: str, span_hex: str, parent_hex: str | None, start: int, end: int, attrs: dict[str, Any]
     ) -> Record:
-        span_id = str(attrs.get(NS + "span_id", span_hex))
+        get = attrs.get
+        span_id = str(get("agenttrace.span_id", span_hex))
         self.hex_to_id[span_hex] = span_id
-        parent_id = attrs.get(NS + "parent_id", parent_hex)
+        parent_id = get("agenttrace.parent_id", parent_hex)
+        links = get("agenttrace.links")
+        scope_path = get("agenttrace.scope_path")
         return Record(
             span_id=span_id,
             parent_id=None if parent_id is None else str(parent_id),
-            kind=str(attrs[NS + "kind"]),
+            kind=str(attrs[_KIND_KEY]),
             name=name,
             start_ns=start,
             end_ns=end,
-            agent=attrs.get(NS + "agent"),
-            status=str(attrs.get(NS + "status", "ok")),
-            error=attrs.get(NS + "error"),
-            input=_payload(attrs, "input"),
-            output=_payload(attrs, "output"),
-            attributes=attrs.get(NS + "attributes") or {},
-            versions=attrs.get(NS + "versions") or {},
-            context=attrs.get(NS + "context"),
-            links=[str(link) for link in attrs.get(NS + "links") or ()],
-            events=attrs.get(NS + "events") or [],
-            scope=attrs.get(NS + "scope"),
-            scope_path=[str(s) for s in attrs.get(NS + "scope_path") or ()],
+            agent=get("agenttrace.agent"),
+            status=str(get("agenttrace.status", "ok")),
+            error=get("agenttrace.error"),
+            input=_payload(attrs, "input.value", "input.mime_type"),
+            output=_payload(attrs, "output.value", "output.mime_type"),
+            attributes=get("agenttrace.attributes") or {},
+            versions=get("agenttrace.versions") or {},
+            context=get("agenttrace.context"),
+            links=[str(link) for link in links] if links else [],
+            events=get("agenttrace.events") or [],
+            scope=get("agenttrace.scope"),
+            scope_path=[str(s) for s in scope_path] if scope_path else [],
             exact=True,
         )
 
@@ -424,11 +436,9 @@ class _Group:
         )
 
 
-def _payload(attrs: Mapping[str, Any], key: str) -> Any:
-    value = attrs.get(f"{key}.value")
-    if value is None:
-        return None
-    if attrs.get(f"{key}.mime_type") == "application/json" and isinstance(value, str):
+def _payload(attrs: Mapping[str, Any], key: str, mime_key: str) -> Any:
+    value = attrs.get(key)
+    if value is not None and attrs.get(mime_key) == "application/json" and isinstance(value, str):
         return loads_text(value)
     return value
 

@@ -210,7 +210,13 @@ def map_otel_span(
     usage = _usage(attrs, used)
     if usage:
         out["usage"] = usage
-    call_id = _take(attrs, ("gen_ai.tool.call.id",), used)
+    raw_call_id = attrs.get("gen_ai.tool.call.id")
+    if isinstance(raw_call_id, list | tuple) and raw_call_id:
+        # Microsoft Agent Framework writes [run id, call id]: the call id is the last item.
+        used.add("gen_ai.tool.call.id")
+        call_id: str | None = _text(raw_call_id[-1])
+    else:
+        call_id = _take(attrs, ("gen_ai.tool.call.id",), used)
     if call_id:
         out["tool_call_id"] = call_id
     if kind in ("memory_read", "memory_write"):

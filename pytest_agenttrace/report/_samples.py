@@ -21,6 +21,8 @@ from ..model import Span, Trace
 __all__ = [
     "EXAMPLE_SPEC",
     "example_failure",
+    "example_golden",
+    "example_snapshot_diff",
     "example_violations",
     "generated_trace",
     "injection_trace",
@@ -177,6 +179,35 @@ def example_violations() -> list[Any]:
     from ..spec import check_trace, parse_spec
 
     return list(check_trace(example_failure(), parse_spec(EXAMPLE_SPEC, path="<example spec>")).violations)
+
+
+def example_golden() -> Trace:
+    """What :func:`example_failure` looked like when its snapshot was taken: researcher prompt v3, one search."""
+    trace = example_failure()
+    old = {"prompt:researcher": "researcher@v3#4d5e6f70"}
+    spans = tuple(
+        s.replace(
+            versions={**s.versions, **old} if "prompt:researcher" in s.versions else s.versions,
+            links=["7", "6"] if s.span_id == "13" else s.links,
+        )
+        for s in trace.spans
+        if s.span_id not in {"8", "10", "12"}
+    )
+    return Trace(
+        trace_id="golden",
+        name=trace.name,
+        started_at=trace.started_at,
+        metadata=trace.metadata,
+        versions={**trace.versions, **old},
+        spans=spans,
+    )
+
+
+def example_snapshot_diff() -> dict[str, Any]:
+    """The structured snapshot diff (as the snapshot plugin records it) of the example against its golden."""
+    from ..diff import diff_traces
+
+    return diff_traces(example_golden(), example_failure()).to_dict(test=example_failure().name)
 
 
 _NASTY = [

@@ -21,15 +21,22 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import SelectorError
+from ..model import SPAN_FIELDS
+
+if TYPE_CHECKING:
+    from ..model import Span
 
 __all__ = [
     "MISSING",
     "Scanner",
     "describe",
     "equal",
+    "field_getter",
     "format_duration",
     "is_number",
     "order",
@@ -65,6 +72,44 @@ _FLOAT_RE: Final = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]
 _NULLS: Final = frozenset({"null", "Null", "NULL", "~"})
 _TRUES: Final = frozenset({"true", "True", "TRUE"})
 _FALSES: Final = frozenset({"false", "False", "FALSE"})
+
+
+def field_getter(path: str) -> Callable[[Span], Any]:
+    """A fast ``lambda span: span.get(path, MISSING)`` (same lookup rules as :meth:`Span.get`).
+
+    A span field first (``duration`` is ``end_ns - start_ns``), then a key of
+    ``attributes``; further segments index mappings and lists.
+    """
+    head, _, rest = path.partition(".")
+    first: Callable[[Span], Any]
+    if head == "duration":
+        first = _duration
+    elif head in SPAN_FIELDS:
+        first = attrgetter(head)
+    else:
+        first = lambda span: span.attributes.get(head, MISSING)  # noqa: E731
+    if not rest:
+        return first
+    parts = tuple(rest.split("."))
+
+    def get(span: Span) -> Any:
+        value = first(span)
+        for part in parts:
+            if isinstance(value, Mapping):
+                value = value.get(part, MISSING)
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                return MISSING
+            if value is MISSING:
+                return MISSING
+        return value
+
+    return get
+
+
+def _duration(span: Span) -> int:
+    return span.end_ns - span.start_ns
 
 
 def yaml_scalar(text: str) -> Any:
@@ -149,11 +194,7 @@ def describe(value: Any, *, limit: int = 80) -> str:
     elif isinstance(value, str):
         text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     elif isinstance(value, (list, tuple)):
-        text = (
-            "["
-            + ", ".join(describe(v, limit=limit) for v in value[:10])
-            + (", ...]" if len(value) > 10 else "]")
-        )
+        text = "[" + ", ".join(describe(v, limit=limit) for v in value[:10]) + (", ...]" if len(value) > 10 else "]")
     elif isinstance(value, dict):
         items = list(value.items())
         inner = ", ".join(f"{k}: {describe(v, limit=limit)}" for k, v in items[:10])

@@ -57,7 +57,9 @@ def register(subparsers: Any) -> None:
         description="Print the spans matching a selector, or the actions and footprint of a delegation scope.",
     )
     query.add_argument("trace", metavar="TRACE.json", help="a trace file")
-    query.add_argument("--select", dest="select", metavar="SELECTOR", help="a span selector, e.g. 'tool[name=web_search]'")
+    query.add_argument(
+        "--select", dest="select", metavar="SELECTOR", help="a span selector, e.g. 'tool[name=web_search]'"
+    )
     query.add_argument("--scope", dest="scope", metavar="ID", help="a delegation scope id (the delegation span's id)")
     query.add_argument("--format", choices=("text", "json"), default="text", dest="format", help="output format")
     query.set_defaults(handler=run_query)
@@ -201,7 +203,9 @@ def _query_scope(trace: Trace, scope_id: str, within: list[Span] | None, fmt: st
     delegation = trace.get_span(scope_id)
     if scope_id not in trace.index.by_scope and (delegation is None or delegation.kind != "delegation"):
         scopes = [d.span_id for d in trace.delegations]
-        listed = ", ".join(f"{d.span_id} ({d.from_agent or '?'} -> {d.to_agent or '?'})" for d in trace.delegations[:20])
+        listed = ", ".join(
+            f"{d.span_id} ({d.from_agent or '?'} -> {d.to_agent or '?'})" for d in trace.delegations[:20]
+        )
         raise InputError(
             f"no delegation scope {scope_id!r} in this trace; "
             + (f"its scopes are: {listed}" if scopes else "it records no delegations")

@@ -207,12 +207,7 @@ class _Test(_Node):
         if missing:
             name = missing[0]
             hint = ""
-            if (
-                self.right is not None
-                and isinstance(self.right, _Path)
-                and self.right.text == name
-                and "." not in name
-            ):
+            if self.right is not None and isinstance(self.right, _Path) and self.right.text == name and "." not in name:
                 hint = f' (to compare with the string, quote it: "{name}")'
             return f"{name} is missing{hint}"
         if self.op is None:
@@ -396,9 +391,7 @@ class _Parser:
                 pattern = re.compile(raw)
             except re.error as exc:
                 raise scan.fail(f"invalid regular expression {raw!r}: {exc}", at) from None
-            return _Test(
-                left, "matches", _Literal(raw, scan.text[at : scan.pos]), self._source(start), pattern
-            )
+            return _Test(left, "matches", _Literal(raw, scan.text[at : scan.pos]), self._source(start), pattern)
         else:
             not_at = scan.pos
             if self._keyword("not"):
@@ -430,18 +423,14 @@ class _Parser:
             unit = scan.match(_UNIT_RE)
             if unit is not None:
                 if "e" in number.lower() or number.startswith("-"):
-                    raise scan.fail(
-                        f"a duration is digits and a unit, such as 30s or 1.5ms, not {number}{unit}", start
-                    )
+                    raise scan.fail(f"a duration is digits and a unit, such as 30s or 1.5ms, not {number}{unit}", start)
                 return _Literal(round(float(number) * _UNIT_NS[unit]), scan.text[start : scan.pos], True)
             if not scan.at_end and (scan.peek().isalpha() or scan.peek() == "_"):
                 raise scan.error("a duration unit (ns, us, ms, s, m) or an operator")
             return _Literal(yaml_scalar(number), number)
         name = scan.match(_NAME_RE)
         if name is None:
-            raise scan.error(
-                "a value (a number, a duration, a quoted string, true/false/null, a list or a field path)"
-            )
+            raise scan.error("a value (a number, a duration, a quoted string, true/false/null, a list or a field path)")
         if name in _KEYWORDS:
             raise scan.fail(f"'{name}' is a keyword, expected a value or a field path", start)
         if name in _CONSTANTS:
@@ -468,9 +457,7 @@ class _Parser:
             item_at = scan.pos
             item = self.operand()
             if not isinstance(item, _Literal):
-                raise scan.fail(
-                    f"a list holds literals only; quote {item.text!r} to make it a string", item_at
-                )
+                raise scan.fail(f"a list holds literals only; quote {item.text!r} to make it a string", item_at)
             items.append(item.value)
             scan.skip_blanks()
             if scan.startswith(","):

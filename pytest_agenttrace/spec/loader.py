@@ -105,7 +105,10 @@ def load_spec(source: Any, *, base_dirs: Sequence[str | os.PathLike[str]] = ()) 
     if isinstance(source, Spec):
         return source
     if isinstance(source, Mapping):
-        text = yaml.safe_dump(dict(source), sort_keys=False)
+        try:
+            text = yaml.safe_dump(dict(source), sort_keys=False)
+        except yaml.YAMLError as error:
+            raise SpecError(f"an inline spec holds only plain data (dicts, lists, strings, numbers): {error}") from None
         return parse_spec(text, path="<inline spec>")
     if isinstance(source, (str, os.PathLike)):
         sources: list[Any] = [source]
@@ -255,8 +258,7 @@ def _first(problems: list[SpecError]) -> SpecError:
         return first
     more = len(problems) - 1
     return SpecError(
-        f"{first.message} (and {more} more problem{'s' if more != 1 else ''}; "
-        "`agenttrace lint` lists them all)",
+        f"{first.message} (and {more} more problem{'s' if more != 1 else ''}; `agenttrace lint` lists them all)",
         path=first.path,
         line=first.line,
         column=first.column,
@@ -340,9 +342,7 @@ def _build(
     if id(node) in active:
         raise doc.error("a YAML alias refers to itself; specs cannot be recursive", _mark(node))
     if node.tag not in _PLAIN_TAGS:
-        raise doc.error(
-            f"invalid YAML: the tag {node.tag!r} is not allowed in a spec; write plain values", _mark(node)
-        )
+        raise doc.error(f"invalid YAML: the tag {node.tag!r} is not allowed in a spec; write plain values", _mark(node))
     if isinstance(node, yaml.MappingNode):
         active.add(id(node))
         own: dict[str, tuple[int, int]] = {}
@@ -435,7 +435,11 @@ def _analyse(
     for i, rule_id in enumerate(data.get("disable", ())):
         if rule_id not in inherited:
             hint = _did_you_mean(rule_id, list(inherited))
-            return [doc.error(f"`disable` names {rule_id!r}, which no extended pack defines{hint}", doc.value_at(("disable", i)))], None
+            return [
+                doc.error(
+                    f"`disable` names {rule_id!r}, which no extended pack defines{hint}", doc.value_at(("disable", i))
+                )
+            ], None
         del inherited[rule_id]
     rules = dict(inherited)
     for i, raw in enumerate(data.get("rules", ())):
@@ -444,7 +448,9 @@ def _analyse(
         rule = build_rule(raw, _Precompiled(compiled, ("rules", i)), source=source)
         rules[rule.id] = rule
     name = data.get("spec") or (Path(path).stem if path and not path.startswith("<") else "spec")
-    spec = Spec(name=name, rules=tuple(rules.values()), paths=(path,) if path else (), description=data.get("description"))
+    spec = Spec(
+        name=name, rules=tuple(rules.values()), paths=(path,) if path else (), description=data.get("description")
+    )
     return [], spec
 
 
@@ -518,8 +524,7 @@ def _semantic_problems(doc: _Doc, compiled: dict[PathKey, Any]) -> list[SpecErro
             known = sorted(detectors[0])
             problems.append(
                 doc.error(
-                    f"{who}: unknown detector {detect!r}{_did_you_mean(detect, known)} "
-                    f"(detectors: {', '.join(known)})",
+                    f"{who}: unknown detector {detect!r}{_did_you_mean(detect, known)} (detectors: {', '.join(known)})",
                     doc.value_at((*here, "detect")),
                 )
             )
@@ -530,7 +535,14 @@ def _semantic_problems(doc: _Doc, compiled: dict[PathKey, Any]) -> list[SpecErro
     return problems
 
 
-_SELECTOR_PLACES: Final = (("when",), ("forbid",), ("order", "first"), ("order", "then"), ("sequence", "select"), ("expect", "select"))
+_SELECTOR_PLACES: Final = (
+    ("when",),
+    ("forbid",),
+    ("order", "first"),
+    ("order", "then"),
+    ("sequence", "select"),
+    ("expect", "select"),
+)
 _EXPRESSION_PLACES: Final = (("expect", "all"), ("expect", "any"), ("expect", "none"))
 
 
@@ -590,17 +602,64 @@ _MISSING_HINTS: Final = {
 }
 
 
-def _validator() -> Draft202012Validator:
-    return _cached_validator()
+class _Validators:
+    """Validators derived from the spec schema, so that a rule is checked only against its own kind.
+
+    Validating every rule against ``oneOf`` seven kinds and ``allOf`` one
+    ``if``/``then`` per detector made jsonschema the bulk of loading time.
+    The derived schemas are mechanical restrictions of :func:`spec_schema`
+    (the rule schema with ``required: [id, KIND]`` and, for ``detect``, the
+    detector's ``with:`` schema); a rule with no kind or several kinds is
+    validated against the full rule schema, which says so.
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        defs = schema["$defs"]
+        top = {k: v for k, v in schema.items() if k != "properties"}
+        top["properties"] = {**schema["properties"], "rules": {"type": "array"}}
+        self.document = Draft202012Validator(top)
+        rule = defs["rule"]
+        base = {k: v for k, v in rule.items() if k not in ("oneOf", "allOf")}
+        self.full_rule = Draft202012Validator({"$schema": schema["$schema"], **rule, "$defs": defs})
+        self.by_kind: dict[str, Draft202012Validator] = {}
+        self.by_detector: dict[str, Draft202012Validator] = {}
+        for kind in RULE_KINDS:
+            self.by_kind[kind] = Draft202012Validator(
+                {"$schema": schema["$schema"], **base, "required": ["id", kind], "$defs": defs}
+            )
+        for branch in rule.get("allOf", ()):
+            name = branch["if"]["properties"]["detect"]["const"]
+            properties = {**base["properties"], "with": branch["then"]["properties"]["with"]}
+            self.by_detector[name] = Draft202012Validator(
+                {"$schema": schema["$schema"], **base, "properties": properties, "required": ["id", "detect"], "$defs": defs}
+            )
+
+    def iter_errors(self, data: Any) -> list[ValidationError]:
+        errors = list(self.document.iter_errors(data))
+        rules = data.get("rules") if isinstance(data, dict) else None
+        if not isinstance(rules, list):
+            return errors
+        for i, raw in enumerate(rules):
+            validator = self.full_rule
+            if isinstance(raw, dict):
+                kinds = [k for k in RULE_KINDS if k in raw]
+                if len(kinds) == 1:
+                    validator = self.by_kind[kinds[0]]
+                    if kinds[0] == "detect" and isinstance(raw["detect"], str):
+                        validator = self.by_detector.get(raw["detect"], validator)
+            for error in validator.iter_errors(raw):
+                error.path.extendleft(reversed(("rules", i)))
+                errors.append(error)
+        return errors
 
 
 @functools.lru_cache(maxsize=1)
-def _cached_validator() -> Draft202012Validator:
-    return Draft202012Validator(_schema())
+def _validators() -> _Validators:
+    return _Validators(_schema())
 
 
 def _schema_problems(doc: _Doc) -> list[SpecError]:
-    errors = list(_validator().iter_errors(doc.data))
+    errors = _validators().iter_errors(doc.data)
     unknown_at = {tuple(e.absolute_path) for e in errors if e.validator == "additionalProperties"}
     problems: list[SpecError] = []
     for error in errors:
@@ -638,7 +697,7 @@ def _translate(doc: _Doc, error: ValidationError, path: PathKey) -> list[SpecErr
         ]
     if v == "type":
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        names = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted)
+        names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
         hint = ""
         if "array" in wanted and isinstance(inst, (str, int, float)):
             hint = f"; write [{inst}] for a one-item list"
@@ -669,7 +728,9 @@ def _translate(doc: _Doc, error: ValidationError, path: PathKey) -> list[SpecErr
     if v == "anyOf" and path and path[-1] == "expect":
         return [doc.error(f"{where} needs at least one of count, all, any, none", doc.value_at(path))]
     if v == "dependentRequired":
-        return [doc.error(f"{where}: `with:` only goes with `detect:` (detector parameters)", doc.key_at((*path, "with")))]
+        return [
+            doc.error(f"{where}: `with:` only goes with `detect:` (detector parameters)", doc.key_at((*path, "with")))
+        ]
     if v in ("minItems", "minLength", "minProperties"):
         extra = "; give at least one of min, max, exactly" if path and path[-1] == "count" else ""
         return [doc.error(f"{where} must not be empty{extra}", doc.value_at(path))]
@@ -735,6 +796,5 @@ def _detectors() -> tuple[frozenset[str], Callable[[str], dict[str, Any]]] | Non
 def _clear_caches() -> None:
     """Forget cached schemas and files (tests that swap detectors use this)."""
     _schema.cache_clear()
-    _cached_validator.cache_clear()
+    _validators.cache_clear()
     _CACHE.clear()
-

@@ -267,8 +267,7 @@ class OrderRule(Rule):
                 found = f"no span matches `{self.first.text}` at all"
             else:
                 found = (
-                    f"it started at {_time(span.start_ns)}; the earliest `{self.first.text}` "
-                    f"ended at {_time(earliest)}"
+                    f"it started at {_time(span.start_ns)}; the earliest `{self.first.text}` ended at {_time(earliest)}"
                 )
             out.append(
                 self._violation(
@@ -323,9 +322,9 @@ def _seq_exact(names: list[str], steps: list[str]) -> tuple[str | None, int | No
         if name != step:
             return f"step {i + 1} is {name!r}, expected {step!r}", i
     if len(names) < len(steps):
-        return f"it stops after {len(names)} steps; missing {_names(steps[len(names):])}", None
+        return f"it stops after {len(names)} steps; missing {_names(steps[len(names) :])}", None
     if len(names) > len(steps):
-        return f"{len(names) - len(steps)} extra steps after the expected end: {_names(names[len(steps):])}", len(
+        return f"{len(names) - len(steps)} extra steps after the expected end: {_names(names[len(steps) :])}", len(
             steps
         )
     return None, None
@@ -451,7 +450,9 @@ class ExpectRule(Rule):
         if self.count_min is not None:
             checks.append((n >= self.count_min, f"at least {self.count_min}", ()))
         if self.count_max is not None:
-            checks.append((n <= self.count_max, f"at most {self.count_max}", tuple(s.span_id for s in spans[self.count_max :])))
+            checks.append(
+                (n <= self.count_max, f"at most {self.count_max}", tuple(s.span_id for s in spans[self.count_max :]))
+            )
         return [
             self._violation(
                 f"{n} span{'s' if n != 1 else ''} match {sel}; expected {wanted}",

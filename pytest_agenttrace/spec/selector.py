@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import SelectorError
 from ..model import KINDS
-from ._lexer import MISSING, Scanner, equal, is_number, order, parse_duration, yaml_scalar
+from ._lexer import MISSING, Scanner, field_getter, is_number, parse_duration, yaml_scalar
 
 if TYPE_CHECKING:
     from ..model import Span, Trace, TraceIndex
@@ -125,7 +126,7 @@ class _Context:
                     if known is not None:
                         result = known
                         break
-                    if pid in ancestor_ids and pid != "s0":
+                    if pid in ancestor_ids:
                         result = True
                         break
                     parent = by_id.get(pid)
@@ -173,61 +174,79 @@ def _as_text(value: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+Check = Callable[[Any], bool]
+
+
+def _equality(value: Any, raw: str) -> Check:
+    """``v = value`` on one (non-list) value, specialised by the literal's type."""
+    if isinstance(value, str):
+        return lambda v: bool(v == value)
+    if isinstance(value, bool) or value is None:
+        return lambda v: v is value or (isinstance(v, str) and v == raw)
+    # a number: numerically equal numbers, or a string field holding the same text
+    return lambda v: (is_number(v) and bool(v == value)) or (isinstance(v, str) and v == raw)
+
+
+def _scalar_check(op: str, value: Any, raw: str, pattern: re.Pattern[str] | None) -> Check:
+    """``v OP value`` on one (non-list, present) value."""
+    if op == "=":
+        return _equality(value, raw)
+    if op in _ORDERING:
+        compare = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
+        if is_number(value):
+            return lambda v: is_number(v) and bool(compare(v, value))
+        if isinstance(value, str):
+            return lambda v: isinstance(v, str) and bool(compare(v, value))
+        return lambda v: False
+    if op == "~=":
+        assert pattern is not None
+        search = pattern.search
+        return lambda v: (text := _as_text(v)) is not None and search(text) is not None
+    test = {"^=": str.startswith, "$=": str.endswith, "*=": str.__contains__}[op]
+    return lambda v: (text := _as_text(v)) is not None and test(text, raw)
+
+
 class _Attribute:
-    """``[path op value]``: a test on one span."""
+    """``[path op value]``: a test on one span, compiled to a closure at parse time."""
 
-    path: str
-    op: str | None
-    value: Any
-    raw: str
-    pattern: re.Pattern[str] | None
+    __slots__ = ("check", "op", "path", "raw", "value")
 
-    def __call__(self, span: Span) -> bool:
-        value = span.get(self.path, MISSING)
-        if value is MISSING:
-            return self.op == "!="
-        op = self.op
+    def __init__(self, path: str, op: str | None, value: Any, raw: str, pattern: re.Pattern[str] | None) -> None:
+        self.path = path
+        self.op = op
+        self.value = value
+        self.raw = raw
+        self.check = self._compile(field_getter(path), op, value, raw, pattern)
+
+    @staticmethod
+    def _compile(
+        get: Callable[[Span], Any], op: str | None, value: Any, raw: str, pattern: re.Pattern[str] | None
+    ) -> Callable[[Span], bool]:
         if op is None:
-            return True
-        if isinstance(value, (list, tuple)):
-            if op == "!=":
-                return not any(self._equal(v) for v in value)
-            return any(self._test(op, v) for v in value)
+            return lambda span: get(span) is not MISSING
         if op == "!=":
-            return not self._equal(value)
-        return self._test(op, value)
+            equals = _equality(value, raw)
 
-    def _equal(self, value: Any) -> bool:
-        if equal(value, self.value):
-            return True
-        return isinstance(value, str) and not isinstance(self.value, str) and value == self.raw
+            def differs(span: Span) -> bool:
+                found = get(span)
+                if found is MISSING:
+                    return True
+                if isinstance(found, (list, tuple)):
+                    return not any(equals(v) for v in found)
+                return not equals(found)
 
-    def _test(self, op: str, value: Any) -> bool:
-        if op == "=":
-            return self._equal(value)
-        if op in _ORDERING:
-            sign = order(value, self.value)
-            if sign is None:
+            return differs
+        check = _scalar_check(op, value, raw, pattern)
+
+        def holds(span: Span) -> bool:
+            found = get(span)
+            if found is MISSING:
                 return False
-            if op == "<":
-                return sign < 0
-            if op == "<=":
-                return sign <= 0
-            if op == ">":
-                return sign > 0
-            return sign >= 0
-        text = _as_text(value)
-        if text is None:
-            return False
-        if op == "^=":
-            return text.startswith(self.raw)
-        if op == "$=":
-            return text.endswith(self.raw)
-        if op == "*=":
-            return self.raw in text
-        assert self.pattern is not None  # op == "~="
-        return self.pattern.search(text) is not None
+            if isinstance(found, (list, tuple)):
+                return any(check(v) for v in found)
+            return check(found)
+
+        return holds
 
 
 class _SetFilter:
@@ -275,11 +294,7 @@ class _Has(_SetFilter):
         for position in range(len(compounds) - 2, -1, -1):
             if not targets:
                 return frozenset()
-            holders = (
-                ctx.with_child_in(targets)
-                if combinators[position] == ">"
-                else ctx.with_descendant_in(targets)
-            )
+            holders = ctx.with_child_in(targets) if combinators[position] == ">" else ctx.with_descendant_in(targets)
             targets = compounds[position].run(ctx, _within(holders))
         return ctx.with_child_in(targets) if child else ctx.with_descendant_in(targets)
 
@@ -313,7 +328,8 @@ class _Compound:
         spans = self._candidates(ctx)
         for number, segment in enumerate(self.segments):
             for test in segment.tests:
-                spans = [s for s in spans if test(s)]
+                check = test.check
+                spans = [s for s in spans if check(s)]
             if number == 0 and relation is not None:
                 spans = relation(spans)
             for node in segment.sets:
@@ -525,9 +541,7 @@ class _Parser:
             try:
                 pattern = re.compile(raw)
             except re.error as exc:
-                raise scan.fail(
-                    f"invalid regular expression {raw!r} in [{path}~=...]: {exc}", value_at
-                ) from None
+                raise scan.fail(f"invalid regular expression {raw!r} in [{path}~=...]: {exc}", value_at) from None
         elif op in _ORDERING and isinstance(value, str):
             duration = parse_duration(value)
             if duration is not None:

@@ -62,9 +62,7 @@ class Violation:
             "source": self.source,
         }
         if trace is not None:
-            out["locations"] = [
-                _location(trace, span_id) for span_id in dict.fromkeys((*self.spans, *self.chain))
-            ]
+            out["locations"] = [_location(trace, span_id) for span_id in dict.fromkeys((*self.spans, *self.chain))]
         return out
 
     @classmethod

@@ -30,7 +30,7 @@ def test_spans_nest_and_inherit_agent_and_scope() -> None:
                             t.set_output("text")
 
     trace = record(run)
-    orch, deleg, coder, inner, tool = trace.spans
+    _orch, deleg, coder, inner, tool = trace.spans
     assert [s.kind for s in trace.spans] == ["agent", "delegation", "agent", "delegation", "tool"]
     assert deleg.agent == "orchestrator" and deleg.scope is None
     assert deleg.attributes["from_agent"] == "orchestrator" and deleg.attributes["to_agent"] == "coder"

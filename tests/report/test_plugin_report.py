@@ -113,6 +113,7 @@ def test_report_collects_every_recorded_test(pytester: pytest.Pytester) -> None:
     check_report(pytester)
 
 
+@pytest.mark.slow
 def test_report_under_xdist_matches_a_single_process_run(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     result = run(pytester, "-n", "2")
@@ -150,7 +151,7 @@ def test_setup_error_after_recording_started_is_an_error(pytester: pytest.Pytest
     assert entries["test_setup_error_after_recording_started_is_an_error.py::test_teardown_fails"]["outcome"] == "error"
 
 
-def test_snapshot_mismatch_reaches_the_report(pytester: pytest.Pytester) -> None:
+def test_snapshot_mismatch_reaches_the_report(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(
         test_snap="""
         import os
@@ -165,7 +166,7 @@ def test_snapshot_mismatch_reaches_the_report(pytester: pytest.Pytester) -> None
         """
     )
     pytester.runpytest("--snapshot-update").assert_outcomes(passed=1)
-    pytester.monkeypatch.setenv("CALLS", "3")
+    monkeypatch.setenv("CALLS", "3")
     result = pytester.runpytest("--agenttrace-report=r.html")
     result.assert_outcomes(failed=1)
     entry = entries_by_name(pytester.path / "r.html")["test_snap.py::test_snap"]

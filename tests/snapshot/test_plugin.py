@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -48,9 +49,17 @@ def pytest_agenttrace_trace_finished(item, recorder, trace):
 GOLDEN = Path("__snapshots__") / "test_agents" / "test_pipeline.agenttrace"
 
 
+# Plugins that only slow the inner runs down (each re-imports heavy modules per run).
+FAST = "-p no:hypothesispytest -p no:anyio -p no:langsmith_plugin"
+
+
+def ini(pytester: pytest.Pytester, extra: str = "") -> None:
+    pytester.makeini(f"[pytest]\naddopts = {FAST}\nfilterwarnings = error\n{extra}")
+
+
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    ini(pytester)
     for label in ("v3", "v4"):
         folder = pytester.path / "prompts" / "summarizer"
         folder.mkdir(parents=True, exist_ok=True)
@@ -59,8 +68,14 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+def rewrite(path: Path, text: str) -> None:
+    """Write a test module and drop cached bytecode: a same-size rewrite in the same second would reuse it."""
+    path.write_text(text, encoding="utf-8")
+    shutil.rmtree(path.parent / "__pycache__", ignore_errors=True)
+
+
 def write_agents(pytester: pytest.Pytester, *, searches: int = 1, confidence: float = 0.8) -> None:
-    pytester.makepyfile(test_agents=AGENTS.format(searches=searches, confidence=confidence))
+    rewrite(pytester.path / "test_agents.py", AGENTS.format(searches=searches, confidence=confidence))
 
 
 def test_create_then_match(project: pytest.Pytester) -> None:
@@ -91,15 +106,15 @@ def test_mismatch_shows_versions_first_then_a_tree_diff(project: pytest.Pytester
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E   AssertionError: assert prompt summarizer v3 -> v4",
-            "E     trace differs from its golden snapshot; run pytest --snapshot-update if the change is intended",
-            "E     tool web_search: 1 -> 3 calls under coder",
-            "E     + agent:orchestrator > delegation:coder > agent:coder > tool:web_search[2]",
-            'E     +   - tool web_search {"agent": "coder", "input": {"q": "q1"}, "output": {"hits": 1}}',
-            "E     + agent:orchestrator > delegation:coder > agent:coder > tool:web_search[3]",
+            "E*assert prompt summarizer v3 -> v4",
+            "E*trace differs from its golden snapshot; run pytest --snapshot-update if the change is intended",
+            "E*tool web_search: 1 -> 3 calls under coder",
+            "E*+ agent:orchestrator > delegation:coder > agent:coder > tool:web_search[[]2[]]",
+            'E*+   - tool web_search {"agent": "coder", "input": {"q": "q1"}, "output": {"hits": 1}}',
+            "E*+ agent:orchestrator > delegation:coder > agent:coder > tool:web_search[[]3[]]",
         ]
     )
-    assert "\nE     - " not in result.stdout.str()  # nothing removed: alignment kept the rest in place
+    assert not [line for line in result.stdout.lines if line.startswith("E") and line[1:].strip().startswith("- ")]  # nothing removed: alignment kept the rest in place
     diffs = json.loads((project.path / "test_pipeline.diffs.json").read_text())
     assert len(diffs) == 1
     entry = diffs[0]
@@ -136,14 +151,14 @@ def test_float_tolerance_from_ini(project: pytest.Pytester) -> None:
     project.runpytest("--snapshot-update").assert_outcomes(passed=1)
     write_agents(project, confidence=0.8000001)
     project.runpytest().assert_outcomes(failed=1)
-    project.makeini("[pytest]\nfilterwarnings = error\nagenttrace_snapshot_float_tolerance = 1e-3\n")
+    ini(project, "agenttrace_snapshot_float_tolerance = 1e-3\n")
     project.runpytest().assert_outcomes(passed=1)
 
 
 def test_unused_snapshots_are_reported_and_deleted_on_update(project: pytest.Pytester) -> None:
     write_agents(project)
     project.runpytest("--snapshot-update").assert_outcomes(passed=1)
-    project.makepyfile(test_agents="def test_other():\n    pass\n")
+    rewrite(project.path / "test_agents.py", "def test_other():\n    pass\n")
     result = project.runpytest()
     result.stdout.fnmatch_lines(["*1 snapshot unused*", "*Re-run pytest with --snapshot-update to delete unused snapshots*"])
     assert result.ret == 1
@@ -169,7 +184,7 @@ def test_works_under_xdist(project: pytest.Pytester) -> None:
     matched = project.runpytest_subprocess("-n", "2")
     matched.assert_outcomes(passed=5)
     matched.stdout.fnmatch_lines(["*5 snapshots passed*"])
-    (project.path / "test_more.py").write_text(more.replace("test_more_3", "test_renamed"), encoding="utf-8")
+    rewrite(project.path / "test_more.py", more.replace("test_more_3", "test_renamed"))
     unused = project.runpytest_subprocess("-n", "2")
     unused.stdout.fnmatch_lines(["*1 snapshot unused*"])
     assert unused.ret == 1
@@ -203,8 +218,8 @@ def test_version_matrix_compares_every_version_with_one_golden(project: pytest.P
         [
             "*test_matrix[[]summarizer=v3[]] PASSED*",
             "*test_matrix[[]summarizer=v4[]] FAILED*",
-            "E   AssertionError: assert prompt summarizer v3 -> v4",
-            "E     tool web_search: 1 -> 3 calls under coder",
+            "E*assert prompt summarizer v3 -> v4",
+            "E*tool web_search: 1 -> 3 calls under coder",
         ]
     )
     assert "unused" not in result.stdout.str()
@@ -262,7 +277,7 @@ def test_marker_checks_the_golden_without_the_fixture(project: pytest.Pytester) 
     assert "level structure" in golden and '"input"' not in golden
     project.runpytest().assert_outcomes(passed=1)
     source = (project.path / "test_marked.py").read_text().replace("SEARCHES = 1", "SEARCHES = 2")
-    (project.path / "test_marked.py").write_text(source)
+    rewrite(project.path / "test_marked.py", source)
     failed = project.runpytest()
     failed.assert_outcomes(failed=1)
     failed.stdout.fnmatch_lines(["*tool web_search: 1 -> 2 calls under coder*"])
@@ -316,7 +331,7 @@ def test_a_corrupt_golden_is_reported_not_crashed_on(project: pytest.Pytester) -
 
 def test_bad_ini_option_is_a_usage_error(project: pytest.Pytester) -> None:
     write_agents(project)
-    project.makeini("[pytest]\nagenttrace_snapshot_level = everything\n")
+    ini(project, "agenttrace_snapshot_level = everything\n")
     result = project.runpytest()
     result.stderr.fnmatch_lines(["*unknown snapshot level 'everything'*"])
 

@@ -125,7 +125,10 @@ def test_check_repeatable_spec(
 @pytest.mark.parametrize(
     ("spec_text", "fragment"),
     [
-        ("rules:\n  - id: a\n    forbidd: tool\n", "pipeline.yaml:3:5: rule 'a': unknown key 'forbidd'; did you mean 'forbid'?"),
+        (
+            "rules:\n  - id: a\n    forbidd: tool\n",
+            "pipeline.yaml:3:5: rule 'a': unknown key 'forbidd'; did you mean 'forbid'?",
+        ),
         ("rules: [\n", "invalid YAML"),
         ("rules:\n  - id: a\n    detect: nope\n", "unknown detector 'nope'"),
     ],
@@ -165,7 +168,9 @@ def test_lint_valid(capsys: pytest.CaptureFixture[str], spec: Path) -> None:
     assert out == f"OK   {spec} (12 rules)\n"
 
 
-def test_lint_lists_every_problem(capsys: pytest.CaptureFixture[str], spec: Path, write_spec: Callable[..., Path]) -> None:
+def test_lint_lists_every_problem(
+    capsys: pytest.CaptureFixture[str], spec: Path, write_spec: Callable[..., Path]
+) -> None:
     bad = write_spec(
         "rules:\n  - id: a\n    forbidd: tool\n  - id: b\n    expect: {select: 'llm[', count: {max: 1}}\n", "bad.yaml"
     )
@@ -239,6 +244,7 @@ def test_query_scope_json(capsys: pytest.CaptureFixture[str], clean: Path) -> No
 
 def test_query_scope_with_select_narrows(capsys: pytest.CaptureFixture[str], clean: Path) -> None:
     code, out, _ = run_cli(capsys, "query", clean, "--scope", "3", "--select", "tool", "--format", "json")
+    assert code == 0
     assert [a["span_id"] for a in json.loads(out)["actions"]] == ["5", "6", "7"]
 
 
@@ -250,7 +256,9 @@ def test_query_scope_with_select_narrows(capsys: pytest.CaptureFixture[str], cle
         ([], "--select SELECTOR"),
     ],
 )
-def test_query_bad_input_exits_2(capsys: pytest.CaptureFixture[str], clean: Path, args: list[str], fragment: str) -> None:
+def test_query_bad_input_exits_2(
+    capsys: pytest.CaptureFixture[str], clean: Path, args: list[str], fragment: str
+) -> None:
     code, _, err = run_cli(capsys, "query", clean, *args)
     assert code == 2
     assert fragment in err and "Traceback" not in err

@@ -94,7 +94,11 @@ def test_report_of_a_chain_shows_origin_then_victims() -> None:
         node(
             "agent",
             "orchestrator",
-            node("agent", "researcher", node("tool", "fetch_prices", status="error", error={"type": "TimeoutError", "message": "upstream"})),
+            node(
+                "agent",
+                "researcher",
+                node("tool", "fetch_prices", status="error", error={"type": "TimeoutError", "message": "upstream"}),
+            ),
             node("agent", "analyst", node("llm", "analyze", links=["3"])),
             node("agent", "trader", node("tool", "place_order", links=["5"])),
         )
@@ -141,7 +145,10 @@ def test_to_dict_is_json_ready_and_round_trips() -> None:
     assert payload["passed"] is False
     [entry] = payload["violations"]
     assert entry["rule"] == "no-db-under-external" and entry["spans"] == ["5"]
-    assert entry["locations"][0]["path"] == "agent:orchestrator > delegation:external > agent:external > tool:read_customer_db"
+    assert (
+        entry["locations"][0]["path"]
+        == "agent:orchestrator > delegation:external > agent:external > tool:read_customer_db"
+    )
     assert Violation.from_dict(entry) == result.violations[0]
 
 
@@ -158,8 +165,9 @@ def test_check_uses_the_recorders_results_and_base_dirs(write_spec: Callable[...
     write_spec(SPEC, "tests/specs/x.yaml")
 
     class FakeRecorder:
-        results: dict[str, list[Violation]] = {}
-        spec_base_dirs = (tmp_path / "tests",)
+        def __init__(self) -> None:
+            self.results: dict[str, list[Violation]] = {}
+            self.spec_base_dirs = (tmp_path / "tests",)
 
     recorder = FakeRecorder()
     with pytest.raises(AssertionError, match="no-db-under-external"):
@@ -169,3 +177,22 @@ def test_check_uses_the_recorders_results_and_base_dirs(write_spec: Callable[...
 
 def test_check_result_is_a_result(pipeline: Trace) -> None:
     assert isinstance(check_trace(pipeline, parse_spec(SPEC)), CheckResult)
+
+
+def test_public_api_of_the_spec_package() -> None:
+    import pytest_agenttrace.spec as spec_package
+
+    assert spec_package.__all__ == sorted(spec_package.__all__)
+    assert set(spec_package.__all__) == {
+        "CheckResult",
+        "Rule",
+        "Spec",
+        "Violation",
+        "available_packs",
+        "check",
+        "check_trace",
+        "lint_spec",
+        "load_spec",
+        "parse_spec",
+        "spec_schema",
+    }

@@ -13,10 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_agenttrace.exceptions import InputError, SpecError
-from pytest_agenttrace.spec import Spec, available_packs, lint_spec, load_spec, parse_spec, spec_schema
-from pytest_agenttrace.spec import loader
+from pytest_agenttrace.spec import Spec, available_packs, lint_spec, load_spec, loader, parse_spec, spec_schema
 from pytest_agenttrace.spec.detectors import DETECTORS
-from pytest_agenttrace.spec.rules import DetectRule, ExpectRule, ForbidRule, HandoffRule, OrderRule, ScopeRule, SequenceRule
+from pytest_agenttrace.spec.rules import (
+    DetectRule,
+    ExpectRule,
+    ForbidRule,
+    HandoffRule,
+    OrderRule,
+    ScopeRule,
+    SequenceRule,
+)
 
 VALID = """\
 spec: refactor-pipeline
@@ -73,9 +80,19 @@ ERRORS = [
     ("rules:\n  - id: a\n    forbid: tool\n    whne: llm\n", 4, 5, ["'whne'", "did you mean 'when'?"]),
     ("rules:\n  - id: a\n    handoff: {to: x, requires: [k], requried: true}\n", 3, 37, ["'requried'", "'required'"]),
     ("rules:\n  - id: a\n    expect: {select: llm, count: {maximum: 3}}\n", 3, 35, ["'maximum'", "'max'"]),
-    ("rules:\n  - id: a\n    detect: retry_storm\n    with: {max_repeat: 3}\n", 4, 12, ["'max_repeat'", "'max_repeats'"]),
+    (
+        "rules:\n  - id: a\n    detect: retry_storm\n    with: {max_repeat: 3}\n",
+        4,
+        12,
+        ["'max_repeat'", "'max_repeats'"],
+    ),
     ("rules:\n  - id: a\n    detect: retry_strom\n", 3, 13, ["unknown detector 'retry_strom'", "'retry_storm'"]),
-    ("rules:\n  - id: a\n    detect: retry_storm\n    with: {max_repeats: many}\n", 4, 25, ["max_repeats", "whole number"]),
+    (
+        "rules:\n  - id: a\n    detect: retry_storm\n    with: {max_repeats: many}\n",
+        4,
+        25,
+        ["max_repeats", "whole number"],
+    ),
     ("rules:\n  - id: a\n", 2, 5, ["no rule kind", "handoff, scope, forbid"]),
     ("rules:\n  - id: a\n    forbid: tool\n    detect: deadlock\n", 2, 5, ["several rule kinds (forbid, detect)"]),
     ("rules:\n  - forbid: tool\n", 2, 5, ["missing key 'id'", "id: a-unique-name"]),
@@ -83,7 +100,12 @@ ERRORS = [
     ("rules:\n  - id: a\n    forbid: tool\n    forbid: llm\n", 4, 5, ["duplicate key 'forbid'"]),
     ("rules:\n  - id: a\n    handoff: {to: tester, requires: diff}\n", 3, 37, ["must be a list", "[diff]"]),
     ("rules:\n  - id: a\n    sequence: {select: tool, mode: inorder, steps: [a]}\n", 3, 36, ["'in_order'"]),
-    ("rules:\n  - id: a\n    scope: {tool: x, allow_tools: [y]}\n", 3, 12, ["{tool, only_agents}", "{agent, allow_tools}"]),
+    (
+        "rules:\n  - id: a\n    scope: {tool: x, allow_tools: [y]}\n",
+        3,
+        12,
+        ["{tool, only_agents}", "{agent, allow_tools}"],
+    ),
     ("rules:\n  - id: a\n    forbid: tool\n    with: {x: 1}\n", 4, 5, ["`with:` only goes with `detect:`"]),
     ("rules:\n  - id: a\n    expect: {select: llm}\n", 3, 13, ["at least one of count, all, any, none"]),
     ("rules:\n  - id: a\n    expect: {select: llm, count: {max: -1}}\n", 3, 40, ["at least 0"]),
@@ -108,12 +130,19 @@ ERRORS = [
         48,
         ["bad expression in `expect.all`", "parsecs"],
     ),
-    ("rules:\n  - id: a\n    expect:\n      select: llm\n      none:\n        - 'name in ['\n", 6, None, ["`expect.none`"]),
+    (
+        "rules:\n  - id: a\n    expect:\n      select: llm\n      none:\n        - 'name in ['\n",
+        6,
+        None,
+        ["`expect.none`"],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "line", "column", "fragments"), ERRORS)
-def test_spec_errors_name_position_key_and_fix(text: str, line: int | None, column: int | None, fragments: list[str]) -> None:
+def test_spec_errors_name_position_key_and_fix(
+    text: str, line: int | None, column: int | None, fragments: list[str]
+) -> None:
     with pytest.raises(SpecError) as info:
         parse_spec(text, path="specs/x.yaml")
     error = info.value
@@ -192,7 +221,7 @@ def test_alias_bomb_is_refused() -> None:
 
 
 def test_recursive_alias_is_refused() -> None:
-    with pytest.raises(SpecError, match="refers to itself|invalid YAML"):
+    with pytest.raises(SpecError, match=r"refers to itself|invalid YAML"):
         parse_spec("rules: &r [*r]\n")
 
 

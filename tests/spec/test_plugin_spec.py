@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["pytester"]
-
 SPEC = """
 spec: hygiene
 rules:
@@ -150,7 +148,9 @@ def test_invalid_spec_fails_the_test_with_the_location(project: pytest.Pytester)
     result = project.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*the spec for this test is invalid: *broken.yaml:3:5: rule 'a': unknown key 'forbidd'; did you mean 'forbid'?*"]
+        [
+            "*the spec for this test is invalid: *broken.yaml:3:5: rule 'a': unknown key 'forbidd'; did you mean 'forbid'?*"
+        ]
     )
 
 
@@ -204,7 +204,9 @@ def test_violations_reach_other_plugins(project: pytest.Pytester) -> None:
     )
     result = project.runpytest("-s")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*SEEN: [[]'agent:orchestrator > delegation:coder > agent:coder > tool:drop_table'[]]*"])
+    result.stdout.fnmatch_lines(
+        ["*SEEN: [[]'agent:orchestrator > delegation:coder > agent:coder > tool:drop_table'[]]*"]
+    )
 
 
 def test_marker_spec_of_the_wrong_type_is_a_usage_error(project: pytest.Pytester) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_agenttrace.model import Trace
 from pytest_agenttrace.spec import Violation, parse_spec
@@ -216,7 +218,9 @@ def test_expect_count_max_points_at_the_extra_spans(pipeline: Trace) -> None:
 
 
 def test_expect_all_every_span_every_expression(pipeline: Trace) -> None:
-    assert run(pipeline, "expect: {select: llm, all: ['duration < 30s', 'attributes.usage.input_tokens < 100000']}") == []
+    assert (
+        run(pipeline, "expect: {select: llm, all: ['duration < 30s', 'attributes.usage.input_tokens < 100000']}") == []
+    )
     violations = run(pipeline, "expect: {select: llm, all: ['attributes.usage.input_tokens < 1000']}")
     assert span_ids(violations) == [("8",)]
     assert "1200" in violations[0].found
@@ -229,7 +233,10 @@ def test_expect_missing_value_is_false_and_says_missing(pipeline: Trace) -> None
 
 
 def test_expect_any_needs_one_span_satisfying_all_its_expressions(pipeline: Trace) -> None:
-    assert run(pipeline, "expect: {select: llm, any: ['name == \"report\"', 'attributes.usage.output_tokens > 200']}") == []
+    assert (
+        run(pipeline, "expect: {select: llm, any: ['name == \"report\"', 'attributes.usage.output_tokens > 200']}")
+        == []
+    )
     [v] = run(pipeline, "expect: {select: llm, any: ['name == \"report\"', 'attributes.usage.output_tokens > 500']}")
     assert "no span matching `llm` satisfies" in v.message
 
@@ -296,7 +303,9 @@ def test_detect_chain_is_carried_over() -> None:
 
 
 def test_rule_to_dict_shows_the_rule_as_written() -> None:
-    spec = parse_spec("rules:\n  - id: r\n    description: d\n    when: llm\n    detect: retry_storm\n    with: {max_repeats: 4}\n")
+    spec = parse_spec(
+        "rules:\n  - id: r\n    description: d\n    when: llm\n    detect: retry_storm\n    with: {max_repeats: 4}\n"
+    )
     out: dict[str, Any] = spec.rule("r").to_dict()
     assert out == {
         "id": "r",
@@ -313,3 +322,65 @@ def test_pipeline_trace_is_clean_against_every_pack() -> None:
     trace = pipeline_trace()
     violations = [v for rule in spec.rules if rule.applies(trace) for v in rule.check(trace)]
     assert violations == []
+
+
+# -- properties ----------------------------------------------------------------------------
+
+_NAMES = st.sampled_from(["a", "b", "c", "d"])
+
+
+def _tools_trace(names: list[str]) -> Trace:
+    return make_trace(node("agent", "worker", *[node("tool", n) for n in names]))
+
+
+def _is_subsequence(steps: list[str], names: list[str]) -> bool:
+    it = iter(names)
+    return all(step in it for step in steps)
+
+
+@settings(max_examples=150, deadline=None)
+@given(names=st.lists(_NAMES, max_size=8), steps=st.lists(_NAMES, min_size=1, max_size=4))
+def test_property_sequence_modes_match_their_definitions(names: list[str], steps: list[str]) -> None:
+    trace = _tools_trace(names)
+    reference = {
+        "exact": names == steps,
+        "in_order": _is_subsequence(steps, names),
+        "same_set": set(names) == set(steps),
+        "contains": set(steps) <= set(names),
+    }
+    for mode, holds in reference.items():
+        violations = run(trace, f"sequence: {{select: 'agent > tool', mode: {mode}, steps: [{', '.join(steps)}]}}")
+        assert (violations == []) is holds, (mode, names, steps)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    intervals=st.lists(
+        st.tuples(st.sampled_from(["first", "then", "other"]), st.integers(0, 50), st.integers(0, 20)),
+        max_size=10,
+    )
+)
+def test_property_order_flags_exactly_the_then_spans_without_an_earlier_first(
+    intervals: list[tuple[str, int, int]],
+) -> None:
+    nodes = [node("tool", name, start_ns=start, end_ns=start + length) for name, start, length in intervals]
+    trace = make_trace(*nodes)
+    firsts = [s for s in trace.spans if s.name == "first"]
+    expected = [
+        (s.span_id,) for s in trace.spans if s.name == "then" and not any(f.end_ns <= s.start_ns for f in firsts)
+    ]
+    assert span_ids(run(trace, "order: {first: 'tool[name=first]', then: 'tool[name=then]'}")) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(durations=st.lists(st.integers(1, 100), max_size=8), limit=st.integers(1, 100))
+def test_property_expect_all_any_none_match_their_definitions(durations: list[int], limit: int) -> None:
+    trace = make_trace(
+        *[node("llm", "call", start_ns=10_000 * i, end_ns=10_000 * i + d) for i, d in enumerate(durations)]
+    )
+    fast = [d < limit for d in durations]
+    expr = f"duration < {limit}ns"
+    assert (run(trace, f"expect: {{select: llm, all: ['{expr}']}}") == []) is all(fast)
+    assert (run(trace, f"expect: {{select: llm, any: ['{expr}']}}") == []) is any(fast)
+    assert (run(trace, f"expect: {{select: llm, none: ['{expr}']}}") == []) is (not any(fast))
+    assert len(run(trace, f"expect: {{select: llm, all: ['{expr}']}}")) == fast.count(False)

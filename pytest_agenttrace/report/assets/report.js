@@ -1038,13 +1038,6 @@
     var meta = tr.metadata || {};
     if (meta.git_commit) add(head, el('span', 'hint', 'commit ' + meta.git_commit));
 
-    // Snapshot mismatch first: "prompt v3 -> v4" is often the whole story.
-    M.diffs.forEach(function (d) {
-      var panel = add(host, el('section', 'panel snapshot'));
-      add(panel, el('h2', null, 'Snapshot mismatch'));
-      renderDiff(panel, d);
-    });
-
     var tree, timeline, details, current = -1;
     if (M.violations.length) {
       var vp = add(host, el('section', 'panel'));
@@ -1059,8 +1052,8 @@
         add(line, el('span', 'rule', v.rule));
         add(line, el('span', null, v.message));
         if (v.expected || v.found) add(li, el('div', 'ef', (v.expected ? 'expected: ' + v.expected : '') + (v.expected && v.found ? '  \u00b7  ' : '') + (v.found ? 'found: ' + v.found : '')));
-        if (v.details && Object.keys(v.details).length) add(li, el('div', 'ef mono', shortText(v.details, 300)));
-        if (v.source) add(li, el('div', 'ef', 'rule at ' + v.source));
+        if (v.details && Object.keys(v.details).length) add(li, el('div', 'ef mono more', shortText(v.details, 300)));
+        if (v.source) add(li, el('div', 'ef more', 'rule at ' + v.source));
         var refs = add(li, el('div', 'spans'));
         var ids = v.chain && v.chain.length ? v.chain : v.spans;
         ids.forEach(function (id, k) {
@@ -1072,6 +1065,15 @@
         li.addEventListener('click', function () { activate(vi); });
       });
     }
+    // Snapshot mismatches: the changed version stamps lead ("prompt v3 -> v4" is often the whole
+    // story); open at once unless violations already explain the failure.
+    M.diffs.forEach(function (d) {
+      var panel = add(host, el('details', 'panel snapshot'));
+      panel.open = !M.violations.length;
+      var changes = Array.isArray(d.version_changes) ? d.version_changes : [];
+      add(panel, el('summary', null, 'Snapshot mismatch \u2014 ' + (changes.length ? changes.map(function (c) { return typeof c === 'string' ? c : c.text || c.key; }).join('; ') : 'no version stamp changed') + ' \u00b7 ' + (d.changes || []).length + ' change(s)'));
+      renderDiff(panel, d);
+    });
     function activate(vi) {
       var v = M.violations[vi];
       var set = new Set(), chain = [];

@@ -1,0 +1,198 @@
+"""Benchmark: the ten failure-mode detectors on a generated 100,000-span trace.
+
+Goal (issue 3): all ten detectors together well under 1 s on a 100k-span
+trace, and linear (time at 100k at most 12x the time at 10k).
+
+The trace is a multi-agent run repeated to size, with every failure shape
+planted now and then so that each detector does real work, not just an empty
+scan: an orchestrator delegates (``allowed_tools``, ``required_context``,
+``critical_keys``) to ten workers that search, think (LLM calls linked to the
+search, sometimes with low confidence), read and edit files (sometimes in a
+loop), retry a search (sometimes in a storm), read and write shared memory
+(sometimes an invalid write read by the reviewer, sometimes two agents writing
+from the same version), hand over to a reviewer (sometimes without the
+critical key) and wait on each other (sometimes both ways at once).
+
+Run::
+
+    python benchmarks/bench_detectors.py                  # 10k and 100k spans
+    python benchmarks/bench_detectors.py --sizes 100000 --repeat 5
+
+Prints, per size, the time to build the trace index (done once per trace and
+shared by every rule), each detector's best time over ``--repeat`` runs with
+its number of findings, and the total.  A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pytest_agenttrace.model import Span, Trace, TraceIndex
+from pytest_agenttrace.spec.detectors import DETECTORS, run_detector
+
+MS = 1_000_000
+
+
+def build_trace(n_spans: int) -> Trace:
+    """A run of exactly ``n_spans`` spans (ids "1", "2", ... in start order)."""
+    spans: list[Span] = []
+    clock = 0
+
+    def add(kind: str, name: str, parent: Span | None, **kw: Any) -> Span:
+        nonlocal clock
+        clock += MS
+        agent = kw.pop("agent", ...)
+        if agent is ...:
+            agent = name if kind == "agent" else (parent.agent if parent else None)
+        scope_path = list(parent.scope_path) if parent else []
+        if parent is not None and parent.kind == "delegation":
+            scope_path.append(parent.span_id)
+        start = kw.pop("start_ns", clock)
+        span = Span(
+            span_id=str(len(spans) + 1),
+            parent_id=parent.span_id if parent else None,
+            kind=kind,
+            name=name,
+            agent=agent,
+            scope=scope_path[-1] if scope_path else None,
+            scope_path=scope_path,
+            start_ns=start,
+            end_ns=start + kw.pop("duration", MS // 2),
+            **kw,
+        )
+        spans.append(span)
+        return span
+
+    root = add("agent", "orchestrator", None, duration=10**15)
+    unit = 0
+    while len(spans) < n_spans:
+        worker = f"worker_{unit % 10}"
+        add("llm", "plan", root, attributes={"model": "m", "usage": {"input_tokens": 900, "output_tokens": 50}})
+        delegation = add(
+            "delegation",
+            worker,
+            root,
+            attributes={
+                "from_agent": "orchestrator",
+                "to_agent": worker,
+                "objective": "do the work",
+                "allowed_tools": ["web_search", "read_file", "edit_file"],
+                "required_context": ["task", "confidence"],
+                "critical_keys": ["confidence"],
+            },
+            context={"task": f"task {unit}", "confidence": 0.8},
+            duration=40 * MS,
+        )
+        agent = add("agent", worker, delegation, duration=38 * MS)
+        searches = 5 if unit % 50 == 0 else 1  # a retry storm now and then
+        for _ in range(searches):
+            search = add("tool", "web_search", agent, input={"q": f"query {unit}"})
+        add(
+            "llm",
+            "think",
+            agent,
+            links=[search.span_id],
+            attributes={"confidence": 0.3 if unit % 10 == 0 else 0.9, "usage": {"input_tokens": 1200}},
+        )
+        think = spans[-1]
+        for _ in range(3 if unit % 30 == 0 else 1):  # an edit loop now and then
+            add("tool", "read_file", agent, input={"path": f"f{unit % 50}.py"})
+            add("tool", "edit_file", agent, input={"path": f"f{unit % 50}.py"})
+        if unit % 70 == 0:
+            add("tool", "run_tests", agent)  # outside allowed_tools
+        add("memory_read", "notes", agent, attributes={"key": f"notes/{unit % 20}", "version": unit})
+        add(
+            "memory_write",
+            "notes",
+            agent,
+            attributes={"key": f"notes/{unit % 20}", "version": unit + 1, "based_on_version": unit},
+        )
+        if unit % 40 == 0:
+            add("memory_write", "notes", root, attributes={"key": f"notes/{unit % 20}", "based_on_version": unit})
+        add(
+            "memory_write",
+            "facts",
+            agent,
+            attributes={"key": f"facts/{unit % 100}", "valid": unit % 25 != 0, "confidence": 0.9},
+        )
+        add(
+            "handoff",
+            "reviewer",
+            agent,
+            attributes={"from_agent": worker, "to_agent": "reviewer"},
+            context={"summary": "edited", **({} if unit % 20 == 0 else {"confidence": 0.8})},
+        )
+        both_ways = unit % 100 == 0
+        waits_from = clock + MS
+        add("wait", "reviewer", agent, attributes={"waiting_on": "reviewer"}, start_ns=waits_from, duration=5 * MS)
+        reviewer = add("agent", "reviewer", root, duration=10 * MS)
+        add("memory_read", "facts", reviewer, attributes={"key": f"facts/{unit % 100}"})
+        add("tool", "run_tests", reviewer, input={"suite": unit % 7}, links=[think.span_id])
+        add("llm", "review", reviewer, attributes={"confidence": 0.95})
+        add(
+            "wait",
+            worker if both_ways else "ci",
+            reviewer,
+            attributes={"waiting_on": worker if both_ways else "ci"},
+            start_ns=waits_from + MS,
+            duration=MS,
+        )
+        if unit % 1000 == 0:
+            add("tool", "send_email", None, agent=None)  # unattributed
+        unit += 1
+    spans = spans[:n_spans]
+    spans.sort(key=lambda s: s.start_ns)
+    return Trace(trace_id="bench", name="bench", started_at="2026-11-21T00:00:00Z", spans=tuple(spans))
+
+
+def best_of(repeat: int, run: Any) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def bench(n_spans: int, repeat: int) -> dict[str, float]:
+    trace = build_trace(n_spans)
+    times: dict[str, float] = {}
+    times["(index)"], _ = best_of(repeat, lambda: TraceIndex(trace.spans))
+    trace.index  # noqa: B018  (built once, as the engine does, and shared by all detectors)
+    print(f"\n{n_spans:,} spans; trace index built in {times['(index)'] * 1000:.1f} ms")
+    total = 0.0
+    for name in DETECTORS:
+        seconds, findings = best_of(repeat, lambda name=name: run_detector(name, trace))
+        times[name] = seconds
+        total += seconds
+        print(f"  {name:<22} {seconds * 1000:8.1f} ms  {len(findings):6d} findings")
+    times["(all ten)"] = total
+    print(f"  {'all ten':<22} {total * 1000:8.1f} ms  (+ index {times['(index)'] * 1000:.1f} ms)")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    results = {size: bench(size, args.repeat) for size in args.sizes}
+    if len(results) >= 2:
+        small, large = min(results), max(results)
+        factor = large / small
+        print(f"\nscaling {small:,} -> {large:,} spans ({factor:g}x the spans; linear goal: at most {factor * 1.2:g}x):")
+        for name, seconds in results[large].items():
+            ratio = seconds / results[small][name] if results[small][name] else float("nan")
+            print(f"  {name:<22} {ratio:6.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,617 @@
+"""``agenttrace bisect``: find the prompt/config version that broke an agent test.
+
+Three kinds of target (see :mod:`pytest_agenttrace.bisect_run`)::
+
+    agenttrace bisect summarizer --good v3 --bad v11 -- tests/test_agent.py -k summary
+    agenttrace bisect --git-file prompts/summarizer.txt --good v1.2 -- tests/test_agent.py
+    agenttrace bisect summarizer --traces ci-artifacts/ --spec specs/agent.yaml
+
+The search (see :mod:`pytest_agenttrace.bisect_search`) is a plain binary
+search by default; ``--confidence P`` (or ``--strategy bayes|sprt``) switches
+to a noise-tolerant search that re-runs versions until the first bad one is
+known with posterior probability ``P``; ``--repeat N`` runs every probe of the
+binary search ``N`` times.  Every run is logged under pytest's cache
+directory (``.pytest_cache/v/agenttrace/bisect/``) so an interrupted bisect
+resumes; ``--no-cache`` turns that off.
+
+``agenttrace bisect --git-run-predicate -- PYTEST-ARGS`` is a predicate for
+``git bisect run``: it runs the selection at the current checkout and exits
+0 (good), 1 (bad), 125 (cannot test: skip) or 128 (abort: bad input).
+
+Exit codes: 0 the first bad version was found; 1 it was not (the ends do not
+bracket a regression, skipped versions hide it, or the run budget ran out
+before the confidence asked for); 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from .bisect_run import (
+    ExitCodePredicate,
+    GitFileTarget,
+    Predicate,
+    PytestRunner,
+    RegistryTarget,
+    RunLog,
+    RunRecord,
+    SnapshotPredicate,
+    SpecPredicate,
+    Target,
+)
+from .bisect_search import (
+    BAD,
+    GOOD,
+    SKIP,
+    Outcome,
+    SearchResult,
+    Tally,
+    bayesian_search,
+    binary_search,
+    default_budget,
+    from_evidence,
+    sprt_search,
+)
+from .exceptions import AgentTraceError, InputError, TraceFileError
+from .model import Trace
+
+__all__ = ["BisectReport", "register", "run_bisect", "run_git_predicate"]
+
+STRATEGIES: Final = ("auto", "binary", "bayes", "sprt")
+#: ``git bisect run`` exit codes.
+GIT_GOOD, GIT_BAD, GIT_SKIP, GIT_ABORT = 0, 1, 125, 128
+_DIFF_PAIRS: Final = 3
+_DIFF_LINES: Final = 60
+
+
+def register(subparsers: Any) -> None:
+    """Add ``agenttrace bisect`` to the command line."""
+    p = subparsers.add_parser(
+        "bisect",
+        help="find the first prompt/config version (or commit of a prompt file) where a test fails",
+        description=(
+            "Find the first bad version of prompt/config NAME between --good and --bad by running a pytest "
+            "selection per candidate (arguments after --). Exit 0 found, 1 not found, 2 bad input."
+        ),
+        epilog="Docs: docs/bisect.md. Example: agenttrace bisect summarizer --good v3 --bad v11 -- tests/ -k summary",
+    )
+    p.add_argument("name", nargs="?", help="prompt or config name in the registry (registry and traces modes)")
+    p.add_argument("--good", metavar="LABEL", help="a version known to pass (default: the first one)")
+    p.add_argument("--bad", metavar="LABEL", help="a version known to fail (default: the last one)")
+    p.add_argument("--registry", metavar="DIR", help="registry directory (default: prompts/, with --config configs/)")
+    p.add_argument("--config", action="store_true", help="NAME is a config: use the config registry (configs/)")
+    p.add_argument("--versions", metavar="V1,V2,...", help="the ordered versions explicitly (instead of a registry)")
+    p.add_argument("--git-file", metavar="PATH", help="bisect the commits that changed this file (applied alone)")
+    p.add_argument("--in-place", action="store_true", help="--git-file: change the file in place (restored after)")
+    p.add_argument("--traces", metavar="DIR", help="bisect recorded traces (one or more per version); no re-run")
+    predicate = p.add_mutually_exclusive_group()
+    predicate.add_argument("--spec", metavar="SPEC.yaml", help="bad = a saved trace violates this spec")
+    predicate.add_argument("--snapshot", metavar="GOLDEN", help="bad = the saved trace differs from this golden file")
+    p.add_argument("--strategy", choices=STRATEGIES, default="auto", help="search strategy (default: auto)")
+    p.add_argument("--repeat", type=int, metavar="N", help="run every probed version N times (flaky tests)")
+    p.add_argument("--confidence", type=float, metavar="P", help="re-run until the answer has posterior P (bayes)")
+    p.add_argument("--max-runs", type=int, metavar="N", help="run budget (default: see docs/bisect.md)")
+    p.add_argument("--seed", type=int, default=0, help="base of the per-run seeds (env AGENTTRACE_BISECT_SEED)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="a run taking longer is skipped")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the run log")
+    p.add_argument("--cache-dir", metavar="DIR", help="pytest cache directory (default: .pytest_cache)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.add_argument(
+        "--git-run-predicate",
+        action="store_true",
+        help="run once at the current checkout and exit 0/1/125/128 for `git bisect run`",
+    )
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then the pytest arguments")
+    p.set_defaults(handler=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if args.git_run_predicate:
+        return run_git_predicate(args, out, sys.stderr)
+    report = run_bisect(args, progress=sys.stderr if args.format == "text" else None)
+    if args.format == "json":
+        out.write(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
+    else:
+        out.write(report.format() + "\n")
+    return report.exit_code
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class BisectReport:
+    """Everything a bisect found, for the text and JSON outputs."""
+
+    target: str
+    name: str
+    labels: list[str]
+    strategy: str
+    result: SearchResult
+    records: list[RunRecord]
+    describe: Callable[[str], str]
+    diff_lines: list[str]
+    confidence_target: float | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the first bad version was found, else 1."""
+        return 0 if self.result.status == "found" else 1
+
+    def _label(self, index: int | None) -> str | None:
+        return None if index is None else self.labels[index]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--format json`` document."""
+        r = self.result
+        return {
+            "first_bad": self._label(r.first_bad),
+            "last_good": self._label(r.last_good),
+            "status": r.status,
+            "confidence": r.confidence,
+            "confidence_target": self.confidence_target,
+            "reason": r.reason,
+            "candidates": [self.labels[i] for i in r.candidates],
+            "target": self.target,
+            "name": self.name,
+            "strategy": self.strategy,
+            "versions": self.labels,
+            "evidence": {
+                self.labels[i]: {"runs": e.runs, "passes": e.passes, "failures": e.failures, "skips": e.skips}
+                for i, e in r.evidence.items()
+            },
+            "total_runs": len(self.records),
+            "cached_runs": sum(1 for x in self.records if x.cached),
+            "runs": [x.to_dict() for x in self.records],
+            "diff": self.diff_lines,
+        }
+
+    def format(self) -> str:
+        """The text report."""
+        r = self.result
+        lines = [
+            f"bisect {self.describe(self.labels[0])} .. {self.labels[-1]}: {len(self.labels)} versions, "
+            f"strategy {self.strategy}, {len(self.records)} runs "
+            f"({sum(1 for x in self.records if x.cached)} from the cache)",
+            "evidence:",
+        ]
+        width = max(len(label) for label in self.labels)
+        for i, e in r.evidence.items():
+            mark = ""
+            if i == r.first_bad:
+                mark = "  <- first bad"
+            elif i == r.last_good:
+                mark = "  <- last good"
+            skips = f", {e.skips} skipped" if e.skips else ""
+            lines.append(
+                f"  {self.labels[i]:<{width}}  {e.runs} run{'s' if e.runs != 1 else ' '}: "
+                f"{e.passes} passed, {e.failures} failed{skips}{mark}"
+            )
+        conf = f" (confidence {r.confidence:.3f})" if r.confidence is not None else ""
+        if r.status == "found":
+            assert r.first_bad is not None
+            lines.append(f"first bad version: {self.describe(self.labels[r.first_bad])}{conf}")
+            if r.last_good is not None:
+                lines.append(f"last good version: {self.describe(self.labels[r.last_good])}")
+        elif r.status == "not_bracketed":
+            lines.append(
+                f"the ends do not bracket a regression: {r.reason}{conf}. "
+                "Pick a --good version that passes and a --bad version that fails."
+            )
+        elif r.status == "ambiguous":
+            names = ", ".join(self.labels[i] for i in r.candidates)
+            lines.append(f"the first bad version is one of: {names}{conf} ({r.reason})")
+        else:
+            guess = f"best guess {self.describe(self.labels[r.first_bad])}" if r.first_bad is not None else ""
+            names = ", ".join(self.labels[i] for i in r.candidates[:10])
+            lines.append(
+                f"inconclusive: {r.reason}; {guess or 'candidates ' + names}{conf}. "
+                "Raise --max-runs or lower --confidence."
+            )
+        skipped = [x for x in self.records if x.outcome == SKIP]
+        if skipped:
+            lines.append("skipped runs:")
+            lines.extend(f"  {x.version}: {x.detail}" for x in skipped[:10])
+        if self.diff_lines:
+            lines.append("trace diff, last good -> first bad:")
+            lines.extend(f"  {line}" for line in self.diff_lines)
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _strategy(args: argparse.Namespace) -> str:
+    if args.repeat is not None and args.repeat < 1:
+        raise InputError(f"--repeat {args.repeat}: must be at least 1.")
+    if args.confidence is not None and not 0.5 <= args.confidence < 1:
+        raise InputError(f"--confidence {args.confidence}: must be at least 0.5 and below 1, e.g. 0.95.")
+    if args.max_runs is not None and args.max_runs < 2:
+        raise InputError(f"--max-runs {args.max_runs}: must be at least 2 (the two ends).")
+    strategy: str = args.strategy
+    if strategy == "auto":
+        strategy = "bayes" if args.confidence is not None else "binary"
+    if strategy == "binary" and args.confidence is not None:
+        raise InputError("--confidence needs a noisy strategy: drop --strategy binary or use --repeat N instead.")
+    if strategy != "binary" and args.repeat is not None:
+        raise InputError(f"--repeat works with the binary strategy; --strategy {strategy} re-runs on its own.")
+    return strategy
+
+
+def _labels_between(labels: list[str], good: str | None, bad: str | None, what: str) -> list[str]:
+    if len(labels) < 2:
+        raise InputError(f"{what} has {len(labels)} version(s); a bisect needs at least two.")
+    for option, value in (("--good", good), ("--bad", bad)):
+        if value is not None and value not in labels:
+            raise InputError(f"{option} {value}: {what} has no such version (versions in order: {', '.join(labels)}).")
+    lo = labels.index(good) if good is not None else 0
+    hi = labels.index(bad) if bad is not None else len(labels) - 1
+    if hi <= lo:
+        raise InputError(
+            f"--good {labels[lo]} does not come before --bad {labels[hi]} in the order of {what} "
+            f"({', '.join(labels)}); swap them."
+        )
+    return labels[lo : hi + 1]
+
+
+def _pytest_args(args: argparse.Namespace) -> list[str]:
+    rest = list(args.pytest_args or [])
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+    return rest
+
+
+def _registry_target(args: argparse.Namespace) -> RegistryTarget:
+    from .versions import ConfigRegistry, PromptRegistry
+
+    if not args.name:
+        raise InputError(
+            "name the prompt or config to bisect (agenttrace bisect NAME --good LABEL --bad LABEL -- PYTEST-ARGS), "
+            "or use --git-file PATH or --traces DIR."
+        )
+    default_root = "configs" if args.config else os.environ.get("AGENTTRACE_PROMPTS", "prompts")
+    root = Path(args.registry or default_root)
+    registry = ConfigRegistry(root) if args.config else PromptRegistry(root)
+    files: dict[str, Path] = {}
+    if args.versions:
+        labels = [v.strip() for v in args.versions.split(",") if v.strip()]
+        if len(set(labels)) != len(labels):
+            raise InputError(f"--versions {args.versions}: a version is listed twice; list each once, in order.")
+        if (root / args.name).is_dir():
+            files = {label: path for label, path in registry._files(args.name).items() if label in labels}
+        what = "--versions"
+    else:
+        if not root.is_dir():
+            raise InputError(
+                f"registry {root} does not exist; pass --registry DIR, or --versions V1,V2,... for an explicit list."
+            )
+        labels = registry.labels(args.name)
+        files = registry._files(args.name)
+        what = f"{registry.kind} {args.name!r} in {root}"
+    return RegistryTarget(args.name, _labels_between(labels, args.good, args.bad, what), Path.cwd(), files)
+
+
+def _predicate(args: argparse.Namespace) -> Predicate:
+    if args.spec:
+        return SpecPredicate(args.spec)
+    if args.snapshot:
+        return SnapshotPredicate(args.snapshot)
+    return ExitCodePredicate()
+
+
+def _cache_key(parts: Sequence[Any]) -> str:
+    raw = json.dumps(list(parts), sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _seed(base: int, label: str, run: int) -> int:
+    digest = hashlib.sha256(f"{base}:{label}:{run}".encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+def run_bisect(args: argparse.Namespace, progress: TextIO | None = None) -> BisectReport:
+    """Run a bisect as described by parsed command-line ``args``."""
+    strategy = _strategy(args)
+    if args.traces:
+        return _traces_bisect(args, strategy)
+    if args.git_file and args.name:
+        raise InputError(f"--git-file bisects a file's commits; drop NAME ({args.name}) or drop --git-file.")
+    predicate = _predicate(args)
+    pytest_args = _pytest_args(args)
+    target: Target
+    if args.git_file:
+        target = GitFileTarget(args.git_file, args.good, args.bad, Path.cwd(), in_place=args.in_place)
+    else:
+        target = _registry_target(args)
+    labels = target.labels
+    key = _cache_key(
+        [target.kind, target.name, labels, pytest_args, args.spec, args.snapshot, args.seed, str(Path.cwd())]
+    )
+    with tempfile.TemporaryDirectory(prefix="agenttrace-bisect-") as tmp:
+        if args.no_cache:
+            log, store = RunLog(None), Path(tmp)
+        else:
+            base = Path(args.cache_dir or ".pytest_cache") / "v" / "agenttrace" / "bisect"
+            log, store = RunLog(base / f"{key}.jsonl"), base / key
+        runner = PytestRunner(pytest_args, predicate, timeout=args.timeout, store=store)
+        records: list[RunRecord] = []
+        counts: dict[str, int] = {}
+
+        def evaluate(index: int) -> Outcome:
+            label = labels[index]
+            run = counts.get(label, 0)
+            counts[label] = run + 1
+            stamp = target.stamp(label)
+            record = log.cached(label, stamp, run)
+            if record is None:
+                record = runner.run(target, label, run, _seed(args.seed, label, run))
+                log.append(record)
+            records.append(record)
+            if progress is not None:
+                note = " (cached)" if record.cached else f" in {record.duration_s:.1f}s"
+                progress.write(f"  {target.describe(label)} run {run + 1}: {record.outcome}{note}\n")
+            return record.outcome
+
+        result = _search(strategy, len(labels), evaluate, args)
+        diff = _diff_lines(result, labels, records)
+    return BisectReport(
+        target=target.kind,
+        name=target.name,
+        labels=labels,
+        strategy=strategy if args.repeat is None else f"{strategy} x{args.repeat}",
+        result=result,
+        records=records,
+        describe=target.describe,
+        diff_lines=diff,
+        confidence_target=args.confidence,
+    )
+
+
+def _search(strategy: str, n: int, evaluate: Callable[[int], Outcome], args: argparse.Namespace) -> SearchResult:
+    if strategy == "binary":
+        return binary_search(n, evaluate, repeat=args.repeat or 1)
+    confidence = args.confidence if args.confidence is not None else 0.95
+    budget = args.max_runs if args.max_runs is not None else default_budget(n, strategy)
+    if strategy == "sprt":
+        return sprt_search(n, evaluate, confidence=confidence, max_runs=budget)
+    return bayesian_search(n, evaluate, confidence=confidence, max_runs=budget)
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def _diff_lines(result: SearchResult, labels: list[str], records: list[RunRecord]) -> list[str]:
+    """The trace diff between a passing run of the last good and a failing run of the first bad version."""
+    if result.first_bad is None or result.last_good is None:
+        return []
+    good_label, bad_label = labels[result.last_good], labels[result.first_bad]
+    good = _traces_of(records, good_label, GOOD)
+    bad = _traces_of(records, bad_label, BAD)
+    if not good or not bad:
+        return ["(no saved traces to compare: does the test use the agenttrace fixture?)"]
+    return diff_trace_lists(good, bad)
+
+
+def _traces_of(records: list[RunRecord], label: str, outcome: str) -> list[Trace]:
+    from .store import load_trace
+
+    for record in reversed(records):
+        if record.version == label and record.outcome == outcome and record.traces:
+            try:
+                return [load_trace(p) for p in record.traces]
+            except TraceFileError:
+                continue
+    return []
+
+
+def diff_trace_lists(old: Sequence[Trace], new: Sequence[Trace]) -> list[str]:
+    """Diff traces paired by test name; at most a few pairs, each cut to a readable length."""
+    by_name = {t.name: t for t in old}
+    pairs = [(by_name[t.name], t) for t in new if t.name in by_name] or [(old[0], new[0])]
+    lines: list[str] = []
+    shown = 0
+    for a, b in pairs:
+        body = _diff_pair(a, b)
+        if body is None:
+            continue
+        if shown == _DIFF_PAIRS:
+            lines.append(f"... more traces differ ({len(pairs)} compared)")
+            break
+        shown += 1
+        lines.append(f"{b.name}:")
+        lines.extend(f"  {line}" for line in body)
+    return lines or ["the saved traces of the two versions are the same"]
+
+
+def _diff_pair(a: Trace, b: Trace) -> list[str] | None:
+    try:
+        from .diff import diff_traces
+    except ImportError:  # pragma: no cover - the diff module ships with the package
+        return _count_diff(a, b)
+    result = diff_traces(a, b)
+    if result.same and not result.version_changes:
+        return None
+    return result.render(_DIFF_LINES)
+
+
+def _count_diff(a: Trace, b: Trace) -> list[str] | None:
+    def counts(t: Trace) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in t.spans:
+            key = f"{s.kind}:{s.name}"
+            out[key] = out.get(key, 0) + 1
+        return out
+
+    ca, cb = counts(a), counts(b)
+    lines = [f"{k}: {ca.get(k, 0)} -> {cb.get(k, 0)}" for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)]
+    return lines or None
+
+
+# --------------------------------------------------------------------------- traces mode
+
+
+def _trace_label(trace: Trace, path: Path, name: str | None) -> str:
+    if name:
+        for key, stamp in trace.versions.items():
+            if key in (f"prompt:{name}", f"config:{name}", name) or stamp.startswith(f"{name}@"):
+                head = stamp.split("#", 1)[0]
+                return head.split("@", 1)[1] if "@" in head else stamp
+        versions = trace.metadata.get("versions")
+        if isinstance(versions, dict) and name in versions:
+            return str(versions[name])
+    if "version" in trace.metadata:
+        return str(trace.metadata["version"])
+    stem = path.stem
+    return stem.rsplit("@", 1)[1] if "@" in stem else stem
+
+
+def _traces_bisect(args: argparse.Namespace, strategy: str) -> BisectReport:
+    from .store import load_trace
+    from .versions import natural_key
+
+    if args.git_file:
+        raise InputError("--traces and --git-file are two different targets; use one of them.")
+    if not (args.spec or args.snapshot):
+        raise InputError("--traces needs a predicate: --spec SPEC.yaml or --snapshot GOLDEN (nothing is re-run).")
+    if _pytest_args(args):
+        raise InputError("--traces re-runs nothing, so it takes no pytest arguments; drop the part after --.")
+    folder = Path(args.traces)
+    if not folder.is_dir():
+        raise InputError(f"--traces {folder}: no such directory; point it at a folder of trace files.")
+    predicate = SpecPredicate(args.spec) if args.spec else SnapshotPredicate(args.snapshot)
+    by_label: dict[str, list[tuple[Path, Trace]]] = {}
+    for path in sorted(folder.rglob("*.json")):
+        trace = load_trace(path)
+        by_label.setdefault(_trace_label(trace, path, args.name), []).append((path, trace))
+    if not by_label:
+        raise InputError(f"--traces {folder}: no *.json trace files found.")
+    if args.versions:
+        order = [v.strip() for v in args.versions.split(",") if v.strip()]
+    else:
+        order = _registry_order(args) or sorted(by_label, key=natural_key)
+    labels = _labels_between(order, args.good, args.bad, f"the traces in {folder}")
+    outcomes: dict[str, list[RunRecord]] = {}
+    for label in labels:
+        for number, (path, trace) in enumerate(by_label.get(label, [])):
+            outcome, detail = predicate.judge_trace(trace)
+            outcomes.setdefault(label, []).append(
+                RunRecord(label, label, outcome, 0, number, detail=detail, traces=[str(path)])
+            )
+    records: list[RunRecord] = []
+    single = all(len(v) <= 1 for v in outcomes.values())
+    if single and strategy == "binary":
+        used: dict[str, int] = {}
+
+        def evaluate(index: int) -> Outcome:
+            label = labels[index]
+            have = outcomes.get(label, [])
+            run = used.get(label, 0)
+            used[label] = run + 1
+            if run >= len(have):
+                record = RunRecord(label, label, SKIP, 0, run, detail="no recorded trace for this version")
+            else:
+                record = have[run]
+            records.append(record)
+            return record.outcome
+
+        result = binary_search(len(labels), evaluate)
+    else:
+        tally = Tally(len(labels))
+        for index, label in enumerate(labels):
+            for record in outcomes.get(label, []):
+                tally.record(index, record.outcome)
+                records.append(record)
+            if label not in outcomes:
+                tally.record(index, SKIP)
+        result = from_evidence(len(labels), tally, confidence=args.confidence or 0.95)
+        strategy = "evidence"
+    return BisectReport(
+        target="traces",
+        name=args.name or str(folder),
+        labels=labels,
+        strategy=strategy,
+        result=result,
+        records=records,
+        describe=(lambda label: f"{args.name}@{label}") if args.name else (lambda label: label),
+        diff_lines=_diff_lines(result, labels, records),
+        confidence_target=args.confidence,
+    )
+
+
+def _registry_order(args: argparse.Namespace) -> list[str]:
+    from .versions import ConfigRegistry, PromptRegistry
+
+    if not args.name:
+        return []
+    root = Path(args.registry or ("configs" if args.config else "prompts"))
+    if not (root / args.name).is_dir():
+        return []
+    registry = ConfigRegistry(root) if args.config else PromptRegistry(root)
+    return registry.labels(args.name)
+
+
+# --------------------------------------------------------------------------- git bisect run
+
+
+def run_git_predicate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """One verdict at the current checkout, as a ``git bisect run`` exit code.
+
+    Runs the selection ``--repeat N`` times (default once): any skip -> 125,
+    any failure -> 1, else 0; bad input or an internal error -> 128 (git
+    stops the bisect instead of taking the error for a bad commit).
+    """
+    try:
+        if args.name or args.git_file or args.traces:
+            raise InputError("--git-run-predicate tests the current checkout; drop NAME, --git-file and --traces.")
+        repeat = args.repeat or 1
+        if repeat < 1:
+            raise InputError(f"--repeat {repeat}: must be at least 1.")
+        predicate = _predicate(args)
+        target = RegistryTarget("", ["HEAD"], Path.cwd())
+        with tempfile.TemporaryDirectory(prefix="agenttrace-bisect-") as tmp:
+            runner = PytestRunner(_pytest_args(args), predicate, timeout=args.timeout, store=Path(tmp))
+            outcomes = []
+            for run in range(repeat):
+                record = runner.run(_Checkout(target), "HEAD", run, _seed(args.seed, "HEAD", run))
+                outcomes.append(record.outcome)
+                err.write(f"agenttrace bisect: run {run + 1}: {record.outcome} ({record.detail})\n")
+                if record.outcome == SKIP:
+                    return GIT_SKIP
+    except AgentTraceError as exc:
+        err.write(f"agenttrace bisect: error: {exc}\n")
+        return GIT_ABORT
+    verdict = GIT_BAD if BAD in outcomes else GIT_GOOD
+    out.write(f"{'bad' if verdict else 'good'}: {outcomes.count(BAD)} of {len(outcomes)} runs failed\n")
+    return verdict
+
+
+class _Checkout:
+    """The current checkout as a target with one version and no override."""
+
+    kind = "checkout"
+
+    def __init__(self, base: RegistryTarget) -> None:
+        self.name = "HEAD"
+        self.labels = ["HEAD"]
+        self._base = base
+
+    def stamp(self, label: str) -> str:
+        return label
+
+    def prepare(self, label: str) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext((Path.cwd(), [], {}))
+
+    def describe(self, label: str) -> str:
+        return label

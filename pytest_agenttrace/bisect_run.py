@@ -1,0 +1,496 @@
+"""What ``agenttrace bisect`` runs: targets (the ordered versions), predicates and the run log.
+
+A *target* is the ordered list of candidate versions plus a way to make one
+of them current for a run:
+
+* :class:`RegistryTarget`: the labels of a prompt or config in a registry
+  (``prompts/<name>/<label>.txt``, ``configs/<name>/<label>.yaml``) or an
+  explicit ``--versions`` list; a run gets ``--agenttrace-version NAME=LABEL``
+  (and ``AGENTTRACE_VERSIONS``).
+* :class:`GitFileTarget`: the commits that changed one file (``git log
+  --follow``); a run sees that commit's content of the file only, in a
+  temporary copy of the working tree (or in place, restored afterwards).
+
+A *predicate* turns one pytest run into ``good``/``bad``/``skip``: the pytest
+exit code (0 good, 1 bad, anything else skip), a spec checked against the
+traces the run saved, or a comparison of those traces with a golden snapshot.
+
+The :class:`RunLog` is an append-only JSON-lines file of every run (version,
+stamp, outcome, seed, trace hash) kept under pytest's cache directory, so an
+interrupted bisect resumes where it stopped: the k-th run of a version is
+replayed from the log when the log has it and the version's content stamp is
+unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from .bisect_search import BAD, GOOD, SKIP, Outcome
+from .exceptions import InputError, TraceFileError
+from .model import Trace
+
+__all__ = [
+    "ENV_RUN",
+    "ENV_SEED",
+    "ExitCodePredicate",
+    "GitFileTarget",
+    "Predicate",
+    "PytestRunner",
+    "RegistryTarget",
+    "RunLog",
+    "RunRecord",
+    "SnapshotPredicate",
+    "SpecPredicate",
+    "Target",
+    "trace_hash",
+]
+
+#: Environment variables every bisect run gets: a per-run seed and run number.
+ENV_SEED: Final = "AGENTTRACE_BISECT_SEED"
+ENV_RUN: Final = "AGENTTRACE_BISECT_RUN"
+_IGNORED_DIRS: Final = (".git", ".pytest_cache", "__pycache__", ".mypy_cache", ".ruff_cache", ".venv", "node_modules")
+
+
+@dataclass
+class RunRecord:
+    """One run of one version."""
+
+    version: str
+    stamp: str
+    outcome: Outcome
+    seed: int
+    run: int
+    trace_hash: str | None = None
+    detail: str = ""
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    traces: list[str] = field(default_factory=list)
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form written to the run log and ``--format json``."""
+        return {
+            "version": self.version,
+            "stamp": self.stamp,
+            "outcome": self.outcome,
+            "seed": self.seed,
+            "run": self.run,
+            "trace_hash": self.trace_hash,
+            "detail": self.detail,
+            "exit_code": self.exit_code,
+            "duration_s": round(self.duration_s, 3),
+            "traces": self.traces,
+            "cached": self.cached,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        """Read a run-log line back."""
+        outcome = data["outcome"]
+        if outcome not in (GOOD, BAD, SKIP):
+            raise ValueError(f"unknown outcome {outcome!r}")
+        return cls(
+            version=str(data["version"]),
+            stamp=str(data.get("stamp", "")),
+            outcome=outcome,
+            seed=int(data.get("seed", 0)),
+            run=int(data.get("run", 0)),
+            trace_hash=data.get("trace_hash"),
+            detail=str(data.get("detail", "")),
+            exit_code=data.get("exit_code"),
+            duration_s=float(data.get("duration_s", 0.0)),
+            traces=[str(t) for t in data.get("traces", [])],
+            cached=True,
+        )
+
+
+def trace_hash(paths: Sequence[Path]) -> str | None:
+    """SHA-256 (16 hex digits) over the saved trace files of a run, or ``None``."""
+    if not paths:
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- targets
+
+
+class Target(Protocol):
+    """The ordered versions of a bisect and how to make one current."""
+
+    kind: str
+    name: str
+    labels: list[str]
+
+    def stamp(self, label: str) -> str:
+        """An identity of the version's content (a change invalidates cached runs)."""
+        ...
+
+    def prepare(self, label: str) -> contextlib.AbstractContextManager[tuple[Path, list[str], dict[str, str]]]:
+        """Make ``label`` current: yields ``(cwd, extra pytest args, extra env)``."""
+        ...
+
+    def describe(self, label: str) -> str:
+        """How a version is named in the output (``summarizer@v4``)."""
+        ...
+
+
+class RegistryTarget:
+    """Versions of a prompt/config from a registry or an explicit list."""
+
+    kind = "registry"
+
+    def __init__(self, name: str, labels: list[str], cwd: Path, files: Mapping[str, Path] | None = None) -> None:
+        self.name = name
+        self.labels = labels
+        self.cwd = cwd
+        self._files = dict(files or {})
+
+    def stamp(self, label: str) -> str:
+        path = self._files.get(label)
+        if path is None or not path.is_file():
+            return label
+        return f"{label}#{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}"
+
+    @contextlib.contextmanager
+    def prepare(self, label: str) -> Iterator[tuple[Path, list[str], dict[str, str]]]:
+        override = f"{self.name}={label}"
+        previous = os.environ.get("AGENTTRACE_VERSIONS", "")
+        env_value = ",".join(x for x in (previous, override) if x)
+        yield self.cwd, ["--agenttrace-version", override], {"AGENTTRACE_VERSIONS": env_value}
+
+    def describe(self, label: str) -> str:
+        return f"{self.name}@{label}"
+
+
+def _git(repo: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False, timeout=60)
+    except FileNotFoundError:
+        raise InputError("--git-file needs the git command; install git or bisect a registry instead.") from None
+    if done.returncode != 0:
+        raise InputError(f"git {' '.join(args)} failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+class GitFileTarget:
+    """The commits that changed one file, applied alone to a copy of the working tree."""
+
+    kind = "git-file"
+
+    def __init__(self, path: str, good: str | None, bad: str | None, cwd: Path, *, in_place: bool = False) -> None:
+        self.cwd = cwd
+        self.in_place = in_place
+        if not (cwd / path).exists() and not _git(cwd, "log", "-1", "--format=%H", "--", path).strip():
+            raise InputError(f"--git-file {path}: no such file in the working tree or in git history; check the path.")
+        self.top = Path(_git(cwd, "rev-parse", "--show-toplevel").strip())
+        self.rel = (cwd / path).resolve().relative_to(self.top.resolve()).as_posix()
+        self.name = self.rel
+        log = _git(self.top, "log", "--follow", "--format=commit %H", "--name-only", "--", self.rel)
+        commits: list[tuple[str, str]] = []  # (sha, path at that commit), newest first
+        sha = ""
+        for line in log.splitlines():
+            if line.startswith("commit "):
+                sha = line[7:].strip()
+            elif line.strip() and sha:
+                commits.append((sha, line.strip()))
+                sha = ""
+        if not commits:
+            raise InputError(f"--git-file {path}: git has no commit that changed it; commit it first.")
+        commits.reverse()
+        self._paths = {c[0][:10]: c[1] for c in commits}
+        self._full = {c[0][:10]: c[0] for c in commits}
+        ordered = [c[0][:10] for c in commits]
+        lo = self._locate(good, ordered, "--good") if good else 0
+        hi = self._locate(bad, ordered, "--bad") if bad else len(ordered) - 1
+        if hi <= lo:
+            raise InputError(
+                f"--good {good} is not older than --bad {bad or 'HEAD'} in the history of {self.rel}; "
+                "swap them or pick other commits."
+            )
+        self.labels = ordered[lo : hi + 1]
+
+    def _locate(self, rev: str, ordered: list[str], option: str) -> int:
+        full = _git(self.top, "rev-parse", "--verify", f"{rev}^{{commit}}").strip()
+        for index in range(len(ordered) - 1, -1, -1):
+            candidate = self._full[ordered[index]]
+            if candidate == full:
+                return index
+            done = subprocess.run(
+                ["git", "merge-base", "--is-ancestor", candidate, full], cwd=self.top, capture_output=True, check=False
+            )
+            if done.returncode == 0:
+                return index
+        raise InputError(f"{option} {rev}: no commit at or before it changed {self.rel}; pick a later commit.")
+
+    def stamp(self, label: str) -> str:
+        return self._full[label]
+
+    def content(self, label: str) -> bytes | None:
+        """The file's content at commit ``label`` (``None`` if it did not exist there)."""
+        done = subprocess.run(
+            ["git", "show", f"{self._full[label]}:{self._paths[label]}"],
+            cwd=self.top,
+            capture_output=True,
+            check=False,
+        )
+        return done.stdout if done.returncode == 0 else None
+
+    @contextlib.contextmanager
+    def prepare(self, label: str) -> Iterator[tuple[Path, list[str], dict[str, str]]]:
+        data = self.content(label)
+        if data is None:
+            raise _Untestable(f"{self.rel} does not exist at {label}")
+        relcwd = self.cwd.resolve().relative_to(self.top.resolve())
+        if self.in_place:
+            target = self.top / self.rel
+            original = target.read_bytes() if target.exists() else None
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                yield self.cwd, [], {}
+            finally:
+                if original is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    target.write_bytes(original)
+            return
+        with tempfile.TemporaryDirectory(prefix="agenttrace-bisect-") as tmp:
+            copy = Path(tmp) / self.top.name
+            shutil.copytree(self.top, copy, ignore=shutil.ignore_patterns(*_IGNORED_DIRS), symlinks=True)
+            (copy / self.rel).parent.mkdir(parents=True, exist_ok=True)
+            (copy / self.rel).write_bytes(data)
+            yield copy / relcwd, [], {}
+
+    def describe(self, label: str) -> str:
+        return f"{self.rel}@{label}"
+
+
+class _Untestable(Exception):
+    """A version cannot be set up for a run (skip it)."""
+
+
+# --------------------------------------------------------------------------- predicates
+
+
+class Predicate(Protocol):
+    """Turns a finished pytest run into an outcome."""
+
+    def judge(self, exit_code: int, traces: list[Path]) -> tuple[Outcome, str]:
+        """``(outcome, one-line detail)``."""
+        ...
+
+
+_EXIT_NAMES: Final = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
+
+
+class ExitCodePredicate:
+    """pytest's exit code: 0 good, 1 bad, anything else (collection error, no tests) skip."""
+
+    def judge(self, exit_code: int, traces: list[Path]) -> tuple[Outcome, str]:
+        if exit_code == 0:
+            return GOOD, "tests passed"
+        if exit_code == 1:
+            return BAD, "tests failed"
+        return SKIP, f"pytest exit code {exit_code} ({_EXIT_NAMES.get(exit_code, 'error')})"
+
+
+def _load_traces(paths: Sequence[Path]) -> list[Trace]:
+    from .store import load_trace
+
+    out = []
+    for path in paths:
+        try:
+            out.append(load_trace(path))
+        except TraceFileError:
+            continue
+    return out
+
+
+class SpecPredicate:
+    """The traces a run saved, checked against a spec: any violation is bad."""
+
+    def __init__(self, spec_path: str) -> None:
+        from .spec.loader import load_spec
+
+        self.path = spec_path
+        self.spec = load_spec(spec_path)
+
+    def judge_trace(self, trace: Trace) -> tuple[Outcome, str]:
+        """The outcome for one trace."""
+        from .spec.engine import check_trace
+
+        result = check_trace(trace, self.spec)
+        if result.passed:
+            return GOOD, "spec passed"
+        rules = sorted({v.rule for v in result.violations})
+        return BAD, f"spec violated: {', '.join(rules)}"
+
+    def judge(self, exit_code: int, traces: list[Path]) -> tuple[Outcome, str]:
+        if exit_code not in (0, 1):
+            return ExitCodePredicate().judge(exit_code, traces)
+        loaded = _load_traces(traces)
+        if not loaded:
+            return SKIP, "the run saved no trace (does the test use the agenttrace fixture?)"
+        details = []
+        for trace in loaded:
+            outcome, detail = self.judge_trace(trace)
+            if outcome == BAD:
+                details.append(f"{trace.name}: {detail}")
+        if details:
+            return BAD, "; ".join(details)
+        return GOOD, f"spec passed on {len(loaded)} trace(s)"
+
+
+class SnapshotPredicate:
+    """The traces compared with a golden trace or snapshot file: a different tree is bad."""
+
+    def __init__(self, golden_path: str) -> None:
+        from .diff import load_any
+
+        self.path = golden_path
+        self.golden = load_any(golden_path)
+
+    def judge_trace(self, trace: Trace) -> tuple[Outcome, str]:
+        """The outcome for one trace."""
+        from .diff import diff_normalized
+        from .normalize import NormalizeOptions, normalize
+
+        options = NormalizeOptions.build(level=str(self.golden.get("level", "io")))
+        result = diff_normalized(self.golden, normalize(trace, options))
+        if result.same:
+            return GOOD, "same as the snapshot"
+        return BAD, f"differs from the snapshot ({len(result.changes)} changes)"
+
+    def judge(self, exit_code: int, traces: list[Path]) -> tuple[Outcome, str]:
+        if exit_code not in (0, 1):
+            return ExitCodePredicate().judge(exit_code, traces)
+        loaded = _load_traces(traces)
+        if len(loaded) != 1:
+            return SKIP, (
+                f"the run saved {len(loaded)} traces; --snapshot compares exactly one "
+                "(select one test in the pytest arguments)"
+            )
+        return self.judge_trace(loaded[0])
+
+
+# --------------------------------------------------------------------------- runner
+
+
+class PytestRunner:
+    """Runs ``python -m pytest ARGS`` for one version and judges it."""
+
+    def __init__(
+        self,
+        pytest_args: Sequence[str],
+        predicate: Predicate,
+        *,
+        timeout: float | None = None,
+        store: Path,
+    ) -> None:
+        self.pytest_args = list(pytest_args)
+        self.predicate = predicate
+        self.timeout = timeout
+        self.store = store
+
+    def run(self, target: Target, label: str, run: int, seed: int) -> RunRecord:
+        """Run the selection once with ``label`` current."""
+        started = time.monotonic()
+        trace_dir = self.store / "traces" / _safe(label) / str(run)
+        shutil.rmtree(trace_dir, ignore_errors=True)
+        try:
+            with target.prepare(label) as (cwd, extra, env_extra):
+                env = {**os.environ, **env_extra, ENV_SEED: str(seed), ENV_RUN: str(run)}
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    *self.pytest_args,
+                    *extra,
+                    "--agenttrace-save",
+                    "--agenttrace-dir",
+                    str(trace_dir),
+                ]
+                try:
+                    done = subprocess.run(
+                        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timeout, check=False
+                    )
+                    code = done.returncode
+                except subprocess.TimeoutExpired:
+                    code = -1
+        except _Untestable as exc:
+            return RunRecord(label, target.stamp(label), SKIP, seed, run, detail=str(exc))
+        traces = sorted(trace_dir.glob("*.json")) if trace_dir.is_dir() else []
+        if code == -1:
+            outcome, detail = SKIP, f"timed out after {self.timeout}s"
+        else:
+            outcome, detail = self.predicate.judge(code, traces)
+        return RunRecord(
+            version=label,
+            stamp=target.stamp(label),
+            outcome=outcome,
+            seed=seed,
+            run=run,
+            trace_hash=trace_hash(traces),
+            detail=detail,
+            exit_code=code,
+            duration_s=time.monotonic() - started,
+            traces=[str(p) for p in traces],
+        )
+
+
+def _safe(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in label) or "_"
+
+
+# --------------------------------------------------------------------------- run log
+
+
+class RunLog:
+    """Append-only JSON-lines log of runs; replays them so a bisect resumes.
+
+    Lines whose ``stamp`` no longer matches the version's content are ignored.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._entries: dict[str, list[RunRecord]] = {}
+        if path is not None and path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = RunRecord.from_dict(json.loads(line))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn last line from an interrupted run
+                self._entries.setdefault(record.version, []).append(record)
+
+    def cached(self, label: str, stamp: str, run: int) -> RunRecord | None:
+        """The ``run``-th (0-based) logged run of ``label`` with a matching stamp."""
+        matching = [r for r in self._entries.get(label, []) if r.stamp == stamp]
+        return matching[run] if run < len(matching) else None
+
+    def append(self, record: RunRecord) -> None:
+        """Log one new run (flushed at once)."""
+        self._entries.setdefault(record.version, []).append(record)
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({k: v for k, v in record.to_dict().items() if k != "cached"}, ensure_ascii=False)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()

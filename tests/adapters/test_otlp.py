@@ -1,0 +1,239 @@
+"""OTLP JSON export and import: valid OTLP, exact round trip, foreign GenAI spans."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf import json_format
+from hypothesis import given
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from pytest_agenttrace.adapters.importing import import_trace
+from pytest_agenttrace.adapters.otlp import decode_any_value, encode_any_value, read_otlp, to_otlp
+from pytest_agenttrace.exceptions import TraceFileError
+from pytest_agenttrace.model import Span, Trace
+from pytest_agenttrace.recorder import Recorder
+from pytest_agenttrace.store import validate_trace_dict
+from pytest_agenttrace.strategies import traces
+
+
+def recorded_trace() -> Trace:
+    """A run with every field in use: delegation scope, error, events, links, context."""
+    rec = Recorder("tests/test_x.py::test_run", metadata={"nodeid": "tests/test_x.py::test_run", "n": 1})
+    with rec:
+        with rec.agent("planner", revision="r1"):
+            with rec.llm("plan", model="gpt-4o", input=[{"role": "user", "content": "héllo"}]) as llm:
+                llm.set_usage(input_tokens=12, output_tokens=4)
+                llm.set_output("a plan")
+            with rec.delegate(
+                "coder",
+                objective="fix bug",
+                allowed_tools=["edit_file"],
+                context={"diff": "x", "confidence": 0.75, "missing": None},
+                required_context=["diff"],
+            ):
+                with rec.agent("coder"):
+                    with rec.tool("edit_file", input={"path": "a.py"}, tool_call_id="call_1") as tool:
+                        tool.add_event("retry", attempt=2)
+                        tool.set_output({"ok": True, "lines": [1, 2]})
+                        tool.link(llm)
+                    try:
+                        with rec.tool("run_tests", input={}):
+                            raise ValueError("2 failed")
+                    except ValueError:
+                        pass
+            with rec.memory_write("notes", {"steps": 3}, version=2, based_on_version=1, valid=False):
+                pass
+            with rec.handoff("reviewer", context={}):
+                pass
+    return rec.finish()
+
+
+def otlp_roundtrip(trace: Trace) -> Trace:
+    [back] = read_otlp(json.loads(json.dumps(to_otlp(trace))), "t.json")
+    return back
+
+
+def test_export_then_import_is_identity_for_a_recorded_run() -> None:
+    trace = recorded_trace()
+    assert otlp_roundtrip(trace).to_dict() == trace.to_dict()
+
+
+@given(traces(max_spans=25))
+def test_export_then_import_is_identity(trace: Trace) -> None:
+    assert otlp_roundtrip(trace).to_dict() == trace.to_dict()
+
+
+def test_round_trip_keeps_odd_ids_and_values() -> None:
+    spans = (
+        Span(span_id="root span/1", parent_id=None, kind="agent", name="ä", agent="ä", start_ns=5, end_ns=90,
+             input="[not json]", output=None, attributes={"big": 2**70, "f": 1.0, "i": 1, "none": None, "l": []},
+             context={}),
+        Span(span_id="0000000000000000", parent_id="root span/1", kind="tool", name="t", agent="ä", start_ns=5,
+             end_ns=5, input={"nested": {"a": [1, {"b": None}]}}, links=["root span/1"]),
+    )
+    trace = Trace(trace_id="not-hex", name="odd", started_at="2026-01-02T03:04:05.123456Z", spans=spans)
+    back = otlp_roundtrip(trace)
+    expected = trace.to_dict()
+    expected["spans"][0]["attributes"]["big"] = str(2**70)  # documented: beyond int64 travels as text
+    assert back.to_dict() == expected
+
+
+def _to_protobuf_json(document: dict[str, Any]) -> dict[str, Any]:
+    """OTLP JSON uses hex ids where protobuf's JSON mapping uses base64: convert for the parser."""
+    converted = json.loads(json.dumps(document))
+    for resource_spans in converted["resourceSpans"]:
+        for scope_spans in resource_spans["scopeSpans"]:
+            for span in scope_spans["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    span[key] = base64.b64encode(bytes.fromhex(span[key])).decode()
+                for link in span.get("links", ()):
+                    for key in ("traceId", "spanId"):
+                        link[key] = base64.b64encode(bytes.fromhex(link[key])).decode()
+    return converted
+
+
+def test_export_is_valid_otlp_json() -> None:
+    trace = recorded_trace()
+    document = to_otlp(trace)
+    request = json_format.ParseDict(_to_protobuf_json(document), ExportTraceServiceRequest())
+    [resource_spans] = request.resource_spans
+    spans = resource_spans.scope_spans[0].spans
+    assert len(spans) == len(trace.spans)
+    ids = {span.span_id for span in spans}
+    assert len(ids) == len(spans)
+    for raw, span in zip(document["resourceSpans"][0]["scopeSpans"][0]["spans"], spans, strict=True):
+        assert len(span.trace_id) == 16 and len(span.span_id) == 8
+        assert raw["traceId"] == raw["traceId"].lower() and len(raw["traceId"]) == 32
+        assert isinstance(raw["startTimeUnixNano"], str) and int(raw["endTimeUnixNano"]) >= int(raw["startTimeUnixNano"])
+        assert span.parent_span_id == b"" or span.parent_span_id in ids
+    service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}["service.name"]
+    assert service == "pytest-agenttrace"
+
+
+def test_export_carries_viewer_attributes() -> None:
+    document = to_otlp(recorded_trace())
+    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    by_name = {span["name"]: {a["key"]: decode_any_value(a["value"]) for a in span["attributes"]} for span in spans}
+    assert by_name["plan"]["openinference.span.kind"] == "LLM"
+    assert by_name["plan"]["gen_ai.request.model"] == "gpt-4o"
+    assert by_name["plan"]["gen_ai.usage.input_tokens"] == 12
+    assert by_name["edit_file"]["gen_ai.tool.name"] == "edit_file"
+    assert by_name["edit_file"]["gen_ai.tool.call.id"] == "call_1"
+    assert json.loads(by_name["edit_file"]["input.value"]) == {"path": "a.py"}
+    assert by_name["run_tests"]["error.type"] == "ValueError"
+    error_span = next(s for s in spans if s["name"] == "run_tests")
+    assert error_span["status"] == {"code": 2, "message": "2 failed"}
+    assert next(s for s in spans if s["name"] == "edit_file")["events"][0]["name"] == "retry"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, True, False, 0, -5, 2**63 - 1, 1.5, "", "text", [], [1, "a", None], {}, {"a": {"b": [1.0, {"c": False}]}}],
+)
+def test_any_value_round_trip(value: Any) -> None:
+    assert decode_any_value(json.loads(json.dumps(encode_any_value(value)))) == value
+
+
+def _attr(key: str, value: Any) -> dict[str, Any]:
+    return {"key": key, "value": encode_any_value(value)}
+
+
+def foreign_document(trace_hex: str = "5b8efff798038103d269b633813fc60c") -> dict[str, Any]:
+    """Spans as an OpenTelemetry GenAI-instrumented agent exports them (child listed first)."""
+    base = 1_750_000_000_000_000_000
+    spans = [
+        {
+            "traceId": trace_hex, "spanId": "00f067aa0ba902b7", "parentSpanId": "00f067aa0ba902b6",
+            "name": "execute_tool get_weather", "kind": 1,
+            "startTimeUnixNano": str(base + 2000), "endTimeUnixNano": str(base + 3000),
+            "attributes": [
+                _attr("gen_ai.operation.name", "execute_tool"), _attr("gen_ai.tool.name", "get_weather"),
+                _attr("gen_ai.tool.call.id", "call_1"), _attr("gen_ai.tool.call.arguments", '{"city": "Paris"}'),
+            ],
+            "events": [{"timeUnixNano": str(base + 2500), "name": "exception", "attributes": [
+                _attr("exception.type", "TimeoutError"), _attr("exception.message", "too slow")]}],
+            "status": {"code": 2, "message": ""},
+        },
+        {
+            "traceId": trace_hex, "spanId": "00f067aa0ba902b6", "parentSpanId": "",
+            "name": "invoke_agent weather", "kind": 1,
+            "startTimeUnixNano": str(base), "endTimeUnixNano": str(base + 9000),
+            "attributes": [_attr("gen_ai.operation.name", "invoke_agent"), _attr("gen_ai.agent.name", "weather")],
+            "status": {},
+        },
+        {
+            "traceId": trace_hex, "spanId": "00f067aa0ba902b8", "parentSpanId": "00f067aa0ba902b6",
+            "name": "chat gpt-4o", "kind": 3,
+            "startTimeUnixNano": str(base + 1000), "endTimeUnixNano": str(base + 1900),
+            "attributes": [
+                _attr("gen_ai.operation.name", "chat"), _attr("gen_ai.request.model", "gpt-4o"),
+                {"key": "gen_ai.usage.input_tokens", "value": {"intValue": 31}},  # ints as JSON numbers too
+                {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "7"}},
+            ],
+            "links": [{"traceId": trace_hex, "spanId": "00f067aa0ba902b6"}],
+        },
+    ]
+    return {"resourceSpans": [{"resource": {"attributes": [_attr("service.name", "weather-svc")]},
+                               "scopeSpans": [{"scope": {"name": "x"}, "spans": spans}]}]}
+
+
+def test_foreign_genai_spans_import_into_a_tree() -> None:
+    [trace] = read_otlp(foreign_document(), "f.json")
+    validate_trace_dict(trace.to_dict())
+    assert [(s.kind, s.name, s.agent, s.start_ns) for s in trace.spans] == [
+        ("agent", "weather", "weather", 0),
+        ("llm", "chat gpt-4o", "weather", 1000),
+        ("tool", "get_weather", "weather", 2000),
+    ]
+    agent, llm, tool = trace.spans
+    assert llm.parent_id == tool.parent_id == agent.span_id
+    assert llm.attributes["usage"] == {"input_tokens": 31, "output_tokens": 7}
+    assert llm.links == [agent.span_id]
+    assert tool.input == {"city": "Paris"}
+    assert (tool.status, tool.error) == ("error", {"type": "TimeoutError", "message": "too slow"})
+    assert tool.events[0]["time_ns"] == 2500
+    assert trace.started_at == "2025-06-15T15:06:40.000000Z"
+    assert trace.metadata["service"] == "weather-svc"
+    assert trace.name == "weather"  # the root span, as mapped
+
+
+def test_json_lines_with_two_traces_and_base64_ids(tmp_path: Path) -> None:
+    second = foreign_document("6b8efff798038103d269b633813fc60c")
+    for span in second["resourceSpans"][0]["scopeSpans"][0]["spans"]:
+        for key in ("traceId", "spanId", "parentSpanId"):
+            span[key] = base64.b64encode(bytes.fromhex(span[key])).decode() if span[key] else ""
+    path = tmp_path / "spans.jsonl"
+    path.write_text(json.dumps(foreign_document()) + "\n" + json.dumps(second) + "\n")
+    result = import_trace(path)
+    assert isinstance(result, list) and len(result) == 2
+    assert [len(t.spans) for t in result] == [3, 3]
+    assert result[1].spans[1].parent_id == result[1].spans[0].span_id == "00f067aa0ba902b6"
+
+
+def test_a_malformed_span_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    document = foreign_document()
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"].append({"traceId": "5b8efff798038103d269b633813fc60c", "name": "x"})
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["parentSpanId"] = "1111111111111111"
+    with caplog.at_level(logging.WARNING, logger="pytest_agenttrace.adapters"):
+        [trace] = read_otlp(document, "f.json")
+    assert len(trace.spans) == 3
+    assert any("skipped" in r.message for r in caplog.records)
+    warnings = trace.metadata["import_warnings"]
+    assert any("not in the file; made a root" in w for w in warnings)
+    validate_trace_dict(trace.to_dict())
+
+
+def test_a_file_that_is_not_otlp_names_the_file_and_the_format(tmp_path: Path) -> None:
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"trace": {}, "observations": []}))
+    with pytest.raises(TraceFileError, match=r"other\.json: is not an OTLP JSON export .*looks like 'langfuse'"):
+        import_trace(path, "otlp")
+    path.write_text("{ broken")
+    with pytest.raises(TraceFileError, match=r"other\.json: is not JSON"):
+        import_trace(path, "otlp")

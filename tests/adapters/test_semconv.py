@@ -1,0 +1,225 @@
+"""OpenTelemetry GenAI / OpenInference attributes -> span kinds and reserved attributes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_agenttrace.adapters.semconv import map_otel_span
+
+# (span name, attributes) -> (kind, name, agent)
+KINDS: list[tuple[str, dict[str, Any], tuple[str, str, str | None]]] = [
+    ("invoke_agent planner", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"}, ("agent", "planner", "planner")),
+    ("invoke_agent planner", {"gen_ai.operation.name": "invoke_agent"}, ("agent", "planner", "planner")),
+    ("create_agent", {"gen_ai.operation.name": "create_agent", "gen_ai.agent.name": "coder"}, ("agent", "coder", "coder")),
+    ("execute_tool search", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "web_search"}, ("tool", "web_search", None)),
+    ("execute_tool search", {"gen_ai.operation.name": "execute_tool"}, ("tool", "search", None)),
+    ("chat gpt-4o", {"gen_ai.operation.name": "chat"}, ("llm", "chat gpt-4o", None)),
+    ("text_completion m", {"gen_ai.operation.name": "text_completion"}, ("llm", "text_completion m", None)),
+    ("generate_content gemini", {"gen_ai.operation.name": "generate_content"}, ("llm", "generate_content gemini", None)),
+    ("embeddings e", {"gen_ai.operation.name": "embeddings"}, ("llm", "embeddings e", None)),
+    ("retrieval docs", {"gen_ai.operation.name": "retrieval"}, ("retrieval", "retrieval docs", None)),
+    ("search_memory", {"gen_ai.operation.name": "search_memory"}, ("memory_read", "search_memory", None)),
+    ("update_memory", {"gen_ai.operation.name": "update_memory"}, ("memory_write", "update_memory", None)),
+    ("x", {"openinference.span.kind": "AGENT", "graph.node.id": "triage"}, ("agent", "triage", "triage")),
+    ("agent_run [hello_agent]", {"openinference.span.kind": "AGENT"}, ("agent", "hello_agent", "hello_agent")),
+    ("get_weather", {"openinference.span.kind": "TOOL", "tool.name": "get_weather"}, ("tool", "get_weather", None)),
+    ("call_llm", {"openinference.span.kind": "LLM"}, ("llm", "call_llm", None)),
+    ("embed", {"openinference.span.kind": "EMBEDDING"}, ("llm", "embed", None)),
+    ("fetch", {"openinference.span.kind": "RETRIEVER"}, ("retrieval", "fetch", None)),
+    ("rerank", {"openinference.span.kind": "RERANKER"}, ("retrieval", "rerank", None)),
+    ("moderation", {"openinference.span.kind": "GUARDRAIL"}, ("guardrail", "moderation", None)),
+    ("judge", {"openinference.span.kind": "EVALUATOR"}, ("guardrail", "judge", None)),
+    ("pipeline", {"openinference.span.kind": "CHAIN"}, ("custom", "pipeline", None)),
+    # No operation: what the attributes imply.
+    ("running tool: lookup", {"gen_ai.tool.name": "lookup"}, ("tool", "lookup", None)),
+    ("joke_agent run", {"gen_ai.agent.name": "joke_agent"}, ("agent", "joke_agent", "joke_agent")),
+    ("llm call", {"gen_ai.request.model": "gpt-4o"}, ("llm", "llm call", None)),
+    # A tool span inside an agent names the agent acting.
+    ("execute_tool t", {"gen_ai.operation.name": "execute_tool", "gen_ai.agent.name": "coder"}, ("tool", "t", "coder")),
+    # Handoffs, however they are spelled.
+    ("handoff to billing", {"openinference.span.kind": "TOOL"}, ("handoff", "handoff to billing", None)),
+    ("handoff from triage to billing", {}, ("handoff", "handoff from triage to billing", "triage")),
+    ("Handoff: triage → billing", {}, ("handoff", "Handoff: triage → billing", "triage")),
+    ("Handoff: triage -> billing", {}, ("handoff", "Handoff: triage -> billing", "triage")),
+    ("transfer", {"gen_ai.operation.name": "handoff", "from_agent": "a", "to_agent": "b"}, ("handoff", "transfer", "a")),
+    ("transfer_to_billing", {"gen_ai.tool.name": "transfer_to_billing"}, ("handoff", "transfer_to_billing", None)),
+    # Anything unknown.
+    ("HTTP GET", {"http.method": "GET"}, ("custom", "HTTP GET", None)),
+    ("Handoff complete", {}, ("custom", "Handoff complete", None)),
+]
+
+
+@pytest.mark.parametrize(("name", "attributes", "expected"), KINDS, ids=[f"{n}|{sorted(a)}" for n, a, _ in KINDS])
+def test_kind_name_and_agent(name: str, attributes: dict[str, Any], expected: tuple[str, str, str | None]) -> None:
+    mapped = map_otel_span(name, attributes)
+    assert (mapped.kind, mapped.name, mapped.agent) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes", "to_agent", "from_agent"),
+    [
+        ("handoff to billing", {}, "billing", None),
+        ("handoff from triage to billing", {}, "billing", "triage"),
+        ("Handoff: a → b", {}, "b", "a"),
+        ("t", {"gen_ai.tool.name": "transfer_to_refunds"}, "refunds", None),
+        ("t", {"gen_ai.operation.name": "handoff", "to_agent": "x"}, "x", None),
+    ],
+)
+def test_handoff_targets(name: str, attributes: dict[str, Any], to_agent: str, from_agent: str | None) -> None:
+    mapped = map_otel_span(name, attributes)
+    assert mapped.kind == "handoff"
+    assert mapped.attributes["to_agent"] == to_agent
+    assert mapped.attributes.get("from_agent") == from_agent
+
+
+@pytest.mark.parametrize(
+    ("attributes", "usage"),
+    [
+        ({"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 3}, {"input_tokens": 10, "output_tokens": 3}),
+        ({"gen_ai.usage.prompt_tokens": 7, "gen_ai.usage.completion_tokens": 2}, {"input_tokens": 7, "output_tokens": 2}),
+        (
+            {"llm.token_count.prompt": "39", "llm.token_count.completion": "6", "llm.token_count.total": "45"},
+            {"input_tokens": 39, "output_tokens": 6, "total_tokens": 45},
+        ),
+        ({"gen_ai.usage.input_tokens": "many"}, None),
+        ({"gen_ai.usage.input_tokens": 1.5}, None),
+        ({"gen_ai.usage.input_tokens": True}, None),
+    ],
+)
+def test_token_usage(attributes: dict[str, Any], usage: dict[str, int] | None) -> None:
+    mapped = map_otel_span("chat m", {"gen_ai.operation.name": "chat", **attributes})
+    assert mapped.attributes.get("usage") == usage
+
+
+def test_reserved_attributes_model_tool_call_and_provider() -> None:
+    mapped = map_otel_span(
+        "chat",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-08-06",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.conversation.id": "c1",
+        },
+    )
+    attrs = mapped.attributes
+    assert attrs["model"] == "gpt-4o-2024-08-06"  # the model that answered
+    assert attrs["provider"] == "openai"
+    assert attrs["operation"] == "chat"
+    # Mapped keys are not repeated; the rest stays under otel.
+    assert attrs["otel"] == {"gen_ai.request.model": "gpt-4o", "gen_ai.conversation.id": "c1"}
+
+    tool = map_otel_span("execute_tool x", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.id": "call_9"})
+    assert tool.attributes["tool_call_id"] == "call_9"
+    assert "otel" not in tool.attributes
+    # Microsoft Agent Framework writes [run id, call id].
+    listed = map_otel_span("execute_tool x", {"gen_ai.tool.call.id": ["run_1", "call_2"], "gen_ai.tool.name": "x"})
+    assert listed.attributes["tool_call_id"] == "call_2"
+
+
+def test_openinference_model_name_becomes_model() -> None:
+    mapped = map_otel_span("c", {"openinference.span.kind": "LLM", "llm.model_name": "gemini-2.0-flash"})
+    assert mapped.attributes["model"] == "gemini-2.0-flash"
+
+
+def test_memory_key_and_retrieval_source() -> None:
+    write = map_otel_span("update_memory", {"gen_ai.operation.name": "update_memory", "gen_ai.memory.record.id": "prefs"})
+    assert (write.kind, write.attributes["key"]) == ("memory_write", "prefs")
+    read = map_otel_span("r", {"gen_ai.operation.name": "retrieval", "gen_ai.data_source.id": "kb"})
+    assert read.attributes["source"] == "kb"
+
+
+def test_unknown_span_keeps_every_original_attribute() -> None:
+    attributes = {"http.method": "GET", "tags": ("a", "b"), "n": 3}
+    mapped = map_otel_span("HTTP GET", attributes)
+    assert mapped.kind == "custom"
+    assert mapped.attributes == {"otel": {"http.method": "GET", "tags": ["a", "b"], "n": 3}}
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected_input", "expected_output"),
+    [
+        ({"input.value": '{"q": 1}', "output.value": "done"}, {"q": 1}, "done"),
+        ({"input.value": "{not json", "input.mime_type": "application/json"}, "{not json", None),
+        ({"input.value": "[1, 2]", "input.mime_type": "text/plain"}, [1, 2], None),
+        ({"gen_ai.tool.call.arguments": '{"city": "Paris"}', "gen_ai.tool.call.result": "sunny"}, {"city": "Paris"}, "sunny"),
+        ({"gen_ai.input.messages": '[{"role": "user"}]'}, [{"role": "user"}], None),
+        ({"tool_arguments": "{'topic': 'x'}"}, "{'topic': 'x'}", None),  # Python repr: kept as text, never evaluated
+    ],
+)
+def test_payloads_become_input_and_output(
+    attributes: dict[str, Any], expected_input: Any, expected_output: Any
+) -> None:
+    mapped = map_otel_span("execute_tool t", {"gen_ai.operation.name": "execute_tool", **attributes})
+    assert mapped.input == expected_input
+    assert mapped.output == expected_output
+    assert not set(attributes) & set(mapped.attributes.get("otel", {})) - {"input.mime_type"}
+
+
+@pytest.mark.parametrize(
+    ("attributes", "versions"),
+    [
+        ({"llm.prompt_template.version": "v3", "gen_ai.prompt.name": "planner"}, {"prompt:planner": "planner@v3"}),
+        ({"llm.prompt_template.version": "v3"}, {"prompt:prompt": "prompt@v3"}),
+        ({"gen_ai.prompt.name": "planner"}, {"prompt:planner": "planner"}),
+        ({"gen_ai.agent.version": "2.1", "gen_ai.agent.name": "coder"}, {"agent:coder": "2.1"}),
+        ({}, {}),
+    ],
+)
+def test_prompt_and_agent_versions_become_stamps(attributes: dict[str, Any], versions: dict[str, str]) -> None:
+    assert map_otel_span("chat", {"gen_ai.operation.name": "chat", **attributes}).versions == versions
+
+
+@pytest.mark.parametrize(
+    ("status_error", "attributes", "error"),
+    [
+        (None, {"error.type": "timeout"}, None),
+        (("ValueError", "bad"), {}, {"type": "ValueError", "message": "bad"}),
+        (("", "rate limited"), {"error.type": "429"}, {"type": "429", "message": "rate limited"}),
+        (("", ""), {}, {"type": "Error", "message": ""}),
+    ],
+)
+def test_errors(status_error: tuple[str, str] | None, attributes: dict[str, Any], error: dict[str, str] | None) -> None:
+    assert map_otel_span("chat", attributes, status_error=status_error).error == error
+
+
+otel_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.lists(st.text(max_size=5), max_size=3).map(tuple),
+)
+keys = st.sampled_from(
+    [
+        "gen_ai.operation.name",
+        "openinference.span.kind",
+        "gen_ai.tool.name",
+        "gen_ai.agent.name",
+        "gen_ai.usage.input_tokens",
+        "llm.token_count.prompt",
+        "input.value",
+        "output.value",
+        "input.mime_type",
+        "gen_ai.tool.call.id",
+        "llm.prompt_template.version",
+        "from_agent",
+        "to_agent",
+        "x.custom",
+    ]
+)
+
+
+@given(name=st.text(max_size=40), attributes=st.dictionaries(keys | st.text(max_size=10), otel_values, max_size=8))
+def test_mapping_never_raises_and_always_gives_a_known_kind(name: str, attributes: dict[str, Any]) -> None:
+    mapped = map_otel_span(name, attributes)
+    assert mapped.kind in {"agent", "llm", "tool", "retrieval", "handoff", "memory_read", "memory_write", "guardrail", "custom"}
+    assert isinstance(mapped.name, str)
+    # Nothing is lost: each original key is either mapped or kept under otel.
+    if mapped.kind == "custom":
+        assert set(mapped.attributes.get("otel", {})) == {k for k in attributes}

@@ -1,0 +1,248 @@
+"""The report page in headless Chromium: renders, links, filters, scales, and executes nothing from a trace."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_agenttrace.report._samples import (
+    example_failure,
+    example_snapshot_diff,
+    example_violations,
+    generated_trace,
+    injection_trace,
+    injection_violations,
+)
+from pytest_agenttrace.report.html import ReportEntry
+
+from .conftest import OpenedReport
+
+pytestmark = pytest.mark.browser
+
+Opener = Callable[..., OpenedReport]
+
+
+def example_entry(**extra: Any) -> ReportEntry:
+    return ReportEntry.from_trace(
+        example_failure(),
+        outcome="failed",
+        violations=example_violations(),
+        message="AssertionError: trace violates spec 'refactor-pipeline': 8 violations",
+        duration=2.31,
+        **extra,
+    )
+
+
+def span_ids(report: OpenedReport, selector: str) -> list[str]:
+    return list(report.page.eval_on_selector_all(selector, "nodes => nodes.map(n => n.dataset.span)"))
+
+
+def timeline_highlight(report: OpenedReport) -> set[str]:
+    return set(
+        report.page.evaluate(
+            "Array.from(window.agenttrace.view.timeline.highlight).map(i => window.agenttrace.view.model.spans[i].span_id)"
+        )
+    )
+
+
+def test_example_failure_renders_tree_timeline_and_violations(open_report: Opener) -> None:
+    report = open_report([example_entry(), ReportEntry.from_trace(generated_trace(300), outcome="passed")])
+    page = report.page
+    assert report.problems() == []
+    assert page.text_content(".pill.failed") == "1 failed"
+    assert page.text_content(".pill.passed") == "1 passed"
+    assert page.locator(".tests tr").count() == 2
+    assert page.text_content(".tests tr.current .badge") == "failed"  # a failure opens first
+    spans = len(example_failure().spans)
+    assert page.locator(".tree .row").count() == spans  # small traces open fully expanded
+    assert page.get_attribute(".tree", "data-visible") == str(spans)
+    assert page.get_attribute(".tl-scroll canvas", "data-spans") == str(spans)
+    assert page.get_attribute(".tl-scroll canvas", "data-lanes") == str(len(example_failure().agents))
+    assert page.locator(".violation").count() == 8
+    assert page.locator(".violation .tag", has_text="detector").count() == 7  # all but the handoff rule
+    flagged = {sid for v in example_violations() for sid in v.spans}
+    assert set(span_ids(report, ".tree .row:has(.flag)")) == flagged
+    assert report.requests == [report.path.as_uri()]  # nothing else is fetched
+
+
+def test_clicking_a_violation_highlights_its_spans_and_chain(open_report: Opener) -> None:
+    report = open_report([example_entry()])
+    page = report.page
+    by_rule = {v.rule: v for v in example_violations()}
+
+    page.locator(".violation", has_text="tester-gets-confidence").click()
+    assert span_ids(report, ".tree .row.hl") == ["21"]
+    assert span_ids(report, ".tree .row.sel") == ["21"]
+    assert timeline_highlight(report) == {"21"}
+    assert page.locator(".violation.active .rule").text_content() == "tester-gets-confidence"
+    assert "handoff" in page.text_content(".details .head")
+
+    cascade = by_rule["cascading_error"]
+    page.locator(".violation", has_text="cascading_error").click()
+    expected = set(cascade.spans) | set(cascade.chain)
+    assert set(span_ids(report, ".tree .row.hl")) == expected
+    assert timeline_highlight(report) == expected
+    assert page.evaluate("window.agenttrace.view.timeline.chain.length") == len(cascade.chain)
+
+    page.locator(".violation", has_text="context_pollution").locator(".spanref", has_text="memory_read").click()
+    assert span_ids(report, ".tree .row.sel") == ["23"]
+    assert "Flagged by" in page.text_content(".details")
+    assert report.problems() == []
+
+
+def test_a_collapsed_span_is_revealed_when_its_violation_is_clicked(open_report: Opener) -> None:
+    report = open_report([example_entry()])
+    page = report.page
+    page.click("text=collapse all")
+    assert page.get_attribute(".tree", "data-visible") == "1"
+    page.locator(".violation", has_text="out_of_scope_tool").click()
+    assert "18" in span_ids(report, ".tree .row.hl")
+    assert span_ids(report, ".tree .row.sel") == ["18"]
+
+
+def test_tree_expands_collapses_and_selects_from_the_timeline(open_report: Opener) -> None:
+    report = open_report([example_entry()])
+    page = report.page
+    page.click("text=collapse all")
+    page.locator(".tree .row .tog").first.click()
+    roots_children = len(example_failure().children("1"))
+    assert page.get_attribute(".tree", "data-visible") == str(1 + roots_children)
+    page.click("text=expand all")
+    assert page.get_attribute(".tree", "data-visible") == str(len(example_failure().spans))
+
+    point = page.evaluate(
+        """() => {
+          const v = window.agenttrace.view, i = v.model.idx.get('16');
+          const box = v.timeline.canvas.getBoundingClientRect();
+          return [box.left + v.timeline.x((v.model.start[i] + v.model.end[i]) / 2), box.top + v.timeline.barY(i) + 8];
+        }"""
+    )
+    page.mouse.click(point[0], point[1])
+    assert span_ids(report, ".tree .row.sel") == ["16"]
+    assert "write_patch" in page.text_content(".details .head")
+    assert page.locator(".details button.link", has_text="summarize_findings").count() == 1  # lineage: consumed
+
+
+def test_search_and_filters(open_report: Opener) -> None:
+    report = open_report([example_entry()])
+    page = report.page
+    trace = example_failure()
+    page.fill(".filters input[type=search]", "name:web_*")
+    page.press(".filters input[type=search]", "Enter")
+    matches = [s.span_id for s in trace.spans if s.name == "web_search"]
+    assert page.text_content(".filters .count:last-child") == f"{len(matches)} of {len(trace.spans)} spans match"
+    assert set(span_ids(report, ".tree .row.match")) == set(matches)
+    assert span_ids(report, ".tree .row.sel") == [matches[0]]
+
+    page.fill(".filters input[type=search]", "kind:tool agent:coder")
+    page.press(".filters input[type=search]", "Enter")
+    tools = [s.span_id for s in trace.spans if s.kind == "tool" and s.agent == "coder"]
+    assert set(span_ids(report, ".tree .row.match")) == set(tools)
+
+    page.fill(".filters input[type=search]", "web_search")  # free text reaches attributes ...
+    page.press(".filters input[type=search]", "Enter")
+    assert set(span_ids(report, ".tree .row.match")) == {*matches, "3"}  # the delegation allows web_search
+
+    page.fill(".filters input[type=search]", "rate limited")  # ... and outputs
+    page.press(".filters input[type=search]", "Enter")
+    assert set(span_ids(report, ".tree .row.match")) == {"6", "8", "10", "13"}  # tool outputs, an llm note
+
+    page.fill(".filters input[type=search]", "")
+    page.select_option(".filters select[aria-label=status]", "error")
+    assert span_ids(report, ".tree .row.match") == ["20"]
+    page.select_option(".filters select[aria-label=status]", "")
+    page.check(".filters input[type=checkbox]")
+    assert set(span_ids(report, ".tree .row.match")) == {sid for v in example_violations() for sid in v.spans}
+    assert report.problems() == []
+
+
+def test_snapshot_mismatch_shows_version_changes_first_and_a_side_by_side_tree(open_report: Opener) -> None:
+    report = open_report([example_entry(snapshot_diffs=[example_snapshot_diff()])])
+    page = report.page
+    summary = page.text_content("details.snapshot > summary")
+    assert "prompt researcher v3 -> v4" in summary and "4 change(s)" in summary
+    page.click("details.snapshot > summary")
+    assert page.locator(".version-changes div").first.text_content() == "Version stamps changed since the golden:"
+    assert "tool web_search: 1 -> 4 calls under researcher" in page.text_content(".version-changes")
+    assert page.locator(".sbs .ln.add").count() == 3  # the three extra searches
+    assert page.locator(".sbs .ln.gap").count() == 3  # ... facing gaps on the golden side
+    assert page.locator(".sbs .ln.chg").count() == 2  # summarize_findings consumed other outputs
+    assert page.locator("ul.changes li").count() == 4
+    changed_stamp = page.locator(".entry-head ~ .stamps .stamp.changed")
+    assert changed_stamp.count() == 1 and changed_stamp.text_content() == "researcher@v4#9c8b7a61"
+    assert report.problems() == []
+
+
+def test_injection_trace_executes_nothing_and_shows_the_text(open_report: Opener) -> None:
+    report = open_report(
+        [ReportEntry.from_trace(injection_trace(), outcome="failed", violations=injection_violations())]
+    )
+    page = report.page
+    page.evaluate("window.__pwned = 0")
+    page.add_init_script("window.alert = window.confirm = window.prompt = () => { window.__pwned = 1; }")
+    # Touch everything: every row, the violation, hover and click the timeline, search for markup.
+    rows = page.locator(".tree .row")
+    for number in range(rows.count()):
+        rows.nth(number).click()
+    page.locator(".violation").first.click()
+    box = page.locator(".tl-scroll canvas").bounding_box()
+    assert box is not None
+    for x in range(160, int(box["width"]) - 10, 60):
+        page.mouse.move(box["x"] + x, box["y"] + 40)
+        page.mouse.click(box["x"] + x, box["y"] + 40)
+    page.fill(".filters input[type=search]", "<script>")
+    page.press(".filters input[type=search]", "Enter")
+    page.click("details.snapshot > summary") if page.locator("details.snapshot").count() else None
+
+    assert report.dialogs == []
+    assert page.evaluate("window.__pwned") == 0
+    assert report.problems() == []  # a CSP-blocked inline script would show up here as a console error
+    assert page.evaluate("document.scripts.length") == 3  # the page's script, the index and the record
+    assert page.evaluate("document.querySelectorAll('img, svg, iframe, object, embed, a, form').length") == 0
+    assert page.evaluate("document.querySelectorAll('[onerror], [onload], [onclick]').length") == 0
+    assert page.locator(".tree .row").count() == 4
+    assert "<script>alert(1)</script>" in page.text_content(".tree")  # shown as text
+    assert page.locator(".tree .row.match").count() == 4
+    assert "</script>" in page.text_content(".details")
+    assert report.requests == [report.path.as_uri()]
+
+
+def test_large_trace_is_virtualised_and_usable(open_report: Opener) -> None:
+    trace = generated_trace(10_000)
+    report = open_report([ReportEntry.from_trace(trace, outcome="passed")])
+    page = report.page
+    assert page.get_attribute(".tl-scroll canvas", "data-spans") == str(len(trace.spans))
+    assert int(page.get_attribute(".tree", "data-visible") or 0) <= 3000  # opened partly collapsed
+    page.click("text=expand all")
+    assert page.get_attribute(".tree", "data-visible") == str(len(trace.spans))
+    assert page.locator(".tree .row").count() < 120  # only the rows in view exist
+    page.eval_on_selector(".tree", "t => { t.scrollTop = t.scrollHeight; t.dispatchEvent(new Event('scroll')); }")
+    page.wait_for_function(
+        "last => Array.from(document.querySelectorAll('.tree .row')).some(r => r.dataset.span === last)",
+        arg=[s.span_id for s, _ in trace.walk()][-1],
+    )
+    page.fill(".filters input[type=search]", "kind:llm")
+    page.press(".filters input[type=search]", "Enter")
+    llm = sum(1 for s in trace.spans if s.kind == "llm")
+    assert page.text_content(".filters .count:last-child") == f"{llm} of {len(trace.spans)} spans match"
+    assert report.problems() == []
+
+
+def test_screenshot_of_the_example_failure(open_report: Opener, artifacts: Path) -> None:
+    report = open_report([example_entry(snapshot_diffs=[example_snapshot_diff()])], viewport=(1400, 1100))
+    page = report.page
+    page.locator(".violation", has_text="cascading_error").click()
+    page.mouse.move(0, 0)
+    target = artifacts / "report-example-failure.png"
+    page.screenshot(path=str(target), full_page=True)
+    assert target.stat().st_size > 50_000
+    docs = os.environ.get("AGENTTRACE_SCREENSHOT")  # refresh the README image: see docs/report.md
+    if docs:
+        page.screenshot(path=docs, full_page=False)
+    shutil.copy(report.path, artifacts / "report-example-failure.html")
+    assert report.problems() == []

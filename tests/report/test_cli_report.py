@@ -1,0 +1,123 @@
+"""``agenttrace show`` and ``agenttrace report``: output, exit codes, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_agenttrace.cli import main
+from pytest_agenttrace.report._samples import EXAMPLE_SPEC, example_failure, generated_trace, injection_trace
+from pytest_agenttrace.store import save_trace
+
+from .helpers import entries_by_name
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    out = {
+        "example": save_trace(example_failure(), tmp_path / "traces" / "example.json"),
+        "injection": save_trace(injection_trace(), tmp_path / "traces" / "injection.json"),
+        "spec": tmp_path / "spec.yaml",
+        "clean_spec": tmp_path / "clean.yaml",
+    }
+    out["spec"].write_text(EXAMPLE_SPEC)
+    out["clean_spec"].write_text("spec: clean\nrules:\n  - id: no-shell\n    forbid: 'tool[name=shell]'\n")
+    return out
+
+
+def test_show_prints_the_tree(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(files["example"]), "--color", "no"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("trace tests/test_refactor.py::test_rename_pipeline  (27 spans, 9.2s)\n")
+    assert "└─ agent orchestrator" in out
+    assert "\x1b[" not in out and "!!" not in out
+
+
+def test_show_colours_when_asked(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(files["example"]), "--color", "yes", "--compact"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b[1;35magent\x1b[0m" in out
+    assert "├─" not in out  # compact guides
+
+
+def test_show_with_spec_marks_violations_and_exits_1(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", str(files["example"]), "--spec", str(files["spec"]), "--color", "no"]) == 1
+    out = capsys.readouterr().out
+    storm = [line for line in out.splitlines() if "tool web_search (query='parse_config" in line]
+    assert len(storm) == 4 and all(line.endswith("◀ retry_storm, tool_loop") for line in storm)
+    assert "!! handoff tester" in out
+    assert "\n8 violations\n" in out
+    assert (
+        "✗ [tester-gets-confidence] handoff:tester [21] (orchestrator -> tester) does not hand over 'confidence'" in out
+    )
+
+
+def test_show_with_a_passing_spec_exits_0(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(files["example"]), "--spec", str(files["clean_spec"])]) == 0
+    assert capsys.readouterr().out.endswith("no violations\n")
+
+
+def test_show_excerpt_and_width(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = save_trace(generated_trace(3000), tmp_path / "big.json")
+    assert main(["show", str(path), "--max-spans", "40", "--width", "70", "--color", "no"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "excerpt: 40 of" in lines[2]
+    assert len(lines) < 60 and all(len(line) <= 70 for line in lines)
+
+
+def test_report_writes_one_page_for_many_traces(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "out" / "report.html"
+    assert main(["report", str(files["example"]), str(files["injection"]), "-o", str(target)]) == 0
+    assert capsys.readouterr().out == f"wrote {target} (2 traces)\n"
+    entries = entries_by_name(target)
+    assert sorted(entries) == sorted([example_failure().name, injection_trace().name])
+    assert {e["outcome"] for e in entries.values()} == {"unknown"}  # no spec: traces, not verdicts
+
+
+def test_report_with_spec_marks_failures_and_exits_1(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "report.html"
+    code = main(
+        ["report", str(files["example"].parent), "-o", str(target), "--spec", str(files["clean_spec"]), "--title", "CI"]
+    )
+    assert code == 0
+    assert "(2 traces, 0 with violations)" in capsys.readouterr().out
+    assert main(["report", str(files["example"]), "-o", str(target), "--spec", str(files["spec"])]) == 1
+    entry = entries_by_name(target)[example_failure().name]
+    assert entry["outcome"] == "failed"
+    assert len(entry["data"]["violations"]) == 8
+    assert "<title>agenttrace report</title>" in target.read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["show", "missing.json"], "no such trace file"),
+        (["report", "missing.json", "-o", "r.html"], "no such trace file"),
+        (["show", "{example}", "--spec", "missing.yaml"], "spec file not found"),
+        (["show", "{broken}"], "not valid JSON"),
+    ],
+)
+def test_bad_input_exits_2_with_one_paragraph(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    monkey = [a.format(example=files["example"], broken=broken) for a in argv]
+    assert main(monkey) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_report_requires_an_output(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(files["example"])])
+    assert exc.value.code == 2
+    assert "-o/--output" in capsys.readouterr().err
