@@ -87,13 +87,13 @@ def build_trace(n_spans: int) -> Trace:
                 "required_context": ["task", "confidence"],
                 "critical_keys": ["confidence"],
             },
-            context={"task": f"task {unit}", "confidence": 0.8},
+            context={"task": f"task {unit}" if unit % 60 else None, "confidence": 0.8},
             duration=40 * MS,
         )
         agent = add("agent", worker, delegation, duration=38 * MS)
         searches = 5 if unit % 50 == 0 else 1  # a retry storm now and then
         for _ in range(searches):
-            search = add("tool", "web_search", agent, input={"q": f"query {unit}"})
+            search = add("tool", "web_search", agent, input={"q": f"query {unit}", "top_k": 5})
         add(
             "llm",
             "think",
@@ -103,8 +103,8 @@ def build_trace(n_spans: int) -> Trace:
         )
         think = spans[-1]
         for _ in range(3 if unit % 30 == 0 else 1):  # an edit loop now and then
-            add("tool", "read_file", agent, input={"path": f"f{unit % 50}.py"})
-            add("tool", "edit_file", agent, input={"path": f"f{unit % 50}.py"})
+            add("tool", "read_file", agent, input={"path": f"src/m{unit}.py"})
+            add("tool", "edit_file", agent, input={"path": f"src/m{unit}.py", "patch": "..."})
         if unit % 70 == 0:
             add("tool", "run_tests", agent)  # outside allowed_tools
         add("memory_read", "notes", agent, attributes={"key": f"notes/{unit % 20}", "version": unit})
@@ -134,7 +134,7 @@ def build_trace(n_spans: int) -> Trace:
         add("wait", "reviewer", agent, attributes={"waiting_on": "reviewer"}, start_ns=waits_from, duration=5 * MS)
         reviewer = add("agent", "reviewer", root, duration=10 * MS)
         add("memory_read", "facts", reviewer, attributes={"key": f"facts/{unit % 100}"})
-        add("tool", "run_tests", reviewer, input={"suite": unit % 7}, links=[think.span_id])
+        add("tool", "run_tests", reviewer, input={"suite": f"unit-{unit}"}, links=[think.span_id])
         add("llm", "review", reviewer, attributes={"confidence": 0.95})
         add(
             "wait",

@@ -82,6 +82,7 @@ def register(subparsers: Any) -> None:
             "Find the first bad version of prompt/config NAME between --good and --bad by running a pytest "
             "selection per candidate (arguments after --). Exit 0 found, 1 not found, 2 bad input."
         ),
+        usage="agenttrace bisect [NAME] [options] [-- PYTEST-ARGS...]",
         epilog="Docs: docs/bisect.md. Example: agenttrace bisect summarizer --good v3 --bad v11 -- tests/ -k summary",
     )
     p.add_argument("name", nargs="?", help="prompt or config name in the registry (registry and traces modes)")
@@ -110,8 +111,25 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="run once at the current checkout and exit 0/1/125/128 for `git bisect run`",
     )
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then the pytest arguments")
-    p.set_defaults(handler=_main)
+    p.set_defaults(handler=_main, pytest_args=[])
+    # Everything after `--` goes to pytest untouched; argparse alone would mix it with our options.
+    p.__class__ = type("BisectParser", (_DashDashParser, type(p)), {})
+
+
+class _DashDashParser(argparse.ArgumentParser):
+    """Splits the arguments at the first ``--``: the rest is ``pytest_args``."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        items = list(sys.argv[1:] if args is None else args)
+        tail: list[str] = []
+        if "--" in items:
+            cut = items.index("--")
+            items, tail = items[:cut], items[cut + 1 :]
+        parsed, extras = super().parse_known_args(items, namespace)
+        parsed.pytest_args = tail
+        return parsed, extras
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -265,10 +283,7 @@ def _labels_between(labels: list[str], good: str | None, bad: str | None, what: 
 
 
 def _pytest_args(args: argparse.Namespace) -> list[str]:
-    rest = list(args.pytest_args or [])
-    if rest and rest[0] == "--":
-        rest = rest[1:]
-    return rest
+    return list(getattr(args, "pytest_args", None) or [])
 
 
 def _registry_target(args: argparse.Namespace) -> RegistryTarget:

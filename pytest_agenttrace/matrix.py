@@ -99,8 +99,16 @@ def matrix_axes(metafunc: pytest.Metafunc) -> dict[str, list[str]]:
                 )
             axes.setdefault(name, list(dict.fromkeys(labels)))
     if "agenttrace" in metafunc.fixturenames:
-        axes.update(parse_matrix_option(metafunc.config.getoption("agenttrace_matrix") or []))
+        axes.update(metafunc.config.stash.get(_OPTION_KEY, {}))
     return axes
+
+
+_OPTION_KEY: Final = pytest.StashKey[dict[str, list[str]]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Parsed here so that a malformed option is a usage error before collection starts.
+    config.stash[_OPTION_KEY] = parse_matrix_option(config.getoption("agenttrace_matrix") or [])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

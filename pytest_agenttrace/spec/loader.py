@@ -377,12 +377,15 @@ def _build(
         items = [_build(item, (*path, i), doc, constructor, budget, active) for i, item in enumerate(node.value)]
         active.discard(id(node))
         return items
+    if node.tag == _STR_TAG:
+        return node.value  # the common case, without the constructor's bookkeeping
     try:
         return constructor.construct_object(node)
     except yaml.YAMLError as error:
         raise doc.error(f"invalid YAML value: {error}", _mark(node)) from None
 
 
+_STR_TAG: Final = "tag:yaml.org,2002:str"
 _PLAIN_TAGS: Final = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary")
 )
@@ -631,7 +634,13 @@ class _Validators:
             name = branch["if"]["properties"]["detect"]["const"]
             properties = {**base["properties"], "with": branch["then"]["properties"]["with"]}
             self.by_detector[name] = Draft202012Validator(
-                {"$schema": schema["$schema"], **base, "properties": properties, "required": ["id", "detect"], "$defs": defs}
+                {
+                    "$schema": schema["$schema"],
+                    **base,
+                    "properties": properties,
+                    "required": ["id", "detect"],
+                    "$defs": defs,
+                }
             )
 
     def iter_errors(self, data: Any) -> list[ValidationError]:

@@ -183,8 +183,7 @@ def test_injection_trace_executes_nothing_and_shows_the_text(open_report: Opener
         [ReportEntry.from_trace(injection_trace(), outcome="failed", violations=injection_violations())]
     )
     page = report.page
-    page.evaluate("window.__pwned = 0")
-    page.add_init_script("window.alert = window.confirm = window.prompt = () => { window.__pwned = 1; }")
+    page.evaluate("window.__pwned = 0; window.alert = window.confirm = window.prompt = () => { window.__pwned = 1; };")
     # Touch everything: every row, the violation, hover and click the timeline, search for markup.
     rows = page.locator(".tree .row")
     for number in range(rows.count()):
@@ -197,7 +196,6 @@ def test_injection_trace_executes_nothing_and_shows_the_text(open_report: Opener
         page.mouse.click(box["x"] + x, box["y"] + 40)
     page.fill(".filters input[type=search]", "<script>")
     page.press(".filters input[type=search]", "Enter")
-    page.click("details.snapshot > summary") if page.locator("details.snapshot").count() else None
 
     assert report.dialogs == []
     assert page.evaluate("window.__pwned") == 0

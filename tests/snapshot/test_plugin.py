@@ -58,7 +58,8 @@ def ini(pytester: pytest.Pytester, extra: str = "") -> None:
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setenv("AGENTTRACE_VERSIONS", "summarizer=v3")  # else the latest label, v4, is used
     ini(pytester)
     for label in ("v3", "v4"):
         folder = pytester.path / "prompts" / "summarizer"
@@ -323,7 +324,7 @@ def test_huge_diffs_are_cut_and_can_be_hidden(project: pytest.Pytester) -> None:
 def test_a_corrupt_golden_is_reported_not_crashed_on(project: pytest.Pytester) -> None:
     write_agents(project)
     project.runpytest("--snapshot-update").assert_outcomes(passed=1)
-    (project.path / GOLDEN).write_text("format 1\nspans\n- agent {oops\n", encoding="utf-8")
+    (project.path / GOLDEN).write_text('format 1\nspans\n- agent orchestrator {"oops"\n', encoding="utf-8")
     result = project.runpytest("-vv")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the golden snapshot cannot be read*"])

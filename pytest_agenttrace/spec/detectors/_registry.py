@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import difflib
 import json
-from fnmatch import fnmatchcase
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from ...exceptions import SpecError
@@ -172,9 +172,7 @@ def validate_params(info: DetectorInfo, params: Mapping[str, Any] | None) -> dic
     if params is None:
         params = {}
     if not isinstance(params, Mapping):
-        raise SpecError(
-            f"'with' of detector {info.name!r} must be a mapping of parameters, got {_type_name(params)}."
-        )
+        raise SpecError(f"'with' of detector {info.name!r} must be a mapping of parameters, got {_type_name(params)}.")
     values = info.defaults()
     for key, value in params.items():
         spec = info.params.get(key) if isinstance(key, str) else None
@@ -282,10 +280,23 @@ def quoted(names: Any) -> str:
     return ", ".join(repr(n) for n in names)
 
 
-def in_start_order(spans: list[Span], trace: Trace) -> list[Span]:
-    """``spans`` sorted by start time, trace order breaking ties (stable)."""
-    order = trace.index.order
-    return sorted(spans, key=lambda s: (s.start_ns, order.get(s.span_id, 0)))
+def of_kinds(trace: Trace, kinds: Iterable[str]) -> list[Span]:
+    """The spans of ``kinds`` in start order (the trace's order, which the trace file keeps)."""
+    by_kind = trace.index.by_kind
+    buckets = [by_kind[kind] for kind in dict.fromkeys(kinds) if kind in by_kind]
+    if len(buckets) == 1:
+        return list(buckets[0])
+    return sorted((s for bucket in buckets for s in bucket), key=_position_key(trace))
+
+
+def in_trace_order(spans: Iterable[Span], trace: Trace) -> list[Span]:
+    """``spans`` sorted by their position in the trace, i.e. in start order."""
+    return sorted(spans, key=_position_key(trace))
+
+
+def _position_key(trace: Trace) -> Callable[[Span], int]:
+    position = trace.index.order.__getitem__
+    return lambda span: position(span.span_id)
 
 
 def str_list(value: Any) -> list[str]:

@@ -112,8 +112,7 @@ def deadlock(trace: Trace) -> list[Finding]:
         findings.append(
             Finding(
                 message=(
-                    f"deadlock: {pairs}, all at once from {_ms(time)} to {_ms(until)}; "
-                    "break the cycle or add a timeout"
+                    f"deadlock: {pairs}, all at once from {_ms(time)} to {_ms(until)}; break the cycle or add a timeout"
                 ),
                 spans=ids,
                 expected="no cycle of agents waiting on each other",

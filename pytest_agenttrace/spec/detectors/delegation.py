@@ -11,17 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 from ...model import Span, Trace
-from ._registry import Finding, ParamSpec, agent_name, detector, in_start_order, label, matches_any, quoted, str_list
+from ._registry import (
+    Finding,
+    ParamSpec,
+    agent_name,
+    detector,
+    in_trace_order,
+    label,
+    matches_any,
+    of_kinds,
+    quoted,
+    str_list,
+)
 
 __all__ = ["context_collapse", "handoff_context_loss", "out_of_scope_tool", "unattributed_action"]
 
 _HANDOFF_KINDS = ("handoff", "delegation")
-
-
-def _handoffs(trace: Trace) -> list[Span]:
-    by_kind = trace.index.by_kind
-    spans = [*by_kind.get("handoff", ()), *by_kind.get("delegation", ())]
-    return in_start_order(spans, trace)
 
 
 def _has_value(context: dict[str, Any] | None, key: str, null_is_missing: bool = True) -> bool:
@@ -49,7 +54,7 @@ def _route(span: Span) -> str:
 def handoff_context_loss(trace: Trace, *, null_is_missing: bool) -> list[Finding]:
     """One finding per handoff/delegation span listing its missing required keys."""
     findings: list[Finding] = []
-    for span in _handoffs(trace):
+    for span in of_kinds(trace, _HANDOFF_KINDS):
         required = str_list(span.attributes.get("required_context"))
         if not required:
             continue
@@ -157,7 +162,7 @@ def out_of_scope_tool(trace: Trace, *, ignore_tools: tuple[str, ...]) -> list[Fi
 def unattributed_action(trace: Trace, *, kinds: tuple[str, ...]) -> list[Finding]:
     """One finding per span of ``kinds`` whose ``agent`` is missing or empty."""
     by_kind = trace.index.by_kind
-    spans = in_start_order([s for kind in dict.fromkeys(kinds) for s in by_kind.get(kind, ()) if not s.agent], trace)
+    spans = [s for s in of_kinds(trace, kinds) if not s.agent]
     return [
         Finding(
             message=(
@@ -197,15 +202,15 @@ def context_collapse(trace: Trace, *, keys: tuple[str, ...] | None) -> list[Find
     or a truncated ``llm`` span of a holder whose ``dropped_keys`` name it, is
     a finding.  A key is reported where it is lost, not again downstream.
     """
-    by_kind = trace.index.by_kind
-    spans = in_start_order([*_handoffs(trace), *by_kind.get("llm", ())], trace)
+    truncated = [s for s in trace.index.by_kind.get("llm", ()) if s.attributes.get("truncated") is True]
+    spans = in_trace_order([*of_kinds(trace, _HANDOFF_KINDS), *truncated], trace)
     # holder agent -> key -> (origin span id, last carrier span id)
     held: dict[str, dict[str, tuple[str, str]]] = {}
     findings: list[Finding] = []
     for span in spans:
         holdings = held.get(span.agent or "") if span.kind == "llm" else held.get(span.from_agent or "")
         if span.kind == "llm":
-            if holdings and span.attributes.get("truncated") is True:
+            if holdings:
                 dropped = [k for k in str_list(span.attributes.get("dropped_keys")) if k in holdings]
                 for key in dropped:
                     findings.append(_collapse_finding(trace, span, key, holdings.pop(key), truncated=True))

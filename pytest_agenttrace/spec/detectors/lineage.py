@@ -35,9 +35,7 @@ def _why_bad(span: Span, min_confidence: float, include_errors: bool) -> str | N
         default=0.5,
         description="attributes.confidence below this is low; spans without a confidence are not low.",
     ),
-    include_errors=ParamSpec(
-        type="bool", default=True, description="Spans with status 'error' are origins too."
-    ),
+    include_errors=ParamSpec(type="bool", default=True, description="Spans with status 'error' are origins too."),
 )
 def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool) -> list[Finding]:
     """One finding per origin whose output reached at least one successful span.

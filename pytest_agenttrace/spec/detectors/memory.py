@@ -9,7 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from ...model import Span, Trace
-from ._registry import Finding, ParamSpec, agent_name, confidence_of, detector, is_low_confidence, label, matches_any, quoted
+from ._registry import (
+    Finding,
+    ParamSpec,
+    agent_name,
+    confidence_of,
+    detector,
+    is_low_confidence,
+    label,
+    matches_any,
+    quoted,
+)
 
 __all__ = ["context_pollution", "lost_update"]
 
@@ -121,7 +131,9 @@ def context_pollution(trace: Trace, *, min_confidence: float, include_same_agent
     "lost_update",
     "Two memory writes of one key, by different agents, based on the same version.",
     ignore_keys=ParamSpec(
-        type="list", default=(), description="Keys where concurrent writes are expected (globs allowed), e.g. append-only logs."
+        type="list",
+        default=(),
+        description="Keys where concurrent writes are expected (globs allowed), e.g. append-only logs.",
     ),
 )
 def lost_update(trace: Trace, *, ignore_keys: tuple[str, ...]) -> list[Finding]:

@@ -7,12 +7,11 @@ agent's call sequence once per candidate period, so the cost is
 
 from __future__ import annotations
 
-import json
 from collections.abc import Hashable
 from typing import Any
 
 from ...model import Span, Trace
-from ._registry import Finding, ParamSpec, agent_name, detector, excerpt, in_start_order, matches_any
+from ._registry import Finding, ParamSpec, agent_name, detector, excerpt, matches_any, of_kinds
 
 __all__ = ["retry_storm", "tool_loop"]
 
@@ -20,21 +19,23 @@ _CALL_KINDS = ("llm", "tool", "retrieval", "memory_read", "memory_write", "custo
 
 
 def _input_key(value: Any) -> Hashable:
-    # Plain scalars are their own key; structures are compared by canonical JSON.
-    if value is None or isinstance(value, str | int | float | bool):
-        return (type(value).__name__, value)
-    try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    except (TypeError, ValueError):
-        return repr(value)
+    """A hashable stand-in for a JSON value: equal exactly when the values are (key order aside)."""
+    if isinstance(value, dict):
+        return (dict, tuple(sorted((str(k), _input_key(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return (list, tuple(_input_key(v) for v in value))
+    if isinstance(value, bool) or value is None:
+        return (bool, value)  # keep true apart from 1
+    if isinstance(value, str | int | float):
+        return value
+    return (type(value).__name__, repr(value))
 
 
 def _spans_of(trace: Trace, kinds: tuple[str, ...], ignore: tuple[str, ...]) -> list[Span]:
-    by_kind = trace.index.by_kind
-    spans = [s for kind in dict.fromkeys(kinds) for s in by_kind.get(kind, ())]
+    spans = of_kinds(trace, kinds)
     if ignore:
         spans = [s for s in spans if not matches_any(ignore, s.name)]
-    return in_start_order(spans, trace)
+    return spans
 
 
 def _kind_word(kinds: tuple[str, ...]) -> str:
@@ -58,7 +59,9 @@ def _kind_word(kinds: tuple[str, ...]) -> str:
     ),
     kinds=ParamSpec(type="list", default=("tool",), choices=_CALL_KINDS, description="Span kinds counted."),
     ignore_tools=ParamSpec(
-        type="list", default=(), description="Names never counted, globs allowed (e.g. polling tools that repeat by design)."
+        type="list",
+        default=(),
+        description="Names never counted, globs allowed (e.g. polling tools that repeat by design).",
     ),
 )
 def retry_storm(
@@ -170,7 +173,9 @@ def _find_loops(names: list[Hashable], min_cycles: int, max_period: int) -> list
     ),
     kinds=ParamSpec(type="list", default=("tool",), choices=_CALL_KINDS, description="Span kinds in the sequence."),
     ignore_tools=ParamSpec(
-        type="list", default=(), description="Names left out of the sequence, globs allowed (they neither form nor break a cycle)."
+        type="list",
+        default=(),
+        description="Names left out of the sequence, globs allowed (they neither form nor break a cycle).",
     ),
 )
 def tool_loop(

@@ -1,0 +1,146 @@
+"""``agenttrace import`` / ``agenttrace export``, format detection and the Agents SDK export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_agenttrace.adapters.importing import FORMATS, detect_format, import_trace
+from pytest_agenttrace.cli import main
+from pytest_agenttrace.model import Trace
+from pytest_agenttrace.store import load_trace, save_trace, validate_trace_dict
+
+from .corpora import LANGFUSE, TAU_RUNS, WHO_AND_WHEN
+
+AGENTS_EXPORT = Path(__file__).parent / "data" / "openai_agents_export.json"
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        ({"resourceSpans": []}, "otlp"),
+        ([{"resourceSpans": []}], "otlp"),
+        ({"trace": {"id": "t"}, "observations": []}, "langfuse"),
+        ({"id": "t", "observations": []}, "langfuse"),
+        ([{"object": "trace.span", "span_data": {}}], "openai-agents"),
+        ({"data": [{"object": "trace", "id": "t"}]}, "openai-agents"),
+        ({"history": []}, "messages"),
+        ([{"task_id": 1, "traj": []}], "messages"),
+        ([{"role": "user", "content": "hi"}], "messages"),
+        ({"format_version": 1, "spans": []}, None),
+        ([], None),
+        ("text", None),
+    ],
+)
+def test_detect_format(data: object, fmt: str | None) -> None:
+    assert detect_format(data) == fmt
+    assert fmt is None or fmt in FORMATS
+
+
+def test_import_writes_a_valid_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "adk.json"
+    assert main(["import", str(LANGFUSE / "google-adk-2025-08-28.json"), "--from", "langfuse", "-o", str(out), "--validate"]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    trace = load_trace(out, validate=True)
+    assert trace.agents == ["hello_agent"]
+
+
+def test_import_without_output_prints_the_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", str(WHO_AND_WHEN / "Hand-Crafted" / "1.json")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    validate_trace_dict(printed)
+    assert printed["metadata"]["labels"]["mistake_agent"] == "WebSurfer"
+
+
+def test_import_of_many_runs_writes_one_file_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", str(TAU_RUNS), "-o", f"{tmp_path}/runs/"]) == 0
+    written = sorted((tmp_path / "runs").glob("*.json"))
+    assert len(written) == 29
+    assert capsys.readouterr().out.count("\n") == 29
+    assert main(["import", str(TAU_RUNS), "-o", str(tmp_path / "tau.json")]) == 0
+    assert (tmp_path / "tau.1.json").exists() and (tmp_path / "tau.29.json").exists()
+    assert main(["import", str(TAU_RUNS)]) == 2
+    assert "holds 29 runs; pass -o DIR/" in capsys.readouterr().err
+
+
+def test_export_then_import_on_the_command_line_gives_the_same_file(tmp_path: Path) -> None:
+    original = tmp_path / "lg.json"
+    assert main(["import", str(LANGFUSE / "langgraph-2025-08-22.json"), "-o", str(original)]) == 0
+    assert main(["export", str(original), "--to", "otlp", "-o", str(tmp_path / "otlp.json")]) == 0
+    document = json.loads((tmp_path / "otlp.json").read_text())
+    assert len(document["resourceSpans"]) == 1
+    assert main(["import", str(tmp_path / "otlp.json"), "--from", "otlp", "-o", str(tmp_path / "back.json")]) == 0
+    assert (tmp_path / "back.json").read_bytes() == original.read_bytes()
+
+
+def test_export_of_several_traces_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = []
+    for stem in ("agno-2025-06-11", "koog-2025-08-26"):
+        trace = import_trace(LANGFUSE / f"{stem}.json")
+        assert isinstance(trace, Trace)
+        paths.append(str(save_trace(trace, tmp_path / f"{stem}.json")))
+    capsys.readouterr()
+    assert main(["export", *paths]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert len(document["resourceSpans"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ('{"a": 1}', [], "is not a trace format agenttrace can import"),
+        ("{oops", ["--from", "langfuse"], "is not JSON"),
+        ('{"history": []}', ["--from", "otlp"], "it looks like 'messages'"),
+        ('{"format_version": 1, "spans": []}', ["--from", "messages"], "it matches no known format"),
+    ],
+)
+def test_import_errors_exit_2_with_one_paragraph(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, args: list[str], message: str
+) -> None:
+    path = tmp_path / "in.json"
+    path.write_text(content)
+    assert main(["import", str(path), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_import_of_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", str(tmp_path / "nope.json")]) == 2
+    assert "cannot read the file" in capsys.readouterr().err
+
+
+def test_export_of_a_foreign_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(LANGFUSE / "agno-2025-06-11.json")]) == 2
+    assert "agenttrace import" in capsys.readouterr().err
+
+
+def test_openai_agents_export_handoff_and_failing_tool() -> None:
+    result = import_trace(AGENTS_EXPORT, "openai-agents")
+    assert isinstance(result, list)
+    handoff_run, as_tool_run = result
+    validate_trace_dict(handoff_run.to_dict())
+    assert handoff_run.name == "Agent workflow"
+    assert handoff_run.agents == ["triage", "billing"]
+    [handoff] = handoff_run.find("handoff")
+    assert (handoff.agent, handoff.attributes["from_agent"], handoff.attributes["to_agent"]) == ("triage", "triage", "billing")
+    refund = handoff_run.find("tool", name="refund")[0]
+    assert (refund.status, refund.agent, refund.input) == ("error", "billing", {"order_id": "A1"})
+    assert refund.error is not None and refund.error["message"].startswith("Error running tool")
+    # turn spans are folded into the agent span.
+    assert {handoff_run.parent(s).kind for s in handoff_run.find("llm")} == {"agent"}
+
+
+def test_openai_agents_export_as_tool_becomes_a_delegation() -> None:
+    result = import_trace(AGENTS_EXPORT)
+    assert isinstance(result, list)
+    trace = result[1]
+    validate_trace_dict(trace.to_dict())
+    [delegation] = trace.delegations
+    assert trace.parent(delegation).name == "translate"
+    assert (delegation.attributes["from_agent"], delegation.attributes["to_agent"]) == ("manager", "translator")
+    translator = trace.find("agent", name="translator")[0]
+    assert translator.scope == delegation.span_id
+    assert all(s.scope_path == [delegation.span_id] for s in trace.descendants(delegation))
