@@ -44,10 +44,19 @@ def register(subparsers: Any) -> None:
         "--color", choices=("auto", "yes", "no"), default="auto", help="colour output (auto: when stdout is a terminal)"
     )
     show.add_argument(
-        "--spec", action="append", default=[], dest="specs", metavar="SPEC.yaml", help="mark what a spec flags (repeatable)"
+        "--spec",
+        action="append",
+        default=[],
+        dest="specs",
+        metavar="SPEC.yaml",
+        help="mark what a spec flags (repeatable)",
     )
     show.add_argument(
-        "--max-spans", type=int, default=None, metavar="N", help="show an excerpt of at most N spans (flagged ones first)"
+        "--max-spans",
+        type=int,
+        default=None,
+        metavar="N",
+        help="show an excerpt of at most N spans (flagged ones first)",
     )
     show.add_argument(
         "--width", type=int, default=None, metavar="COLUMNS", help="cut lines to this width (default: the terminal's)"

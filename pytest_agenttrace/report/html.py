@@ -31,12 +31,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Final
 
-from ..model import Trace
+from ..model import Span, Trace
 from ..store import write_atomic
 
 __all__ = ["ReportEntry", "encode_record", "render_html", "write_html"]
+
+_orjson: ModuleType | None
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the optional "fast" extra
+    _orjson = None
 
 #: Outcomes the page knows how to colour; anything else shows as ``unknown``.
 OUTCOMES: Final = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "unknown")
@@ -50,21 +57,6 @@ _ESCAPES: Final = (
 )
 
 # Span fields equal to these are left out of the page data; the page restores the defaults.
-_DEFAULTS: Final[Mapping[str, Any]] = {
-    "parent_id": None,
-    "agent": None,
-    "scope": None,
-    "scope_path": [],
-    "status": "ok",
-    "error": None,
-    "input": None,
-    "output": None,
-    "attributes": {},
-    "versions": {},
-    "context": None,
-    "links": [],
-    "events": [],
-}
 
 
 def _escape_json(text: str) -> str:
@@ -76,6 +68,11 @@ def _escape_json(text: str) -> str:
 
 
 def _dumps(value: Any) -> str:
+    if _orjson is not None:  # the "fast" extra: several times quicker on big traces
+        try:
+            return str(_orjson.dumps(value, default=str, option=_orjson.OPT_NON_STR_KEYS).decode("utf-8"))
+        except TypeError:
+            pass  # e.g. integers beyond 64 bits: the standard library copes
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
     except ValueError:  # NaN or infinity somewhere: JSON.parse would reject the page's data
@@ -151,13 +148,44 @@ def normalize_violation(violation: Any) -> dict[str, Any]:
     }
 
 
+def _span_payload(span: Span) -> dict[str, Any]:
+    """A span's contract dict without the fields that hold their default (the page restores them)."""
+    out: dict[str, Any] = {"span_id": span.span_id, "kind": span.kind, "name": span.name}
+    if span.parent_id is not None:
+        out["parent_id"] = span.parent_id
+    if span.agent is not None:
+        out["agent"] = span.agent
+    if span.scope is not None:
+        out["scope"] = span.scope
+    if span.scope_path:
+        out["scope_path"] = span.scope_path
+    out["start_ns"] = span.start_ns
+    out["end_ns"] = span.end_ns
+    if span.status != "ok":
+        out["status"] = span.status
+    for key in ("error", "input", "output", "context"):
+        value = getattr(span, key)
+        if value is not None:
+            out[key] = value
+    for key in ("attributes", "versions", "links", "events"):
+        value = getattr(span, key)
+        if value:
+            out[key] = value
+    return out
+
+
 def _trace_payload(trace: Trace | Mapping[str, Any]) -> dict[str, Any]:
-    """The trace dict with empty span fields left out (the page fills defaults)."""
-    data = trace.to_dict() if isinstance(trace, Trace) else dict(trace)
-    spans = data.get("spans") or []
-    defaults = _DEFAULTS
-    data["spans"] = [{k: v for k, v in span.items() if k not in defaults or v != defaults[k]} for span in spans]
-    return data
+    """The trace-file dict with default span fields left out."""
+    if not isinstance(trace, Trace):
+        trace = Trace.from_dict(trace)
+    return {
+        "trace_id": trace.trace_id,
+        "name": trace.name,
+        "started_at": trace.started_at,
+        "metadata": trace.metadata,
+        "versions": trace.versions,
+        "spans": [_span_payload(span) for span in trace.spans],
+    }
 
 
 def encode_record(

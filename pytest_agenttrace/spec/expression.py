@@ -211,7 +211,9 @@ class _Test(_Node):
                 hint = f' (to compare with the string, quote it: "{name}")'
             return f"{name} is missing{hint}"
         if self.op is None:
-            return f"{self.values(span)[0]}, expected a true value"
+            if isinstance(self.left, _Path):
+                return f"{self.values(span)[0]}, expected a true value"
+            return f"{self.left.text} is always false"
         assert self.right is not None
         if isinstance(self.left, _Path) and isinstance(self.right, _Literal):
             left_value = self.left.get(span)

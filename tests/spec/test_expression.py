@@ -153,6 +153,8 @@ EXPLAIN = [
     ('status == "ok" or missing', "tool", 'status is "error", expected == "ok"; missing is missing'),
     ("start_ns > end_ns", "tool", "start_ns is 5, end_ns is 1500005, expected start_ns > end_ns"),
     ("duration < 43s", "llm", "duration < 43s holds"),
+    ("0", "llm", "0 is always false"),
+    ("null or []", "llm", "null is always false; [] is always false"),
 ]
 
 

@@ -224,6 +224,7 @@ def test_marker_spec_of_the_wrong_type_is_a_usage_error(project: pytest.Pytester
     result.stdout.fnmatch_lines(["*spec=...) takes a path or a list of paths, got 42*"])
 
 
+@pytest.mark.slow
 def test_works_under_xdist(project: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     project.makepyfile(

@@ -10,6 +10,8 @@ distinct agents, so the cost is ``O(waits x log waits + waits x active agent pai
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from ...model import Span, Trace
 from ._registry import Finding, agent_name, detector, str_list
 
@@ -69,16 +71,22 @@ class _WaitGraph:
 )
 def deadlock(trace: Trace) -> list[Finding]:
     """One finding per distinct set of overlapping waits that close a cycle."""
+    edges = [
+        (span, span.agent, target)
+        for span in trace.index.by_kind.get("wait", ())
+        if span.agent and span.end_ns > span.start_ns  # an instantaneous wait overlaps nothing
+        for target in str_list(span.attributes.get("waiting_on"))
+    ]
+    # Only waits between agents that wait on each other somewhere in the run can deadlock:
+    # keep the edges inside a strongly connected component of the whole run's wait-for graph.
+    cyclic = _cyclic_pairs({(waiter, target) for _, waiter, target in edges})
     events: list[tuple[int, int, int, Span, str, str]] = []
-    for position, span in enumerate(trace.index.by_kind.get("wait", ())):
-        waiter = span.agent
-        if not waiter:
-            continue
-        for target in str_list(span.attributes.get("waiting_on")):
+    for position, (span, waiter, target) in enumerate(edges):
+        if (waiter, target) in cyclic:
             # Ends sort before starts at the same instant: touching intervals do not overlap.
             events.append((span.end_ns, 0, position, span, waiter, target))
             events.append((span.start_ns, 1, position, span, waiter, target))
-    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    events.sort(key=itemgetter(0, 1, 2))
     graph = _WaitGraph()
     order = trace.index.order
     seen: set[frozenset[str]] = set()
@@ -87,8 +95,6 @@ def deadlock(trace: Trace) -> list[Finding]:
         if not is_start:
             graph.remove(waiter, target, span)
             continue
-        if span.end_ns <= span.start_ns:
-            continue  # an instantaneous wait overlaps nothing
         back = graph.path(target, waiter)
         graph.add(waiter, target, span)
         if back is None:
@@ -121,6 +127,46 @@ def deadlock(trace: Trace) -> list[Finding]:
             )
         )
     return findings
+
+
+def _cyclic_pairs(pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The ``(waiter, target)`` pairs that lie on some cycle (Tarjan's SCC, iterative)."""
+    graph: dict[str, list[str]] = {}
+    for waiter, target in pairs:
+        graph.setdefault(waiter, []).append(target)
+        graph.setdefault(target, [])
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    component: dict[str, int] = {}
+    stack: list[str] = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, child = work.pop()
+            if child == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+            targets = graph[node]
+            if child < len(targets):
+                work.append((node, child + 1))
+                nxt = targets[child]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt not in component:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if low[node] == index[node]:
+                while True:
+                    member = stack.pop()
+                    component[member] = index[node]
+                    if member == node:
+                        break
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return {(a, b) for a, b in pairs if a == b or component[a] == component[b]}
 
 
 def _ms(ns: int) -> str:

@@ -161,7 +161,6 @@ def out_of_scope_tool(trace: Trace, *, ignore_tools: tuple[str, ...]) -> list[Fi
 )
 def unattributed_action(trace: Trace, *, kinds: tuple[str, ...]) -> list[Finding]:
     """One finding per span of ``kinds`` whose ``agent`` is missing or empty."""
-    by_kind = trace.index.by_kind
     spans = [s for s in of_kinds(trace, kinds) if not s.agent]
     return [
         Finding(
