@@ -15,7 +15,10 @@ Goal: the adapter adds at most 50% to what the framework itself spends per span.
 
 Both are measured side by side in one run, best of ``--repeat`` rounds of
 ``--spans`` spans, and reported as microseconds per span and the overhead in
-percent of the baseline.  A benchmark, not a test:
+percent of the baseline, twice: *in run* is what the traced program pays
+while it runs (start, parenthood, recording; most semantic mapping is
+deferred), *+deferred mapping* adds the mapping the adapters do when the
+trace is built (recorder finalizers), so the total cost of capture is shown too.  A benchmark, not a test:
 ``python benchmarks/bench_adapters.py [--spans 20000] [--repeat 5]``.
 """
 
@@ -42,7 +45,30 @@ def _best(run: Callable[[int], None], spans: int, repeat: int) -> float:
     return best
 
 
-def bench_otel(spans: int, repeat: int) -> tuple[float, float]:
+def _captured(run: Callable[[int], None], spans: int, repeat: int) -> tuple[float, float]:
+    """Best ``(in-run, in-run + deferred mapping)`` seconds per span with a recorder active.
+
+    The adapters map most spans when the trace is built (recorder finalizers),
+    not while the agent runs; that work is timed apart and added for the total.
+    """
+    best_run = best_total = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        rec = Recorder("bench")
+        with rec:
+            start = time.perf_counter()
+            run(spans)
+            ran = time.perf_counter() - start
+        start = time.perf_counter()
+        for finalizer in getattr(rec, "_finalizers", ()):
+            finalizer()
+        deferred = time.perf_counter() - start
+        best_run = min(best_run, ran / spans)
+        best_total = min(best_total, (ran + deferred) / spans)
+    return best_run, best_total
+
+
+def bench_otel(spans: int, repeat: int) -> tuple[float, float, float]:
     from opentelemetry.sdk.trace import TracerProvider
 
     from pytest_agenttrace.adapters.otel import AgentTraceSpanProcessor
@@ -60,21 +86,15 @@ def bench_otel(spans: int, repeat: int) -> tuple[float, float]:
         return run
 
     plain = TracerProvider()
-    plain._active_span_processor._span_processors = ()  # noqa: SLF001 - nothing but the SDK itself
+    plain._active_span_processor._span_processors = ()
     captured = TracerProvider()
-    captured._active_span_processor._span_processors = ()  # noqa: SLF001
+    captured._active_span_processor._span_processors = ()
     captured.add_span_processor(AgentTraceSpanProcessor())
     base = _best(make(plain), spans, repeat)
-
-    def with_recorder(n: int) -> None:
-        with Recorder("bench"):
-            make(captured)(n)
-
-    with_capture = _best(with_recorder, spans, repeat)
-    return base, with_capture
+    return (base, *_captured(make(captured), spans, repeat))
 
 
-def bench_agents(spans: int, repeat: int) -> tuple[float, float]:
+def bench_agents(spans: int, repeat: int) -> tuple[float, float, float]:
     from agents.tracing import function_span, set_trace_processors, trace
 
     from pytest_agenttrace.adapters.openai_agents import AgentTraceProcessor
@@ -88,16 +108,11 @@ def bench_agents(spans: int, repeat: int) -> tuple[float, float]:
     set_trace_processors([])
     base = _best(run, spans, repeat)
     set_trace_processors([AgentTraceProcessor()])
-
-    def with_recorder(n: int) -> None:
-        with Recorder("bench"):
-            run(n)
-
     try:
-        with_capture = _best(with_recorder, spans, repeat)
+        in_run, total = _captured(run, spans, repeat)
     finally:
         set_trace_processors([])
-    return base, with_capture
+    return base, in_run, total
 
 
 def main() -> None:
@@ -107,11 +122,16 @@ def main() -> None:
     args = parser.parse_args()
     rows = [("OpenTelemetry SDK span", *bench_otel(args.spans, args.repeat))]
     rows.append(("OpenAI Agents SDK span", *bench_agents(args.spans, args.repeat)))
-    print(f"{'framework':<24} {'framework µs/span':>18} {'+capture µs/span':>17} {'adapter adds':>13}  goal <= {GOAL:.0f}%")
-    for name, base, captured in rows:
-        overhead = (captured - base) / base * 100
-        verdict = "ok" if overhead <= GOAL else "OVER"
-        print(f"{name:<24} {base * 1e6:>18.2f} {captured * 1e6:>17.2f} {overhead:>12.0f}%  {verdict}")
+    print(f"goal: the adapter adds at most {GOAL:.0f}% to the framework's own per-span cost")
+    print(
+        f"{'framework':<24} {'framework µs':>13} {'+capture, in run':>17} {'adds':>6} {'+deferred mapping':>18} {'adds':>6}"
+    )
+    for name, base, in_run, total in rows:
+        run_pct = (in_run - base) / base * 100
+        total_pct = (total - base) / base * 100
+        print(
+            f"{name:<24} {base * 1e6:>13.2f} {in_run * 1e6:>17.2f} {run_pct:>5.0f}% {total * 1e6:>18.2f} {total_pct:>5.0f}%"
+        )
 
 
 if __name__ == "__main__":

@@ -56,18 +56,30 @@ class Run:
 
 def load_runs(corpora: Path) -> list[Run]:
     """Every Who&When and AgentRx tau-bench run, imported, with its labels."""
-    agentrx_m1 = {g["trajectory_id"]: g for g in json.loads((corpora / "agentrx/ground_truth/magentic_one_ground_truth.json").read_text())}
-    agentrx_tau = {g["trajectory_id"]: g for g in json.loads((corpora / "agentrx/ground_truth/tau_ground_truth.json").read_text())}
+    agentrx_m1 = {
+        g["trajectory_id"]: g
+        for g in json.loads((corpora / "agentrx/ground_truth/magentic_one_ground_truth.json").read_text())
+    }
+    agentrx_tau = {
+        g["trajectory_id"]: g for g in json.loads((corpora / "agentrx/ground_truth/tau_ground_truth.json").read_text())
+    }
     runs: list[Run] = []
-    for folder, group in (("Hand-Crafted", "Who&When hand-crafted (Magentic-One)"), ("Algorithm-Generated", "Who&When algorithm-generated (AG2)")):
+    for folder, group in (
+        ("Hand-Crafted", "Who&When hand-crafted (Magentic-One)"),
+        ("Algorithm-Generated", "Who&When algorithm-generated (AG2)"),
+    ):
         for path in sorted((corpora / "who-and-when" / folder).glob("*.json"), key=lambda p: int(p.stem)):
             trace = import_trace(path, "messages")
             assert isinstance(trace, Trace)
             labels = trace.metadata["labels"]
             run = Run(group, trace, labels.get("mistake_agent"), labels.get("mistake_step"))
-            truth = agentrx_m1.get(trace.trace_id)
+            truth = (
+                agentrx_m1.get(trace.trace_id) if folder == "Hand-Crafted" else None
+            )  # AgentRx labels Magentic-One runs only
             if truth is not None:
-                run.failures = [(f["step_number"] - 1, f["failed_agent"], f["failure_category"]) for f in truth["failures"]]
+                run.failures = [
+                    (f["step_number"] - 1, f["failed_agent"], f["failure_category"]) for f in truth["failures"]
+                ]
                 run.root_category = _root_category(truth)
             runs.append(run)
     tau = import_trace(corpora / "agentrx/tau_retail/tau_dataset_failed.json", "messages")
@@ -96,6 +108,12 @@ def _where(run: Run, finding: Finding) -> tuple[Span, int | None]:
     return span, step if isinstance(step, int) else None
 
 
+def _busiest_tool_user(trace: Trace) -> str | None:
+    """The agent that ran the most tool spans: the trivial guess to compare agent agreement with."""
+    counts = Counter(s.agent for s in trace.spans if s.kind == "tool" and s.agent)
+    return counts.most_common(1)[0][0] if counts else None
+
+
 def _loop_steps(trace: Trace) -> list[int]:
     return [s.attributes["step"] for s in trace.spans if s.attributes.get("is_in_loop") is True]
 
@@ -107,7 +125,7 @@ def compute(runs: list[Run]) -> dict[str, Any]:
         members = [r for r in runs if r.group == group]
         rows = {}
         for name in DETECTORS:
-            row = Counter()
+            row: Counter[str] = Counter()
             categories: Counter[str] = Counter()
             for run in members:
                 findings = run_detector(name, run.trace)
@@ -118,11 +136,18 @@ def compute(runs: list[Run]) -> dict[str, Any]:
                 span, step = _where(run, findings[0])
                 if run.mistake_agent is not None:
                     row["labelled"] += 1
+                    row["baseline"] += _same_agent(_busiest_tool_user(run.trace), run.mistake_agent)
                     row["agent"] += _same_agent(span.agent, run.mistake_agent)
                     if step is not None and run.mistake_step is not None:
                         row["step"] += step == run.mistake_step
                         row["near"] += abs(step - run.mistake_step) <= NEAR
-                    row["any_agent"] += any(_same_agent(run.trace.span(f.spans[0]).agent, run.mistake_agent) for f in findings)
+                        # What a uniformly random message step would score (short runs make ±NEAR easy).
+                        messages = sum(1 for s in run.trace.spans if s.parent_id is None)
+                        window = min(run.mistake_step + NEAR, messages - 1) - max(run.mistake_step - NEAR, 0) + 1
+                        row["chance_near"] += max(window, 0) / max(messages, 1)
+                    row["any_agent"] += any(
+                        _same_agent(run.trace.span(f.spans[0]).agent, run.mistake_agent) for f in findings
+                    )
                 if run.failures:
                     row["agentrx"] += 1
                     row["agentrx_step"] += any(
@@ -158,24 +183,47 @@ def render(results: dict[str, Any]) -> str:
         out.append(f"### {group}: {runs} failed runs\n")
         header = ["detector", "runs flagged", "findings"]
         if "Who&When" in group:
-            header += ["agent = mistake_agent (first finding)", "any finding's agent = mistake_agent", "step = mistake_step", f"step within ±{NEAR}"]
+            header += [
+                "agent = mistake_agent (first finding)",
+                "any finding's agent = mistake_agent",
+                "baseline: busiest tool user = mistake_agent",
+                "step = mistake_step",
+                f"step within ±{NEAR}",
+                f"chance of ±{NEAR} for a random step",
+            ]
         if agentrx:
-            header += [f"on an AgentRx failure (same agent, ±{NEAR} steps)", "AgentRx root-cause categories of flagged runs"]
+            header += [
+                f"on an AgentRx failure (same agent, ±{NEAR} steps)",
+                "AgentRx root-cause categories of flagged runs",
+            ]
         if m1:
-            header += [f"orchestrator flagged is_in_loop (of {data['orchestrator_loop_runs']} runs)", f"loop ledger ≤{LOOP_WINDOW} steps after a finding"]
+            header += [
+                f"orchestrator flagged is_in_loop (of {data['orchestrator_loop_runs']} runs)",
+                f"loop ledger ≤{LOOP_WINDOW} steps after a finding",
+            ]
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
         for name, row in rows.items():
             flagged = row["flagged"]
             cells = [f"`{name}`", _pct(flagged, runs), str(row["findings"])]
             if "Who&When" in group:
-                cells += [_pct(row["agent"], flagged), _pct(row["any_agent"], flagged), _pct(row["step"], flagged), _pct(row["near"], flagged)]
+                cells += [
+                    _pct(row["agent"], flagged),
+                    _pct(row["any_agent"], flagged),
+                    _pct(row["baseline"], flagged),
+                    _pct(row["step"], flagged),
+                    _pct(row["near"], flagged),
+                    f"{100 * row['chance_near'] / flagged:.0f}%" if flagged else "–",
+                ]
             if agentrx:
                 cats = ", ".join(f"{c} {n}" for c, n in row["categories"].most_common(3)) or "–"
                 cells += [_pct(row["agentrx_step"], row["agentrx"]) if row["agentrx"] else "–", cats]
             if m1:
                 if name in ("tool_loop", "retry_storm"):
-                    cells += [_pct(row["orchestrator_loop"], flagged), _pct(row["loop_near"], row["orchestrator_loop"]) if row["orchestrator_loop"] else "–"]
+                    cells += [
+                        _pct(row["orchestrator_loop"], flagged),
+                        _pct(row["loop_near"], row["orchestrator_loop"]) if row["orchestrator_loop"] else "–",
+                    ]
                 else:
                     cells += ["–", "–"]
             out.append("| " + " | ".join(cells) + " |")

@@ -379,18 +379,35 @@ def bayesian_search(
     max_runs: int | None = None,
     prior: tuple[float, float] = DEFAULT_PRIOR,
     null_prior: float = DEFAULT_NULL_PRIOR,
+    end_runs: int = 15,
 ) -> SearchResult:
-    """Bayesian change-point search (see the module docstring)."""
+    """Bayesian change-point search (see the module docstring).
+
+    The ends are checked first: the bad end is run until it fails and the good
+    end until it passes, each at most ``end_runs`` times; an end that never
+    does is reported (``not_bracketed``) without searching.
+    """
     _check_n(n)
     if not 0.5 <= confidence < 1:
         raise ValueError("confidence must be in [0.5, 1)")
     budget = default_budget(n) if max_runs is None else max_runs
     tally = Tally(n)
-    for end in (0, n - 1):
+    # Sanity of the ends first: the bad end must fail and the good end pass at least once.
+    while True:
+        good, bad = tally.of(0), tally.of(n - 1)
+        if bad.failures == 0 and bad.tested < end_runs and not bad.skips:
+            end = n - 1
+        elif good.passes == 0 and good.tested < end_runs and not good.skips:
+            end = 0
+        else:
+            break
         tally.record(end, evaluate(end))
+    for end, which in ((0, "good end"), (n - 1, "bad end")):
         if tally.skipped(end):
-            which = "good end" if end == 0 else "bad end"
             return _result(tally, "not_bracketed", None, None, None, reason=f"the {which} could not be tested")
+    good, bad = tally.of(0), tally.of(n - 1)
+    if good.passes == 0 or bad.failures == 0:
+        return _not_bracketed(tally, good.passes == 0, bad.failures == 0, None)
     while True:
         post = posterior(n, tally, prior, null_prior)
         groups = _groups(n, tally)

@@ -440,9 +440,7 @@ def _count(spans: Sequence[Mapping[str, Any]]) -> Counter[tuple[str, str, str]]:
     return counts
 
 
-def diff_normalized(
-    old: Mapping[str, Any], new: Mapping[str, Any], *, float_tolerance: float = 0.0
-) -> TraceDiff:
+def diff_normalized(old: Mapping[str, Any], new: Mapping[str, Any], *, float_tolerance: float = 0.0) -> TraceDiff:
     """Diff two normalised traces (see :func:`pytest_agenttrace.normalize.normalize`)."""
     changes: list[Change] = []
     # Work list of sibling lists to align: (old nodes, new nodes, old parent path, new parent path).

@@ -99,7 +99,8 @@ def matrix_axes(metafunc: pytest.Metafunc) -> dict[str, list[str]]:
                 )
             axes.setdefault(name, list(dict.fromkeys(labels)))
     if "agenttrace" in metafunc.fixturenames:
-        axes.update(metafunc.config.stash.get(_OPTION_KEY, {}))
+        from_option: dict[str, list[str]] = metafunc.config.stash.get(_OPTION_KEY, {})
+        axes.update(from_option)
     return axes
 
 
@@ -150,7 +151,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         run = callspec.params.get(FIXTURE) if callspec is not None else None
         if isinstance(run, MatrixRun):
-            item.stash[ITEM_OVERRIDES] = {**item.stash.get(ITEM_OVERRIDES, {}), **run.overrides}
+            current: dict[str, str] = item.stash.get(ITEM_OVERRIDES, {})
+            item.stash[ITEM_OVERRIDES] = {**current, **run.overrides}
             item.stash[MATRIX_KEY] = replace(run, base_name=_base_name(item, run.id))
 
 

@@ -55,6 +55,7 @@ indented two spaces per depth, ``- KIND NAME {json of the other fields}``::
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -203,8 +204,7 @@ class _Pattern:
         segments = tuple(rest.split("."))
         if not rest or any(not s for s in segments):
             raise InputError(
-                f"snapshot path {text!r} is not a dotted path; write it like 'attributes.usage' or "
-                "'llm:output.*.id'."
+                f"snapshot path {text!r} is not a dotted path; write it like 'attributes.usage' or 'llm:output.*.id'."
             )
         return cls(kind or None, segments)
 
@@ -220,7 +220,7 @@ def node_key(node: Mapping[str, Any]) -> tuple[str, str, str]:
 def _bucket(ns: int, buckets: Sequence[int]) -> str:
     if ns < buckets[0]:
         return f"<{_format_duration(buckets[0])}"
-    for low, high in zip(buckets, buckets[1:], strict=False):
+    for low, high in itertools.pairwise(buckets):
         if low <= ns < high:
             return f"{_format_duration(low)}-{_format_duration(high)}"
     return f">={_format_duration(buckets[-1])}"
@@ -286,9 +286,7 @@ class _Normalizer:
         if span.status != "ok":
             node["status"] = span.status
         if span.error:
-            node["error"] = (
-                {"type": span.error.get("type")} if level == "structure" else dict(span.error)
-            )
+            node["error"] = {"type": span.error.get("type")} if level == "structure" else dict(span.error)
         if self.options.duration_buckets:
             node["duration"] = _bucket(span.end_ns - span.start_ns, self.options.duration_buckets)
         if span.context is not None:
@@ -398,23 +396,65 @@ def _sort_overlapping(nodes: list[dict[str, Any]], spans: list[Span]) -> list[di
     return out
 
 
+class _Tree:
+    """Parent pointers and sibling segments of a normalised forest, for references."""
+
+    def __init__(self, roots: Sequence[dict[str, Any]]) -> None:
+        self.parent: dict[int, dict[str, Any] | None] = {}
+        self.segment: dict[int, str] = {}
+        self.order: list[dict[str, Any]] = []
+        work: list[tuple[Sequence[dict[str, Any]], dict[str, Any] | None]] = [(roots, None)]
+        while work:
+            siblings, parent = work.pop()
+            seen: dict[tuple[str, str], int] = {}
+            for node in siblings:
+                key = (node["kind"], node["name"])
+                seen[key] = seen.get(key, 0) + 1
+                self.parent[id(node)] = parent
+                self.segment[id(node)] = f"{node['kind']}:{node['name']}#{seen[key]}"
+                self.order.append(node)
+                if node.get("children"):
+                    work.append((node["children"], node))
+
+    def path(self, node: dict[str, Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        current: dict[str, Any] | None = node
+        while current is not None:
+            out.append(current)
+            current = self.parent[id(current)]
+        out.reverse()
+        return out
+
+    def ref(self, source: dict[str, Any], target: dict[str, Any]) -> str:
+        """``target`` as seen from ``source``'s parent: ``../`` per level up, then segments."""
+        base = self.path(source)[:-1]
+        goal = self.path(target)
+        common = 0
+        while common < len(base) and common < len(goal) and base[common] is goal[common]:
+            common += 1
+        if common == len(goal):  # an ancestor: climb to its parent and name it
+            common -= 1
+        up = len(base) - common
+        return "../" * up + " > ".join(self.segment[id(n)] for n in goal[common:])
+
+
 def _assign_references(roots: list[dict[str, Any]], ids: Mapping[int, str]) -> None:
-    counters: dict[tuple[str, str], int] = {}
-    ref_of: dict[str, str] = {}
-    order: list[dict[str, Any]] = []
-    stack = list(reversed(roots))
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        key = (node["kind"], node["name"])
-        counters[key] = counters.get(key, 0) + 1
-        ref_of[ids[id(node)]] = f"{node['kind']}:{node['name']}#{counters[key]}"
-        stack.extend(reversed(node.get("children", ())))
-    for node in order:
+    """Replace span ids in ``scope``/``links`` by references relative to the tree.
+
+    A reference names the target by its path from the referring span's parent
+    (``tool:web_search#2`` is the second ``web_search`` sibling; ``../`` climbs
+    one level), so inserting a span elsewhere in the tree changes no reference.
+    """
+    tree = _Tree(roots)
+    node_of = {ids[id(n)]: n for n in tree.order}
+    for node in tree.order:
         if "scope" in node:
-            node["scope"] = ref_of.get(node["scope"], "?")
+            target = node_of.get(node["scope"])
+            node["scope"] = tree.ref(node, target) if target is not None else "?"
         if "links" in node:
-            node["links"] = [ref_of.get(link, "?") for link in node["links"]]
+            node["links"] = [
+                tree.ref(node, node_of[link]) if link in node_of else "?" for link in node["links"]
+            ]
 
 
 def normalize(trace: Trace | Mapping[str, Any], options: NormalizeOptions | None = None) -> dict[str, Any]:
@@ -436,60 +476,58 @@ def normalize(trace: Trace | Mapping[str, Any], options: NormalizeOptions | None
 
 
 def to_trace(normalized: Mapping[str, Any]) -> Trace:
-    """A :class:`Trace` whose normalisation is ``normalized`` (ids are the references).
+    """A :class:`Trace` whose normalisation is ``normalized``.
 
-    Times are synthetic (one tick per span, parents enclose children) and
-    ``context_keys`` become a context with null values.
+    Span ids are ``n1``, ``n2``, ... in depth-first order; references are
+    resolved back to them (by matching every candidate, so this is quadratic:
+    meant for tests and tools, not for hot paths).  Times are synthetic (one
+    tick per span, parents enclose children) and ``context_keys`` become a
+    context with null values.
     """
+    roots = [_copy_tree(n) for n in normalized.get("spans", ())]
+    tree = _Tree(roots)
+    span_id = {id(node): f"n{position + 1}" for position, node in enumerate(_preorder(roots))}
+
+    def resolve(source: dict[str, Any], ref: str) -> str:
+        for candidate in tree.order:
+            if tree.ref(source, candidate) == ref:
+                return span_id[id(candidate)]
+        return ref  # dangling ("?"): keep it dangling
+
     spans: list[Span] = []
-    counters: dict[tuple[str, str], int] = {}
     clock = 0
-
-    def ref(node: Mapping[str, Any]) -> str:
-        key = (node["kind"], node["name"])
-        counters[key] = counters.get(key, 0) + 1
-        return f"{node['kind']}:{node['name']}#{counters[key]}"
-
-    # Iterative pre-order; end times are patched once a subtree is done.
-    stack: list[tuple[Mapping[str, Any], str | None, str | None]] = [
-        (n, None, None) for n in reversed(normalized.get("spans", ()))
-    ]
-    pending: list[tuple[int, int]] = []  # (index in spans, number of descendants)
-    sizes: dict[int, int] = {}
+    stack: list[tuple[dict[str, Any], str | None, str | None]] = [(n, None, None) for n in reversed(roots)]
     while stack:
         node, parent, inherited = stack.pop()
-        span_id = ref(node)
-        scope = node.get("scope", inherited)
+        own_id = span_id[id(node)]
+        scope = resolve(node, node["scope"]) if "scope" in node else inherited
         context = node.get("context")
         if context is None and "context_keys" in node:
             context = dict.fromkeys(node["context_keys"])
+        size = _count(node)
         spans.append(
             Span(
-                span_id=span_id,
+                span_id=own_id,
                 parent_id=parent,
                 kind=node["kind"],
                 name=node["name"],
                 agent=node.get("agent"),
                 scope=scope,
                 start_ns=clock,
-                end_ns=clock,
+                end_ns=clock + size,
                 status=node.get("status", "ok"),
                 error=node.get("error"),
                 input=node.get("input"),
                 output=node.get("output"),
                 attributes=dict(node.get("attributes", {})),
                 context=context,
-                links=list(node.get("links", ())),
+                links=[resolve(node, link) for link in node.get("links", ())],
                 events=[{"time_ns": clock, **e} for e in node.get("events", ())],
             )
         )
         clock += 1
-        child_scope = span_id if node["kind"] == "delegation" else scope
-        sizes[len(spans) - 1] = _count(node) - 1
-        pending.append((len(spans) - 1, sizes[len(spans) - 1]))
-        stack.extend((c, span_id, child_scope) for c in reversed(node.get("children", ())))
-    for position, descendants in pending:
-        spans[position] = spans[position].replace(end_ns=spans[position].start_ns + descendants + 1)
+        child_scope = own_id if node["kind"] == "delegation" else scope
+        stack.extend((c, own_id, child_scope) for c in reversed(node.get("children", ())))
     return Trace(
         trace_id="normalized",
         name="normalized",
@@ -497,6 +535,23 @@ def to_trace(normalized: Mapping[str, Any]) -> Trace:
         versions=dict(normalized.get("versions", {})),
         spans=tuple(spans),
     )
+
+
+def _copy_tree(node: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(node)
+    if "children" in out:
+        out["children"] = [_copy_tree(c) for c in out["children"]]
+    return out
+
+
+def _preorder(roots: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(reversed(node.get("children", ())))
+    return out
 
 
 def _count(node: Mapping[str, Any]) -> int:
@@ -512,11 +567,11 @@ def _count(node: Mapping[str, Any]) -> int:
 # -- file format ---------------------------------------------------------------
 
 _HEADER: Final = "# agenttrace snapshot: normalised span tree, one span per line (indent = depth)"
-_BARE_TOKEN: Final = re.compile(r'^[^\s"{}]+$')
+_BARE_TOKEN: Final = re.compile(r'[^\s"{}]+')
 
 
 def _token(text: str) -> str:
-    return text if _BARE_TOKEN.match(text) else json.dumps(text, ensure_ascii=False)
+    return text if _BARE_TOKEN.fullmatch(text) else json.dumps(text, ensure_ascii=False)
 
 
 def _json(value: Any) -> str:

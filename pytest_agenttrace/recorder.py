@@ -25,6 +25,7 @@ import datetime as _dt
 import functools
 import inspect
 import itertools
+import operator
 import os
 import threading
 import time
@@ -317,6 +318,9 @@ class SpanHandle:
         return f"<SpanHandle {self.kind}:{self.name} id={self.span_id} agent={self.agent!r}>"
 
 
+_start_key = operator.attrgetter("start_ns", "seq")
+
+
 def _error_dict(error: BaseException | Mapping[str, str]) -> dict[str, Any]:
     if isinstance(error, BaseException):
         kind = type(error)
@@ -390,6 +394,7 @@ class Recorder:
         self._finished: Trace | None = None
         self._snapshot: tuple[int, int, Trace] | None = None
         self._activations: list[SpanHandle | None] = []
+        self._finalizers: list[Callable[[], None]] = []
 
     # -- activation ----------------------------------------------------------
     def activate(self) -> Recorder:
@@ -712,11 +717,26 @@ class Recorder:
             self._finished = self._build(final=True)
         return self._finished
 
+    def add_finalizer(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` before every build of the trace (adapters finish deferred mapping there)."""
+        if callback not in self._finalizers:
+            self._finalizers.append(callback)
+
     def _build(self, *, final: bool) -> Trace:
+        for callback in self._finalizers:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - an adapter's problem must not lose the trace
+                import logging
+
+                logging.getLogger("pytest_agenttrace").warning("agenttrace: a trace finalizer failed", exc_info=True)
         now = _perf_ns() - self._t0
         limits = self.limits
         spans = []
-        handles = sorted(self._order, key=lambda h: (h.start_ns, h.seq))
+        handles = self._order
+        if any(handles[i].start_ns > handles[i + 1].start_ns for i in range(len(handles) - 1)):
+            # Threads or explicit start times can append out of order; a stable sort restores start order.
+            handles = sorted(handles, key=_start_key)
         for h in handles:
             end_ns, status, error = h.end_ns, h.status, h.error
             if end_ns is None:
@@ -733,7 +753,7 @@ class Recorder:
                     name=h.name,
                     agent=h.agent,
                     scope=h.scope,
-                    scope_path=list(h.scope_path),
+                    scope_path=h.scope_path,  # never mutated after start: shared, not copied
                     start_ns=h.start_ns,
                     end_ns=end_ns,
                     status=status,
@@ -741,7 +761,7 @@ class Recorder:
                     input=clean(h.input, limits) if h.input is not None else None,
                     output=clean(h.output, limits) if h.output is not None else None,
                     attributes=clean(h.attributes, limits) if h.attributes else {},
-                    versions=dict(versions),
+                    versions=versions,  # copy-on-write stamps: shared between spans
                     context=clean(h.context, limits) if h.context is not None else None,
                     links=list(h.links) if h.links else [],
                     events=clean(h.events, limits) if h.events else [],
@@ -775,6 +795,15 @@ class Recorder:
         from .spec import check
 
         check(self.trace, spec, recorder=self)
+
+    def otlp_receiver(self, *, port: int = 0) -> Any:
+        """An OTLP/HTTP receiver on 127.0.0.1 feeding this recorder (a context manager; needs ``[otel]``).
+
+        See :func:`pytest_agenttrace.adapters.otel.otlp_receiver`.
+        """
+        from .adapters.otel import otlp_receiver
+
+        return otlp_receiver(self, port=port)
 
     def gateway(self, tools: Mapping[str, Callable[..., Any]] | Iterable[Callable[..., Any]], *, enforce: bool = False) -> Any:
         """A :class:`~pytest_agenttrace.gateway.ToolGateway` over ``tools``."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -70,7 +70,7 @@ _OPTION_KEYS: Final = (
 class SnapshotSettings:
     """Normalisation options plus comparison settings of one snapshot assertion."""
 
-    options: NormalizeOptions = NormalizeOptions()
+    options: NormalizeOptions = field(default_factory=NormalizeOptions)
     float_tolerance: float = 0.0
     max_diff_lines: int = 200
     refresh_header: bool = False
@@ -206,10 +206,14 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
         lines = result.render(self.settings.max_diff_lines or None)
         golden_level = loads(str(snapshot_data))["level"]
         if golden_level != self.settings.options.level:
-            lines.insert(1, f"the golden was written at level {golden_level}, this run uses {self.settings.options.level}")
+            lines.insert(
+                1, f"the golden was written at level {golden_level}, this run uses {self.settings.options.level}"
+            )
         if result.same:
             lines.append("(only the version stamps in the header differ)")
-        lines.insert(1, "trace differs from its golden snapshot; run pytest --snapshot-update if the change is intended")
+        lines.insert(
+            1, "trace differs from its golden snapshot; run pytest --snapshot-update if the change is intended"
+        )
         yield from lines
 
 
@@ -230,7 +234,7 @@ class TraceSnapshot(SnapshotAssertion):
             raise TypeError("agenttrace_snapshot was switched to another extension; use syrupy's `snapshot` then.")
         return extension
 
-    def __call__(  # type: ignore[override]
+    def __call__(
         self,
         *,
         diff: SnapshotIndex | None = None,
@@ -352,6 +356,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 _BASE_KEY: Final = pytest.StashKey[SnapshotSettings]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _base_settings(config)  # bad ini values are usage errors before any test runs
 
 
 def _base_settings(config: pytest.Config) -> SnapshotSettings:

@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 
 from bisect_demo.triage import TICKET, FakeModel, run_triage
-
 from pytest_agenttrace import Recorder
 
 SPEC = Path(__file__).with_name("triage.yaml")

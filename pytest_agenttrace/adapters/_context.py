@@ -41,11 +41,12 @@ if TYPE_CHECKING:
 __all__ = [
     "SOURCES",
     "ParentProvider",
+    "StateCache",
     "adapter_state",
     "descends",
     "enabled",
-    "get_enabled",
     "epoch_to_recorder_ns",
+    "get_enabled",
     "guarded",
     "log",
     "register_parent_provider",
@@ -108,12 +109,17 @@ def register_parent_provider(provider: ParentProvider) -> None:
         hook(provider)
 
 
-def resolve_parent(rec: Recorder) -> SpanHandle | None:
-    """The innermost open span of ``rec`` in this context, native or foreign."""
+def resolve_parent(rec: Recorder, skip: ParentProvider | None = None) -> SpanHandle | None:
+    """The innermost open span of ``rec`` in this context, native or foreign.
+
+    ``skip`` leaves out the caller's own provider (it knows its framework's parent).
+    """
     best = _recorder_module.current_span()
     if best is not None and best.recorder is not rec:
         best = None
     for provider in _providers:
+        if provider is skip:
+            continue
         try:
             other = provider(rec)
         except Exception:  # noqa: BLE001 - a provider failing means "no opinion"
@@ -158,6 +164,29 @@ _states: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDiction
 T = TypeVar("T")
 
 
+class StateCache:
+    """A one-entry cache in front of :func:`adapter_state` for an adapter's hot path.
+
+    Spans arrive for the same recorder again and again; a weak reference to the
+    last recorder avoids the dictionary lookups (and keeps nothing alive).
+    """
+
+    __slots__ = ("_ref", "_state", "factory", "key")
+
+    def __init__(self, key: str, factory: Callable[[Recorder], Any]) -> None:
+        self.key = key
+        self.factory = factory
+        self._ref: Callable[[], Any] = lambda: None
+        self._state: Any = None
+
+    def __call__(self, rec: Recorder) -> Any:
+        if self._ref() is rec:
+            return self._state
+        state = adapter_state(rec, self.key, lambda: self.factory(rec))
+        self._ref, self._state = weakref.ref(rec), state
+        return state
+
+
 def adapter_state(rec: Recorder, key: str, factory: Callable[[], T]) -> T:
     """Per-recorder state of an adapter (id maps), created on first use."""
     states = _states.get(rec)
@@ -174,7 +203,7 @@ def adapter_state(rec: Recorder, key: str, factory: Callable[[], T]) -> T:
             if value is None:
                 value = factory()
                 states[key] = value
-    return value  # type: ignore[no-any-return]  # factory's T, stored untyped
+    return value
 
 
 def guarded(what: str) -> Callable[[F], F]:
@@ -185,7 +214,7 @@ def guarded(what: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
-            except Exception:  # noqa: BLE001 - adapters never break the user's agent
+            except Exception:
                 if what not in _warned:
                     _warned.add(what)
                     log.warning("agenttrace: %s failed; the span is recorded as far as possible", what, exc_info=True)

@@ -105,7 +105,10 @@ def _targets(output: str, traces: list[Trace], trace_filename: Any) -> list[tupl
             taken.add(name)
             targets.append((out / name, trace))
         return targets
-    return [(out.with_name(f"{out.stem}.{position}{out.suffix or '.json'}"), trace) for position, trace in enumerate(traces, 1)]
+    return [
+        (out.with_name(f"{out.stem}.{position}{out.suffix or '.json'}"), trace)
+        for position, trace in enumerate(traces, 1)
+    ]
 
 
 def _run_export(args: argparse.Namespace) -> int:

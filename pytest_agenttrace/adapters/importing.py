@@ -186,7 +186,9 @@ def assemble(
     children: dict[str | None, list[Record]] = {}
     for record in order:
         if record.parent_id is not None and record.parent_id not in by_id:
-            log.warn(f"span {record.span_id!r} names parent {record.parent_id!r}, which is not in the file; made a root")
+            log.warn(
+                f"span {record.span_id!r} names parent {record.parent_id!r}, which is not in the file; made a root"
+            )
             record.parent_id = None
         children.setdefault(record.parent_id, []).append(record)
 
@@ -205,8 +207,9 @@ def assemble(
     if started_at is None:
         started_at = iso_from_unix_ns(base)
     # Ties in start time: a parent before its child; exact records keep the file's order.
-    position = {id(r): i for i, r in enumerate(order)}
-    order.sort(key=lambda r: (r.start_ns, 0 if r.exact else depth[r.span_id], position[id(r)]))
+    keyed = [(r.start_ns, 0 if r.exact else depth[r.span_id], i) for i, r in enumerate(order)]
+    keyed.sort()
+    order = [order[i] for _, _, i in keyed]
 
     prepare = clean if sanitize else _same
     spans = []
@@ -456,28 +459,27 @@ def import_trace(path: str | os.PathLike[str], fmt: str | None = None) -> Trace 
     is not that format (or no known format at all).
     """
     file = Path(path)
-    if fmt in (None, "auto"):
-        with _no_gc():
-            data = load_json(file, "one of: " + ", ".join(FORMATS))
-        fmt = detect_format(data)
-        if fmt is None:
-            raise TraceFileError(
-                "is not a trace format agenttrace can import; expected one of: "
-                + "; ".join(_EXPECTED.values())
-                + ". Pass --from to name the format.",
-                path=str(file),
-            )
-    elif fmt not in FORMATS:
+    if fmt not in (None, "auto", *FORMATS):
         raise TraceFileError(f"unknown import format {fmt!r}; choose one of {', '.join(FORMATS)}.", path=str(file))
-    else:
-        with _no_gc():
-            data = load_json(file, _EXPECTED[fmt])
-        found = detect_format(data)
-        if found != fmt:
-            seen = f"it looks like {found!r}" if found else "it matches no known format"
-            raise TraceFileError(f"is not {_EXPECTED[fmt]}: {seen}.", path=str(file))
     with _no_gc():
+        if fmt in (None, "auto"):
+            data = load_json(file, "one of: " + ", ".join(FORMATS))
+            fmt = detect_format(data)
+            if fmt is None:
+                raise TraceFileError(
+                    "is not a trace format agenttrace can import; expected one of: "
+                    + "; ".join(_EXPECTED.values())
+                    + ". Pass --from to name the format.",
+                    path=str(file),
+                )
+        else:
+            data = load_json(file, _EXPECTED[fmt])
+            found = detect_format(data)
+            if found != fmt:
+                seen = f"it looks like {found!r}" if found else "it matches no known format"
+                raise TraceFileError(f"is not {_EXPECTED[fmt]}: {seen}.", path=str(file))
         traces = _reader(fmt)(data, file.name)
+        del data  # freed while the collector still sleeps: it never scans the parsed document
     if not traces:
         raise TraceFileError(f"holds no spans; expected {_EXPECTED[fmt]}.", path=str(file))
     return traces[0] if len(traces) == 1 else traces

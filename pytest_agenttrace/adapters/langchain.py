@@ -32,16 +32,17 @@ What becomes what:
 from __future__ import annotations
 
 import contextvars
+import importlib
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
 from ..exceptions import MissingExtraError
 from ..recorder import SpanHandle, active_recorder
 from . import _context
-from ._context import adapter_state, log, register_parent_provider, resolve_parent
+from ._context import StateCache, log, register_parent_provider, resolve_parent
 
 try:
     from langchain_core.callbacks import BaseCallbackHandler as _BaseCallbackHandler
@@ -66,9 +67,11 @@ _PARENT: Final = "__parent__"
 class _Run:
     """One LangChain run: the span recording it (``None``: not recorded) and its parent run."""
 
-    __slots__ = ("handle", "parent", "name", "node", "is_node", "is_root")
+    __slots__ = ("handle", "is_node", "is_root", "name", "node", "parent")
 
-    def __init__(self, handle: SpanHandle | None, parent: UUID | None, name: str, node: str | None, is_node: bool, is_root: bool) -> None:
+    def __init__(
+        self, handle: SpanHandle | None, parent: UUID | None, name: str, node: str | None, is_node: bool, is_root: bool
+    ) -> None:
         self.handle = handle
         self.parent = parent
         self.name = name
@@ -78,7 +81,7 @@ class _Run:
 
 
 class _LCState:
-    __slots__ = ("runs", "commands")
+    __slots__ = ("commands", "runs")
 
     def __init__(self) -> None:
         self.runs: dict[UUID, _Run] = {}
@@ -86,8 +89,7 @@ class _LCState:
         self.commands: set[int] = set()
 
 
-def _state(rec: Recorder) -> _LCState:
-    return adapter_state(rec, SOURCE, _LCState)
+_state: Callable[[Recorder], _LCState] = StateCache(SOURCE, lambda rec: _LCState())
 
 
 def _recorded_ancestor(state: _LCState, run_id: UUID | None) -> SpanHandle | None:
@@ -107,7 +109,9 @@ def _recorded_ancestor(state: _LCState, run_id: UUID | None) -> SpanHandle | Non
 def _parent_for(rec: Recorder, state: _LCState, parent_run_id: UUID | None) -> SpanHandle | None:
     parent = _recorded_ancestor(state, parent_run_id)
     innermost = resolve_parent(rec)
-    if parent is None or (innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)):
+    if parent is None or (
+        innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)
+    ):
         return innermost
     return parent
 
@@ -123,7 +127,7 @@ def _current_langchain_parent(rec: Recorder) -> SpanHandle | None:
     run_id = getattr(manager, "parent_run_id", None)
     if run_id is None:
         return None
-    return _recorded_ancestor(adapter_state(rec, SOURCE, _LCState), run_id)
+    return _recorded_ancestor(_state(rec), run_id)
 
 
 # -- conversions ------------------------------------------------------------------
@@ -138,7 +142,10 @@ def _message(message: Any) -> Any:
     role = getattr(message, "type", None)
     if role is None:
         return message
-    out: dict[str, Any] = {"role": {"human": "user", "ai": "assistant"}.get(role, role), "content": getattr(message, "content", None)}
+    out: dict[str, Any] = {
+        "role": {"human": "user", "ai": "assistant"}.get(role, role),
+        "content": getattr(message, "content", None),
+    }
     name = getattr(message, "name", None)
     if name:
         out["name"] = name
@@ -178,7 +185,9 @@ def _safely(convert: Any, *args: Any) -> Any:
         return "[agenttrace: payload could not be recorded]"
 
 
-def _model_name(serialized: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None, params: Mapping[str, Any] | None) -> str | None:
+def _model_name(
+    serialized: Mapping[str, Any] | None, metadata: Mapping[str, Any] | None, params: Mapping[str, Any] | None
+) -> str | None:
     for source in (params or {}, metadata or {}):
         for key in ("model", "model_name", "ls_model_name", "model_id"):
             value = source.get(key)
@@ -195,12 +204,18 @@ def _model_name(serialized: Mapping[str, Any] | None, metadata: Mapping[str, Any
 def _usage(message: Any, llm_output: Mapping[str, Any] | None) -> dict[str, int]:
     meta = getattr(message, "usage_metadata", None)
     if isinstance(meta, Mapping):
-        out = {k: int(meta[k]) for k in ("input_tokens", "output_tokens", "total_tokens") if isinstance(meta.get(k), int)}
+        out = {
+            k: int(meta[k]) for k in ("input_tokens", "output_tokens", "total_tokens") if isinstance(meta.get(k), int)
+        }
         if out:
             return out
     token_usage = (llm_output or {}).get("token_usage") or (llm_output or {}).get("usage") or {}
     out = {}
-    for ours, theirs in (("input_tokens", "prompt_tokens"), ("output_tokens", "completion_tokens"), ("total_tokens", "total_tokens")):
+    for ours, theirs in (
+        ("input_tokens", "prompt_tokens"),
+        ("output_tokens", "completion_tokens"),
+        ("total_tokens", "total_tokens"),
+    ):
         value = token_usage.get(theirs, token_usage.get(ours)) if isinstance(token_usage, Mapping) else None
         if isinstance(value, int):
             out[ours] = value
@@ -247,7 +262,7 @@ def _goto_names(goto: Any) -> list[str]:
 # -- the handler ------------------------------------------------------------------
 
 
-class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,valid-type]  # LangChain class when installed
+class AgentTraceCallbackHandler(_BaseCallbackHandler):
     """Records LangChain/LangGraph runs into the active recorder (see the module docstring)."""
 
     raise_error = False
@@ -297,9 +312,18 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
         if agent is not None:
             kwargs["agent"] = agent
         handle = rec.start_span(kind, name, attributes=attributes, input=input, **kwargs)
-        state.runs[run_id] = _Run(handle, parent_run_id, name, node, False, parent_run_id is None or parent_run_id not in state.runs)
+        state.runs[run_id] = _Run(
+            handle, parent_run_id, name, node, False, parent_run_id is None or parent_run_id not in state.runs
+        )
 
-    def _close(self, run_id: UUID, *, output: Any = None, error: BaseException | None = None, attributes: Mapping[str, Any] | None = None) -> SpanHandle | None:
+    def _close(
+        self,
+        run_id: UUID,
+        *,
+        output: Any = None,
+        error: BaseException | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> SpanHandle | None:
         rec = active_recorder()
         if rec is None:
             return None
@@ -326,7 +350,11 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
         if beside_tool and anchor is not None and anchor.kind == "tool" and anchor.parent_id is not None:
             anchor = rec.handle(anchor.parent_id)  # the handoff is the agent's act, next to its tool call
         update = getattr(command, "update", None)
-        context = _safely(_value, update) if isinstance(update, Mapping) else ({"update": _safely(_value, update)} if update is not None else {})
+        context = (
+            _safely(_value, update)
+            if isinstance(update, Mapping)
+            else ({"update": _safely(_value, update)} if update is not None else {})
+        )
         if not isinstance(context, dict):
             context = {"update": context}
         for target in targets:
@@ -341,13 +369,25 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             handle.end()
 
     # -- chains (graphs, nodes, agents) --
-    def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, tags: list[str] | None = None, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         try:
             routed = self._route()
             if routed is None:
                 return
             rec, state = routed
-            name = str(kwargs.get("name") or (serialized or {}).get("name") or ((serialized or {}).get("id") or ["chain"])[-1])
+            name = str(
+                kwargs.get("name") or (serialized or {}).get("name") or ((serialized or {}).get("id") or ["chain"])[-1]
+            )
             metadata = metadata or {}
             node = metadata.get("langgraph_node")
             is_node = node is not None and node == name and any(t.startswith("graph:step:") for t in tags or ())
@@ -381,7 +421,9 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             kwargs2: dict[str, Any] = {"parent_id": parent.span_id if parent is not None else None}
             if kind == "agent":
                 kwargs2["agent"] = name
-            handle = rec.start_span(kind, name, attributes=attributes, input=_safely(_value, inputs) if kind == "agent" else None, **kwargs2)
+            handle = rec.start_span(
+                kind, name, attributes=attributes, input=_safely(_value, inputs) if kind == "agent" else None, **kwargs2
+            )
             state.runs[run_id] = _Run(handle, parent_run_id, name, node, is_node, is_root)
         except Exception:  # noqa: BLE001 - never break the run
             log.warning("agenttrace: could not record a LangChain chain start", exc_info=True)
@@ -404,7 +446,9 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain chain end", exc_info=True)
 
-    def on_chain_error(self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+    def on_chain_error(
+        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
         try:
             routed = self._route()
             if routed is None:
@@ -425,7 +469,17 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             log.warning("agenttrace: could not record a LangChain chain error", exc_info=True)
 
     # -- models --
-    def on_chat_model_start(self, serialized: dict[str, Any] | None, messages: list[list[Any]], *, run_id: UUID, parent_run_id: UUID | None = None, tags: list[str] | None = None, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any] | None,
+        messages: list[list[Any]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         try:
             model = _model_name(serialized, metadata, kwargs.get("invocation_params"))
             batch = messages[0] if messages else []
@@ -433,14 +487,38 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             provider = (metadata or {}).get("ls_provider")
             if provider:
                 attributes["provider"] = provider
-            self._open("llm", model or str(kwargs.get("name") or "chat_model"), run_id, parent_run_id, attributes=attributes, input=_safely(_messages, batch))
+            self._open(
+                "llm",
+                model or str(kwargs.get("name") or "chat_model"),
+                run_id,
+                parent_run_id,
+                attributes=attributes,
+                input=_safely(_messages, batch),
+            )
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain chat model start", exc_info=True)
 
-    def on_llm_start(self, serialized: dict[str, Any] | None, prompts: list[str], *, run_id: UUID, parent_run_id: UUID | None = None, tags: list[str] | None = None, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_llm_start(
+        self,
+        serialized: dict[str, Any] | None,
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         try:
             model = _model_name(serialized, metadata, kwargs.get("invocation_params"))
-            self._open("llm", model or str(kwargs.get("name") or "llm"), run_id, parent_run_id, attributes={"model": model} if model else {}, input=list(prompts))
+            self._open(
+                "llm",
+                model or str(kwargs.get("name") or "llm"),
+                run_id,
+                parent_run_id,
+                attributes={"model": model} if model else {},
+                input=list(prompts),
+            )
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain LLM start", exc_info=True)
 
@@ -454,10 +532,16 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             usage = _usage(message, llm_output)
             if usage:
                 attributes["usage"] = usage
-            model = (getattr(message, "response_metadata", None) or {}).get("model_name") or llm_output.get("model_name")
+            model = (getattr(message, "response_metadata", None) or {}).get("model_name") or llm_output.get(
+                "model_name"
+            )
             if model:
                 attributes["model"] = model
-            output = _safely(_message, message) if message is not None else (getattr(first, "text", None) if first is not None else None)
+            output = (
+                _safely(_message, message)
+                if message is not None
+                else (getattr(first, "text", None) if first is not None else None)
+            )
             tool_calls = getattr(message, "tool_calls", None)
             if tool_calls:
                 attributes["tool_calls"] = [c.get("name") for c in tool_calls]
@@ -466,21 +550,41 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             log.warning("agenttrace: could not record a LangChain LLM end", exc_info=True)
             self._close(run_id)
 
-    def on_llm_error(self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+    def on_llm_error(
+        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
         try:
             self._close(run_id, error=error)
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain LLM error", exc_info=True)
 
     # -- tools --
-    def on_tool_start(self, serialized: dict[str, Any] | None, input_str: str, *, run_id: UUID, parent_run_id: UUID | None = None, tags: list[str] | None = None, metadata: dict[str, Any] | None = None, inputs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any] | None,
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         try:
             name = str(kwargs.get("name") or (serialized or {}).get("name") or "tool")
             attributes: dict[str, Any] = {}
             call_id = kwargs.get("tool_call_id")
             if call_id:
                 attributes["tool_call_id"] = str(call_id)
-            self._open("tool", name, run_id, parent_run_id, attributes=attributes, input=_safely(_tool_input, input_str, inputs))
+            self._open(
+                "tool",
+                name,
+                run_id,
+                parent_run_id,
+                attributes=attributes,
+                input=_safely(_tool_input, input_str, inputs),
+            )
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain tool start", exc_info=True)
 
@@ -492,23 +596,31 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             rec, state = routed
             command = _command(output)
             if command is not None:
-                self._close(run_id, output={"command": {"goto": _goto_names(getattr(command, "goto", None)), "graph": getattr(command, "graph", None)}})
+                self._close(
+                    run_id,
+                    output={
+                        "command": {
+                            "goto": _goto_names(getattr(command, "goto", None)),
+                            "graph": getattr(command, "graph", None),
+                        }
+                    },
+                )
                 if getattr(command, "graph", None) != _PARENT:
                     # Command(graph=PARENT) bubbles up as ParentCommand: recorded there, once.
                     self._handoff(rec, state, command, run_id, beside_tool=True)
                 return
-            attributes: dict[str, Any] = {}
             status = getattr(output, "status", None)
             content = getattr(output, "content", output)
             handle = self._close(run_id, output=_safely(_value, content))
             if handle is not None and status == "error":
                 handle.set_status("error", {"type": "ToolError", "message": str(content)[:500]})
-            del attributes
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain tool end", exc_info=True)
             self._close(run_id)
 
-    def on_tool_error(self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+    def on_tool_error(
+        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
         try:
             if _command(error) is not None or _is_control_flow(error):
                 self._close(run_id)
@@ -518,14 +630,26 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             log.warning("agenttrace: could not record a LangChain tool error", exc_info=True)
 
     # -- retrievers --
-    def on_retriever_start(self, serialized: dict[str, Any] | None, query: str, *, run_id: UUID, parent_run_id: UUID | None = None, tags: list[str] | None = None, metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_retriever_start(
+        self,
+        serialized: dict[str, Any] | None,
+        query: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         try:
             name = str(kwargs.get("name") or (serialized or {}).get("name") or "retriever")
             self._open("retrieval", name, run_id, parent_run_id, attributes={"source": name}, input=query)
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain retriever start", exc_info=True)
 
-    def on_retriever_end(self, documents: Sequence[Any], *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+    def on_retriever_end(
+        self, documents: Sequence[Any], *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
         try:
             docs = [
                 {"page_content": getattr(d, "page_content", str(d)), "metadata": dict(getattr(d, "metadata", {}) or {})}
@@ -536,7 +660,9 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):  # type: ignore[misc,vali
             log.warning("agenttrace: could not record a LangChain retriever end", exc_info=True)
             self._close(run_id)
 
-    def on_retriever_error(self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+    def on_retriever_error(
+        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
         try:
             self._close(run_id, error=error)
         except Exception:  # noqa: BLE001
@@ -554,6 +680,7 @@ def _is_control_flow(error: BaseException) -> bool:
 # -- installation -------------------------------------------------------------------
 
 _HANDLER: AgentTraceCallbackHandler | None = None
+_VAR: contextvars.ContextVar[Any] | None = None
 _install_lock = threading.Lock()
 
 
@@ -564,17 +691,19 @@ def install() -> AgentTraceCallbackHandler:
     task; it records only while a recorder is active.  Raises
     :class:`~pytest_agenttrace.exceptions.MissingExtraError` without the extra.
     """
-    global _HANDLER
+    global _HANDLER, _VAR
     if _IMPORT_ERROR is not None:
         raise MissingExtraError("LangChain/LangGraph capture", "langchain", "langchain-core") from _IMPORT_ERROR
     with _install_lock:
-        if _HANDLER is None:
-            from langchain_core.tracers.context import register_configure_hook
+        # By module name (not the package attribute): the module LangChain's configure reads.
+        hooks_module = importlib.import_module("langchain_core.tracers.context")
 
-            handler = AgentTraceCallbackHandler()
+        if _HANDLER is None or _VAR is None:
+            _HANDLER = AgentTraceCallbackHandler()
             # The default is the handler itself, so every context (threads included) sees it.
-            var: contextvars.ContextVar[Any] = contextvars.ContextVar("agenttrace_langchain_handler", default=handler)
-            register_configure_hook(var, inheritable=True)
-            _HANDLER = handler
+            _VAR = contextvars.ContextVar("agenttrace_langchain_handler", default=_HANDLER)
+        hooks = getattr(hooks_module, "_configure_hooks", None)
+        if hooks is None or not any(hook[0] is _VAR for hook in hooks):
+            hooks_module.register_configure_hook(_VAR, inheritable=True)
         register_parent_provider(_current_langchain_parent)
     return _HANDLER

@@ -95,7 +95,9 @@ def read_messages(data: Any, source: str) -> list[Trace]:
     messages = data.get("messages") if isinstance(data, Mapping) else data
     log = ImportLog(source)
     records = conversation_records(_message_list(messages, log), log)
-    return [_trace(records, trace_id=PurePath(source).stem, name=PurePath(source).stem, metadata={}, log=log, source=source)]
+    return [
+        _trace(records, trace_id=PurePath(source).stem, name=PurePath(source).stem, metadata={}, log=log, source=source)
+    ]
 
 
 def _who_and_when(data: Mapping[str, Any], source: str) -> Trace:
@@ -105,7 +107,17 @@ def _who_and_when(data: Mapping[str, Any], source: str) -> Trace:
     roles = {str(m.get("role", "")) for m in history}
     system = "magentic-one" if any(r.startswith("Orchestrator") for r in roles) else "ag2"
     labels: dict[str, Any] = {}
-    for key in ("mistake_agent", "mistake_step", "mistake_reason", "mistake_type", "labels", "ground_truth", "is_correct", "is_corrected", "level"):
+    for key in (
+        "mistake_agent",
+        "mistake_step",
+        "mistake_reason",
+        "mistake_type",
+        "labels",
+        "ground_truth",
+        "is_correct",
+        "is_corrected",
+        "level",
+    ):
         if key in data:
             labels[key] = data[key]
     if isinstance(labels.get("mistake_step"), str) and labels["mistake_step"].strip().isdigit():

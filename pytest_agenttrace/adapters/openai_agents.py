@@ -36,21 +36,23 @@ exported SDK spans (``agenttrace import --from openai-agents``).
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import MissingExtraError
 from ..recorder import SpanHandle, active_recorder
 from . import _context
-from ._context import adapter_state, log, register_parent_provider, resolve_parent
+from ._context import StateCache, log, register_parent_provider, resolve_parent
 
 try:
     from agents.tracing import TracingProcessor as _TracingProcessor
     from agents.tracing import add_trace_processor as _add_trace_processor
     from agents.tracing import get_current_span as _sdk_current_span
+    from agents.tracing import get_trace_provider as _get_trace_provider
 except ImportError as _exc:  # pragma: no cover - exercised only without the extra
     _IMPORT_ERROR: ImportError | None = _exc
     _TracingProcessor = object  # type: ignore[assignment,misc]  # lets the module import; install() raises
@@ -96,7 +98,10 @@ def _usage(usage: Any) -> dict[str, Any]:
     if not isinstance(usage, Mapping):
         return {}
     out: dict[str, Any] = {}
-    for ours, keys in (("input_tokens", ("input_tokens", "prompt_tokens")), ("output_tokens", ("output_tokens", "completion_tokens"))):
+    for ours, keys in (
+        ("input_tokens", ("input_tokens", "prompt_tokens")),
+        ("output_tokens", ("output_tokens", "completion_tokens")),
+    ):
         for key in keys:
             value = usage.get(key)
             if isinstance(value, int):
@@ -126,8 +131,8 @@ def map_span_data(data: Mapping[str, Any], *, nested: bool = False) -> MappedSDK
         data = {"type": kind, **data["data"]}
     if kind == "agent":
         name = str(data.get("name") or "agent")
-        attrs = {k: data[k] for k in ("handoffs", "tools", "output_type") if data.get(k) is not None}
-        return MappedSDKSpan("agent", name, agent=name, attributes=attrs)
+        agent_attrs = {k: data[k] for k in ("handoffs", "tools", "output_type") if data.get(k) is not None}
+        return MappedSDKSpan("agent", name, agent=name, attributes=agent_attrs)
     if kind in ("generation", "response"):
         attrs: dict[str, Any] = {"operation": kind}
         model = data.get("model")
@@ -140,12 +145,24 @@ def map_span_data(data: Mapping[str, Any], *, nested: bool = False) -> MappedSDK
             attrs["usage"] = usage
         if data.get("response_id"):
             attrs["response_id"] = data["response_id"]
-        return MappedSDKSpan("llm", str(model or kind), attributes=attrs, input=_cap_messages(data.get("input")), output=_cap_messages(data.get("output")))
+        return MappedSDKSpan(
+            "llm",
+            str(model or kind),
+            attributes=attrs,
+            input=_cap_messages(data.get("input")),
+            output=_cap_messages(data.get("output")),
+        )
     if kind == "function":
         attrs = {}
         if data.get("mcp_data"):
             attrs["mcp_data"] = data["mcp_data"]
-        return MappedSDKSpan("tool", str(data.get("name") or "function"), attributes=attrs, input=_json_or_text(data.get("input")), output=data.get("output"))
+        return MappedSDKSpan(
+            "tool",
+            str(data.get("name") or "function"),
+            attributes=attrs,
+            input=_json_or_text(data.get("input")),
+            output=data.get("output"),
+        )
     if kind == "handoff":
         from_agent, to_agent = data.get("from_agent"), data.get("to_agent")
         return MappedSDKSpan(
@@ -155,9 +172,13 @@ def map_span_data(data: Mapping[str, Any], *, nested: bool = False) -> MappedSDK
             context={},
         )
     if kind == "guardrail":
-        return MappedSDKSpan("guardrail", str(data.get("name") or "guardrail"), attributes={"triggered": bool(data.get("triggered"))})
+        return MappedSDKSpan(
+            "guardrail", str(data.get("name") or "guardrail"), attributes={"triggered": bool(data.get("triggered"))}
+        )
     if kind == "mcp_tools":
-        return MappedSDKSpan("custom", "mcp_tools", attributes={"server": data.get("server"), "result": data.get("result")})
+        return MappedSDKSpan(
+            "custom", "mcp_tools", attributes={"server": data.get("server"), "result": data.get("result")}
+        )
     if kind == "task":
         if nested:
             return MappedSDKSpan(None, "task")
@@ -183,21 +204,38 @@ def map_span_data(data: Mapping[str, Any], *, nested: bool = False) -> MappedSDK
 
 # -- live capture ---------------------------------------------------------------
 
+#: span_data.type -> kind at the start; the full mapping runs when the trace is built.
+_START_KINDS: Final[dict[str, str]] = {
+    "agent": "agent",
+    "function": "tool",
+    "generation": "llm",
+    "response": "llm",
+    "handoff": "handoff",
+    "guardrail": "guardrail",
+    "transcription": "llm",
+    "speech": "llm",
+}
+
 
 class _SDKState:
-    __slots__ = ("handles", "delegations", "by_tool")
+    __slots__ = ("by_tool", "deferred", "delegations", "handles", "pending")
 
-    def __init__(self) -> None:
+    def __init__(self, rec: Recorder) -> None:
         #: SDK span id -> our handle (a collapsed span maps to its nearest recorded ancestor, or None).
         self.handles: dict[str, SpanHandle | None] = {}
         #: SDK agent span id -> the delegation span inserted above it (Agent.as_tool).
         self.delegations: dict[str, SpanHandle] = {}
         #: our tool span id -> the delegations inserted under it.
         self.by_tool: dict[str, list[SpanHandle]] = {}
+        #: ended (handle, SDK span) pairs whose data is mapped at the next build of the trace.
+        self.pending: list[tuple[SpanHandle, Any]] = []
+        add_finalizer = getattr(rec, "add_finalizer", None)
+        self.deferred = add_finalizer is not None
+        if add_finalizer is not None:
+            add_finalizer(functools.partial(_flush, self))
 
 
-def _state(rec: Recorder) -> _SDKState:
-    return adapter_state(rec, SOURCE, _SDKState)
+_state: Callable[[Recorder], _SDKState] = StateCache(SOURCE, _SDKState)
 
 
 def _current_sdk_parent(rec: Recorder) -> SpanHandle | None:
@@ -205,11 +243,41 @@ def _current_sdk_parent(rec: Recorder) -> SpanHandle | None:
     span = _sdk_current_span()
     if span is None:
         return None
-    state = adapter_state(rec, SOURCE, _SDKState)
-    return state.handles.get(span.span_id)
+    return _state(rec).handles.get(span.span_id)
 
 
-class AgentTraceProcessor(_TracingProcessor):  # type: ignore[misc,valid-type]  # SDK class when installed
+def _flush(state: _SDKState) -> None:
+    """Map the data of the SDK spans that ended since the last build (a recorder finalizer)."""
+    pending, state.pending = state.pending, []
+    for handle, span in pending:
+        try:
+            _fill(state, handle, span)
+        except Exception:  # noqa: BLE001 - one bad span must not stop the others
+            log.warning("agenttrace: could not record an Agents SDK span's data", exc_info=True)
+
+
+def _fill(state: _SDKState, handle: SpanHandle, span: Any) -> None:
+    mapped = map_span_data(span.span_data.export(), nested=span.parent_id is not None)
+    if mapped.kind is not None:
+        if mapped.kind == "handoff":
+            handle.name = mapped.name
+            from_agent = mapped.attributes.get("from_agent") or handle.attributes.get("from_agent")
+            handle.attributes.update(mapped.attributes)
+            handle.attributes["from_agent"] = from_agent
+        else:
+            if mapped.kind == "llm" and handle.kind == "llm":
+                handle.name = mapped.name
+            handle.attributes.update(mapped.attributes)
+        if mapped.input is not None:
+            handle.input = mapped.input
+        if mapped.output is not None:
+            handle.output = mapped.output
+    for inserted in state.by_tool.pop(handle.span_id, ()):
+        if not inserted.context:
+            inserted.context = {"input": handle.input}
+
+
+class AgentTraceProcessor(_TracingProcessor):
     """An Agents SDK trace processor recording into the active recorder."""
 
     def on_trace_start(self, trace: Any) -> None:
@@ -230,35 +298,59 @@ class AgentTraceProcessor(_TracingProcessor):  # type: ignore[misc,valid-type]  
     def _start(self, rec: Recorder, span: Any) -> None:
         state = _state(rec)
         data = span.span_data
+        sdk_type = data.type
         parent: SpanHandle | None = None
         has_parent = span.parent_id is not None and span.parent_id in state.handles
         if has_parent:
             parent = state.handles[span.parent_id]
-        innermost = resolve_parent(rec)
-        if parent is None or (innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)):
+        innermost = resolve_parent(rec, skip=_current_sdk_parent if has_parent else None)
+        if parent is None or (
+            innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)
+        ):
             parent = innermost
-        mapped = map_span_data(data.export(), nested=has_parent)
-        if mapped.kind is None:
+        if sdk_type == "turn" or (sdk_type == "task" and has_parent):
             state.handles[span.span_id] = parent  # collapsed: children go to the enclosing span
             return
-        if mapped.kind == "agent" and parent is not None and parent.kind == "tool" and not parent.ended:
+        kind = _START_KINDS.get(sdk_type)
+        if kind is None:
+            mapped = map_span_data(data.export(), nested=has_parent)  # rare types: map now
+            kind, name, attributes = mapped.kind or "custom", mapped.name, mapped.attributes or None
+        else:
+            name = (
+                getattr(data, "name", None)
+                or getattr(data, "to_agent", None)
+                or getattr(data, "model", None)
+                or sdk_type
+            )
+            attributes = None
+            if kind == "handoff":
+                attributes = {"from_agent": data.from_agent, "to_agent": data.to_agent}
+            elif kind == "llm":
+                attributes = {"operation": sdk_type}
+        if kind == "agent" and parent is not None and parent.kind == "tool" and not parent.ended:
             # Agent.as_tool: the sub-agent runs inside the tool -> a delegation between them.
             delegation = rec.start_span(
                 "delegation",
-                mapped.name,
+                name,
                 parent_id=parent.span_id,
-                attributes={"from_agent": parent.agent, "to_agent": mapped.name, "via_tool": parent.name},
+                attributes={"from_agent": parent.agent, "to_agent": name, "via_tool": parent.name},
                 context={},
             )
             state.delegations[span.span_id] = delegation
             state.by_tool.setdefault(parent.span_id, []).append(delegation)
             parent = delegation
-        kwargs: dict[str, Any] = {"parent_id": parent.span_id if parent is not None else None}
-        if mapped.agent is not None:
-            kwargs["agent"] = mapped.agent
-        handle = rec.start_span(mapped.kind, mapped.name, attributes=mapped.attributes or None, **kwargs)
-        if mapped.kind == "handoff" and not handle.attributes.get("from_agent"):
-            handle.attributes["from_agent"] = handle.agent
+        if kind == "agent":
+            handle = rec.start_span(
+                kind, name, parent_id=parent.span_id if parent is not None else None, agent=name, attributes=attributes
+            )
+        else:
+            handle = rec.start_span(
+                kind, name, parent_id=parent.span_id if parent is not None else None, attributes=attributes
+            )
+        if kind == "handoff":
+            handle.context = {}
+            if not handle.attributes.get("from_agent"):
+                handle.attributes["from_agent"] = handle.agent
         state.handles[span.span_id] = handle
 
     def on_span_end(self, span: Any) -> None:
@@ -273,7 +365,23 @@ class AgentTraceProcessor(_TracingProcessor):  # type: ignore[misc,valid-type]  
                 return
             if state.handles.get(span.parent_id or "") is handle:
                 return  # a collapsed span shares its parent's handle: not ours to end
-            self._finish(rec, state, span, handle)
+            error = span.error
+            if error:
+                detail = error.get("data") or {}
+                message = str(error.get("message") or "error")
+                inner = detail.get("error") if isinstance(detail, Mapping) else None
+                handle.status = "error"
+                handle.error = {"type": "AgentsSDKError", "message": f"{message}: {inner}" if inner else message}
+            delegation = state.delegations.pop(span.span_id, None)
+            handle.end()
+            if delegation is not None and not delegation.ended:
+                if handle.status == "error":
+                    delegation.status, delegation.error = "error", handle.error
+                delegation.end()
+            if state.deferred:
+                state.pending.append((handle, span))
+            else:
+                _fill(state, handle, span)
         except Exception:  # noqa: BLE001 - never break the agent
             log.warning("agenttrace: could not record an Agents SDK span at its end", exc_info=True)
             if handle is not None and not handle.ended:
@@ -281,41 +389,6 @@ class AgentTraceProcessor(_TracingProcessor):  # type: ignore[misc,valid-type]  
                     handle.end()
                 except Exception:  # noqa: BLE001
                     pass
-
-    def _finish(self, rec: Recorder, state: _SDKState, span: Any, handle: SpanHandle) -> None:
-        if handle.kind is None:  # pragma: no cover - defensive
-            return
-        mapped = map_span_data(span.span_data.export(), nested=span.parent_id is not None)
-        if mapped.kind is not None:
-            if mapped.kind == "handoff":
-                handle.name = mapped.name
-                from_agent = mapped.attributes.get("from_agent") or handle.attributes.get("from_agent")
-                handle.attributes.update(mapped.attributes)
-                handle.attributes["from_agent"] = from_agent
-                if handle.context is None:
-                    handle.context = {}
-            else:
-                handle.attributes.update(mapped.attributes)
-            if mapped.input is not None:
-                handle.input = mapped.input
-            if mapped.output is not None:
-                handle.output = mapped.output
-        error = span.error
-        if error:
-            handle.status = "error"
-            detail = error.get("data") or {}
-            message = str(error.get("message") or "error")
-            inner = detail.get("error") if isinstance(detail, Mapping) else None
-            handle.error = {"type": "AgentsSDKError", "message": f"{message}: {inner}" if inner else message}
-        for inserted in state.by_tool.pop(handle.span_id, ()):
-            if not inserted.context:
-                inserted.context = {"input": handle.input}
-        delegation = state.delegations.pop(span.span_id, None)
-        handle.end()
-        if delegation is not None and not delegation.ended:
-            if handle.status == "error":
-                delegation.status, delegation.error = "error", handle.error
-            delegation.end()
 
     def shutdown(self) -> None:
         return None
@@ -337,8 +410,12 @@ def install() -> AgentTraceProcessor:
     if _IMPORT_ERROR is not None:
         raise MissingExtraError("OpenAI Agents SDK capture", "openai-agents", "openai-agents") from _IMPORT_ERROR
     with _install_lock:
+        fresh = _PROCESSOR is None
         if _PROCESSOR is None:
             _PROCESSOR = AgentTraceProcessor()
+        # Checked every time: set_trace_processors([...]) in user code replaces the list.
+        current = getattr(getattr(_get_trace_provider(), "_multi_processor", None), "_processors", None)
+        if (fresh and current is None) or (current is not None and _PROCESSOR not in current):
             _add_trace_processor(_PROCESSOR)
         register_parent_provider(_current_sdk_parent)
     return _PROCESSOR

@@ -121,7 +121,9 @@ def _start(rec: Recorder, kwargs: Mapping[str, Any], base_url: str, max_messages
         payload: dict[str, Any] = {"messages": shown}
         tools = kwargs.get("tools")
         if tools:
-            payload["tools"] = [((t.get("function") or {}).get("name") if isinstance(t, Mapping) else str(t)) for t in tools]
+            payload["tools"] = [
+                ((t.get("function") or {}).get("name") if isinstance(t, Mapping) else str(t)) for t in tools
+            ]
         attributes: dict[str, Any] = {"model": model, "provider": _provider(base_url)}
         if base_url:
             attributes["base_url"] = base_url
@@ -169,7 +171,11 @@ def _fill(handle: SpanHandle, data: Mapping[str, Any]) -> None:
     usage = data.get("usage") or {}
     mapped = {
         ours: usage[theirs]
-        for ours, theirs in (("input_tokens", "prompt_tokens"), ("output_tokens", "completion_tokens"), ("total_tokens", "total_tokens"))
+        for ours, theirs in (
+            ("input_tokens", "prompt_tokens"),
+            ("output_tokens", "completion_tokens"),
+            ("total_tokens", "total_tokens"),
+        )
         if isinstance(usage.get(theirs), int)
     }
     if mapped:
@@ -206,7 +212,10 @@ class _Assembler:
             if delta.get("content"):
                 self.content.append(delta["content"])
             for call in delta.get("tool_calls") or []:
-                slot = self.calls.setdefault(int(call.get("index", 0)), {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+                slot = self.calls.setdefault(
+                    int(call.get("index", 0)),
+                    {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+                )
                 if call.get("id"):
                     slot["id"] = call["id"]
                 function = call.get("function") or {}

@@ -36,7 +36,7 @@ import os
 import random
 import threading
 import zlib
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,7 +45,16 @@ from typing import TYPE_CHECKING, Any, Final
 from ..exceptions import MissingExtraError
 from ..recorder import SpanHandle, active_recorder
 from . import _context
-from ._context import adapter_state, descends as _descends, epoch_to_recorder_ns, log, register_parent_provider, resolve_parent
+from ._context import (
+    StateCache,
+    epoch_to_recorder_ns,
+    log,
+    register_parent_provider,
+    resolve_parent,
+)
+from ._context import (
+    descends as _descends,
+)
 
 try:
     from opentelemetry import baggage as _baggage
@@ -105,9 +114,9 @@ def _map(name: str, attributes: Mapping[str, Any], status_error: tuple[str, str]
 class _OtelState:
     """Which OpenTelemetry span ids are which spans of one recorder."""
 
-    __slots__ = ("handles", "remote", "contexts", "synthetic", "trace_id", "mapped")
+    __slots__ = ("contexts", "deferred", "handles", "mapped", "pending", "remote", "synthetic", "trace_id")
 
-    def __init__(self) -> None:
+    def __init__(self, rec: Recorder) -> None:
         #: OpenTelemetry span id (int) -> handle, for spans captured or received.
         self.handles: dict[int, SpanHandle] = {}
         #: synthetic span id handed out by inject() -> our span id.
@@ -118,10 +127,42 @@ class _OtelState:
         self.trace_id = random.getrandbits(128) or 1
         #: span id -> (attributes at the start, their mapping), until the span ends.
         self.mapped: dict[int, tuple[dict[str, Any], Any]] = {}
+        #: ended spans whose mapping waits for the next build of the trace.
+        self.pending: list[tuple[Any, ...]] = []
+        add_finalizer = getattr(rec, "add_finalizer", None)
+        self.deferred = add_finalizer is not None
+        if add_finalizer is not None:
+            add_finalizer(functools.partial(_flush, rec, self))
 
 
-def _state(rec: Recorder) -> _OtelState:
-    return adapter_state(rec, SOURCE, _OtelState)
+def _flush(rec: Recorder, state: _OtelState) -> None:
+    """Map the spans that ended since the last build (runs as a recorder finalizer)."""
+    pending, state.pending = state.pending, []
+    for handle, name, attributes, status_error, events, mapped in pending:
+        try:
+            _apply(rec, handle, name, attributes, status_error, events, mapped=mapped)
+        except Exception:  # noqa: BLE001 - one bad span must not stop the others
+            log.warning("agenttrace: could not map OpenTelemetry span %r", name, exc_info=True)
+
+
+_state: Callable[[Recorder], _OtelState] = StateCache(SOURCE, _OtelState)
+
+
+_AGENT_OPERATIONS: Final = frozenset({"invoke_agent", "create_agent"})
+_QUICK_KINDS: Final[dict[Any, str]] = {
+    "execute_tool": "tool",
+    "chat": "llm",
+    "text_completion": "llm",
+    "generate_content": "llm",
+    "embeddings": "llm",
+    "retrieval": "retrieval",
+    "TOOL": "tool",
+    "LLM": "llm",
+    "EMBEDDING": "llm",
+    "RETRIEVER": "retrieval",
+    "RERANKER": "retrieval",
+    "GUARDRAIL": "guardrail",
+}
 
 
 def _handle_for_span_id(rec: Recorder, state: _OtelState, span_id: int) -> SpanHandle | None:
@@ -137,14 +178,13 @@ def _current_otel_parent(rec: Recorder) -> SpanHandle | None:
     ctx = _trace.get_current_span().get_span_context()
     if not ctx.is_valid:
         return None
-    state = adapter_state(rec, SOURCE, _OtelState)
-    return _handle_for_span_id(rec, state, ctx.span_id)
+    return _handle_for_span_id(rec, _state(rec), ctx.span_id)
 
 
 # -- the span processor ---------------------------------------------------------
 
 
-class AgentTraceSpanProcessor(_SpanProcessor):  # type: ignore[misc,valid-type]  # SDK class when installed
+class AgentTraceSpanProcessor(_SpanProcessor):
     """Turns OpenTelemetry SDK spans into spans of the active recorder.
 
     With no active recorder (or with OpenTelemetry capture switched off) it
@@ -159,27 +199,40 @@ class AgentTraceSpanProcessor(_SpanProcessor):  # type: ignore[misc,valid-type] 
         try:
             self._start(rec, span)
         except Exception:  # noqa: BLE001 - never break the traced program
-            log.warning("agenttrace: could not map OpenTelemetry span %r at its start", getattr(span, "name", "?"), exc_info=True)
+            log.warning(
+                "agenttrace: could not map OpenTelemetry span %r at its start",
+                getattr(span, "name", "?"),
+                exc_info=True,
+            )
 
     def _start(self, rec: Recorder, span: Any) -> None:
         state = _state(rec)
         ctx = span.get_span_context()
         parent_ctx = span.parent
         parent = _handle_for_span_id(rec, state, parent_ctx.span_id) if parent_ctx is not None else None
-        innermost = resolve_parent(rec)
-        if parent is None or (innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)):
+        innermost = resolve_parent(rec, skip=_current_otel_parent)
+        if parent is None or (
+            innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)
+        ):
             # A native span opened inside the OpenTelemetry parent is nearer.
             parent = innermost
         attributes = span.attributes
         kind, name, agent = "custom", span.name, None
         if attributes:
-            try:
-                plain = dict(attributes)  # a plain dict: the SDK's mapping types are slow to read
-                mapped = _map(span.name, plain)
-                kind, name, agent = mapped.kind, mapped.name, mapped.agent
-                state.mapped[ctx.span_id] = (plain, mapped)
-            except Exception:  # noqa: BLE001 - start as custom; the end tries again and says so
-                pass
+            plain = dict(attributes)  # a plain dict: the SDK's mapping types are slow to read
+            operation = plain.get("gen_ai.operation.name")
+            oi_kind = plain.get("openinference.span.kind")
+            if operation in _AGENT_OPERATIONS or oi_kind == "AGENT" or not state.deferred:
+                # Agent spans are mapped now: spans inside inherit their agent name.
+                try:
+                    mapped = _map(span.name, plain)
+                    kind, name, agent = mapped.kind, mapped.name, mapped.agent
+                    state.mapped[ctx.span_id] = (plain, mapped)
+                except Exception:  # noqa: BLE001 - start as custom; the end tries again and says so
+                    pass
+            else:
+                # Others are mapped when the trace is built (cheaper); a provisional kind until then.
+                kind = _QUICK_KINDS.get(operation) or _QUICK_KINDS.get(oi_kind) or "custom"
         if agent is not None:
             handle = rec.start_span(kind, name, parent_id=parent.span_id if parent else None, agent=agent)
         else:
@@ -191,21 +244,28 @@ class AgentTraceSpanProcessor(_SpanProcessor):  # type: ignore[misc,valid-type] 
         rec = active_recorder()
         if rec is None:
             return
+        handle: SpanHandle | None = None
         try:
             state = _state(rec)
-            handle = state.handles.get(span.get_span_context().span_id)  # type: ignore[union-attr]  # always set on SDK spans
+            span_id = span.get_span_context().span_id  # type: ignore[union-attr]  # always set on SDK spans
+            handle = state.handles.get(span_id)
             if handle is None or handle.ended:
                 return
-            span_id = span.get_span_context().span_id  # type: ignore[union-attr]  # always set on SDK spans
             attributes = dict(span.attributes) if span.attributes else {}
-            status_error = _status_error(span)
+            status_error = _status_error(span) if span.status.status_code is StatusCode.ERROR else None
             started = state.mapped.pop(span_id, None)
             # Attributes unchanged since the start (the common case): reuse that mapping.
             reuse = started[1] if started is not None and status_error is None and started[0] == attributes else None
-            _apply(rec, handle, span.name, attributes, status_error, span.events, mapped=reuse)
+            item = (handle, span.name, attributes, status_error, span.events, reuse)
+            if state.deferred:
+                state.pending.append(item)
+            else:
+                _apply(rec, handle, span.name, attributes, status_error, span.events, mapped=reuse)
             handle.end()
         except Exception:  # noqa: BLE001 - never break the traced program
-            log.warning("agenttrace: could not map OpenTelemetry span %r at its end", getattr(span, "name", "?"), exc_info=True)
+            log.warning(
+                "agenttrace: could not map OpenTelemetry span %r at its end", getattr(span, "name", "?"), exc_info=True
+            )
             try:
                 if handle is not None and not handle.ended:  # record what we can: at least close it
                     handle.end()
@@ -280,7 +340,13 @@ def _apply(
             if event.name == "exception":
                 continue
             when = epoch_to_recorder_ns(rec, event.timestamp)
-            out.append({"name": event.name, "time_ns": when, "attributes": {k: _plain(v) for k, v in (event.attributes or {}).items()}})
+            out.append(
+                {
+                    "name": event.name,
+                    "time_ns": when,
+                    "attributes": {k: _plain(v) for k, v in (event.attributes or {}).items()},
+                }
+            )
         if out:
             handle.events = (handle.events or []) + out
 
@@ -361,12 +427,16 @@ def _span_context_for(rec: Recorder, handle: SpanHandle) -> Any:
         span_id = random.getrandbits(64) or 1
         state.synthetic[handle.span_id] = span_id
         state.remote[span_id] = handle.span_id
-    ctx = SpanContext(trace_id=state.trace_id, span_id=span_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    ctx = SpanContext(
+        trace_id=state.trace_id, span_id=span_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)
+    )
     state.contexts[handle.span_id] = ctx
     return ctx
 
 
-def inject(carrier: MutableMapping[str, str] | None = None, *, recorder: Recorder | None = None) -> MutableMapping[str, str]:
+def inject(
+    carrier: MutableMapping[str, str] | None = None, *, recorder: Recorder | None = None
+) -> MutableMapping[str, str]:
     """Write ``traceparent`` and ``baggage`` for the innermost open span into ``carrier``.
 
     The span may be native or OpenTelemetry; baggage carries
@@ -384,7 +454,12 @@ def inject(carrier: MutableMapping[str, str] | None = None, *, recorder: Recorde
         if target is not None:
             ctx = _trace.set_span_in_context(NonRecordingSpan(_span_context_for(rec, target)), ctx)
             scope = target.span_id if target.kind == "delegation" else target.scope
-            for key, value in ((BAGGAGE_SPAN, target.span_id), (BAGGAGE_SCOPE, scope), (BAGGAGE_AGENT, target.agent), (BAGGAGE_TRACE, rec.trace_id)):
+            for key, value in (
+                (BAGGAGE_SPAN, target.span_id),
+                (BAGGAGE_SCOPE, scope),
+                (BAGGAGE_AGENT, target.agent),
+                (BAGGAGE_TRACE, rec.trace_id),
+            ):
                 if value:
                     ctx = _baggage.set_baggage(key, str(value), ctx)
     TraceContextTextMapPropagator().inject(out, ctx)
@@ -418,11 +493,15 @@ def context_from_env(environ: Mapping[str, str] | None = None) -> Context:
     In the child: ``with tracer.start_as_current_span("agent", context=context_from_env()):``.
     """
     environ = os.environ if environ is None else environ
-    carrier = {h: environ[v] for h, v in (("traceparent", "TRACEPARENT"), ("tracestate", "TRACESTATE"), ("baggage", "BAGGAGE")) if v in environ}
+    carrier = {
+        h: environ[v]
+        for h, v in (("traceparent", "TRACEPARENT"), ("tracestate", "TRACESTATE"), ("baggage", "BAGGAGE"))
+        if v in environ
+    }
     return extract(carrier)
 
 
-class BaggageSpanProcessor(_SpanProcessor):  # type: ignore[misc,valid-type]  # SDK class when installed
+class BaggageSpanProcessor(_SpanProcessor):
     """Copies ``agenttrace.*`` baggage onto every span started (for the child process).
 
     With it, the receiver can place spans under the right delegation even when
@@ -503,7 +582,10 @@ def _decode_protobuf(body: bytes) -> list[_Received]:
         for scope_spans in resource_spans.scope_spans:
             for s in scope_spans.spans:
                 attrs = {kv.key: _any_value_pb(kv.value) for kv in s.attributes}
-                events = [_Event(e.name, e.time_unix_nano, {kv.key: _any_value_pb(kv.value) for kv in e.attributes}) for e in s.events]
+                events = [
+                    _Event(e.name, e.time_unix_nano, {kv.key: _any_value_pb(kv.value) for kv in e.attributes})
+                    for e in s.events
+                ]
                 out.append(
                     _Received(
                         span_id=int.from_bytes(s.span_id, "big"),
@@ -526,7 +608,10 @@ def _received_error(is_error: bool, message: str, events: Sequence[_Event]) -> t
         return None
     for event in events:
         if event.name == "exception":
-            return (str(event.attributes.get("exception.type", "")), str(event.attributes.get("exception.message", message)))
+            return (
+                str(event.attributes.get("exception.type", "")),
+                str(event.attributes.get("exception.message", message)),
+            )
     return ("", message)
 
 
@@ -560,7 +645,9 @@ def _any_value_json(value: Mapping[str, Any]) -> Any:
 
 
 def _json_attrs(items: Any) -> dict[str, Any]:
-    return {kv["key"]: _any_value_json(kv.get("value", {})) for kv in items or () if isinstance(kv, Mapping) and "key" in kv}
+    return {
+        kv["key"]: _any_value_json(kv.get("value", {})) for kv in items or () if isinstance(kv, Mapping) and "key" in kv
+    }
 
 
 def _decode_json(body: bytes) -> list[_Received]:
@@ -588,7 +675,9 @@ def _decode_json(body: bytes) -> list[_Received]:
                             start=start,
                             end=int(s.get("endTimeUnixNano", 0)) or start,
                             attributes=_json_attrs(s.get("attributes")),
-                            status_error=_received_error(code in (2, "STATUS_CODE_ERROR"), str(status.get("message", "")), events),
+                            status_error=_received_error(
+                                code in (2, "STATUS_CODE_ERROR"), str(status.get("message", "")), events
+                            ),
                             events=events,
                             service=str(service) if service is not None else None,
                         )
@@ -624,10 +713,10 @@ class OTLPReceiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 receiver._handle(self)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+            def log_message(self, format: str, *args: Any) -> None:
                 log.debug("agenttrace otlp receiver: " + format, *args)
 
         self._server = ThreadingHTTPServer((host, port), Handler)
@@ -788,7 +877,9 @@ def otlp_receiver(recorder: Recorder | None = None, *, port: int = 0) -> Iterato
     if rec is None:
         from ..exceptions import UsageError
 
-        raise UsageError("otlp_receiver() needs a recorder: use it inside a test with the agenttrace fixture, or pass recorder=.")
+        raise UsageError(
+            "otlp_receiver() needs a recorder: use it inside a test with the agenttrace fixture, or pass recorder=."
+        )
     receiver = OTLPReceiver(rec, port=port).start()
     try:
         yield receiver

@@ -5,9 +5,10 @@ JSON encoding: ``resourceSpans`` / ``scopeSpans`` / ``spans``, lowercase hex
 ids (trace 32, span 16 digits), times as decimal strings of unix nanoseconds,
 enums as integers, attribute values as ``AnyValue`` objects.  One
 ``resourceSpans`` entry per trace.  Viewers (Jaeger, Phoenix, Langfuse) read
-the OpenInference and GenAI attributes written alongside
-(``openinference.span.kind``, ``gen_ai.operation.name``, ``gen_ai.tool.name``,
-``gen_ai.usage.*``, ``input.value``...).
+the attributes written alongside: the GenAI conventions
+(``gen_ai.operation.name``, ``gen_ai.agent.name``, ``gen_ai.tool.name``,
+``gen_ai.request.model``, ``gen_ai.usage.*``, ``error.type``) and OpenInference's
+``openinference.span.kind`` and ``input.value``/``output.value``.
 
 The contract fields travel under the ``agenttrace.`` namespace, so that export
 then import gives back the same trace::
@@ -20,7 +21,8 @@ then import gives back the same trace::
               agenttrace.scope_path, agenttrace.status, agenttrace.error,
               agenttrace.attributes, agenttrace.versions, agenttrace.context,
               agenttrace.links, agenttrace.events; input/output in input.value /
-              output.value (text/plain for a string, else application/json)
+              output.value (a string as it is, anything else as JSON text with
+              the mime type application/json); status only when not ``ok``
 
 Times: unix nanoseconds = ``started_at`` + ``start_ns``.  Not kept: integers
 outside the signed 64-bit range (written as strings).
@@ -174,7 +176,9 @@ def _resource_spans(trace: Trace) -> dict[str, Any]:
 
 def _span(span: Span, trace_hex: str, ids: dict[str, str], base: int) -> dict[str, Any]:
     span_hex = ids[span.span_id]
-    attributes = [_attr(NS + "kind", span.kind), _attr(NS + "status", span.status)]
+    attributes = [_attr(_KIND_KEY, span.kind)]  # first: the import looks for it there
+    if span.status != "ok":
+        attributes.append(_attr(NS + "status", span.status))
     if span_hex != span.span_id:
         attributes.append(_attr(NS + "span_id", span.span_id))
     parent_hex = ""
@@ -192,8 +196,8 @@ def _span(span: Span, trace_hex: str, ids: dict[str, str], base: int) -> dict[st
             attributes.append(_attr(NS + key, value))
     for key, value in (("input", span.input), ("output", span.output)):
         if value is not None:
-            if isinstance(value, str):
-                attributes += [_attr(f"{key}.value", value), _attr(f"{key}.mime_type", "text/plain")]
+            if isinstance(value, str):  # OpenInference's default mime type is text/plain
+                attributes.append(_attr(f"{key}.value", value))
             else:
                 text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
                 attributes += [_attr(f"{key}.value", text), _attr(f"{key}.mime_type", "application/json")]
@@ -237,20 +241,20 @@ def _viewer_attributes(span: Span) -> list[dict[str, Any]]:
     if span.agent is not None:
         out.append(_attr("gen_ai.agent.name", span.agent))
     if span.kind == "tool":
-        out += [_attr("gen_ai.tool.name", span.name), _attr("tool.name", span.name)]
+        out.append(_attr("gen_ai.tool.name", span.name))
         if isinstance(attrs.get("tool_call_id"), str):
             out.append(_attr("gen_ai.tool.call.id", attrs["tool_call_id"]))
     model = attrs.get("model")
     if isinstance(model, str):
-        out += [_attr("gen_ai.request.model", model), _attr("llm.model_name", model)]
+        out.append(_attr("gen_ai.request.model", model))
     usage = attrs.get("usage")
     if isinstance(usage, Mapping):
-        for ours, genai, openinference in (
-            ("input_tokens", "gen_ai.usage.input_tokens", "llm.token_count.prompt"),
-            ("output_tokens", "gen_ai.usage.output_tokens", "llm.token_count.completion"),
+        for ours, genai in (
+            ("input_tokens", "gen_ai.usage.input_tokens"),
+            ("output_tokens", "gen_ai.usage.output_tokens"),
         ):
             if isinstance(usage.get(ours), int):
-                out += [_attr(genai, usage[ours]), _attr(openinference, usage[ours])]
+                out.append(_attr(genai, usage[ours]))
     if span.error is not None:
         out.append(_attr("error.type", str(span.error.get("type", "Error"))))
     return out
@@ -300,7 +304,9 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
                 own_hex = _trace_hex(str(resource.get(NS + "trace_id", "")))
                 if own_hex not in groups:
                     groups[own_hex] = _Group(own_hex, resource, f"{source}#{own_hex}")
-            for scope_spans in resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ():
+            for scope_spans in (
+                resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ()
+            ):
                 for raw in scope_spans.get("spans") or ():
                     trace_hex = _id(raw.get("traceId")) or "0" * 32
                     group = groups.get(trace_hex)
@@ -337,7 +343,7 @@ class _Group:
         start = int(raw["startTimeUnixNano"])
         end = int(raw.get("endTimeUnixNano") or start)
         items = raw.get("attributes") or ()
-        if any(item.get("key") == _KIND_KEY for item in items):
+        if (items and items[0].get("key") == _KIND_KEY) or any(item.get("key") == _KIND_KEY for item in items):
             # Our own span: only our namespace and the payloads matter, the rest is for viewers.
             own = [item for item in items if item.get("key", "").startswith(_OWN_PREFIXES)]
             return self._native(str(raw.get("name", "")), span_hex, parent_hex, start, end, _decode_attributes(own))

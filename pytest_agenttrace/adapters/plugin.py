@@ -40,7 +40,12 @@ __all__ = ["CAPTURE_KEY", "CaptureState", "agenttrace_otlp_receiver", "install_s
 #: source -> (module with install(), distribution to look for, extra, feature text)
 _SOURCES: Final[dict[str, tuple[str, str, str, str]]] = {
     "otel": ("pytest_agenttrace.adapters.otel", "opentelemetry-sdk", "otel", "OpenTelemetry capture"),
-    "openai-agents": ("pytest_agenttrace.adapters.openai_agents", "openai-agents", "openai-agents", "OpenAI Agents SDK capture"),
+    "openai-agents": (
+        "pytest_agenttrace.adapters.openai_agents",
+        "openai-agents",
+        "openai-agents",
+        "OpenAI Agents SDK capture",
+    ),
     "langchain": ("pytest_agenttrace.adapters.langchain", "langchain-core", "langchain", "LangChain/LangGraph capture"),
 }
 _installed: set[str] = set()
@@ -97,10 +102,7 @@ def install_sources(sources: tuple[str, ...], *, explicit: bool) -> tuple[list[s
     skipped: list[str] = []
     for source in sources:
         module_name, dist, extra, feature = _SOURCES[source]
-        if source in _installed:
-            installed.append(source)
-            continue
-        if not _available(source):
+        if source not in _installed and not _available(source):
             if explicit:
                 raise MissingExtraError(feature, extra, dist)
             skipped.append(source)
@@ -112,7 +114,7 @@ def install_sources(sources: tuple[str, ...], *, explicit: bool) -> tuple[list[s
                 raise
             skipped.append(source)
             continue
-        except Exception:  # noqa: BLE001 - a broken framework install must not fail the test run
+        except Exception:
             if explicit:
                 raise
             _context.log.warning("agenttrace: could not install %s capture; skipped", source, exc_info=True)
@@ -169,7 +171,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if "agenttrace" not in getattr(item, "fixturenames", ()):
         return
     state = item.config.stash.get(CAPTURE_KEY, None)
-    if state is None or state.done:
+    if state is None:
+        return
+    if state.done:
+        # Re-check the installed hooks (cheap): user code may have replaced a framework's
+        # processor list since (``set_trace_processors([...])``).
+        install_sources(tuple(state.installed), explicit=False)
         return
     state.done = True
     state.installed, state.skipped = install_sources(state.sources, explicit=state.explicit)

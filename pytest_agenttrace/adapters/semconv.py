@@ -107,38 +107,63 @@ _OPENINFERENCE: Final[dict[str, str]] = {
     "EVALUATOR": "guardrail",
 }
 
+# Every attribute the mapping reads, by role; within a role, earlier keys win.
+# ``text`` roles need a non-empty text (numbers are turned into text), ``number``
+# roles an integer (also from a numeric string), payload roles any non-null value.
+_TEXT_ROLES: Final[dict[str, tuple[str, ...]]] = {
+    "operation": ("gen_ai.operation.name",),
+    "oi_kind": ("openinference.span.kind",),
+    "tool_name": ("gen_ai.tool.name", "tool.name"),
+    "agent_name": ("gen_ai.agent.name", "agent.name", "agent_name"),
+    "model": ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "model_name"),
+    "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+    "call_id": ("gen_ai.tool.call.id",),
+    "memory_key": ("gen_ai.memory.record.id", "gen_ai.memory.store.id"),
+    "source": ("gen_ai.data_source.id",),
+    "from_agent": ("from_agent", "gen_ai.handoff.from_agent"),
+    "to_agent": ("to_agent", "gen_ai.handoff.to_agent"),
+    "graph_node": ("graph.node.id",),
+    "prompt_version": ("llm.prompt_template.version",),
+    "prompt_name": ("gen_ai.prompt.name",),
+    "agent_version": ("gen_ai.agent.version",),
+}
+_NUMBER_ROLES: Final[dict[str, tuple[str, ...]]] = {
+    "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),
+    "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"),
+    "total_tokens": ("llm.token_count.total",),
+}
 # Payload attributes moved into input/output rather than kept under otel.
-_INPUT_KEYS: Final = (
-    "input.value",
-    "gen_ai.input.messages",
-    "gen_ai.tool.call.arguments",
-    "gen_ai.memory.query.text",
-    "gen_ai.retrieval.query.text",
-    "gen_ai.prompt",
-    "tool_arguments",
-)
-_OUTPUT_KEYS: Final = (
-    "output.value",
-    "gen_ai.output.messages",
-    "gen_ai.tool.call.result",
-    "gen_ai.memory.records",
-    "gen_ai.retrieval.documents",
-    "gen_ai.completion",
-    "tool_response",
-    "final_result",
-)
-
-_TOOL_NAME_KEYS: Final = ("gen_ai.tool.name", "tool.name")
-_AGENT_NAME_KEYS: Final = ("gen_ai.agent.name", "agent.name", "agent_name")
-_MODEL_KEYS: Final = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "model_name")
-_PROVIDER_KEYS: Final = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
-_INPUT_TOKEN_KEYS: Final = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
-_OUTPUT_TOKEN_KEYS: Final = (
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.completion_tokens",
-    "llm.token_count.completion",
-)
-_MEMORY_KEY_KEYS: Final = ("gen_ai.memory.record.id", "gen_ai.memory.store.id")
+_PAYLOAD_ROLES: Final[dict[str, tuple[str, ...]]] = {
+    "input": (
+        "input.value",
+        "gen_ai.input.messages",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.memory.query.text",
+        "gen_ai.retrieval.query.text",
+        "gen_ai.prompt",
+        "tool_arguments",
+    ),
+    "output": (
+        "output.value",
+        "gen_ai.output.messages",
+        "gen_ai.tool.call.result",
+        "gen_ai.memory.records",
+        "gen_ai.retrieval.documents",
+        "gen_ai.completion",
+        "tool_response",
+        "final_result",
+    ),
+    "input_mime": ("input.mime_type",),
+    "output_mime": ("output.mime_type",),
+}
+_TEXT, _NUMBER, _PAYLOAD = 0, 1, 2
+# key -> (role, how to read it, rank within the role)
+_KEYS: Final[dict[str, tuple[str, int, int]]] = {
+    key: (role, how, rank)
+    for how, table in ((_TEXT, _TEXT_ROLES), (_NUMBER, _NUMBER_ROLES), (_PAYLOAD, _PAYLOAD_ROLES))
+    for role, keys in table.items()
+    for rank, key in enumerate(keys)
+}
 
 _HANDOFF_NAME = re.compile(
     r"^\s*handoff(?:\s*:\s*|\s+)(?:from\s+)?(?:(?P<from>.+?)\s*(?:->|→|\s+to\s+)\s*|to\s+)(?P<to>.+?)\s*$",
@@ -165,19 +190,29 @@ def map_otel_span(
     attributes refines an unknown type.  Never raises on odd attribute values:
     what cannot be read stays under ``attributes.otel``.
     """
-    attrs = attributes
+    found = _read_roles(attributes)
     used: set[str] = set()
-    operation = _take(attrs, ("gen_ai.operation.name",), used)
-    oi_kind = _take(attrs, ("openinference.span.kind",), used)
-    tool_name = _take(attrs, _TOOL_NAME_KEYS, used)
-    agent_name = _take(attrs, _AGENT_NAME_KEYS, used)
-    model = _take(attrs, _MODEL_KEYS, used)
+
+    def take(role: str) -> Any:
+        entry = found.get(role)
+        if entry is None:
+            return None
+        used.add(entry[1])
+        return entry[2]
+
+    operation: str | None = take("operation")
+    oi_kind: str | None = take("oi_kind")
+    tool_name: str | None = take("tool_name")
+    agent_name: str | None = take("agent_name")
+    model: str | None = take("model")
 
     out: dict[str, Any] = {}
-    handoff = _handoff_targets(name, operation, tool_name, attrs, used)
+    handoff = _handoff_targets(name, operation, tool_name, found)
     if handoff is not None:
         kind = "handoff"
         from_agent, to_agent = handoff
+        take("from_agent")
+        take("to_agent")
         if from_agent:
             out["from_agent"] = from_agent
         if to_agent:
@@ -195,7 +230,15 @@ def map_otel_span(
     else:
         kind = "custom"
 
-    span_name = _span_name(kind, name, tool_name, agent_name, attrs, used)
+    span_name = name
+    if kind == "tool" and tool_name:
+        span_name = tool_name
+    elif kind == "agent" and (agent_name or "graph_node" in found):
+        span_name = agent_name or take("graph_node")
+    elif kind in ("tool", "agent"):
+        match = _NAME_PREFIX.match(name)
+        if match is not None:
+            span_name = match.group("name")
     agent: str | None = span_name if kind == "agent" else agent_name
     if kind == "handoff" and agent is None and "from_agent" in out:
         agent = out["from_agent"]
@@ -204,35 +247,28 @@ def map_otel_span(
         out["operation"] = operation
     if model:
         out["model"] = model
-    provider = _take(attrs, _PROVIDER_KEYS, used)
+    provider = take("provider")
     if provider:
         out["provider"] = provider
-    usage = _usage(attrs, used)
+    usage = {role: take(role) for role in ("input_tokens", "output_tokens", "total_tokens") if role in found}
     if usage:
         out["usage"] = usage
-    raw_call_id = attrs.get("gen_ai.tool.call.id")
-    if isinstance(raw_call_id, list | tuple) and raw_call_id:
-        # Microsoft Agent Framework writes [run id, call id]: the call id is the last item.
-        used.add("gen_ai.tool.call.id")
-        call_id: str | None = _text(raw_call_id[-1])
-    else:
-        call_id = _take(attrs, ("gen_ai.tool.call.id",), used)
+    call_id = take("call_id")
     if call_id:
         out["tool_call_id"] = call_id
-    if kind in ("memory_read", "memory_write"):
-        key = _take(attrs, _MEMORY_KEY_KEYS, used)
-        if key:
-            out["key"] = key
-    source = _take(attrs, ("gen_ai.data_source.id",), used)
+    if kind in ("memory_read", "memory_write") and "memory_key" in found:
+        out["key"] = take("memory_key")
+    source = take("source")
     if source:
         out["source"] = source
 
-    input_value = _payload(attrs, _INPUT_KEYS, "input.mime_type", used)
-    output_value = _payload(attrs, _OUTPUT_KEYS, "output.mime_type", used)
-    versions = _versions(attrs, agent, used)
+    input_mime, output_mime = take("input_mime"), take("output_mime")
+    input_value = _decode(take("input"), input_mime)
+    output_value = _decode(take("output"), output_mime)
+    versions = _versions(take("prompt_name"), take("prompt_version"), take("agent_version"), agent)
     if kind == "custom":
         used.clear()  # an unknown span keeps every original attribute
-    rest = {k: (list(v) if type(v) is tuple else v) for k, v in attrs.items() if k not in used}
+    rest = {k: (list(v) if type(v) is tuple else v) for k, v in attributes.items() if k not in used}
     if rest:
         out["otel"] = rest
 
@@ -245,19 +281,42 @@ def map_otel_span(
         output=output_value,
         versions=versions,
         context=None,
-        error=_error(status_error, attrs),
+        error=_error(status_error, attributes),
     )
 
 
-# -- pieces ------------------------------------------------------------------
+def _read_roles(attributes: Mapping[str, Any]) -> dict[str, tuple[int, str, Any]]:
+    """One pass over the attributes: ``role -> (rank, key, value)`` for the best usable key."""
+    found: dict[str, tuple[int, str, Any]] = {}
+    for key, value in attributes.items():
+        spec = _KEYS.get(key)
+        if spec is None or value is None:
+            continue
+        role, how, rank = spec
+        if how == _TEXT:
+            if type(value) is not str:
+                if key == "gen_ai.tool.call.id" and isinstance(value, list | tuple) and value:
+                    # Microsoft Agent Framework writes [run id, call id]: the call id is the last item.
+                    value = value[-1]
+                value = _text(value)
+            if not value:
+                continue
+        elif how == _NUMBER:
+            value = _int(value)
+            if value is None:
+                continue
+        previous = found.get(role)
+        if previous is None or rank < previous[0]:
+            found[role] = (rank, key, value)
+    return found
 
 
 def _handoff_targets(
-    name: str, operation: str | None, tool_name: str | None, attrs: Mapping[str, Any], used: set[str]
+    name: str, operation: str | None, tool_name: str | None, found: dict[str, tuple[int, str, Any]]
 ) -> tuple[str | None, str | None] | None:
     """``(from_agent, to_agent)`` if the span is a handoff, else ``None``."""
-    from_agent = _take(attrs, ("from_agent", "gen_ai.handoff.from_agent"), used)
-    to_agent = _take(attrs, ("to_agent", "gen_ai.handoff.to_agent"), used)
+    from_agent = found["from_agent"][2] if "from_agent" in found else None
+    to_agent = found["to_agent"][2] if "to_agent" in found else None
     if "andoff" in name:  # cheap guard before the regular expression
         match = _HANDOFF_NAME.match(name)
         if match is not None:
@@ -271,53 +330,13 @@ def _handoff_targets(
     return None
 
 
-def _span_name(
-    kind: str,
-    name: str,
-    tool_name: str | None,
-    agent_name: str | None,
-    attrs: Mapping[str, Any],
-    used: set[str],
-) -> str:
-    if kind == "tool" and tool_name:
-        return tool_name
-    if kind == "agent":
-        if agent_name:
-            return agent_name
-        node = _take(attrs, ("graph.node.id",), used)
-        if node:
-            return node
-    if kind in ("tool", "agent"):
-        match = _NAME_PREFIX.match(name)
-        if match is not None:
-            return match.group("name")
-    return name
-
-
-def _usage(attrs: Mapping[str, Any], used: set[str]) -> dict[str, int]:
-    usage: dict[str, int] = {}
-    for target, keys in (
-        ("input_tokens", _INPUT_TOKEN_KEYS),
-        ("output_tokens", _OUTPUT_TOKEN_KEYS),
-        ("total_tokens", ("llm.token_count.total",)),
-    ):
-        for key in keys:
-            number = _int(attrs.get(key))
-            if number is not None:
-                usage[target] = number
-                used.add(key)
-                break
-    return usage
-
-
-def _versions(attrs: Mapping[str, Any], agent: str | None, used: set[str]) -> dict[str, str]:
+def _versions(
+    prompt_name: str | None, prompt_version: str | None, agent_version: str | None, agent: str | None
+) -> dict[str, str]:
     versions: dict[str, str] = {}
-    prompt_version = _take(attrs, ("llm.prompt_template.version",), used)
-    prompt_name = _take(attrs, ("gen_ai.prompt.name",), used)
     if prompt_name or prompt_version:
         label = prompt_name or "prompt"
         versions[f"prompt:{label}"] = f"{label}@{prompt_version}" if prompt_version else label
-    agent_version = _take(attrs, ("gen_ai.agent.version",), used)
     if agent_version:
         versions[f"agent:{agent or 'agent'}"] = agent_version
     return versions
@@ -333,20 +352,10 @@ def _error(status_error: tuple[str, str] | None, attrs: Mapping[str, Any]) -> di
     }
 
 
-def _payload(attrs: Mapping[str, Any], keys: tuple[str, ...], mime_key: str, used: set[str]) -> Any:
-    for key in keys:
-        value = attrs.get(key)
-        if value is not None:
-            used.add(key)
-            mime = attrs.get(mime_key)
-            if mime is not None:
-                used.add(mime_key)
-            return _decode(value, mime)
-    return None
-
-
 def _decode(value: Any, mime: Any) -> Any:
     """JSON text becomes its value; anything else is kept as it is (never eval'd)."""
+    if value is None:
+        return None
     if type(value) is tuple:
         return list(value)
     if isinstance(value, str) and (value[:1] in ("{", "[") or mime == "application/json"):
@@ -364,18 +373,6 @@ def _text(value: Any) -> str | None:
         return None
     if isinstance(value, int | float):
         return str(value)
-    return None
-
-
-def _take(attrs: Mapping[str, Any], keys: tuple[str, ...], used: set[str]) -> str | None:
-    """The first of ``keys`` with a usable text value (marked as used), else ``None``."""
-    for key in keys:
-        value = attrs.get(key)
-        if value is not None:
-            text = value if type(value) is str else _text(value)
-            if text:
-                used.add(key)
-                return text
     return None
 
 

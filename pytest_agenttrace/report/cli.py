@@ -1,13 +1,15 @@
 """``agenttrace show`` and ``agenttrace report``.
 
-* ``show TRACE.json [--compact] [--color auto|yes|no] [--spec SPEC.yaml]...``
-  prints the span tree; with specs, the spans they flag are marked and the
-  violations listed under the tree.  Exit 0, or 1 when a spec is violated.
-* ``report TRACE.json... -o report.html [--spec SPEC.yaml]...`` writes the
-  HTML report of the traces (directories stand for the ``*.json`` files in
-  them, e.g. a CI artifact folder).  With specs, each trace is checked and
-  shown as passed or failed with its violations; exit 1 when any is violated
-  (the report is written either way).
+* ``show TRACE.json [--compact] [--color auto|yes|no] [--spec SPEC.yaml]...
+  [--select SELECTOR]... [--max-spans N] [--width COLUMNS]`` prints the span
+  tree; the spans that specs flag or selectors match are marked (violations
+  are listed under the tree).  Exit 0, or 1 when a spec is violated.
+* ``report TRACE.json... -o report.html [--spec SPEC.yaml]... [--select
+  SELECTOR]...`` writes the HTML report of the traces (directories stand for
+  the ``*.json`` files in them, e.g. a CI artifact folder).  With specs, each
+  trace is checked and shown as passed or failed with its violations; exit 1
+  when any is violated (the report is written either way).  Selectors are
+  evaluated here and offered as filters in the page.
 
 Bad input (an unreadable trace, a broken spec) is exit 2 with a one-paragraph
 message, through :func:`pytest_agenttrace.cli.main`.
@@ -52,6 +54,14 @@ def register(subparsers: Any) -> None:
         help="mark what a spec flags (repeatable)",
     )
     show.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        dest="selectors",
+        metavar="SELECTOR",
+        help="mark the spans a selector matches, e.g. 'tool[name=web_search]' (repeatable)",
+    )
+    show.add_argument(
         "--max-spans",
         type=int,
         default=None,
@@ -73,6 +83,14 @@ def register(subparsers: Any) -> None:
     report.add_argument("-o", "--output", required=True, metavar="REPORT.html", help="the HTML file to write")
     report.add_argument(
         "--spec", action="append", default=[], dest="specs", metavar="SPEC.yaml", help="check each trace (repeatable)"
+    )
+    report.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        dest="selectors",
+        metavar="SELECTOR",
+        help="offer a selector as a filter in the page, e.g. 'delegation[to_agent=coder] tool' (repeatable)",
     )
     report.add_argument("--title", default="agenttrace report", help="the page title")
     report.set_defaults(handler=run_report)
@@ -100,6 +118,11 @@ def _check(traces: Sequence[Trace], specs: Sequence[str]) -> list[list[Any]] | N
     return [list(check_trace(trace, spec).violations) for trace in traces]
 
 
+def _selections(trace: Trace, selectors: Sequence[str]) -> dict[str, list[str]]:
+    """Span ids per selector (a bad selector is an input error: exit 2)."""
+    return {text: [span.span_id for span in trace.select(text)] for text in selectors}
+
+
 def run_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """``agenttrace show``."""
     out = out or sys.stdout
@@ -107,11 +130,13 @@ def run_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
     checked = _check([trace], args.specs)
     violations = checked[0] if checked is not None else []
     highlight: dict[str, list[str]] = {}
-    for violation in violations:
-        for span_id in (*violation.spans, *violation.chain):
-            rules = highlight.setdefault(span_id, [])
-            if violation.rule not in rules:
-                rules.append(violation.rule)
+    marks: list[tuple[str, Sequence[str]]] = [(v.rule, (*v.spans, *v.chain)) for v in violations]
+    marks += [(f"select {text}", ids) for text, ids in _selections(trace, args.selectors).items()]
+    for label, span_ids in marks:
+        for span_id in span_ids:
+            labels = highlight.setdefault(span_id, [])
+            if label not in labels:
+                labels.append(label)
     color = use_color(args.color, out)
     width = args.width
     if width is None and getattr(out, "isatty", lambda: False)():
@@ -146,7 +171,13 @@ def run_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
         violations = checked[number] if checked is not None else []
         outcome = "unknown" if checked is None else ("failed" if violations else "passed")
         failed += outcome == "failed"
-        entry = ReportEntry.from_trace(trace, name=trace.name or str(path), outcome=outcome, violations=violations)
+        entry = ReportEntry.from_trace(
+            trace,
+            name=trace.name or str(path),
+            outcome=outcome,
+            violations=violations,
+            selections=_selections(trace, args.selectors),
+        )
         entries.append(entry)
     target = write_html(args.output, entries, title=args.title)
     summary = f"wrote {target} ({len(entries)} trace{'s' if len(entries) != 1 else ''}"

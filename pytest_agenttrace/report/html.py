@@ -56,8 +56,6 @@ _ESCAPES: Final = (
     ("\u2029", "\\u2029"),
 )
 
-# Span fields equal to these are left out of the page data; the page restores the defaults.
-
 
 def _escape_json(text: str) -> str:
     """Make JSON text safe inside ``<script>``: the escaped characters only occur in strings."""
@@ -193,12 +191,16 @@ def encode_record(
     *,
     violations: Iterable[Any] = (),
     snapshot_diffs: Iterable[Mapping[str, Any]] = (),
+    selections: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, Any]:
     """Encode one trace with its findings for the page.
 
-    Returns a small JSON-ready dict ``{"summary": {...}, "json": "..."}``:
-    the summary feeds the test list, the JSON string is embedded as it is.
-    Both survive pytest-xdist's report serialisation.
+    ``selections`` maps selector texts to the span ids they matched
+    (computed in Python: the page filters by them but cannot evaluate
+    selectors itself).  Returns a small JSON-ready dict
+    ``{"summary": {...}, "json": "..."}``: the summary feeds the test list,
+    the JSON string is embedded as it is.  Both survive pytest-xdist's report
+    serialisation.
     """
     found = [normalize_violation(v) for v in violations]
     diffs = [dict(d) for d in snapshot_diffs]
@@ -212,7 +214,8 @@ def encode_record(
         "snapshot_diffs": len(diffs),
         "trace_name": payload.get("name"),
     }
-    text = _dumps({"trace": payload, "violations": found, "snapshot_diffs": diffs})
+    chosen = [{"selector": text, "spans": _span_ids(ids)} for text, ids in (selections or {}).items()]
+    text = _dumps({"trace": payload, "violations": found, "snapshot_diffs": diffs, "selections": chosen})
     return {"summary": summary, "json": text}
 
 
@@ -221,13 +224,15 @@ class ReportEntry:
     """One row of the report: a test (or a trace file) and what it recorded.
 
     ``record`` is :func:`encode_record`'s result, or ``None`` for a test that
-    recorded nothing; ``message`` is the failure text shown under the test.
+    recorded nothing; ``message`` is the failure message shown under the test
+    and ``output`` the full failure output (traceback and all), folded away.
     """
 
     name: str
     outcome: str = "unknown"
     duration: float | None = None
     message: str | None = None
+    output: str | None = None
     record: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -240,17 +245,13 @@ class ReportEntry:
         outcome: str = "unknown",
         violations: Iterable[Any] = (),
         snapshot_diffs: Iterable[Mapping[str, Any]] = (),
+        selections: Mapping[str, Iterable[str]] | None = None,
         duration: float | None = None,
         message: str | None = None,
     ) -> ReportEntry:
         """An entry for ``trace`` (named after the trace unless ``name`` is given)."""
-        return cls(
-            name=name or trace.name,
-            outcome=outcome,
-            duration=duration,
-            message=message,
-            record=encode_record(trace, violations=violations, snapshot_diffs=snapshot_diffs),
-        )
+        record = encode_record(trace, violations=violations, snapshot_diffs=snapshot_diffs, selections=selections)
+        return cls(name=name or trace.name, outcome=outcome, duration=duration, message=message, record=record)
 
 
 @functools.cache
@@ -290,6 +291,7 @@ def render_html(
             "outcome": outcome,
             "duration": entry.duration,
             "message": entry.message,
+            "output": entry.output,
             "summary": None,
             "extra": dict(entry.extra),
         }

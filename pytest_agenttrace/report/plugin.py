@@ -55,6 +55,7 @@ class _TestEntry:
     outcome: str = "passed"
     duration: float = 0.0
     message: str | None = None
+    output: str | None = None
     record: dict[str, Any] | None = None
 
 
@@ -77,9 +78,10 @@ class ReportCollector:
             entry = self.tests[report.nodeid] = _TestEntry(report.nodeid)
         entry.duration += float(getattr(report, "duration", 0.0) or 0.0)
         entry.outcome = _merge_outcome(entry.outcome, report)
-        if report.failed and entry.message is None:
-            text = report.longreprtext
-            entry.message = text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "\n… (cut)"
+        if report.failed and entry.output is None:
+            entry.output = _cap(report.longreprtext)
+            crash = getattr(report.longrepr, "reprcrash", None)
+            entry.message = _cap(str(crash.message)) if crash is not None else entry.output
         record = getattr(report, _ATTRIBUTE, None)
         if isinstance(record, dict):
             entry.record = record
@@ -91,13 +93,14 @@ class ReportCollector:
                 outcome=test.outcome,
                 duration=round(test.duration, 6),
                 message=test.message,
+                output=test.output if test.output != test.message else None,
                 record=test.record,
             )
             for test in self.tests.values()
             if test.record is not None
         ]
         try:
-            self.written = write_html(self.path, entries, title=f"agenttrace report: {session.name}")
+            self.written = write_html(self.path, entries, title=f"agenttrace report: {session.config.rootpath.name}")
         except OSError as exc:
             self.problem = f"could not write the HTML report to {self.path}: {exc.strerror or exc}; check the path."
             return
@@ -116,6 +119,10 @@ class ReportCollector:
 
 
 COLLECTOR_KEY: Final = pytest.StashKey[ReportCollector]()
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "\n… (cut)"
 
 
 def _merge_outcome(current: str, report: pytest.TestReport) -> str:

@@ -302,7 +302,7 @@ def render_tree(
             stamps = ", ".join(_clean(v, 50) for v in trace.versions.values())
             lines.append(paint(f"versions: {_clean(stamps, 400)}", _DIM))
         if marks:
-            lines.append(paint(f"{len(marks)} span(s) flagged", _RED))
+            lines.append(paint(f"{len(marks)} span(s) marked", _RED))
         if keep is not None:
             lines.append(paint(f"excerpt: {len(keep)} of {len(trace.spans)} spans shown", _DIM))
         if width is not None:
@@ -311,6 +311,7 @@ def render_tree(
     guide_mid, guide_last, guide_pipe, guide_blank = ("├", "└", "│", " ") if compact else ("├─ ", "└─ ", "│  ", "   ")
     # Iterative walk: deep traces must not hit the recursion limit.
     stack: list[tuple[list[Span], int, str, Span | None]] = [(list(trace.index.roots), 0, "", None)]
+    shown = 0
     while stack:
         siblings, position, prefix, parent = stack.pop()
         if position >= len(siblings):
@@ -354,6 +355,10 @@ def render_tree(
         if kids and run == 1:
             child_prefix = prefix + (guide_blank if is_last else guide_pipe)
             stack.append((list(kids), 0, child_prefix, span))
+        shown += run
+    if keep is None and shown < len(trace.spans):
+        lost = len(trace.spans) - shown
+        lines.append(paint(f"({lost} span{'s' if lost != 1 else ''} not shown: their parent ids form a cycle)", _RED))
     return "\n".join(lines)
 
 

@@ -51,12 +51,12 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import SelectorError
-from ._lexer import MISSING, Scanner, describe, equal, format_duration, is_number, order, yaml_scalar
+from ._lexer import MISSING, Scanner, describe, equal, field_getter, format_duration, is_number, order, yaml_scalar
 
 if TYPE_CHECKING:
     from ..model import Span
@@ -82,13 +82,15 @@ _CONSTANTS: Final = frozenset({"null", "Null", "NULL", "true", "True", "TRUE", "
 # -- syntax tree -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class _Path:
-    path: str
-    text: str
+    """A field path; ``get(span)`` is the value or ``MISSING``."""
 
-    def get(self, span: Span) -> Any:
-        return span.get(self.path, MISSING)
+    __slots__ = ("get", "path", "text")
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
+        self.get: Callable[[Span], Any] = field_getter(path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -450,7 +450,9 @@ def _analyse(
         source = f"{_display(path)}:{line}" if path and line else path
         rule = build_rule(raw, _Precompiled(compiled, ("rules", i)), source=source)
         rules[rule.id] = rule
-    name = data.get("spec") or (Path(path).stem if path and not path.startswith("<") else "spec")
+    name = data.get("spec") or (
+        Path(path).stem if path and not path.startswith("<") else (path or "<spec>").strip("<>")
+    )
     spec = Spec(
         name=name, rules=tuple(rules.values()), paths=(path,) if path else (), description=data.get("description")
     )

@@ -12,6 +12,7 @@ the origin to the victims.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -95,8 +96,11 @@ class Violation:
             lines.append(f"  rule at:  {self.source}")
         chain_ids = set(self.chain)
         shown = [s for s in self.spans if s not in chain_ids or len(self.chain) < 2]
-        for span_id in shown[:MAX_SPANS_SHOWN]:
-            lines.extend("  " + line for line in _render_span(trace, span_id))
+        for group in _by_parent(trace, shown[:MAX_SPANS_SHOWN]):
+            for span_id in group:
+                lines.extend("  " + line for line in _render_span(trace, span_id))
+            if trace is not None and group[0] in trace.index.by_id:
+                lines.extend("    " + line for line in tree_excerpt(trace, group))
         if len(shown) > MAX_SPANS_SHOWN:
             rest = shown[MAX_SPANS_SHOWN:]
             more = ", ".join(rest[:20]) + (", ..." if len(rest) > 20 else "")
@@ -116,33 +120,55 @@ def describe_span(trace: Trace, span: Span) -> str:
     return f"[{span.span_id}] {trace.path_str(span)}"
 
 
-def tree_excerpt(trace: Trace, span_id: str) -> list[str]:
-    """The parent, nearby siblings and the span (marked ``>``) with its child count."""
+def tree_excerpt(trace: Trace, span_ids: str | Sequence[str]) -> list[str]:
+    """The parent, nearby siblings and the spans (marked ``>``), which share one parent."""
     index = trace.index
-    span = index.by_id[span_id]
+    marked = [span_ids] if isinstance(span_ids, str) else list(span_ids)
+    span = index.by_id[marked[0]]
     parent = index.by_id.get(span.parent_id) if span.parent_id is not None else None
     siblings = index.children.get(parent.span_id if parent is not None else None, [span])
-    position = next((i for i, s in enumerate(siblings) if s.span_id == span_id), 0)
-    lo = max(0, position - SIBLINGS_SHOWN)
-    hi = min(len(siblings), position + SIBLINGS_SHOWN + 1)
+    wanted = set(marked)
+    positions = [i for i, s in enumerate(siblings) if s.span_id in wanted] or [0]
+    window = sorted(
+        {j for i in positions for j in range(i - SIBLINGS_SHOWN, i + SIBLINGS_SHOWN + 1) if 0 <= j < len(siblings)}
+    )
     out = ["tree:"]
     if parent is not None:
         out.append(f"  {_label(parent)}")
-    if lo > 0:
-        out.append(f"      ... {lo} earlier sibling{'s' if lo != 1 else ''}")
-    for sibling in siblings[lo:hi]:
-        if sibling.span_id != span_id:
+    previous = -1
+    for i in window:
+        if i - previous > 1:
+            gap = i - previous - 1
+            out.append(f"      ... {gap} {'earlier ' if previous < 0 else ''}sibling{'s' if gap != 1 else ''}")
+        previous = i
+        sibling = siblings[i]
+        if sibling.span_id not in wanted:
             out.append(f"      {_label(sibling)}")
             continue
         line = f"    > {_label(sibling)}"
-        children = len(index.children.get(span_id, ()))
+        children = len(index.children.get(sibling.span_id, ()))
         if children:
             line += f"  (+{children} child span{'s' if children != 1 else ''})"
         out.append(line + "   <-- here")
-    if hi < len(siblings):
-        later = len(siblings) - hi
+    if previous < len(siblings) - 1:
+        later = len(siblings) - 1 - previous
         out.append(f"      ... {later} later sibling{'s' if later != 1 else ''}")
     return out
+
+
+def _by_parent(trace: Trace | None, span_ids: Sequence[str]) -> list[list[str]]:
+    """Consecutive runs of ``span_ids`` that share a parent (one tree excerpt each)."""
+    groups: list[list[str]] = []
+    last: object = object()
+    for span_id in span_ids:
+        span = trace.index.by_id.get(span_id) if trace is not None else None
+        parent = span.parent_id if span is not None else object()
+        if groups and parent == last and span is not None:
+            groups[-1].append(span_id)
+        else:
+            groups.append([span_id])
+        last = parent
+    return groups
 
 
 def _render_span(trace: Trace | None, span_id: str) -> list[str]:
@@ -157,7 +183,6 @@ def _render_span(trace: Trace | None, span_id: str) -> list[str]:
     if span.versions:
         stamps = ", ".join(f"{k}={v}" for k, v in sorted(span.versions.items()))
         lines.append(f"  versions: {_cap(stamps, 160)}")
-    lines.extend("  " + line for line in tree_excerpt(trace, span_id))
     return lines
 
 

@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
-from pytest_agenttrace.adapters import plugin as capture_plugin  # noqa: E402
-from pytest_agenttrace.adapters.plugin import parse_capture  # noqa: E402
+from pytest_agenttrace.adapters import plugin as capture_plugin
+from pytest_agenttrace.adapters.plugin import parse_capture
 
 OTEL_TEST = """
 from opentelemetry.sdk.trace import TracerProvider
@@ -48,15 +48,21 @@ def test_unknown_source_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest("--agenttrace-capture=otel,crewai")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown source 'crewai'*use auto, none or a comma-separated list of otel, openai-agents, langchain*"])
+    result.stderr.fnmatch_lines(
+        ["*unknown source 'crewai'*use auto, none or a comma-separated list of otel, openai-agents, langchain*"]
+    )
 
 
-def test_explicit_missing_source_says_what_to_install(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_explicit_missing_source_says_what_to_install(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(capture_plugin, "_available", lambda source: source != "langchain")
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest("--agenttrace-capture=otel,langchain")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*LangChain/LangGraph capture needs the 'langchain-core' package: pip install 'pytest-agenttrace?langchain?'*"])
+    result.stderr.fnmatch_lines(
+        ["*LangChain/LangGraph capture needs the 'langchain-core' package: pip install 'pytest-agenttrace?langchain?'*"]
+    )
 
 
 def test_auto_skips_missing_sources_silently(monkeypatch: pytest.MonkeyPatch) -> None:

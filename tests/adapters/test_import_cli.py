@@ -41,7 +41,12 @@ def test_detect_format(data: object, fmt: str | None) -> None:
 
 def test_import_writes_a_valid_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "adk.json"
-    assert main(["import", str(LANGFUSE / "google-adk-2025-08-28.json"), "--from", "langfuse", "-o", str(out), "--validate"]) == 0
+    assert (
+        main(
+            ["import", str(LANGFUSE / "google-adk-2025-08-28.json"), "--from", "langfuse", "-o", str(out), "--validate"]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip() == str(out)
     trace = load_trace(out, validate=True)
     assert trace.agents == ["hello_agent"]
@@ -120,12 +125,16 @@ def test_export_of_a_foreign_file_exits_2(capsys: pytest.CaptureFixture[str]) ->
 def test_openai_agents_export_handoff_and_failing_tool() -> None:
     result = import_trace(AGENTS_EXPORT, "openai-agents")
     assert isinstance(result, list)
-    handoff_run, as_tool_run = result
+    handoff_run, _ = result
     validate_trace_dict(handoff_run.to_dict())
     assert handoff_run.name == "Agent workflow"
     assert handoff_run.agents == ["triage", "billing"]
     [handoff] = handoff_run.find("handoff")
-    assert (handoff.agent, handoff.attributes["from_agent"], handoff.attributes["to_agent"]) == ("triage", "triage", "billing")
+    assert (handoff.agent, handoff.attributes["from_agent"], handoff.attributes["to_agent"]) == (
+        "triage",
+        "triage",
+        "billing",
+    )
     refund = handoff_run.find("tool", name="refund")[0]
     assert (refund.status, refund.agent, refund.input) == ("error", "billing", {"order_id": "A1"})
     assert refund.error is not None and refund.error["message"].startswith("Error running tool")

@@ -12,23 +12,23 @@ import pytest
 
 pytest.importorskip("langgraph")
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun  # noqa: E402
-from langchain_core.documents import Document  # noqa: E402
-from langchain_core.language_models.chat_models import BaseChatModel  # noqa: E402
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage  # noqa: E402
-from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
-from langchain_core.retrievers import BaseRetriever  # noqa: E402
-from langchain_core.tools import InjectedToolCallId, tool  # noqa: E402
-from langgraph.graph import END, START, MessagesState, StateGraph  # noqa: E402
-from langgraph.types import Command  # noqa: E402
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.tools import InjectedToolCallId, tool
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.types import Command
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from langgraph.prebuilt import ToolNode, tools_condition  # noqa: E402
+    from langgraph.prebuilt import ToolNode, tools_condition
 
-from pytest_agenttrace import recorder as native  # noqa: E402
-from pytest_agenttrace.adapters import langchain as lc_adapter  # noqa: E402
-from pytest_agenttrace.recorder import Recorder  # noqa: E402
+from pytest_agenttrace import recorder as native
+from pytest_agenttrace.adapters import langchain as lc_adapter
+from pytest_agenttrace.recorder import Recorder
 
 
 @pytest.fixture(autouse=True)
@@ -50,10 +50,20 @@ class ScriptedChatModel(BaseChatModel):
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
         return self
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         reply = self.script[self.calls]
         self.calls += 1
-        reply = reply.model_copy(update={"usage_metadata": {"input_tokens": 10 * len(messages), "output_tokens": 5, "total_tokens": 10 * len(messages) + 5}})
+        reply = reply.model_copy(
+            update={
+                "usage_metadata": {
+                    "input_tokens": 10 * len(messages),
+                    "output_tokens": 5,
+                    "total_tokens": 10 * len(messages) + 5,
+                }
+            }
+        )
         return ChatResult(generations=[ChatGeneration(message=reply)], llm_output={"model_name": self.model})
 
 
@@ -110,8 +120,15 @@ def _team() -> Any:
         "researcher",
         ScriptedChatModel(
             script=[
-                AIMessage("", tool_calls=[{"name": "web_search", "args": {"query": "otel genai"}, "id": "call_search"}]),
-                AIMessage("", tool_calls=[{"name": "transfer_to_writer", "args": {"summary": "GenAI semconv"}, "id": "call_transfer"}]),
+                AIMessage(
+                    "", tool_calls=[{"name": "web_search", "args": {"query": "otel genai"}, "id": "call_search"}]
+                ),
+                AIMessage(
+                    "",
+                    tool_calls=[
+                        {"name": "transfer_to_writer", "args": {"summary": "GenAI semconv"}, "id": "call_transfer"}
+                    ],
+                ),
             ]
         ),
         [web_search, transfer_to_writer],
@@ -175,7 +192,9 @@ def test_langgraph_multi_agent_graph_with_parent_command_handoff(agenttrace: Rec
     assert first_llm.attributes["model"] == "scripted-chat"
     assert first_llm.attributes["usage"] == {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}
     assert first_llm.input == [{"role": "user", "content": "write about otel"}]
-    assert first_llm.output["tool_calls"] == [{"id": "call_search", "name": "web_search", "args": {"query": "otel genai"}}]
+    assert first_llm.output["tool_calls"] == [
+        {"id": "call_search", "name": "web_search", "args": {"query": "otel genai"}}
+    ]
     retrieval = trace.find("retrieval")[0]
     assert retrieval.attributes["source"] == "StyleGuide" and retrieval.output[0]["page_content"] == "Be brief."
     # The graph's control flow (Command bubbling up as ParentCommand) is not an error.
@@ -189,7 +208,10 @@ def test_handoff_rules_see_langgraph_handoffs(agenttrace: Recorder) -> None:
     spec = {
         "spec": "team",
         "rules": [
-            {"id": "writer-gets-summary", "handoff": {"from": "researcher", "to": "writer", "requires": ["summary", "sources"]}},
+            {
+                "id": "writer-gets-summary",
+                "handoff": {"from": "researcher", "to": "writer", "requires": ["summary", "sources"]},
+            },
             {"id": "search-stays-with-researcher", "scope": {"tool": "web_search", "only_agents": ["researcher"]}},
         ],
     }
@@ -230,7 +252,9 @@ def test_node_returning_command_goto_is_a_handoff(agenttrace: Recorder) -> None:
     assert handoff.context == {"summary": "plan ready"}
 
 
-def test_nothing_recorded_without_a_recorder_and_failures_are_logged(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_nothing_recorded_without_a_recorder_and_failures_are_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     assert _team().invoke({"messages": [("user", "x")]})["messages"][-1].content == "Could not publish; draft saved."
 
     def broken(*args: Any, **kwargs: Any) -> Any:

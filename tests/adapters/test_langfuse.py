@@ -83,10 +83,18 @@ def test_framework_export_imports_into_a_valid_tree(path: Path) -> None:
 @pytest.mark.parametrize(
     ("stem", "name", "check"),
     [
-        ("google-adk-2025-08-28", "call_llm", {"model": "gemini-2.0-flash", "usage": {"input_tokens": 28, "output_tokens": 3, "total_tokens": 31}}),
+        (
+            "google-adk-2025-08-28",
+            "call_llm",
+            {"model": "gemini-2.0-flash", "usage": {"input_tokens": 28, "output_tokens": 3, "total_tokens": 31}},
+        ),
         ("microsoft-agent-2025-10-14", "get_weather", {"tool_call_id": "call_Sz1QP8T7fuJkIECGDLFWOorq"}),
         ("langgraph-2025-08-22", "Web-Search", {"tool_call_id": "call_1oGK863sxQHlPreFhDdEs3yl"}),
-        ("autogen-2025-06-06", "chat gpt-4o", {"model": "gpt-4o", "usage": {"input_tokens": 41, "output_tokens": 3, "total_tokens": 44}}),
+        (
+            "autogen-2025-06-06",
+            "chat gpt-4o",
+            {"model": "gpt-4o", "usage": {"input_tokens": 41, "output_tokens": 3, "total_tokens": 44}},
+        ),
     ],
 )
 def test_reserved_attributes_from_real_runs(stem: str, name: str, check: dict[str, Any]) -> None:

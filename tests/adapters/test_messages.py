@@ -144,7 +144,11 @@ def test_terminal_output_links_the_code_and_records_failures() -> None:
     records = _records(
         [
             {"role": "assistant", "name": "Coder", "content": "Run this:\n```python\nprint(1/0)\n```"},
-            {"role": "user", "name": "Computer_terminal", "content": "exitcode: 1 (execution failed)\nCode output: ZeroDivisionError"},
+            {
+                "role": "user",
+                "name": "Computer_terminal",
+                "content": "exitcode: 1 (execution failed)\nCode output: ZeroDivisionError",
+            },
             {"role": "assistant", "name": "Coder", "content": "It failed."},
         ]
     )
@@ -160,7 +164,11 @@ def test_bare_openai_messages_and_odd_records(tmp_path: Path, caplog: pytest.Log
     messages = [
         {"role": "system", "content": "be nice"},
         "not a message",
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": "{bad"}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": "{bad"}}],
+        },
         {"role": "tool", "tool_call_id": "c9", "content": "orphan"},
     ]
     path = tmp_path / "chat.json"
@@ -178,5 +186,7 @@ def test_bare_openai_messages_and_odd_records(tmp_path: Path, caplog: pytest.Log
 
 
 def test_a_run_in_a_messages_key_is_read() -> None:
-    [trace] = read_messages({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "m.json")
+    [trace] = read_messages(
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "m.json"
+    )
     assert [(s.kind, s.agent) for s in trace.spans] == [("custom", None), ("llm", "assistant")]

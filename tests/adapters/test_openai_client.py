@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -28,7 +28,13 @@ TOOL_CALL = {
             "message": {
                 "role": "assistant",
                 "content": None,
-                "tool_calls": [{"id": "call_w", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}],
+                "tool_calls": [
+                    {
+                        "id": "call_w",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                    }
+                ],
             },
         }
     ],
@@ -39,7 +45,9 @@ TEXT = {
     "object": "chat.completion",
     "created": 1,
     "model": "llama3.2:1b-served",
-    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "It is sunny in Oslo."}}],
+    "choices": [
+        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "It is sunny in Oslo."}}
+    ],
     "usage": {"prompt_tokens": 60, "completion_tokens": 6, "total_tokens": 66},
 }
 
@@ -48,14 +56,16 @@ class FakeOpenAI(BaseHTTPRequestHandler):
     """Answers /v1/chat/completions by the last message: tool call, text, error or a stream."""
 
     protocol_version = "HTTP/1.1"
-    requests: list[dict[str, Any]] = []
+    requests: ClassVar[list[dict[str, Any]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeOpenAI.requests.append(body)
         last = body["messages"][-1]
         if last["role"] == "user" and "fail" in str(last["content"]):
-            self._send(400, {"error": {"message": "model 'nope' not found", "type": "invalid_request_error", "code": None}})
+            self._send(
+                400, {"error": {"message": "model 'nope' not found", "type": "invalid_request_error", "code": None}}
+            )
         elif body.get("stream"):
             self._stream()
         elif last["role"] == "tool":
@@ -75,19 +85,29 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         chunks = [
             {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Sun"}}]},
             {"choices": [{"index": 0, "delta": {"content": "ny."}}]},
-            {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}},
+            {
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
+            },
         ]
-        data = b"".join(
-            b"data: " + json.dumps({"id": "s1", "object": "chat.completion.chunk", "created": 1, "model": "m-stream", **c}).encode() + b"\n\n"
-            for c in chunks
-        ) + b"data: [DONE]\n\n"
+        data = (
+            b"".join(
+                b"data: "
+                + json.dumps(
+                    {"id": "s1", "object": "chat.completion.chunk", "created": 1, "model": "m-stream", **c}
+                ).encode()
+                + b"\n\n"
+                for c in chunks
+            )
+            + b"data: [DONE]\n\n"
+        )
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return None
 
 
@@ -103,14 +123,29 @@ def base_url() -> Iterator[str]:
         server.server_close()
 
 
-MESSAGES: list[dict[str, Any]] = [{"role": "system", "content": "You are a weather bot."}, {"role": "user", "content": "Weather in Oslo?"}]
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+MESSAGES: list[dict[str, Any]] = [
+    {"role": "system", "content": "You are a weather bot."},
+    {"role": "user", "content": "Weather in Oslo?"},
+]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
 
 
 def _conversation(client: Any) -> str:
     first = client.chat.completions.create(model="llama3.2:1b", messages=MESSAGES, tools=TOOLS)
     call = first.choices[0].message.tool_calls[0]
-    follow = [*MESSAGES, first.choices[0].message.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+    follow = [
+        *MESSAGES,
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
     second = client.chat.completions.create(model="llama3.2:1b", messages=follow, tools=TOOLS)
     return str(second.choices[0].message.content)
 
@@ -143,7 +178,11 @@ def test_async_client_records_llm_spans(agenttrace: Recorder, base_url: str) -> 
         with agenttrace.agent("weather"):
             first = await client.chat.completions.create(model="llama3.2:1b", messages=MESSAGES, tools=TOOLS)
             call = first.choices[0].message.tool_calls[0]
-            follow = [*MESSAGES, first.choices[0].message.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+            follow = [
+                *MESSAGES,
+                first.choices[0].message.model_dump(exclude_none=True),
+                {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+            ]
             second = await client.chat.completions.create(model="llama3.2:1b", messages=follow, tools=TOOLS)
         await client.close()
         return str(second.choices[0].message.content)
@@ -163,7 +202,10 @@ def test_errors_are_recorded_and_raised_unchanged(agenttrace: Recorder, base_url
 
 def test_streams_are_assembled_sync_and_async(agenttrace: Recorder, base_url: str) -> None:
     client = instrument_openai(openai.OpenAI(base_url=base_url, api_key="test", max_retries=0))
-    text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(model="m", messages=MESSAGES, stream=True))
+    text = "".join(
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    )
     assert text == "Sunny."
     aclient = instrument_openai(openai.AsyncOpenAI(base_url=base_url, api_key="test", max_retries=0))
 

@@ -10,11 +10,11 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.trace import Tracer  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
 
-from pytest_agenttrace.adapters import _context, otel  # noqa: E402
-from pytest_agenttrace.recorder import Recorder  # noqa: E402
+from pytest_agenttrace.adapters import _context, otel
+from pytest_agenttrace.recorder import Recorder
 
 
 @pytest.fixture
@@ -30,13 +30,21 @@ def _tree(rec: Recorder) -> list[str]:
 
 def test_otel_spans_nest_under_native_and_native_under_otel(agenttrace: Recorder, tracer: Tracer) -> None:
     with agenttrace.agent("orchestrator"):
-        with tracer.start_as_current_span("invoke_agent coder", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "coder"}):
+        with tracer.start_as_current_span(
+            "invoke_agent coder", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "coder"}
+        ):
             with agenttrace.tool("read_file"):
-                with tracer.start_as_current_span("execute_tool parse", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "parse"}):
+                with tracer.start_as_current_span(
+                    "execute_tool parse",
+                    attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "parse"},
+                ):
                     with agenttrace.llm("summarise"):
                         pass
             with agenttrace.delegate("tester") as delegation:
-                with tracer.start_as_current_span("invoke_agent tester", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "tester"}):
+                with tracer.start_as_current_span(
+                    "invoke_agent tester",
+                    attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "tester"},
+                ):
                     with agenttrace.tool("run_tests"):
                         pass
     assert _tree(agenttrace) == [
@@ -57,10 +65,14 @@ def test_explicit_otel_parent_is_kept_when_no_native_span_is_nearer(agenttrace: 
     from opentelemetry import trace
 
     with agenttrace.agent("main"):
-        root = tracer.start_span("invoke_agent bg", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "bg"})
+        root = tracer.start_span(
+            "invoke_agent bg", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "bg"}
+        )
         with agenttrace.tool("unrelated"):
             pass
-        child = tracer.start_span("execute_tool late", context=trace.set_span_in_context(root), attributes={"gen_ai.tool.name": "late"})
+        child = tracer.start_span(
+            "execute_tool late", context=trace.set_span_in_context(root), attributes={"gen_ai.tool.name": "late"}
+        )
         child.end()
         root.end()
     assert _tree(agenttrace) == [
@@ -74,12 +86,37 @@ def test_explicit_otel_parent_is_kept_when_no_native_span_is_nearer(agenttrace: 
 @pytest.mark.parametrize(
     ("attributes", "kind", "name", "extra"),
     [
-        ({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": 120, "gen_ai.usage.output_tokens": 30}, "llm", None, {"model": "gpt-4o-mini", "usage": {"input_tokens": 120, "output_tokens": 30}}),
-        ({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search", "gen_ai.tool.call.id": "call_1"}, "tool", "search", {"tool_call_id": "call_1"}),
+        (
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.usage.input_tokens": 120,
+                "gen_ai.usage.output_tokens": 30,
+            },
+            "llm",
+            None,
+            {"model": "gpt-4o-mini", "usage": {"input_tokens": 120, "output_tokens": 30}},
+        ),
+        (
+            {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search", "gen_ai.tool.call.id": "call_1"},
+            "tool",
+            "search",
+            {"tool_call_id": "call_1"},
+        ),
         ({"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "critic"}, "agent", "critic", {}),
         ({"gen_ai.operation.name": "retrieval", "gen_ai.data_source.id": "kb"}, "retrieval", None, {"source": "kb"}),
         ({"openinference.span.kind": "TOOL", "tool.name": "calculator"}, "tool", "calculator", {}),
-        ({"openinference.span.kind": "LLM", "llm.model_name": "claude", "llm.token_count.prompt": 7, "llm.token_count.completion": 2}, "llm", None, {"model": "claude", "usage": {"input_tokens": 7, "output_tokens": 2}}),
+        (
+            {
+                "openinference.span.kind": "LLM",
+                "llm.model_name": "claude",
+                "llm.token_count.prompt": 7,
+                "llm.token_count.completion": 2,
+            },
+            "llm",
+            None,
+            {"model": "claude", "usage": {"input_tokens": 7, "output_tokens": 2}},
+        ),
         ({"openinference.span.kind": "RETRIEVER"}, "retrieval", None, {}),
         ({"openinference.span.kind": "GUARDRAIL"}, "guardrail", None, {}),
         ({"openinference.span.kind": "AGENT", "agent.name": "writer"}, "agent", "writer", {}),
@@ -102,7 +139,9 @@ def test_semantic_conventions_map_onto_kinds(
         assert span.attributes["otel"] == attributes  # an unknown span keeps its original attributes
 
 
-def test_attributes_set_after_start_and_prompt_versions_are_mapped_at_the_end(agenttrace: Recorder, tracer: Tracer) -> None:
+def test_attributes_set_after_start_and_prompt_versions_are_mapped_at_the_end(
+    agenttrace: Recorder, tracer: Tracer
+) -> None:
     with agenttrace.agent("writer"), tracer.start_as_current_span("chat") as span:
         span.set_attribute("gen_ai.operation.name", "chat")
         span.set_attribute("gen_ai.request.model", "m1")
@@ -115,7 +154,9 @@ def test_attributes_set_after_start_and_prompt_versions_are_mapped_at_the_end(ag
 
 def test_exceptions_become_errors_and_propagate_unchanged(agenttrace: Recorder, tracer: Tracer) -> None:
     with pytest.raises(KeyError, match="missing"):
-        with tracer.start_as_current_span("execute_tool lookup", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup"}):
+        with tracer.start_as_current_span(
+            "execute_tool lookup", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup"}
+        ):
             raise KeyError("missing")
     (tool,) = agenttrace.trace.find("tool")
     assert tool.status == "error"
@@ -123,7 +164,12 @@ def test_exceptions_become_errors_and_propagate_unchanged(agenttrace: Recorder, 
 
 
 def test_otel_handoff_gets_from_agent_from_the_enclosing_agent(agenttrace: Recorder, tracer: Tracer) -> None:
-    with agenttrace.agent("triage"), tracer.start_as_current_span("handoff", attributes={"gen_ai.operation.name": "handoff", "gen_ai.handoff.to_agent": "billing"}):
+    with (
+        agenttrace.agent("triage"),
+        tracer.start_as_current_span(
+            "handoff", attributes={"gen_ai.operation.name": "handoff", "gen_ai.handoff.to_agent": "billing"}
+        ),
+    ):
         pass
     (handoff,) = agenttrace.trace.find("handoff")
     assert handoff.attributes["from_agent"] == "triage" and handoff.attributes["to_agent"] == "billing"
@@ -132,7 +178,9 @@ def test_otel_handoff_gets_from_agent_from_the_enclosing_agent(agenttrace: Recor
 
 def test_async_tasks_keep_their_own_parents(agenttrace: Recorder, tracer: Tracer) -> None:
     async def worker(name: str) -> None:
-        with tracer.start_as_current_span(f"invoke_agent {name}", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name}):
+        with tracer.start_as_current_span(
+            f"invoke_agent {name}", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": name}
+        ):
             await asyncio.sleep(0.001)
             with agenttrace.tool(f"{name}_tool"):
                 await asyncio.sleep(0.001)
@@ -163,7 +211,9 @@ def test_nothing_is_recorded_outside_a_recording_or_when_switched_off(tracer: Tr
     assert rec.finish().spans == ()
 
 
-def test_mapping_failure_logs_and_records_what_it_can(agenttrace: Recorder, tracer: Tracer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_mapping_failure_logs_and_records_what_it_can(
+    agenttrace: Recorder, tracer: Tracer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("mapping bug")
 
@@ -191,7 +241,9 @@ def test_install_reaches_providers_created_later(agenttrace: Recorder) -> None:
 
 
 def test_inject_inside_an_otel_span_propagates_that_span(agenttrace: Recorder, tracer: Tracer) -> None:
-    with tracer.start_as_current_span("invoke_agent a", attributes={"gen_ai.agent.name": "a", "gen_ai.operation.name": "invoke_agent"}) as span:
+    with tracer.start_as_current_span(
+        "invoke_agent a", attributes={"gen_ai.agent.name": "a", "gen_ai.operation.name": "invoke_agent"}
+    ) as span:
         headers = otel.inject()
     assert headers["traceparent"].split("-")[2] == format(span.get_span_context().span_id, "016x")
     (agent,) = agenttrace.trace.find("agent")
@@ -206,7 +258,12 @@ def test_extract_and_context_from_env_read_back_inject(agenttrace: Recorder) -> 
     ctx = otel.context_from_env(env)
     assert trace.get_current_span(ctx).get_span_context().is_remote
     assert baggage.get_baggage("agenttrace.scope", ctx) == delegation.span_id
-    assert baggage.get_baggage("agenttrace.span", otel.extract({"TraceParent": env["TRACEPARENT"], "Baggage": env["BAGGAGE"]})) == delegation.span_id
+    assert (
+        baggage.get_baggage(
+            "agenttrace.span", otel.extract({"TraceParent": env["TRACEPARENT"], "Baggage": env["BAGGAGE"]})
+        )
+        == delegation.span_id
+    )
 
 
 def test_baggage_span_processor_copies_agenttrace_baggage() -> None:

@@ -71,11 +71,30 @@ def test_export_then_import_is_identity(trace: Trace) -> None:
 
 def test_round_trip_keeps_odd_ids_and_values() -> None:
     spans = (
-        Span(span_id="root span/1", parent_id=None, kind="agent", name="ä", agent="ä", start_ns=5, end_ns=90,
-             input="[not json]", output=None, attributes={"big": 2**70, "f": 1.0, "i": 1, "none": None, "l": []},
-             context={}),
-        Span(span_id="0000000000000000", parent_id="root span/1", kind="tool", name="t", agent="ä", start_ns=5,
-             end_ns=5, input={"nested": {"a": [1, {"b": None}]}}, links=["root span/1"]),
+        Span(
+            span_id="root span/1",
+            parent_id=None,
+            kind="agent",
+            name="ä",
+            agent="ä",
+            start_ns=5,
+            end_ns=90,
+            input="[not json]",
+            output=None,
+            attributes={"big": 2**70, "f": 1.0, "i": 1, "none": None, "l": []},
+            context={},
+        ),
+        Span(
+            span_id="0000000000000000",
+            parent_id="root span/1",
+            kind="tool",
+            name="t",
+            agent="ä",
+            start_ns=5,
+            end_ns=5,
+            input={"nested": {"a": [1, {"b": None}]}},
+            links=["root span/1"],
+        ),
     )
     trace = Trace(trace_id="not-hex", name="odd", started_at="2026-01-02T03:04:05.123456Z", spans=spans)
     back = otlp_roundtrip(trace)
@@ -110,7 +129,9 @@ def test_export_is_valid_otlp_json() -> None:
     for raw, span in zip(document["resourceSpans"][0]["scopeSpans"][0]["spans"], spans, strict=True):
         assert len(span.trace_id) == 16 and len(span.span_id) == 8
         assert raw["traceId"] == raw["traceId"].lower() and len(raw["traceId"]) == 32
-        assert isinstance(raw["startTimeUnixNano"], str) and int(raw["endTimeUnixNano"]) >= int(raw["startTimeUnixNano"])
+        assert isinstance(raw["startTimeUnixNano"], str) and int(raw["endTimeUnixNano"]) >= int(
+            raw["startTimeUnixNano"]
+        )
         assert span.parent_span_id == b"" or span.parent_span_id in ids
     service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}["service.name"]
     assert service == "pytest-agenttrace"
@@ -149,38 +170,64 @@ def foreign_document(trace_hex: str = "5b8efff798038103d269b633813fc60c") -> dic
     base = 1_750_000_000_000_000_000
     spans = [
         {
-            "traceId": trace_hex, "spanId": "00f067aa0ba902b7", "parentSpanId": "00f067aa0ba902b6",
-            "name": "execute_tool get_weather", "kind": 1,
-            "startTimeUnixNano": str(base + 2000), "endTimeUnixNano": str(base + 3000),
+            "traceId": trace_hex,
+            "spanId": "00f067aa0ba902b7",
+            "parentSpanId": "00f067aa0ba902b6",
+            "name": "execute_tool get_weather",
+            "kind": 1,
+            "startTimeUnixNano": str(base + 2000),
+            "endTimeUnixNano": str(base + 3000),
             "attributes": [
-                _attr("gen_ai.operation.name", "execute_tool"), _attr("gen_ai.tool.name", "get_weather"),
-                _attr("gen_ai.tool.call.id", "call_1"), _attr("gen_ai.tool.call.arguments", '{"city": "Paris"}'),
+                _attr("gen_ai.operation.name", "execute_tool"),
+                _attr("gen_ai.tool.name", "get_weather"),
+                _attr("gen_ai.tool.call.id", "call_1"),
+                _attr("gen_ai.tool.call.arguments", '{"city": "Paris"}'),
             ],
-            "events": [{"timeUnixNano": str(base + 2500), "name": "exception", "attributes": [
-                _attr("exception.type", "TimeoutError"), _attr("exception.message", "too slow")]}],
+            "events": [
+                {
+                    "timeUnixNano": str(base + 2500),
+                    "name": "exception",
+                    "attributes": [_attr("exception.type", "TimeoutError"), _attr("exception.message", "too slow")],
+                }
+            ],
             "status": {"code": 2, "message": ""},
         },
         {
-            "traceId": trace_hex, "spanId": "00f067aa0ba902b6", "parentSpanId": "",
-            "name": "invoke_agent weather", "kind": 1,
-            "startTimeUnixNano": str(base), "endTimeUnixNano": str(base + 9000),
+            "traceId": trace_hex,
+            "spanId": "00f067aa0ba902b6",
+            "parentSpanId": "",
+            "name": "invoke_agent weather",
+            "kind": 1,
+            "startTimeUnixNano": str(base),
+            "endTimeUnixNano": str(base + 9000),
             "attributes": [_attr("gen_ai.operation.name", "invoke_agent"), _attr("gen_ai.agent.name", "weather")],
             "status": {},
         },
         {
-            "traceId": trace_hex, "spanId": "00f067aa0ba902b8", "parentSpanId": "00f067aa0ba902b6",
-            "name": "chat gpt-4o", "kind": 3,
-            "startTimeUnixNano": str(base + 1000), "endTimeUnixNano": str(base + 1900),
+            "traceId": trace_hex,
+            "spanId": "00f067aa0ba902b8",
+            "parentSpanId": "00f067aa0ba902b6",
+            "name": "chat gpt-4o",
+            "kind": 3,
+            "startTimeUnixNano": str(base + 1000),
+            "endTimeUnixNano": str(base + 1900),
             "attributes": [
-                _attr("gen_ai.operation.name", "chat"), _attr("gen_ai.request.model", "gpt-4o"),
+                _attr("gen_ai.operation.name", "chat"),
+                _attr("gen_ai.request.model", "gpt-4o"),
                 {"key": "gen_ai.usage.input_tokens", "value": {"intValue": 31}},  # ints as JSON numbers too
                 {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "7"}},
             ],
             "links": [{"traceId": trace_hex, "spanId": "00f067aa0ba902b6"}],
         },
     ]
-    return {"resourceSpans": [{"resource": {"attributes": [_attr("service.name", "weather-svc")]},
-                               "scopeSpans": [{"scope": {"name": "x"}, "spans": spans}]}]}
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [_attr("service.name", "weather-svc")]},
+                "scopeSpans": [{"scope": {"name": "x"}, "spans": spans}],
+            }
+        ]
+    }
 
 
 def test_foreign_genai_spans_import_into_a_tree() -> None:
@@ -218,7 +265,9 @@ def test_json_lines_with_two_traces_and_base64_ids(tmp_path: Path) -> None:
 
 def test_a_malformed_span_is_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     document = foreign_document()
-    document["resourceSpans"][0]["scopeSpans"][0]["spans"].append({"traceId": "5b8efff798038103d269b633813fc60c", "name": "x"})
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"].append(
+        {"traceId": "5b8efff798038103d269b633813fc60c", "name": "x"}
+    )
     document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["parentSpanId"] = "1111111111111111"
     with caplog.at_level(logging.WARNING, logger="pytest_agenttrace.adapters"):
         [trace] = read_otlp(document, "f.json")

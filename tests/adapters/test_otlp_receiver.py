@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("opentelemetry.sdk")
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
-from pytest_agenttrace.adapters.otel import OTLPReceiver, inject, otlp_receiver  # noqa: E402
-from pytest_agenttrace.recorder import Recorder  # noqa: E402
+from pytest_agenttrace.adapters.otel import OTLPReceiver, inject, otlp_receiver
+from pytest_agenttrace.recorder import Recorder
 
 # A sub-agent process using only the standard OpenTelemetry SDK and OTLP exporter:
 # it reads the W3C trace context from TRACEPARENT/BAGGAGE and exports over OTLP/HTTP.
@@ -64,12 +64,14 @@ CHILD = textwrap.dedent(
 def _run_child(env: dict[str, str], tmp_path: Path) -> None:
     script = tmp_path / "subagent.py"
     script.write_text(CHILD)
-    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
 
 
 def test_subprocess_agent_lands_under_its_delegation(agenttrace: Recorder, tmp_path: Path) -> None:
-    with agenttrace.agent("orchestrator"), otlp_receiver() as receiver:
+    with agenttrace.agent("orchestrator"), agenttrace.otlp_receiver() as receiver:
         with agenttrace.delegate("researcher", objective="find sources", allowed_tools=["web_search"]) as delegation:
             _run_child(receiver.env(), tmp_path)
     trace = agenttrace.trace
@@ -106,8 +108,10 @@ def test_receiver_env_carries_scope_and_agent_in_baggage(agenttrace: Recorder) -
 
 
 def _post_json(url: str, payload: dict[str, object]) -> int:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
         return int(response.status)
 
 
@@ -132,8 +136,20 @@ def test_json_children_first_wait_for_their_parent() -> None:
         headers = inject()
         parent_hex = headers["traceparent"].split("-")[2]
         with otlp_receiver() as receiver:
-            child = _json_span("00f067aa0ba902b7", "b7ad6b7169203331", "execute_tool grep", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "grep"}, now + 10)
-            agent = _json_span("b7ad6b7169203331", parent_hex, "invoke_agent worker", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "worker"}, now)
+            child = _json_span(
+                "00f067aa0ba902b7",
+                "b7ad6b7169203331",
+                "execute_tool grep",
+                {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "grep"},
+                now + 10,
+            )
+            agent = _json_span(
+                "b7ad6b7169203331",
+                parent_hex,
+                "invoke_agent worker",
+                {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "worker"},
+                now,
+            )
             assert _post_json(receiver.traces_url, {"resourceSpans": [{"scopeSpans": [{"spans": [child]}]}]}) == 200
             assert _post_json(receiver.traces_url, {"resourceSpans": [{"scopeSpans": [{"spans": [agent]}]}]}) == 200
     trace = rec.finish()
@@ -148,7 +164,13 @@ def test_orphans_are_placed_by_baggage_when_the_receiver_closes() -> None:
 
     rec = Recorder("orphans")
     with rec, rec.delegate("helper") as delegation, otlp_receiver() as receiver:
-        lost = _json_span("1111111111111111", "2222222222222222", "execute_tool ls", {"gen_ai.tool.name": "ls", "agenttrace.span": delegation.span_id}, time.time_ns())
+        lost = _json_span(
+            "1111111111111111",
+            "2222222222222222",
+            "execute_tool ls",
+            {"gen_ai.tool.name": "ls", "agenttrace.span": delegation.span_id},
+            time.time_ns(),
+        )
         _post_json(receiver.traces_url, {"resourceSpans": [{"scopeSpans": [{"spans": [lost]}]}]})
         assert not rec.trace.find("tool")  # still waiting for span 2222...
     (ls,) = rec.finish().find("tool")
@@ -159,9 +181,11 @@ def test_orphans_are_placed_by_baggage_when_the_receiver_closes() -> None:
 def test_garbage_request_is_answered_400_and_recording_goes_on() -> None:
     rec = Recorder("garbage")
     with rec, OTLPReceiver(rec).start() as receiver:
-        request = urllib.request.Request(receiver.traces_url, data=b"\x00\xffnot protobuf", headers={"Content-Type": "application/x-protobuf"})
+        request = urllib.request.Request(
+            receiver.traces_url, data=b"\x00\xffnot protobuf", headers={"Content-Type": "application/x-protobuf"}
+        )
         with pytest.raises(urllib.error.HTTPError) as info:
-            urllib.request.urlopen(request, timeout=10)  # noqa: S310 - loopback only
+            urllib.request.urlopen(request, timeout=10)
         assert info.value.code == 400
         info.value.close()
         with rec.tool("still_recording"):

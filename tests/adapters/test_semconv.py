@@ -12,14 +12,30 @@ from pytest_agenttrace.adapters.semconv import map_otel_span
 
 # (span name, attributes) -> (kind, name, agent)
 KINDS: list[tuple[str, dict[str, Any], tuple[str, str, str | None]]] = [
-    ("invoke_agent planner", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"}, ("agent", "planner", "planner")),
+    (
+        "invoke_agent planner",
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"},
+        ("agent", "planner", "planner"),
+    ),
     ("invoke_agent planner", {"gen_ai.operation.name": "invoke_agent"}, ("agent", "planner", "planner")),
-    ("create_agent", {"gen_ai.operation.name": "create_agent", "gen_ai.agent.name": "coder"}, ("agent", "coder", "coder")),
-    ("execute_tool search", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "web_search"}, ("tool", "web_search", None)),
+    (
+        "create_agent",
+        {"gen_ai.operation.name": "create_agent", "gen_ai.agent.name": "coder"},
+        ("agent", "coder", "coder"),
+    ),
+    (
+        "execute_tool search",
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "web_search"},
+        ("tool", "web_search", None),
+    ),
     ("execute_tool search", {"gen_ai.operation.name": "execute_tool"}, ("tool", "search", None)),
     ("chat gpt-4o", {"gen_ai.operation.name": "chat"}, ("llm", "chat gpt-4o", None)),
     ("text_completion m", {"gen_ai.operation.name": "text_completion"}, ("llm", "text_completion m", None)),
-    ("generate_content gemini", {"gen_ai.operation.name": "generate_content"}, ("llm", "generate_content gemini", None)),
+    (
+        "generate_content gemini",
+        {"gen_ai.operation.name": "generate_content"},
+        ("llm", "generate_content gemini", None),
+    ),
     ("embeddings e", {"gen_ai.operation.name": "embeddings"}, ("llm", "embeddings e", None)),
     ("retrieval docs", {"gen_ai.operation.name": "retrieval"}, ("retrieval", "retrieval docs", None)),
     ("search_memory", {"gen_ai.operation.name": "search_memory"}, ("memory_read", "search_memory", None)),
@@ -45,7 +61,11 @@ KINDS: list[tuple[str, dict[str, Any], tuple[str, str, str | None]]] = [
     ("handoff from triage to billing", {}, ("handoff", "handoff from triage to billing", "triage")),
     ("Handoff: triage → billing", {}, ("handoff", "Handoff: triage → billing", "triage")),
     ("Handoff: triage -> billing", {}, ("handoff", "Handoff: triage -> billing", "triage")),
-    ("transfer", {"gen_ai.operation.name": "handoff", "from_agent": "a", "to_agent": "b"}, ("handoff", "transfer", "a")),
+    (
+        "transfer",
+        {"gen_ai.operation.name": "handoff", "from_agent": "a", "to_agent": "b"},
+        ("handoff", "transfer", "a"),
+    ),
     ("transfer_to_billing", {"gen_ai.tool.name": "transfer_to_billing"}, ("handoff", "transfer_to_billing", None)),
     # Anything unknown.
     ("HTTP GET", {"http.method": "GET"}, ("custom", "HTTP GET", None)),
@@ -80,7 +100,10 @@ def test_handoff_targets(name: str, attributes: dict[str, Any], to_agent: str, f
     ("attributes", "usage"),
     [
         ({"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 3}, {"input_tokens": 10, "output_tokens": 3}),
-        ({"gen_ai.usage.prompt_tokens": 7, "gen_ai.usage.completion_tokens": 2}, {"input_tokens": 7, "output_tokens": 2}),
+        (
+            {"gen_ai.usage.prompt_tokens": 7, "gen_ai.usage.completion_tokens": 2},
+            {"input_tokens": 7, "output_tokens": 2},
+        ),
         (
             {"llm.token_count.prompt": "39", "llm.token_count.completion": "6", "llm.token_count.total": "45"},
             {"input_tokens": 39, "output_tokens": 6, "total_tokens": 45},
@@ -127,7 +150,9 @@ def test_openinference_model_name_becomes_model() -> None:
 
 
 def test_memory_key_and_retrieval_source() -> None:
-    write = map_otel_span("update_memory", {"gen_ai.operation.name": "update_memory", "gen_ai.memory.record.id": "prefs"})
+    write = map_otel_span(
+        "update_memory", {"gen_ai.operation.name": "update_memory", "gen_ai.memory.record.id": "prefs"}
+    )
     assert (write.kind, write.attributes["key"]) == ("memory_write", "prefs")
     read = map_otel_span("r", {"gen_ai.operation.name": "retrieval", "gen_ai.data_source.id": "kb"})
     assert read.attributes["source"] == "kb"
@@ -146,7 +171,11 @@ def test_unknown_span_keeps_every_original_attribute() -> None:
         ({"input.value": '{"q": 1}', "output.value": "done"}, {"q": 1}, "done"),
         ({"input.value": "{not json", "input.mime_type": "application/json"}, "{not json", None),
         ({"input.value": "[1, 2]", "input.mime_type": "text/plain"}, [1, 2], None),
-        ({"gen_ai.tool.call.arguments": '{"city": "Paris"}', "gen_ai.tool.call.result": "sunny"}, {"city": "Paris"}, "sunny"),
+        (
+            {"gen_ai.tool.call.arguments": '{"city": "Paris"}', "gen_ai.tool.call.result": "sunny"},
+            {"city": "Paris"},
+            "sunny",
+        ),
         ({"gen_ai.input.messages": '[{"role": "user"}]'}, [{"role": "user"}], None),
         ({"tool_arguments": "{'topic': 'x'}"}, "{'topic': 'x'}", None),  # Python repr: kept as text, never evaluated
     ],
@@ -218,7 +247,17 @@ keys = st.sampled_from(
 @given(name=st.text(max_size=40), attributes=st.dictionaries(keys | st.text(max_size=10), otel_values, max_size=8))
 def test_mapping_never_raises_and_always_gives_a_known_kind(name: str, attributes: dict[str, Any]) -> None:
     mapped = map_otel_span(name, attributes)
-    assert mapped.kind in {"agent", "llm", "tool", "retrieval", "handoff", "memory_read", "memory_write", "guardrail", "custom"}
+    assert mapped.kind in {
+        "agent",
+        "llm",
+        "tool",
+        "retrieval",
+        "handoff",
+        "memory_read",
+        "memory_write",
+        "guardrail",
+        "custom",
+    }
     assert isinstance(mapped.name, str)
     # Nothing is lost: each original key is either mapped or kept under otel.
     if mapped.kind == "custom":

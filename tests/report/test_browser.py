@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pytest_agenttrace.model import Span, Trace
 from pytest_agenttrace.report._samples import (
     example_failure,
     example_snapshot_diff,
@@ -156,8 +157,23 @@ def test_search_and_filters(open_report: Opener) -> None:
     page.select_option(".filters select[aria-label=status]", "error")
     assert span_ids(report, ".tree .row.match") == ["20"]
     page.select_option(".filters select[aria-label=status]", "")
+    assert page.locator(".filters select[aria-label=selector]").count() == 0  # no selectors were given
     page.check(".filters input[type=checkbox]")
     assert set(span_ids(report, ".tree .row.match")) == {sid for v in example_violations() for sid in v.spans}
+    assert report.problems() == []
+
+
+def test_selector_results_filter_the_tree(open_report: Opener) -> None:
+    trace = example_failure()
+    selections = {
+        sel: [s.span_id for s in trace.select(sel)] for sel in ("tool[name=web_search]", "llm[confidence<0.5]")
+    }
+    report = open_report([ReportEntry.from_trace(trace, selections=selections)])
+    page = report.page
+    page.select_option(".filters select[aria-label=selector]", label="llm[confidence<0.5] (1)")
+    assert span_ids(report, ".tree .row.match") == ["13"]
+    page.select_option(".filters select[aria-label=selector]", label="tool[name=web_search] (5)")
+    assert set(span_ids(report, ".tree .row.match")) == set(selections["tool[name=web_search]"])
     assert report.problems() == []
 
 
@@ -183,7 +199,9 @@ def test_injection_trace_executes_nothing_and_shows_the_text(open_report: Opener
         [ReportEntry.from_trace(injection_trace(), outcome="failed", violations=injection_violations())]
     )
     page = report.page
-    page.evaluate("window.__pwned = 0; window.alert = window.confirm = window.prompt = () => { window.__pwned = 1; };")
+    page.evaluate(
+        "() => { window.__pwned = 0; window.alert = window.confirm = window.prompt = () => { window.__pwned = 1; }; }"
+    )
     # Touch everything: every row, the violation, hover and click the timeline, search for markup.
     rows = page.locator(".tree .row")
     for number in range(rows.count()):
@@ -231,6 +249,39 @@ def test_large_trace_is_virtualised_and_usable(open_report: Opener) -> None:
     assert report.problems() == []
 
 
+def test_odd_traces_render_without_errors(open_report: Opener) -> None:
+    empty = Trace(trace_id="e", name="empty", started_at="", spans=())
+    odd = Trace(
+        trace_id="o",
+        name="odd",
+        started_at="",
+        spans=(
+            Span(span_id="1", parent_id="2", kind="agent", name="a", agent="a", start_ns=5, end_ns=5),
+            Span(span_id="2", parent_id="1", kind="no-such-kind", name="b", start_ns=5, end_ns=3),
+            Span(span_id="3", parent_id="404", kind="tool", name="orphan", agent="a", links=["nope"]),
+            Span(span_id="4", parent_id="4", kind="wait", name="self", agent="a", attributes={"waiting_on": "a"}),
+        ),
+    )
+    violation = {"rule": "r", "message": "m", "spans": ["1", "404"], "chain": ["3", "1"]}
+    entries = [
+        ReportEntry.from_trace(empty, violations=[violation]),
+        ReportEntry.from_trace(odd, violations=[violation]),
+        ReportEntry(name="no trace", outcome="error", message="boom"),
+    ]
+    for number, spans in ((0, 0), (1, 4), (2, None)):
+        report = open_report(entries, fragment=f"#t{number}")
+        page = report.page
+        if spans is not None:
+            assert page.get_attribute(".tl-scroll canvas", "data-spans") == str(spans)
+            assert page.get_attribute(".tree", "data-visible") == str(spans)  # a parent cycle is cut, not lost
+            page.locator(".violation").first.click()
+            page.click("text=collapse all")
+            page.click("text=expand all")
+        else:
+            assert page.text_content("#entry .hint") == "This test recorded no trace."
+        assert report.problems() == []
+
+
 def test_screenshot_of_the_example_failure(open_report: Opener, artifacts: Path) -> None:
     report = open_report([example_entry(snapshot_diffs=[example_snapshot_diff()])], viewport=(1400, 1100))
     page = report.page
@@ -241,6 +292,7 @@ def test_screenshot_of_the_example_failure(open_report: Opener, artifacts: Path)
     assert target.stat().st_size > 50_000
     docs = os.environ.get("AGENTTRACE_SCREENSHOT")  # refresh the README image: see docs/report.md
     if docs:
+        page.set_viewport_size({"width": 1400, "height": 1250})
         page.screenshot(path=docs, full_page=False)
     shutil.copy(report.path, artifacts / "report-example-failure.html")
     assert report.problems() == []

@@ -60,6 +60,18 @@ def test_show_with_a_passing_spec_exits_0(files: dict[str, Path], capsys: pytest
     assert capsys.readouterr().out.endswith("no violations\n")
 
 
+def test_show_marks_what_a_selector_matches(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(files["example"]), "--select", "delegation[to_agent=coder] tool", "--color", "no"]) == 0
+    marked = [line for line in capsys.readouterr().out.splitlines() if "!!" in line]
+    assert [line.split("!! tool ")[1].split()[0] for line in marked] == [
+        "read_file",
+        "edit_file",
+        "web_search",
+        "run_tests",
+    ]
+    assert all(line.endswith("◀ select delegation[to_agent=coder] tool") for line in marked)
+
+
 def test_show_excerpt_and_width(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = save_trace(generated_trace(3000), tmp_path / "big.json")
     assert main(["show", str(path), "--max-spans", "40", "--width", "70", "--color", "no"]) == 0
@@ -95,6 +107,17 @@ def test_report_with_spec_marks_failures_and_exits_1(
     assert "<title>agenttrace report</title>" in target.read_text()
 
 
+def test_report_embeds_selector_results_as_filters(files: dict[str, Path], tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    argv = ["report", str(files["example"]), "-o", str(target), "--select", "tool[name=web_search]", "--select", "wait"]
+    assert main(argv) == 0
+    data = entries_by_name(target)[example_failure().name]["data"]
+    assert data["selections"] == [
+        {"selector": "tool[name=web_search]", "spans": ["6", "8", "10", "12", "18"]},
+        {"selector": "wait", "spans": ["24"]},
+    ]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -102,6 +125,8 @@ def test_report_with_spec_marks_failures_and_exits_1(
         (["report", "missing.json", "-o", "r.html"], "no such trace file"),
         (["show", "{example}", "--spec", "missing.yaml"], "spec file not found"),
         (["show", "{broken}"], "not valid JSON"),
+        (["show", "{example}", "--select", "tool["], "selector 'tool[': expected an attribute name"),
+        (["report", "{example}", "-o", "r.html", "--select", "tool[name="], "expected a value"),
     ],
 )
 def test_bad_input_exits_2_with_one_paragraph(

@@ -93,7 +93,9 @@ def check_report(pytester: pytest.Pytester) -> None:
     assert spans[1]["input"] == {"q": "<script>alert(1)</script>"}
     assert passes["summary"]["spans"] == 2 and passes["message"] is None
 
-    assert "the coder edited the wrong file" in entries["test_report.py::test_fails"]["message"]
+    failed = entries["test_report.py::test_fails"]
+    assert failed["message"].startswith("AssertionError: the coder edited the wrong file")
+    assert "def test_fails(agenttrace):" in failed["output"]  # the full output, folded in the page
 
     violated = entries["test_report.py::test_violates_spec"]
     (violation,) = violated["data"]["violations"]

@@ -68,7 +68,7 @@ def test_tree_guides_follow_the_nesting() -> None:
 
 def test_highlight_marks_lines_with_their_rules() -> None:
     text = render_tree(example_failure(), highlight={"18": ["out_of_scope_tool"], "21": ["a", "b", "a"]})
-    assert "2 span(s) flagged" in text
+    assert "2 span(s) marked" in text
     assert line_of(text, "tool web_search (query='python").endswith("◀ out_of_scope_tool")
     handoff = line_of(text, "handoff tester")
     assert "!! handoff tester" in handoff and handoff.endswith("◀ a, b")
@@ -191,6 +191,21 @@ def test_hostile_text_cannot_move_the_cursor() -> None:
         assert "\x1b[2J" not in text and "\r" not in text and "\x07" not in text and "\u2028" not in text
         if not color:
             assert "\x1b" not in text
+
+
+def test_spans_in_a_parent_cycle_are_counted_not_silently_lost() -> None:
+    trace = Trace(
+        trace_id="c",
+        name="cycle",
+        started_at="",
+        spans=(
+            Span(span_id="1", parent_id="2", kind="agent", name="a"),
+            Span(span_id="2", parent_id="1", kind="agent", name="b"),
+            Span(span_id="3", parent_id=None, kind="tool", name="root"),
+        ),
+    )
+    lines = render_tree(trace, header=False).splitlines()
+    assert lines == ["└─ tool root 0ns", "(2 spans not shown: their parent ids form a cycle)"]
 
 
 def test_injection_trace_renders_as_plain_text() -> None:

@@ -92,13 +92,21 @@ def test_volatile_attributes_are_dropped_by_default_and_can_be_included() -> Non
     ("options", "name", "field", "expected"),
     [
         (NormalizeOptions(exclude=("attributes.usage",)), "plan", "attributes", {"model": "fake-1", "confidence": 0.8}),
-        (NormalizeOptions(exclude=("attributes.usage.input_tokens",)), "plan", "attributes",
-         {"model": "fake-1", "usage": {"output_tokens": 5}, "confidence": 0.8}),
+        (
+            NormalizeOptions(exclude=("attributes.usage.input_tokens",)),
+            "plan",
+            "attributes",
+            {"model": "fake-1", "usage": {"output_tokens": 5}, "confidence": 0.8},
+        ),
         (NormalizeOptions(exclude=("llm:output",)), "plan", "output", None),
         (NormalizeOptions(exclude=("tool:output",)), "plan", "output", "patch"),
         (NormalizeOptions(exclude=("attributes.*",)), "plan", "attributes", None),
-        (NormalizeOptions(level="structure", include=("attributes.usage",)), "plan", "attributes",
-         {"model": "fake-1", "usage": {"input_tokens": 10, "output_tokens": 5}}),
+        (
+            NormalizeOptions(level="structure", include=("attributes.usage",)),
+            "plan",
+            "attributes",
+            {"model": "fake-1", "usage": {"input_tokens": 10, "output_tokens": 5}},
+        ),
         (NormalizeOptions(level="structure", include=("output",)), "plan", "output", "patch"),
         (NormalizeOptions(include=("output",), exclude=("output",)), "plan", "output", None),
     ],
@@ -126,7 +134,9 @@ def test_duration_buckets() -> None:
     assert "duration" not in by_name(normalize(pipeline()), "orchestrator")
 
 
-@pytest.mark.parametrize(("text", "ns"), [("10ms", 10_000_000), ("1.5s", 1_500_000_000), ("2m", 120_000_000_000), ("7ns", 7)])
+@pytest.mark.parametrize(
+    ("text", "ns"), [("10ms", 10_000_000), ("1.5s", 1_500_000_000), ("2m", 120_000_000_000), ("7ns", 7)]
+)
 def test_parse_duration(text: str, ns: int) -> None:
     assert parse_duration(text) == ns
 

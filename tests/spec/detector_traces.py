@@ -192,22 +192,26 @@ def refactor_pipeline(*, confidence_in_handoff: bool = True) -> tuple[Trace, dic
                 context = {"diff_summary": "rename foo->bar"}
                 if confidence_in_handoff:
                     context["confidence"] = 0.9
-                ids["handoff"] = b.handoff(
-                    "tester", context=context, required_context=["diff_summary", "confidence"]
-                )["span_id"]
+                ids["handoff"] = b.handoff("tester", context=context, required_context=["diff_summary", "confidence"])[
+                    "span_id"
+                ]
         with b.agent("tester"):
             b.tool("run_tests", {"suite": "unit"})
     return b.build(), ids
 
 
-def external_delegation(*, tool: str = "read_customer_db", allowed: list[str] | None = None) -> tuple[Trace, dict[str, str]]:
+def external_delegation(
+    *, tool: str = "read_customer_db", allowed: list[str] | None = None
+) -> tuple[Trace, dict[str, str]]:
     """Support bot delegates a lookup to an external agent allowed only web search."""
     b = TraceBuilder("external")
     ids: dict[str, str] = {}
     with b.agent("support"):
         b.llm("triage")
         with b.delegation(
-            "external", objective="find shipping status", allowed_tools=allowed if allowed is not None else ["web_search"]
+            "external",
+            objective="find shipping status",
+            allowed_tools=allowed if allowed is not None else ["web_search"],
         ) as d:
             ids["delegation"] = d["span_id"]
             with b.agent("external"):
@@ -349,9 +353,7 @@ def concurrent_plan_edits(*, second_base: int = 3, second_agent: str = "coder") 
         ids["first"] = b.memory_write("plan", ["step 1", "step 2"], version=4, based_on_version=3)["span_id"]
     with b.agent(second_agent):
         b.memory_read("plan", version=second_base)
-        ids["second"] = b.memory_write("plan", ["step 1", "step 3"], version=5, based_on_version=second_base)[
-            "span_id"
-        ]
+        ids["second"] = b.memory_write("plan", ["step 1", "step 3"], version=5, based_on_version=second_base)["span_id"]
     return b.build(), ids
 
 

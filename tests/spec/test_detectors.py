@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
+import threading
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from adapters import corpora  # the corpora locations, shared with the importer tests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pytest_agenttrace as at
 from pytest_agenttrace.exceptions import SpecError
 from pytest_agenttrace.model import Span, Trace
+from pytest_agenttrace.recorder import Recorder
 from pytest_agenttrace.spec.detectors import DETECTORS, Finding, detector_param_schema, run_detector
 
 from . import detector_traces as planted
@@ -86,6 +92,7 @@ def test_param_schema_accepts_the_defaults_and_rejects_unknown_keys(name: str) -
         ("retry_storm", {"max_repeats": None}, ["must be an integer, got null"]),
         ("retry_storm", {"match": ["agent", "nmae"]}, ["does not accept 'nmae'", "did you mean 'name'"]),
         ("retry_storm", {"match": "agent"}, ["must be a list of strings"]),
+        ("tool_loop", {"match": []}, ["'match'", "must list at least 1 item(s), got []"]),
         ("tool_loop", {"per": "team"}, ["does not accept 'team'", "agent, scope, trace"]),
         ("cascading_error", {"min_confidence": "low"}, ["must be a number"]),
         ("context_collapse", {"keys": "confidence"}, ["must be a list of strings or null"]),
@@ -124,10 +131,14 @@ def test_finding_to_dict_is_json_ready() -> None:
 # -- planted runs fire only their own detector --------------------------------------------
 
 PLANTED = [
-    pytest.param(lambda: planted.refactor_pipeline(confidence_in_handoff=False), {"handoff_context_loss"}, id="handoff"),
+    pytest.param(
+        lambda: planted.refactor_pipeline(confidence_in_handoff=False), {"handoff_context_loss"}, id="handoff"
+    ),
     pytest.param(lambda: planted.external_delegation(), {"out_of_scope_tool"}, id="scope"),
     pytest.param(lambda: planted.orphan_tool(), {"unattributed_action"}, id="unattributed"),
-    pytest.param(lambda: planted.research_run([("web_search", {"q": "x"})] * 5), {"retry_storm", "tool_loop"}, id="storm"),
+    pytest.param(
+        lambda: planted.research_run([("web_search", {"q": "x"})] * 5), {"retry_storm", "tool_loop"}, id="storm"
+    ),
     pytest.param(lambda: planted.research_run([("a", 1), ("b", 2)] * 3), {"tool_loop"}, id="loop"),
     pytest.param(lambda: planted.waits(("a", "b", 0, 10), ("b", "a", 5, 20)), {"deadlock"}, id="deadlock"),
     pytest.param(lambda: planted.confidence_chain(truncate=True), {"context_collapse"}, id="collapse"),
@@ -333,7 +344,13 @@ def test_tool_loop_fires_on_a_period_two_cycle_repeated_three_times() -> None:
     trace, ids = planted.research_run([(n, {"step": i}) for i, n in enumerate(names)], agent="coder")
     finding = only(run_detector("tool_loop", trace))
     assert finding.spans == tuple(ids[1:7])
-    assert finding.details == {"agent": "coder", "cycle": ["edit_file", "run_tests"], "period": 2, "cycles": 3, "calls": 6}
+    assert finding.details == {
+        "agent": "coder",
+        "cycle": ["edit_file", "run_tests"],
+        "period": 2,
+        "cycles": 3,
+        "calls": 6,
+    }
     assert finding.message == (
         "coder looped over tool cycle [edit_file -> run_tests] 3 times in a row (6 calls, loop threshold 3 cycles)"
     )
@@ -425,9 +442,7 @@ def test_deadlock_is_quiet_without_a_simultaneous_cycle(edges: list[tuple[str, s
 
 
 def test_deadlock_reports_a_recurring_cycle_each_time() -> None:
-    trace, ids = planted.waits(
-        ("a", "b", 0, 10), ("b", "a", 5, 15), ("a", "b", 100, 110), ("b", "a", 105, 115)
-    )
+    trace, ids = planted.waits(("a", "b", 0, 10), ("b", "a", 5, 15), ("a", "b", 100, 110), ("b", "a", 105, 115))
     assert [set(f.spans) for f in run_detector("deadlock", trace)] == [{ids[0], ids[1]}, {ids[2], ids[3]}]
 
 
@@ -496,9 +511,11 @@ def test_cascading_error_shows_the_chain_from_a_low_confidence_origin() -> None:
     assert finding.chain == (ids["origin"], ids["draft"], ids["publish"])
     assert finding.spans == (ids["origin"], ids["draft"], ids["publish"])
     assert finding.message == (
-        f"llm 'summarize_sources' (span {ids['origin']}) had confidence 0.2 (below 0.5), yet its output reached "
-        f"2 span(s) that reported success: llm 'draft' (span {ids['draft']}), tool 'publish' (span {ids['publish']})"
+        f"llm 'summarize_sources' (span {ids['origin']}) had confidence 0.2 (below 0.5), yet llm 'draft' "
+        f"(span {ids['draft']}) consumed its output and reported success; 1 more successful span(s) downstream"
     )
+    assert finding.details["consumers"] == [ids["draft"]]
+    assert finding.details["victims"] == [ids["draft"], ids["publish"]]
     assert finding.details["confidence"] == 0.2
 
 
@@ -533,6 +550,19 @@ def test_cascading_error_sees_a_parent_consuming_its_childs_output() -> None:
         parent["links"] = [child["span_id"]]
     finding = only(run_detector("cascading_error", b.build()))
     assert finding.chain == (child["span_id"], parent["span_id"])
+
+
+def test_cascading_error_through_a_failed_link_names_the_first_successful_span() -> None:
+    b = TraceBuilder()
+    with b.agent("a"):
+        origin = b.llm("guess", confidence=0.1)
+        failed = b.tool("apply", links=[origin["span_id"]], status="error")
+        after = b.tool("report", links=[failed["span_id"]])
+    finding = only(run_detector("cascading_error", b.build()))
+    assert finding.chain == (origin["span_id"], failed["span_id"], after["span_id"])
+    assert finding.spans == (origin["span_id"], after["span_id"])
+    assert finding.details["consumers"] == []
+    assert "tool 'report' (span 4) built on it through failed spans and reported success" in finding.message
 
 
 # -- context_pollution -------------------------------------------------------------------
@@ -605,7 +635,11 @@ def test_lost_update_fires_on_two_agents_writing_from_the_same_version() -> None
 
 
 @pytest.mark.parametrize(
-    "kwargs", [pytest.param({"second_base": 4}, id="different-versions"), pytest.param({"second_agent": "planner"}, id="same-agent")]
+    "kwargs",
+    [
+        pytest.param({"second_base": 4}, id="different-versions"),
+        pytest.param({"second_agent": "planner"}, id="same-agent"),
+    ],
 )
 def test_lost_update_is_quiet_on_sequential_or_single_agent_writes(kwargs: dict[str, Any]) -> None:
     trace, _ = planted.concurrent_plan_edits(**kwargs)
@@ -647,9 +681,7 @@ SENSIBLE = {
     "confidence": st.floats(0, 1),
 }
 ATTRIBUTES = {
-    junk: st.fixed_dictionaries(
-        {}, optional={k: st.one_of(v, JUNK) if junk else v for k, v in SENSIBLE.items()}
-    )
+    junk: st.fixed_dictionaries({}, optional={k: st.one_of(v, JUNK) if junk else v for k, v in SENSIBLE.items()})
     for junk in (False, True)
 }
 ALL_KINDS = ("tool", "tool", "llm", "handoff", "delegation", "memory_read", "memory_write", "wait", "agent")
@@ -674,16 +706,17 @@ def span_shapes(junk: bool, kinds: tuple[str, ...]) -> st.SearchStrategy[tuple[A
 
 
 @st.composite
-def traces(
-    draw: st.DrawFn, *, junk: bool = True, kinds: tuple[str, ...] = ALL_KINDS, max_spans: int = 25
-) -> Trace:
+def traces(draw: st.DrawFn, *, junk: bool = True, kinds: tuple[str, ...] = ALL_KINDS, max_spans: int = 25) -> Trace:
     """Random traces of ``kinds``: reserved attributes with sensible (or junk) values, links back."""
     shapes = draw(st.lists(span_shapes(junk, kinds), max_size=max_spans))
     spans = []
     for i, (kind, name, agent, start, length, status, input, attributes, context, links, scopes, parent) in enumerate(
         shapes
     ):
-        earlier = lambda picks: [str(p % i + 1) for p in picks] if i else []  # noqa: E731
+
+        def earlier(picks: list[int], i: int = i) -> list[str]:
+            return [str(p % i + 1) for p in picks] if i else []
+
         spans.append(
             Span(
                 span_id=str(i + 1),
@@ -721,8 +754,18 @@ def test_property_no_detector_raises_on_any_trace_and_findings_name_real_spans(t
 @given(traces(kinds=("tool", "llm")), st.integers(0, 200))
 def test_property_a_span_with_a_fresh_name_never_removes_a_retry_storm_finding(trace: Trace, start: int) -> None:
     before = {f.spans for f in run_detector("retry_storm", trace, {"max_repeats": 1})}
-    extra = Span(span_id="fresh", parent_id=None, kind="tool", name="never_seen_before", agent="alice", start_ns=start * MS, end_ns=start * MS)
-    grown = Trace(trace_id="t", name="t", started_at="x", spans=tuple(sorted((*trace.spans, extra), key=lambda s: s.start_ns)))
+    extra = Span(
+        span_id="fresh",
+        parent_id=None,
+        kind="tool",
+        name="never_seen_before",
+        agent="alice",
+        start_ns=start * MS,
+        end_ns=start * MS,
+    )
+    grown = Trace(
+        trace_id="t", name="t", started_at="x", spans=tuple(sorted((*trace.spans, extra), key=lambda s: s.start_ns))
+    )
     after = {f.spans for f in run_detector("retry_storm", grown, {"max_repeats": 1})}
     assert before <= after
 
@@ -734,14 +777,18 @@ def test_property_out_of_scope_tool_never_fires_without_allowed_tools(trace: Tra
         trace_id="t",
         name="t",
         started_at="x",
-        spans=tuple(s.replace(attributes={k: v for k, v in s.attributes.items() if k != "allowed_tools"}) for s in trace),
+        spans=tuple(
+            s.replace(attributes={k: v for k, v in s.attributes.items() if k != "allowed_tools"}) for s in trace
+        ),
     )
     assert run_detector("out_of_scope_tool", stripped) == []
 
 
 @settings(max_examples=100, deadline=None)
 @given(traces(junk=False, kinds=("tool",)), st.integers(2, 4), st.integers(1, 4))
-def test_property_tool_loop_findings_are_consecutive_periodic_calls_of_one_agent(trace: Trace, cycles: int, period: int) -> None:
+def test_property_tool_loop_findings_are_consecutive_periodic_calls_of_one_agent(
+    trace: Trace, cycles: int, period: int
+) -> None:
     sequences: dict[str | None, list[str]] = {}
     for span in trace.index.by_kind.get("tool", ()):
         sequences.setdefault(span.agent, []).append(span.span_id)
@@ -764,7 +811,7 @@ def test_property_deadlock_waits_all_overlap_and_close_a_cycle(trace: Trace) -> 
         assert max(w.start_ns for w in waits) < min(w.end_ns for w in waits)
         cycle = finding.details["cycle"]
         assert cycle[0] == cycle[-1]
-        assert [(w.agent, w.attributes["waiting_on"]) for w in waits] == list(zip(cycle, cycle[1:], strict=False))
+        assert [(w.agent, w.attributes["waiting_on"]) for w in waits] == list(itertools.pairwise(cycle))
 
 
 @settings(max_examples=100, deadline=None)
@@ -809,3 +856,134 @@ def test_property_context_collapse_loses_only_keys_the_origin_carried(trace: Tra
             assert victim.attributes["truncated"] is True and key in victim.attributes["dropped_keys"]
         else:
             assert (victim.context or {}).get(key) is None
+
+
+def _has_simultaneous_cycle(trace: Trace) -> bool:
+    """Reference: at each wait's start, build the wait-for graph of the active waits and look for a cycle."""
+    waits = [
+        w for w in trace.index.by_kind.get("wait", ()) if w.agent and isinstance(w.attributes.get("waiting_on"), str)
+    ]
+    for instant in {w.start_ns for w in waits}:
+        graph: dict[str, set[str]] = {}
+        for w in waits:
+            if w.start_ns <= instant < w.end_ns:
+                graph.setdefault(str(w.agent), set()).add(w.attributes["waiting_on"])
+        for agent in graph:
+            seen, todo = set(), list(graph[agent])
+            while todo:
+                node = todo.pop()
+                if node == agent:
+                    return True
+                if node not in seen:
+                    seen.add(node)
+                    todo.extend(graph.get(node, ()))
+    return False
+
+
+@settings(max_examples=200, deadline=None)
+@given(traces(junk=False, kinds=("wait",)))
+def test_property_deadlock_fires_exactly_when_a_brute_force_search_finds_a_cycle(trace: Trace) -> None:
+    assert bool(run_detector("deadlock", trace)) == _has_simultaneous_cycle(trace)
+
+
+# -- a run recorded through the public API ---------------------------------------------------
+
+
+def test_detectors_on_a_run_recorded_with_the_recorder_gateway_and_threads() -> None:
+    """The recorder's reserved attributes are what the detectors read: a real recording, five planted failures."""
+    recorder = Recorder()
+    both_waiting = threading.Barrier(2, timeout=5)
+
+    def wait_for(me: str, other: str) -> None:
+        with at.agent(me), at.wait(other):
+            both_waiting.wait()  # both waits are open at this instant
+
+    with recorder:
+        tools = recorder.gateway(
+            {"web_search": lambda q: f"results for {q}", "read_customer_db": lambda cid: {"id": cid}}
+        )
+        with at.agent("support"):
+            with at.delegate("external", allowed_tools=["web_search"], context={"order": 1234}):
+                with at.agent("external"):
+                    for _ in range(4):
+                        tools["web_search"]("order 1234")
+                    tools["read_customer_db"](1234)
+            with at.llm("estimate") as estimate:
+                estimate.set_confidence(0.2)
+            with at.memory_write("eta", "tomorrow", version=1, confidence=0.2):
+                pass
+        with at.agent("writer"):
+            with at.memory_read("eta", version=1):
+                pass
+            with at.llm("reply") as reply:
+                reply.link(estimate)
+        threads = [threading.Thread(target=at.propagate(wait_for), args=pair) for pair in (("a", "b"), ("b", "a"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    trace = recorder.finish()
+
+    fired = {name: run_detector(name, trace) for name in DETECTORS}
+    assert {name for name, findings in fired.items() if findings} == {
+        "out_of_scope_tool",
+        "retry_storm",
+        "tool_loop",
+        "deadlock",
+        "cascading_error",
+        "context_pollution",
+    }
+    assert trace.span(fired["out_of_scope_tool"][0].spans[0]).name == "read_customer_db"
+    assert fired["deadlock"][0].details["cycle"] in (["a", "b", "a"], ["b", "a", "b"])
+    assert [trace.span(i).name for i in fired["cascading_error"][0].chain] == ["estimate", "reply"]
+    assert fired["context_pollution"][0].details["readers"][0]["agent"] == "writer"
+
+
+# -- real runs recorded by other people's systems (../shared/corpora) ------------------------
+
+
+def _imported(path: Path) -> list[Trace]:
+    from pytest_agenttrace.adapters.importing import import_trace
+
+    result = import_trace(path)
+    return result if isinstance(result, list) else [result]
+
+
+def test_real_framework_demo_runs_raise_no_false_alarm() -> None:
+    """The 13 Langfuse framework demos are clean single runs: every detector stays quiet on them."""
+    traces = [t for path in corpora.files(corpora.LANGFUSE) for t in _imported(path)]
+    assert len(traces) == 13 and sum(len(t) for t in traces) > 50
+    assert {(t.name, name): run_detector(name, t) for t in traces for name in DETECTORS if run_detector(name, t)} == {}
+
+
+def test_real_magentic_one_run_websurfer_retry_storm_matches_the_human_label() -> None:
+    """Who&When hand-crafted run 2: WebSurfer pages down 9 times; humans blamed WebSurfer."""
+    (trace,) = _imported(corpora.WHO_AND_WHEN / "Hand-Crafted" / "2.json")
+    storm = only(run_detector("retry_storm", trace))
+    assert storm.message == "tool 'page_down' called 9 times by WebSurfer with the same input (max 3)"
+    assert storm.details["agent"] == trace.metadata["labels"]["mistake_agent"] == "WebSurfer"
+    loops = run_detector("tool_loop", trace)
+    assert [f.details["cycles"] for f in loops] == [3, 4]
+    assert {s for f in loops for s in f.spans} <= set(storm.spans)
+
+
+def test_real_ag2_run_cascade_starts_at_the_failed_execution_and_names_the_labelled_agent() -> None:
+    """Who&When algorithm-generated run 8: a failed terminal run feeds AlgorithmDesign_Expert, the labelled culprit."""
+    (trace,) = _imported(corpora.WHO_AND_WHEN / "Algorithm-Generated" / "8.json")
+    finding = only(run_detector("cascading_error", trace))
+    origin = trace.span(finding.chain[0])
+    assert (origin.kind, origin.name, origin.status) == ("tool", "Computer_terminal", "error")
+    consumer = trace.span(finding.details["consumers"][0])
+    assert consumer.agent == trace.metadata["labels"]["mistake_agent"] == "AlgorithmDesign_Expert"
+    assert list(finding.chain) == [s.span_id for s in trace.spans[1:9]]  # the conversation carries it to the end
+
+
+def test_real_tau_bench_run_fan_out_is_a_loop_by_name_but_not_by_name_and_input() -> None:
+    """tau-bench task 2: get_order_details on five different orders; `match: [name, input]` tells fan-out from a loop."""
+    runs = {t.name: t for t in _imported(corpora.TAU_RUNS)}
+    trace = runs["tau-bench:tau_dataset_failed:task-2"]
+    finding = only(run_detector("tool_loop", trace))
+    assert finding.details["cycle"] == ["get_order_details"] and finding.details["cycles"] == 5
+    assert len({json.dumps(trace.span(i).input, sort_keys=True) for i in finding.spans}) == 5
+    assert run_detector("tool_loop", trace, {"match": ["name", "input"]}) == []
+    assert run_detector("retry_storm", trace) == []

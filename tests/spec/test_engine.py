@@ -196,3 +196,15 @@ def test_public_api_of_the_spec_package() -> None:
         "parse_spec",
         "spec_schema",
     }
+
+
+def test_sibling_spans_share_one_tree_excerpt(pipeline: Trace) -> None:
+    violation = Violation(rule="r", message="m", spans=("5", "7", "11"))
+    text = violation.format(pipeline)
+    assert text.count("tree:") == 2  # 5 and 7 share the coder agent; 11 is the tester's
+    coder_tree = text[text.index("tree:") :].split("span [11]")[0]
+    assert [line.strip()[:18] for line in coder_tree.splitlines() if line.strip().startswith(">")] == [
+        "> tool:read_file [",
+        "> tool:run_tests [",
+    ]
+    assert "tool:edit_file [6]" in coder_tree

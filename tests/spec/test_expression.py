@@ -289,3 +289,20 @@ def test_any_input_parses_or_raises_selector_error_only(text: str) -> None:
     else:
         expression.evaluate(TOOL)
         expression.explain(TOOL)
+
+
+EXPRESSION_CHARS = "durationsmu<>=!()[]\"', .0123456789-notandorincontainsmatches"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=EXPRESSION_CHARS, max_size=30))
+def test_grammar_like_input_parses_or_raises_selector_error_only(text: str) -> None:
+    try:
+        expression = Expression(text)
+    except SelectorError as error:
+        assert error.column is not None and 1 <= error.column <= len(text) + 1
+    else:
+        for span in SPANS.values():
+            assert expression.evaluate(span) in (True, False)
+            expression.explain(span)
+            expression.missing(span)

@@ -546,3 +546,18 @@ def test_first_and_last_take_the_ends_of_the_selection(trace: Trace, selector: t
     selected = ids(select(trace, text))
     assert ids(select(trace, text + ":first")) == selected[:1]
     assert ids(select(trace, text + ":last")) == selected[-1:]
+
+
+SELECTOR_CHARS = "toolagentspan*[]=!^$~<>:(),. 'x\"firstlashno1.-"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.text(alphabet=SELECTOR_CHARS, max_size=30), st.text(max_size=20)))
+def test_any_input_compiles_or_raises_selector_error_only(text: str) -> None:
+    try:
+        selector = Selector(text)
+    except SelectorError as error:
+        assert error.column is not None and 1 <= error.column <= len(text) + 1
+        assert f"column {error.column}" in str(error)
+    else:
+        selector.select(TRACE)

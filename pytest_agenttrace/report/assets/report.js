@@ -86,6 +86,7 @@
       parent: new Int32Array(n), depth: new Int32Array(n), kids: new Array(n), roots: [],
       start: new Float64Array(n), end: new Float64Array(n), consumers: new Array(n),
       flags: new Map(), violations: record.violations || [], diffs: record.snapshot_diffs || [],
+      selections: (record.selections || []).map(function (sel) { return { selector: String(sel.selector), ids: new Set((sel.spans || []).map(String)) }; }),
       agentNames: [], hay: null
     };
     var i, s;
@@ -124,22 +125,34 @@
     M.t0 = n ? t0 : 0;
     M.t1 = n ? Math.max(t1, t0 + 1) : 1;
     // Depth by an explicit stack: deep traces must not overflow the call stack.
-    // A parent cycle leaves its spans unreachable from the roots: treat them as roots.
     var seen = new Uint8Array(n);
-    var stack = M.roots.slice();
-    for (i = 0; i < stack.length; i++) seen[stack[i]] = 1;
-    while (stack.length) {
-      var cur = stack.pop();
-      var kids = M.kids[cur];
-      if (!kids) continue;
-      for (var k = 0; k < kids.length; k++) {
-        if (seen[kids[k]]) continue;
-        seen[kids[k]] = 1;
-        M.depth[kids[k]] = M.depth[cur] + 1;
-        stack.push(kids[k]);
+    function descend(stack) {
+      while (stack.length) {
+        var cur = stack.pop();
+        var kids = M.kids[cur];
+        if (!kids) continue;
+        for (var k = 0; k < kids.length; k++) {
+          if (seen[kids[k]]) continue;
+          seen[kids[k]] = 1;
+          M.depth[kids[k]] = M.depth[cur] + 1;
+          stack.push(kids[k]);
+        }
       }
     }
-    for (i = 0; i < n; i++) if (!seen[i]) { M.parent[i] = -1; M.roots.push(i); }
+    M.roots.forEach(function (r) { seen[r] = 1; });
+    descend(M.roots.slice());
+    // Spans in a parent cycle are unreachable from the roots: cut each cycle once, keep its spans.
+    for (i = 0; i < n; i++) {
+      if (seen[i]) continue;
+      var former = M.parent[i];
+      if (former >= 0 && M.kids[former]) {
+        M.kids[former] = M.kids[former].filter(function (k) { return k !== i; });
+        if (!M.kids[former].length) M.kids[former] = undefined;
+      }
+      M.parent[i] = -1; M.depth[i] = 0; seen[i] = 1;
+      M.roots.push(i);
+      descend([i]);
+    }
     M.violations.forEach(function (v, vi) {
       (v.spans || []).forEach(function (id) {
         var j = M.idx.get(String(id));
@@ -162,18 +175,23 @@
     return out;
   }
 
+  // The searchable text of every span, built on the first free-text search (compact JSON, capped).
+  function flat(value, limit) {
+    var t = typeof value === 'string' ? value : JSON.stringify(value);
+    return t && t.length > limit ? t.slice(0, limit) : t || '';
+  }
   function haystack(M) {
     if (M.hay) return M.hay;
     var hay = new Array(M.n);
     for (var i = 0; i < M.n; i++) {
       var s = M.spans[i];
-      var parts = [s.name, s.kind, s.agent, s.scope, s.status, s.span_id];
-      if (s.error) parts.push(shortText(s.error, 2000));
-      parts.push(shortText(s.attributes, 2000));
-      if (s.input !== undefined && s.input !== null) parts.push(shortText(s.input, 2000));
-      if (s.output !== undefined && s.output !== null) parts.push(shortText(s.output, 2000));
-      if (s.context) parts.push(shortText(s.context, 1000));
-      hay[i] = parts.join('\n').toLowerCase();
+      var text = s.name + '\n' + s.kind + '\n' + s.agent + '\n' + s.scope + '\n' + s.status + '\n' + s.span_id;
+      if (s.error) text += '\n' + flat(s.error, 2000);
+      for (var k in s.attributes) { text += '\n' + flat(s.attributes, 2000); break; }
+      if (s.input !== undefined && s.input !== null) text += '\n' + flat(s.input, 2000);
+      if (s.output !== undefined && s.output !== null) text += '\n' + flat(s.output, 2000);
+      if (s.context) text += '\n' + flat(s.context, 1000);
+      hay[i] = text.toLowerCase();
     }
     M.hay = hay;
     return hay;
@@ -201,13 +219,15 @@
     var terms = compileQuery(f.text || '');
     var needHay = terms.some(function (t) { return t.word !== undefined; });
     var hay = needHay ? haystack(M) : null;
-    if (!terms.length && !f.kind && !f.agent && !f.status && !f.flagged) return null;
+    var selection = f.selection ? M.selections[+f.selection - 1] : null;
+    if (!terms.length && !f.kind && !f.agent && !f.status && !f.flagged && !selection) return null;
     return function (i) {
       var s = M.spans[i];
       if (f.kind && s.kind !== f.kind) return false;
       if (f.agent && String(s.agent) !== f.agent) return false;
       if (f.status && s.status !== f.status) return false;
       if (f.flagged && !M.flags.has(i)) return false;
+      if (selection && !selection.ids.has(String(s.span_id))) return false;
       for (var t = 0; t < terms.length; t++) {
         var term = terms[t];
         if (term.word !== undefined) {
@@ -1010,6 +1030,11 @@
     add(head, el('span', 'title', entry.name));
     if (entry.duration !== null && entry.duration !== undefined) add(head, el('span', 'hint', 'test took ' + fmtDur(entry.duration * 1e9)));
     if (entry.message) add(headPanel, el('pre', 'message', entry.message));
+    if (entry.output) {
+      var full = add(headPanel, el('details', 'output'));
+      add(full, el('summary', 'hint', 'full pytest output'));
+      add(full, el('pre', 'message', entry.output));
+    }
     if (entry.record === undefined || entry.record === null) {
       add(headPanel, el('div', 'panel-body hint', 'This test recorded no trace.'));
       return null;
@@ -1128,6 +1153,9 @@
     var fKind = selectBox('kind', kinds);
     var fAgent = selectBox('agent', M.agentNames.filter(function (a) { return a !== null; }).map(String));
     var fStatus = selectBox('status', statuses);
+    // Selectors are evaluated in Python (agenttrace report --select): the page only filters by their results.
+    var fSel = M.selections.length ? selectBox('selector', []) : null;
+    if (fSel) M.selections.forEach(function (sel, k) { add(fSel, el('option', null, sel.selector + ' (' + sel.ids.size + ')')).value = String(k + 1); });
     var flaggedLabel = add(filters, el('label', 'count'));
     var fFlag = add(flaggedLabel, el('input'));
     fFlag.type = 'checkbox';
@@ -1141,7 +1169,7 @@
 
     var matchList = [], matchAt = -1;
     function applyFilter() {
-      var f = { text: search.value, kind: fKind.value, agent: fAgent.value, status: fStatus.value, flagged: fFlag.checked };
+      var f = { text: search.value, kind: fKind.value, agent: fAgent.value, status: fStatus.value, flagged: fFlag.checked, selection: fSel ? fSel.value : '' };
       var m;
       try { m = matcher(M, f); } catch (e) { counter.textContent = 'bad query'; return; }
       var count = tree.setFilter(m);
@@ -1160,7 +1188,7 @@
       matchAt = (matchAt + (ev.shiftKey ? -1 : 1) + matchList.length) % matchList.length;
       select(matchList[matchAt], true, 'search');
     });
-    [fKind, fAgent, fStatus, fFlag].forEach(function (c) { c.addEventListener('change', applyFilter); });
+    [fKind, fAgent, fStatus, fFlag, fSel].forEach(function (c) { if (c) c.addEventListener('change', applyFilter); });
     bOpen.addEventListener('click', function () { tree.setAll(true); });
     bClose.addEventListener('click', function () { tree.setAll(false); });
 

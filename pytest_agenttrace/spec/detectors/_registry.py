@@ -74,8 +74,8 @@ class ParamSpec:
     """One tunable parameter of a detector (the ``with:`` mapping of a rule).
 
     ``choices`` restricts a string, or the items of a list; ``minimum`` bounds a
-    number; ``nullable`` lets ``null`` through (meaning "use the default rule").
-    List parameters always hold strings.
+    number, or the length of a list; ``nullable`` lets ``null`` through (meaning
+    "use the default rule").  List parameters always hold strings.
     """
 
     type: ParamType
@@ -96,7 +96,7 @@ class ParamSpec:
         elif self.choices is not None:
             schema["enum"] = list(self.choices)
         if self.minimum is not None:
-            schema["minimum"] = self.minimum
+            schema["minItems" if self.type == "list" else "minimum"] = self.minimum
         if self.nullable:
             schema = {"anyOf": [schema, {"type": "null"}]}
         schema["description"] = self.description
@@ -205,8 +205,11 @@ def _check_value(detector_name: str, key: str, spec: ParamSpec, value: Any) -> A
         ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
     if not ok:
         raise SpecError(f"{where} must be {_expected(spec)}, got {value!r} ({_type_name(value)}).")
-    if spec.minimum is not None and value < spec.minimum:
-        raise SpecError(f"{where} must be at least {spec.minimum:g}, got {value!r}.")
+    if spec.minimum is not None:
+        if spec.type == "list" and len(value) < spec.minimum:
+            raise SpecError(f"{where} must list at least {spec.minimum:g} item(s), got {list(value)!r}.")
+        if spec.type != "list" and value < spec.minimum:
+            raise SpecError(f"{where} must be at least {spec.minimum:g}, got {value!r}.")
     if spec.choices is not None:
         for item in value if spec.type == "list" else (value,):
             if item not in spec.choices:

@@ -145,6 +145,7 @@ def out_of_scope_tool(trace: Trace, *, ignore_tools: tuple[str, ...]) -> list[Fi
         type="list",
         default=("tool",),
         description="Span kinds that must name their agent.",
+        minimum=1,
         choices=(
             "llm",
             "tool",

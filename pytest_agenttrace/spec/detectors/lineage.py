@@ -8,12 +8,19 @@ child's output), tags every span with the origins it descends from.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from ...model import Span, Trace
-from ._registry import Finding, ParamSpec, confidence_of, detector, is_low_confidence, label
+from ._registry import Finding, ParamSpec, confidence_of, detector, in_trace_order, is_low_confidence, label
 
 __all__ = ["cascading_error"]
 
 _NO_ORIGINS: frozenset[str] = frozenset()
+
+
+def _listing(spans: list[Span]) -> str:
+    shown = ", ".join(label(s) for s in spans[:3])
+    return shown + (f" and {len(spans) - 3} more" if len(spans) > 3 else "")
 
 
 def _why_bad(span: Span, min_confidence: float, include_errors: bool) -> str | None:
@@ -55,7 +62,8 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
             if producer is not None:
                 involved.setdefault(link, producer)
     order = trace.index.order
-    ordered = sorted(involved.values(), key=lambda s: (s.end_ns, order.get(s.span_id, 0)))
+    ordered = in_trace_order(involved.values(), trace)
+    ordered.sort(key=attrgetter("end_ns"))  # stable: trace order breaks ties
     rank = {s.span_id: i for i, s in enumerate(ordered)}
 
     origins_of: dict[str, frozenset[str]] = {}
@@ -86,14 +94,18 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
         if not victims:
             continue
         origin = by_id[origin_id]
-        names = ", ".join(label(v) for v in victims[:3]) + (f" and {len(victims) - 3} more" if len(victims) > 3 else "")
+        # Name the spans that read the bad output themselves; the rest of the chain is counted.
+        direct = [v for v in victims if origin_id in v.links]
+        named = direct or victims[:1]
+        further = len(victims) - len(named)
+        how = "consumed its output" if direct else "built on it through failed spans"
         findings.append(
             Finding(
                 message=(
-                    f"{label(origin)} {reasons[origin_id]}, yet its output reached {len(victims)} "
-                    f"span(s) that reported success: {names}"
+                    f"{label(origin)} {reasons[origin_id]}, yet {_listing(named)} {how} and reported success"
+                    + (f"; {further} more successful span(s) downstream" if further else "")
                 ),
-                spans=(origin_id, *(v.span_id for v in victims)),
+                spans=(origin_id, *(v.span_id for v in named), *(v.span_id for v in victims if v not in named)),
                 expected="no successful span built on a failed or low-confidence output",
                 found=f"{len(victims)} successful span(s) downstream of span {origin_id}",
                 chain=(origin_id, *(s.span_id for s in reached)),
@@ -101,6 +113,7 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
                     "origin": origin_id,
                     "reason": reasons[origin_id],
                     "confidence": confidence_of(origin),
+                    "consumers": [v.span_id for v in direct],
                     "victims": [v.span_id for v in victims],
                 },
             )

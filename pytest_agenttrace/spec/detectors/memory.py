@@ -6,6 +6,7 @@ no key) in one pass; each key's reads and writes are then swept in time order.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from ...model import Span, Trace
@@ -85,10 +86,10 @@ def context_pollution(trace: Trace, *, min_confidence: float, include_same_agent
         if not reasons or not reads:
             continue
         by_version = {v: w for w in writes if (v := _version(w)) is not None}
-        ended = sorted(writes, key=lambda w: (w.end_ns, order.get(w.span_id, 0)))
+        ended = sorted(writes, key=attrgetter("end_ns"))  # stable: trace order breaks ties
         readers: dict[str, list[Span]] = {}
         cursor, latest = 0, None
-        for read in sorted(reads, key=lambda r: (r.start_ns, order.get(r.span_id, 0))):
+        for read in reads:  # in start order, as the trace lists them
             while cursor < len(ended) and ended[cursor].end_ns <= read.start_ns:
                 latest = ended[cursor]
                 cursor += 1

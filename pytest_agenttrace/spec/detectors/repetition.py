@@ -55,9 +55,10 @@ def _kind_word(kinds: tuple[str, ...]) -> str:
         type="list",
         default=("agent", "name", "input"),
         choices=("agent", "name", "input", "scope"),
+        minimum=1,
         description="Fields that make two calls identical; drop 'input' to count calls whatever their arguments.",
     ),
-    kinds=ParamSpec(type="list", default=("tool",), choices=_CALL_KINDS, description="Span kinds counted."),
+    kinds=ParamSpec(type="list", default=("tool",), choices=_CALL_KINDS, minimum=1, description="Span kinds counted."),
     ignore_tools=ParamSpec(
         type="list",
         default=(),
@@ -168,10 +169,13 @@ def _find_loops(names: list[Hashable], min_cycles: int, max_period: int) -> list
         type="list",
         default=("name",),
         choices=("name", "input"),
+        minimum=1,
         description="What makes two calls the same step of a cycle; add 'input' so that, e.g., "
         "reading three different files in a row is not a loop.",
     ),
-    kinds=ParamSpec(type="list", default=("tool",), choices=_CALL_KINDS, description="Span kinds in the sequence."),
+    kinds=ParamSpec(
+        type="list", default=("tool",), choices=_CALL_KINDS, minimum=1, description="Span kinds in the sequence."
+    ),
     ignore_tools=ParamSpec(
         type="list",
         default=(),
@@ -190,7 +194,7 @@ def tool_loop(
 ) -> list[Finding]:
     """One finding per maximal looping stretch of an agent's call sequence."""
     with_input = "input" in match
-    with_name = "name" in match or not with_input
+    with_name = "name" in match
     sequences: dict[str | None, list[Span]] = {}
     for span in _spans_of(trace, kinds, ignore_tools):
         owner = span.agent if per == "agent" else span.scope if per == "scope" else None

@@ -1,0 +1,122 @@
+"""Bisect simulation: how often each search finds the right version, and with how many runs.
+
+64 versions, the first bad one drawn at random per trial; a version before
+it fails with ``p_good`` and from it on with ``p_bad``.  Every trial is
+seeded, so the numbers are reproducible.  Strategies side by side:
+
+* ``linear``      check both ends, then run versions from the good end up; the first failure wins
+* ``binary``      plain binary search, one run per step (what ``git bisect`` does)
+* ``binary x5``   binary search running every probe 5 times (``--repeat 5``)
+* ``sprt``        binary search with a sequential probability ratio test per probe
+* ``bayes``       Bayesian change-point search (``--confidence``), at 0.90 and 0.95
+
+Goals (issue 7): deterministic <= 8 runs; 10%->90% >= 97% right in <= 20 runs
+on average; 20%->80% >= 95% in <= 35; 0%->30% >= 95% in <= 45.
+
+Run: ``python benchmarks/bench_bisect.py [--trials 300] [--versions 64] [--jobs N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pytest_agenttrace.bisect_search import (
+    BAD,
+    GOOD,
+    Outcome,
+    SearchResult,
+    Tally,
+    bayesian_search,
+    binary_search,
+    default_budget,
+    sprt_search,
+)
+
+SETTINGS = [
+    ("deterministic", 0.0, 1.0, "<= 8 runs"),
+    ("10% -> 90%", 0.1, 0.9, ">= 97% in <= 20"),
+    ("20% -> 80%", 0.2, 0.8, ">= 95% in <= 35"),
+    ("0% -> 30%", 0.0, 0.3, ">= 95% in <= 45"),
+]
+
+
+def linear_scan(n: int, evaluate: Callable[[int], Outcome]) -> SearchResult:
+    """Both ends, then every version from the good end up until one fails."""
+    tally = Tally(n)
+    for end in (0, n - 1):
+        tally.record(end, evaluate(end))
+    first_bad = n - 1
+    for index in range(1, n - 1):
+        outcome = evaluate(index)
+        tally.record(index, outcome)
+        if outcome == BAD:
+            first_bad = index
+            break
+    return SearchResult("found", first_bad, first_bad - 1, None, tuple(tally.runs), tally.evidence)
+
+
+STRATEGIES: dict[str, Callable[[int, Callable[[int], Outcome]], SearchResult]] = {
+    "linear": linear_scan,
+    "binary": binary_search,
+    "binary x5": lambda n, ev: binary_search(n, ev, repeat=5),
+    "sprt 0.95": lambda n, ev: sprt_search(n, ev, confidence=0.95),
+    "bayes 0.90": lambda n, ev: bayesian_search(n, ev, confidence=0.90),
+    "bayes 0.95": lambda n, ev: bayesian_search(n, ev, confidence=0.95),
+}
+
+
+def simulate(job: tuple[str, float, float, int, int]) -> tuple[str, float, float, float, int, float]:
+    """Accuracy, mean runs, 95th percentile runs for one strategy and setting."""
+    strategy, p_good, p_bad, n, trials = job
+    search = STRATEGIES[strategy]
+    right, runs = 0, []
+    started = time.perf_counter()
+    for seed in range(trials):
+        rng = random.Random(seed)
+        first_bad = rng.randint(1, n - 1)
+
+        def evaluate(index: int, rng: random.Random = rng, first_bad: int = first_bad) -> Outcome:
+            return BAD if rng.random() < (p_bad if index >= first_bad else p_good) else GOOD
+
+        result = search(n, evaluate)
+        right += result.first_bad == first_bad
+        runs.append(result.total_runs)
+    runs.sort()
+    p95 = runs[min(len(runs) - 1, int(0.95 * len(runs)))]
+    return strategy, right / trials, sum(runs) / trials, p95, max(runs), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=300)
+    parser.add_argument("--versions", type=int, default=64)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    n = args.versions
+    print(
+        f"bisect simulation: {n} versions, {args.trials} seeded trials per cell, "
+        f"default noisy budget {default_budget(n)} runs"
+    )
+    jobs = [(s, pg, pb, n, args.trials) for _, pg, pb, _ in SETTINGS for s in STRATEGIES]
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(simulate, jobs))
+    cells = iter(results)
+    for label, _, _, goal in SETTINGS:
+        print(f"\n{label}  (goal: {goal})")
+        print(f"  {'strategy':<11} {'right':>7} {'mean runs':>10} {'p95 runs':>9} {'max':>5} {'cpu s':>7}")
+        for _ in STRATEGIES:
+            strategy, accuracy, mean, p95, worst, seconds = next(cells)
+            print(f"  {strategy:<11} {accuracy:>7.1%} {mean:>10.1f} {p95:>9.0f} {worst:>5} {seconds:>7.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""``agenttrace bisect`` from the command line: registry, git-file and traces modes, bad input."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from bisect_helpers import BAD_CONTEXT, GOOD_CONTEXT, commit_file, make_trace
+
+from pytest_agenttrace.cli import main
+from pytest_agenttrace.store import save_trace
+
+# Fewer plugins in the child pytest runs: same answers, less start-up time.
+FAST = ["-p", "no:hypothesispytest", "-p", "no:langsmith_plugin", "-p", "no:xdist", "-q"]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project with prompts/triage/v1..v5.txt; v4 on drops the customer tier."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "prompts" / "triage"
+    folder.mkdir(parents=True)
+    for n in range(1, 6):
+        tier = "" if n >= 4 else " and the customer tier"
+        (folder / f"v{n}.txt").write_text(f"Hand billing tickets over with the ticket id{tier}. (rev {n})\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bisect", "--good", "v1", "--bad", "v5"], "name the prompt or config to bisect"),
+        (["bisect", "triage", "--good", "v0"], "--good v0: prompt 'triage' in prompts has no such version"),
+        (["bisect", "triage", "--good", "v4", "--bad", "v2"], "does not come before --bad v2"),
+        (["bisect", "triage", "--registry", "nowhere"], "registry nowhere does not exist"),
+        (["bisect", "nope"], "no prompt 'nope' in registry prompts"),
+        (["bisect", "triage", "--confidence", "1.5"], "--confidence 1.5: must be at least 0.5"),
+        (["bisect", "triage", "--repeat", "0"], "--repeat 0: must be at least 1"),
+        (["bisect", "triage", "--repeat", "3", "--confidence", "0.9"], "--repeat works with the binary strategy"),
+        (["bisect", "triage", "--strategy", "binary", "--confidence", "0.9"], "--confidence needs a noisy strategy"),
+        (["bisect", "triage", "--versions", "v1,v2,v1"], "listed twice"),
+        (["bisect", "--traces", "traces"], "--traces needs a predicate"),
+        (["bisect", "--traces", "missing", "--spec", "s.yaml"], "--traces missing: no such directory"),
+        (["bisect", "triage", "--spec", "missing.yaml"], "missing.yaml"),
+    ],
+)
+def test_bad_input_is_exit_2_with_one_paragraph(
+    registry: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    (registry / "traces").mkdir()
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1  # one paragraph
+    assert out == ""
+
+
+def test_pytest_arguments_need_the_double_dash(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "bisect", "triage", "tests/test_x.py")
+    assert code == 2
+    assert "unrecognized arguments: tests/test_x.py" in err
+
+
+# --------------------------------------------------------------------------- traces mode
+
+
+@pytest.fixture
+def trace_folder(tmp_path: Path) -> Path:
+    """Recorded traces of versions v1..v10 (filenames say nothing); v7 on lose the tier."""
+    folder = tmp_path / "artifacts"
+    for n in range(1, 11):
+        context = BAD_CONTEXT if n >= 7 else GOOD_CONTEXT
+        save_trace(make_trace(context, label=f"v{n}"), folder / f"run-{n:02d}.json")
+    return folder
+
+
+def test_traces_mode_finds_the_first_bad_version_without_running_anything(
+    trace_folder: Path, spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "bisect", "triage", "--traces", str(trace_folder), "--spec", str(spec_file))
+    assert code == 0
+    assert "first bad version: triage@v7" in out
+    assert "last good version: triage@v6" in out
+    assert "prompt triage v6 -> v7" in out  # the trace diff, versions first
+    assert "context.customer_tier" in out
+
+
+def test_traces_mode_json(trace_folder: Path, spec_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(
+        capsys, "bisect", "triage", "--traces", str(trace_folder), "--spec", str(spec_file), "--format", "json"
+    )
+    doc = json.loads(out)
+    assert code == 0
+    assert (doc["first_bad"], doc["last_good"], doc["status"]) == ("v7", "v6", "found")
+    assert doc["versions"] == [f"v{n}" for n in range(1, 11)]
+    assert all({"version", "outcome", "stamp", "seed", "trace_hash"} <= set(r) for r in doc["runs"])
+    assert doc["evidence"]["v7"] == {"runs": 1, "passes": 0, "failures": 1, "skips": 0}
+    assert doc["total_runs"] <= 6  # binary search over 10 versions, ends included
+
+
+def test_traces_mode_bad_end_passing_is_exit_1(
+    trace_folder: Path, spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(
+        capsys, "bisect", "triage", "--traces", str(trace_folder), "--spec", str(spec_file), "--bad", "v5"
+    )
+    assert code == 1
+    assert "the ends do not bracket a regression: the bad end passes" in out
+
+
+def test_traces_mode_with_several_runs_per_version_reports_confidence(
+    tmp_path: Path, spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "flaky"
+    pattern = {1: "gggg", 2: "gggb", 3: "gggg", 4: "bbgb", 5: "bbbb", 6: "bbbg"}
+    for version, outcomes in pattern.items():
+        for i, o in enumerate(outcomes):
+            context = GOOD_CONTEXT if o == "g" else BAD_CONTEXT
+            save_trace(make_trace(context, label=f"v{version}"), folder / f"triage@v{version}-{i}.json")
+    code, out, _ = run_cli(
+        capsys,
+        "bisect",
+        "triage",
+        "--traces",
+        str(folder),
+        "--spec",
+        str(spec_file),
+        "--confidence",
+        "0.8",
+        "--format",
+        "json",
+    )
+    doc = json.loads(out)
+    assert code == 0, doc
+    assert (doc["first_bad"], doc["strategy"]) == ("v4", "evidence")
+    assert doc["confidence"] >= 0.8
+    assert doc["evidence"]["v4"]["failures"] == 3
+
+
+def test_traces_mode_reads_versions_from_file_names_and_skips_missing_ones(
+    tmp_path: Path, spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def record(missing: int) -> Path:
+        folder = tmp_path / f"named-{missing}"
+        for n in sorted({1, 2, 3, 4, 5, 6} - {missing}):
+            trace = make_trace(BAD_CONTEXT if n >= 4 else GOOD_CONTEXT, label=f"v{n}")
+            save_trace(trace.__class__.from_dict({**trace.to_dict(), "versions": {}}), folder / f"v{n}.json")
+        return folder
+
+    argv = ["--spec", str(spec_file), "--versions", "v1,v2,v3,v4,v5,v6"]
+    code, out, _ = run_cli(capsys, "bisect", "--traces", str(record(missing=2)), *argv)
+    assert code == 0
+    assert "first bad version: v4" in out
+    # Without v3 nothing tells v3 from v4 apart: both are named, exit 1.
+    code, out, _ = run_cli(capsys, "bisect", "--traces", str(record(missing=3)), *argv)
+    assert code == 1
+    assert "the first bad version is one of: v3, v4" in out
+    assert "v3: no recorded trace for this version" in out
+
+
+# --------------------------------------------------------------------------- registry mode (runs pytest)
+
+AGENT_TEST = textwrap.dedent(
+    """
+    def test_triage(agenttrace):
+        text = agenttrace.prompt("triage")
+        with agenttrace.agent("triage"):
+            with agenttrace.delegate(to="billing", context={"ticket_id": "T-1"}) as d:
+                if "customer tier" in text:
+                    d.set_context({"ticket_id": "T-1", "customer_tier": "gold"})
+        assert "customer tier" in text, "the prompt lost the customer tier"
+    """
+)
+
+
+@pytest.mark.slow
+def test_registry_bisect_end_to_end_then_resumes_from_the_cache(
+    registry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (registry / "test_agent.py").write_text(AGENT_TEST)
+    argv = ["bisect", "triage", "--good", "v1", "--bad", "v5", "--format", "json", "--", "test_agent.py", *FAST]
+    code, out, _ = run_cli(capsys, *argv)
+    doc = json.loads(out)
+    assert code == 0, doc
+    assert (doc["first_bad"], doc["last_good"]) == ("v4", "v3")
+    assert doc["total_runs"] <= 5 and doc["cached_runs"] == 0
+    assert any("prompt triage v3 -> v4" in line for line in doc["diff"])
+    assert list((registry / ".pytest_cache" / "v" / "agenttrace" / "bisect").glob("*.jsonl"))
+    # Run again: every run comes from the log, nothing is re-run.
+    code, out, err = run_cli(capsys, *argv[: -len(FAST) - 2], "--format", "text", "--", "test_agent.py", *FAST)
+    assert code == 0
+    assert "first bad version: triage@v4" in out
+    assert f"{doc['total_runs']} from the cache" in out
+    assert "(cached)" in err
+
+
+@pytest.mark.slow
+def test_git_file_bisect_applies_only_the_prompt_file(
+    git: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    test = "from pathlib import Path\n\ndef test_prompt():\n    assert 'tier' in Path('prompt.txt').read_text()\n"
+    commit_file(git, repo, "test_prompt.py", test, "test")
+    shas = [commit_file(git, repo, "prompt.txt", f"pass the tier (rev {n})\n", f"r{n}") for n in (1, 2)]
+    shas += [commit_file(git, repo, "prompt.txt", f"pass the id only (rev {n})\n", f"r{n}") for n in (3, 4)]
+    monkeypatch.chdir(repo)
+    code, out, _ = run_cli(capsys, "bisect", "--git-file", "prompt.txt", "--no-cache", "--", *FAST)
+    assert code == 0, out
+    assert f"first bad version: prompt.txt@{shas[2]}" in out
+    assert f"last good version: prompt.txt@{shas[1]}" in out
+    assert (repo / "prompt.txt").read_text() == "pass the id only (rev 4)\n"  # untouched
+
+
+@pytest.mark.slow
+def test_git_run_predicate_exit_codes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "test_ok.py").write_text("def test_ok():\n    assert True\n")
+    (tmp_path / "test_bad.py").write_text("def test_bad():\n    assert False\n")
+    (tmp_path / "test_broken.py").write_text("import no_such_module\n")
+    assert run_cli(capsys, "bisect", "--git-run-predicate", "--", "test_ok.py", *FAST)[0] == 0
+    assert run_cli(capsys, "bisect", "--git-run-predicate", "--", "test_bad.py", *FAST)[0] == 1
+    assert run_cli(capsys, "bisect", "--git-run-predicate", "--", "test_broken.py", *FAST)[0] == 125
+    code, _, err = run_cli(capsys, "bisect", "--git-run-predicate", "--spec", "missing.yaml", "--", "test_ok.py")
+    assert code == 128
+    assert "missing.yaml" in err
