@@ -13,7 +13,8 @@ Goal: the adapter adds at most 50% to what the framework itself spends per span.
   :class:`~pytest_agenttrace.adapters.openai_agents.AgentTraceProcessor` and
   an active recorder.
 
-Both are measured side by side in one run, best of ``--repeat`` rounds of
+Both are measured side by side in one run (CPU time of this process, rounds
+alternating between the set-ups), best of ``--repeat`` rounds of
 ``--spans`` spans, and reported as microseconds per span and the overhead in
 percent of the baseline, twice: *in run* is what the traced program pays
 while it runs (start, parenthood, recording; most semantic mapping is
@@ -34,38 +35,38 @@ from pytest_agenttrace.recorder import Recorder
 GOAL = 50.0
 
 
-def _best(run: Callable[[int], None], spans: int, repeat: int) -> float:
-    """Best seconds per span over ``repeat`` rounds."""
-    best = float("inf")
+_clock = time.process_time  # CPU time of this process: other processes' load does not count
+
+
+def _measure(
+    base: Callable[[int], None], captured: Callable[[int], None], spans: int, repeat: int
+) -> tuple[float, float, float]:
+    """Best ``(framework, +capture in run, +capture with deferred mapping)`` seconds per span.
+
+    Rounds alternate between the two set-ups so drifting machine load hits both
+    alike.  The adapters map most spans when the trace is built (recorder
+    finalizers), not while the agent runs; that work is timed apart and added
+    for the total.
+    """
+    best_base = best_run = best_total = float("inf")
     for _ in range(repeat):
         gc.collect()
-        start = time.perf_counter()
-        run(spans)
-        best = min(best, (time.perf_counter() - start) / spans)
-    return best
-
-
-def _captured(run: Callable[[int], None], spans: int, repeat: int) -> tuple[float, float]:
-    """Best ``(in-run, in-run + deferred mapping)`` seconds per span with a recorder active.
-
-    The adapters map most spans when the trace is built (recorder finalizers),
-    not while the agent runs; that work is timed apart and added for the total.
-    """
-    best_run = best_total = float("inf")
-    for _ in range(repeat):
+        start = _clock()
+        base(spans)
+        best_base = min(best_base, (_clock() - start) / spans)
         gc.collect()
         rec = Recorder("bench")
         with rec:
-            start = time.perf_counter()
-            run(spans)
-            ran = time.perf_counter() - start
-        start = time.perf_counter()
+            start = _clock()
+            captured(spans)
+            ran = _clock() - start
+        start = _clock()
         for finalizer in getattr(rec, "_finalizers", ()):
             finalizer()
-        deferred = time.perf_counter() - start
+        deferred = _clock() - start
         best_run = min(best_run, ran / spans)
         best_total = min(best_total, (ran + deferred) / spans)
-    return best_run, best_total
+    return best_base, best_run, best_total
 
 
 def bench_otel(spans: int, repeat: int) -> tuple[float, float, float]:
@@ -90,8 +91,7 @@ def bench_otel(spans: int, repeat: int) -> tuple[float, float, float]:
     captured = TracerProvider()
     captured._active_span_processor._span_processors = ()
     captured.add_span_processor(AgentTraceSpanProcessor())
-    base = _best(make(plain), spans, repeat)
-    return (base, *_captured(make(captured), spans, repeat))
+    return _measure(make(plain), make(captured), spans, repeat)
 
 
 def bench_agents(spans: int, repeat: int) -> tuple[float, float, float]:
@@ -99,20 +99,26 @@ def bench_agents(spans: int, repeat: int) -> tuple[float, float, float]:
 
     from pytest_agenttrace.adapters.openai_agents import AgentTraceProcessor
 
+    processor = AgentTraceProcessor()
+
     def run(n: int) -> None:
         with trace("bench"):
             for _ in range(n):
                 with function_span("search", input='{"q": "x"}') as span:
                     span.span_data.output = "ok"
 
-    set_trace_processors([])
-    base = _best(run, spans, repeat)
-    set_trace_processors([AgentTraceProcessor()])
+    def base(n: int) -> None:
+        set_trace_processors([])
+        run(n)
+
+    def captured(n: int) -> None:
+        set_trace_processors([processor])
+        run(n)
+
     try:
-        in_run, total = _captured(run, spans, repeat)
+        return _measure(base, captured, spans, repeat)
     finally:
         set_trace_processors([])
-    return base, in_run, total
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ before the confidence asked for); 2 bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -303,7 +304,8 @@ def _registry_target(args: argparse.Namespace) -> RegistryTarget:
         if len(set(labels)) != len(labels):
             raise InputError(f"--versions {args.versions}: a version is listed twice; list each once, in order.")
         if (root / args.name).is_dir():
-            files = {label: path for label, path in registry._files(args.name).items() if label in labels}
+            known = set(registry.labels(args.name))
+            files = {label: registry.path(args.name, label) for label in labels if label in known}
         what = "--versions"
     else:
         if not root.is_dir():
@@ -311,7 +313,7 @@ def _registry_target(args: argparse.Namespace) -> RegistryTarget:
                 f"registry {root} does not exist; pass --registry DIR, or --versions V1,V2,... for an explicit list."
             )
         labels = registry.labels(args.name)
-        files = registry._files(args.name)
+        files = {label: registry.path(args.name, label) for label in labels}
         what = f"{registry.kind} {args.name!r} in {root}"
     return RegistryTarget(args.name, _labels_between(labels, args.good, args.bad, what), Path.cwd(), files)
 
@@ -592,12 +594,11 @@ def run_git_predicate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
         if repeat < 1:
             raise InputError(f"--repeat {repeat}: must be at least 1.")
         predicate = _predicate(args)
-        target = RegistryTarget("", ["HEAD"], Path.cwd())
         with tempfile.TemporaryDirectory(prefix="agenttrace-bisect-") as tmp:
             runner = PytestRunner(_pytest_args(args), predicate, timeout=args.timeout, store=Path(tmp))
             outcomes = []
             for run in range(repeat):
-                record = runner.run(_Checkout(target), "HEAD", run, _seed(args.seed, "HEAD", run))
+                record = runner.run(_Checkout(), "HEAD", run, _seed(args.seed, "HEAD", run))
                 outcomes.append(record.outcome)
                 err.write(f"agenttrace bisect: run {run + 1}: {record.outcome} ({record.detail})\n")
                 if record.outcome == SKIP:
@@ -614,18 +615,15 @@ class _Checkout:
     """The current checkout as a target with one version and no override."""
 
     kind = "checkout"
+    name = "HEAD"
 
-    def __init__(self, base: RegistryTarget) -> None:
-        self.name = "HEAD"
+    def __init__(self) -> None:
         self.labels = ["HEAD"]
-        self._base = base
 
     def stamp(self, label: str) -> str:
         return label
 
-    def prepare(self, label: str) -> Any:
-        import contextlib
-
+    def prepare(self, label: str) -> contextlib.AbstractContextManager[tuple[Path, list[str], dict[str, str]]]:
         return contextlib.nullcontext((Path.cwd(), [], {}))
 
     def describe(self, label: str) -> str:

@@ -14,9 +14,10 @@ Three strategies, one result type (:class:`SearchResult`):
     ``ceil(log2(n - 1)) + 2`` evaluations when nothing is skipped.  A skipped
     midpoint is replaced by the nearest untested version inside the interval;
     when everything inside is skipped the result is ``ambiguous`` and names the
-    candidates.  With ``repeat > 1`` every probe is run ``repeat`` times and a
-    version is bad when its failure fraction is nearer the bad end's than the
-    good end's.
+    candidates.  With ``repeat > 1`` every probe is run ``repeat`` times; the
+    good end must pass at least once and the bad end fail at least once, and a
+    version in between is bad when its failure fraction is nearer the bad
+    end's than the good end's.
 
 ``bayesian_search`` (the default for flaky agents)
     A change-point model over the ordered versions.  Hypothesis ``k`` says the
@@ -223,8 +224,13 @@ def binary_search(n: int, evaluate: Evaluate, *, repeat: int = 1) -> SearchResul
 def _classify(tally: Tally, index: int, repeat: int) -> Outcome:
     """Good or bad for a probe of ``repeat`` runs."""
     ev = tally.of(index)
-    if repeat == 1 or index in (0, tally.n - 1):
-        return BAD if ev.failures * 2 > ev.tested or (repeat == 1 and ev.failures) else GOOD
+    if repeat == 1:
+        return BAD if ev.failures else GOOD
+    # A flaky end still brackets a regression: the good end must pass at least once, the bad end fail once.
+    if index == 0:
+        return GOOD if ev.passes else BAD
+    if index == tally.n - 1:
+        return BAD if ev.failures else GOOD
     good, bad = tally.of(0), tally.of(tally.n - 1)
     rate = ev.failures / max(1, ev.tested)
     p_good = good.failures / max(1, good.tested)

@@ -430,14 +430,29 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
 
-def _count(spans: Sequence[Mapping[str, Any]]) -> Counter[tuple[str, str, str]]:
-    counts: Counter[tuple[str, str, str]] = Counter()
-    stack = list(spans)
+def _count(spans: Sequence[Mapping[str, Any]], keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+    """How many spans of each of ``keys`` the forest has."""
+    counts = dict.fromkeys(keys, 0)
+    stack: list[Sequence[Mapping[str, Any]]] = [spans]
     while stack:
-        node = stack.pop()
-        counts[node_key(node)] += 1
-        stack.extend(node.get("children", ()))
+        for node in stack.pop():
+            key = (node["kind"], node["name"], node.get("agent") or "")
+            if key in counts:
+                counts[key] += 1
+            children = node.get("children")
+            if children:
+                stack.append(children)
     return counts
+
+
+def _subtree_keys(node: Mapping[str, Any]) -> Counter[tuple[str, str, str]]:
+    keys: Counter[tuple[str, str, str]] = Counter()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        keys[node_key(current)] += 1
+        stack.extend(current.get("children", ()))
+    return keys
 
 
 def diff_normalized(old: Mapping[str, Any], new: Mapping[str, Any], *, float_tolerance: float = 0.0) -> TraceDiff:
@@ -478,11 +493,20 @@ def diff_normalized(old: Mapping[str, Any], new: Mapping[str, Any], *, float_tol
                 nested.append((ca, cb, a_labels[i], b_labels[j]))
         # Depth first, in merged order: the work list is a stack.
         work.extend(reversed(nested))
-    counts_old, counts_new = _count(old.get("spans", ())), _count(new.get("spans", ()))
+    # Only added/removed subtrees change how often a (kind, name, agent) occurs: count just those keys.
+    delta: Counter[tuple[str, str, str]] = Counter()
+    for change in changes:
+        if change.node is not None:
+            sign = 1 if change.op == "added" else -1
+            for key, n in _subtree_keys(change.node).items():
+                delta[key] += sign * n
+    changed_keys = {k for k, v in delta.items() if v}
+    counts_old = _count(old.get("spans", ()), changed_keys) if changed_keys else {}
+    counts_new = _count(new.get("spans", ()), changed_keys) if changed_keys else {}
     counts = tuple(
-        CountChange(k[0], k[1], k[2], counts_old.get(k, 0), counts_new.get(k, 0))
-        for k in sorted(set(counts_old) | set(counts_new))
-        if counts_old.get(k, 0) != counts_new.get(k, 0)
+        CountChange(k[0], k[1], k[2], counts_old[k], counts_new[k])
+        for k in sorted(changed_keys)
+        if counts_old[k] != counts_new[k]
     )
     return TraceDiff(
         changes=tuple(changes),

@@ -323,47 +323,83 @@ class _Normalizer:
                         if len(path) == 1 or path[0] not in node or isinstance(node[path[0]], dict):
                             _set_path(node, path, value)
         for pattern in self.exclude:
-            if pattern.applies(span.kind) and pattern.segments[0] in node:
-                head = pattern.segments[0]
-                if len(pattern.segments) == 1:
-                    del node[head]
-                else:
-                    node[head] = _drop_path(node[head], pattern.segments[1:])
-                    if node[head] == {}:
-                        del node[head]
+            segments = pattern.segments
+            head = segments[0]
+            if head not in node or (pattern.kind is not None and pattern.kind != span.kind):
+                continue
+            if len(segments) == 1:
+                del node[head]
+                continue
+            value = node[head]
+            # Fast path for the common 'field.key' pattern: copy only when the key is there.
+            if len(segments) == 2 and segments[1] != "*":
+                if type(value) is not dict or segments[1] not in value:
+                    continue
+                value = dict(value)
+                del value[segments[1]]
+            else:
+                value = _drop_path(value, segments[1:])
+            if value == {}:
+                del node[head]
+            else:
+                node[head] = value
         return node
 
     def build(self) -> list[dict[str, Any]]:
         index = self.trace.index
         children_of = index.children
-        # Bottom-up construction (iterative post-order) so deep traces do not recurse.
-        built: dict[str, dict[str, Any]] = {}
-        ids: dict[int, str] = {}  # id(node) -> span id, to resolve references afterwards
-        stack: list[tuple[Span, str | None, bool]] = [(r, None, False) for r in reversed(index.roots)]
+        by_id = index.by_id
+        # Pre-order walk (iterative: deep traces must not recurse), then build bottom-up in reverse.
+        order: list[Span] = []
+        seen: set[str] = set()
+        stack = list(reversed(index.roots))
         while stack:
-            span, inherited, expanded = stack.pop()
-            kids = children_of.get(span.span_id, ())
-            if not expanded:
-                stack.append((span, inherited, True))
-                child_scope = span.span_id if span.kind == "delegation" else span.scope
-                for child in reversed(kids):
-                    if child.span_id not in built:
-                        stack.append((child, child_scope, False))
+            span = stack.pop()
+            if span.span_id in seen:
                 continue
-            node = self.payload(span, inherited)
-            child_nodes = [built[c.span_id] for c in kids if c.span_id in built]
-            if child_nodes:
-                if span.span_id in self.parallel_parents:
+            seen.add(span.span_id)
+            order.append(span)
+            kids = children_of.get(span.span_id)
+            if kids:
+                stack.extend(reversed(kids))
+        built: dict[str, dict[str, Any]] = {}
+        parent_of: dict[int, dict[str, Any]] = {}
+        referring: list[tuple[dict[str, Any], Span]] = []
+        parallel = self.parallel_parents
+        overlap = self.options.overlap_parallel
+        payload = self.payload
+        for span in reversed(order):
+            parent = by_id.get(span.parent_id) if span.parent_id is not None else None
+            inherited = None if parent is None else parent.span_id if parent.kind == "delegation" else parent.scope
+            node = payload(span, inherited)
+            if "links" in node or "scope" in node:
+                referring.append((node, span))
+            kids = children_of.get(span.span_id)
+            if kids:
+                present = [c for c in kids if c.span_id in built]
+                child_nodes = [built[c.span_id] for c in present]
+                if span.span_id in parallel:
                     child_nodes = _canonical_sort(child_nodes)
-                elif self.options.overlap_parallel:
-                    child_nodes = _sort_overlapping(child_nodes, [c for c in kids if c.span_id in built])
-                node["children"] = child_nodes
+                elif overlap:
+                    child_nodes = _sort_overlapping(child_nodes, present)
+                if child_nodes:
+                    node["children"] = child_nodes
+                    for child in child_nodes:
+                        parent_of[id(child)] = node
             built[span.span_id] = node
-            ids[id(node)] = span.span_id
-        roots = [built[r.span_id] for r in index.roots]
-        if self.options.overlap_parallel:
-            roots = _sort_overlapping(roots, list(index.roots))
-        _assign_references(roots, ids)
+        roots = [built[r.span_id] for r in index.roots if r.span_id in built]
+        if overlap:
+            roots = _sort_overlapping(roots, [r for r in index.roots if r.span_id in built])
+        if referring:
+            tree = _Tree(roots, parent_of)
+            for node, span in referring:
+                if "scope" in node:
+                    target = built.get(node["scope"])
+                    node["scope"] = tree.ref(node, target) if target is not None else "?"
+                if "links" in node:
+                    node["links"] = [
+                        tree.ref(node, built[link]) if link in built else "?" for link in node["links"]
+                    ]
         return roots
 
 
@@ -397,36 +433,54 @@ def _sort_overlapping(nodes: list[dict[str, Any]], spans: list[Span]) -> list[di
 
 
 class _Tree:
-    """Parent pointers and sibling segments of a normalised forest, for references."""
+    """Parents and sibling segments of a normalised forest, for references.
 
-    def __init__(self, roots: Sequence[dict[str, Any]]) -> None:
-        self.parent: dict[int, dict[str, Any] | None] = {}
-        self.segment: dict[int, str] = {}
-        self.order: list[dict[str, Any]] = []
-        work: list[tuple[Sequence[dict[str, Any]], dict[str, Any] | None]] = [(roots, None)]
-        while work:
-            siblings, parent = work.pop()
+    A reference names the target by its path from the referring span's parent
+    (``tool:web_search#2`` is the second ``web_search`` sibling; ``../`` climbs
+    one level), so inserting a span elsewhere in the tree changes no reference.
+    Segments are computed per sibling list on first use.
+    """
+
+    def __init__(self, roots: Sequence[dict[str, Any]], parent_of: Mapping[int, dict[str, Any]]) -> None:
+        self.roots = roots
+        self.parent_of = parent_of
+        self.segments: dict[int, str] = {}
+
+    @classmethod
+    def of(cls, roots: Sequence[dict[str, Any]]) -> _Tree:
+        """A tree with every parent link computed up front."""
+        parent_of: dict[int, dict[str, Any]] = {}
+        for node in _preorder(roots):
+            for child in node.get("children", ()):
+                parent_of[id(child)] = node
+        return cls(roots, parent_of)
+
+    def segment(self, node: dict[str, Any]) -> str:
+        found = self.segments.get(id(node))
+        if found is None:
+            parent = self.parent_of.get(id(node))
+            siblings = parent["children"] if parent is not None else self.roots
             seen: dict[tuple[str, str], int] = {}
-            for node in siblings:
-                key = (node["kind"], node["name"])
+            for sibling in siblings:
+                key = (sibling["kind"], sibling["name"])
                 seen[key] = seen.get(key, 0) + 1
-                self.parent[id(node)] = parent
-                self.segment[id(node)] = f"{node['kind']}:{node['name']}#{seen[key]}"
-                self.order.append(node)
-                if node.get("children"):
-                    work.append((node["children"], node))
+                self.segments[id(sibling)] = f"{sibling['kind']}:{sibling['name']}#{seen[key]}"
+            found = self.segments[id(node)]
+        return found
 
     def path(self, node: dict[str, Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         current: dict[str, Any] | None = node
         while current is not None:
             out.append(current)
-            current = self.parent[id(current)]
+            current = self.parent_of.get(id(current))
         out.reverse()
         return out
 
     def ref(self, source: dict[str, Any], target: dict[str, Any]) -> str:
         """``target`` as seen from ``source``'s parent: ``../`` per level up, then segments."""
+        if self.parent_of.get(id(source)) is self.parent_of.get(id(target)):  # siblings: the common case
+            return self.segment(target)
         base = self.path(source)[:-1]
         goal = self.path(target)
         common = 0
@@ -435,26 +489,7 @@ class _Tree:
         if common == len(goal):  # an ancestor: climb to its parent and name it
             common -= 1
         up = len(base) - common
-        return "../" * up + " > ".join(self.segment[id(n)] for n in goal[common:])
-
-
-def _assign_references(roots: list[dict[str, Any]], ids: Mapping[int, str]) -> None:
-    """Replace span ids in ``scope``/``links`` by references relative to the tree.
-
-    A reference names the target by its path from the referring span's parent
-    (``tool:web_search#2`` is the second ``web_search`` sibling; ``../`` climbs
-    one level), so inserting a span elsewhere in the tree changes no reference.
-    """
-    tree = _Tree(roots)
-    node_of = {ids[id(n)]: n for n in tree.order}
-    for node in tree.order:
-        if "scope" in node:
-            target = node_of.get(node["scope"])
-            node["scope"] = tree.ref(node, target) if target is not None else "?"
-        if "links" in node:
-            node["links"] = [
-                tree.ref(node, node_of[link]) if link in node_of else "?" for link in node["links"]
-            ]
+        return "../" * up + " > ".join(self.segment(n) for n in goal[common:])
 
 
 def normalize(trace: Trace | Mapping[str, Any], options: NormalizeOptions | None = None) -> dict[str, Any]:
@@ -485,11 +520,12 @@ def to_trace(normalized: Mapping[str, Any]) -> Trace:
     context with null values.
     """
     roots = [_copy_tree(n) for n in normalized.get("spans", ())]
-    tree = _Tree(roots)
+    tree = _Tree.of(roots)
+    candidates = _preorder(roots)
     span_id = {id(node): f"n{position + 1}" for position, node in enumerate(_preorder(roots))}
 
     def resolve(source: dict[str, Any], ref: str) -> str:
-        for candidate in tree.order:
+        for candidate in candidates:
             if tree.ref(source, candidate) == ref:
                 return span_id[id(candidate)]
         return ref  # dangling ("?"): keep it dangling

@@ -343,7 +343,10 @@ class _Group:
         start = int(raw["startTimeUnixNano"])
         end = int(raw.get("endTimeUnixNano") or start)
         items = raw.get("attributes") or ()
-        if (items and items[0].get("key") == _KIND_KEY) or any(item.get("key") == _KIND_KEY for item in items):
+        # Our export writes agenttrace.kind first; other positions are looked at only in our own resource.
+        if items and (
+            items[0].get("key") == _KIND_KEY or (self.native and any(item.get("key") == _KIND_KEY for item in items))
+        ):
             # Our own span: only our namespace and the payloads matter, the rest is for viewers.
             own = [item for item in items if item.get("key", "").startswith(_OWN_PREFIXES)]
             return self._native(str(raw.get("name", "")), span_hex, parent_hex, start, end, _decode_attributes(own))

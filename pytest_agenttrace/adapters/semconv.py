@@ -27,14 +27,17 @@ Reserved attributes filled in (design, *Data model*): ``model``,
 ``prompt_tokens``/``completion_tokens`` and OpenInference's
 ``llm.token_count.*``), ``tool_call_id``, ``from_agent``/``to_agent`` on
 handoffs, ``key`` on memory spans; plus ``operation``, ``provider`` and
-``source`` when known.  Every original attribute except the payloads moved to
-``input``/``output`` is kept under ``attributes.otel``, so nothing is lost.
-Prompt versions (``llm.prompt_template.version``, ``gen_ai.prompt.name``)
+``source`` when known; payloads go to ``input``/``output`` (JSON text parsed,
+never evaluated).  Every attribute the mapping did not use stays under
+``attributes.otel`` (a ``custom`` span keeps all of them), so nothing is lost
+and nothing is stored twice.  Prompt versions (``llm.prompt_template.version``, ``gen_ai.prompt.name``)
 and agent versions (``gen_ai.agent.version``) become version stamps.
 
 Attribute values may come as OpenTelemetry values (str, bool, int, float,
-tuples of them) or as strings (Langfuse exports stringify everything);
-numbers are parsed from strings where a number is meant.
+tuples of them) or as strings (some exporters stringify numbers); numbers are
+parsed from strings where a number is meant.  Attributes are read in one pass
+(``_KEYS`` says which role each known key plays), so the cost per span grows
+with its own attribute count, not with the number of conventions known.
 """
 
 from __future__ import annotations

@@ -254,12 +254,26 @@ class ReportEntry:
         return cls(name=name or trace.name, outcome=outcome, duration=duration, message=message, record=record)
 
 
-@functools.cache
-def _asset(name: str) -> str:
-    text = resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+def _check_asset(name: str, text: str) -> str:
     if "</" in text:  # an inlined asset must not be able to close its own element
         raise RuntimeError(f"report asset {name} contains '</'; write '<\\/' instead")
     return text
+
+
+@functools.cache
+def _style() -> str:
+    return _check_asset("report.css", resources.files(__package__).joinpath("assets", "report.css").read_text("utf-8"))
+
+
+@functools.cache
+def _script() -> str:
+    """The page script: ``assets/report-*.js`` in name order, in one strict-mode function."""
+    folder = resources.files(__package__).joinpath("assets")
+    parts = sorted(
+        (f for f in folder.iterdir() if f.name.startswith("report-") and f.name.endswith(".js")), key=lambda f: f.name
+    )
+    body = "\n".join(_check_asset(f.name, f.read_text("utf-8")) for f in parts)
+    return "(function () {\n  'use strict';\n\n" + body + "})();\n"
 
 
 @functools.cache
@@ -281,7 +295,7 @@ def render_html(
     generated_at: str | None = None,
 ) -> str:
     """The report page for ``entries`` as one self-contained HTML string."""
-    script, style = _asset("report.js"), _asset("report.css")
+    script, style = _script(), _style()
     index: list[dict[str, Any]] = []
     blocks: list[str] = []
     for number, entry in enumerate(entries):

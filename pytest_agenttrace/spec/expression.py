@@ -50,6 +50,7 @@ the column and what was expected.  Nothing is ever evaluated as Python.
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -75,6 +76,12 @@ _UNIT_NS: Final[dict[str, int]] = {
     "m": 60_000_000_000,
 }
 _COMPARE: Final = ("==", "!=", "<=", ">=", "=", "<", ">")
+_ORDERS: Final[dict[str, Callable[[Any, Any], Any]]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _KEYWORDS: Final = frozenset({"and", "or", "not", "in", "contains", "matches"})
 _CONSTANTS: Final = frozenset({"null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE"})
 
@@ -119,6 +126,10 @@ class _Node:
 
     def evaluate(self, span: Span) -> bool:
         raise NotImplementedError
+
+    def compile(self) -> Callable[[Span], bool]:
+        """A closure equivalent to :meth:`evaluate`, specialised for speed."""
+        return self.evaluate
 
     def explain(self, span: Span) -> str:
         """Why the node is false on ``span`` (call only when it is)."""
@@ -190,6 +201,42 @@ class _Test(_Node):
         if op == ">":
             return sign > 0
         return sign >= 0
+
+    def compile(self) -> Callable[[Span], bool]:
+        # The common shapes (a path against a literal) get a closure without the generic dispatch;
+        # everything else falls back to evaluate().  Both must agree: the tests run both.
+        if not isinstance(self.left, _Path):
+            return self.evaluate
+        get = self.left.get
+        if self.op is None:
+            return lambda span: bool(get(span))  # MISSING is falsy
+        if not isinstance(self.right, _Literal):
+            return self.evaluate
+        value, op = self.right.value, self.op
+        if op in _ORDERS:
+            compare = _ORDERS[op]
+            if is_number(value):
+                return lambda span: is_number(v := get(span)) and bool(compare(v, value))
+            if isinstance(value, str):
+                return lambda span: isinstance(v := get(span), str) and bool(compare(v, value))
+            return lambda span: False
+        if op == "in" and isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            members = frozenset(value)
+            return lambda span: isinstance(v := get(span), str) and v in members
+        if op == "contains" and isinstance(value, str):
+
+            def contains(span: Span) -> bool:
+                found = get(span)
+                if isinstance(found, str):
+                    return value in found
+                return found is not MISSING and _contains(found, value)
+
+            return contains
+        if isinstance(value, str) and op in ("==", "!="):
+            if op == "==":
+                return lambda span: bool(get(span) == value)  # MISSING equals nothing
+            return lambda span: (v := get(span)) is not MISSING and bool(v != value)
+        return self.evaluate
 
     def missing(self, span: Span) -> list[str]:
         return [o.text for o in self._operands() if isinstance(o, _Path) and o.get(span) is MISSING]
@@ -267,6 +314,10 @@ class _Not(_Node):
     def evaluate(self, span: Span) -> bool:
         return not self.inner.evaluate(span)
 
+    def compile(self) -> Callable[[Span], bool]:
+        inner = self.inner.compile()
+        return lambda span: not inner(span)
+
     def explain(self, span: Span) -> str:
         found = "; ".join(self.inner.values(span))
         return f"expected not ({self.inner.text}), but " + (found or "it holds")
@@ -292,6 +343,17 @@ class _Junction(_Node):
         if self.every:
             return all(p.evaluate(span) for p in self.parts)
         return any(p.evaluate(span) for p in self.parts)
+
+    def compile(self) -> Callable[[Span], bool]:
+        parts = [p.compile() for p in self.parts]
+        if len(parts) == 2:
+            first, second = parts
+            if self.every:
+                return lambda span: first(span) and second(span)
+            return lambda span: first(span) or second(span)
+        if self.every:
+            return lambda span: all(p(span) for p in parts)
+        return lambda span: any(p(span) for p in parts)
 
     def explain(self, span: Span) -> str:
         if self.every:
@@ -430,7 +492,13 @@ class _Parser:
                     raise scan.fail(f"a duration is digits and a unit, such as 30s or 1.5ms, not {number}{unit}", start)
                 return _Literal(round(float(number) * _UNIT_NS[unit]), scan.text[start : scan.pos], True)
             if not scan.at_end and (scan.peek().isalpha() or scan.peek() == "_"):
-                raise scan.error("a duration unit (ns, us, ms, s, m) or an operator")
+                unit_at = scan.pos
+                word = scan.match(_SEGMENT_RE) or ""
+                raise scan.fail(
+                    f"{number}{word!s} is neither a number nor a duration: "
+                    "a duration takes one of the units ns, us, ms, s, m (such as 30s or 1.5ms)",
+                    unit_at,
+                )
             return _Literal(yaml_scalar(number), number)
         name = scan.match(_NAME_RE)
         if name is None:
@@ -476,15 +544,16 @@ class _Parser:
 class Expression:
     """A compiled expression: immutable, reusable, evaluated on one span at a time."""
 
-    __slots__ = ("_root", "text")
+    __slots__ = ("_evaluate", "_root", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._root = _Parser(text).parse()
+        self._evaluate = self._root.compile()
 
     def evaluate(self, span: Span) -> bool:
         """Whether the expression holds on ``span``."""
-        return self._root.evaluate(span)
+        return self._evaluate(span)
 
     def explain(self, span: Span) -> str:
         """Why the expression is false on ``span``.

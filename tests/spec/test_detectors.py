@@ -116,6 +116,15 @@ def test_int_parameters_accept_floats_only_when_number() -> None:
         run_detector("tool_loop", trace, {"min_cycles": 2.5})
 
 
+def test_docs_describe_every_detector_and_parameter() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "detectors.md").read_text(encoding="utf-8")
+    sections = dict(part.split("\n", 1) for part in text.split("\n### ")[1:])
+    assert list(sections) == list(DETECTORS)
+    for name, info in DETECTORS.items():
+        for param in info.params:
+            assert f"`{param}`" in sections[name], (name, param)
+
+
 def test_finding_to_dict_is_json_ready() -> None:
     finding = Finding(message="m", spans=("1",), expected="e", found="f", chain=("1", "2"), details={"k": [1]})
     assert finding.to_dict() == {

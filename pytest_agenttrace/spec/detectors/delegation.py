@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...model import Span, Trace
+from ...model import KINDS, Span, Trace
 from ._registry import (
     Finding,
     ParamSpec,
@@ -146,18 +146,7 @@ def out_of_scope_tool(trace: Trace, *, ignore_tools: tuple[str, ...]) -> list[Fi
         default=("tool",),
         description="Span kinds that must name their agent.",
         minimum=1,
-        choices=(
-            "llm",
-            "tool",
-            "retrieval",
-            "handoff",
-            "delegation",
-            "memory_read",
-            "memory_write",
-            "guardrail",
-            "wait",
-            "custom",
-        ),
+        choices=tuple(kind for kind in KINDS if kind != "agent"),
     ),
 )
 def unattributed_action(trace: Trace, *, kinds: tuple[str, ...]) -> list[Finding]:
