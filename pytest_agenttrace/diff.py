@@ -555,7 +555,8 @@ def load_any(path: str, options: NormalizeOptions | None = None) -> dict[str, An
     return normalize(load_trace(p), options)
 
 
-def _run(args: argparse.Namespace, out: Callable[[str], Any] = sys.stdout.write) -> int:
+def _run(args: argparse.Namespace, out: Callable[[str], Any] | None = None) -> int:
+    write = out or sys.stdout.write
     options = NormalizeOptions.build(
         level=args.level or "io",
         include=args.include,
@@ -572,9 +573,9 @@ def _run(args: argparse.Namespace, out: Callable[[str], Any] = sys.stdout.write)
         )
     result = diff_normalized(old, new, float_tolerance=args.float_tolerance)
     if args.format == "json":
-        out(json.dumps(result.to_dict(include_trees=False), ensure_ascii=False, default=str, indent=2) + "\n")
+        write(json.dumps(result.to_dict(include_trees=False), ensure_ascii=False, default=str, indent=2) + "\n")
     else:
-        out("\n".join(result.render(args.max_lines or None)) + "\n")
+        write("\n".join(result.render(args.max_lines or None)) + "\n")
     return 1 if result else 0
 
 

@@ -118,6 +118,9 @@ def _parent_for(rec: Recorder, state: _LCState, parent_run_id: UUID | None) -> S
 
 def _current_langchain_parent(rec: Recorder) -> SpanHandle | None:
     """Parent provider: the LangChain run executing in this context, mapped."""
+    state = _state(rec)
+    if not state.runs:  # nothing captured from LangChain in this recording
+        return None
     from langchain_core.runnables.config import var_child_runnable_config
 
     config = var_child_runnable_config.get()
@@ -127,7 +130,7 @@ def _current_langchain_parent(rec: Recorder) -> SpanHandle | None:
     run_id = getattr(manager, "parent_run_id", None)
     if run_id is None:
         return None
-    return _recorded_ancestor(_state(rec), run_id)
+    return _recorded_ancestor(state, run_id)
 
 
 # -- conversions ------------------------------------------------------------------

@@ -240,10 +240,13 @@ _state: Callable[[Recorder], _SDKState] = StateCache(SOURCE, _SDKState)
 
 def _current_sdk_parent(rec: Recorder) -> SpanHandle | None:
     """Parent provider: the SDK span current in this context, mapped."""
+    state = _state(rec)
+    if not state.handles:  # nothing captured from the SDK in this recording
+        return None
     span = _sdk_current_span()
     if span is None:
         return None
-    return _state(rec).handles.get(span.span_id)
+    return state.handles.get(span.span_id)
 
 
 def _flush(state: _SDKState) -> None:

@@ -175,10 +175,13 @@ def _handle_for_span_id(rec: Recorder, state: _OtelState, span_id: int) -> SpanH
 
 def _current_otel_parent(rec: Recorder) -> SpanHandle | None:
     """Parent provider: the OpenTelemetry span current in this context, mapped."""
+    state = _state(rec)
+    if not state.handles:  # nothing captured from OpenTelemetry in this recording
+        return None
     ctx = _trace.get_current_span().get_span_context()
     if not ctx.is_valid:
         return None
-    return _handle_for_span_id(rec, _state(rec), ctx.span_id)
+    return _handle_for_span_id(rec, state, ctx.span_id)
 
 
 # -- the span processor ---------------------------------------------------------
@@ -250,7 +253,9 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             handle = state.handles.get(span_id)
             if handle is None or handle.ended:
                 return
-            attributes = _raw_attributes(span)
+            # An ended span's attributes are frozen: its own dict can be kept without a copy.
+            inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+            attributes = inner if isinstance(inner, dict) else _raw_attributes(span)
             status_error = _status_error(span) if span.status.status_code is StatusCode.ERROR else None
             started = state.mapped.pop(span_id, None)
             # Attributes unchanged since the start (the common case): reuse that mapping.

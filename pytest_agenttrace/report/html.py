@@ -28,7 +28,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 from types import ModuleType
@@ -37,7 +37,7 @@ from typing import Any, Final
 from ..model import Span, Trace
 from ..store import write_atomic
 
-__all__ = ["ReportEntry", "encode_record", "render_html", "write_html"]
+__all__ = ["ReportEntry", "encode_record", "normalize_violation", "render_html", "write_html"]
 
 _orjson: ModuleType | None
 try:
@@ -234,7 +234,6 @@ class ReportEntry:
     message: str | None = None
     output: str | None = None
     record: Mapping[str, Any] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_trace(
@@ -307,7 +306,6 @@ def render_html(
             "message": entry.message,
             "output": entry.output,
             "summary": None,
-            "extra": dict(entry.extra),
         }
         if entry.record is not None:
             item["summary"] = dict(entry.record.get("summary") or {})

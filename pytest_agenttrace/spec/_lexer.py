@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..model import Span
 
 __all__ = [
+    "MAX_NESTING",
     "MISSING",
     "Scanner",
     "describe",
@@ -58,6 +59,10 @@ class _Missing:
 
 
 MISSING: Final = _Missing()
+
+#: Deepest nesting of ``:not()``/``:has()`` or of ``not``/parentheses a parser accepts, so that
+#: hostile input fails with a SelectorError instead of exhausting the interpreter's stack.
+MAX_NESTING: Final = 64
 
 _DURATION_RE: Final = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|ms|s|m)")
 _UNIT_NS: Final[dict[str, int]] = {
@@ -214,12 +219,23 @@ class Scanner:
     ``"expression"``); columns in messages are 1-based.
     """
 
-    __slots__ = ("pos", "text", "what")
+    __slots__ = ("depth", "pos", "text", "what")
 
     def __init__(self, text: str, what: str) -> None:
         self.text = text
         self.pos = 0
         self.what = what
+        self.depth = 0
+
+    def enter(self) -> None:
+        """Count one more level of nesting; fail past :data:`MAX_NESTING`."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.fail(f"nested more than {MAX_NESTING} levels deep; simplify it")
+
+    def leave(self) -> None:
+        """Close one level of nesting."""
+        self.depth -= 1
 
     @property
     def at_end(self) -> bool:

@@ -60,7 +60,12 @@ def register(subparsers: Any) -> None:
     query.add_argument(
         "--select", dest="select", metavar="SELECTOR", help="a span selector, e.g. 'tool[name=web_search]'"
     )
-    query.add_argument("--scope", dest="scope", metavar="ID", help="a delegation scope id (the delegation span's id)")
+    query.add_argument(
+        "--scope",
+        dest="scope",
+        metavar="ID",
+        help="a delegation scope: the delegation span's id, or the name of the agent it delegated to",
+    )
     query.add_argument("--format", choices=("text", "json"), default="text", dest="format", help="output format")
     query.set_defaults(handler=run_query)
 
@@ -201,6 +206,15 @@ def run_query(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def _query_scope(trace: Trace, scope_id: str, within: list[Span] | None, fmt: str, out: TextIO) -> int:
     delegation = trace.get_span(scope_id)
+    if delegation is None and scope_id not in trace.index.by_scope:
+        # Not an id: a delegated agent's name names its scope when only one delegation went to it.
+        named = [d for d in trace.delegations if scope_id in (d.to_agent, d.name)]
+        if len(named) > 1:
+            ids = ", ".join(d.span_id for d in named)
+            raise InputError(f"{len(named)} delegations went to {scope_id!r} (scopes {ids}); give one of these ids")
+        if named:
+            delegation = named[0]
+            scope_id = delegation.span_id
     if scope_id not in trace.index.by_scope and (delegation is None or delegation.kind != "delegation"):
         scopes = [d.span_id for d in trace.delegations]
         listed = ", ".join(

@@ -417,15 +417,19 @@ class _Parser:
 
     def not_expr(self) -> _Node:
         start = self._start()
-        if self._keyword("not"):
-            inner = self.not_expr()
-            return _Not(inner, self._source(start))
         scan = self.scan
+        if self._keyword("not"):
+            scan.enter()
+            inner = self.not_expr()
+            scan.leave()
+            return _Not(inner, self._source(start))
         if scan.startswith("("):
             scan.pos += 1
+            scan.enter()
             node = self.or_expr()
             scan.skip_blanks()
             scan.expect(")", "')' or an operator")
+            scan.leave()
             return node
         return self.test()
 

@@ -197,14 +197,15 @@ def _schema() -> dict[str, Any]:
 _CACHE: dict[str, tuple[tuple[tuple[str, int, int], ...], Spec]] = {}
 
 
-def _load_file(path: Path) -> Spec:
+def _load_file(path: Path, stack: tuple[str, ...] = ()) -> Spec:
+    """A spec file, from the cache while neither it nor a file it extends has changed."""
     key = str(path.resolve())
     cached = _CACHE.get(key)
     if cached is not None and all(_stamp(p) == (p, m, s) for p, m, s in cached[0]):
         return cached[1]
     deps: list[str] = [key]
     text = _read(path)
-    problems, spec = _analyse(text, str(path), path.parent, (key,), deps)
+    problems, spec = _analyse(text, str(path), path.parent, (*stack, key), deps)
     if problems:
         raise _first(problems)
     assert spec is not None
@@ -419,21 +420,21 @@ def _analyse(
     data = doc.data
     inherited: dict[str, Rule] = {}
     for i, name in enumerate(data.get("extends", ())):
+        at = doc.value_at(("extends", i))
         try:
             target = _resolve_extends(name, base_dir)
-            key = str(target.resolve())
-            if key in stack:
-                chain = " -> ".join([*stack, key])
-                raise SpecError(f"`extends` forms a cycle: {chain}; remove one of the links")
-            if deps is not None:
-                deps.append(key)
-            problems_ext, parent = _analyse(_read(target), str(target), target.parent, (*stack, key), deps)
-            if problems_ext:
-                first = _first(problems_ext)
-                raise SpecError(f"in extended spec {name!r}: {first}")
         except SpecError as error:
-            return [doc.error(error.message, doc.value_at(("extends", i)))], None
-        assert parent is not None
+            return [doc.error(error.message, at)], None
+        key = str(target.resolve())
+        if key in stack:
+            chain = " -> ".join([*stack, key])
+            return [doc.error(f"`extends` forms a cycle: {chain}; remove one of the links", at)], None
+        try:
+            parent = _load_file(target, stack)
+        except SpecError as error:
+            return [doc.error(f"in extended spec {name!r}: {error}", at)], None
+        if deps is not None:
+            deps.extend(p for p, _, _ in _CACHE[key][0])
         inherited.update((r.id, r) for r in parent.rules)
     for i, rule_id in enumerate(data.get("disable", ())):
         if rule_id not in inherited:

@@ -102,23 +102,24 @@ Relation = Callable[[list["Span"]], list["Span"]]
 class _Context:
     """One evaluation of a selector on one trace: the index and per-node memos."""
 
-    __slots__ = ("index", "memo", "trace")
+    __slots__ = ("index", "memo", "parent_of", "trace")
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
         self.index: TraceIndex = trace.index
         self.memo: dict[int, frozenset[str]] = {}
+        self.parent_of = _cache_for(trace).parents()
 
     def below(self, ancestor_ids: frozenset[str]) -> Relation:
         """Keep the spans that have a proper ancestor in ``ancestor_ids``."""
-        by_id = self.index.by_id
+        parent_of = self.parent_of
         # memo[x]: x itself or one of its ancestors is in ancestor_ids
         memo: dict[str, bool] = {}
 
         def relation(spans: list[Span]) -> list[Span]:
             out: list[Span] = []
             for span in spans:
-                pid = span.parent_id
+                pid = parent_of.get(span.span_id)
                 path: list[str] = []
                 result = False
                 while pid is not None:
@@ -129,12 +130,9 @@ class _Context:
                     if pid in ancestor_ids:
                         result = True
                         break
-                    parent = by_id.get(pid)
-                    if parent is None:
-                        break
                     memo[pid] = False  # provisional: a corrupt trace with a parent cycle ends here
                     path.append(pid)
-                    pid = parent.parent_id
+                    pid = parent_of.get(pid)
                 for visited in path:
                     memo[visited] = result
                 if result:
@@ -145,22 +143,55 @@ class _Context:
 
     def with_descendant_in(self, targets: Sequence[Span]) -> frozenset[str]:
         """Ids of the spans having a descendant among ``targets`` (one upward pass)."""
-        by_id = self.index.by_id
+        parent_of = self.parent_of
         marked: set[str] = set()
         for target in targets:
-            pid = target.parent_id
+            pid = parent_of.get(target.span_id)
             while pid is not None and pid not in marked:
-                parent = by_id.get(pid)
-                if parent is None:
-                    break
                 marked.add(pid)
-                pid = parent.parent_id
+                pid = parent_of.get(pid)
         return frozenset(marked)
 
     def with_child_in(self, targets: Sequence[Span]) -> frozenset[str]:
         """Ids of the spans having a child among ``targets``."""
-        by_id = self.index.by_id
-        return frozenset(t.parent_id for t in targets if t.parent_id is not None and t.parent_id in by_id)
+        parent_of = self.parent_of
+        return frozenset(p for t in targets if (p := parent_of.get(t.span_id)) is not None)
+
+
+class _TraceCache:
+    """What selectors remember about the most recently used trace (only one trace is kept alive).
+
+    ``parents`` maps each span id to its parent's id when that parent is in the trace (else
+    ``None``), so upward walks cost one dict lookup per step; ``selections`` makes
+    :meth:`Selector.matches` linear when a rule calls it span by span.
+    """
+
+    __slots__ = ("_parents", "selections", "trace")
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.selections: dict[str, frozenset[str]] = {}
+        self._parents: dict[str, str | None] | None = None
+
+    def parents(self) -> dict[str, str | None]:
+        if self._parents is None:
+            by_id = self.trace.index.by_id
+            self._parents = {
+                s.span_id: (s.parent_id if s.parent_id is not None and s.parent_id in by_id else None)
+                for s in self.trace.spans
+            }
+        return self._parents
+
+
+_last_trace: list[_TraceCache] = []
+
+
+def _cache_for(trace: Trace) -> _TraceCache:
+    cached = _last_trace[0] if _last_trace else None
+    if cached is None or cached.trace is not trace:
+        cached = _TraceCache(trace)
+        _last_trace[:] = [cached]
+    return cached
 
 
 # -- syntax tree -----------------------------------------------------------------
@@ -480,10 +511,12 @@ class _Parser:
                 tests, sets = [], []
             elif name in ("not", "has") and scan.startswith("("):
                 scan.pos += 1
+                scan.enter()
                 scan.skip_blanks()
                 sets.append(_Not(self.selector_list()) if name == "not" else self.has_arguments())
                 scan.skip_blanks()
                 scan.expect(")", "')' to close :" + name + "(")
+                scan.leave()
             elif name in ("not", "has"):
                 raise scan.error(f"'(' after :{name}")
             else:
@@ -619,17 +652,8 @@ class Selector:
         return hash(("Selector", self.text))
 
 
-# Selections of the most recently used trace, so that rules calling matches() span by
-# span stay linear.  Only one trace is kept alive.
-_last_selections: tuple[Trace | None, dict[str, frozenset[str]]] = (None, {})
-
-
 def _selected_ids(selector: Selector, trace: Trace) -> frozenset[str]:
-    global _last_selections
-    cached_trace, table = _last_selections
-    if cached_trace is not trace:
-        table = {}
-        _last_selections = (trace, table)
+    table = _cache_for(trace).selections
     ids = table.get(selector.text)
     if ids is None:
         ids = table[selector.text] = frozenset(s.span_id for s in selector.select(trace))

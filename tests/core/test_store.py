@@ -71,6 +71,17 @@ def test_corrupt_files_fail_with_one_clear_message(tmp_path: Path, content: byte
     assert str(path) in str(info.value)
 
 
+def test_written_files_get_normal_permissions(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = write_atomic(tmp_path / "f.json", b"{}")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(at.TraceFileError, match="no such trace file"):
         load_trace(tmp_path / "nope.json")

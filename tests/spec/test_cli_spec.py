@@ -273,3 +273,13 @@ def test_console_script_end_to_end(dirty: Path, spec: Path) -> None:
     )
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["passed"] is False
+
+
+def test_query_scope_by_delegated_agent_name(capsys: pytest.CaptureFixture[str], clean: Path, tmp_path: Path) -> None:
+    code, out, _ = run_cli(capsys, "query", clean, "--scope", "coder", "--format", "json")
+    assert code == 0 and json.loads(out)["scope"] == "3"
+    twice = make_trace(
+        node("agent", "lead", node("delegation", "w", to_agent="worker"), node("delegation", "w", to_agent="worker"))
+    )
+    code, _, err = run_cli(capsys, "query", save_trace(twice, tmp_path / "twice.json"), "--scope", "worker")
+    assert code == 2 and "2 delegations went to 'worker' (scopes 2, 3)" in err

@@ -348,3 +348,12 @@ def test_compiled_fast_path_agrees_with_the_tree_walk_on_any_value(
         assert expression.evaluate(span) is expression._root.evaluate(span), text
         if not expression.evaluate(span):
             assert expression.explain(span)
+
+
+def test_hostile_nesting_fails_cleanly() -> None:
+    assert compile_expression("not " * 64 + "truncated").evaluate(LLM) is True
+    assert compile_expression("(" * 60 + "truncated" + ")" * 60).evaluate(LLM) is True
+    with pytest.raises(SelectorError, match="nested more than 64 levels deep"):
+        compile_expression("(" * 5000 + "x" + ")" * 5000)
+    with pytest.raises(SelectorError, match="nested more than 64 levels deep"):
+        compile_expression("not " * 5000 + "x")

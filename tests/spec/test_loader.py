@@ -389,3 +389,11 @@ def test_schema_knows_every_detector_and_its_parameters() -> None:
 def test_spec_schema_returns_a_copy() -> None:
     spec_schema()["properties"].clear()
     assert "rules" in spec_schema()["properties"]
+
+
+def test_a_change_in_an_extended_file_reloads_the_child(write_spec: Callable[..., Path]) -> None:
+    base = write_spec("rules: [{id: x, forbid: tool}]\n", "base.yaml")
+    child = write_spec("extends: [base]\nrules: [{id: y, forbid: llm}]\n", "child.yaml")
+    assert load_spec(child).ids == ["x", "y"]
+    base.write_text("rules: [{id: x2, forbid: tool}]\n", encoding="utf-8")
+    assert load_spec(child).ids == ["x2", "y"]

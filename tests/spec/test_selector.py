@@ -561,3 +561,9 @@ def test_any_input_compiles_or_raises_selector_error_only(text: str) -> None:
         assert f"column {error.column}" in str(error)
     else:
         selector.select(TRACE)
+
+
+def test_hostile_nesting_fails_cleanly() -> None:
+    assert ids(select(TRACE, "agent" + ":not(:not(agent))" * 30)) == ["1", "4", "11"]
+    with pytest.raises(SelectorError, match="nested more than 64 levels deep"):
+        compile_selector(":not(" * 1000 + "agent" + ")" * 1000)
