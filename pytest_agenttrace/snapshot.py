@@ -54,6 +54,14 @@ __all__ = ["SnapshotSettings", "TraceSnapshot", "TraceSnapshotExtension", "agent
 # A version-matrix id inside a parametrized test name: ``summarizer=v3`` or ``a=v1,b=v2``.
 _MATRIX_ID: Final = re.compile(r"(?:(?<=\[)|-)[\w.:]+=[^,\-\]]*(?:,[\w.:]+=[^,\-\]]*)*(?=-|\])")
 
+def strip_matrix_id(name: str) -> str | None:
+    """``test_x[case1-summarizer=v3]`` -> ``test_x[case1]``; ``None`` when there is no matrix id."""
+    stripped, count = _MATRIX_ID.subn("", name, count=1)
+    if not count:
+        return None
+    return stripped.replace("[-", "[").replace("[]", "")
+
+
 _OPTION_KEYS: Final = (
     "level",
     "include",
@@ -142,10 +150,10 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
             expected = cls.get_snapshot_name(test_location=test_location)
         else:
             # On an xdist controller items are rebuilt without a stash: strip the matrix id from the name.
-            name, count = _MATRIX_ID.subn("", test_location.snapshot_name_parametrized, count=1)
-            if not count:
+            stripped = strip_matrix_id(test_location.snapshot_name_parametrized)
+            if stripped is None:
                 return False
-            expected = cls._sanitize_filename(name.replace("[-", "[").replace("[]", ""))
+            expected = cls._sanitize_filename(stripped)
         location = Path(snapshot_location)
         return location.name == f"{expected}.{cls.file_extension}" and location.parent.name == test_location.basename
 

@@ -82,7 +82,9 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     return target
 
 
+@functools.cache
 def _umask() -> int:
+    # Reading the umask means setting it; do it once, not on every write from many threads.
     mask = os.umask(0)
     os.umask(mask)
     return mask

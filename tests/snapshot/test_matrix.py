@@ -1,0 +1,63 @@
+"""Version-matrix naming: one golden per test, whatever the matrix parameter."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_agenttrace.matrix import parse_matrix_option
+from pytest_agenttrace.snapshot import strip_matrix_id
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("test_x[summarizer=v3]", "test_x"),
+        ("test_x[case1-summarizer=v3]", "test_x[case1]"),
+        ("test_x[summarizer=v3,tools=a1-case1]", "test_x[case1]"),
+        ("Test.test_x[a-b=v10-c]", "Test.test_x[a-c]"),
+        ("test_x[case1]", None),
+        ("test_x", None),
+    ],
+)
+def test_strip_matrix_id(name: str, expected: str | None) -> None:
+    assert strip_matrix_id(name) == expected
+
+
+def test_parse_matrix_option() -> None:
+    assert parse_matrix_option(["summarizer=v3,v4", "tools = a, b ,a"]) == {
+        "summarizer": ["v3", "v4"],
+        "tools": ["a", "b"],
+    }
+
+
+@pytest.mark.parametrize("bad", ["summarizer", "=v3", "summarizer=", "summarizer=,"])
+def test_parse_matrix_option_rejects(bad: str) -> None:
+    with pytest.raises(pytest.UsageError, match="NAME=LABEL1,LABEL2"):
+        parse_matrix_option([bad])
+
+
+MATRIX_WITH_PARAMS = """
+import pytest
+
+@pytest.mark.parametrize("case", ["a", "b"])
+@pytest.mark.agenttrace_versions(summarizer=["v3", "v4"], tools=["x"])
+def test_cases(agenttrace, agenttrace_snapshot, agenttrace_matrix, case):
+    with agenttrace.agent("coder"):
+        with agenttrace.tool("t", input={"case": case}):
+            pass
+    assert agenttrace.trace == agenttrace_snapshot
+"""
+
+
+def test_matrix_with_other_parameters_shares_one_golden_per_case(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:hypothesispytest -p no:anyio -p no:langsmith_plugin\n")
+    pytester.makepyfile(test_cases=MATRIX_WITH_PARAMS)
+    result = pytester.runpytest("-v", "--snapshot-update")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*test_cases[[]summarizer=v3,tools=x-a[]] PASSED*"])
+    goldens = sorted(p.name for p in (pytester.path / "__snapshots__" / "test_cases").iterdir())
+    assert goldens == ["test_cases[a].agenttrace", "test_cases[b].agenttrace"]
+    again = pytester.runpytest()
+    again.assert_outcomes(passed=4)
+    again.stdout.fnmatch_lines(["*4 snapshots passed*"])
+    assert "unused" not in again.stdout.str()
