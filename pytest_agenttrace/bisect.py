@@ -33,10 +33,10 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from .bisect_report import BisectReport, diff_lines
 from .bisect_run import (
     ExitCodePredicate,
     GitFileTarget,
@@ -51,7 +51,6 @@ from .bisect_run import (
 )
 from .bisect_search import (
     BAD,
-    GOOD,
     SKIP,
     Outcome,
     SearchResult,
@@ -62,7 +61,7 @@ from .bisect_search import (
     from_evidence,
     sprt_search,
 )
-from .exceptions import AgentTraceError, InputError, TraceFileError
+from .exceptions import AgentTraceError, InputError
 from .model import Trace
 
 __all__ = ["BisectReport", "register", "run_bisect", "run_git_predicate"]
@@ -70,8 +69,6 @@ __all__ = ["BisectReport", "register", "run_bisect", "run_git_predicate"]
 STRATEGIES: Final = ("auto", "binary", "bayes", "sprt")
 #: ``git bisect run`` exit codes.
 GIT_GOOD, GIT_BAD, GIT_SKIP, GIT_ABORT = 0, 1, 125, 128
-_DIFF_PAIRS: Final = 3
-_DIFF_LINES: Final = 60
 
 
 def register(subparsers: Any) -> None:
@@ -143,108 +140,6 @@ def _main(args: argparse.Namespace) -> int:
     else:
         out.write(report.format() + "\n")
     return report.exit_code
-
-
-# --------------------------------------------------------------------------- report
-
-
-@dataclass
-class BisectReport:
-    """Everything a bisect found, for the text and JSON outputs."""
-
-    target: str
-    name: str
-    labels: list[str]
-    strategy: str
-    result: SearchResult
-    records: list[RunRecord]
-    describe: Callable[[str], str]
-    diff_lines: list[str]
-    confidence_target: float | None = None
-
-    @property
-    def exit_code(self) -> int:
-        """0 when the first bad version was found, else 1."""
-        return 0 if self.result.status == "found" else 1
-
-    def _label(self, index: int | None) -> str | None:
-        return None if index is None else self.labels[index]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``--format json`` document."""
-        r = self.result
-        return {
-            "first_bad": self._label(r.first_bad),
-            "last_good": self._label(r.last_good),
-            "status": r.status,
-            "confidence": r.confidence,
-            "confidence_target": self.confidence_target,
-            "reason": r.reason,
-            "candidates": [self.labels[i] for i in r.candidates],
-            "target": self.target,
-            "name": self.name,
-            "strategy": self.strategy,
-            "versions": self.labels,
-            "evidence": {
-                self.labels[i]: {"runs": e.runs, "passes": e.passes, "failures": e.failures, "skips": e.skips}
-                for i, e in r.evidence.items()
-            },
-            "total_runs": len(self.records),
-            "cached_runs": sum(1 for x in self.records if x.cached),
-            "runs": [x.to_dict() for x in self.records],
-            "diff": self.diff_lines,
-        }
-
-    def format(self) -> str:
-        """The text report."""
-        r = self.result
-        lines = [
-            f"bisect {self.describe(self.labels[0])} .. {self.labels[-1]}: {len(self.labels)} versions, "
-            f"strategy {self.strategy}, {len(self.records)} runs "
-            f"({sum(1 for x in self.records if x.cached)} from the cache)",
-            "evidence:",
-        ]
-        width = max(len(label) for label in self.labels)
-        for i, e in r.evidence.items():
-            mark = ""
-            if i == r.first_bad:
-                mark = "  <- first bad"
-            elif i == r.last_good:
-                mark = "  <- last good"
-            skips = f", {e.skips} skipped" if e.skips else ""
-            lines.append(
-                f"  {self.labels[i]:<{width}}  {e.runs} run{'s' if e.runs != 1 else ' '}: "
-                f"{e.passes} passed, {e.failures} failed{skips}{mark}"
-            )
-        conf = f" (confidence {r.confidence:.3f})" if r.confidence is not None else ""
-        if r.status == "found":
-            assert r.first_bad is not None
-            lines.append(f"first bad version: {self.describe(self.labels[r.first_bad])}{conf}")
-            if r.last_good is not None:
-                lines.append(f"last good version: {self.describe(self.labels[r.last_good])}")
-        elif r.status == "not_bracketed":
-            lines.append(
-                f"the ends do not bracket a regression: {r.reason}{conf}. "
-                "Pick a --good version that passes and a --bad version that fails."
-            )
-        elif r.status == "ambiguous":
-            names = ", ".join(self.labels[i] for i in r.candidates)
-            lines.append(f"the first bad version is one of: {names}{conf} ({r.reason})")
-        else:
-            guess = f"best guess {self.describe(self.labels[r.first_bad])}" if r.first_bad is not None else ""
-            names = ", ".join(self.labels[i] for i in r.candidates[:10])
-            lines.append(
-                f"inconclusive: {r.reason}; {guess or 'candidates ' + names}{conf}. "
-                "Raise --max-runs or lower --confidence."
-            )
-        skipped = [x for x in self.records if x.outcome == SKIP]
-        if skipped:
-            lines.append("skipped runs:")
-            lines.extend(f"  {x.version}: {x.detail}" for x in skipped[:10])
-        if self.diff_lines:
-            lines.append("trace diff, last good -> first bad:")
-            lines.extend(f"  {line}" for line in self.diff_lines)
-        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -380,7 +275,7 @@ def run_bisect(args: argparse.Namespace, progress: TextIO | None = None) -> Bise
             return record.outcome
 
         result = _search(strategy, len(labels), evaluate, args)
-        diff = _diff_lines(result, labels, records)
+        diff = diff_lines(result, labels, records)
     return BisectReport(
         target=target.kind,
         name=target.name,
@@ -402,76 +297,6 @@ def _search(strategy: str, n: int, evaluate: Callable[[int], Outcome], args: arg
     if strategy == "sprt":
         return sprt_search(n, evaluate, confidence=confidence, max_runs=budget)
     return bayesian_search(n, evaluate, confidence=confidence, max_runs=budget)
-
-
-# --------------------------------------------------------------------------- diff
-
-
-def _diff_lines(result: SearchResult, labels: list[str], records: list[RunRecord]) -> list[str]:
-    """The trace diff between a passing run of the last good and a failing run of the first bad version."""
-    if result.first_bad is None or result.last_good is None:
-        return []
-    good_label, bad_label = labels[result.last_good], labels[result.first_bad]
-    good = _traces_of(records, good_label, GOOD)
-    bad = _traces_of(records, bad_label, BAD)
-    if not good or not bad:
-        return ["(no saved traces to compare: does the test use the agenttrace fixture?)"]
-    return diff_trace_lists(good, bad)
-
-
-def _traces_of(records: list[RunRecord], label: str, outcome: str) -> list[Trace]:
-    from .store import load_trace
-
-    for record in reversed(records):
-        if record.version == label and record.outcome == outcome and record.traces:
-            try:
-                return [load_trace(p) for p in record.traces]
-            except TraceFileError:
-                continue
-    return []
-
-
-def diff_trace_lists(old: Sequence[Trace], new: Sequence[Trace]) -> list[str]:
-    """Diff traces paired by test name; at most a few pairs, each cut to a readable length."""
-    by_name = {t.name: t for t in old}
-    pairs = [(by_name[t.name], t) for t in new if t.name in by_name] or [(old[0], new[0])]
-    lines: list[str] = []
-    shown = 0
-    for a, b in pairs:
-        body = _diff_pair(a, b)
-        if body is None:
-            continue
-        if shown == _DIFF_PAIRS:
-            lines.append(f"... more traces differ ({len(pairs)} compared)")
-            break
-        shown += 1
-        lines.append(f"{b.name}:")
-        lines.extend(f"  {line}" for line in body)
-    return lines or ["the saved traces of the two versions are the same"]
-
-
-def _diff_pair(a: Trace, b: Trace) -> list[str] | None:
-    try:
-        from .diff import diff_traces
-    except ImportError:  # pragma: no cover - the diff module ships with the package
-        return _count_diff(a, b)
-    result = diff_traces(a, b)
-    if result.same and not result.version_changes:
-        return None
-    return result.render(_DIFF_LINES)
-
-
-def _count_diff(a: Trace, b: Trace) -> list[str] | None:
-    def counts(t: Trace) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for s in t.spans:
-            key = f"{s.kind}:{s.name}"
-            out[key] = out.get(key, 0) + 1
-        return out
-
-    ca, cb = counts(a), counts(b)
-    lines = [f"{k}: {ca.get(k, 0)} -> {cb.get(k, 0)}" for k in sorted(set(ca) | set(cb)) if ca.get(k) != cb.get(k)]
-    return lines or None
 
 
 # --------------------------------------------------------------------------- traces mode
@@ -560,7 +385,7 @@ def _traces_bisect(args: argparse.Namespace, strategy: str) -> BisectReport:
         result=result,
         records=records,
         describe=(lambda label: f"{args.name}@{label}") if args.name else (lambda label: label),
-        diff_lines=_diff_lines(result, labels, records),
+        diff_lines=diff_lines(result, labels, records),
         confidence_target=args.confidence,
     )
 

@@ -444,6 +444,9 @@ def from_evidence(n: int, tally: Tally, *, confidence: float = 0.95) -> SearchRe
     for end, which in ((0, "good end"), (n - 1, "bad end")):
         if tally.of(end).tested == 0:
             return _result(tally, "not_bracketed", None, None, None, reason=f"the {which} has no usable run")
+    good, bad = tally.of(0), tally.of(n - 1)
+    if good.passes == 0 or bad.failures == 0:
+        return _not_bracketed(tally, good.passes == 0, bad.failures == 0, None)
     post = posterior(n, tally)
     mass, (first, last) = max((post.group_mass(g[0], g[1]), g) for g in _groups(n, tally))
     if post.null >= max(mass, confidence):

@@ -364,7 +364,7 @@ class _Normalizer:
                 stack.extend(reversed(kids))
         built: dict[str, dict[str, Any]] = {}
         parent_of: dict[int, dict[str, Any]] = {}
-        referring: list[tuple[dict[str, Any], Span]] = []
+        referring: list[dict[str, Any]] = []
         parallel = self.parallel_parents
         overlap = self.options.overlap_parallel
         payload = self.payload
@@ -373,7 +373,7 @@ class _Normalizer:
             inherited = None if parent is None else parent.span_id if parent.kind == "delegation" else parent.scope
             node = payload(span, inherited)
             if "links" in node or "scope" in node:
-                referring.append((node, span))
+                referring.append(node)
             kids = children_of.get(span.span_id)
             if kids:
                 present = [c for c in kids if c.span_id in built]
@@ -392,14 +392,12 @@ class _Normalizer:
             roots = _sort_overlapping(roots, [r for r in index.roots if r.span_id in built])
         if referring:
             tree = _Tree(roots, parent_of)
-            for node, span in referring:
+            for node in referring:
                 if "scope" in node:
                     target = built.get(node["scope"])
                     node["scope"] = tree.ref(node, target) if target is not None else "?"
                 if "links" in node:
-                    node["links"] = [
-                        tree.ref(node, built[link]) if link in built else "?" for link in node["links"]
-                    ]
+                    node["links"] = [tree.ref(node, built[link]) if link in built else "?" for link in node["links"]]
         return roots
 
 

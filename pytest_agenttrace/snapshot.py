@@ -45,6 +45,7 @@ from .model import Trace
 from .normalize import LEVELS, NormalizeOptions, dumps, loads, normalize
 
 if TYPE_CHECKING:
+    from syrupy.data import SnapshotCollection
     from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData, SnapshotIndex
 
     from .recorder import Recorder
@@ -53,6 +54,7 @@ __all__ = ["SnapshotSettings", "TraceSnapshot", "TraceSnapshotExtension", "agent
 
 # A version-matrix id inside a parametrized test name: ``summarizer=v3`` or ``a=v1,b=v2``.
 _MATRIX_ID: Final = re.compile(r"(?:(?<=\[)|-)[\w.:]+=[^,\-\]]*(?:,[\w.:]+=[^,\-\]]*)*(?=-|\])")
+
 
 def strip_matrix_id(name: str) -> str | None:
     """``test_x[case1-summarizer=v3]`` -> ``test_x[case1]``; ``None`` when there is no matrix id."""
@@ -156,6 +158,18 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
             expected = cls._sanitize_filename(stripped)
         location = Path(snapshot_location)
         return location.name == f"{expected}.{cls.file_extension}" and location.parent.name == test_location.basename
+
+    @classmethod
+    def write_snapshot_collection(
+        cls, *, snapshot_collection: SnapshotCollection, name_order: dict[str, int] | None = None
+    ) -> None:
+        """Write the golden atomically (temp file + rename): never a torn file, also under xdist."""
+        from .store import write_atomic
+
+        data = next(iter(snapshot_collection)).data
+        if not isinstance(data, str):
+            raise TypeError(f"a trace snapshot is text, got {type(data).__name__}")
+        write_atomic(snapshot_collection.location, data.encode("utf-8"))
 
     # -- serialisation -------------------------------------------------------------
     def serialize(

@@ -61,7 +61,7 @@ def test_deterministic_agent_bisects_to_v7_in_six_runs() -> None:
 
 
 def test_flaky_agent_one_run_per_step_can_be_fooled_but_the_bayesian_search_is_not() -> None:
-    # The flaky model forgets the tier 10% of the time on good prompts and keeps it 30% of the time on bad ones.
+    # The flaky model forgets the tier 10% of the time on good prompts and keeps it 20% of the time on bad ones.
     def flaky(seed: int) -> Callable[[int], FakeModel]:
         rng = random.Random(seed)
         return lambda run: FakeModel(seed=rng.randrange(2**32))

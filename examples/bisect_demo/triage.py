@@ -33,7 +33,7 @@ class FakeModel:
 
     name = "fake-triage-1"
 
-    def __init__(self, seed: int | None = None, *, flake: float = 0.1, recall: float = 0.3) -> None:
+    def __init__(self, seed: int | None = None, *, flake: float = 0.1, recall: float = 0.2) -> None:
         self.rng = random.Random(seed) if seed is not None else None
         self.flake = flake
         self.recall = recall

@@ -62,25 +62,35 @@ Semantics:
 Evaluation is set-based and linear in the number of spans: each compound
 starts from an index bucket (kind, name or agent), descendant tests walk up
 parents with memoisation, and ``:has()`` is computed once per evaluation by
-marking the ancestors of the matching spans.
+marking the ancestors of the matching spans (see :mod:`._selector_tree`).
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
-import operator
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import SelectorError
 from ..model import KINDS
-from ._lexer import MISSING, Scanner, field_getter, is_number, parse_duration, yaml_scalar
+from ._lexer import Scanner, parse_duration, yaml_scalar
+from ._selector_tree import (
+    ORDERING,
+    Attribute,
+    Complex,
+    Compound,
+    Context,
+    Has,
+    Not,
+    Segment,
+    SelectorList,
+    SetFilter,
+)
 
 if TYPE_CHECKING:
-    from ..model import Span, Trace, TraceIndex
+    from ..model import Span, Trace
 
 __all__ = ["Selector", "compile_selector", "select"]
 
@@ -91,346 +101,6 @@ PSEUDOS: Final = (":first", ":last", ":has()", ":not()")
 _KIND_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SEGMENT_RE: Final = re.compile(r"[A-Za-z0-9_:@-]+")
 _PSEUDO_RE: Final = re.compile(r"[A-Za-z_-]+")
-_ORDERING: Final = frozenset({"<", "<=", ">", ">="})
-
-Relation = Callable[[list["Span"]], list["Span"]]
-
-
-# -- evaluation context ----------------------------------------------------------
-
-
-class _Context:
-    """One evaluation of a selector on one trace: the index and per-node memos."""
-
-    __slots__ = ("index", "memo", "parent_of", "trace")
-
-    def __init__(self, trace: Trace) -> None:
-        self.trace = trace
-        self.index: TraceIndex = trace.index
-        self.memo: dict[int, frozenset[str]] = {}
-        self.parent_of = _cache_for(trace).parents()
-
-    def below(self, ancestor_ids: frozenset[str]) -> Relation:
-        """Keep the spans that have a proper ancestor in ``ancestor_ids``."""
-        parent_of = self.parent_of
-        # memo[x]: x itself or one of its ancestors is in ancestor_ids
-        memo: dict[str, bool] = {}
-
-        def relation(spans: list[Span]) -> list[Span]:
-            out: list[Span] = []
-            for span in spans:
-                pid = parent_of.get(span.span_id)
-                path: list[str] = []
-                result = False
-                while pid is not None:
-                    known = memo.get(pid)
-                    if known is not None:
-                        result = known
-                        break
-                    if pid in ancestor_ids:
-                        result = True
-                        break
-                    memo[pid] = False  # provisional: a corrupt trace with a parent cycle ends here
-                    path.append(pid)
-                    pid = parent_of.get(pid)
-                for visited in path:
-                    memo[visited] = result
-                if result:
-                    out.append(span)
-            return out
-
-        return relation
-
-    def with_descendant_in(self, targets: Sequence[Span]) -> frozenset[str]:
-        """Ids of the spans having a descendant among ``targets`` (one upward pass)."""
-        parent_of = self.parent_of
-        marked: set[str] = set()
-        for target in targets:
-            pid = parent_of.get(target.span_id)
-            while pid is not None and pid not in marked:
-                marked.add(pid)
-                pid = parent_of.get(pid)
-        return frozenset(marked)
-
-    def with_child_in(self, targets: Sequence[Span]) -> frozenset[str]:
-        """Ids of the spans having a child among ``targets``."""
-        parent_of = self.parent_of
-        return frozenset(p for t in targets if (p := parent_of.get(t.span_id)) is not None)
-
-
-class _TraceCache:
-    """What selectors remember about the most recently used trace (only one trace is kept alive).
-
-    ``parents`` maps each span id to its parent's id when that parent is in the trace (else
-    ``None``), so upward walks cost one dict lookup per step; ``selections`` makes
-    :meth:`Selector.matches` linear when a rule calls it span by span.
-    """
-
-    __slots__ = ("_parents", "selections", "trace")
-
-    def __init__(self, trace: Trace) -> None:
-        self.trace = trace
-        self.selections: dict[str, frozenset[str]] = {}
-        self._parents: dict[str, str | None] | None = None
-
-    def parents(self) -> dict[str, str | None]:
-        if self._parents is None:
-            by_id = self.trace.index.by_id
-            self._parents = {
-                s.span_id: (s.parent_id if s.parent_id is not None and s.parent_id in by_id else None)
-                for s in self.trace.spans
-            }
-        return self._parents
-
-
-_last_trace: list[_TraceCache] = []
-
-
-def _cache_for(trace: Trace) -> _TraceCache:
-    cached = _last_trace[0] if _last_trace else None
-    if cached is None or cached.trace is not trace:
-        cached = _TraceCache(trace)
-        _last_trace[:] = [cached]
-    return cached
-
-
-# -- syntax tree -----------------------------------------------------------------
-
-
-def _as_text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if is_number(value):
-        return str(value)
-    return None
-
-
-Check = Callable[[Any], bool]
-
-
-def _equality(value: Any, raw: str) -> Check:
-    """``v = value`` on one (non-list) value, specialised by the literal's type."""
-    if isinstance(value, str):
-        return lambda v: bool(v == value)
-    if isinstance(value, bool) or value is None:
-        return lambda v: v is value or (isinstance(v, str) and v == raw)
-    # a number: numerically equal numbers, or a string field holding the same text
-    return lambda v: (is_number(v) and bool(v == value)) or (isinstance(v, str) and v == raw)
-
-
-def _scalar_check(op: str, value: Any, raw: str, pattern: re.Pattern[str] | None) -> Check:
-    """``v OP value`` on one (non-list, present) value."""
-    if op == "=":
-        return _equality(value, raw)
-    if op in _ORDERING:
-        compare = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
-        if is_number(value):
-            return lambda v: is_number(v) and bool(compare(v, value))
-        if isinstance(value, str):
-            return lambda v: isinstance(v, str) and bool(compare(v, value))
-        return lambda v: False
-    if op == "~=":
-        assert pattern is not None
-        search = pattern.search
-        return lambda v: (text := _as_text(v)) is not None and search(text) is not None
-    test = {"^=": str.startswith, "$=": str.endswith, "*=": str.__contains__}[op]
-    return lambda v: (text := _as_text(v)) is not None and test(text, raw)
-
-
-class _Attribute:
-    """``[path op value]``: a test on one span, compiled to a closure at parse time."""
-
-    __slots__ = ("check", "op", "path", "raw", "value")
-
-    def __init__(self, path: str, op: str | None, value: Any, raw: str, pattern: re.Pattern[str] | None) -> None:
-        self.path = path
-        self.op = op
-        self.value = value
-        self.raw = raw
-        self.check = self._compile(field_getter(path), op, value, raw, pattern)
-
-    @staticmethod
-    def _compile(
-        get: Callable[[Span], Any], op: str | None, value: Any, raw: str, pattern: re.Pattern[str] | None
-    ) -> Callable[[Span], bool]:
-        if op is None:
-            return lambda span: get(span) is not MISSING
-        if op == "!=":
-            equals = _equality(value, raw)
-
-            def differs(span: Span) -> bool:
-                found = get(span)
-                if found is MISSING:
-                    return True
-                if isinstance(found, (list, tuple)):
-                    return not any(equals(v) for v in found)
-                return not equals(found)
-
-            return differs
-        check = _scalar_check(op, value, raw, pattern)
-
-        def holds(span: Span) -> bool:
-            found = get(span)
-            if found is MISSING:
-                return False
-            if isinstance(found, (list, tuple)):
-                return any(check(v) for v in found)
-            return check(found)
-
-        return holds
-
-
-class _SetFilter:
-    """A filter computed for the whole trace at once (``:not()``, ``:has()``)."""
-
-    negated: bool = False
-
-    def ids(self, ctx: _Context) -> frozenset[str]:
-        """Ids of the spans this filter keeps (``negated``: drops)."""
-        cached = ctx.memo.get(id(self))
-        if cached is None:
-            cached = ctx.memo[id(self)] = self._compute(ctx)
-        return cached
-
-    def _compute(self, ctx: _Context) -> frozenset[str]:
-        raise NotImplementedError
-
-
-class _Not(_SetFilter):
-    negated = True
-
-    def __init__(self, inner: _List) -> None:
-        self.inner = inner
-
-    def _compute(self, ctx: _Context) -> frozenset[str]:
-        return frozenset(s.span_id for s in self.inner.run(ctx))
-
-
-class _Has(_SetFilter):
-    def __init__(self, alternatives: tuple[tuple[bool, _Complex], ...]) -> None:
-        self.alternatives = alternatives  # (child?, relative complex selector)
-
-    def _compute(self, ctx: _Context) -> frozenset[str]:
-        out: frozenset[str] = frozenset()
-        for child, complex_ in self.alternatives:
-            out |= self._relative(ctx, child, complex_)
-        return out
-
-    @staticmethod
-    def _relative(ctx: _Context, child: bool, complex_: _Complex) -> frozenset[str]:
-        # :has(c1 > c2 c3) == :has(c1:has(> c2:has(c3))): evaluate from the right so every
-        # compound of the relative selector lies below the span being tested.
-        compounds, combinators = complex_.compounds, complex_.combinators
-        targets = compounds[-1].run(ctx, None)
-        for position in range(len(compounds) - 2, -1, -1):
-            if not targets:
-                return frozenset()
-            holders = ctx.with_child_in(targets) if combinators[position] == ">" else ctx.with_descendant_in(targets)
-            targets = compounds[position].run(ctx, _within(holders))
-        return ctx.with_child_in(targets) if child else ctx.with_descendant_in(targets)
-
-
-def _within(ids: frozenset[str]) -> Relation:
-    """Keep the spans whose id is in ``ids``."""
-    return lambda spans: [s for s in spans if s.span_id in ids]
-
-
-def _child_of(ids: frozenset[str]) -> Relation:
-    """Keep the spans whose parent's id is in ``ids``."""
-    return lambda spans: [s for s in spans if s.parent_id in ids]
-
-
-@dataclass(frozen=True, slots=True)
-class _Segment:
-    """The filters of a compound up to (and including) one ``:first``/``:last``."""
-
-    tests: tuple[_Attribute, ...]
-    sets: tuple[_SetFilter, ...]
-    position: str | None  # "first", "last" or None
-
-
-@dataclass(frozen=True, slots=True)
-class _Compound:
-    kind: str | None
-    segments: tuple[_Segment, ...]
-
-    def run(self, ctx: _Context, relation: Relation | None) -> list[Span]:
-        """The matching spans in start order; ``relation`` is applied before any ``:first``/``:last``."""
-        spans = self._candidates(ctx)
-        for number, segment in enumerate(self.segments):
-            for test in segment.tests:
-                check = test.check
-                spans = [s for s in spans if check(s)]
-            if number == 0 and relation is not None:
-                spans = relation(spans)
-            for node in segment.sets:
-                ids = node.ids(ctx)
-                if node.negated:
-                    spans = [s for s in spans if s.span_id not in ids]
-                else:
-                    spans = [s for s in spans if s.span_id in ids]
-            if segment.position == "first":
-                spans = spans[:1]
-            elif segment.position == "last":
-                spans = spans[-1:]
-        return spans
-
-    def _candidates(self, ctx: _Context) -> list[Span]:
-        index = ctx.index
-        best: list[Span] = list(ctx.trace.spans) if self.kind is None else index.by_kind.get(self.kind, [])
-        narrowed = False
-        # An equality on name or agent before any :first/:last picks a smaller index bucket.
-        for test in self.segments[0].tests:
-            if test.op in ("=", "==") and isinstance(test.value, str):
-                if test.path == "name":
-                    bucket = index.by_name.get(test.value, [])
-                elif test.path == "agent":
-                    bucket = index.by_agent.get(test.value, [])
-                else:
-                    continue
-                if len(bucket) < len(best):
-                    best, narrowed = bucket, True
-        if narrowed and self.kind is not None:
-            kind = self.kind
-            return [s for s in best if s.kind == kind]
-        return best
-
-
-@dataclass(frozen=True, slots=True)
-class _Complex:
-    compounds: tuple[_Compound, ...]
-    combinators: tuple[str, ...]  # " " or ">" between compounds
-
-    def run(self, ctx: _Context) -> list[Span]:
-        spans = self.compounds[0].run(ctx, None)
-        for combinator, compound in zip(self.combinators, self.compounds[1:]):
-            if not spans:
-                return []
-            ids = frozenset(s.span_id for s in spans)
-            if combinator == ">":
-                spans = compound.run(ctx, _child_of(ids))
-            else:
-                spans = compound.run(ctx, ctx.below(ids))
-        return spans
-
-
-@dataclass(frozen=True, slots=True)
-class _List:
-    alternatives: tuple[_Complex, ...]
-
-    def run(self, ctx: _Context) -> list[Span]:
-        if len(self.alternatives) == 1:
-            return self.alternatives[0].run(ctx)
-        seen: set[int] = set()
-        merged: list[Span] = []
-        for alternative in self.alternatives:
-            for span in alternative.run(ctx):
-                if id(span) not in seen:
-                    seen.add(id(span))
-                    merged.append(span)
-        position = ctx.index.order
-        merged.sort(key=lambda s: position.get(s.span_id, 0))
-        return merged
 
 
 # -- parser ----------------------------------------------------------------------
@@ -442,7 +112,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.scan = Scanner(text, "selector")
 
-    def parse(self) -> _List:
+    def parse(self) -> SelectorList:
         scan = self.scan
         scan.skip_blanks()
         if scan.at_end:
@@ -453,18 +123,18 @@ class _Parser:
             raise scan.error("',' or the end of the selector")
         return result
 
-    def selector_list(self) -> _List:
+    def selector_list(self) -> SelectorList:
         scan = self.scan
         alternatives = [self.complex()]
         while True:
             scan.skip_blanks()
             if not scan.startswith(","):
-                return _List(tuple(alternatives))
+                return SelectorList(tuple(alternatives))
             scan.pos += 1
             scan.skip_blanks()
             alternatives.append(self.complex())
 
-    def complex(self) -> _Complex:
+    def complex(self) -> Complex:
         scan = self.scan
         compounds = [self.compound()]
         combinators: list[str] = []
@@ -481,10 +151,10 @@ class _Parser:
                 if not blanks and not scan.at_end and scan.peek() not in ",)":
                     raise scan.error("'[', ':', a combinator (' ' or '>') or ','")
                 scan.pos = mark
-                return _Complex(tuple(compounds), tuple(combinators))
+                return Complex(tuple(compounds), tuple(combinators))
             compounds.append(self.compound())
 
-    def compound(self) -> _Compound:
+    def compound(self) -> Compound:
         scan = self.scan
         start = scan.pos
         kind: str | None = None
@@ -496,9 +166,9 @@ class _Parser:
                 if word not in KINDS and word not in ANY_KINDS:
                     raise scan.fail(self._unknown("span kind", word, (*KINDS, *ANY_KINDS)), start)
                 kind = None if word in ANY_KINDS else word
-        segments: list[_Segment] = []
-        tests: list[_Attribute] = []
-        sets: list[_SetFilter] = []
+        segments: list[Segment] = []
+        tests: list[Attribute] = []
+        sets: list[SetFilter] = []
         while scan.peek() in ("[", ":") and not scan.at_end:
             if scan.peek() == "[":
                 tests.append(self.attribute())
@@ -507,13 +177,13 @@ class _Parser:
             scan.pos += 1
             name = scan.match(_PSEUDO_RE) or ""
             if name in ("first", "last"):
-                segments.append(_Segment(tuple(tests), tuple(sets), name))
+                segments.append(Segment(tuple(tests), tuple(sets), name))
                 tests, sets = [], []
             elif name in ("not", "has") and scan.startswith("("):
                 scan.pos += 1
                 scan.enter()
                 scan.skip_blanks()
-                sets.append(_Not(self.selector_list()) if name == "not" else self.has_arguments())
+                sets.append(Not(self.selector_list()) if name == "not" else self.has_arguments())
                 scan.skip_blanks()
                 scan.expect(")", "')' to close :" + name + "(")
                 scan.leave()
@@ -524,12 +194,12 @@ class _Parser:
         if scan.pos == start:
             raise scan.error("a span kind (such as 'tool'), '*', '[' or ':'")
         if tests or sets or not segments:
-            segments.append(_Segment(tuple(tests), tuple(sets), None))
-        return _Compound(kind, tuple(segments))
+            segments.append(Segment(tuple(tests), tuple(sets), None))
+        return Compound(kind, tuple(segments))
 
-    def has_arguments(self) -> _Has:
+    def has_arguments(self) -> Has:
         scan = self.scan
-        alternatives: list[tuple[bool, _Complex]] = []
+        alternatives: list[tuple[bool, Complex]] = []
         while True:
             child = scan.startswith(">")
             if child:
@@ -538,11 +208,11 @@ class _Parser:
             alternatives.append((child, self.complex()))
             scan.skip_blanks()
             if not scan.startswith(","):
-                return _Has(tuple(alternatives))
+                return Has(tuple(alternatives))
             scan.pos += 1
             scan.skip_blanks()
 
-    def attribute(self) -> _Attribute:
+    def attribute(self) -> Attribute:
         scan = self.scan
         scan.pos += 1  # '['
         scan.skip_blanks()
@@ -556,7 +226,7 @@ class _Parser:
         scan.skip_blanks()
         if scan.startswith("]"):
             scan.pos += 1
-            return _Attribute(path, None, None, "", None)
+            return Attribute(path, None, None, "", None)
         op = next((o for o in OPERATORS if scan.startswith(o)), None)
         if op is None:
             raise scan.error("an operator (= != ^= $= *= ~= < <= > >=) or ']'")
@@ -575,11 +245,11 @@ class _Parser:
                 pattern = re.compile(raw)
             except re.error as exc:
                 raise scan.fail(f"invalid regular expression {raw!r} in [{path}~=...]: {exc}", value_at) from None
-        elif op in _ORDERING and isinstance(value, str):
+        elif op in ORDERING and isinstance(value, str):
             duration = parse_duration(value)
             if duration is not None:
                 value = duration
-        return _Attribute(path, op, value, raw, pattern)
+        return Attribute(path, op, value, raw, pattern)
 
     def value(self) -> tuple[str, Any]:
         """``(text, typed value)``: quoted values stay strings, bare ones are typed as YAML."""
@@ -631,7 +301,7 @@ class Selector:
 
     def select(self, trace: Trace) -> list[Span]:
         """The spans of ``trace`` matching the selector, in start order, without duplicates."""
-        return list(self._root.run(_Context(trace)))
+        return list(self._root.run(Context(trace)))
 
     def matches(self, trace: Trace, span: Span) -> bool:
         """Whether ``span`` is in the selection on ``trace``.
@@ -652,8 +322,17 @@ class Selector:
         return hash(("Selector", self.text))
 
 
+# Selections of the most recently used trace, so that rules calling matches() span by
+# span stay linear.  Only one trace is kept alive.
+_last_selections: tuple[Trace | None, dict[str, frozenset[str]]] = (None, {})
+
+
 def _selected_ids(selector: Selector, trace: Trace) -> frozenset[str]:
-    table = _cache_for(trace).selections
+    global _last_selections
+    cached_trace, table = _last_selections
+    if cached_trace is not trace:
+        table = {}
+        _last_selections = (trace, table)
     ids = table.get(selector.text)
     if ids is None:
         ids = table[selector.text] = frozenset(s.span_id for s in selector.select(trace))

@@ -270,3 +270,22 @@ def test_from_evidence_needs_a_usable_run_at_each_end() -> None:
     result = from_evidence(4, tally)
     assert result.status == "not_bracketed"
     assert "good end has no usable run" in result.reason
+
+
+def test_from_evidence_good_end_that_never_passed_is_not_bracketed() -> None:
+    tally = Tally(4)
+    for index, outcome in [(0, BAD), (0, BAD), (1, BAD), (2, GOOD), (3, BAD)]:
+        tally.record(index, outcome)
+    result = from_evidence(4, tally)
+    assert result.status == "not_bracketed"
+    assert result.reason == "the good end fails (2 of 2 runs failed)"
+
+
+def test_from_evidence_too_little_evidence_is_inconclusive_with_a_guess() -> None:
+    tally = Tally(8)
+    for index in range(8):
+        tally.record(index, BAD if index >= 5 else GOOD)
+    result = from_evidence(8, tally, confidence=0.99)
+    assert result.status == "inconclusive"
+    assert result.first_bad == 5  # the best guess
+    assert result.confidence is not None and result.confidence < 0.99
