@@ -68,6 +68,13 @@ _SECRET_TEXT = re.compile(
 )
 
 
+# Every alternative of _SECRET_TEXT contains one of these literal substrings.
+_TRIGGERS: Final = (
+    "sk-", "earer", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AKIA", "AIza", "eyJ",
+    "password=", "passwd=", "pwd=", "api_key=", "apikey=", "token=", "secret=",
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Size caps applied to recorded values."""
@@ -98,7 +105,11 @@ def redact_text(text: str) -> str:
     """Replace secret-looking substrings of ``text`` with ``[REDACTED]``."""
     if len(text) < 8:
         return text
-    return _SECRET_TEXT.sub(_redact_match, text)
+    # The alternation regex costs ~100x a substring scan: run it only where a secret could start.
+    for trigger in _TRIGGERS:
+        if trigger in text:
+            return _SECRET_TEXT.sub(_redact_match, text)
+    return text
 
 
 def _redact_match(match: re.Match[str]) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pytest_agenttrace.sanitize import REDACTED, Limits, clean, is_secret_key, redact_text
+from pytest_agenttrace.sanitize import _SECRET_TEXT, REDACTED, Limits, _redact_match, clean, is_secret_key, redact_text
 
 
 @pytest.mark.parametrize(
@@ -61,3 +63,14 @@ def test_non_json_values_become_safe_text() -> None:
 
 def test_redaction_can_be_switched_off() -> None:
     assert clean({"api_key": "k"}, Limits(redact=False)) == {"api_key": "k"}
+
+
+_fragments = st.sampled_from(
+    ["sk-proj-abcdefghijklmnopqrstu", "Bearer abcdefgh123", "ghp_" + "a" * 24, "xoxb-1234567890ab", "AKIA" + "B" * 16,
+     "AIza" + "c" * 32, "eyJabcdefgh.eyJabcdefgh.abcdefghij", " password=hunter2", "token=xyz", "plain words ", "=", "&"]
+)  # fmt: skip
+
+
+@given(st.lists(st.one_of(_fragments, st.text(max_size=12)), max_size=8).map("".join))
+def test_property_trigger_prefilter_never_changes_the_result(text: str) -> None:
+    assert redact_text(text) == _SECRET_TEXT.sub(_redact_match, text)
