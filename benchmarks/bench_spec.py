@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import yaml
 
 from pytest_agenttrace.model import Span, Trace
+from pytest_agenttrace.spec import _yaml as spec_yaml
 from pytest_agenttrace.spec import check_trace, parse_spec
-from pytest_agenttrace.spec import loader as spec_loader
 
 SPEC = """
 spec: bench
@@ -180,14 +180,14 @@ def time_loading(repeat: int) -> tuple[int, float, float]:
     lines = text.count("\n")
     results = []
     for loader_class in (getattr(yaml, "CSafeLoader", yaml.SafeLoader), yaml.SafeLoader):
-        spec_loader._Loader = loader_class
+        spec_yaml.LOADER = loader_class
         best = float("inf")
         for _ in range(repeat):
             start = time.perf_counter()
             parse_spec(text, path="big.yaml")
             best = min(best, time.perf_counter() - start)
         results.append(best)
-    spec_loader._Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    spec_yaml.LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return lines, results[0], results[1]
 
 

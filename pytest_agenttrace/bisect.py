@@ -117,7 +117,7 @@ def register(subparsers: Any) -> None:
 class _DashDashParser(argparse.ArgumentParser):
     """Splits the arguments at the first ``--``: the rest is ``pytest_args``."""
 
-    def parse_known_args(  # type: ignore[override]
+    def parse_known_args(  # type: ignore[override]  # typeshed overloads it per namespace type
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
         items = list(sys.argv[1:] if args is None else args)

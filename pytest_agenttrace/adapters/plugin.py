@@ -7,9 +7,13 @@ comma-separated list of ``otel``, ``openai-agents`` and ``langchain``, or
 The selected sources' global hooks are installed once for the process: the
 OpenTelemetry span processor at startup (so tracer providers created while
 test modules are imported are joined too), the Agents SDK trace processor and
-LangChain's configure hook when the first test that uses the ``agenttrace``
-fixture is set up (those packages are slow to import).  From then on each
-hook routes spans to whichever recorder is active and does nothing between
+LangChain's configure hook when a test that uses the ``agenttrace`` fixture
+is set up.  With ``auto`` those two are hooked once the tests have imported
+the framework (at module level, as tests usually do); the plugin does not
+import them itself: the Agents SDK takes seconds to import, and its
+top-level package ``agents`` would shadow a project's own ``agents``
+module.  A source named explicitly is imported.  From then on each hook
+routes spans to whichever recorder is active and does nothing between
 tests.  With ``auto`` a missing package
 is skipped silently; naming a source whose package is missing is a usage
 error that says what to ``pip install``.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
@@ -48,6 +53,14 @@ _SOURCES: Final[dict[str, tuple[str, str, str, str]]] = {
     ),
     "langchain": ("pytest_agenttrace.adapters.langchain", "langchain-core", "langchain", "LangChain/LangGraph capture"),
 }
+#: With auto capture a framework is hooked once the tests have imported it (this module is
+#: in ``sys.modules``): importing it ourselves would cost seconds (the Agents SDK) and could
+#: shadow a project's own top-level module of the same name (``agents``).
+_IMPORTED_MARKERS: Final[dict[str, str]] = {
+    "otel": "opentelemetry.trace",
+    "openai-agents": "agents.tracing",
+    "langchain": "langchain_core.callbacks",
+}
 _installed: set[str] = set()
 
 
@@ -59,7 +72,6 @@ class CaptureState:
     explicit: bool
     installed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    done: bool = False
     previous: frozenset[str] | None = None
 
 
@@ -91,17 +103,23 @@ def _available(source: str) -> bool:
     return True
 
 
-def install_sources(sources: tuple[str, ...], *, explicit: bool) -> tuple[list[str], list[str]]:
+def install_sources(
+    sources: tuple[str, ...], *, explicit: bool, imported_only: bool = False
+) -> tuple[list[str], list[str]]:
     """Install the global hooks of ``sources`` once per process; ``(installed, skipped)``.
 
     An explicitly requested source whose package is missing raises
     :class:`~pytest_agenttrace.exceptions.MissingExtraError`; with auto
-    capture it is skipped.
+    capture it is skipped.  ``imported_only`` skips the frameworks nothing
+    has imported yet.  Idempotent: an installed hook is only re-checked.
     """
     installed: list[str] = []
     skipped: list[str] = []
     for source in sources:
         module_name, dist, extra, feature = _SOURCES[source]
+        if imported_only and _IMPORTED_MARKERS[source] not in sys.modules:
+            skipped.append(source)
+            continue
         if source not in _installed and not _available(source):
             if explicit:
                 raise MissingExtraError(feature, extra, dist)
@@ -171,15 +189,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if "agenttrace" not in getattr(item, "fixturenames", ()):
         return
     state = item.config.stash.get(CAPTURE_KEY, None)
-    if state is None:
+    if state is None or not state.sources:
         return
-    if state.done:
-        # Re-check the installed hooks (cheap): user code may have replaced a framework's
-        # processor list since (``set_trace_processors([...])``).
-        install_sources(tuple(state.installed), explicit=False)
-        return
-    state.done = True
-    state.installed, state.skipped = install_sources(state.sources, explicit=state.explicit)
+    # Every recording test: hook what the tests have imported by now (auto) or everything
+    # named (explicit), and re-check hooks already in place (cheap): user code may have
+    # replaced a framework's processor list since (``set_trace_processors([...])``).
+    state.installed, state.skipped = install_sources(
+        state.sources, explicit=state.explicit, imported_only=not state.explicit
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

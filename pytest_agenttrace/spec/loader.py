@@ -19,7 +19,6 @@ inherited rules.
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import json
 import os
@@ -30,11 +29,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from ..exceptions import SelectorError, SpecError
-from .rules import RULE_KINDS, Rule, build_rule
+from ._validation import Validators, describe, did_you_mean, schema_problems
+from ._yaml import Doc, PathKey, parse_yaml
+from .rules import Rule, build_rule
 
 __all__ = [
     "Spec",
@@ -46,12 +45,7 @@ __all__ = [
     "spec_schema",
 ]
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-#: Upper bound on YAML nodes after alias expansion (guards against "billion laughs").
-_MAX_NODES: Final = 200_000
 _PACKS: Final = "packs"
-
-PathKey = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -165,7 +159,7 @@ def pack_path(name: str) -> Path:
         candidate = Path(str(resources.files("pytest_agenttrace").joinpath(_PACKS, name + suffix)))
         if candidate.is_file():
             return candidate
-    raise SpecError(f"unknown pack {name!r}{_did_you_mean(name, available_packs())}")
+    raise SpecError(f"unknown pack {name!r}{did_you_mean(name, available_packs())}")
 
 
 def spec_schema() -> dict[str, Any]:
@@ -266,136 +260,6 @@ def _first(problems: list[SpecError]) -> SpecError:
     )
 
 
-# -- YAML with positions ---------------------------------------------------------------
-
-
-@dataclass
-class _Doc:
-    """A YAML document as plain data plus the position of every key and value."""
-
-    path: str | None
-    data: Any = None
-    keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-    values: dict[PathKey, tuple[int, int, str | None, bool]] = field(default_factory=dict)
-
-    def key_at(self, path: PathKey) -> tuple[int | None, int | None]:
-        """Position of the key that holds ``path`` (or of the value for list items)."""
-        if path in self.keys:
-            return self.keys[path]
-        return self.value_at(path)
-
-    def value_at(self, path: PathKey) -> tuple[int | None, int | None]:
-        """Position of the value at ``path``, or of its nearest located parent."""
-        while path:
-            if path in self.values:
-                line, column, _, _ = self.values[path]
-                return line, column
-            path = path[:-1]
-        if () in self.values:
-            return self.values[()][:2]
-        return None, None
-
-    def error(self, message: str, at: tuple[int | None, int | None]) -> SpecError:
-        return SpecError(message, path=self.path, line=at[0], column=at[1])
-
-
-def _parse_yaml(text: str, path: str | None) -> _Doc:
-    doc = _Doc(path=path)
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        problem = " ".join(p for p in (error.context, error.problem) if p)
-        hint = "check the indentation and quoting here"
-        lines = text.splitlines()
-        if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
-            hint = "YAML does not allow tabs for indentation; use spaces"
-        raise SpecError(
-            f"invalid YAML: {problem}; {hint}",
-            path=path,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from None
-    except yaml.YAMLError as error:
-        raise SpecError(f"invalid YAML: {error}", path=path) from None
-    if root is None:
-        raise SpecError("the spec file is empty; start with `rules:` (see docs/specs.md)", path=path, line=1, column=1)
-    constructor = yaml.constructor.SafeConstructor()
-    budget = [_MAX_NODES]
-    doc.data = _build(root, (), doc, constructor, budget, set())
-    return doc
-
-
-def _build(
-    node: yaml.Node,
-    path: PathKey,
-    doc: _Doc,
-    constructor: yaml.constructor.SafeConstructor,
-    budget: list[int],
-    active: set[int],
-) -> Any:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise doc.error("the spec expands to too many YAML nodes (alias bomb?)", _mark(node))
-    style = getattr(node, "style", None)
-    multiline = node.start_mark.line != node.end_mark.line
-    doc.values.setdefault(path, (*_mark(node), style, multiline))
-    if id(node) in active:
-        raise doc.error("a YAML alias refers to itself; specs cannot be recursive", _mark(node))
-    if node.tag not in _PLAIN_TAGS:
-        raise doc.error(f"invalid YAML: the tag {node.tag!r} is not allowed in a spec; write plain values", _mark(node))
-    if isinstance(node, yaml.MappingNode):
-        active.add(id(node))
-        own: dict[str, tuple[int, int]] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise doc.error("a key must be a plain name, not a list or a mapping", _mark(key_node))
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = str(key_node.value)
-            if key in own:
-                raise doc.error(
-                    f"duplicate key {key!r} (first at line {own[key][0]}); keep one of them",
-                    _mark(key_node),
-                )
-            own[key] = _mark(key_node)
-        try:
-            constructor.flatten_mapping(node)  # `<<: *alias` merges; the mapping's own keys win
-        except yaml.MarkedYAMLError as error:
-            raise doc.error(f"invalid YAML merge: {error.problem}", _mark(node)) from None
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise doc.error("a key must be a plain name, not a list or a mapping", _mark(key_node))
-            key = str(key_node.value)
-            doc.keys[(*path, key)] = _mark(key_node)
-            doc.values.pop((*path, key), None)
-            out[key] = _build(value_node, (*path, key), doc, constructor, budget, active)
-        active.discard(id(node))
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        active.add(id(node))
-        items = [_build(item, (*path, i), doc, constructor, budget, active) for i, item in enumerate(node.value)]
-        active.discard(id(node))
-        return items
-    if node.tag == _STR_TAG:
-        return node.value  # the common case, without the constructor's bookkeeping
-    try:
-        return constructor.construct_object(node)
-    except yaml.YAMLError as error:
-        raise doc.error(f"invalid YAML value: {error}", _mark(node)) from None
-
-
-_STR_TAG: Final = "tag:yaml.org,2002:str"
-_PLAIN_TAGS: Final = frozenset(
-    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary")
-)
-
-
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
 # -- analysis: every problem, then the Spec --------------------------------------------
 
 
@@ -407,12 +271,12 @@ def _analyse(
     deps: list[str] | None = None,
 ) -> tuple[list[SpecError], Spec | None]:
     try:
-        doc = _parse_yaml(text, path)
+        doc = parse_yaml(text, path)
     except SpecError as error:
         return [error], None
     if not isinstance(doc.data, dict):
-        return [doc.error(f"a spec is a mapping with `rules:`, got {_describe(doc.data)}", doc.value_at(()))], None
-    problems = _schema_problems(doc)
+        return [doc.error(f"a spec is a mapping with `rules:`, got {describe(doc.data)}", doc.value_at(()))], None
+    problems = schema_problems(doc, _validators())
     compiled: dict[PathKey, Any] = {}
     problems.extend(_semantic_problems(doc, compiled))
     if problems:
@@ -438,7 +302,7 @@ def _analyse(
         inherited.update((r.id, r) for r in parent.rules)
     for i, rule_id in enumerate(data.get("disable", ())):
         if rule_id not in inherited:
-            hint = _did_you_mean(rule_id, list(inherited))
+            hint = did_you_mean(rule_id, list(inherited))
             return [
                 doc.error(
                     f"`disable` names {rule_id!r}, which no extended pack defines{hint}", doc.value_at(("disable", i))
@@ -477,7 +341,7 @@ def _resolve_extends(name: str, base_dir: Path | None) -> Path:
         if candidate.is_file():
             return candidate
     packs = available_packs()
-    hint = _did_you_mean(name, packs)
+    hint = did_you_mean(name, packs)
     raise SpecError(
         f"`extends` names {name!r}, which is neither a shipped pack ({', '.join(packs) or 'none'}) "
         f"nor a spec file next to this one{hint}"
@@ -498,7 +362,7 @@ class _Precompiled:
         return self._compiled[(*self._prefix, *path)]
 
 
-def _semantic_problems(doc: _Doc, compiled: dict[PathKey, Any]) -> list[SpecError]:
+def _semantic_problems(doc: Doc, compiled: dict[PathKey, Any]) -> list[SpecError]:
     """Duplicate ids, unknown detectors, bad selectors and expressions (type-guarded)."""
     from .expression import compile_expression
     from .selector import compile_selector
@@ -530,7 +394,7 @@ def _semantic_problems(doc: _Doc, compiled: dict[PathKey, Any]) -> list[SpecErro
             known = sorted(detectors[0])
             problems.append(
                 doc.error(
-                    f"{who}: unknown detector {detect!r}{_did_you_mean(detect, known)} (detectors: {', '.join(known)})",
+                    f"{who}: unknown detector {detect!r}{did_you_mean(detect, known)} (detectors: {', '.join(known)})",
                     doc.value_at((*here, "detect")),
                 )
             )
@@ -566,7 +430,7 @@ def _texts(raw: Mapping[str, Any], places: Iterable[tuple[str, ...]]) -> Iterabl
 
 
 def _compile(
-    doc: _Doc,
+    doc: Doc,
     compiled: dict[PathKey, Any],
     path: PathKey,
     text: str,
@@ -587,209 +451,9 @@ def _compile(
     return []
 
 
-_TYPE_NAMES: Final = {
-    "array": "a list",
-    "object": "a mapping",
-    "string": "a string",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "null": "null",
-}
-
-_MISSING_HINTS: Final = {
-    "id": "add `id: a-unique-name`",
-    "to": "add `to: AGENT` (a glob such as `tester` or `*`)",
-    "requires": "add `requires: [key, ...]`",
-    "first": "add `first: SELECTOR`",
-    "then": "add `then: SELECTOR`",
-    "select": "add `select: SELECTOR`",
-    "steps": "add `steps: [name, ...]`",
-}
-
-
-class _Validators:
-    """Validators derived from the spec schema, so that a rule is checked only against its own kind.
-
-    Validating every rule against ``oneOf`` seven kinds and ``allOf`` one
-    ``if``/``then`` per detector made jsonschema the bulk of loading time.
-    The derived schemas are mechanical restrictions of :func:`spec_schema`
-    (the rule schema with ``required: [id, KIND]`` and, for ``detect``, the
-    detector's ``with:`` schema); a rule with no kind or several kinds is
-    validated against the full rule schema, which says so.
-    """
-
-    def __init__(self, schema: dict[str, Any]) -> None:
-        defs = schema["$defs"]
-        top = {k: v for k, v in schema.items() if k != "properties"}
-        top["properties"] = {**schema["properties"], "rules": {"type": "array"}}
-        self.document = Draft202012Validator(top)
-        rule = defs["rule"]
-        base = {k: v for k, v in rule.items() if k not in ("oneOf", "allOf")}
-        self.full_rule = Draft202012Validator({"$schema": schema["$schema"], **rule, "$defs": defs})
-        self.by_kind: dict[str, Draft202012Validator] = {}
-        self.by_detector: dict[str, Draft202012Validator] = {}
-        for kind in RULE_KINDS:
-            self.by_kind[kind] = Draft202012Validator(
-                {"$schema": schema["$schema"], **base, "required": ["id", kind], "$defs": defs}
-            )
-        for branch in rule.get("allOf", ()):
-            name = branch["if"]["properties"]["detect"]["const"]
-            properties = {**base["properties"], "with": branch["then"]["properties"]["with"]}
-            self.by_detector[name] = Draft202012Validator(
-                {
-                    "$schema": schema["$schema"],
-                    **base,
-                    "properties": properties,
-                    "required": ["id", "detect"],
-                    "$defs": defs,
-                }
-            )
-
-    def iter_errors(self, data: Any) -> list[ValidationError]:
-        errors = list(self.document.iter_errors(data))
-        rules = data.get("rules") if isinstance(data, dict) else None
-        if not isinstance(rules, list):
-            return errors
-        for i, raw in enumerate(rules):
-            validator = self.full_rule
-            if isinstance(raw, dict):
-                kinds = [k for k in RULE_KINDS if k in raw]
-                if len(kinds) == 1:
-                    validator = self.by_kind[kinds[0]]
-                    if kinds[0] == "detect" and isinstance(raw["detect"], str):
-                        validator = self.by_detector.get(raw["detect"], validator)
-            for error in validator.iter_errors(raw):
-                error.path.extendleft(reversed(("rules", i)))
-                errors.append(error)
-        return errors
-
-
 @functools.lru_cache(maxsize=1)
-def _validators() -> _Validators:
-    return _Validators(_schema())
-
-
-def _schema_problems(doc: _Doc) -> list[SpecError]:
-    errors = _validators().iter_errors(doc.data)
-    unknown_at = {tuple(e.absolute_path) for e in errors if e.validator == "additionalProperties"}
-    problems: list[SpecError] = []
-    for error in errors:
-        path = tuple(error.absolute_path)
-        if error.validator in ("oneOf", "anyOf", "required", "dependentRequired") and path in unknown_at:
-            continue  # a misspelt key explains these; report only the misspelling
-        if error.validator == "enum" and path[-1:] == ("detect",):
-            continue  # reported by _semantic_problems with the closest detector name
-        problems.extend(_translate(doc, error, path))
-    return problems
-
-
-def _translate(doc: _Doc, error: ValidationError, path: PathKey) -> list[SpecError]:
-    where = _where(doc, path)
-    v = error.validator
-    inst = error.instance
-    if v == "additionalProperties" and isinstance(inst, dict):
-        allowed = sorted(error.schema.get("properties", {}))
-        out = []
-        for key in inst:
-            if key in allowed:
-                continue
-            hint = _did_you_mean(key, allowed)
-            if path[-1:] == ("with",):
-                hint += f" (parameters of this detector: {', '.join(allowed) or 'none'})"
-            elif not hint:
-                hint = f"; valid keys here: {', '.join(allowed)}" if allowed else "; this mapping takes no keys"
-            out.append(doc.error(f"{where}: unknown key {key!r}{hint}", doc.key_at((*path, key))))
-        return out
-    if v == "required" and isinstance(inst, dict):
-        return [
-            doc.error(f"{where}: missing key {key!r}; {_MISSING_HINTS.get(key, f'add `{key}:`')}", doc.value_at(path))
-            for key in error.validator_value
-            if key not in inst
-        ]
-    if v == "type":
-        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
-        hint = ""
-        if "array" in wanted and isinstance(inst, (str, int, float)):
-            hint = f"; write [{inst}] for a one-item list"
-        elif "string" in wanted and isinstance(inst, (dict, list)):
-            hint = "; quote it if it is meant as text"
-        return [doc.error(f"{where} must be {names}, got {_describe(inst)}{hint}", doc.value_at(path))]
-    if v == "enum":
-        options = [str(o) for o in error.validator_value]
-        hint = _did_you_mean(str(inst), options)
-        return [doc.error(f"{where} must be one of {', '.join(options)}; got {inst!r}{hint}", doc.value_at(path))]
-    if v == "oneOf" and len(path) == 2 and path[0] == "rules" and isinstance(inst, dict):
-        kinds = [k for k in RULE_KINDS if k in inst]
-        if not kinds:
-            message = f"{where} has no rule kind; add exactly one of: {', '.join(RULE_KINDS)}"
-        else:
-            message = f"{where} has several rule kinds ({', '.join(kinds)}); a rule has exactly one, so split it into {len(kinds)} rules"
-        return [doc.error(message, doc.value_at(path))]
-    if v == "oneOf" and path and path[-1] == "scope":
-        return [
-            doc.error(
-                f"{where} takes either {{tool, only_agents}} (who may call a tool) or "
-                "{agent, allow_tools} (what an agent may call), not a mix",
-                doc.value_at(path),
-            )
-        ]
-    if v == "anyOf" and path == ():
-        return [doc.error("a spec needs `rules:` (a list of rules) or `extends:` (packs to use)", doc.value_at(()))]
-    if v == "anyOf" and path and path[-1] == "expect":
-        return [doc.error(f"{where} needs at least one of count, all, any, none", doc.value_at(path))]
-    if v == "dependentRequired":
-        return [
-            doc.error(f"{where}: `with:` only goes with `detect:` (detector parameters)", doc.key_at((*path, "with")))
-        ]
-    if v in ("minItems", "minLength", "minProperties"):
-        extra = "; give at least one of min, max, exactly" if path and path[-1] == "count" else ""
-        return [doc.error(f"{where} must not be empty{extra}", doc.value_at(path))]
-    if v == "minimum":
-        return [doc.error(f"{where} must be at least {error.validator_value}, got {inst!r}", doc.value_at(path))]
-    if v == "pattern" and path and path[-1] == "id":
-        return [doc.error(f"rule id {inst!r} must not contain spaces; use dashes", doc.value_at(path))]
-    return [doc.error(f"{where}: {error.message}", doc.value_at(path))]
-
-
-def _where(doc: _Doc, path: PathKey) -> str:
-    if not path:
-        return "top level"
-    if path[0] == "rules" and len(path) >= 2 and isinstance(path[1], int):
-        rules = doc.data.get("rules")
-        raw = rules[path[1]] if isinstance(rules, list) and path[1] < len(rules) else None
-        rule_id = raw.get("id") if isinstance(raw, dict) else None
-        who = f"rule {rule_id!r}" if isinstance(rule_id, str) else f"rules[{path[1]}]"
-        rest = _dotted(path[2:])
-        return f"{who}: {rest}" if rest else who
-    return _dotted(path)
-
-
-def _dotted(path: Sequence[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null (nothing)"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    return f"{type(value).__name__} {value!r}"
-
-
-def _did_you_mean(word: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+def _validators() -> Validators:
+    return Validators(_schema())
 
 
 def _sorted(problems: list[SpecError]) -> list[SpecError]:

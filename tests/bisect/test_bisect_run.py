@@ -19,14 +19,15 @@ from pytest_agenttrace.bisect_run import (
     SpecPredicate,
     trace_hash,
 )
+from pytest_agenttrace.bisect_search import Outcome
 from pytest_agenttrace.exceptions import InputError
 from pytest_agenttrace.store import save_trace
 
 # --------------------------------------------------------------------------- run log
 
 
-def record(version: str, outcome: str = "good", stamp: str = "s1", run: int = 0) -> RunRecord:
-    return RunRecord(version, stamp, outcome, seed=run + 10, run=run, trace_hash="abc")  # type: ignore[arg-type]
+def record(version: str, outcome: Outcome = "good", stamp: str = "s1", run: int = 0) -> RunRecord:
+    return RunRecord(version, stamp, outcome, seed=run + 10, run=run, trace_hash="abc")
 
 
 def test_run_log_replays_runs_in_order_after_a_restart(tmp_path: Path) -> None:

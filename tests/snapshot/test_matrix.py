@@ -7,6 +7,8 @@ import pytest
 from pytest_agenttrace.matrix import parse_matrix_option
 from pytest_agenttrace.snapshot import strip_matrix_id
 
+from .test_plugin import FAST
+
 
 @pytest.mark.parametrize(
     ("name", "expected"),
@@ -50,7 +52,7 @@ def test_cases(agenttrace, agenttrace_snapshot, agenttrace_matrix, case):
 
 
 def test_matrix_with_other_parameters_shares_one_golden_per_case(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\naddopts = -p no:hypothesispytest -p no:anyio -p no:langsmith_plugin\n")
+    pytester.makeini(f"[pytest]\naddopts = {FAST}\n")
     pytester.makepyfile(test_cases=MATRIX_WITH_PARAMS)
     result = pytester.runpytest("-v", "--snapshot-update")
     result.assert_outcomes(passed=4)

@@ -50,7 +50,7 @@ GOLDEN = Path("__snapshots__") / "test_agents" / "test_pipeline.agenttrace"
 
 
 # Plugins that only slow the inner runs down (each re-imports heavy modules per run).
-FAST = "-p no:hypothesispytest -p no:anyio -p no:langsmith_plugin"
+FAST = "-p no:hypothesispytest -p no:anyio -p no:langsmith_plugin -p no:pytest_agenttrace.adapters.plugin"
 
 
 def ini(pytester: pytest.Pytester, extra: str = "") -> None:

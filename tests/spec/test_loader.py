@@ -68,7 +68,18 @@ def test_valid_spec_builds_every_rule_kind() -> None:
 
 
 def test_the_c_loader_is_used_when_present() -> None:
-    assert loader._Loader is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from pytest_agenttrace.spec import _yaml
+
+    assert _yaml.LOADER is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def test_the_pure_python_loader_gives_the_same_positions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_agenttrace.spec import _yaml
+
+    monkeypatch.setattr(_yaml, "LOADER", yaml.SafeLoader)
+    with pytest.raises(SpecError) as info:
+        parse_spec("rules:\n  - id: a\n    forbidd: tool\n")
+    assert (info.value.line, info.value.column) == (3, 5)
 
 
 # -- errors: file:line:column, the key and what to write instead --------------------------

@@ -1,0 +1,227 @@
+"""Validating specs against the JSON Schema, with messages a person can act on.
+
+jsonschema finds the errors; :func:`schema_problems` turns each into a
+:class:`~pytest_agenttrace.exceptions.SpecError` at the offending key's line
+and column, naming the key and what to write instead (the closest valid key
+for a misspelling, ``[x]`` for a value that must be a list, the two shapes of
+``scope``, ...).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Any, Final
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from ..exceptions import SpecError
+from ._yaml import Doc, PathKey
+from .rules import RULE_KINDS
+
+__all__ = ["Validators", "describe", "did_you_mean", "schema_problems"]
+
+
+_TYPE_NAMES: Final = {
+    "array": "a list",
+    "object": "a mapping",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+_MISSING_HINTS: Final = {
+    "id": "add `id: a-unique-name`",
+    "to": "add `to: AGENT` (a glob such as `tester` or `*`)",
+    "requires": "add `requires: [key, ...]`",
+    "first": "add `first: SELECTOR`",
+    "then": "add `then: SELECTOR`",
+    "select": "add `select: SELECTOR`",
+    "steps": "add `steps: [name, ...]`",
+}
+
+
+class Validators:
+    """Validators derived from the spec schema, so that a rule is checked only against its own kind.
+
+    Validating every rule against ``oneOf`` seven kinds and ``allOf`` one
+    ``if``/``then`` per detector made jsonschema the bulk of loading time.
+    The derived schemas are mechanical restrictions of :func:`spec_schema`
+    (the rule schema with ``required: [id, KIND]`` and, for ``detect``, the
+    detector's ``with:`` schema); a rule with no kind or several kinds is
+    validated against the full rule schema, which says so.
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        defs = schema["$defs"]
+        top = {k: v for k, v in schema.items() if k != "properties"}
+        top["properties"] = {**schema["properties"], "rules": {"type": "array"}}
+        self.document = Draft202012Validator(top)
+        rule = defs["rule"]
+        base = {k: v for k, v in rule.items() if k not in ("oneOf", "allOf")}
+        self.full_rule = Draft202012Validator({"$schema": schema["$schema"], **rule, "$defs": defs})
+        self.by_kind: dict[str, Draft202012Validator] = {}
+        self.by_detector: dict[str, Draft202012Validator] = {}
+        for kind in RULE_KINDS:
+            self.by_kind[kind] = Draft202012Validator(
+                {"$schema": schema["$schema"], **base, "required": ["id", kind], "$defs": defs}
+            )
+        for branch in rule.get("allOf", ()):
+            name = branch["if"]["properties"]["detect"]["const"]
+            properties = {**base["properties"], "with": branch["then"]["properties"]["with"]}
+            self.by_detector[name] = Draft202012Validator(
+                {
+                    "$schema": schema["$schema"],
+                    **base,
+                    "properties": properties,
+                    "required": ["id", "detect"],
+                    "$defs": defs,
+                }
+            )
+
+    def iter_errors(self, data: Any) -> list[ValidationError]:
+        """The schema errors of a whole spec document, paths from its root."""
+        errors = list(self.document.iter_errors(data))
+        rules = data.get("rules") if isinstance(data, dict) else None
+        if not isinstance(rules, list):
+            return errors
+        for i, raw in enumerate(rules):
+            validator = self.full_rule
+            if isinstance(raw, dict):
+                kinds = [k for k in RULE_KINDS if k in raw]
+                if len(kinds) == 1:
+                    validator = self.by_kind[kinds[0]]
+                    if kinds[0] == "detect" and isinstance(raw["detect"], str):
+                        validator = self.by_detector.get(raw["detect"], validator)
+            for error in validator.iter_errors(raw):
+                error.path.extendleft(reversed(("rules", i)))
+                errors.append(error)
+        return errors
+
+
+def schema_problems(doc: Doc, validators: Validators) -> list[SpecError]:
+    """Every schema error of ``doc``, as messages that say what to write instead."""
+    errors = validators.iter_errors(doc.data)
+    unknown_at = {tuple(e.absolute_path) for e in errors if e.validator == "additionalProperties"}
+    problems: list[SpecError] = []
+    for error in errors:
+        path = tuple(error.absolute_path)
+        if error.validator in ("oneOf", "anyOf", "required", "dependentRequired") and path in unknown_at:
+            continue  # a misspelt key explains these; report only the misspelling
+        if error.validator == "enum" and path[-1:] == ("detect",):
+            continue  # reported by _semantic_problems with the closest detector name
+        problems.extend(_translate(doc, error, path))
+    return problems
+
+
+def _translate(doc: Doc, error: ValidationError, path: PathKey) -> list[SpecError]:
+    where = _where(doc, path)
+    v = error.validator
+    inst = error.instance
+    if v == "additionalProperties" and isinstance(inst, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        out = []
+        for key in inst:
+            if key in allowed:
+                continue
+            hint = did_you_mean(key, allowed)
+            if path[-1:] == ("with",):
+                hint += f" (parameters of this detector: {', '.join(allowed) or 'none'})"
+            elif not hint:
+                hint = f"; valid keys here: {', '.join(allowed)}" if allowed else "; this mapping takes no keys"
+            out.append(doc.error(f"{where}: unknown key {key!r}{hint}", doc.key_at((*path, key))))
+        return out
+    if v == "required" and isinstance(inst, dict):
+        return [
+            doc.error(f"{where}: missing key {key!r}; {_MISSING_HINTS.get(key, f'add `{key}:`')}", doc.value_at(path))
+            for key in error.validator_value
+            if key not in inst
+        ]
+    if v == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
+        hint = ""
+        if "array" in wanted and isinstance(inst, (str, int, float)):
+            hint = f"; write [{inst}] for a one-item list"
+        elif "string" in wanted and isinstance(inst, (dict, list)):
+            hint = "; quote it if it is meant as text"
+        return [doc.error(f"{where} must be {names}, got {describe(inst)}{hint}", doc.value_at(path))]
+    if v == "enum":
+        options = [str(o) for o in error.validator_value]
+        hint = did_you_mean(str(inst), options)
+        return [doc.error(f"{where} must be one of {', '.join(options)}; got {inst!r}{hint}", doc.value_at(path))]
+    if v == "oneOf" and len(path) == 2 and path[0] == "rules" and isinstance(inst, dict):
+        kinds = [k for k in RULE_KINDS if k in inst]
+        if not kinds:
+            message = f"{where} has no rule kind; add exactly one of: {', '.join(RULE_KINDS)}"
+        else:
+            message = f"{where} has several rule kinds ({', '.join(kinds)}); a rule has exactly one, so split it into {len(kinds)} rules"
+        return [doc.error(message, doc.value_at(path))]
+    if v == "oneOf" and path and path[-1] == "scope":
+        return [
+            doc.error(
+                f"{where} takes either {{tool, only_agents}} (who may call a tool) or "
+                "{agent, allow_tools} (what an agent may call), not a mix",
+                doc.value_at(path),
+            )
+        ]
+    if v == "anyOf" and path == ():
+        return [doc.error("a spec needs `rules:` (a list of rules) or `extends:` (packs to use)", doc.value_at(()))]
+    if v == "anyOf" and path and path[-1] == "expect":
+        return [doc.error(f"{where} needs at least one of count, all, any, none", doc.value_at(path))]
+    if v == "dependentRequired":
+        return [
+            doc.error(f"{where}: `with:` only goes with `detect:` (detector parameters)", doc.key_at((*path, "with")))
+        ]
+    if v in ("minItems", "minLength", "minProperties"):
+        extra = "; give at least one of min, max, exactly" if path and path[-1] == "count" else ""
+        return [doc.error(f"{where} must not be empty{extra}", doc.value_at(path))]
+    if v == "minimum":
+        return [doc.error(f"{where} must be at least {error.validator_value}, got {inst!r}", doc.value_at(path))]
+    if v == "pattern" and path and path[-1] == "id":
+        return [doc.error(f"rule id {inst!r} must not contain spaces; use dashes", doc.value_at(path))]
+    return [doc.error(f"{where}: {error.message}", doc.value_at(path))]
+
+
+def _where(doc: Doc, path: PathKey) -> str:
+    if not path:
+        return "top level"
+    if path[0] == "rules" and len(path) >= 2 and isinstance(path[1], int):
+        rules = doc.data.get("rules")
+        raw = rules[path[1]] if isinstance(rules, list) and path[1] < len(rules) else None
+        rule_id = raw.get("id") if isinstance(raw, dict) else None
+        who = f"rule {rule_id!r}" if isinstance(rule_id, str) else f"rules[{path[1]}]"
+        rest = _dotted(path[2:])
+        return f"{who}: {rest}" if rest else who
+    return _dotted(path)
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def describe(value: Any) -> str:
+    """A value as a person would name it: ``the string 'x'``, ``a list``, ..."""
+    if value is None:
+        return "null (nothing)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def did_you_mean(word: str, options: Sequence[str]) -> str:
+    """``; did you mean 'X'?`` for the closest option, or an empty string."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -1,0 +1,156 @@
+"""YAML for specs: safe parsing that keeps the line and column of every key and value.
+
+PyYAML's C loader (``CSafeLoader``) composes the node tree when it is
+installed, the pure-Python ``SafeLoader`` otherwise; plain data is then built
+from the nodes here, recording positions by path (``("rules", 2, "forbid")``)
+so that schema errors point into the file.  Only YAML's plain tags are
+accepted (no ``!!python/...``), duplicate keys are errors, merge keys
+(``<<: *base``) work, and alias bombs and recursive aliases are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import yaml
+
+from ..exceptions import SpecError
+
+__all__ = ["LOADER", "Doc", "PathKey", "parse_yaml"]
+
+#: The loader class used to compose documents (the C one when PyYAML has it).
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Upper bound on YAML nodes after alias expansion (guards against "billion laughs").
+_MAX_NODES: Final = 200_000
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class Doc:
+    """A YAML document as plain data plus the position of every key and value."""
+
+    path: str | None
+    data: Any = None
+    keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    values: dict[PathKey, tuple[int, int, str | None, bool]] = field(default_factory=dict)
+
+    def key_at(self, path: PathKey) -> tuple[int | None, int | None]:
+        """Position of the key that holds ``path`` (or of the value for list items)."""
+        if path in self.keys:
+            return self.keys[path]
+        return self.value_at(path)
+
+    def value_at(self, path: PathKey) -> tuple[int | None, int | None]:
+        """Position of the value at ``path``, or of its nearest located parent."""
+        while path:
+            if path in self.values:
+                line, column, _, _ = self.values[path]
+                return line, column
+            path = path[:-1]
+        if () in self.values:
+            return self.values[()][:2]
+        return None, None
+
+    def error(self, message: str, at: tuple[int | None, int | None]) -> SpecError:
+        """A :class:`SpecError` at ``at`` (line, column) in this document."""
+        return SpecError(message, path=self.path, line=at[0], column=at[1])
+
+
+def parse_yaml(text: str, path: str | None) -> Doc:
+    """Parse ``text``; every problem is a :class:`SpecError` with its line and column."""
+    doc = Doc(path=path)
+    try:
+        root = yaml.compose(text, Loader=LOADER)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = " ".join(p for p in (error.context, error.problem) if p)
+        hint = "check the indentation and quoting here"
+        lines = text.splitlines()
+        if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
+            hint = "YAML does not allow tabs for indentation; use spaces"
+        raise SpecError(
+            f"invalid YAML: {problem}; {hint}",
+            path=path,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as error:
+        raise SpecError(f"invalid YAML: {error}", path=path) from None
+    if root is None:
+        raise SpecError("the spec file is empty; start with `rules:` (see docs/specs.md)", path=path, line=1, column=1)
+    constructor = yaml.constructor.SafeConstructor()
+    budget = [_MAX_NODES]
+    doc.data = _build(root, (), doc, constructor, budget, set())
+    return doc
+
+
+def _build(
+    node: yaml.Node,
+    path: PathKey,
+    doc: Doc,
+    constructor: yaml.constructor.SafeConstructor,
+    budget: list[int],
+    active: set[int],
+) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise doc.error("the spec expands to too many YAML nodes (alias bomb?)", _mark(node))
+    style = getattr(node, "style", None)
+    multiline = node.start_mark.line != node.end_mark.line
+    doc.values.setdefault(path, (*_mark(node), style, multiline))
+    if id(node) in active:
+        raise doc.error("a YAML alias refers to itself; specs cannot be recursive", _mark(node))
+    if node.tag not in _PLAIN_TAGS:
+        raise doc.error(f"invalid YAML: the tag {node.tag!r} is not allowed in a spec; write plain values", _mark(node))
+    if isinstance(node, yaml.MappingNode):
+        active.add(id(node))
+        own: dict[str, tuple[int, int]] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise doc.error("a key must be a plain name, not a list or a mapping", _mark(key_node))
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = str(key_node.value)
+            if key in own:
+                raise doc.error(
+                    f"duplicate key {key!r} (first at line {own[key][0]}); keep one of them",
+                    _mark(key_node),
+                )
+            own[key] = _mark(key_node)
+        try:
+            constructor.flatten_mapping(node)  # `<<: *alias` merges; the mapping's own keys win
+        except yaml.MarkedYAMLError as error:
+            raise doc.error(f"invalid YAML merge: {error.problem}", _mark(node)) from None
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise doc.error("a key must be a plain name, not a list or a mapping", _mark(key_node))
+            key = str(key_node.value)
+            doc.keys[(*path, key)] = _mark(key_node)
+            doc.values.pop((*path, key), None)
+            out[key] = _build(value_node, (*path, key), doc, constructor, budget, active)
+        active.discard(id(node))
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        active.add(id(node))
+        items = [_build(item, (*path, i), doc, constructor, budget, active) for i, item in enumerate(node.value)]
+        active.discard(id(node))
+        return items
+    if node.tag == _STR_TAG:
+        return node.value  # the common case, without the constructor's bookkeeping
+    try:
+        return constructor.construct_object(node)
+    except yaml.YAMLError as error:
+        raise doc.error(f"invalid YAML value: {error}", _mark(node)) from None
+
+
+_STR_TAG: Final = "tag:yaml.org,2002:str"
+_PLAIN_TAGS: Final = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary")
+)
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
