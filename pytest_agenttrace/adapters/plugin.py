@@ -14,9 +14,8 @@ import them itself: the Agents SDK takes seconds to import, and its
 top-level package ``agents`` would shadow a project's own ``agents``
 module.  A source named explicitly is imported.  From then on each hook
 routes spans to whichever recorder is active and does nothing between
-tests.  With ``auto`` a missing package
-is skipped silently; naming a source whose package is missing is a usage
-error that says what to ``pip install``.
+tests.  With ``auto`` a missing package is skipped silently; naming a source
+whose package is missing is a usage error that says what to ``pip install``.
 
 Fixture ``agenttrace_otlp_receiver``: an OTLP/HTTP receiver on 127.0.0.1
 feeding the test's recorder (see :func:`pytest_agenttrace.adapters.otel.otlp_receiver`).

@@ -26,9 +26,13 @@ def test_run(agenttrace):
 
 
 def test_auto_capture_needs_no_code_change(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(OTEL_TEST.replace("EXPECTED", "[('agent', 'boss', 'boss'), ('tool', 'grep', 'boss')]"))
+    pytester.makepyfile(
+        OTEL_TEST.replace("EXPECTED", "[('agent', 'boss', 'boss'), ('tool', 'grep', 'boss')]")
+        + "\n\ndef test_frameworks_the_tests_do_not_import_stay_unimported(agenttrace):\n"
+        + "    import sys\n    assert 'agents' not in sys.modules and 'langchain_core' not in sys.modules\n"
+    )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
 
 
 def test_capture_none_switches_sources_off(pytester: pytest.Pytester) -> None:
