@@ -70,6 +70,7 @@ _CURRENT: contextvars.ContextVar[SpanHandle | None] = contextvars.ContextVar(
 )
 
 _UNSET: Final = object()
+_KIND_SET: Final = frozenset(KINDS)
 
 
 class _ActiveStack:
@@ -462,7 +463,7 @@ class Recorder:
             raise UsageError(
                 f"cannot record {kind}:{name}: the trace of {self.name!r} has finished; record spans inside the test."
             )
-        if kind not in KINDS:
+        if kind not in _KIND_SET:
             raise UsageError(f"unknown span kind {kind!r}; use one of {', '.join(KINDS)}.")
         if parent_id is _UNSET:
             parent = _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self)
@@ -713,8 +714,11 @@ class Recorder:
         ``status: error`` and an ``Unfinished`` error, so the trace stays valid.
         """
         if self._finished is None:
+            from .store import gc_paused
+
             self.deactivate()
-            self._finished = self._build(final=True)
+            with gc_paused():
+                self._finished = self._build(final=True)
         return self._finished
 
     def add_finalizer(self, callback: Callable[[], None]) -> None:
@@ -838,7 +842,10 @@ def span(kind: str, name: str, **attributes: Any) -> SpanHandle | _NoopHandle:
     rec = _top
     if rec is None:
         return NOOP
-    return _safe(rec.span, kind, name, **attributes)
+    try:
+        return rec.span(kind, name, **attributes)
+    except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
+        return _recording_failed()
 
 
 def agent(name: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
@@ -846,7 +853,10 @@ def agent(name: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
     rec = _top
     if rec is None:
         return NOOP
-    return _safe(rec.agent, name, **kwargs)
+    try:
+        return rec.agent(name, **kwargs)
+    except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
+        return _recording_failed()
 
 
 def llm(name: str = "llm", **kwargs: Any) -> SpanHandle | _NoopHandle:
@@ -854,7 +864,10 @@ def llm(name: str = "llm", **kwargs: Any) -> SpanHandle | _NoopHandle:
     rec = _top
     if rec is None:
         return NOOP
-    return _safe(rec.llm, name, **kwargs)
+    try:
+        return rec.llm(name, **kwargs)
+    except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
+        return _recording_failed()
 
 
 def tool(name: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
@@ -862,7 +875,10 @@ def tool(name: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
     rec = _top
     if rec is None:
         return NOOP
-    return _safe(rec.tool, name, **kwargs)
+    try:
+        return rec.tool(name, **kwargs)
+    except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
+        return _recording_failed()
 
 
 def retrieval(name: str = "retrieval", **kwargs: Any) -> SpanHandle | _NoopHandle:
@@ -870,7 +886,10 @@ def retrieval(name: str = "retrieval", **kwargs: Any) -> SpanHandle | _NoopHandl
     rec = _top
     if rec is None:
         return NOOP
-    return _safe(rec.retrieval, name, **kwargs)
+    try:
+        return rec.retrieval(name, **kwargs)
+    except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
+        return _recording_failed()
 
 
 def guardrail(name: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
@@ -878,7 +897,10 @@ def guardrail(name: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
     rec = _top
     if rec is None:
         return NOOP
-    return _safe(rec.guardrail, name, **kwargs)
+    try:
+        return rec.guardrail(name, **kwargs)
+    except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
+        return _recording_failed()
 
 
 def delegate(to: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
@@ -886,7 +908,10 @@ def delegate(to: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
     rec = _top
     if rec is None:
         return NOOP
-    return _safe(rec.delegate, to, **kwargs)
+    try:
+        return rec.delegate(to, **kwargs)
+    except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
+        return _recording_failed()
 
 
 def handoff(to: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
@@ -894,7 +919,10 @@ def handoff(to: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
     rec = _top
     if rec is None:
         return NOOP
-    return _safe(rec.handoff, to, **kwargs)
+    try:
+        return rec.handoff(to, **kwargs)
+    except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
+        return _recording_failed()
 
 
 def memory_read(key: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
@@ -902,7 +930,10 @@ def memory_read(key: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
     rec = _top
     if rec is None:
         return NOOP
-    return _safe(rec.memory_read, key, **kwargs)
+    try:
+        return rec.memory_read(key, **kwargs)
+    except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
+        return _recording_failed()
 
 
 def memory_write(key: str, value: Any = None, **kwargs: Any) -> SpanHandle | _NoopHandle:
@@ -910,7 +941,10 @@ def memory_write(key: str, value: Any = None, **kwargs: Any) -> SpanHandle | _No
     rec = _top
     if rec is None:
         return NOOP
-    return _safe(rec.memory_write, key, value, **kwargs)
+    try:
+        return rec.memory_write(key, value, **kwargs)
+    except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
+        return _recording_failed()
 
 
 def wait(on: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
@@ -918,18 +952,17 @@ def wait(on: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
     rec = _top
     if rec is None:
         return NOOP
-    return _safe(rec.wait, on, **kwargs)
-
-
-def _safe(method: Callable[..., SpanHandle], *args: Any, **kwargs: Any) -> SpanHandle | _NoopHandle:
-    """Instrumentation in agent code never raises because of recording."""
     try:
-        return method(*args, **kwargs)
-    except Exception:
-        import logging
+        return rec.wait(on, **kwargs)
+    except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
+        return _recording_failed()
 
-        logging.getLogger("pytest_agenttrace").warning("agenttrace: could not record a span", exc_info=True)
-        return NOOP
+
+def _recording_failed() -> _NoopHandle:
+    import logging
+
+    logging.getLogger("pytest_agenttrace").warning("agenttrace: could not record a span", exc_info=True)
+    return NOOP
 
 
 def propagate(fn: F) -> F:
