@@ -40,7 +40,8 @@ from deepdiff.helper import NotPresent
 
 from .exceptions import InputError, TraceFileError
 from .model import Trace
-from .normalize import LEVELS, NormalizeOptions, dump_lines, loads, node_key, normalize
+from .normalize import LEVELS, NormalizeOptions, node_key, normalize
+from .snapfile import dump_lines, loads
 
 __all__ = [
     "MISSING",

@@ -42,7 +42,8 @@ from .diff import TraceDiff, diff_normalized
 from .exceptions import InputError, TraceFileError
 from .matrix import MATRIX_KEY
 from .model import Trace
-from .normalize import LEVELS, NormalizeOptions, dumps, loads, normalize
+from .normalize import LEVELS, NormalizeOptions, normalize
+from .snapfile import dumps, loads
 
 if TYPE_CHECKING:
     from syrupy.data import SnapshotCollection

@@ -10,7 +10,8 @@ import pytest
 
 from pytest_agenttrace.cli import main
 from pytest_agenttrace.model import Trace
-from pytest_agenttrace.normalize import NormalizeOptions, dumps, normalize
+from pytest_agenttrace.normalize import NormalizeOptions, normalize
+from pytest_agenttrace.snapfile import dumps
 
 from .helpers import pipeline, span
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from pytest_agenttrace.exceptions import InputError, TraceFileError
 from pytest_agenttrace.model import Trace
-from pytest_agenttrace.normalize import NormalizeOptions, dumps, loads, normalize, parse_duration, to_trace
+from pytest_agenttrace.normalize import NormalizeOptions, normalize, parse_duration, to_trace
+from pytest_agenttrace.snapfile import dumps, loads
 from pytest_agenttrace.strategies import traces
 
 from .helpers import mutate, pipeline, span

@@ -1,0 +1,174 @@
+"""The golden snapshot file format: a normalised trace as reviewable text.
+
+The format (:func:`dumps` / :func:`loads`) is line based so that it reviews
+well in a pull request: a header, then one span per line,
+indented two spaces per depth, ``- KIND NAME {json of the other fields}``::
+
+    # agenttrace snapshot: normalised span tree, one span per line
+    format 1
+    level io
+    version prompt:summarizer "summarizer@v3#1a2b3c4d"
+    spans
+    - agent orchestrator {"agent": "orchestrator"}
+      - tool web_search {"agent": "orchestrator", "input": {"q": "x"}}
+
+Names are written bare unless they contain whitespace, quotes or braces (then
+as JSON strings); the fields after the name are one JSON object with a fixed
+key order (nested keys sorted).  :func:`loads` reports a malformed file as a
+``TraceFileError`` with its line and column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .exceptions import TraceFileError
+from .normalize import FORMAT, LEVELS, NODE_FIELDS
+
+__all__ = ["dump_lines", "dumps", "loads"]
+
+_HEADER: Final = "# agenttrace snapshot: normalised span tree, one span per line (indent = depth)"
+_BARE_TOKEN: Final = re.compile(r'[^\s"{}]+')
+
+
+def _token(text: str) -> str:
+    return text if _BARE_TOKEN.fullmatch(text) else json.dumps(text, ensure_ascii=False)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _node_line(node: Mapping[str, Any], depth: int) -> str:
+    fields = ", ".join(f"{json.dumps(k)}: {_json(node[k])}" for k in NODE_FIELDS if k in node)
+    extra = ", ".join(
+        f"{json.dumps(k)}: {_json(v)}"
+        for k, v in sorted(node.items())
+        if k not in NODE_FIELDS and k not in ("kind", "name", "children")
+    )
+    body = ", ".join(p for p in (fields, extra) if p)
+    line = f"{'  ' * depth}- {_token(node['kind'])} {_token(node['name'])}"
+    return f"{line} {{{body}}}" if body else line
+
+
+def dump_lines(spans: Sequence[Mapping[str, Any]], depth: int = 0) -> list[str]:
+    """The span lines of the file format for ``spans`` (nodes) starting at ``depth``."""
+    lines: list[str] = []
+    stack = [(n, depth) for n in reversed(spans)]
+    while stack:
+        node, d = stack.pop()
+        lines.append(_node_line(node, d))
+        stack.extend((c, d + 1) for c in reversed(node.get("children", ())))
+    return lines
+
+
+def dumps(normalized: Mapping[str, Any]) -> str:
+    """The snapshot file text of a normalised trace (ends with a newline)."""
+    lines = [_HEADER, f"format {normalized.get('format', FORMAT)}", f"level {normalized.get('level', 'io')}"]
+    for key, value in sorted(normalized.get("versions", {}).items()):
+        lines.append(f"version {_token(key)} {json.dumps(value, ensure_ascii=False)}")
+    lines.append("spans")
+    lines.extend(dump_lines(normalized.get("spans", ())))
+    return "\n".join(lines) + "\n"
+
+
+def _read_token(text: str, pos: int, where: _Where) -> tuple[str, int]:
+    if pos < len(text) and text[pos] == '"':
+        try:
+            value, end = json.JSONDecoder().raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise where.error(f"bad quoted name: {exc.msg}", pos + 1) from None
+        if not isinstance(value, str):
+            raise where.error("expected a quoted string", pos + 1)
+        return value, end
+    end = pos
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    if end == pos:
+        raise where.error("expected a kind and a name after '- '", pos + 1)
+    return text[pos:end], end
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    path: str | None
+    line: int
+
+    def error(self, message: str, column: int | None = None) -> TraceFileError:
+        return TraceFileError(
+            f"snapshot file is malformed: {message}. Re-run pytest with --snapshot-update to rewrite it.",
+            path=self.path,
+            line=self.line,
+            column=column,
+        )
+
+
+def loads(text: str, *, path: str | None = None) -> dict[str, Any]:
+    """Parse snapshot file text back into a normalised trace (``TraceFileError`` if malformed)."""
+    result: dict[str, Any] = {"format": FORMAT, "level": "io", "versions": {}, "spans": []}
+    # Only "\n" ends a line: str.splitlines() would also split on U+0085/U+2028 inside JSON strings.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    in_spans = False
+    parents: list[dict[str, Any]] = []  # parents[d] = last node at depth d
+    seen_format = False
+    for number, raw in enumerate(lines, start=1):
+        where = _Where(path, number)
+        if not raw.strip() or (not in_spans and raw.startswith("#")):
+            continue
+        if not in_spans:
+            word, _, rest = raw.partition(" ")
+            if word == "format":
+                if rest.strip() != str(FORMAT):
+                    raise where.error(f"format {rest.strip()!r} is not supported (expected {FORMAT})")
+                seen_format = True
+            elif word == "level":
+                if rest.strip() not in LEVELS:
+                    raise where.error(f"unknown level {rest.strip()!r}")
+                result["level"] = rest.strip()
+            elif word == "version":
+                key, end = _read_token(rest, 0, where)
+                try:
+                    result["versions"][key] = json.loads(rest[end:])
+                except json.JSONDecodeError as exc:
+                    raise where.error(f"version value is not JSON: {exc.msg}", len(word) + 2 + end) from None
+            elif word == "spans" and not rest:
+                in_spans = True
+            else:
+                raise where.error(f"unexpected header line {raw[:40]!r}", 1)
+            continue
+        stripped = raw.lstrip(" ")
+        indent = len(raw) - len(stripped)
+        if indent % 2 or not stripped.startswith("- "):
+            raise where.error("a span line is '- KIND NAME {...}' indented by two spaces per depth", indent + 1)
+        depth = indent // 2
+        if depth > len(parents):
+            raise where.error(f"indented {depth} levels under a span at depth {len(parents) - 1}", indent + 1)
+        pos = indent + 2
+        kind, pos = _read_token(raw, pos, where)
+        pos += 1
+        name, pos = _read_token(raw, pos, where)
+        node: dict[str, Any] = {"kind": kind, "name": name}
+        rest = raw[pos:].strip()
+        if rest:
+            try:
+                body = json.loads(rest)
+            except json.JSONDecodeError as exc:
+                raise where.error(f"span fields are not a JSON object: {exc.msg}", pos + 1 + exc.pos) from None
+            if not isinstance(body, dict):
+                raise where.error("span fields are not a JSON object", pos + 1)
+            node.update(body)
+        del parents[depth:]
+        if depth == 0:
+            result["spans"].append(node)
+        else:
+            parents[-1].setdefault("children", []).append(node)
+        parents.append(node)
+    if not seen_format or not in_spans:
+        raise _Where(path, max(1, len(text.rstrip("\n").split("\n")))).error(
+            "missing the 'format' or 'spans' header line"
+        )
+    return result
