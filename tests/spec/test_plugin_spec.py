@@ -29,7 +29,7 @@ def run(drop=False):
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makepyfile(agents=AGENT_CODE)
+    pytester.makepyfile(team_agents=AGENT_CODE)
     pytester.mkdir("specs")
     (pytester.path / "specs" / "hygiene.yaml").write_text(SPEC, encoding="utf-8")
     pytester.syspathinsert()
@@ -40,7 +40,7 @@ def test_marker_spec_fails_the_test_with_the_violations(project: pytest.Pytester
     project.makepyfile(
         test_run="""
         import pytest
-        from agents import run
+        from team_agents import run
 
         @pytest.mark.agenttrace(spec="specs/hygiene.yaml")
         def test_dirty(agenttrace):
@@ -67,7 +67,7 @@ def test_marker_without_the_fixture_still_records_and_checks(project: pytest.Pyt
     project.makepyfile(
         test_run="""
         import pytest
-        from agents import run
+        from team_agents import run
 
         @pytest.mark.agenttrace(spec="specs/hygiene.yaml")
         def test_dirty():
@@ -86,7 +86,7 @@ def test_marker_paths_resolve_near_the_test_file_first(project: pytest.Pytester)
         "rules:\n  - id: near-rule\n    forbid: 'tool[name=read_file]'\n", encoding="utf-8"
     )
     (sub / "test_near.py").write_text(
-        "import pytest\nfrom agents import run\n\n"
+        "import pytest\nfrom team_agents import run\n\n"
         "@pytest.mark.agenttrace(spec='specs/hygiene.yaml')\n"
         "def test_near(agenttrace):\n    run()\n\n"
         "@pytest.mark.agenttrace(spec=['specs/hygiene.yaml', '../specs/hygiene.yaml'])\n"
@@ -102,7 +102,7 @@ def test_marker_paths_resolve_near_the_test_file_first(project: pytest.Pytester)
 def test_rootdir_relative_marker_path(project: pytest.Pytester) -> None:
     sub = project.mkpydir("tests")
     (sub / "test_root.py").write_text(
-        "import pytest\nfrom agents import run\n\n"
+        "import pytest\nfrom team_agents import run\n\n"
         "@pytest.mark.agenttrace(spec='specs/hygiene.yaml')\n"
         "def test_root(agenttrace):\n    run(drop=True)\n",
         encoding="utf-8",
@@ -116,7 +116,7 @@ def test_ini_specs_apply_to_every_recording_test(project: pytest.Pytester) -> No
     project.makeini("[pytest]\nagenttrace_specs =\n    specs/hygiene.yaml\n")
     project.makepyfile(
         test_run="""
-        from agents import run
+        from team_agents import run
 
         def test_records_dirty(agenttrace):
             run(drop=True)
@@ -138,7 +138,7 @@ def test_invalid_spec_fails_the_test_with_the_location(project: pytest.Pytester)
     project.makepyfile(
         test_run="""
         import pytest
-        from agents import run
+        from team_agents import run
 
         @pytest.mark.agenttrace(spec="specs/broken.yaml")
         def test_x(agenttrace):
@@ -158,7 +158,7 @@ def test_fixture_check_raises_with_the_violations(project: pytest.Pytester) -> N
     project.makepyfile(
         test_run="""
         import pytest
-        from agents import run
+        from team_agents import run
 
         def test_check(agenttrace):
             run(drop=True)
@@ -195,7 +195,7 @@ def test_violations_reach_other_plugins(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_run="""
         import pytest
-        from agents import run
+        from team_agents import run
 
         @pytest.mark.agenttrace(spec="specs/hygiene.yaml")
         def test_dirty(agenttrace):
@@ -230,7 +230,7 @@ def test_works_under_xdist(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_run="""
         import pytest
-        from agents import run
+        from team_agents import run
 
         @pytest.mark.agenttrace(spec="specs/hygiene.yaml")
         @pytest.mark.parametrize("drop", [True, False, True, False])
