@@ -56,6 +56,7 @@ __all__ = [
     "Evidence",
     "Outcome",
     "Posterior",
+    "RatePrior",
     "SearchResult",
     "Status",
     "Tally",
@@ -75,10 +76,8 @@ SKIP: Final[Outcome] = "skip"
 
 Evaluate = Callable[[int], Outcome]
 
-#: Weak Beta(a, b) prior on each failure rate.
-DEFAULT_PRIOR: Final = (0.5, 0.5)
 #: Prior probability that the ends do not bracket a regression at all.
-DEFAULT_NULL_PRIOR: Final = 0.1
+DEFAULT_NULL_PRIOR: Final = 0.02
 
 
 @dataclass
@@ -241,17 +240,107 @@ def _classify(tally: Tally, index: int, repeat: int) -> Outcome:
 # --------------------------------------------------------------------------- posterior
 
 
-def _lbeta(a: float, b: float) -> float:
-    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+class RatePrior:
+    """The prior over the two failure rates, on a grid, with ``p_good < p_bad`` enforced.
+
+    The grid has ``size`` points per rate, the midpoints of equal-mass bins
+    of the arcsine (Beta(½, ½)) distribution, so it is dense near 0 and 1
+    where flaky tests live (the smallest point is about 0.001 for 24 points).
+    The prior of the good rate is Beta(``good``), of the bad rate Beta(``bad``),
+    restricted to pairs with ``p_bad > p_good + min_gap`` and renormalised;
+    "no regression" uses Beta(``shared``) for its one rate.  The default
+    Beta(½, 3) for the good rate says that a version without the regression
+    rarely fails: the good end's passes quickly make every failure strong
+    evidence of badness (the "good never fails, bad fails 30%" case).
+
+    Every likelihood is exact on the grid; the rates are integrated out
+    (summed over the grid), so all runs of all versions left of a change point
+    pool into one estimate of ``p_good`` and all runs right of it into one of
+    ``p_bad``.
+    """
+
+    def __init__(
+        self,
+        good: tuple[float, float] = (0.5, 3.0),
+        bad: tuple[float, float] = (0.5, 0.5),
+        shared: tuple[float, float] = (0.5, 0.5),
+        *,
+        size: int = 24,
+        min_gap: float = 0.0,
+    ) -> None:
+        if size < 2:
+            raise ValueError("the rate grid needs at least 2 points")
+        self.points = [math.sin(math.pi / 2 * (i + 0.5) / size) ** 2 for i in range(size)]
+        self._log_p = [math.log(x) for x in self.points]
+        self._log_q = [math.log1p(-x) for x in self.points]
+        self._w_good = self._weights(good)
+        self._w_bad = self._weights(bad)
+        self._w_shared = self._weights(shared)
+        # Pairs allowed for bad rate index m: good rate index i < limit[m].
+        self._limit = [sum(1 for x in self.points if x < pm - min_gap) for pm in self.points]
+        cum = [0.0]
+        for w in self._w_good:
+            cum.append(cum[-1] + w)
+        norm = sum(self._w_bad[m] * cum[self._limit[m]] for m in range(size))
+        if norm <= 0:
+            raise ValueError("min_gap leaves no pair of rates with p_good < p_bad")
+        self._log_norm = math.log(norm)
+        self._cache: dict[tuple[int, int], tuple[float, list[float]]] = {}
+
+    def _weights(self, shape: tuple[float, float]) -> list[float]:
+        a, b = shape
+        if a <= 0 or b <= 0:
+            raise ValueError("Beta prior parameters must be positive")
+        # Each grid point stands for an equal-mass bin of Beta(1/2, 1/2): reweight to Beta(a, b).
+        raw = [x ** (a - 0.5) * (1 - x) ** (b - 0.5) for x in self.points]
+        total = sum(raw)
+        return [w / total for w in raw]
+
+    def _scaled(self, failures: int, passes: int) -> tuple[float, list[float]]:
+        """``log`` of the largest grid likelihood and every likelihood divided by it."""
+        key = (failures, passes)
+        got = self._cache.get(key)
+        if got is None:
+            logs = [failures * lp + passes * lq for lp, lq in zip(self._log_p, self._log_q)]
+            top = max(logs)
+            got = (top, [math.exp(x - top) for x in logs])
+            if len(self._cache) > 20_000:
+                self._cache.clear()
+            self._cache[key] = got
+        return got
+
+    def split(self, good: tuple[int, int], bad: tuple[int, int]) -> tuple[float, float, float]:
+        """Log marginal likelihood of (failures, passes) before and from a change point.
+
+        Also returns the predictive failure rates of one more good and one more
+        bad run (the posterior means of ``p_good`` and ``p_bad``).
+        """
+        top_g, lik_g = self._scaled(*good)
+        top_b, lik_b = self._scaled(*bad)
+        points, w_good, w_bad, limit = self.points, self._w_good, self._w_bad, self._limit
+        cum, cum_rate = [0.0], [0.0]
+        for i, p in enumerate(points):
+            x = w_good[i] * lik_g[i]
+            cum.append(cum[-1] + x)
+            cum_rate.append(cum_rate[-1] + x * p)
+        total = mean_good = mean_bad = 0.0
+        for m, p in enumerate(points):
+            y = w_bad[m] * lik_b[m]
+            c = y * cum[limit[m]]
+            total += c
+            mean_bad += c * p
+            mean_good += y * cum_rate[limit[m]]
+        return top_g + top_b + math.log(total) - self._log_norm, mean_good / total, mean_bad / total
+
+    def single(self, failures: int, passes: int) -> tuple[float, float]:
+        """Log marginal likelihood of all runs sharing one rate, and its predictive rate."""
+        top, lik = self._scaled(failures, passes)
+        total = sum(w * x for w, x in zip(self._w_shared, lik))
+        rate = sum(w * x * p for w, x, p in zip(self._w_shared, lik, self.points)) / total
+        return top + math.log(total), rate
 
 
-def _prob_less(a1: float, b1: float, a2: float, b2: float) -> float:
-    """P(X < Y) for X ~ Beta(a1, b1), Y ~ Beta(a2, b2) (normal approximation)."""
-    m1, m2 = a1 / (a1 + b1), a2 / (a2 + b2)
-    v1 = a1 * b1 / ((a1 + b1) ** 2 * (a1 + b1 + 1))
-    v2 = a2 * b2 / ((a2 + b2) ** 2 * (a2 + b2 + 1))
-    z = (m2 - m1) / math.sqrt(v1 + v2)
-    return 0.5 * math.erfc(-z / math.sqrt(2))
+DEFAULT_RATE_PRIOR: Final = RatePrior()
 
 
 @dataclass(frozen=True)
@@ -284,35 +373,38 @@ class Posterior:
 def posterior(
     n: int,
     tally: Tally,
-    prior: tuple[float, float] = DEFAULT_PRIOR,
+    prior: RatePrior | None = None,
     null_prior: float = DEFAULT_NULL_PRIOR,
 ) -> Posterior:
-    """The exact change-point posterior given every run in ``tally``."""
-    a, b = prior
-    fails = [tally.of(i).failures for i in range(n)]
-    passes = [tally.of(i).passes for i in range(n)]
+    """The change-point posterior given every run in ``tally`` (exact on the rate grid).
+
+    Hypotheses ``k`` with the same run counts on each side (no run between
+    them) share one likelihood, so the cost grows with the number of tested
+    versions, not with ``n``.
+    """
+    rates = DEFAULT_RATE_PRIOR if prior is None else prior
     pf = [0] * (n + 1)
     pp = [0] * (n + 1)
     for i in range(n):
-        pf[i + 1] = pf[i] + fails[i]
-        pp[i + 1] = pp[i] + passes[i]
-    base = _lbeta(a, b)
+        ev = tally.of(i)
+        pf[i + 1] = pf[i] + ev.failures
+        pp[i + 1] = pp[i] + ev.passes
+    tf, tp = pf[n], pp[n]
     logs = [0.0] * n
     rate_good = [0.0] * n
     rate_bad = [0.0] * n
-    tf, tp = pf[n], pp[n]
-    logs[0] = math.log(null_prior) + _lbeta(a + tf, b + tp) - base
-    rate_good[0] = rate_bad[0] = (a + tf) / (a + b + tf + tp)
+    log_null, shared = rates.single(tf, tp)
+    logs[0] = math.log(null_prior) + log_null
+    rate_good[0] = rate_bad[0] = shared
     log_h = math.log((1 - null_prior) / (n - 1))
+    seen: dict[tuple[int, int, int, int], tuple[float, float, float]] = {}
     for k in range(1, n):
-        fg, sg = pf[k], pp[k]
-        fb, sb = tf - fg, tp - sg
-        ag, bg, ab, bb = a + fg, b + sg, a + fb, b + sb
-        order = _prob_less(ag, bg, ab, bb)
-        # Divide by the prior probability of the order (1/2 for equal priors).
-        logs[k] = log_h + _lbeta(ag, bg) + _lbeta(ab, bb) - 2 * base + math.log(max(order, 1e-300) * 2)
-        rate_good[k] = ag / (ag + bg)
-        rate_bad[k] = ab / (ab + bb)
+        key = (pf[k], pp[k], tf - pf[k], tp - pp[k])
+        got = seen.get(key)
+        if got is None:
+            got = seen[key] = rates.split((key[0], key[1]), (key[2], key[3]))
+        logs[k] = log_h + got[0]
+        rate_good[k], rate_bad[k] = got[1], got[2]
     top = max(logs)
     weights = [math.exp(x - top) for x in logs]
     total = sum(weights)
@@ -383,7 +475,7 @@ def bayesian_search(
     *,
     confidence: float = 0.95,
     max_runs: int | None = None,
-    prior: tuple[float, float] = DEFAULT_PRIOR,
+    prior: RatePrior | None = None,
     null_prior: float = DEFAULT_NULL_PRIOR,
     end_runs: int = 15,
 ) -> SearchResult:

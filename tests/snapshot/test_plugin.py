@@ -60,6 +60,10 @@ def ini(pytester: pytest.Pytester, extra: str = "") -> None:
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.setenv("AGENTTRACE_VERSIONS", "summarizer=v3")  # else the latest label, v4, is used
+    # When this suite itself runs under xdist, the inner session must not look like a worker to syrupy
+    # (it reads PYTEST_XDIST_WORKER and would leave the summary to a controller that does not exist).
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     ini(pytester)
     for label in ("v3", "v4"):
         folder = pytester.path / "prompts" / "summarizer"
