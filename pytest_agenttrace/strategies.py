@@ -64,19 +64,46 @@ def span_names(kind: str) -> st.SearchStrategy[str]:
     return st.sampled_from(("call", "step", "check", "fetch")) | st.text(min_size=1, max_size=10)
 
 
+_NAME_TABLE = {
+    "agent": AGENT_NAMES,
+    "handoff": AGENT_NAMES,
+    "delegation": AGENT_NAMES,
+    "wait": AGENT_NAMES,
+    "tool": TOOL_NAMES,
+    "memory_read": ("plan", "notes", "diff", "customer"),
+    "memory_write": ("plan", "notes", "diff", "customer"),
+}
+_OTHER_NAMES = ("call", "step", "check", "fetch")
+_small_json = st.recursive(
+    _scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(min_size=1, max_size=6), children, max_size=3)
+    ),
+    max_leaves=4,
+)
+
+
 @st.composite
 def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: tuple[str, ...] = KINDS) -> Trace:
-    """A valid trace of ``min_spans`` to ``max_spans`` spans drawn from ``kinds``."""
+    """A valid trace of ``min_spans`` to ``max_spans`` spans drawn from ``kinds``.
+
+    Shrinks towards flat forests of few spans.  Few primitive draws per span,
+    so a 30-span trace costs milliseconds, not a tenth of a second.
+    """
     count = draw(st.integers(min_value=min_spans, max_value=max_spans))
-    # Structure: each span's parent is an earlier span or none (a forest in preorder-compatible shape).
-    parents: list[int | None] = []
-    for i in range(count):
-        parents.append(None if i == 0 else draw(st.one_of(st.none(), st.integers(min_value=0, max_value=i - 1))))
+    # Structure: a parent index per span (0 = a root); only earlier spans can be parents.
+    raw_parents = draw(st.lists(st.integers(min_value=0, max_value=max(count, 1)), min_size=count, max_size=count))
+    parents: list[int | None] = [None if i == 0 or r == 0 else (r - 1) % i for i, r in enumerate(raw_parents)]
     children: dict[int | None, list[int]] = {}
     for i, p in enumerate(parents):
         children.setdefault(p, []).append(i)
-    kinds_of = [draw(st.sampled_from(kinds)) for _ in range(count)]
-    names = [draw(span_names(k)) for k in kinds_of]
+    kinds_of = draw(st.lists(st.sampled_from(kinds), min_size=count, max_size=count))
+    name_picks = draw(st.lists(st.integers(min_value=0, max_value=7), min_size=count, max_size=count))
+    odd_name = draw(st.text(min_size=1, max_size=10))
+    names = []
+    for kind, pick in zip(kinds_of, name_picks):
+        table = _NAME_TABLE.get(kind, _OTHER_NAMES)
+        names.append(odd_name if pick == 7 and kind not in _NAME_TABLE else table[pick % len(table)])
 
     # Times by depth-first walk: a span starts after its previous sibling ends and
     # ends after its last child; spans are then listed in start order.
@@ -84,25 +111,22 @@ def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: t
     end: dict[int, int] = {}
     gaps = iter(draw(st.lists(st.integers(min_value=0, max_value=1000), min_size=2 * count, max_size=2 * count)))
     clock = 0
-
-    def visit(i: int) -> None:
-        nonlocal clock
+    stack: list[tuple[int, bool]] = [(root, False) for root in reversed(children.get(None, []))]
+    while stack:
+        i, leaving = stack.pop()
         clock += next(gaps)
+        if leaving:
+            end[i] = clock
+            continue
         start[i] = clock
-        for c in children.get(i, []):
-            visit(c)
-        clock += next(gaps)
-        end[i] = clock
-
-    # Iterative-enough: depth is bounded by max_spans, which is small for property tests.
-    for root in children.get(None, []):
-        visit(root)
+        stack.append((i, True))
+        stack.extend((c, False) for c in reversed(children.get(i, [])))
     order = sorted(range(count), key=lambda i: (start[i], i))
     ids = {i: str(pos + 1) for pos, i in enumerate(order)}
 
     agent_of: dict[int, str | None] = {}
     scope_path_of: dict[int, list[str]] = {}
-    for i in sorted(range(count), key=lambda i: (start[i], i)):
+    for i in order:
         p = parents[i]
         inherited = agent_of[p] if p is not None else None
         agent_of[i] = names[i] if kinds_of[i] == "agent" else inherited
@@ -113,28 +137,43 @@ def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: t
         else:
             scope_path_of[i] = list(scope_path_of[p])
 
+    stamps = draw(
+        st.dictionaries(
+            st.sampled_from(("prompt:planner", "prompt:coder", "config:tools")),
+            st.sampled_from(("planner@v1#1a2b3c4d", "coder@v3#deadbeef", "tools#a1b2c3d4")),
+            max_size=2,
+        )
+    )
+    attribute_sets = draw(
+        st.lists(
+            st.dictionaries(st.sampled_from(("why", "confidence", "retries", "note")), _scalars, max_size=2),
+            min_size=count,
+            max_size=count,
+        )
+    )
+    failures = draw(st.lists(st.integers(min_value=0, max_value=9), min_size=count, max_size=count))
     spans = []
-    stamps = draw(st.dictionaries(st.sampled_from(("prompt:planner", "prompt:coder", "config:tools")), st.sampled_from(("planner@v1#1a2b3c4d", "coder@v3#deadbeef", "tools#a1b2c3d4")), max_size=2))
     for i in order:
         kind = kinds_of[i]
-        attributes: dict[str, Any] = draw(
-            st.dictionaries(st.sampled_from(("why", "confidence", "retries", "note")), json_values, max_size=2)
-        )
+        attributes: dict[str, Any] = dict(attribute_sets[i])
         context: dict[str, Any] | None = None
         if kind in ("handoff", "delegation"):
             attributes["from_agent"] = agent_of[i]
             attributes["to_agent"] = names[i]
-            context = draw(st.dictionaries(st.sampled_from(("diff_summary", "confidence", "plan", "ticket")), json_values, max_size=3))
-            if kind == "delegation" and draw(st.booleans()):
+            context = draw(
+                st.dictionaries(st.sampled_from(("diff_summary", "confidence", "plan", "ticket")), _scalars, max_size=3)
+            )
+            if kind == "delegation" and failures[i] % 2 == 0:
                 attributes["allowed_tools"] = draw(st.lists(st.sampled_from(TOOL_NAMES), unique=True, max_size=3))
         if kind == "llm":
             attributes["model"] = "fake-model"
-        failed = draw(st.integers(min_value=0, max_value=9)) == 0
+        failed = failures[i] == 9
         path = scope_path_of[i]
+        parent = parents[i]
         spans.append(
             Span(
                 span_id=ids[i],
-                parent_id=ids[parents[i]] if parents[i] is not None else None,  # type: ignore[index]
+                parent_id=ids[parent] if parent is not None else None,
                 kind=kind,
                 name=names[i],
                 agent=agent_of[i],
@@ -144,8 +183,8 @@ def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: t
                 end_ns=end[i],
                 status="error" if failed else "ok",
                 error={"type": "ValueError", "message": "boom"} if failed else None,
-                input=draw(json_values) if kind in ("tool", "llm") else None,
-                output=draw(json_values) if kind in ("tool", "llm") else None,
+                input=draw(_small_json) if kind in ("tool", "llm") else None,
+                output=draw(_small_json) if kind in ("tool", "llm") else None,
                 attributes=attributes,
                 versions=dict(stamps),
                 context=context,
