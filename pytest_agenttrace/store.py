@@ -104,7 +104,9 @@ def save_trace(trace: Trace, path: str | os.PathLike[str], *, indent: bool | Non
     """
     if indent is None:
         indent = len(trace.spans) <= INDENT_MAX_SPANS
-    return write_atomic(path, dump_bytes(trace.to_dict(), indent=indent))
+    with gc_paused():
+        data = dump_bytes(trace.to_dict(), indent=indent)
+    return write_atomic(path, data)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
@@ -133,7 +135,8 @@ def load_trace_dict(path: str | os.PathLike[str], *, check_spans: bool = True) -
         raise TraceFileError("no such trace file; check the path.", path=str(p)) from None
     except OSError as exc:
         raise TraceFileError(f"cannot read the trace file: {exc.strerror}.", path=str(p)) from None
-    data = _parse(raw, str(p))
+    with gc_paused():  # parsing allocates only acyclic containers: collections would find nothing
+        data = _parse(raw, str(p))
     check_structure(data, str(p), spans=check_spans)
     result: dict[str, Any] = data
     return result
