@@ -730,7 +730,7 @@ class Recorder:
         for callback in self._finalizers:
             try:
                 callback()
-            except Exception:  # noqa: BLE001 - an adapter's problem must not lose the trace
+            except Exception:
                 import logging
 
                 logging.getLogger("pytest_agenttrace").warning("agenttrace: a trace finalizer failed", exc_info=True)
