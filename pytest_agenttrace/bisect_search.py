@@ -21,17 +21,20 @@ Three strategies, one result type (:class:`SearchResult`):
 
 ``bayesian_search`` (the default for flaky agents)
     A change-point model over the ordered versions.  Hypothesis ``k`` says the
-    failure rate is ``p_good`` before ``k`` and ``p_bad`` from ``k`` on, both
-    unknown with weak Beta priors and integrated out (Beta-Bernoulli), with
-    ``p_good < p_bad``; hypothesis ``none`` says all versions share one rate (the
-    ends do not bracket a regression).  After each run the posterior over the
+    failure rate is ``p_good`` before ``k`` and ``p_bad`` from ``k`` on, with
+    ``p_good < p_bad``; both rates are unknown and integrated out exactly on a
+    grid (:class:`RatePrior`: Beta(½, 3) for ``p_good`` -- good versions rarely
+    fail --, Beta(½, ½) for ``p_bad``), so every run of every version left of
+    ``k`` pools into ``p_good`` and every run right of it into ``p_bad``;
+    hypothesis ``none`` says all versions share one rate (the ends do not
+    bracket a regression, prior 0.02).  After each run the posterior over the
     hypotheses is updated exactly; the next version to run is the one whose
-    outcome has the largest expected reduction of the posterior entropy
-    (re-running an end is allowed: it sharpens the failure-rate estimates).  It
-    stops when one hypothesis (or a group of hypotheses that only skipped
-    versions separate) reaches the requested posterior probability, or when the
-    run budget is spent (``inconclusive``, with the best guess and the
-    confidence reached).
+    outcome has the largest expected reduction of the entropy of the
+    change-point posterior (re-running an end is allowed: it sharpens the
+    failure-rate estimates).  It stops when one hypothesis (or a group of
+    hypotheses that only skipped versions separate) reaches the requested
+    posterior probability, or when the run budget is spent (``inconclusive``,
+    with the best guess and the confidence reached).
 
 ``sprt_search``
     Bisection in which every probe is decided by a sequential probability
@@ -253,6 +256,10 @@ class RatePrior:
     rarely fails: the good end's passes quickly make every failure strong
     evidence of badness (the "good never fails, bad fails 30%" case).
 
+    ``points`` replaces the grid (increasing rates in (0, 1)); two points
+    ``(p_good, p_bad)`` tell the search the true rates, which is how the
+    benchmark measures what learning the rates costs.
+
     Every likelihood is exact on the grid; the rates are integrated out
     (summed over the grid), so all runs of all versions left of a change point
     pool into one estimate of ``p_good`` and all runs right of it into one of
@@ -267,10 +274,16 @@ class RatePrior:
         *,
         size: int = 24,
         min_gap: float = 0.0,
+        points: Sequence[float] | None = None,
     ) -> None:
-        if size < 2:
-            raise ValueError("the rate grid needs at least 2 points")
-        self.points = [math.sin(math.pi / 2 * (i + 0.5) / size) ** 2 for i in range(size)]
+        if points is None:
+            if size < 2:
+                raise ValueError("the rate grid needs at least 2 points")
+            points = [math.sin(math.pi / 2 * (i + 0.5) / size) ** 2 for i in range(size)]
+        elif len(points) < 2 or any(not 0 < x < 1 for x in points) or list(points) != sorted(set(points)):
+            raise ValueError("rate grid points must be at least 2 increasing rates strictly between 0 and 1")
+        size = len(points)
+        self.points = list(points)
         self._log_p = [math.log(x) for x in self.points]
         self._log_q = [math.log1p(-x) for x in self.points]
         self._w_good = self._weights(good)
@@ -680,7 +693,7 @@ def sprt_search(
             if run(pick) == SKIP:
                 break
             for end in (0, n - 1):
-                if tally.of(end).tested < tally.of(pick).tested:
+                if tally.of(end).tested < tally.of(pick).tested and len(tally.runs) < budget:
                     run(end)
             p_good, p_bad = rates()
             if p_bad <= p_good:

@@ -41,6 +41,7 @@ from deepdiff.helper import NotPresent
 from .exceptions import InputError, TraceFileError
 from .model import Trace
 from .normalize import LEVELS, NormalizeOptions, node_key, normalize
+from .report.terminal import terminal_safe
 from .snapfile import dump_lines, loads
 
 __all__ = [
@@ -275,9 +276,10 @@ class TraceDiff:
         lines.extend(c.describe() for c in self.counts)
         if self.same:
             lines.append("the span trees are the same")
-            return lines
+            return [terminal_safe(line) for line in lines]
         for change in self.changes:
             lines.extend(change.render())
+        lines = [terminal_safe(line) for line in lines]  # names and values come from trace data
         if max_lines and len(lines) > max_lines:
             hidden = len(lines) - max_lines
             lines = lines[:max_lines]

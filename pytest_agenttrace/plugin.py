@@ -33,6 +33,7 @@ import pytest
 from . import hookspec
 from .exceptions import InputError
 from .recorder import Recorder
+from .sanitize import redact_text
 from .store import save_trace, trace_filename
 from .versions import ITEM_OVERRIDES, ConfigRegistry, PromptRegistry, VersionContext, env_overrides, parse_overrides
 
@@ -187,7 +188,8 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     context = VersionContext(
         prompts=PromptRegistry(state.prompts_dir), configs=ConfigRegistry(state.configs_dir), overrides=overrides
     )
-    recorder = Recorder(item.nodeid, metadata=_metadata(item, state), versions=context)
+    # Test ids can carry secrets (a parametrized API key): the trace's name and file name are redacted too.
+    recorder = Recorder(redact_text(item.nodeid), metadata=_metadata(item, state), versions=context)
     item.stash[RECORDER_KEY] = recorder
     state.recorded += 1
     recorder.__enter__()
@@ -199,7 +201,7 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
             # The call phase never ran (setup failed): still leave a complete trace.
             _finish(item, recorder)
         if state.save:
-            path = state.trace_dir / trace_filename(item.nodeid)
+            path = state.trace_dir / trace_filename(recorder.name)
             save_trace(recorder.trace, path)
             state.saved.append(path)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .exceptions import TraceFileError
-from .model import FORMAT_VERSION, SPAN_FIELDS, Span, Trace
+from .model import FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace
 
 try:  # optional speed-up
     import orjson as _orjson
@@ -36,6 +36,7 @@ except ImportError:  # pragma: no cover - exercised only without orjson
     _orjson = None  # type: ignore[assignment]
 
 __all__ = [
+    "check_types",
     "dump_bytes",
     "load_trace",
     "load_trace_dict",
@@ -113,13 +114,16 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 
 def trace_filename(nodeid: str) -> str:
-    """A file name for a test's trace: ``tests/test_x.py::test_y[a]`` -> ``tests_test_x.py__test_y_a.json``."""
-    name = _UNSAFE.sub("_", nodeid.replace("::", "__").replace("/", "_")).strip("_")
-    if len(name) > 180:
-        from .versions import content_hash
+    """A unique, filesystem-safe file name for a test's trace.
 
-        name = f"{name[:170]}-{content_hash(nodeid)}"
-    return f"{name or 'trace'}.json"
+    ``tests/test_x.py::test_y[a]`` -> ``tests_test_x.py__test_y_a-3f2a9c1e.json``: readable,
+    and suffixed with a hash of the whole id, because the readable part alone is lossy
+    (``a/test_b.py`` and ``a_test_b.py`` would otherwise overwrite each other's trace).
+    """
+    from .versions import content_hash
+
+    readable = _UNSAFE.sub("_", nodeid.replace("::", "__").replace("/", "_")).strip("_.") or "trace"
+    return f"{readable[:150]}-{content_hash(nodeid)}.json"
 
 
 def load_trace_dict(path: str | os.PathLike[str], *, check_spans: bool = True) -> dict[str, Any]:
@@ -149,10 +153,14 @@ def _parse(raw: bytes, where: str) -> Any:
         if _orjson is not None:
             return _orjson.loads(raw)
         return json.loads(raw)
+    except RecursionError:
+        raise TraceFileError("the JSON is nested too deeply to be a trace file.", path=where) from None
     except (ValueError, UnicodeDecodeError):
         # Re-parse with the standard library for a line/column to report.
         try:
             json.loads(raw.decode("utf-8", errors="replace"))
+        except RecursionError:
+            raise TraceFileError("the JSON is nested too deeply to be a trace file.", path=where) from None
         except json.JSONDecodeError as exc:
             raise TraceFileError(
                 f"not valid JSON ({exc.msg}); the file is corrupt or not a trace file.",
@@ -216,10 +224,95 @@ def load_trace(path: str | os.PathLike[str], *, validate: bool = False) -> Trace
     except (TypeError, KeyError, ValueError, AttributeError) as exc:
         check_structure(data, str(path))  # names the malformed span, if that is the problem
         raise TraceFileError(f"cannot build the trace: {exc}.", path=str(path)) from None
-    for span in trace.spans:
-        if type(span.span_id) is not str or type(span.start_ns) is not int or type(span.end_ns) is not int:
-            check_structure(data, str(path))
+    check_types(trace, str(path))
     return trace
+
+
+_KIND_SET: Final = frozenset(KINDS)
+_OPT_STR: Final = (str, type(None))
+
+
+def _span_problem(span: Span) -> str | None:
+    """What is wrong with one span's field types (the schema's rules, checked in Python)."""
+    checks: tuple[tuple[str, bool, str], ...] = (
+        ("span_id", type(span.span_id) is str and bool(span.span_id), "a non-empty string"),
+        ("parent_id", isinstance(span.parent_id, _OPT_STR), "a string or null"),
+        ("kind", span.kind in _KIND_SET, f"one of {', '.join(KINDS)}"),
+        ("name", type(span.name) is str, "a string"),
+        ("agent", isinstance(span.agent, _OPT_STR), "a string or null"),
+        ("scope", isinstance(span.scope, _OPT_STR), "a string or null"),
+        ("scope_path", type(span.scope_path) is list and all(type(x) is str for x in span.scope_path), "a list of strings"),
+        ("start_ns", type(span.start_ns) is int, "an integer"),
+        ("end_ns", type(span.end_ns) is int, "an integer"),
+        ("status", span.status in ("ok", "error"), "'ok' or 'error'"),
+        (
+            "error",
+            span.error is None
+            or (type(span.error) is dict and type(span.error.get("type")) is str and type(span.error.get("message")) is str),
+            'null or {"type": string, "message": string}',
+        ),
+        ("attributes", type(span.attributes) is dict, "an object"),
+        ("versions", type(span.versions) is dict and all(type(v) is str for v in span.versions.values()), "an object of strings"),
+        ("context", span.context is None or type(span.context) is dict, "an object or null"),
+        ("links", type(span.links) is list and all(type(x) is str for x in span.links), "a list of span ids"),
+        (
+            "events",
+            type(span.events) is list and all(type(e) is dict and type(e.get("name")) is str for e in span.events),
+            'a list of {"name": string, ...} objects',
+        ),
+    )
+    for field, ok, expected in checks:
+        if not ok:
+            return f"{field} must be {expected}, found {type(getattr(span, field)).__name__}"
+    return None
+
+
+def check_types(trace: Trace, where: str = "<trace>") -> None:
+    """Check the field types of a built trace (what consumers rely on); :class:`TraceFileError` if wrong.
+
+    The common case is one fast pass; only a failing span is examined field by field.
+    """
+    if not (
+        type(trace.trace_id) is str
+        and type(trace.name) is str
+        and type(trace.started_at) is str
+        and type(trace.metadata) is dict
+        and type(trace.versions) is dict
+    ):
+        raise TraceFileError(
+            "trace_id, name and started_at must be strings, metadata and versions objects; the file is corrupt.",
+            path=where,
+        )
+    seen: set[str] = set()
+    kinds = _KIND_SET
+    for position, span in enumerate(trace.spans):
+        if (
+            type(span.span_id) is str
+            and span.kind in kinds
+            and type(span.name) is str
+            and type(span.start_ns) is int
+            and type(span.end_ns) is int
+            and type(span.attributes) is dict
+            and type(span.versions) is dict
+            and type(span.scope_path) is list
+            and type(span.links) is list
+            and type(span.events) is list
+            and (span.error is None or type(span.error) is dict)
+            and (span.context is None or type(span.context) is dict)
+            and (span.agent is None or type(span.agent) is str)
+            and span.status in ("ok", "error")
+            and (not span.links or all(type(x) is str for x in span.links))
+            and (not span.scope_path or all(type(x) is str for x in span.scope_path))
+            and all(type(v) is str for v in span.versions.values())
+        ):
+            problem = None if not span.events and not span.error else _span_problem(span)
+        else:
+            problem = _span_problem(span)
+        if problem is not None:
+            raise TraceFileError(f"span #{position} (id {span.span_id!r}): {problem}; the file is corrupt.", path=where)
+        if span.span_id in seen:
+            raise TraceFileError(f"span #{position}: duplicate span_id {span.span_id!r}; span ids must be unique.", path=where)
+        seen.add(span.span_id)
 
 
 @contextlib.contextmanager

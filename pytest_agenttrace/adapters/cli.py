@@ -112,10 +112,12 @@ def _targets(output: str, traces: list[Trace], trace_filename: Any) -> list[tupl
 
 
 def _run_export(args: argparse.Namespace) -> int:
+    from ..report._clean import sanitized
     from ..store import dump_bytes, load_trace, write_atomic
     from .otlp import to_otlp
 
-    traces = [load_trace(path) for path in args.traces]
+    # A trace file need not be clean (hand-made, another tool): nothing secret is exported.
+    traces = [sanitized(load_trace(path)) for path in args.traces]
     data = dump_bytes(to_otlp(traces), indent=False)
     if args.output is None:
         sys.stdout.buffer.write(data + b"\n")

@@ -18,7 +18,11 @@ every format needs the same way:
 
 A malformed record logs a warning (logger ``pytest_agenttrace.adapters``),
 is noted in ``metadata.import_warnings`` and is skipped; a file that is not
-the declared format at all raises :class:`~pytest_agenttrace.exceptions.TraceFileError`.
+the declared format at all, whose top-level shape is wrong (a reader raises
+:class:`ShapeError`) or from which no span could be imported raises
+:class:`~pytest_agenttrace.exceptions.TraceFileError`.  Every value is
+sanitised on the way in (secrets redacted, sizes capped), whatever the file
+claims to be.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Any, Final
 
 from ..exceptions import TraceFileError
 from ..model import KINDS, Span, Trace
-from ..sanitize import clean
+from ..sanitize import Limits, clean, redact_text
 from .semconv import MappedSpan
 
 try:  # optional speed-up, as in store
@@ -48,6 +52,7 @@ __all__ = [
     "FORMATS",
     "ImportLog",
     "Record",
+    "ShapeError",
     "assemble",
     "detect_format",
     "import_trace",
@@ -61,6 +66,10 @@ logger = logging.getLogger("pytest_agenttrace.adapters")
 FORMATS: Final[tuple[str, ...]] = ("otlp", "langfuse", "openai-agents", "messages")
 _MAX_NOTED_WARNINGS: Final = 20
 _KIND_SET: Final = frozenset(KINDS)
+
+
+class ShapeError(ValueError):
+    """A reader found the file's top-level structure is not what its format prescribes."""
 
 
 @dataclass(slots=True)
@@ -160,16 +169,15 @@ def assemble(
     started_at: str | None = None,
     base: int | None = None,
     versions: Mapping[str, str] | None = None,
-    sanitize: bool = True,
 ) -> Trace:
     """Build a :class:`~pytest_agenttrace.model.Trace` from records (see the module docstring).
 
     ``base`` is the time that becomes ``start_ns`` 0 (default: the earliest
     record's start); ``started_at`` defaults to ``base`` read as unix
-    nanoseconds; ``versions`` defaults to every span's stamps.  ``sanitize`` passes payloads through
-    :func:`pytest_agenttrace.sanitize.clean` (secrets redacted, sizes capped);
-    agenttrace's own exports are clean already and skip it, so they come back
-    exactly.
+    nanoseconds; ``versions`` defaults to every span's stamps.  Names and
+    payloads always pass through :func:`pytest_agenttrace.sanitize.clean`
+    (secrets redacted, sizes capped): a file that claims to be agenttrace's
+    own export is not trusted to be clean (a clean one comes back unchanged).
     """
     by_id: dict[str, Record] = {}
     order: list[Record] = []
@@ -211,7 +219,7 @@ def assemble(
     keyed.sort()
     order = [order[i] for _, _, i in keyed]
 
-    prepare = clean if sanitize else _same
+    prepare = clean
     spans = []
     all_versions: dict[str, str] = {}
     bad_times = 0
@@ -227,19 +235,19 @@ def assemble(
                 span_id=record.span_id,
                 parent_id=record.parent_id,
                 kind=record.kind,
-                name=record.name,
-                agent=record.agent,
-                scope=record.scope,
-                scope_path=record.scope_path or [],
+                name=_text(record.name),
+                agent=None if record.agent is None else _text(record.agent),
+                scope=None if record.scope is None else str(record.scope),
+                scope_path=[str(item) for item in record.scope_path or ()],
                 start_ns=start,
                 end_ns=end,
-                status=record.status,
-                error=prepare(record.error) if record.error is not None else None,
+                status=record.status if record.status in ("ok", "error") else "error",
+                error=_error(record.error),
                 input=prepare(record.input) if record.input is not None else None,
                 output=prepare(record.output) if record.output is not None else None,
-                attributes=prepare(record.attributes),
-                versions=record.versions,
-                context=prepare(record.context) if record.context is not None else None,
+                attributes=_mapping(record.attributes),
+                versions=_versions(record.versions),
+                context=_mapping(record.context) if record.context is not None else None,
                 links=record.links if record.exact else [link for link in record.links if link in by_id],
                 events=_events(record, base, prepare),
             )
@@ -247,25 +255,86 @@ def assemble(
     if bad_times:
         log.warn(f"{bad_times} span(s) ended before they started; their end was set to their start")
     return Trace(
-        trace_id=trace_id,
-        name=name,
+        trace_id=_text(trace_id),
+        name=_text(name),
         started_at=started_at,
-        metadata=log.into(dict(metadata)),
-        versions=dict(versions) if versions is not None else dict(sorted(all_versions.items())),
+        metadata=log.into(_metadata(metadata)),
+        versions=_versions(versions) if versions is not None else dict(sorted(all_versions.items())),
         spans=tuple(spans),
     )
 
 
-def _same(value: Any) -> Any:
+def _text(value: Any) -> str:
+    """A name or id as a clean string (secrets redacted, length capped)."""
+    result: str = clean(value if isinstance(value, str) else str(value))
+    return result
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A clean JSON object; anything that is not a mapping becomes ``{"value": ...}``."""
+    if isinstance(value, Mapping):
+        result: dict[str, Any] = clean(value)
+        return result
+    return {"value": clean(value)}
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    """Run metadata with secret-looking text redacted (keys such as ``session_id`` are ids here, kept)."""
+    if not isinstance(value, Mapping):
+        return {}
+    result: dict[str, Any] = _redact_values(clean(value, _METADATA_LIMITS))
+    return result
+
+
+_METADATA_LIMITS: Final = Limits(redact=False)
+
+
+def _redact_values(value: Any) -> Any:
+    """``value`` (clean JSON data, so bounded in depth) with :func:`redact_text` applied to every string."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {redact_text(key): _redact_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(item) for item in value]
     return value
+
+
+def _versions(value: Any) -> dict[str, str]:
+    """Version stamps as clean strings; a stamp map that is not a mapping is dropped."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {_text(key): _text(stamp) for key, stamp in value.items()}
+
+
+def _error(value: Any) -> dict[str, Any] | None:
+    """``{"type", "message"}`` from whatever the file gave as the error."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        result = _mapping(value)
+        result["type"] = _text(result.get("type") or "")
+        result["message"] = _text(result.get("message") or "")
+        return result
+    return {"type": "", "message": _text(value)}
 
 
 def _events(record: Record, base: int, prepare: Callable[[Any], Any]) -> list[dict[str, Any]]:
     """Event times made relative like the span's (exact records have relative times already)."""
-    if not record.events or record.exact:
-        return record.events
+    if not isinstance(record.events, list):
+        return []
+    if not record.events:
+        return []
+    if record.exact:
+        exact: list[dict[str, Any]] = [
+            clean(event) if isinstance(event, Mapping) else {"name": "event", "value": clean(event)}
+            for event in record.events
+        ]
+        return exact
     shifted = []
     for event in record.events:
+        if not isinstance(event, Mapping):
+            event = {"name": "event", "value": event}
         time_ns = event.get("time_ns")
         shifted.append({**event, "time_ns": time_ns - base} if isinstance(time_ns, int) else event)
     result: list[dict[str, Any]] = prepare(shifted)
@@ -478,8 +547,25 @@ def import_trace(path: str | os.PathLike[str], fmt: str | None = None) -> Trace 
             if found != fmt:
                 seen = f"it looks like {found!r}" if found else "it matches no known format"
                 raise TraceFileError(f"is not {_EXPECTED[fmt]}: {seen}.", path=str(file))
-        traces = _reader(fmt)(data, file.name)
+        try:
+            traces = _reader(fmt)(data, file.name)
+        except ShapeError as exc:
+            raise TraceFileError(f"is not {_EXPECTED[fmt]}: {exc}.", path=str(file)) from None
+        except (AttributeError, TypeError, KeyError, ValueError, RecursionError) as exc:
+            raise TraceFileError(
+                f"has an unexpected structure ({type(exc).__name__}: {exc}); expected {_EXPECTED[fmt]}.",
+                path=str(file),
+            ) from None
         del data  # freed while the collector still sleeps: it never scans the parsed document
-    if not traces:
-        raise TraceFileError(f"holds no spans; expected {_EXPECTED[fmt]}.", path=str(file))
+    if not any(trace.spans for trace in traces) and not _empty_own_export(traces):
+        notes = [str(note) for trace in traces for note in trace.metadata.get("import_warnings") or ()]
+        why = f" ({'; '.join(notes[:3])})" if notes else ""
+        raise TraceFileError(f"holds no span that could be imported{why}; expected {_EXPECTED[fmt]}.", path=str(file))
     return traces[0] if len(traces) == 1 else traces
+
+
+def _empty_own_export(traces: list[Trace]) -> bool:
+    """Whether ``traces`` are agenttrace's own exports of traces that had no spans (a valid round trip)."""
+    return bool(traces) and all(
+        trace.metadata.get("imported_from") is None and not trace.metadata.get("import_warnings") for trace in traces
+    )

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..model import Trace
-from .importing import ImportLog, Record, assemble, unix_ns_from_iso
+from .importing import ImportLog, Record, ShapeError, assemble, unix_ns_from_iso
 from .semconv import MappedSpan, map_otel_span
 
 __all__ = ["read_langfuse"]
@@ -63,7 +63,10 @@ def read_langfuse(data: Any, source: str) -> list[Trace]:
         inner = export.get("trace")
         trace: Mapping[str, Any] = inner if isinstance(inner, Mapping) else export
         label = source if len(exports) == 1 else f"{source}#{position}"
-        traces.append(_read_one(trace, export.get("observations") or [], label, source))
+        observations = export.get("observations")
+        if not isinstance(observations, list):
+            raise ShapeError(f"'observations' must be a list, found {type(observations).__name__}")
+        traces.append(_read_one(trace, observations, label, source))
     return traces
 
 

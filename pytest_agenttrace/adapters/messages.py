@@ -48,7 +48,7 @@ from pathlib import PurePath
 from typing import Any, Final
 
 from ..model import Trace
-from .importing import ImportLog, Record, assemble
+from .importing import ImportLog, Record, ShapeError, assemble
 
 __all__ = ["conversation_records", "read_messages"]
 
@@ -93,6 +93,8 @@ def read_messages(data: Any, source: str) -> list[Trace]:
     if isinstance(data, Mapping) and "history" in data:
         return [_who_and_when(data, source)]
     messages = data.get("messages") if isinstance(data, Mapping) else data
+    if not isinstance(messages, list):
+        raise ShapeError(f"'messages' must be a list of messages, found {type(messages).__name__}")
     log = ImportLog(source)
     records = conversation_records(_message_list(messages, log), log)
     return [
@@ -102,6 +104,8 @@ def read_messages(data: Any, source: str) -> list[Trace]:
 
 def _who_and_when(data: Mapping[str, Any], source: str) -> Trace:
     log = ImportLog(source)
+    if not isinstance(data.get("history"), list):
+        raise ShapeError(f"'history' must be a list of messages, found {type(data.get('history')).__name__}")
     history = _message_list(data.get("history"), log)
     records = conversation_records(history, log)
     roles = {str(m.get("role", "")) for m in history}

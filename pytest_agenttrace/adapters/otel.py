@@ -55,6 +55,7 @@ from ._context import (
 from ._context import (
     descends as _descends,
 )
+from .semconv import MappedFields, map_otel_fields
 
 try:
     from opentelemetry import baggage as _baggage
@@ -101,11 +102,9 @@ def _require() -> None:
         raise MissingExtraError("OpenTelemetry capture", "otel", "opentelemetry-sdk") from _IMPORT_ERROR
 
 
-def _map(name: str, attributes: Mapping[str, Any], status_error: tuple[str, str] | None = None) -> Any:
-    """The one mapping call (semantic conventions -> agenttrace fields)."""
-    from .semconv import map_otel_span
-
-    return map_otel_span(name, attributes, status_error=status_error)
+def _map(name: str, attributes: Mapping[str, Any], status_error: tuple[str, str] | None = None) -> MappedFields:
+    """The one mapping call (semantic conventions -> agenttrace fields, as a plain tuple)."""
+    return map_otel_fields(name, attributes, status_error)
 
 
 # -- per-recorder state ---------------------------------------------------------
@@ -125,10 +124,10 @@ class _OtelState:
         self.contexts: dict[str, Any] = {}
         self.synthetic: dict[str, int] = {}
         self.trace_id = random.getrandbits(128) or 1
-        #: span id -> (attributes at the start, their mapping), until the span ends.
-        self.mapped: dict[int, tuple[dict[str, Any], Any]] = {}
-        #: ended spans whose mapping waits for the next build of the trace.
-        self.pending: list[tuple[Any, ...]] = []
+        #: span id -> (attributes at the start, their mapping), until the span ends (agent spans).
+        self.mapped: dict[int, tuple[dict[str, Any], MappedFields]] = {}
+        #: ended spans (handle, ReadableSpan, start mapping) whose mapping waits for the next build.
+        self.pending: list[tuple[SpanHandle, Any, tuple[dict[str, Any], MappedFields] | None]] = []
         add_finalizer = getattr(rec, "add_finalizer", None)
         self.deferred = add_finalizer is not None
         if add_finalizer is not None:
@@ -138,11 +137,23 @@ class _OtelState:
 def _flush(rec: Recorder, state: _OtelState) -> None:
     """Map the spans that ended since the last build (runs as a recorder finalizer)."""
     pending, state.pending = state.pending, []
-    for handle, name, attributes, status_error, events, mapped in pending:
+    for handle, span, started in pending:
         try:
-            _apply(rec, handle, name, attributes, status_error, events, mapped=mapped)
+            _finish(rec, handle, span, started)
         except Exception:  # noqa: BLE001 - one bad span must not stop the others
-            log.warning("agenttrace: could not map OpenTelemetry span %r", name, exc_info=True)
+            log.warning("agenttrace: could not map OpenTelemetry span %r", getattr(span, "name", "?"), exc_info=True)
+
+
+def _finish(rec: Recorder, handle: SpanHandle, span: Any, started: tuple[dict[str, Any], MappedFields] | None) -> None:
+    """Fill ``handle`` from an ended SDK span (its name, attributes, status and events are frozen by then)."""
+    attributes = _frozen_attributes(span)
+    status = span.status
+    status_error = _status_error(span) if status is not None and status.status_code is StatusCode.ERROR else None
+    # Attributes unchanged since the start (the common case): reuse that mapping.
+    reuse = started[1] if started is not None and status_error is None and started[0] == attributes else None
+    raw_events = getattr(span, "_events", None)
+    events = tuple(raw_events) if raw_events else (span.events if raw_events is None else None)
+    _apply(rec, handle, span.name, attributes, status_error, events, mapped=reuse)
 
 
 _state: Callable[[Recorder], _OtelState] = StateCache(SOURCE, _OtelState)
@@ -196,8 +207,8 @@ class AgentTraceSpanProcessor(_SpanProcessor):
     """
 
     def on_start(self, span: Any, parent_context: Context | None = None) -> None:
-        rec = active_recorder()
-        if rec is None or not _context.enabled(SOURCE):
+        rec = _context.route(SOURCE)
+        if rec is None:
             return
         try:
             self._start(rec, span)
@@ -219,16 +230,18 @@ class AgentTraceSpanProcessor(_SpanProcessor):
         ):
             # A native span opened inside the OpenTelemetry parent is nearer.
             parent = innermost
-        plain = _raw_attributes(span)
+        # Read in place (no copy): only agent spans keep a copy, to compare with the end.
+        live = _live_attributes(span)
         kind, name, agent = "custom", span.name, None
-        if plain:
-            operation = plain.get("gen_ai.operation.name")
-            oi_kind = plain.get("openinference.span.kind")
+        if live:
+            operation = live.get("gen_ai.operation.name")
+            oi_kind = live.get("openinference.span.kind")
             if operation in _AGENT_OPERATIONS or oi_kind == "AGENT" or not state.deferred:
                 # Agent spans are mapped now: spans inside inherit their agent name.
+                plain = dict(live)
                 try:
-                    mapped = _map(span.name, plain)
-                    kind, name, agent = mapped.kind, mapped.name, mapped.agent
+                    mapped = _map(name, plain)
+                    kind, name, agent = mapped[0], mapped[1], mapped[2]
                     state.mapped[ctx.span_id] = (plain, mapped)
                 except Exception:  # noqa: BLE001 - start as custom; the end tries again and says so
                     pass
@@ -251,21 +264,14 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             state = _state(rec)
             span_id = span.get_span_context().span_id  # type: ignore[union-attr]  # always set on SDK spans
             handle = state.handles.get(span_id)
-            if handle is None or handle.ended:
+            if handle is None or handle.end_ns is not None:
                 return
-            # An ended span's attributes are frozen: its own dict can be kept without a copy.
-            inner = getattr(getattr(span, "_attributes", None), "_dict", None)
-            attributes = inner if isinstance(inner, dict) else _raw_attributes(span)
-            status_error = _status_error(span) if span.status.status_code is StatusCode.ERROR else None
-            started = state.mapped.pop(span_id, None)
-            # Attributes unchanged since the start (the common case): reuse that mapping.
-            reuse = started[1] if started is not None and status_error is None and started[0] == attributes else None
-            raw_events = getattr(span, "_events", None)
-            events = tuple(raw_events) if raw_events is not None else span.events
+            started = state.mapped.pop(span_id, None) if state.mapped else None
             if state.deferred:
-                state.pending.append((handle, span.name, attributes, status_error, events, reuse))
+                # An ended span is frozen (name, attributes, status, events): keep it, read it at the build.
+                state.pending.append((handle, span, started))
             else:
-                _apply(rec, handle, span.name, attributes, status_error, events, mapped=reuse)
+                _finish(rec, handle, span, started)
             handle.end()
         except Exception:  # noqa: BLE001 - never break the traced program
             log.warning(
@@ -284,18 +290,27 @@ class AgentTraceSpanProcessor(_SpanProcessor):
         return True
 
 
-def _raw_attributes(span: Any) -> dict[str, Any]:
-    """A span's attributes as a plain dict, read fast.
+def _live_attributes(span: Any) -> Mapping[str, Any]:
+    """A span's attributes, read fast and not copied (they may still change until the span ends).
 
     The SDK hands them out behind a read-only proxy over a locked mapping,
-    about ten times slower to copy than the plain dict inside; use that when
+    about ten times slower to read than the plain dict inside; use that when
     it is there, the public property otherwise.
     """
-    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if isinstance(inner, dict):
-        return dict(inner)
+    try:
+        inner = span._attributes._dict
+    except AttributeError:
+        inner = None
+    if type(inner) is dict:
+        return inner
     attributes = span.attributes
-    return dict(attributes) if attributes else {}
+    return attributes if attributes else {}
+
+
+def _frozen_attributes(span: Any) -> dict[str, Any]:
+    """An ended span's attributes as a dict: its own (frozen) dict when the SDK has one, else a copy."""
+    attributes = _live_attributes(span)
+    return attributes if type(attributes) is dict else dict(attributes)
 
 
 def _status_error(span: Any) -> tuple[str, str] | None:
@@ -317,7 +332,7 @@ def _apply(
     status_error: tuple[str, str] | None,
     events: Sequence[Any] | None,
     *,
-    mapped: Any = None,
+    mapped: MappedFields | None = None,
 ) -> None:
     """Fill ``handle`` from a finished span's name, attributes, status and events."""
     try:
@@ -329,28 +344,33 @@ def _apply(
         if status_error is not None:
             handle.set_status("error", {"type": status_error[0] or "Error", "message": status_error[1]})
         return
-    handle.kind = mapped.kind
-    handle.name = mapped.name
-    if mapped.agent is not None:
-        handle.agent = mapped.agent
-    handle.attributes.update(mapped.attributes)
-    if mapped.kind in ("handoff", "delegation") and not handle.attributes.get("from_agent"):
-        parent = rec.handle(handle.parent_id) if handle.parent_id else None
-        if parent is not None and parent.agent:
-            handle.attributes["from_agent"] = parent.agent
-    if mapped.input is not None:
-        handle.input = mapped.input
-    if mapped.output is not None:
-        handle.output = mapped.output
-    for key, stamp in mapped.versions.items():
-        handle.set_version(key, stamp)
-    if mapped.context is not None:
-        handle.context = dict(mapped.context)
-    elif mapped.kind in ("handoff", "delegation") and handle.context is None:
-        handle.context = {}
-    if mapped.error is not None:
+    kind, handle.name, agent, mapped_attributes, input_value, output_value, versions, error = mapped
+    handle.kind = kind
+    if agent is not None:
+        handle.agent = agent
+    if handle.attributes:
+        handle.attributes.update(mapped_attributes)
+    else:  # a fresh dict from the mapping, used once: no copy needed
+        handle.attributes = mapped_attributes
+    if kind == "handoff" or kind == "delegation":
+        if not handle.attributes.get("from_agent"):
+            parent = rec.handle(handle.parent_id) if handle.parent_id else None
+            if parent is not None and parent.agent:
+                handle.attributes["from_agent"] = parent.agent
+        if handle.context is None:
+            handle.context = {}
+    if input_value is not None:
+        handle.input = input_value
+    if output_value is not None:
+        handle.output = output_value
+    if versions:
+        # Copy on write: an ended handle shares the recorder's stamps dict with other spans.
+        merged = dict(handle.versions) if handle.versions else {}
+        merged.update(versions)
+        handle.versions = merged
+    if error is not None:
         handle.status = "error"
-        handle.error = dict(mapped.error)
+        handle.error = error
     elif status_error is not None:
         handle.set_status("error", {"type": status_error[0] or "Error", "message": status_error[1]})
     if events:

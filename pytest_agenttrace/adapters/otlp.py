@@ -44,7 +44,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from ..model import FORMAT_VERSION, Span, Trace
-from .importing import ImportLog, Record, assemble, loads_text, unix_ns_from_iso
+from .importing import ImportLog, Record, ShapeError, assemble, loads_text, unix_ns_from_iso
 from .semconv import map_otel_span
 
 __all__ = ["decode_any_value", "encode_any_value", "read_otlp", "to_otlp"]
@@ -297,17 +297,37 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
     """Traces from a parsed OTLP JSON document, or a list of them (JSON Lines)."""
     documents = data if isinstance(data, list) else [data]
     groups: dict[str, _Group] = {}
-    for document in documents:
-        for resource_spans in (document or {}).get("resourceSpans") or ():
-            resource = _decode_attributes((resource_spans.get("resource") or {}).get("attributes"))
+    for position, document in enumerate(documents):
+        where = f"document {position + 1}: " if len(documents) > 1 else ""
+        if not isinstance(document, Mapping):
+            raise ShapeError(f"{where}expected an object with 'resourceSpans', found {type(document).__name__}")
+        all_resource_spans = document.get("resourceSpans") or ()
+        if not isinstance(all_resource_spans, list):
+            raise ShapeError(f"{where}'resourceSpans' must be a list, found {type(all_resource_spans).__name__}")
+        for resource_spans in all_resource_spans:
+            if not isinstance(resource_spans, Mapping):
+                raise ShapeError(f"{where}each 'resourceSpans' item must be an object")
+            resource_obj = resource_spans.get("resource") or {}
+            resource = _decode_attributes(resource_obj.get("attributes") if isinstance(resource_obj, Mapping) else None)
             if NS + "format_version" in resource:  # our own export: the trace exists even without spans
                 own_hex = _trace_hex(str(resource.get(NS + "trace_id", "")))
                 if own_hex not in groups:
                     groups[own_hex] = _Group(own_hex, resource, f"{source}#{own_hex}")
-            for scope_spans in (
+            all_scope_spans = (
                 resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ()
-            ):
-                for raw in scope_spans.get("spans") or ():
+            )
+            if not isinstance(all_scope_spans, list):
+                raise ShapeError(f"{where}'scopeSpans' must be a list, found {type(all_scope_spans).__name__}")
+            for scope_spans in all_scope_spans:
+                spans = scope_spans.get("spans") or () if isinstance(scope_spans, Mapping) else None
+                if not isinstance(spans, (list, tuple)):
+                    raise ShapeError(f"{where}each 'scopeSpans' item must be an object with a 'spans' list")
+                for raw in spans:
+                    if not isinstance(raw, Mapping):
+                        groups.setdefault("0" * 32, _Group("0" * 32, resource, f"{source}#{'0' * 32}")).log.warn(
+                            f"span {raw!r:.60} is not an object; skipped"
+                        )
+                        continue
                     trace_hex = _id(raw.get("traceId")) or "0" * 32
                     group = groups.get(trace_hex)
                     if group is None:
@@ -429,7 +449,6 @@ class _Group:
                 started_at=started_at,
                 base=unix_ns_from_iso(started_at) or 0,
                 log=self.log,
-                sanitize=False,
             )
         roots = sorted((r for r in self.records if r.parent_id is None), key=lambda r: r.start_ns)
         metadata: dict[str, Any] = {"imported_from": "otlp", "source": source}

@@ -48,7 +48,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["MappedSpan", "map_otel_span"]
+__all__ = ["MappedFields", "MappedSpan", "map_otel_fields", "map_otel_span"]
 
 try:  # optional speed-up for JSON payloads
     import orjson as _orjson
@@ -180,6 +180,10 @@ _NAME_PREFIX = re.compile(
 )
 
 
+#: What :func:`map_otel_fields` returns: ``(kind, name, agent, attributes, input, output, versions, error)``.
+MappedFields = tuple[str, str, str | None, dict[str, Any], Any, Any, dict[str, str], dict[str, Any] | None]
+
+
 def map_otel_span(
     name: str,
     attributes: Mapping[str, Any],
@@ -193,88 +197,9 @@ def map_otel_span(
     attributes refines an unknown type.  Never raises on odd attribute values:
     what cannot be read stays under ``attributes.otel``.
     """
-    found = _read_roles(attributes)
-    used: set[str] = set()
-
-    def take(role: str) -> Any:
-        entry = found.get(role)
-        if entry is None:
-            return None
-        used.add(entry[1])
-        return entry[2]
-
-    operation: str | None = take("operation")
-    oi_kind: str | None = take("oi_kind")
-    tool_name: str | None = take("tool_name")
-    agent_name: str | None = take("agent_name")
-    model: str | None = take("model")
-
-    out: dict[str, Any] = {}
-    handoff = _handoff_targets(name, operation, tool_name, found)
-    if handoff is not None:
-        kind = "handoff"
-        from_agent, to_agent = handoff
-        take("from_agent")
-        take("to_agent")
-        if from_agent:
-            out["from_agent"] = from_agent
-        if to_agent:
-            out["to_agent"] = to_agent
-    elif operation is not None and operation.lower() in _OPERATIONS:
-        kind = _OPERATIONS[operation.lower()]
-    elif oi_kind is not None and oi_kind.upper() in _OPENINFERENCE:
-        kind = _OPENINFERENCE[oi_kind.upper()]
-    elif tool_name:
-        kind = "tool"
-    elif agent_name:
-        kind = "agent"
-    elif model and not oi_kind:
-        kind = "llm"
-    else:
-        kind = "custom"
-
-    span_name = name
-    if kind == "tool" and tool_name:
-        span_name = tool_name
-    elif kind == "agent" and (agent_name or "graph_node" in found):
-        span_name = agent_name or take("graph_node")
-    elif kind in ("tool", "agent"):
-        match = _NAME_PREFIX.match(name)
-        if match is not None:
-            span_name = match.group("name")
-    agent: str | None = span_name if kind == "agent" else agent_name
-    if kind == "handoff" and agent is None and "from_agent" in out:
-        agent = out["from_agent"]
-
-    if operation:
-        out["operation"] = operation
-    if model:
-        out["model"] = model
-    provider = take("provider")
-    if provider:
-        out["provider"] = provider
-    usage = {role: take(role) for role in ("input_tokens", "output_tokens", "total_tokens") if role in found}
-    if usage:
-        out["usage"] = usage
-    call_id = take("call_id")
-    if call_id:
-        out["tool_call_id"] = call_id
-    if kind in ("memory_read", "memory_write") and "memory_key" in found:
-        out["key"] = take("memory_key")
-    source = take("source")
-    if source:
-        out["source"] = source
-
-    input_mime, output_mime = take("input_mime"), take("output_mime")
-    input_value = _decode(take("input"), input_mime)
-    output_value = _decode(take("output"), output_mime)
-    versions = _versions(take("prompt_name"), take("prompt_version"), take("agent_version"), agent)
-    if kind == "custom":
-        used.clear()  # an unknown span keeps every original attribute
-    rest = {k: (list(v) if type(v) is tuple else v) for k, v in attributes.items() if k not in used}
-    if rest:
-        out["otel"] = rest
-
+    kind, span_name, agent, out, input_value, output_value, versions, error = map_otel_fields(
+        name, attributes, status_error
+    )
     return MappedSpan(
         kind=kind,
         name=span_name,
@@ -284,15 +209,25 @@ def map_otel_span(
         output=output_value,
         versions=versions,
         context=None,
-        error=_error(status_error, attributes),
+        error=error,
     )
 
 
-def _read_roles(attributes: Mapping[str, Any]) -> dict[str, tuple[int, str, Any]]:
-    """One pass over the attributes: ``role -> (rank, key, value)`` for the best usable key."""
-    found: dict[str, tuple[int, str, Any]] = {}
+def map_otel_fields(
+    name: str, attributes: Mapping[str, Any], status_error: tuple[str, str] | None = None
+) -> MappedFields:
+    """:func:`map_otel_span` as a plain tuple, for the live processors' hot path.
+
+    ``(kind, name, agent, attributes, input, output, versions, error)``, the
+    fields of :class:`MappedSpan` in order (``context`` is always ``None``);
+    every dict is new.
+    """
+    # One pass: role -> value and role -> the key it came from, for the best usable key of each role.
+    values: dict[str, Any] = {}
+    winners: dict[str, str] = {}
+    known = _KEYS.get
     for key, value in attributes.items():
-        spec = _KEYS.get(key)
+        spec = known(key)
         if spec is None or value is None:
             continue
         role, how, rank = spec
@@ -308,29 +243,126 @@ def _read_roles(attributes: Mapping[str, Any]) -> dict[str, tuple[int, str, Any]
             value = _int(value)
             if value is None:
                 continue
-        previous = found.get(role)
-        if previous is None or rank < previous[0]:
-            found[role] = (rank, key, value)
-    return found
+        if role in winners and _KEYS[winners[role]][2] < rank:
+            continue  # an earlier key of the same role won already
+        values[role] = value
+        winners[role] = key
+    if not values and "andoff" not in name:
+        # Nothing GenAI or OpenInference about it (HTTP, database spans...): custom, every attribute kept.
+        kept = _rest(attributes, None)
+        return "custom", name, None, {"otel": kept} if kept else {}, None, None, {}, _error(status_error, attributes)
+
+    get = values.get
+    operation: str | None = get("operation")
+    oi_kind: str | None = get("oi_kind")
+    tool_name: str | None = get("tool_name")
+    agent_name: str | None = get("agent_name")
+    model: str | None = get("model")
+    from_agent: str | None = get("from_agent")
+    to_agent: str | None = get("to_agent")
+    skipped = 0  # roles found but not used: their keys stay under ``otel``
+
+    out: dict[str, Any] = {}
+    handoff = False
+    if "andoff" in name and (match := _HANDOFF_NAME.match(name)) is not None:
+        handoff, from_agent, to_agent = True, from_agent or match.group("from"), to_agent or match.group("to")
+    elif operation == "handoff" or (from_agent and to_agent):
+        handoff = True
+    elif tool_name and tool_name.startswith("transfer_to_") and (transfer := _TRANSFER_TOOL.match(tool_name)):
+        handoff, to_agent = True, to_agent or transfer.group("to")
+    if handoff:
+        kind = "handoff"
+        if from_agent:
+            out["from_agent"] = from_agent
+        if to_agent:
+            out["to_agent"] = to_agent
+    else:
+        skipped = ("from_agent" in values) + ("to_agent" in values)
+        kind = (
+            (_OPERATIONS.get(operation.lower()) if operation is not None else None)
+            or (_OPENINFERENCE.get(oi_kind.upper()) if oi_kind is not None else None)
+            or ("tool" if tool_name else "agent" if agent_name else "llm" if model and not oi_kind else "custom")
+        )
+
+    span_name = name
+    if kind == "tool" and tool_name:
+        span_name = tool_name
+    elif kind == "agent" and agent_name:
+        span_name = agent_name
+    elif kind == "agent" and "graph_node" in values:
+        span_name = values["graph_node"]
+    elif kind in ("tool", "agent"):
+        prefixed = _NAME_PREFIX.match(name)
+        if prefixed is not None:
+            span_name = prefixed.group("name")
+    if "graph_node" in values and not (kind == "agent" and not agent_name):
+        skipped += 1
+    agent = span_name if kind == "agent" else agent_name
+    if kind == "handoff" and agent is None and "from_agent" in out:
+        agent = out["from_agent"]
+
+    if operation:
+        out["operation"] = operation
+    if model:
+        out["model"] = model
+    provider = get("provider")
+    if provider:
+        out["provider"] = provider
+    if "input_tokens" in values or "output_tokens" in values or "total_tokens" in values:
+        usage: dict[str, int] = {}
+        for role in _USAGE_ROLES:
+            if role in values:
+                usage[role] = values[role]
+        out["usage"] = usage
+    call_id = get("call_id")
+    if call_id:
+        out["tool_call_id"] = call_id
+    if "memory_key" in values:
+        if kind in ("memory_read", "memory_write"):
+            out["key"] = values["memory_key"]
+        else:
+            skipped += 1
+    source = get("source")
+    if source:
+        out["source"] = source
+
+    input_value = _decode(get("input"), get("input_mime"))
+    output_value = _decode(get("output"), get("output_mime"))
+    versions = _versions(get("prompt_name"), get("prompt_version"), get("agent_version"), agent)
+    rest: dict[str, Any] | None
+    if kind == "custom":
+        rest = _rest(attributes, None)  # an unknown span keeps every original attribute
+    elif len(values) - skipped == len(attributes):
+        rest = None  # every attribute was used
+    else:
+        used = set(winners.values())
+        if skipped:
+            for role in ("from_agent", "to_agent", "graph_node", "memory_key"):
+                if role in winners and not _taken(role, kind, agent_name, handoff):
+                    used.discard(winners[role])
+        rest = _rest(attributes, used)
+    if rest:
+        out["otel"] = rest
+    return kind, span_name, agent, out, input_value, output_value, versions, _error(status_error, attributes)
 
 
-def _handoff_targets(
-    name: str, operation: str | None, tool_name: str | None, found: dict[str, tuple[int, str, Any]]
-) -> tuple[str | None, str | None] | None:
-    """``(from_agent, to_agent)`` if the span is a handoff, else ``None``."""
-    from_agent = found["from_agent"][2] if "from_agent" in found else None
-    to_agent = found["to_agent"][2] if "to_agent" in found else None
-    if "andoff" in name:  # cheap guard before the regular expression
-        match = _HANDOFF_NAME.match(name)
-        if match is not None:
-            return from_agent or match.group("from"), to_agent or match.group("to")
-    if operation == "handoff" or (from_agent and to_agent):
-        return from_agent, to_agent
-    if tool_name and tool_name.startswith("transfer_to_"):
-        transfer = _TRANSFER_TOOL.match(tool_name)
-        if transfer is not None:
-            return from_agent, to_agent or transfer.group("to")
-    return None
+_USAGE_ROLES: Final = ("input_tokens", "output_tokens", "total_tokens")
+
+
+def _taken(role: str, kind: str, agent_name: str | None, handoff: bool) -> bool:
+    """Whether a found role of the few used only sometimes was used (its key then leaves ``otel``)."""
+    if role == "graph_node":
+        return kind == "agent" and not agent_name
+    if role == "memory_key":
+        return kind in ("memory_read", "memory_write")
+    return handoff  # from_agent, to_agent
+
+
+def _rest(attributes: Mapping[str, Any], used: set[str] | None) -> dict[str, Any]:
+    """The attributes not used, tuples as lists."""
+    if used is None:
+        return {k: (list(v) if type(v) is tuple else v) for k, v in attributes.items()}
+    return {k: (list(v) if type(v) is tuple else v) for k, v in attributes.items() if k not in used}
 
 
 def _versions(

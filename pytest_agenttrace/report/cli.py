@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from ..model import Trace
 from .html import ReportEntry, write_html
-from .terminal import render_tree, use_color
+from .terminal import render_tree, terminal_safe, use_color
 
 __all__ = ["register", "run_report", "run_show"]
 
@@ -155,7 +155,7 @@ def run_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
     red, reset = ("\x1b[31m", "\x1b[0m") if color else ("", "")
     out.write(f"\n{red}{len(violations)} violation{'s' if len(violations) != 1 else ''}{reset}\n")
     for violation in violations:
-        out.write(f"{red}✗ [{violation.rule}]{reset} {violation.message}\n")
+        out.write(f"{red}✗ [{terminal_safe(violation.rule)}]{reset} {terminal_safe(violation.message)}\n")
     return 1
 
 

@@ -35,7 +35,9 @@ from types import ModuleType
 from typing import Any, Final
 
 from ..model import Span, Trace
+from ..sanitize import redact_text
 from ..store import write_atomic
+from ._clean import sanitized
 
 __all__ = ["ReportEntry", "encode_record", "normalize_violation", "render_html", "write_html"]
 
@@ -176,6 +178,7 @@ def _trace_payload(trace: Trace | Mapping[str, Any]) -> dict[str, Any]:
     """The trace-file dict with default span fields left out."""
     if not isinstance(trace, Trace):
         trace = Trace.from_dict(trace)
+    trace = sanitized(trace)  # a trace file need not be clean: nothing secret reaches the page
     return {
         "trace_id": trace.trace_id,
         "name": trace.name,
@@ -299,12 +302,12 @@ def render_html(
     blocks: list[str] = []
     for number, entry in enumerate(entries):
         outcome = entry.outcome if entry.outcome in OUTCOMES else "unknown"
-        item: dict[str, Any] = {
-            "name": entry.name,
+        item: dict[str, Any] = {  # test ids and pytest's failure text may hold secrets too
+            "name": redact_text(entry.name),
             "outcome": outcome,
             "duration": entry.duration,
-            "message": entry.message,
-            "output": entry.output,
+            "message": None if entry.message is None else redact_text(entry.message),
+            "output": None if entry.output is None else redact_text(entry.output),
             "summary": None,
         }
         if entry.record is not None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
+from ..sanitize import redact_text
 from .html import ReportEntry, encode_record, write_html
 
 if TYPE_CHECKING:
@@ -78,10 +79,10 @@ class ReportCollector:
             entry = self.tests[report.nodeid] = _TestEntry(report.nodeid)
         entry.duration += float(getattr(report, "duration", 0.0) or 0.0)
         entry.outcome = _merge_outcome(entry.outcome, report)
-        if report.failed and entry.output is None:
-            entry.output = _cap(report.longreprtext)
+        if report.failed and entry.output is None:  # pytest's text may quote secrets: redacted here
+            entry.output = _cap(redact_text(report.longreprtext))
             crash = getattr(report.longrepr, "reprcrash", None)
-            entry.message = _cap(str(crash.message)) if crash is not None else entry.output
+            entry.message = _cap(redact_text(str(crash.message))) if crash is not None else entry.output
         record = getattr(report, _ATTRIBUTE, None)
         if isinstance(record, dict):
             entry.record = record
@@ -89,7 +90,7 @@ class ReportCollector:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         entries = [
             ReportEntry(
-                name=test.nodeid,
+                name=redact_text(test.nodeid),
                 outcome=test.outcome,
                 duration=round(test.duration, 6),
                 message=test.message,

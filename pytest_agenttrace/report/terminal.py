@@ -26,7 +26,7 @@ from typing import IO, Any, Final
 
 from ..model import Span, Trace
 
-__all__ = ["format_duration", "render_tree", "use_color"]
+__all__ = ["format_duration", "render_tree", "terminal_safe", "use_color"]
 
 _RESET: Final = "\x1b[0m"
 _BOLD: Final = "\x1b[1m"
@@ -65,6 +65,34 @@ _KIND_LABEL: Final[Mapping[str, str]] = {
 }
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Terminal controls plus the bidirectional overrides that can reorder what a reader sees.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` from a trace made inert for a terminal: every control character shown as an escape.
+
+    C0 controls (newline and tab included: inside trace data they could forge
+    lines), DEL, C1 controls and ESC (so no escape sequence starts) become
+    ``\\n``, ``\\t``, ``\\x1b``, ...; line and paragraph separators and bidi
+    overrides become ``\\u2028``, ...  Apply it to each line of trace data,
+    never to the layout around it.
+    """
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group(0)
+    named = _NAMED_ESCAPES.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

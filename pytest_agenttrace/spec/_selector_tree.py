@@ -115,31 +115,27 @@ class Context:
 # -- syntax tree -----------------------------------------------------------------
 
 
-def _as_text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if is_number(value):
-        return str(value)
-    return None
-
-
 Check = Callable[[Any], bool]
 
 
-def _equality(value: Any, raw: str) -> Check:
-    """``v = value`` on one (non-list) value, specialised by the literal's type."""
+def _equality(value: Any) -> Check:
+    """``v = value`` on one (non-list) value, typed strictly as in YAML.
+
+    A string equals only a string, a boolean only the same boolean, null only
+    null; numbers compare numerically with each other (``1 = 1.0``) but never
+    with a boolean or with the string of their digits.
+    """
     if isinstance(value, str):
-        return lambda v: bool(v == value)
+        return lambda v: isinstance(v, str) and v == value
     if isinstance(value, bool) or value is None:
-        return lambda v: v is value or (isinstance(v, str) and v == raw)
-    # a number: numerically equal numbers, or a string field holding the same text
-    return lambda v: (is_number(v) and bool(v == value)) or (isinstance(v, str) and v == raw)
+        return lambda v: v is value
+    return lambda v: is_number(v) and bool(v == value)
 
 
 def _scalar_check(op: str, value: Any, raw: str, pattern: re.Pattern[str] | None) -> Check:
     """``v OP value`` on one (non-list, present) value."""
     if op == "=":
-        return _equality(value, raw)
+        return _equality(value)
     if op in ORDERING:
         compare = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}[op]
         if is_number(value):
@@ -147,12 +143,13 @@ def _scalar_check(op: str, value: Any, raw: str, pattern: re.Pattern[str] | None
         if isinstance(value, str):
             return lambda v: isinstance(v, str) and bool(compare(v, value))
         return lambda v: False
+    # text operators: the operand is read as text and only a string value can hold it
     if op == "~=":
         assert pattern is not None
         search = pattern.search
-        return lambda v: (text := _as_text(v)) is not None and search(text) is not None
+        return lambda v: isinstance(v, str) and search(v) is not None
     test = {"^=": str.startswith, "$=": str.endswith, "*=": str.__contains__}[op]
-    return lambda v: (text := _as_text(v)) is not None and test(text, raw)
+    return lambda v: isinstance(v, str) and test(v, raw)
 
 
 class Attribute:
@@ -174,7 +171,7 @@ class Attribute:
         if op is None:
             return lambda span: get(span) is not MISSING
         if op == "!=":
-            equals = _equality(value, raw)
+            equals = _equality(value)
 
             def differs(span: Span) -> bool:
                 found = get(span)

@@ -161,13 +161,7 @@ def _translate(doc: Doc, error: ValidationError, path: PathKey) -> list[SpecErro
             message = f"{where} has several rule kinds ({', '.join(kinds)}); a rule has exactly one, so split it into {len(kinds)} rules"
         return [doc.error(message, doc.value_at(path))]
     if v == "oneOf" and path and path[-1] == "scope":
-        return [
-            doc.error(
-                f"{where} takes either {{tool, only_agents}} (who may call a tool) or "
-                "{agent, allow_tools} (what an agent may call), not a mix",
-                doc.value_at(path),
-            )
-        ]
+        return [doc.error(f"{where} {_scope_problem(inst)}", doc.value_at(path))]
     if v == "anyOf" and path == ():
         return [doc.error("a spec needs `rules:` (a list of rules) or `extends:` (packs to use)", doc.value_at(()))]
     if v == "anyOf" and path and path[-1] == "expect":
@@ -184,6 +178,34 @@ def _translate(doc: Doc, error: ValidationError, path: PathKey) -> list[SpecErro
     if v == "pattern" and path and path[-1] == "id":
         return [doc.error(f"rule id {inst!r} must not contain spaces; use dashes", doc.value_at(path))]
     return [doc.error(f"{where}: {error.message}", doc.value_at(path))]
+
+
+_SCOPE_FORMS: Final = (
+    ("tool", "only_agents", "the agents that may call the tool"),
+    ("agent", "allow_tools", "the tools the agent may call"),
+)
+
+
+def _scope_problem(inst: Any) -> str:
+    """What is wrong with a ``scope:`` body: the key its form lacks, a mix of forms, or a wrong type."""
+    both = "it takes either {tool, only_agents} (who may call a tool) or {agent, allow_tools} (what an agent may call)"
+    if not isinstance(inst, dict):
+        return f"must be a mapping; {both}"
+    used = [form for form in _SCOPE_FORMS if form[0] in inst or form[1] in inst]
+    if len(used) > 1:
+        return f"mixes the two forms ({', '.join(sorted(inst))}); {both}, not a mix"
+    if not used:
+        return f"is empty or has neither form; {both}"
+    head, body, meaning = used[0]
+    if head not in inst:
+        return f"has `{body}` but no `{head}`; add `{head}:` (it takes {{{head}, {body}}})"
+    if body not in inst:
+        return f"has `{head}` but no `{body}`; add `{body}: [...]` ({meaning})"
+    if not isinstance(inst[head], str):
+        return f"`{head}` must be a name (a string), got {describe(inst[head])}"
+    if not isinstance(inst[body], list) or not all(isinstance(item, str) for item in inst[body]):
+        return f"`{body}` must be a list of names, got {describe(inst[body])}"
+    return f"is not valid; {both}"
 
 
 def _where(doc: Doc, path: PathKey) -> str:

@@ -23,6 +23,8 @@ __all__ = ["LOADER", "Doc", "PathKey", "parse_yaml"]
 LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Upper bound on YAML nodes after alias expansion (guards against "billion laughs").
 _MAX_NODES: Final = 200_000
+#: Upper bound on nesting (no spec needs more; deeper input would exhaust the stack).
+MAX_DEPTH: Final = 64
 
 PathKey = tuple[str | int, ...]
 
@@ -78,6 +80,10 @@ def parse_yaml(text: str, path: str | None) -> Doc:
         ) from None
     except yaml.YAMLError as error:
         raise SpecError(f"invalid YAML: {error}", path=path) from None
+    except RecursionError:
+        raise SpecError(
+            f"the YAML is nested too deeply to read; a spec nests at most {MAX_DEPTH} levels", path=path
+        ) from None
     if root is None:
         raise SpecError("the spec file is empty; start with `rules:` (see docs/specs.md)", path=path, line=1, column=1)
     constructor = yaml.constructor.SafeConstructor()
@@ -97,6 +103,11 @@ def _build(
     budget[0] -= 1
     if budget[0] < 0:
         raise doc.error("the spec expands to too many YAML nodes (alias bomb?)", _mark(node))
+    if len(path) > MAX_DEPTH:
+        raise doc.error(
+            f"the YAML is nested more than {MAX_DEPTH} levels deep here; a spec never needs that much nesting",
+            _mark(node),
+        )
     style = getattr(node, "style", None)
     multiline = node.start_mark.line != node.end_mark.line
     doc.values.setdefault(path, (*_mark(node), style, multiline))

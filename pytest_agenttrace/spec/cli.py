@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from ..exceptions import InputError, TraceFileError
 from ..model import Span, Trace
+from ..report.terminal import terminal_safe
 
 __all__ = ["main", "register"]
 
@@ -198,9 +199,9 @@ def run_query(args: argparse.Namespace, out: TextIO | None = None) -> int:
         )
         out.write("\n")
         return 0
-    out.write(f"{len(spans)} span{'s' if len(spans) != 1 else ''} match `{args.select}`\n")
+    out.write(_safe(f"{len(spans)} span{'s' if len(spans) != 1 else ''} match `{args.select}`\n"))
     for span in spans:
-        out.write(_span_line(trace, span) + "\n")
+        out.write(_safe(_span_line(trace, span) + "\n"))
     return 0
 
 
@@ -241,35 +242,44 @@ def _query_scope(trace: Trace, scope_id: str, within: list[Span] | None, fmt: st
         return 0
     if delegation is not None:
         out.write(
-            f"scope {scope_id}: {delegation.kind}:{delegation.name} "
-            f"{delegation.from_agent or '?'} -> {delegation.to_agent or '?'}\n"
+            _safe(
+                f"scope {scope_id}: {delegation.kind}:{delegation.name} "
+                f"{delegation.from_agent or '?'} -> {delegation.to_agent or '?'}\n"
+            )
         )
         objective = delegation.attributes.get("objective")
         if objective:
-            out.write(f"  objective: {objective}\n")
+            out.write(_safe(f"  objective: {objective}\n"))
         allowed = delegation.attributes.get("allowed_tools")
         if allowed is not None:
-            out.write(f"  allowed tools: {', '.join(map(str, allowed)) or '(none)'}\n")
-        out.write(f"  path: {trace.path_str(delegation)}\n")
+            shown = ", ".join(map(str, allowed)) if isinstance(allowed, list) else str(allowed)
+            out.write(_safe(f"  allowed tools: {shown or '(none)'}\n"))
+        out.write(_safe(f"  path: {trace.path_str(delegation)}\n"))
     else:
-        out.write(f"scope {scope_id}\n")
+        out.write(_safe(f"scope {scope_id}\n"))
     base = trace.depth(delegation) + 1 if delegation is not None else 0
-    out.write(f"actions ({len(actions)} span{'s' if len(actions) != 1 else ''}):\n")
+    out.write(_safe(f"actions ({len(actions)} span{'s' if len(actions) != 1 else ''}):\n"))
     for span in _tree_order(trace, actions):
         indent = "  " * max(0, trace.depth(span) - base)
-        out.write(f"  {indent}{_span_summary(span)}\n")
+        out.write(_safe(f"  {indent}{_span_summary(span)}\n"))
     fp = footprint
     out.write("footprint:\n")
-    out.write(f"  agents:              {', '.join(fp.agents) or '(none)'}\n")
-    out.write(f"  tools:               {', '.join(fp.tools) or '(none)'}\n")
-    out.write(f"  memory keys read:    {', '.join(fp.memory_keys_read) or '(none)'}\n")
-    out.write(f"  memory keys written: {', '.join(fp.memory_keys_written) or '(none)'}\n")
-    out.write(f"  data sources:        {', '.join(fp.data_sources) or '(none)'}\n")
-    out.write(f"  llm calls:           {fp.llm_calls}\n")
+    out.write(_safe(f"  agents:              {', '.join(fp.agents) or '(none)'}\n"))
+    out.write(_safe(f"  tools:               {', '.join(fp.tools) or '(none)'}\n"))
+    out.write(_safe(f"  memory keys read:    {', '.join(fp.memory_keys_read) or '(none)'}\n"))
+    out.write(_safe(f"  memory keys written: {', '.join(fp.memory_keys_written) or '(none)'}\n"))
+    out.write(_safe(f"  data sources:        {', '.join(fp.data_sources) or '(none)'}\n"))
+    out.write(_safe(f"  llm calls:           {fp.llm_calls}\n"))
     return 0
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _safe(line: str) -> str:
+    """One output line whose trace data cannot drive the terminal (its final newline kept)."""
+    body, newline = (line[:-1], "\n") if line.endswith("\n") else (line, "")
+    return terminal_safe(body) + newline
 
 
 def _trace_paths(items: list[str]) -> list[Path]:
@@ -302,8 +312,10 @@ def _span_summary(span: Span) -> str:
     text = f"[{span.span_id}] {span.kind}:{span.name}  agent={span.agent or '-'}"
     if span.status != "ok":
         text += f"  status={span.status}"
-        if span.error:
+        if isinstance(span.error, dict):
             text += f" ({span.error.get('type') or 'error'}: {span.error.get('message') or ''})"
+        elif span.error:
+            text += f" ({span.error})"
     return text
 
 

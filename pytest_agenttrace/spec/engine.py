@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..model import Trace
+from ..report.terminal import terminal_safe
 from .loader import Spec, load_spec
 from .violation import Violation
 
@@ -43,15 +44,17 @@ class CheckResult:
         name = f"spec {self.spec.name!r}" if self.spec is not None else "the spec"
         rules = len(self.spec.rules) if self.spec is not None else 0
         if self.passed:
-            return f"trace {self.trace.name!r} satisfies {name} ({rules} rules)"
+            return terminal_safe(f"trace {self.trace.name!r} satisfies {name} ({rules} rules)")
         n = len(self.violations)
         by_rule: dict[str, int] = {}
         for v in self.violations:
             by_rule[v.rule] = by_rule.get(v.rule, 0) + 1
         summary = ", ".join(f"{rule} x{count}" if count > 1 else rule for rule, count in by_rule.items())
         lines = [
-            f"trace {self.trace.name!r} violates {name}: {n} violation{'s' if n != 1 else ''} "
-            f"of {len(by_rule)} rule{'s' if len(by_rule) != 1 else ''} ({summary})",
+            terminal_safe(
+                f"trace {self.trace.name!r} violates {name}: {n} violation{'s' if n != 1 else ''} "
+                f"of {len(by_rule)} rule{'s' if len(by_rule) != 1 else ''} ({summary})"
+            ),
         ]
         for number, violation in enumerate(self.violations[:max_violations], 1):
             lines.append("")

@@ -398,11 +398,44 @@ def _semantic_problems(doc: Doc, compiled: dict[PathKey, Any]) -> list[SpecError
                     doc.value_at((*here, "detect")),
                 )
             )
+        problems.extend(_count_problems(doc, raw, here, who))
         for sub, text in _texts(raw, _SELECTOR_PLACES):
             problems.extend(_compile(doc, compiled, (*here, *sub), text, compile_selector, who, "selector"))
         for sub, text in _texts(raw, _EXPRESSION_PLACES):
             problems.extend(_compile(doc, compiled, (*here, *sub), text, compile_expression, who, "expression"))
     return problems
+
+
+def _count_problems(doc: Doc, raw: Mapping[str, Any], here: PathKey, who: str) -> list[SpecError]:
+    """``expect.count`` bounds that no selection can meet (``min`` above ``max``, ``exactly`` outside them)."""
+    expect = raw.get("expect")
+    count = expect.get("count") if isinstance(expect, dict) else None
+    if not isinstance(count, dict):
+        return []
+    bounds = {
+        key: value
+        for key, value in count.items()
+        if key in ("min", "max", "exactly") and isinstance(value, int) and not isinstance(value, bool)
+    }
+    low, high, exactly = bounds.get("min"), bounds.get("max"), bounds.get("exactly")
+    path = (*here, "expect", "count")
+    if low is not None and high is not None and low > high:
+        return [
+            doc.error(
+                f"{who}: expect.count has min {low} above max {high}, so no trace can pass; swap them or fix one bound",
+                doc.value_at((*path, "min")),
+            )
+        ]
+    if exactly is not None and ((low is not None and exactly < low) or (high is not None and exactly > high)):
+        return [
+            doc.error(
+                f"{who}: expect.count has exactly {exactly} outside min/max "
+                f"({low if low is not None else '-'}..{high if high is not None else '-'}), so no trace can pass; "
+                "give `exactly` alone or bounds that contain it",
+                doc.value_at((*path, "exactly")),
+            )
+        ]
+    return []
 
 
 _SELECTOR_PLACES: Final = (

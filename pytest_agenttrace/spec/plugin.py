@@ -10,15 +10,19 @@ after its body, against
 
 Violations fail the test with the formatted report and are left in
 ``recorder.results["violations"]`` for the HTML report.  The marker's
-``snapshot=`` key belongs to the snapshot plugin and is ignored here.
+``snapshot=`` key belongs to the snapshot plugin and is ignored here; the
+marker as a whole is validated here, for both plugins: a key other than
+:data:`MARKER_KEYS` (a typo such as ``specs=``) or a positional argument fails
+the test at setup with a message naming the key and the closest valid one.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -29,12 +33,18 @@ if TYPE_CHECKING:
     from ..recorder import Recorder
 
 __all__ = [
+    "MARKER_KEYS",
+    "marker_problem",
     "pytest_addoption",
     "pytest_agenttrace_trace_finished",
     "pytest_collection_modifyitems",
     "pytest_runtest_call",
+    "pytest_runtest_setup",
     "specs_for_item",
 ]
+
+#: The keywords ``@pytest.mark.agenttrace(...)`` takes: ``spec`` (here) and ``snapshot`` (the snapshot plugin).
+MARKER_KEYS: Final = ("spec", "snapshot")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,6 +64,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if any(m.kwargs.get("spec") is not None for m in item.iter_markers("agenttrace")):
             fixturenames.append("agenttrace")
+
+
+def marker_problem(marker: pytest.Mark) -> str | None:
+    """What is wrong with one ``agenttrace`` marker (unknown keywords, positional arguments), or ``None``."""
+    valid = ", ".join(f"{key}=" for key in MARKER_KEYS)
+    unknown = []
+    for key in marker.kwargs:
+        if key not in MARKER_KEYS:
+            close = difflib.get_close_matches(key, MARKER_KEYS, n=1, cutoff=0.5)
+            unknown.append(f"{key}= (did you mean {close[0]}=?)" if close else f"{key}=")
+    problems = []
+    if unknown:
+        problems.append(f"unknown keyword{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+    if marker.args:
+        problems.append(f"positional arguments {marker.args!r} are not accepted")
+    if not problems:
+        return None
+    return f"@pytest.mark.agenttrace: {'; '.join(problems)}; it takes only the keywords {valid}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a test whose ``agenttrace`` marker has a key neither plugin reads (a typo would pass silently)."""
+    for marker in item.iter_markers("agenttrace"):
+        problem = marker_problem(marker)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
 
 
 @pytest.hookimpl(tryfirst=True)

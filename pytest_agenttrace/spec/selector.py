@@ -40,12 +40,14 @@ Semantics:
   (``[usage.input_tokens>100]`` = ``[attributes.usage.input_tokens>100]``);
   ``duration`` is ``end_ns - start_ns``.
 * A bare value is typed as in YAML (``true``, ``false``, ``null``, ``1``, ``2.5``,
-  else a string); quote it to force a string.  ``=`` compares typed values
-  (numbers numerically); a string field also equals the bare text, so
-  ``[name=123]`` matches the name ``"123"``.  ``^= $= *=`` test prefix, suffix
-  and substring of the text; ``~=`` searches a regular expression;
-  ``< <= > >=`` compare two numbers or two strings (a duration literal such as
-  ``30s`` or ``1.5ms`` counts as nanoseconds).
+  else a string); a quoted value is always a string.  ``=`` is strictly typed:
+  a string equals only a string (``[name=123]`` does not match the name
+  ``"123"``; write ``[name="123"]``), a boolean only that boolean, ``null``
+  only null, and numbers compare numerically (``1`` equals ``1.0``, never
+  ``true`` or ``"1"``).  ``^= $= *=`` test prefix, suffix and substring and
+  ``~=`` searches a regular expression: they read the value as text and hold
+  only for string values.  ``< <= > >=`` compare two numbers or two strings (a
+  bare duration literal such as ``30s`` or ``1.5ms`` counts as nanoseconds).
 * ``[x!=v]`` holds when ``x`` is missing; every other operator fails on a
   missing value.  For a list value, an operator holds when it holds for some
   element (so ``=`` means "contains") and ``!=`` when no element equals ``v``.
@@ -234,6 +236,7 @@ class _Parser:
         op = "=" if op == "==" else op
         scan.skip_blanks()
         value_at = scan.pos
+        quoted = scan.peek() in ("'", '"')
         raw, value = self.value()
         scan.skip_blanks()
         if not scan.startswith("]"):
@@ -245,7 +248,7 @@ class _Parser:
                 pattern = re.compile(raw)
             except re.error as exc:
                 raise scan.fail(f"invalid regular expression {raw!r} in [{path}~=...]: {exc}", value_at) from None
-        elif op in ORDERING and isinstance(value, str):
+        elif op in ORDERING and isinstance(value, str) and not quoted:
             duration = parse_duration(value)
             if duration is not None:
                 value = duration

@@ -12,11 +12,12 @@ the origin to the victims.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..model import Span, Trace
+from ..report.terminal import terminal_safe
 
 __all__ = ["Violation", "describe_span", "tree_excerpt"]
 
@@ -112,7 +113,7 @@ class Violation:
                 lines.append(f"    {position}. {role}: {_one_line(trace, span_id)}")
             if trace is not None and self.chain[0] in trace.index.by_id:
                 lines.extend("    " + line for line in tree_excerpt(trace, self.chain[0]))
-        return "\n".join(lines)
+        return "\n".join(terminal_safe(line) for line in lines)
 
 
 def describe_span(trace: Trace, span: Span) -> str:
@@ -180,7 +181,7 @@ def _render_span(trace: Trace | None, span_id: str) -> list[str]:
     if span.status != "ok":
         facts.append(f"status: {span.status}{_error_text(span)}")
     lines.append("  " + "   ".join(facts))
-    if span.versions:
+    if isinstance(span.versions, Mapping) and span.versions:
         stamps = ", ".join(f"{k}={v}" for k, v in sorted(span.versions.items()))
         lines.append(f"  versions: {_cap(stamps, 160)}")
     return lines
@@ -193,7 +194,7 @@ def _one_line(trace: Trace | None, span_id: str) -> str:
     text = f"{describe_span(trace, span)}   agent: {span.agent or '(none)'}"
     if span.status != "ok":
         text += f"   status: {span.status}{_error_text(span)}"
-    confidence = span.attributes.get("confidence")
+    confidence = span.attributes.get("confidence") if isinstance(span.attributes, Mapping) else None
     if isinstance(confidence, (int, float)) and not isinstance(confidence, bool):
         text += f"   confidence: {confidence:g}"
     return text
@@ -222,6 +223,8 @@ def _scope_text(trace: Trace, span: Span) -> str:
 def _error_text(span: Span) -> str:
     if not span.error:
         return ""
+    if not isinstance(span.error, Mapping):
+        return f" ({_cap(str(span.error), _VALUE_WIDTH)})"
     kind = span.error.get("type") or "error"
     message = span.error.get("message") or ""
     return f" ({_cap(f'{kind}: {message}' if message else str(kind), _VALUE_WIDTH)})"

@@ -153,3 +153,86 @@ def test_openai_agents_export_as_tool_becomes_a_delegation() -> None:
     translator = trace.find("agent", name="translator")[0]
     assert translator.scope == delegation.span_id
     assert all(s.scope_path == [delegation.span_id] for s in trace.descendants(delegation))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"history": "x"}', "'history' must be a list of messages"),
+        ('{"messages": {"a": 1}}', "'messages' must be a list of messages"),
+        ('{"trace": null, "observations": null}', "'observations' must be a list"),
+        ('{"resourceSpans": "x"}', "'resourceSpans' must be a list"),
+        ('{"resourceSpans": [5]}', "each 'resourceSpans' item must be an object"),
+        ('{"resourceSpans": [{"scopeSpans": {"spans": []}}]}', "'scopeSpans' must be a list"),
+        ('[{"object": "trace.span", "span_data": null}]', "holds no span that could be imported"),
+        (
+            '{"resourceSpans": [{"scopeSpans": [{"spans": [{"spanId": 5, "startTimeUnixNano": "abc"}]}]}]}',
+            "holds no span that could be imported (span 5 skipped",
+        ),
+        (
+            '{"trace": {"id": "t"}, "observations": [{"id": 1, "type": "SPAN", "startTime": "notatime"}]}',
+            "holds no span that could be imported",
+        ),
+    ],
+)
+def test_import_of_a_wrong_shape_or_no_span_exits_2_naming_the_file_and_the_shape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    path = tmp_path / "in.json"
+    path.write_text(content)
+    assert main(["import", str(path), "-o", str(tmp_path / "out.json")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err and "expected" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_import_keeps_the_good_records_of_a_file_with_one_bad_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps({"history": [{"role": "user", "content": "hi"}, 5, {"role": "assistant", "content": "ok"}]}))
+    assert main(["import", str(path), "-o", str(tmp_path / "out.json")]) == 0
+    trace = load_trace(tmp_path / "out.json")
+    assert len(trace.spans) >= 2
+    assert any("message 1 has no role" in note for note in trace.metadata["import_warnings"])
+
+
+SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz012345"
+
+
+def _unclean_trace_dict() -> dict[str, object]:
+    span = {
+        "span_id": "1", "parent_id": None, "kind": "tool", "name": f"call {SECRET}", "agent": "a",
+        "scope": None, "scope_path": [], "start_ns": 0, "end_ns": 5, "status": "error",
+        "error": {"type": "E", "message": f"Bearer {SECRET}"}, "input": {"api_key": "hunter2-long-value"},
+        "output": f"token={SECRET}", "attributes": {"why": SECRET}, "versions": {}, "context": None,
+        "links": [], "events": [{"name": "retry", "time_ns": 1, "attributes": {"password": "pw-123456789"}}],
+    }  # fmt: skip
+    return {
+        "format_version": 1, "trace_id": "t1", "name": f"test[{SECRET}]", "started_at": "2026-11-21T23:00:00Z",
+        "metadata": {"nodeid": f"t.py::test[{SECRET}]"}, "versions": {}, "spans": [span],
+    }  # fmt: skip
+
+
+def test_import_sanitises_a_file_that_claims_to_be_an_agenttrace_export(tmp_path: Path) -> None:
+    from pytest_agenttrace.adapters.otlp import to_otlp
+
+    document = to_otlp(Trace.from_dict(_unclean_trace_dict()))  # to_otlp copies as given: not clean
+    assert SECRET in json.dumps(document)
+    path = tmp_path / "claims-native.json"
+    path.write_text(json.dumps(document))
+    trace = import_trace(path, "otlp")
+    assert isinstance(trace, Trace)
+    text = json.dumps(trace.to_dict())
+    assert SECRET not in text and "hunter2" not in text and "pw-123456789" not in text
+    assert trace.spans[0].input == {"api_key": "[REDACTED]"}
+
+
+def test_export_sanitises_a_trace_file_that_is_not_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "dirty.json"
+    path.write_text(json.dumps(_unclean_trace_dict()))
+    assert main(["export", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert SECRET not in out and "hunter2" not in out and "pw-123456789" not in out
+    assert "[REDACTED]" in out

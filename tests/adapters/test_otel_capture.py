@@ -152,6 +152,19 @@ def test_attributes_set_after_start_and_prompt_versions_are_mapped_at_the_end(
     assert any("v7" in stamp for stamp in llm.versions.values())
 
 
+def test_a_span_prompt_version_stamps_only_that_span(agenttrace: Recorder, tracer: Tracer) -> None:
+    # Mapped after the spans ended: the stamp must not leak into spans sharing the recorder's stamps.
+    with agenttrace.tool("before"):
+        pass
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.prompt.name": "draft", "llm.prompt_template.version": "v7"}
+    with tracer.start_as_current_span("chat", attributes=attributes):
+        pass
+    with agenttrace.tool("after"):
+        pass
+    stamps = {span.name: dict(span.versions) for span in agenttrace.trace.spans}
+    assert stamps == {"before": {}, "chat": {"prompt:draft": "draft@v7"}, "after": {}}
+
+
 def test_exceptions_become_errors_and_propagate_unchanged(agenttrace: Recorder, tracer: Tracer) -> None:
     with pytest.raises(KeyError, match="missing"):
         with tracer.start_as_current_span(

@@ -15,6 +15,7 @@ from pytest_agenttrace.bisect_search import (
     GOOD,
     SKIP,
     Outcome,
+    RatePrior,
     Tally,
     bayesian_search,
     binary_search,
@@ -142,6 +143,78 @@ def test_posterior_is_a_distribution_over_change_points_and_none(n: int, runs: l
     assert all(p >= 0 for p in post.probs)
 
 
+@given(
+    good=st.tuples(st.integers(0, 30), st.integers(0, 30)),
+    bad=st.tuples(st.integers(0, 30), st.integers(0, 30)),
+    min_gap=st.sampled_from([0.0, 0.2]),
+)
+def test_rate_prior_split_equals_the_brute_force_sum_over_ordered_rate_pairs(
+    good: tuple[int, int], bad: tuple[int, int], min_gap: float
+) -> None:
+    prior = RatePrior(size=12, min_gap=min_gap)
+    pts, wg, wb = prior.points, prior._w_good, prior._w_bad
+    pairs = [(i, m) for i in range(12) for m in range(12) if pts[i] < pts[m] - min_gap]
+    norm = sum(wg[i] * wb[m] for i, m in pairs)
+
+    def lik(i: int, m: int) -> float:
+        (fg, sg), (fb, sb) = good, bad
+        return wg[i] * wb[m] * pts[i] ** fg * (1 - pts[i]) ** sg * pts[m] ** fb * (1 - pts[m]) ** sb / norm
+
+    total = sum(lik(i, m) for i, m in pairs)
+    log_marginal, rate_good, rate_bad = prior.split(good, bad)
+    assert math.isclose(log_marginal, math.log(total), rel_tol=1e-9, abs_tol=1e-9)
+    assert math.isclose(rate_good, sum(lik(i, m) * pts[i] for i, m in pairs) / total, rel_tol=1e-9)
+    assert math.isclose(rate_bad, sum(lik(i, m) * pts[m] for i, m in pairs) / total, rel_tol=1e-9)
+    assert rate_good < rate_bad  # the order constraint holds in the posterior means too
+
+
+@given(
+    n=st.integers(3, 30),
+    runs=st.lists(st.tuples(st.integers(0, 29), st.sampled_from([GOOD, BAD])), max_size=30),
+)
+def test_posterior_pools_hypotheses_that_no_run_separates_are_equally_likely(
+    n: int, runs: list[tuple[int, Outcome]]
+) -> None:
+    tally = Tally(n)
+    for index, outcome in runs:
+        tally.record(index % n, outcome)
+    post = posterior(n, tally)
+    for k in range(1, n - 1):
+        # k and k+1 differ only in version k; without runs of it they are the same hypothesis.
+        if tally.of(k).tested == 0:
+            assert math.isclose(post.probs[k], post.probs[k + 1], rel_tol=1e-9, abs_tol=1e-300)
+
+
+def test_rate_prior_rejects_bad_parameters() -> None:
+    with pytest.raises(ValueError, match="at least 2 points"):
+        RatePrior(size=1)
+    with pytest.raises(ValueError, match="must be positive"):
+        RatePrior(good=(0.0, 1.0))
+    with pytest.raises(ValueError, match="no pair of rates"):
+        RatePrior(min_gap=1.0)
+    for points in ([0.5], [0.0, 0.5], [0.6, 0.2], [0.2, 0.2, 0.5]):
+        with pytest.raises(ValueError, match="increasing rates"):
+            RatePrior(points=points)
+
+
+def test_a_two_point_rate_grid_is_the_search_told_the_true_rates() -> None:
+    """With the rates known, 10% -> 90% needs clearly fewer runs: the rest is the price of learning them."""
+    known = RatePrior(points=[0.1, 0.9])
+    post_rates = posterior(4, Tally(4), known)
+    assert set(post_rates.rate_good[1:]) == {0.1} and set(post_rates.rate_bad[1:]) == {0.9}
+
+    def total_runs(prior: RatePrior | None) -> int:
+        total = 0
+        for seed in range(40):
+            rng = random.Random(seed)
+            first_bad = rng.randint(1, 63)
+            total += bayesian_search(64, noisy(first_bad, 0.1, 0.9, rng), confidence=0.95, prior=prior).total_runs
+        return total
+
+    told, learned = total_runs(known), total_runs(None)
+    assert told < 0.8 * learned, (told, learned)
+
+
 def test_posterior_concentrates_on_the_step_of_clean_data() -> None:
     tally = Tally(8)
     for index in range(8):
@@ -175,6 +248,56 @@ def test_bayesian_search_20_percent_flake_is_right_in_95_percent_of_seeded_trial
         assert result.total_runs <= budget
         right += result.first_bad == first_bad
     assert right / trials >= 0.95, right
+
+
+def seeded_trials(p_good: float, p_bad: float, trials: int, n: int = 64) -> tuple[float, float, int]:
+    """Share right, mean runs and most runs of the Bayesian search at 0.95 over seeded trials.
+
+    Seeded exactly like ``benchmarks/bench_bisect.py``, so the numbers are the documented ones.
+    """
+    right, runs = 0, []
+    for seed in range(trials):
+        rng = random.Random(seed)
+        first_bad = rng.randint(1, n - 1)
+        result = bayesian_search(n, noisy(first_bad, p_good, p_bad, rng), confidence=0.95)
+        right += result.first_bad == first_bad
+        runs.append(result.total_runs)
+    return right / trials, sum(runs) / trials, max(runs)
+
+
+def test_bayesian_search_10_to_90_percent_noise_first_100_seeds() -> None:
+    """The fast share of the guarantee below: the first 100 of its seeded trials."""
+    accuracy, mean, most = seeded_trials(0.1, 0.9, 100)
+    assert accuracy >= 0.97, accuracy
+    assert mean <= 23, mean
+    assert most <= default_budget(64)
+
+
+@pytest.mark.slow
+def test_bayesian_search_10_to_90_percent_noise_meets_the_documented_guarantee() -> None:
+    """docs/bisect.md: 64 versions, 10% -> 90%: >= 97% right, <= 23 runs on average."""
+    accuracy, mean, most = seeded_trials(0.1, 0.9, 300)
+    assert accuracy >= 0.97, accuracy
+    assert mean <= 23, mean
+    assert most <= default_budget(64)
+
+
+@pytest.mark.slow
+def test_bayesian_search_20_to_80_percent_noise_meets_the_documented_guarantee() -> None:
+    """docs/bisect.md: 64 versions, 20% -> 80%: >= 95% right, <= 50 runs on average."""
+    accuracy, mean, most = seeded_trials(0.2, 0.8, 300)
+    assert accuracy >= 0.95, accuracy
+    assert mean <= 50, mean
+    assert most <= default_budget(64)
+
+
+@pytest.mark.slow
+def test_bayesian_search_0_to_30_percent_noise_meets_the_documented_guarantee() -> None:
+    """docs/bisect.md: 64 versions, good never fails, bad fails 30%: >= 95% right, <= 85 runs on average."""
+    accuracy, mean, most = seeded_trials(0.0, 0.3, 300)
+    assert accuracy >= 0.95, accuracy
+    assert mean <= 85, mean
+    assert most <= default_budget(64)
 
 
 def test_bayesian_search_reports_no_regression_when_the_ends_behave_alike() -> None:
@@ -240,6 +363,13 @@ def test_bayesian_search_never_reruns_an_untestable_version() -> None:
 def test_sprt_search_on_a_deterministic_predicate() -> None:
     result = sprt_search(16, step(11), confidence=0.95)
     assert (result.status, result.first_bad) == ("found", 11)
+
+
+@given(seed=st.integers(0, 10_000), max_runs=st.integers(8, 60))
+def test_sprt_search_never_exceeds_its_budget(seed: int, max_runs: int) -> None:
+    rng = random.Random(seed)
+    result = sprt_search(32, noisy(rng.randint(1, 31), 0.3, 0.6, rng), confidence=0.99, max_runs=max_runs)
+    assert result.total_runs <= max_runs
 
 
 def test_sprt_search_10_percent_noise_is_mostly_right() -> None:

@@ -49,10 +49,10 @@ def test_save_writes_one_valid_trace_per_test(pytester: pytest.Pytester) -> None
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["agenttrace: saved 3 trace(s) to .agenttrace*"])
     files = sorted(p.name for p in (pytester.path / ".agenttrace").iterdir())
-    assert files == [
-        "test_save_writes_one_valid_trace_per_test.py__test_crash.json",
-        "test_save_writes_one_valid_trace_per_test.py__test_run_1.json",
-        "test_save_writes_one_valid_trace_per_test.py__test_run_2.json",
+    assert [f.rsplit("-", 1)[0] for f in files] == [
+        "test_save_writes_one_valid_trace_per_test.py__test_crash",
+        "test_save_writes_one_valid_trace_per_test.py__test_run_1",
+        "test_save_writes_one_valid_trace_per_test.py__test_run_2",
     ]
     crash = json.loads((pytester.path / ".agenttrace" / files[0]).read_text())
     assert crash["spans"][0]["error"] == {"type": "RuntimeError", "message": "agent crashed"}
@@ -185,3 +185,21 @@ def test_works_under_xdist(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-n", "2", "--agenttrace-save")
     result.assert_outcomes(passed=6)
     assert len(list((pytester.path / ".agenttrace").glob("*.json"))) == 6
+
+
+def test_secrets_in_test_ids_never_reach_trace_names_or_files(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest, pytest_agenttrace as at
+
+        @pytest.mark.parametrize("key", ["sk-proj-AbCdEfGhIjKlMnOpQrStUv"])
+        def test_p(agenttrace, key):
+            with at.tool("t"):
+                pass
+            assert "AbCdEfGh" not in agenttrace.trace.name
+        """
+    )
+    pytester.runpytest("--agenttrace-save").assert_outcomes(passed=1)
+    (saved,) = (pytester.path / ".agenttrace").iterdir()
+    assert "AbCdEfGh" not in saved.name
+    assert "AbCdEfGh" not in saved.read_text()

@@ -104,19 +104,67 @@ def test_schema_rejects_what_the_contract_forbids() -> None:
 
 
 @pytest.mark.parametrize(
-    ("nodeid", "expected"),
+    ("nodeid", "readable"),
     [
-        ("tests/test_x.py::test_y", "tests_test_x.py__test_y.json"),
-        ("tests/test_x.py::test_y[a/b c]", "tests_test_x.py__test_y_a_b_c.json"),
-        ("../../etc/passwd", ".._.._etc_passwd.json"),
+        ("tests/test_x.py::test_y", "tests_test_x.py__test_y-"),
+        ("tests/test_x.py::test_y[a/b c]", "tests_test_x.py__test_y_a_b_c-"),
+        ("../../etc/passwd", "etc_passwd-"),
     ],
 )
-def test_trace_filename_is_safe(nodeid: str, expected: str) -> None:
+def test_trace_filename_is_safe_and_readable(nodeid: str, readable: str) -> None:
     name = trace_filename(nodeid)
-    assert "/" not in name
-    assert name == expected
+    assert "/" not in name and not name.startswith(".")
+    assert name.startswith(readable) and name.endswith(".json")
+
+
+def test_trace_filenames_do_not_collide() -> None:
+    assert trace_filename("a/test_b.py::test_t") != trace_filename("a_test_b.py::test_t")
+    assert trace_filename("t.py::test[a/b]") != trace_filename("t.py::test[a_b]")
 
 
 def test_trace_filename_long_ids_are_hashed() -> None:
     assert len(trace_filename("t.py::" + "x" * 500)) < 200
     assert trace_filename("t.py::" + "x" * 500) != trace_filename("t.py::" + "x" * 499 + "y")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("attributes", None, "attributes must be an object"),
+        ("attributes", "x", "attributes must be an object"),
+        ("versions", [1], "versions must be an object of strings"),
+        ("name", 3, "name must be a string"),
+        ("agent", 3, "agent must be a string or null"),
+        ("error", "boom", "error must be null or"),
+        ("events", "x", "events must be a list"),
+        ("events", [{"time_ns": 1}], "events must be a list"),
+        ("kind", "bogus", "kind must be one of"),
+        ("start_ns", 1.5, "start_ns must be an integer"),
+        ("links", [1], "links must be a list of span ids"),
+        ("status", "fine", "status must be 'ok' or 'error'"),
+    ],
+)
+def test_wrong_field_types_are_input_errors(tmp_path: Path, field: str, value: object, message: str) -> None:
+    data = small_trace().to_dict()
+    data["spans"][1][field] = value
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(at.TraceFileError, match=message) as info:
+        load_trace(path)
+    assert "span #1" in str(info.value) and str(path) in str(info.value)
+
+
+def test_duplicate_span_ids_are_input_errors(tmp_path: Path) -> None:
+    data = small_trace().to_dict()
+    data["spans"][1]["span_id"] = data["spans"][0]["span_id"]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(at.TraceFileError, match="duplicate span_id"):
+        load_trace(path)
+
+
+def test_deeply_nested_json_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(at.TraceFileError, match="nested too deeply"):
+        load_trace(path)

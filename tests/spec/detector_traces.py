@@ -276,9 +276,9 @@ def waits(*edges: tuple[str, str, int, int]) -> tuple[Trace, list[str]]:
 
 
 def confidence_chain(
-    *, keep_in_handoff: bool = True, truncate: bool = False, track: bool = True
+    *, keep_in_handoff: bool = True, truncate: bool = False, track: bool = True, keep_to_reporter: bool = False
 ) -> tuple[Trace, dict[str, str]]:
-    """Orchestrator -> coder (critical: confidence) -> tester; the key may get lost on the way."""
+    """Orchestrator -> coder (critical: confidence) -> tester -> reporter; the key may get lost on the way."""
     b = TraceBuilder("collapse")
     ids: dict[str, str] = {}
     with b.agent("orchestrator"):
@@ -300,8 +300,48 @@ def confidence_chain(
                     context["confidence"] = 0.42
                 ids["handoff"] = b.handoff("tester", context=context)["span_id"]
         with b.agent("tester"):
-            ids["to_reporter"] = b.handoff("reporter", context={"result": "green"})["span_id"]
+            onward: dict[str, Any] = {"result": "green"}
+            if keep_to_reporter:
+                onward["confidence"] = 0.42
+            ids["to_reporter"] = b.handoff("reporter", context=onward)["span_id"]
     return b.build(), ids
+
+
+def review_collapse_chain() -> Trace:
+    """The contract review's scenario (cc.json): hAB carries critical ``k``; the chain below loses it.
+
+    ``1`` agent A; ``2`` hAB A->B (critical k, k: 1); ``3`` hBC B->C (no k); ``4`` hCD C->D (no k);
+    ``5`` a truncated llm of B dropping k; ``6`` hBE B->E (no k).  All flat under the agent span.
+    """
+
+    def span(span_id: int, kind: str, name: str, agent: str, start: int, **fields: Any) -> dict[str, Any]:
+        parent = None if span_id == 1 else "1"
+        return {
+            "span_id": str(span_id),
+            "parent_id": parent,
+            "kind": kind,
+            "name": name,
+            "agent": agent,
+            "start_ns": start,
+            "end_ns": 1000 if span_id == 1 else start + 10,
+            **fields,
+        }
+
+    def handoff(span_id: int, name: str, start: int, context: dict[str, Any], **attributes: Any) -> dict[str, Any]:
+        route = {"from_agent": name[1], "to_agent": name[2], **attributes}
+        return span(span_id, "handoff", name, name[1], start, attributes=route, context=context)
+
+    spans = [
+        span(1, "agent", "A", "A", 0),
+        handoff(2, "hAB", 10, {"k": 1}, critical_keys=["k"]),
+        handoff(3, "hBC", 30, {}),
+        handoff(4, "hCD", 50, {}),
+        span(5, "llm", "B_trunc", "B", 70, attributes={"truncated": True, "dropped_keys": ["k"]}),
+        handoff(6, "hBE", 90, {}),
+    ]
+    return Trace.from_dict(
+        {"trace_id": "4bf92f3577b34da6", "name": "t", "started_at": "2026-11-21T23:00:00Z", "spans": spans}
+    )
 
 
 def bad_summary_cascade(*, confidence: float | None = 0.2, writer_status: str = "ok") -> tuple[Trace, dict[str, str]]:

@@ -163,6 +163,7 @@ CLEAN = [
     pytest.param(lambda: planted.research_run([(n, None) for n in "ababxab"]), id="loop"),
     pytest.param(lambda: planted.waits(("a", "b", 0, 10), ("b", "a", 10, 20)), id="deadlock"),
     pytest.param(lambda: planted.confidence_chain(track=False), id="collapse"),
+    pytest.param(lambda: planted.confidence_chain(keep_to_reporter=True), id="collapse-kept"),
     pytest.param(lambda: planted.bad_summary_cascade(confidence=0.8), id="cascade"),
     pytest.param(lambda: planted.shared_memory(valid=True), id="pollution"),
     pytest.param(lambda: planted.concurrent_plan_edits(second_base=4), id="lost-update"),
@@ -203,13 +204,14 @@ def test_handoff_context_loss_is_quiet_when_every_required_key_is_handed_over() 
     assert run_detector("handoff_context_loss", trace) == []
 
 
-def test_handoff_context_loss_counts_null_as_missing_unless_told_otherwise() -> None:
+def test_handoff_context_loss_counts_a_null_value_as_present_unless_told_otherwise() -> None:
+    # The design: "keys are not all present in its context"; a key holding null is present.
     b = TraceBuilder()
     with b.agent("planner"):
         handoff = b.handoff("coder", context={"plan": None}, required_context=["plan"])
     trace = b.build()
-    assert only(run_detector("handoff_context_loss", trace)).spans == (handoff["span_id"],)
-    assert run_detector("handoff_context_loss", trace, {"null_is_missing": False}) == []
+    assert run_detector("handoff_context_loss", trace) == []
+    assert only(run_detector("handoff_context_loss", trace, {"null_is_missing": True})).spans == (handoff["span_id"],)
 
 
 def test_handoff_context_loss_ignores_handoffs_that_require_nothing() -> None:
@@ -460,20 +462,21 @@ def test_deadlock_reports_a_recurring_cycle_each_time() -> None:
 
 def test_context_collapse_fires_when_a_critical_key_is_not_passed_on() -> None:
     trace, ids = planted.confidence_chain(keep_in_handoff=False)
-    finding = only(run_detector("context_collapse", trace))
+    finding = run_detector("context_collapse", trace)[0]
     assert finding.spans == (ids["handoff"], ids["delegation"])
     assert finding.chain == (ids["delegation"], ids["handoff"])
     assert finding.message == (
         f"context key 'confidence' handed to coder by delegation 'coder' (span {ids['delegation']}) is missing "
         f"from handoff 'tester' (span {ids['handoff']}, coder -> tester): pass it on"
     )
-    assert finding.details["key"] == "confidence"
+    assert finding.details == {"key": "confidence", "agent": "coder", "origin": ids["delegation"], "truncated": False}
 
 
 def test_context_collapse_fires_when_a_truncated_llm_call_drops_a_critical_key() -> None:
-    trace, ids = planted.confidence_chain(truncate=True)
+    trace, ids = planted.confidence_chain(truncate=True, keep_to_reporter=True)
     finding = only(run_detector("context_collapse", trace))
     assert finding.spans == (ids["llm"], ids["delegation"])
+    assert finding.chain == (ids["delegation"], ids["llm"])
     assert finding.details["truncated"] is True
     assert "was dropped when llm 'summarize'" in finding.message
 
@@ -484,19 +487,58 @@ def test_context_collapse_follows_the_chain_transitively() -> None:
     finding = only(run_detector("context_collapse", trace))
     assert finding.spans == (ids["to_reporter"], ids["delegation"])
     assert finding.chain == (ids["delegation"], ids["handoff"], ids["to_reporter"])
+    assert finding.message.endswith(
+        f"is missing from handoff 'reporter' (span {ids['to_reporter']}, tester -> reporter), "
+        "further down the chain: pass it on"
+    )
 
 
-def test_context_collapse_reports_a_loss_once_not_again_downstream() -> None:
+def test_context_collapse_reports_every_handoff_down_the_chain_that_lacks_the_key() -> None:
+    # The chain is followed whether or not a link carried the key: tester's handoff lacks it as well.
     trace, ids = planted.confidence_chain(keep_in_handoff=False)
-    # tester never got confidence, so its own handoff to reporter is no new loss.
-    assert ids["to_reporter"] not in {s for f in run_detector("context_collapse", trace) for s in f.spans}
+    findings = run_detector("context_collapse", trace)
+    assert [f.spans for f in findings] == [
+        (ids["handoff"], ids["delegation"]),
+        (ids["to_reporter"], ids["delegation"]),
+    ]
+    assert findings[1].chain == (ids["delegation"], ids["handoff"], ids["to_reporter"])
+
+
+def test_context_collapse_review_scenario_flags_every_loss_down_the_chain() -> None:
+    # hAB (A->B, critical k); hBC, hCD (further down, via C), B's truncated llm and hBE all lose k.
+    trace = planted.review_collapse_chain()
+    findings = run_detector("context_collapse", trace)
+    assert [f.spans[0] for f in findings] == ["3", "4", "5", "6"]
+    assert all(f.spans[1] == "2" and f.details["key"] == "k" for f in findings)
+    assert [f.chain for f in findings] == [("2", "3"), ("2", "3", "4"), ("2", "5"), ("2", "6")]
+    assert [f.details["truncated"] for f in findings] == [False, False, True, False]
 
 
 def test_context_collapse_tracks_nothing_without_keys_or_critical_keys() -> None:
     trace, ids = planted.confidence_chain(keep_in_handoff=False, track=False)
     assert run_detector("context_collapse", trace) == []
-    finding = only(run_detector("context_collapse", trace, {"keys": ["confidence"]}))
-    assert finding.spans == (ids["handoff"], ids["delegation"])
+    findings = run_detector("context_collapse", trace, {"keys": ["confidence"]})
+    assert [f.spans for f in findings] == [
+        (ids["handoff"], ids["delegation"]),
+        (ids["to_reporter"], ids["delegation"]),
+    ]
+
+
+def test_context_collapse_reports_a_span_once_per_key_crediting_the_earliest_origin() -> None:
+    # With keys given every handoff is an origin: planner -> coder -> tester all carry k, so the
+    # reporter handoff lacking it is in both chains; it is reported once, from the first origin.
+    b = TraceBuilder()
+    with b.agent("planner"):
+        first = b.handoff("coder", context={"k": 1, "j": 2})
+    with b.agent("coder"):
+        b.handoff("tester", context={"k": 1, "j": 2})
+    with b.agent("tester"):
+        last = b.handoff("reporter", context={})
+    findings = run_detector("context_collapse", b.build(), {"keys": ["k", "j"]})
+    assert [(f.spans, f.details["key"]) for f in findings] == [
+        ((last["span_id"], first["span_id"]), "j"),
+        ((last["span_id"], first["span_id"]), "k"),
+    ]
 
 
 def test_context_collapse_ignores_keys_the_origin_never_had_and_earlier_handoffs() -> None:
@@ -504,11 +546,55 @@ def test_context_collapse_ignores_keys_the_origin_never_had_and_earlier_handoffs
     with b.agent("tester"):
         b.handoff("reporter", context={})  # before coder ever received the key
     with b.agent("orchestrator"):
-        b.handoff("coder", context={"flag": None}, critical_keys=["flag"])  # null: not present
         b.handoff("coder", context={"other": 1}, critical_keys=["confidence"])
     with b.agent("coder"):
         b.handoff("tester", context={})
     assert run_detector("context_collapse", b.build()) == []
+
+
+def test_context_collapse_follows_an_agent_only_from_when_it_was_reached() -> None:
+    b = TraceBuilder()
+    with b.agent("planner"):
+        origin = b.handoff("coder", context={"k": 1}, critical_keys=["k"])
+    with b.agent("tester"):
+        early = b.handoff("reporter", context={})  # tester is not in the chain yet
+    with b.agent("coder"):
+        middle = b.handoff("tester", context={"k": 1})
+    with b.agent("tester"):
+        late = b.handoff("reporter", context={})
+    chains = [f.chain for f in run_detector("context_collapse", b.build())]
+    assert chains == [(origin["span_id"], middle["span_id"], late["span_id"])]
+    assert early["span_id"] not in chains[0]
+
+
+def test_context_collapse_counts_a_null_value_as_present() -> None:
+    b = TraceBuilder()
+    with b.agent("orchestrator"):
+        b.handoff("coder", context={"flag": None}, critical_keys=["flag"])
+    with b.agent("coder"):
+        kept = b.handoff("tester", context={"flag": None})
+        lost = b.handoff("reviewer", context={})
+    findings = run_detector("context_collapse", b.build())
+    assert [f.spans[0] for f in findings] == [lost["span_id"]]
+    assert kept["span_id"] not in findings[0].chain
+
+
+def test_context_collapse_checks_truncation_only_in_the_receiving_agent_after_the_handoff() -> None:
+    b = TraceBuilder()
+    with b.agent("coder"):
+        b.llm("before", truncated=True, dropped_keys=["k"])  # coder had not received k yet
+    with b.agent("planner"):
+        origin = b.handoff("coder", context={"k": 1}, critical_keys=["k"])
+    with b.agent("coder"):
+        dropped = b.llm("after", truncated=True, dropped_keys=["k", "other"])
+        b.llm("kept", truncated=True, dropped_keys=["other"])
+        b.llm("whole", truncated=False, dropped_keys=["k"])
+        b.handoff("tester", context={"k": 1})
+    with b.agent("tester"):
+        # the design names the receiving agent's llm spans; tester's own handoff would need critical_keys
+        b.llm("downstream", truncated=True, dropped_keys=["k"])
+    finding = only(run_detector("context_collapse", b.build()))
+    assert finding.spans == (dropped["span_id"], origin["span_id"])
 
 
 # -- cascading_error ---------------------------------------------------------------------
@@ -859,12 +945,52 @@ def test_property_context_collapse_loses_only_keys_the_origin_carried(trace: Tra
     for finding in run_detector("context_collapse", trace, params):
         key = finding.details["key"]
         origin, victim = trace.span(finding.chain[0]), trace.span(finding.spans[0])
-        assert (origin.context or {}).get(key) is not None
+        assert key in (origin.context or {})
         assert origin.start_ns <= victim.start_ns
         if victim.kind == "llm":
             assert victim.attributes["truncated"] is True and key in victim.attributes["dropped_keys"]
+            assert victim.agent == origin.to_agent
         else:
-            assert (victim.context or {}).get(key) is None
+            assert key not in (victim.context or {})
+        for sender, receiver in itertools.pairwise(trace.span(i) for i in finding.chain):
+            if receiver.kind != "llm":
+                assert receiver.from_agent == sender.to_agent
+                assert trace.index.order[receiver.span_id] > trace.index.order[sender.span_id]
+
+
+def _collapse_reference(trace: Trace, keys: list[str] | None) -> set[tuple[str, str]]:
+    """(victim, key) pairs straight from the design text, by fixpoint over every origin (quadratic)."""
+    spans = list(trace.spans)
+    handoffs = [(i, s) for i, s in enumerate(spans) if s.kind in ("handoff", "delegation")]
+    out: set[tuple[str, str]] = set()
+    for at, origin in handoffs:
+        tracked = keys if keys is not None else origin.attributes.get("critical_keys", [])
+        carried = [k for k in tracked if k in (origin.context or {})]
+        if not carried or origin.to_agent is None:
+            continue
+        chain: dict[str, tuple[int, Span]] = {}
+        frontier = [(at, origin)]
+        while frontier:
+            after, sender = frontier.pop()
+            for i, span in handoffs:
+                if i > after and span.from_agent == sender.to_agent and span.span_id not in chain:
+                    chain[span.span_id] = (i, span)
+                    frontier.append((i, span))
+        for _, span in chain.values():
+            out.update((span.span_id, k) for k in carried if k not in (span.context or {}))
+        for i, span in enumerate(spans):
+            if span.kind == "llm" and i > at and span.agent == origin.to_agent and span.attributes.get("truncated"):
+                out.update((span.span_id, k) for k in carried if k in span.attributes.get("dropped_keys", []))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(traces(junk=False, kinds=("handoff", "delegation", "handoff", "llm")), st.booleans())
+def test_property_context_collapse_equals_a_brute_force_reading_of_the_design(trace: Trace, explicit: bool) -> None:
+    keys = ["plan", "facts"] if explicit else None
+    found = [(f.spans[0], f.details["key"]) for f in run_detector("context_collapse", trace, {"keys": keys})]
+    assert len(found) == len(set(found))  # one finding per (span, key)
+    assert set(found) == _collapse_reference(trace, keys)
 
 
 def _has_simultaneous_cycle(trace: Trace) -> bool:

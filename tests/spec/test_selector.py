@@ -142,7 +142,8 @@ VALID = [
     ("[agent=coder]", "4 5 6 7 8 9"),
     ("tool[agent=null]", "14"),
     ("[scope=null]", "1 2 3 10 11 12 13 14 15"),
-    ("[scope=3]", "4 5 6 7 8 9"),
+    ("[scope=3]", ""),  # span ids are strings: quote a numeric one
+    ("[scope='3']", "4 5 6 7 8 9"),
     ("[to_agent=coder]", "3"),
     ("[attributes.to_agent=coder]", "3"),
     ("[valid=false]", "13"),
@@ -150,7 +151,9 @@ VALID = [
     ("[version=2]", "13 15"),
     ("[version=2.0]", "13 15"),
     ("[version='2']", ""),
-    ("[count=3]", "14"),
+    ("[count=3]", ""),  # count is the string "3": a bare number matches numbers only
+    ("[count='3']", "14"),
+    ('[count="3"]', "14"),
     ("[truncated=true]", "6"),
     ("[status=error]", "8"),
     ("[kind=handoff]", "10"),
@@ -160,7 +163,7 @@ VALID = [
     ("[usage.input_tokens=1200]", "2"),
     # list values: '=' means contains
     ("[allowed_tools=edit_file]", "3"),
-    ("[links=8]", "9"),
+    ("[links='8']", "9"),
     ("[dropped_keys!=plan]", "1 2 3 4 5 7 8 9 10 11 12 13 14 15"),
     # existence
     ("[why]", "14"),
@@ -179,7 +182,9 @@ VALID = [
     ("[name~=^[rw]e]", "5 14"),
     ("[name~=e$]", "5 7 9"),
     ("[count^=3]", "14"),
-    ("[version~=2]", "13 15"),
+    ("[version~=2]", ""),  # text operators hold only for string values
+    ("[version^='2']", ""),
+    ("[usage.input_tokens*=12]", ""),
     # numeric comparison (numbers numerically, strings do not compare with numbers)
     ("llm[usage.input_tokens>100000]", "6"),
     ("llm[usage.input_tokens<=1200]", "2"),
@@ -561,6 +566,58 @@ def test_any_input_compiles_or_raises_selector_error_only(text: str) -> None:
         assert f"column {error.column}" in str(error)
     else:
         selector.select(TRACE)
+
+
+TYPED = Trace.from_dict(
+    {
+        "trace_id": "typed",
+        "name": "typed",
+        "started_at": "2026-11-21T00:00:00Z",
+        "spans": [
+            _span(i + 1, None, "memory_write", "w", "a", i, i + 1, attributes={"x": value})
+            for i, value in enumerate([False, "false", 1, 1.0, "1", True, None, "null", 0, "", "30s", 30])
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[x=false]", "1"),
+        ("[x='false']", "2"),
+        ("[x=False]", "1"),
+        ("[x=1]", "3 4"),  # int and float compare numerically
+        ("[x=1.0]", "3 4"),
+        ("[x='1']", "5"),
+        ('[x="1"]', "5"),
+        ("[x=true]", "6"),  # a boolean is not the number 1
+        ("[x=null]", "7"),
+        ("[x=~]", "7"),
+        ("[x='null']", "8"),
+        ("[x=0]", "9"),
+        ("[x='']", "10"),
+        ("[x!=1]", "1 2 5 6 7 8 9 10 11 12"),
+        ("[x!=false]", "2 3 4 5 6 7 8 9 10 11 12"),
+        ("[x>=1]", "3 4 12"),
+        ("[x<1]", "9"),
+        ("[x<'1']", "10"),  # strings compare with strings only
+        ("[x>0.5]", "3 4 12"),
+        ("[x>=30s]", ""),  # a bare duration is nanoseconds: 30e9 > 30
+        ("[x<='30s']", "5 10 11"),  # quoted: the string, compared as a string
+        ("[x^=1]", "5"),
+        ("[x~=^f]", "2"),
+        ("[x*=ul]", "8"),
+        ("[x$=s]", "11"),
+    ],
+)
+def test_values_are_typed_strictly_as_in_yaml(text: str, expected: str) -> None:
+    assert ids(select(TYPED, text)) == expected.split()
+
+
+def test_bare_duration_literal_is_nanoseconds_but_quoted_is_text() -> None:
+    assert ids(select(TRACE, "[duration>=200ns]")) == ["1", "3", "4", "8", "11"]
+    assert ids(select(TRACE, "[duration>='200ns']")) == []
 
 
 def test_hostile_nesting_fails_cleanly() -> None:

@@ -250,6 +250,22 @@ def label(span: Span, note: str | None = None) -> str:
     return f"{span.kind} {span.name!r} (span {span.span_id}{', ' + note if note else ''})"
 
 
+def duration_text(ns: int) -> str:
+    """A readable duration with at most three significant figures: ``800ns``, ``50us``, ``1.2ms``, ``3.4s``, ``2m05s``."""
+    if ns < 0:
+        return "-" + duration_text(-ns)
+    if ns < 1_000:
+        return f"{ns}ns"
+    for unit, size in (("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)):
+        value = ns / size
+        digits = 2 if value < 10 else 1 if value < 100 else 0
+        rounded = round(value, digits)
+        if rounded < 1_000 and (unit != "s" or rounded < 60):
+            return f"{rounded:.{digits}f}".rstrip("0").rstrip(".") + unit
+    minutes, seconds = divmod(round(ns / 1_000_000_000), 60)
+    return f"{minutes}m{seconds:02d}s"
+
+
 def agent_name(agent: str | None) -> str:
     """An agent for a message; ``(no agent)`` when missing."""
     return agent if agent else "(no agent)"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from operator import itemgetter
 
 from ...model import Span, Trace
-from ._registry import Finding, agent_name, detector, str_list
+from ._registry import Finding, agent_name, detector, duration_text, str_list
 
 __all__ = ["deadlock"]
 
@@ -118,7 +118,7 @@ def deadlock(trace: Trace) -> list[Finding]:
         findings.append(
             Finding(
                 message=(
-                    f"deadlock: {pairs}, all at once from {_ms(time)} to {_ms(until)}; break the cycle or add a timeout"
+                    f"deadlock: {pairs}, all at once from {duration_text(time)} to {duration_text(until)}; break the cycle or add a timeout"
                 ),
                 spans=ids,
                 expected="no cycle of agents waiting on each other",
@@ -167,7 +167,3 @@ def _cyclic_pairs(pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
                 parent = work[-1][0]
                 low[parent] = min(low[parent], low[node])
     return {(a, b) for a, b in pairs if a == b or component[a] == component[b]}
-
-
-def _ms(ns: int) -> str:
-    return f"{ns / 1_000_000:g} ms"

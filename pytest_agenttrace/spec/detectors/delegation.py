@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from typing import Any
 
 from ...model import KINDS, Span, Trace
@@ -29,7 +31,8 @@ __all__ = ["context_collapse", "handoff_context_loss", "out_of_scope_tool", "una
 _HANDOFF_KINDS = ("handoff", "delegation")
 
 
-def _has_value(context: dict[str, Any] | None, key: str, null_is_missing: bool = True) -> bool:
+def _has_value(context: dict[str, Any] | None, key: str, null_is_missing: bool = False) -> bool:
+    """Whether ``key`` is in ``context``; a null value counts as present unless ``null_is_missing``."""
     if not context or key not in context:
         return False
     return not (null_is_missing and context[key] is None)
@@ -47,8 +50,9 @@ def _route(span: Span) -> str:
     "A handoff or delegation whose attributes.required_context keys are not all in its context.",
     null_is_missing=ParamSpec(
         type="bool",
-        default=True,
-        description="A required key whose value is null counts as missing.",
+        default=False,
+        description="A required key whose value is null counts as missing (by default a key "
+        "present with null is present).",
     ),
 )
 def handoff_context_loss(trace: Trace, *, null_is_missing: bool) -> list[Finding]:
@@ -183,62 +187,123 @@ def unattributed_action(trace: Trace, *, kinds: tuple[str, ...]) -> list[Finding
     ),
 )
 def context_collapse(trace: Trace, *, keys: tuple[str, ...] | None) -> list[Finding]:
-    """Follow tracked keys from agent to agent and report where one is lost.
+    """Follow tracked keys down each handoff chain and report every span that lost one.
 
-    One sweep in start order: a handoff/delegation that carries a tracked key
-    to ``to_agent`` makes that agent a holder of the key (remembering the
-    origin); a later handoff *from* a holder without the key in its context,
-    or a truncated ``llm`` span of a holder whose ``dropped_keys`` name it, is
-    a finding.  A key is reported where it is lost, not again downstream.
+    For each origin (a handoff/delegation carrying tracked keys in its
+    ``context``), every handoff/delegation further down its chain (it starts
+    after the origin, its ``from_agent`` is the origin's ``to_agent``, followed
+    transitively through the ``to_agent`` of each such span) that lacks one of
+    those keys is a finding; so is a truncated ``llm`` span of the receiving
+    agent, started after the origin, whose ``dropped_keys`` name one.  One
+    finding per (span, key), credited to the earliest origin.
+
+    Near-linear: handoffs are indexed by ``from_agent`` in start order; a chain
+    is walked once per origin and key set, and an origin that lies in the chain
+    of an earlier origin carrying the same key adds no new handoff victims for
+    it (its chain is a subset), so that key is not walked again.
     """
-    truncated = [s for s in trace.index.by_kind.get("llm", ()) if s.attributes.get("truncated") is True]
-    spans = in_trace_order([*of_kinds(trace, _HANDOFF_KINDS), *truncated], trace)
-    # holder agent -> key -> (origin span id, last carrier span id)
-    held: dict[str, dict[str, tuple[str, str]]] = {}
+    order = trace.index.order
+    handoffs = in_trace_order(of_kinds(trace, _HANDOFF_KINDS), trace)
+    if not handoffs:
+        return []
+    position = {span.span_id: order[span.span_id] for span in handoffs}
+    by_sender: dict[str, list[Span]] = {}
+    for span in handoffs:
+        if span.from_agent is not None:
+            by_sender.setdefault(span.from_agent, []).append(span)
+    sender_starts = {agent: [position[s.span_id] for s in spans] for agent, spans in by_sender.items()}
+    truncated_by_agent: dict[str, list[Span]] = {}
+    for span in in_trace_order(trace.index.by_kind.get("llm", ()), trace):
+        if span.agent is not None and span.attributes.get("truncated") is True:
+            truncated_by_agent.setdefault(span.agent, []).append(span)
+
+    covered: dict[str, set[str]] = {}  # handoff id -> keys some earlier origin's chain already followed
+    reported: set[tuple[str, str]] = set()
     findings: list[Finding] = []
-    for span in spans:
-        holdings = held.get(span.agent or "") if span.kind == "llm" else held.get(span.from_agent or "")
-        if span.kind == "llm":
-            if holdings:
-                dropped = [k for k in str_list(span.attributes.get("dropped_keys")) if k in holdings]
-                for key in dropped:
-                    findings.append(_collapse_finding(trace, span, key, holdings.pop(key), truncated=True))
-            continue
-        if holdings:
-            for key in [k for k in holdings if not _has_value(span.context, k)]:
-                findings.append(_collapse_finding(trace, span, key, holdings[key], truncated=False))
-        receiver = span.to_agent
+    for origin in handoffs:
+        receiver = origin.to_agent
         if receiver is None:
             continue
-        tracked = keys if keys is not None else tuple(str_list(span.attributes.get("critical_keys")))
-        carried = dict.fromkeys(k for k in tracked if _has_value(span.context, k))
-        if holdings:
-            carried.update(dict.fromkeys(k for k in holdings if _has_value(span.context, k)))
-        if carried:
-            target = held.setdefault(receiver, {})
-            for key in carried:
-                origin = holdings[key][0] if holdings and key in holdings else span.span_id
-                target[key] = (origin, span.span_id)
+        tracked = keys if keys is not None else tuple(str_list(origin.attributes.get("critical_keys")))
+        carried = [k for k in dict.fromkeys(tracked) if _has_value(origin.context, k)]
+        if not carried:
+            continue
+        start = position[origin.span_id]
+        for llm in truncated_by_agent.get(receiver, ()):
+            if order[llm.span_id] <= start:
+                continue
+            for key in str_list(llm.attributes.get("dropped_keys")):
+                if key in carried and (llm.span_id, key) not in reported:
+                    reported.add((llm.span_id, key))
+                    findings.append(_collapse_finding(trace, llm, key, (origin.span_id, llm.span_id)))
+        fresh = [k for k in carried if k not in covered.get(origin.span_id, ())]
+        if not fresh:
+            continue
+        for span, path in _chain(origin, by_sender, sender_starts, position):
+            covered.setdefault(span.span_id, set()).update(fresh)
+            for key in fresh:
+                if not _has_value(span.context, key) and (span.span_id, key) not in reported:
+                    reported.add((span.span_id, key))
+                    findings.append(_collapse_finding(trace, span, key, (origin.span_id, *path)))
+    findings.sort(key=lambda f: (order[f.spans[0]], f.details["key"]))
     return findings
 
 
-def _collapse_finding(trace: Trace, span: Span, key: str, source: tuple[str, str], *, truncated: bool) -> Finding:
-    origin_id, carrier_id = source
+def _chain(
+    origin: Span,
+    by_sender: dict[str, list[Span]],
+    sender_starts: dict[str, list[int]],
+    position: dict[str, int],
+) -> list[tuple[Span, tuple[str, ...]]]:
+    """The handoffs further down ``origin``'s chain, each with the ids leading to it from the origin.
+
+    An agent is reached at the earliest position a chain handoff to it starts
+    (earlier reach covers more of its handoffs), so a Dijkstra-like sweep in
+    position order finalises every agent once and visits every handoff once.
+    """
+    reach: list[tuple[int, str, tuple[str, ...]]] = [(position[origin.span_id], str(origin.to_agent), ())]
+    done: set[str] = set()
+    seen: set[str] = set()
+    out: list[tuple[Span, tuple[str, ...]]] = []
+    while reach:
+        after, agent, path = heapq.heappop(reach)
+        if agent in done:
+            continue
+        done.add(agent)
+        sent = by_sender.get(agent)
+        if not sent:
+            continue
+        for span in sent[bisect.bisect_right(sender_starts[agent], after) :]:
+            if span.span_id in seen:
+                continue
+            seen.add(span.span_id)
+            via = (*path, span.span_id)
+            out.append((span, via))
+            if span.to_agent is not None and span.to_agent not in done:
+                heapq.heappush(reach, (position[span.span_id], span.to_agent, via))
+    return out
+
+
+def _collapse_finding(trace: Trace, span: Span, key: str, chain: tuple[str, ...]) -> Finding:
+    origin_id = chain[0]
     origin = trace.index.by_id[origin_id]
-    chain = tuple(dict.fromkeys((origin_id, carrier_id, span.span_id)))
-    holder = span.agent if truncated else span.from_agent
+    receiver = agent_name(origin.to_agent)
+    truncated = span.kind == "llm"
     if truncated:
         message = (
-            f"context key {key!r} handed to {agent_name(holder)} by {label(origin)} was dropped "
+            f"context key {key!r} handed to {receiver} by {label(origin)} was dropped "
             f"when {label(span)} truncated its context"
         )
         found = f"{key!r} in dropped_keys of a truncated llm call"
+        holder = span.agent
     else:
+        further = "" if span.from_agent == origin.to_agent else ", further down the chain"
         message = (
-            f"context key {key!r} handed to {agent_name(holder)} by {label(origin)} is missing from "
-            f"{label(span, _route(span))}: pass it on"
+            f"context key {key!r} handed to {receiver} by {label(origin)} is missing from "
+            f"{label(span, _route(span))}{further}: pass it on"
         )
         found = f"{key!r} missing from the context of span {span.span_id}"
+        holder = span.from_agent
     return Finding(
         message=message,
         spans=(span.span_id, origin_id),

@@ -208,7 +208,7 @@ def tool_loop(
         for begin, end, period in _find_loops(steps, min_cycles, max_period):
             cycle = [s.name for s in spans[begin : begin + period]]
             cycles = (end - begin) // period
-            looping = spans[begin:end]
+            looping = spans[begin : begin + cycles * period]  # complete cycles only, no trailing partial
             who = (
                 agent_name(owner)
                 if per == "agent"

@@ -1,0 +1,62 @@
+"""A trace made safe to copy into an output: every value passed through :mod:`pytest_agenttrace.sanitize`.
+
+Traces written by the recorder are clean already, but a trace file may come
+from anywhere (hand-edited, another tool, an old version): ``agenttrace
+export`` and the HTML report pass what they copy through :func:`sanitized`
+so that a secret in such a file does not leak into what they write.  A clean
+trace comes back equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..model import Span, Trace
+from ..sanitize import clean, redact_text
+
+__all__ = ["sanitized", "sanitized_span"]
+
+
+def _text(value: Any) -> Any:
+    return redact_text(value) if isinstance(value, str) else value
+
+
+def _deep_text(value: Any, depth: int = 0) -> Any:
+    """Strings redacted at any depth (keys such as ``session_id`` in metadata are ids, kept)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth > 64:
+        return "…[agenttrace: nested too deep]"
+    if isinstance(value, Mapping):
+        return {_text(key): _deep_text(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_deep_text(item, depth + 1) for item in value]
+    return value
+
+
+def sanitized_span(span: Span) -> Span:
+    """``span`` with names redacted and its payloads cleaned (secrets redacted, sizes capped)."""
+    return span.replace(
+        name=_text(span.name),
+        agent=_text(span.agent),
+        error=clean(span.error) if span.error is not None else None,
+        input=clean(span.input) if span.input is not None else None,
+        output=clean(span.output) if span.output is not None else None,
+        attributes=clean(span.attributes),
+        versions=_deep_text(span.versions),
+        context=clean(span.context) if span.context is not None else None,
+        events=clean(span.events),
+    )
+
+
+def sanitized(trace: Trace) -> Trace:
+    """``trace`` with every span sanitised and its name and metadata redacted."""
+    return Trace(
+        trace_id=_text(trace.trace_id),
+        name=_text(trace.name),
+        started_at=trace.started_at,
+        metadata=_deep_text(trace.metadata),
+        versions=_deep_text(trace.versions),
+        spans=tuple(sanitized_span(span) for span in trace.spans),
+    )
