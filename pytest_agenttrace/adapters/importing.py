@@ -550,7 +550,7 @@ def import_trace(path: str | os.PathLike[str], fmt: str | None = None) -> Trace 
         try:
             traces = _reader(fmt)(data, file.name)
         except ShapeError as exc:
-            raise TraceFileError(f"is not {_EXPECTED[fmt]}: {exc}.", path=str(file)) from None
+            raise TraceFileError(f"has the wrong shape: {exc}; expected {_EXPECTED[fmt]}.", path=str(file)) from None
         except (AttributeError, TypeError, KeyError, ValueError, RecursionError) as exc:
             raise TraceFileError(
                 f"has an unexpected structure ({type(exc).__name__}: {exc}); expected {_EXPECTED[fmt]}.",

@@ -191,7 +191,9 @@ def test_import_keeps_the_good_records_of_a_file_with_one_bad_record(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "in.json"
-    path.write_text(json.dumps({"history": [{"role": "user", "content": "hi"}, 5, {"role": "assistant", "content": "ok"}]}))
+    path.write_text(
+        json.dumps({"history": [{"role": "user", "content": "hi"}, 5, {"role": "assistant", "content": "ok"}]})
+    )
     assert main(["import", str(path), "-o", str(tmp_path / "out.json")]) == 0
     trace = load_trace(tmp_path / "out.json")
     assert len(trace.spans) >= 2
