@@ -73,13 +73,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     for name in SUBPLUGINS:
         if pluginmanager.has_plugin(name):
             continue
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # DEV-TOLERANCE: remove once every sub-plugin exists
-                raise
-            continue
-        pluginmanager.register(module, name)
+        pluginmanager.register(importlib.import_module(name), name)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -146,3 +146,76 @@ def test_report_requires_an_output(files: dict[str, Path], capsys: pytest.Captur
         main(["report", str(files["example"])])
     assert exc.value.code == 2
     assert "-o/--output" in capsys.readouterr().err
+
+
+SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz012345"
+
+
+def test_report_of_a_trace_file_that_is_not_clean_writes_no_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    span = {
+        "span_id": "1", "parent_id": None, "kind": "tool", "name": f"call {SECRET}", "agent": "a",
+        "scope": None, "scope_path": [], "start_ns": 0, "end_ns": 5, "status": "ok", "error": None,
+        "input": {"api_key": "hunter2-long-value"}, "output": f"token={SECRET}", "attributes": {"why": SECRET},
+        "versions": {"prompt:a": f"a@{SECRET}"}, "context": None, "links": [], "events": [],
+    }  # fmt: skip
+    dirty = tmp_path / "dirty.json"
+    dirty.write_text(
+        json.dumps(
+            {
+                "format_version": 1,
+                "trace_id": "t",
+                "name": f"test[{SECRET}]",
+                "started_at": "2026-11-21T23:00:00Z",
+                "metadata": {"nodeid": f"t.py::test[{SECRET}]", "session_id": "s1"},
+                "versions": {},
+                "spans": [span],
+            }  # fmt: skip
+        )
+    )
+    out = tmp_path / "r.html"
+    assert main(["report", str(dirty), "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert SECRET not in text and "hunter2" not in text
+    (entry,) = entries_by_name(out).values()
+    trace = entry["data"]["trace"]
+    assert trace["spans"][0]["input"] == {"api_key": "[REDACTED]"}
+    assert trace["metadata"]["session_id"] == "s1"  # an id, not a secret: kept
+
+
+def test_show_prints_violation_messages_without_terminal_controls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_agenttrace.model import Trace
+
+    hostile = "t\nFAKE LINE\x1b]0;pwned\x07\r"
+    trace = Trace.from_dict(
+        {
+            "format_version": 1,
+            "trace_id": "t",
+            "name": "t",
+            "started_at": "2026-11-21T23:00:00Z",
+            "spans": [
+                {
+                    "span_id": "1",
+                    "parent_id": None,
+                    "kind": "tool",
+                    "name": hostile,
+                    "agent": None,
+                    "start_ns": 0,
+                    "end_ns": 1,
+                }
+            ],
+        }  # fmt: skip
+    )
+    path = save_trace(trace, tmp_path / "t.json")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("rules:\n  - id: f\n    forbid: tool\n")
+    assert main(["show", str(path), "--spec", str(spec), "--color", "no"]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out
+    assert "\nFAKE LINE" not in out
+    assert "t\\nFAKE LINE\\x1b]0;pwned\\x07\\r" in out

@@ -211,3 +211,30 @@ def test_unwritable_report_path_is_reported_not_a_crash(pytester: pytest.Pyteste
     result = pytester.runpytest("--agenttrace-report=blocker/report.html")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["agenttrace: could not write the HTML report to *blocker*report.html*"])
+
+
+SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz012345"
+
+
+def test_report_redacts_secrets_pytest_reports_in_failure_text_and_test_ids(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_secret=f"""
+import pytest
+import pytest_agenttrace as at
+
+@pytest.mark.parametrize("key", ["{SECRET}"])
+def test_leaks(agenttrace, key):
+    with at.tool("call", input={{"q": "x"}}):
+        pass
+    print("token=" + key)
+    assert key == "other", "Bearer " + key
+"""
+    )
+    result = pytester.runpytest("--agenttrace-report=out/report.html", "-p", "no:randomly", "-s")
+    result.assert_outcomes(failed=1)
+    text = (pytester.path / "out" / "report.html").read_text(encoding="utf-8")
+    assert SECRET not in text
+    (entry,) = entries_by_name(pytester.path / "out" / "report.html").values()
+    assert entry["name"] == "test_secret.py::test_leaks[[REDACTED]]"
+    assert entry["outcome"] == "failed"
+    assert "Bearer [REDACTED]" in entry["message"] and "[REDACTED]" in entry["output"]

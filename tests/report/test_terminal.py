@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_agenttrace.model import Span, Trace
 from pytest_agenttrace.report._samples import example_failure, generated_trace, injection_trace
-from pytest_agenttrace.report.terminal import format_duration, render_tree, use_color
+from pytest_agenttrace.report.terminal import format_duration, render_tree, terminal_safe, use_color
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -232,3 +234,18 @@ def test_two_hundred_span_trace_stays_readable() -> None:
     assert all(len(line) <= 120 for line in lines)
     errors = [line for line in lines if "✗" in line]
     assert errors and all("ToolError: simulated failure" in line for line in errors)
+
+
+def test_terminal_safe_escapes_controls_and_keeps_plain_text() -> None:
+    assert terminal_safe("plain text: ümlaut, 日本, emoji 🙂") == "plain text: ümlaut, 日本, emoji 🙂"
+    assert terminal_safe("a\nb\tc\rd") == "a\\nb\\tc\\rd"
+    assert terminal_safe("\x1b[31mred\x1b]0;t\x07") == "\\x1b[31mred\\x1b]0;t\\x07"
+    assert terminal_safe("\x7f\x85\x9b") == "\\x7f\\x85\\x9b"
+    assert terminal_safe("x\u202ey\u2028") == "x\\u202ey\\u2028"
+
+
+@given(st.text())
+def test_terminal_safe_output_never_holds_a_control_character_property(text: str) -> None:
+    safe = terminal_safe(text)
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029\u202e" for c in safe)
+    assert terminal_safe(safe) == safe  # idempotent: escaping twice changes nothing more
