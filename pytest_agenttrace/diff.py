@@ -35,9 +35,6 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Final
 
-from deepdiff import DeepDiff
-from deepdiff.helper import NotPresent
-
 from .exceptions import InputError, TraceFileError
 from .model import Trace
 from .normalize import LEVELS, NormalizeOptions, node_key, normalize
@@ -403,6 +400,10 @@ def _field_changes(
     swapped = _canonical(left) > _canonical(right)
     if swapped:
         left, right = right, left
+    # Imported here: deepdiff costs ~0.3 s to import, and every pytest start loads this module.
+    from deepdiff import DeepDiff
+    from deepdiff.helper import NotPresent
+
     kwargs: dict[str, Any] = {"view": "tree", "verbose_level": 2}
     if float_tolerance:
         kwargs["math_epsilon"] = float_tolerance
