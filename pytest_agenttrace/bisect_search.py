@@ -496,7 +496,11 @@ def bayesian_search(
 
     The ends are checked first: the bad end is run until it fails and the good
     end until it passes, each at most ``end_runs`` times; an end that never
-    does is reported (``not_bracketed``) without searching.
+    does is reported (``not_bracketed``) without searching.  ``prior`` is the
+    prior over the two failure rates (default :class:`RatePrior` ``()``),
+    ``null_prior`` the prior probability of "no regression between the ends";
+    ``max_runs`` caps the runs (default :func:`default_budget`), so a search
+    always ends, ``inconclusive`` with the confidence reached if need be.
     """
     _check_n(n)
     if not 0.5 <= confidence < 1:

@@ -110,6 +110,10 @@ def _map(name: str, attributes: Mapping[str, Any], status_error: tuple[str, str]
 # -- per-recorder state ---------------------------------------------------------
 
 
+_Started = tuple[dict[str, Any], MappedFields]
+_Pending = tuple[SpanHandle, str, dict[str, Any], tuple[str, str] | None, tuple[Any, ...] | None, _Started | None]
+
+
 class _OtelState:
     """Which OpenTelemetry span ids are which spans of one recorder."""
 
@@ -126,8 +130,9 @@ class _OtelState:
         self.trace_id = random.getrandbits(128) or 1
         #: span id -> (attributes at the start, their mapping), until the span ends (agent spans).
         self.mapped: dict[int, tuple[dict[str, Any], MappedFields]] = {}
-        #: ended spans (handle, ReadableSpan, start mapping) whose mapping waits for the next build.
-        self.pending: list[tuple[SpanHandle, Any, tuple[dict[str, Any], MappedFields] | None]] = []
+        #: ended spans whose mapping waits for the next build of the trace:
+        #: (handle, name, attributes, status error, events, attributes and mapping at the start).
+        self.pending: list[_Pending] = []
         add_finalizer = getattr(rec, "add_finalizer", None)
         self.deferred = add_finalizer is not None
         if add_finalizer is not None:
@@ -137,23 +142,33 @@ class _OtelState:
 def _flush(rec: Recorder, state: _OtelState) -> None:
     """Map the spans that ended since the last build (runs as a recorder finalizer)."""
     pending, state.pending = state.pending, []
-    for handle, span, started in pending:
+    for ended in pending:
         try:
-            _finish(rec, handle, span, started)
+            _apply_ended(rec, ended)
         except Exception:  # noqa: BLE001 - one bad span must not stop the others
-            log.warning("agenttrace: could not map OpenTelemetry span %r", getattr(span, "name", "?"), exc_info=True)
+            log.warning("agenttrace: could not map OpenTelemetry span %r", ended[1], exc_info=True)
 
 
-def _finish(rec: Recorder, handle: SpanHandle, span: Any, started: tuple[dict[str, Any], MappedFields] | None) -> None:
-    """Fill ``handle`` from an ended SDK span (its name, attributes, status and events are frozen by then)."""
-    attributes = _frozen_attributes(span)
+def _apply_ended(rec: Recorder, ended: _Pending) -> None:
+    handle, name, attributes, status_error, events, started = ended
+    # Attributes unchanged since the start (agent spans, mostly): reuse that mapping.
+    reuse = started[1] if started is not None and status_error is None and started[0] == attributes else None
+    _apply(rec, handle, name, attributes, status_error, events, mapped=reuse)
+
+
+def _ended(span: Any, handle: SpanHandle, started: _Started | None) -> _Pending:
+    """What the mapping needs from an ended SDK span, read without copies (an ended span is frozen).
+
+    Only plain values are kept, not the span: fewer objects for the garbage
+    collector to walk while the program runs.
+    """
     status = span.status
     status_error = _status_error(span) if status is not None and status.status_code is StatusCode.ERROR else None
-    # Attributes unchanged since the start (the common case): reuse that mapping.
-    reuse = started[1] if started is not None and status_error is None and started[0] == attributes else None
-    raw_events = getattr(span, "_events", None)
-    events = tuple(raw_events) if raw_events else (span.events if raw_events is None else None)
-    _apply(rec, handle, span.name, attributes, status_error, events, mapped=reuse)
+    raw_events = getattr(span, "_events", None)  # the public property copies under a lock
+    if raw_events is None:
+        raw_events = span.events
+    events = tuple(raw_events) if raw_events else None
+    return handle, span.name, _frozen_attributes(span), status_error, events, started
 
 
 _state: Callable[[Recorder], _OtelState] = StateCache(SOURCE, _OtelState)
@@ -267,11 +282,13 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             if handle is None or handle.end_ns is not None:
                 return
             started = state.mapped.pop(span_id, None) if state.mapped else None
+            # Only open spans are propagated (inject()): their OpenTelemetry context can go.
+            state.contexts.pop(handle.span_id, None)
+            ended = _ended(span, handle, started)
             if state.deferred:
-                # An ended span is frozen (name, attributes, status, events): keep it, read it at the build.
-                state.pending.append((handle, span, started))
+                state.pending.append(ended)
             else:
-                _finish(rec, handle, span, started)
+                _apply_ended(rec, ended)
             handle.end()
         except Exception:  # noqa: BLE001 - never break the traced program
             log.warning(

@@ -157,11 +157,25 @@ def test_report_of_a_trace_file_that_is_not_clean_writes_no_secret(
     import json
 
     span = {
-        "span_id": "1", "parent_id": None, "kind": "tool", "name": f"call {SECRET}", "agent": "a",
-        "scope": None, "scope_path": [], "start_ns": 0, "end_ns": 5, "status": "ok", "error": None,
-        "input": {"api_key": "hunter2-long-value"}, "output": f"token={SECRET}", "attributes": {"why": SECRET},
-        "versions": {"prompt:a": f"a@{SECRET}"}, "context": None, "links": [], "events": [],
-    }  # fmt: skip
+        "span_id": "1",
+        "parent_id": None,
+        "kind": "tool",
+        "name": f"call {SECRET}",
+        "agent": "a",
+        "scope": None,
+        "scope_path": [],
+        "start_ns": 0,
+        "end_ns": 5,
+        "status": "ok",
+        "error": None,
+        "input": {"api_key": "hunter2-long-value"},
+        "output": f"token={SECRET}",
+        "attributes": {"why": SECRET},
+        "versions": {"prompt:a": f"a@{SECRET}"},
+        "context": None,
+        "links": [],
+        "events": [],
+    }
     dirty = tmp_path / "dirty.json"
     dirty.write_text(
         json.dumps(
@@ -173,7 +187,7 @@ def test_report_of_a_trace_file_that_is_not_clean_writes_no_secret(
                 "metadata": {"nodeid": f"t.py::test[{SECRET}]", "session_id": "s1"},
                 "versions": {},
                 "spans": [span],
-            }  # fmt: skip
+            }
         )
     )
     out = tmp_path / "r.html"
@@ -209,7 +223,7 @@ def test_show_prints_violation_messages_without_terminal_controls(
                     "end_ns": 1,
                 }
             ],
-        }  # fmt: skip
+        }
     )
     path = save_trace(trace, tmp_path / "t.json")
     spec = tmp_path / "s.yaml"

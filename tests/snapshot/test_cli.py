@@ -109,3 +109,15 @@ def test_bad_option_values_exit_2(files: tuple[str, str], capsys: pytest.Capture
     with pytest.raises(SystemExit) as info:
         main(["diff", *files, "--level", "everything"])
     assert info.value.code == 2
+
+
+def test_text_diff_shows_controls_in_trace_data_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = pipeline()
+    new = pipeline()
+    new["spans"].insert(4, span(11, 3, "tool", "t\nFAKE LINE\x1b]0;pwned\x07\r", "coder", scope="2"))
+    a, b = write(tmp_path / "old.json", old), write(tmp_path / "new.json", new)
+    assert main(["diff", a, b]) == 1
+    out = capsys.readouterr().out
+    assert not any(c in out for c in "\x1b\x07\r")
+    assert "\nFAKE LINE" not in out
+    assert "t\\nFAKE LINE\\x1b]0;pwned\\x07\\r" in out

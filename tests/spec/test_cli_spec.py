@@ -283,3 +283,59 @@ def test_query_scope_by_delegated_agent_name(capsys: pytest.CaptureFixture[str],
     )
     code, _, err = run_cli(capsys, "query", save_trace(twice, tmp_path / "twice.json"), "--scope", "worker")
     assert code == 2 and "2 delegations went to 'worker' (scopes 2, 3)" in err
+
+
+# -- terminal safety -------------------------------------------------------------------
+
+HOSTILE = "t\nFAKE LINE\x1b]0;pwned\x07\r\x9b2J"
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    trace = make_trace(
+        node("agent", "A\x1b[31mRED", node("tool", HOSTILE, status="error", error={"type": "E", "message": "\x1b[1mb"}))
+    )
+    return save_trace(trace, tmp_path / "hostile.json")
+
+
+def _no_controls(text: str) -> None:
+    assert not any(c in text for c in "\x1b\x07\r\x9b"), repr(text)
+    assert "\nFAKE LINE" not in text  # a newline inside a name cannot forge a line
+
+
+def test_check_text_output_shows_controls_in_trace_data_escaped(
+    capsys: pytest.CaptureFixture[str], hostile: Path, write_spec: Callable[..., Path]
+) -> None:
+    spec = write_spec("rules:\n  - id: f\n    forbid: tool\n", "f.yaml")
+    code, out, _ = run_cli(capsys, "check", "--spec", spec, hostile)
+    assert code == 1
+    _no_controls(out)
+    assert "tool:t\\nFAKE LINE\\x1b]0;pwned\\x07\\r\\x9b2J [2]" in out
+    assert "A\\x1b[31mRED" in out
+
+
+def test_query_text_output_shows_controls_in_trace_data_escaped(
+    capsys: pytest.CaptureFixture[str], hostile: Path
+) -> None:
+    code, out, _ = run_cli(capsys, "query", hostile, "--select", "tool")
+    assert code == 0
+    _no_controls(out)
+    assert "t\\nFAKE LINE" in out
+
+
+def test_query_scope_text_output_shows_controls_in_trace_data_escaped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    trace = make_trace(
+        node(
+            "agent",
+            "o",
+            node("delegation", "d", node("tool", HOSTILE), from_agent="o", to_agent="c\x1b]0;x\x07",
+                 objective="obj\nFAKE LINE"),
+        )
+    )  # fmt: skip
+    path = save_trace(trace, tmp_path / "scope.json")
+    code, out, _ = run_cli(capsys, "query", path, "--scope", "2")
+    assert code == 0
+    _no_controls(out)
+    assert "objective: obj\\nFAKE LINE" in out

@@ -20,6 +20,7 @@ from pytest_agenttrace.exceptions import SpecError
 from pytest_agenttrace.model import Span, Trace
 from pytest_agenttrace.recorder import Recorder
 from pytest_agenttrace.spec.detectors import DETECTORS, Finding, detector_param_schema, run_detector
+from pytest_agenttrace.spec.detectors._registry import duration_text
 
 from . import detector_traces as planted
 from .detector_traces import MS, TraceBuilder
@@ -400,6 +401,16 @@ def test_tool_loop_respects_max_period_and_min_cycles() -> None:
     assert only(run_detector("tool_loop", short, {"min_cycles": 2})).details["cycles"] == 2
 
 
+def test_tool_loop_counts_and_lists_only_complete_cycles() -> None:
+    trace, ids = planted.research_run([(n, None) for n in "ababa"])
+    finding = only(run_detector("tool_loop", trace, {"min_cycles": 2}))
+    assert finding.spans == tuple(ids[:4])  # the trailing 'a' starts a cycle it does not finish
+    assert finding.details["cycles"] == 2 and finding.details["calls"] == 4
+    assert finding.message == (
+        "researcher looped over tool cycle [a -> b] 2 times in a row (4 calls, loop threshold 2 cycles)"
+    )
+
+
 def test_tool_loop_looks_at_each_agent_separately() -> None:
     # Interleaved, the trace reads a x b y a x b y ...; per agent there is no cycle either way.
     trace = two_agents = planted.two_agents_interleaved(["a", "b", "c", "a", "b", "c"], ["x", "y", "x", "z", "x", "y"])
@@ -422,8 +433,42 @@ def test_deadlock_fires_on_two_agents_waiting_on_each_other() -> None:
     assert finding.details == {"cycle": ["planner", "coder", "planner"], "overlap_ns": [20 * MS, 50 * MS]}
     assert finding.message == (
         f"deadlock: planner waits on coder (span {ids[0]}); coder waits on planner (span {ids[1]}), "
-        "all at once from 20 ms to 50 ms; break the cycle or add a timeout"
+        "all at once from 20ms to 50ms; break the cycle or add a timeout"
     )
+
+
+def test_deadlock_message_gives_short_overlaps_in_a_readable_unit() -> None:
+    b = TraceBuilder()
+    b.wait("coder", agent="planner", start_ns=0, end_ns=150_000)
+    b.wait("planner", agent="coder", start_ns=50_000, end_ns=100_000)
+    finding = only(run_detector("deadlock", b.build()))
+    assert "all at once from 50us to 100us;" in finding.message
+    assert finding.details["overlap_ns"] == [50_000, 100_000]
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [
+        (0, "0ns"),
+        (999, "999ns"),
+        (100_000, "100us"),
+        (20_000_000, "20ms"),
+        (10_000_000_000, "10s"),
+        (1_000, "1us"),
+        (50_000, "50us"),
+        (99_999, "100us"),
+        (999_999, "1ms"),
+        (1_200_000, "1.2ms"),
+        (12_345_678, "12.3ms"),
+        (3_400_000_000, "3.4s"),
+        (59_900_000_000, "59.9s"),
+        (59_999_999_999, "1m00s"),
+        (125_000_000_000, "2m05s"),
+        (-5_000, "-5us"),
+    ],
+)
+def test_duration_text_keeps_three_significant_figures_and_rolls_units_over(ns: int, text: str) -> None:
+    assert duration_text(ns) == text
 
 
 def test_deadlock_finds_a_three_agent_cycle_among_other_waits() -> None:
@@ -894,6 +939,7 @@ def test_property_tool_loop_findings_are_consecutive_periodic_calls_of_one_agent
         names = [trace.span(i).name for i in finding.spans]
         p = finding.details["period"]
         assert p <= period and finding.details["cycles"] >= cycles
+        assert len(names) == p * finding.details["cycles"] == finding.details["calls"]  # complete cycles only
         assert all(names[i] == names[i - p] for i in range(p, len(names)))
         assert names[:p] == finding.details["cycle"]
 
@@ -963,15 +1009,17 @@ def _collapse_reference(trace: Trace, keys: list[str] | None) -> set[tuple[str, 
     spans = list(trace.spans)
     handoffs = [(i, s) for i, s in enumerate(spans) if s.kind in ("handoff", "delegation")]
     out: set[tuple[str, str]] = set()
-    for at, origin in handoffs:
+    for where, origin in handoffs:
         tracked = keys if keys is not None else origin.attributes.get("critical_keys", [])
         carried = [k for k in tracked if k in (origin.context or {})]
         if not carried or origin.to_agent is None:
             continue
         chain: dict[str, tuple[int, Span]] = {}
-        frontier = [(at, origin)]
+        frontier = [(where, origin)]
         while frontier:
             after, sender = frontier.pop()
+            if sender.to_agent is None:
+                continue
             for i, span in handoffs:
                 if i > after and span.from_agent == sender.to_agent and span.span_id not in chain:
                     chain[span.span_id] = (i, span)
@@ -979,7 +1027,7 @@ def _collapse_reference(trace: Trace, keys: list[str] | None) -> set[tuple[str, 
         for _, span in chain.values():
             out.update((span.span_id, k) for k in carried if k not in (span.context or {}))
         for i, span in enumerate(spans):
-            if span.kind == "llm" and i > at and span.agent == origin.to_agent and span.attributes.get("truncated"):
+            if span.kind == "llm" and i > where and span.agent == origin.to_agent and span.attributes.get("truncated"):
                 out.update((span.span_id, k) for k in carried if k in span.attributes.get("dropped_keys", []))
     return out
 

@@ -408,3 +408,52 @@ def test_a_change_in_an_extended_file_reloads_the_child(write_spec: Callable[...
     assert load_spec(child).ids == ["x", "y"]
     base.write_text("rules: [{id: x2, forbid: tool}]\n", encoding="utf-8")
     assert load_spec(child).ids == ["x2", "y"]
+
+
+@pytest.mark.parametrize(
+    ("count", "column", "fragment"),
+    [
+        ("{min: 3, max: 1}", 41, "min 3 above max 1"),
+        ("{min: 3, exactly: 1}", 53, "exactly 1 outside min/max (3..-)"),
+        ("{max: 2, exactly: 5}", 53, "exactly 5 outside min/max (-..2)"),
+    ],
+)
+def test_expect_count_bounds_no_trace_can_meet_are_rejected_at_load_time(
+    count: str, column: int, fragment: str
+) -> None:
+    text = f"rules:\n  - id: c\n    expect: {{select: tool, count: {count}}}\n"
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, path="x.yaml")
+    assert (info.value.line, info.value.column) == (3, column), str(info.value)
+    assert fragment in info.value.message and "rule 'c'" in info.value.message
+
+
+def test_expect_count_bounds_that_can_be_met_load() -> None:
+    spec = parse_spec("rules:\n  - id: c\n    expect: {select: tool, count: {min: 1, max: 1, exactly: 1}}\n")
+    assert spec.rule("c").count_exactly == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("scope", "fragment"),
+    [
+        ("{tool: x}", "has `tool` but no `only_agents`; add `only_agents: [...]`"),
+        ("{only_agents: [a]}", "has `only_agents` but no `tool`"),
+        ("{agent: a}", "has `agent` but no `allow_tools`"),
+        ("{tool: x, allow_tools: [y]}", "not a mix"),
+        ("{tool: x, only_agents: a}", "scope.only_agents must be a list"),
+    ],
+)
+def test_scope_errors_say_what_is_missing(scope: str, fragment: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(f"rules:\n  - id: s\n    scope: {scope}\n", path="x.yaml")
+    assert fragment in info.value.message, str(info.value)
+    assert info.value.line == 3
+
+
+@pytest.mark.parametrize("depth", [70, 5000])
+def test_deeply_nested_yaml_is_a_spec_error_not_a_recursion_error(depth: int) -> None:
+    text = "spec: a\nrules:\n  - id: r\n    forbid: " + "[" * depth + "]" * depth + "\n"
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, path="deep.yaml")
+    assert "nested more than 64 levels" in info.value.message
+    assert info.value.line == 4

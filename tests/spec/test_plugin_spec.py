@@ -241,3 +241,39 @@ def test_works_under_xdist(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("-n", "2")
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(["*no-drop*"])
+
+
+def test_marker_with_an_unknown_key_fails_the_test_naming_the_key_and_the_closest_one(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_typo="""
+import pytest
+
+@pytest.mark.agenttrace(specs="specs/hygiene.yaml")
+def test_typo(agenttrace):
+    pass
+
+@pytest.mark.agenttrace(snapshots=True, zzz=1)
+def test_two():
+    pass
+
+@pytest.mark.agenttrace("specs/hygiene.yaml")
+def test_positional():
+    pass
+
+@pytest.mark.agenttrace(spec="specs/hygiene.yaml")
+def test_valid(agenttrace):
+    pass
+"""
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.agenttrace: unknown keyword specs= (did you mean spec=?); "
+            "it takes only the keywords spec=, snapshot=",
+            "*unknown keywords snapshots= (did you mean snapshot=?), zzz=*",
+            "*positional arguments ('specs/hygiene.yaml',) are not accepted*",
+        ]
+    )

@@ -261,7 +261,8 @@ def duration_text(ns: int) -> str:
         digits = 2 if value < 10 else 1 if value < 100 else 0
         rounded = round(value, digits)
         if rounded < 1_000 and (unit != "s" or rounded < 60):
-            return f"{rounded:.{digits}f}".rstrip("0").rstrip(".") + unit
+            text = f"{rounded:.{digits}f}"
+            return (text.rstrip("0").rstrip(".") if "." in text else text) + unit
     minutes, seconds = divmod(round(ns / 1_000_000_000), 60)
     return f"{minutes}m{seconds:02d}s"
 

@@ -200,7 +200,9 @@ def context_collapse(trace: Trace, *, keys: tuple[str, ...] | None) -> list[Find
     Near-linear: handoffs are indexed by ``from_agent`` in start order; a chain
     is walked once per origin and key set, and an origin that lies in the chain
     of an earlier origin carrying the same key adds no new handoff victims for
-    it (its chain is a subset), so that key is not walked again.
+    it (its chain is a subset), so that key is not walked again.  Truncated llm
+    calls are scanned once per (receiving agent, key): the earliest origin
+    handing the key to the agent claims all of them.
     """
     order = trace.index.order
     handoffs = in_trace_order(of_kinds(trace, _HANDOFF_KINDS), trace)
@@ -216,9 +218,11 @@ def context_collapse(trace: Trace, *, keys: tuple[str, ...] | None) -> list[Find
     for span in in_trace_order(trace.index.by_kind.get("llm", ()), trace):
         if span.agent is not None and span.attributes.get("truncated") is True:
             truncated_by_agent.setdefault(span.agent, []).append(span)
+    truncated_starts = {agent: [order[s.span_id] for s in spans] for agent, spans in truncated_by_agent.items()}
 
     covered: dict[str, set[str]] = {}  # handoff id -> keys some earlier origin's chain already followed
-    reported: set[tuple[str, str]] = set()
+    reported: set[tuple[str, str]] = set()  # (handoff id, key)
+    scanned: set[tuple[str, str]] = set()  # (receiver, key) whose truncated llm calls were checked
     findings: list[Finding] = []
     for origin in handoffs:
         receiver = origin.to_agent
@@ -228,23 +232,28 @@ def context_collapse(trace: Trace, *, keys: tuple[str, ...] | None) -> list[Find
         carried = [k for k in dict.fromkeys(tracked) if _has_value(origin.context, k)]
         if not carried:
             continue
-        start = position[origin.span_id]
-        for llm in truncated_by_agent.get(receiver, ()):
-            if order[llm.span_id] <= start:
-                continue
-            for key in str_list(llm.attributes.get("dropped_keys")):
-                if key in carried and (llm.span_id, key) not in reported:
-                    reported.add((llm.span_id, key))
-                    findings.append(_collapse_finding(trace, llm, key, (origin.span_id, llm.span_id)))
+        # A truncated llm of the receiver is a victim of the earliest origin handing it the key, so
+        # each (receiver, key) scans the receiver's truncated calls once.
+        dropping = [k for k in carried if (receiver, k) not in scanned]
+        if dropping:
+            scanned.update((receiver, k) for k in dropping)
+            llms = truncated_by_agent.get(receiver, [])
+            first = bisect.bisect_right(truncated_starts.get(receiver, []), position[origin.span_id])
+            for llm in llms[first:]:
+                for key in dict.fromkeys(str_list(llm.attributes.get("dropped_keys"))):
+                    if key in dropping:
+                        findings.append(_collapse_finding(trace, llm, key, (origin.span_id, llm.span_id)))
         fresh = [k for k in carried if k not in covered.get(origin.span_id, ())]
         if not fresh:
             continue
-        for span, path in _chain(origin, by_sender, sender_starts, position):
+        chain, came_from = _chain(origin, by_sender, sender_starts, position)
+        for span in chain:
             covered.setdefault(span.span_id, set()).update(fresh)
             for key in fresh:
                 if not _has_value(span.context, key) and (span.span_id, key) not in reported:
                     reported.add((span.span_id, key))
-                    findings.append(_collapse_finding(trace, span, key, (origin.span_id, *path)))
+                    path = _path(origin.span_id, span.span_id, came_from)
+                    findings.append(_collapse_finding(trace, span, key, path))
     findings.sort(key=lambda f: (order[f.spans[0]], f.details["key"]))
     return findings
 
@@ -254,19 +263,21 @@ def _chain(
     by_sender: dict[str, list[Span]],
     sender_starts: dict[str, list[int]],
     position: dict[str, int],
-) -> list[tuple[Span, tuple[str, ...]]]:
-    """The handoffs further down ``origin``'s chain, each with the ids leading to it from the origin.
+) -> tuple[list[Span], dict[str, str]]:
+    """The handoffs further down ``origin``'s chain in visiting order, and how each was reached.
 
+    The mapping gives, for each of them, the chain handoff that brought its
+    ``from_agent`` in (absent: the origin did); :func:`_path` follows it back.
     An agent is reached at the earliest position a chain handoff to it starts
     (earlier reach covers more of its handoffs), so a Dijkstra-like sweep in
     position order finalises every agent once and visits every handoff once.
     """
-    reach: list[tuple[int, str, tuple[str, ...]]] = [(position[origin.span_id], str(origin.to_agent), ())]
+    reach: list[tuple[int, str, str]] = [(position[origin.span_id], str(origin.to_agent), "")]
     done: set[str] = set()
-    seen: set[str] = set()
-    out: list[tuple[Span, tuple[str, ...]]] = []
+    came_from: dict[str, str] = {}
+    out: list[Span] = []
     while reach:
-        after, agent, path = heapq.heappop(reach)
+        after, agent, via = heapq.heappop(reach)
         if agent in done:
             continue
         done.add(agent)
@@ -274,14 +285,22 @@ def _chain(
         if not sent:
             continue
         for span in sent[bisect.bisect_right(sender_starts[agent], after) :]:
-            if span.span_id in seen:
-                continue
-            seen.add(span.span_id)
-            via = (*path, span.span_id)
-            out.append((span, via))
-            if span.to_agent is not None and span.to_agent not in done:
-                heapq.heappush(reach, (position[span.span_id], span.to_agent, via))
-    return out
+            out.append(span)
+            if via:
+                came_from[span.span_id] = via
+            target = span.to_agent
+            if target is not None and target not in done:
+                heapq.heappush(reach, (position[span.span_id], target, span.span_id))
+    return out, came_from
+
+
+def _path(origin_id: str, span_id: str, came_from: dict[str, str]) -> tuple[str, ...]:
+    """Ids from the origin through the chain handoffs to ``span_id``."""
+    path = [span_id]
+    while (previous := came_from.get(path[-1])) is not None:
+        path.append(previous)
+    path.append(origin_id)
+    return tuple(reversed(path))
 
 
 def _collapse_finding(trace: Trace, span: Span, key: str, chain: tuple[str, ...]) -> Finding:
