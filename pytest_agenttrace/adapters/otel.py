@@ -44,16 +44,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import MissingExtraError
 from ..recorder import SpanHandle, active_recorder
-from . import _context
 from ._context import (
-    StateCache,
+    descends as _descends,
+)
+from ._context import (
     epoch_to_recorder_ns,
     log,
     register_parent_provider,
     resolve_parent,
-)
-from ._context import (
-    descends as _descends,
+    route,
+    state_getter,
 )
 from .semconv import MappedFields, map_otel_fields
 
@@ -124,7 +124,7 @@ class _OtelState:
         self.handles: dict[int, SpanHandle] = {}
         #: synthetic span id handed out by inject() -> our span id.
         self.remote: dict[int, str] = {}
-        #: our span id -> its OpenTelemetry SpanContext (real or synthetic).
+        #: our span id -> the synthetic OpenTelemetry SpanContext handed out for it.
         self.contexts: dict[str, Any] = {}
         self.synthetic: dict[str, int] = {}
         self.trace_id = random.getrandbits(128) or 1
@@ -156,22 +156,7 @@ def _apply_ended(rec: Recorder, ended: _Pending) -> None:
     _apply(rec, handle, name, attributes, status_error, events, mapped=reuse)
 
 
-def _ended(span: Any, handle: SpanHandle, started: _Started | None) -> _Pending:
-    """What the mapping needs from an ended SDK span, read without copies (an ended span is frozen).
-
-    Only plain values are kept, not the span: fewer objects for the garbage
-    collector to walk while the program runs.
-    """
-    status = span.status
-    status_error = _status_error(span) if status is not None and status.status_code is StatusCode.ERROR else None
-    raw_events = getattr(span, "_events", None)  # the public property copies under a lock
-    if raw_events is None:
-        raw_events = span.events
-    events = tuple(raw_events) if raw_events else None
-    return handle, span.name, _frozen_attributes(span), status_error, events, started
-
-
-_state: Callable[[Recorder], _OtelState] = StateCache(SOURCE, _OtelState)
+_state: Callable[[Recorder], _OtelState] = state_getter(SOURCE, _OtelState)
 
 
 _AGENT_OPERATIONS: Final = frozenset({"invoke_agent", "create_agent"})
@@ -222,53 +207,53 @@ class AgentTraceSpanProcessor(_SpanProcessor):
     """
 
     def on_start(self, span: Any, parent_context: Context | None = None) -> None:
-        rec = _context.route(SOURCE)
+        rec = route(SOURCE)
         if rec is None:
             return
         try:
-            self._start(rec, span)
+            state = _state(rec)
+            span_id = span.get_span_context().span_id
+            parent_ctx = span.parent
+            parent = _handle_for_span_id(rec, state, parent_ctx.span_id) if parent_ctx is not None else None
+            innermost = resolve_parent(rec, skip=_current_otel_parent)
+            if parent is None or (
+                innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)
+            ):
+                # A native span opened inside the OpenTelemetry parent is nearer.
+                parent = innermost
+            parent_id = parent.span_id if parent is not None else None
+            # Read in place (no copy): only agent spans keep a copy, to compare with the end.
+            live = _live_attributes(span)
+            name = span.name
+            if not live:
+                state.handles[span_id] = rec.start_span("custom", name, parent_id=parent_id)
+                return
+            operation = live.get("gen_ai.operation.name")
+            oi_kind = live.get("openinference.span.kind")
+            if state.deferred and operation not in _AGENT_OPERATIONS and oi_kind != "AGENT":
+                # Mapped when the trace is built (cheaper); a provisional kind until then.
+                kind = _QUICK_KINDS.get(operation) or _QUICK_KINDS.get(oi_kind) or "custom"
+                state.handles[span_id] = rec.start_span(kind, name, parent_id=parent_id)
+                return
+            # Agent spans are mapped now: spans inside inherit their agent name.
+            plain = dict(live)
+            try:
+                mapped = _map(name, plain)
+            except Exception:  # noqa: BLE001 - start as custom; the end tries again and says so
+                state.handles[span_id] = rec.start_span("custom", name, parent_id=parent_id)
+                return
+            state.mapped[span_id] = (plain, mapped)
+            kind, name, agent = mapped[0], mapped[1], mapped[2]
+            if agent is not None:
+                state.handles[span_id] = rec.start_span(kind, name, parent_id=parent_id, agent=agent)
+            else:
+                state.handles[span_id] = rec.start_span(kind, name, parent_id=parent_id)
         except Exception:  # noqa: BLE001 - never break the traced program
             log.warning(
                 "agenttrace: could not map OpenTelemetry span %r at its start",
                 getattr(span, "name", "?"),
                 exc_info=True,
             )
-
-    def _start(self, rec: Recorder, span: Any) -> None:
-        state = _state(rec)
-        ctx = span.get_span_context()
-        parent_ctx = span.parent
-        parent = _handle_for_span_id(rec, state, parent_ctx.span_id) if parent_ctx is not None else None
-        innermost = resolve_parent(rec, skip=_current_otel_parent)
-        if parent is None or (
-            innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)
-        ):
-            # A native span opened inside the OpenTelemetry parent is nearer.
-            parent = innermost
-        # Read in place (no copy): only agent spans keep a copy, to compare with the end.
-        live = _live_attributes(span)
-        kind, name, agent = "custom", span.name, None
-        if live:
-            operation = live.get("gen_ai.operation.name")
-            oi_kind = live.get("openinference.span.kind")
-            if operation in _AGENT_OPERATIONS or oi_kind == "AGENT" or not state.deferred:
-                # Agent spans are mapped now: spans inside inherit their agent name.
-                plain = dict(live)
-                try:
-                    mapped = _map(name, plain)
-                    kind, name, agent = mapped[0], mapped[1], mapped[2]
-                    state.mapped[ctx.span_id] = (plain, mapped)
-                except Exception:  # noqa: BLE001 - start as custom; the end tries again and says so
-                    pass
-            else:
-                # Others are mapped when the trace is built (cheaper); a provisional kind until then.
-                kind = _QUICK_KINDS.get(operation) or _QUICK_KINDS.get(oi_kind) or "custom"
-        if agent is not None:
-            handle = rec.start_span(kind, name, parent_id=parent.span_id if parent else None, agent=agent)
-        else:
-            handle = rec.start_span(kind, name, parent_id=parent.span_id if parent else None)
-        state.handles[ctx.span_id] = handle
-        state.contexts[handle.span_id] = ctx
 
     def on_end(self, span: ReadableSpan) -> None:
         rec = active_recorder()
@@ -282,9 +267,22 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             if handle is None or handle.end_ns is not None:
                 return
             started = state.mapped.pop(span_id, None) if state.mapped else None
-            # Only open spans are propagated (inject()): their OpenTelemetry context can go.
-            state.contexts.pop(handle.span_id, None)
-            ended = _ended(span, handle, started)
+            # What the mapping needs, read without copies: an ended span is frozen.  Plain values
+            # only, not the span: fewer objects for the garbage collector to walk meanwhile.
+            status = span.status
+            status_error = _status_error(span) if status.status_code is StatusCode.ERROR else None
+            events = getattr(span, "_events", None)  # the public property copies under a lock
+            if events is None:
+                events = span.events
+            attributes = _live_attributes(span)
+            ended: _Pending = (
+                handle,
+                span.name,
+                attributes if type(attributes) is dict else dict(attributes),
+                status_error,
+                tuple(events) if events else None,
+                started,
+            )
             if state.deferred:
                 state.pending.append(ended)
             else:
@@ -322,12 +320,6 @@ def _live_attributes(span: Any) -> Mapping[str, Any]:
         return inner
     attributes = span.attributes
     return attributes if attributes else {}
-
-
-def _frozen_attributes(span: Any) -> dict[str, Any]:
-    """An ended span's attributes as a dict: its own (frozen) dict when the SDK has one, else a copy."""
-    attributes = _live_attributes(span)
-    return attributes if type(attributes) is dict else dict(attributes)
 
 
 def _status_error(span: Any) -> tuple[str, str] | None:
@@ -478,6 +470,10 @@ def _span_context_for(rec: Recorder, handle: SpanHandle) -> Any:
     known = state.contexts.get(handle.span_id)
     if known is not None:
         return known
+    # A captured OpenTelemetry span is the innermost open span only while it is OpenTelemetry's current one.
+    current = _trace.get_current_span().get_span_context()
+    if current.is_valid and state.handles.get(current.span_id) is handle:
+        return current
     span_id = state.synthetic.get(handle.span_id)
     if span_id is None:
         span_id = random.getrandbits(64) or 1

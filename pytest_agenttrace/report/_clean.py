@@ -15,23 +15,23 @@ from typing import Any
 from ..model import Span, Trace
 from ..sanitize import clean, redact_text
 
-__all__ = ["sanitized", "sanitized_span"]
+__all__ = ["redacted_strings", "sanitized", "sanitized_span"]
 
 
 def _text(value: Any) -> Any:
     return redact_text(value) if isinstance(value, str) else value
 
 
-def _deep_text(value: Any, depth: int = 0) -> Any:
-    """Strings redacted at any depth (keys such as ``session_id`` in metadata are ids, kept)."""
+def redacted_strings(value: Any, _depth: int = 0) -> Any:
+    """``value`` with every string redacted, at any depth (keys such as ``session_id`` are ids here, kept)."""
     if isinstance(value, str):
         return redact_text(value)
-    if depth > 64:
+    if _depth > 64:
         return "…[agenttrace: nested too deep]"
     if isinstance(value, Mapping):
-        return {_text(key): _deep_text(item, depth + 1) for key, item in value.items()}
+        return {_text(key): redacted_strings(item, _depth + 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [_deep_text(item, depth + 1) for item in value]
+        return [redacted_strings(item, _depth + 1) for item in value]
     return value
 
 
@@ -44,7 +44,7 @@ def sanitized_span(span: Span) -> Span:
         input=clean(span.input) if span.input is not None else None,
         output=clean(span.output) if span.output is not None else None,
         attributes=clean(span.attributes),
-        versions=_deep_text(span.versions),
+        versions=redacted_strings(span.versions),
         context=clean(span.context) if span.context is not None else None,
         events=clean(span.events),
     )
@@ -56,7 +56,7 @@ def sanitized(trace: Trace) -> Trace:
         trace_id=_text(trace.trace_id),
         name=_text(trace.name),
         started_at=trace.started_at,
-        metadata=_deep_text(trace.metadata),
-        versions=_deep_text(trace.versions),
+        metadata=redacted_strings(trace.metadata),
+        versions=redacted_strings(trace.versions),
         spans=tuple(sanitized_span(span) for span in trace.spans),
     )

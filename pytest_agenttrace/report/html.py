@@ -35,9 +35,9 @@ from types import ModuleType
 from typing import Any, Final
 
 from ..model import Span, Trace
-from ..sanitize import redact_text
+from ..sanitize import clean, redact_text
 from ..store import write_atomic
-from ._clean import sanitized
+from ._clean import redacted_strings
 
 __all__ = ["ReportEntry", "encode_record", "normalize_violation", "render_html", "write_html"]
 
@@ -149,12 +149,16 @@ def normalize_violation(violation: Any) -> dict[str, Any]:
 
 
 def _span_payload(span: Span) -> dict[str, Any]:
-    """A span's contract dict without the fields that hold their default (the page restores them)."""
-    out: dict[str, Any] = {"span_id": span.span_id, "kind": span.kind, "name": span.name}
+    """A span's contract dict without the fields that hold their default (the page restores them).
+
+    Names are redacted and payloads pass through :func:`~pytest_agenttrace.sanitize.clean`
+    (a no-op on what the recorder wrote, a safeguard for trace files from elsewhere).
+    """
+    out: dict[str, Any] = {"span_id": span.span_id, "kind": span.kind, "name": redact_text(span.name)}
     if span.parent_id is not None:
         out["parent_id"] = span.parent_id
     if span.agent is not None:
-        out["agent"] = span.agent
+        out["agent"] = redact_text(span.agent)
     if span.scope is not None:
         out["scope"] = span.scope
     if span.scope_path:
@@ -166,11 +170,15 @@ def _span_payload(span: Span) -> dict[str, Any]:
     for key in ("error", "input", "output", "context"):
         value = getattr(span, key)
         if value is not None:
-            out[key] = value
-    for key in ("attributes", "versions", "links", "events"):
-        value = getattr(span, key)
-        if value:
-            out[key] = value
+            out[key] = clean(value)
+    if span.attributes:
+        out["attributes"] = clean(span.attributes)
+    if span.versions:
+        out["versions"] = redacted_strings(span.versions)
+    if span.links:
+        out["links"] = span.links
+    if span.events:
+        out["events"] = clean(span.events)
     return out
 
 
@@ -178,13 +186,13 @@ def _trace_payload(trace: Trace | Mapping[str, Any]) -> dict[str, Any]:
     """The trace-file dict with default span fields left out."""
     if not isinstance(trace, Trace):
         trace = Trace.from_dict(trace)
-    trace = sanitized(trace)  # a trace file need not be clean: nothing secret reaches the page
+    # A trace file need not be clean: names are redacted and payloads cleaned so nothing secret reaches the page.
     return {
-        "trace_id": trace.trace_id,
-        "name": trace.name,
+        "trace_id": redact_text(trace.trace_id),
+        "name": redact_text(trace.name),
         "started_at": trace.started_at,
-        "metadata": trace.metadata,
-        "versions": trace.versions,
+        "metadata": redacted_strings(trace.metadata),
+        "versions": redacted_strings(trace.versions),
         "spans": [_span_payload(span) for span in trace.spans],
     }
 

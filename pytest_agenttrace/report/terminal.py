@@ -64,7 +64,6 @@ _KIND_LABEL: Final[Mapping[str, str]] = {
     "custom": "span",
 }
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Terminal controls plus the bidirectional overrides that can reorder what a reader sees.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -128,8 +127,8 @@ def format_duration(ns: int) -> str:
 
 
 def _clean(text: str, limit: int) -> str:
-    """One line of untrusted text: control characters shown as spaces, capped."""
-    text = _CONTROL.sub(" ", text)
+    """One line of untrusted text: control characters shown escaped (:func:`terminal_safe`), capped."""
+    text = terminal_safe(text)
     if len(text) > limit:
         return text[: max(limit - 1, 0)] + "…"
     return text

@@ -249,3 +249,15 @@ def test_terminal_safe_output_never_holds_a_control_character_property(text: str
     safe = terminal_safe(text)
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029\u202e" for c in safe)
     assert terminal_safe(safe) == safe  # idempotent: escaping twice changes nothing more
+
+
+def test_a_newline_in_a_span_name_is_shown_escaped_and_cannot_forge_a_line() -> None:
+    trace = Trace(
+        trace_id="t",
+        name="t",
+        started_at="",
+        spans=(Span(span_id="1", parent_id=None, kind="tool", name="search\n└─ tool fake [ok]", agent="a"),),
+    )
+    text = render_tree(trace, color=False)
+    assert "search\\n└─ tool fake [ok]" in text
+    assert not any(line.startswith("└─ tool fake") for line in text.splitlines())

@@ -200,7 +200,9 @@ def context_collapse(trace: Trace, *, keys: tuple[str, ...] | None) -> list[Find
     Near-linear: handoffs are indexed by ``from_agent`` in start order; a chain
     is walked once per origin and key set, and an origin that lies in the chain
     of an earlier origin carrying the same key adds no new handoff victims for
-    it (its chain is a subset), so that key is not walked again.  Truncated llm
+    it (its chain is a subset), so that key is not walked again; more generally
+    an origin handing a key to an agent that an earlier walk for the key
+    entered no later is skipped for that key.  Truncated llm
     calls are scanned once per (receiving agent, key): the earliest origin
     handing the key to the agent claims all of them.
     """
@@ -220,7 +222,9 @@ def context_collapse(trace: Trace, *, keys: tuple[str, ...] | None) -> list[Find
             truncated_by_agent.setdefault(span.agent, []).append(span)
     truncated_starts = {agent: [order[s.span_id] for s in spans] for agent, spans in truncated_by_agent.items()}
 
-    covered: dict[str, set[str]] = {}  # handoff id -> keys some earlier origin's chain already followed
+    # key -> agent -> earliest position some walk for that key entered the agent: an origin handing
+    # the key to an agent entered at or before it has a chain inside that walk's, so adds nothing.
+    reached: dict[str, dict[str, int]] = {}
     reported: set[tuple[str, str]] = set()  # (handoff id, key)
     scanned: set[tuple[str, str]] = set()  # (receiver, key) whose truncated llm calls were checked
     findings: list[Finding] = []
@@ -232,23 +236,28 @@ def context_collapse(trace: Trace, *, keys: tuple[str, ...] | None) -> list[Find
         carried = [k for k in dict.fromkeys(tracked) if _has_value(origin.context, k)]
         if not carried:
             continue
+        start = position[origin.span_id]
         # A truncated llm of the receiver is a victim of the earliest origin handing it the key, so
         # each (receiver, key) scans the receiver's truncated calls once.
         dropping = [k for k in carried if (receiver, k) not in scanned]
         if dropping:
             scanned.update((receiver, k) for k in dropping)
             llms = truncated_by_agent.get(receiver, [])
-            first = bisect.bisect_right(truncated_starts.get(receiver, []), position[origin.span_id])
+            first = bisect.bisect_right(truncated_starts.get(receiver, []), start)
             for llm in llms[first:]:
                 for key in dict.fromkeys(str_list(llm.attributes.get("dropped_keys"))):
                     if key in dropping:
                         findings.append(_collapse_finding(trace, llm, key, (origin.span_id, llm.span_id)))
-        fresh = [k for k in carried if k not in covered.get(origin.span_id, ())]
+        fresh = [k for k in carried if reached.get(k, {}).get(receiver, start + 1) > start]
         if not fresh:
             continue
-        chain, came_from = _chain(origin, by_sender, sender_starts, position)
+        chain, came_from, entered = _chain(origin, by_sender, sender_starts, position)
+        for key in fresh:
+            known = reached.setdefault(key, {})
+            for agent, at in entered.items():
+                if at < known.get(agent, at + 1):
+                    known[agent] = at
         for span in chain:
-            covered.setdefault(span.span_id, set()).update(fresh)
             for key in fresh:
                 if not _has_value(span.context, key) and (span.span_id, key) not in reported:
                     reported.add((span.span_id, key))
@@ -263,24 +272,25 @@ def _chain(
     by_sender: dict[str, list[Span]],
     sender_starts: dict[str, list[int]],
     position: dict[str, int],
-) -> tuple[list[Span], dict[str, str]]:
-    """The handoffs further down ``origin``'s chain in visiting order, and how each was reached.
+) -> tuple[list[Span], dict[str, str], dict[str, int]]:
+    """The handoffs further down ``origin``'s chain in visiting order, how each was reached, and when.
 
-    The mapping gives, for each of them, the chain handoff that brought its
-    ``from_agent`` in (absent: the origin did); :func:`_path` follows it back.
+    The first mapping gives, for each of them, the chain handoff that brought
+    its ``from_agent`` in (absent: the origin did); :func:`_path` follows it
+    back.  The second gives each agent entered and the earliest position.
     An agent is reached at the earliest position a chain handoff to it starts
     (earlier reach covers more of its handoffs), so a Dijkstra-like sweep in
     position order finalises every agent once and visits every handoff once.
     """
     reach: list[tuple[int, str, str]] = [(position[origin.span_id], str(origin.to_agent), "")]
-    done: set[str] = set()
+    done: dict[str, int] = {}
     came_from: dict[str, str] = {}
     out: list[Span] = []
     while reach:
         after, agent, via = heapq.heappop(reach)
         if agent in done:
             continue
-        done.add(agent)
+        done[agent] = after
         sent = by_sender.get(agent)
         if not sent:
             continue
@@ -291,7 +301,7 @@ def _chain(
             target = span.to_agent
             if target is not None and target not in done:
                 heapq.heappush(reach, (position[span.span_id], target, span.span_id))
-    return out, came_from
+    return out, came_from, done
 
 
 def _path(origin_id: str, span_id: str, came_from: dict[str, str]) -> tuple[str, ...]:
