@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Final
 
-from .exceptions import AgentTraceError, InputError
+from .exceptions import AgentTraceError
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
@@ -62,11 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(handler(args))
-    except InputError as exc:
-        sys.stderr.write(f"agenttrace {args.command}: error: {exc}\n")
-        return 2
-    except AgentTraceError as exc:
-        sys.stderr.write(f"agenttrace {args.command}: error: {exc}\n")
+    except AgentTraceError as exc:  # InputError and the rest: one paragraph, exit 2
+        # Messages can quote trace data (span names, ids): never let control characters through.
+        from .report.terminal import terminal_safe
+
+        sys.stderr.write(f"agenttrace {args.command}: error: {terminal_safe(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("agenttrace: interrupted\n")

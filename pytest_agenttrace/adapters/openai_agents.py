@@ -46,7 +46,12 @@ from typing import TYPE_CHECKING, Any, Final
 from ..exceptions import MissingExtraError
 from ..recorder import SpanHandle, active_recorder
 from . import _context
-from ._context import StateCache, log, register_parent_provider, resolve_parent
+from ._context import log, register_parent_provider, resolve_parent, route, state_getter
+
+try:  # optional speed-up for JSON payloads; json decides whenever orjson declines
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised only without orjson
+    _orjson = None  # type: ignore[assignment]
 
 try:
     from agents.tracing import TracingProcessor as _TracingProcessor
@@ -87,6 +92,11 @@ class MappedSDKSpan:
 
 def _json_or_text(value: Any) -> Any:
     if isinstance(value, str):
+        if _orjson is not None:
+            try:
+                return _orjson.loads(value)
+            except ValueError:
+                pass  # NaN, huge integers, lone surrogates...: json decides
         try:
             return json.loads(value)
         except ValueError:
@@ -227,15 +237,16 @@ class _SDKState:
         self.delegations: dict[str, SpanHandle] = {}
         #: our tool span id -> the delegations inserted under it.
         self.by_tool: dict[str, list[SpanHandle]] = {}
-        #: ended (handle, SDK span) pairs whose data is mapped at the next build of the trace.
-        self.pending: list[tuple[SpanHandle, Any]] = []
+        #: ended spans (handle, SDK span data, whether nested) mapped at the next build of the trace.
+        #: The data, not the SDK span: fewer objects for the garbage collector to walk meanwhile.
+        self.pending: list[tuple[SpanHandle, Any, bool]] = []
         add_finalizer = getattr(rec, "add_finalizer", None)
         self.deferred = add_finalizer is not None
         if add_finalizer is not None:
             add_finalizer(functools.partial(_flush, self))
 
 
-_state: Callable[[Recorder], _SDKState] = StateCache(SOURCE, _SDKState)
+_state: Callable[[Recorder], _SDKState] = state_getter(SOURCE, _SDKState)
 
 
 def _current_sdk_parent(rec: Recorder) -> SpanHandle | None:
@@ -252,15 +263,15 @@ def _current_sdk_parent(rec: Recorder) -> SpanHandle | None:
 def _flush(state: _SDKState) -> None:
     """Map the data of the SDK spans that ended since the last build (a recorder finalizer)."""
     pending, state.pending = state.pending, []
-    for handle, span in pending:
+    for handle, data, nested in pending:
         try:
-            _fill(state, handle, span)
+            _fill(state, handle, data, nested)
         except Exception:  # noqa: BLE001 - one bad span must not stop the others
             log.warning("agenttrace: could not record an Agents SDK span's data", exc_info=True)
 
 
-def _fill(state: _SDKState, handle: SpanHandle, span: Any) -> None:
-    mapped = map_span_data(span.span_data.export(), nested=span.parent_id is not None)
+def _fill(state: _SDKState, handle: SpanHandle, data: Any, nested: bool) -> None:
+    mapped = map_span_data(data.export(), nested=nested)
     if mapped.kind is not None:
         if mapped.kind == "handoff":
             handle.name = mapped.name
@@ -290,8 +301,8 @@ class AgentTraceProcessor(_TracingProcessor):
         return None
 
     def on_span_start(self, span: Any) -> None:
-        rec = active_recorder()
-        if rec is None or not _context.enabled(SOURCE):
+        rec = route(SOURCE)
+        if rec is None:
             return
         try:
             self._start(rec, span)
@@ -303,9 +314,10 @@ class AgentTraceProcessor(_TracingProcessor):
         data = span.span_data
         sdk_type = data.type
         parent: SpanHandle | None = None
-        has_parent = span.parent_id is not None and span.parent_id in state.handles
+        parent_sdk_id = span.parent_id
+        has_parent = parent_sdk_id is not None and parent_sdk_id in state.handles
         if has_parent:
-            parent = state.handles[span.parent_id]
+            parent = state.handles[parent_sdk_id]
         innermost = resolve_parent(rec, skip=_current_sdk_parent if has_parent else None)
         if parent is None or (
             innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)
@@ -364,9 +376,10 @@ class AgentTraceProcessor(_TracingProcessor):
         try:
             state = _state(rec)
             handle = state.handles.get(span.span_id)
-            if handle is None or handle.ended or handle.recorder is not rec:
+            if handle is None or handle.end_ns is not None or handle.recorder is not rec:
                 return
-            if state.handles.get(span.parent_id or "") is handle:
+            parent_sdk_id = span.parent_id
+            if parent_sdk_id is not None and state.handles.get(parent_sdk_id) is handle:
                 return  # a collapsed span shares its parent's handle: not ours to end
             error = span.error
             if error:
@@ -375,16 +388,16 @@ class AgentTraceProcessor(_TracingProcessor):
                 inner = detail.get("error") if isinstance(detail, Mapping) else None
                 handle.status = "error"
                 handle.error = {"type": "AgentsSDKError", "message": f"{message}: {inner}" if inner else message}
-            delegation = state.delegations.pop(span.span_id, None)
+            delegation = state.delegations.pop(span.span_id, None) if state.delegations else None
             handle.end()
             if delegation is not None and not delegation.ended:
                 if handle.status == "error":
                     delegation.status, delegation.error = "error", handle.error
                 delegation.end()
             if state.deferred:
-                state.pending.append((handle, span))
+                state.pending.append((handle, span.span_data, parent_sdk_id is not None))
             else:
-                _fill(state, handle, span)
+                _fill(state, handle, span.span_data, parent_sdk_id is not None)
         except Exception:  # noqa: BLE001 - never break the agent
             log.warning("agenttrace: could not record an Agents SDK span at its end", exc_info=True)
             if handle is not None and not handle.ended:

@@ -274,6 +274,8 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             events = getattr(span, "_events", None)  # the public property copies under a lock
             if events is None:
                 events = span.events
+            else:  # the SDK's BoundedList: its deque answers "empty?" without a Python-level __len__
+                events = getattr(events, "_dq", events)
             attributes = _live_attributes(span)
             ended: _Pending = (
                 handle,

@@ -115,13 +115,14 @@ def format_duration(ns: int) -> str:
         return "-" + format_duration(-ns)
     if ns < 1_000:
         return f"{ns}ns"
-    if ns < 1_000_000:
-        return f"{ns / 1_000:.3g}µs"
-    if ns < 1_000_000_000:
-        return f"{ns / 1_000_000:.3g}ms"
+    # Round first, then pick the unit, so 999_999ns is "1ms", never "1e+03µs".
+    for unit, scale in (("µs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)):
+        value = float(f"{ns / scale:.3g}")
+        if value < 1000 or unit == "s":
+            if unit != "s" or value < 60:
+                return f"{value:g}{unit}"
+            break
     seconds = ns / 1_000_000_000
-    if seconds < 60:
-        return f"{seconds:.3g}s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}m{rest:02d}s"
 

@@ -261,3 +261,13 @@ def test_a_newline_in_a_span_name_is_shown_escaped_and_cannot_forge_a_line() -> 
     text = render_tree(trace, color=False)
     assert "search\\n└─ tool fake [ok]" in text
     assert not any(line.startswith("└─ tool fake") for line in text.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [(999, "999ns"), (1_234, "1.23µs"), (999_999, "1ms"), (999_999_999, "1s"), (59_999_000_000, "1m00s"), (125_000_000_000, "2m05s")],
+)
+def test_format_duration_never_prints_exponents(ns: int, text: str) -> None:
+    from pytest_agenttrace.report.terminal import format_duration
+
+    assert format_duration(ns) == text
