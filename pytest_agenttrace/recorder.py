@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from .exceptions import UsageError
 from .model import KINDS, Span, Trace
-from .sanitize import DEFAULT_LIMITS, Limits, clean
+from .sanitize import DEFAULT_LIMITS, Limits, _clean_mapping, clean
 
 if TYPE_CHECKING:
     from .versions import VersionContext
@@ -764,7 +764,7 @@ class Recorder:
                     error=clean(error, limits) if error is not None else None,
                     input=clean(h.input, limits) if h.input is not None else None,
                     output=clean(h.output, limits) if h.output is not None else None,
-                    attributes=clean(h.attributes, limits) if h.attributes else {},
+                    attributes=_clean_mapping(h.attributes, limits, 1) if h.attributes else {},
                     versions=versions,  # copy-on-write stamps: shared between spans
                     context=clean(h.context, limits) if h.context is not None else None,
                     links=list(h.links) if h.links else [],
@@ -774,8 +774,11 @@ class Recorder:
             if final and h.end_ns is None:
                 h.end_ns = end_ns
         all_stamps: dict[str, str] = {}
+        last: dict[str, str] | None = None
         for s in spans:
-            all_stamps.update(s.versions)
+            if s.versions is not last:  # stamps are shared copy-on-write: merge each distinct set once
+                last = s.versions
+                all_stamps.update(last)
         all_stamps.update(self._stamps)
         return Trace(
             trace_id=self.trace_id,

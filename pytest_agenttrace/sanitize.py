@@ -19,7 +19,6 @@ The limits are :class:`Limits`; the recorder passes its own.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Mapping
@@ -96,9 +95,8 @@ def is_secret_key(key: str) -> bool:
     return _SECRET_KEY.search(lowered) is not None
 
 
-@functools.lru_cache(maxsize=8192)
-def _secret_key_cached(key: str) -> bool:
-    return is_secret_key(key)
+#: is_secret_key per key seen (keys repeat across spans: the regex runs once per key).
+_KEY_IS_SECRET: dict[str, bool] = {}
 
 
 def redact_text(text: str) -> str:
@@ -161,6 +159,7 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
     out: dict[str, Any] = {}
     redact = limits.redact
     max_items = limits.max_items
+    secret_cache = _KEY_IS_SECRET
     count = 0
     for key, item in value.items():
         if count >= max_items:
@@ -168,12 +167,20 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
             break
         count += 1
         skey = key if type(key) is str else str(key)
-        if redact and item is not None and _secret_key_cached(skey):
-            out[skey] = REDACTED
-            continue
+        if redact and item is not None:
+            secret = secret_cache.get(skey)
+            if secret is None:
+                secret = is_secret_key(skey)
+                if len(secret_cache) < 65536:  # bounded: keys made of data must not grow it forever
+                    secret_cache[skey] = secret
+            if secret:
+                out[skey] = REDACTED
+                continue
         kind = type(item)
         # Inline the common scalars: most attributes are small numbers, flags and short names.
         if item is None or kind is int or kind is bool or (kind is str and len(item) < 8):
+            out[skey] = item
+        elif kind is float and item - item == 0.0:  # finite (inf - inf and nan - nan are nan)
             out[skey] = item
         else:
             out[skey] = clean(item, limits, depth + 1)

@@ -48,11 +48,6 @@ from ..recorder import SpanHandle, active_recorder
 from . import _context
 from ._context import log, register_parent_provider, resolve_parent, route, state_getter
 
-try:  # optional speed-up for JSON payloads; json decides whenever orjson declines
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised only without orjson
-    _orjson = None  # type: ignore[assignment]
-
 try:
     from agents.tracing import TracingProcessor as _TracingProcessor
     from agents.tracing import add_trace_processor as _add_trace_processor
@@ -92,11 +87,6 @@ class MappedSDKSpan:
 
 def _json_or_text(value: Any) -> Any:
     if isinstance(value, str):
-        if _orjson is not None:
-            try:
-                return _orjson.loads(value)
-            except ValueError:
-                pass  # NaN, huge integers, lone surrogates...: json decides
         try:
             return json.loads(value)
         except ValueError:

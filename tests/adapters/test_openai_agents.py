@@ -247,3 +247,16 @@ def test_nothing_recorded_without_recorder_and_failures_are_logged(
     assert {"agent", "tool", "handoff", "llm", "memory_read"} <= {s.kind for s in trace.spans}
     assert [s.name for s in trace.find("tool")] == ["lookup_order", "issue_refund"]
     assert all(s.input is None for s in trace.find("tool"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"q": "x"}', {"q": "x"}),
+        ("123456789012345678901234567890", 123456789012345678901234567890),  # beyond 64 bits: json decides
+        ("Infinity", float("inf")),
+        ("not json", "not json"),
+    ],
+)
+def test_tool_input_is_decoded_like_json_loads(text: str, expected: Any) -> None:
+    assert map_span_data({"type": "function", "name": "f", "input": text}).input == expected

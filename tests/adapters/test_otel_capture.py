@@ -293,3 +293,17 @@ def test_baggage_span_processor_copies_agenttrace_baggage() -> None:
         pass
     (finished,) = exporter.get_finished_spans()
     assert finished.attributes == {"agenttrace.scope": "7"}
+
+
+def test_a_finished_recorder_is_not_kept_alive_by_the_capture(tracer: Tracer) -> None:
+    import gc
+    import weakref
+
+    rec = Recorder("short-lived")
+    with rec, tracer.start_as_current_span("execute_tool t", attributes={"gen_ai.tool.name": "t"}):
+        pass
+    assert [s.name for s in rec.finish().spans] == ["t"]
+    alive = weakref.ref(rec)
+    del rec
+    gc.collect()
+    assert alive() is None  # the adapter's per-recorder state lives and dies with the recorder

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_agenttrace.adapters.semconv import map_otel_span
+from pytest_agenttrace.adapters.semconv import _KEYS, map_otel_fields, map_otel_span
+
+_KNOWN_KEYS = frozenset(_KEYS)
 
 # (span name, attributes) -> (kind, name, agent)
 KINDS: list[tuple[str, dict[str, Any], tuple[str, str, str | None]]] = [
@@ -262,3 +264,33 @@ def test_mapping_never_raises_and_always_gives_a_known_kind(name: str, attribute
     # Nothing is lost: each original key is either mapped or kept under otel.
     if mapped.kind == "custom":
         assert set(mapped.attributes.get("otel", {})) == {k for k in attributes}
+
+
+@given(name=st.text(max_size=40), attributes=st.dictionaries(keys | st.text(max_size=10), otel_values, max_size=8))
+def test_unknown_keys_are_always_kept_and_fields_match_map_otel_span(name: str, attributes: dict[str, Any]) -> None:
+    mapped = map_otel_span(name, attributes, status_error=("", "boom"))
+    kept = mapped.attributes.get("otel", {})
+    # Keys no convention knows are never dropped, whatever else the span has.
+    assert {k for k in attributes if k not in _KNOWN_KEYS} <= set(kept)
+    # The tuple form used by the live processor is the same mapping.
+    fields = map_otel_fields(name, attributes, ("", "boom"))
+    assert fields == (
+        mapped.kind,
+        mapped.name,
+        mapped.agent,
+        mapped.attributes,
+        mapped.input,
+        mapped.output,
+        mapped.versions,
+        mapped.error,
+    )
+
+
+def test_a_key_found_but_not_used_stays_under_otel() -> None:
+    # from/to agent only count on handoffs; elsewhere they stay as they came.
+    mapped = map_otel_span("execute_tool t", {"gen_ai.operation.name": "execute_tool", "from_agent": "a"})
+    assert mapped.kind == "tool"
+    assert mapped.attributes["otel"] == {"from_agent": "a"}
+    # A lower-ranked key of a role that a better key filled stays too.
+    llm = map_otel_span("c", {"llm.model_name": "m2", "gen_ai.request.model": "m1"})
+    assert llm.attributes["model"] == "m1" and llm.attributes["otel"] == {"llm.model_name": "m2"}
