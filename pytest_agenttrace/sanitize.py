@@ -178,9 +178,13 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
                 continue
         kind = type(item)
         # Inline the common scalars: most attributes are small numbers, flags and short names.
-        if item is None or kind is int or kind is bool or (kind is str and len(item) < 8):
-            out[skey] = item
-        elif kind is float and item - item == 0.0:  # finite (inf - inf and nan - nan are nan)
+        if (
+            item is None
+            or kind is int
+            or kind is bool
+            or (kind is str and len(item) < 8)
+            or (kind is float and item - item == 0.0)  # finite: inf - inf and nan - nan are nan
+        ):
             out[skey] = item
         else:
             out[skey] = clean(item, limits, depth + 1)
