@@ -71,6 +71,8 @@ _CURRENT: contextvars.ContextVar[SpanHandle | None] = contextvars.ContextVar(
 
 _UNSET: Final = object()
 _KIND_SET: Final = frozenset(KINDS)
+#: The scope path of every span outside any delegation: one shared list, never mutated.
+_NO_SCOPE: Final[list[str]] = []
 
 
 class _ActiveStack:
@@ -261,8 +263,9 @@ class SpanHandle:
 
     def set_version(self, key: str, stamp: str) -> SpanHandle:
         """Stamp this span with one version (e.g. ``agent:coder`` -> ``coder@r7``)."""
-        if self.versions is None:
-            self.versions = {}
+        if self.versions is None or self.end_ns is not None:
+            # An ended span shares the recorder's copy-on-write stamps dict: never write into it.
+            self.versions = dict(self.versions or {})
         self.versions[key] = stamp
         return self
 
@@ -395,6 +398,8 @@ class Recorder:
         self._finished: Trace | None = None
         self._snapshot: tuple[int, int, Trace] | None = None
         self._activations: list[SpanHandle | None] = []
+        #: Per-adapter state (framework capture keeps its span maps here, freed with the recorder).
+        self._agenttrace_adapter_states: dict[str, Any] = {}
         self._finalizers: list[Callable[[], None]] = []
 
     # -- activation ----------------------------------------------------------
@@ -479,7 +484,7 @@ class Recorder:
                 scope_path = [*parent.scope_path, parent.span_id]
         else:
             pid = parent_id if isinstance(parent_id, str) else None
-            scope, scope_path, inherited = None, [], None
+            scope, scope_path, inherited = None, _NO_SCOPE, None
         if agent is _UNSET:
             agent = name if kind == "agent" else inherited
         seq = next(self._ids)

@@ -261,7 +261,13 @@ def _flush(state: _SDKState) -> None:
 
 
 def _fill(state: _SDKState, handle: SpanHandle, data: Any, nested: bool) -> None:
-    mapped = map_span_data(data.export(), nested=nested)
+    _fill_mapped(handle, map_span_data(data.export(), nested=nested))
+    for inserted in state.by_tool.pop(handle.span_id, ()):
+        if not inserted.context:
+            inserted.context = {"input": handle.input}
+
+
+def _fill_mapped(handle: SpanHandle, mapped: MappedSDKSpan) -> None:
     if mapped.kind is not None:
         if mapped.kind == "handoff":
             handle.name = mapped.name
@@ -276,9 +282,6 @@ def _fill(state: _SDKState, handle: SpanHandle, data: Any, nested: bool) -> None
             handle.input = mapped.input
         if mapped.output is not None:
             handle.output = mapped.output
-    for inserted in state.by_tool.pop(handle.span_id, ()):
-        if not inserted.context:
-            inserted.context = {"input": handle.input}
 
 
 class AgentTraceProcessor(_TracingProcessor):

@@ -260,3 +260,24 @@ def test_nothing_recorded_without_recorder_and_failures_are_logged(
 )
 def test_tool_input_is_decoded_like_json_loads(text: str, expected: Any) -> None:
     assert map_span_data({"type": "function", "name": "f", "input": text}).input == expected
+
+
+def test_captured_function_span_fields_match_map_span_data(agenttrace: Recorder) -> None:
+    from agents.tracing import function_span, trace
+
+    mcp = {"server": "files"}
+    with trace("t"), function_span("read", input='{"path": "a.py"}') as span:
+        span.span_data.mcp_data = mcp
+        span.span_data.output = 42  # not text: exported as its str()
+    (tool,) = agenttrace.trace.find("tool")
+    expected = map_span_data(span.span_data.export())
+    assert (
+        (tool.name, tool.input, tool.output)
+        == (expected.name, expected.input, expected.output)
+        == (
+            "read",
+            {"path": "a.py"},
+            "42",
+        )
+    )
+    assert tool.attributes["mcp_data"] == expected.attributes["mcp_data"] == mcp

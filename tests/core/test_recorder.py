@@ -284,3 +284,17 @@ def test_start_span_with_explicit_parent_and_times() -> None:
     a, c = rec.finish().spans
     assert (a.start_ns, a.end_ns, c.start_ns, c.end_ns) == (10, 40, 20, 30)
     assert c.parent_id == a.span_id and c.agent == "a"
+
+
+def test_set_version_after_end_does_not_leak_onto_other_spans() -> None:
+    rec = Recorder("t")
+    rec.stamp("prompt:p", "p@v1#00000000")
+    with rec.activate():
+        with rec.tool("a"):
+            pass
+        with rec.tool("b") as b:
+            pass
+        b.set_version("model", "m2")
+    a_span, b_span = rec.finish().spans
+    assert "model" not in a_span.versions
+    assert b_span.versions == {"prompt:p": "p@v1#00000000", "model": "m2"}
