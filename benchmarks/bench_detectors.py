@@ -35,41 +35,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytest_agenttrace.model import Span, Trace, TraceIndex
-from pytest_agenttrace.spec.detectors import DETECTORS, run_detector
+from _tracegen import MS, SpanBuilder
 
-MS = 1_000_000
+from pytest_agenttrace.model import Trace, TraceIndex
+from pytest_agenttrace.spec.detectors import DETECTORS, run_detector
 
 
 def build_trace(n_spans: int) -> Trace:
     """A run of exactly ``n_spans`` spans (ids "1", "2", ... in start order)."""
-    spans: list[Span] = []
-    clock = 0
-
-    def add(kind: str, name: str, parent: Span | None, **kw: Any) -> Span:
-        nonlocal clock
-        clock += MS
-        agent = kw.pop("agent", ...)
-        if agent is ...:
-            agent = name if kind == "agent" else (parent.agent if parent else None)
-        scope_path = list(parent.scope_path) if parent else []
-        if parent is not None and parent.kind == "delegation":
-            scope_path.append(parent.span_id)
-        start = kw.pop("start_ns", clock)
-        span = Span(
-            span_id=str(len(spans) + 1),
-            parent_id=parent.span_id if parent else None,
-            kind=kind,
-            name=name,
-            agent=agent,
-            scope=scope_path[-1] if scope_path else None,
-            scope_path=scope_path,
-            start_ns=start,
-            end_ns=start + kw.pop("duration", MS // 2),
-            **kw,
-        )
-        spans.append(span)
-        return span
+    builder = SpanBuilder()
+    spans = builder.spans
+    add = builder.add
 
     root = add("agent", "orchestrator", None, duration=10**15)
     unit = 0
@@ -131,7 +107,7 @@ def build_trace(n_spans: int) -> Trace:
             context={"summary": "edited", **({} if unit % 20 == 0 else {"confidence": 0.8})},
         )
         both_ways = unit % 100 == 0
-        waits_from = clock + MS
+        waits_from = builder.clock + MS
         add("wait", "reviewer", agent, attributes={"waiting_on": "reviewer"}, start_ns=waits_from, duration=5 * MS)
         reviewer = add("agent", "reviewer", root, duration=10 * MS)
         add("memory_read", "facts", reviewer, attributes={"key": f"facts/{unit % 100}"})

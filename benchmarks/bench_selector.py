@@ -28,11 +28,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _tracegen import SpanBuilder
+
 from pytest_agenttrace.model import Span, Trace
 from pytest_agenttrace.spec.expression import compile_expression
 from pytest_agenttrace.spec.selector import Selector, compile_selector
-
-MS = 1_000_000
 
 SELECTORS = (
     "tool[name=web_search]",
@@ -54,30 +54,9 @@ EXPRESSIONS = (
 
 def build_trace(n_spans: int) -> Trace:
     """About ``n_spans`` spans in start order: delegations three levels deep, tools, llm calls, memory."""
-    spans: list[Span] = []
-    clock = 0
-
-    def add(kind: str, name: str, parent: Span | None, **kw: Any) -> Span:
-        nonlocal clock
-        clock += MS
-        agent = name if kind == "agent" else (parent.agent if parent else None)
-        scope_path = list(parent.scope_path) if parent else []
-        if parent is not None and parent.kind == "delegation":
-            scope_path.append(parent.span_id)
-        span = Span(
-            span_id=str(len(spans) + 1),
-            parent_id=parent.span_id if parent else None,
-            kind=kind,
-            name=name,
-            agent=agent,
-            scope=scope_path[-1] if scope_path else None,
-            scope_path=scope_path,
-            start_ns=clock,
-            end_ns=clock + kw.pop("duration", MS // 2),
-            **kw,
-        )
-        spans.append(span)
-        return span
+    builder = SpanBuilder()
+    spans = builder.spans
+    add = builder.add
 
     def delegate(parent: Span, to: str) -> Span:
         delegation = add("delegation", to, parent, attributes={"from_agent": parent.agent, "to_agent": to})

@@ -22,13 +22,13 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml
+from _tracegen import MS, SpanBuilder
 
-from pytest_agenttrace.model import Span, Trace
+from pytest_agenttrace.model import Trace
 from pytest_agenttrace.spec import _yaml as spec_yaml
 from pytest_agenttrace.spec import check_trace, parse_spec
 
@@ -61,35 +61,13 @@ rules:
     expect: {select: "delegation > agent llm", none: ["attributes.usage.output_tokens > 50000"]}
 """
 
-MS = 1_000_000
 
 
 def build_trace(n_spans: int) -> Trace:
     """A run of about ``n_spans`` spans (ids "1", "2", ... in start order)."""
-    spans: list[Span] = []
-    clock = 0
-
-    def add(kind: str, name: str, parent: Span | None, **kw: Any) -> Span:
-        nonlocal clock
-        clock += MS
-        agent = kw.pop("agent", None) or (name if kind == "agent" else (parent.agent if parent else None))
-        scope_path = list(parent.scope_path) if parent else []
-        if parent is not None and parent.kind == "delegation":
-            scope_path.append(parent.span_id)
-        span = Span(
-            span_id=str(len(spans) + 1),
-            parent_id=parent.span_id if parent else None,
-            kind=kind,
-            name=name,
-            agent=agent,
-            scope=scope_path[-1] if scope_path else None,
-            scope_path=scope_path,
-            start_ns=clock,
-            end_ns=clock + kw.pop("duration", MS // 2),
-            **kw,
-        )
-        spans.append(span)
-        return span
+    builder = SpanBuilder()
+    spans = builder.spans
+    add = builder.add
 
     root = add("agent", "orchestrator", None, duration=10**15)
     unit = 0

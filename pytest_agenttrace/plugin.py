@@ -22,7 +22,6 @@ import importlib
 import os
 import platform
 import subprocess
-import sys
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,7 +269,3 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     except ValueError:
         where = state.trace_dir
     terminalreporter.write_line(f"agenttrace: saved {len(state.saved)} trace(s) to {where}{os.sep}")
-
-
-def _python_info() -> str:  # pragma: no cover - used in reports only
-    return f"{sys.implementation.name} {platform.python_version()}"

@@ -231,13 +231,29 @@ class _Assembler:
         return {**self.data, "choices": [{"message": message, "finish_reason": self.finish}]}
 
 
-class _Stream:
-    """A sync stream that records its span when consumed or closed."""
+class _StreamBase:
+    """What the sync and async streams share: the span, the chunk assembler, the ending."""
 
     def __init__(self, stream: Any, handle: SpanHandle | None) -> None:
         self._stream = stream
         self._handle = handle
         self._assembler = _Assembler()
+
+    def _add(self, chunk: Any) -> None:
+        try:
+            self._assembler.add(chunk)
+        except Exception:  # noqa: BLE001
+            log.debug("agenttrace: could not read a streamed chunk", exc_info=True)
+
+    def _finish(self, error: BaseException | None) -> None:
+        _end(self._handle, None if error else self._assembler.result(), error)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _Stream(_StreamBase):
+    """A sync stream that records its span when consumed or closed."""
 
     def __iter__(self) -> _Stream:
         return self
@@ -251,14 +267,8 @@ class _Stream:
         except Exception as exc:
             self._finish(exc)
             raise
-        try:
-            self._assembler.add(chunk)
-        except Exception:  # noqa: BLE001
-            log.debug("agenttrace: could not read a streamed chunk", exc_info=True)
+        self._add(chunk)
         return chunk
-
-    def _finish(self, error: BaseException | None) -> None:
-        _end(self._handle, None if error else self._assembler.result(), error)
 
     def close(self) -> None:
         self._finish(None)
@@ -270,17 +280,9 @@ class _Stream:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
-
-class _AsyncStream:
+class _AsyncStream(_StreamBase):
     """An async stream that records its span when consumed or closed."""
-
-    def __init__(self, stream: Any, handle: SpanHandle | None) -> None:
-        self._stream = stream
-        self._handle = handle
-        self._assembler = _Assembler()
 
     def __aiter__(self) -> _AsyncStream:
         return self
@@ -294,14 +296,8 @@ class _AsyncStream:
         except Exception as exc:
             self._finish(exc)
             raise
-        try:
-            self._assembler.add(chunk)
-        except Exception:  # noqa: BLE001
-            log.debug("agenttrace: could not read a streamed chunk", exc_info=True)
+        self._add(chunk)
         return chunk
-
-    def _finish(self, error: BaseException | None) -> None:
-        _end(self._handle, None if error else self._assembler.result(), error)
 
     async def close(self) -> None:
         self._finish(None)
@@ -312,6 +308,3 @@ class _AsyncStream:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
