@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from ._index import TraceIndex
+
 __all__ = [
     "FORMAT_VERSION",
     "KINDS",
@@ -211,45 +213,6 @@ class Footprint:
             "data_sources": list(self.data_sources),
             "llm_calls": self.llm_calls,
         }
-
-
-class TraceIndex:
-    """Precomputed tree structure of a trace; built once, linear in spans."""
-
-    __slots__ = ("by_agent", "by_id", "by_kind", "by_name", "by_scope", "children", "depth", "order", "roots")
-
-    def __init__(self, spans: Iterable[Span]) -> None:
-        self.by_id: dict[str, Span] = {}
-        self.children: dict[str | None, list[Span]] = {}
-        self.roots: list[Span] = []
-        self.depth: dict[str, int] = {}
-        self.by_kind: dict[str, list[Span]] = {}
-        self.by_name: dict[str, list[Span]] = {}
-        self.by_agent: dict[str | None, list[Span]] = {}
-        self.order: dict[str, int] = {}
-        self.by_scope: dict[str, list[Span]] = {}
-        ordered = list(spans)
-        for position, span in enumerate(ordered):
-            self.by_id[span.span_id] = span
-            self.order[span.span_id] = position
-            self.by_kind.setdefault(span.kind, []).append(span)
-            self.by_name.setdefault(span.name, []).append(span)
-            self.by_agent.setdefault(span.agent, []).append(span)
-            for scope_id in span.scope_path:
-                self.by_scope.setdefault(scope_id, []).append(span)
-        for span in ordered:
-            parent = span.parent_id if span.parent_id in self.by_id else None
-            if parent is None:
-                self.roots.append(span)
-            self.children.setdefault(parent, []).append(span)
-        # Depth by walking from the roots: iterative, so deep trees do not recurse.
-        stack = [(root, 0) for root in reversed(self.roots)]
-        while stack:
-            span, depth = stack.pop()
-            self.depth[span.span_id] = depth
-            for child in reversed(self.children.get(span.span_id, ())):
-                if child.span_id not in self.depth:
-                    stack.append((child, depth + 1))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
