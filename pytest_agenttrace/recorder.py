@@ -33,8 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from .exceptions import UsageError
-from .model import KINDS, Span, Trace
-from .sanitize import DEFAULT_LIMITS, Limits, _clean_mapping, clean
+from .model import KINDS, Span, Trace, _SpanSlots, span_from_values
+from .sanitize import DEFAULT_LIMITS, Limits, _clean_owned, clean
 
 if TYPE_CHECKING:
     from .versions import VersionContext
@@ -73,6 +73,8 @@ _UNSET: Final = object()
 _KIND_SET: Final = frozenset(KINDS)
 #: The scope path of every span outside any delegation: one shared list, never mutated.
 _NO_SCOPE: Final[list[str]] = []
+#: The ``links``/``events`` of a span that has none: one shared list, never mutated (the setters replace it).
+_NONE: Final[list[Any]] = []
 
 
 class _ActiveStack:
@@ -134,37 +136,43 @@ def _current_for(rec: Recorder) -> SpanHandle | None:
     return parent
 
 
-class SpanHandle:
+class SpanHandle(_SpanSlots):
     """A span being recorded; also its context manager.
 
     ``with`` makes it the current span (children nest under it) and ends it on
     exit, recording an exception if one passes through.  The setters return
     the handle, so calls chain.
+
+    When the recording finishes, the handle becomes its frozen
+    :class:`~pytest_agenttrace.model.Span` in place (they share one slot
+    layout), so a handle kept after :meth:`Recorder.finish` reads like the
+    finished span and refuses changes with a :class:`UsageError`.
     """
 
-    __slots__ = (
-        "_token",
-        "agent",
-        "attributes",
-        "context",
-        "end_ns",
-        "error",
-        "events",
-        "input",
-        "kind",
-        "links",
-        "name",
-        "output",
-        "parent_id",
-        "recorder",
-        "scope",
-        "scope_path",
-        "seq",
-        "span_id",
-        "start_ns",
-        "status",
-        "versions",
-    )
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # the slots of _SpanSlots, typed for the recording side
+        recorder: Recorder
+        span_id: str
+        parent_id: str | None
+        kind: str
+        name: str
+        agent: str | None
+        scope: str | None
+        scope_path: list[str]
+        start_ns: int
+        end_ns: int | None
+        status: str
+        error: dict[str, Any] | None
+        input: Any
+        output: Any
+        attributes: dict[str, Any]
+        versions: dict[str, str] | None
+        context: dict[str, Any] | None
+        links: list[str]
+        events: list[dict[str, Any]]
+        _token: contextvars.Token[SpanHandle | None] | None
+        seq: int
 
     def __init__(
         self,
@@ -188,17 +196,17 @@ class SpanHandle:
         self.scope = scope
         self.scope_path = scope_path
         self.start_ns = start_ns
-        self.end_ns: int | None = None
+        self.end_ns = None
         self.status = "ok"
-        self.error: dict[str, Any] | None = None
-        self.input: Any = None
-        self.output: Any = None
-        self.attributes: dict[str, Any] = {}
-        self.versions: dict[str, str] | None = None
-        self.context: dict[str, Any] | None = None
-        self.links: list[str] | None = None
-        self.events: list[dict[str, Any]] | None = None
-        self._token: contextvars.Token[SpanHandle | None] | None = None
+        self.error = None
+        self.input = None
+        self.output = None
+        self.attributes = {}
+        self.versions = None
+        self.context = None
+        self.links = _NONE
+        self.events = _NONE
+        self._token = None
         self.seq = seq
 
     # -- context manager -----------------------------------------------------
@@ -209,13 +217,16 @@ class SpanHandle:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         token = self._token
         if token is not None:
-            self._token = None
+            if type(self) is SpanHandle:
+                self._token = None
+            else:  # the recording finished inside this ``with``: the handle is a frozen Span now
+                _SET_TOKEN(self, None)
             try:
                 _CURRENT.reset(token)
             except ValueError:
                 # Exited in another context than entered (e.g. a generator closed elsewhere):
                 # fall back to restoring the parent so later spans still nest sensibly.
-                _CURRENT.set(self.recorder._handles.get(self.parent_id) if self.parent_id else None)
+                _CURRENT.set(self.recorder.handle(self.parent_id) if self.parent_id else None)
         if self.end_ns is None:
             self.end(exc)
         # Never swallow: returning None lets the exception propagate unchanged.
@@ -271,7 +282,7 @@ class SpanHandle:
 
     def link(self, *sources: SpanHandle | Span | str) -> SpanHandle:
         """Record that this span consumed the outputs of ``sources`` (data lineage)."""
-        if self.links is None:
+        if self.links is _NONE:
             self.links = []
         for source in sources:
             sid = source if isinstance(source, str) else source.span_id
@@ -281,7 +292,7 @@ class SpanHandle:
 
     def add_event(self, name: str, **attributes: Any) -> SpanHandle:
         """Record a timestamped event inside the span (retry, truncation, ...)."""
-        if self.events is None:
+        if self.events is _NONE:
             self.events = []
         self.events.append(
             {"name": name, "time_ns": _perf_ns() - self.recorder._t0, "attributes": attributes}
@@ -307,11 +318,19 @@ class SpanHandle:
         """
         if self.end_ns is not None:
             raise UsageError(f"span {self.kind}:{self.name} (id {self.span_id}) was already ended; end it only once.")
-        self.end_ns = (_perf_ns() - self.recorder._t0) if end_ns is None else end_ns
+        rec = self.recorder
+        self.end_ns = (_perf_ns() - rec._t0) if end_ns is None else end_ns
         if error is not None:
             self.status = "error"
             self.error = _error_dict(error)
-        self.recorder._on_end(self)
+        rec._ended += 1
+        # Stamps are copy-on-write: every span ended under the same set shares one dict.
+        if self.versions is None:
+            self.versions = rec._stamps
+        else:
+            merged = dict(rec._stamps)
+            merged.update(self.versions)
+            self.versions = merged
 
     @property
     def ended(self) -> bool:
@@ -323,6 +342,8 @@ class SpanHandle:
 
 
 _start_key = operator.attrgetter("start_ns", "seq")
+_new_handle: Final = object.__new__
+_SET_TOKEN: Final = _SpanSlots._token.__set__  # type: ignore[attr-defined]
 
 
 def _error_dict(error: BaseException | Mapping[str, str]) -> dict[str, Any]:
@@ -389,10 +410,11 @@ class Recorder:
         self.version_context = versions
         self._t0 = _perf_ns()
         self._started_at = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        self._handles: dict[str, SpanHandle] = {}
+        #: Every handle in creation order.  Span ids are "1", "2", ... so handle ``i`` usually has id
+        #: ``str(i + 1)`` (threads starting spans at the same moment may append in swapped order).
         self._order: list[SpanHandle] = []
         self._ids = itertools.count(1)
-        self._open = 0
+        self._ended = 0
         self._stamps: dict[str, str] = {}
         self._delegation_tools: dict[str, list[str] | None] = {}
         self._finished: Trace | None = None
@@ -464,62 +486,77 @@ class Recorder:
         ``parent_id`` defaults to the current span; ``agent`` to the parent's
         agent (or ``name`` for an ``agent`` span).  End it with :meth:`SpanHandle.end`.
         """
-        if self._finished is not None:
-            raise UsageError(
-                f"cannot record {kind}:{name}: the trace of {self.name!r} has finished; record spans inside the test."
-            )
         if kind not in _KIND_SET:
             raise UsageError(f"unknown span kind {kind!r}; use one of {', '.join(KINDS)}.")
         if parent_id is _UNSET:
             parent = _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self)
-            if parent is not None and parent.recorder is not self:
-                parent = None
+            foreign = None
         else:
-            parent = self._handles.get(parent_id) if parent_id is not None else None
-        if parent is not None:
-            pid: str | None = parent.span_id
-            scope, scope_path, inherited = parent.scope, parent.scope_path, parent.agent
-            if parent.kind == "delegation":
-                scope = parent.span_id
-                scope_path = [*parent.scope_path, parent.span_id]
-        else:
-            pid = parent_id if isinstance(parent_id, str) else None
-            scope, scope_path, inherited = None, _NO_SCOPE, None
-        if agent is _UNSET:
-            agent = name if kind == "agent" else inherited
-        seq = next(self._ids)
-        handle = SpanHandle(
-            self,
-            str(seq),
-            pid,
-            kind,
-            name,
-            agent,
-            scope,
-            scope_path,
-            (_perf_ns() - self._t0) if start_ns is None else start_ns,
-            seq,
+            parent = self.handle(parent_id) if parent_id is not None else None
+            foreign = parent_id if parent is None and isinstance(parent_id, str) else None
+        handle = self._new(
+            kind, name, parent, dict(attributes) if attributes else {}, input, start_ns, foreign
         )
-        if attributes:
-            handle.attributes.update(attributes)
-        if input is not None:
-            handle.input = input
+        if agent is not _UNSET:
+            handle.agent = agent
         if context is not None:
             handle.context = dict(context)
-        self._handles[handle.span_id] = handle
-        self._order.append(handle)
-        self._open += 1
         return handle
 
-    def _on_end(self, handle: SpanHandle) -> None:
-        self._open -= 1
-        # Stamps are copy-on-write: every span ended under the same set shares one dict.
-        if handle.versions:
-            merged = dict(self._stamps)
-            merged.update(handle.versions)
-            handle.versions = merged
+    def _new(
+        self,
+        kind: str,
+        name: str,
+        parent: SpanHandle | None,
+        attributes: dict[str, Any],
+        input: Any = None,
+        start_ns: int | None = None,
+        foreign_parent: str | None = None,
+    ) -> SpanHandle:
+        """Create and register a handle; ``attributes`` is owned by the span from now on.
+
+        The hot path of every context manager: plain slot stores, no
+        validation beyond what a caller cannot guarantee.
+        """
+        if self._finished is not None:
+            raise UsageError(
+                f"cannot record {kind}:{name}: the trace of {self.name!r} has finished; record spans inside the test."
+            )
+        seq = next(self._ids)  # atomic under the GIL: threads never share an id
+        h = _new_handle(SpanHandle)
+        if parent is not None and parent.recorder is self:
+            h.parent_id = parent.span_id
+            if parent.kind == "delegation":
+                h.scope = parent.span_id
+                h.scope_path = [*parent.scope_path, parent.span_id]
+            else:
+                h.scope = parent.scope
+                h.scope_path = parent.scope_path
+            h.agent = name if kind == "agent" else parent.agent
         else:
-            handle.versions = self._stamps
+            h.parent_id = foreign_parent
+            h.scope = None
+            h.scope_path = _NO_SCOPE
+            h.agent = name if kind == "agent" else None
+        h.recorder = self
+        h.span_id = str(seq)
+        h.kind = kind
+        h.name = name
+        h.start_ns = (_perf_ns() - self._t0) if start_ns is None else start_ns
+        h.end_ns = None
+        h.status = "ok"
+        h.error = None
+        h.input = input
+        h.output = None
+        h.attributes = attributes
+        h.versions = None
+        h.context = None
+        h.links = _NONE
+        h.events = _NONE
+        h._token = None
+        h.seq = seq
+        self._order.append(h)
+        return h
 
     def current_span_id(self) -> str | None:
         """Id of this recorder's span open in the current context, if any."""
@@ -527,8 +564,18 @@ class Recorder:
         return current.span_id if current is not None else None
 
     def handle(self, span_id: str) -> SpanHandle | None:
-        """The handle of a span of this recorder (open or ended)."""
-        return self._handles.get(span_id)
+        """The handle of a span of this recorder (open or ended), or ``None``."""
+        if type(span_id) is str and span_id.isdigit():
+            position = int(span_id) - 1
+            order = self._order
+            if 0 <= position < len(order):
+                found = order[position]
+                if found.span_id == span_id:  # "007" is not "7"
+                    return found
+                for found in order:  # appended out of id order by racing threads: rare, look it up
+                    if found.span_id == span_id:
+                        return found
+        return None
 
     # -- version stamps ------------------------------------------------------
     def stamp(self, key: str, value: str) -> None:
@@ -546,14 +593,16 @@ class Recorder:
     # -- context managers per kind --------------------------------------------
     def span(self, kind: str, name: str, **attributes: Any) -> SpanHandle:
         """A span of any kind; keyword arguments become attributes."""
-        return self.start_span(kind, name, attributes=attributes or None)
+        if kind not in _KIND_SET:
+            raise UsageError(f"unknown span kind {kind!r}; use one of {', '.join(KINDS)}.")
+        return self._new(kind, name, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self), attributes)
 
     def agent(self, name: str, *, revision: str | None = None, **attributes: Any) -> SpanHandle:
         """An agent acting; spans inside inherit ``agent = name``.
 
         ``revision`` stamps the agent's code revision as ``agent:NAME``.
         """
-        handle = self.start_span("agent", name, attributes=attributes or None)
+        handle = self._new("agent", name, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self), attributes)
         if revision is not None:
             self.stamp(f"agent:{name}", f"{name}@{revision}")
         return handle
@@ -572,11 +621,11 @@ class Recorder:
             attributes["model"] = model
         if prompt is not None:
             attributes["prompt"] = prompt
-        return self.start_span("llm", name, attributes=attributes or None, input=input)
+        return self._new("llm", name, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self), attributes, input)
 
     def tool(self, name: str, *, input: Any = None, **attributes: Any) -> SpanHandle:
         """A tool call with its arguments in ``input``."""
-        handle = self.start_span("tool", name, attributes=attributes or None, input=input)
+        handle = self._new("tool", name, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self), attributes, input)
         if handle.scope_path:
             self._mark_out_of_scope(handle)
         return handle
@@ -585,11 +634,12 @@ class Recorder:
         """A retrieval from a data source (``attributes.source``)."""
         if source is not None:
             attributes["source"] = source
-        return self.start_span("retrieval", name, attributes=attributes or None, input=query)
+        parent = _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self)
+        return self._new("retrieval", name, parent, attributes, query)
 
     def guardrail(self, name: str, **attributes: Any) -> SpanHandle:
         """A guardrail check."""
-        return self.start_span("guardrail", name, attributes=attributes or None)
+        return self._new("guardrail", name, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self), attributes)
 
     def delegate(
         self,
@@ -645,7 +695,7 @@ class Recorder:
         attributes["key"] = key
         if version is not None:
             attributes["version"] = version
-        handle = self.start_span("memory_read", key, attributes=attributes)
+        handle = self._new("memory_read", key, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self), attributes)
         if value is not None:
             handle.output = value
         return handle
@@ -671,12 +721,13 @@ class Recorder:
             attributes["valid"] = valid
         if confidence is not None:
             attributes["confidence"] = confidence
-        return self.start_span("memory_write", key, attributes=attributes, input=value)
+        parent = _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self)
+        return self._new("memory_write", key, parent, attributes, value)
 
     def wait(self, on: str, **attributes: Any) -> SpanHandle:
         """Waiting on another agent (``attributes.waiting_on``)."""
         attributes["waiting_on"] = on
-        return self.start_span("wait", on, attributes=attributes)
+        return self._new("wait", on, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self), attributes)
 
     # -- scope ---------------------------------------------------------------
     def allowed_tools(self, scope_path: Iterable[str]) -> list[list[str]]:
@@ -705,7 +756,7 @@ class Recorder:
         """The trace: final once finished, else a snapshot of what is recorded so far."""
         if self._finished is not None:
             return self._finished
-        key = (len(self._order), self._open)
+        key = (len(self._order), self._ended)
         if self._snapshot is not None and self._snapshot[:2] == key:
             return self._snapshot[2]
         snap = self._build(final=False)
@@ -741,11 +792,13 @@ class Recorder:
                 logging.getLogger("pytest_agenttrace").warning("agenttrace: a trace finalizer failed", exc_info=True)
         now = _perf_ns() - self._t0
         limits = self.limits
-        spans = []
         handles = self._order
         if any(handles[i].start_ns > handles[i + 1].start_ns for i in range(len(handles) - 1)):
             # Threads or explicit start times can append out of order; a stable sort restores start order.
             handles = sorted(handles, key=_start_key)
+        spans: list[Span] = []
+        append = spans.append
+        stamps = self._stamps
         for h in handles:
             end_ns, status, error = h.end_ns, h.status, h.error
             if end_ns is None:
@@ -753,31 +806,39 @@ class Recorder:
                 if final:
                     status = "error"
                     error = {"type": "Unfinished", "message": "span was still open when the recording finished"}
-            versions = h.versions if h.versions is not None else self._stamps
-            spans.append(
-                Span(
-                    span_id=h.span_id,
-                    parent_id=h.parent_id,
-                    kind=h.kind,
-                    name=h.name,
-                    agent=h.agent,
-                    scope=h.scope,
-                    scope_path=h.scope_path,  # never mutated after start: shared, not copied
-                    start_ns=h.start_ns,
-                    end_ns=end_ns,
-                    status=status,
-                    error=clean(error, limits) if error is not None else None,
-                    input=clean(h.input, limits) if h.input is not None else None,
-                    output=clean(h.output, limits) if h.output is not None else None,
-                    attributes=_clean_mapping(h.attributes, limits, 1) if h.attributes else {},
-                    versions=versions,  # copy-on-write stamps: shared between spans
-                    context=clean(h.context, limits) if h.context is not None else None,
-                    links=list(h.links) if h.links else [],
-                    events=clean(h.events, limits) if h.events else [],
-                )
-            )
-            if final and h.end_ns is None:
-                h.end_ns = end_ns
+            versions = h.versions if h.versions is not None else stamps
+            attributes = h.attributes
+            if attributes:
+                attributes = _clean_owned(attributes, limits)
+            if error is not None:
+                error = clean(error, limits)
+            value_in, value_out, context, events = h.input, h.output, h.context, h.events
+            if value_in is not None:
+                value_in = clean(value_in, limits)
+            if value_out is not None:
+                value_out = clean(value_out, limits)
+            if context is not None:
+                context = clean(context, limits)
+            if events:
+                events = clean(events, limits)
+            if final:
+                # The handle becomes its frozen span in place (shared slot layout): no copy.
+                h.end_ns, h.status, h.error, h.versions = end_ns, status, error, versions
+                h.attributes, h.input, h.output, h.context, h.events = attributes, value_in, value_out, context, events
+                h.__class__ = Span  # type: ignore[assignment]
+                append(h)  # type: ignore[arg-type]
+            else:
+                # A snapshot while recording goes on: copies, so later changes to the handle do not leak in.
+                append(
+                    span_from_values(
+                        h.span_id, h.parent_id, h.kind, h.name, h.agent, h.scope, h.scope_path, h.start_ns,
+                        end_ns, status, dict(error) if error is h.error and error is not None else error,
+                        value_in, value_out,
+                        dict(attributes) if attributes is h.attributes else attributes, versions,
+                        dict(context) if context is h.context and context is not None else context,
+                        list(h.links), list(events),
+                    )
+                )  # fmt: skip
         all_stamps: dict[str, str] = {}
         last: dict[str, str] | None = None
         for s in spans:

@@ -191,6 +191,35 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
     return out
 
 
+def _clean_owned(value: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """:func:`clean` for a dict nobody else holds (a span's own attributes): returned as is when already clean.
+
+    Most attributes are short names, numbers and flags under harmless keys;
+    checking that costs a fraction of building a cleaned copy.
+    """
+    if len(value) <= limits.max_items:
+        redact = limits.redact
+        secret_cache = _KEY_IS_SECRET
+        for key, item in value.items():
+            if type(key) is not str:
+                break
+            if redact and item is not None:
+                secret = secret_cache.get(key)
+                if secret is None:
+                    break  # first sight of this key: the full pass decides and remembers
+                if secret:
+                    break
+            kind = type(item)
+            if item is None or kind is int or kind is bool or (kind is float and item - item == 0.0):
+                continue
+            if kind is str and (len(item) < 8 or _cap_string(item, limits) is item):
+                continue
+            break
+        else:
+            return value
+    return _clean_mapping(value, limits, 1)
+
+
 def _clean_other(value: Any, limits: Limits, depth: int) -> Any:
     if isinstance(value, bool):  # bool subclasses
         return bool(value)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .exceptions import TraceFileError
-from .model import FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace
+from .model import _SPAN_VALUES, FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace, _SpanBuilder
 
 try:  # optional speed-up
     import orjson as _orjson
@@ -106,8 +106,29 @@ def save_trace(trace: Trace, path: str | os.PathLike[str], *, indent: bool | Non
     if indent is None:
         indent = len(trace.spans) <= INDENT_MAX_SPANS
     with gc_paused():
-        data = dump_bytes(trace.to_dict(), indent=indent)
+        data = _dump_trace_fast(trace, indent) if _orjson is not None else None
+        if data is None:
+            data = dump_bytes(trace.to_dict(), indent=indent)
     return write_atomic(path, data)
+
+
+def _dump_trace_fast(trace: Trace, indent: bool) -> bytes | None:
+    """orjson serialises the span dataclasses itself, in field (= contract) order: no dict per span."""
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "trace_id": trace.trace_id,
+        "name": trace.name,
+        "started_at": trace.started_at,
+        "metadata": trace.metadata,
+        "versions": trace.versions,
+        "spans": trace.spans,
+    }
+    option = (_orjson.OPT_INDENT_2 if indent else 0) | _orjson.OPT_NON_STR_KEYS
+    try:
+        result: bytes = _orjson.dumps(payload, option=option)
+    except TypeError:
+        return None  # e.g. integers beyond 64 bits: the caller falls back to the standard library
+    return result
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
@@ -218,17 +239,101 @@ def load_trace(path: str | os.PathLike[str], *, validate: bool = False) -> Trace
     data = load_trace_dict(path, check_spans=False)
     if validate:
         validate_trace_dict(data, where=str(path))
-    try:
-        with gc_paused():
-            trace = Trace.from_dict(data)
-    except (TypeError, KeyError, ValueError, AttributeError) as exc:
-        check_structure(data, str(path))  # names the malformed span, if that is the problem
-        raise TraceFileError(f"cannot build the trace: {exc}.", path=str(path)) from None
-    check_types(trace, str(path))
+    where = str(path)
+    with gc_paused():
+        spans = _build_spans(data, where)
+    trace = Trace(
+        trace_id=data["trace_id"],
+        name=data["name"],
+        started_at=data["started_at"],
+        metadata=data.get("metadata") or {},
+        versions=data.get("versions") or {},
+        spans=spans,
+    )
+    _check_top(trace, where)
     return trace
 
 
+def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
+    """Build and type-check every span of a parsed trace file in one pass.
+
+    The hot loop of loading: each span's 18 values are read once into locals,
+    checked there (the common case is one boolean expression), and stored
+    straight into the span's slots.  Anything unusual is handed to the slow,
+    explaining checks (:func:`check_structure`, :func:`_span_problem`).
+    """
+    out: list[Span] = []
+    append = out.append
+    seen: set[str] = set()
+    add = seen.add
+    kinds = _KIND_SET
+    n_fields = len(SPAN_FIELDS)
+    values_of = _SPAN_VALUES
+    new = _new_builder
+    for position, item in enumerate(data["spans"]):
+        if type(item) is not dict or len(item) != n_fields:
+            check_structure(data, where)  # raises, naming the span and what is wrong
+        try:
+            (span_id, parent_id, kind, name, agent, scope, scope_path, start_ns, end_ns, status, error,
+             value_in, value_out, attributes, versions, context, links, events) = values_of(item)  # fmt: skip
+        except KeyError:
+            check_structure(data, where)
+            raise  # pragma: no cover - check_structure always raises here
+        if not (
+            type(span_id) is str
+            and span_id
+            and kind in kinds
+            and type(name) is str
+            and type(start_ns) is int
+            and type(end_ns) is int
+            and type(attributes) is dict
+            and type(versions) is dict
+            and type(scope_path) is list
+            and type(links) is list
+            and type(events) is list
+            and (parent_id is None or type(parent_id) is str)
+            and (agent is None or type(agent) is str)
+            and (scope is None or type(scope) is str)
+            and (context is None or type(context) is dict)
+            and (status == "ok" or status == "error")
+            and (error is None or (type(error) is dict and type(error.get("type")) is str
+                                   and type(error.get("message")) is str))
+            and (not links or all(type(x) is str for x in links))
+            and (not scope_path or all(type(x) is str for x in scope_path))
+            and (not events or all(type(e) is dict and type(e.get("name")) is str for e in events))
+            and all(type(v) is str for v in versions.values())
+        ):  # fmt: skip
+            problem = _span_problem(Span(**item))
+            raise TraceFileError(f"span #{position} (id {span_id!r}): {problem}; the file is corrupt.", path=where)
+        if span_id in seen:
+            raise TraceFileError(f"span #{position}: duplicate span_id {span_id!r}; span ids must be unique.", path=where)
+        add(span_id)
+        b: Any = new(_SpanBuilder)  # the shared slot layout, filled directly, then frozen
+        b.span_id = span_id
+        b.parent_id = parent_id
+        b.kind = kind
+        b.name = name
+        b.agent = agent
+        b.scope = scope
+        b.scope_path = scope_path
+        b.start_ns = start_ns
+        b.end_ns = end_ns
+        b.status = status
+        b.error = error
+        b.input = value_in
+        b.output = value_out
+        b.attributes = attributes
+        b.versions = versions
+        b.context = context
+        b.links = links
+        b.events = events
+        b.__class__ = Span
+        append(b)
+    return tuple(out)
+
+
 _KIND_SET: Final = frozenset(KINDS)
+_new_builder: Final = object.__new__
 _OPT_STR: Final = (str, type(None))
 
 
@@ -267,11 +372,7 @@ def _span_problem(span: Span) -> str | None:
     return None
 
 
-def check_types(trace: Trace, where: str = "<trace>") -> None:
-    """Check the field types of a built trace (what consumers rely on); :class:`TraceFileError` if wrong.
-
-    The common case is one fast pass; only a failing span is examined field by field.
-    """
+def _check_top(trace: Trace, where: str) -> None:
     if not (
         type(trace.trace_id) is str
         and type(trace.name) is str
@@ -283,6 +384,14 @@ def check_types(trace: Trace, where: str = "<trace>") -> None:
             "trace_id, name and started_at must be strings, metadata and versions objects; the file is corrupt.",
             path=where,
         )
+
+
+def check_types(trace: Trace, where: str = "<trace>") -> None:
+    """Check the field types of a built trace (what consumers rely on); :class:`TraceFileError` if wrong.
+
+    The common case is one fast pass; only a failing span is examined field by field.
+    """
+    _check_top(trace, where)
     seen: set[str] = set()
     kinds = _KIND_SET
     for position, span in enumerate(trace.spans):

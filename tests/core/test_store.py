@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,6 +145,13 @@ def test_trace_filename_long_ids_are_hashed() -> None:
         ("start_ns", 1.5, "start_ns must be an integer"),
         ("links", [1], "links must be a list of span ids"),
         ("status", "fine", "status must be 'ok' or 'error'"),
+        ("parent_id", 7, "parent_id must be a string or null"),
+        ("scope", ["d1"], "scope must be a string or null"),
+        ("scope_path", [3], "scope_path must be a list of strings"),
+        ("context", ["k"], "context must be an object or null"),
+        ("error", {"type": "E"}, "error must be null or"),
+        ("span_id", "", "span_id must be a non-empty string"),
+        ("end_ns", True, "end_ns must be an integer"),
     ],
 )
 def test_wrong_field_types_are_input_errors(tmp_path: Path, field: str, value: object, message: str) -> None:
@@ -152,6 +162,42 @@ def test_wrong_field_types_are_input_errors(tmp_path: Path, field: str, value: o
     with pytest.raises(at.TraceFileError, match=message) as info:
         load_trace(path)
     assert "span #1" in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda span: span.update({"bogus": span.pop("links")}), "span #1 missing links; unknown bogus"),
+        (lambda span: span.pop("events"), "span #1 missing events"),
+        (lambda span: span.update({"extra": 1}), "span #1 unknown extra"),
+    ],
+)
+def test_span_keys_other_than_the_contract_fields_are_input_errors(
+    tmp_path: Path, change: Callable[[dict[str, Any]], object], message: str
+) -> None:
+    data = small_trace().to_dict()
+    change(data["spans"][1])
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(at.TraceFileError, match=message):
+        load_trace(path)
+
+
+def test_top_level_field_types_are_input_errors(tmp_path: Path) -> None:
+    data = small_trace().to_dict()
+    data["metadata"] = ["not", "an", "object"]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(at.TraceFileError, match="metadata and versions objects"):
+        load_trace(path)
+
+
+def test_loaded_spans_are_frozen_and_equal_to_the_saved_ones(tmp_path: Path) -> None:
+    trace = small_trace()
+    loaded = load_trace(save_trace(trace, tmp_path / "t.json"))
+    assert loaded.spans == trace.spans
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        loaded.spans[0].name = "changed"  # type: ignore[misc]
 
 
 def test_duplicate_span_ids_are_input_errors(tmp_path: Path) -> None:
