@@ -227,8 +227,19 @@ class SpanHandle(_SpanSlots):
                 # Exited in another context than entered (e.g. a generator closed elsewhere):
                 # fall back to restoring the parent so later spans still nest sensibly.
                 _CURRENT.set(self.recorder.handle(self.parent_id) if self.parent_id else None)
-        if self.end_ns is None:
-            self.end(exc)
+        if self.end_ns is None:  # end(exc), inlined: this is every span's hot path
+            rec = self.recorder
+            self.end_ns = _perf_ns() - rec._t0
+            if exc is not None:
+                self.status = "error"
+                self.error = _error_dict(exc)
+            rec._ended += 1
+            if self.versions is None:
+                self.versions = rec._stamps
+            else:
+                merged = dict(rec._stamps)
+                merged.update(self.versions)
+                self.versions = merged
         # Never swallow: returning None lets the exception propagate unchanged.
 
     # -- setters -------------------------------------------------------------
@@ -939,13 +950,17 @@ def llm(name: str = "llm", **kwargs: Any) -> SpanHandle | _NoopHandle:
         return _recording_failed()
 
 
-def tool(name: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
+def tool(name: str, *, input: Any = None, **attributes: Any) -> SpanHandle | _NoopHandle:
     """Record a tool call (see :meth:`Recorder.tool`)."""
     rec = _top
     if rec is None:
         return NOOP
     try:
-        return rec.tool(name, **kwargs)
+        # Recorder.tool's body, without packing the keyword arguments a second time.
+        handle = rec._new("tool", name, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(rec), attributes, input)
+        if handle.scope_path:
+            rec._mark_out_of_scope(handle)
+        return handle
     except Exception:  # noqa: BLE001 - instrumentation never raises because of recording
         return _recording_failed()
 

@@ -191,33 +191,42 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
     return out
 
 
+#: Keys known not to name a secret and scalar values known to need no change under the default
+#: limits: with them, "is this span's attributes dict already clean?" is two C-level set checks.
+#: Bounded, since keys and values are data.
+_SAFE_KEYS_SEEN: set[str] = set()
+_CLEAN_SCALARS: set[Any] = set()
+_SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+_LEARN_MAX: Final = 32768
+_LEARN_MAX_CHARS: Final = 200
+
+
 def _clean_owned(value: dict[str, Any], limits: Limits) -> dict[str, Any]:
     """:func:`clean` for a dict nobody else holds (a span's own attributes): returned as is when already clean.
 
-    Most attributes are short names, numbers and flags under harmless keys;
-    checking that costs a fraction of building a cleaned copy.
+    Most attributes are short names, numbers and flags under harmless keys,
+    and they repeat from span to span; checking that is far cheaper than
+    building a cleaned copy.
     """
-    if len(value) <= limits.max_items:
-        redact = limits.redact
+    if limits is DEFAULT_LIMITS and _SAFE_KEYS_SEEN.issuperset(value):
+        # Membership is equality: a value equal to a known-clean scalar is as clean (an IntEnum equal
+        # to 3 stays an IntEnum; serialising writes its value).  Unhashable values take the full pass.
+        try:
+            if _CLEAN_SCALARS.issuperset(value.values()):
+                return value
+        except TypeError:
+            pass
+    out = _clean_mapping(value, limits, 1)
+    if limits is DEFAULT_LIMITS and len(_CLEAN_SCALARS) < _LEARN_MAX and len(_SAFE_KEYS_SEEN) < _LEARN_MAX:
         secret_cache = _KEY_IS_SECRET
         for key, item in value.items():
-            if type(key) is not str:
-                break
-            if redact and item is not None:
-                secret = secret_cache.get(key)
-                if secret is None:
-                    break  # first sight of this key: the full pass decides and remembers
-                if secret:
-                    break
-            kind = type(item)
-            if item is None or kind is int or kind is bool or (kind is float and item - item == 0.0):
-                continue
-            if kind is str and (len(item) < 8 or _cap_string(item, limits) is item):
-                continue
-            break
-        else:
-            return value
-    return _clean_mapping(value, limits, 1)
+            # Learn only what the full pass kept unchanged, under a key it checked and found harmless.
+            if type(key) is str and secret_cache.get(key) is False and out.get(key) is item:
+                _SAFE_KEYS_SEEN.add(key)
+                kind = type(item)
+                if kind in _SCALAR_TYPES and (not isinstance(item, str) or len(item) <= _LEARN_MAX_CHARS):
+                    _CLEAN_SCALARS.add(item)
+    return out if out != value else value
 
 
 def _clean_other(value: Any, limits: Limits, depth: int) -> Any:
