@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from .exceptions import UsageError
 from .model import KINDS, Span, Trace, _SpanSlots, span_from_values
-from .sanitize import DEFAULT_LIMITS, Limits, _clean_owned, clean
+from .sanitize import _CLEAN_SCALARS, _SAFE_KEYS_SEEN, DEFAULT_LIMITS, Limits, _clean_owned, clean
 
 if TYPE_CHECKING:
     from .versions import VersionContext
@@ -802,54 +802,7 @@ class Recorder:
 
                 logging.getLogger("pytest_agenttrace").warning("agenttrace: a trace finalizer failed", exc_info=True)
         now = _perf_ns() - self._t0
-        limits = self.limits
-        handles = self._order
-        if any(handles[i].start_ns > handles[i + 1].start_ns for i in range(len(handles) - 1)):
-            # Threads or explicit start times can append out of order; a stable sort restores start order.
-            handles = sorted(handles, key=_start_key)
-        spans: list[Span] = []
-        append = spans.append
-        stamps = self._stamps
-        for h in handles:
-            end_ns, status, error = h.end_ns, h.status, h.error
-            if end_ns is None:
-                end_ns = max(now, h.start_ns)
-                if final:
-                    status = "error"
-                    error = {"type": "Unfinished", "message": "span was still open when the recording finished"}
-            versions = h.versions if h.versions is not None else stamps
-            attributes = h.attributes
-            if attributes:
-                attributes = _clean_owned(attributes, limits)
-            if error is not None:
-                error = clean(error, limits)
-            value_in, value_out, context, events = h.input, h.output, h.context, h.events
-            if value_in is not None:
-                value_in = clean(value_in, limits)
-            if value_out is not None:
-                value_out = clean(value_out, limits)
-            if context is not None:
-                context = clean(context, limits)
-            if events:
-                events = clean(events, limits)
-            if final:
-                # The handle becomes its frozen span in place (shared slot layout): no copy.
-                h.end_ns, h.status, h.error, h.versions = end_ns, status, error, versions
-                h.attributes, h.input, h.output, h.context, h.events = attributes, value_in, value_out, context, events
-                h.__class__ = Span  # type: ignore[assignment]
-                append(h)  # type: ignore[arg-type]
-            else:
-                # A snapshot while recording goes on: copies, so later changes to the handle do not leak in.
-                append(
-                    span_from_values(
-                        h.span_id, h.parent_id, h.kind, h.name, h.agent, h.scope, h.scope_path, h.start_ns,
-                        end_ns, status, dict(error) if error is h.error and error is not None else error,
-                        value_in, value_out,
-                        dict(attributes) if attributes is h.attributes else attributes, versions,
-                        dict(context) if context is h.context and context is not None else context,
-                        list(h.links), list(events),
-                    )
-                )  # fmt: skip
+        spans = self._finish_in_place(now) if final else self._snapshot_spans(now)
         all_stamps: dict[str, str] = {}
         last: dict[str, str] | None = None
         for s in spans:
@@ -865,6 +818,79 @@ class Recorder:
             versions=dict(sorted(all_stamps.items())),
             spans=tuple(spans),
         )
+
+    def _finish_in_place(self, now: int) -> list[Span]:
+        """Close, clean and freeze every handle: each becomes its :class:`Span` (same slot layout, no copy)."""
+        limits = self.limits
+        stamps = self._stamps
+        spans: list[Any] = []
+        append = spans.append
+        previous_start = -(2**63)
+        disordered = False
+        span_class = Span
+        default_limits = limits is DEFAULT_LIMITS
+        safe_keys, clean_scalars = _SAFE_KEYS_SEEN, _CLEAN_SCALARS
+        for h in self._order:
+            if h.end_ns is None:
+                h.end_ns = max(now, h.start_ns)
+                h.status = "error"
+                h.error = {"type": "Unfinished", "message": "span was still open when the recording finished"}
+            if h.start_ns < previous_start:
+                disordered = True
+            previous_start = h.start_ns
+            if h.versions is None:
+                h.versions = stamps
+            # Clean values only where there are any; store only what cleaning changed.
+            value = h.attributes
+            if value:
+                try:  # _clean_owned's fast path, inlined: attributes already clean stay as they are
+                    known_clean = default_limits and safe_keys.issuperset(value) and clean_scalars.issuperset(value.values())
+                except TypeError:  # an unhashable value
+                    known_clean = False
+                if not known_clean:
+                    cleaned = _clean_owned(value, limits)
+                    if cleaned is not value:
+                        h.attributes = cleaned
+            if h.input is not None:
+                h.input = clean(h.input, limits)
+            if h.output is not None:
+                h.output = clean(h.output, limits)
+            if h.error is not None:
+                h.error = clean(h.error, limits)
+            if h.context is not None:
+                h.context = clean(h.context, limits)
+            if h.events:
+                h.events = clean(h.events, limits)
+            h.__class__ = span_class  # type: ignore[assignment]
+            append(h)
+        if disordered:
+            # Threads or explicit start times can append out of order; a stable sort restores start order.
+            spans.sort(key=_start_key)
+        return spans
+
+    def _snapshot_spans(self, now: int) -> list[Span]:
+        """Copies of the spans recorded so far; the handles go on recording."""
+        limits = self.limits
+        handles = sorted(self._order, key=_start_key)
+        spans = []
+        for h in handles:
+            end_ns, status, error = h.end_ns, h.status, h.error
+            if end_ns is None:
+                end_ns = max(now, h.start_ns)
+            spans.append(
+                span_from_values(
+                    h.span_id, h.parent_id, h.kind, h.name, h.agent, h.scope, h.scope_path, h.start_ns,
+                    end_ns, status,
+                    clean(error, limits) if error is not None else None,
+                    clean(h.input, limits) if h.input is not None else None,
+                    clean(h.output, limits) if h.output is not None else None,
+                    clean(h.attributes, limits) if h.attributes else {},
+                    dict(h.versions) if h.versions is not None else self._stamps,
+                    clean(h.context, limits) if h.context is not None else None,
+                    list(h.links), clean(h.events, limits) if h.events else [],
+                )
+            )  # fmt: skip
+        return spans
 
     # -- test-facing conveniences -------------------------------------------
     def select(self, selector: str) -> list[Span]:
