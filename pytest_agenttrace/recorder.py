@@ -227,19 +227,8 @@ class SpanHandle(_SpanSlots):
                 # Exited in another context than entered (e.g. a generator closed elsewhere):
                 # fall back to restoring the parent so later spans still nest sensibly.
                 _CURRENT.set(self.recorder.handle(self.parent_id) if self.parent_id else None)
-        if self.end_ns is None:  # end(exc), inlined: this is every span's hot path
-            rec = self.recorder
-            self.end_ns = _perf_ns() - rec._t0
-            if exc is not None:
-                self.status = "error"
-                self.error = _error_dict(exc)
-            rec._ended += 1
-            if self.versions is None:
-                self.versions = rec._stamps
-            else:
-                merged = dict(rec._stamps)
-                merged.update(self.versions)
-                self.versions = merged
+        if self.end_ns is None:
+            self.end(exc)
         # Never swallow: returning None lets the exception propagate unchanged.
 
     # -- setters -------------------------------------------------------------

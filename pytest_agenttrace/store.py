@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .exceptions import TraceFileError
-from .model import _SPAN_VALUES, FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace, _SpanBuilder
+from .model import _SPAN_VALUES, FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace, span_from_values
 
 try:  # optional speed-up
     import orjson as _orjson
@@ -269,7 +269,6 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
     kinds = _KIND_SET
     n_fields = len(SPAN_FIELDS)
     values_of = _SPAN_VALUES
-    new = _new_builder
     for position, item in enumerate(data["spans"]):
         if type(item) is not dict or len(item) != n_fields:
             check_structure(data, where)  # raises, naming the span and what is wrong
@@ -308,32 +307,16 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
         if span_id in seen:
             raise TraceFileError(f"span #{position}: duplicate span_id {span_id!r}; span ids must be unique.", path=where)
         add(span_id)
-        b: Any = new(_SpanBuilder)  # the shared slot layout, filled directly, then frozen
-        b.span_id = span_id
-        b.parent_id = parent_id
-        b.kind = kind
-        b.name = name
-        b.agent = agent
-        b.scope = scope
-        b.scope_path = scope_path
-        b.start_ns = start_ns
-        b.end_ns = end_ns
-        b.status = status
-        b.error = error
-        b.input = value_in
-        b.output = value_out
-        b.attributes = attributes
-        b.versions = versions
-        b.context = context
-        b.links = links
-        b.events = events
-        b.__class__ = Span
-        append(b)
+        append(
+            span_from_values(
+                span_id, parent_id, kind, name, agent, scope, scope_path, start_ns, end_ns, status, error,
+                value_in, value_out, attributes, versions, context, links, events,
+            )
+        )  # fmt: skip
     return tuple(out)
 
 
 _KIND_SET: Final = frozenset(KINDS)
-_new_builder: Final = object.__new__
 _OPT_STR: Final = (str, type(None))
 
 
