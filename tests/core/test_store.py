@@ -214,3 +214,22 @@ def test_deeply_nested_json_is_an_input_error(tmp_path: Path) -> None:
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(at.TraceFileError, match="nested too deeply"):
         load_trace(path)
+
+
+def test_without_orjson_the_standard_library_writes_the_same_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_agenttrace import store
+
+    trace = small_trace()
+    fast = json.loads(save_trace(trace, tmp_path / "fast.json").read_bytes())
+    monkeypatch.setattr(store, "_orjson", None)
+    slow = json.loads(save_trace(trace, tmp_path / "slow.json").read_bytes())
+    assert fast == slow == json.loads(json.dumps(trace.to_dict()))
+    assert load_trace(tmp_path / "slow.json").spans == trace.spans
+
+
+def test_integers_beyond_64_bits_fall_back_to_the_standard_library(tmp_path: Path) -> None:
+    rec = Recorder("big ints")
+    with rec.activate(), rec.tool("t") as t:
+        t.set_output(2**70)
+    trace = rec.finish()
+    assert load_trace(save_trace(trace, tmp_path / "t.json")).spans[0].output == 2**70
