@@ -300,7 +300,7 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
             and (not links or all(type(x) is str for x in links))
             and (not scope_path or all(type(x) is str for x in scope_path))
             and (not events or all(type(e) is dict and type(e.get("name")) is str for e in events))
-            and all(type(v) is str for v in versions.values())
+            and (not versions or all(type(v) is str for v in versions.values()))
         ):  # fmt: skip
             problem = _span_problem(Span(**item))
             raise TraceFileError(f"span #{position} (id {span_id!r}): {problem}; the file is corrupt.", path=where)
