@@ -136,3 +136,18 @@ def test_attributes_kept_as_they_are_equal_a_full_clean_property(attrs: dict[str
                 pass
     for span in rec.finish().spans:
         assert repr(span.attributes) == repr(clean(dict(attrs)))
+
+
+def test_from_dict_builds_full_and_partial_span_dicts_alike() -> None:
+    from pytest_agenttrace import Trace
+
+    full = Span(span_id="1", parent_id=None, kind="tool", name="t", attributes={"a": 1}).to_dict()
+    partial = {"span_id": "2", "parent_id": "1", "kind": "llm", "name": "m"}
+    trace = Trace.from_dict({"trace_id": "x", "name": "n", "started_at": "s", "spans": [full, partial]})
+    assert trace.spans[0] == Span(**full) and trace.spans[1] == Span(**partial)
+    with pytest.raises(TypeError, match="bogus"):
+        Trace.from_dict({"trace_id": "x", "name": "n", "started_at": "s", "spans": [{**partial, "bogus": 1}]})
+    swapped = dict(full)
+    swapped["bogus"] = swapped.pop("links")  # 18 keys, one of them unknown
+    with pytest.raises(TypeError, match="bogus"):
+        Trace.from_dict({"trace_id": "x", "name": "n", "started_at": "s", "spans": [swapped]})
