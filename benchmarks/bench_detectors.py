@@ -141,13 +141,23 @@ def best_of(repeat: int, run: Any) -> tuple[float, float, Any]:
     return wall, cpu, result
 
 
+def index_parts(index: TraceIndex) -> TraceIndex:
+    """Build the parts of ``index`` the detectors read (each part is built on first use)."""
+    index.by_kind  # noqa: B018
+    index.by_id  # noqa: B018
+    return index
+
+
 def bench(n_spans: int, repeat: int) -> dict[str, tuple[float, float]]:
     trace = build_trace(n_spans)
     times: dict[str, tuple[float, float]] = {}
-    wall, cpu, _ = best_of(repeat, lambda: TraceIndex(trace.spans))
+    wall, cpu, _ = best_of(repeat, lambda: index_parts(TraceIndex(trace.spans)))
     times["(index)"] = (wall, cpu)
-    trace.index  # noqa: B018  (built once, as the engine does, and shared by every detector)
-    print(f"\n{n_spans:,} spans; trace index built in {wall * 1000:.1f} ms wall, {cpu * 1000:.1f} ms CPU")
+    index_parts(trace.index)  # built once, as the engine does, and shared by every detector
+    print(
+        f"\n{n_spans:,} spans; index parts the detectors read (by_kind, by_id) built in "
+        f"{wall * 1000:.1f} ms wall, {cpu * 1000:.1f} ms CPU"
+    )
     print(f"  {'detector':<22} {'wall':>9} {'CPU':>9} {'findings':>9}")
     total_wall = total_cpu = 0.0
     for name in DETECTORS:

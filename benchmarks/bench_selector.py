@@ -131,7 +131,7 @@ def main() -> None:
     sizes: list[int] = args.sizes
     traces = {size: build_trace(size) for size in sizes}
     for trace in traces.values():
-        _ = trace.index  # built once per trace, like the engine does; timed separately below
+        build_index_parts(trace)  # built once per trace, like the engine does; timed separately below
 
     start = time.perf_counter()
     for text in SELECTORS:
@@ -196,8 +196,17 @@ def main() -> None:
         print(f"{text:<58}selector {ours * 1000:>8.1f} ms   loop {theirs * 1000:>8.1f} ms   same result: {same}")
 
     fresh = build_trace(sizes[-1])
-    index_time = best_of(1, lambda: fresh.index)
-    print(f"\nbuilding the trace index once ({sizes[-1]:,} spans, model.TraceIndex): {index_time * 1000:.1f} ms")
+    index_time = best_of(1, lambda: build_index_parts(fresh))
+    print(
+        f"\nbuilding the index parts selectors read once ({sizes[-1]:,} spans, by_kind and by_id): "
+        f"{index_time * 1000:.1f} ms"
+    )
+
+
+def build_index_parts(trace: Trace) -> None:
+    """Build the index parts selectors read: kind buckets and the id map (each is built on first use)."""
+    trace.index.by_kind  # noqa: B018
+    trace.index.by_id  # noqa: B018
 
 
 if __name__ == "__main__":

@@ -62,7 +62,6 @@ rules:
 """
 
 
-
 def build_trace(n_spans: int) -> Trace:
     """A run of about ``n_spans`` spans (ids "1", "2", ... in start order)."""
     builder = SpanBuilder()
@@ -145,6 +144,57 @@ def time_check(n_spans: int, repeat: int) -> tuple[float, float, float, int]:
     return min(times), statistics.median(times), min(cpu), violations
 
 
+def time_parts(sizes: list[int], repeat: int) -> dict[int, dict[str, float]]:
+    """Best CPU seconds per index part and per rule, each timed alone on a fresh trace.
+
+    The index parts the check builds (found by a first check) are built and
+    timed first, so each rule's time is its own work; the sum is close to
+    the whole check.
+    """
+    spec = parse_spec(SPEC)
+    probe = build_trace(min(sizes))
+    check_trace(probe, spec)
+    parts = probe.index.built()
+    best: dict[int, dict[str, float]] = {}
+    for size in sizes:
+        times: dict[str, float] = {}
+        for _ in range(repeat):
+            trace = build_trace(size)
+            gc.collect()
+            gc.disable()
+            try:
+                for part in parts:
+                    start = time.process_time()
+                    getattr(trace.index, part)
+                    elapsed = time.process_time() - start
+                    times[f"index.{part}"] = min(times.get(f"index.{part}", elapsed), elapsed)
+                for rule in spec.rules:
+                    start = time.process_time()
+                    if rule.applies(trace):
+                        rule.check(trace)
+                    elapsed = time.process_time() - start
+                    times[rule.id] = min(times.get(rule.id, elapsed), elapsed)
+            finally:
+                gc.enable()
+        best[size] = times
+    return best
+
+
+def print_parts(best: dict[int, dict[str, float]]) -> None:
+    """The per-part table: milliseconds per size and the growth from the smallest to the largest size."""
+    sizes = sorted(best)
+    low, high = sizes[0], sizes[-1]
+    print(f"\nper part (best CPU ms, each timed alone; growth = {high:,} / {low:,} spans):")
+    print(f"  {'part':<30}" + "".join(f"{size:>10,}" for size in sizes) + "    growth")
+    for name in best[low]:
+        cells = "".join(f"{best[size][name] * 1000:>10.2f}" for size in sizes)
+        growth = best[high][name] / best[low][name] if best[low][name] > 0 else float("nan")
+        print(f"  {name:<30}{cells}    x{growth:.1f}")
+    totals = {size: sum(best[size].values()) for size in sizes}
+    cells = "".join(f"{totals[size] * 1000:>10.2f}" for size in sizes)
+    print(f"  {'sum':<30}{cells}    x{totals[high] / totals[low]:.1f}")
+
+
 def time_loading(repeat: int) -> tuple[int, float, float]:
     """Parse + validate a ~500-line spec with the C loader and with the pure-Python loader."""
     rules = []
@@ -173,27 +223,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-parts", action="store_true", help="skip the per-rule and per-index-part breakdown")
     args = parser.parse_args()
     spec = parse_spec(SPEC)
     print(f"spec: failure-modes + 10 selector rules = {len(spec.rules)} rules")
-    measured: dict[int, float] = {}
+    wall: dict[int, float] = {}
+    cpu_time: dict[int, float] = {}
     for size in args.sizes:
         best, median, cpu, violations = time_check(size, args.repeat)
-        measured[size] = best
+        wall[size] = best
+        cpu_time[size] = cpu
         print(
             f"check {size:>7} spans: best {best:.3f} s, median {median:.3f} s wall; "
             f"best {cpu:.3f} s CPU ({violations} violations)"
         )
-    trace = build_trace(args.sizes[-1])
-    start = time.process_time()
-    trace.index  # noqa: B018 - built on first use; timed alone here
-    print(f"  of which building the trace index ({args.sizes[-1]} spans): {time.process_time() - start:.3f} s CPU")
-    if 10_000 in measured and 100_000 in measured:
-        ratio = measured[100_000] / measured[10_000]
-        verdict = "OK" if measured[100_000] < 2.0 and ratio <= 12 else "OVER BUDGET"
+    if 10_000 in cpu_time and 100_000 in cpu_time:
+        # CPU time is the verdict: the machine is shared, and wall-clock time also counts the
+        # other processes that ran meanwhile.  The wall-clock ratio is shown next to it.
+        ratio = cpu_time[100_000] / cpu_time[10_000]
+        under = wall[100_000] < 2.0
+        verdict = "OK" if under and ratio <= 12 else "OVER BUDGET"
         print(
-            f"time(100k) / time(10k) = {ratio:.1f} (limit 12); 100k under 2 s: {measured[100_000] < 2.0} -> {verdict}"
+            f"time(100k) / time(10k) = {ratio:.1f} CPU (limit 12; wall {wall[100_000] / wall[10_000]:.1f}); "
+            f"100k under 2 s: {under} -> {verdict}"
         )
+    if not args.no_parts:
+        print_parts(time_parts(sorted(args.sizes), args.repeat))
     lines, fast, slow = time_loading(args.repeat)
     print(f"load a {lines}-line spec: C loader {fast * 1000:.1f} ms, pure-Python loader {slow * 1000:.1f} ms")
 

@@ -68,6 +68,9 @@ class Context:
             out: list[Span] = []
             for span in spans:
                 pid = span.parent_id
+                if pid in ancestor_ids:  # a child of an ancestor: the common case, no walk
+                    out.append(span)
+                    continue
                 path: list[str] = []
                 result = False
                 while pid is not None:
@@ -108,8 +111,8 @@ class Context:
 
     def with_child_in(self, targets: Sequence[Span]) -> frozenset[str]:
         """Ids of the spans having a child among ``targets``."""
-        by_id = self.index.by_id
-        return frozenset(t.parent_id for t in targets if t.parent_id is not None and t.parent_id in by_id)
+        # Ids of unknown parents may slip in: they are only ever tested against ids of spans of the trace.
+        return frozenset(t.parent_id for t in targets if t.parent_id is not None)
 
 
 # -- syntax tree -----------------------------------------------------------------
@@ -331,23 +334,12 @@ class Compound:
 
     def _candidates(self, ctx: Context) -> list[Span]:
         index = ctx.index
-        best: list[Span] = list(ctx.trace.spans) if self.kind is None else index.by_kind.get(self.kind, [])
-        narrowed = False
-        # An equality on name or agent before any :first/:last picks a smaller index bucket.
+        # An equality on name or agent before any :first/:last picks the smaller index bucket: of
+        # the kind filtered by that value (every test is applied again by run()).
         for test in self.segments[0].tests:
-            if test.op in ("=", "==") and isinstance(test.value, str):
-                if test.path == "name":
-                    bucket = index.by_name.get(test.value, [])
-                elif test.path == "agent":
-                    bucket = index.by_agent.get(test.value, [])
-                else:
-                    continue
-                if len(bucket) < len(best):
-                    best, narrowed = bucket, True
-        if narrowed and self.kind is not None:
-            kind = self.kind
-            return [s for s in best if s.kind == kind]
-        return best
+            if test.op == "=" and isinstance(test.value, str) and test.path in ("name", "agent"):
+                return index.matching(self.kind, test.path, test.value)
+        return list(ctx.trace.spans) if self.kind is None else index.by_kind.get(self.kind, [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +378,7 @@ class SelectorList:
                 if id(span) not in seen:
                     seen.add(id(span))
                     merged.append(span)
-        position = ctx.index.order
-        merged.sort(key=lambda s: position.get(s.span_id, 0))
+        if len(merged) > 1:
+            position = ctx.index.positions_of(merged)
+            merged.sort(key=lambda s: position[id(s)])
         return merged

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Protocol
 
-from ..model import Span, Trace
+from ..model import Span, Trace, TraceIndex
 from .violation import Violation
 
 __all__ = [
@@ -122,9 +122,7 @@ class HandoffRule(Rule):
     required: bool = False
 
     def check(self, trace: Trace) -> list[Violation]:
-        index = trace.index
-        candidates = [*index.by_kind.get("handoff", ()), *index.by_kind.get("delegation", ())]
-        candidates.sort(key=lambda s: index.order[s.span_id])
+        candidates = trace.index.of_kinds(("handoff", "delegation"))
         to_ok, from_ok = _glob(self.to), _glob(self.from_) if self.from_ is not None else None
         out: list[Violation] = []
         matched = 0
@@ -183,7 +181,7 @@ class ScopeRule(Rule):
         index = trace.index
         out: list[Violation] = []
         if self.tool is not None:
-            tools = _bucket(index.by_name, self.tool, index.by_kind.get("tool", []))
+            tools = _bucket(index, "name", self.tool)
             tool_ok = _glob(self.tool)
             agent_ok = _any_glob(self.only_agents)
             for span in tools:
@@ -200,7 +198,7 @@ class ScopeRule(Rule):
                 )
         else:
             assert self.agent is not None
-            spans = _bucket(index.by_agent, self.agent, index.by_kind.get("tool", []))
+            spans = _bucket(index, "agent", self.agent)
             agent_ok = _glob(self.agent)
             tool_ok = _any_glob(self.allow_tools)
             allowed = ", ".join(self.allow_tools) or "(no tools)"
@@ -582,11 +580,11 @@ def _any_glob(patterns: Sequence[str]) -> Callable[[str], bool]:
     return lambda text: any(test(text) for test in tests)
 
 
-def _bucket(buckets: Mapping[Any, list[Span]], pattern: str, fallback: list[Span]) -> list[Span]:
-    """The index bucket for a literal pattern, else ``fallback`` (callers re-check)."""
+def _bucket(index: TraceIndex, field: str, pattern: str) -> list[Span]:
+    """The tool spans whose ``field`` is a literal ``pattern``; every tool span for a glob (callers re-check)."""
     if any(c in pattern for c in "*?["):
-        return fallback
-    return buckets.get(pattern, [])
+        return index.by_kind.get("tool", [])
+    return index.matching("tool", field, pattern)
 
 
 def _context_value(context: Mapping[str, Any], key: str) -> Any:

@@ -88,7 +88,6 @@ def deadlock(trace: Trace) -> list[Finding]:
             events.append((span.start_ns, 1, position, span, waiter, target))
     events.sort(key=itemgetter(0, 1, 2))
     graph = _WaitGraph()
-    order = trace.index.order
     seen: set[frozenset[str]] = set()
     findings: list[Finding] = []
     for time, is_start, _, span, waiter, target in events:
@@ -102,6 +101,7 @@ def deadlock(trace: Trace) -> list[Finding]:
         agents = [waiter, *back[:-1]]  # waiter -> target -> ... (back to waiter)
         waits = [graph.newest(a, b) for a, b in zip(agents, [*agents[1:], agents[0]], strict=True)]
         # Tell the story from the wait that began first.
+        order = trace.index.order  # built on first use: only a found cycle needs it
         first = min(range(len(waits)), key=lambda i: (waits[i].start_ns, order.get(waits[i].span_id, 0)))
         agents, waits = agents[first:] + agents[:first], waits[first:] + waits[:first]
         cycle = [*agents, agents[0]]

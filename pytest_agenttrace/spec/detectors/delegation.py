@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from collections.abc import Sequence
 from typing import Any
 
 from ...model import KINDS, Span, Trace
@@ -18,10 +19,8 @@ from ._registry import (
     ParamSpec,
     agent_name,
     detector,
-    in_trace_order,
     label,
     matches_any,
-    of_kinds,
     quoted,
     str_list,
 )
@@ -58,10 +57,11 @@ def _route(span: Span) -> str:
 def handoff_context_loss(trace: Trace, *, null_is_missing: bool) -> list[Finding]:
     """One finding per handoff/delegation span listing its missing required keys."""
     findings: list[Finding] = []
-    for span in of_kinds(trace, _HANDOFF_KINDS):
-        required = str_list(span.attributes.get("required_context"))
-        if not required:
+    for span in trace.index.of_kinds(_HANDOFF_KINDS):
+        declared = span.attributes.get("required_context")
+        if declared is None:  # the common case for handoffs: nothing required
             continue
+        required = str_list(declared)
         missing = [k for k in required if not _has_value(span.context, k, null_is_missing)]
         if not missing:
             continue
@@ -101,14 +101,33 @@ def out_of_scope_tool(trace: Trace, *, ignore_tools: tuple[str, ...]) -> list[Fi
     checks); ``ignore_tools`` takes globs.
     """
     index = trace.index
-    allowed_by: dict[str, frozenset[str] | None] = {}
-    for delegation in index.by_kind.get("delegation", ()):
+    delegations = index.by_kind.get("delegation", [])
+    sets: dict[tuple[str, ...], frozenset[str]] = {}  # equal allowed_tools lists share one set
+    per_delegation: list[frozenset[str] | None] = []  # None: it declares no allowed_tools
+    for delegation in delegations:
         value = delegation.attributes.get("allowed_tools")
-        allowed_by[delegation.span_id] = frozenset(str_list(value)) if isinstance(value, list | tuple) else None
-    if not any(v is not None for v in allowed_by.values()):
+        if isinstance(value, list | tuple):
+            names = tuple(str_list(value))
+            shared = sets.get(names)
+            if shared is None:
+                shared = sets[names] = frozenset(names)
+            per_delegation.append(shared)
+        else:
+            per_delegation.append(None)
+    if not sets:
         return []
+    # A name every declaring delegation allows cannot be refused: most tool calls stop here, and the
+    # map of delegations by id is only built for the others.
+    always = frozenset.intersection(*sets.values())
+    allowed_by: dict[str, frozenset[str] | None] | None = None
     findings: list[Finding] = []
-    for span in index.by_kind.get("tool", ()):
+    tools = index.by_kind.get("tool", [])
+    for position, name in enumerate(index.column("tool", "name")):
+        if name in always:
+            continue
+        span = tools[position]
+        if allowed_by is None:
+            allowed_by = {delegation.span_id: names for delegation, names in zip(delegations, per_delegation)}
         path = span.scope_path or ([span.scope] if span.scope else [])
         if span.scope and span.scope not in path:
             path = [*path, span.scope]
@@ -155,7 +174,12 @@ def out_of_scope_tool(trace: Trace, *, ignore_tools: tuple[str, ...]) -> list[Fi
 )
 def unattributed_action(trace: Trace, *, kinds: tuple[str, ...]) -> list[Finding]:
     """One finding per span of ``kinds`` whose ``agent`` is missing or empty."""
-    spans = [s for s in of_kinds(trace, kinds) if not s.agent]
+    index = trace.index
+    if len(kinds) == 1:  # the default: read the kind's agent column, not every span
+        bucket = index.by_kind.get(kinds[0], [])
+        spans = [bucket[i] for i, agent in enumerate(index.column(kinds[0], "agent")) if not agent]
+    else:
+        spans = [s for s in index.of_kinds(kinds) if not s.agent]
     return [
         Finding(
             message=(
@@ -206,74 +230,99 @@ def context_collapse(trace: Trace, *, keys: tuple[str, ...] | None) -> list[Find
     calls are scanned once per (receiving agent, key): the earliest origin
     handing the key to the agent claims all of them.
     """
-    order = trace.index.order
-    handoffs = in_trace_order(of_kinds(trace, _HANDOFF_KINDS), trace)
+    handoffs, handoff_positions = trace.index.of_kinds_positioned(_HANDOFF_KINDS)
     if not handoffs:
         return []
-    position = {span.span_id: order[span.span_id] for span in handoffs}
-    by_sender: dict[str, list[Span]] = {}
-    for span in handoffs:
-        if span.from_agent is not None:
-            by_sender.setdefault(span.from_agent, []).append(span)
-    sender_starts = {agent: [position[s.span_id] for s in spans] for agent, spans in by_sender.items()}
-    truncated_by_agent: dict[str, list[Span]] = {}
-    for span in in_trace_order(trace.index.by_kind.get("llm", ()), trace):
-        if span.agent is not None and span.attributes.get("truncated") is True:
-            truncated_by_agent.setdefault(span.agent, []).append(span)
-    truncated_starts = {agent: [order[s.span_id] for s in spans] for agent, spans in truncated_by_agent.items()}
+    # Built on first use: most traces carry no tracked keys, and then neither is needed.
+    senders: _Senders | None = None
+    truncated: dict[str, tuple[list[Span], list[int]]] | None = None
 
     # key -> agent -> earliest position some walk for that key entered the agent: an origin handing
     # the key to an agent entered at or before it has a chain inside that walk's, so adds nothing.
     reached: dict[str, dict[str, int]] = {}
     reported: set[tuple[str, str]] = set()  # (handoff id, key)
     scanned: set[tuple[str, str]] = set()  # (receiver, key) whose truncated llm calls were checked
-    findings: list[Finding] = []
-    for origin in handoffs:
+    found: list[tuple[int, str, Finding]] = []  # (position of the span, key, finding)
+    for origin, start in zip(handoffs, handoff_positions):
+        if keys is None:
+            critical = origin.attributes.get("critical_keys")
+            if critical is None:  # the common case: nothing tracked
+                continue
+            tracked: tuple[str, ...] = tuple(str_list(critical))
+        else:
+            tracked = keys
         receiver = origin.to_agent
         if receiver is None:
             continue
-        tracked = keys if keys is not None else tuple(str_list(origin.attributes.get("critical_keys")))
         carried = [k for k in dict.fromkeys(tracked) if _has_value(origin.context, k)]
         if not carried:
             continue
-        start = position[origin.span_id]
         # A truncated llm of the receiver is a victim of the earliest origin handing it the key, so
         # each (receiver, key) scans the receiver's truncated calls once.
         dropping = [k for k in carried if (receiver, k) not in scanned]
         if dropping:
             scanned.update((receiver, k) for k in dropping)
-            llms = truncated_by_agent.get(receiver, [])
-            first = bisect.bisect_right(truncated_starts.get(receiver, []), start)
-            for llm in llms[first:]:
+            if truncated is None:
+                truncated = _truncated_llms(trace)
+            llms, llm_starts = truncated.get(receiver, _NO_SPANS)
+            first = bisect.bisect_right(llm_starts, start)
+            for llm, at in zip(llms[first:], llm_starts[first:]):
                 for key in dict.fromkeys(str_list(llm.attributes.get("dropped_keys"))):
                     if key in dropping:
-                        findings.append(_collapse_finding(trace, llm, key, (origin.span_id, llm.span_id)))
+                        found.append((at, key, _collapse_finding(trace, llm, key, (origin.span_id, llm.span_id))))
         fresh = [k for k in carried if reached.get(k, {}).get(receiver, start + 1) > start]
         if not fresh:
             continue
-        chain, came_from, entered = _chain(origin, by_sender, sender_starts, position)
+        if senders is None:
+            senders = _senders(handoffs, handoff_positions)
+        chain, came_from, entered = _chain(origin, start, senders)
         for key in fresh:
             known = reached.setdefault(key, {})
             for agent, at in entered.items():
                 if at < known.get(agent, at + 1):
                     known[agent] = at
-        for span in chain:
+        for span, at in chain:
             for key in fresh:
                 if not _has_value(span.context, key) and (span.span_id, key) not in reported:
                     reported.add((span.span_id, key))
                     path = _path(origin.span_id, span.span_id, came_from)
-                    findings.append(_collapse_finding(trace, span, key, path))
-    findings.sort(key=lambda f: (order[f.spans[0]], f.details["key"]))
-    return findings
+                    found.append((at, key, _collapse_finding(trace, span, key, path)))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [finding for _, _, finding in found]
+
+
+#: Handoffs by ``from_agent``: the spans and, in parallel, their positions in the trace.
+_Senders = dict[str, tuple[list[Span], list[int]]]
+_NO_SPANS: tuple[list[Span], list[int]] = ([], [])
+
+
+def _senders(handoffs: list[Span], positions: Sequence[int]) -> _Senders:
+    by_sender: _Senders = {}
+    for span, at in zip(handoffs, positions):
+        sender = span.from_agent
+        if sender is not None:
+            spans, starts = by_sender.setdefault(sender, ([], []))
+            spans.append(span)
+            starts.append(at)
+    return by_sender
+
+
+def _truncated_llms(trace: Trace) -> dict[str, tuple[list[Span], list[int]]]:
+    """Truncated ``llm`` spans by agent, with their positions in the trace."""
+    llms, positions = trace.index.of_kinds_positioned(("llm",))
+    by_agent: dict[str, tuple[list[Span], list[int]]] = {}
+    for span, at in zip(llms, positions):
+        if span.agent is not None and span.attributes.get("truncated") is True:
+            spans, starts = by_agent.setdefault(span.agent, ([], []))
+            spans.append(span)
+            starts.append(at)
+    return by_agent
 
 
 def _chain(
-    origin: Span,
-    by_sender: dict[str, list[Span]],
-    sender_starts: dict[str, list[int]],
-    position: dict[str, int],
-) -> tuple[list[Span], dict[str, str], dict[str, int]]:
-    """The handoffs further down ``origin``'s chain in visiting order, how each was reached, and when.
+    origin: Span, origin_at: int, senders: _Senders
+) -> tuple[list[tuple[Span, int]], dict[str, str], dict[str, int]]:
+    """The handoffs further down ``origin``'s chain in visiting order (with positions), how each was reached, and when.
 
     The first mapping gives, for each of them, the chain handoff that brought
     its ``from_agent`` in (absent: the origin did); :func:`_path` follows it
@@ -282,25 +331,27 @@ def _chain(
     (earlier reach covers more of its handoffs), so a Dijkstra-like sweep in
     position order finalises every agent once and visits every handoff once.
     """
-    reach: list[tuple[int, str, str]] = [(position[origin.span_id], str(origin.to_agent), "")]
+    reach: list[tuple[int, str, str]] = [(origin_at, str(origin.to_agent), "")]
     done: dict[str, int] = {}
     came_from: dict[str, str] = {}
-    out: list[Span] = []
+    out: list[tuple[Span, int]] = []
     while reach:
         after, agent, via = heapq.heappop(reach)
         if agent in done:
             continue
         done[agent] = after
-        sent = by_sender.get(agent)
-        if not sent:
+        sent = senders.get(agent)
+        if sent is None:
             continue
-        for span in sent[bisect.bisect_right(sender_starts[agent], after) :]:
-            out.append(span)
+        spans, starts = sent
+        first = bisect.bisect_right(starts, after)
+        for span, at in zip(spans[first:], starts[first:]):
+            out.append((span, at))
             if via:
                 came_from[span.span_id] = via
             target = span.to_agent
             if target is not None and target not in done:
-                heapq.heappush(reach, (position[span.span_id], target, span.span_id))
+                heapq.heappush(reach, (at, target, span.span_id))
     return out, came_from, done
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from operator import attrgetter
 
 from ...model import Span, Trace
-from ._registry import Finding, ParamSpec, confidence_of, detector, in_trace_order, is_low_confidence, label
+from ._registry import Finding, ParamSpec, confidence_of, detector, is_low_confidence, label
 
 __all__ = ["cascading_error"]
 
 _NO_ORIGINS: frozenset[str] = frozenset()
+_end_ns = attrgetter("end_ns")
 
 
 def _listing(spans: list[Span]) -> str:
@@ -51,19 +52,21 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
     order (failed intermediates included, so the path stays visible); ``spans``
     puts the origin first, then the successful victims.
     """
-    by_id = trace.index.by_id
-    consumers = [s for s in trace.spans if s.links]
+    consumers = list(filter(attrgetter("links"), trace.spans))
     if not consumers:
         return []
+    by_id = trace.index.by_id
     involved: dict[str, Span] = {s.span_id: s for s in consumers}
     for span in consumers:
         for link in span.links:
             producer = by_id.get(link)
             if producer is not None:
                 involved.setdefault(link, producer)
-    order = trace.index.order
-    ordered = in_trace_order(involved.values(), trace)
-    ordered.sort(key=attrgetter("end_ns"))  # stable: trace order breaks ties
+    ordered = sorted(involved.values(), key=_end_ns)
+    if len(set(map(_end_ns, ordered))) < len(ordered):
+        # Trace order breaks ties; most runs have none, and then no positions are needed.
+        position = _positions(trace, ordered)
+        ordered.sort(key=lambda s: (s.end_ns, position[id(s)]))
     rank = {s.span_id: i for i, s in enumerate(ordered)}
 
     origins_of: dict[str, frozenset[str]] = {}
@@ -93,7 +96,7 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
         victims = [s for s in reached if s.status == "ok"]
         if not victims:
             continue
-        origin = by_id[origin_id]
+        origin = involved[origin_id]
         # Name the spans that read the bad output themselves; the rest of the chain is counted.
         direct = [v for v in victims if origin_id in v.links]
         named = direct or victims[:1]
@@ -118,5 +121,12 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
                 },
             )
         )
-    findings.sort(key=lambda f: order.get(f.spans[0], 0))
+    if len(findings) > 1:
+        at = _positions(trace, [involved[f.spans[0]] for f in findings])
+        findings.sort(key=lambda f: at[id(involved[f.spans[0]])])
     return findings
+
+
+def _positions(trace: Trace, spans: list[Span]) -> dict[int, int]:
+    """``id(span)`` -> position in the trace for ``spans`` (no map of every span id is built)."""
+    return trace.index.positions_of(spans)

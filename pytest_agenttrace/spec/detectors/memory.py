@@ -75,11 +75,15 @@ def context_pollution(trace: Trace, *, min_confidence: float, include_same_agent
     that ended before the read started.  A good write in between therefore
     ends the pollution.
     """
-    by_kind = trace.index.by_kind
-    writes_by_key = _group(by_kind.get("memory_write", ()))
-    reads_by_key = _group(by_kind.get("memory_read", ()))
-    order = trace.index.order
-    findings: list[Finding] = []
+    index = trace.index
+    all_writes, write_positions = index.of_kinds_positioned(("memory_write",))
+    # Only keys with a bad write can be polluted: a run without one costs a pass over its writes.
+    bad_keys = {_key(w) for w in all_writes if _why_polluted(w, min_confidence) is not None}
+    if not bad_keys:
+        return []
+    writes_by_key = _group(w for w in all_writes if _key(w) in bad_keys)
+    reads_by_key = _group(r for r in index.by_kind.get("memory_read", ()) if _key(r) in bad_keys)
+    found: list[tuple[Span, Finding]] = []
     for key, writes in writes_by_key.items():
         reasons = {w.span_id: r for w in writes if (r := _why_polluted(w, min_confidence)) is not None}
         reads = reads_by_key.get(key)
@@ -87,7 +91,7 @@ def context_pollution(trace: Trace, *, min_confidence: float, include_same_agent
             continue
         by_version = {v: w for w in writes if (v := _version(w)) is not None}
         ended = sorted(writes, key=attrgetter("end_ns"))  # stable: trace order breaks ties
-        readers: dict[str, list[Span]] = {}
+        readers: dict[str, tuple[Span, list[Span]]] = {}
         cursor, latest = 0, None
         for read in reads:  # in start order, as the trace lists them
             while cursor < len(ended) and ended[cursor].end_ns <= read.start_ns:
@@ -99,30 +103,34 @@ def context_pollution(trace: Trace, *, min_confidence: float, include_same_agent
                 continue
             if read.agent == source.agent and not include_same_agent:
                 continue
-            readers.setdefault(source.span_id, []).append(read)
-        for write_id, victims in readers.items():
-            write = trace.index.by_id[write_id]
+            readers.setdefault(source.span_id, (source, []))[1].append(read)
+        for write_id, (write, victims) in readers.items():
             agents = list(dict.fromkeys(agent_name(r.agent) for r in victims))
-            findings.append(
-                Finding(
-                    message=(
-                        f"memory key {key!r} written by {agent_name(write.agent)} in {label(write)} "
-                        f"{reasons[write_id]} and was then read by {quoted(agents)}"
+            found.append(
+                (
+                    write,
+                    Finding(
+                        message=(
+                            f"memory key {key!r} written by {agent_name(write.agent)} in {label(write)} "
+                            f"{reasons[write_id]} and was then read by {quoted(agents)}"
+                        ),
+                        spans=(write_id, *(r.span_id for r in victims)),
+                        expected=f"no other agent reads a bad value of {key!r}",
+                        found=f"{len(victims)} read(s) by {len(agents)} agent(s) after the bad write",
+                        chain=(write_id, *(r.span_id for r in victims)),
+                        details={
+                            "key": key,
+                            "writer": write.agent,
+                            "reason": reasons[write_id],
+                            "readers": [{"span": r.span_id, "agent": r.agent} for r in victims],
+                        },
                     ),
-                    spans=(write_id, *(r.span_id for r in victims)),
-                    expected=f"no other agent reads a bad value of {key!r}",
-                    found=f"{len(victims)} read(s) by {len(agents)} agent(s) after the bad write",
-                    chain=(write_id, *(r.span_id for r in victims)),
-                    details={
-                        "key": key,
-                        "writer": write.agent,
-                        "reason": reasons[write_id],
-                        "readers": [{"span": r.span_id, "agent": r.agent} for r in victims],
-                    },
                 )
             )
-    findings.sort(key=lambda f: order.get(f.spans[0], 0))
-    return findings
+    if len(found) > 1:
+        position = {id(w): at for w, at in zip(all_writes, write_positions)}
+        found.sort(key=lambda item: position[id(item[0])])
+    return [finding for _, finding in found]
 
 
 # -- lost_update ------------------------------------------------------------------
@@ -142,12 +150,16 @@ def lost_update(trace: Trace, *, ignore_keys: tuple[str, ...]) -> list[Finding]:
     groups: dict[tuple[str, Any], list[Span]] = {}
     for write in trace.index.by_kind.get("memory_write", ()):
         base = write.attributes.get("based_on_version")
+        if base is None or isinstance(base, dict | list):
+            continue
         key = _key(write)
-        if base is None or isinstance(base, dict | list) or matches_any(ignore_keys, key):
+        if ignore_keys and matches_any(ignore_keys, key):
             continue
         groups.setdefault((key, base), []).append(write)
     findings: list[Finding] = []
     for (key, base), writes in groups.items():
+        if len(writes) < 2:  # one write cannot lose another
+            continue
         agents = list(dict.fromkeys(w.agent for w in writes))
         if len(agents) < 2:
             continue

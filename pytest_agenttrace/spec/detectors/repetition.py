@@ -7,21 +7,30 @@ agent's call sequence once per candidate period, so the cost is
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import functools
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 from ...model import Span, Trace
-from ._registry import Finding, ParamSpec, agent_name, detector, excerpt, matches_any, of_kinds
+from ._registry import Finding, ParamSpec, agent_name, detector, excerpt, matches_any
 
 __all__ = ["retry_storm", "tool_loop"]
 
 _CALL_KINDS = ("llm", "tool", "retrieval", "memory_read", "memory_write", "custom")
 
 
+_PLAIN = frozenset({str, int, float})
+
+
 def _input_key(value: Any) -> Hashable:
     """A hashable stand-in for a JSON value: equal exactly when the values are (key order aside)."""
     if isinstance(value, dict):
-        return (dict, tuple(sorted((str(k), _input_key(v)) for k, v in value.items())))
+        items = value.items()
+        # The common flat input ({"path": "a.py"}): string keys, plain str/int/float values stand for
+        # themselves, so the key is built without recursing (equal to the general form below).
+        if all(type(k) is str and type(v) in _PLAIN for k, v in items):
+            return (dict, tuple(sorted(items)))
+        return (dict, tuple(sorted((str(k), _input_key(v)) for k, v in items)))
     if isinstance(value, list | tuple):
         return (list, tuple(_input_key(v) for v in value))
     if isinstance(value, bool) or value is None:
@@ -32,7 +41,8 @@ def _input_key(value: Any) -> Hashable:
 
 
 def _spans_of(trace: Trace, kinds: tuple[str, ...], ignore: tuple[str, ...]) -> list[Span]:
-    spans = of_kinds(trace, kinds)
+    """The spans of ``kinds`` in start order (the index's shared list when nothing is ignored: read only)."""
+    spans = trace.index.of_kinds(kinds)
     if ignore:
         spans = [s for s in spans if not matches_any(ignore, s.name)]
     return spans
@@ -152,6 +162,53 @@ def _find_loops(names: list[Hashable], min_cycles: int, max_period: int) -> list
     return sorted(found)
 
 
+def _pick(spans: list[Span], positions: list[int]) -> list[Span]:
+    return [spans[i] for i in positions]
+
+
+_Sequence = tuple[str | None, "list[Span] | Callable[[], list[Span]]", list[Hashable]]
+
+
+def _sequences(
+    trace: Trace, per: str, kinds: tuple[str, ...], ignore: tuple[str, ...], with_name: bool, with_input: bool
+) -> Iterator[_Sequence]:
+    """``(owner, spans, steps)`` per owner in order of first appearance; ``steps`` is what a cycle compares.
+
+    Names are compared as they are when only names matter (no tuple per call).
+    For one kind with nothing ignored, owners and names come from the index's
+    columns, so the spans themselves are read only for an owner with a loop
+    (``spans`` is then a function that lists them).
+    """
+    index = trace.index
+    if not with_input and not ignore and len(set(kinds)) == 1:
+        kind = kinds[0]
+        bucket = index.by_kind.get(kind, [])
+        names = index.column(kind, "name")
+        positions: dict[str | None, list[int]] = {}
+        if per == "trace":
+            if bucket:
+                positions[None] = list(range(len(bucket)))
+        else:
+            for position, owner in enumerate(index.column(kind, per)):
+                positions.setdefault(owner, []).append(position)
+        for owner, members in positions.items():
+            yield owner, functools.partial(_pick, bucket, members), [names[i] for i in members]
+        return
+    sequences: dict[str | None, list[Span]] = {}
+    for span in _spans_of(trace, kinds, ignore):
+        owner = span.agent if per == "agent" else span.scope if per == "scope" else None
+        sequences.setdefault(owner, []).append(span)
+    for owner, spans in sequences.items():
+        steps: list[Hashable]
+        if not with_input:
+            steps = [s.name for s in spans]
+        elif with_name:
+            steps = [(s.name, _input_key(s.input)) for s in spans]
+        else:
+            steps = [_input_key(s.input) for s in spans]
+        yield owner, spans, steps
+
+
 @detector(
     "tool_loop",
     "In one agent's tool calls, a cycle of 1 to max_period names repeated min_cycles times in a row.",
@@ -195,17 +252,12 @@ def tool_loop(
     """One finding per maximal looping stretch of an agent's call sequence."""
     with_input = "input" in match
     with_name = "name" in match
-    sequences: dict[str | None, list[Span]] = {}
-    for span in _spans_of(trace, kinds, ignore_tools):
-        owner = span.agent if per == "agent" else span.scope if per == "scope" else None
-        sequences.setdefault(owner, []).append(span)
     findings: list[Finding] = []
     word = _kind_word(kinds)
-    for owner, spans in sequences.items():
-        steps: list[Hashable] = [
-            (s.name if with_name else None, _input_key(s.input) if with_input else None) for s in spans
-        ]
+    for owner, spans, steps in _sequences(trace, per, kinds, ignore_tools, with_name, with_input):
         for begin, end, period in _find_loops(steps, min_cycles, max_period):
+            if not isinstance(spans, list):
+                spans = spans()
             cycle = [s.name for s in spans[begin : begin + period]]
             cycles = (end - begin) // period
             looping = spans[begin : begin + cycles * period]  # complete cycles only, no trailing partial
