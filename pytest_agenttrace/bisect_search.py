@@ -42,7 +42,8 @@ Three strategies, one result type (:class:`SearchResult`):
     from re-runs of both ends).  Simpler, usually needs more runs.
 
 All strategies take an ``evaluate(index) -> Outcome`` callable and never call
-it for a version they already know to be untestable.
+it for a version they already know to be untestable.  :func:`next_probe` is
+one step choice of the Bayesian search on its own (the benchmark times it).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ __all__ = [
     "binary_search",
     "default_budget",
     "from_evidence",
+    "next_probe",
     "posterior",
     "sprt_search",
 ]
@@ -535,12 +537,34 @@ def bayesian_search(
             if post.null > mass:
                 return _null_result(tally, post, inconclusive=True)
             return _group_result(tally, first, last, mass, inconclusive=True)
-        testable = [j for j in range(n) if not tally.skipped(j)]
-        scores = _expected_entropy(post, n, testable)
-        # Lowest expected entropy; ties go to the version nearest the best guess.
-        guess = post.best()
-        pick = min(testable, key=lambda j: (round(scores[j], 12), abs(j - guess), j))
+        pick = next_probe(n, tally, post=post)
         tally.record(pick, evaluate(pick))
+
+
+def next_probe(
+    n: int,
+    tally: Tally,
+    prior: RatePrior | None = None,
+    null_prior: float = DEFAULT_NULL_PRIOR,
+    *,
+    post: Posterior | None = None,
+) -> int:
+    """The version the Bayesian search runs next, given the runs in ``tally``.
+
+    It is the testable version whose outcome is expected to reduce the entropy
+    of the change-point posterior most (ties: the one nearest the most probable
+    first-bad version).  ``post`` is the posterior of ``tally`` if already
+    computed.  Costs O(n) plus the posterior (see :func:`posterior`).
+    """
+    _check_n(n)
+    if post is None:
+        post = posterior(n, tally, prior, null_prior)
+    testable = [j for j in range(n) if not tally.skipped(j)]
+    if not testable:
+        raise ValueError("every version is untestable")
+    scores = _expected_entropy(post, n, testable)
+    guess = post.best()
+    return min(testable, key=lambda j: (round(scores[j], 12), abs(j - guess), j))
 
 
 def from_evidence(n: int, tally: Tally, *, confidence: float = 0.95) -> SearchResult:

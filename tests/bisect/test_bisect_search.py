@@ -21,6 +21,7 @@ from pytest_agenttrace.bisect_search import (
     binary_search,
     default_budget,
     from_evidence,
+    next_probe,
     posterior,
     sprt_search,
 )
@@ -51,7 +52,8 @@ def noisy(first_bad: int, p_good: float, p_bad: float, rng: random.Random) -> Ca
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 8, 12, 17, 33, 64, 65])
 def test_binary_search_finds_every_first_bad_within_log2_bound(n: int) -> None:
-    bound = math.ceil(math.log2(n)) + 2
+    # docs/bisect.md: ceil(log2(n - 1)) + 2, the endpoint checks included (issue 7 asks ceil(log2 n) + 2).
+    bound = math.ceil(math.log2(n - 1)) + 2
     for first_bad in range(1, n):
         result = binary_search(n, step(first_bad))
         assert result.status == "found"
@@ -265,39 +267,61 @@ def seeded_trials(p_good: float, p_bad: float, trials: int, n: int = 64) -> tupl
     return right / trials, sum(runs) / trials, max(runs)
 
 
-def test_bayesian_search_10_to_90_percent_noise_first_100_seeds() -> None:
-    """The fast share of the guarantee below: the first 100 of its seeded trials."""
-    accuracy, mean, most = seeded_trials(0.1, 0.9, 100)
-    assert accuracy >= 0.97, accuracy
-    assert mean <= 23, mean
-    assert most <= default_budget(64)
+#: docs/bisect.md, "Run budget (tested)": 64 versions, confidence 0.95, default budget.
+#: (p_good, p_bad, least share right, most mean runs)
+DOCUMENTED = {
+    "10% -> 90%": (0.1, 0.9, 0.97, 23.0),
+    "20% -> 80%": (0.2, 0.8, 0.95, 50.0),
+    "0% -> 30%": (0.0, 0.3, 0.95, 85.0),
+}
+
+
+@pytest.mark.parametrize("setting", list(DOCUMENTED))
+def test_bayesian_search_first_100_seeds_are_within_the_documented_budget(setting: str) -> None:
+    """The fast share of the guarantee below: its first 100 seeded trials meet the same bounds."""
+    p_good, p_bad, least, most = DOCUMENTED[setting]
+    accuracy, mean, worst = seeded_trials(p_good, p_bad, 100)
+    assert accuracy >= least, accuracy
+    assert mean <= most, mean
+    assert worst <= default_budget(64)
 
 
 @pytest.mark.slow
-def test_bayesian_search_10_to_90_percent_noise_meets_the_documented_guarantee() -> None:
-    """docs/bisect.md: 64 versions, 10% -> 90%: >= 97% right, <= 23 runs on average."""
-    accuracy, mean, most = seeded_trials(0.1, 0.9, 300)
-    assert accuracy >= 0.97, accuracy
-    assert mean <= 23, mean
-    assert most <= default_budget(64)
+@pytest.mark.parametrize("setting", list(DOCUMENTED))
+def test_bayesian_search_meets_the_documented_guarantee_over_300_seeded_trials(setting: str) -> None:
+    """docs/bisect.md: 64 versions, the benchmark's 300 seeded trials, within the default budget."""
+    p_good, p_bad, least, most = DOCUMENTED[setting]
+    accuracy, mean, worst = seeded_trials(p_good, p_bad, 300)
+    assert accuracy >= least, accuracy
+    assert mean <= most, mean
+    assert worst <= default_budget(64)
 
 
-@pytest.mark.slow
-def test_bayesian_search_20_to_80_percent_noise_meets_the_documented_guarantee() -> None:
-    """docs/bisect.md: 64 versions, 20% -> 80%: >= 95% right, <= 50 runs on average."""
-    accuracy, mean, most = seeded_trials(0.2, 0.8, 300)
-    assert accuracy >= 0.95, accuracy
-    assert mean <= 50, mean
-    assert most <= default_budget(64)
+def test_next_probe_is_the_run_the_search_makes_next() -> None:
+    rng = random.Random(11)
+    result = bayesian_search(32, noisy(13, 0.2, 0.8, rng), confidence=0.95)
+    tally = Tally(32)
+    searching = False
+    for index, outcome in result.runs:
+        # After the end checks (both ends tested, bad end failed, good end passed) every run is next_probe's.
+        searching = searching or (tally.of(0).passes > 0 and tally.of(31).failures > 0)
+        if searching:
+            assert next_probe(32, tally) == index
+        tally.record(index, outcome)
+    assert searching
 
 
-@pytest.mark.slow
-def test_bayesian_search_0_to_30_percent_noise_meets_the_documented_guarantee() -> None:
-    """docs/bisect.md: 64 versions, good never fails, bad fails 30%: >= 95% right, <= 85 runs on average."""
-    accuracy, mean, most = seeded_trials(0.0, 0.3, 300)
-    assert accuracy >= 0.95, accuracy
-    assert mean <= 85, mean
-    assert most <= default_budget(64)
+def test_next_probe_never_picks_an_untestable_version() -> None:
+    tally = Tally(9)
+    for index, outcome in [(0, GOOD), (8, BAD), (4, SKIP), (3, SKIP), (5, SKIP)]:
+        tally.record(index, outcome)
+    probe = next_probe(9, tally)
+    assert probe not in (3, 4, 5)
+    everything_skipped = Tally(3)
+    for index in range(3):
+        everything_skipped.record(index, SKIP)
+    with pytest.raises(ValueError, match="untestable"):
+        next_probe(3, everything_skipped)
 
 
 def test_bayesian_search_reports_no_regression_when_the_ends_behave_alike() -> None:
