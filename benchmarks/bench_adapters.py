@@ -13,14 +13,23 @@ Goal: the adapter adds at most 50% to what the framework itself spends per span.
   :class:`~pytest_agenttrace.adapters.openai_agents.AgentTraceProcessor` and
   an active recorder.
 
+Every adapter is installed first, as the pytest plugin does by default
+(``--agenttrace-capture=auto``), so each span pays for parenthood across
+all frameworks; ``--only-measured-adapter`` leaves the others out.
+
 Both are measured side by side in one run (CPU time of this process, rounds
 alternating between the set-ups), best of ``--repeat`` rounds of
 ``--spans`` spans, and reported as microseconds per span and the overhead in
 percent of the baseline, twice: *in run* is what the traced program pays
 while it runs (start, parenthood, recording; most semantic mapping is
 deferred), *+deferred mapping* adds the mapping the adapters do when the
-trace is built (recorder finalizers), so the total cost of capture is shown too.  A benchmark, not a test:
-``python benchmarks/bench_adapters.py [--spans 20000] [--repeat 5]``.
+trace is built (the recorder's finalizers, timed apart), so the total cost
+of capture is shown too: everything the adapter spends for a span to end up
+mapped in the trace.  After each round the last span is checked to be mapped
+in full by then.  The total also counts the recorder turning the captured
+spans into the finished trace (a native span pays that as well, but without
+it a captured span is not in any trace yet).  A benchmark, not a
+test: ``python benchmarks/bench_adapters.py [--spans 20000] [--repeat 5]``.
 """
 
 from __future__ import annotations
@@ -29,8 +38,9 @@ import argparse
 import gc
 import time
 from collections.abc import Callable
+from typing import Any
 
-from pytest_agenttrace.recorder import Recorder
+from pytest_agenttrace.recorder import Recorder, SpanHandle
 
 GOAL = 50.0
 
@@ -39,14 +49,20 @@ _clock = time.process_time  # CPU time of this process: other processes' load do
 
 
 def _measure(
-    base: Callable[[int], None], captured: Callable[[int], None], spans: int, repeat: int
+    base: Callable[[int], None],
+    captured: Callable[[int], None],
+    spans: int,
+    repeat: int,
+    check: Callable[[SpanHandle], None],
 ) -> tuple[float, float, float]:
     """Best ``(framework, +capture in run, +capture with deferred mapping)`` seconds per span.
 
     Rounds alternate between the two set-ups so drifting machine load hits both
     alike.  The adapters map most spans when the trace is built (recorder
     finalizers), not while the agent runs; that work is timed apart and added
-    for the total.
+    for the total.  ``check`` then looks at the last span before anything
+    else runs: it must be mapped in full already, so no mapping was left
+    outside the timed sections.
     """
     best_base = best_run = best_total = float("inf")
     for _ in range(repeat):
@@ -60,13 +76,27 @@ def _measure(
             start = _clock()
             captured(spans)
             ran = _clock() - start
+        if not rec._finalizers:
+            raise SystemExit("the adapter registered no finalizer: the benchmark no longer sees its deferred mapping")
         start = _clock()
-        for finalizer in getattr(rec, "_finalizers", ()):
-            finalizer()
+        rec.run_finalizers()  # the deferred mapping: what a build of the trace runs first
         deferred = _clock() - start
+        last = rec.handle(str(spans))
+        if last is None:
+            raise SystemExit(f"expected {spans} recorded spans")
+        check(last)
+        start = _clock()
+        rec.finish()  # freezing the spans into the trace: part of what a captured span costs
+        built = _clock() - start
         best_run = min(best_run, ran / spans)
-        best_total = min(best_total, (ran + deferred) / spans)
+        best_total = min(best_total, (ran + deferred + built) / spans)
     return best_base, best_run, best_total
+
+
+def _expect(handle: SpanHandle, **fields: Any) -> None:
+    found = {name: getattr(handle, name) for name in fields}
+    if found != fields:
+        raise SystemExit(f"the captured span is not mapped as expected: {found} != {fields}")
 
 
 def bench_otel(spans: int, repeat: int) -> tuple[float, float, float]:
@@ -91,7 +121,8 @@ def bench_otel(spans: int, repeat: int) -> tuple[float, float, float]:
     captured = TracerProvider()
     captured._active_span_processor._span_processors = ()
     captured.add_span_processor(AgentTraceSpanProcessor())
-    return _measure(make(plain), make(captured), spans, repeat)
+    expected = {"kind": "tool", "name": "search", "attributes": {"operation": "execute_tool", "tool_call_id": "call_1"}}
+    return _measure(make(plain), make(captured), spans, repeat, lambda handle: _expect(handle, **expected))
 
 
 def bench_agents(spans: int, repeat: int) -> tuple[float, float, float]:
@@ -115,22 +146,46 @@ def bench_agents(spans: int, repeat: int) -> tuple[float, float, float]:
         set_trace_processors([processor])
         run(n)
 
+    def check(handle: SpanHandle) -> None:
+        _expect(handle, kind="tool", name="search", input={"q": "x"}, output="ok")
+
     try:
-        return _measure(base, captured, spans, repeat)
+        return _measure(base, captured, spans, repeat, check)
     finally:
         set_trace_processors([])
+
+
+def install_all() -> None:
+    """Hook every framework, as the plugin's default ``--agenttrace-capture=auto`` does.
+
+    Each adapter then takes part in parenthood (a parent provider per
+    framework is asked at every span start), which a span pays for even when
+    only one framework produces spans.
+    """
+    from pytest_agenttrace.adapters import langchain, openai_agents, otel
+
+    otel.install()
+    openai_agents.install()
+    langchain.install()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--only-measured-adapter",
+        action="store_true",
+        help="do not install the other adapters (by default all are, as under pytest)",
+    )
     args = parser.parse_args()
+    if not args.only_measured_adapter:
+        install_all()
     rows = [("OpenTelemetry SDK span", *bench_otel(args.spans, args.repeat))]
     rows.append(("OpenAI Agents SDK span", *bench_agents(args.spans, args.repeat)))
     print(f"goal: the adapter adds at most {GOAL:.0f}% to the framework's own per-span cost")
     print(
-        f"{'framework':<24} {'framework µs':>13} {'+capture, in run':>17} {'adds':>6} {'+deferred mapping':>18} {'adds':>6}"
+        f"{'framework':<24} {'framework µs':>13} {'+capture, in run':>17} {'adds':>6} {'+deferred + build':>18} {'adds':>6}"
     )
     for name, base, in_run, total in rows:
         run_pct = (in_run - base) / base * 100

@@ -503,6 +503,20 @@ class Recorder:
             handle.context = dict(context)
         return handle
 
+    def start_child(
+        self, kind: str, name: str, parent: SpanHandle | None, attributes: dict[str, Any] | None = None
+    ) -> SpanHandle:
+        """Start a span under ``parent`` (a handle of this recorder, or ``None`` for a root), not current.
+
+        The lean entry point for framework adapters, which have already found
+        the parent: no id lookup, no current-span search.  ``attributes`` is
+        kept as the span's own dict, not copied; ``agent`` is inherited as in
+        :meth:`start_span`.  End the span with :meth:`SpanHandle.end`.
+        """
+        if kind not in _KIND_SET:
+            raise UsageError(f"unknown span kind {kind!r}; use one of {', '.join(KINDS)}.")
+        return self._new(kind, name, parent, attributes if attributes is not None else {})
+
     def _new(
         self,
         kind: str,
@@ -782,7 +796,8 @@ class Recorder:
         if callback not in self._finalizers:
             self._finalizers.append(callback)
 
-    def _build(self, *, final: bool) -> Trace:
+    def run_finalizers(self) -> None:
+        """Run the adapters' finalizers now (deferred mapping of framework spans); :meth:`finish` does this."""
         for callback in self._finalizers:
             try:
                 callback()
@@ -790,6 +805,9 @@ class Recorder:
                 import logging
 
                 logging.getLogger("pytest_agenttrace").warning("agenttrace: a trace finalizer failed", exc_info=True)
+
+    def _build(self, *, final: bool) -> Trace:
+        self.run_finalizers()
         now = _perf_ns() - self._t0
         spans = self._finish_in_place(now) if final else self._snapshot_spans(now)
         all_stamps: dict[str, str] = {}

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .. import recorder as _recorder_module
 from ..recorder import SpanHandle, active_recorder
+from ..recorder import current_span as _current_span
 
 if TYPE_CHECKING:
     from ..recorder import Recorder
@@ -45,6 +46,7 @@ __all__ = [
     "descends",
     "enabled",
     "epoch_to_recorder_ns",
+    "foreign_parent",
     "get_enabled",
     "guarded",
     "log",
@@ -53,6 +55,7 @@ __all__ = [
     "route",
     "set_enabled",
     "state_getter",
+    "state_peeker",
 ]
 
 log: Final = logging.getLogger("pytest_agenttrace")
@@ -98,15 +101,23 @@ def route(source: str) -> Recorder | None:
 def register_parent_provider(provider: ParentProvider) -> None:
     """Let ``provider`` (a framework's current span, mapped) take part in parenthood.
 
-    Registered once per provider; also registered with the recorder when it
-    supports it, so native spans nest under foreign ones.
+    Registered once per provider.  The recorder is given one function for all
+    of them (:func:`foreign_parent`), so native spans nest under foreign ones.
+    A provider is asked only about recorders its adapter holds state for (see
+    :func:`state_getter`): a framework that recorded nothing in a recording
+    has no open span in it, and asking costs every span start a call.
     """
     if provider in _providers:
         return
     _providers.append(provider)
     hook = getattr(_recorder_module, "register_parent_provider", None)
     if hook is not None:
-        hook(provider)
+        hook(foreign_parent)
+
+
+def foreign_parent(rec: Recorder) -> SpanHandle | None:
+    """The innermost open foreign span of ``rec`` in this context (what the recorder asks)."""
+    return _best(rec, None, None)
 
 
 def resolve_parent(rec: Recorder, skip: ParentProvider | None = None) -> SpanHandle | None:
@@ -114,10 +125,18 @@ def resolve_parent(rec: Recorder, skip: ParentProvider | None = None) -> SpanHan
 
     ``skip`` leaves out the caller's own provider (it knows its framework's parent).
     """
-    best = _recorder_module.current_span()
+    best = _current_span()
     if best is not None and best.recorder is not rec:
         best = None
-    for provider in _providers:
+    return _best(rec, best, skip)
+
+
+def _best(rec: Recorder, best: SpanHandle | None, skip: ParentProvider | None) -> SpanHandle | None:
+    try:
+        live: list[ParentProvider] = rec.__dict__[_STATES_ATTRIBUTE][_LIVE_KEY]
+    except (AttributeError, KeyError):
+        return best
+    for provider in live:
         if provider is skip:
             continue
         try:
@@ -161,25 +180,58 @@ def _clock_offset(rec: Recorder) -> int:
 
 #: Where a recorder keeps its adapters' state (on the recorder itself, so it lives and dies with it).
 _STATES_ATTRIBUTE: Final = "_agenttrace_adapter_states"
+#: Among a recorder's adapter states: the parent providers to ask about it.
+_LIVE_KEY: Final = "agenttrace.live_providers"
 
 T = TypeVar("T")
 
 
-def state_getter(key: str, factory: Callable[[Recorder], Any]) -> Callable[[Recorder], Any]:
+def state_getter(
+    key: str, factory: Callable[[Recorder], Any], provider: ParentProvider | None = None
+) -> Callable[[Recorder], Any]:
     """A fast ``rec -> state`` for an adapter's hot path: :func:`adapter_state` with ``factory``.
 
     Spans arrive for the same recorder again and again: after the first one
     this is one attribute read and one dictionary lookup in a plain function
-    (no cache of its own, so it keeps nothing alive).
+    (no cache of its own, so it keeps nothing alive).  When the state is
+    created, ``provider`` (the adapter's parent provider) starts being asked
+    about ``rec``; the provider itself must read the state with
+    :func:`state_peeker`, which never creates it.
     """
 
     def state(rec: Any) -> Any:
         try:
             return rec.__dict__[_STATES_ATTRIBUTE][key]
         except (AttributeError, KeyError):
+            if provider is not None:  # first, so that whoever sees the state sees the provider asked
+                _make_live(rec, provider)
             return adapter_state(rec, key, lambda: factory(rec))
 
     return state
+
+
+def state_peeker(key: str) -> Callable[[Recorder], Any]:
+    """``rec -> state`` or ``None`` when the adapter holds no state for ``rec`` (never creates it)."""
+
+    def peek(rec: Any) -> Any:
+        try:
+            return rec.__dict__[_STATES_ATTRIBUTE][key]
+        except (AttributeError, KeyError):
+            return None
+
+    return peek
+
+
+def _make_live(rec: Recorder, provider: ParentProvider) -> None:
+    with _state_lock:
+        states: dict[str, Any] | None = getattr(rec, _STATES_ATTRIBUTE, None)
+        if states is None:
+            states = {}
+            setattr(rec, _STATES_ATTRIBUTE, states)
+        live = states.get(_LIVE_KEY) or []
+        if provider not in live:
+            # Copy on write: resolve_parent may be iterating the list in another thread.
+            states[_LIVE_KEY] = [*live, provider]
 
 
 #: The former name of :func:`state_getter` (a class then), kept for existing callers.

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from .. import model as _model
 from ..exceptions import TraceFileError
 from ..model import KINDS, Span, Trace
 from ..sanitize import Limits, clean, redact_text
@@ -223,33 +224,55 @@ def assemble(
     spans = []
     all_versions: dict[str, str] = {}
     bad_times = 0
+    # Names and agents repeat from span to span: each distinct one is cleaned once (per import).
+    texts: dict[str, str] = {}
+    text = texts.get
     for record in order:
         start = record.start_ns - base
         end = record.end_ns - base
         if end < start:
             bad_times += 1
             end = start
-        all_versions.update(record.versions)
+        versions = record.versions
+        if versions:
+            all_versions.update(versions)
+        span_name = record.name
+        clean_name = text(span_name) if type(span_name) is str else None
+        if clean_name is None:
+            clean_name = _text(span_name)
+            if type(span_name) is str and len(texts) < _TEXT_CACHE_SIZE:
+                texts[span_name] = clean_name
+        agent = record.agent
+        if agent is not None:
+            clean_agent = text(agent) if type(agent) is str else None
+            if clean_agent is None:
+                clean_agent = _text(agent)
+                if type(agent) is str and len(texts) < _TEXT_CACHE_SIZE:
+                    texts[agent] = clean_agent
+            agent = clean_agent
+        status = record.status
+        error = record.error
+        links = record.links
         spans.append(
-            Span(
-                span_id=record.span_id,
-                parent_id=record.parent_id,
-                kind=record.kind,
-                name=_text(record.name),
-                agent=None if record.agent is None else _text(record.agent),
-                scope=None if record.scope is None else str(record.scope),
-                scope_path=[str(item) for item in record.scope_path or ()],
-                start_ns=start,
-                end_ns=end,
-                status=record.status if record.status in ("ok", "error") else "error",
-                error=_error(record.error),
-                input=prepare(record.input) if record.input is not None else None,
-                output=prepare(record.output) if record.output is not None else None,
-                attributes=_mapping(record.attributes),
-                versions=_versions(record.versions),
-                context=_mapping(record.context) if record.context is not None else None,
-                links=record.links if record.exact else [link for link in record.links if link in by_id],
-                events=_events(record, base, prepare),
+            _span(
+                record.span_id,
+                record.parent_id,
+                record.kind,
+                clean_name,
+                agent,
+                None if record.scope is None else str(record.scope),
+                [str(item) for item in record.scope_path] if record.scope_path else [],
+                start,
+                end,
+                status if status == "ok" or status == "error" else "error",
+                None if error is None else _error(error),
+                prepare(record.input) if record.input is not None else None,
+                prepare(record.output) if record.output is not None else None,
+                _mapping(record.attributes),
+                _versions(versions) if versions else {},
+                _mapping(record.context) if record.context is not None else None,
+                links if record.exact else [link for link in links if link in by_id] if links else [],
+                _events(record, base, prepare) if record.events else [],
             )
         )
     if bad_times:
@@ -262,6 +285,58 @@ def assemble(
         versions=_versions(versions) if versions is not None else dict(sorted(all_versions.items())),
         spans=tuple(spans),
     )
+
+
+#: At most this many distinct names and agents are remembered per import (file contents decide how many).
+_TEXT_CACHE_SIZE: Final = 65536
+
+
+def _span_by_keywords(
+    span_id: str,
+    parent_id: str | None,
+    kind: str,
+    name: str,
+    agent: str | None,
+    scope: str | None,
+    scope_path: list[str],
+    start_ns: int,
+    end_ns: int,
+    status: str,
+    error: dict[str, Any] | None,
+    input: Any,
+    output: Any,
+    attributes: dict[str, Any],
+    versions: dict[str, str],
+    context: dict[str, Any] | None,
+    links: list[str],
+    events: list[dict[str, Any]],
+) -> Span:
+    """A span from every field in contract order, through the dataclass constructor."""
+    return Span(
+        span_id=span_id,
+        parent_id=parent_id,
+        kind=kind,
+        name=name,
+        agent=agent,
+        scope=scope,
+        scope_path=scope_path,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        status=status,
+        error=error,
+        input=input,
+        output=output,
+        attributes=attributes,
+        versions=versions,
+        context=context,
+        links=links,
+        events=events,
+    )
+
+
+#: The span constructor for bulk building: the model's fast one when it has it (the values here are
+#: checked and cleaned already), else the dataclass constructor.
+_span: Callable[..., Span] = getattr(_model, "span_from_values", None) or _span_by_keywords
 
 
 def _text(value: Any) -> str:

@@ -42,7 +42,7 @@ from uuid import UUID
 from ..exceptions import MissingExtraError
 from ..recorder import SpanHandle, active_recorder
 from . import _context
-from ._context import StateCache, log, register_parent_provider, resolve_parent
+from ._context import log, register_parent_provider, resolve_parent, state_getter, state_peeker
 
 try:
     from langchain_core.callbacks import BaseCallbackHandler as _BaseCallbackHandler
@@ -89,9 +89,6 @@ class _LCState:
         self.commands: set[int] = set()
 
 
-_state: Callable[[Recorder], _LCState] = StateCache(SOURCE, lambda rec: _LCState())
-
-
 def _recorded_ancestor(state: _LCState, run_id: UUID | None) -> SpanHandle | None:
     """The span of ``run_id`` or of its nearest recorded ancestor run."""
     for _ in range(512):
@@ -118,8 +115,8 @@ def _parent_for(rec: Recorder, state: _LCState, parent_run_id: UUID | None) -> S
 
 def _current_langchain_parent(rec: Recorder) -> SpanHandle | None:
     """Parent provider: the LangChain run executing in this context, mapped."""
-    state = _state(rec)
-    if not state.runs:  # nothing captured from LangChain in this recording
+    state = _peek(rec)
+    if state is None or not state.runs:  # nothing captured from LangChain in this recording
         return None
     from langchain_core.runnables.config import var_child_runnable_config
 
@@ -131,6 +128,10 @@ def _current_langchain_parent(rec: Recorder) -> SpanHandle | None:
     if run_id is None:
         return None
     return _recorded_ancestor(state, run_id)
+
+
+_state: Callable[[Recorder], _LCState] = state_getter(SOURCE, lambda rec: _LCState(), _current_langchain_parent)
+_peek: Callable[[Recorder], _LCState | None] = state_peeker(SOURCE)
 
 
 # -- conversions ------------------------------------------------------------------

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..exceptions import MissingExtraError
 from ..recorder import SpanHandle, active_recorder
 from . import _context
-from ._context import log, register_parent_provider, resolve_parent, route, state_getter
+from ._context import log, register_parent_provider, resolve_parent, state_getter, state_peeker
 
 try:
     from agents.tracing import TracingProcessor as _TracingProcessor
@@ -58,6 +59,11 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
     _TracingProcessor = object  # type: ignore[assignment,misc]  # lets the module import; install() raises
 else:
     _IMPORT_ERROR = None
+
+try:  # optional speed-up (the ``fast`` extra) for decoding tool arguments
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised only without orjson
+    _orjson = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from ..recorder import Recorder
@@ -85,13 +91,35 @@ class MappedSDKSpan:
     context: dict[str, Any] | None = None
 
 
+#: First characters (after JSON whitespace) a JSON text can start with; any other text is kept as text.
+_JSON_STARTS: Final = frozenset('{["-0123456789tfnNI')
+#: A run of 19+ digits: an integer orjson would read as a float (``json`` keeps it exact).
+_LONG_DIGITS: Final = re.compile(r"\d{19}")
+
+
 def _json_or_text(value: Any) -> Any:
-    if isinstance(value, str):
+    """``value`` decoded as JSON (as :func:`json.loads` reads it) when it is JSON text, else unchanged.
+
+    Tool arguments arrive as JSON text, so this runs once per captured tool
+    call: text that cannot be JSON is kept without trying, and orjson (the
+    ``fast`` extra) decodes when its result is certain to equal ``json``'s:
+    on anything it rejects (``NaN``, lone surrogates, huge exponents) and on
+    long digit runs (integers past 64 bits, which it would turn into floats)
+    the standard library decides.
+    """
+    if not isinstance(value, str):
+        return value
+    if value[:1] not in _JSON_STARTS and value.lstrip(" \t\n\r")[:1] not in _JSON_STARTS:
+        return value
+    if _orjson is not None and type(value) is str and _LONG_DIGITS.search(value) is None:
         try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+            return _orjson.loads(value)
+        except ValueError:  # orjson.JSONDecodeError is a ValueError: let json decide below
+            pass
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def _usage(usage: Any) -> dict[str, Any]:
@@ -217,6 +245,102 @@ _START_KINDS: Final[dict[str, str]] = {
 }
 
 
+# The fast path.  The SDK's span data classes keep their fields as plain slots;
+# for the common ones the span is filled from those fields directly, without
+# ``export()`` and :func:`map_span_data`'s dicts.  Each filler does exactly
+# what ``_fill_mapped(handle, map_span_data(data.export()))`` does for its
+# class (a test compares both on every class); an unknown class, or a subclass,
+# takes the general path.
+
+
+def _fill_function(handle: SpanHandle, data: Any) -> None:
+    if data.mcp_data:
+        handle.attributes["mcp_data"] = data.mcp_data
+    value = data.input
+    if value is not None:
+        value = _json_or_text(value)
+        if value is not None:
+            handle.input = value
+    output = data.output
+    if output is not None:
+        handle.output = str(output)
+
+
+def _fill_generation(handle: SpanHandle, data: Any) -> None:
+    model = data.model
+    if handle.kind == "llm":
+        handle.name = str(model or "generation")
+    attributes = handle.attributes
+    attributes["operation"] = "generation"
+    if model:
+        attributes["model"] = str(model)
+    if data.model_config:
+        attributes["model_config"] = dict(data.model_config)
+    usage = _usage(data.usage) if data.usage is not None else None
+    if usage:
+        attributes["usage"] = usage
+    messages = data.input
+    if messages is not None:
+        handle.input = _cap_messages(messages)
+    messages = data.output
+    if messages is not None:
+        handle.output = _cap_messages(messages)
+
+
+def _fill_agent(handle: SpanHandle, data: Any) -> None:
+    attributes = handle.attributes
+    if data.handoffs is not None:
+        attributes["handoffs"] = data.handoffs
+    if data.tools is not None:
+        attributes["tools"] = data.tools
+    if data.output_type is not None:
+        attributes["output_type"] = data.output_type
+
+
+def _fill_handoff(handle: SpanHandle, data: Any) -> None:
+    from_agent, to_agent = data.from_agent, data.to_agent
+    handle.name = str(to_agent or "handoff")
+    attributes = handle.attributes
+    kept = from_agent or attributes.get("from_agent")
+    attributes["from_agent"] = from_agent  # the general path's update(): keeps the key order
+    attributes["to_agent"] = to_agent
+    attributes["from_agent"] = kept
+
+
+def _fill_guardrail(handle: SpanHandle, data: Any) -> None:
+    handle.attributes["triggered"] = bool(data.triggered)
+
+
+#: Span data class -> (kind at the start, the field naming the span, span_data.type), for the start.
+_START_BY_CLASS: dict[type, tuple[str, str | None, str]] = {}
+#: Span data class -> its filler, for the deferred mapping.
+_FILLERS: dict[type, Callable[[SpanHandle, Any], None]] = {}
+
+
+def _register_fast_classes() -> None:
+    """Fill the two tables above from the installed SDK's span data classes."""
+    try:
+        from agents.tracing import span_data
+    except ImportError:  # pragma: no cover - without the extra (or the module): the general path does all
+        return
+    for class_name, start, filler in (
+        ("AgentSpanData", ("agent", "name", "agent"), _fill_agent),
+        ("FunctionSpanData", ("tool", "name", "function"), _fill_function),
+        ("GenerationSpanData", ("llm", "model", "generation"), _fill_generation),
+        ("ResponseSpanData", ("llm", None, "response"), None),
+        ("HandoffSpanData", ("handoff", "to_agent", "handoff"), _fill_handoff),
+        ("GuardrailSpanData", ("guardrail", "name", "guardrail"), _fill_guardrail),
+    ):
+        cls = getattr(span_data, class_name, None)
+        if isinstance(cls, type):
+            _START_BY_CLASS[cls] = start
+            if filler is not None:
+                _FILLERS[cls] = filler
+
+
+_register_fast_classes()
+
+
 class _SDKState:
     __slots__ = ("by_tool", "deferred", "delegations", "handles", "pending")
 
@@ -227,22 +351,20 @@ class _SDKState:
         self.delegations: dict[str, SpanHandle] = {}
         #: our tool span id -> the delegations inserted under it.
         self.by_tool: dict[str, list[SpanHandle]] = {}
-        #: ended spans (handle, SDK span data, whether nested) mapped at the next build of the trace.
-        #: The data, not the SDK span: fewer objects for the garbage collector to walk meanwhile.
-        self.pending: list[tuple[SpanHandle, Any, bool]] = []
+        #: ended spans mapped at the next build of the trace, flat: handle, SDK span data, whether
+        #: nested, handle, ...  The data, not the SDK span, and no tuple per span: fewer objects for
+        #: the garbage collector to walk meanwhile.
+        self.pending: list[Any] = []
         add_finalizer = getattr(rec, "add_finalizer", None)
         self.deferred = add_finalizer is not None
         if add_finalizer is not None:
             add_finalizer(functools.partial(_flush, self))
 
 
-_state: Callable[[Recorder], _SDKState] = state_getter(SOURCE, _SDKState)
-
-
 def _current_sdk_parent(rec: Recorder) -> SpanHandle | None:
     """Parent provider: the SDK span current in this context, mapped."""
-    state = _state(rec)
-    if not state.handles:  # nothing captured from the SDK in this recording
+    state = _peek(rec)
+    if state is None or not state.handles:  # nothing captured from the SDK in this recording
         return None
     span = _sdk_current_span()
     if span is None:
@@ -250,18 +372,35 @@ def _current_sdk_parent(rec: Recorder) -> SpanHandle | None:
     return state.handles.get(span.span_id)
 
 
+_state: Callable[[Recorder], _SDKState] = state_getter(SOURCE, _SDKState, _current_sdk_parent)
+_peek: Callable[[Recorder], _SDKState | None] = state_peeker(SOURCE)
+
+
 def _flush(state: _SDKState) -> None:
     """Map the data of the SDK spans that ended since the last build (a recorder finalizer)."""
     pending, state.pending = state.pending, []
-    for handle, data, nested in pending:
+    fillers = _FILLERS
+    items = iter(pending)
+    for handle, data, nested in zip(items, items, items, strict=True):
         try:
-            _fill(state, handle, data, nested)
+            filler = fillers.get(type(data))
+            if filler is not None:
+                filler(handle, data)
+            else:
+                _fill_mapped(handle, map_span_data(data.export(), nested=nested))
+            if state.by_tool:
+                _fill_delegations(state, handle)
         except Exception:  # noqa: BLE001 - one bad span must not stop the others
             log.warning("agenttrace: could not record an Agents SDK span's data", exc_info=True)
 
 
 def _fill(state: _SDKState, handle: SpanHandle, data: Any, nested: bool) -> None:
+    """The general path: the SDK's own export, mapped by :func:`map_span_data`."""
     _fill_mapped(handle, map_span_data(data.export(), nested=nested))
+    _fill_delegations(state, handle)
+
+
+def _fill_delegations(state: _SDKState, handle: SpanHandle) -> None:
     for inserted in state.by_tool.pop(handle.span_id, ()):
         if not inserted.context:
             inserted.context = {"input": handle.input}
@@ -284,6 +423,10 @@ def _fill_mapped(handle: SpanHandle, mapped: MappedSDKSpan) -> None:
             handle.output = mapped.output
 
 
+#: A parent id the state has no entry for (``None`` is a value there: a collapsed root).
+_MISSING: Final[Any] = object()
+
+
 class AgentTraceProcessor(_TracingProcessor):
     """An Agents SDK trace processor recording into the active recorder."""
 
@@ -294,8 +437,11 @@ class AgentTraceProcessor(_TracingProcessor):
         return None
 
     def on_span_start(self, span: Any) -> None:
-        rec = route(SOURCE)
+        rec = active_recorder()
         if rec is None:
+            return
+        enabled = _context._enabled
+        if enabled is not None and SOURCE not in enabled:
             return
         try:
             self._start(rec, span)
@@ -304,37 +450,48 @@ class AgentTraceProcessor(_TracingProcessor):
 
     def _start(self, rec: Recorder, span: Any) -> None:
         state = _state(rec)
+        handles = state.handles
         data = span.span_data
-        sdk_type = data.type
-        parent: SpanHandle | None = None
         parent_sdk_id = span.parent_id
-        has_parent = parent_sdk_id is not None and parent_sdk_id in state.handles
-        if has_parent:
-            parent = state.handles[parent_sdk_id]
+        parent = handles.get(parent_sdk_id, _MISSING) if parent_sdk_id is not None else _MISSING
+        has_parent = parent is not _MISSING
+        if not has_parent:
+            parent = None
         innermost = resolve_parent(rec, skip=_current_sdk_parent if has_parent else None)
         if parent is None or (
             innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)
         ):
             parent = innermost
-        if sdk_type == "turn" or (sdk_type == "task" and has_parent):
-            state.handles[span.span_id] = parent  # collapsed: children go to the enclosing span
-            return
-        kind = _START_KINDS.get(sdk_type)
-        if kind is None:
-            mapped = map_span_data(data.export(), nested=has_parent)  # rare types: map now
-            kind, name, attributes = mapped.kind or "custom", mapped.name, mapped.attributes or None
-        else:
-            name = (
-                getattr(data, "name", None)
-                or getattr(data, "to_agent", None)
-                or getattr(data, "model", None)
-                or sdk_type
-            )
-            attributes = None
+        known = _START_BY_CLASS.get(type(data))
+        attributes: dict[str, Any] | None = None
+        if known is not None:
+            kind, field_name, sdk_type = known
+            name = (getattr(data, field_name) if field_name is not None else None) or sdk_type
             if kind == "handoff":
                 attributes = {"from_agent": data.from_agent, "to_agent": data.to_agent}
             elif kind == "llm":
                 attributes = {"operation": sdk_type}
+        else:
+            sdk_type = data.type
+            if sdk_type == "turn" or (sdk_type == "task" and has_parent):
+                handles[span.span_id] = parent  # collapsed: children go to the enclosing span
+                return
+            start_kind = _START_KINDS.get(sdk_type)
+            if start_kind is None:
+                mapped = map_span_data(data.export(), nested=has_parent)  # rare types: map now
+                kind, name, attributes = mapped.kind or "custom", mapped.name, mapped.attributes or None
+            else:
+                kind = start_kind
+                name = (
+                    getattr(data, "name", None)
+                    or getattr(data, "to_agent", None)
+                    or getattr(data, "model", None)
+                    or sdk_type
+                )
+                if kind == "handoff":
+                    attributes = {"from_agent": data.from_agent, "to_agent": data.to_agent}
+                elif kind == "llm":
+                    attributes = {"operation": sdk_type}
         if kind == "agent" and parent is not None and parent.kind == "tool" and not parent.ended:
             # Agent.as_tool: the sub-agent runs inside the tool -> a delegation between them.
             delegation = rec.start_span(
@@ -347,19 +504,12 @@ class AgentTraceProcessor(_TracingProcessor):
             state.delegations[span.span_id] = delegation
             state.by_tool.setdefault(parent.span_id, []).append(delegation)
             parent = delegation
-        if kind == "agent":
-            handle = rec.start_span(
-                kind, name, parent_id=parent.span_id if parent is not None else None, agent=name, attributes=attributes
-            )
-        else:
-            handle = rec.start_span(
-                kind, name, parent_id=parent.span_id if parent is not None else None, attributes=attributes
-            )
+        handle = rec.start_child(kind, name, parent, attributes)
         if kind == "handoff":
             handle.context = {}
             if not handle.attributes.get("from_agent"):
                 handle.attributes["from_agent"] = handle.agent
-        state.handles[span.span_id] = handle
+        handles[span.span_id] = handle
 
     def on_span_end(self, span: Any) -> None:
         rec = active_recorder()
@@ -368,11 +518,12 @@ class AgentTraceProcessor(_TracingProcessor):
         handle: SpanHandle | None = None
         try:
             state = _state(rec)
-            handle = state.handles.get(span.span_id)
+            handles = state.handles
+            handle = handles.get(span.span_id)
             if handle is None or handle.end_ns is not None or handle.recorder is not rec:
                 return
             parent_sdk_id = span.parent_id
-            if parent_sdk_id is not None and state.handles.get(parent_sdk_id) is handle:
+            if parent_sdk_id is not None and handles.get(parent_sdk_id) is handle:
                 return  # a collapsed span shares its parent's handle: not ours to end
             error = span.error
             if error:
@@ -388,7 +539,10 @@ class AgentTraceProcessor(_TracingProcessor):
                     delegation.status, delegation.error = "error", handle.error
                 delegation.end()
             if state.deferred:
-                state.pending.append((handle, span.span_data, parent_sdk_id is not None))
+                pending = state.pending
+                pending.append(handle)
+                pending.append(span.span_data)
+                pending.append(parent_sdk_id is not None)
             else:
                 _fill(state, handle, span.span_data, parent_sdk_id is not None)
         except Exception:  # noqa: BLE001 - never break the agent

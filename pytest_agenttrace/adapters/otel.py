@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import MissingExtraError
 from ..recorder import SpanHandle, active_recorder
+from . import _context
 from ._context import (
     descends as _descends,
 )
@@ -52,8 +53,8 @@ from ._context import (
     log,
     register_parent_provider,
     resolve_parent,
-    route,
     state_getter,
+    state_peeker,
 )
 from .semconv import MappedFields, map_otel_fields
 
@@ -102,9 +103,9 @@ def _require() -> None:
         raise MissingExtraError("OpenTelemetry capture", "otel", "opentelemetry-sdk") from _IMPORT_ERROR
 
 
-def _map(name: str, attributes: Mapping[str, Any], status_error: tuple[str, str] | None = None) -> MappedFields:
-    """The one mapping call (semantic conventions -> agenttrace fields, as a plain tuple)."""
-    return map_otel_fields(name, attributes, status_error)
+#: The one mapping call (semantic conventions -> agenttrace fields, as a plain tuple); looked up
+#: as a module global at each use, so a test can replace it.
+_map: Callable[[str, Mapping[str, Any], tuple[str, str] | None], MappedFields] = map_otel_fields
 
 
 # -- per-recorder state ---------------------------------------------------------
@@ -140,11 +141,43 @@ class _OtelState:
 
 
 def _flush(rec: Recorder, state: _OtelState) -> None:
-    """Map the spans that ended since the last build (runs as a recorder finalizer)."""
+    """Map the spans that ended since the last build (runs as a recorder finalizer).
+
+    Most spans ended cleanly, without events, and were not mapped at their
+    start: for those the loop maps and fills in place (what :func:`_apply`
+    does on that path, without its calls); every other span goes through
+    :func:`_apply_ended`.
+    """
     pending, state.pending = state.pending, []
+    mapper = _map
     for ended in pending:
         try:
-            _apply_ended(rec, ended)
+            handle, name, attributes, status_error, events, started = ended
+            if started is not None or status_error is not None or events is not None:
+                _apply_ended(rec, ended)
+                continue
+            try:
+                kind, handle.name, agent, mapped_attributes, input_value, output_value, versions, _ = mapper(
+                    name, attributes, None
+                )
+            except Exception:  # noqa: BLE001 - _apply keeps the raw attributes and says so
+                _apply(rec, handle, name, attributes, None, None)
+                continue
+            handle.kind = kind
+            if agent is not None:
+                handle.agent = agent
+            if handle.attributes:
+                handle.attributes.update(mapped_attributes)
+            else:  # a fresh dict from the mapping, used once: no copy needed
+                handle.attributes = mapped_attributes
+            if kind == "handoff" or kind == "delegation":
+                _fill_handoff(rec, handle)
+            if input_value is not None:
+                handle.input = input_value
+            if output_value is not None:
+                handle.output = output_value
+            if versions:
+                _add_versions(handle, versions)
         except Exception:  # noqa: BLE001 - one bad span must not stop the others
             log.warning("agenttrace: could not map OpenTelemetry span %r", ended[1], exc_info=True)
 
@@ -154,9 +187,6 @@ def _apply_ended(rec: Recorder, ended: _Pending) -> None:
     # Attributes unchanged since the start (agent spans, mostly): reuse that mapping.
     reuse = started[1] if started is not None and status_error is None and started[0] == attributes else None
     _apply(rec, handle, name, attributes, status_error, events, mapped=reuse)
-
-
-_state: Callable[[Recorder], _OtelState] = state_getter(SOURCE, _OtelState)
 
 
 _AGENT_OPERATIONS: Final = frozenset({"invoke_agent", "create_agent"})
@@ -186,13 +216,17 @@ def _handle_for_span_id(rec: Recorder, state: _OtelState, span_id: int) -> SpanH
 
 def _current_otel_parent(rec: Recorder) -> SpanHandle | None:
     """Parent provider: the OpenTelemetry span current in this context, mapped."""
-    state = _state(rec)
-    if not state.handles:  # nothing captured from OpenTelemetry in this recording
+    state = _peek(rec)
+    if state is None or not state.handles:  # nothing captured from OpenTelemetry in this recording
         return None
     ctx = _trace.get_current_span().get_span_context()
     if not ctx.is_valid:
         return None
     return _handle_for_span_id(rec, state, ctx.span_id)
+
+
+_state: Callable[[Recorder], _OtelState] = state_getter(SOURCE, _OtelState, _current_otel_parent)
+_peek: Callable[[Recorder], _OtelState | None] = state_peeker(SOURCE)
 
 
 # -- the span processor ---------------------------------------------------------
@@ -207,47 +241,58 @@ class AgentTraceSpanProcessor(_SpanProcessor):
     """
 
     def on_start(self, span: Any, parent_context: Context | None = None) -> None:
-        rec = route(SOURCE)
+        rec = active_recorder()
         if rec is None:
+            return
+        enabled = _context._enabled
+        if enabled is not None and SOURCE not in enabled:
             return
         try:
             state = _state(rec)
-            span_id = span.get_span_context().span_id
+            handles = state.handles
             parent_ctx = span.parent
-            parent = _handle_for_span_id(rec, state, parent_ctx.span_id) if parent_ctx is not None else None
+            parent = None
+            if parent_ctx is not None:
+                parent = handles.get(parent_ctx.span_id)
+                if parent is None and state.remote:
+                    parent = _handle_for_span_id(rec, state, parent_ctx.span_id)
             innermost = resolve_parent(rec, skip=_current_otel_parent)
             if parent is None or (
                 innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)
             ):
                 # A native span opened inside the OpenTelemetry parent is nearer.
                 parent = innermost
-            parent_id = parent.span_id if parent is not None else None
+            span_id = span.get_span_context().span_id
             # Read in place (no copy): only agent spans keep a copy, to compare with the end.
-            live = _live_attributes(span)
+            try:
+                live = span._attributes._dict
+            except AttributeError:
+                live = None
+            if type(live) is not dict:
+                live = _live_attributes(span)
             name = span.name
             if not live:
-                state.handles[span_id] = rec.start_span("custom", name, parent_id=parent_id)
+                handles[span_id] = rec.start_child("custom", name, parent)
                 return
             operation = live.get("gen_ai.operation.name")
             oi_kind = live.get("openinference.span.kind")
             if state.deferred and operation not in _AGENT_OPERATIONS and oi_kind != "AGENT":
                 # Mapped when the trace is built (cheaper); a provisional kind until then.
                 kind = _QUICK_KINDS.get(operation) or _QUICK_KINDS.get(oi_kind) or "custom"
-                state.handles[span_id] = rec.start_span(kind, name, parent_id=parent_id)
+                handles[span_id] = rec.start_child(kind, name, parent)
                 return
             # Agent spans are mapped now: spans inside inherit their agent name.
             plain = dict(live)
             try:
-                mapped = _map(name, plain)
+                mapped = _map(name, plain, None)
             except Exception:  # noqa: BLE001 - start as custom; the end tries again and says so
-                state.handles[span_id] = rec.start_span("custom", name, parent_id=parent_id)
+                handles[span_id] = rec.start_child("custom", name, parent)
                 return
             state.mapped[span_id] = (plain, mapped)
             kind, name, agent = mapped[0], mapped[1], mapped[2]
+            handle = handles[span_id] = rec.start_child(kind, name, parent)
             if agent is not None:
-                state.handles[span_id] = rec.start_span(kind, name, parent_id=parent_id, agent=agent)
-            else:
-                state.handles[span_id] = rec.start_span(kind, name, parent_id=parent_id)
+                handle.agent = agent
         except Exception:  # noqa: BLE001 - never break the traced program
             log.warning(
                 "agenttrace: could not map OpenTelemetry span %r at its start",
@@ -260,6 +305,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
         if rec is None:
             return
         handle: SpanHandle | None = None
+        _sdk_span: Any = span
         try:
             state = _state(rec)
             span_id = span.get_span_context().span_id  # type: ignore[union-attr]  # always set on SDK spans
@@ -269,18 +315,22 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             started = state.mapped.pop(span_id, None) if state.mapped else None
             # What the mapping needs, read without copies: an ended span is frozen.  Plain values
             # only, not the span: fewer objects for the garbage collector to walk meanwhile.
-            status = span.status
-            status_error = _status_error(span) if status.status_code is StatusCode.ERROR else None
+            status_error = _status_error(span) if span.status.status_code is StatusCode.ERROR else None
             events = getattr(span, "_events", None)  # the public property copies under a lock
             if events is None:
                 events = span.events
             else:  # the SDK's BoundedList: its deque answers "empty?" without a Python-level __len__
                 events = getattr(events, "_dq", events)
-            attributes = _live_attributes(span)
+            try:
+                attributes = _sdk_span._attributes._dict  # the SDK's plain dict inside (see _live_attributes)
+            except AttributeError:
+                attributes = None
+            if type(attributes) is not dict:
+                attributes = dict(_live_attributes(span))
             ended: _Pending = (
                 handle,
                 span.name,
-                attributes if type(attributes) is dict else dict(attributes),
+                attributes,
                 status_error,
                 tuple(events) if events else None,
                 started,
@@ -364,21 +414,13 @@ def _apply(
     else:  # a fresh dict from the mapping, used once: no copy needed
         handle.attributes = mapped_attributes
     if kind == "handoff" or kind == "delegation":
-        if not handle.attributes.get("from_agent"):
-            parent = rec.handle(handle.parent_id) if handle.parent_id else None
-            if parent is not None and parent.agent:
-                handle.attributes["from_agent"] = parent.agent
-        if handle.context is None:
-            handle.context = {}
+        _fill_handoff(rec, handle)
     if input_value is not None:
         handle.input = input_value
     if output_value is not None:
         handle.output = output_value
     if versions:
-        # Copy on write: an ended handle shares the recorder's stamps dict with other spans.
-        merged = dict(handle.versions) if handle.versions else {}
-        merged.update(versions)
-        handle.versions = merged
+        _add_versions(handle, versions)
     if error is not None:
         handle.status = "error"
         handle.error = error
@@ -399,6 +441,23 @@ def _apply(
             )
         if out:
             handle.events = (handle.events or []) + out
+
+
+def _fill_handoff(rec: Recorder, handle: SpanHandle) -> None:
+    """A handoff or delegation: ``from_agent`` defaults to the parent's agent; ``context`` is never null."""
+    if not handle.attributes.get("from_agent"):
+        parent = rec.handle(handle.parent_id) if handle.parent_id else None
+        if parent is not None and parent.agent:
+            handle.attributes["from_agent"] = parent.agent
+    if handle.context is None:
+        handle.context = {}
+
+
+def _add_versions(handle: SpanHandle, versions: Mapping[str, str]) -> None:
+    # Copy on write: an ended handle shares the recorder's stamps dict with other spans.
+    merged = dict(handle.versions) if handle.versions else {}
+    merged.update(versions)
+    handle.versions = merged
 
 
 def _plain(value: Any) -> Any:

@@ -326,9 +326,17 @@ def map_otel_fields(
     if source:
         out["source"] = source
 
-    input_value = _decode(get("input"), get("input_mime"))
-    output_value = _decode(get("output"), get("output_mime"))
-    versions = _versions(get("prompt_name"), get("prompt_version"), get("agent_version"), agent)
+    # The calls below only when their values are there (most spans carry no payload or version).
+    value = get("input")
+    input_value = None if value is None else _decode(value, get("input_mime"))
+    value = get("output")
+    output_value = None if value is None else _decode(value, get("output_mime"))
+    prompt_name, prompt_version, agent_version = get("prompt_name"), get("prompt_version"), get("agent_version")
+    versions = (
+        {}
+        if prompt_name is None and prompt_version is None and agent_version is None
+        else _versions(prompt_name, prompt_version, agent_version, agent)
+    )
     rest: dict[str, Any] | None
     if kind == "custom":
         rest = _rest(attributes, None)  # an unknown span keeps every original attribute
@@ -343,7 +351,8 @@ def map_otel_fields(
         rest = _rest(attributes, used)
     if rest:
         out["otel"] = rest
-    return kind, span_name, agent, out, input_value, output_value, versions, _error(status_error, attributes)
+    error = None if status_error is None else _error(status_error, attributes)
+    return kind, span_name, agent, out, input_value, output_value, versions, error
 
 
 _USAGE_ROLES: Final = ("input_tokens", "output_tokens", "total_tokens")

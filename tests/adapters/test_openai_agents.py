@@ -236,6 +236,7 @@ def test_nothing_recorded_without_recorder_and_failures_are_logged(
         raise RuntimeError("mapping bug")
 
     monkeypatch.setattr(openai_agents, "map_span_data", broken)
+    monkeypatch.setattr(openai_agents, "_FILLERS", {})  # no fast path: every span goes through the mapping
     caplog.set_level(logging.WARNING, logger="pytest_agenttrace")
     rec = Recorder("broken")
     with rec:
