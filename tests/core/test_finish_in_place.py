@@ -151,3 +151,12 @@ def test_from_dict_builds_full_and_partial_span_dicts_alike() -> None:
     swapped["bogus"] = swapped.pop("links")  # 18 keys, one of them unknown
     with pytest.raises(TypeError, match="bogus"):
         Trace.from_dict({"trace_id": "x", "name": "n", "started_at": "s", "spans": [swapped]})
+
+
+def test_span_ids_past_the_shared_table_are_still_their_numbers() -> None:
+    from pytest_agenttrace import recorder
+
+    table = len(recorder._SPAN_IDS)
+    assert recorder._span_id(table + 5) == str(table + 5)
+    assert all(recorder._SPAN_IDS[i] == str(i) for i in range(len(recorder._SPAN_IDS)))
+    assert recorder._span_id(recorder._SPAN_IDS_MAX + 3) == str(recorder._SPAN_IDS_MAX + 3)
