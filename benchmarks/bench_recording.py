@@ -6,7 +6,7 @@ Compared in one run, each recording the same shape (one root span, N child
 spans with five attributes each):
 
 * pytest-agenttrace: ``with recorder.tool(...)`` + 5 attributes (record only, and
-  record + ``finish()`` which builds the frozen spans, redacts and caps values);
+  record + ``finish()``, which redacts and caps values and freezes each handle into its span);
 * OpenTelemetry SDK: TracerProvider + SimpleSpanProcessor + InMemorySpanExporter;
 * OpenAI Agents SDK: ``custom_span`` with one list-appending TracingProcessor;
 * a CPython floor: a class context manager that sets/resets a contextvar, reads

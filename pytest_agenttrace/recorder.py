@@ -856,15 +856,15 @@ class Recorder:
         default_limits = limits is DEFAULT_LIMITS
         safe_keys, clean_scalars = _SAFE_KEYS_SEEN, _CLEAN_SCALARS
         for h in self._order:
-            if h.end_ns is None:
-                h.end_ns = max(now, h.start_ns)
+            start = h.start_ns
+            if h.end_ns is None:  # still open: closed now (an ended span has its versions already)
+                h.end_ns = max(now, start)
                 h.status = "error"
                 h.error = {"type": "Unfinished", "message": "span was still open when the recording finished"}
-            if h.start_ns < previous_start:
+                h.versions = stamps if h.versions is None else {**stamps, **h.versions}
+            if start < previous_start:
                 disordered = True
-            previous_start = h.start_ns
-            if h.versions is None:
-                h.versions = stamps
+            previous_start = start
             # Clean values only where there are any; store only what cleaning changed.
             value = h.attributes
             if value:
