@@ -153,14 +153,6 @@ class Span(_SpanSlots):
         """Always true: a finished span has ended (recording handles answer the same question)."""
         return True
 
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for names the span does not have: say clearly when it is a handle's setter.
-        if name in _HANDLE_ONLY:
-            raise UsageError(
-                f"span {self.kind}:{self.name} (id {self.span_id}) belongs to a finished trace and can no longer "
-                f"be changed ({name}); record and change spans before the recording finishes."
-            )
-        raise AttributeError(f"'Span' object has no attribute {name!r}")
 
     @property
     def from_agent(self) -> str | None:
@@ -245,8 +237,28 @@ def _span_from_mapping(data: Mapping[str, Any]) -> Span:
         except KeyError:
             pass  # an unknown key instead of a field: the constructor names it
         else:
-            return span_from_values(*values)
+            return span_from_tuple(values)
     return Span(**data)
+
+
+def _refusal(name: str) -> Any:
+    def refuse(self: Span, *args: Any, **kwargs: Any) -> Any:
+        raise UsageError(
+            f"span {self.kind}:{self.name} (id {self.span_id}) belongs to a finished trace and can no longer "
+            f"be changed ({name}); record and change spans before the recording finishes."
+        )
+
+    refuse.__name__ = refuse.__qualname__ = name
+    refuse.__doc__ = "Refused with a UsageError: a finished span cannot change (its recording handle could)."
+    return refuse
+
+
+# A handle kept after the recording finished *is* its Span (see the module docstring): its setters
+# refuse with a clear message.  Real methods, not a ``__getattr__``, which every ``getattr`` probe
+# of a span (orjson asks each one for ``__dict__``) would pay for.
+for _name in sorted(_HANDLE_ONLY):
+    setattr(Span, _name, _refusal(_name))
+del _name
 
 
 class _SpanBuilder(_SpanSlots):
@@ -280,25 +292,17 @@ def span_from_values(
     For bulk builders that have already checked their values (the trace-file
     loader, importers): about 4x faster than ``Span(**fields)``.
     """
+    return span_from_tuple(
+        (span_id, parent_id, kind, name, agent, scope, scope_path, start_ns, end_ns, status, error,
+         input, output, attributes, versions, context, links, events)
+    )  # fmt: skip
+
+
+def span_from_tuple(values: tuple[Any, ...]) -> Span:
+    """:func:`span_from_values` taking the 18 values as one tuple (as ``operator.itemgetter`` gives them)."""
     b: Any = _SpanBuilder()  # slots come from the shared layout, which mypy cannot see
-    b.span_id = span_id
-    b.parent_id = parent_id
-    b.kind = kind
-    b.name = name
-    b.agent = agent
-    b.scope = scope
-    b.scope_path = scope_path
-    b.start_ns = start_ns
-    b.end_ns = end_ns
-    b.status = status
-    b.error = error
-    b.input = input
-    b.output = output
-    b.attributes = attributes
-    b.versions = versions
-    b.context = context
-    b.links = links
-    b.events = events
+    (b.span_id, b.parent_id, b.kind, b.name, b.agent, b.scope, b.scope_path, b.start_ns, b.end_ns, b.status,
+     b.error, b.input, b.output, b.attributes, b.versions, b.context, b.links, b.events) = values  # fmt: skip
     b.__class__ = Span  # same slot layout: the builder becomes the frozen span
     span: Span = b
     return span

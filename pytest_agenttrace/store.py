@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .exceptions import TraceFileError
-from .model import _SPAN_VALUES, FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace, span_from_values
+from .model import _SPAN_VALUES, FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace, span_from_tuple
 
 try:  # optional speed-up
     import orjson as _orjson
@@ -236,20 +236,22 @@ def check_structure(data: Any, where: str = "<trace>", *, spans: bool = True) ->
 
 def load_trace(path: str | os.PathLike[str], *, validate: bool = False) -> Trace:
     """Load a trace file; ``validate`` also runs the full JSON Schema."""
-    data = load_trace_dict(path, check_spans=False)
-    if validate:
-        validate_trace_dict(data, where=str(path))
     where = str(path)
+    # One pause for parsing and building: re-enabling the collector in between would make it
+    # walk every object just parsed (most of which are about to be freed) for nothing.
     with gc_paused():
-        spans = _build_spans(data, where)
-    trace = Trace(
-        trace_id=data["trace_id"],
-        name=data["name"],
-        started_at=data["started_at"],
-        metadata=data.get("metadata") or {},
-        versions=data.get("versions") or {},
-        spans=spans,
-    )
+        data = load_trace_dict(path, check_spans=False)
+        if validate:
+            validate_trace_dict(data, where=where)
+        trace = Trace(
+            trace_id=data["trace_id"],
+            name=data["name"],
+            started_at=data["started_at"],
+            metadata=data.get("metadata") or {},
+            versions=data.get("versions") or {},
+            spans=_build_spans(data, where),
+        )
+        del data  # the parsed span dicts go now, before the collector sees them
     _check_top(trace, where)
     return trace
 
@@ -269,15 +271,16 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
     kinds = _KIND_SET
     n_fields = len(SPAN_FIELDS)
     values_of = _SPAN_VALUES
-    for position, item in enumerate(data["spans"]):
+    for item in data["spans"]:
         if type(item) is not dict or len(item) != n_fields:
             check_structure(data, where)  # raises, naming the span and what is wrong
         try:
-            (span_id, parent_id, kind, name, agent, scope, scope_path, start_ns, end_ns, status, error,
-             value_in, value_out, attributes, versions, context, links, events) = values_of(item)  # fmt: skip
+            values = values_of(item)
         except KeyError:
             check_structure(data, where)
             raise  # pragma: no cover - check_structure always raises here
+        (span_id, parent_id, kind, name, agent, scope, scope_path, start_ns, end_ns, status, error,
+         value_in, value_out, attributes, versions, context, links, events) = values  # fmt: skip
         if not (
             type(span_id) is str
             and span_id
@@ -303,20 +306,30 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
             and (not versions or all(type(v) is str for v in versions.values()))
         ):  # fmt: skip
             problem = _span_problem(Span(**item))
-            raise TraceFileError(f"span #{position} (id {span_id!r}): {problem}; the file is corrupt.", path=where)
-        if span_id in seen:
-            raise TraceFileError(f"span #{position}: duplicate span_id {span_id!r}; span ids must be unique.", path=where)
-        add(span_id)
-        append(
-            span_from_values(
-                span_id, parent_id, kind, name, agent, scope, scope_path, start_ns, end_ns, status, error,
-                value_in, value_out, attributes, versions, context, links, events,
+            raise TraceFileError(
+                f"span #{len(out)} (id {span_id!r}): {problem}; the file is corrupt.", path=where
             )
-        )  # fmt: skip
+        add(span_id)
+        if not scope_path or not links or not events:
+            # Empty lists become the one shared empty list, as in recorded spans: a third of the
+            # objects a loaded trace would otherwise keep (and the garbage collector walk).
+            values = (span_id, parent_id, kind, name, agent, scope, scope_path or _EMPTY, start_ns, end_ns, status,
+                      error, value_in, value_out, attributes, versions, context, links or _EMPTY, events or _EMPTY)  # fmt: skip
+        append(span_from_tuple(values))
+    if len(seen) != len(out):  # some id came twice: find the first repeat for the message
+        first: set[str] = set()
+        for position, span in enumerate(out):
+            if span.span_id in first:
+                raise TraceFileError(
+                    f"span #{position}: duplicate span_id {span.span_id!r}; span ids must be unique.", path=where
+                )
+            first.add(span.span_id)
     return tuple(out)
 
 
 _KIND_SET: Final = frozenset(KINDS)
+#: Shared by every loaded span whose scope_path, links or events is empty (spans are read-only).
+_EMPTY: Final[list[Any]] = []
 _OPT_STR: Final = (str, type(None))
 
 

@@ -33,7 +33,7 @@ def test_changing_a_span_after_finish_is_a_one_sentence_usage_error(call: str) -
         pass
     rec.finish()
     with pytest.raises(UsageError, match=r"belongs to a finished trace") as info:
-        getattr(handle, call)
+        getattr(handle, call)("x")
     assert str(info.value).count(". ") == 0 and str(info.value).endswith(".")
 
 
