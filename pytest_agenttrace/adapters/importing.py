@@ -38,9 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from .. import model as _model
 from ..exceptions import TraceFileError
-from ..model import KINDS, Span, Trace
+from ..model import KINDS, Trace, span_from_values
 from ..sanitize import Limits, clean, redact_text
 from .semconv import MappedSpan
 
@@ -291,52 +290,8 @@ def assemble(
 _TEXT_CACHE_SIZE: Final = 65536
 
 
-def _span_by_keywords(
-    span_id: str,
-    parent_id: str | None,
-    kind: str,
-    name: str,
-    agent: str | None,
-    scope: str | None,
-    scope_path: list[str],
-    start_ns: int,
-    end_ns: int,
-    status: str,
-    error: dict[str, Any] | None,
-    input: Any,
-    output: Any,
-    attributes: dict[str, Any],
-    versions: dict[str, str],
-    context: dict[str, Any] | None,
-    links: list[str],
-    events: list[dict[str, Any]],
-) -> Span:
-    """A span from every field in contract order, through the dataclass constructor."""
-    return Span(
-        span_id=span_id,
-        parent_id=parent_id,
-        kind=kind,
-        name=name,
-        agent=agent,
-        scope=scope,
-        scope_path=scope_path,
-        start_ns=start_ns,
-        end_ns=end_ns,
-        status=status,
-        error=error,
-        input=input,
-        output=output,
-        attributes=attributes,
-        versions=versions,
-        context=context,
-        links=links,
-        events=events,
-    )
-
-
-#: The span constructor for bulk building: the model's fast one when it has it (the values here are
-#: checked and cleaned already), else the dataclass constructor.
-_span: Callable[..., Span] = getattr(_model, "span_from_values", None) or _span_by_keywords
+#: The span constructor for bulk building: the values here are checked and cleaned already.
+_span: Final = span_from_values
 
 
 def _text(value: Any) -> str:

@@ -163,21 +163,7 @@ def _flush(rec: Recorder, state: _OtelState) -> None:
             except Exception:  # noqa: BLE001 - _apply keeps the raw attributes and says so
                 _apply(rec, handle, name, attributes, None, None)
                 continue
-            handle.kind = kind
-            if agent is not None:
-                handle.agent = agent
-            if handle.attributes:
-                handle.attributes.update(mapped_attributes)
-            else:  # a fresh dict from the mapping, used once: no copy needed
-                handle.attributes = mapped_attributes
-            if kind == "handoff" or kind == "delegation":
-                _fill_handoff(rec, handle)
-            if input_value is not None:
-                handle.input = input_value
-            if output_value is not None:
-                handle.output = output_value
-            if versions:
-                _add_versions(handle, versions)
+            _fill(rec, handle, kind, agent, mapped_attributes, input_value, output_value, versions)
         except Exception:  # noqa: BLE001 - one bad span must not stop the others
             log.warning("agenttrace: could not map OpenTelemetry span %r", ended[1], exc_info=True)
 
@@ -406,21 +392,7 @@ def _apply(
             handle.set_status("error", {"type": status_error[0] or "Error", "message": status_error[1]})
         return
     kind, handle.name, agent, mapped_attributes, input_value, output_value, versions, error = mapped
-    handle.kind = kind
-    if agent is not None:
-        handle.agent = agent
-    if handle.attributes:
-        handle.attributes.update(mapped_attributes)
-    else:  # a fresh dict from the mapping, used once: no copy needed
-        handle.attributes = mapped_attributes
-    if kind == "handoff" or kind == "delegation":
-        _fill_handoff(rec, handle)
-    if input_value is not None:
-        handle.input = input_value
-    if output_value is not None:
-        handle.output = output_value
-    if versions:
-        _add_versions(handle, versions)
+    _fill(rec, handle, kind, agent, mapped_attributes, input_value, output_value, versions)
     if error is not None:
         handle.status = "error"
         handle.error = error
@@ -441,6 +413,34 @@ def _apply(
             )
         if out:
             handle.events = (handle.events or []) + out
+
+
+def _fill(
+    rec: Recorder,
+    handle: SpanHandle,
+    kind: str,
+    agent: str | None,
+    mapped_attributes: dict[str, Any],
+    input_value: Any,
+    output_value: Any,
+    versions: Mapping[str, str] | None,
+) -> None:
+    """Put a span's mapped fields on its handle (the deferred mapping and the general path alike)."""
+    handle.kind = kind
+    if agent is not None:
+        handle.agent = agent
+    if handle.attributes:
+        handle.attributes.update(mapped_attributes)
+    else:  # a fresh dict from the mapping, used once: no copy needed
+        handle.attributes = mapped_attributes
+    if kind == "handoff" or kind == "delegation":
+        _fill_handoff(rec, handle)
+    if input_value is not None:
+        handle.input = input_value
+    if output_value is not None:
+        handle.output = output_value
+    if versions:
+        _add_versions(handle, versions)
 
 
 def _fill_handoff(rec: Recorder, handle: SpanHandle) -> None:
