@@ -848,8 +848,6 @@ class Recorder:
         """Close, clean and freeze every handle: each becomes its :class:`Span` (same slot layout, no copy)."""
         limits = self.limits
         stamps = self._stamps
-        spans: list[Any] = []
-        append = spans.append
         previous_start = -(2**63)
         disordered = False
         span_class = Span
@@ -887,10 +885,10 @@ class Recorder:
             if h.events:
                 h.events = clean(h.events, limits)
             h.__class__ = span_class  # type: ignore[assignment]
-            append(h)
+        spans: list[Any] = self._order  # the handles *are* the spans now
         if disordered:
             # Threads or explicit start times can append out of order; a stable sort restores start order.
-            spans.sort(key=_start_key)
+            spans = sorted(spans, key=_start_key)
         return spans
 
     def _snapshot_spans(self, now: int) -> list[Span]:
