@@ -28,6 +28,7 @@ except ImportError as exc:  # pragma: no cover
     raise MissingExtraError("pytest_agenttrace.strategies", "dev", "hypothesis") from exc
 
 from .model import KINDS, Span, Trace
+from .sanitize import is_secret_key, redact_text
 
 __all__ = ["AGENT_NAMES", "TOOL_NAMES", "json_values", "span_names", "traces"]
 
@@ -39,15 +40,27 @@ _scalars = st.one_of(
     st.booleans(),
     st.integers(min_value=-(2**53), max_value=2**53),
     st.floats(allow_nan=False, allow_infinity=False, width=64),
-    st.text(max_size=20),
+    # What redaction would change never reaches a trace.
+    st.text(max_size=20).filter(lambda text: redact_text(text) == text),
 )
 
-#: JSON values as the recorder stores them (string keys, finite floats).
+
+def _clean_text(max_size: int) -> st.SearchStrategy[str]:
+    """Non-empty text as a trace can hold it: nothing that redaction would change."""
+    return st.text(min_size=1, max_size=max_size).filter(lambda text: redact_text(text) == text)
+
+
+def _keys(max_size: int) -> st.SearchStrategy[str]:
+    """Mapping keys as stored: a key naming a secret (``pwd``, ``token``, ...) only ever holds ``[REDACTED]``."""
+    return st.text(min_size=1, max_size=max_size).filter(lambda key: not is_secret_key(key))
+
+
+#: JSON values as the recorder stores them (string keys, finite floats, secrets redacted).
 json_values = st.recursive(
     _scalars,
     lambda children: st.one_of(
         st.lists(children, max_size=4),
-        st.dictionaries(st.text(min_size=1, max_size=8), children, max_size=4),
+        st.dictionaries(_keys(8), children, max_size=4),
     ),
     max_leaves=8,
 )
@@ -61,7 +74,7 @@ def span_names(kind: str) -> st.SearchStrategy[str]:
         return st.sampled_from(TOOL_NAMES)
     if kind in ("memory_read", "memory_write"):
         return st.sampled_from(("plan", "notes", "diff", "customer"))
-    return st.sampled_from(("call", "step", "check", "fetch")) | st.text(min_size=1, max_size=10)
+    return st.sampled_from(("call", "step", "check", "fetch")) | _clean_text(10)
 
 
 _NAME_TABLE = {
@@ -77,7 +90,7 @@ _OTHER_NAMES = ("call", "step", "check", "fetch")
 _small_json = st.recursive(
     _scalars,
     lambda children: st.one_of(
-        st.lists(children, max_size=3), st.dictionaries(st.text(min_size=1, max_size=6), children, max_size=3)
+        st.lists(children, max_size=3), st.dictionaries(_keys(6), children, max_size=3)
     ),
     max_leaves=4,
 )
@@ -99,7 +112,7 @@ def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: t
         children.setdefault(p, []).append(i)
     kinds_of = draw(st.lists(st.sampled_from(kinds), min_size=count, max_size=count))
     name_picks = draw(st.lists(st.integers(min_value=0, max_value=7), min_size=count, max_size=count))
-    odd_name = draw(st.text(min_size=1, max_size=10))
+    odd_name = draw(_clean_text(10))
     names = []
     for kind, pick in zip(kinds_of, name_picks):
         table = _NAME_TABLE.get(kind, _OTHER_NAMES)
