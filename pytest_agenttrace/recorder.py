@@ -349,7 +349,7 @@ _new_handle: Final = object.__new__
 #: Span ids "0", "1", "2", ... made once and shared by every recording (every test's span 1 has id "1"):
 #: an index is cheaper than ``str(seq)`` on the hot path, and the traces share the strings.
 _SPAN_IDS: list[str] = [str(i) for i in range(4096)]
-_SPAN_IDS_MAX: Final = 1 << 20
+_SPAN_IDS_MAX: Final = 1 << 17  # at most ~8 MB of shared id strings
 _SPAN_IDS_LOCK: Final = threading.Lock()
 
 
