@@ -41,7 +41,7 @@ from pytest_agenttrace.store import load_trace, load_trace_dict, save_trace
 ATTRS = {"why": "needed", "confidence": 0.9, "model": "m1", "tokens": 12, "retries": 0}
 
 
-def bench(fn: Callable[[int], None], n: int, repeat: int) -> float:
+def bench(fn: Callable[[int], object], n: int, repeat: int) -> float:
     """Best per-iteration time in microseconds."""
     times = []
     for _ in range(repeat):
@@ -53,21 +53,17 @@ def bench(fn: Callable[[int], None], n: int, repeat: int) -> float:
 
 
 # Instrumentation passes attributes as keywords, the way agent code writes them (the values of ATTRS).
-def agenttrace_record(n: int) -> None:
+def agenttrace_record(n: int) -> Recorder:
     rec = Recorder("bench")
     with rec.activate(), rec.agent("root"):
         for _ in range(n):
             with rec.tool("t", why="needed", confidence=0.9, model="m1", tokens=12, retries=0):
                 pass
+    return rec
 
 
 def agenttrace_record_finish(n: int) -> None:
-    rec = Recorder("bench")
-    with rec.activate(), rec.agent("root"):
-        for _ in range(n):
-            with rec.tool("t", why="needed", confidence=0.9, model="m1", tokens=12, retries=0):
-                pass
-    rec.finish()
+    agenttrace_record(n).finish()
 
 
 def agenttrace_record_finish_unpacked(n: int) -> None:

@@ -31,18 +31,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pytest_agenttrace.model import Trace
-from pytest_agenttrace.report._samples import generated_trace
+from pytest_agenttrace.report._samples import CHROMIUM_ARGS, generated_trace
 from pytest_agenttrace.report.html import ReportEntry, write_html
 from pytest_agenttrace.report.terminal import render_tree
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 _SEARCH = """(query) => {
   const input = document.querySelector('.filters input[type=search]');

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from .exceptions import UsageError
 from .model import KINDS, Span, Trace, _SpanSlots, span_from_values
-from .sanitize import _CLEAN_SCALARS, _SAFE_KEYS_SEEN, DEFAULT_LIMITS, Limits, _clean_owned, clean
+from .sanitize import _CLEAN_SCALARS, _SAFE_KEYS_SEEN, DEFAULT_LIMITS, Limits, _clean_and_learn, clean
 
 if TYPE_CHECKING:
     from .versions import VersionContext
@@ -147,6 +147,10 @@ class SpanHandle(_SpanSlots):
     :class:`~pytest_agenttrace.model.Span` in place (they share one slot
     layout), so a handle kept after :meth:`Recorder.finish` reads like the
     finished span and refuses changes with a :class:`UsageError`.
+
+    Handles are made by the recorder (:meth:`Recorder.start_span`,
+    :meth:`Recorder.start_child`, the per-kind context managers), never
+    constructed directly.
     """
 
     __slots__ = ()
@@ -173,41 +177,6 @@ class SpanHandle(_SpanSlots):
         events: list[dict[str, Any]]
         _token: contextvars.Token[SpanHandle | None] | None
         seq: int
-
-    def __init__(
-        self,
-        recorder: Recorder,
-        span_id: str,
-        parent_id: str | None,
-        kind: str,
-        name: str,
-        agent: str | None,
-        scope: str | None,
-        scope_path: list[str],
-        start_ns: int,
-        seq: int,
-    ) -> None:
-        self.recorder = recorder
-        self.span_id = span_id
-        self.parent_id = parent_id
-        self.kind = kind
-        self.name = name
-        self.agent = agent
-        self.scope = scope
-        self.scope_path = scope_path
-        self.start_ns = start_ns
-        self.end_ns = None
-        self.status = "ok"
-        self.error = None
-        self.input = None
-        self.output = None
-        self.attributes = {}
-        self.versions = None
-        self.context = None
-        self.links = _NONE
-        self.events = _NONE
-        self._token = None
-        self.seq = seq
 
     # -- context manager -----------------------------------------------------
     def __enter__(self) -> SpanHandle:
@@ -866,14 +835,12 @@ class Recorder:
             # Clean values only where there are any; store only what cleaning changed.
             value = h.attributes
             if value:
-                try:  # _clean_owned's fast path, inlined: attributes already clean stay as they are
+                try:  # already clean (keys and values seen unchanged before): kept as it is
                     known_clean = default_limits and safe_keys.issuperset(value) and clean_scalars.issuperset(value.values())
                 except TypeError:  # an unhashable value
                     known_clean = False
                 if not known_clean:
-                    cleaned = _clean_owned(value, limits)
-                    if cleaned is not value:
-                        h.attributes = cleaned
+                    h.attributes = _clean_and_learn(value, limits)
             if h.input is not None:
                 h.input = clean(h.input, limits)
             if h.output is not None:

@@ -201,21 +201,16 @@ _LEARN_MAX: Final = 32768
 _LEARN_MAX_CHARS: Final = 200
 
 
-def _clean_owned(value: dict[str, Any], limits: Limits) -> dict[str, Any]:
-    """:func:`clean` for a dict nobody else holds (a span's own attributes): returned as is when already clean.
+def _clean_and_learn(value: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """:func:`clean` for a span's own attributes, remembering what needed no change.
 
-    Most attributes are short names, numbers and flags under harmless keys,
-    and they repeat from span to span; checking that is far cheaper than
-    building a cleaned copy.
+    The recorder first asks whether every key is in ``_SAFE_KEYS_SEEN`` and every
+    value in ``_CLEAN_SCALARS`` (two C-level set checks, inlined on its hot path;
+    membership is equality, so an IntEnum equal to 3 passes as 3 does); only
+    attributes that fail that come here.  Most attributes are short names,
+    numbers and flags under harmless keys that repeat from span to span, so
+    this full pass runs for the first few spans of a kind, not for every span.
     """
-    if limits is DEFAULT_LIMITS and _SAFE_KEYS_SEEN.issuperset(value):
-        # Membership is equality: a value equal to a known-clean scalar is as clean (an IntEnum equal
-        # to 3 stays an IntEnum; serialising writes its value).  Unhashable values take the full pass.
-        try:
-            if _CLEAN_SCALARS.issuperset(value.values()):
-                return value
-        except TypeError:
-            pass
     out = _clean_mapping(value, limits, 1)
     if limits is DEFAULT_LIMITS and len(_CLEAN_SCALARS) < _LEARN_MAX and len(_SAFE_KEYS_SEEN) < _LEARN_MAX:
         secret_cache = _KEY_IS_SECRET
@@ -223,10 +218,9 @@ def _clean_owned(value: dict[str, Any], limits: Limits) -> dict[str, Any]:
             # Learn only what the full pass kept unchanged, under a key it checked and found harmless.
             if type(key) is str and secret_cache.get(key) is False and out.get(key) is item:
                 _SAFE_KEYS_SEEN.add(key)
-                kind = type(item)
-                if kind in _SCALAR_TYPES and (not isinstance(item, str) or len(item) <= _LEARN_MAX_CHARS):
+                if type(item) in _SCALAR_TYPES and (not isinstance(item, str) or len(item) <= _LEARN_MAX_CHARS):
                     _CLEAN_SCALARS.add(item)
-    return out if out != value else value
+    return out
 
 
 def _clean_other(value: Any, limits: Limits, depth: int) -> Any:

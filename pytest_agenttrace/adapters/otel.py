@@ -56,7 +56,7 @@ from ._context import (
     state_getter,
     state_peeker,
 )
-from .semconv import MappedFields, map_otel_fields
+from .semconv import QUICK_KINDS, MappedFields, map_otel_fields
 
 try:
     from opentelemetry import baggage as _baggage
@@ -176,20 +176,6 @@ def _apply_ended(rec: Recorder, ended: _Pending) -> None:
 
 
 _AGENT_OPERATIONS: Final = frozenset({"invoke_agent", "create_agent"})
-_QUICK_KINDS: Final[dict[Any, str]] = {
-    "execute_tool": "tool",
-    "chat": "llm",
-    "text_completion": "llm",
-    "generate_content": "llm",
-    "embeddings": "llm",
-    "retrieval": "retrieval",
-    "TOOL": "tool",
-    "LLM": "llm",
-    "EMBEDDING": "llm",
-    "RETRIEVER": "retrieval",
-    "RERANKER": "retrieval",
-    "GUARDRAIL": "guardrail",
-}
 
 
 def _handle_for_span_id(rec: Recorder, state: _OtelState, span_id: int) -> SpanHandle | None:
@@ -264,7 +250,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             oi_kind = live.get("openinference.span.kind")
             if state.deferred and operation not in _AGENT_OPERATIONS and oi_kind != "AGENT":
                 # Mapped when the trace is built (cheaper); a provisional kind until then.
-                kind = _QUICK_KINDS.get(operation) or _QUICK_KINDS.get(oi_kind) or "custom"
+                kind = QUICK_KINDS.get(operation) or QUICK_KINDS.get(oi_kind) or "custom"
                 handles[span_id] = rec.start_child(kind, name, parent)
                 return
             # Agent spans are mapped now: spans inside inherit their agent name.

@@ -110,6 +110,13 @@ _OPENINFERENCE: Final[dict[str, str]] = {
     "EVALUATOR": "guardrail",
 }
 
+#: The kind an operation name or OpenInference kind alone gives, for spans that are not agents
+#: (agents are mapped at their start; everything else may be mapped when the trace is built and
+#: starts with this provisional kind).
+QUICK_KINDS: Final[dict[str, str]] = {
+    name: kind for name, kind in (*_OPERATIONS.items(), *_OPENINFERENCE.items()) if kind != "agent"
+}
+
 # Every attribute the mapping reads, by role; within a role, earlier keys win.
 # ``text`` roles need a non-empty text (numbers are turned into text), ``number``
 # roles an integer (also from a numeric string), payload roles any non-null value.

@@ -429,3 +429,14 @@ def generated_trace(n: int, *, agents: int = 8, seed: int = 0, name: str = "gene
         spans=tuple(spans),
         versions={"prompt:orchestrator": "orchestrator@v1#00000000"},
     )
+
+
+#: Flags for headless Chromium opening a report offline (the browser tests and bench_report use them).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]

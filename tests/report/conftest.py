@@ -11,16 +11,8 @@ from typing import Any
 
 import pytest
 
+from pytest_agenttrace.report._samples import CHROMIUM_ARGS
 from pytest_agenttrace.report.html import ReportEntry, write_html
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 def chromium_path() -> str | None:
