@@ -32,8 +32,10 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .. import recorder as _recorder_module
-from ..recorder import SpanHandle, active_recorder
-from ..recorder import current_span as _current_span
+from ..recorder import _CURRENT, SpanHandle, active_recorder
+
+#: The native span open in this context (the recorder's context variable, read without a wrapper call).
+native_current_span: Final = _CURRENT.get
 
 if TYPE_CHECKING:
     from ..recorder import Recorder
@@ -117,7 +119,7 @@ def register_parent_provider(provider: ParentProvider) -> None:
 
 def foreign_parent(rec: Recorder) -> SpanHandle | None:
     """The innermost open foreign span of ``rec`` in this context (what the recorder asks)."""
-    return _best(rec, None, None)
+    return ask_providers(rec, None, None)
 
 
 def resolve_parent(rec: Recorder, skip: ParentProvider | None = None) -> SpanHandle | None:
@@ -125,13 +127,24 @@ def resolve_parent(rec: Recorder, skip: ParentProvider | None = None) -> SpanHan
 
     ``skip`` leaves out the caller's own provider (it knows its framework's parent).
     """
-    best = _current_span()
+    best = native_current_span()
     if best is not None and best.recorder is not rec:
         best = None
-    return _best(rec, best, skip)
+    try:
+        live: list[ParentProvider] = rec.__dict__[_STATES_ATTRIBUTE][_LIVE_KEY]
+    except (AttributeError, KeyError):
+        return best
+    if len(live) == 1 and live[0] is skip:  # only the caller's own framework recorded here: nothing to ask
+        return best
+    return ask_providers(rec, best, skip)
 
 
-def _best(rec: Recorder, best: SpanHandle | None, skip: ParentProvider | None) -> SpanHandle | None:
+def ask_providers(rec: Recorder, best: SpanHandle | None, skip: ParentProvider | None) -> SpanHandle | None:
+    """``best`` or a live provider's open span of ``rec`` that started later (``skip`` not asked).
+
+    What :func:`resolve_parent` does after reading the native current span; an adapter's hot path
+    that has read it (and the recorder's states) itself calls this only when another provider is live.
+    """
     try:
         live: list[ParentProvider] = rec.__dict__[_STATES_ATTRIBUTE][_LIVE_KEY]
     except (AttributeError, KeyError):
@@ -182,6 +195,10 @@ def _clock_offset(rec: Recorder) -> int:
 _STATES_ATTRIBUTE: Final = "_agenttrace_adapter_states"
 #: Among a recorder's adapter states: the parent providers to ask about it.
 _LIVE_KEY: Final = "agenttrace.live_providers"
+#: The two names above, for adapters' hot paths that read a recorder's states without a call:
+#: ``rec.__dict__[STATES_ATTRIBUTE]`` is key -> state, and under ``LIVE_KEY`` the providers to ask.
+STATES_ATTRIBUTE: Final = _STATES_ATTRIBUTE
+LIVE_KEY: Final = _LIVE_KEY
 
 T = TypeVar("T")
 

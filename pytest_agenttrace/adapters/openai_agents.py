@@ -47,7 +47,16 @@ from typing import TYPE_CHECKING, Any, Final
 from ..exceptions import MissingExtraError
 from ..recorder import SpanHandle, active_recorder
 from . import _context
-from ._context import log, register_parent_provider, resolve_parent, state_getter, state_peeker
+from ._context import (
+    LIVE_KEY,
+    STATES_ATTRIBUTE,
+    ask_providers,
+    log,
+    native_current_span,
+    register_parent_provider,
+    state_getter,
+    state_peeker,
+)
 
 try:
     from agents.tracing import TracingProcessor as _TracingProcessor
@@ -449,7 +458,13 @@ class AgentTraceProcessor(_TracingProcessor):
             log.warning("agenttrace: could not record an Agents SDK span at its start", exc_info=True)
 
     def _start(self, rec: Recorder, span: Any) -> None:
-        state = _state(rec)
+        # The recorder's adapter states read directly (what _state() returns): every span pays for
+        # this method, and a Python-level call costs about as much as the rest of a line here.
+        states = rec.__dict__.get(STATES_ATTRIBUTE)
+        state = states.get(SOURCE) if states is not None else None
+        if state is None:
+            state = _state(rec)
+            states = rec.__dict__[STATES_ATTRIBUTE]
         handles = state.handles
         data = span.span_data
         parent_sdk_id = span.parent_id
@@ -457,7 +472,15 @@ class AgentTraceProcessor(_TracingProcessor):
         has_parent = parent is not _MISSING
         if not has_parent:
             parent = None
-        innermost = resolve_parent(rec, skip=_current_sdk_parent if has_parent else None)
+        # resolve_parent(rec, skip=_current_sdk_parent), without the calls when no other framework
+        # recorded here.  The SDK's own current span is never asked: the SDK made it the parent if
+        # it exists (parent_id), unless the caller passed another parent on purpose.
+        innermost = native_current_span()
+        if innermost is not None and innermost.recorder is not rec:
+            innermost = None
+        live = states.get(LIVE_KEY) if states is not None else None
+        if live and (len(live) > 1 or live[0] is not _current_sdk_parent):
+            innermost = ask_providers(rec, innermost, _current_sdk_parent)
         if parent is None or (
             innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)
         ):
@@ -504,7 +527,7 @@ class AgentTraceProcessor(_TracingProcessor):
             state.delegations[span.span_id] = delegation
             state.by_tool.setdefault(parent.span_id, []).append(delegation)
             parent = delegation
-        handle = rec.start_child(kind, name, parent, attributes)
+        handle = rec._new(kind, name, parent, attributes if attributes is not None else {})  # kinds from our tables
         if kind == "handoff":
             handle.context = {}
             if not handle.attributes.get("from_agent"):
@@ -517,7 +540,10 @@ class AgentTraceProcessor(_TracingProcessor):
             return
         handle: SpanHandle | None = None
         try:
-            state = _state(rec)
+            states = rec.__dict__.get(STATES_ATTRIBUTE)
+            state = states.get(SOURCE) if states is not None else None
+            if state is None:  # nothing of the SDK's started in this recording
+                return
             handles = state.handles
             handle = handles.get(span.span_id)
             if handle is None or handle.end_ns is not None or handle.recorder is not rec:

@@ -46,15 +46,19 @@ from ..exceptions import MissingExtraError
 from ..recorder import SpanHandle, active_recorder
 from . import _context
 from ._context import (
-    descends as _descends,
-)
-from ._context import (
+    LIVE_KEY,
+    STATES_ATTRIBUTE,
+    ask_providers,
     epoch_to_recorder_ns,
     log,
+    native_current_span,
     register_parent_provider,
     resolve_parent,
     state_getter,
     state_peeker,
+)
+from ._context import (
+    descends as _descends,
 )
 from .semconv import QUICK_KINDS, MappedFields, map_otel_fields
 
@@ -72,6 +76,39 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
     _SpanProcessor = object  # type: ignore[assignment,misc]  # lets the module import; install() raises
 else:
     _IMPORT_ERROR = None
+
+#: Span class -> whether its spans keep their context, parent, name, status, events and
+#: attributes in the private fields the processor reads on its hot path (with the span id as
+#: item 1 of the context, a tuple).  Checked on the first span of each class seen (the SDK's
+#: ``Span`` at the start, the ``ReadableSpan`` it hands out at the end); for a class that does
+#: not, the public properties are read.
+_FAST_LAYOUT: dict[type, bool] = {}
+
+
+def _check_layout(span: Any) -> bool:
+    """Whether ``span``'s private fields say what its properties do (remembered for its class)."""
+    try:
+        context = span.get_span_context()
+        ok = (
+            span._context is context
+            and type(context) is SpanContext
+            and context[1] == context.span_id
+            and span._parent is span.parent
+            and span._name == span.name
+            and span._status is span.status
+            and hasattr(span._events, "_dq")
+            and type(span._attributes._dict) is dict
+        )
+    except Exception:  # noqa: BLE001 - any surprise: the public API it is
+        ok = False
+    _FAST_LAYOUT[type(span)] = ok
+    return ok
+
+
+def _handle_key(span: Any, fast: bool | None) -> int:
+    """The OpenTelemetry span id the processor files ``span`` under."""
+    return span._context[1] if fast else span.get_span_context().span_id  # type: ignore[no-any-return]
+
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -118,7 +155,7 @@ _Pending = tuple[SpanHandle, str, dict[str, Any], tuple[str, str] | None, tuple[
 class _OtelState:
     """Which OpenTelemetry span ids are which spans of one recorder."""
 
-    __slots__ = ("contexts", "deferred", "handles", "mapped", "pending", "remote", "synthetic", "trace_id")
+    __slots__ = ("contexts", "deferred", "handles", "mapped", "pending", "raw", "remote", "synthetic", "trace_id")
 
     def __init__(self, rec: Recorder) -> None:
         #: OpenTelemetry span id (int) -> handle, for spans captured or received.
@@ -134,6 +171,10 @@ class _OtelState:
         #: ended spans whose mapping waits for the next build of the trace:
         #: (handle, name, attributes, status error, events, attributes and mapping at the start).
         self.pending: list[_Pending] = []
+        #: the common case of the above, ended spans with nothing but attributes to map: the handle
+        #: alone, holding the SDK's own (frozen) attribute dict until the mapping replaces it.  No
+        #: object is kept per span that would not be kept anyway.
+        self.raw: list[SpanHandle] = []
         add_finalizer = getattr(rec, "add_finalizer", None)
         self.deferred = add_finalizer is not None
         if add_finalizer is not None:
@@ -148,8 +189,23 @@ def _flush(rec: Recorder, state: _OtelState) -> None:
     does on that path, without its calls); every other span goes through
     :func:`_apply_ended`.
     """
-    pending, state.pending = state.pending, []
+    raw, state.raw = state.raw, []
     mapper = _map
+    for handle in raw:
+        try:
+            attributes = handle.attributes  # the SDK's dict, read in place (see AgentTraceSpanProcessor.on_end)
+            try:
+                kind, handle.name, agent, mapped_attributes, input_value, output_value, versions, _ = mapper(
+                    handle.name, attributes, None
+                )
+            except Exception:  # noqa: BLE001 - _apply keeps the raw attributes and says so
+                handle.attributes = {}
+                _apply(rec, handle, handle.name, attributes, None, None)
+                continue
+            _fill(rec, handle, kind, agent, mapped_attributes, input_value, output_value, versions, replace=True)
+        except Exception:  # noqa: BLE001 - one bad span must not stop the others
+            log.warning("agenttrace: could not map OpenTelemetry span %r", handle.name, exc_info=True)
+    pending, state.pending = state.pending, []
     for ended in pending:
         try:
             handle, name, attributes, status_error, events, started = ended
@@ -220,45 +276,59 @@ class AgentTraceSpanProcessor(_SpanProcessor):
         if enabled is not None and SOURCE not in enabled:
             return
         try:
-            state = _state(rec)
+            # The hot path reads the recorder's adapter states and the SDK span's fields directly
+            # (what _state(), resolve_parent() and the span's properties return): every span pays
+            # for this method, and a Python-level call costs about as much as the rest of a line.
+            states = rec.__dict__.get(STATES_ATTRIBUTE)
+            state = states.get(SOURCE) if states is not None else None
+            if state is None:
+                state = _state(rec)
+                states = rec.__dict__[STATES_ATTRIBUTE]
             handles = state.handles
-            parent_ctx = span.parent
+            fast = _FAST_LAYOUT.get(type(span))
+            if fast is None:
+                fast = _check_layout(span)
+            parent_ctx = span._parent if fast else span.parent
             parent = None
             if parent_ctx is not None:
-                parent = handles.get(parent_ctx.span_id)
+                parent_id = parent_ctx[1] if type(parent_ctx) is SpanContext and fast else parent_ctx.span_id
+                parent = handles.get(parent_id)
                 if parent is None and state.remote:
-                    parent = _handle_for_span_id(rec, state, parent_ctx.span_id)
-            innermost = resolve_parent(rec, skip=_current_otel_parent)
+                    parent = _handle_for_span_id(rec, state, parent_id)
+            # resolve_parent(rec, skip=_current_otel_parent), without the calls when no other
+            # framework recorded into this recorder.
+            innermost = native_current_span()
+            if innermost is not None and innermost.recorder is not rec:
+                innermost = None
+            live = states.get(LIVE_KEY) if states is not None else None
+            if live and (len(live) > 1 or live[0] is not _current_otel_parent):
+                innermost = ask_providers(rec, innermost, _current_otel_parent)
             if parent is None or (
                 innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)
             ):
                 # A native span opened inside the OpenTelemetry parent is nearer.
                 parent = innermost
-            span_id = span.get_span_context().span_id
+            span_id = span._context[1] if fast else span.get_span_context().span_id
             # Read in place (no copy): only agent spans keep a copy, to compare with the end.
-            try:
-                live = span._attributes._dict
-            except AttributeError:
-                live = None
-            if type(live) is not dict:
-                live = _live_attributes(span)
-            name = span.name
-            if not live:
-                handles[span_id] = rec.start_child("custom", name, parent)
+            live_attributes = span._attributes._dict if fast else _live_attributes(span)
+            name = span._name if fast else span.name
+            if not live_attributes:
+                handles[span_id] = rec._new("custom", name, parent, {})
                 return
-            operation = live.get("gen_ai.operation.name")
-            oi_kind = live.get("openinference.span.kind")
+            get = live_attributes.get
+            operation: Any = get("gen_ai.operation.name")
+            oi_kind: Any = get("openinference.span.kind")
             if state.deferred and operation not in _AGENT_OPERATIONS and oi_kind != "AGENT":
                 # Mapped when the trace is built (cheaper); a provisional kind until then.
                 kind = QUICK_KINDS.get(operation) or QUICK_KINDS.get(oi_kind) or "custom"
-                handles[span_id] = rec.start_child(kind, name, parent)
+                handles[span_id] = rec._new(kind, name, parent, {})
                 return
             # Agent spans are mapped now: spans inside inherit their agent name.
-            plain = dict(live)
+            plain = dict(live_attributes)
             try:
                 mapped = _map(name, plain, None)
             except Exception:  # noqa: BLE001 - start as custom; the end tries again and says so
-                handles[span_id] = rec.start_child("custom", name, parent)
+                handles[span_id] = rec._new("custom", name, parent, {})
                 return
             state.mapped[span_id] = (plain, mapped)
             kind, name, agent = mapped[0], mapped[1], mapped[2]
@@ -279,38 +349,48 @@ class AgentTraceSpanProcessor(_SpanProcessor):
         handle: SpanHandle | None = None
         _sdk_span: Any = span
         try:
-            state = _state(rec)
-            span_id = span.get_span_context().span_id  # type: ignore[union-attr]  # always set on SDK spans
-            handle = state.handles.get(span_id)
+            states = rec.__dict__.get(STATES_ATTRIBUTE)
+            state = states.get(SOURCE) if states is not None else None
+            if state is None:  # nothing of OpenTelemetry's started in this recording
+                return
+            fast = _FAST_LAYOUT.get(type(span))
+            if fast is None:
+                fast = _check_layout(span)
+            handle = state.handles.get(_sdk_span._context[1] if fast else span.get_span_context().span_id)  # type: ignore[union-attr]
             if handle is None or handle.end_ns is not None:
                 return
-            started = state.mapped.pop(span_id, None) if state.mapped else None
+            started = state.mapped.pop(_handle_key(span, fast), None) if state.mapped else None
             # What the mapping needs, read without copies: an ended span is frozen.  Plain values
             # only, not the span: fewer objects for the garbage collector to walk meanwhile.
-            status_error = _status_error(span) if span.status.status_code is StatusCode.ERROR else None
-            events = getattr(span, "_events", None)  # the public property copies under a lock
-            if events is None:
-                events = span.events
-            else:  # the SDK's BoundedList: its deque answers "empty?" without a Python-level __len__
+            status = _sdk_span._status if fast else span.status
+            status_error = _status_error(span) if status.status_code is StatusCode.ERROR else None
+            if fast:  # the SDK's BoundedList: its deque answers "empty?" without a Python-level __len__
+                events = _sdk_span._events
                 events = getattr(events, "_dq", events)
-            try:
-                attributes = _sdk_span._attributes._dict  # the SDK's plain dict inside (see _live_attributes)
-            except AttributeError:
-                attributes = None
-            if type(attributes) is not dict:
-                attributes = dict(_live_attributes(span))
-            ended: _Pending = (
-                handle,
-                span.name,
-                attributes,
-                status_error,
-                tuple(events) if events else None,
-                started,
-            )
-            if state.deferred:
-                state.pending.append(ended)
+                attributes = _sdk_span._attributes._dict
+                name = _sdk_span._name
             else:
-                _apply_ended(rec, ended)
+                events = span.events
+                attributes = dict(_live_attributes(span))
+                name = span.name
+            if (
+                state.deferred
+                and started is None
+                and status_error is None
+                and not events
+                and name == handle.name
+                and not handle.attributes
+            ):
+                # Mapped at the next build.  The ended span's attribute dict is frozen: the handle
+                # holds it until then (no copy, no record of its own), the mapping replaces it.
+                handle.attributes = attributes
+                state.raw.append(handle)
+            else:
+                ended: _Pending = (handle, name, attributes, status_error, tuple(events) if events else None, started)
+                if state.deferred:
+                    state.pending.append(ended)
+                else:
+                    _apply_ended(rec, ended)
             handle.end()
         except Exception:  # noqa: BLE001 - never break the traced program
             log.warning(
@@ -410,12 +490,17 @@ def _fill(
     input_value: Any,
     output_value: Any,
     versions: Mapping[str, str] | None,
+    *,
+    replace: bool = False,
 ) -> None:
-    """Put a span's mapped fields on its handle (the deferred mapping and the general path alike)."""
+    """Put a span's mapped fields on its handle (the deferred mapping and the general path alike).
+
+    ``replace``: the handle's attributes are the raw ones just mapped; the mapping takes their place.
+    """
     handle.kind = kind
     if agent is not None:
         handle.agent = agent
-    if handle.attributes:
+    if handle.attributes and not replace:
         handle.attributes.update(mapped_attributes)
     else:  # a fresh dict from the mapping, used once: no copy needed
         handle.attributes = mapped_attributes

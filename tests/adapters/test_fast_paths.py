@@ -229,20 +229,26 @@ otel_values = st.one_of(
 )
 def test_otel_deferred_fill_equals_apply(name: str, attributes: dict[str, Any], parent_agent: str | None) -> None:
     results = []
-    for path in ("fast", "general"):
+    for path in ("raw", "fast", "general"):
         rec = Recorder(path)
         parent = rec.start_span("agent", parent_agent or "root", parent_id=None)
         parent.agent = parent_agent
         handle = rec.start_span("custom", name, parent_id=parent.span_id)
         handle.end()
-        if path == "fast":
+        if path == "raw":  # the common case: the handle holds the ended span's own attribute dict
+            state = otel._state(rec)
+            handle.attributes = dict(attributes)
+            state.raw.append(handle)
+            otel._flush(rec, state)
+        elif path == "fast":
             state = otel._state(rec)
             state.pending.append((handle, name, dict(attributes), None, None, None))
             otel._flush(rec, state)
         else:
             otel._apply(rec, handle, name, dict(attributes), None, None)
         results.append(handle)
-    assert_same_handles(*results)
+    assert_same_handles(results[0], results[2])
+    assert_same_handles(results[1], results[2])
 
 
 def test_otel_deferred_loop_keeps_raw_attributes_when_the_mapping_fails(
@@ -257,8 +263,13 @@ def test_otel_deferred_loop_keeps_raw_attributes_when_the_mapping_fails(
     handle.end()
     state = otel._state(rec)
     state.pending.append((handle, "t", {"gen_ai.tool.name": ("a", "b")}, None, None, None))
+    raw = rec.start_span("tool", "r", parent_id=None)
+    raw.end()
+    raw.attributes = {"gen_ai.tool.name": ("c",)}  # the raw list: the SDK's dict on the handle
+    state.raw.append(raw)
     otel._flush(rec, state)
     assert handle.attributes == {"otel": {"gen_ai.tool.name": ["a", "b"]}}
+    assert raw.attributes == {"otel": {"gen_ai.tool.name": ["c"]}}
     assert "could not map OpenTelemetry span" in caplog.text
 
 

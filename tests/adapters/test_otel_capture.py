@@ -307,3 +307,67 @@ def test_a_finished_recorder_is_not_kept_alive_by_the_capture(tracer: Tracer) ->
     del rec
     gc.collect()
     assert alive() is None  # the adapter's per-recorder state lives and dies with the recorder
+
+
+def _run_mixed_otel_workload(rec: Recorder, tracer: Tracer) -> None:
+    """Agent, tool, chat, renamed, failing and event-carrying spans, nested with native ones."""
+    with rec.agent("orchestrator"):
+        with tracer.start_as_current_span(
+            "invoke_agent coder", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "coder"}
+        ):
+            with tracer.start_as_current_span(
+                "execute_tool parse", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "parse"}
+            ):
+                with rec.llm("summarise"):
+                    pass
+            with tracer.start_as_current_span("provisional") as renamed:
+                renamed.update_name("execute_tool search")
+                renamed.set_attribute("gen_ai.operation.name", "execute_tool")
+                renamed.set_attribute("gen_ai.tool.name", "search")
+            with pytest.raises(ValueError), tracer.start_as_current_span(
+                "chat", attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "m1"}
+            ):
+                raise ValueError("model down")
+            with tracer.start_as_current_span("retrieval", attributes={"gen_ai.operation.name": "retrieval"}) as span:
+                span.add_event("retry", {"attempt": 2})
+            with tracer.start_as_current_span("db query", attributes={"db.system": "sqlite"}):
+                pass
+
+
+def _summary(rec: Recorder) -> list[tuple[Any, ...]]:
+    return [
+        (depth, s.kind, s.name, s.agent, s.status, s.attributes, [e["name"] for e in s.events])
+        for s, depth in rec.trace.walk()
+    ]
+
+
+def test_the_public_properties_path_records_what_the_fast_field_reads_do(
+    tracer: Tracer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A span class whose private fields are not what the hot path expects is read through its API."""
+    fast = Recorder("fast")
+    with fast:
+        _run_mixed_otel_workload(fast, tracer)
+    assert otel._FAST_LAYOUT and all(otel._FAST_LAYOUT.values())  # the SDK's Span and ReadableSpan qualify
+    monkeypatch.setattr(otel, "_FAST_LAYOUT", {cls: False for cls in otel._FAST_LAYOUT})
+    slow = Recorder("slow")
+    with slow:
+        _run_mixed_otel_workload(slow, tracer)
+    assert _summary(slow) == _summary(fast)
+    names = [row[2] for row in _summary(fast)]
+    assert "search" in names and "provisional" not in names  # renamed while running: the final name counts
+    (chat,) = (span for span in fast.trace.find("llm") if span.name == "chat")
+    assert chat.status == "error" and chat.error is not None and chat.error["type"] == "ValueError"
+    (db,) = fast.trace.find("custom")
+    assert db.attributes == {"otel": {"db.system": "sqlite"}}
+
+
+def test_a_span_class_with_another_layout_is_detected_and_read_through_its_api() -> None:
+    class Odd:
+        _context = None
+
+        def get_span_context(self) -> Any:
+            return "not a tuple"
+
+    assert otel._check_layout(Odd()) is False
+    assert otel._FAST_LAYOUT.pop(Odd) is False
