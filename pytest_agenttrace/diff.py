@@ -11,6 +11,13 @@ are matched by their key ``(kind, name, agent)``.  Per sibling list:
 3. spans still unpaired on both sides with the same key are paired as
    *moved*; the others are *added* or *removed* with their whole subtree.
 
+Where a key repeats among siblings (three ``tool:web_search`` calls, say),
+the key alone cannot tell which is which, so steps 1-3 first run on the key
+plus the span's whole content: identical subtrees pair up, and inserting a
+copy of a repeated call before it is one added span, not a change to every
+later one.  Spans left unpaired between two such anchors are then paired by
+key alone, in order, as *changed*.
+
 The alignment is always computed in one canonical orientation (the
 lexicographically smaller key list on the left) so that ``diff(A, B)`` is
 exactly the mirror image of ``diff(B, A)``.  Equal subtrees are skipped with
@@ -321,7 +328,7 @@ def _labels(nodes: Sequence[Mapping[str, Any]], parent: str) -> list[str]:
 _Pair = tuple[int | None, int | None, bool]  # (left index, right index, moved)
 
 
-def _align_keys(ka: Sequence[tuple[str, str, str]], kb: Sequence[tuple[str, str, str]]) -> list[_Pair]:
+def _align_keys(ka: Sequence[Any], kb: Sequence[Any]) -> list[_Pair]:
     """Align two key lists; returns pairs in merged order (see the module docstring)."""
     la, lb = len(ka), len(kb)
     prefix = 0
@@ -376,6 +383,65 @@ def _align_keys(ka: Sequence[tuple[str, str, str]], kb: Sequence[tuple[str, str,
 
 def _key_list(nodes: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
     return [node_key(n) for n in nodes]
+
+
+def _content_keys(
+    nodes: Sequence[Mapping[str, Any]], keys: list[tuple[str, str, str]], other: list[tuple[str, str, str]]
+) -> list[Any]:
+    """The keys, with the whole content added for spans whose key repeats on either side.
+
+    Only those spans need it (elsewhere the key names one span), so the
+    cost stays with the sibling lists that are ambiguous.
+    """
+    counts = Counter(keys)
+    counts.update(other)
+    if len(counts) == len(keys) + len(other):  # no key twice: nothing is ambiguous
+        return keys
+    try:
+        return [
+            (key, _canonical(node)) if counts[key] > 1 else (key, "") for key, node in zip(keys, nodes, strict=True)
+        ]
+    except RecursionError:  # subtrees deeper than the recursion limit: the key alone, as before
+        return keys
+
+
+def _align(ea: Sequence[Any], eb: Sequence[Any], ka: Sequence[Any], kb: Sequence[Any]) -> list[_Pair]:
+    """:func:`_align_keys` on the content keys, then the spans left unpaired between anchors paired by key."""
+    pairs = _align_keys(ea, eb)
+    if ea is ka:
+        return pairs
+    out: list[_Pair] = []
+    gap: list[_Pair] = []
+    for pair in [*pairs, None]:
+        if pair is not None and (pair[0] is None or pair[1] is None):
+            gap.append(pair)
+            continue
+        if gap:
+            out.extend(_pair_by_key(gap, ka, kb))
+            gap = []
+        if pair is not None:
+            out.append(pair)
+    return out
+
+
+def _pair_by_key(gap: list[_Pair], ka: Sequence[Any], kb: Sequence[Any]) -> list[_Pair]:
+    """Unpaired spans between two anchors: the n-th removed and the n-th added of a key become a pair."""
+    added: dict[Any, list[int]] = {}
+    for _, j, _ in gap:
+        if j is not None:
+            added.setdefault(kb[j], []).append(j)
+    paired: dict[int, int] = {}
+    for i, _, _ in gap:
+        if i is not None and added.get(ka[i]):
+            paired[i] = added[ka[i]].pop(0)
+    if not paired:
+        return gap
+    taken = set(paired.values())
+    return [
+        (i, paired[i], False) if i is not None and i in paired else (i, j, moved)
+        for i, j, moved in gap
+        if not (j is not None and j in taken)
+    ]
 
 
 def _field_path(parts: Iterable[Any]) -> str:
@@ -471,8 +537,11 @@ def diff_normalized(old: Mapping[str, Any], new: Mapping[str, Any], *, float_tol
     while work:
         a_nodes, b_nodes, a_parent, b_parent = work.pop()
         ka, kb = _key_list(a_nodes), _key_list(b_nodes)
-        swapped = ka > kb
-        pairs = _align_keys(kb, ka) if swapped else _align_keys(ka, kb)
+        ea, eb = _content_keys(a_nodes, ka, kb), _content_keys(b_nodes, kb, ka)
+        if ea is ka or eb is kb:  # not ambiguous (or too deep to tell): keys alone on both sides
+            ea, eb = ka, kb
+        swapped = (ea, ka) > (eb, kb)
+        pairs = _align(eb, ea, kb, ka) if swapped else _align(ea, eb, ka, kb)
         if swapped:
             pairs = [(j, i, moved) for i, j, moved in pairs]
         a_labels, b_labels = _labels(a_nodes, a_parent), _labels(b_nodes, b_parent)

@@ -246,3 +246,33 @@ def test_level_changes_what_counts_as_a_difference(level: str) -> None:
     new["spans"][3]["output"] = {"hits": 99}
     result = diff_traces(pipeline(), new, NormalizeOptions.build(level=level))
     assert result.same is (level == "structure")
+
+
+def _trace(*spans: Span) -> Trace:
+    return Trace(trace_id="t", name="t", started_at="x", spans=spans)
+
+
+def test_a_copy_of_a_repeated_call_inserted_before_it_is_one_added_span() -> None:
+    # Found by the property above: the key alone paired the new call with the old one (a change
+    # to its output and a lost child) and reported the old one as added.
+    old = _trace(
+        Span(span_id="1", parent_id=None, kind="tool", name="web_search"),
+        Span(span_id="2", parent_id="1", kind="agent", name="orchestrator", agent="orchestrator"),
+    )
+    new = _trace(
+        Span(span_id="0", parent_id=None, kind="tool", name="web_search", output={"x": 1}),
+        Span(span_id="1", parent_id=None, kind="tool", name="web_search"),
+        Span(span_id="2", parent_id="1", kind="agent", name="orchestrator", agent="orchestrator"),
+    )
+    result = diff_traces(old, new)
+    assert [(c.op, c.new_path) for c in result.changes] == [("added", "tool:web_search[1]")]
+    assert diff_traces(new, old).changes == result.mirror().changes
+
+
+def test_one_of_several_repeated_calls_changed_is_one_change_not_an_add_and_a_remove() -> None:
+    calls = [Span(span_id=str(n), parent_id=None, kind="tool", name="web_search", output=n) for n in range(4)]
+    edited = [*calls[:2], calls[2].replace(output="edited"), calls[3]]
+    result = diff_traces(_trace(*calls), _trace(*edited))
+    assert [(c.op, c.old_path, c.field, c.old, c.new) for c in result.changes] == [
+        ("changed", "tool:web_search[3]", "output", 2, "edited")
+    ]
