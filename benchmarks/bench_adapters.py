@@ -28,7 +28,11 @@ of capture is shown too: everything the adapter spends for a span to end up
 mapped in the trace.  After each round the last span is checked to be mapped
 in full by then.  The total also counts the recorder turning the captured
 spans into the finished trace (a native span pays that as well, but without
-it a captured span is not in any trace yet).  A benchmark, not a
+it a captured span is not in any trace yet).  Two rows for information
+follow: both sides exporting every OpenTelemetry span to memory, and a
+processor that only starts and ends a recorder span per OpenTelemetry span
+(no mapping, no parenthood), which is the recorder's own share of the
+overhead in that place.  A benchmark, not a
 test: ``python benchmarks/bench_adapters.py [--spans 20000] [--repeat 5]``.
 """
 
@@ -40,7 +44,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pytest_agenttrace.recorder import Recorder, SpanHandle
+from pytest_agenttrace.recorder import Recorder, SpanHandle, active_recorder
 
 GOAL = 50.0
 
@@ -54,6 +58,8 @@ def _measure(
     spans: int,
     repeat: int,
     check: Callable[[SpanHandle], None],
+    *,
+    finalizers: bool = True,
 ) -> tuple[float, float, float]:
     """Best ``(framework, +capture in run, +capture with deferred mapping)`` seconds per span.
 
@@ -76,7 +82,7 @@ def _measure(
             start = _clock()
             captured(spans)
             ran = _clock() - start
-        if not rec._finalizers:
+        if finalizers and not rec._finalizers:
             raise SystemExit("the adapter registered no finalizer: the benchmark no longer sees its deferred mapping")
         start = _clock()
         rec.run_finalizers()  # the deferred mapping: what a build of the trace runs first
@@ -165,6 +171,47 @@ def bench_agents(spans: int, repeat: int) -> tuple[float, float, float]:
         set_trace_processors([])
 
 
+def bench_floor_otel(spans: int, repeat: int) -> tuple[float, float, float]:
+    """Information: a processor that only records each span (start a handle, end it), no mapping.
+
+    What recording a span at all costs in that place (the recorder's part):
+    the adapter's share of the overhead is the rest.
+    """
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    attrs = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search", "gen_ai.tool.call.id": "call_1"}
+
+    class RecordOnly(SpanProcessor):
+        def __init__(self) -> None:
+            self.handles: dict[int, SpanHandle] = {}
+
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            rec = active_recorder()
+            if rec is not None:
+                self.handles[span.get_span_context().span_id] = rec.start_child("tool", "search", None)
+
+        def on_end(self, span: Any) -> None:
+            handle = self.handles.pop(span.get_span_context().span_id, None)
+            if handle is not None:
+                handle.end()
+
+    def make(provider: TracerProvider) -> Callable[[int], None]:
+        tracer = provider.get_tracer("bench")
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                with tracer.start_as_current_span("execute_tool search", attributes=attrs):
+                    pass
+
+        return run
+
+    plain = TracerProvider()
+    plain._active_span_processor._span_processors = ()
+    recording = TracerProvider()
+    recording._active_span_processor._span_processors = (RecordOnly(),)
+    return _measure(make(plain), make(recording), spans, repeat, lambda handle: None, finalizers=False)
+
+
 def install_all() -> None:
     """Hook every framework, as the plugin's default ``--agenttrace-capture=auto`` does.
 
@@ -195,6 +242,7 @@ def main() -> None:
     rows.append(("OpenAI Agents SDK span", *bench_agents(args.spans, args.repeat)))
     # Information, not the goal's set-up: an application that already exports its spans somewhere.
     rows.append(("OTel span, exporting (*)", *bench_otel(args.spans, args.repeat, exporting=True)))
+    rows.append(("OTel, record only (**)", *bench_floor_otel(args.spans, args.repeat)))
     print(f"goal: the adapter adds at most {GOAL:.0f}% to the framework's own per-span cost")
     print(
         f"{'framework':<24} {'framework µs':>13} {'+capture, in run':>17} {'adds':>6} {'+deferred + build':>18} {'adds':>6}"
@@ -208,6 +256,10 @@ def main() -> None:
     print(
         "(*) information, not the goal's set-up: both sides also export every span to memory "
         "(SimpleSpanProcessor + InMemorySpanExporter, as bench_recording measures the OpenTelemetry SDK)"
+    )
+    print(
+        "(**) information: a processor that only starts and ends a recorder span per OpenTelemetry span "
+        "(no mapping, no parenthood), the recorder's own share of the overhead in that place"
     )
 
 
