@@ -11,12 +11,15 @@ are matched by their key ``(kind, name, agent)``.  Per sibling list:
 3. spans still unpaired on both sides with the same key are paired as
    *moved*; the others are *added* or *removed* with their whole subtree.
 
-Where a key repeats among siblings (three ``tool:web_search`` calls, say),
-the key alone cannot tell which is which, so steps 1-3 first run on the key
-plus the span's whole content: identical subtrees pair up, and inserting a
-copy of a repeated call before it is one added span, not a change to every
-later one.  Spans left unpaired between two such anchors are then paired by
-key alone, in order, as *changed*.
+Where a key repeats among the siblings of one side (three
+``tool:web_search`` calls, say), the key alone cannot tell which is which,
+so steps 1-3 first run on the key plus, for those spans, their own content
+(their fields and their number of children): identical calls pair up, and
+inserting a copy of a repeated call before it is one added span, not a
+change to every later one.  Spans left unpaired between two such anchors
+are then paired by key alone, in order (*changed* where they differ), and
+what is still unpaired on both sides with the same key is *moved*, as in
+step 3.
 
 The alignment is always computed in one canonical orientation (the
 lexicographically smaller key list on the left) so that ``diff(A, B)`` is
@@ -386,27 +389,31 @@ def _key_list(nodes: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
 
 
 def _content_keys(
-    nodes: Sequence[Mapping[str, Any]], keys: list[tuple[str, str, str]], other: list[tuple[str, str, str]]
+    nodes: Sequence[Mapping[str, Any]], keys: list[tuple[str, str, str]], repeated: set[tuple[str, str, str]]
 ) -> list[Any]:
-    """The keys, with the whole content added for spans whose key repeats on either side.
+    """The keys, each with the span's own content when its key is in ``repeated``.
 
-    Only those spans need it (elsewhere the key names one span), so the
-    cost stays with the sibling lists that are ambiguous.
+    The content is the span's own fields and its number of children (not
+    the subtree: each span is read once per diff, so the cost stays linear).
+    Spans of keys that do not repeat get ``""``: the key alone names them.
     """
-    counts = Counter(keys)
-    counts.update(other)
-    if len(counts) == len(keys) + len(other):  # no key twice: nothing is ambiguous
-        return keys
-    try:
-        return [
-            (key, _canonical(node)) if counts[key] > 1 else (key, "") for key, node in zip(keys, nodes, strict=True)
-        ]
-    except RecursionError:  # subtrees deeper than the recursion limit: the key alone, as before
-        return keys
+    return [
+        (key, _canonical({**node, "children": len(node.get("children", ()))})) if key in repeated else (key, "")
+        for key, node in zip(keys, nodes, strict=True)
+    ]
+
+
+def _repeated(*key_lists: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """The keys found more than once in one of the lists."""
+    out: set[tuple[str, str, str]] = set()
+    for keys in key_lists:
+        if len(set(keys)) < len(keys):
+            out.update(key for key, count in Counter(keys).items() if count > 1)
+    return out
 
 
 def _align(ea: Sequence[Any], eb: Sequence[Any], ka: Sequence[Any], kb: Sequence[Any]) -> list[_Pair]:
-    """:func:`_align_keys` on the content keys, then the spans left unpaired between anchors paired by key."""
+    """Align siblings on their content keys, then pair what is left by key (see the module docstring)."""
     pairs = _align_keys(ea, eb)
     if ea is ka:
         return pairs
@@ -417,30 +424,36 @@ def _align(ea: Sequence[Any], eb: Sequence[Any], ka: Sequence[Any], kb: Sequence
             gap.append(pair)
             continue
         if gap:
-            out.extend(_pair_by_key(gap, ka, kb))
+            out.extend(_pair_by_key(gap, ka, kb, moved=False))
             gap = []
         if pair is not None:
             out.append(pair)
-    return out
+    # Still unpaired on both sides with the same key, across anchors: a move (step 3 on keys).
+    return _pair_by_key(out, ka, kb, moved=True)
 
 
-def _pair_by_key(gap: list[_Pair], ka: Sequence[Any], kb: Sequence[Any]) -> list[_Pair]:
-    """Unpaired spans between two anchors: the n-th removed and the n-th added of a key become a pair."""
-    added: dict[Any, list[int]] = {}
-    for _, j, _ in gap:
-        if j is not None:
-            added.setdefault(kb[j], []).append(j)
+def _pair_by_key(pairs: list[_Pair], ka: Sequence[Any], kb: Sequence[Any], *, moved: bool) -> list[_Pair]:
+    """The n-th unpaired left span and the n-th unpaired right span of a key become a pair.
+
+    The pair takes the left span's place; ``moved`` marks it as a move.
+    """
+    waiting: dict[Any, list[int]] = {}
+    for i, j, _ in pairs:
+        if i is None and j is not None:
+            waiting.setdefault(kb[j], []).append(j)
+    if not waiting:
+        return pairs
     paired: dict[int, int] = {}
-    for i, _, _ in gap:
-        if i is not None and added.get(ka[i]):
-            paired[i] = added[ka[i]].pop(0)
+    for i, j, _ in pairs:
+        if j is None and i is not None and waiting.get(ka[i]):
+            paired[i] = waiting[ka[i]].pop(0)
     if not paired:
-        return gap
+        return pairs
     taken = set(paired.values())
     return [
-        (i, paired[i], False) if i is not None and i in paired else (i, j, moved)
-        for i, j, moved in gap
-        if not (j is not None and j in taken)
+        (i, paired[i], moved) if j is None and i is not None and i in paired else (i, j, was_moved)
+        for i, j, was_moved in pairs
+        if not (i is None and j is not None and j in taken)
     ]
 
 
@@ -537,9 +550,14 @@ def diff_normalized(old: Mapping[str, Any], new: Mapping[str, Any], *, float_tol
     while work:
         a_nodes, b_nodes, a_parent, b_parent = work.pop()
         ka, kb = _key_list(a_nodes), _key_list(b_nodes)
-        ea, eb = _content_keys(a_nodes, ka, kb), _content_keys(b_nodes, kb, ka)
-        if ea is ka or eb is kb:  # not ambiguous (or too deep to tell): keys alone on both sides
-            ea, eb = ka, kb
+        ea: list[Any] = ka
+        eb: list[Any] = kb
+        repeated = _repeated(ka, kb)
+        if repeated:  # a key names more than one sibling on a side: its spans' content tells them apart
+            try:
+                ea, eb = _content_keys(a_nodes, ka, repeated), _content_keys(b_nodes, kb, repeated)
+            except (RecursionError, TypeError, ValueError):  # content JSON cannot hold: the keys alone
+                ea, eb = ka, kb
         swapped = (ea, ka) > (eb, kb)
         pairs = _align(eb, ea, kb, ka) if swapped else _align(ea, eb, ka, kb)
         if swapped:

@@ -171,10 +171,9 @@ class _OtelState:
         #: ended spans whose mapping waits for the next build of the trace:
         #: (handle, name, attributes, status error, events, attributes and mapping at the start).
         self.pending: list[_Pending] = []
-        #: the common case of the above, ended spans with nothing but attributes to map: the handle
-        #: alone, holding the SDK's own (frozen) attribute dict until the mapping replaces it.  No
-        #: object is kept per span that would not be kept anyway.
-        self.raw: list[SpanHandle] = []
+        #: the common case of the above, ended spans with nothing but attributes to map, flat:
+        #: handle, the SDK's own (frozen) attribute dict, handle, ...  No object is made per span.
+        self.raw: list[Any] = []
         add_finalizer = getattr(rec, "add_finalizer", None)
         self.deferred = add_finalizer is not None
         if add_finalizer is not None:
@@ -191,18 +190,17 @@ def _flush(rec: Recorder, state: _OtelState) -> None:
     """
     raw, state.raw = state.raw, []
     mapper = _map
-    for handle in raw:
+    items = iter(raw)
+    for handle, attributes in zip(items, items, strict=True):
         try:
-            attributes = handle.attributes  # the SDK's dict, read in place (see AgentTraceSpanProcessor.on_end)
             try:
                 kind, handle.name, agent, mapped_attributes, input_value, output_value, versions, _ = mapper(
                     handle.name, attributes, None
                 )
             except Exception:  # noqa: BLE001 - _apply keeps the raw attributes and says so
-                handle.attributes = {}
                 _apply(rec, handle, handle.name, attributes, None, None)
                 continue
-            _fill(rec, handle, kind, agent, mapped_attributes, input_value, output_value, versions, replace=True)
+            _fill(rec, handle, kind, agent, mapped_attributes, input_value, output_value, versions)
         except Exception:  # noqa: BLE001 - one bad span must not stop the others
             log.warning("agenttrace: could not map OpenTelemetry span %r", handle.name, exc_info=True)
     pending, state.pending = state.pending, []
@@ -381,10 +379,11 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                 and name == handle.name
                 and not handle.attributes
             ):
-                # Mapped at the next build.  The ended span's attribute dict is frozen: the handle
-                # holds it until then (no copy, no record of its own), the mapping replaces it.
-                handle.attributes = attributes
-                state.raw.append(handle)
+                # Mapped at the next build.  The ended span's attribute dict is frozen: kept until
+                # then as it is (no copy, no record of its own), beside the handle.
+                raw = state.raw
+                raw.append(handle)
+                raw.append(attributes)
             else:
                 ended: _Pending = (handle, name, attributes, status_error, tuple(events) if events else None, started)
                 if state.deferred:
@@ -490,17 +489,12 @@ def _fill(
     input_value: Any,
     output_value: Any,
     versions: Mapping[str, str] | None,
-    *,
-    replace: bool = False,
 ) -> None:
-    """Put a span's mapped fields on its handle (the deferred mapping and the general path alike).
-
-    ``replace``: the handle's attributes are the raw ones just mapped; the mapping takes their place.
-    """
+    """Put a span's mapped fields on its handle (the deferred mapping and the general path alike)."""
     handle.kind = kind
     if agent is not None:
         handle.agent = agent
-    if handle.attributes and not replace:
+    if handle.attributes:
         handle.attributes.update(mapped_attributes)
     else:  # a fresh dict from the mapping, used once: no copy needed
         handle.attributes = mapped_attributes

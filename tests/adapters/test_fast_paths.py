@@ -235,10 +235,9 @@ def test_otel_deferred_fill_equals_apply(name: str, attributes: dict[str, Any], 
         parent.agent = parent_agent
         handle = rec.start_span("custom", name, parent_id=parent.span_id)
         handle.end()
-        if path == "raw":  # the common case: the handle holds the ended span's own attribute dict
+        if path == "raw":  # the common case: the ended span's own attribute dict beside the handle
             state = otel._state(rec)
-            handle.attributes = dict(attributes)
-            state.raw.append(handle)
+            state.raw += [handle, dict(attributes)]
             otel._flush(rec, state)
         elif path == "fast":
             state = otel._state(rec)
@@ -265,8 +264,7 @@ def test_otel_deferred_loop_keeps_raw_attributes_when_the_mapping_fails(
     state.pending.append((handle, "t", {"gen_ai.tool.name": ("a", "b")}, None, None, None))
     raw = rec.start_span("tool", "r", parent_id=None)
     raw.end()
-    raw.attributes = {"gen_ai.tool.name": ("c",)}  # the raw list: the SDK's dict on the handle
-    state.raw.append(raw)
+    state.raw += [raw, {"gen_ai.tool.name": ("c",)}]  # the raw list: handle, the SDK's dict
     otel._flush(rec, state)
     assert handle.attributes == {"otel": {"gen_ai.tool.name": ["a", "b"]}}
     assert raw.attributes == {"otel": {"gen_ai.tool.name": ["c"]}}

@@ -371,3 +371,27 @@ def test_a_span_class_with_another_layout_is_detected_and_read_through_its_api()
 
     assert otel._check_layout(Odd()) is False
     assert otel._FAST_LAYOUT.pop(Odd) is False
+
+
+def test_setting_attributes_on_an_ended_captured_span_never_touches_the_sdk_span() -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    otel.install(provider)
+    rec = Recorder("late-attributes")
+    with rec:
+        attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
+        with provider.get_tracer("t").start_as_current_span("execute_tool search", attributes=attributes):
+            pass
+        (handle,) = rec._order  # ended, not yet mapped (the mapping waits for the build)
+        handle.set_attribute("note", "x")
+        handle.set_usage(input_tokens=3)
+    (exported,) = exporter.get_finished_spans()
+    assert dict(exported.attributes or {}) == attributes  # the SDK's span is untouched
+    (span,) = rec.trace.spans
+    assert span.kind == "tool" and span.name == "search"
+    assert span.attributes["note"] == "x" and span.attributes["usage"] == {"input_tokens": 3}
+    assert span.attributes["operation"] == "execute_tool" and "otel" not in span.attributes

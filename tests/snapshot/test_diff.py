@@ -276,3 +276,36 @@ def test_one_of_several_repeated_calls_changed_is_one_change_not_an_add_and_a_re
     assert [(c.op, c.old_path, c.field, c.old, c.new) for c in result.changes] == [
         ("changed", "tool:web_search[3]", "output", 2, "edited")
     ]
+
+
+def _tools(*items: tuple[str, Any]) -> Trace:
+    return _trace(
+        *(
+            Span(span_id=str(n), parent_id=None, kind="tool", name=name, output=out)
+            for n, (name, out) in enumerate(items)
+        )
+    )
+
+
+def _ops(result: Any) -> list[tuple[str, Any, Any]]:
+    return [(c.op, c.old_path, c.field) for c in result.changes]
+
+
+def test_a_reordered_and_changed_unique_span_is_a_move_and_a_change() -> None:
+    result = diff_traces(_tools(("t", 1), ("u", 1)), _tools(("u", 1), ("t", 2)))
+    assert sorted(_ops(result)) == [("changed", "tool:t", "output"), ("moved", "tool:u", None)]
+
+
+def test_a_changed_repeated_span_that_moved_across_an_anchor_is_still_paired() -> None:
+    result = diff_traces(_tools(("t", 1), ("u", 0), ("t", 2)), _tools(("u", 0), ("t", 11), ("t", 2)))
+    ops = _ops(result)
+    assert ("changed", "tool:t[1]", "output") in ops
+    assert not any(op in ("added", "removed") for op, _, _ in ops), ops
+
+
+def test_repeated_spans_with_keys_json_cannot_sort_fall_back_to_the_keys() -> None:
+    same = Span(span_id="1", parent_id=None, kind="tool", name="t", output={1: "a", "b": 2})
+    twin = same.replace(span_id="2")
+    old = _trace(same, twin, Span(span_id="3", parent_id=None, kind="llm", name="x", output=1))
+    new = _trace(same, twin, Span(span_id="3", parent_id=None, kind="llm", name="x", output=2))
+    assert _ops(diff_traces(old, new)) == [("changed", "llm:x", "output")]
