@@ -282,3 +282,28 @@ def test_captured_function_span_fields_match_map_span_data(agenttrace: Recorder)
         )
     )
     assert tool.attributes["mcp_data"] == expected.attributes["mcp_data"] == mcp
+
+
+def test_an_explicit_parent_outside_the_recording_makes_a_root_not_a_child_of_the_current_span() -> None:
+    from agents.tracing import agent_span
+    from agents.tracing import trace as sdk_trace
+
+    rec = Recorder("explicit-parent")
+    with sdk_trace("wf"):
+        outer = agent_span(name="pre")
+        outer.start(mark_as_current=True)  # started before the recording: never in its trace
+        with rec:
+            with agent_span(name="A"):
+                with custom_span("explicit", parent=outer):  # the caller names the parent: not A
+                    pass
+                with custom_span("implicit"):  # the SDK's current span is the parent: A
+                    pass
+                with agent_span(name="B", parent=outer):  # a recorded span under the unrecorded one
+                    with custom_span("inner"):
+                        pass
+        outer.finish(reset_current=True)
+    spans = {span.name: span for span in rec.trace.spans}
+    assert "pre" not in spans
+    assert spans["implicit"].parent_id == spans["A"].span_id
+    assert spans["explicit"].parent_id is None  # its parent is not in the trace
+    assert spans["B"].parent_id is None and spans["inner"].parent_id == spans["B"].span_id
