@@ -373,7 +373,7 @@ def _align_keys(ka: Sequence[Any], kb: Sequence[Any]) -> list[_Pair]:
         rebuilt: list[_Pair] = []
         for left, right, _ in middle:
             if left is not None and left in moved_to:
-                rebuilt.append((left, moved_to[left], True))
+                rebuilt.append((left, moved_to[left], left != moved_to[left]))
             elif right is not None and right in moved_from:
                 continue
             else:
@@ -401,6 +401,11 @@ def _content_keys(
         (key, _canonical({**node, "children": len(node.get("children", ()))})) if key in repeated else (key, "")
         for key, node in zip(keys, nodes, strict=True)
     ]
+
+
+#: Sibling lists longer than this (both sides together) are aligned on keys alone: the matching
+#: pass is quadratic at worst, and content makes more distinct values for it to weigh.
+_CONTENT_ALIGN_MAX: Final = 4000
 
 
 def _repeated(*key_lists: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
@@ -451,7 +456,7 @@ def _pair_by_key(pairs: list[_Pair], ka: Sequence[Any], kb: Sequence[Any], *, mo
         return pairs
     taken = set(paired.values())
     return [
-        (i, paired[i], moved) if j is None and i is not None and i in paired else (i, j, was_moved)
+        (i, paired[i], moved and i != paired[i]) if j is None and i is not None and i in paired else (i, j, was_moved)
         for i, j, was_moved in pairs
         if not (i is None and j is not None and j in taken)
     ]
@@ -474,9 +479,13 @@ def _field_changes(
     left, right = dict(old), dict(new)
     left.pop("children", None)
     right.pop("children", None)
-    if left == right:
+    if _equal(left, right):
         return []
-    swapped = _canonical(left) > _canonical(right)
+    try:
+        swapped = _canonical(left) > _canonical(right)
+    except (TypeError, ValueError, RecursionError):
+        # Content JSON cannot order (dict keys of mixed types) or nesting too deep: one change per field.
+        return _whole_field_changes(left, right)
     if swapped:
         left, right = right, left
     # Imported here: deepdiff costs ~0.3 s to import, and every pytest start loads this module.
@@ -486,7 +495,11 @@ def _field_changes(
     kwargs: dict[str, Any] = {"view": "tree", "verbose_level": 2}
     if float_tolerance:
         kwargs["math_epsilon"] = float_tolerance
-    result = DeepDiff(left, right, **kwargs)
+    try:
+        result = DeepDiff(left, right, **kwargs)
+    except RecursionError:
+        pairs = _whole_field_changes(left, right)
+        return [(p, b, a) for p, a, b in pairs] if swapped else pairs
     found: list[tuple[str, Any, Any]] = []
     for levels in result.values():
         for level in levels:
@@ -495,6 +508,20 @@ def _field_changes(
             found.append((_field_path(level.path(output_format="list")), a, b))
     found.sort(key=lambda item: item[0])
     return [(p, b, a) for p, a, b in found] if swapped else found
+
+
+def _whole_field_changes(left: Mapping[str, Any], right: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """One ``(field, old, new)`` per top-level field that differs, for values DeepDiff cannot walk.
+
+    Values nested deeper than the recursion limit cannot be compared at all:
+    such a field is reported as changed.
+    """
+    out = []
+    for key in sorted(set(left) | set(right), key=str):
+        a, b = left.get(key, MISSING), right.get(key, MISSING)
+        if not _equal(a, b):
+            out.append((str(key), a, b))
+    return out
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -552,7 +579,7 @@ def diff_normalized(old: Mapping[str, Any], new: Mapping[str, Any], *, float_tol
         ka, kb = _key_list(a_nodes), _key_list(b_nodes)
         ea: list[Any] = ka
         eb: list[Any] = kb
-        repeated = _repeated(ka, kb)
+        repeated = _repeated(ka, kb) if len(ka) + len(kb) <= _CONTENT_ALIGN_MAX else None
         if repeated:  # a key names more than one sibling on a side: its spans' content tells them apart
             try:
                 ea, eb = _content_keys(a_nodes, ka, repeated), _content_keys(b_nodes, kb, repeated)

@@ -495,9 +495,10 @@ def _fill(
     if agent is not None:
         handle.agent = agent
     if handle.attributes:
-        handle.attributes.update(mapped_attributes)
-    else:  # a fresh dict from the mapping, used once: no copy needed
-        handle.attributes = mapped_attributes
+        # Set on the handle itself (after the span ended, before the build): those win, as they
+        # would had the span been mapped at its end.  The mapping's dict is fresh: no copy needed.
+        mapped_attributes.update(handle.attributes)
+    handle.attributes = mapped_attributes
     if kind == "handoff" or kind == "delegation":
         _fill_handoff(rec, handle)
     if input_value is not None:

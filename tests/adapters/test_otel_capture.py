@@ -383,7 +383,11 @@ def test_setting_attributes_on_an_ended_captured_span_never_touches_the_sdk_span
     otel.install(provider)
     rec = Recorder("late-attributes")
     with rec:
-        attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "search",
+            "gen_ai.usage.input_tokens": 5,
+        }
         with provider.get_tracer("t").start_as_current_span("execute_tool search", attributes=attributes):
             pass
         (handle,) = rec._order  # ended, not yet mapped (the mapping waits for the build)
@@ -393,5 +397,6 @@ def test_setting_attributes_on_an_ended_captured_span_never_touches_the_sdk_span
     assert dict(exported.attributes or {}) == attributes  # the SDK's span is untouched
     (span,) = rec.trace.spans
     assert span.kind == "tool" and span.name == "search"
+    # Set on the handle after the span ended: wins over the mapped value, as if mapped at the end.
     assert span.attributes["note"] == "x" and span.attributes["usage"] == {"input_tokens": 3}
     assert span.attributes["operation"] == "execute_tool" and "otel" not in span.attributes

@@ -309,3 +309,26 @@ def test_repeated_spans_with_keys_json_cannot_sort_fall_back_to_the_keys() -> No
     old = _trace(same, twin, Span(span_id="3", parent_id=None, kind="llm", name="x", output=1))
     new = _trace(same, twin, Span(span_id="3", parent_id=None, kind="llm", name="x", output=2))
     assert _ops(diff_traces(old, new)) == [("changed", "llm:x", "output")]
+
+
+def test_fields_deepdiff_cannot_walk_are_reported_whole_not_raised() -> None:
+    mixed_keys = _tools(("t", {1: "a", "b": 2}))
+    changed = _tools(("t", {1: "a", "b": 3}))
+    assert _ops(diff_traces(mixed_keys, changed)) == [("changed", "tool:t", "output")]
+    deep_a: Any = "a"
+    deep_b: Any = "b"
+    for _ in range(5000):
+        deep_a, deep_b = [deep_a], [deep_b]
+    assert _ops(diff_traces(_tools(("t", deep_a)), _tools(("t", deep_b)))) == [("changed", "tool:t", "output")]
+
+
+def test_a_span_that_keeps_its_position_is_not_reported_as_moved() -> None:
+    result = diff_traces(_tools(("s", 1), ("u", 0), ("s", 2)), _tools(("s", 2), ("u", 0), ("s", 1)))
+    assert not any(c.op == "moved" and c.old_position == c.new_position for c in result.changes)
+    assert ("moved", "tool:u", None) not in _ops(result)
+
+
+def test_long_sibling_lists_are_aligned_on_keys_alone_and_still_exact() -> None:
+    calls = [("t", n) for n in range(3000)]
+    edited = [*calls[:1500], ("t", "edited"), *calls[1501:]]
+    assert _ops(diff_traces(_tools(*calls), _tools(*edited))) == [("changed", "tool:t[1501]", "output")]
