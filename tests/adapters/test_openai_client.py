@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -163,8 +163,28 @@ def _check_conversation(rec: Recorder) -> None:
     assert second.attributes["usage"]["input_tokens"] == 60
 
 
-def test_sync_client_records_llm_spans(agenttrace: Recorder, base_url: str) -> None:
-    client = instrument_openai(openai.OpenAI(base_url=base_url, api_key="sk-test-not-a-real-key-000000", max_retries=0))
+@pytest.fixture
+def sync_client(base_url: str) -> Iterator[Callable[..., openai.OpenAI]]:
+    """Sync clients of the fake server, closed after the test.
+
+    An unclosed client's sockets are closed by the garbage collector whenever it
+    runs, and the ResourceWarning then fails whatever test is running (seen: one
+    run in five failed a later test).
+    """
+    made: list[openai.OpenAI] = []
+
+    def make(api_key: str = "test") -> openai.OpenAI:
+        client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def test_sync_client_records_llm_spans(agenttrace: Recorder, sync_client: Callable[..., openai.OpenAI]) -> None:
+    client = instrument_openai(sync_client(api_key="sk-test-not-a-real-key-000000"))
     with agenttrace.agent("weather"):
         assert _conversation(client) == "It is sunny in Oslo."
     _check_conversation(agenttrace)
@@ -191,8 +211,10 @@ def test_async_client_records_llm_spans(agenttrace: Recorder, base_url: str) -> 
     _check_conversation(agenttrace)
 
 
-def test_errors_are_recorded_and_raised_unchanged(agenttrace: Recorder, base_url: str) -> None:
-    client = instrument_openai(openai.OpenAI(base_url=base_url, api_key="test", max_retries=0))
+def test_errors_are_recorded_and_raised_unchanged(
+    agenttrace: Recorder, sync_client: Callable[..., openai.OpenAI]
+) -> None:
+    client = instrument_openai(sync_client())
     with pytest.raises(openai.BadRequestError, match="not found"):
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "please fail"}])
     (span,) = agenttrace.trace.find("llm")
@@ -200,8 +222,10 @@ def test_errors_are_recorded_and_raised_unchanged(agenttrace: Recorder, base_url
     assert span.error["type"] == "openai.BadRequestError" and "not found" in span.error["message"]
 
 
-def test_streams_are_assembled_sync_and_async(agenttrace: Recorder, base_url: str) -> None:
-    client = instrument_openai(openai.OpenAI(base_url=base_url, api_key="test", max_retries=0))
+def test_streams_are_assembled_sync_and_async(
+    agenttrace: Recorder, base_url: str, sync_client: Callable[..., openai.OpenAI]
+) -> None:
+    client = instrument_openai(sync_client())
     text = "".join(
         c.choices[0].delta.content or ""
         for c in client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
@@ -223,8 +247,10 @@ def test_streams_are_assembled_sync_and_async(agenttrace: Recorder, base_url: st
         assert span.attributes["finish_reason"] == "stop" and span.attributes["response_model"] == "m-stream"
 
 
-def test_messages_are_capped_and_wrapping_is_idempotent(agenttrace: Recorder, base_url: str) -> None:
-    client = openai.OpenAI(base_url=base_url, api_key="test", max_retries=0)
+def test_messages_are_capped_and_wrapping_is_idempotent(
+    agenttrace: Recorder, sync_client: Callable[..., openai.OpenAI]
+) -> None:
+    client = sync_client()
     assert instrument_openai(instrument_openai(client, max_messages=3)) is client
     many = [{"role": "user", "content": f"m{i}"} for i in range(10)]
     client.chat.completions.create(model="m", messages=many)
@@ -233,8 +259,8 @@ def test_messages_are_capped_and_wrapping_is_idempotent(agenttrace: Recorder, ba
     assert [m["content"] for m in span.input["messages"][1:]] == ["m7", "m8", "m9"]
 
 
-def test_no_recorder_calls_straight_through(base_url: str) -> None:
-    client = instrument_openai(openai.OpenAI(base_url=base_url, api_key="test", max_retries=0))
+def test_no_recorder_calls_straight_through(sync_client: Callable[..., openai.OpenAI]) -> None:
+    client = instrument_openai(sync_client())
     rec = Recorder("idle")
     assert _conversation(client) == "It is sunny in Oslo."
     assert rec.finish().spans == ()
