@@ -412,8 +412,7 @@ def _repeated(*key_lists: Sequence[tuple[str, str, str]]) -> set[tuple[str, str,
     """The keys found more than once in one of the lists."""
     out: set[tuple[str, str, str]] = set()
     for keys in key_lists:
-        if len(set(keys)) < len(keys):
-            out.update(key for key, count in Counter(keys).items() if count > 1)
+        out.update(key for key, count in Counter(keys).items() if count > 1)
     return out
 
 

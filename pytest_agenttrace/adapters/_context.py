@@ -136,19 +136,26 @@ def resolve_parent(rec: Recorder, skip: ParentProvider | None = None) -> SpanHan
         return best
     if len(live) == 1 and live[0] is skip:  # only the caller's own framework recorded here: nothing to ask
         return best
-    return ask_providers(rec, best, skip)
+    return ask_providers(rec, best, skip, live)
 
 
-def ask_providers(rec: Recorder, best: SpanHandle | None, skip: ParentProvider | None) -> SpanHandle | None:
+def ask_providers(
+    rec: Recorder,
+    best: SpanHandle | None,
+    skip: ParentProvider | None,
+    live: list[ParentProvider] | None = None,
+) -> SpanHandle | None:
     """``best`` or a live provider's open span of ``rec`` that started later (``skip`` not asked).
 
     What :func:`resolve_parent` does after reading the native current span; an adapter's hot path
-    that has read it (and the recorder's states) itself calls this only when another provider is live.
+    that has read it and the recorder's ``live`` providers itself passes them, and calls this only
+    when another provider is live.
     """
-    try:
-        live: list[ParentProvider] = rec.__dict__[_STATES_ATTRIBUTE][_LIVE_KEY]
-    except (AttributeError, KeyError):
-        return best
+    if live is None:
+        try:
+            live = rec.__dict__[_STATES_ATTRIBUTE][_LIVE_KEY]
+        except (AttributeError, KeyError):
+            return best
     for provider in live:
         if provider is skip:
             continue

@@ -502,7 +502,7 @@ class AgentTraceProcessor(_TracingProcessor):
                 innermost = None
             live = states.get(LIVE_KEY) if states is not None else None
             if live and (len(live) > 1 or live[0] is not _current_sdk_parent):
-                innermost = ask_providers(rec, innermost, _current_sdk_parent)
+                innermost = ask_providers(rec, innermost, _current_sdk_parent, live)
             if parent is None or (
                 innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)
             ):

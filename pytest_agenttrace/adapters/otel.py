@@ -105,11 +105,6 @@ def _check_layout(span: Any) -> bool:
     return ok
 
 
-def _handle_key(span: Any, fast: bool | None) -> int:
-    """The OpenTelemetry span id the processor files ``span`` under."""
-    return span._context[1] if fast else span.get_span_context().span_id  # type: ignore[no-any-return]
-
-
 if TYPE_CHECKING:
     from opentelemetry.context import Context
 
@@ -300,7 +295,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                 innermost = None
             live = states.get(LIVE_KEY) if states is not None else None
             if live and (len(live) > 1 or live[0] is not _current_otel_parent):
-                innermost = ask_providers(rec, innermost, _current_otel_parent)
+                innermost = ask_providers(rec, innermost, _current_otel_parent, live)
             if parent is None or (
                 innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)
             ):
@@ -354,10 +349,11 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             fast = _FAST_LAYOUT.get(type(span))
             if fast is None:
                 fast = _check_layout(span)
-            handle = state.handles.get(_sdk_span._context[1] if fast else span.get_span_context().span_id)  # type: ignore[union-attr]
+            span_id = _sdk_span._context[1] if fast else span.get_span_context().span_id  # type: ignore[union-attr]
+            handle = state.handles.get(span_id)
             if handle is None or handle.end_ns is not None:
                 return
-            started = state.mapped.pop(_handle_key(span, fast), None) if state.mapped else None
+            started = state.mapped.pop(span_id, None) if state.mapped else None
             # What the mapping needs, read without copies: an ended span is frozen.  Plain values
             # only, not the span: fewer objects for the garbage collector to walk meanwhile.
             status = _sdk_span._status if fast else span.status
