@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Recorder",
+    "ReservedHandle",
     "SpanHandle",
     "active_recorder",
     "agent",
@@ -312,6 +313,46 @@ class SpanHandle(_SpanSlots):
         return f"<SpanHandle {self.kind}:{self.name} id={self.span_id} agent={self.agent!r}>"
 
 
+class ReservedHandle(SpanHandle):
+    """A span an adapter reserved at its start and fills in later (deferred capture).
+
+    A framework's span costs its program least when the adapter only takes
+    the span's place in the recording at the start (its ``seq``, id and start
+    time, in :attr:`Recorder._order` like any handle) and its end time at the
+    end, and does everything else (parent, scope, agent, kind, mapping)
+    when the trace is built.  Until then ``recorder``, ``seq``, ``span_id``,
+    ``start_ns`` and ``end_ns`` are set, and ``_token`` holds the adapter's
+    tuple ``(complete, ...)``: ``complete(handle)`` fills in every other field
+    and turns the handle into a plain :class:`SpanHandle` (it completes earlier
+    reservations first, so parents are complete before their children).
+
+    Nothing outside the adapter ever sees one: :meth:`Recorder.handle` and
+    the adapters' parent providers complete a handle before they hand it out,
+    and reading a field that is not filled in yet completes it too.
+    """
+
+    __slots__ = ()
+
+    def complete(self) -> SpanHandle:
+        """Fill in every field now (the adapter's completer); returns the handle, a plain SpanHandle now."""
+        if type(self) is ReservedHandle:
+            info: Any = self._token
+            info[0](self)
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a slot not set yet: complete, then read it (a failed completion raises).
+        if name[:2] == "__" or type(self) is not ReservedHandle:
+            raise AttributeError(name)
+        self.complete()
+        if type(self) is ReservedHandle:
+            raise AttributeError(name)
+        return getattr(self, name)
+
+    def __enter__(self) -> SpanHandle:
+        return self.complete().__enter__()
+
+
 _start_key = operator.attrgetter("start_ns", "seq")
 _new_handle: Final = object.__new__
 
@@ -572,10 +613,10 @@ class Recorder:
             if 0 <= position < len(order):
                 found = order[position]
                 if found.span_id == span_id:  # "007" is not "7"
-                    return found
+                    return found.complete() if type(found) is ReservedHandle else found
                 for found in order:  # appended out of id order by racing threads: rare, look it up
                     if found.span_id == span_id:
-                        return found
+                        return found.complete() if type(found) is ReservedHandle else found
         return None
 
     # -- version stamps ------------------------------------------------------

@@ -43,7 +43,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import MissingExtraError
-from ..recorder import SpanHandle, active_recorder
+from ..recorder import (
+    _NO_SCOPE,
+    _NONE,
+    _SPAN_IDS,
+    ReservedHandle,
+    SpanHandle,
+    _perf_ns,
+    _span_id,
+    active_recorder,
+)
 from . import _context
 from ._context import (
     LIVE_KEY,
@@ -150,7 +159,20 @@ _Pending = tuple[SpanHandle, str, dict[str, Any], tuple[str, str] | None, tuple[
 class _OtelState:
     """Which OpenTelemetry span ids are which spans of one recorder."""
 
-    __slots__ = ("contexts", "deferred", "handles", "mapped", "pending", "raw", "remote", "synthetic", "trace_id")
+    __slots__ = (
+        "complete",
+        "contexts",
+        "deferred",
+        "done",
+        "handles",
+        "mapped",
+        "pending",
+        "raw",
+        "remote",
+        "reserved",
+        "synthetic",
+        "trace_id",
+    )
 
     def __init__(self, rec: Recorder) -> None:
         #: OpenTelemetry span id (int) -> handle, for spans captured or received.
@@ -169,6 +191,12 @@ class _OtelState:
         #: the common case of the above, ended spans with nothing but attributes to map, flat:
         #: handle, the SDK's own (frozen) attribute dict, handle, ...  No object is made per span.
         self.raw: list[Any] = []
+        #: handles reserved at their spans' start, in the order they were reserved (a parent always
+        #: before its children); ``reserved[:done]`` are filled in.  See :func:`_complete_reserved`.
+        self.reserved: list[ReservedHandle] = []
+        self.done = 0
+        #: the completer every reserved handle carries first in its ``_token``.
+        self.complete: Callable[[ReservedHandle], None] = functools.partial(_complete_reserved, rec, self)
         add_finalizer = getattr(rec, "add_finalizer", None)
         self.deferred = add_finalizer is not None
         if add_finalizer is not None:
@@ -183,6 +211,7 @@ def _flush(rec: Recorder, state: _OtelState) -> None:
     does on that path, without its calls); every other span goes through
     :func:`_apply_ended`.
     """
+    _complete_reserved(rec, state)
     raw, state.raw = state.raw, []
     mapper = _map
     items = iter(raw)
@@ -224,13 +253,136 @@ def _apply_ended(rec: Recorder, ended: _Pending) -> None:
     _apply(rec, handle, name, attributes, status_error, events, mapped=reuse)
 
 
+_new_reserved: Final = object.__new__
+
+
+def _complete_reserved(rec: Recorder, state: _OtelState, target: ReservedHandle | None = None) -> None:
+    """Fill in the reserved handles, in the order they were reserved: all of them, or up to ``target``.
+
+    A span's parent is reserved (or recorded natively) before the span, so
+    every parent is complete by the time its children are filled in.  Runs
+    as part of the finalizer before each build of the trace, and whenever a
+    reserved handle is asked for first (:meth:`ReservedHandle.complete`).
+    """
+    reserved = state.reserved
+    while state.done < len(reserved):
+        handle = reserved[state.done]
+        state.done += 1
+        if type(handle) is ReservedHandle:
+            try:
+                _complete_one(rec, state, handle)
+            except Exception:  # noqa: BLE001 - never break the traced program; keep the span as far as known
+                log.warning("agenttrace: could not map OpenTelemetry span %r", handle._token[4], exc_info=True)  # type: ignore[index]
+                _complete_plain(handle, handle._token[4])  # type: ignore[index]
+        if handle is target:
+            break
+    if state.done == len(reserved):
+        reserved.clear()
+        state.done = 0
+
+
+def _complete_plain(handle: SpanHandle, name: str) -> None:
+    """The fields of a reserved handle a failed completion left unset: a root ``custom`` span."""
+    ended = handle.end_ns is not None
+    handle.__class__ = SpanHandle
+    handle.parent_id = None
+    handle.scope = None
+    handle.scope_path = _NO_SCOPE
+    handle.agent = None
+    handle.kind = "custom"
+    handle.name = handle.name if ended else name
+    handle.status = "ok"
+    handle.error = None
+    handle.input = None
+    handle.output = None
+    handle.attributes = {}
+    handle.context = None
+    handle.links = _NONE
+    handle.events = _NONE
+    if not ended:
+        handle.versions = None
+    handle._token = None
+
+
+def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> None:
+    """Fill in one reserved handle: what ``on_start`` (and, for an ended span, the mapping) would have."""
+    _, otel_id, parent_id, innermost, start_name, attributes = handle._token  # type: ignore[misc]
+    parent: SpanHandle | None = None
+    if parent_id is not None:
+        parent = state.handles.get(parent_id)
+        if parent is None and state.remote:
+            parent = _handle_for_span_id(rec, state, parent_id)
+    if parent is None or (innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)):
+        parent = innermost  # a native span opened inside the OpenTelemetry parent is nearer
+    ended = handle.end_ns is not None
+    name: str = handle.name if ended else start_name
+    handle.__class__ = SpanHandle  # type: ignore[assignment]  # from here on a plain handle
+    parent_agent = None
+    if parent is not None and parent.recorder is rec:
+        handle.parent_id = parent.span_id
+        if parent.kind == "delegation":
+            handle.scope = parent.span_id
+            handle.scope_path = [*parent.scope_path, parent.span_id]
+        else:
+            handle.scope = parent.scope
+            handle.scope_path = parent.scope_path
+        parent_agent = parent.agent
+    else:
+        handle.parent_id = None
+        handle.scope = None
+        handle.scope_path = _NO_SCOPE
+    handle.status = "ok"
+    handle.error = None
+    handle.input = None
+    handle.output = None
+    handle.attributes = {}
+    handle.context = None
+    handle.links = _NONE
+    handle.events = _NONE
+    handle._token = None
+    if ended:  # the common case: mapped from its final name and attributes
+        handle.kind = "custom"
+        handle.name = name
+        handle.agent = parent_agent
+        try:
+            kind, handle.name, agent, mapped_attributes, input_value, output_value, versions, _ = _map(
+                name, attributes, None
+            )
+        except Exception:  # noqa: BLE001 - _apply keeps the raw attributes and says so
+            _apply(rec, handle, name, attributes, None, None)
+            return
+        _fill(rec, handle, kind, agent, mapped_attributes, input_value, output_value, versions)
+        return
+    # Still open (something asked for it, or a snapshot of the trace is built): as at its start.
+    handle.versions = None
+    handle.name = name
+    get = attributes.get
+    operation: Any = get("gen_ai.operation.name")
+    oi_kind: Any = get("openinference.span.kind")
+    if not attributes or (operation not in _AGENT_OPERATIONS and oi_kind != "AGENT"):
+        kind = (QUICK_KINDS.get(operation) or QUICK_KINDS.get(oi_kind) or "custom") if attributes else "custom"
+        handle.kind = kind
+        handle.agent = name if kind == "agent" else parent_agent
+        return
+    plain = dict(attributes)
+    try:
+        mapped = _map(name, plain, None)
+    except Exception:  # noqa: BLE001 - custom for now; the end tries again and says so
+        handle.kind = "custom"
+        handle.agent = parent_agent
+        return
+    state.mapped[otel_id] = (plain, mapped)
+    handle.kind, handle.name, agent = mapped[0], mapped[1], mapped[2]
+    handle.agent = agent if agent is not None else (handle.name if handle.kind == "agent" else parent_agent)
+
+
 _AGENT_OPERATIONS: Final = frozenset({"invoke_agent", "create_agent"})
 
 
 def _handle_for_span_id(rec: Recorder, state: _OtelState, span_id: int) -> SpanHandle | None:
     handle = state.handles.get(span_id)
     if handle is not None:
-        return handle
+        return handle.complete() if type(handle) is ReservedHandle else handle
     ours = state.remote.get(span_id)
     return rec.handle(ours) if ours is not None else None
 
@@ -282,20 +434,44 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             if fast is None:
                 fast = _check_layout(span)
             parent_ctx = span._parent if fast else span.parent
-            parent = None
-            if parent_ctx is not None:
-                parent_id = parent_ctx[1] if type(parent_ctx) is SpanContext and fast else parent_ctx.span_id
-                parent = handles.get(parent_id)
-                if parent is None and state.remote:
-                    parent = _handle_for_span_id(rec, state, parent_id)
             # resolve_parent(rec, skip=_current_otel_parent), without the calls when no other
-            # framework recorded into this recorder.
+            # framework recorded into this recorder: the innermost open span of another kind.
             innermost = native_current_span()
             if innermost is not None and innermost.recorder is not rec:
                 innermost = None
             live = states.get(LIVE_KEY) if states is not None else None
             if live and (len(live) > 1 or live[0] is not _current_otel_parent):
                 innermost = ask_providers(rec, innermost, _current_otel_parent, live)
+            if fast and state.deferred and rec._finished is None:
+                # Reserve the span's place (seq, id, start time) and keep what its completion needs:
+                # parent, kind, agent and mapping are worked out when the trace is built, or when
+                # something asks for the handle first (see _complete_reserved).
+                seq = next(rec._ids)
+                h = _new_reserved(ReservedHandle)
+                h.recorder = rec
+                h.seq = seq
+                h.span_id = _SPAN_IDS[seq] if seq < len(_SPAN_IDS) else _span_id(seq)
+                h.start_ns = _perf_ns() - rec._t0
+                h.end_ns = None
+                otel_id = span._context[1]
+                h._token = (  # type: ignore[assignment]  # a reserved handle's completion facts
+                    state.complete,
+                    otel_id,
+                    parent_ctx[1] if type(parent_ctx) is SpanContext else None,
+                    innermost,
+                    span._name,
+                    span._attributes._dict,
+                )
+                rec._order.append(h)
+                handles[otel_id] = h
+                state.reserved.append(h)
+                return
+            parent = None
+            if parent_ctx is not None:
+                parent_id = parent_ctx[1] if type(parent_ctx) is SpanContext and fast else parent_ctx.span_id
+                parent = handles.get(parent_id)
+                if parent is None and state.remote:
+                    parent = _handle_for_span_id(rec, state, parent_id)
             if parent is None or (
                 innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)
             ):
@@ -353,6 +529,19 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             handle = state.handles.get(span_id)
             if handle is None or handle.end_ns is not None:
                 return
+            if type(handle) is ReservedHandle:
+                if (
+                    fast
+                    and _sdk_span._attributes._dict is handle._token[5]  # type: ignore[index]
+                    and _sdk_span._status.status_code is not StatusCode.ERROR
+                    and not _sdk_span._events._dq
+                ):
+                    # The common end: its name and time; the rest is filled in at the build.
+                    handle.name = _sdk_span._name
+                    handle.end_ns = _perf_ns() - rec._t0
+                    handle.versions = rec._stamps
+                    return
+                handle.complete()  # an unusual end (an error, events): filled in now, then as any span
             started = state.mapped.pop(span_id, None) if state.mapped else None
             # What the mapping needs, read without copies: an ended span is frozen.  Plain values
             # only, not the span: fewer objects for the garbage collector to walk meanwhile.
