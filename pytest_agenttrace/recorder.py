@@ -322,7 +322,7 @@ class ReservedHandle(SpanHandle):
     end, and does everything else (parent, scope, agent, kind, mapping)
     when the trace is built.  Until then ``recorder``, ``seq``, ``span_id``,
     ``start_ns`` and ``end_ns`` are set, and ``_token`` holds the adapter's
-    tuple ``(complete, ...)``: ``complete(handle)`` fills in every other field
+    tuple ``(complete, ..., name)``: ``complete(handle)`` fills in every other field
     and turns the handle into a plain :class:`SpanHandle` (it completes earlier
     reservations first, so parents are complete before their children).
 

@@ -32,7 +32,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .. import recorder as _recorder_module
-from ..recorder import _CURRENT, SpanHandle, active_recorder
+from ..recorder import _CURRENT, ReservedHandle, SpanHandle, active_recorder
+
+_RESERVED: Final = ReservedHandle
 
 #: The native span open in this context (the recorder's context variable, read without a wrapper call).
 native_current_span: Final = _CURRENT.get
@@ -45,6 +47,8 @@ __all__ = [
     "ParentProvider",
     "StateCache",
     "adapter_state",
+    "complete_as_plain_root",
+    "complete_reserved",
     "descends",
     "enabled",
     "epoch_to_recorder_ns",
@@ -180,6 +184,70 @@ def descends(rec: Recorder, span: SpanHandle, ancestor: SpanHandle, limit: int =
             return True
         current = rec.handle(current.parent_id)
     return False
+
+
+def complete_reserved(
+    rec: Recorder,
+    state: Any,
+    fill: Callable[[Recorder, Any, ReservedHandle], None],
+    target: SpanHandle | None = None,
+    *,
+    what: str,
+) -> None:
+    """Fill in an adapter's reserved handles in the order it reserved them: all, or up to ``target``.
+
+    ``state.reserved`` lists the adapter's :class:`~pytest_agenttrace.recorder.ReservedHandle`
+    objects in the order their spans started (a span's parent always before
+    it), and ``state.done`` counts those already filled in; ``fill(rec,
+    state, handle)`` fills in one.  In order, every parent is complete before
+    its children are filled in, in a loop: no recursion however deep the
+    nesting.  A fill that raises logs a warning and leaves the span as a
+    ``custom`` root with its name, so the trace can always be built.
+    """
+    reserved = state.reserved
+    while state.done < len(reserved):
+        handle = reserved[state.done]
+        state.done += 1
+        if type(handle) is _RESERVED:
+            try:
+                fill(rec, state, handle)
+            except Exception:
+                name = _reserved_name(handle)
+                log.warning("agenttrace: could not map %s %r", what, name, exc_info=True)
+                complete_as_plain_root(handle, name)
+        if handle is target:
+            break
+    if state.done == len(reserved):
+        reserved.clear()
+        state.done = 0
+
+
+def _reserved_name(handle: SpanHandle) -> str:
+    info: Any = handle._token
+    return str(info[-1]) if type(handle) is _RESERVED else handle.name
+
+
+def complete_as_plain_root(handle: SpanHandle, name: str) -> None:
+    """Every field a reserved handle still lacks, as a root ``custom`` span named ``name``."""
+    ended = handle.end_ns is not None
+    handle.__class__ = SpanHandle
+    handle.parent_id = None
+    handle.scope = None
+    handle.scope_path = _recorder_module._NO_SCOPE
+    handle.agent = None
+    handle.kind = "custom"
+    handle.name = name
+    handle.status = "ok"
+    handle.error = None
+    handle.input = None
+    handle.output = None
+    handle.attributes = {}
+    handle.context = None
+    handle.links = _recorder_module._NONE
+    handle.events = _recorder_module._NONE
+    if not ended:
+        handle.versions = None
+    handle._token = None
 
 
 def epoch_to_recorder_ns(rec: Recorder, epoch_ns: int) -> int:

@@ -44,13 +44,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from .. import recorder as _recorder_module
 from ..exceptions import MissingExtraError
-from ..recorder import SpanHandle, active_recorder
+from ..recorder import _NO_SCOPE, _NONE, _SPAN_IDS, ReservedHandle, SpanHandle, _perf_ns, _span_id
 from . import _context
 from ._context import (
     LIVE_KEY,
     STATES_ATTRIBUTE,
     ask_providers,
+    complete_reserved,
     log,
     native_current_span,
     register_parent_provider,
@@ -324,6 +326,8 @@ def _fill_guardrail(handle: SpanHandle, data: Any) -> None:
 _START_BY_CLASS: dict[type, tuple[str, str | None, str]] = {}
 #: Span data class -> its filler, for the deferred mapping.
 _FILLERS: dict[type, Callable[[SpanHandle, Any], None]] = {}
+#: The entries of _START_BY_CLASS whose spans are reserved at their start (all but agent spans).
+_RESERVABLE: dict[type, tuple[str, str | None, str]] = {}
 
 
 def _register_fast_classes() -> None:
@@ -343,6 +347,8 @@ def _register_fast_classes() -> None:
         cls = getattr(span_data, class_name, None)
         if isinstance(cls, type):
             _START_BY_CLASS[cls] = start
+            if start[0] != "agent":
+                _RESERVABLE[cls] = start
             if filler is not None:
                 _FILLERS[cls] = filler
 
@@ -351,7 +357,7 @@ _register_fast_classes()
 
 
 class _SDKState:
-    __slots__ = ("by_tool", "deferred", "delegations", "handles", "pending")
+    __slots__ = ("by_tool", "complete", "deferred", "delegations", "done", "handles", "pending", "reserved")
 
     def __init__(self, rec: Recorder) -> None:
         #: SDK span id -> our handle (a collapsed span maps to its nearest recorded ancestor, or None).
@@ -364,6 +370,11 @@ class _SDKState:
         #: nested, handle, ...  The data, not the SDK span, and no tuple per span: fewer objects for
         #: the garbage collector to walk meanwhile.
         self.pending: list[Any] = []
+        #: handles reserved at their spans' start, in that order; ``reserved[:done]`` are filled in.
+        self.reserved: list[ReservedHandle] = []
+        self.done = 0
+        #: the completer every reserved handle carries first in its ``_token``.
+        self.complete: Callable[[ReservedHandle], None] = functools.partial(_complete_reserved, rec, self)
         add_finalizer = getattr(rec, "add_finalizer", None)
         self.deferred = add_finalizer is not None
         if add_finalizer is not None:
@@ -378,15 +389,83 @@ def _current_sdk_parent(rec: Recorder) -> SpanHandle | None:
     span = _sdk_current_span()
     if span is None:
         return None
-    return state.handles.get(span.span_id)
+    handle = state.handles.get(span.span_id)
+    return handle.complete() if type(handle) is ReservedHandle else handle
 
 
 _state: Callable[[Recorder], _SDKState] = state_getter(SOURCE, _SDKState, _current_sdk_parent)
 _peek: Callable[[Recorder], _SDKState | None] = state_peeker(SOURCE)
 
 
+def _complete_reserved(rec: Recorder, state: _SDKState, target: ReservedHandle | None = None) -> None:
+    """Fill in the reserved handles in the order they were reserved: all of them, or up to ``target``."""
+    complete_reserved(rec, state, _complete_one, target, what="Agents SDK span")
+
+
+def _complete_one(rec: Recorder, state: _SDKState, handle: ReservedHandle) -> None:
+    """Fill in one reserved handle as ``on_span_start`` would have (the end's mapping follows in _flush)."""
+    _, parent_sdk_id, innermost, data, known, _label = handle._token  # type: ignore[misc]
+    parent = state.handles.get(parent_sdk_id) if parent_sdk_id is not None else None
+    if parent is None or (
+        innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)
+    ):
+        parent = innermost
+    kind, field_name, sdk_type = known
+    name = (getattr(data, field_name) if field_name is not None else None) or sdk_type
+    attributes: dict[str, Any] = {}
+    if kind == "handoff":
+        attributes = {"from_agent": data.from_agent, "to_agent": data.to_agent}
+    elif kind == "llm":
+        attributes = {"operation": sdk_type}
+    handle.__class__ = SpanHandle  # type: ignore[assignment]  # from here on a plain handle
+    if parent is not None and parent.recorder is rec:
+        handle.parent_id = parent.span_id
+        if parent.kind == "delegation":
+            handle.scope = parent.span_id
+            handle.scope_path = [*parent.scope_path, parent.span_id]
+        else:
+            handle.scope = parent.scope
+            handle.scope_path = parent.scope_path
+        handle.agent = parent.agent
+    else:
+        handle.parent_id = None
+        handle.scope = None
+        handle.scope_path = _NO_SCOPE
+        handle.agent = None
+    handle.kind = kind
+    handle.name = name
+    handle.status = "ok"
+    handle.error = None
+    handle.input = None
+    handle.output = None
+    handle.attributes = attributes
+    handle.context = None
+    handle.links = _NONE
+    handle.events = _NONE
+    handle._token = None
+    if handle.end_ns is None:
+        handle.versions = None
+    if kind == "handoff":
+        handle.context = {}
+        if not attributes.get("from_agent"):
+            attributes["from_agent"] = handle.agent
+    if handle.end_ns is not None:  # ended without an error (on_span_end left the rest to this): its data
+        try:
+            filler = _FILLERS.get(type(data))
+            if filler is not None:
+                filler(handle, data)
+            else:
+                _fill_mapped(handle, map_span_data(data.export(), nested=parent_sdk_id is not None))
+            if state.by_tool:
+                _fill_delegations(state, handle)
+        except Exception:  # noqa: BLE001 - the span stays as it started; the others go on
+            log.warning("agenttrace: could not record an Agents SDK span's data", exc_info=True)
+
+
 def _flush(state: _SDKState) -> None:
     """Map the data of the SDK spans that ended since the last build (a recorder finalizer)."""
+    if state.reserved:
+        state.complete(None)  # type: ignore[arg-type]  # all of them, in order
     pending, state.pending = state.pending, []
     fillers = _FILLERS
     items = iter(pending)
@@ -454,6 +533,8 @@ def _check_layout(span: Any) -> bool:
     return ok
 
 
+_new_reserved: Final = object.__new__
+
 #: A parent id the state has no entry for (``None`` is a value there: a collapsed root).
 _MISSING: Final[Any] = object()
 
@@ -468,7 +549,7 @@ class AgentTraceProcessor(_TracingProcessor):
         return None
 
     def on_span_start(self, span: Any) -> None:
-        rec = active_recorder()
+        rec = _recorder_module._top  # active_recorder(), without the call
         if rec is None:
             return
         enabled = _context._enabled
@@ -482,7 +563,6 @@ class AgentTraceProcessor(_TracingProcessor):
             if state is None:
                 state = _state(rec)
                 states = rec.__dict__[STATES_ATTRIBUTE]
-            handles = state.handles
             fast = _FAST_LAYOUT.get(type(span))
             if fast is None:
                 fast = _check_layout(span)
@@ -490,10 +570,6 @@ class AgentTraceProcessor(_TracingProcessor):
                 data, parent_sdk_id, sdk_id = span._span_data, span._parent_id, span._span_id
             else:
                 data, parent_sdk_id, sdk_id = span.span_data, span.parent_id, span.span_id
-            parent = handles.get(parent_sdk_id, _MISSING) if parent_sdk_id is not None else _MISSING
-            has_parent = parent is not _MISSING
-            if not has_parent:
-                parent = None
             # resolve_parent(rec, skip=_current_sdk_parent), without the calls when no other framework
             # recorded here.  The SDK's own current span is never asked: the SDK made it the parent if
             # it exists (parent_id), unless the caller passed another parent on purpose.
@@ -503,11 +579,36 @@ class AgentTraceProcessor(_TracingProcessor):
             live = states.get(LIVE_KEY) if states is not None else None
             if live and (len(live) > 1 or live[0] is not _current_sdk_parent):
                 innermost = ask_providers(rec, innermost, _current_sdk_parent, live)
+            known = _RESERVABLE.get(type(data))
+            if known is not None and fast and state.deferred and rec._finished is None:
+                # Reserve the span's place (seq, id, start time) and keep what its completion needs:
+                # parent, scope, agent and name are worked out when the trace is built, or when
+                # something asks for the handle first (see _complete_one).  Agent spans are not
+                # reserved: Agent.as_tool inserts a delegation at their start.
+                seq = next(rec._ids)
+                h = _new_reserved(ReservedHandle)
+                h.recorder = rec
+                h.seq = seq
+                try:
+                    h.span_id = _SPAN_IDS[seq]
+                except IndexError:
+                    h.span_id = _span_id(seq)
+                h.start_ns = _perf_ns() - rec._t0
+                h.end_ns = None
+                h._token = (state.complete, parent_sdk_id, innermost, data, known, known[2])  # type: ignore[assignment]
+                rec._order.append(h)
+                state.handles[sdk_id] = h
+                state.reserved.append(h)
+                return
+            handles = state.handles
+            parent = handles.get(parent_sdk_id, _MISSING) if parent_sdk_id is not None else _MISSING
+            has_parent = parent is not _MISSING
+            if not has_parent:
+                parent = None
             if parent is None or (
                 innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)
             ):
                 parent = innermost
-            known = _START_BY_CLASS.get(type(data))
             attributes: dict[str, Any] | None = None
             if known is not None:
                 kind, field_name, sdk_type = known
@@ -559,7 +660,7 @@ class AgentTraceProcessor(_TracingProcessor):
             log.warning("agenttrace: could not record an Agents SDK span at its start", exc_info=True)
 
     def on_span_end(self, span: Any) -> None:
-        rec = active_recorder()
+        rec = _recorder_module._top  # active_recorder(), without the call
         if rec is None:
             return
         handle: SpanHandle | None = None
@@ -581,6 +682,12 @@ class AgentTraceProcessor(_TracingProcessor):
                 return
             if parent_sdk_id is not None and handles.get(parent_sdk_id) is handle:
                 return  # a collapsed span shares its parent's handle: not ours to end
+            if type(handle) is ReservedHandle:
+                if not error:  # the common end: its time; the rest is filled in at the build
+                    handle.end_ns = _perf_ns() - rec._t0
+                    handle.versions = rec._stamps
+                    return
+                handle.complete()  # an error: filled in now, then ended as any span
             if error:
                 detail = error.get("data") or {}
                 message = str(error.get("message") or "error")

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Final
 
+from .. import recorder as _recorder_module
 from ..exceptions import MissingExtraError
 from ..recorder import (
     _NO_SCOPE,
@@ -58,6 +59,7 @@ from ._context import (
     LIVE_KEY,
     STATES_ATTRIBUTE,
     ask_providers,
+    complete_reserved,
     epoch_to_recorder_ns,
     log,
     native_current_span,
@@ -257,56 +259,17 @@ _new_reserved: Final = object.__new__
 
 
 def _complete_reserved(rec: Recorder, state: _OtelState, target: ReservedHandle | None = None) -> None:
-    """Fill in the reserved handles, in the order they were reserved: all of them, or up to ``target``.
+    """Fill in the reserved handles in the order they were reserved: all of them, or up to ``target``.
 
-    A span's parent is reserved (or recorded natively) before the span, so
-    every parent is complete by the time its children are filled in.  Runs
-    as part of the finalizer before each build of the trace, and whenever a
+    Runs as part of the finalizer before each build of the trace, and when a
     reserved handle is asked for first (:meth:`ReservedHandle.complete`).
     """
-    reserved = state.reserved
-    while state.done < len(reserved):
-        handle = reserved[state.done]
-        state.done += 1
-        if type(handle) is ReservedHandle:
-            try:
-                _complete_one(rec, state, handle)
-            except Exception:  # noqa: BLE001 - never break the traced program; keep the span as far as known
-                log.warning("agenttrace: could not map OpenTelemetry span %r", handle._token[4], exc_info=True)  # type: ignore[index]
-                _complete_plain(handle, handle._token[4])  # type: ignore[index]
-        if handle is target:
-            break
-    if state.done == len(reserved):
-        reserved.clear()
-        state.done = 0
-
-
-def _complete_plain(handle: SpanHandle, name: str) -> None:
-    """The fields of a reserved handle a failed completion left unset: a root ``custom`` span."""
-    ended = handle.end_ns is not None
-    handle.__class__ = SpanHandle
-    handle.parent_id = None
-    handle.scope = None
-    handle.scope_path = _NO_SCOPE
-    handle.agent = None
-    handle.kind = "custom"
-    handle.name = handle.name if ended else name
-    handle.status = "ok"
-    handle.error = None
-    handle.input = None
-    handle.output = None
-    handle.attributes = {}
-    handle.context = None
-    handle.links = _NONE
-    handle.events = _NONE
-    if not ended:
-        handle.versions = None
-    handle._token = None
+    complete_reserved(rec, state, _complete_one, target, what="OpenTelemetry span")
 
 
 def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> None:
     """Fill in one reserved handle: what ``on_start`` (and, for an ended span, the mapping) would have."""
-    _, otel_id, parent_id, innermost, start_name, attributes = handle._token  # type: ignore[misc]
+    _, otel_id, parent_id, innermost, attributes, start_name = handle._token  # type: ignore[misc]
     parent: SpanHandle | None = None
     if parent_id is not None:
         parent = state.handles.get(parent_id)
@@ -414,7 +377,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
     """
 
     def on_start(self, span: Any, parent_context: Context | None = None) -> None:
-        rec = active_recorder()
+        rec = _recorder_module._top  # active_recorder(), without the call
         if rec is None:
             return
         enabled = _context._enabled
@@ -450,7 +413,10 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                 h = _new_reserved(ReservedHandle)
                 h.recorder = rec
                 h.seq = seq
-                h.span_id = _SPAN_IDS[seq] if seq < len(_SPAN_IDS) else _span_id(seq)
+                try:
+                    h.span_id = _SPAN_IDS[seq]
+                except IndexError:
+                    h.span_id = _span_id(seq)
                 h.start_ns = _perf_ns() - rec._t0
                 h.end_ns = None
                 otel_id = span._context[1]
@@ -459,8 +425,8 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                     otel_id,
                     parent_ctx[1] if type(parent_ctx) is SpanContext else None,
                     innermost,
-                    span._name,
                     span._attributes._dict,
+                    span._name,  # last, as ReservedHandle asks
                 )
                 rec._order.append(h)
                 handles[otel_id] = h
@@ -512,7 +478,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             )
 
     def on_end(self, span: ReadableSpan) -> None:
-        rec = active_recorder()
+        rec = _recorder_module._top  # active_recorder(), without the call
         if rec is None:
             return
         handle: SpanHandle | None = None
@@ -532,7 +498,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             if type(handle) is ReservedHandle:
                 if (
                     fast
-                    and _sdk_span._attributes._dict is handle._token[5]  # type: ignore[index]
+                    and _sdk_span._attributes._dict is handle._token[4]  # type: ignore[index]
                     and _sdk_span._status.status_code is not StatusCode.ERROR
                     and not _sdk_span._events._dq
                 ):
