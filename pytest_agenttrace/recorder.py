@@ -335,9 +335,9 @@ class ReservedHandle(SpanHandle):
 
     def complete(self) -> SpanHandle:
         """Fill in every field now (the adapter's completer); returns the handle, a plain SpanHandle now."""
-        if type(self) is ReservedHandle:
-            info: Any = self._token
-            info[0](self)
+        info: Any = self._token
+        if type(self) is ReservedHandle and type(info) is tuple:
+            info[0](self)  # under the adapters' completion lock: a handle another thread fills is waited for
         return self
 
     def __getattr__(self, name: str) -> Any:
@@ -870,6 +870,8 @@ class Recorder:
                 h.status = "error"
                 h.error = {"type": "Unfinished", "message": "span was still open when the recording finished"}
                 h.versions = stamps if h.versions is None else {**stamps, **h.versions}
+            elif h.versions is None:  # ended by an adapter while this build ran: its end's stamps never came
+                h.versions = stamps
             if start < previous_start:
                 disordered = True
             previous_start = start

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ..recorder import Recorder
 
 __all__ = [
+    "COMPLETION_LOCK",
     "SOURCES",
     "ParentProvider",
     "StateCache",
@@ -186,6 +187,12 @@ def descends(rec: Recorder, span: SpanHandle, ancestor: SpanHandle, limit: int =
     return False
 
 
+#: Held while reserved handles are filled in, by every adapter: one lock, so that a completion
+#: that reads another adapter's reserved span (a parent chain across frameworks) cannot deadlock.
+#: Re-entrant: completing one adapter's span may complete another's in the same thread.
+COMPLETION_LOCK: Final = threading.RLock()
+
+
 def complete_reserved(
     rec: Recorder,
     state: Any,
@@ -196,41 +203,37 @@ def complete_reserved(
 ) -> None:
     """Fill in an adapter's reserved handles in the order it reserved them: all, or up to ``target``.
 
-    ``state.reserved`` lists the adapter's :class:`~pytest_agenttrace.recorder.ReservedHandle`
-    objects in the order their spans started (a span's parent always before
-    it), and ``state.done`` counts those already filled in; ``fill(rec,
-    state, handle)`` fills in one.  In order, every parent is complete before
-    its children are filled in, in a loop: no recursion however deep the
-    nesting.  A fill that raises logs a warning and leaves the span as a
-    ``custom`` root with its name, so the trace can always be built.
+    ``state.reserved`` is a deque of the adapter's
+    :class:`~pytest_agenttrace.recorder.ReservedHandle` objects in the order
+    their spans started (a span's parent always before it: a handle is
+    queued before anything else can see it); ``fill(rec, state, handle)``
+    fills in one and turns it into a plain handle last.  Under
+    :data:`COMPLETION_LOCK`, in order, so every parent is complete before its
+    children, in a loop (no recursion however deep the nesting) and never
+    twice, whichever threads ask.  Appending stays lock-free.  A fill that
+    raises logs a warning and leaves the span a ``custom`` root with its
+    name, so the trace can always be built.
     """
     reserved = state.reserved
-    while state.done < len(reserved):
-        handle = reserved[state.done]
-        state.done += 1
-        if type(handle) is _RESERVED:
+    with COMPLETION_LOCK:
+        while target is None or type(target) is _RESERVED:
+            try:
+                handle = reserved.popleft()
+            except IndexError:
+                return
+            if type(handle) is not _RESERVED:
+                continue
+            info: Any = handle._token
             try:
                 fill(rec, state, handle)
             except Exception:
-                name = _reserved_name(handle)
+                name = str(info[-1])
                 log.warning("agenttrace: could not map %s %r", what, name, exc_info=True)
                 complete_as_plain_root(handle, name)
-        if handle is target:
-            break
-    if state.done == len(reserved):
-        reserved.clear()
-        state.done = 0
-
-
-def _reserved_name(handle: SpanHandle) -> str:
-    info: Any = handle._token
-    return str(info[-1]) if type(handle) is _RESERVED else handle.name
 
 
 def complete_as_plain_root(handle: SpanHandle, name: str) -> None:
-    """Every field a reserved handle still lacks, as a root ``custom`` span named ``name``."""
-    ended = handle.end_ns is not None
-    handle.__class__ = SpanHandle
+    """Every field a reserved handle lacks, as a root ``custom`` span named ``name`` (its class last)."""
     handle.parent_id = None
     handle.scope = None
     handle.scope_path = _recorder_module._NO_SCOPE
@@ -245,9 +248,9 @@ def complete_as_plain_root(handle: SpanHandle, name: str) -> None:
     handle.context = None
     handle.links = _recorder_module._NONE
     handle.events = _recorder_module._NONE
-    if not ended:
-        handle.versions = None
+    handle.versions = None if handle.end_ns is None else handle.recorder._stamps
     handle._token = None
+    handle.__class__ = SpanHandle
 
 
 def epoch_to_recorder_ns(rec: Recorder, epoch_ns: int) -> int:

@@ -40,6 +40,7 @@ import functools
 import json
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -49,6 +50,7 @@ from ..exceptions import MissingExtraError
 from ..recorder import _NO_SCOPE, _NONE, _SPAN_IDS, ReservedHandle, SpanHandle, _perf_ns, _span_id
 from . import _context
 from ._context import (
+    COMPLETION_LOCK,
     LIVE_KEY,
     STATES_ATTRIBUTE,
     ask_providers,
@@ -357,7 +359,7 @@ _register_fast_classes()
 
 
 class _SDKState:
-    __slots__ = ("by_tool", "complete", "deferred", "delegations", "done", "handles", "pending", "reserved")
+    __slots__ = ("by_tool", "complete", "deferred", "delegations", "ended", "handles", "pending", "reserved")
 
     def __init__(self, rec: Recorder) -> None:
         #: SDK span id -> our handle (a collapsed span maps to its nearest recorded ancestor, or None).
@@ -370,15 +372,16 @@ class _SDKState:
         #: nested, handle, ...  The data, not the SDK span, and no tuple per span: fewer objects for
         #: the garbage collector to walk meanwhile.
         self.pending: list[Any] = []
-        #: handles reserved at their spans' start, in that order; ``reserved[:done]`` are filled in.
-        self.reserved: list[ReservedHandle] = []
-        self.done = 0
+        #: handles reserved at their spans' start and not filled in yet, in that order.
+        self.reserved: deque[ReservedHandle] = deque()
+        #: reserved spans that ended without an error: (handle, stamps at the end, span data, nested).
+        self.ended: deque[tuple[SpanHandle, dict[str, str], Any, bool]] = deque()
         #: the completer every reserved handle carries first in its ``_token``.
         self.complete: Callable[[ReservedHandle], None] = functools.partial(_complete_reserved, rec, self)
         add_finalizer = getattr(rec, "add_finalizer", None)
         self.deferred = add_finalizer is not None
         if add_finalizer is not None:
-            add_finalizer(functools.partial(_flush, self))
+            add_finalizer(functools.partial(_flush, rec, self))
 
 
 def _current_sdk_parent(rec: Recorder) -> SpanHandle | None:
@@ -403,7 +406,10 @@ def _complete_reserved(rec: Recorder, state: _SDKState, target: ReservedHandle |
 
 
 def _complete_one(rec: Recorder, state: _SDKState, handle: ReservedHandle) -> None:
-    """Fill in one reserved handle as ``on_span_start`` would have (the end's mapping follows in _flush)."""
+    """Fill in one reserved handle as ``on_span_start`` would have; its data follows at the build.
+
+    The handle becomes a plain :class:`SpanHandle` last, once every field is there.
+    """
     _, parent_sdk_id, innermost, data, known, _label = handle._token  # type: ignore[misc]
     parent = state.handles.get(parent_sdk_id) if parent_sdk_id is not None else None
     if parent is None or (
@@ -417,7 +423,6 @@ def _complete_one(rec: Recorder, state: _SDKState, handle: ReservedHandle) -> No
         attributes = {"from_agent": data.from_agent, "to_agent": data.to_agent}
     elif kind == "llm":
         attributes = {"operation": sdk_type}
-    handle.__class__ = SpanHandle  # type: ignore[assignment]  # from here on a plain handle
     if parent is not None and parent.recorder is rec:
         handle.parent_id = parent.span_id
         if parent.kind == "delegation":
@@ -442,31 +447,34 @@ def _complete_one(rec: Recorder, state: _SDKState, handle: ReservedHandle) -> No
     handle.context = None
     handle.links = _NONE
     handle.events = _NONE
-    handle._token = None
-    if handle.end_ns is None:
-        handle.versions = None
+    # Ended: its end's stamps come from state.ended at the build; these stand in until then.
+    handle.versions = None if handle.end_ns is None else rec._stamps
     if kind == "handoff":
         handle.context = {}
         if not attributes.get("from_agent"):
             attributes["from_agent"] = handle.agent
-    if handle.end_ns is not None:  # ended without an error (on_span_end left the rest to this): its data
-        try:
-            filler = _FILLERS.get(type(data))
-            if filler is not None:
-                filler(handle, data)
-            else:
-                _fill_mapped(handle, map_span_data(data.export(), nested=parent_sdk_id is not None))
-            if state.by_tool:
-                _fill_delegations(state, handle)
-        except Exception:  # noqa: BLE001 - the span stays as it started; the others go on
-            log.warning("agenttrace: could not record an Agents SDK span's data", exc_info=True)
+    handle._token = None
+    handle.__class__ = SpanHandle  # type: ignore[assignment]  # last: a plain handle, complete
 
 
-def _flush(state: _SDKState) -> None:
+def _flush(rec: Recorder, state: _SDKState) -> None:
     """Map the data of the SDK spans that ended since the last build (a recorder finalizer)."""
-    if state.reserved:
-        state.complete(None)  # type: ignore[arg-type]  # all of them, in order
+    with COMPLETION_LOCK:  # one build at a time fills in and maps (rec.trace may be read from threads)
+        _flush_locked(rec, state)
+
+
+def _flush_locked(rec: Recorder, state: _SDKState) -> None:
+    _complete_reserved(rec, state)  # first, all of them: as at their start, in order
     pending, state.pending = state.pending, []
+    ended = state.ended
+    while ended:  # reserved spans that ended: their stamps, then their data like any other span's
+        handle, stamps, data, nested = ended.popleft()
+        if type(handle) is ReservedHandle:  # reserved while the loop above ran (another thread)
+            handle.complete()
+        handle.versions = stamps
+        pending.append(handle)
+        pending.append(data)
+        pending.append(nested)
     fillers = _FILLERS
     items = iter(pending)
     for handle, data, nested in zip(items, items, items, strict=True):
@@ -596,9 +604,9 @@ class AgentTraceProcessor(_TracingProcessor):
                 h.start_ns = _perf_ns() - rec._t0
                 h.end_ns = None
                 h._token = (state.complete, parent_sdk_id, innermost, data, known, known[2])  # type: ignore[assignment]
+                state.reserved.append(h)  # first: whoever can see the handle can complete it
                 rec._order.append(h)
                 state.handles[sdk_id] = h
-                state.reserved.append(h)
                 return
             handles = state.handles
             parent = handles.get(parent_sdk_id, _MISSING) if parent_sdk_id is not None else _MISSING
@@ -683,9 +691,10 @@ class AgentTraceProcessor(_TracingProcessor):
             if parent_sdk_id is not None and handles.get(parent_sdk_id) is handle:
                 return  # a collapsed span shares its parent's handle: not ours to end
             if type(handle) is ReservedHandle:
-                if not error:  # the common end: its time; the rest is filled in at the build
+                if not error:  # the common end: its time now, the rest at the build (the handle itself is
+                    # written by its completion alone, in whichever thread)
                     handle.end_ns = _perf_ns() - rec._t0
-                    handle.versions = rec._stamps
+                    state.ended.append((handle, rec._stamps, data, parent_sdk_id is not None))
                     return
                 handle.complete()  # an error: filled in now, then ended as any span
             if error:

@@ -36,6 +36,7 @@ import os
 import random
 import threading
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ from ..recorder import (
 )
 from . import _context
 from ._context import (
+    COMPLETION_LOCK,
     LIVE_KEY,
     STATES_ATTRIBUTE,
     ask_providers,
@@ -165,7 +167,7 @@ class _OtelState:
         "complete",
         "contexts",
         "deferred",
-        "done",
+        "ended",
         "handles",
         "mapped",
         "pending",
@@ -193,10 +195,12 @@ class _OtelState:
         #: the common case of the above, ended spans with nothing but attributes to map, flat:
         #: handle, the SDK's own (frozen) attribute dict, handle, ...  No object is made per span.
         self.raw: list[Any] = []
-        #: handles reserved at their spans' start, in the order they were reserved (a parent always
-        #: before its children); ``reserved[:done]`` are filled in.  See :func:`_complete_reserved`.
-        self.reserved: list[ReservedHandle] = []
-        self.done = 0
+        #: handles reserved at their spans' start and not filled in yet, in the order they were
+        #: reserved (a parent always before its children).  See :func:`_complete_reserved`.
+        self.reserved: deque[ReservedHandle] = deque()
+        #: reserved spans that ended in the common way: (handle, final name, stamps at the end, the
+        #: SDK's frozen attribute dict), mapped at the next build.
+        self.ended: deque[tuple[SpanHandle, str, dict[str, str], dict[str, Any]]] = deque()
         #: the completer every reserved handle carries first in its ``_token``.
         self.complete: Callable[[ReservedHandle], None] = functools.partial(_complete_reserved, rec, self)
         add_finalizer = getattr(rec, "add_finalizer", None)
@@ -213,8 +217,22 @@ def _flush(rec: Recorder, state: _OtelState) -> None:
     does on that path, without its calls); every other span goes through
     :func:`_apply_ended`.
     """
-    _complete_reserved(rec, state)
+    with COMPLETION_LOCK:  # one build at a time fills in and maps (rec.trace may be read from threads)
+        _flush_locked(rec, state)
+
+
+def _flush_locked(rec: Recorder, state: _OtelState) -> None:
+    _complete_reserved(rec, state)  # first, all of them: as at their start, in order
     raw, state.raw = state.raw, []
+    finished = state.ended
+    while finished:  # then the mapping of those that ended, as any span's deferred mapping
+        handle, name, stamps, attributes = finished.popleft()
+        if type(handle) is ReservedHandle:  # reserved while the loop above ran (another thread)
+            handle.complete()
+        handle.name = name
+        handle.versions = stamps
+        raw.append(handle)
+        raw.append(attributes)
     mapper = _map
     items = iter(raw)
     for handle, attributes in zip(items, items, strict=True):
@@ -268,8 +286,12 @@ def _complete_reserved(rec: Recorder, state: _OtelState, target: ReservedHandle 
 
 
 def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> None:
-    """Fill in one reserved handle: what ``on_start`` (and, for an ended span, the mapping) would have."""
-    _, otel_id, parent_id, innermost, attributes, start_name = handle._token  # type: ignore[misc]
+    """Fill in one reserved handle as ``on_start`` would have: parent, scope, agent, provisional kind.
+
+    Its mapping, when it has ended, comes with the next build (``state.ended``).  The
+    handle becomes a plain :class:`SpanHandle` last, once every field is there.
+    """
+    _, parent_id, innermost, _attributes, kind, name = handle._token  # type: ignore[misc]
     parent: SpanHandle | None = None
     if parent_id is not None:
         parent = state.handles.get(parent_id)
@@ -277,10 +299,6 @@ def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> N
             parent = _handle_for_span_id(rec, state, parent_id)
     if parent is None or (innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)):
         parent = innermost  # a native span opened inside the OpenTelemetry parent is nearer
-    ended = handle.end_ns is not None
-    name: str = handle.name if ended else start_name
-    handle.__class__ = SpanHandle  # type: ignore[assignment]  # from here on a plain handle
-    parent_agent = None
     if parent is not None and parent.recorder is rec:
         handle.parent_id = parent.span_id
         if parent.kind == "delegation":
@@ -289,11 +307,14 @@ def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> N
         else:
             handle.scope = parent.scope
             handle.scope_path = parent.scope_path
-        parent_agent = parent.agent
+        handle.agent = parent.agent  # never an agent span itself: those are not reserved
     else:
         handle.parent_id = None
         handle.scope = None
         handle.scope_path = _NO_SCOPE
+        handle.agent = None
+    handle.kind = kind
+    handle.name = name
     handle.status = "ok"
     handle.error = None
     handle.input = None
@@ -302,41 +323,10 @@ def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> N
     handle.context = None
     handle.links = _NONE
     handle.events = _NONE
+    # Ended: its end's stamps (and name) come from state.ended at the build; these stand in until then.
+    handle.versions = None if handle.end_ns is None else rec._stamps
     handle._token = None
-    if ended:  # the common case: mapped from its final name and attributes
-        handle.kind = "custom"
-        handle.name = name
-        handle.agent = parent_agent
-        try:
-            kind, handle.name, agent, mapped_attributes, input_value, output_value, versions, _ = _map(
-                name, attributes, None
-            )
-        except Exception:  # noqa: BLE001 - _apply keeps the raw attributes and says so
-            _apply(rec, handle, name, attributes, None, None)
-            return
-        _fill(rec, handle, kind, agent, mapped_attributes, input_value, output_value, versions)
-        return
-    # Still open (something asked for it, or a snapshot of the trace is built): as at its start.
-    handle.versions = None
-    handle.name = name
-    get = attributes.get
-    operation: Any = get("gen_ai.operation.name")
-    oi_kind: Any = get("openinference.span.kind")
-    if not attributes or (operation not in _AGENT_OPERATIONS and oi_kind != "AGENT"):
-        kind = (QUICK_KINDS.get(operation) or QUICK_KINDS.get(oi_kind) or "custom") if attributes else "custom"
-        handle.kind = kind
-        handle.agent = name if kind == "agent" else parent_agent
-        return
-    plain = dict(attributes)
-    try:
-        mapped = _map(name, plain, None)
-    except Exception:  # noqa: BLE001 - custom for now; the end tries again and says so
-        handle.kind = "custom"
-        handle.agent = parent_agent
-        return
-    state.mapped[otel_id] = (plain, mapped)
-    handle.kind, handle.name, agent = mapped[0], mapped[1], mapped[2]
-    handle.agent = agent if agent is not None else (handle.name if handle.kind == "agent" else parent_agent)
+    handle.__class__ = SpanHandle  # type: ignore[assignment]  # last: a plain handle, complete
 
 
 _AGENT_OPERATIONS: Final = frozenset({"invoke_agent", "create_agent"})
@@ -405,10 +395,21 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             live = states.get(LIVE_KEY) if states is not None else None
             if live and (len(live) > 1 or live[0] is not _current_otel_parent):
                 innermost = ask_providers(rec, innermost, _current_otel_parent, live)
-            if fast and state.deferred and rec._finished is None:
+            live_attributes = span._attributes._dict if fast else _live_attributes(span)
+            kind = "custom"
+            agent_span = False
+            if live_attributes:
+                get = live_attributes.get
+                operation: Any = get("gen_ai.operation.name")
+                oi_kind: Any = get("openinference.span.kind")
+                agent_span = operation in _AGENT_OPERATIONS or oi_kind == "AGENT"
+                kind = QUICK_KINDS.get(operation) or QUICK_KINDS.get(oi_kind) or "custom"
+            if fast and not agent_span and state.deferred and rec._finished is None:
                 # Reserve the span's place (seq, id, start time) and keep what its completion needs:
-                # parent, kind, agent and mapping are worked out when the trace is built, or when
-                # something asks for the handle first (see _complete_reserved).
+                # parent, scope, agent and the provisional kind are filled in when the trace is built
+                # or when something asks for the handle first (see _complete_reserved); the mapping
+                # follows at the build, as for any span.  Agent spans are recorded at once: the spans
+                # inside them inherit the agent their start names.
                 seq = next(rec._ids)
                 h = _new_reserved(ReservedHandle)
                 h.recorder = rec
@@ -422,15 +423,15 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                 otel_id = span._context[1]
                 h._token = (  # type: ignore[assignment]  # a reserved handle's completion facts
                     state.complete,
-                    otel_id,
                     parent_ctx[1] if type(parent_ctx) is SpanContext else None,
                     innermost,
-                    span._attributes._dict,
+                    live_attributes,
+                    kind,
                     span._name,  # last, as ReservedHandle asks
                 )
+                state.reserved.append(h)  # first: whoever can see the handle can complete it
                 rec._order.append(h)
                 handles[otel_id] = h
-                state.reserved.append(h)
                 return
             parent = None
             if parent_ctx is not None:
@@ -445,17 +446,12 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                 parent = innermost
             span_id = span._context[1] if fast else span.get_span_context().span_id
             # Read in place (no copy): only agent spans keep a copy, to compare with the end.
-            live_attributes = span._attributes._dict if fast else _live_attributes(span)
             name = span._name if fast else span.name
             if not live_attributes:
                 handles[span_id] = rec._new("custom", name, parent, {})
                 return
-            get = live_attributes.get
-            operation: Any = get("gen_ai.operation.name")
-            oi_kind: Any = get("openinference.span.kind")
-            if state.deferred and operation not in _AGENT_OPERATIONS and oi_kind != "AGENT":
+            if state.deferred and not agent_span:
                 # Mapped when the trace is built (cheaper); a provisional kind until then.
-                kind = QUICK_KINDS.get(operation) or QUICK_KINDS.get(oi_kind) or "custom"
                 handles[span_id] = rec._new(kind, name, parent, {})
                 return
             # Agent spans are mapped now: spans inside inherit their agent name.
@@ -498,14 +494,14 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             if type(handle) is ReservedHandle:
                 if (
                     fast
-                    and _sdk_span._attributes._dict is handle._token[4]  # type: ignore[index]
+                    and _sdk_span._attributes._dict is handle._token[3]  # type: ignore[index]
                     and _sdk_span._status.status_code is not StatusCode.ERROR
                     and not _sdk_span._events._dq
                 ):
-                    # The common end: its name and time; the rest is filled in at the build.
-                    handle.name = _sdk_span._name
+                    # The common end: its time now, its name, stamps and attributes for the build (the
+                    # handle itself is written by its completion alone, in whichever thread).
                     handle.end_ns = _perf_ns() - rec._t0
-                    handle.versions = rec._stamps
+                    state.ended.append((handle, _sdk_span._name, rec._stamps, _sdk_span._attributes._dict))
                     return
                 handle.complete()  # an unusual end (an error, events): filled in now, then as any span
             started = state.mapped.pop(span_id, None) if state.mapped else None

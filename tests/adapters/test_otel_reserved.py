@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -41,33 +42,51 @@ def _reserved(rec: Recorder) -> list[SpanHandle]:
     return [h for h in rec._order if type(h) is ReservedHandle]
 
 
+CHAT = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"}
+
+
 def test_a_span_is_only_reserved_while_it_runs_and_complete_when_asked_for(tracer: Tracer) -> None:
     rec = Recorder("asked")
-    with rec, tracer.start_as_current_span("invoke_agent coder", attributes=AGENT):
+    with rec, rec.agent("coder"), tracer.start_as_current_span("chat m", attributes=CHAT):
         with tracer.start_as_current_span("execute_tool search", attributes=TOOL):
-            agent_handle, tool_handle = rec._order
-            assert type(agent_handle) is ReservedHandle and type(tool_handle) is ReservedHandle
+            _, chat_handle, tool_handle = rec._order
+            assert type(chat_handle) is ReservedHandle and type(tool_handle) is ReservedHandle
             found = rec.handle(tool_handle.span_id)
             # Asking for the child fills in its parent first, then the child, as they started.
-            assert found is tool_handle and type(found) is SpanHandle and type(agent_handle) is SpanHandle
-            # Open, it reads as at its start (its mapped name comes at its end).
+            assert found is tool_handle and type(found) is SpanHandle and type(chat_handle) is SpanHandle
+            # Open, it reads as at its start (its mapped name comes with the build after its end).
             assert (found.kind, found.name, found.agent, found.parent_id) == (
                 "tool",
                 "execute_tool search",
                 "coder",
-                agent_handle.span_id,
+                chat_handle.span_id,
             )
     assert [(s.kind, s.name, s.agent) for s in rec.finish().spans] == [
         ("agent", "coder", "coder"),
+        ("llm", "chat m", "coder"),
         ("tool", "search", "coder"),
+    ]
+
+
+def test_agent_spans_are_recorded_at_once_and_the_spans_inside_inherit_their_start(tracer: Tracer) -> None:
+    rec = Recorder("agents")
+    with rec, tracer.start_as_current_span("invoke_agent coder", attributes=AGENT) as agent:
+        (handle,) = rec._order
+        assert type(handle) is SpanHandle and handle.agent == "coder"
+        agent.set_attribute("gen_ai.agent.name", "renamed")  # at its end: the agent span's own name
+        with tracer.start_as_current_span("execute_tool search", attributes=TOOL):
+            pass
+    assert [(s.kind, s.name, s.agent) for s in rec.finish().spans] == [
+        ("agent", "renamed", "renamed"),
+        ("tool", "search", "coder"),  # inherited what its parent was when it started
     ]
 
 
 def test_reading_a_field_not_filled_in_yet_completes_the_handle(tracer: Tracer) -> None:
     rec = Recorder("read")
-    with rec, tracer.start_as_current_span("invoke_agent coder", attributes=AGENT):
-        (handle,) = rec._order
-        assert handle.span_id == "1" and handle.end_ns is None  # set at the reservation: no completion
+    with rec, rec.agent("coder"), tracer.start_as_current_span("execute_tool search", attributes=TOOL):
+        _, handle = rec._order
+        assert handle.span_id == "2" and handle.end_ns is None  # set at the reservation: no completion
         assert type(handle) is ReservedHandle
         assert handle.agent == "coder"  # not set yet: completed, then read
         assert type(handle) is SpanHandle and not _reserved(rec)
@@ -90,7 +109,7 @@ def test_a_snapshot_while_spans_run_then_the_final_mapping(tracer: Tracer) -> No
     with rec, tracer.start_as_current_span("provisional") as span:
         span.set_attribute("gen_ai.operation.name", "execute_tool")
         first = rec.trace  # the open span is filled in as at its start
-        assert [(s.kind, s.name) for s in first.spans] == [("tool", "provisional")]
+        assert [(s.kind, s.name) for s in first.spans] == [("custom", "provisional")]  # as at its start
         span.update_name("execute_tool search")
         span.set_attribute("gen_ai.tool.name", "search")
         span.set_attribute("gen_ai.tool.call.id", "call_9")
@@ -125,9 +144,10 @@ def test_a_failing_completion_keeps_the_span_as_a_custom_root_and_says_so(
         result = 42
     assert result == 42
     spans = rec.finish().spans
+    # Its place in the tree is lost (a root), its own mapping is not.
     assert [(s.kind, s.name, s.parent_id) for s in spans] == [
         ("agent", "orchestrator", None),
-        ("custom", "execute_tool search", None),
+        ("tool", "search", None),
     ]
     assert spans[1].end_ns >= spans[1].start_ns
     assert "could not map OpenTelemetry span 'execute_tool search'" in caplog.text
@@ -212,8 +232,15 @@ def _run(rec: Recorder, tracer: Tracer, node: Any, depth: int = 0) -> None:
         {"gen_ai.operation.name": "handoff", "gen_ai.handoff.to_agent": f"o{label}"},
     ][variant]
     with tracer.start_as_current_span(f"span {label}", attributes=attributes) as span:
+        if flag and depth % 3 == 0:
+            rec.trace  # noqa: B018 - a snapshot while this span is open: completes it as at its start
+        if flag and variant in (0, 3):  # agent name and operation set after the start
+            span.set_attribute("gen_ai.agent.name", f"late{label}")
+            span.set_attribute("gen_ai.operation.name", "invoke_agent")
         for child in children:
             _run(rec, tracer, child, depth + 1)
+        if flag and variant in (1, 2):  # a tool or chat span naming an agent: its own, not its children's
+            span.set_attribute("gen_ai.agent.name", f"own{label}")
         if flag:
             span.set_attribute("late", label)
             if variant == 3:
@@ -249,3 +276,43 @@ def test_reserved_capture_records_what_capture_at_once_does(tracer: Tracer, prog
             ]
         )
     assert traces[0] == traces[1]
+
+
+def test_threads_completing_and_reserving_at_once_lose_nothing(
+    tracer: Tracer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Native spans inside OpenTelemetry spans in two threads: each asks for its parent (a completion)
+    while the other thread reserves; switches between threads are forced to be frequent."""
+    caplog.set_level(logging.WARNING, logger="pytest_agenttrace")
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    rec = Recorder("race")
+
+    def work(n: int) -> None:
+        with tracer.start_as_current_span(f"invoke_agent a{n}", attributes={**AGENT, "gen_ai.agent.name": f"a{n}"}):
+            for _ in range(400):
+                with tracer.start_as_current_span("execute_tool search", attributes=TOOL), rec.tool("native"):
+                    pass
+
+    try:
+        with rec:
+            threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        trace = rec.finish()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(trace.spans) == 2 + 2 * 400 * 2
+    by_id = {s.span_id: s for s in trace.spans}
+    for span in trace.spans:
+        parent = by_id.get(span.parent_id) if span.parent_id else None
+        if span.kind == "agent":
+            assert parent is None
+        elif span.name == "native":
+            assert parent is not None and parent.kind == "tool" and span.agent == parent.agent
+        else:
+            assert (span.kind, span.name) == ("tool", "search") and parent is not None and parent.kind == "agent"
+            assert span.agent == parent.agent and span.versions is not None
+    assert "agenttrace" not in caplog.text
