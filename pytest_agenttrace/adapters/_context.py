@@ -233,7 +233,11 @@ def complete_reserved(
 
 
 def complete_as_plain_root(handle: SpanHandle, name: str) -> None:
-    """Every field a reserved handle lacks, as a root ``custom`` span named ``name`` (its class last)."""
+    """Every field a reserved handle lacks, as a root ``custom`` span named ``name`` (its class last).
+
+    Like every completion it leaves ``end_ns``, ``versions`` and ``_token`` alone: they belong
+    to the reservation and the span's end.
+    """
     handle.parent_id = None
     handle.scope = None
     handle.scope_path = _recorder_module._NO_SCOPE
@@ -248,8 +252,6 @@ def complete_as_plain_root(handle: SpanHandle, name: str) -> None:
     handle.context = None
     handle.links = _recorder_module._NONE
     handle.events = _recorder_module._NONE
-    handle.versions = None if handle.end_ns is None else handle.recorder._stamps
-    handle._token = None
     handle.__class__ = SpanHandle
 
 

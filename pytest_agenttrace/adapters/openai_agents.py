@@ -374,8 +374,9 @@ class _SDKState:
         self.pending: list[Any] = []
         #: handles reserved at their spans' start and not filled in yet, in that order.
         self.reserved: deque[ReservedHandle] = deque()
-        #: reserved spans that ended without an error: (handle, stamps at the end, span data, nested).
-        self.ended: deque[tuple[SpanHandle, dict[str, str], Any, bool]] = deque()
+        #: reserved spans that ended without an error, their data mapped at the next build (their end
+        #: wrote only ``end_ns`` and ``versions``, which a completion never writes: no race).
+        self.ended: deque[SpanHandle] = deque()
         #: the completer every reserved handle carries first in its ``_token``.
         self.complete: Callable[[ReservedHandle], None] = functools.partial(_complete_reserved, rec, self)
         add_finalizer = getattr(rec, "add_finalizer", None)
@@ -447,13 +448,12 @@ def _complete_one(rec: Recorder, state: _SDKState, handle: ReservedHandle) -> No
     handle.context = None
     handle.links = _NONE
     handle.events = _NONE
-    # Ended: its end's stamps come from state.ended at the build; these stand in until then.
-    handle.versions = None if handle.end_ns is None else rec._stamps
+    # versions and end_ns: set at the reservation and by the end, never here (an end in another
+    # thread cannot be overwritten); _token: kept for the data's mapping at the build.
     if kind == "handoff":
         handle.context = {}
         if not attributes.get("from_agent"):
             attributes["from_agent"] = handle.agent
-    handle._token = None
     handle.__class__ = SpanHandle  # type: ignore[assignment]  # last: a plain handle, complete
 
 
@@ -467,14 +467,15 @@ def _flush_locked(rec: Recorder, state: _SDKState) -> None:
     _complete_reserved(rec, state)  # first, all of them: as at their start, in order
     pending, state.pending = state.pending, []
     ended = state.ended
-    while ended:  # reserved spans that ended: their stamps, then their data like any other span's
-        handle, stamps, data, nested = ended.popleft()
+    while ended:  # reserved spans that ended: their data, like any other span's
+        handle = ended.popleft()
         if type(handle) is ReservedHandle:  # reserved while the loop above ran (another thread)
             handle.complete()
-        handle.versions = stamps
+        info: Any = handle._token
+        handle._token = None
         pending.append(handle)
-        pending.append(data)
-        pending.append(nested)
+        pending.append(info[3])  # the span data
+        pending.append(info[1] is not None)  # nested: it has an SDK parent
     fillers = _FILLERS
     items = iter(pending)
     for handle, data, nested in zip(items, items, items, strict=True):
@@ -603,6 +604,7 @@ class AgentTraceProcessor(_TracingProcessor):
                     h.span_id = _span_id(seq)
                 h.start_ns = _perf_ns() - rec._t0
                 h.end_ns = None
+                h.versions = None
                 h._token = (state.complete, parent_sdk_id, innermost, data, known, known[2])  # type: ignore[assignment]
                 state.reserved.append(h)  # first: whoever can see the handle can complete it
                 rec._order.append(h)
@@ -693,10 +695,13 @@ class AgentTraceProcessor(_TracingProcessor):
             if type(handle) is ReservedHandle:
                 if not error:  # the common end: its time now, the rest at the build (the handle itself is
                     # written by its completion alone, in whichever thread)
+                    handle.versions = rec._stamps
                     handle.end_ns = _perf_ns() - rec._t0
-                    state.ended.append((handle, rec._stamps, data, parent_sdk_id is not None))
+                    state.ended.append(handle)
                     return
                 handle.complete()  # an error: filled in now, then ended as any span
+            if type(handle._token) is tuple:  # filled in before its end: its start facts are not needed
+                handle._token = None
             if error:
                 detail = error.get("data") or {}
                 message = str(error.get("message") or "error")

@@ -198,9 +198,9 @@ class _OtelState:
         #: handles reserved at their spans' start and not filled in yet, in the order they were
         #: reserved (a parent always before its children).  See :func:`_complete_reserved`.
         self.reserved: deque[ReservedHandle] = deque()
-        #: reserved spans that ended in the common way: (handle, final name, stamps at the end, the
-        #: SDK's frozen attribute dict), mapped at the next build.
-        self.ended: deque[tuple[SpanHandle, str, dict[str, str], dict[str, Any]]] = deque()
+        #: reserved spans that ended in the common way, mapped at the next build (their end wrote only
+        #: ``end_ns`` and ``versions``, which a completion never writes: no race between the two).
+        self.ended: deque[SpanHandle] = deque()
         #: the completer every reserved handle carries first in its ``_token``.
         self.complete: Callable[[ReservedHandle], None] = functools.partial(_complete_reserved, rec, self)
         add_finalizer = getattr(rec, "add_finalizer", None)
@@ -226,13 +226,13 @@ def _flush_locked(rec: Recorder, state: _OtelState) -> None:
     raw, state.raw = state.raw, []
     finished = state.ended
     while finished:  # then the mapping of those that ended, as any span's deferred mapping
-        handle, name, stamps, attributes = finished.popleft()
+        handle = finished.popleft()
         if type(handle) is ReservedHandle:  # reserved while the loop above ran (another thread)
             handle.complete()
-        handle.name = name
-        handle.versions = stamps
+        info: Any = handle._token
+        handle._token = None
         raw.append(handle)
-        raw.append(attributes)
+        raw.append(info[3])  # the SDK's attribute dict, frozen since the end
     mapper = _map
     items = iter(raw)
     for handle, attributes in zip(items, items, strict=True):
@@ -288,10 +288,10 @@ def _complete_reserved(rec: Recorder, state: _OtelState, target: ReservedHandle 
 def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> None:
     """Fill in one reserved handle as ``on_start`` would have: parent, scope, agent, provisional kind.
 
-    Its mapping, when it has ended, comes with the next build (``state.ended``).  The
+    Its mapping, once it has ended, comes with the next build (``state.ended``).  The
     handle becomes a plain :class:`SpanHandle` last, once every field is there.
     """
-    _, parent_id, innermost, _attributes, kind, name = handle._token  # type: ignore[misc]
+    _, parent_id, innermost, _attributes, kind, _name = handle._token  # type: ignore[misc]
     parent: SpanHandle | None = None
     if parent_id is not None:
         parent = state.handles.get(parent_id)
@@ -314,7 +314,6 @@ def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> N
         handle.scope_path = _NO_SCOPE
         handle.agent = None
     handle.kind = kind
-    handle.name = name
     handle.status = "ok"
     handle.error = None
     handle.input = None
@@ -323,9 +322,8 @@ def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> N
     handle.context = None
     handle.links = _NONE
     handle.events = _NONE
-    # Ended: its end's stamps (and name) come from state.ended at the build; these stand in until then.
-    handle.versions = None if handle.end_ns is None else rec._stamps
-    handle._token = None
+    # name, versions, end_ns: set at the reservation and by the end, never here (an end in another
+    # thread cannot be overwritten); _token: kept for the mapping at the build.
     handle.__class__ = SpanHandle  # type: ignore[assignment]  # last: a plain handle, complete
 
 
@@ -420,6 +418,8 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                     h.span_id = _span_id(seq)
                 h.start_ns = _perf_ns() - rec._t0
                 h.end_ns = None
+                h.name = span._name
+                h.versions = None
                 otel_id = span._context[1]
                 h._token = (  # type: ignore[assignment]  # a reserved handle's completion facts
                     state.complete,
@@ -495,15 +495,19 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                 if (
                     fast
                     and _sdk_span._attributes._dict is handle._token[3]  # type: ignore[index]
+                    and _sdk_span._name == handle.name
                     and _sdk_span._status.status_code is not StatusCode.ERROR
                     and not _sdk_span._events._dq
                 ):
-                    # The common end: its time now, its name, stamps and attributes for the build (the
-                    # handle itself is written by its completion alone, in whichever thread).
+                    # The common end: its time and stamps now, its mapping at the build.  A completion
+                    # (in any thread) never writes these two fields, nor the name checked above.
+                    handle.versions = rec._stamps
                     handle.end_ns = _perf_ns() - rec._t0
-                    state.ended.append((handle, _sdk_span._name, rec._stamps, _sdk_span._attributes._dict))
+                    state.ended.append(handle)
                     return
                 handle.complete()  # an unusual end (an error, events): filled in now, then as any span
+            if type(handle._token) is tuple:  # filled in before its end: its start facts are not needed
+                handle._token = None
             started = state.mapped.pop(span_id, None) if state.mapped else None
             # What the mapping needs, read without copies: an ended span is frozen.  Plain values
             # only, not the span: fewer objects for the garbage collector to walk meanwhile.

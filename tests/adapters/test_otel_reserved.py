@@ -316,3 +316,31 @@ def test_threads_completing_and_reserving_at_once_lose_nothing(
             assert (span.kind, span.name) == ("tool", "search") and parent is not None and parent.kind == "agent"
             assert span.agent == parent.agent and span.versions is not None
     assert "agenttrace" not in caplog.text
+
+
+def test_nothing_of_a_reservation_outlives_the_recording(tracer: Tracer) -> None:
+    """Spans ended, completed early or still open at the finish keep no completion facts, and
+    nothing of the capture keeps the recording alive."""
+    import gc
+    import weakref
+
+    rec = Recorder("short-lived")
+    with rec:
+        with tracer.start_as_current_span("execute_tool a", attributes=TOOL):
+            pass
+        with tracer.start_as_current_span("execute_tool b", attributes=TOOL), rec.tool("native"):
+            pass  # b is completed early by the native span inside it
+        still_open = tracer.start_span("execute_tool c", attributes=TOOL)
+        trace = rec.finish()
+    still_open.end()
+    assert [(s.kind, s.name, s.status) for s in trace.spans] == [
+        ("tool", "search", "ok"),
+        ("tool", "search", "ok"),
+        ("tool", "native", "ok"),
+        ("tool", "execute_tool c", "error"),  # open at the finish: as at its start, unfinished
+    ]
+    assert all(span._token is None for span in trace.spans)  # type: ignore[attr-defined]
+    alive = weakref.ref(rec)
+    del rec, trace  # (a finished span names its recorder: the trace alone keeps it)
+    gc.collect()
+    assert alive() is None
