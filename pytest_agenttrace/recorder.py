@@ -870,7 +870,8 @@ class Recorder:
                 h.status = "error"
                 h.error = {"type": "Unfinished", "message": "span was still open when the recording finished"}
                 h.versions = stamps if h.versions is None else {**stamps, **h.versions}
-                if type(h._token) is tuple:  # an adapter's reservation facts (a ``with`` keeps its own token)
+                token: Any = h._token
+                if type(token) is tuple:  # an adapter's reservation facts (a ``with`` keeps its own token)
                     h._token = None
             elif h.versions is None:  # ended by an adapter while this build ran: its end's stamps never came
                 h.versions = stamps

@@ -89,6 +89,7 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
     _SpanProcessor = object  # type: ignore[assignment,misc]  # lets the module import; install() raises
 else:
     _IMPORT_ERROR = None
+    _ERROR: Final = StatusCode.ERROR
 
 #: Span class -> whether its spans keep their context, parent, name, status, events and
 #: attributes in the private fields the processor reads on its hot path (with the span id as
@@ -328,6 +329,9 @@ def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> N
 
 
 _AGENT_OPERATIONS: Final = frozenset({"invoke_agent", "create_agent"})
+#: A span's kind as its start attributes name it (operation first, then OpenInference kind):
+#: QUICK_KINDS and the agent spans, which are recorded at once.
+_START_KINDS: Final[dict[Any, str]] = {**QUICK_KINDS, **dict.fromkeys(_AGENT_OPERATIONS, "agent"), "AGENT": "agent"}
 
 
 def _handle_for_span_id(rec: Recorder, state: _OtelState, span_id: int) -> SpanHandle | None:
@@ -398,10 +402,9 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             agent_span = False
             if live_attributes:
                 get = live_attributes.get
-                operation: Any = get("gen_ai.operation.name")
                 oi_kind: Any = get("openinference.span.kind")
-                agent_span = operation in _AGENT_OPERATIONS or oi_kind == "AGENT"
-                kind = QUICK_KINDS.get(operation) or QUICK_KINDS.get(oi_kind) or "custom"
+                kind = _START_KINDS.get(get("gen_ai.operation.name")) or _START_KINDS.get(oi_kind) or "custom"
+                agent_span = kind == "agent" or oi_kind == "AGENT"
             if fast and not agent_span and state.deferred and rec._finished is None:
                 # Reserve the span's place (seq, id, start time) and keep what its completion needs:
                 # parent, scope, agent and the provisional kind are filled in when the trace is built
@@ -496,7 +499,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                     fast
                     and _sdk_span._attributes._dict is handle._token[3]  # type: ignore[index]
                     and _sdk_span._name == handle.name
-                    and _sdk_span._status.status_code is not StatusCode.ERROR
+                    and _sdk_span._status.status_code is not _ERROR
                     and not _sdk_span._events._dq
                 ):
                     # The common end: its time and stamps now, its mapping at the build.  A completion
