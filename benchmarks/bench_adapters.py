@@ -30,9 +30,10 @@ in full by then.  The total also counts the recorder turning the captured
 spans into the finished trace (a native span pays that as well, but without
 it a captured span is not in any trace yet).  Two rows for information
 follow: both sides exporting every OpenTelemetry span to memory, and a
-processor that only starts and ends a recorder span per OpenTelemetry span
-(no mapping, no parenthood), which is the recorder's own share of the
-overhead in that place.  A benchmark, not a
+processor that only starts and ends a full recorder span per OpenTelemetry
+span (no mapping, no parenthood): what recording a span at once costs in
+that place (the adapters only reserve a span there and fill it in at the
+build).  A benchmark, not a
 test: ``python benchmarks/bench_adapters.py [--spans 20000] [--repeat 5]``.
 """
 
@@ -172,10 +173,10 @@ def bench_agents(spans: int, repeat: int) -> tuple[float, float, float]:
 
 
 def bench_floor_otel(spans: int, repeat: int) -> tuple[float, float, float]:
-    """Information: a processor that only records each span (start a handle, end it), no mapping.
+    """Information: a processor that only records each span (start a full handle, end it), no mapping.
 
-    What recording a span at all costs in that place (the recorder's part):
-    the adapter's share of the overhead is the rest.
+    What recording a span at once costs in that place; the adapters reserve
+    the span instead and fill it in when the trace is built.
     """
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
@@ -258,8 +259,8 @@ def main() -> None:
         "(SimpleSpanProcessor + InMemorySpanExporter, as bench_recording measures the OpenTelemetry SDK)"
     )
     print(
-        "(**) information: a processor that only starts and ends a recorder span per OpenTelemetry span "
-        "(no mapping, no parenthood), the recorder's own share of the overhead in that place"
+        "(**) information: a processor that only starts and ends a full recorder span per OpenTelemetry span "
+        "(no mapping, no parenthood): recording a span at once, which the adapters avoid by reserving it"
     )
 
 
