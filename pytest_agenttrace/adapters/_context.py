@@ -53,6 +53,7 @@ __all__ = [
     "descends",
     "enabled",
     "epoch_to_recorder_ns",
+    "fill_in",
     "foreign_parent",
     "get_enabled",
     "guarded",
@@ -232,26 +233,44 @@ def complete_reserved(
                 complete_as_plain_root(handle, name)
 
 
-def complete_as_plain_root(handle: SpanHandle, name: str) -> None:
-    """Every field a reserved handle lacks, as a root ``custom`` span named ``name`` (its class last).
+def fill_in(rec: Recorder | None, handle: SpanHandle, parent: SpanHandle | None, kind: str, attributes: dict[str, Any]) -> None:
+    """The fields a reserved handle takes from its parent and kind, as ``Recorder._new`` fills a new one.
 
-    Like every completion it leaves ``end_ns``, ``versions`` and ``_token`` alone: they belong
-    to the reservation and the span's end.
+    Parent id, scope and agent from ``parent`` (a span of ``rec``, else none: a
+    root), ``kind`` and ``attributes``, and the defaults of everything else a
+    completion writes.  Never the name, ``end_ns``, ``versions`` or ``_token``:
+    those belong to the reservation and the span's end.  The caller turns the
+    handle into a plain ``SpanHandle`` last.
     """
-    handle.parent_id = None
-    handle.scope = None
-    handle.scope_path = _recorder_module._NO_SCOPE
-    handle.agent = None
-    handle.kind = "custom"
-    handle.name = name
+    if parent is not None and parent.recorder is rec:
+        handle.parent_id = parent.span_id
+        if parent.kind == "delegation":
+            handle.scope = parent.span_id
+            handle.scope_path = [*parent.scope_path, parent.span_id]
+        else:
+            handle.scope = parent.scope
+            handle.scope_path = parent.scope_path
+        handle.agent = parent.agent
+    else:
+        handle.parent_id = None
+        handle.scope = None
+        handle.scope_path = _recorder_module._NO_SCOPE
+        handle.agent = None
+    handle.kind = kind
     handle.status = "ok"
     handle.error = None
     handle.input = None
     handle.output = None
-    handle.attributes = {}
+    handle.attributes = attributes
     handle.context = None
     handle.links = _recorder_module._NONE
     handle.events = _recorder_module._NONE
+
+
+def complete_as_plain_root(handle: SpanHandle, name: str) -> None:
+    """Every field a reserved handle lacks, as a root ``custom`` span named ``name`` (its class last)."""
+    fill_in(None, handle, None, "custom", {})
+    handle.name = name
     handle.__class__ = SpanHandle
 
 

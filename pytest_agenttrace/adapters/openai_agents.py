@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .. import recorder as _recorder_module
 from ..exceptions import MissingExtraError
-from ..recorder import _NO_SCOPE, _NONE, _SPAN_IDS, ReservedHandle, SpanHandle, _perf_ns, _span_id
+from ..recorder import _SPAN_IDS, ReservedHandle, SpanHandle, _perf_ns, _span_id
 from . import _context
 from ._context import (
     COMPLETION_LOCK,
@@ -55,6 +55,7 @@ from ._context import (
     STATES_ATTRIBUTE,
     ask_providers,
     complete_reserved,
+    fill_in,
     log,
     native_current_span,
     register_parent_provider,
@@ -424,32 +425,9 @@ def _complete_one(rec: Recorder, state: _SDKState, handle: ReservedHandle) -> No
         attributes = {"from_agent": data.from_agent, "to_agent": data.to_agent}
     elif kind == "llm":
         attributes = {"operation": sdk_type}
-    if parent is not None and parent.recorder is rec:
-        handle.parent_id = parent.span_id
-        if parent.kind == "delegation":
-            handle.scope = parent.span_id
-            handle.scope_path = [*parent.scope_path, parent.span_id]
-        else:
-            handle.scope = parent.scope
-            handle.scope_path = parent.scope_path
-        handle.agent = parent.agent
-    else:
-        handle.parent_id = None
-        handle.scope = None
-        handle.scope_path = _NO_SCOPE
-        handle.agent = None
-    handle.kind = kind
+    # versions and end_ns are the reservation's and the end's; _token stays for the data's mapping.
+    fill_in(rec, handle, parent, kind, attributes)
     handle.name = name
-    handle.status = "ok"
-    handle.error = None
-    handle.input = None
-    handle.output = None
-    handle.attributes = attributes
-    handle.context = None
-    handle.links = _NONE
-    handle.events = _NONE
-    # versions and end_ns: set at the reservation and by the end, never here (an end in another
-    # thread cannot be overwritten); _token: kept for the data's mapping at the build.
     if kind == "handoff":
         handle.context = {}
         if not attributes.get("from_agent"):

@@ -46,8 +46,6 @@ from typing import TYPE_CHECKING, Any, Final
 from .. import recorder as _recorder_module
 from ..exceptions import MissingExtraError
 from ..recorder import (
-    _NO_SCOPE,
-    _NONE,
     _SPAN_IDS,
     ReservedHandle,
     SpanHandle,
@@ -63,6 +61,7 @@ from ._context import (
     ask_providers,
     complete_reserved,
     epoch_to_recorder_ns,
+    fill_in,
     log,
     native_current_span,
     register_parent_provider,
@@ -300,31 +299,9 @@ def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> N
             parent = _handle_for_span_id(rec, state, parent_id)
     if parent is None or (innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)):
         parent = innermost  # a native span opened inside the OpenTelemetry parent is nearer
-    if parent is not None and parent.recorder is rec:
-        handle.parent_id = parent.span_id
-        if parent.kind == "delegation":
-            handle.scope = parent.span_id
-            handle.scope_path = [*parent.scope_path, parent.span_id]
-        else:
-            handle.scope = parent.scope
-            handle.scope_path = parent.scope_path
-        handle.agent = parent.agent  # never an agent span itself: those are not reserved
-    else:
-        handle.parent_id = None
-        handle.scope = None
-        handle.scope_path = _NO_SCOPE
-        handle.agent = None
-    handle.kind = kind
-    handle.status = "ok"
-    handle.error = None
-    handle.input = None
-    handle.output = None
-    handle.attributes = {}
-    handle.context = None
-    handle.links = _NONE
-    handle.events = _NONE
-    # name, versions, end_ns: set at the reservation and by the end, never here (an end in another
-    # thread cannot be overwritten); _token: kept for the mapping at the build.
+    # Never an agent span itself (those are not reserved): it inherits its parent's agent.  Its
+    # name, versions and end_ns are the reservation's and the end's; _token stays for the build.
+    fill_in(rec, handle, parent, kind, {})
     handle.__class__ = SpanHandle  # type: ignore[assignment]  # last: a plain handle, complete
 
 
