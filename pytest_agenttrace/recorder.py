@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .versions import VersionContext
 
 __all__ = [
+    "COMPLETION_LOCK",
     "Recorder",
     "ReservedHandle",
     "SpanHandle",
@@ -313,6 +314,13 @@ class SpanHandle(_SpanSlots):
         return f"<SpanHandle {self.kind}:{self.name} id={self.span_id} agent={self.agent!r}>"
 
 
+#: Held while reserved handles are filled in (by every adapter) and while a trace is built: one
+#: lock, so that a completion reading another adapter's reserved span (a parent chain across
+#: frameworks) cannot deadlock, and a build sees every reservation complete.  Re-entrant:
+#: completing one adapter's span may complete another's in the same thread.
+COMPLETION_LOCK: Final = threading.RLock()
+
+
 class ReservedHandle(SpanHandle):
     """A span an adapter reserved at its start and fills in later (deferred capture).
 
@@ -341,16 +349,17 @@ class ReservedHandle(SpanHandle):
         return self
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for a slot not set yet: complete, then read it (a failed completion raises).
-        if name[:2] == "__" or type(self) is not ReservedHandle:
+        # Only reached for a slot that was not set when read: complete, then read it again (another
+        # thread may have completed the handle since; a failed completion raises).
+        if name[:2] == "__":
             raise AttributeError(name)
-        self.complete()
+        ReservedHandle.complete(self)  # not self.complete: another thread may have made it a SpanHandle
         if type(self) is ReservedHandle:
             raise AttributeError(name)
-        return getattr(self, name)
+        return object.__getattribute__(self, name)
 
     def __enter__(self) -> SpanHandle:
-        return self.complete().__enter__()
+        return ReservedHandle.complete(self).__enter__()
 
 
 _start_key = operator.attrgetter("start_ns", "seq")
@@ -446,6 +455,8 @@ class Recorder:
         self._stamps: dict[str, str] = {}
         self._delegation_tools: dict[str, list[str] | None] = {}
         self._finished: Trace | None = None
+        #: Set when finish() starts: adapters stop reserving spans (a late one is recorded at once).
+        self._closing = False
         self._snapshot: tuple[int, int, Trace] | None = None
         self._activations: list[SpanHandle | None] = []
         #: Per-adapter state (framework capture keeps its span maps here, freed with the recorder).
@@ -613,10 +624,10 @@ class Recorder:
             if 0 <= position < len(order):
                 found = order[position]
                 if found.span_id == span_id:  # "007" is not "7"
-                    return found.complete() if type(found) is ReservedHandle else found
+                    return ReservedHandle.complete(found) if type(found) is ReservedHandle else found
                 for found in order:  # appended out of id order by racing threads: rare, look it up
                     if found.span_id == span_id:
-                        return found.complete() if type(found) is ReservedHandle else found
+                        return ReservedHandle.complete(found) if type(found) is ReservedHandle else found
         return None
 
     # -- version stamps ------------------------------------------------------
@@ -814,6 +825,7 @@ class Recorder:
         if self._finished is None:
             from .store import gc_paused
 
+            self._closing = True
             self.deactivate()
             with gc_paused():
                 self._finished = self._build(final=True)
@@ -835,9 +847,10 @@ class Recorder:
                 logging.getLogger("pytest_agenttrace").warning("agenttrace: a trace finalizer failed", exc_info=True)
 
     def _build(self, *, final: bool) -> Trace:
-        self.run_finalizers()
-        now = _perf_ns() - self._t0
-        spans = self._finish_in_place(now) if final else self._snapshot_spans(now)
+        with COMPLETION_LOCK:  # no reserved span is filled in halfway while the spans are read
+            self.run_finalizers()
+            now = _perf_ns() - self._t0
+            spans = self._finish_in_place(now) if final else self._snapshot_spans(now)
         all_stamps: dict[str, str] = {}
         last: dict[str, str] | None = None
         for s in spans:
@@ -864,15 +877,17 @@ class Recorder:
         default_limits = limits is DEFAULT_LIMITS
         safe_keys, clean_scalars = _SAFE_KEYS_SEEN, _CLEAN_SCALARS
         for h in self._order:
+            if type(h) is ReservedHandle:  # reserved after the finalizers ran (a thread still going)
+                ReservedHandle.complete(h)
+            token: Any = h._token
+            if type(token) is tuple:  # an adapter's reservation facts (a ``with`` keeps its own token)
+                h._token = None
             start = h.start_ns
             if h.end_ns is None:  # still open: closed now (an ended span has its versions already)
                 h.end_ns = max(now, start)
                 h.status = "error"
                 h.error = {"type": "Unfinished", "message": "span was still open when the recording finished"}
                 h.versions = stamps if h.versions is None else {**stamps, **h.versions}
-                token: Any = h._token
-                if type(token) is tuple:  # an adapter's reservation facts (a ``with`` keeps its own token)
-                    h._token = None
             elif h.versions is None:  # ended by an adapter while this build ran: its end's stamps never came
                 h.versions = stamps
             if start < previous_start:

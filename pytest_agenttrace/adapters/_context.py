@@ -48,6 +48,7 @@ __all__ = [
     "ParentProvider",
     "StateCache",
     "adapter_state",
+    "complete_all",
     "complete_as_plain_root",
     "complete_reserved",
     "descends",
@@ -188,10 +189,23 @@ def descends(rec: Recorder, span: SpanHandle, ancestor: SpanHandle, limit: int =
     return False
 
 
-#: Held while reserved handles are filled in, by every adapter: one lock, so that a completion
-#: that reads another adapter's reserved span (a parent chain across frameworks) cannot deadlock.
-#: Re-entrant: completing one adapter's span may complete another's in the same thread.
-COMPLETION_LOCK: Final = threading.RLock()
+COMPLETION_LOCK: Final = _recorder_module.COMPLETION_LOCK
+
+
+def complete_all(rec: Recorder) -> None:
+    """Fill in every adapter's reserved handles for ``rec`` (each adapter's in its start order).
+
+    An adapter's build-time mapping may change a span's agent (an OpenTelemetry
+    tool span naming its own agent): every reserved span of every adapter must
+    have taken its parent's agent as at its start before any adapter maps.
+    """
+    states = rec.__dict__.get(_STATES_ATTRIBUTE)
+    if not states:
+        return
+    with COMPLETION_LOCK:
+        for state in list(states.values()):
+            if getattr(state, "reserved", None):
+                state.complete(None)
 
 
 def complete_reserved(
@@ -233,7 +247,9 @@ def complete_reserved(
                 complete_as_plain_root(handle, name)
 
 
-def fill_in(rec: Recorder | None, handle: SpanHandle, parent: SpanHandle | None, kind: str, attributes: dict[str, Any]) -> None:
+def fill_in(
+    rec: Recorder | None, handle: SpanHandle, parent: SpanHandle | None, kind: str, attributes: dict[str, Any]
+) -> None:
     """The fields a reserved handle takes from its parent and kind, as ``Recorder._new`` fills a new one.
 
     Parent id, scope and agent from ``parent`` (a span of ``rec``, else none: a

@@ -54,6 +54,7 @@ from ._context import (
     LIVE_KEY,
     STATES_ATTRIBUTE,
     ask_providers,
+    complete_all,
     complete_reserved,
     fill_in,
     log,
@@ -395,7 +396,7 @@ def _current_sdk_parent(rec: Recorder) -> SpanHandle | None:
     if span is None:
         return None
     handle = state.handles.get(span.span_id)
-    return handle.complete() if type(handle) is ReservedHandle else handle
+    return ReservedHandle.complete(handle) if type(handle) is ReservedHandle else handle
 
 
 _state: Callable[[Recorder], _SDKState] = state_getter(SOURCE, _SDKState, _current_sdk_parent)
@@ -442,14 +443,17 @@ def _flush(rec: Recorder, state: _SDKState) -> None:
 
 
 def _flush_locked(rec: Recorder, state: _SDKState) -> None:
-    _complete_reserved(rec, state)  # first, all of them: as at their start, in order
+    complete_all(rec)  # first, every adapter's reserved spans, as at their start, before any mapping
     pending, state.pending = state.pending, []
     ended = state.ended
     while ended:  # reserved spans that ended: their data, like any other span's
         handle = ended.popleft()
         if type(handle) is ReservedHandle:  # reserved while the loop above ran (another thread)
-            handle.complete()
+            ReservedHandle.complete(handle)
         info: Any = handle._token
+        if type(info) is not tuple:  # its facts were replaced (a ``with`` on the handle): kept unmapped
+            log.warning("agenttrace: Agents SDK span %r lost its start facts; its data is not recorded", handle.name)
+            continue
         handle._token = None
         pending.append(handle)
         pending.append(info[3])  # the span data
@@ -567,7 +571,7 @@ class AgentTraceProcessor(_TracingProcessor):
             if live and (len(live) > 1 or live[0] is not _current_sdk_parent):
                 innermost = ask_providers(rec, innermost, _current_sdk_parent, live)
             known = _RESERVABLE.get(type(data))
-            if known is not None and fast and state.deferred and rec._finished is None:
+            if known is not None and fast and state.deferred and not rec._closing:
                 # Reserve the span's place (seq, id, start time) and keep what its completion needs:
                 # parent, scope, agent and name are worked out when the trace is built, or when
                 # something asks for the handle first (see _complete_one).  Agent spans are not
@@ -674,10 +678,10 @@ class AgentTraceProcessor(_TracingProcessor):
                 if not error:  # the common end: its time now, the rest at the build (the handle itself is
                     # written by its completion alone, in whichever thread)
                     handle.versions = rec._stamps
+                    state.ended.append(handle)  # before end_ns: a snapshot that sees it ended also maps it
                     handle.end_ns = _perf_ns() - rec._t0
-                    state.ended.append(handle)
                     return
-                handle.complete()  # an error: filled in now, then ended as any span
+                ReservedHandle.complete(handle)  # an error: filled in now, then ended as any span
             if type(handle._token) is tuple:  # filled in before its end: its start facts are not needed
                 handle._token = None
             if error:

@@ -59,6 +59,7 @@ from ._context import (
     LIVE_KEY,
     STATES_ATTRIBUTE,
     ask_providers,
+    complete_all,
     complete_reserved,
     epoch_to_recorder_ns,
     fill_in,
@@ -222,14 +223,17 @@ def _flush(rec: Recorder, state: _OtelState) -> None:
 
 
 def _flush_locked(rec: Recorder, state: _OtelState) -> None:
-    _complete_reserved(rec, state)  # first, all of them: as at their start, in order
+    complete_all(rec)  # first, every adapter's reserved spans, as at their start, before any mapping
     raw, state.raw = state.raw, []
     finished = state.ended
     while finished:  # then the mapping of those that ended, as any span's deferred mapping
         handle = finished.popleft()
         if type(handle) is ReservedHandle:  # reserved while the loop above ran (another thread)
-            handle.complete()
+            ReservedHandle.complete(handle)
         info: Any = handle._token
+        if type(info) is not tuple:  # its facts were replaced (a ``with`` on the handle): kept unmapped
+            log.warning("agenttrace: OpenTelemetry span %r lost its start facts; not mapped", handle.name)
+            continue
         handle._token = None
         raw.append(handle)
         raw.append(info[3])  # the SDK's attribute dict, frozen since the end
@@ -297,6 +301,8 @@ def _complete_one(rec: Recorder, state: _OtelState, handle: ReservedHandle) -> N
         parent = state.handles.get(parent_id)
         if parent is None and state.remote:
             parent = _handle_for_span_id(rec, state, parent_id)
+        if parent is not None and parent.seq > handle.seq:
+            parent = None  # arrived after this span started (an OTLP export): not its parent then
     if parent is None or (innermost is not None and innermost.seq > parent.seq and _descends(rec, innermost, parent)):
         parent = innermost  # a native span opened inside the OpenTelemetry parent is nearer
     # Never an agent span itself (those are not reserved): it inherits its parent's agent.  Its
@@ -314,7 +320,7 @@ _START_KINDS: Final[dict[Any, str]] = {**QUICK_KINDS, **dict.fromkeys(_AGENT_OPE
 def _handle_for_span_id(rec: Recorder, state: _OtelState, span_id: int) -> SpanHandle | None:
     handle = state.handles.get(span_id)
     if handle is not None:
-        return handle.complete() if type(handle) is ReservedHandle else handle
+        return ReservedHandle.complete(handle) if type(handle) is ReservedHandle else handle
     ours = state.remote.get(span_id)
     return rec.handle(ours) if ours is not None else None
 
@@ -382,7 +388,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                 oi_kind: Any = get("openinference.span.kind")
                 kind = _START_KINDS.get(get("gen_ai.operation.name")) or _START_KINDS.get(oi_kind) or "custom"
                 agent_span = kind == "agent" or oi_kind == "AGENT"
-            if fast and not agent_span and state.deferred and rec._finished is None:
+            if fast and not agent_span and state.deferred and not rec._closing:
                 # Reserve the span's place (seq, id, start time) and keep what its completion needs:
                 # parent, scope, agent and the provisional kind are filled in when the trace is built
                 # or when something asks for the handle first (see _complete_reserved); the mapping
@@ -479,13 +485,14 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                     and _sdk_span._status.status_code is not _ERROR
                     and not _sdk_span._events._dq
                 ):
-                    # The common end: its time and stamps now, its mapping at the build.  A completion
+                    # The common end: its stamps and time now, its mapping at the build.  A completion
                     # (in any thread) never writes these two fields, nor the name checked above.
+                    # Queued before end_ns is set, so a snapshot that sees it ended also maps it.
                     handle.versions = rec._stamps
-                    handle.end_ns = _perf_ns() - rec._t0
                     state.ended.append(handle)
+                    handle.end_ns = _perf_ns() - rec._t0
                     return
-                handle.complete()  # an unusual end (an error, events): filled in now, then as any span
+                ReservedHandle.complete(handle)  # an unusual end (an error, events): filled in now, then as any span
             if type(handle._token) is tuple:  # filled in before its end: its start facts are not needed
                 handle._token = None
             started = state.mapped.pop(span_id, None) if state.mapped else None

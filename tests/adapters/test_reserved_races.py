@@ -1,0 +1,253 @@
+"""Reserved capture under the orderings a second review found: every case here once recorded a
+different trace than capture at once, or broke the build.  Threads are held at exact points
+(with events and a profile hook), so each ordering happens on every run."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("opentelemetry.sdk")
+pytest.importorskip("agents")
+
+from agents.tracing import function_span, set_trace_processors
+from agents.tracing import trace as sdk_trace
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, Tracer
+
+from pytest_agenttrace.adapters import openai_agents, otel
+from pytest_agenttrace.recorder import Recorder, ReservedHandle, SpanHandle
+
+TOOL = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search", "gen_ai.tool.call.id": "c1"}
+
+
+@pytest.fixture(scope="module")
+def tracer() -> Iterator[Tracer]:
+    provider = TracerProvider()
+    otel.install(provider)
+    set_trace_processors([openai_agents.AgentTraceProcessor()])
+    warm = Recorder("warm")  # both layout tables learn their span classes
+    with warm, provider.get_tracer("warm").start_as_current_span("warm"), sdk_trace("w"), function_span("w"):
+        pass
+    warm.finish()
+    yield provider.get_tracer("tests")
+    set_trace_processors([])
+    openai_agents.install()
+
+
+@contextlib.contextmanager
+def _at_once() -> Iterator[None]:
+    """Both adapters read spans through their public API: nothing is reserved."""
+    saved = dict(otel._FAST_LAYOUT), dict(openai_agents._FAST_LAYOUT)
+    otel._FAST_LAYOUT.update(dict.fromkeys(saved[0], False))
+    openai_agents._FAST_LAYOUT.update(dict.fromkeys(saved[1], False))
+    try:
+        yield
+    finally:
+        otel._FAST_LAYOUT.update(saved[0])
+        openai_agents._FAST_LAYOUT.update(saved[1])
+
+
+def _rows(rec: Recorder) -> list[tuple[Any, ...]]:
+    return [(depth, s.kind, s.name, s.agent, s.parent_id, s.attributes) for s, depth in rec.finish().walk()]
+
+
+def _both_ways(program: Any) -> None:
+    reserved = program(Recorder("reserved"))
+    with _at_once():
+        at_once = program(Recorder("at once"))
+    assert reserved == at_once
+
+
+def test_an_sdk_span_inside_an_otel_span_inherits_its_start_whichever_adapter_maps_first(tracer: Tracer) -> None:
+    def tool_naming_its_agent(rec: Recorder) -> list[Any]:
+        with rec:
+            attributes = {**TOOL, "gen_ai.agent.name": "tool-owner"}
+            with tracer.start_as_current_span("execute_tool search", attributes=attributes):
+                with sdk_trace("t"), function_span("lookup"):
+                    pass
+        return _rows(rec)
+
+    def agent_only_at_its_end(rec: Recorder) -> list[Any]:
+        with rec, tracer.start_as_current_span("step") as step:
+            with sdk_trace("t"), function_span("lookup"):
+                pass
+            step.set_attribute("gen_ai.operation.name", "invoke_agent")
+            step.set_attribute("gen_ai.agent.name", "late")
+        return _rows(rec)
+
+    _both_ways(tool_naming_its_agent)
+    _both_ways(agent_only_at_its_end)
+
+
+def test_an_otel_parent_received_after_the_span_started_is_not_its_parent(tracer: Tracer) -> None:
+    remote_id, trace_id = 0xABCDEF0123456789, 0x1234
+
+    def program(rec: Recorder) -> list[Any]:
+        receiver = otel.OTLPReceiver(rec)  # not started: ingest() is what its handler calls
+        try:
+            with rec, rec.agent("orchestrator"):
+                remote = SpanContext(trace_id, remote_id, is_remote=True, trace_flags=TraceFlags(1))
+                context = otel_trace.set_span_in_context(NonRecordingSpan(remote))
+                with tracer.start_as_current_span("execute_tool search", context=context, attributes=TOOL):
+                    pass
+                now = time.time_ns()
+                received = otel._Received(
+                    span_id=remote_id,
+                    parent_id=None,
+                    trace_id=trace_id,
+                    name="invoke_agent sub",
+                    start=now - 10**6,
+                    end=now,
+                    attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "sub"},
+                    status_error=None,
+                )
+                receiver.ingest([received])
+        finally:
+            receiver._server.server_close()
+        return _rows(rec)
+
+    _both_ways(program)
+
+
+def test_a_snapshot_taken_while_a_span_ends_is_not_kept_once_it_has_ended(tracer: Tracer) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    class HoldingDeque(collections.deque[Any]):
+        def append(self, item: Any) -> None:
+            if threading.current_thread().name == "ender":
+                entered.set()
+                release.wait(5)
+            super().append(item)
+
+    rec = Recorder("snapshot")
+    with rec:
+        with tracer.start_as_current_span("warm"):
+            pass
+        state = otel._peek(rec)
+        assert state is not None
+        state.ended = HoldingDeque(state.ended)
+
+        def end_one() -> None:
+            with tracer.start_as_current_span("execute_tool search", attributes=TOOL):
+                pass
+
+        ender = threading.Thread(target=end_one, name="ender")
+        ender.start()
+        assert entered.wait(5)
+        rec.trace  # noqa: B018 - a snapshot while the span is ending
+        release.set()
+        ender.join()
+        later = rec.trace
+    assert [(s.kind, s.name) for s in later.spans][1:] == [("tool", "search")]
+
+
+def test_a_span_reserved_while_the_recording_finishes_never_breaks_the_finish(tracer: Tracer) -> None:
+    entered, release, started = threading.Event(), threading.Event(), threading.Event()
+
+    class HoldingDict(dict[type, bool]):
+        def get(self, key: Any, default: Any = None) -> Any:
+            if threading.current_thread().name == "late" and not release.is_set():
+                entered.set()  # on_start has read the active recorder already
+                release.wait(5)
+            return super().get(key, default)
+
+    saved = otel._FAST_LAYOUT
+    otel._FAST_LAYOUT = HoldingDict(saved)
+    try:
+        rec = Recorder("finishing")
+        rec.__enter__()
+        with tracer.start_as_current_span("warm", attributes=TOOL):
+            pass
+
+        def start_late() -> None:
+            span = tracer.start_span("execute_tool search", attributes=TOOL)
+            started.set()
+            span.end()
+
+        late = threading.Thread(target=start_late, name="late")
+        late.start()
+        assert entered.wait(5)
+
+        def let_it_start() -> None:  # runs inside finish(), after the adapters' finalizers
+            release.set()
+            started.wait(5)
+
+        rec.add_finalizer(let_it_start)
+        trace = rec.finish()
+        late.join()
+    finally:
+        otel._FAST_LAYOUT = saved
+    assert rec.finished and all(type(s).__name__ == "Span" for s in trace.spans)
+    assert all(s._token is None for s in trace.spans)  # type: ignore[attr-defined]
+    assert trace.spans[0].name == "search"
+
+
+def test_reading_a_field_while_another_thread_completes_the_handle(tracer: Tracer) -> None:
+    rec = Recorder("getattr")
+    with rec:
+        span = tracer.start_span("execute_tool search", attributes=TOOL)
+        (handle,) = rec._order
+        assert type(handle) is ReservedHandle
+        at_getattr, go = threading.Event(), threading.Event()
+        read: dict[str, Any] = {}
+
+        def hold_in_getattr(frame: Any, event: str, arg: Any) -> None:
+            if event == "call" and frame.f_code is ReservedHandle.__getattr__.__code__:
+                at_getattr.set()
+                go.wait(5)
+
+        def reader() -> None:
+            sys.setprofile(hold_in_getattr)
+            try:
+                read["kind"] = handle.kind
+            except AttributeError as exc:
+                read["error"] = repr(exc)
+            finally:
+                sys.setprofile(None)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert at_getattr.wait(5)
+        ReservedHandle.complete(handle)  # this thread completes it meanwhile
+        go.set()
+        thread.join()
+        span.end()
+    assert read == {"kind": "tool"} and type(handle) is SpanHandle
+    rec.finish()
+
+
+def test_a_with_on_an_ended_captured_span_loses_only_that_span_s_mapping(
+    tracer: Tracer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="pytest_agenttrace")
+    rec = Recorder("with")
+    with rec:
+        with tracer.start_as_current_span("execute_tool search", attributes=TOOL):
+            pass
+        handle = rec.handle("1")
+        assert handle is not None
+        with handle, rec.llm("native"):  # nesting native work under it after the fact replaces its facts
+            pass
+        for i in range(3):
+            with tracer.start_as_current_span("execute_tool t", attributes={**TOOL, "gen_ai.tool.name": f"t{i}"}):
+                pass
+    spans = rec.finish().spans
+    assert [(s.kind, s.name) for s in spans] == [
+        ("tool", "execute_tool search"),  # kept, unmapped, and said so
+        ("llm", "native"),
+        ("tool", "t0"),
+        ("tool", "t1"),
+        ("tool", "t2"),
+    ]
+    assert "lost its start facts" in caplog.text
+    assert all(s._token is None for s in spans)  # type: ignore[attr-defined]
