@@ -549,7 +549,7 @@ class AgentTraceProcessor(_TracingProcessor):
         try:
             # The recorder's adapter states read directly (what _state() returns): every span pays for
             # this method, and a Python-level call costs about as much as the rest of a line here.
-            states = rec.__dict__.get(STATES_ATTRIBUTE)
+            states = rec._agenttrace_adapter_states  # a Recorder always has it (STATES_ATTRIBUTE)
             state = states.get(SOURCE) if states is not None else None
             if state is None:
                 state = _state(rec)
@@ -657,7 +657,7 @@ class AgentTraceProcessor(_TracingProcessor):
             return
         handle: SpanHandle | None = None
         try:
-            states = rec.__dict__.get(STATES_ATTRIBUTE)
+            states = rec._agenttrace_adapter_states  # a Recorder always has it (STATES_ATTRIBUTE)
             state = states.get(SOURCE) if states is not None else None
             if state is None:  # nothing of the SDK's started in this recording
                 return

@@ -362,7 +362,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             # The hot path reads the recorder's adapter states and the SDK span's fields directly
             # (what _state(), resolve_parent() and the span's properties return): every span pays
             # for this method, and a Python-level call costs about as much as the rest of a line.
-            states = rec.__dict__.get(STATES_ATTRIBUTE)
+            states = rec._agenttrace_adapter_states  # a Recorder always has it (STATES_ATTRIBUTE)
             state = states.get(SOURCE) if states is not None else None
             if state is None:
                 state = _state(rec)
@@ -466,7 +466,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
         handle: SpanHandle | None = None
         _sdk_span: Any = span
         try:
-            states = rec.__dict__.get(STATES_ATTRIBUTE)
+            states = rec._agenttrace_adapter_states  # a Recorder always has it (STATES_ATTRIBUTE)
             state = states.get(SOURCE) if states is not None else None
             if state is None:  # nothing of OpenTelemetry's started in this recording
                 return
