@@ -148,14 +148,16 @@ def time_check(n_spans: int, repeat: int) -> tuple[float, float, float, int]:
 
 
 def time_floor(n_spans: int, repeat: int) -> tuple[float, float]:
-    """The machine's own floor: best CPU seconds of one bare pass over a fresh trace.
+    """Best CPU seconds of one bare pass over a fresh trace (little work per span).
 
     ``(fields, fields + attributes)``: a pass reading each span's kind, name
     and parent id (what any index of the trace must read once), and the same
     pass also reading one key of each span's attributes (what a rule on
-    attribute values touches).  No rule logic at all: how the time of one
-    pass grows from 10k to 100k spans is the memory hierarchy's doing, and
-    no linear algorithm over these objects grows slower than this.
+    attribute values touches).  No rule logic at all: how the time of such a
+    pass grows from 10k to 100k spans is the memory hierarchy's doing.  It is
+    not a floor for every checker: a pass that does more with each span it
+    touches pays the misses less (see :func:`time_fused_pass`); it is what
+    each of several passes over the spans pays.
     """
     fields = attributes = float("inf")
     for _ in range(repeat):
