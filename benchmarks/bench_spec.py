@@ -311,6 +311,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-parts", action="store_true", help="skip the per-rule and per-index-part breakdown")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="time the check at every size this many times, sizes interleaved, and summarise the 100k/10k ratio",
+    )
     args = parser.parse_args()
     spec = parse_spec(SPEC)
     print(f"spec: failure-modes + 10 selector rules = {len(spec.rules)} rules")
@@ -334,6 +340,18 @@ def main() -> None:
             f"time(100k) / time(10k) = {ratio:.1f} CPU (limit 12; wall {wall[100_000] / wall[10_000]:.1f}); "
             f"100k under 2 s: {under} -> {verdict}"
         )
+        if args.runs > 1:
+            # The machine's load drifts: more runs, the two sizes timed back to back in each.
+            ratios = [ratio]
+            for _ in range(args.runs - 1):
+                small = time_check(10_000, args.repeat)[2]
+                large = time_check(100_000, args.repeat)[2]
+                ratios.append(large / small)
+            ratios.sort()
+            print(
+                f"over {args.runs} runs: time(100k) / time(10k) = {ratios[0]:.1f} / "
+                f"{statistics.median(ratios):.1f} / {ratios[-1]:.1f} (min / median / max; limit 12)"
+            )
     sizes = sorted(cpu_time)
     floors = {size: time_floor(size, args.repeat) for size in sizes}
     fused = {size: time_fused_pass(size, args.repeat) for size in sizes}
