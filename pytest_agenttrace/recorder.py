@@ -314,10 +314,10 @@ class SpanHandle(_SpanSlots):
         return f"<SpanHandle {self.kind}:{self.name} id={self.span_id} agent={self.agent!r}>"
 
 
-#: Held while reserved handles are filled in (by every adapter) and while a trace is built: one
-#: lock, so that a completion reading another adapter's reserved span (a parent chain across
-#: frameworks) cannot deadlock, and a build sees every reservation complete.  Re-entrant:
-#: completing one adapter's span may complete another's in the same thread.
+#: Held while reserved handles are filled in and mapped, by every adapter: one lock, so that a
+#: completion reading another adapter's reserved span (a parent chain across frameworks) cannot
+#: deadlock.  Re-entrant: completing one adapter's span may complete another's in the same
+#: thread.  Never held while user code runs (finalizers, cleaning values).
 COMPLETION_LOCK: Final = threading.RLock()
 
 
@@ -847,10 +847,11 @@ class Recorder:
                 logging.getLogger("pytest_agenttrace").warning("agenttrace: a trace finalizer failed", exc_info=True)
 
     def _build(self, *, final: bool) -> Trace:
-        with COMPLETION_LOCK:  # no reserved span is filled in halfway while the spans are read
-            self.run_finalizers()
-            now = _perf_ns() - self._t0
-            spans = self._finish_in_place(now) if final else self._snapshot_spans(now)
+        # No lock held here: finalizers are user code too, and may wait for threads that need to
+        # complete a reserved span.  A reserved span met below is completed under the adapters' lock.
+        self.run_finalizers()
+        now = _perf_ns() - self._t0
+        spans = self._finish_in_place(now) if final else self._snapshot_spans(now)
         all_stamps: dict[str, str] = {}
         last: dict[str, str] | None = None
         for s in spans:
@@ -913,7 +914,11 @@ class Recorder:
             if h.events:
                 h.events = clean(h.events, limits)
             h.__class__ = span_class  # type: ignore[assignment]
-        spans: list[Any] = self._order  # the handles *are* the spans now
+        order: list[Any] = self._order
+        frozen = len(order)
+        while frozen and type(order[frozen - 1]) is not span_class:
+            frozen -= 1  # started by a thread after the loop above ended: in no trace
+        spans = order[:frozen]  # the handles *are* the spans now (a copy: threads may still append)
         if disordered:
             # Threads or explicit start times can append out of order; a stable sort restores start order.
             spans = sorted(spans, key=_start_key)

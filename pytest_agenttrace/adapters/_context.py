@@ -205,7 +205,10 @@ def complete_all(rec: Recorder) -> None:
     with COMPLETION_LOCK:
         for state in list(states.values()):
             if getattr(state, "reserved", None):
-                state.complete(None)
+                try:
+                    state.complete(None)
+                except Exception:  # one adapter's failure must not stop the others' mapping
+                    log.warning("agenttrace: could not fill in reserved spans of %r", state, exc_info=True)
 
 
 def complete_reserved(

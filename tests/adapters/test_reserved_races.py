@@ -251,3 +251,93 @@ def test_a_with_on_an_ended_captured_span_loses_only_that_span_s_mapping(
     ]
     assert "lost its start facts" in caplog.text
     assert all(s._token is None for s in spans)  # type: ignore[attr-defined]
+
+
+def test_a_finalizer_that_waits_for_a_thread_completing_a_reserved_span_does_not_deadlock(tracer: Tracer) -> None:
+    import pytest_agenttrace as agenttrace
+
+    rec = Recorder("finalizer")
+    with rec:
+        inside, done = threading.Event(), threading.Event()
+
+        def worker() -> None:
+            with tracer.start_as_current_span("execute_tool search", attributes=TOOL):  # reserved
+                inside.set()
+                time.sleep(0.05)
+                with agenttrace.tool("native"):  # asks for its OpenTelemetry parent: a completion
+                    pass
+            done.set()
+
+        thread = threading.Thread(target=worker, daemon=True)
+        rec.add_finalizer(lambda: thread.join(5))  # public API: wait for background work before a build
+        thread.start()
+        assert inside.wait(5)
+        snapshot = rec.trace
+        assert done.is_set()  # the worker finished while the build waited for it: no lock held there
+    assert [(s.kind, s.name) for s in snapshot.spans] == [("tool", "search"), ("tool", "native")]
+
+
+def test_a_span_started_after_the_finish_froze_the_spans_is_left_out(tracer: Tracer) -> None:
+    from pytest_agenttrace import recorder as recorder_module
+
+    at_append, loop_done = threading.Event(), threading.Event()
+
+    class HoldingDeque(collections.deque[Any]):
+        def append(self, item: Any) -> None:
+            if threading.current_thread().name == "late":
+                at_append.set()  # past the check that the recording is not closing
+                loop_done.wait(5)  # the build has frozen the spans it saw
+            super().append(item)
+
+    rec = Recorder("late")
+    rec.__enter__()
+    with tracer.start_as_current_span("warm", attributes=TOOL):
+        pass
+    state = otel._peek(rec)
+    assert state is not None
+    state.reserved = HoldingDeque(state.reserved)
+    late = threading.Thread(target=lambda: tracer.start_span("execute_tool late", attributes=TOOL), name="late")
+    late.start()
+    assert at_append.wait(5)
+    seen = len(rec._order)
+
+    def on_return(frame: Any, event: str, arg: Any) -> None:
+        if event == "return" and frame.f_code is recorder_module.Recorder._finish_in_place.__code__:
+            loop_done.set()
+            while len(rec._order) == seen:  # let the late span land before the trace is made
+                time.sleep(0.001)
+
+    sys.setprofile(on_return)
+    try:
+        trace = rec.finish()
+    finally:
+        sys.setprofile(None)
+        late.join()
+    assert [(type(s).__name__, s.name) for s in trace.spans] == [("Span", "search")]
+
+
+def test_a_failing_adapter_state_does_not_stop_the_others_mapping(
+    tracer: Tracer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pytest_agenttrace.adapters._context import adapter_state
+
+    class OtherState:  # a third-party adapter's state, with something else under "reserved"
+        def __init__(self) -> None:
+            self.reserved = collections.deque(["slot"])
+
+        def complete(self, target: Any) -> None:
+            raise RuntimeError("not a completer")
+
+    caplog.set_level(logging.WARNING, logger="pytest_agenttrace")
+    rec = Recorder("other")
+    with rec:
+        adapter_state(rec, "other", OtherState)
+        with tracer.start_as_current_span("execute_tool search", attributes=TOOL):
+            pass
+    (span,) = rec.finish().spans
+    assert (span.kind, span.name, span.attributes) == (
+        "tool",
+        "search",
+        {"operation": "execute_tool", "tool_call_id": "c1"},
+    )
+    assert "could not fill in reserved spans" in caplog.text
