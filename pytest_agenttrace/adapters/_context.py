@@ -28,7 +28,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .. import recorder as _recorder_module
@@ -52,6 +52,7 @@ __all__ = [
     "complete_as_plain_root",
     "complete_reserved",
     "descends",
+    "drain_ended",
     "enabled",
     "epoch_to_recorder_ns",
     "fill_in",
@@ -284,6 +285,27 @@ def fill_in(
     handle.context = None
     handle.links = _recorder_module._NONE
     handle.events = _recorder_module._NONE
+
+
+def drain_ended(state: Any, what: str) -> Iterator[tuple[SpanHandle, tuple[Any, ...]]]:
+    """``(handle, start facts)`` for each reserved span in ``state.ended``, its facts then dropped.
+
+    The common end queues a reserved handle in ``state.ended``; at the build
+    its mapping needs the start facts kept in ``_token``.  A handle reserved
+    after the completion loop ran (another thread) is completed first; one
+    whose facts a ``with`` replaced is skipped, with a warning.
+    """
+    ended = state.ended
+    while ended:
+        handle = ended.popleft()
+        if type(handle) is _RESERVED:
+            ReservedHandle.complete(handle)
+        info: Any = handle._token
+        if type(info) is not tuple:
+            log.warning("agenttrace: %s %r lost its start facts; not mapped", what, handle.name)
+            continue
+        handle._token = None
+        yield handle, info
 
 
 def complete_as_plain_root(handle: SpanHandle, name: str) -> None:

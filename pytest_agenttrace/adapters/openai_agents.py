@@ -56,6 +56,7 @@ from ._context import (
     ask_providers,
     complete_all,
     complete_reserved,
+    drain_ended,
     fill_in,
     log,
     native_current_span,
@@ -445,16 +446,7 @@ def _flush(rec: Recorder, state: _SDKState) -> None:
 def _flush_locked(rec: Recorder, state: _SDKState) -> None:
     complete_all(rec)  # first, every adapter's reserved spans, as at their start, before any mapping
     pending, state.pending = state.pending, []
-    ended = state.ended
-    while ended:  # reserved spans that ended: their data, like any other span's
-        handle = ended.popleft()
-        if type(handle) is ReservedHandle:  # reserved while the loop above ran (another thread)
-            ReservedHandle.complete(handle)
-        info: Any = handle._token
-        if type(info) is not tuple:  # its facts were replaced (a ``with`` on the handle): kept unmapped
-            log.warning("agenttrace: Agents SDK span %r lost its start facts; its data is not recorded", handle.name)
-            continue
-        handle._token = None
+    for handle, info in drain_ended(state, "Agents SDK span"):  # reserved spans that ended: their data
         pending.append(handle)
         pending.append(info[3])  # the span data
         pending.append(info[1] is not None)  # nested: it has an SDK parent

@@ -61,6 +61,7 @@ from ._context import (
     ask_providers,
     complete_all,
     complete_reserved,
+    drain_ended,
     epoch_to_recorder_ns,
     fill_in,
     log,
@@ -213,10 +214,11 @@ class _OtelState:
 def _flush(rec: Recorder, state: _OtelState) -> None:
     """Map the spans that ended since the last build (runs as a recorder finalizer).
 
+    First every adapter's reserved spans are filled in, as at their start.
     Most spans ended cleanly, without events, and were not mapped at their
-    start: for those the loop maps and fills in place (what :func:`_apply`
-    does on that path, without its calls); every other span goes through
-    :func:`_apply_ended`.
+    start (reserved ones among them): for those the loop maps and fills in
+    place (what :func:`_apply` does on that path, without its calls); every
+    other span goes through :func:`_apply_ended`.
     """
     with COMPLETION_LOCK:  # one build at a time fills in and maps (rec.trace may be read from threads)
         _flush_locked(rec, state)
@@ -225,16 +227,7 @@ def _flush(rec: Recorder, state: _OtelState) -> None:
 def _flush_locked(rec: Recorder, state: _OtelState) -> None:
     complete_all(rec)  # first, every adapter's reserved spans, as at their start, before any mapping
     raw, state.raw = state.raw, []
-    finished = state.ended
-    while finished:  # then the mapping of those that ended, as any span's deferred mapping
-        handle = finished.popleft()
-        if type(handle) is ReservedHandle:  # reserved while the loop above ran (another thread)
-            ReservedHandle.complete(handle)
-        info: Any = handle._token
-        if type(info) is not tuple:  # its facts were replaced (a ``with`` on the handle): kept unmapped
-            log.warning("agenttrace: OpenTelemetry span %r lost its start facts; not mapped", handle.name)
-            continue
-        handle._token = None
+    for handle, info in drain_ended(state, "OpenTelemetry span"):  # then, as any span's deferred mapping
         raw.append(handle)
         raw.append(info[3])  # the SDK's attribute dict, frozen since the end
     mapper = _map
@@ -404,7 +397,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                     h.span_id = _span_id(seq)
                 h.start_ns = _perf_ns() - rec._t0
                 h.end_ns = None
-                h.name = span._name
+                h.name = name = span._name
                 h.versions = None
                 otel_id = span._context[1]
                 h._token = (  # type: ignore[assignment]  # a reserved handle's completion facts
@@ -413,7 +406,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                     innermost,
                     live_attributes,
                     kind,
-                    span._name,  # last, as ReservedHandle asks
+                    name,  # last, as ReservedHandle asks
                 )
                 state.reserved.append(h)  # first: whoever can see the handle can complete it
                 rec._order.append(h)
