@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .. import recorder as _recorder_module
 from ..exceptions import MissingExtraError
-from ..recorder import _SPAN_IDS, ReservedHandle, SpanHandle, _perf_ns, _span_id
+from ..recorder import _SPAN_IDS, ReservedHandle, SpanHandle, _new_handle, _perf_ns, _span_id
 from . import _context
 from ._context import (
     COMPLETION_LOCK,
@@ -516,7 +516,6 @@ def _check_layout(span: Any) -> bool:
     return ok
 
 
-_new_reserved: Final = object.__new__
 
 #: A parent id the state has no entry for (``None`` is a value there: a collapsed root).
 _MISSING: Final[Any] = object()
@@ -569,7 +568,7 @@ class AgentTraceProcessor(_TracingProcessor):
                 # something asks for the handle first (see _complete_one).  Agent spans are not
                 # reserved: Agent.as_tool inserts a delegation at their start.
                 seq = next(rec._ids)
-                h = _new_reserved(ReservedHandle)
+                h = _new_handle(ReservedHandle)
                 h.recorder = rec
                 h.seq = seq
                 try:

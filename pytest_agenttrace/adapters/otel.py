@@ -49,6 +49,7 @@ from ..recorder import (
     _SPAN_IDS,
     ReservedHandle,
     SpanHandle,
+    _new_handle,
     _perf_ns,
     _span_id,
     active_recorder,
@@ -270,7 +271,6 @@ def _apply_ended(rec: Recorder, ended: _Pending) -> None:
     _apply(rec, handle, name, attributes, status_error, events, mapped=reuse)
 
 
-_new_reserved: Final = object.__new__
 
 
 def _complete_reserved(rec: Recorder, state: _OtelState, target: ReservedHandle | None = None) -> None:
@@ -388,7 +388,7 @@ class AgentTraceSpanProcessor(_SpanProcessor):
                 # follows at the build, as for any span.  Agent spans are recorded at once: the spans
                 # inside them inherit the agent their start names.
                 seq = next(rec._ids)
-                h = _new_reserved(ReservedHandle)
+                h = _new_handle(ReservedHandle)
                 h.recorder = rec
                 h.seq = seq
                 try:
