@@ -28,7 +28,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .. import recorder as _recorder_module
@@ -52,7 +52,6 @@ __all__ = [
     "complete_as_plain_root",
     "complete_reserved",
     "descends",
-    "drain_ended",
     "enabled",
     "epoch_to_recorder_ns",
     "fill_in",
@@ -66,6 +65,7 @@ __all__ = [
     "set_enabled",
     "state_getter",
     "state_peeker",
+    "take_ended",
 ]
 
 log: Final = logging.getLogger("pytest_agenttrace")
@@ -287,25 +287,28 @@ def fill_in(
     handle.events = _recorder_module._NONE
 
 
-def drain_ended(state: Any, what: str) -> Iterator[tuple[SpanHandle, tuple[Any, ...]]]:
-    """``(handle, start facts)`` for each reserved span in ``state.ended``, its facts then dropped.
+def take_ended(state: Any, what: str) -> list[SpanHandle]:
+    """The reserved spans queued in ``state.ended``, in end order, each with its start facts in ``_token``.
 
     The common end queues a reserved handle in ``state.ended``; at the build
-    its mapping needs the start facts kept in ``_token``.  A handle reserved
-    after the completion loop ran (another thread) is completed first; one
-    whose facts a ``with`` replaced is skipped, with a warning.
+    its mapping needs the start facts kept in ``_token``, which the caller
+    reads and then drops.  A handle reserved after the completion loop ran
+    (another thread) is completed first; one whose facts a ``with`` replaced
+    is left out, with a warning.  A list, not a generator: no frame to resume
+    and no pair to build per span.
     """
     ended = state.ended
+    taken: list[SpanHandle] = []
+    keep = taken.append
     while ended:
         handle = ended.popleft()
         if type(handle) is _RESERVED:
             ReservedHandle.complete(handle)
-        info: Any = handle._token
-        if type(info) is not tuple:
+        if type(handle._token) is not tuple:
             log.warning("agenttrace: %s %r lost its start facts; not mapped", what, handle.name)
             continue
-        handle._token = None
-        yield handle, info
+        keep(handle)
+    return taken
 
 
 def complete_as_plain_root(handle: SpanHandle, name: str) -> None:

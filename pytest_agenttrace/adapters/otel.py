@@ -62,7 +62,6 @@ from ._context import (
     ask_providers,
     complete_all,
     complete_reserved,
-    drain_ended,
     epoch_to_recorder_ns,
     fill_in,
     log,
@@ -71,6 +70,7 @@ from ._context import (
     resolve_parent,
     state_getter,
     state_peeker,
+    take_ended,
 )
 from ._context import (
     descends as _descends,
@@ -228,9 +228,10 @@ def _flush(rec: Recorder, state: _OtelState) -> None:
 def _flush_locked(rec: Recorder, state: _OtelState) -> None:
     complete_all(rec)  # first, every adapter's reserved spans, as at their start, before any mapping
     raw, state.raw = state.raw, []
-    for handle, info in drain_ended(state, "OpenTelemetry span"):  # then, as any span's deferred mapping
+    for handle in take_ended(state, "OpenTelemetry span"):  # then, as any span's deferred mapping
         raw.append(handle)
-        raw.append(info[3])  # the SDK's attribute dict, frozen since the end
+        raw.append(handle._token[3])  # type: ignore[index]  # the SDK's attribute dict, frozen since the end
+        handle._token = None
     mapper = _map
     items = iter(raw)
     for handle, attributes in zip(items, items, strict=True):
@@ -269,8 +270,6 @@ def _apply_ended(rec: Recorder, ended: _Pending) -> None:
     # Attributes unchanged since the start (agent spans, mostly): reuse that mapping.
     reuse = started[1] if started is not None and status_error is None and started[0] == attributes else None
     _apply(rec, handle, name, attributes, status_error, events, mapped=reuse)
-
-
 
 
 def _complete_reserved(rec: Recorder, state: _OtelState, target: ReservedHandle | None = None) -> None:
