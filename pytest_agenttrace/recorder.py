@@ -958,6 +958,7 @@ class Recorder:
 
         Raises ``AssertionError`` listing every violation.
         """
+        __tracebackhide__ = True  # a failing test shows its own line and the violations
         from .spec import check
 
         check(self.trace, spec, recorder=self)

@@ -434,10 +434,13 @@ def make_snapshot(item: pytest.Item) -> TraceSnapshot:
     settings = _base_settings(config)
     marker = _marker_options(item)
     if isinstance(marker, Mapping):
+        problem = None
         try:
             settings = settings.updated(marker, where=f"{item.nodeid}: @pytest.mark.agenttrace(snapshot=...)")
         except InputError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            problem = str(exc)
+        if problem is not None:  # failed outside the handler: pytest would print the error twice inside it
+            pytest.fail(problem, pytrace=False)
     elif marker not in (None, True, False):
         pytest.fail(
             f"{item.nodeid}: @pytest.mark.agenttrace(snapshot=...) takes True or a dict of snapshot options, "

@@ -23,7 +23,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -268,6 +268,7 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
     append = out.append
     seen: set[str] = set()
     add = seen.add
+    forward: list[int] = []  # positions of spans whose parent is not listed before them
     kinds = _KIND_SET
     n_fields = len(SPAN_FIELDS)
     values_of = _SPAN_VALUES
@@ -309,6 +310,8 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
             raise TraceFileError(
                 f"span #{len(out)} (id {span_id!r}): {problem}; the file is corrupt.", path=where
             )
+        if parent_id is not None and parent_id not in seen:
+            forward.append(len(out))  # its parent is listed later, or nowhere: checked after the loop
         add(span_id)
         if not scope_path or not links or not events:
             # Empty lists become the one shared empty list, as in recorded spans: a third of the
@@ -324,7 +327,47 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
                     f"span #{position}: duplicate span_id {span.span_id!r}; span ids must be unique.", path=where
                 )
             first.add(span.span_id)
+    if forward:
+        _check_parents(out, seen, forward, where)
     return tuple(out)
+
+
+def _check_parents(spans: Sequence[Span], ids: set[str], forward: Iterable[int], where: str) -> None:
+    """Every ``parent_id`` names a span of the trace, and following parents always ends at a root.
+
+    ``forward``: the positions of the spans whose parent is not listed before
+    them (the others cannot be on a cycle: every step up goes to an earlier
+    span).  Only those are followed, so a trace in start order costs nothing
+    here.
+    """
+    forward = list(forward)
+    for position in forward:
+        span = spans[position]
+        if span.parent_id not in ids:
+            raise TraceFileError(
+                f"span #{position} (id {span.span_id!r}): parent_id {span.parent_id!r} is not the span_id of any "
+                "span in this trace (a root has parent_id null); the file is corrupt. A trace recorded elsewhere "
+                "can be brought in with `agenttrace import`, which makes such spans roots.",
+                path=where,
+            )
+    parent_of = {span.span_id: span.parent_id for span in spans}
+    reaches_root: set[str] = set()
+    for position in forward:
+        walk: list[str] = []
+        on_walk: set[str] = set()
+        node: str | None = spans[position].span_id
+        while node is not None and node not in reaches_root:
+            if node in on_walk:
+                cycle = walk[walk.index(node) :]
+                raise TraceFileError(
+                    f"span #{position} (id {spans[position].span_id!r}): following parent_id goes round in a "
+                    f"cycle ({' -> '.join(repr(x) for x in [*cycle, node])}); the file is corrupt.",
+                    path=where,
+                )
+            on_walk.add(node)
+            walk.append(node)
+            node = parent_of[node]
+        reaches_root.update(walk)
 
 
 _KIND_SET: Final = frozenset(KINDS)
@@ -364,8 +407,17 @@ def _span_problem(span: Span) -> str | None:
     )
     for field, ok, expected in checks:
         if not ok:
-            return f"{field} must be {expected}, found {type(getattr(span, field)).__name__}"
+            return f"{field} must be {expected}, found {_shown(getattr(span, field))}"
     return None
+
+
+def _shown(value: Any) -> str:
+    """A found value for a message: a short scalar as itself (``'banana'``), anything else by its type."""
+    if value is None or type(value) in (str, int, float, bool):
+        text = repr(value)
+        if len(text) <= 60:
+            return text
+    return type(value).__name__
 
 
 def _check_top(trace: Trace, where: str) -> None:
@@ -390,13 +442,18 @@ def check_types(trace: Trace, where: str = "<trace>") -> None:
     """
     _check_top(trace, where)
     seen: set[str] = set()
+    forward: list[int] = []
     for position, span in enumerate(trace.spans):
         problem = _span_problem(span)
         if problem is not None:
             raise TraceFileError(f"span #{position} (id {span.span_id!r}): {problem}; the file is corrupt.", path=where)
         if span.span_id in seen:
             raise TraceFileError(f"span #{position}: duplicate span_id {span.span_id!r}; span ids must be unique.", path=where)
+        if span.parent_id is not None and span.parent_id not in seen:
+            forward.append(position)
         seen.add(span.span_id)
+    if forward:
+        _check_parents(trace.spans, seen, forward, where)
 
 
 @contextlib.contextmanager

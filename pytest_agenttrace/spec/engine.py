@@ -15,6 +15,7 @@ from collections.abc import Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..exceptions import InputError
 from ..model import Trace
 from ..report.terminal import terminal_safe
 from .loader import Spec, load_spec
@@ -127,15 +128,19 @@ def check(
     looked up in ``base_dirs`` (default: ``recorder.spec_base_dirs`` when the
     recorder has it), then the working directory.  Returns the passing result.
     """
+    __tracebackhide__ = True  # a failing test shows its own line and the message, not this function
     if results is None and recorder is not None:
         results = getattr(recorder, "results", None)
     if not base_dirs and recorder is not None:
         base_dirs = tuple(getattr(recorder, "spec_base_dirs", ()) or ())
-    spec = load_spec(spec_or_path, base_dirs=base_dirs)
+    try:
+        spec = load_spec(spec_or_path, base_dirs=base_dirs)
+    except InputError as error:
+        # The message names the file, line and what to do; the loader's frames would only bury it.
+        raise error.with_traceback(None) from None
     result = check_trace(trace, spec)
     if results is not None and result.violations:
         results.setdefault("violations", []).extend(result.violations)
     if not result.passed:
-        __tracebackhide__ = True
         raise AssertionError(result.format())
     return result

@@ -13,6 +13,7 @@ import pytest
 import pytest_agenttrace as at
 from pytest_agenttrace.recorder import Recorder
 from pytest_agenttrace.store import (
+    check_types,
     load_trace,
     save_trace,
     schema,
@@ -233,3 +234,64 @@ def test_integers_beyond_64_bits_fall_back_to_the_standard_library(tmp_path: Pat
         t.set_output(2**70)
     trace = rec.finish()
     assert load_trace(save_trace(trace, tmp_path / "t.json")).spans[0].output == 2**70
+
+
+def _three_spans() -> dict[str, Any]:
+    """A saved trace of three spans: a root agent, a tool under it, an llm under the tool."""
+    rec = Recorder("tests/test_x.py::test_tree")
+    with rec.activate(), rec.agent("a"), rec.tool("t"), rec.llm("m"):
+        pass
+    data = rec.finish().to_dict()
+    assert [s["parent_id"] for s in data["spans"]] == [None, "1", "2"]
+    return data
+
+
+@pytest.mark.parametrize(
+    ("parents", "message"),
+    [
+        ([None, "1", "99"], r"span #2 \(id '3'\): parent_id '99' is not the span_id of any span in this trace"),
+        ([None, "3", "2"], r"span #1 \(id '2'\): following parent_id goes round in a cycle \('2' -> '3' -> '2'\)"),
+        ([None, "1", "3"], r"span #2 \(id '3'\): following parent_id goes round in a cycle \('3' -> '3'\)"),
+        (["3", "1", "2"], r"span #0 \(id '1'\): following parent_id goes round in a cycle"),
+    ],
+)
+def test_a_broken_span_tree_is_an_input_error(tmp_path: Path, parents: list[str | None], message: str) -> None:
+    data = _three_spans()
+    for span, parent in zip(data["spans"], parents, strict=True):
+        span["parent_id"] = parent
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(at.TraceFileError, match=message) as info:
+        load_trace(path)
+    assert str(path) in str(info.value) and "the file is corrupt" in str(info.value)
+    with pytest.raises(at.TraceFileError, match=message):
+        check_types(at.Trace.from_dict(data))
+
+
+def test_a_parent_listed_after_its_child_is_a_valid_tree(tmp_path: Path) -> None:
+    data = _three_spans()
+    data["spans"].reverse()  # children before parents: odd, but every parent exists and there is no cycle
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    loaded = load_trace(path)
+    assert [(s.span_id, s.parent_id) for s in loaded.spans] == [("3", "2"), ("2", "1"), ("1", None)]
+    check_types(loaded)
+
+
+def test_a_wrong_value_is_quoted_and_a_wrong_container_named(tmp_path: Path) -> None:
+    data = small_trace().to_dict()
+    data["spans"][1]["kind"] = "banana"
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(at.TraceFileError, match=r"kind must be one of .*, found 'banana'"):
+        load_trace(path)
+    data["spans"][1]["kind"] = "tool"
+    data["spans"][1]["name"] = {"nested": "x" * 100}
+    path.write_text(json.dumps(data))
+    with pytest.raises(at.TraceFileError, match=r"name must be a string, found dict;"):
+        load_trace(path)
+    data["spans"][1]["name"] = "search"
+    data["spans"][1]["kind"] = "k" * 100  # a long value is named by its type
+    path.write_text(json.dumps(data))
+    with pytest.raises(at.TraceFileError, match=r"kind must be one of .*, found str;"):
+        load_trace(path)

@@ -363,3 +363,22 @@ def test_snapshot_of_something_else_is_a_clear_error(project: pytest.Pytester) -
     result = project.runpytest("--snapshot-update")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*agenttrace_snapshot compares traces, not int*"])
+
+
+def test_a_bad_marker_option_is_reported_once(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_bad="""
+        import pytest
+
+        @pytest.mark.agenttrace(snapshot={"level": "strucure"})
+        def test_x(agenttrace):
+            with agenttrace.tool("web_search"):
+                pass
+        """
+    )
+    result = project.runpytest()
+    out = result.stdout.str()
+    assert "strucure" in out
+    assert "During handling of the above exception" not in out
+    lines = [line for line in out.splitlines() if "strucure" in line and "@pytest.mark.agenttrace(snapshot=...)" in line]
+    assert len(lines) == 1, out

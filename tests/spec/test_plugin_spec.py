@@ -154,6 +154,43 @@ def test_invalid_spec_fails_the_test_with_the_location(project: pytest.Pytester)
     )
 
 
+def test_fixture_check_of_an_invalid_spec_shows_the_problem_not_the_loader(project: pytest.Pytester) -> None:
+    (project.path / "specs" / "broken.yaml").write_text("rules:\n  - id: a\n    forbidd: tool\n", encoding="utf-8")
+    project.makepyfile(
+        test_run="""
+        from team_agents import run
+
+        def test_x(agenttrace):
+            run()
+            agenttrace.check("specs/broken.yaml")
+        """
+    )
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "broken.yaml:3:5: rule 'a': unknown key 'forbidd'; did you mean 'forbid'?" in out
+    assert 'agenttrace.check("specs/broken.yaml")' in out  # the test's own line
+    assert "loader.py" not in out and "engine.py" not in out and "def check(" not in out
+    assert "During handling" not in out
+
+
+def test_a_failing_fixture_check_points_at_the_test_not_the_recorder(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_run="""
+        from team_agents import run
+
+        def test_x(agenttrace):
+            run(drop=True)
+            agenttrace.check("specs/hygiene.yaml")
+        """
+    )
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "[no-drop] Nobody drops tables." in out
+    assert "recorder.py" not in out and "engine.py" not in out
+
+
 def test_fixture_check_raises_with_the_violations(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_run="""
