@@ -648,6 +648,11 @@ def diff_traces(
 # -- command line ----------------------------------------------------------------
 
 
+def _is_snapshot_head(head: bytes) -> bool:
+    """Whether a file's first bytes (leading whitespace stripped) are a snapshot file's."""
+    return head.startswith(b"# agenttrace snapshot") or head.startswith(b"format ")
+
+
 def load_any(path: str, options: NormalizeOptions | None = None) -> dict[str, Any]:
     """Load a trace file or a snapshot file as a normalised trace.
 
@@ -661,7 +666,7 @@ def load_any(path: str, options: NormalizeOptions | None = None) -> dict[str, An
         raise TraceFileError("no such file; check the path.", path=path) from None
     except OSError as exc:
         raise TraceFileError(f"cannot read the file: {exc.strerror}.", path=path) from None
-    if head.startswith(b"# agenttrace snapshot") or head.startswith(b"format "):
+    if _is_snapshot_head(head):
         try:
             text = p.read_text(encoding="utf-8")
         except UnicodeDecodeError:
@@ -684,16 +689,26 @@ def _run(args: argparse.Namespace, out: Callable[[str], Any] | None = None) -> i
     )
     old, new = load_any(args.old, options), load_any(args.new, options)
     if old.get("level") != new.get("level"):
-        raise InputError(
-            f"cannot compare a {old.get('level')}-level snapshot with a {new.get('level')}-level one; "
-            "pass --level to match the snapshot file's level."
-        )
+        raise InputError(_level_mismatch((args.old, old.get("level")), (args.new, new.get("level"))))
     result = diff_normalized(old, new, float_tolerance=args.float_tolerance)
     if args.format == "json":
         write(json.dumps(result.to_dict(include_trees=False), ensure_ascii=False, default=str, indent=2) + "\n")
     else:
         write("\n".join(result.render(args.max_lines or None)) + "\n")
     return 1 if result else 0
+
+
+def _level_mismatch(*sides: tuple[str, Any]) -> str:
+    """What to do when the two sides are at different levels (a snapshot file keeps its own)."""
+    snapshots = [(path, level) for path, level in sides if _is_snapshot_head(Path(path).read_bytes()[:512].lstrip())]
+    if len(snapshots) == 1:
+        path, level = snapshots[0]
+        return f"{path} is a snapshot at level {level}; pass --level {level} to compare the trace with it."
+    (old_path, old_level), (new_path, new_level) = sides
+    return (
+        f"{old_path} is a snapshot at level {old_level} and {new_path} one at level {new_level}: they keep "
+        "different fields; compare snapshots written at the same level."
+    )
 
 
 def register(subparsers: Any) -> None:

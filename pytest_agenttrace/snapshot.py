@@ -234,9 +234,18 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
             )
         if result.same:
             lines.append("(only the version stamps in the header differ)")
-        lines.insert(
-            1, "trace differs from its golden snapshot; run pytest --snapshot-update if the change is intended"
-        )
+        if not result.version_changes and not result.same:
+            # The first line is pytest's one-line summary: say what failed, not what did not change.
+            count = len(result.changes)
+            lines[0] = (
+                f"trace differs from its golden snapshot: {count} change{'s' if count != 1 else ''} "
+                "in the span tree, no version stamp changed"
+            )
+            lines.insert(1, "run pytest --snapshot-update if the change is intended")
+        else:
+            lines.insert(
+                1, "trace differs from its golden snapshot; run pytest --snapshot-update if the change is intended"
+            )
         yield from lines
 
 

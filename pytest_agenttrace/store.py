@@ -183,8 +183,16 @@ def _parse(raw: bytes, where: str) -> Any:
         except RecursionError:
             raise TraceFileError("the JSON is nested too deeply to be a trace file.", path=where) from None
         except json.JSONDecodeError as exc:
+            # A trace file ends with its closing brace: without one (or with the error at the very end)
+            # the file was cut off, most often by a run that was killed while writing it.
+            at_end = not exc.doc[exc.pos :].strip() or not exc.doc.rstrip().endswith("}")
             raise TraceFileError(
-                f"not valid JSON ({exc.msg}); the file is corrupt or not a trace file.",
+                f"not valid JSON ({exc.msg}); "
+                + (
+                    "the file ends early: it was probably not written completely (truncated)."
+                    if at_end
+                    else "the file is corrupt or not a trace file."
+                ),
                 path=where,
                 line=exc.lineno,
                 column=exc.colno,

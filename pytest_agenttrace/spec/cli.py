@@ -116,13 +116,13 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
         failed += 1
         total += len(result.violations)
         out.write(f"FAIL {path}\n{result.format()}\n\n")
-    if failed:
-        out.write(
-            f"{failed} of {len(results)} trace{'s' if len(results) != 1 else ''} violate {spec.name!r}: "
-            f"{total} violation{'s' if total != 1 else ''}\n"
-        )
+    counted = f"{total} violation{'s' if total != 1 else ''}"
+    if len(results) == 1:
+        out.write(f"the trace violates {spec.name!r}: {counted}\n" if failed else f"the trace satisfies {spec.name!r}\n")
+    elif failed:
+        out.write(f"{failed} of {len(results)} traces violate {spec.name!r}: {counted}\n")
     else:
-        out.write(f"all {len(results)} trace{'s' if len(results) != 1 else ''} satisfy {spec.name!r}\n")
+        out.write(f"all {len(results)} traces satisfy {spec.name!r}\n")
     return 0 if passed else 1
 
 

@@ -117,7 +117,15 @@ def load_spec(source: Any, *, base_dirs: Sequence[str | os.PathLike[str]] = ()) 
         if isinstance(item, (Spec, Mapping)):
             specs.append(load_spec(item))
             continue
-        for path in _expand(_resolve(item, base_dirs)):
+        found = _resolve(item, base_dirs)
+        if base_dirs and not found.is_absolute() and not found.exists():
+            places = ", ".join(dict.fromkeys(str(Path(base)) for base in base_dirs))
+            raise SpecError(
+                f"spec file not found: looked for it in {places} and in the working directory ({Path.cwd()}); "
+                "check the path",
+                path=str(item),
+            )
+        for path in _expand(found):
             specs.append(_load_file(path))
     result = specs[0]
     for spec in specs[1:]:

@@ -121,10 +121,10 @@ def pytest_agenttrace_trace_finished(item: pytest.Item, recorder: Recorder, trac
     from .engine import check_trace
     from .loader import load_spec
 
-    paths = specs_for_item(item)
-    if not paths:
-        return None
     try:
+        paths = specs_for_item(item)
+        if not paths:
+            return None
         spec = load_spec(paths)
     except SpecError as error:
         return f"agenttrace: the spec for this test is invalid: {error}"
@@ -152,4 +152,11 @@ def _resolve(entry: str, test_dir: Path, root: Path) -> Path:
     near = test_dir / path
     if near.exists():
         return near
-    return root / path
+    in_root = root / path
+    if not in_root.exists():
+        raise SpecError(
+            f"spec file not found: looked for it next to the test file ({test_dir}) and in the rootdir ({root}); "
+            "check the path",
+            path=entry,
+        )
+    return in_root

@@ -59,7 +59,9 @@ def test_write_atomic_leaves_no_temp_files_and_replaces(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (b"", "empty"),
-        (b'{"format_version": 1, "trace_id": "x"', "not valid JSON"),
+        (b'{"format_version": 1, "trace_id": "x"', "not valid JSON .*the file ends early.*truncated"),
+        (b'{"format_version": 1, "trace_id": "x', "not valid JSON .*the file ends early.*truncated"),
+        (b'{"format_version": 1 "trace_id": "x"}', "not valid JSON .*the file is corrupt or not a trace file"),
         (b"[1, 2]", "expected a JSON object"),
         (b'{"resourceSpans": []}', "agenttrace import"),
         (b'{"format_version": 9, "trace_id": "x", "name": "n", "started_at": "s", "spans": []}', "format_version 9"),

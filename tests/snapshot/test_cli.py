@@ -73,6 +73,21 @@ def test_a_golden_snapshot_file_can_be_one_side(files: tuple[str, str], tmp_path
     assert main(["diff", str(structure), files[0], "--level", "structure"]) == 0
 
 
+def test_a_level_mismatch_names_the_level_to_pass(
+    files: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    io_golden = tmp_path / "io.agenttrace"
+    io_golden.write_text(dumps(normalize(pipeline())), encoding="utf-8")
+    structure = tmp_path / "structure.agenttrace"
+    structure.write_text(dumps(normalize(pipeline(), NormalizeOptions(level="structure"))), encoding="utf-8")
+    assert main(["diff", str(io_golden), files[0], "--level", "structure"]) == 2
+    err = capsys.readouterr().err
+    assert f"{io_golden} is a snapshot at level io; pass --level io to compare the trace with it." in err
+    assert main(["diff", str(io_golden), str(structure)]) == 2
+    err = capsys.readouterr().err
+    assert "compare snapshots written at the same level" in err and "--level" not in err
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

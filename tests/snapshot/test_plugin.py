@@ -382,3 +382,19 @@ def test_a_bad_marker_option_is_reported_once(project: pytest.Pytester) -> None:
     assert "During handling of the above exception" not in out
     lines = [line for line in out.splitlines() if "strucure" in line and "@pytest.mark.agenttrace(snapshot=...)" in line]
     assert len(lines) == 1, out
+
+
+def test_a_mismatch_without_a_version_change_says_what_differs_first(project: pytest.Pytester) -> None:
+    write_agents(project)
+    project.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    write_agents(project, searches=3)
+    result = project.runpytest("-rf")
+    result.assert_outcomes(failed=1)
+    summary = [line for line in result.stdout.lines if line.startswith("FAILED")]
+    assert len(summary) == 1 and " - assert trace differs from its golden" in summary[0]
+    result.stdout.fnmatch_lines(
+        [
+            "E*assert trace differs from its golden snapshot: 2 changes in the span tree, no version stamp changed",
+            "E*run pytest --snapshot-update if the change is intended",
+        ]
+    )

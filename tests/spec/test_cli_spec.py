@@ -69,7 +69,7 @@ def test_check_passes_with_exit_0(capsys: pytest.CaptureFixture[str], clean: Pat
     code, out, _ = run_cli(capsys, "check", clean, "--spec", spec)
     assert code == 0
     assert f"PASS {clean} (12 rules)" in out
-    assert "all 1 trace satisfy 'pipeline'" in out
+    assert "the trace satisfies 'pipeline'" in out
 
 
 def test_check_fails_with_exit_1_and_the_report(capsys: pytest.CaptureFixture[str], dirty: Path, spec: Path) -> None:
@@ -78,7 +78,7 @@ def test_check_fails_with_exit_1_and_the_report(capsys: pytest.CaptureFixture[st
     assert f"FAIL {dirty}" in out
     assert "[coder-tools]" in out and "[tests-before-report]" in out
     assert "agent:orchestrator > delegation:coder > agent:coder > tool:drop_table" in out
-    assert "1 of 1 trace violate 'pipeline': 2 violations" in out
+    assert "the trace violates 'pipeline': 2 violations" in out
 
 
 def test_check_json_shape(capsys: pytest.CaptureFixture[str], dirty: Path, spec: Path) -> None:

@@ -191,6 +191,34 @@ def test_a_failing_fixture_check_points_at_the_test_not_the_recorder(project: py
     assert "recorder.py" not in out and "engine.py" not in out
 
 
+def test_a_missing_spec_says_where_it_was_looked_for(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_run="""
+        import pytest
+        from team_agents import run
+
+        @pytest.mark.agenttrace(spec="specs/nowhere.yaml")
+        def test_marker(agenttrace):
+            run()
+
+        def test_fixture(agenttrace):
+            run()
+            agenttrace.check("specs/nowhere.yaml")
+        """
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=2)
+    root = str(project.path)
+    result.stdout.fnmatch_lines(
+        [
+            f"*specs/nowhere.yaml: spec file not found: looked for it next to the test file ({root}) and in the "
+            f"rootdir ({root}); check the path*",
+            f"*specs/nowhere.yaml: spec file not found: looked for it in {root} and in the working "
+            "directory*check the path*",
+        ]
+    )
+
+
 def test_fixture_check_raises_with_the_violations(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_run="""
