@@ -27,6 +27,7 @@ use the fixture checks its trace against the golden when the test body ends.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -90,8 +91,15 @@ class SnapshotSettings:
         """These settings with ``values`` (keys of :data:`_OPTION_KEYS`) applied."""
         unknown = sorted(set(values) - set(_OPTION_KEYS))
         if unknown:
+            hints = [
+                f"did you mean {close[0]!r} for {name!r}?"
+                for name in unknown
+                if (close := difflib.get_close_matches(name, _OPTION_KEYS, n=1))
+            ]
             raise InputError(
-                f"{where}: unknown snapshot option(s) {', '.join(unknown)}; use {', '.join(_OPTION_KEYS)}."
+                f"{where}: unknown snapshot option(s) {', '.join(unknown)}; "
+                + (" ".join(hints) + " " if hints else "")
+                + f"use {', '.join(_OPTION_KEYS)}."
             )
         opts = self.options
         normalize_kwargs: dict[str, Any] = {
@@ -129,6 +137,8 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
 
     def __init__(self) -> None:
         self.settings = SnapshotSettings()
+        #: The golden file the diff being explained was read from (its path names malformed lines).
+        self.golden_path: str | None = None
 
     # -- naming: every run of a version matrix shares the golden of its test ----
     @classmethod
@@ -199,7 +209,7 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
     # -- comparison ----------------------------------------------------------------
     def matches(self, *, serialized_data: SerializableData, snapshot_data: SerializableData) -> bool:
         try:
-            actual, golden = loads(str(serialized_data)), loads(str(snapshot_data))
+            actual, golden = loads(str(serialized_data)), loads(str(snapshot_data), path=self.golden_path)
         except TraceFileError:
             return False
         if actual["level"] != golden["level"]:
@@ -214,7 +224,7 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
 
     def trace_diff(self, serialized_data: SerializableData, snapshot_data: SerializableData) -> TraceDiff:
         """The structured diff golden -> actual (``TraceFileError`` if the golden is malformed)."""
-        actual, golden = loads(str(serialized_data)), loads(str(snapshot_data))
+        actual, golden = loads(str(serialized_data)), loads(str(snapshot_data), path=self.golden_path)
         return diff_normalized(golden, actual, float_tolerance=self.settings.float_tolerance)
 
     def diff_lines(self, serialized_data: SerializableData, snapshot_data: SerializableData) -> Iterator[str]:
@@ -279,6 +289,7 @@ class TraceSnapshot(SnapshotAssertion):
         **options: Any,
     ) -> TraceSnapshot:
         """Options for the next assertion: syrupy's keywords plus the snapshot options."""
+        __tracebackhide__ = True  # a bad option points at the test's line, not at this method
         values = dict(options)
         # syrupy's include/exclude are property filters (callables); ours are path lists.
         if exclude is not None and not callable(exclude):
@@ -288,7 +299,10 @@ class TraceSnapshot(SnapshotAssertion):
         if values:
             extension = self.trace_extension
             previous = extension.settings
-            extension.settings = previous.updated(values, where="agenttrace_snapshot(...)")
+            try:
+                extension.settings = previous.updated(values, where="agenttrace_snapshot(...)")
+            except InputError as error:
+                raise error.with_traceback(None) from None
             self._post_assert_actions.append(lambda: setattr(extension, "settings", previous))
         super().__call__(
             diff=diff,
@@ -327,6 +341,8 @@ class TraceSnapshot(SnapshotAssertion):
 
     def explanation(self, diff_mode: DiffMode) -> list[str]:
         """The failure message lines: version changes first, then the diff."""
+        current = self.executions.get(self.num_executions - 1)
+        self.trace_extension.golden_path = current.snapshot_location if current is not None else None
         if diff_mode != DiffMode.DISABLED:
             return self.get_assert_diff(diff_mode=diff_mode)
         result = self.executions.get(self.num_executions - 1)

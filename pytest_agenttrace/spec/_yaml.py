@@ -72,6 +72,10 @@ def parse_yaml(text: str, path: str | None) -> Doc:
         lines = text.splitlines()
         if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
             hint = "YAML does not allow tabs for indentation; use spaces"
+        opened = error.context_mark
+        if opened is not None and mark is not None and (opened.line, opened.column) != (mark.line, mark.column):
+            # An unclosed bracket or quote is found where the parser gave up: say where it began too.
+            hint += f" (what it was reading began at line {opened.line + 1}, column {opened.column + 1})"
         raise SpecError(
             f"invalid YAML: {problem}; {hint}",
             path=path,

@@ -307,7 +307,7 @@ def test_options_per_assertion_and_unknown_options(project: pytest.Pytester) -> 
             assert agenttrace.trace == agenttrace_snapshot(exclude=["attributes.usage"], name="io")
 
         def test_unknown(agenttrace, agenttrace_snapshot):
-            with pytest.raises(InputError, match="unknown snapshot option"):
+            with pytest.raises(InputError, match="unknown snapshot option.*did you mean 'level' for 'levle'"):
                 agenttrace_snapshot(levle="io")
         """
     )
@@ -341,7 +341,7 @@ def test_a_corrupt_golden_is_reported_not_crashed_on(project: pytest.Pytester) -
     (project.path / GOLDEN).write_text('format 1\nspans\n- agent orchestrator {"oops"\n', encoding="utf-8")
     result = project.runpytest("-vv")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*the golden snapshot cannot be read*"])
+    result.stdout.fnmatch_lines([f"*the golden snapshot cannot be read: {project.path / GOLDEN}:3:*"])
 
 
 def test_bad_ini_option_is_a_usage_error(project: pytest.Pytester) -> None:
@@ -398,3 +398,18 @@ def test_a_mismatch_without_a_version_change_says_what_differs_first(project: py
             "E*run pytest --snapshot-update if the change is intended",
         ]
     )
+
+
+def test_a_bad_snapshot_option_points_at_the_test(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_bad="""
+        def test_x(agenttrace, agenttrace_snapshot):
+            assert agenttrace.trace == agenttrace_snapshot(levle="structure")
+        """
+    )
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "did you mean 'level' for 'levle'?" in out
+    assert 'agenttrace_snapshot(levle="structure")' in out  # the test's own line
+    assert "snapshot.py" not in out and "def updated(" not in out

@@ -129,6 +129,12 @@ ERRORS = [
     ("", 1, 1, ["empty"]),
     ("rules:\n  - id: a\n   forbid: [tool\n", 3, 4, ["invalid YAML"]),
     ("rules:\n\t- id: a\n", 2, 1, ["invalid YAML", "tabs"]),
+    (
+        "rules:\n  - id: b\n    scope: {tool: x, only_agents: [a, b\n  - id: c\n    forbid: llm\n",
+        4,
+        7,
+        ["invalid YAML", "expected ',' or ']'", "began at line 3, column 35"],
+    ),
     ("rules: [{id: a, forbid: {x: 1}}]\n", 1, 25, ["must be a string", "got a mapping"]),
     # Selector and expression errors point at the offending character inside the value.
     ("rules:\n  - id: a\n    forbid: tool[name=\n", 3, 23, ["bad selector in `forbid`", "tool[name="]),
