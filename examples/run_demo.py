@@ -11,8 +11,10 @@ tests are the point of the demo; the script exits 0 when the report was written.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +40,7 @@ def main() -> int:
         f"--agenttrace-report={report}",
         "--agenttrace-save",
         f"--agenttrace-dir={out / 'traces'}",
+        f"--junitxml={out / 'junit.xml'}",
         "-q",
     ]
     print("$", " ".join(command), flush=True)
@@ -51,8 +54,31 @@ def main() -> int:
     print(f"demo: open the report: {report}")
     if traces:
         print(f"demo: or look at one in the terminal: agenttrace show {traces[0]}")
-    print("demo: (the failing tests above are the planted failures the specs catch)")
+    caught = _caught(out / "junit.xml")
+    if caught:
+        print("demo: the failing tests are the planted failures; the rules that caught them:")
+        for test, rules in caught:
+            print(f"  {test}: {rules}")
     return 0
+
+
+#: The first line of a spec failure names the rules that were broken (see CheckResult.format).
+_RULES = re.compile(r"violates spec .*\((?P<rules>[^()]*)\)\s*$")
+
+
+def _caught(junit: Path) -> list[tuple[str, str]]:
+    """(test name, the rules its failure names) for each failed test in pytest's JUnit XML."""
+    if not junit.exists():
+        return []
+    caught = []
+    for case in ElementTree.parse(junit).getroot().iter("testcase"):  # written by pytest just now
+        failure = case.find("failure")
+        if failure is None:
+            continue
+        headline = (failure.get("message") or "").splitlines()[0] if failure.get("message") else ""
+        match = _RULES.search(headline)
+        caught.append((case.get("name", "?"), match.group("rules") if match else headline))
+    return caught
 
 
 if __name__ == "__main__":

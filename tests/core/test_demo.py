@@ -26,6 +26,12 @@ def test_demo_writes_report_and_catches_the_planted_failures(tmp_path: Path) -> 
     assert "3 failed, 2 passed" in result.stdout
     for planted in ("out_of_scope_tool", "retry_storm", "handoff_context_loss"):
         assert planted in result.stdout
+    summary = result.stdout.split("the rules that caught them:\n", 1)[1].splitlines()
+    assert summary == [
+        "  test_customer_ticket: out_of_scope_tool, customer-data-stays-out-of-summaries",
+        "  test_search_outage: retry_storm, tool_loop",
+        "  test_coder_prompt_versions[coder=v1]: handoff_context_loss, tester-gets-confidence",
+    ]
     html = (tmp_path / "report.html").read_text()
     assert "<html" in html.lower() and "test_search_outage" in html
     traces = sorted((tmp_path / "traces").glob("*.json"))
