@@ -230,12 +230,18 @@ def _query_scope(trace: Trace, scope_id: str, within: list[Span] | None, fmt: st
         keep = {s.span_id for s in within}
         actions = [s for s in actions if s.span_id in keep]
     footprint = trace.footprint(scope_id)
+    allowed = delegation.attributes.get("allowed_tools") if delegation is not None else None
+    # Tools this delegation does not allow (by name, as out_of_scope_tool reads allowed_tools).
+    outside = (
+        [tool for tool in footprint.tools if tool not in set(map(str, allowed))] if isinstance(allowed, list) else []
+    )
     if fmt == "json":
         payload: dict[str, Any] = {
             "scope": scope_id,
             "delegation": _delegation_dict(trace, delegation) if delegation is not None else None,
             "actions": [_span_dict(trace, s) for s in actions],
             "footprint": footprint.to_dict(),
+            "outside_allowed_tools": outside,
         }
         json.dump(payload, out, indent=2, default=str)
         out.write("\n")
@@ -250,7 +256,6 @@ def _query_scope(trace: Trace, scope_id: str, within: list[Span] | None, fmt: st
         objective = delegation.attributes.get("objective")
         if objective:
             out.write(_safe(f"  objective: {objective}\n"))
-        allowed = delegation.attributes.get("allowed_tools")
         if allowed is not None:
             shown = ", ".join(map(str, allowed)) if isinstance(allowed, list) else str(allowed)
             out.write(_safe(f"  allowed tools: {shown or '(none)'}\n"))
@@ -261,11 +266,13 @@ def _query_scope(trace: Trace, scope_id: str, within: list[Span] | None, fmt: st
     out.write(_safe(f"actions ({len(actions)} span{'s' if len(actions) != 1 else ''}):\n"))
     for span in _tree_order(trace, actions):
         indent = "  " * max(0, trace.depth(span) - base)
-        out.write(_safe(f"  {indent}{_span_summary(span)}\n"))
+        mark = "  (not in allowed tools)" if span.kind == "tool" and span.name in outside else ""
+        out.write(_safe(f"  {indent}{_span_summary(span)}{mark}\n"))
     fp = footprint
     out.write("footprint:\n")
     out.write(_safe(f"  agents:              {', '.join(fp.agents) or '(none)'}\n"))
-    out.write(_safe(f"  tools:               {', '.join(fp.tools) or '(none)'}\n"))
+    tools = ", ".join(f"{tool} (not allowed)" if tool in outside else tool for tool in fp.tools)
+    out.write(_safe(f"  tools:               {tools or '(none)'}\n"))
     out.write(_safe(f"  memory keys read:    {', '.join(fp.memory_keys_read) or '(none)'}\n"))
     out.write(_safe(f"  memory keys written: {', '.join(fp.memory_keys_written) or '(none)'}\n"))
     out.write(_safe(f"  data sources:        {', '.join(fp.data_sources) or '(none)'}\n"))

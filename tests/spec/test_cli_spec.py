@@ -254,6 +254,35 @@ def test_query_scope_json(capsys: pytest.CaptureFixture[str], clean: Path) -> No
     assert payload["footprint"]["tools"] == ["read_file", "edit_file", "run_tests"]
 
 
+def test_query_scope_marks_the_tools_the_delegation_does_not_allow(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    trace = make_trace(
+        node(
+            "agent",
+            "orchestrator",
+            node(
+                "delegation",
+                "summarizer",
+                node("agent", "summarizer", node("tool", "web_search"), node("tool", "read_customer_db")),
+                from_agent="orchestrator",
+                to_agent="summarizer",
+                allowed_tools=["web_search"],
+            ),
+        )
+    )
+    path = save_trace(trace, tmp_path / "leak.json")
+    code, out, _ = run_cli(capsys, "query", path, "--scope", "summarizer")
+    assert code == 0
+    assert "[4] tool:web_search  agent=summarizer\n" in out
+    assert "[5] tool:read_customer_db  agent=summarizer  (not in allowed tools)\n" in out
+    assert "tools:               web_search, read_customer_db (not allowed)\n" in out
+    code, out, _ = run_cli(capsys, "query", path, "--scope", "summarizer", "--format", "json")
+    assert json.loads(out)["outside_allowed_tools"] == ["read_customer_db"]
+    code, out, _ = run_cli(capsys, "query", save_trace(pipeline_trace(), tmp_path / "ok.json"), "--scope", "3")
+    assert "not in allowed tools" not in out and "(not allowed)" not in out
+
+
 def test_query_scope_with_select_narrows(capsys: pytest.CaptureFixture[str], clean: Path) -> None:
     code, out, _ = run_cli(capsys, "query", clean, "--scope", "3", "--select", "tool", "--format", "json")
     assert code == 0
