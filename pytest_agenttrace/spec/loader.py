@@ -242,7 +242,8 @@ def _resolve(item: str | os.PathLike[str], base_dirs: Sequence[str | os.PathLike
         for base in base_dirs:
             candidate = Path(base) / path
             if candidate.exists():
-                return candidate
+                # "tests/../specs/x.yaml" is shown as "specs/x.yaml" in every message that names it.
+                return Path(os.path.normpath(candidate))
     return path
 
 

@@ -463,3 +463,12 @@ def test_deeply_nested_yaml_is_a_spec_error_not_a_recursion_error(depth: int) ->
         parse_spec(text, path="deep.yaml")
     assert "nested more than 64 levels" in info.value.message
     assert info.value.line == 4
+
+
+def test_a_spec_found_through_a_base_dir_is_named_without_dot_dots(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "specs" / "x.yaml").write_text("rules:\n  - id: a\n    forbid: tool\n", encoding="utf-8")
+    spec = load_spec("../specs/x.yaml", base_dirs=[tmp_path / "tests"])
+    assert spec.rules[0].source is not None
+    assert ".." not in spec.rules[0].source and str(tmp_path / "specs" / "x.yaml") in spec.rules[0].source
