@@ -648,6 +648,12 @@ def diff_traces(
 # -- command line ----------------------------------------------------------------
 
 
+def _head(path: str | Path) -> bytes:
+    """A file's first bytes, leading whitespace stripped (enough to tell a snapshot from a trace)."""
+    with open(path, "rb") as file:
+        return file.read(512).lstrip()
+
+
 def _is_snapshot_head(head: bytes) -> bool:
     """Whether a file's first bytes (leading whitespace stripped) are a snapshot file's."""
     return head.startswith(b"# agenttrace snapshot") or head.startswith(b"format ")
@@ -661,7 +667,7 @@ def load_any(path: str, options: NormalizeOptions | None = None) -> dict[str, An
     """
     p = Path(path)
     try:
-        head = p.read_bytes()[:512].lstrip()
+        head = _head(p)
     except FileNotFoundError:
         raise TraceFileError("no such file; check the path.", path=path) from None
     except OSError as exc:
@@ -700,7 +706,7 @@ def _run(args: argparse.Namespace, out: Callable[[str], Any] | None = None) -> i
 
 def _level_mismatch(*sides: tuple[str, Any]) -> str:
     """What to do when the two sides are at different levels (a snapshot file keeps its own)."""
-    snapshots = [(path, level) for path, level in sides if _is_snapshot_head(Path(path).read_bytes()[:512].lstrip())]
+    snapshots = [(path, level) for path, level in sides if _is_snapshot_head(_head(path))]
     if len(snapshots) == 1:
         path, level = snapshots[0]
         return f"{path} is a snapshot at level {level}; pass --level {level} to compare the trace with it."

@@ -183,9 +183,10 @@ def _parse(raw: bytes, where: str) -> Any:
         except RecursionError:
             raise TraceFileError("the JSON is nested too deeply to be a trace file.", path=where) from None
         except json.JSONDecodeError as exc:
-            # A trace file ends with its closing brace: without one (or with the error at the very end)
-            # the file was cut off, most often by a run that was killed while writing it.
-            at_end = not exc.doc[exc.pos :].strip() or not exc.doc.rstrip().endswith("}")
+            # A trace file is one JSON object: one that opens but never closes (or fails at its very end)
+            # was cut off, most often by a run killed while writing it.  Anything else is not a trace.
+            body = exc.doc.strip()
+            at_end = body.startswith("{") and (exc.pos >= len(exc.doc.rstrip()) or not body.endswith("}"))
             raise TraceFileError(
                 f"not valid JSON ({exc.msg}); "
                 + (
@@ -336,28 +337,20 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
                 )
             first.add(span.span_id)
     if forward:
-        _check_parents(out, seen, forward, where)
+        _check_parents(out, forward, where)
     return tuple(out)
 
 
-def _check_parents(spans: Sequence[Span], ids: set[str], forward: Iterable[int], where: str) -> None:
-    """Every ``parent_id`` names a span of the trace, and following parents always ends at a root.
+def _check_parents(spans: Sequence[Span], forward: Iterable[int], where: str) -> None:
+    """Following ``parent_id`` from any span ends at a root, never going round in a cycle.
 
     ``forward``: the positions of the spans whose parent is not listed before
     them (the others cannot be on a cycle: every step up goes to an earlier
     span).  Only those are followed, so a trace in start order costs nothing
-    here.
+    here.  A parent that is not in the trace at all (a span recorded under a
+    foreign parent, ``Recorder.start_span(parent_id=...)``) ends the walk: the
+    span is a root of this trace.
     """
-    forward = list(forward)
-    for position in forward:
-        span = spans[position]
-        if span.parent_id not in ids:
-            raise TraceFileError(
-                f"span #{position} (id {span.span_id!r}): parent_id {span.parent_id!r} is not the span_id of any "
-                "span in this trace (a root has parent_id null); the file is corrupt. A trace recorded elsewhere "
-                "can be brought in with `agenttrace import`, which makes such spans roots.",
-                path=where,
-            )
     parent_of = {span.span_id: span.parent_id for span in spans}
     reaches_root: set[str] = set()
     for position in forward:
@@ -374,7 +367,7 @@ def _check_parents(spans: Sequence[Span], ids: set[str], forward: Iterable[int],
                 )
             on_walk.add(node)
             walk.append(node)
-            node = parent_of[node]
+            node = parent_of.get(node)
         reaches_root.update(walk)
 
 
@@ -461,7 +454,7 @@ def check_types(trace: Trace, where: str = "<trace>") -> None:
             forward.append(position)
         seen.add(span.span_id)
     if forward:
-        _check_parents(trace.spans, seen, forward, where)
+        _check_parents(trace.spans, forward, where)
 
 
 @contextlib.contextmanager

@@ -287,27 +287,32 @@ def fill_in(
     handle.events = _recorder_module._NONE
 
 
-def take_ended(state: Any, what: str) -> list[SpanHandle]:
-    """The reserved spans queued in ``state.ended``, in end order, each with its start facts in ``_token``.
+def take_ended(state: Any, what: str) -> list[Any]:
+    """The reserved spans queued in ``state.ended``, in end order, flat: handle, its start facts, ...
 
     The common end queues a reserved handle in ``state.ended``; at the build
-    its mapping needs the start facts kept in ``_token``, which the caller
-    reads and then drops.  A handle reserved after the completion loop ran
-    (another thread) is completed first; one whose facts a ``with`` replaced
-    is left out, with a warning.  A list, not a generator: no frame to resume
-    and no pair to build per span.
+    its mapping needs the start facts kept in ``_token``.  Each handle's
+    ``_token`` is read once, here, and dropped, so a thread that later runs
+    ``with`` on the handle cannot change what the caller maps.  A handle
+    reserved after the completion loop ran (another thread) is completed
+    first; one whose facts a ``with`` replaced before this is left out, with a
+    warning.  A flat list, not a generator of pairs: no frame to resume and no
+    tuple to build per span.
     """
     ended = state.ended
-    taken: list[SpanHandle] = []
+    taken: list[Any] = []
     keep = taken.append
     while ended:
         handle = ended.popleft()
         if type(handle) is _RESERVED:
             ReservedHandle.complete(handle)
-        if type(handle._token) is not tuple:
+        info: Any = handle._token
+        if type(info) is not tuple:
             log.warning("agenttrace: %s %r lost its start facts; not mapped", what, handle.name)
             continue
+        handle._token = None
         keep(handle)
+        keep(info)
     return taken
 
 

@@ -452,9 +452,8 @@ def _flush_locked(rec: Recorder, state: _SDKState) -> None:
     # Then the reserved spans that ended: their data is in the start facts.  The same as _fill_data,
     # inlined: this loop runs once per captured span, and a call costs about a point of the overhead.
     fillers = _FILLERS
-    for handle in take_ended(state, "Agents SDK span"):
-        info: Any = handle._token
-        handle._token = None
+    taken = iter(take_ended(state, "Agents SDK span"))
+    for handle, info in zip(taken, taken, strict=True):
         data = info[3]
         try:
             filler = fillers.get(type(data))

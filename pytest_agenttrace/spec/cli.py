@@ -118,7 +118,9 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.write(f"FAIL {path}\n{result.format()}\n\n")
     counted = f"{total} violation{'s' if total != 1 else ''}"
     if len(results) == 1:
-        out.write(f"the trace violates {spec.name!r}: {counted}\n" if failed else f"the trace satisfies {spec.name!r}\n")
+        out.write(
+            f"the trace violates {spec.name!r}: {counted}\n" if failed else f"the trace satisfies {spec.name!r}\n"
+        )
     elif failed:
         out.write(f"{failed} of {len(results)} traces violate {spec.name!r}: {counted}\n")
     else:
@@ -232,9 +234,8 @@ def _query_scope(trace: Trace, scope_id: str, within: list[Span] | None, fmt: st
     footprint = trace.footprint(scope_id)
     allowed = delegation.attributes.get("allowed_tools") if delegation is not None else None
     # Tools this delegation does not allow (by name, as out_of_scope_tool reads allowed_tools).
-    outside = (
-        [tool for tool in footprint.tools if tool not in set(map(str, allowed))] if isinstance(allowed, list) else []
-    )
+    allowed_names = {name for name in allowed if isinstance(name, str)} if isinstance(allowed, list) else None
+    outside = [tool for tool in footprint.tools if tool not in allowed_names] if allowed_names is not None else []
     if fmt == "json":
         payload: dict[str, Any] = {
             "scope": scope_id,

@@ -119,12 +119,13 @@ def load_spec(source: Any, *, base_dirs: Sequence[str | os.PathLike[str]] = ()) 
             continue
         found = _resolve(item, base_dirs)
         if base_dirs and not found.is_absolute() and not found.exists():
-            places = ", ".join(dict.fromkeys(str(Path(base)) for base in base_dirs))
-            raise SpecError(
-                f"spec file not found: looked for it in {places} and in the working directory ({Path.cwd()}); "
-                "check the path",
-                path=str(item),
-            )
+            here = str(Path.cwd())
+            places = [
+                f"{place} (the working directory)" if place == here else place
+                for place in dict.fromkeys([*(str(Path(base)) for base in base_dirs), here])
+            ]
+            listed = ", ".join(places[:-1]) + (" and " if len(places) > 1 else "") + places[-1]
+            raise SpecError(f"spec file not found: looked for it in {listed}; check the path", path=str(item))
         for path in _expand(found):
             specs.append(_load_file(path))
     result = specs[0]
@@ -242,8 +243,10 @@ def _resolve(item: str | os.PathLike[str], base_dirs: Sequence[str | os.PathLike
         for base in base_dirs:
             candidate = Path(base) / path
             if candidate.exists():
-                # "tests/../specs/x.yaml" is shown as "specs/x.yaml" in every message that names it.
-                return Path(os.path.normpath(candidate))
+                # "tests/../specs/x.yaml" is named "specs/x.yaml" in messages, unless a symbolic link
+                # makes ".." lead elsewhere than the shortened path does.
+                shorter = Path(os.path.normpath(candidate))
+                return shorter if shorter.exists() and os.path.samefile(shorter, candidate) else candidate
     return path
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import logging
 import sys
 import threading
@@ -341,3 +342,61 @@ def test_a_failing_adapter_state_does_not_stop_the_others_mapping(
         {"operation": "execute_tool", "tool_call_id": "c1"},
     )
     assert "could not fill in reserved spans" in caplog.text
+
+
+def test_a_with_on_an_ended_otel_span_during_the_build_does_not_stop_the_mapping(tracer: Tracer) -> None:
+    rec = Recorder("with-during-build")
+    with rec:
+        for i in range(3):
+            with tracer.start_as_current_span(f"execute_tool t{i}", attributes={**TOOL, "gen_ai.tool.name": f"t{i}"}):
+                pass
+        first = rec._order[0]
+        pops: list[int] = []
+
+        def hook(frame: Any, event: str, arg: Any) -> None:
+            # At the build's second popleft the first span has been taken: another thread enters it then.
+            if event == "c_call" and getattr(arg, "__name__", "") == "popleft" and frame.f_code.co_name == "take_ended":
+                pops.append(1)
+                if len(pops) == 2:
+                    entering = threading.Thread(target=first.__enter__)
+                    entering.start()
+                    entering.join()
+
+        sys.setprofile(hook)
+        try:
+            rec.trace  # noqa: B018 - a snapshot: runs the deferred mapping
+        finally:
+            sys.setprofile(None)
+        assert len(pops) >= 2
+    trace = rec.finish()
+    assert [(s.name, s.attributes.get("tool_call_id")) for s in trace.spans] == [("t0", "c1"), ("t1", "c1"), ("t2", "c1")]
+
+
+def test_a_with_on_an_ended_sdk_span_during_the_build_does_not_stop_the_mapping(tracer: Tracer) -> None:
+    from agents.tracing.span_data import FunctionSpanData
+
+    rec = Recorder("with-during-build")
+    with rec:
+        with sdk_trace("t"):
+            for i in range(3):
+                with function_span(f"f{i}", input=json.dumps({"i": i}), output="ok"):
+                    pass
+        real = openai_agents._FILLERS[FunctionSpanData]
+        filled: list[str] = []
+
+        def filler(handle: SpanHandle, data: Any) -> None:
+            filled.append(handle.name)
+            if len(filled) == 1:  # while the build fills f0, another thread enters f1 (ended already)
+                entering = threading.Thread(target=rec._order[-2].__enter__)
+                entering.start()
+                entering.join()
+            real(handle, data)
+
+        openai_agents._FILLERS[FunctionSpanData] = filler
+        try:
+            rec.trace  # noqa: B018 - a snapshot: runs the deferred mapping
+        finally:
+            openai_agents._FILLERS[FunctionSpanData] = real
+    assert filled == ["f0", "f1", "f2"]
+    trace = rec.finish()
+    assert [(s.name, s.input, s.output) for s in trace.spans] == [(f"f{i}", {"i": i}, "ok") for i in range(3)]

@@ -153,16 +153,16 @@ def test_check_bad_trace_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert code == 2 and "missing.json" in err
 
 
-def test_check_trace_with_a_dangling_parent_exits_2(
+def test_check_trace_with_a_parent_cycle_exits_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, clean: Path, spec: Path
 ) -> None:
     data = json.loads(clean.read_text(encoding="utf-8"))
-    data["spans"][-1]["parent_id"] = "no-such-span"
-    orphan = tmp_path / "orphan.json"
-    orphan.write_text(json.dumps(data), encoding="utf-8")
-    code, out, err = run_cli(capsys, "check", orphan, "--spec", spec)
+    data["spans"][0]["parent_id"] = data["spans"][1]["span_id"]  # the root under its own child
+    looped = tmp_path / "looped.json"
+    looped.write_text(json.dumps(data), encoding="utf-8")
+    code, out, err = run_cli(capsys, "check", looped, "--spec", spec)
     assert code == 2 and out == "" and "Traceback" not in err
-    assert "orphan.json" in err and "parent_id 'no-such-span' is not the span_id of any span" in err
+    assert "looped.json" in err and "following parent_id goes round in a cycle ('1' -> '2' -> '1')" in err
 
 
 def test_check_without_spec_is_a_usage_error(capsys: pytest.CaptureFixture[str], clean: Path) -> None:

@@ -472,3 +472,13 @@ def test_a_spec_found_through_a_base_dir_is_named_without_dot_dots(tmp_path: Pat
     spec = load_spec("../specs/x.yaml", base_dirs=[tmp_path / "tests"])
     assert spec.rules[0].source is not None
     assert ".." not in spec.rules[0].source and str(tmp_path / "specs" / "x.yaml") in spec.rules[0].source
+
+
+def test_a_base_dir_behind_a_symbolic_link_still_finds_the_spec(tmp_path: Path) -> None:
+    (tmp_path / "real" / "tests").mkdir(parents=True)
+    (tmp_path / "real" / "specs").mkdir()
+    (tmp_path / "real" / "specs" / "x.yaml").write_text("rules:\n  - id: a\n    forbid: tool\n", encoding="utf-8")
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "tests").symlink_to(tmp_path / "real" / "tests")  # proj/tests/.. is real/, not proj/
+    spec = load_spec("../specs/x.yaml", base_dirs=[tmp_path / "proj" / "tests"])
+    assert [rule.id for rule in spec.rules] == ["a"]

@@ -213,8 +213,8 @@ def test_a_missing_spec_says_where_it_was_looked_for(project: pytest.Pytester) -
         [
             f"*specs/nowhere.yaml: spec file not found: looked for it next to the test file ({root}) and in the "
             f"rootdir ({root}); check the path*",
-            f"*specs/nowhere.yaml: spec file not found: looked for it in {root} and in the working "
-            "directory*check the path*",
+            f"*specs/nowhere.yaml: spec file not found: looked for it in {root} (the working directory); "
+            "check the path*",
         ]
     )
 
