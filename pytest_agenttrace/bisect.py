@@ -182,6 +182,18 @@ def _pytest_args(args: argparse.Namespace) -> list[str]:
     return list(getattr(args, "pytest_args", None) or [])
 
 
+def _selection(args: argparse.Namespace) -> list[str]:
+    """The pytest arguments of a bisect that re-runs tests; none at all is a mistake, not "everything"."""
+    selection = _pytest_args(args)
+    if not selection:
+        raise InputError(
+            "name the tests to run for each version after --, for example "
+            "`agenttrace bisect NAME -- tests/test_summary.py -k refund`; `-- .` runs every test "
+            "(each probed version runs the whole selection)."
+        )
+    return selection
+
+
 def _registry_target(args: argparse.Namespace) -> RegistryTarget:
     from .versions import ConfigRegistry, PromptRegistry
 
@@ -239,12 +251,12 @@ def run_bisect(args: argparse.Namespace, progress: TextIO | None = None) -> Bise
     if args.git_file and args.name:
         raise InputError(f"--git-file bisects a file's commits; drop NAME ({args.name}) or drop --git-file.")
     predicate = _predicate(args)
-    pytest_args = _pytest_args(args)
     target: Target
     if args.git_file:
         target = GitFileTarget(args.git_file, args.good, args.bad, Path.cwd(), in_place=args.in_place)
     else:
         target = _registry_target(args)
+    pytest_args = _selection(args)  # after the target: a wrong name or label is the first thing to hear about
     labels = target.labels
     key = _cache_key(
         [target.kind, target.name, labels, pytest_args, args.spec, args.snapshot, args.seed, str(Path.cwd())]
@@ -420,7 +432,7 @@ def run_git_predicate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
             raise InputError(f"--repeat {repeat}: must be at least 1.")
         predicate = _predicate(args)
         with tempfile.TemporaryDirectory(prefix="agenttrace-bisect-") as tmp:
-            runner = PytestRunner(_pytest_args(args), predicate, timeout=args.timeout, store=Path(tmp))
+            runner = PytestRunner(_selection(args), predicate, timeout=args.timeout, store=Path(tmp))
             outcomes = []
             for run in range(repeat):
                 record = runner.run(_Checkout(), "HEAD", run, _seed(args.seed, "HEAD", run))

@@ -57,6 +57,8 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["bisect", "--traces", "traces"], "--traces needs a predicate"),
         (["bisect", "--traces", "missing", "--spec", "s.yaml"], "--traces missing: no such directory"),
         (["bisect", "triage", "--spec", "missing.yaml"], "missing.yaml"),
+        (["bisect", "triage"], "name the tests to run for each version after --"),
+        (["bisect", "triage", "--"], "`-- .` runs every test"),
     ],
 )
 def test_bad_input_is_exit_2_with_one_paragraph(
@@ -241,3 +243,6 @@ def test_git_run_predicate_exit_codes(
     code, _, err = run_cli(capsys, "bisect", "--git-run-predicate", "--spec", "missing.yaml", "--", "test_ok.py")
     assert code == 128
     assert "missing.yaml" in err
+    code, _, err = run_cli(capsys, "bisect", "--git-run-predicate")  # no selection: not the whole suite
+    assert code == 128
+    assert "name the tests to run for each version after --" in err
