@@ -119,13 +119,36 @@ def _redact_match(match: re.Match[str]) -> str:
     return REDACTED
 
 
+#: The markers :func:`clean` leaves on what it cut.  Cleaning again keeps a marked value as it is
+#: (when it fits the limits), so a trace exported and imported again keeps its counts.
+_CUT_TEXT: Final = re.compile(r"…\[agenttrace: truncated (\d+) of (\d+) chars\]\Z")
+_CUT_ITEMS: Final = re.compile(r"…\[agenttrace: truncated (\d+) of (\d+) items\]\Z")
+_CUT_KEYS: Final = re.compile(r"\[agenttrace: truncated (\d+) of (\d+) keys\]\Z")
+
+
 def _cap_string(text: str, limits: Limits) -> str:
     if limits.redact:
         text = redact_text(text)
     if len(text) > limits.max_string:
-        dropped = len(text) - limits.max_string
-        return f"{text[: limits.max_string]}…[agenttrace: truncated {dropped} of {len(text)} chars]"
+        total = len(text)
+        if text.endswith(" chars]") and (cut := _CUT_TEXT.search(text)) is not None:
+            body = text[: cut.start()]
+            if len(body) == int(cut.group(2)) - int(cut.group(1)):  # cut before: count from the original
+                if len(body) <= limits.max_string:
+                    return text
+                text, total = body, int(cut.group(2))
+        dropped = total - limits.max_string
+        return f"{text[: limits.max_string]}…[agenttrace: truncated {dropped} of {total} chars]"
     return text
+
+
+def _already_cut(items: list[Any], max_items: int) -> bool:
+    """Whether ``items`` is a list :func:`clean` cut before: its kept items, then the marker."""
+    last = items[-1]
+    if type(last) is not str or (cut := _CUT_ITEMS.match(last)) is None:
+        return False
+    kept = len(items) - 1
+    return kept <= max_items and kept == int(cut.group(2)) - int(cut.group(1))
 
 
 def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
@@ -147,6 +170,8 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
         return _clean_mapping(value, limits, _depth)
     if isinstance(value, (list, tuple, set, frozenset)):
         items = list(value)
+        if len(items) > limits.max_items and _already_cut(items, limits.max_items):
+            return [clean(item, limits, _depth + 1) for item in items[:-1]] + [items[-1]]
         capped = [clean(item, limits, _depth + 1) for item in items[: limits.max_items]]
         if len(items) > limits.max_items:
             dropped = len(items) - limits.max_items
@@ -163,7 +188,11 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
     count = 0
     for key, item in value.items():
         if count >= max_items:
-            out["…"] = f"[agenttrace: truncated {len(value) - count} of {len(value)} keys]"
+            cut = _CUT_KEYS.match(item) if key == "…" and type(item) is str else None
+            if cut is not None and count == len(value) - 1 == int(cut.group(2)) - int(cut.group(1)):
+                out["…"] = item  # the marker of an earlier cut, and nothing after it: kept
+            else:
+                out["…"] = f"[agenttrace: truncated {len(value) - count} of {len(value)} keys]"
             break
         count += 1
         skey = key if type(key) is str else str(key)

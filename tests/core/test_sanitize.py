@@ -74,3 +74,30 @@ _fragments = st.sampled_from(
 @given(st.lists(st.one_of(_fragments, st.text(max_size=12)), max_size=8).map("".join))
 def test_property_trigger_prefilter_never_changes_the_result(text: str) -> None:
     assert redact_text(text) == _SECRET_TEXT.sub(_redact_match, text)
+
+
+def test_cleaning_what_was_cut_keeps_the_counts() -> None:
+    limits = Limits(max_string=5, max_items=2, max_depth=4)
+    once = clean({"text": "abcdefgh", "items": [1, 2, 3, 4], "keys": {"a": 1, "b": 2, "c": 3}}, limits)
+    assert clean(once, limits) == once
+    assert once["text"] == "abcde…[agenttrace: truncated 3 of 8 chars]"
+    # A tighter limit later cuts again, counting from the original length.
+    assert clean(once["text"], Limits(max_string=2)) == "ab…[agenttrace: truncated 6 of 8 chars]"
+    # Text that only looks like a marker (its counts do not match) is cut as any text.
+    fake = "abcdef…[agenttrace: truncated 1 of 2 chars]"
+    assert clean(fake, limits) == f"abcde…[agenttrace: truncated {len(fake) - 5} of {len(fake)} chars]"
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12) | st.sampled_from(["sk-proj-abcdefghijklmnopqrstu"]),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=4), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+@given(_json_values, st.integers(1, 12), st.integers(1, 4), st.integers(1, 5))
+def test_property_cleaning_is_idempotent(value: object, max_string: int, max_items: int, max_depth: int) -> None:
+    """Clean data cleaned again is unchanged: a trace exported and imported again keeps every value."""
+    limits = Limits(max_string=max_string, max_items=max_items, max_depth=max_depth)
+    once = clean(value, limits)
+    assert clean(once, limits) == once
