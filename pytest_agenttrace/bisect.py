@@ -287,6 +287,12 @@ def run_bisect(args: argparse.Namespace, progress: TextIO | None = None) -> Bise
             return record.outcome
 
         result = _search(strategy, len(labels), evaluate, args)
+        if result.status == "not_bracketed" and records and all(r.exit_code in (4, 5) for r in records):
+            # pytest never ran a test: the selection is wrong, not the versions.
+            raise InputError(
+                f"pytest could not run the selection after -- for any version tried ({records[0].detail}); "
+                "check the test paths and options."
+            )
         diff = diff_lines(result, labels, records)
     return BisectReport(
         target=target.kind,

@@ -441,6 +441,10 @@ class PytestRunner:
             outcome, detail = SKIP, f"timed out after {self.timeout}s"
         else:
             outcome, detail = self.predicate.judge(code, traces)
+            if code in (4, 5):  # pytest ran no test: say why, in its own words
+                said = _first_problem(done.stdout, done.stderr)
+                if said:
+                    detail = f"{detail}: {said}"
         return RunRecord(
             version=label,
             stamp=target.stamp(label),
@@ -453,6 +457,15 @@ class PytestRunner:
             duration_s=time.monotonic() - started,
             traces=[str(p) for p in traces],
         )
+
+
+def _first_problem(stdout: str, stderr: str) -> str | None:
+    """pytest's first line saying why it ran nothing (``ERROR: file or directory not found: x``)."""
+    for line in (*stderr.splitlines(), *stdout.splitlines()):
+        text = line.strip()
+        if text.startswith(("ERROR:", "error:")) or text.startswith("no tests ran"):
+            return text[:300]
+    return None
 
 
 def _safe(label: str) -> str:

@@ -73,6 +73,15 @@ def test_bad_input_is_exit_2_with_one_paragraph(
     assert out == ""
 
 
+def test_a_selection_pytest_cannot_run_is_bad_input_not_a_verdict(
+    registry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "bisect", "triage", "--no-cache", "--", "tests/nosuch.py")
+    assert code == 2 and out == ""
+    assert "pytest could not run the selection after -- for any version tried" in err
+    assert "file or directory not found: tests/nosuch.py" in err
+
+
 def test_pytest_arguments_need_the_double_dash(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "bisect", "triage", "tests/test_x.py")
     assert code == 2
