@@ -42,17 +42,23 @@
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
+  // As the terminal's format_duration: round first, then pick the unit, so 999999ns is "1ms", never "1000\u00b5s".
+  var DUR_UNITS = [['\u00b5s', 1e3], ['ms', 1e6], ['s', 1e9]];
   function fmtDur(ns) {
     if (!isFinite(ns)) return '';
     if (ns < 0) return '-' + fmtDur(-ns);
     if (ns === 0) return '0';
-    if (ns < 1e3) return Math.round(ns) + 'ns';
-    if (ns < 1e6) return +(ns / 1e3).toPrecision(3) + '\u00b5s';
-    if (ns < 1e9) return +(ns / 1e6).toPrecision(3) + 'ms';
-    var s = ns / 1e9;
-    if (s < 60) return +s.toPrecision(3) + 's';
-    var m = Math.floor(s / 60);
-    var r = Math.round(s - m * 60);
+    if (Math.round(ns) < 1e3) return Math.round(ns) + 'ns';
+    for (var u = 0; u < DUR_UNITS.length; u++) {
+      var value = +(ns / DUR_UNITS[u][1]).toPrecision(3);
+      if (value < 1000 || DUR_UNITS[u][0] === 's') {
+        if (DUR_UNITS[u][0] !== 's' || value < 60) return value + DUR_UNITS[u][0];
+        break;
+      }
+    }
+    var total = Math.round(ns / 1e9);
+    var m = Math.floor(total / 60);
+    var r = total - m * 60;
     return m + 'm' + (r < 10 ? '0' : '') + r + 's';
   }
   function jsonText(value) {
