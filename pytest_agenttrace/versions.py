@@ -135,7 +135,9 @@ class PromptRegistry:
             known = ", ".join(self.names()) or "none"
             raise VersionError(
                 f"no {self.kind} {name!r} in registry {self.root} (known: {known}); "
-                f"create {folder}/<label>.txt or point agenttrace_prompts at the right directory."
+                f"create {folder}/<label>{'.txt' if self.kind == 'prompt' else '.yaml'}, or point at the registry "
+                f"that has it (ini agenttrace_{self.kind}s "
+                "under pytest, --registry DIR for agenttrace bisect)."
             )
         files: dict[str, Path] = {}
         for path in folder.iterdir():
