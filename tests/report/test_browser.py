@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable
@@ -306,3 +307,28 @@ def test_durations_read_as_in_the_terminal(open_report: Opener) -> None:
                  59_000_000_000, 59_999_000_000, 119_600_000_000, 125_000_000_000, 3_600_000_000_000, -2_000_000]  # fmt: skip
     shown = report.page.evaluate("ns => ns.map(window.agenttrace.fmtDur)", durations)
     assert shown == [format_duration(ns) for ns in durations]
+
+
+def test_a_failure_without_violations_opens_on_its_first_failed_span(open_report: Opener) -> None:
+    from pytest_agenttrace.recorder import Recorder
+
+    rec = Recorder("tests/test_x.py::test_plain_assert")
+    with rec.activate(), rec.agent("orchestrator"):
+        with rec.tool("web_search"):
+            pass
+        with contextlib.suppress(RuntimeError), rec.tool("read_file"):
+            raise RuntimeError("disk gone")
+    trace = rec.finish()
+    failed_id = next(s.span_id for s in trace.spans if s.status == "error")
+    report = open_report(
+        [
+            ReportEntry.from_trace(trace, outcome="failed", message="assert 'x' == 'y'"),
+            ReportEntry.from_trace(trace, outcome="passed"),
+        ]
+    )
+    assert span_ids(report, ".tree .row.sel") == [failed_id]
+    assert "1 span" not in report.page.text_content(".entry-head")  # counts read "3 spans", "1 agent"
+    assert "1 agent " in report.page.text_content(".entry-head")
+    report.page.evaluate("window.agenttrace.show(1)")  # a passing test opens with nothing selected
+    assert span_ids(report, ".tree .row.sel") == []
+    assert report.problems() == []

@@ -42,6 +42,10 @@
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
+  // "1 span", "3 spans": a count with its noun.
+  function counted(n, noun) {
+    return n + ' ' + noun + (n === 1 ? '' : 's');
+  }
   // As the terminal's format_duration: round first, then pick the unit, so 999999ns is "1ms", never "1000\u00b5s".
   var DUR_UNITS = [['\u00b5s', 1e3], ['ms', 1e6], ['s', 1e9]];
   function fmtDur(ns) {

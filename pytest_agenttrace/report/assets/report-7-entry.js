@@ -20,7 +20,7 @@
     var record = readJSON('agenttrace-record-' + entry.record);
     var M = buildModel(record);
     var tr = M.trace;
-    var facts = add(head, el('span', 'hint', M.n + ' spans \u00b7 ' + M.agentNames.filter(function (a) { return a !== null; }).length + ' agents \u00b7 ' + fmtDur(M.t1 - M.t0)));
+    var facts = add(head, el('span', 'hint', counted(M.n, 'span') + ' \u00b7 ' + counted(M.agentNames.filter(function (a) { return a !== null; }).length, 'agent') + ' \u00b7 ' + fmtDur(M.t1 - M.t0)));
     facts.title = 'trace ' + (tr.trace_id || '') + ' started ' + (tr.started_at || '');
     var versions = tr.versions || {};
     var changed = new Set();
@@ -138,7 +138,7 @@
     var fFlag = add(flaggedLabel, el('input'));
     fFlag.type = 'checkbox';
     add(flaggedLabel, document.createTextNode(' flagged'));
-    var counter = add(filters, el('span', 'count', M.n + ' spans'));
+    var counter = add(filters, el('span', 'count', counted(M.n, 'span')));
     tree = new Tree(M, treePanel, function (i) { select(i, false, 'tree'); });
     var detailPanel = add(split, el('section', 'panel details'));
     add(detailPanel, el('h2', null, 'Span details'));
@@ -155,7 +155,7 @@
       if (m) {
         for (var r = 0; r < tree.visible.length; r++) if (tree.matches[tree.visible[r]] === 1) matchList.push(tree.visible[r]);
         counter.textContent = count + ' of ' + M.n + ' spans match';
-      } else counter.textContent = M.n + ' spans';
+      } else counter.textContent = counted(M.n, 'span');
     }
     var delayed = debounce(applyFilter, M.n > 20000 ? 250 : 120);
     search.addEventListener('input', delayed);
@@ -181,7 +181,10 @@
     var api = window.agenttrace;
     api.view = { model: M, tree: tree, timeline: timeline, select: function (id) { var j = M.idx.get(String(id)); if (j !== undefined) reveal(j); }, activate: activate, buildMs: performance.now() - t0 };
     void current; void number;
-    // Open on the first violation so the cause is in view at once.
+    // Open on the first violation so the cause is in view at once; without one, on the first failed span.
     if (M.violations.length) activate(0);
+    else if (entry.outcome === 'failed' || entry.outcome === 'error') {
+      for (var e = 0; e < M.n; e++) if (M.spans[e].status === 'error') { reveal(e); break; }
+    }
     return api.view;
   }

@@ -39,8 +39,8 @@
       tr.dataset.index = String(i);
       add(add(tr, el('td')), el('span', 'badge o-' + e.outcome, e.outcome));
       add(tr, el('td', 'name', e.name));
-      add(tr, el('td', 'num', sm.spans !== undefined ? sm.spans + ' spans' : 'no trace'));
-      add(tr, el('td', 'num' + (sm.violations ? ' bad' : ''), sm.violations ? sm.violations + ' violations' : ''));
+      add(tr, el('td', 'num', sm.spans !== undefined ? counted(sm.spans, 'span') : 'no trace'));
+      add(tr, el('td', 'num' + (sm.violations ? ' bad' : ''), sm.violations ? counted(sm.violations, 'violation') : ''));
       add(tr, el('td', 'num' + (sm.snapshot_diffs ? ' bad' : ''), sm.snapshot_diffs ? 'snapshot differs' : ''));
       add(tr, el('td', 'num', e.duration !== null && e.duration !== undefined ? fmtDur(e.duration * 1e9) : ''));
       tr.addEventListener('click', function () { show(i); });
