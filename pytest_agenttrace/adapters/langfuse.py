@@ -73,12 +73,19 @@ def read_langfuse(data: Any, source: str) -> list[Trace]:
 def _read_one(trace: Mapping[str, Any], observations: list[Any], label: str, source: str) -> Trace:
     log = ImportLog(label)
     records = []
-    for observation in observations:
+    for position, observation in enumerate(observations):
         try:
             records.append(_record(observation))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             ident = observation.get("id") if isinstance(observation, Mapping) else None
-            log.warn(f"observation {ident!r} skipped: {exc!r}")
+            which = f"observation #{position}" + (f" (id {ident!r})" if ident is not None else "")
+            if isinstance(exc, KeyError):
+                why = f"it has no {exc.args[0]!r}" if exc.args else "a field is missing"
+            elif not isinstance(observation, Mapping):
+                why = f"it is a {type(observation).__name__}, not an object"
+            else:
+                why = str(exc) or type(exc).__name__
+            log.warn(f"{which} skipped: {why}")
     metadata: dict[str, Any] = {"imported_from": "langfuse", "source": source}
     for ours, theirs in (("session_id", "sessionId"), ("user_id", "userId"), ("tags", "tags"), ("release", "release")):
         value = trace.get(theirs)

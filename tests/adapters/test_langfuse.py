@@ -171,3 +171,5 @@ def test_a_malformed_observation_is_skipped_with_a_warning(caplog: pytest.LogCap
     assert [s.span_id for s in trace.spans] == ["a"]
     assert len(trace.metadata["import_warnings"]) == 2
     assert "startTime 'yesterday' is not an ISO 8601 time" in caplog.text
+    assert "observation #1 (id 'b') skipped: startTime 'yesterday'" in caplog.text
+    assert "observation #2 skipped: it has no 'id'" in caplog.text
