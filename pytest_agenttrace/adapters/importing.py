@@ -454,6 +454,17 @@ def load_json(path: Path, expected: str) -> Any:
         raw = path.read_bytes()
     except OSError as exc:
         raise TraceFileError(f"cannot read the file ({exc.strerror or exc}); check the path.", path=str(path)) from None
+    # Exports saved by some Windows tools carry a byte-order mark, or are UTF-16: read them as they are.
+    if raw[:3] == b"\xef\xbb\xbf":
+        raw = raw[3:]
+    elif raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            raw = raw.decode("utf-16").encode("utf-8")
+        except UnicodeError:
+            raise TraceFileError(
+                "starts like UTF-16 text but cannot be decoded as UTF-16; save it as UTF-8 and import it again.",
+                path=str(path),
+            ) from None
     try:
         return _loads(raw)
     except ValueError as first:
@@ -568,7 +579,7 @@ def import_trace(path: str | os.PathLike[str], fmt: str | None = None) -> Trace 
                 raise TraceFileError(
                     "is not a trace format agenttrace can import; expected one of: "
                     + "; ".join(_EXPECTED.values())
-                    + ". Pass --from to name the format.",
+                    + ". If it is one of these, pass --from to see what does not fit.",
                     path=str(file),
                 )
         else:

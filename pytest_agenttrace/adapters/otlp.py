@@ -317,7 +317,7 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
         where = f"document {position + 1}: " if len(documents) > 1 else ""
         if not isinstance(document, Mapping):
             raise ShapeError(f"{where}expected an object with 'resourceSpans', found {type(document).__name__}")
-        all_resource_spans = document.get("resourceSpans") or ()
+        all_resource_spans = document.get("resourceSpans") or []
         if not isinstance(all_resource_spans, list):
             raise ShapeError(f"{where}'resourceSpans' must be a list, found {type(all_resource_spans).__name__}")
         for resource_spans in all_resource_spans:
@@ -330,7 +330,7 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
                 if own_hex not in groups:
                     groups[own_hex] = _Group(own_hex, resource, f"{source}#{own_hex}")
             all_scope_spans = (
-                resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ()
+                resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
             )
             if not isinstance(all_scope_spans, list):
                 raise ShapeError(f"{where}'scopeSpans' must be a list, found {type(all_scope_spans).__name__}")

@@ -80,6 +80,18 @@ def test_export_then_import_on_the_command_line_gives_the_same_file(tmp_path: Pa
     assert (tmp_path / "back.json").read_bytes() == original.read_bytes()
 
 
+@pytest.mark.parametrize(("encoding", "prefix"), [("utf-8", b"\xef\xbb\xbf"), ("utf-16", b""), ("utf-16-be", b"\xfe\xff")])
+def test_import_reads_a_byte_order_mark_and_utf_16(tmp_path: Path, encoding: str, prefix: bytes) -> None:
+    original = tmp_path / "lg.json"
+    assert main(["import", str(LANGFUSE / "langgraph-2025-08-22.json"), "-o", str(original)]) == 0
+    assert main(["export", str(original), "--to", "otlp", "-o", str(tmp_path / "otlp.json")]) == 0
+    text = (tmp_path / "otlp.json").read_text(encoding="utf-8")
+    windows = tmp_path / "windows.json"
+    windows.write_bytes(prefix + text.encode(encoding))  # "utf-16" writes its own byte-order mark
+    assert main(["import", str(windows), "-o", str(tmp_path / "back.json")]) == 0
+    assert (tmp_path / "back.json").read_bytes() == original.read_bytes()
+
+
 def test_export_of_several_traces_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = []
     for stem in ("agno-2025-06-11", "koog-2025-08-26"):
@@ -163,6 +175,8 @@ def test_openai_agents_export_as_tool_becomes_a_delegation() -> None:
         ('{"trace": null, "observations": null}', "'observations' must be a list"),
         ('{"resourceSpans": "x"}', "'resourceSpans' must be a list"),
         ('{"resourceSpans": [5]}', "each 'resourceSpans' item must be an object"),
+        ('{"resourceSpans": []}', "holds no span that could be imported"),
+        ('{"resourceSpans": [{"resource": {}, "scopeSpans": []}]}', "holds no span that could be imported"),
         ('{"resourceSpans": [{"scopeSpans": {"spans": []}}]}', "'scopeSpans' must be a list"),
         ('[{"object": "trace.span", "span_data": null}]', "holds no span that could be imported"),
         (
