@@ -11,7 +11,8 @@ What becomes what:
 * LangGraph nodes are agents: each node of the outermost graph becomes an
   ``agent`` span named after the node (metadata ``langgraph_node``), except a
   node named ``tools`` (a ToolNode, whose tool calls belong to the agent that
-  asked for them); a deeper node becomes an agent when it runs a subgraph
+  asked for them: a tool span's agent is the agent of the model call whose
+  ``tool_calls`` held its ``tool_call_id``); a deeper node becomes an agent when it runs a subgraph
   (a sub-agent built with ``create_react_agent``, say).  The graph's own run
   is a ``custom`` span; LangGraph's internal runs (routers, prompt
   templates, ``RunnableSequence`` ...) are not recorded, their children go
@@ -81,12 +82,15 @@ class _Run:
 
 
 class _LCState:
-    __slots__ = ("commands", "runs")
+    __slots__ = ("callers", "commands", "runs")
 
     def __init__(self) -> None:
         self.runs: dict[UUID, _Run] = {}
         #: ids of Command objects already recorded as handoffs (a tool's Command bubbles up as errors).
         self.commands: set[int] = set()
+        #: tool call id -> the agent whose model asked for it: a ToolNode of the outermost graph runs
+        #: outside that agent's node, yet the call is the agent's.
+        self.callers: dict[str, str] = {}
 
 
 def _recorded_ancestor(state: _LCState, run_id: UUID | None) -> SpanHandle | None:
@@ -549,7 +553,14 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):
             tool_calls = getattr(message, "tool_calls", None)
             if tool_calls:
                 attributes["tool_calls"] = [c.get("name") for c in tool_calls]
-            self._close(run_id, output=output, attributes=attributes)
+            handle = self._close(run_id, output=output, attributes=attributes)
+            if tool_calls and handle is not None and handle.agent is not None:
+                routed = self._route()
+                if routed is not None:
+                    callers = routed[1].callers
+                    for call in tool_calls:
+                        if call.get("id"):
+                            callers[str(call["id"])] = handle.agent
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain LLM end", exc_info=True)
             self._close(run_id)
@@ -579,13 +590,17 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):
             name = str(kwargs.get("name") or (serialized or {}).get("name") or "tool")
             attributes: dict[str, Any] = {}
             call_id = kwargs.get("tool_call_id")
+            caller = None
             if call_id:
                 attributes["tool_call_id"] = str(call_id)
+                routed = self._route()
+                caller = routed[1].callers.pop(str(call_id), None) if routed is not None else None
             self._open(
                 "tool",
                 name,
                 run_id,
                 parent_run_id,
+                agent=caller,  # the agent that asked for the call, wherever its ToolNode runs
                 attributes=attributes,
                 input=_safely(_tool_input, input_str, inputs),
             )

@@ -219,6 +219,44 @@ def test_handoff_rules_see_langgraph_handoffs(agenttrace: Recorder) -> None:
     assert [(v.rule, "sources" in v.message) for v in result.violations] == [("writer-gets-summary", True)]
 
 
+def _flat_graph() -> Any:
+    """researcher -> a ToolNode of the outermost graph -> researcher: the tool runs outside the agent's node."""
+    model = ScriptedChatModel(
+        script=[
+            AIMessage("", tool_calls=[{"name": "web_search", "args": {"query": "weather"}, "id": "call_flat"}]),
+            AIMessage("It is sunny."),
+        ]
+    )
+
+    def researcher(state: TeamState) -> dict[str, Any]:
+        return {"messages": [model.bind_tools([web_search]).invoke(state["messages"])]}
+
+    graph = StateGraph(TeamState)
+    graph.add_node("researcher", researcher)
+    graph.add_node("tools", ToolNode([web_search]))
+    graph.add_edge(START, "researcher")
+    graph.add_conditional_edges("researcher", tools_condition)
+    graph.add_edge("tools", "researcher")
+    return graph.compile()
+
+
+def test_a_tool_run_by_a_top_level_tool_node_belongs_to_the_agent_that_asked(agenttrace: Recorder) -> None:
+    from pytest_agenttrace.spec.engine import check_trace
+
+    with agenttrace.agent("orchestrator"), agenttrace.delegate("researcher", allowed_tools=["web_search"]):
+        _flat_graph().invoke({"messages": [("user", "weather?")]})
+    (search,) = agenttrace.trace.find("tool")
+    assert search.agent == "researcher"  # not the graph's (none) nor the delegating orchestrator
+    assert search.attributes["tool_call_id"] == "call_flat"
+    spec = {
+        "rules": [
+            {"id": "attributed", "detect": "unattributed_action"},
+            {"id": "search-by-researcher", "scope": {"tool": "web_search", "only_agents": ["researcher"]}},
+        ]
+    }
+    assert list(check_trace(agenttrace.trace, spec).violations) == []
+
+
 def test_async_graph_records_the_same_tree(agenttrace: Recorder) -> None:
     asyncio.run(_team().ainvoke({"messages": [("user", "write about otel")]}))
     assert _tree(agenttrace) == EXPECTED
