@@ -154,6 +154,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             current: dict[str, str] = item.stash.get(ITEM_OVERRIDES, {})
             item.stash[ITEM_OVERRIDES] = {**current, **run.overrides}
             item.stash[MATRIX_KEY] = replace(run, base_name=_base_name(item, run.id))
+            # The pins act through the test's recorder: a matrix test records even without the fixture,
+            # or every run would silently use the same (unpinned) versions.
+            fixturenames = getattr(item, "fixturenames", None)
+            if fixturenames is not None and "agenttrace" not in fixturenames:
+                fixturenames.append("agenttrace")
 
 
 @pytest.fixture

@@ -63,3 +63,24 @@ def test_matrix_with_other_parameters_shares_one_golden_per_case(pytester: pytes
     again.assert_outcomes(passed=4)
     again.stdout.fnmatch_lines(["*2 snapshots passed.*"])  # syrupy counts goldens, not assertions
     assert "unused" not in again.stdout.str()
+
+
+def test_a_matrix_test_without_the_fixture_still_runs_each_version(pytester: pytest.Pytester) -> None:
+    pytester.makeini(f"[pytest]\naddopts = {FAST}\n")
+    for label in ("v1", "v2", "v10"):
+        folder = pytester.path / "prompts" / "coder"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{label}.txt").write_text(f"code like {label}\n", encoding="utf-8")
+    pytester.makepyfile(
+        test_pins="""
+        import pytest
+        import pytest_agenttrace as at
+
+        @pytest.mark.agenttrace_versions(coder=["v1", "v2"])
+        def test_pinned(request):
+            label = request.node.callspec.id.split("=")[1]
+            assert at.prompt("coder") == f"code like {label}\\n"
+        """
+    )
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=2)
