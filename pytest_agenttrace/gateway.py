@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -22,6 +23,8 @@ from . import recorder as _rec
 from .exceptions import ScopeViolation, UsageError
 
 __all__ = ["ToolGateway"]
+
+log = logging.getLogger("pytest_agenttrace")
 
 
 class ToolGateway:
@@ -92,6 +95,8 @@ class ToolGateway:
         recorder = _rec.active_recorder()
         current = _rec.current_span()
         if recorder is None or current is None or current.recorder is not recorder:
+            if self.enforce and recorder is not None and current is None and recorder._delegation_tools:
+                self._warn_unscoped(recorder, name)
             return True, [], None
         path = list(current.scope_path)
         if current.kind == "delegation":
@@ -103,6 +108,26 @@ class ToolGateway:
                 narrowest = sorted(set.intersection(*(set(t) for t in allowed_sets)))
                 return False, narrowest, scope
         return True, [], scope
+
+    def _warn_unscoped(self, recorder: Any, name: str) -> None:
+        """Say once per recording and tool that a call came from a context that knows no scope.
+
+        A thread or task started without :func:`~pytest_agenttrace.propagate`
+        has no current span, so no delegation applies to its calls and an
+        enforcing gateway lets them through.  A log record, not a warning: a
+        ``filterwarnings = error`` setting must not turn it into an exception
+        inside the agent's tool call.
+        """
+        warned: set[str] = recorder.__dict__.setdefault("_agenttrace_unscoped_calls", set())
+        if name in warned:
+            return
+        warned.add(name)
+        log.warning(
+            "agenttrace: tool %r was called through an enforcing gateway from a context with no current span "
+            "(a thread or task started without agenttrace.propagate), so no delegation scope applied and the "
+            "call was allowed; wrap the callable with agenttrace.propagate(...) so it runs in the caller's scope.",
+            name,
+        )
 
     def _make_wrapper(self, tool_name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         try:

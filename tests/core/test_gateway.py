@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -89,3 +90,20 @@ def test_unknown_tool_names_the_registered_ones() -> None:
     with pytest.raises(KeyError, match="registered"):
         tools.call("nope")
     assert "web_search" in tools and list(tools) == ["web_search"]
+
+
+def test_a_call_from_an_unpropagated_thread_is_allowed_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tools = at.ToolGateway({"web_search": web_search}, enforce=True)
+    rec = Recorder("t")
+    with caplog.at_level(logging.WARNING, logger="pytest_agenttrace"):
+        with rec.activate(), rec.delegate(to="r", allowed_tools=["fetch"]), ThreadPoolExecutor(1) as pool:
+            # No current span in the worker thread: no scope applies there, so the call goes through...
+            assert pool.submit(tools.web_search, "q").result() == ["q"]
+            assert pool.submit(tools.web_search, "again").result() == ["again"]
+            # ...and with the caller's context propagated it is refused as anywhere in the delegation.
+            with pytest.raises(at.ScopeViolation):
+                pool.submit(at.propagate(tools.web_search), "q").result()
+    said = [r.getMessage() for r in caplog.records if "no current span" in r.getMessage()]
+    assert len(said) == 1 and "'web_search'" in said[0] and "agenttrace.propagate" in said[0]
