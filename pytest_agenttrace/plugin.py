@@ -22,7 +22,7 @@ import importlib
 import os
 import platform
 import subprocess
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -119,14 +119,41 @@ def pytest_configure(config: pytest.Config) -> None:
     except InputError as exc:
         raise pytest.UsageError(str(exc)) from None
     trace_dir = config.getoption("agenttrace_dir") or config.getini("agenttrace_dir")
+    prompts_dir = root / str(config.getini("agenttrace_prompts"))
+    configs_dir = root / str(config.getini("agenttrace_configs"))
+    _check_pins(overrides, prompts_dir, configs_dir)
     config.stash[STATE_KEY] = AgentTraceState(
         rootpath=root,
-        prompts_dir=root / str(config.getini("agenttrace_prompts")),
-        configs_dir=root / str(config.getini("agenttrace_configs")),
+        prompts_dir=prompts_dir,
+        configs_dir=configs_dir,
         trace_dir=root / str(trace_dir),
         save=bool(config.getoption("agenttrace_save")),
         overrides=overrides,
     )
+
+
+def _check_pins(overrides: Mapping[str, str], prompts_dir: Path, configs_dir: Path) -> None:
+    """A pinned label that the registry holding its name does not have is a usage error (exit 4).
+
+    Caught before any test runs, so a typo fails the session at once instead
+    of failing every test that reads the prompt (which ``agenttrace bisect``
+    would take for a bad version).  Names no registry holds are left alone:
+    they may name inline configs.
+    """
+    for name, label in overrides.items():
+        holders = [r for r in (PromptRegistry(prompts_dir), ConfigRegistry(configs_dir)) if (r.root / name).is_dir()]
+        if not holders:
+            continue
+        try:
+            known = [r.labels(name) for r in holders]
+        except InputError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if not any(label in labels for labels in known):
+            listed = ", ".join(known[0])
+            raise pytest.UsageError(
+                f"pinned version {name}={label}: {holders[0].kind} {name!r} in {holders[0].root} has no version "
+                f"{label!r} (versions in order: {listed}); check --agenttrace-version and AGENTTRACE_VERSIONS."
+            )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

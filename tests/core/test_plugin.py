@@ -125,18 +125,35 @@ def test_bad_version_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*oops*NAME=LABEL*"])
 
 
+def test_an_unknown_pinned_version_is_a_usage_error_before_any_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.path.joinpath("prompts", "p").mkdir(parents=True)
+    pytester.path.joinpath("prompts", "p", "v1.txt").write_text("x")
+    pytester.makepyfile("def test_run(agenttrace):\n    pass\n")
+    result = pytester.runpytest("--agenttrace-version", "p=v9")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pinned version p=v9: prompt 'p' in *prompts has no version 'v9' (versions in order: v1)*"])
+    monkeypatch.setenv("AGENTTRACE_VERSIONS", "p=v9")
+    assert pytester.runpytest().ret == pytest.ExitCode.USAGE_ERROR
+    monkeypatch.setenv("AGENTTRACE_VERSIONS", "inline_only=v9")  # a name no registry holds: an inline config
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_unknown_version_fails_the_test_with_the_available_labels(pytester: pytest.Pytester) -> None:
     pytester.path.joinpath("prompts", "p").mkdir(parents=True)
     pytester.path.joinpath("prompts", "p", "v1.txt").write_text("x")
     pytester.makepyfile(
         """
+        import pytest
         import pytest_agenttrace as at
 
+        @pytest.mark.agenttrace_versions(p=["v9"])
         def test_run(agenttrace):
             at.prompt("p")
         """
     )
-    result = pytester.runpytest("--agenttrace-version", "p=v9")
+    result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*no version 'v9'*available: v1*"])
 
