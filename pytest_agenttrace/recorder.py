@@ -540,6 +540,8 @@ class Recorder:
             handle.agent = agent
         if context is not None:
             handle.context = dict(context)
+        if kind == "tool" and handle.scope_path:
+            self._mark_out_of_scope(handle)  # as tool() does: adapters record their tools through here
         return handle
 
     def start_child(

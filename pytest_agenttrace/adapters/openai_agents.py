@@ -430,6 +430,8 @@ def _complete_one(rec: Recorder, state: _SDKState, handle: ReservedHandle) -> No
     # versions and end_ns are the reservation's and the end's; _token stays for the data's mapping.
     fill_in(rec, handle, parent, kind, attributes)
     handle.name = name
+    if kind == "tool" and handle.scope_path:
+        rec._mark_out_of_scope(handle)
     if kind == "handoff":
         handle.context = {}
         if not attributes.get("from_agent"):
@@ -649,6 +651,8 @@ class AgentTraceProcessor(_TracingProcessor):
                 state.by_tool.setdefault(parent.span_id, []).append(delegation)
                 parent = delegation
             handle = rec._new(kind, name, parent, attributes if attributes is not None else {})  # kinds from our tables
+            if kind == "tool" and handle.scope_path:
+                rec._mark_out_of_scope(handle)
             if kind == "handoff":
                 handle.context = {}
                 if not handle.attributes.get("from_agent"):

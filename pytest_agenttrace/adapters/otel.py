@@ -629,6 +629,8 @@ def _fill(
         # would had the span been mapped at its end.  The mapping's dict is fresh: no copy needed.
         mapped_attributes.update(handle.attributes)
     handle.attributes = mapped_attributes
+    if kind == "tool" and handle.scope_path:
+        rec._mark_out_of_scope(handle)  # as a native tool() call under a restricting delegation
     if kind == "handoff" or kind == "delegation":
         _fill_handoff(rec, handle)
     if input_value is not None:

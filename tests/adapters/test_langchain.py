@@ -255,6 +255,14 @@ def test_a_tool_run_by_a_top_level_tool_node_belongs_to_the_agent_that_asked(age
         ]
     }
     assert list(check_trace(agenttrace.trace, spec).violations) == []
+    assert "out_of_scope" not in search.attributes
+
+
+def test_a_langgraph_tool_outside_the_delegation_is_marked(agenttrace: Recorder) -> None:
+    with agenttrace.agent("orchestrator"), agenttrace.delegate("researcher", allowed_tools=["read_file"]):
+        _flat_graph().invoke({"messages": [("user", "weather?")]})
+    (search,) = agenttrace.trace.find("tool")
+    assert search.attributes["out_of_scope"] is True
 
 
 def test_async_graph_records_the_same_tree(agenttrace: Recorder) -> None:

@@ -400,3 +400,18 @@ def test_a_with_on_an_ended_sdk_span_during_the_build_does_not_stop_the_mapping(
     assert filled == ["f0", "f1", "f2"]
     trace = rec.finish()
     assert [(s.name, s.input, s.output) for s in trace.spans] == [(f"f{i}", {"i": i}, "ok") for i in range(3)]
+
+
+def test_captured_tool_spans_outside_the_delegation_are_marked_as_native_ones(tracer: Tracer) -> None:
+    rec = Recorder("scope")
+    with rec, rec.agent("boss"), rec.delegate(to="r", allowed_tools=["search"]), rec.agent("r"):
+        with tracer.start_as_current_span("execute_tool search", attributes=TOOL):
+            pass
+        with tracer.start_as_current_span("execute_tool drop", attributes={**TOOL, "gen_ai.tool.name": "drop"}):
+            pass
+        with sdk_trace("t"), function_span("drop_table", input="{}"):
+            pass
+        with rec.tool("drop_native"):
+            pass
+    marked = {s.name: s.attributes.get("out_of_scope") for s in rec.finish().find("tool")}
+    assert marked == {"search": None, "drop": True, "drop_table": True, "drop_native": True}
