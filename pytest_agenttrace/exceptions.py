@@ -94,13 +94,16 @@ class ScopeViolation(AgentTraceError):
     recorded as a ``tool`` span with ``status: error``.
     """
 
-    def __init__(self, tool: str, agent: str | None, scope: str | None, allowed: list[str]) -> None:
+    def __init__(
+        self, tool: str, agent: str | None, scope: str | None, allowed: list[str], *, where: str | None = None
+    ) -> None:
         self.tool = tool
         self.agent = agent
         self.scope = scope
         self.allowed = list(allowed)
+        # ``where``: the delegation in words ("delegation 'coder' (span 3, boss -> coder)"), when known.
         super().__init__(
-            f"tool {tool!r} called by agent {agent!r} is outside delegation scope {scope!r}, "
+            f"tool {tool!r} called by agent {agent!r} is outside {where or f'delegation scope {scope!r}'}, "
             f"which allows only {sorted(self.allowed)!r}; add it to allowed_tools or route the call "
             "through an agent whose delegation allows it."
         )

@@ -27,6 +27,19 @@ __all__ = ["ToolGateway"]
 log = logging.getLogger("pytest_agenttrace")
 
 
+def _describe(scope: str | None) -> str | None:
+    """``delegation 'coder' (span 3, boss -> coder)`` for the delegation span ``scope`` of the active recording."""
+    recorder = _rec.active_recorder()
+    delegation = recorder.handle(scope) if recorder is not None and scope is not None else None
+    if delegation is None:
+        return None
+    attributes = delegation.attributes
+    return (
+        f"delegation {delegation.name!r} (span {delegation.span_id}, "
+        f"{attributes.get('from_agent') or '?'} -> {attributes.get('to_agent') or '?'})"
+    )
+
+
 class ToolGateway:
     """A set of named tools whose calls are recorded (and optionally scope-checked).
 
@@ -143,7 +156,9 @@ class ToolGateway:
                 if not allowed:
                     handle.set_attribute("out_of_scope", True)
                     if gateway.enforce:
-                        error = ScopeViolation(tool_name, getattr(handle, "agent", None), scope, narrowest)
+                        error = ScopeViolation(
+                            tool_name, getattr(handle, "agent", None), scope, narrowest, where=_describe(scope)
+                        )
                         handle.set_attribute("refused", True)
                         return handle, error
             return handle, None

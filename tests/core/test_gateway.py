@@ -57,7 +57,7 @@ def test_enforce_mode_refuses_and_records() -> None:
                 tools.web_search("q")
     assert info.value.tool == "web_search" and info.value.allowed == ["fetch"]
     assert info.value.scope == inner.span_id
-    assert "outside delegation scope" in str(info.value)
+    assert f"outside delegation 'sub' (span {inner.span_id}, boss -> sub), which allows only ['fetch']" in str(info.value)
     (span,) = rec.finish().find("tool")
     assert span.status == "error" and span.attributes["refused"] is True
 
