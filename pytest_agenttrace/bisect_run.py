@@ -459,10 +459,14 @@ class PytestRunner:
         )
 
 
+#: Exit codes of logged runs that a resumed bisect replays (``None``: the version could not be prepared).
+_REPLAYED: Final = frozenset({0, 1, None})
+
+
 def _first_problem(stdout: str, stderr: str) -> str | None:
     """pytest's first line saying why it ran nothing (``ERROR: file or directory not found: x``)."""
     for line in (*stderr.splitlines(), *stdout.splitlines()):
-        text = line.strip()
+        text = line.strip().strip("=").strip()  # "=== no tests ran in 0.01s ===" without -q
         if text.startswith(("ERROR:", "error:")) or text.startswith("no tests ran"):
             return text[:300]
     return None
@@ -493,8 +497,14 @@ class RunLog:
                 self._entries.setdefault(record.version, []).append(record)
 
     def cached(self, label: str, stamp: str, run: int) -> RunRecord | None:
-        """The ``run``-th (0-based) logged run of ``label`` with a matching stamp."""
-        matching = [r for r in self._entries.get(label, []) if r.stamp == stamp]
+        """The ``run``-th (0-based) logged run of ``label`` with a matching stamp.
+
+        Only runs in which pytest ran the tests (exit code 0 or 1) or that could
+        not be prepared at all are replayed: a usage error, an empty collection,
+        an interruption or a timeout says more about that moment than about the
+        version, so those runs are made again (after a wrong path is fixed, say).
+        """
+        matching = [r for r in self._entries.get(label, []) if r.stamp == stamp and r.exit_code in _REPLAYED]
         return matching[run] if run < len(matching) else None
 
     def append(self, record: RunRecord) -> None:

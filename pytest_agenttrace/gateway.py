@@ -27,6 +27,15 @@ __all__ = ["ToolGateway"]
 log = logging.getLogger("pytest_agenttrace")
 
 
+def _restricting_open(recorder: Any) -> bool:
+    """Whether a delegation that restricts tools is open in ``recorder`` (so some context has a scope)."""
+    for scope_id in recorder._delegation_tools:
+        delegation = recorder.handle(scope_id)
+        if delegation is not None and not delegation.ended:
+            return True
+    return False
+
+
 def _describe(scope: str | None) -> str | None:
     """``delegation 'coder' (span 3, boss -> coder)`` for the delegation span ``scope`` of the active recording."""
     recorder = _rec.active_recorder()
@@ -108,7 +117,7 @@ class ToolGateway:
         recorder = _rec.active_recorder()
         current = _rec.current_span()
         if recorder is None or current is None or current.recorder is not recorder:
-            if self.enforce and recorder is not None and current is None and recorder._delegation_tools:
+            if self.enforce and recorder is not None and current is None and _restricting_open(recorder):
                 self._warn_unscoped(recorder, name)
             return True, [], None
         path = list(current.scope_path)

@@ -156,9 +156,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.stash[MATRIX_KEY] = replace(run, base_name=_base_name(item, run.id))
             # The pins act through the test's recorder: a matrix test records even without the fixture,
             # or every run would silently use the same (unpinned) versions.
+            # First, so that the test's own fixtures already see the pinned versions.
             fixturenames = getattr(item, "fixturenames", None)
             if fixturenames is not None and "agenttrace" not in fixturenames:
-                fixturenames.append("agenttrace")
+                fixturenames.insert(0, "agenttrace")
 
 
 @pytest.fixture

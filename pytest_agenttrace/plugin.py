@@ -121,7 +121,8 @@ def pytest_configure(config: pytest.Config) -> None:
     trace_dir = config.getoption("agenttrace_dir") or config.getini("agenttrace_dir")
     prompts_dir = root / str(config.getini("agenttrace_prompts"))
     configs_dir = root / str(config.getini("agenttrace_configs"))
-    _check_pins(overrides, prompts_dir, configs_dir)
+    if not config.getoption("help", False):  # pytest --help must work whatever the environment pins
+        _check_pins(overrides, prompts_dir, configs_dir)
     config.stash[STATE_KEY] = AgentTraceState(
         rootpath=root,
         prompts_dir=prompts_dir,
@@ -145,15 +146,16 @@ def _check_pins(overrides: Mapping[str, str], prompts_dir: Path, configs_dir: Pa
         if not holders:
             continue
         try:
-            known = [r.labels(name) for r in holders]
-        except InputError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        if not any(label in labels for labels in known):
-            listed = ", ".join(known[0])
-            raise pytest.UsageError(
-                f"pinned version {name}={label}: {holders[0].kind} {name!r} in {holders[0].root} has no version "
-                f"{label!r} (versions in order: {listed}); check --agenttrace-version and AGENTTRACE_VERSIONS."
-            )
+            # The files alone, as resolving a pin reads them: an order file is not read here.
+            if any(label in r._files(name) for r in holders):
+                continue
+            listed = ", ".join(holders[0].labels(name))
+        except (InputError, OSError, UnicodeError) as exc:
+            raise pytest.UsageError(f"pinned version {name}={label}: {exc}") from None
+        raise pytest.UsageError(
+            f"pinned version {name}={label}: {holders[0].kind} {name!r} in {holders[0].root} has no version "
+            f"{label!r} (versions in order: {listed}); check --agenttrace-version and AGENTTRACE_VERSIONS."
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

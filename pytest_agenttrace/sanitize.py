@@ -121,9 +121,9 @@ def _redact_match(match: re.Match[str]) -> str:
 
 #: The markers :func:`clean` leaves on what it cut.  Cleaning again keeps a marked value as it is
 #: (when it fits the limits), so a trace exported and imported again keeps its counts.
-_CUT_TEXT: Final = re.compile(r"…\[agenttrace: truncated (\d+) of (\d+) chars\]\Z")
-_CUT_ITEMS: Final = re.compile(r"…\[agenttrace: truncated (\d+) of (\d+) items\]\Z")
-_CUT_KEYS: Final = re.compile(r"\[agenttrace: truncated (\d+) of (\d+) keys\]\Z")
+_CUT_TEXT: Final = re.compile(r"…\[agenttrace: truncated ([1-9][0-9]{0,17}) of ([1-9][0-9]{0,17}) chars\]\Z")
+_CUT_ITEMS: Final = re.compile(r"…\[agenttrace: truncated ([1-9][0-9]{0,17}) of ([1-9][0-9]{0,17}) items\]\Z")
+_CUT_KEYS: Final = re.compile(r"\[agenttrace: truncated ([1-9][0-9]{0,17}) of ([1-9][0-9]{0,17}) keys\]\Z")
 
 
 def _cap_string(text: str, limits: Limits) -> str:

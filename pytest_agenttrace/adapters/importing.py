@@ -457,12 +457,13 @@ def load_json(path: Path, expected: str) -> Any:
     # Exports saved by some Windows tools carry a byte-order mark, or are UTF-16: read them as they are.
     if raw[:3] == b"\xef\xbb\xbf":
         raw = raw[3:]
-    elif raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    elif raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[:4] == b"\x00\x00\xfe\xff":
+        wide = "utf-32" if raw[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff") else "utf-16"
         try:
-            raw = raw.decode("utf-16").encode("utf-8")
+            raw = raw.decode(wide).encode("utf-8")
         except UnicodeError:
             raise TraceFileError(
-                "starts like UTF-16 text but cannot be decoded as UTF-16; save it as UTF-8 and import it again.",
+                f"starts like {wide.upper()} text but cannot be decoded as such; save it as UTF-8 and import it again.",
                 path=str(path),
             ) from None
     try:

@@ -123,7 +123,7 @@ def format_duration(ns: int) -> str:
                 return f"{value:g}{unit}"
             break
     seconds = ns / 1_000_000_000
-    minutes, rest = divmod(round(seconds), 60)
+    minutes, rest = divmod(int(seconds + 0.5), 60)  # halves up, as the HTML report's Math.round
     return f"{minutes}m{rest:02d}s"
 
 

@@ -80,7 +80,10 @@ def test_export_then_import_on_the_command_line_gives_the_same_file(tmp_path: Pa
     assert (tmp_path / "back.json").read_bytes() == original.read_bytes()
 
 
-@pytest.mark.parametrize(("encoding", "prefix"), [("utf-8", b"\xef\xbb\xbf"), ("utf-16", b""), ("utf-16-be", b"\xfe\xff")])
+@pytest.mark.parametrize(
+    ("encoding", "prefix"),
+    [("utf-8", b"\xef\xbb\xbf"), ("utf-16", b""), ("utf-16-be", b"\xfe\xff"), ("utf-32", b"")],
+)
 def test_import_reads_a_byte_order_mark_and_utf_16(tmp_path: Path, encoding: str, prefix: bytes) -> None:
     original = tmp_path / "lg.json"
     assert main(["import", str(LANGFUSE / "langgraph-2025-08-22.json"), "-o", str(original)]) == 0

@@ -222,6 +222,17 @@ def test_registry_bisect_end_to_end_then_resumes_from_the_cache(
 
 
 @pytest.mark.slow
+def test_runs_in_which_pytest_ran_nothing_are_not_replayed(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["bisect", "triage", "--good", "v1", "--bad", "v5", "--", "test_agent.py", *FAST]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and "file or directory not found: test_agent.py" in err
+    (registry / "test_agent.py").write_text(AGENT_TEST)  # the selection fixed: the same command again
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, out + err
+    assert "first bad version: triage@v4" in out and "(cached)" not in err
+
+
+@pytest.mark.slow
 def test_git_file_bisect_applies_only_the_prompt_file(
     git: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -107,3 +107,15 @@ def test_a_call_from_an_unpropagated_thread_is_allowed_and_logged_once(caplog: p
                 pool.submit(at.propagate(tools.web_search), "q").result()
     said = [r.getMessage() for r in caplog.records if "no current span" in r.getMessage()]
     assert len(said) == 1 and "'web_search'" in said[0] and "agenttrace.propagate" in said[0]
+
+
+def test_no_warning_without_an_open_restricting_delegation(caplog: pytest.LogCaptureFixture) -> None:
+    tools = at.ToolGateway({"web_search": web_search}, enforce=True)
+    rec = Recorder("t")
+    with caplog.at_level(logging.WARNING, logger="pytest_agenttrace"), rec.activate():
+        with rec.delegate(to="r"):  # restricts nothing
+            pass
+        with rec.delegate(to="s", allowed_tools=["fetch"]):  # restricts, but ends before the call
+            pass
+        assert tools.web_search("top level") == ["top level"]
+    assert not [r for r in caplog.records if "no current span" in r.getMessage()]

@@ -136,7 +136,11 @@ def test_an_unknown_pinned_version_is_a_usage_error_before_any_test(
     result.stderr.fnmatch_lines(["*pinned version p=v9: prompt 'p' in *prompts has no version 'v9' (versions in order: v1)*"])
     monkeypatch.setenv("AGENTTRACE_VERSIONS", "p=v9")
     assert pytester.runpytest().ret == pytest.ExitCode.USAGE_ERROR
+    assert pytester.runpytest("--help").ret == pytest.ExitCode.OK  # help works whatever is pinned
     monkeypatch.setenv("AGENTTRACE_VERSIONS", "inline_only=v9")  # a name no registry holds: an inline config
+    pytester.runpytest().assert_outcomes(passed=1)
+    pytester.path.joinpath("prompts", "p", "ORDER").write_text("v3\n")  # stale, but the pinned file exists
+    monkeypatch.setenv("AGENTTRACE_VERSIONS", "p=v1")
     pytester.runpytest().assert_outcomes(passed=1)
 
 

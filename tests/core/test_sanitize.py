@@ -101,3 +101,19 @@ def test_property_cleaning_is_idempotent(value: object, max_string: int, max_ite
     limits = Limits(max_string=max_string, max_items=max_items, max_depth=max_depth)
     once = clean(value, limits)
     assert clean(once, limits) == once
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "…[agenttrace: truncated " + "1" * 5000 + " of " + "1" * 5000 + " chars]",  # past int()'s digit limit
+        "…[agenttrace: truncated " + "1" * 4000 + " of " + "1" * 4000 + " chars]",
+        "x" * 30 + "…[agenttrace: truncated 05 of 35 chars]",
+    ],
+)
+def test_text_that_only_looks_like_a_cut_is_capped_as_any_text(marker: str) -> None:
+    limits = Limits(max_string=20, max_items=1)
+    out = clean(marker, limits)
+    assert out == f"{marker[:20]}…[agenttrace: truncated {len(marker) - 20} of {len(marker)} chars]"
+    listed = clean(["a", marker.replace("chars]", "items]")], limits)
+    assert len(listed) == 2 and listed[1].startswith("…[agenttrace: truncated 1 of 2 items]")

@@ -304,7 +304,8 @@ def test_durations_read_as_in_the_terminal(open_report: Opener) -> None:
 
     report = open_report([example_entry()])
     durations = [1, 999, 1_000, 1_234, 999_499, 999_999, 1_000_000, 340_000_000, 999_999_999, 1_250_000_000,
-                 59_000_000_000, 59_999_000_000, 119_600_000_000, 125_000_000_000, 3_600_000_000_000, -2_000_000]  # fmt: skip
+                 59_000_000_000, 59_999_000_000, 88_500_000_000, 119_600_000_000, 125_000_000_000, 3_600_000_000_000,
+                 -2_000_000]  # fmt: skip
     shown = report.page.evaluate("ns => ns.map(window.agenttrace.fmtDur)", durations)
     assert shown == [format_duration(ns) for ns in durations]
 

@@ -76,10 +76,14 @@ def test_a_matrix_test_without_the_fixture_still_runs_each_version(pytester: pyt
         import pytest
         import pytest_agenttrace as at
 
+        @pytest.fixture
+        def briefing():
+            return at.prompt("coder")  # read while the test's fixtures are set up
+
         @pytest.mark.agenttrace_versions(coder=["v1", "v2"])
-        def test_pinned(request):
+        def test_pinned(request, briefing):
             label = request.node.callspec.id.split("=")[1]
-            assert at.prompt("coder") == f"code like {label}\\n"
+            assert at.prompt("coder") == briefing == f"code like {label}\\n"
         """
     )
     result = pytester.runpytest("-v")
