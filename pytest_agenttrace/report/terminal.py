@@ -64,8 +64,9 @@ _KIND_LABEL: Final[Mapping[str, str]] = {
     "custom": "span",
 }
 
-# Terminal controls plus the bidirectional overrides that can reorder what a reader sees.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Terminal controls, the bidirectional controls that can reorder what a reader sees, and the invisible
+# characters that make two different names look the same (zero-width spaces and joiners, marks, BOM).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 _NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -74,8 +75,9 @@ def terminal_safe(text: str) -> str:
 
     C0 controls (newline and tab included: inside trace data they could forge
     lines), DEL, C1 controls and ESC (so no escape sequence starts) become
-    ``\\n``, ``\\t``, ``\\x1b``, ...; line and paragraph separators and bidi
-    overrides become ``\\u2028``, ...  Apply it to each line of trace data,
+    ``\\n``, ``\\t``, ``\\x1b``, ...; line and paragraph separators, bidi
+    controls and invisible characters (zero-width spaces and joiners, the
+    byte-order mark) become ``\\u2028``, ``\\u200b``, ...  Apply it to each line of trace data,
     never to the layout around it.
     """
     if _UNSAFE.search(text) is None:

@@ -333,3 +333,21 @@ def test_a_failure_without_violations_opens_on_its_first_failed_span(open_report
     report.page.evaluate("window.agenttrace.show(1)")  # a passing test opens with nothing selected
     assert span_ids(report, ".tree .row.sel") == []
     assert report.problems() == []
+
+
+def test_bidi_overrides_and_invisible_characters_in_trace_data_are_shown_as_escapes(open_report: Opener) -> None:
+    from pytest_agenttrace.recorder import Recorder
+
+    rec = Recorder("tests/test_x.py::test_bidi")
+    with rec.activate(), rec.agent("orch\u202eevil"):
+        with rec.tool("web\u200bsearch", input={"q": "a\u2066b"}):
+            pass
+    trace = rec.finish()
+    report = open_report([ReportEntry.from_trace(trace, outcome="failed", message="name\u202eeman")])
+    page = report.page
+    page.locator(".tree .row", has_text="search").first.click()  # the details panel shows the tool's fields
+    text = page.evaluate("document.body.innerText")
+    for raw in ("\u202e", "\u200b", "\u2066"):
+        assert raw not in text
+    assert "orch\\u202eevil" in text and "web\\u200bsearch" in text and "name\\u202eeman" in text
+    assert report.problems() == []

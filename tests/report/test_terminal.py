@@ -242,12 +242,13 @@ def test_terminal_safe_escapes_controls_and_keeps_plain_text() -> None:
     assert terminal_safe("\x1b[31mred\x1b]0;t\x07") == "\\x1b[31mred\\x1b]0;t\\x07"
     assert terminal_safe("\x7f\x85\x9b") == "\\x7f\\x85\\x9b"
     assert terminal_safe("x\u202ey\u2028") == "x\\u202ey\\u2028"
+    assert terminal_safe("llm\u200bname\ufeff\u200e") == "llm\\u200bname\\ufeff\\u200e"  # look-alikes told apart
 
 
 @given(st.text())
 def test_terminal_safe_output_never_holds_a_control_character_property(text: str) -> None:
     safe = terminal_safe(text)
-    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029\u202e" for c in safe)
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029\u202e\u200b\ufeff" for c in safe)
     assert terminal_safe(safe) == safe  # idempotent: escaping twice changes nothing more
 
 

@@ -30,10 +30,19 @@
 
   function kindOf(kind) { return Object.prototype.hasOwnProperty.call(KINDS, kind) ? kind : 'custom'; }
 
+  // Bidirectional controls and invisible characters in trace data are shown as escapes (as the terminal
+  // does): an override could make a name read as another ("evil" as "live"), a zero-width space could make
+  // two different names look the same.
+  var INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g;
+  function visible(text) {
+    return String(text).replace(INVISIBLE, function (c) {  // replace() with a /g pattern keeps no state between calls
+      return '\\u' + ('000' + c.charCodeAt(0).toString(16)).slice(-4);
+    });
+  }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (text !== undefined && text !== null) e.textContent = visible(text);
     return e;
   }
   function add(parent, child) {  // returns the child, for chaining
@@ -70,7 +79,7 @@
     try { return JSON.stringify(value, null, 2); } catch (e) { return String(value); }
   }
   function shortText(value, limit) {
-    var t = typeof value === 'string' ? value : jsonText(value);
+    var t = visible(typeof value === 'string' ? value : jsonText(value));
     t = t.replace(/\s+/g, ' ');
     return t.length > limit ? t.slice(0, limit - 1) + '\u2026' : t;
   }

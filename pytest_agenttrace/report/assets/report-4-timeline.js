@@ -191,7 +191,7 @@
     if (this.M.consumers[i]) lines.push('feeds: ' + this.M.consumers[i].length + ' span(s)');
     var flags = this.M.flags.get(i);
     if (flags) lines.push('flagged: ' + flags.map(function (v) { return this.M.violations[v].rule; }, this).join(', '));
-    this.tip.textContent = lines.join('\n');
+    this.tip.textContent = visible(lines.join('\n'));
     this.tip.style.display = 'block';
     this.tip.style.left = Math.min(ev.clientX + 14, window.innerWidth - 440) + 'px';
     this.tip.style.top = ev.clientY + 14 + 'px';

@@ -29,7 +29,7 @@
       var tr = add(kv, el('tr'));
       add(tr, el('td', null, k));
       var td = add(tr, el('td'));
-      if (v instanceof Node) td.appendChild(v); else td.textContent = v === null || v === undefined ? '\u2014' : String(v);
+      if (v instanceof Node) td.appendChild(v); else td.textContent = v === null || v === undefined ? '\u2014' : visible(v);
     }
     rowKV('agent', s.agent);
     rowKV('scope', s.scope === null ? null : s.scope + (s.scope_path.length > 1 ? '  (path ' + s.scope_path.join(' \u203a ') + ')' : ''));
@@ -58,7 +58,7 @@
       var pre = add(body, el('pre', null, text.length > 20000 ? text.slice(0, 20000) : text));
       if (text.length > 20000) {
         var more = add(body, el('button', 'link', 'show all ' + text.length + ' characters'));
-        more.addEventListener('click', function () { pre.textContent = text; more.remove(); });
+        more.addEventListener('click', function () { pre.textContent = visible(text); more.remove(); });
       }
     }
     var stamps = Object.keys(s.versions);
