@@ -339,6 +339,16 @@ def render_tree(
             lines = [_truncate_ansi(line, width) for line in lines]
     children = trace.index.children
     guide_mid, guide_last, guide_pipe, guide_blank = ("├", "└", "│", " ") if compact else ("├─ ", "└─ ", "│  ", "   ")
+    unit = len(guide_pipe)
+    guides_budget = max(width // 2, 12) if width is not None else None
+
+    def guides(prefix: str) -> str:
+        """The tree guides, with the outer levels of a very deep span counted instead of drawn."""
+        if guides_budget is None or len(prefix) <= guides_budget:
+            return prefix
+        kept = max((guides_budget - 8) // unit, 1)
+        return f"⋯{len(prefix) // unit - kept} levels⋯ " + prefix[len(prefix) - kept * unit :]
+
     # Iterative walk: deep traces must not hit the recursion limit.
     stack: list[tuple[list[Span], int, str, Span | None]] = [(list(trace.index.roots), 0, "", None)]
     shown = 0
@@ -357,7 +367,7 @@ def render_tree(
             text = f"… {run} more span{'s' if run != 1 else ''}"
             if hidden > run:
                 text += f" ({hidden} with their subtrees)"
-            lines.append(paint(f"{prefix}{connector}{text}", _DIM))
+            lines.append(paint(f"{guides(prefix)}{connector}{text}", _DIM))
             continue
         run = 1
         if compact:
@@ -372,7 +382,7 @@ def render_tree(
             _line(
                 span,
                 siblings[position : position + run],
-                prefix=paint(prefix + connector, _DIM),
+                prefix=paint(guides(prefix) + connector, _DIM),
                 paint=paint,
                 compact=compact,
                 marks=marks.get(span.span_id),

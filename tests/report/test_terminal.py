@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_agenttrace.model import Span, Trace
+from pytest_agenttrace.recorder import Recorder
 from pytest_agenttrace.report._samples import example_failure, generated_trace, injection_trace
 from pytest_agenttrace.report.terminal import format_duration, render_tree, terminal_safe, use_color
 
@@ -272,3 +274,15 @@ def test_format_duration_never_prints_exponents(ns: int, text: str) -> None:
     from pytest_agenttrace.report.terminal import format_duration
 
     assert format_duration(ns) == text
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_a_deep_tree_keeps_to_the_width_by_counting_its_outer_levels(compact: bool) -> None:
+    rec = Recorder("deep")
+    with rec.activate(), contextlib.ExitStack() as stack:
+        for level in range(200):
+            stack.enter_context(rec.agent(f"a{level}"))
+    lines = render_tree(rec.finish(), color=False, width=100, compact=compact).splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert "levels⋯" in lines[-1] and "agent a199" in lines[-1]
+    assert "levels⋯" not in lines[10]  # shallow spans keep their guides
