@@ -101,8 +101,13 @@ def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: t
     """A valid trace of ``min_spans`` to ``max_spans`` spans drawn from ``kinds``.
 
     Shrinks towards flat forests of few spans.  Few primitive draws per span,
-    so a 30-span trace costs milliseconds, not a tenth of a second.
+    so a 30-span trace costs milliseconds, not a tenth of a second.  A kind
+    outside the trace format's kinds is a ``ValueError`` (its traces would not
+    be valid).
     """
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown or not kinds:
+        raise ValueError(f"traces(kinds=...) takes span kinds of the trace format ({', '.join(KINDS)}), got {unknown or 'none'}")
     count = draw(st.integers(min_value=min_spans, max_value=max_spans))
     # Structure: a parent index per span (0 = a root); only earlier spans can be parents.
     raw_parents = draw(st.lists(st.integers(min_value=0, max_value=max(count, 1)), min_size=count, max_size=count))

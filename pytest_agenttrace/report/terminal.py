@@ -133,8 +133,12 @@ def _clean(text: str, limit: int) -> str:
     """One line of untrusted text: control characters shown escaped (:func:`terminal_safe`), capped."""
     text = terminal_safe(text)
     if len(text) > limit:
-        return text[: max(limit - 1, 0)] + "…"
+        # Never end on half an escape ("\\x9" of "\\x9b"): cut before it.
+        return _PARTIAL_ESCAPE.sub("", text[: max(limit - 1, 0)]) + "…"
     return text
+
+
+_PARTIAL_ESCAPE: Final = re.compile(r"\\(?:x[0-9a-f]?|u[0-9a-f]{0,3})?\Z")
 
 
 def _short_value(value: Any, limit: int = 40) -> str:

@@ -286,3 +286,23 @@ def test_a_deep_tree_keeps_to_the_width_by_counting_its_outer_levels(compact: bo
     assert max(len(line) for line in lines) <= 100
     assert "levels⋯" in lines[-1] and "agent a199" in lines[-1]
     assert "levels⋯" not in lines[10]  # shallow spans keep their guides
+
+
+def test_a_cut_never_ends_on_half_an_escape() -> None:
+    from pytest_agenttrace.report.terminal import _clean
+
+    assert _clean("abcdef\x9bghij", 9) == "abcdef…"
+    assert _clean("abcdef\u202ez" * 3, 11) == "abcdef…"
+    assert _clean("ab\\xcdefgh", 6) == "ab…"  # a backslash of the text itself, cut at the same place
+    assert _clean("short", 9) == "short"
+
+
+def test_the_trace_strategy_refuses_kinds_the_format_does_not_have() -> None:
+    from pytest_agenttrace.strategies import traces
+
+    @given(traces(kinds=("bogus",)))
+    def uses(trace: Trace) -> None:
+        raise AssertionError("no trace can be drawn")
+
+    with pytest.raises(ValueError, match="takes span kinds of the trace format .* got \\['bogus'\\]"):
+        uses()
