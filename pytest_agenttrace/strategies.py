@@ -18,7 +18,7 @@ Needs ``hypothesis`` (not a runtime dependency of the plugin)::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 try:
     from hypothesis import strategies as st
@@ -97,13 +97,26 @@ _small_json = st.recursive(
 
 
 @st.composite
-def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: tuple[str, ...] = KINDS) -> Trace:
+def traces(
+    draw: st.DrawFn,
+    *,
+    min_spans: int = 0,
+    max_spans: int = 30,
+    kinds: tuple[str, ...] = KINDS,
+    dataflow: bool = False,
+) -> Trace:
     """A valid trace of ``min_spans`` to ``max_spans`` spans drawn from ``kinds``.
 
     Shrinks towards flat forests of few spans.  Few primitive draws per span,
     so a 30-span trace costs milliseconds, not a tenth of a second.  A kind
     outside the trace format's kinds is a ``ValueError`` (its traces would not
     be valid).
+
+    ``dataflow=True`` also draws what the lineage, memory and deadlock
+    detectors read: ``links`` to spans that ended before a span started,
+    memory keys with read and written versions (``key``, ``version``,
+    ``based_on_version``, sometimes ``valid: false``), ``waiting_on`` on
+    ``wait`` spans, and low ``confidence`` now and then.
     """
     unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown or not kinds:
@@ -185,6 +198,10 @@ def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: t
                 attributes["allowed_tools"] = draw(st.lists(st.sampled_from(TOOL_NAMES), unique=True, max_size=3))
         if kind == "llm":
             attributes["model"] = "fake-model"
+        links: list[str] = []
+        if dataflow:
+            links, extra = _dataflow(draw, kind, start[i], [(ids[j], end[j]) for j in order], names)
+            attributes.update(extra)
         failed = failures[i] == 9
         path = scope_path_of[i]
         parent = parents[i]
@@ -206,7 +223,7 @@ def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: t
                 attributes=attributes,
                 versions=dict(stamps),
                 context=context,
-                links=[],
+                links=links,
                 events=[],
             )
         )
@@ -218,3 +235,27 @@ def traces(draw: st.DrawFn, *, min_spans: int = 0, max_spans: int = 30, kinds: t
         versions=dict(stamps),
         spans=tuple(spans),
     )
+
+
+_MEMORY_KEYS: Final = ("notes", "plan", "summary")
+
+
+def _dataflow(
+    draw: st.DrawFn, kind: str, starts_at: int, ended: list[tuple[str, int]], names: list[str]
+) -> tuple[list[str], dict[str, Any]]:
+    """``(links, attributes)`` of one span for ``traces(dataflow=True)``."""
+    earlier = [span_id for span_id, end_ns in ended if end_ns < starts_at]
+    links = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=2)) if earlier else []
+    attributes: dict[str, Any] = {}
+    if kind in ("memory_read", "memory_write"):
+        attributes["key"] = draw(st.sampled_from(_MEMORY_KEYS))
+        attributes["version"] = draw(st.integers(min_value=0, max_value=3))
+        if kind == "memory_write":
+            attributes["based_on_version"] = draw(st.integers(min_value=0, max_value=3))
+            if draw(st.integers(min_value=0, max_value=4)) == 0:
+                attributes["valid"] = False
+    elif kind == "wait":
+        attributes["waiting_on"] = draw(st.sampled_from([*AGENT_NAMES[:3], *names[:2]]))
+    if draw(st.integers(min_value=0, max_value=5)) == 0:
+        attributes["confidence"] = draw(st.sampled_from((0.1, 0.4, 0.9)))
+    return links, attributes

@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,35 @@ from pytest_agenttrace.strategies import json_values, traces
 @given(traces())
 def test_generated_traces_are_schema_valid(trace: Trace) -> None:
     validate_trace_dict(trace.to_dict())
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(traces(max_spans=25, dataflow=True))
+def test_dataflow_traces_are_valid_and_every_pack_checks_them(trace: Trace) -> None:
+    from pytest_agenttrace.spec import check_trace
+
+    validate_trace_dict(trace.to_dict())
+    positions = {s.span_id: n for n, s in enumerate(trace.spans)}
+    assert all(positions[link] < positions[s.span_id] for s in trace.spans for link in s.links)
+    result = check_trace(trace, {"extends": ["failure-modes", "memory-safety", "delegation-hygiene"]})
+    for violation in result.violations:
+        assert set(violation.spans) <= set(positions)
+
+
+@pytest.mark.parametrize("detector", ["cascading_error", "context_pollution", "lost_update", "deadlock"])
+def test_dataflow_traces_reach_the_lineage_memory_and_wait_detectors(detector: str) -> None:
+    """Each of these detectors fires on some drawn trace (without dataflow none of them could)."""
+    from hypothesis import Phase, find
+
+    from pytest_agenttrace.spec import check_trace
+
+    spec = {"rules": [{"id": detector, "detect": detector}]}
+    found = find(
+        traces(min_spans=4, max_spans=25, dataflow=True),
+        lambda trace: bool(check_trace(trace, spec).violations),
+        settings=settings(max_examples=3000, database=None, derandomize=True, phases=[Phase.generate]),
+    )
+    assert check_trace(found, spec).violations
 
 
 @settings(max_examples=30)
