@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 from array import array
+from collections.abc import Callable
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -160,25 +161,40 @@ def time_floor(n_spans: int, repeat: int) -> tuple[float, float]:
     touches pays the misses less (see :func:`time_fused_pass`); it is what
     each of several passes over the spans pays.
     """
-    fields = attributes = float("inf")
+    return _best_on_fresh(n_spans, repeat, (_read_fields, _read_fields_and_attribute))  # type: ignore[return-value]
+
+
+def _best_on_fresh(n_spans: int, repeat: int, passes: tuple[Callable[[Any], Any], ...]) -> tuple[float, ...]:
+    """Best CPU seconds of each of ``passes`` over ``repeat`` runs, each run on a fresh trace.
+
+    Fresh for every pass, so no pass finds the trace in the caches because a
+    pass before it just read it; the collector is paused while a pass runs,
+    and what a pass returns is freed after its time is taken.
+    """
+    best = [float("inf")] * len(passes)
     for _ in range(repeat):
-        spans = build_trace(n_spans).spans
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.process_time()
-            for span in spans:
-                span.kind, span.name, span.parent_id  # noqa: B018 - the reads are the measurement
-            fields = min(fields, time.process_time() - start)
-            spans = build_trace(n_spans).spans  # fresh again: the first pass warmed the caches
+        for number, run in enumerate(passes):
+            spans = build_trace(n_spans).spans
             gc.collect()
-            start = time.process_time()
-            for span in spans:
-                span.kind, span.name, span.parent_id, span.attributes.get("usage")
-            attributes = min(attributes, time.process_time() - start)
-        finally:
-            gc.enable()
-    return fields, attributes
+            gc.disable()
+            try:
+                start = time.process_time()
+                result = run(spans)
+                best[number] = min(best[number], time.process_time() - start)
+                del result
+            finally:
+                gc.enable()
+    return tuple(best)
+
+
+def _read_fields(spans: tuple[Any, ...]) -> None:
+    for span in spans:
+        span.kind, span.name, span.parent_id  # noqa: B018 - the reads are the measurement
+
+
+def _read_fields_and_attribute(spans: tuple[Any, ...]) -> None:
+    for span in spans:
+        span.kind, span.name, span.parent_id, span.attributes.get("usage")
 
 
 #: The attribute keys the spec's rules read (detectors and selector rules alike).
@@ -246,56 +262,49 @@ def time_fused_pass(n_spans: int, repeat: int) -> tuple[float, float, float]:
     would do once before running its rules on the columns.  Each span is
     touched once in each.  No rule logic in any of them.
     """
-    fields = ("kind", "name", "agent", "status", "start_ns", "end_ns", "scope", "links")
-    best_tree = best_chain = best_columns = float("inf")
-    for _ in range(repeat):
-        spans = build_trace(n_spans).spans
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.process_time()
-            position: dict[str, int] = {}
-            kinds: list[str] = []
-            parents = array("q")
-            find = position.get
-            for at, span in enumerate(spans):
-                position[span.span_id] = at
-                kinds.append(span.kind)
-                parents.append(find(span.parent_id, -1))  # type: ignore[arg-type]
-            best_tree = min(best_tree, time.process_time() - start)
-            del position, kinds, parents, find  # freed before the next timing, not inside it
-            spans = build_trace(n_spans).spans  # fresh again: the first pass warmed the caches
-            gc.collect()
-            start = time.process_time()
-            kinds = list(map(attrgetter("kind"), spans))
-            _parents_by_chain(spans)
-            best_chain = min(best_chain, time.process_time() - start)
-            del kinds
-            spans = build_trace(n_spans).spans
-            gc.collect()
-            start = time.process_time()
-            position = {}
-            parents = array("q")
-            find = position.get
-            columns: list[list[Any]] = [[] for _ in fields + _RULE_KEYS + ("context", "input")]
-            appends = [column.append for column in columns]
-            field_appends = list(zip(appends, map(attrgetter, fields)))
-            key_appends = list(zip(appends[len(fields) :], _RULE_KEYS))
-            add_context, add_input = appends[-2], appends[-1]
-            for at, span in enumerate(spans):
-                position[span.span_id] = at
-                parents.append(find(span.parent_id, -1))  # type: ignore[arg-type]
-                for add, read in field_appends:
-                    add(read(span))
-                get = span.attributes.get
-                for add, key in key_appends:
-                    add(get(key))
-                add_context(span.context)
-                add_input(span.input)
-            best_columns = min(best_columns, time.process_time() - start)
-        finally:
-            gc.enable()
-    return best_tree, best_chain, best_columns
+    passes = (_parents_by_map, _kinds_and_parents_by_chain, _parents_and_columns)
+    return _best_on_fresh(n_spans, repeat, passes)  # type: ignore[return-value]
+
+
+def _parents_by_map(spans: tuple[Any, ...]) -> tuple[list[str], array[int]]:
+    position: dict[str, int] = {}
+    kinds: list[str] = []
+    parents = array("q")
+    find = position.get
+    for at, span in enumerate(spans):
+        position[span.span_id] = at
+        kinds.append(span.kind)
+        parents.append(find(span.parent_id, -1))
+    return kinds, parents
+
+
+def _kinds_and_parents_by_chain(spans: tuple[Any, ...]) -> tuple[list[str], array[int]]:
+    return list(map(attrgetter("kind"), spans)), _parents_by_chain(spans)
+
+
+_COLUMN_FIELDS = ("kind", "name", "agent", "status", "start_ns", "end_ns", "scope", "links")
+
+
+def _parents_and_columns(spans: tuple[Any, ...]) -> tuple[list[list[Any]], array[int]]:
+    position: dict[str, int] = {}
+    parents = array("q")
+    find = position.get
+    columns: list[list[Any]] = [[] for _ in _COLUMN_FIELDS + _RULE_KEYS + ("context", "input")]
+    appends = [column.append for column in columns]
+    field_appends = list(zip(appends, map(attrgetter, _COLUMN_FIELDS)))
+    key_appends = list(zip(appends[len(_COLUMN_FIELDS) :], _RULE_KEYS))
+    add_context, add_input = appends[-2], appends[-1]
+    for at, span in enumerate(spans):
+        position[span.span_id] = at
+        parents.append(find(span.parent_id, -1))
+        for add, read in field_appends:
+            add(read(span))
+        get = span.attributes.get
+        for add, key in key_appends:
+            add(get(key))
+        add_context(span.context)
+        add_input(span.input)
+    return columns, parents
 
 
 def time_parts(sizes: list[int], repeat: int) -> dict[int, dict[str, float]]:

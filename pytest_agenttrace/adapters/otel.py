@@ -228,10 +228,10 @@ def _flush(rec: Recorder, state: _OtelState) -> None:
 def _flush_locked(rec: Recorder, state: _OtelState) -> None:
     complete_all(rec)  # first, every adapter's reserved spans, as at their start, before any mapping
     raw, state.raw = state.raw, []
-    taken = take_ended(state, "OpenTelemetry span")  # then, as any span's deferred mapping
-    for at in range(0, len(taken), 2):
-        raw.append(taken[at])
-        raw.append(taken[at + 1][3])  # the SDK's attribute dict, frozen since the end
+    taken = iter(take_ended(state, "OpenTelemetry span"))  # then, as any span's deferred mapping
+    for handle, info in zip(taken, taken, strict=True):
+        raw.append(handle)
+        raw.append(info[3])  # the SDK's attribute dict, frozen since the end
     mapper = _map
     items = iter(raw)
     for handle, attributes in zip(items, items, strict=True):
