@@ -3,13 +3,15 @@
 Goal: the adapter adds at most 50% to what the framework itself spends per span.
 
 * OpenTelemetry: an SDK ``TracerProvider`` with no other processor; each
-  iteration is one ``start_as_current_span`` with three GenAI attributes,
-  ended at once.  Baseline: the SDK alone.  With capture: the same plus
+  iteration is one ``start_as_current_span`` with three GenAI attributes
+  (each span its own tool call id, as in a real run), ended at once.
+  Baseline: the SDK alone.  With capture: the same plus
   :class:`~pytest_agenttrace.adapters.otel.AgentTraceSpanProcessor` and an
   active recorder (the span is mapped through the semantic conventions and
   recorded).
-* OpenAI Agents SDK: ``function_span`` started and finished inside a
-  ``trace``, the SDK's trace provider with no processor (baseline) and with
+* OpenAI Agents SDK: ``function_span`` (each with its own JSON arguments)
+  started and finished inside a ``trace``, the SDK's trace provider with no
+  processor (baseline) and with
   :class:`~pytest_agenttrace.adapters.openai_agents.AgentTraceProcessor` and
   an active recorder.
 
@@ -116,15 +118,19 @@ def bench_otel(spans: int, repeat: int, *, exporting: bool = False) -> tuple[flo
 
     from pytest_agenttrace.adapters.otel import AgentTraceSpanProcessor
 
-    attrs = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search", "gen_ai.tool.call.id": "call_1"}
+    # Every span its own tool call id, as in a real run (made before the timing, the same for both sides).
+    attrs = [
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search", "gen_ai.tool.call.id": f"call_{i}"}
+        for i in range(spans)
+    ]
 
     def make(provider: TracerProvider) -> Callable[[int], None]:
         tracer = provider.get_tracer("bench")
         exporter = exporters[id(provider)]
 
         def run(n: int) -> None:
-            for _ in range(n):
-                with tracer.start_as_current_span("execute_tool search", attributes=attrs):
+            for attributes in attrs[:n]:
+                with tracer.start_as_current_span("execute_tool search", attributes=attributes):
                     pass
             exporter.clear()  # both set-ups alike: memory stays flat between rounds
 
@@ -139,7 +145,12 @@ def bench_otel(spans: int, repeat: int, *, exporting: bool = False) -> tuple[flo
         for provider in (plain, captured):
             provider.add_span_processor(SimpleSpanProcessor(exporters[id(provider)]))
     captured.add_span_processor(AgentTraceSpanProcessor())
-    expected = {"kind": "tool", "name": "search", "attributes": {"operation": "execute_tool", "tool_call_id": "call_1"}}
+    last_call = f"call_{spans - 1}"
+    expected = {
+        "kind": "tool",
+        "name": "search",
+        "attributes": {"operation": "execute_tool", "tool_call_id": last_call},
+    }
     return _measure(make(plain), make(captured), spans, repeat, lambda handle: _expect(handle, **expected))
 
 
@@ -149,11 +160,13 @@ def bench_agents(spans: int, repeat: int) -> tuple[float, float, float]:
     from pytest_agenttrace.adapters.openai_agents import AgentTraceProcessor
 
     processor = AgentTraceProcessor()
+    # Every call its own arguments, as in a real run (made before the timing, the same for both sides).
+    inputs = [f'{{"q": "x{i}"}}' for i in range(spans)]
 
     def run(n: int) -> None:
         with trace("bench"):
-            for _ in range(n):
-                with function_span("search", input='{"q": "x"}') as span:
+            for arguments in inputs[:n]:
+                with function_span("search", input=arguments) as span:
                     span.span_data.output = "ok"
 
     def base(n: int) -> None:
@@ -165,7 +178,7 @@ def bench_agents(spans: int, repeat: int) -> tuple[float, float, float]:
         run(n)
 
     def check(handle: SpanHandle) -> None:
-        _expect(handle, kind="tool", name="search", input={"q": "x"}, output="ok")
+        _expect(handle, kind="tool", name="search", input={"q": f"x{spans - 1}"}, output="ok")
 
     try:
         return _measure(base, captured, spans, repeat, check)
