@@ -407,7 +407,7 @@ class PytestRunner:
         self.pytest_args = list(pytest_args)
         self.predicate = predicate
         self.timeout = timeout
-        self.store = store
+        self.store = store.absolute()  # the run's cwd may be a temporary copy of the tree
 
     def run(self, target: Target, label: str, run: int, seed: int) -> RunRecord:
         """Run the selection once with ``label`` current."""

@@ -57,12 +57,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test marked ``agenttrace(spec=...)`` records even if it does not ask for the fixture."""
+    """A test marked ``agenttrace(spec=...)`` or ``agenttrace(snapshot=...)`` records even if it does
+    not ask for the fixture (its agents record through the module-level API into the active recorder)."""
     for item in items:
         fixturenames = getattr(item, "fixturenames", None)
         if fixturenames is None or "agenttrace" in fixturenames:
             continue
-        if any(m.kwargs.get("spec") is not None for m in item.iter_markers("agenttrace")):
+        if any(
+            m.kwargs.get("spec") is not None or m.kwargs.get("snapshot") not in (None, False)
+            for m in item.iter_markers("agenttrace")
+        ):
             fixturenames.append("agenttrace")
 
 

@@ -250,6 +250,38 @@ def test_git_file_bisect_applies_only_the_prompt_file(
 
 
 @pytest.mark.slow
+def test_git_file_bisect_checks_the_traces_of_runs_in_a_copy_of_the_tree(
+    git: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each version runs in a temporary copy of the tree: the traces it saves must outlive the copy
+    # (they were once written into it, so --spec found no trace at any version).
+    repo = tmp_path / "repo"
+    test = textwrap.dedent(
+        """
+        from pathlib import Path
+
+        def test_prompt(agenttrace):
+            with agenttrace.agent("triage"):
+                if "tier" in Path("prompt.txt").read_text():
+                    with agenttrace.tool("lookup_tier"):
+                        pass
+        """
+    )
+    spec = "rules:\n  - id: looks-up-tier\n    expect: {select: 'tool[name=lookup_tier]', count: {min: 1}}\n"
+    commit_file(git, repo, "test_prompt.py", test, "test")
+    commit_file(git, repo, "tier.yaml", spec, "spec")
+    shas = [commit_file(git, repo, "prompt.txt", f"pass the tier (rev {n})\n", f"r{n}") for n in (1, 2)]
+    shas += [commit_file(git, repo, "prompt.txt", f"pass the id only (rev {n})\n", f"r{n}") for n in (3, 4)]
+    monkeypatch.chdir(repo)
+    argv = ["bisect", "--git-file", "prompt.txt", "--spec", "tier.yaml", "--", "test_prompt.py", *FAST]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, out + err
+    assert f"first bad version: prompt.txt@{shas[2]}" in out
+    assert "saved no trace" not in out + err
+    assert list((repo / ".pytest_cache" / "v" / "agenttrace" / "bisect").rglob("*.json"))
+
+
+@pytest.mark.slow
 def test_git_run_predicate_exit_codes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

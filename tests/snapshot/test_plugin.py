@@ -294,6 +294,33 @@ def test_marker_checks_the_golden_without_the_fixture(project: pytest.Pytester) 
     failed.stdout.fnmatch_lines(["*tool web_search: 1 -> 2 calls under coder*"])
 
 
+def test_marker_records_and_checks_a_test_that_asks_for_no_fixture(project: pytest.Pytester) -> None:
+    # Its agents record through the module-level API: once, nothing recorded and the test passed.
+    project.makepyfile(
+        test_bare="""
+        import pytest
+        import pytest_agenttrace as at
+
+        SEARCHES = 1
+
+        @pytest.mark.agenttrace(snapshot=True)
+        def test_bare():
+            with at.agent("coder"):
+                for i in range(SEARCHES):
+                    with at.tool("web_search", input={"q": i}):
+                        pass
+        """
+    )
+    project.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    assert (project.path / "__snapshots__" / "test_bare" / "test_bare.agenttrace").is_file()
+    project.runpytest().assert_outcomes(passed=1)
+    source = (project.path / "test_bare.py").read_text().replace("SEARCHES = 1", "SEARCHES = 2")
+    rewrite(project.path / "test_bare.py", source)
+    failed = project.runpytest()
+    failed.assert_outcomes(failed=1)
+    failed.stdout.fnmatch_lines(["*tool web_search: 1 -> 2 calls under coder*"])
+
+
 def test_options_per_assertion_and_unknown_options(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_opts="""
