@@ -683,17 +683,30 @@ def load_any(path: str, options: NormalizeOptions | None = None) -> dict[str, An
     return normalize(load_trace(p), options)
 
 
-def _run(args: argparse.Namespace, out: Callable[[str], Any] | None = None) -> int:
-    write = out or sys.stdout.write
-    options = NormalizeOptions.build(
-        level=args.level or "io",
+def _options(args: argparse.Namespace, level: str) -> NormalizeOptions:
+    return NormalizeOptions.build(
+        level=level,
         include=args.include,
         exclude=args.exclude,
         parallel=args.parallel,
         overlap_parallel=args.overlap_parallel,
         duration_buckets=args.duration_buckets.split() if args.duration_buckets else (),
     )
-    old, new = load_any(args.old, options), load_any(args.new, options)
+
+
+def _run(args: argparse.Namespace, out: Callable[[str], Any] | None = None) -> int:
+    write = out or sys.stdout.write
+    old, new = (
+        load_any(args.old, _options(args, args.level or "io")),
+        load_any(args.new, _options(args, args.level or "io")),
+    )
+    if old.get("level") != new.get("level") and args.level is None:
+        # No --level: a trace file is compared at the level of the snapshot on the other side.
+        old_is_snapshot, new_is_snapshot = _is_snapshot_head(_head(args.old)), _is_snapshot_head(_head(args.new))
+        if old_is_snapshot and not new_is_snapshot:
+            new = load_any(args.new, _options(args, str(old.get("level"))))
+        elif new_is_snapshot and not old_is_snapshot:
+            old = load_any(args.old, _options(args, str(new.get("level"))))
     if old.get("level") != new.get("level"):
         raise InputError(_level_mismatch((args.old, old.get("level")), (args.new, new.get("level"))))
     result = diff_normalized(old, new, float_tolerance=args.float_tolerance)
@@ -731,7 +744,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("old", help="the old (golden) trace: a trace JSON file or a snapshot file")
     parser.add_argument("new", help="the new trace: a trace JSON file or a snapshot file")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    parser.add_argument("--level", choices=LEVELS, default=None, help="normalisation level (default io)")
+    parser.add_argument(
+        "--level",
+        choices=LEVELS,
+        default=None,
+        help="normalisation level of trace files (default: the level of a snapshot file on the other side, else io)",
+    )
     parser.add_argument(
         "--include", action="append", default=[], metavar="PATH", help="keep this span path (repeatable)"
     )

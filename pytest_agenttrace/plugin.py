@@ -97,7 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         dest="agenttrace_dir",
         metavar="DIR",
-        help="where --agenttrace-save writes traces (default: ini agenttrace_dir, else .agenttrace/).",
+        help="where --agenttrace-save writes traces, relative to the rootdir (default: ini agenttrace_dir, else .agenttrace/).",
     )
     parser.addini("agenttrace_dir", "directory for saved traces (relative to rootdir)", default=".agenttrace")
     parser.addini("agenttrace_prompts", "prompt registry directory (relative to rootdir)", default="prompts")
