@@ -22,14 +22,14 @@ import importlib
 import os
 import platform
 import subprocess
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
 
-from . import hookspec
+from . import hookspec, sanitize
 from .exceptions import InputError
 from .recorder import Recorder
 from .sanitize import redact_text
@@ -266,7 +266,59 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         except Exception as exc:  # noqa: BLE001 - a rendering problem must not hide the test failure
             tree = f"(could not render the trace: {exc!r})"
         report.sections.append(("agenttrace trace", tree))
+    if report.failed and sanitize._REDACTED_SEEN:
+        try:
+            _scrub_report(report)
+        except Exception:  # noqa: BLE001 - never lose the failure itself
+            report.longrepr = sanitize.scrub_known_secrets(report.longreprtext)
     return report
+
+
+def _scrub_report(report: pytest.TestReport) -> None:
+    """Secrets the recordings redacted, taken out of a failure report before anything prints or writes it.
+
+    pytest shows the values an assertion compared (cut short, or in full with
+    ``-vv``), the failing source and, with ``--showlocals``, the locals: a
+    recorded secret reaches the terminal, JUnit XML and the HTML report that
+    way.  The report's strings are scrubbed in place (its structure kept for
+    every other plugin); if any text escapes that, the whole report becomes
+    its scrubbed text.
+    """
+    scrub = sanitize.scrub_known_secrets
+    report.sections = [(title, scrub(content)) for title, content in report.sections]
+    longrepr = report.longrepr
+    if longrepr is None or isinstance(longrepr, tuple):
+        return
+    if isinstance(longrepr, str):
+        report.longrepr = scrub(longrepr)
+        return
+    text = report.longreprtext
+    if scrub(text) == text:
+        return
+    _scrub_strings(longrepr, scrub, 0)
+    text = report.longreprtext
+    if scrub(text) != text:  # a field the walk does not know: keep only the text
+        report.longrepr = scrub(text)
+
+
+def _scrub_strings(obj: Any, scrub: Callable[[str], str], depth: int) -> Any:
+    """``obj`` (pytest's failure representation objects) with every string scrubbed, in place where mutable."""
+    if isinstance(obj, str):
+        return scrub(obj)
+    if depth > 12:
+        return obj
+    if isinstance(obj, list):
+        obj[:] = [_scrub_strings(item, scrub, depth + 1) for item in obj]
+        return obj
+    if type(obj) is tuple:
+        return tuple(_scrub_strings(item, scrub, depth + 1) for item in obj)
+    fields = getattr(obj, "__dict__", None)
+    if isinstance(fields, dict):
+        for name, value in list(fields.items()):
+            scrubbed = _scrub_strings(value, scrub, depth + 1)
+            if scrubbed is not value:
+                object.__setattr__(obj, name, scrubbed)
+    return obj
 
 
 def _render_tree(recorder: Recorder) -> str:

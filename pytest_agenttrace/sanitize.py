@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["REDACTED", "Limits", "clean", "is_secret_key", "redact_text"]
+__all__ = ["REDACTED", "Limits", "clean", "is_secret_key", "redact_text", "scrub_known_secrets"]
 
 REDACTED: Final = "[REDACTED]"
 
@@ -113,10 +114,99 @@ def redact_text(text: str) -> str:
 def _redact_match(match: re.Match[str]) -> str:
     token = match.group(0)
     if "=" in token and not token.startswith(("eyJ",)):
-        name, _, _ = token.partition("=")
+        name, _, value = token.partition("=")
         if name.lower() in {"password", "passwd", "pwd", "api_key", "apikey", "token", "secret"}:
+            _remember(value)
             return f"{name}={REDACTED}"
+    _remember(token)
     return REDACTED
+
+
+# -- secrets redacted so far, and their fragments in failure reports -----------------------------
+#
+# pytest prints the values an assertion compared, shortened ('...O5p6Q7r8S9t0') or in full, and
+# the source and locals of the failing frames: a recorded secret can reach the terminal, the JUnit
+# XML and the HTML report that way, where its fragments no longer look like a secret.  Every value
+# clean() or redact_text() redacts is remembered (a bounded set, in memory only), and
+# scrub_known_secrets() replaces any run of _FRAGMENT or more characters of one of them.
+
+#: Secrets redacted in this process, most recent last (values only as keys: an ordered set).
+_REDACTED_SEEN: dict[str, None] = {}
+_REDACTED_MAX: Final = 512
+_REDACTED_CHARS: Final = 4096
+#: The shortest run of a known secret's characters that scrub_known_secrets() replaces.
+_FRAGMENT: Final = 10
+_seen_lock = threading.Lock()
+#: (how many secrets it was built from, the set of every _FRAGMENT-long piece of them).
+_windows: tuple[int, frozenset[str]] = (0, frozenset())
+_seen_version = 0
+
+
+def _remember(secret: str) -> None:
+    """Note a redacted secret (rare path: only values that were redacted get here)."""
+    global _seen_version
+    if len(secret) < _FRAGMENT:
+        return
+    secret = secret[:_REDACTED_CHARS]
+    with _seen_lock:
+        if secret in _REDACTED_SEEN:
+            return
+        _REDACTED_SEEN[secret] = None
+        if len(_REDACTED_SEEN) > _REDACTED_MAX:
+            del _REDACTED_SEEN[next(iter(_REDACTED_SEEN))]
+        _seen_version += 1
+
+
+def _forget_redacted() -> None:
+    """Forget every remembered secret (tests isolate themselves with it)."""
+    global _seen_version
+    with _seen_lock:
+        _REDACTED_SEEN.clear()
+        _seen_version += 1
+
+
+def _secret_windows() -> frozenset[str]:
+    global _windows
+    version, windows = _windows
+    if version != _seen_version:
+        with _seen_lock:
+            version, secrets = _seen_version, list(_REDACTED_SEEN)
+        k = _FRAGMENT
+        windows = frozenset(secret[i : i + k] for secret in secrets for i in range(len(secret) - k + 1))
+        _windows = (version, windows)
+    return windows
+
+
+def scrub_known_secrets(text: str) -> str:
+    """``text`` redacted, and every run of 10+ characters of a secret redacted before replaced too.
+
+    For text that quotes recorded values out of context (a failure report): a
+    secret cut short (``'...O5p6Q7r8S9t0'``) or split over lines no longer
+    matches a secret pattern, but its pieces are pieces of a value that was
+    redacted.  Linear in the text; free when nothing was ever redacted.
+    """
+    text = redact_text(text)
+    if not _REDACTED_SEEN or len(text) < _FRAGMENT:
+        return text
+    windows = _secret_windows()
+    k = _FRAGMENT
+    runs: list[list[int]] = []
+    for i in range(len(text) - k + 1):
+        if text[i : i + k] in windows:
+            if runs and runs[-1][1] >= i:
+                runs[-1][1] = i + k
+            else:
+                runs.append([i, i + k])
+    if not runs:
+        return text
+    parts: list[str] = []
+    done = 0
+    for start, end in runs:
+        parts.append(text[done:start])
+        parts.append(REDACTED)
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 #: The markers :func:`clean` leaves on what it cut.  Cleaning again keeps a marked value as it is
@@ -203,6 +293,8 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
                 if len(secret_cache) < 65536:  # bounded: keys made of data must not grow it forever
                     secret_cache[skey] = secret
             if secret:
+                if type(item) is str:
+                    _remember(item)
                 out[skey] = REDACTED
                 continue
         kind = type(item)

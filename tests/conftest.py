@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from pytest_agenttrace import sanitize
 
 pytest_plugins = ["pytester"]
 
@@ -31,3 +34,10 @@ def _inner_sessions_are_not_xdist_workers(request: pytest.FixtureRequest, monkey
     if "pytester" in request.fixturenames:
         for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_outlives_its_test() -> Iterator[None]:
+    """Secrets one test's recordings redacted must not scrub another test's failure output."""
+    yield
+    sanitize._forget_redacted()

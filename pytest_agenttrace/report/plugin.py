@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from ..sanitize import redact_text
+from ..sanitize import redact_text, scrub_known_secrets
 from .html import ReportEntry, encode_record, write_html
 
 if TYPE_CHECKING:
@@ -80,9 +80,9 @@ class ReportCollector:
         entry.duration += float(getattr(report, "duration", 0.0) or 0.0)
         entry.outcome = _merge_outcome(entry.outcome, report)
         if report.failed and entry.output is None:  # pytest's text may quote secrets: redacted here
-            entry.output = _cap(redact_text(report.longreprtext))
+            entry.output = _cap(scrub_known_secrets(report.longreprtext))
             crash = getattr(report.longrepr, "reprcrash", None)
-            entry.message = _cap(redact_text(str(crash.message))) if crash is not None else entry.output
+            entry.message = _cap(scrub_known_secrets(str(crash.message))) if crash is not None else entry.output
         record = getattr(report, _ATTRIBUTE, None)
         if isinstance(record, dict):
             entry.record = record

@@ -224,3 +224,40 @@ def test_secrets_in_test_ids_never_reach_trace_names_or_files(pytester: pytest.P
     (saved,) = (pytester.path / ".agenttrace").iterdir()
     assert "AbCdEfGh" not in saved.name
     assert "AbCdEfGh" not in saved.read_text()
+
+
+LEAKY_TEST = """
+def test_leak(agenttrace):
+    key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v2W3x4Y5z6"
+    with agenttrace.tool("fetch", input={"password": "correct horse battery"}) as t:
+        t.set_output({"token": key, "note": "the key is " + key})
+        print("fetched", key[12:])
+    assert t.output == {"token": "x" * 300}
+"""
+
+
+@pytest.mark.parametrize("flags", [(), ("-vv", "--showlocals"), ("-n", "2")])
+def test_a_failure_report_shows_no_piece_of_a_secret_the_recording_redacted(
+    pytester: pytest.Pytester, flags: tuple[str, ...]
+) -> None:
+    # pytest quotes the compared values (cut short: 'the...U1v2W3x4Y5z6'), the test's source, its
+    # locals and its output: pieces of the key that no longer look like a key.  Under xdist the
+    # worker scrubs its report before sending it.
+    if "-n" in flags:
+        pytest.importorskip("xdist")
+    pytester.makepyfile(test_leaky=LEAKY_TEST)
+    result = pytester.runpytest("-p", "no:randomly", "--junitxml=junit.xml", "--agenttrace-report=r.html", *flags)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    written = out + (pytester.path / "junit.xml").read_text() + (pytester.path / "r.html").read_text()
+    for piece in ("A1b2C3d4E5", "I9j0K1l2M3", "U1v2W3x4Y5", "horse battery"):
+        assert piece not in written
+    # The report keeps its structure: the failing line, the comparison, the short summary.
+    result.stdout.fnmatch_lines(
+        [
+            ">       assert t.output == {\"token\": \"x\" * 300}",
+            "E       AssertionError: assert {*[[]REDACTED[]]*} == {*",
+            "*fetched [[]REDACTED[]]*",
+            "FAILED test_leaky.py::test_leak - AssertionError: assert*",
+        ]
+    )

@@ -6,7 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_agenttrace.sanitize import _SECRET_TEXT, REDACTED, Limits, _redact_match, clean, is_secret_key, redact_text
+from pytest_agenttrace import sanitize
+from pytest_agenttrace.sanitize import (
+    _SECRET_TEXT,
+    REDACTED,
+    Limits,
+    _redact_match,
+    clean,
+    is_secret_key,
+    redact_text,
+    scrub_known_secrets,
+)
 
 
 @pytest.mark.parametrize(
@@ -117,3 +127,46 @@ def test_text_that_only_looks_like_a_cut_is_capped_as_any_text(marker: str) -> N
     assert out == f"{marker[:20]}…[agenttrace: truncated {len(marker) - 20} of {len(marker)} chars]"
     listed = clean(["a", marker.replace("chars]", "items]")], limits)
     assert len(listed) == 2 and listed[1].startswith("…[agenttrace: truncated 1 of 2 items]")
+
+
+KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v2W3x4Y5z6"
+
+
+def test_fragments_of_a_redacted_secret_are_scrubbed_from_report_text() -> None:
+    text = "assert {'note': 'the...U1v2W3x4Y5z6'} == {}; key = 'sk-proj-' + 'A1b2C3d4E5f6G7h8I9j0'; pw 'horse battery'"
+    assert scrub_known_secrets(text) == text  # nothing redacted yet: only what looks like a secret goes
+    assert clean({"note": f"the key is {KEY}", "password": "correct horse battery"}) == {
+        "note": "the key is [REDACTED]",
+        "password": REDACTED,
+    }
+    assert scrub_known_secrets(text) == (
+        "assert {'note': 'the...[REDACTED]'} == {}; key = 'sk-proj-' + '[REDACTED]'; pw '[REDACTED]'"
+    )
+    # Pieces shorter than ten characters are kept: they are too short to tell from ordinary text.
+    assert scrub_known_secrets("A1b2C3d4E and W3x4Y5z6") == "A1b2C3d4E and W3x4Y5z6"
+    assert scrub_known_secrets(f"full: {KEY}.") == "full: [REDACTED]."
+
+
+def test_the_remembered_secrets_are_bounded() -> None:
+    for i in range(600):
+        redact_text(f"token sk-test-{i:04d}abcdefghijklmnop")
+    assert len(sanitize._REDACTED_SEEN) == 512
+    assert scrub_known_secrets("0599abcdefghij") == REDACTED  # the newest are kept
+    assert scrub_known_secrets("sk-test-0000abcdefgh") == REDACTED  # still a secret by its pattern
+    assert scrub_known_secrets("0000abcdefghij") == REDACTED  # a window shared with newer secrets
+
+
+_ALNUM = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=16, max_size=60)
+
+
+@given(_ALNUM, st.lists(st.tuples(st.integers(0, 59), st.integers(10, 60)), max_size=4), st.text(max_size=40))
+def test_property_no_ten_character_piece_of_a_redacted_secret_survives(
+    secret: str, cuts: list[tuple[int, int]], filler: str
+) -> None:
+    sanitize._forget_redacted()
+    clean({"api_key": secret})
+    pieces = [secret[start : start + length] for start, length in cuts]
+    text = filler.join(["before", *pieces, "after"])
+    scrubbed = scrub_known_secrets(text)
+    assert not any(secret[i : i + 10] in scrubbed for i in range(len(secret) - 9))
+    assert scrub_known_secrets(scrubbed) == scrubbed
