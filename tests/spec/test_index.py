@@ -170,3 +170,60 @@ def test_a_column_is_one_field_of_the_kinds_bucket_in_order(spans: tuple[Span, .
     index = TraceIndex(spans)
     assert index.column(kind, field) == [getattr(s, field) for s in spans if s.kind == kind]
     assert index.column(kind, field) is index.column(kind, field)
+
+
+@st.composite
+def linked_span_lists(draw: st.DrawFn) -> tuple[Span, ...]:
+    """:func:`span_lists` with links to spans of the trace (later ones too), to unknown ids and to repeated ids."""
+    spans = list(draw(span_lists()))
+    names = [span.span_id for span in spans] + ["no-such-span"]
+    for position in draw(st.lists(st.integers(0, max(len(spans) - 1, 0)), max_size=4)) if spans else ():
+        links = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3))
+        spans[position] = spans[position].replace(links=links)
+    return tuple(spans)
+
+
+@given(linked_span_lists(), st.booleans())
+def test_referenced_answers_every_named_id_as_by_id_does(spans: tuple[Span, ...], by_id_first: bool) -> None:
+    """Parents and links (unknown, repeated, later in the trace) resolve to the span by_id holds."""
+    by_id = reference_index(spans)["by_id"]
+    named = {s.parent_id for s in spans if s.parent_id is not None} | {link for s in spans for link in s.links}
+    index = TraceIndex(spans)
+    if by_id_first:
+        index.by_id  # noqa: B018 - then the map of every id answers
+    referenced = index.referenced
+    for name in named:
+        assert id(referenced.get(name)) == id(by_id.get(name)), name
+    if not by_id_first:
+        assert set(referenced) == named & set(by_id)
+        assert "by_id" not in index.built()
+    assert [id(s) for s in index.linked] == [id(s) for s in spans if s.links]
+
+
+def test_referenced_on_a_parent_cycle_and_a_parent_later_than_its_child() -> None:
+    spans = (
+        Span(span_id="c", parent_id="p", kind="tool", name="c"),
+        Span(span_id="a", parent_id="b", kind="agent", name="a"),
+        Span(span_id="b", parent_id="a", kind="tool", name="b", links=["c", "gone"]),
+        Span(span_id="p", parent_id=None, kind="agent", name="p"),
+        Span(span_id="p", parent_id="missing", kind="agent", name="p2"),
+    )
+    referenced = TraceIndex(spans).referenced
+    assert {key: value.name for key, value in referenced.items()} == {"p": "p2", "a": "a", "b": "b", "c": "c"}
+
+
+SELECTIONS = ("agent tool", "agent > tool", "*:has(tool)", "*:has(> llm)", "agent:not(:has(tool)) > *", "* * *")
+
+
+@given(linked_span_lists(), st.sampled_from(SELECTIONS))
+def test_selections_are_the_same_whether_or_not_the_map_of_every_id_was_built(
+    spans: tuple[Span, ...], text: str
+) -> None:
+    """Walks read :attr:`TraceIndex.referenced`; on corrupt traces too they select what the full map selects."""
+    from pytest_agenttrace.spec.selector import select
+
+    fresh = Trace(trace_id="t", name="t", started_at="x", spans=spans)
+    prebuilt = Trace(trace_id="t", name="t", started_at="x", spans=spans)
+    prebuilt.index.by_id  # noqa: B018
+    assert [id(s) for s in select(fresh, text)] == [id(s) for s in select(prebuilt, text)]
+    assert "by_id" not in fresh.index.built()
