@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["TraceIndex"]
 
 _span_id = attrgetter("span_id")
-_parent_id = attrgetter("parent_id")
-_links = attrgetter("links")
 
 #: Passes over the trace :meth:`TraceIndex.positions_of` makes before it builds a map of every span.
 _POSITION_PASSES = 2
@@ -52,13 +50,11 @@ class TraceIndex:
         "_columns",
         "_depth",
         "_kind_positions",
-        "_linked",
         "_matching",
         "_merged",
         "_order",
         "_position_passes",
         "_positions",
-        "_referenced",
         "_roots",
         "spans",
     )
@@ -81,8 +77,6 @@ class TraceIndex:
         self._columns: dict[tuple[str, str], list[Any]] = {}
         self._positions: dict[int, int] | None = None
         self._position_passes = 0
-        self._linked: list[Span] | None = None
-        self._referenced: dict[str, Span] | None = None
 
     def built(self) -> tuple[str, ...]:
         """Names of the parts built so far (``by_kind``, ``by_id``, ...): what the queries so far needed."""
@@ -95,8 +89,6 @@ class TraceIndex:
             "children": self._children,
             "depth": self._depth,
             "by_scope": self._by_scope,
-            "linked": self._linked,
-            "referenced": self._referenced,
         }
         return tuple(name for name, part in parts.items() if part is not None)
 
@@ -115,40 +107,6 @@ class TraceIndex:
         if self._order is None:
             self._order = dict(zip(map(_span_id, self.spans), range(len(self.spans))))
         return self._order
-
-    @property
-    def referenced(self) -> dict[str, Span]:
-        """Every id that a span names as its parent or in its links -> the span with that id.
-
-        For a repeated id, the last span, as in :attr:`by_id`; an id that names
-        no span of the trace is absent.  Upward walks and lineage look up only
-        such ids, and this map answers them as :attr:`by_id` would, without a
-        table of every span id: one pass collects the named ids, one scan of
-        the span ids keeps the spans they name.  When :attr:`by_id` is built
-        already, it is this map (it holds more ids, and the same span for each
-        named id): a shared mapping, read only.
-        """
-        if self._referenced is None:
-            if self._by_id is not None:
-                return self._by_id
-            spans = self.spans
-            try:
-                named = set(map(_parent_id, spans))
-                named.discard(None)  # a root's parent; walks stop there and never look it up
-                for links in map(_links, self.linked):
-                    named.update(links)
-                hits = list(compress(spans, map(named.__contains__, map(_span_id, spans))))
-            except TypeError:  # an unhashable id: the map of every id answers (or fails) as it always did
-                return self.by_id
-            self._referenced = dict(zip(map(_span_id, hits), hits))
-        return self._referenced
-
-    @property
-    def linked(self) -> list[Span]:
-        """The spans with a non-empty ``links``, in trace order (a shared list: do not modify it)."""
-        if self._linked is None:
-            self._linked = list(filter(_links, self.spans))
-        return self._linked
 
     def positions_of(self, spans: Iterable[Span]) -> dict[int, int]:
         """``id(span)`` -> position in the trace for each of ``spans`` (0 for a span not in it).

@@ -60,7 +60,7 @@ class Context:
 
     def below(self, ancestor_ids: frozenset[str]) -> Relation:
         """Keep the spans that have a proper ancestor in ``ancestor_ids``."""
-        by_id = self.index.referenced  # only parent ids are looked up
+        by_id = self.index.by_id
         # memo[x]: x itself or one of its ancestors is in ancestor_ids
         memo: dict[str, bool] = {}
 
@@ -97,7 +97,7 @@ class Context:
 
     def with_descendant_in(self, targets: Sequence[Span]) -> frozenset[str]:
         """Ids of the spans having a descendant among ``targets`` (one upward pass)."""
-        by_id = self.index.referenced  # only parent ids are looked up
+        by_id = self.index.by_id
         marked: set[str] = set()
         for target in targets:
             pid = target.parent_id

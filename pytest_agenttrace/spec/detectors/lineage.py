@@ -52,10 +52,10 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
     order (failed intermediates included, so the path stays visible); ``spans``
     puts the origin first, then the successful victims.
     """
-    consumers = trace.index.linked
+    consumers = list(filter(attrgetter("links"), trace.spans))
     if not consumers:
         return []
-    by_id = trace.index.referenced  # only link ids are looked up
+    by_id = trace.index.by_id
     involved: dict[str, Span] = {s.span_id: s for s in consumers}
     for span in consumers:
         for link in span.links:
