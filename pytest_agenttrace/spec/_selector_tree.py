@@ -8,6 +8,8 @@ them on a trace.  Every node works on lists of spans in start order:
 * a :class:`Complex` runs its compounds left to right, passing the previous
   selection as a *relation* (child: parent id in the set; descendant: an upward
   walk with memoisation, so every span is visited a bounded number of times);
+  its last compound, when it has no ``:first``/``:last``, runs first and
+  alone: if nothing matches it, nothing left of it runs;
 * :class:`Has` marks the ancestors (or parents) of its matches in one upward
   pass; :class:`Not` takes the complement of its selection, testing the
   candidates directly when its argument is a plain compound;
