@@ -8,6 +8,8 @@ them on a trace.  Every node works on lists of spans in start order:
 * a :class:`Complex` runs its compounds left to right, passing the previous
   selection as a *relation* (child: parent id in the set; descendant: an upward
   walk with memoisation, so every span is visited a bounded number of times);
+  its last compound, when it has no ``:first``/``:last``, runs first and
+  alone: if nothing matches it, nothing left of it runs;
 * :class:`Has` marks the ancestors (or parents) of its matches in one upward
   pass; :class:`Not` takes the complement of its selection, testing the
   candidates directly when its argument is a plain compound;
@@ -302,6 +304,11 @@ class Compound:
     kind: str | None
     segments: tuple[Segment, ...]
 
+    @property
+    def unpositioned(self) -> bool:
+        """No ``:first``/``:last``: every filter keeps or drops each span on its own."""
+        return all(segment.position is None for segment in self.segments)
+
     def run(self, ctx: Context, relation: Relation | None) -> list[Span]:
         """The matching spans in start order; ``relation`` is applied before any ``:first``/``:last``."""
         spans = self._candidates(ctx)
@@ -350,15 +357,23 @@ class Complex:
     combinators: tuple[str, ...]  # " " or ">" between compounds
 
     def run(self, ctx: Context) -> list[Span]:
-        spans = self.compounds[0].run(ctx, None)
-        for combinator, compound in zip(self.combinators, self.compounds[1:]):
+        compounds = self.compounds
+        ending: list[Span] | None = None
+        if len(compounds) > 1 and compounds[-1].unpositioned:
+            # Every match is a match of the last compound: when nothing matches it (a forbid rule on a
+            # clean trace), the compounds before it and their ancestor walks are never computed.  With
+            # no :first/:last, applying the relation after the compound's filters selects the same spans.
+            ending = compounds[-1].run(ctx, None)
+            if not ending:
+                return []
+        spans = compounds[0].run(ctx, None)
+        final = len(compounds) - 1
+        for number, (combinator, compound) in enumerate(zip(self.combinators, compounds[1:]), 1):
             if not spans:
                 return []
             ids = frozenset(s.span_id for s in spans)
-            if combinator == ">":
-                spans = compound.run(ctx, _child_of(ids))
-            else:
-                spans = compound.run(ctx, ctx.below(ids))
+            relation = _child_of(ids) if combinator == ">" else ctx.below(ids)
+            spans = relation(ending) if number == final and ending is not None else compound.run(ctx, relation)
         return spans
 
 

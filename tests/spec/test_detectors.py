@@ -21,6 +21,7 @@ from pytest_agenttrace.model import Span, Trace
 from pytest_agenttrace.recorder import Recorder
 from pytest_agenttrace.spec.detectors import DETECTORS, Finding, detector_param_schema, run_detector
 from pytest_agenttrace.spec.detectors._registry import duration_text
+from pytest_agenttrace.strategies import traces as dataflow_traces
 
 from . import detector_traces as planted
 from .detector_traces import MS, TraceBuilder
@@ -1170,3 +1171,21 @@ def test_real_tau_bench_run_fan_out_is_a_loop_by_name_but_not_by_name_and_input(
     assert len({json.dumps(trace.span(i).input, sort_keys=True) for i in finding.spans}) == 5
     assert run_detector("tool_loop", trace, {"match": ["name", "input"]}) == []
     assert run_detector("retry_storm", trace) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(dataflow_traces(dataflow=True), st.sampled_from((0.5, 0.9)), st.booleans())
+def test_cascading_error_returning_early_finds_what_the_full_pass_finds(
+    trace: Trace, min_confidence: float, include_errors: bool
+) -> None:
+    """Without an origin it returns before ordering the lineage: the full pass would find nothing either."""
+    from pytest_agenttrace.spec.detectors import lineage
+
+    params = {"min_confidence": min_confidence, "include_errors": include_errors}
+    found = lineage.cascading_error(trace, **params)
+    original = lineage._any_bad
+    lineage._any_bad = lambda *args: True  # type: ignore[assignment]  # always take the full pass
+    try:
+        assert lineage.cascading_error(trace, **params) == found
+    finally:
+        lineage._any_bad = original

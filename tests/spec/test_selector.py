@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 
 from pytest_agenttrace.exceptions import SelectorError
 from pytest_agenttrace.model import Span, Trace
+from pytest_agenttrace.spec._selector_tree import Context, _child_of
 from pytest_agenttrace.spec.selector import Selector, compile_selector, select
+
+from .test_index import span_lists
 
 
 def _span(
@@ -624,3 +627,72 @@ def test_hostile_nesting_fails_cleanly() -> None:
     assert ids(select(TRACE, "agent" + ":not(:not(agent))" * 30)) == ["1", "4", "11"]
     with pytest.raises(SelectorError, match="nested more than 64 levels deep"):
         compile_selector(":not(" * 1000 + "agent" + ")" * 1000)
+
+
+# -- a chain whose last compound matches nothing -----------------------------------------------------------
+
+
+def test_a_chain_whose_last_compound_matches_nothing_walks_no_ancestors() -> None:
+    """Nothing left of the last compound runs: no :has() walk, no map of every span id."""
+    spans = (
+        Span(span_id="1", parent_id=None, kind="agent", name="reviewer"),
+        Span(span_id="2", parent_id="1", kind="llm", name="review"),
+        Span(span_id="3", parent_id="1", kind="tool", name="run_tests", status="ok"),
+    )
+    trace = Trace(trace_id="t", name="t", started_at="x", spans=spans)
+    assert select(trace, "agent:not(:has(llm)) > tool[status=error]") == []
+    assert select(trace, "delegation agent tool[name=run_tests][status=error]") == []
+    assert "by_id" not in trace.index.built()
+    assert ids(select(trace, "agent:has(llm) > tool[status=ok]")) == ["3"]
+
+
+def test_first_and_last_of_the_last_compound_apply_after_the_relation() -> None:
+    spans = (
+        Span(span_id="1", parent_id=None, kind="tool", name="outside"),
+        Span(span_id="2", parent_id=None, kind="agent", name="a"),
+        Span(span_id="3", parent_id="2", kind="tool", name="inside"),
+        Span(span_id="4", parent_id=None, kind="tool", name="after"),
+    )
+    trace = Trace(trace_id="t", name="t", started_at="x", spans=spans)
+    assert ids(select(trace, "agent tool:first")) == ["3"]
+    assert ids(select(trace, "agent > tool:last")) == ["3"]
+
+
+def _left_to_right(complex_: Any, ctx: Any) -> list[Span]:
+    """How a chain was evaluated before: every compound in turn, the relation applied inside it."""
+    spans = complex_.compounds[0].run(ctx, None)
+    for combinator, compound in zip(complex_.combinators, complex_.compounds[1:]):
+        if not spans:
+            return []
+        ids_ = frozenset(s.span_id for s in spans)
+        spans = compound.run(ctx, _child_of(ids_) if combinator == ">" else ctx.below(ids_))
+    return spans
+
+
+CHAINS = (
+    "agent tool",
+    "agent > tool",
+    "* > *:not([name=b])",
+    "agent tool:has(tool)",
+    "agent:not(:has(llm)) > tool",
+    "* tool[status=ok]:not(:has(> *))",
+    "agent llm:first",
+    "* *:first",
+    "* > *:last",
+    "tool:last > *",
+    "* * *[name=b]",
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.sampled_from(CHAINS))
+def test_chains_select_what_left_to_right_evaluation_selects_on_corrupt_traces(data: st.DataObject, text: str) -> None:
+    """Repeated ids, parent cycles, unknown parents and parents later than their children included."""
+    spans = list(data.draw(span_lists()))
+    if len(spans) > 2 and data.draw(st.booleans()):  # a parent cycle between two spans
+        a, b = spans[0], spans[1]
+        spans[0], spans[1] = a.replace(parent_id=b.span_id), b.replace(parent_id=a.span_id)
+    trace = Trace(trace_id="t", name="t", started_at="x", spans=tuple(spans))
+    (complex_,) = compile_selector(text)._root.alternatives
+    expected = [id(s) for s in _left_to_right(complex_, Context(trace))]
+    assert [id(s) for s in complex_.run(Context(trace))] == expected

@@ -126,11 +126,13 @@ def out_of_scope_tool(trace: Trace, *, ignore_tools: tuple[str, ...]) -> list[Fi
         if name in always:
             continue
         span = tools[position]
-        if allowed_by is None:
-            allowed_by = {delegation.span_id: names for delegation, names in zip(delegations, per_delegation)}
         path = span.scope_path or ([span.scope] if span.scope else [])
         if span.scope and span.scope not in path:
             path = [*path, span.scope]
+        if not path:  # under no delegation: nothing can refuse it
+            continue
+        if allowed_by is None:
+            allowed_by = {delegation.span_id: names for delegation, names in zip(delegations, per_delegation)}
         refusing = [d for d in path if (allowed := allowed_by.get(d)) is not None and span.name not in allowed]
         if not refusing or matches_any(ignore_tools, span.name):
             continue

@@ -8,6 +8,8 @@ child's output), tags every span with the origins it descends from.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import chain
 from operator import attrgetter
 
 from ...model import Span, Trace
@@ -22,6 +24,19 @@ _end_ns = attrgetter("end_ns")
 def _listing(spans: list[Span]) -> str:
     shown = ", ".join(label(s) for s in spans[:3])
     return shown + (f" and {len(spans) - 3} more" if len(spans) > 3 else "")
+
+
+def _any_bad(spans: Iterable[Span | None], min_confidence: float, include_errors: bool) -> bool:
+    """Whether :func:`_why_bad` has a reason for any of ``spans`` (``None``: a link to no span)."""
+    try:
+        for span in spans:
+            if span is not None and (
+                (include_errors and span.status == "error") or is_low_confidence(span, min_confidence)
+            ):
+                return True
+    except (AttributeError, TypeError):  # a malformed span: the full pass meets it as it always did
+        return True
+    return False
 
 
 def _why_bad(span: Span, min_confidence: float, include_errors: bool) -> str | None:
@@ -56,12 +71,14 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
     if not consumers:
         return []
     by_id = trace.index.by_id
+    links = [link for span in consumers for link in span.links]
+    producers = list(map(by_id.get, links))
+    if not _any_bad(chain(consumers, producers), min_confidence, include_errors):
+        return []  # no origin (the common case): nothing to order or follow
     involved: dict[str, Span] = {s.span_id: s for s in consumers}
-    for span in consumers:
-        for link in span.links:
-            producer = by_id.get(link)
-            if producer is not None:
-                involved.setdefault(link, producer)
+    for link, producer in zip(links, producers):
+        if producer is not None:
+            involved.setdefault(link, producer)
     ordered = sorted(involved.values(), key=_end_ns)
     if len(set(map(_end_ns, ordered))) < len(ordered):
         # Trace order breaks ties; most runs have none, and then no positions are needed.
