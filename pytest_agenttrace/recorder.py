@@ -34,7 +34,17 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from .exceptions import UsageError
 from .model import KINDS, Span, Trace, _SpanSlots, span_from_values
-from .sanitize import _CLEAN_SCALARS, _SAFE_KEYS_SEEN, DEFAULT_LIMITS, Limits, _clean_and_learn, clean
+from .sanitize import (
+    _CLEAN_SCALARS,
+    _LABELS,
+    _SAFE_KEYS_SEEN,
+    DEFAULT_LIMITS,
+    Limits,
+    _clean_and_learn,
+    clean,
+    redact_label,
+    redact_stamps,
+)
 
 if TYPE_CHECKING:
     from .versions import VersionContext
@@ -382,6 +392,11 @@ def _span_id(seq: int) -> str:
             return _SPAN_IDS[seq]
     return str(seq)
 _SET_TOKEN: Final = _SpanSlots._token.__set__  # type: ignore[attr-defined]
+
+
+def _shown_label(label: Any, limits: Limits) -> Any:
+    """A name or agent name as a finished span shows it (secrets redacted unless the limits say not)."""
+    return redact_label(label) if limits.redact and type(label) is str else label
 
 
 def _error_dict(error: BaseException | Mapping[str, str]) -> dict[str, Any]:
@@ -866,7 +881,7 @@ class Recorder:
             name=self.name,
             started_at=self._started_at,
             metadata=clean(self.metadata, self.limits),
-            versions=dict(sorted(all_stamps.items())),
+            versions=dict(sorted((redact_stamps(all_stamps) if self.limits.redact else all_stamps).items())),
             spans=tuple(spans),
         )
 
@@ -879,6 +894,10 @@ class Recorder:
         span_class = Span
         default_limits = limits is DEFAULT_LIMITS
         safe_keys, clean_scalars = _SAFE_KEYS_SEEN, _CLEAN_SCALARS
+        redact = limits.redact
+        labels = _LABELS
+        # Stamp sets are shared copy-on-write among spans: each distinct one is redacted once.
+        stamp_sets: dict[int, Any] = {}
         for h in self._order:
             if type(h) is ReservedHandle:  # reserved after the finalizers ran (a thread still going)
                 ReservedHandle.complete(h)
@@ -893,6 +912,19 @@ class Recorder:
                 h.versions = stamps if h.versions is None else {**stamps, **h.versions}
             elif h.versions is None:  # ended by an adapter while this build ran: its end's stamps never came
                 h.versions = stamps
+            if redact:  # names and stamps are data too (a tool named after a URL with its key)
+                label: Any = h.name
+                if type(label) is str and len(label) >= 8:
+                    h.name = labels.get(label) or redact_label(label)
+                label = h.agent
+                if type(label) is str and len(label) >= 8:
+                    h.agent = labels.get(label) or redact_label(label)
+                versions: Any = h.versions
+                if versions:
+                    shown = stamp_sets.get(id(versions))
+                    if shown is None:
+                        shown = stamp_sets[id(versions)] = redact_stamps(versions)
+                    h.versions = shown  # type: ignore[assignment]  # a dict: redact_stamps keeps the type it is given
             if start < previous_start:
                 disordered = True
             previous_start = start
@@ -937,13 +969,14 @@ class Recorder:
                 end_ns = max(now, h.start_ns)
             spans.append(
                 span_from_values(
-                    h.span_id, h.parent_id, h.kind, h.name, h.agent, h.scope, h.scope_path, h.start_ns,
+                    h.span_id, h.parent_id, h.kind, _shown_label(h.name, limits), _shown_label(h.agent, limits),
+                    h.scope, h.scope_path, h.start_ns,
                     end_ns, status,
                     clean(error, limits) if error is not None else None,
                     clean(h.input, limits) if h.input is not None else None,
                     clean(h.output, limits) if h.output is not None else None,
                     clean(h.attributes, limits) if h.attributes else {},
-                    dict(h.versions) if h.versions is not None else self._stamps,
+                    dict(redact_stamps(h.versions) if limits.redact else h.versions) if h.versions is not None else self._stamps,
                     clean(h.context, limits) if h.context is not None else None,
                     list(h.links), clean(h.events, limits) if h.events else [],
                 )

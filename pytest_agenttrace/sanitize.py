@@ -26,7 +26,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["REDACTED", "Limits", "clean", "is_secret_key", "redact_text", "scrub_known_secrets"]
+__all__ = [
+    "REDACTED",
+    "Limits",
+    "clean",
+    "is_secret_key",
+    "redact_label",
+    "redact_stamps",
+    "redact_text",
+    "scrub_known_secrets",
+]
 
 REDACTED: Final = "[REDACTED]"
 
@@ -109,6 +118,35 @@ def redact_text(text: str) -> str:
         if trigger in text:
             return _SECRET_TEXT.sub(_redact_match, text)
     return text
+
+
+#: Labels (span and agent names, version stamps, mapping keys) as redacted: they repeat from span to
+#: span, so each is scanned once.  Bounded, since labels are data.
+_LABELS: dict[str, str] = {}
+_LABELS_MAX: Final = 65536
+
+
+def redact_label(text: str) -> str:
+    """A name, agent name, version stamp or mapping key with secrets redacted (cached: labels repeat)."""
+    if len(text) < 8:
+        return text
+    out = _LABELS.get(text)
+    if out is None:
+        out = redact_text(text)
+        if out == text:
+            out = text
+        if len(_LABELS) < _LABELS_MAX:
+            _LABELS[text] = out
+    return out
+
+
+def redact_stamps(stamps: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Version stamps (name -> stamp) with secrets redacted: ``stamps`` itself when none was found."""
+    out = {
+        (redact_label(key) if type(key) is str else key): (redact_label(value) if type(value) is str else value)
+        for key, value in stamps.items()
+    }
+    return stamps if out == stamps else out
 
 
 def _redact_match(match: re.Match[str]) -> str:
@@ -275,6 +313,7 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
     redact = limits.redact
     max_items = limits.max_items
     secret_cache = _KEY_IS_SECRET
+    labels = _LABELS
     count = 0
     for key, item in value.items():
         if count >= max_items:
@@ -297,6 +336,8 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
                     _remember(item)
                 out[skey] = REDACTED
                 continue
+        if redact and len(skey) >= 8:  # a key is data too: {"Bearer sk-...": 1}
+            skey = labels.get(skey) or redact_label(skey)
         kind = type(item)
         # Inline the common scalars: most attributes are small numbers, flags and short names.
         if (
@@ -316,6 +357,7 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
 #: limits: with them, "is this span's attributes dict already clean?" is two C-level set checks.
 #: Bounded, since keys and values are data.
 _SAFE_KEYS_SEEN: set[str] = set()
+_ABSENT: Final = object()
 _CLEAN_SCALARS: set[Any] = set()
 _SCALAR_TYPES: Final = frozenset({str, int, float, bool, type(None)})
 _LEARN_MAX: Final = 32768
@@ -337,7 +379,7 @@ def _clean_and_learn(value: dict[str, Any], limits: Limits) -> dict[str, Any]:
         secret_cache = _KEY_IS_SECRET
         for key, item in value.items():
             # Learn only what the full pass kept unchanged, under a key it checked and found harmless.
-            if type(key) is str and secret_cache.get(key) is False and out.get(key) is item:
+            if type(key) is str and secret_cache.get(key) is False and out.get(key, _ABSENT) is item:
                 _SAFE_KEYS_SEEN.add(key)
                 if type(item) in _SCALAR_TYPES and (not isinstance(item, str) or len(item) <= _LEARN_MAX_CHARS):
                     _CLEAN_SCALARS.add(item)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -298,3 +299,29 @@ def test_set_version_after_end_does_not_leak_onto_other_spans() -> None:
     a_span, b_span = rec.finish().spans
     assert "model" not in a_span.versions
     assert b_span.versions == {"prompt:p": "p@v1#00000000", "model": "m2"}
+
+
+def test_secrets_in_names_agents_stamps_and_keys_are_redacted() -> None:
+    # A tool named after the URL it fetched, a key as a dict key, a stamp that is a token: data too.
+    key = "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX1234"
+    rec = Recorder("names")
+    with rec:
+        with rec.agent("a"):
+            with rec.tool(f"GET https://x?api_key={key}") as tool:
+                tool.set_attribute("headers", {key: "v", "plain": 1})
+                tool.set_version("cfg", key)
+                mid = rec.trace  # a snapshot while recording shows the same
+            with rec.handoff(to="b", context={f"Bearer {key}": 1}):
+                pass
+        with rec.agent(key):
+            pass
+    for trace in (mid, rec.finish()):
+        assert "ABCDEFGHIJKLMNOP" not in json.dumps(trace.to_dict())
+    spans = rec.trace.spans
+    assert spans[1].name == "GET https://x?api_key=[REDACTED]"
+    assert spans[1].attributes["headers"] == {"[REDACTED]": "v", "plain": 1}
+    assert spans[1].versions["cfg"] == "[REDACTED]" and rec.trace.versions["cfg"] == "[REDACTED]"
+    assert spans[2].context == {"Bearer [REDACTED]": 1}
+    assert (spans[3].name, spans[3].agent) == ("[REDACTED]", "[REDACTED]")
+    # Ordinary names are the same objects: nothing was copied for them.
+    assert spans[0].name == "a"
