@@ -407,4 +407,10 @@ def _clean_other(value: Any, limits: Limits, depth: int) -> Any:
         text = repr(value)
     except Exception:  # noqa: BLE001 - a broken __repr__ must not break recording
         text = f"<unrepresentable {type(value).__name__}>"
+    if " at 0x" in text:  # "<app.Obj object at 0x7f3a...>": the address changes every run (and golden)
+        text = _ADDRESS.sub("", text)
     return _cap_string(text, limits)
+
+
+#: A memory address in a default repr ("<... at 0x7f3a9c0e1d90>").
+_ADDRESS: Final = re.compile(r" at 0x[0-9a-fA-F]+(?=>)")
