@@ -9,11 +9,15 @@ Protocol per test that uses the fixture:
 
 1. setup: a :class:`~pytest_agenttrace.recorder.Recorder` named after the test
    is created with the run's version overrides and activated;
-2. call: the test body runs; right after it the recording is finished and
-   ``pytest_agenttrace_trace_finished`` is called; the messages it returns
-   fail the test (or, if the test already failed, are added to its report);
-3. teardown: the recorder is deactivated and, with ``--agenttrace-save``, the
-   trace is written under ``agenttrace_dir``.
+2. call: the test body runs; right after it the recording is finished (if the
+   test has not finished it itself) and ``pytest_agenttrace_trace_finished`` is
+   called, once, with ``recorder.results["body_passed"]`` telling whether the
+   body returned normally; the messages it returns (and an exception it raises)
+   fail a test whose body passed, and are added to the report of a test whose
+   body raised (failure, error, skip, xfail), which keeps its own outcome;
+3. teardown: the recorder is deactivated (if the call phase never ran, the
+   recording is finished and the hook called now) and, with
+   ``--agenttrace-save``, the trace is written under ``agenttrace_dir``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any, Final
 import pytest
 
 from . import hookspec, sanitize
-from .exceptions import InputError
+from .exceptions import AgentTraceError, InputError
 from .recorder import Recorder
 from .sanitize import redact_text
 from .store import save_trace, trace_filename
@@ -60,11 +64,17 @@ class AgentTraceState:
     git_commit: str | None = None
     saved: list[Path] = field(default_factory=list)
     recorded: int = 0
+    #: Trace files written in the session as the reports tell (under xdist: by every worker).
+    saved_reported: int = 0
 
 
 STATE_KEY: Final = pytest.StashKey[AgentTraceState]()
 RECORDER_KEY: Final = pytest.StashKey[Recorder]()
 _MESSAGES_KEY: Final = pytest.StashKey[list[str]]()
+#: Set once the trace-finished hook has run for a test (it runs exactly once).
+_HOOK_RAN_KEY: Final = pytest.StashKey[bool]()
+#: The trace file --agenttrace-save wrote for a test (sent to the xdist controller on the teardown report).
+_SAVED_KEY: Final = pytest.StashKey[str]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -123,14 +133,16 @@ def pytest_configure(config: pytest.Config) -> None:
     configs_dir = root / str(config.getini("agenttrace_configs"))
     if not config.getoption("help", False):  # pytest --help must work whatever the environment pins
         _check_pins(overrides, prompts_dir, configs_dir)
-    config.stash[STATE_KEY] = AgentTraceState(
+    state = config.stash[STATE_KEY] = AgentTraceState(
         rootpath=root,
         prompts_dir=prompts_dir,
         configs_dir=configs_dir,
-        trace_dir=root / str(trace_dir),
+        trace_dir=root / os.path.expanduser(str(trace_dir)),
         save=bool(config.getoption("agenttrace_save")),
         overrides=overrides,
     )
+    if state.save:
+        config.pluginmanager.register(_SavedCounter(state), "agenttrace-saved-counter")
 
 
 def _check_pins(overrides: Mapping[str, str], prompts_dir: Path, configs_dir: Path) -> None:
@@ -219,46 +231,101 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
         yield recorder
     finally:
         recorder.deactivate()
-        if not recorder.finished:
-            # The call phase never ran (setup failed): still leave a complete trace.
-            _finish(item, recorder)
+        if not item.stash.get(_HOOK_RAN_KEY, False):
+            # The call phase never ran (setup failed, or skipped): still leave a complete trace.
+            _finish_outside_call(item, recorder)
         if state.save:
-            path = state.trace_dir / trace_filename(recorder.name)
+            # The visible part is the redacted name; the hash is of the raw node id, so two
+            # parametrizations that differ only in a secret do not overwrite each other's file.
+            path = state.trace_dir / trace_filename(recorder.name, unique=item.nodeid)
             save_trace(recorder.trace, path)
             state.saved.append(path)
+            item.stash[_SAVED_KEY] = str(path)
 
 
-def _finish(item: pytest.Item, recorder: Recorder) -> list[str]:
-    trace = recorder.finish()
+def _finish_outside_call(item: pytest.Item, recorder: Recorder) -> None:
+    try:
+        messages = _finish(item, recorder, body_passed=False)
+    except _HOOK_ERRORS as exc:
+        messages = [_hook_error_text(exc)]
+    if messages:
+        item.add_report_section("teardown", "agenttrace", "\n\n".join(messages))
+
+
+#: What a trace-finished hook may raise without ending the session (KeyboardInterrupt etc. still do).
+_HOOK_ERRORS: Final = (Exception, pytest.fail.Exception, pytest.skip.Exception, pytest.xfail.Exception)
+
+
+def _finish(item: pytest.Item, recorder: Recorder, *, body_passed: bool) -> list[str]:
+    """Finish the recording (if the test has not) and run the trace-finished hook, once per test.
+
+    ``recorder.results["body_passed"]`` tells the hook whether the test body
+    returned normally; a hook's exception propagates (the caller decides).
+    """
+    item.stash[_HOOK_RAN_KEY] = True
+    trace = recorder.finish()  # idempotent: a test may have finished its recording itself
+    recorder.results["body_passed"] = body_passed
     results = item.config.hook.pytest_agenttrace_trace_finished(item=item, recorder=recorder, trace=trace)
     messages = [str(m) for m in results if m]
     item.stash[_MESSAGES_KEY] = messages
     return messages
 
 
+def _hook_error_text(exc: BaseException) -> str:
+    """A hook's exception as report text: the message alone for our usage errors, else the traceback."""
+    if isinstance(exc, (pytest.UsageError, AgentTraceError)) or not isinstance(exc, Exception):
+        return f"agenttrace: a pytest_agenttrace_trace_finished hook failed: {exc}"
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    # The hook's own frames: not pluggy's machinery nor this module's.
+    own = [f for f in frames if f.filename != __file__ and f"{os.sep}pluggy{os.sep}" not in f.filename]
+    lines = traceback.format_list(own or frames) + traceback.format_exception_only(exc)
+    return (
+        "agenttrace: a pytest_agenttrace_trace_finished hook raised:\nTraceback (most recent call last):\n"
+        + "".join(lines)
+    )
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    recorder = item.stash.get(RECORDER_KEY, None)
     try:
         result = yield
     except BaseException:
-        recorder = item.stash.get(RECORDER_KEY, None)
-        if recorder is not None and not recorder.finished:
-            messages = _finish(item, recorder)
+        if recorder is not None and not item.stash.get(_HOOK_RAN_KEY, False):
+            # The body's outcome (failure, skip, xfail, error) stands: the hook's messages
+            # and any error of the hook itself go into the report as a section.
+            try:
+                messages = _finish(item, recorder, body_passed=False)
+            except _HOOK_ERRORS as exc:
+                messages = [_hook_error_text(exc)]
             if messages:
                 item.add_report_section("call", "agenttrace", "\n\n".join(messages))
         raise
-    recorder = item.stash.get(RECORDER_KEY, None)
-    if recorder is not None and not recorder.finished:
-        messages = _finish(item, recorder)
-        if messages:
-            __tracebackhide__ = True
-            raise AssertionError("\n\n".join(messages))
+    if recorder is not None and not item.stash.get(_HOOK_RAN_KEY, False):
+        problem: str | None = None
+        try:
+            messages = _finish(item, recorder, body_passed=True)
+        except (pytest.UsageError, AgentTraceError) as exc:
+            problem = _hook_error_text(exc)
+        except Exception as exc:
+            exc.add_note("(raised by a pytest_agenttrace_trace_finished hook after the test body passed)")
+            raise
+        else:
+            if messages:
+                __tracebackhide__ = True
+                raise AssertionError("\n\n".join(messages))
+        if problem is not None:  # failed outside the handler: pytest would print both exceptions
+            pytest.fail(problem, pytrace=False)
     return result
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
+    if call.when == "teardown" and _SAVED_KEY in item.stash:
+        report.agenttrace_saved = item.stash[_SAVED_KEY]  # plain data: xdist sends it to the controller
     recorder = item.stash.get(RECORDER_KEY, None)
     if recorder is not None and call.when == "call" and report.failed:
         try:
@@ -341,12 +408,23 @@ def _render_tree(recorder: Recorder) -> str:
     return "\n".join(lines)
 
 
+class _SavedCounter:
+    """Counts the saved traces from the teardown reports: under xdist they arrive at the controller."""
+
+    def __init__(self, state: AgentTraceState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown" and getattr(report, "agenttrace_saved", None):
+            self.state.saved_reported += 1
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
-    if state is None or not state.saved:
+    if state is None or not state.saved_reported:
         return
     try:
         where = state.trace_dir.relative_to(Path.cwd())
     except ValueError:
         where = state.trace_dir
-    terminalreporter.write_line(f"agenttrace: saved {len(state.saved)} trace(s) to {where}{os.sep}")
+    terminalreporter.write_line(f"agenttrace: saved {state.saved_reported} trace(s) to {where}{os.sep}")

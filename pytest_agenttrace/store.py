@@ -67,7 +67,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temp file + rename); creates parent dirs."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # A short temporary name: the target's own name may already be near the 255-byte limit.
+    fd, tmp = tempfile.mkstemp(prefix=".agenttrace-", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -134,17 +135,20 @@ def _dump_trace_fast(trace: Trace, indent: bool) -> bytes | None:
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 
-def trace_filename(nodeid: str) -> str:
+def trace_filename(nodeid: str, *, unique: str | None = None) -> str:
     """A unique, filesystem-safe file name for a test's trace.
 
     ``tests/test_x.py::test_y[a]`` -> ``tests_test_x.py__test_y_a-3f2a9c1e.json``: readable,
     and suffixed with a hash of the whole id, because the readable part alone is lossy
     (``a/test_b.py`` and ``a_test_b.py`` would otherwise overwrite each other's trace).
+    ``unique`` is hashed instead of ``nodeid`` when given: the plugin passes the redacted
+    node id as ``nodeid`` and the raw one as ``unique``, so ids differing only in a secret
+    still get two files.
     """
     from .versions import content_hash
 
     readable = _UNSAFE.sub("_", nodeid.replace("::", "__").replace("/", "_")).strip("_.") or "trace"
-    return f"{readable[:150]}-{content_hash(nodeid)}.json"
+    return f"{readable[:150]}-{content_hash(nodeid if unique is None else unique)}.json"
 
 
 def load_trace_dict(path: str | os.PathLike[str], *, check_spans: bool = True) -> dict[str, Any]:

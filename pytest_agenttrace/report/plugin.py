@@ -88,6 +88,8 @@ class ReportCollector:
             entry.record = record
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if session.config.option.collectonly:  # nothing ran: do not write (or overwrite) an empty report
+            return
         entries = [
             ReportEntry(
                 name=redact_text(test.nodeid),
@@ -172,6 +174,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if call.when == "teardown":
         record = item.stash.get(_RECORD_KEY, None)
+        if record is None:
+            record = _late_record(item)
         if record is not None:
             setattr(report, _ATTRIBUTE, record)
     return report
+
+
+def _late_record(item: pytest.Item) -> dict[str, Any] | None:
+    """The record of a test whose trace-finished hook chain stopped before this plugin's turn
+    (another implementation raised): the test still appears in the report."""
+    if not item.config.getoption("agenttrace_report", None):
+        return None
+    from ..plugin import RECORDER_KEY
+
+    recorder = item.stash.get(RECORDER_KEY, None)
+    if recorder is None or not recorder.finished:
+        return None
+    return encode_record(
+        recorder.trace,
+        violations=recorder.results.get("violations") or (),
+        snapshot_diffs=recorder.results.get("snapshot_diffs") or (),
+    )

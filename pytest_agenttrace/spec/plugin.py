@@ -13,14 +13,16 @@ Violations fail the test with the formatted report and are left in
 ``snapshot=`` key belongs to the snapshot plugin and is ignored here; the
 marker as a whole is validated here, for both plugins: a key other than
 :data:`MARKER_KEYS` (a typo such as ``specs=``) or a positional argument fails
-the test at setup with a message naming the key and the closest valid one.
+the test at setup with a message naming the key and the closest valid one, and so
+does a ``spec=`` that is not a path or a list of paths, or a ``snapshot=`` that is
+neither a bool nor a dict.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -79,22 +81,42 @@ def marker_problem(marker: pytest.Mark) -> str | None:
             close = difflib.get_close_matches(key, MARKER_KEYS, n=1, cutoff=0.5)
             unknown.append(f"{key}= (did you mean {close[0]}=?)" if close else f"{key}=")
     problems = []
+    if "spec" in marker.kwargs and not _valid_spec_value(marker.kwargs["spec"]):
+        problems.append(f"spec= takes a path or a list of paths, got {marker.kwargs['spec']!r}")
+    snapshot = marker.kwargs.get("snapshot")
+    if snapshot is not None and not isinstance(snapshot, (bool, Mapping)):
+        problems.append(f"snapshot= takes True or a dict of snapshot options, got {snapshot!r}")
     if unknown:
         problems.append(f"unknown keyword{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
     if marker.args:
         problems.append(f"positional arguments {marker.args!r} are not accepted")
     if not problems:
         return None
-    return f"@pytest.mark.agenttrace: {'; '.join(problems)}; it takes only the keywords {valid}"
+    if unknown or marker.args:
+        return f"@pytest.mark.agenttrace: {'; '.join(problems)}; it takes only the keywords {valid}"
+    return f"@pytest.mark.agenttrace: {'; '.join(problems)}"
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Fail a test whose ``agenttrace`` marker has a key neither plugin reads (a typo would pass silently)."""
+def _valid_spec_value(value: Any) -> bool:
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return True
+    return isinstance(value, (list, tuple)) and all(isinstance(v, (str, os.PathLike)) for v in value)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Fail a test whose ``agenttrace`` marker has a key neither plugin reads (a typo would pass silently)
+    or a value of the wrong type, at setup.
+
+    Checked once the fixtures are set up, so a test that records still leaves its
+    (empty) trace, and appears in the HTML report with the error.
+    """
+    result = yield
     for marker in item.iter_markers("agenttrace"):
         problem = marker_problem(marker)
         if problem is not None:
             pytest.fail(problem, pytrace=False)
+    return result
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -125,6 +147,8 @@ def pytest_agenttrace_trace_finished(item: pytest.Item, recorder: Recorder, trac
     from .engine import check_trace
     from .loader import load_spec
 
+    if any(marker_problem(marker) for marker in item.iter_markers("agenttrace")):
+        return None  # the test already failed at setup, saying what is wrong with the marker
     try:
         paths = specs_for_item(item)
         if not paths:

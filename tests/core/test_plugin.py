@@ -261,3 +261,128 @@ def test_a_failure_report_shows_no_piece_of_a_secret_the_recording_redacted(
             "FAILED test_leaky.py::test_leak - AssertionError: assert*",
         ]
     )
+
+
+def test_a_hook_error_keeps_the_body_outcome_and_is_reported(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_agenttrace_trace_finished(item, recorder, trace):
+            if "boom" in item.name:
+                raise RuntimeError("hook broke")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_agenttrace as at
+
+        def test_boom_body_fails(agenttrace):
+            with at.tool("x"):
+                pass
+            assert 1 == 2, "original failure"
+
+        @pytest.mark.xfail(raises=ZeroDivisionError, strict=True)
+        def test_boom_xfail(agenttrace):
+            1 / 0
+
+        def test_boom_skip(agenttrace):
+            pytest.skip("skip me")
+
+        def test_boom_passes(agenttrace):
+            pass
+        """
+    )
+    reprec = pytester.inline_run("-p", "no:randomly")
+    reprec.assertoutcome(passed=0, skipped=2, failed=2)  # the xfail counts as skipped here
+    calls = {r.nodeid.rsplit("::", 1)[1]: r for r in reprec.getreports("pytest_runtest_logreport") if r.when == "call"}
+    # The body's outcome stands; the hook's error is a section of the report, with the hook's frame only.
+    failed = calls["test_boom_body_fails"]
+    assert failed.failed and "original failure" in failed.longrepr.reprcrash.message
+    section = dict(failed.sections)["Captured agenttrace call"]
+    assert "conftest.py" in section and "RuntimeError: hook broke" in section
+    assert "_multicall" not in section and "original failure" not in section
+    assert hasattr(calls["test_boom_xfail"], "wasxfail") and calls["test_boom_xfail"].skipped
+    assert calls["test_boom_skip"].skipped
+    assert any("hook broke" in text for _, text in calls["test_boom_skip"].sections)
+    # A body that passed fails with the hook's error.
+    passed_body = calls["test_boom_passes"]
+    assert passed_body.failed and "RuntimeError: hook broke" in passed_body.longreprtext
+
+
+def test_the_hook_runs_once_for_a_test_that_finished_its_recording_itself(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        CALLS = []
+
+        def pytest_agenttrace_trace_finished(item, recorder, trace):
+            CALLS.append(item.name)
+            if any(s.name == "forbidden" for s in trace.spans):
+                return "forbidden tool was called"
+
+        def pytest_sessionfinish(session):
+            print("HOOK CALLS", sorted(CALLS))
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest_agenttrace as at
+
+        def test_finishes(agenttrace):
+            with at.tool("forbidden"):
+                pass
+            trace = agenttrace.finish()
+            assert len(trace.spans) == 1
+
+        def test_finishes_twice(agenttrace):
+            agenttrace.finish()
+            agenttrace.finish()
+        """
+    )
+    result = pytester.runpytest("-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: forbidden tool was called*"])
+    assert "HOOK CALLS ['test_finishes', 'test_finishes_twice']" in result.stdout.str()  # once each
+
+
+def test_ids_differing_only_in_a_secret_save_two_trace_files(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest, pytest_agenttrace as at
+
+        @pytest.mark.parametrize("key", ["sk-proj-AAAAAAAAAAAAAAAAAAAAAAAAA1", "sk-proj-BBBBBBBBBBBBBBBBBBBBBBBBB2"])
+        def test_p(agenttrace, key):
+            with at.tool("t"):
+                pass
+        """
+    )
+    result = pytester.runpytest("--agenttrace-save")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["agenttrace: saved 2 trace(s) to .agenttrace*"])
+    files = sorted(p.name for p in (pytester.path / ".agenttrace").iterdir())
+    assert len(files) == 2, files
+    assert not any("AAAAAAAA" in f or "BBBBBBBB" in f for f in files)
+
+
+@pytest.mark.slow
+def test_saved_summary_under_xdist_and_a_home_relative_dir(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("xdist")
+    home = pytester.path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    pytester.makepyfile(
+        """
+        import pytest, pytest_agenttrace as at
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_run(agenttrace, n):
+            with at.tool("t"):
+                pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "--agenttrace-save", "--agenttrace-dir=~/traces")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["agenttrace: saved 4 trace(s) to *traces*"])
+    assert len(list((home / "traces").glob("*.json"))) == 4
+    assert not (pytester.path / "~").exists()

@@ -55,6 +55,14 @@ def test_write_atomic_leaves_no_temp_files_and_replaces(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
 
 
+def test_write_atomic_to_a_name_at_the_length_limit(tmp_path: Path) -> None:
+    # The temporary file must not be named after the target: ".<255 chars>.xyz.tmp" is too long.
+    target = tmp_path / ("x" * 240 + ".agenttrace")
+    write_atomic(target, b"1")
+    assert target.read_bytes() == b"1"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

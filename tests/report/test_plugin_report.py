@@ -238,3 +238,43 @@ def test_leaks(agenttrace, key):
     assert entry["name"] == "test_secret.py::test_leaks[[REDACTED]]"
     assert entry["outcome"] == "failed"
     assert "Bearer [REDACTED]" in entry["message"] and "[REDACTED]" in entry["output"]
+
+
+def test_collect_only_writes_no_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_report=TESTS)
+    (pytester.path / "out").mkdir()
+    previous = pytester.path / "out" / "report.html"
+    previous.write_text("an earlier report", encoding="utf-8")
+    result = pytester.runpytest("--collect-only", "--agenttrace-report=out/report.html")
+    assert result.ret == 0
+    assert previous.read_text(encoding="utf-8") == "an earlier report"
+    assert "HTML report" not in result.stdout.str()
+
+
+def test_a_test_whose_hook_raised_is_still_in_the_report(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_agenttrace_trace_finished(item, recorder, trace):
+            raise RuntimeError("hook broke")
+        """
+    )
+    pytester.makepyfile(
+        test_hook="""
+        import pytest_agenttrace as at
+
+        def test_fails(agenttrace):
+            with at.tool("x"):
+                pass
+            assert False, "original failure"
+
+        def test_passes(agenttrace):
+            with at.tool("y"):
+                pass
+        """
+    )
+    result = pytester.runpytest("--agenttrace-report=out/report.html", "-p", "no:randomly")
+    result.assert_outcomes(failed=2)
+    entries = entries_by_name(pytester.path / "out" / "report.html")
+    assert entries["test_hook.py::test_fails"]["message"].startswith("AssertionError: original failure")
+    assert entries["test_hook.py::test_fails"]["data"]["trace"]["spans"][0]["name"] == "x"
+    assert entries["test_hook.py::test_passes"]["data"]["trace"]["spans"][0]["name"] == "y"

@@ -446,3 +446,104 @@ def test_a_bad_snapshot_option_points_at_the_test(project: pytest.Pytester) -> N
     assert "did you mean 'level' for 'levle'?" in out
     assert 'agenttrace_snapshot(levle="structure")' in out  # the test's own line
     assert "snapshot.py" not in out and "def updated(" not in out
+
+
+BODY_RAISES = """
+import os
+import pytest
+import pytest_agenttrace as at
+
+@pytest.mark.agenttrace(snapshot=True)
+def test_agent():
+    with at.agent("planner"):
+        with at.llm("plan"):
+            pass
+        how = os.environ.get("HOW")
+        if how == "skip":
+            pytest.skip("no API key: skipping the remote part")
+        if how == "fail":
+            raise ConnectionError("flaky network")
+        if how == "xfail":
+            pytest.xfail("known")
+        with at.tool("call"):
+            pass
+"""
+
+
+def test_a_body_that_raised_writes_and_compares_no_golden(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.makepyfile(test_raises=BODY_RAISES)
+    project.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    golden = project.path / "__snapshots__" / "test_raises" / "test_agent.agenttrace"
+    good = golden.read_bytes()
+    assert b"tool call" in good
+    for how, outcome in (("skip", {"skipped": 1}), ("xfail", {"xfailed": 1})):
+        monkeypatch.setenv("HOW", how)
+        project.runpytest("--snapshot-update").assert_outcomes(**outcome)
+        assert golden.read_bytes() == good, how
+    monkeypatch.setenv("HOW", "fail")
+    failed = project.runpytest()
+    failed.assert_outcomes(failed=1)
+    out = failed.stdout.str()
+    assert "ConnectionError: flaky network" in out
+    assert "golden snapshot" not in out and "snapshot failed" not in out  # nothing was compared
+    updated = project.runpytest("--snapshot-update")
+    updated.assert_outcomes(failed=1)
+    # Never overwritten with the partial trace (syrupy itself may drop a golden its failed test did not use).
+    assert not golden.exists() or golden.read_bytes() == good
+
+
+def test_snapshot_marker_settings_merge_across_markers_and_an_empty_dict_counts(project: pytest.Pytester) -> None:
+    (project.path / "specs").mkdir()
+    (project.path / "specs" / "s.yaml").write_text('spec: s\nrules:\n  - id: no-bad\n    forbid: "tool[name=bad]"\n')
+    project.makepyfile(
+        test_merge="""
+        import pytest
+        import pytest_agenttrace as at
+
+        @pytest.mark.agenttrace(snapshot=True)
+        class TestCls:
+            @pytest.mark.agenttrace(spec="specs/s.yaml")
+            def test_merged(self):
+                with at.tool("x"):
+                    pass
+
+        @pytest.mark.agenttrace(snapshot={})
+        def test_empty_dict():
+            with at.tool("x"):
+                pass
+        """
+    )
+    project.runpytest("--snapshot-update").assert_outcomes(passed=2)
+    folder = project.path / "__snapshots__" / "test_merge"
+    assert sorted(p.name for p in folder.iterdir()) == ["TestCls.test_merged.agenttrace", "test_empty_dict.agenttrace"]
+    project.runpytest().assert_outcomes(passed=2)
+
+
+def test_golden_names_redact_secrets_in_ids_and_long_ids_work(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_ids="""
+        import pytest
+        import pytest_agenttrace as at
+
+        @pytest.mark.parametrize(
+            "p", ["plain", "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX1234", "sk-proj-ZYXWVUTSRQPONMLKJIHGFEDC9876", "x" * 300]
+        )
+        def test_ids(agenttrace, agenttrace_snapshot, p):
+            with at.tool("t", input={"n": len(p)}):
+                pass
+            assert agenttrace.trace == agenttrace_snapshot
+        """
+    )
+    created = project.runpytest("--snapshot-update")
+    created.assert_outcomes(passed=4)
+    created.stdout.fnmatch_lines(["*4 snapshots generated*"])
+    names = sorted(p.name for p in (project.path / "__snapshots__" / "test_ids").iterdir())
+    assert len(names) == 4, names
+    assert "test_ids[plain].agenttrace" in names  # ordinary ids keep their names
+    assert not any("ABCDEFGH" in n or "ZYXWVUTS" in n for n in names)
+    again = project.runpytest("--snapshot-update")
+    again.assert_outcomes(passed=4)
+    assert "unused" not in again.stdout.str().lower() and "deleted" not in again.stdout.str().lower()
+    project.runpytest().stdout.fnmatch_lines(["*4 snapshots passed*"])

@@ -274,7 +274,7 @@ def test_violations_reach_other_plugins(project: pytest.Pytester) -> None:
     )
 
 
-def test_marker_spec_of_the_wrong_type_is_a_usage_error(project: pytest.Pytester) -> None:
+def test_marker_spec_of_the_wrong_type_is_a_setup_error_and_the_test_is_reported(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_run="""
         import pytest
@@ -282,11 +282,30 @@ def test_marker_spec_of_the_wrong_type_is_a_usage_error(project: pytest.Pytester
         @pytest.mark.agenttrace(spec=42)
         def test_x(agenttrace):
             pass
+
+        @pytest.mark.agenttrace(spec=123)
+        def test_no_fixture():
+            pass
+
+        @pytest.mark.agenttrace(snapshot="yes")
+        def test_bad_snapshot():
+            pass
         """
     )
-    result = project.runpytest()
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(["*spec=...) takes a path or a list of paths, got 42*"])
+    result = project.runpytest("--agenttrace-report=r.html", "-p", "no:randomly")
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.agenttrace: spec= takes a path or a list of paths, got 42",
+            "*@pytest.mark.agenttrace: spec= takes a path or a list of paths, got 123",
+            "*@pytest.mark.agenttrace: snapshot= takes True or a dict of snapshot options, got 'yes'",
+        ]
+    )
+    out = result.stdout.str()
+    assert "Traceback" not in out and "UsageError" not in out and "spec/plugin.py" not in out
+    report = (project.path / "r.html").read_text(encoding="utf-8")
+    for name in ("test_run.py::test_x", "test_run.py::test_no_fixture", "test_run.py::test_bad_snapshot"):
+        assert name in report
 
 
 @pytest.mark.slow
