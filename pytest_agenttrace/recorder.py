@@ -81,12 +81,16 @@ _CURRENT: contextvars.ContextVar[SpanHandle | None] = contextvars.ContextVar(
     "agenttrace_current_span", default=None
 )
 
+_current_get: Final = _CURRENT.get
 _UNSET: Final = object()
 _KIND_SET: Final = frozenset(KINDS)
 #: The scope path of every span outside any delegation: one shared list, never mutated.
 _NO_SCOPE: Final[list[str]] = []
 #: The ``links``/``events`` of a span that has none: one shared list, never mutated (the setters replace it).
 _NONE: Final[list[Any]] = []
+#: Bumped by every change to a recorded span's values (setters, stamps): a mid-run
+#: ``Recorder.trace`` is rebuilt when it moved (a plain global: the cheapest store there is).
+_changes = 0
 
 
 class _ActiveStack:
@@ -136,7 +140,10 @@ def register_parent_provider(provider: Callable[[Recorder], SpanHandle | None]) 
 def _current_for(rec: Recorder) -> SpanHandle | None:
     """The innermost open span of ``rec`` in this context, native or foreign."""
     parent = _CURRENT.get()
+    stale = None
     if parent is not None and parent.recorder is not rec:
+        if parent.recorder._finished is not None:
+            stale = parent  # returned if nothing nearer: Recorder._new drops a span started under it
         parent = None
     for provider in _PARENT_PROVIDERS:
         try:
@@ -145,7 +152,7 @@ def _current_for(rec: Recorder) -> SpanHandle | None:
             continue
         if other is not None and other.recorder is rec and other.end_ns is None and (parent is None or other.seq > parent.seq):
             parent = other
-    return parent
+    return parent if parent is not None else stale
 
 
 class SpanHandle(_SpanSlots):
@@ -202,12 +209,13 @@ class SpanHandle(_SpanSlots):
                 self._token = None
             else:  # the recording finished inside this ``with``: the handle is a frozen Span now
                 _SET_TOKEN(self, None)
-            try:
-                _CURRENT.reset(token)
-            except ValueError:
-                # Exited in another context than entered (e.g. a generator closed elsewhere):
-                # fall back to restoring the parent so later spans still nest sensibly.
-                _CURRENT.set(self.recorder.handle(self.parent_id) if self.parent_id else None)
+            if _current_get() is self:  # else another span is current here (another recording's): left alone
+                try:
+                    _CURRENT.reset(token)
+                except ValueError:
+                    # Exited in another context than entered (e.g. a task's span ended by another task):
+                    # fall back to restoring the parent so later spans still nest sensibly.
+                    _CURRENT.set(self.recorder.handle(self.parent_id) if self.parent_id else None)
         if self.end_ns is None:
             # What end(exc) does, inlined: this is every span's hot path (a call is ~5% of a span).
             rec = self.recorder
@@ -220,29 +228,41 @@ class SpanHandle(_SpanSlots):
         # Never swallow: returning None lets the exception propagate unchanged.
 
     # -- setters -------------------------------------------------------------
+    # Values are recorded as they are when set (a structural snapshot of containers), and every
+    # change invalidates the recorder's cached mid-run trace (_changed).
     def set_output(self, value: Any) -> SpanHandle:
         """Record what the span produced."""
-        self.output = value
+        global _changes
+        self.output = value if type(value) in _PLAIN else _snapshot(value, self.recorder.limits)
+        _changes += 1
         return self
 
     def set_input(self, value: Any) -> SpanHandle:
         """Record (or replace) what the span was given."""
-        self.input = value
+        global _changes
+        self.input = value if type(value) in _PLAIN else _snapshot(value, self.recorder.limits)
+        _changes += 1
         return self
 
     def set_attribute(self, key: str, value: Any) -> SpanHandle:
         """Set one attribute (semantic context: why, confidence, model, ...)."""
-        self.attributes[key] = value
+        global _changes
+        self.attributes[key] = value if type(value) in _PLAIN else _snapshot(value, self.recorder.limits)
+        _changes += 1
         return self
 
     def set_attributes(self, values: Mapping[str, Any]) -> SpanHandle:
         """Set several attributes."""
-        self.attributes.update(values)
+        global _changes
+        self.attributes.update(_snapshot_values(dict(values), self.recorder.limits))
+        _changes += 1
         return self
 
     def set_usage(self, input_tokens: int | None = None, output_tokens: int | None = None, **more: int) -> SpanHandle:
         """Record token usage as ``attributes.usage``."""
-        usage = self.attributes.setdefault("usage", {})
+        global _changes
+        _changes += 1
+        usage = self.attributes.setdefault("usage", {})  # the span's own dict (values are snapshots)
         if input_tokens is not None:
             usage["input_tokens"] = input_tokens
         if output_tokens is not None:
@@ -252,24 +272,36 @@ class SpanHandle(_SpanSlots):
 
     def set_confidence(self, confidence: float) -> SpanHandle:
         """Record ``attributes.confidence`` (0..1)."""
+        global _changes
         self.attributes["confidence"] = confidence
+        _changes += 1
         return self
 
     def set_context(self, context: Mapping[str, Any]) -> SpanHandle:
         """Set the handed-over keys and values (``handoff``/``delegation`` spans)."""
-        self.context = dict(context)
+        global _changes
+        self.context = _snapshot_values(dict(context), self.recorder.limits)
+        _changes += 1
         return self
 
     def set_version(self, key: str, stamp: str) -> SpanHandle:
         """Stamp this span with one version (e.g. ``agent:coder`` -> ``coder@r7``)."""
+        global _changes
+        if type(key) is not str:
+            key = _name(key, "version key")
+        if type(stamp) is not str:
+            stamp = _name(stamp, "version stamp")
         if self.versions is None or self.end_ns is not None:
             # An ended span shares the recorder's copy-on-write stamps dict: never write into it.
             self.versions = dict(self.versions or {})
         self.versions[key] = stamp
+        _changes += 1
         return self
 
     def link(self, *sources: SpanHandle | Span | str) -> SpanHandle:
         """Record that this span consumed the outputs of ``sources`` (data lineage)."""
+        global _changes
+        _changes += 1
         if self.links is _NONE:
             self.links = []
         for source in sources:
@@ -280,17 +312,25 @@ class SpanHandle(_SpanSlots):
 
     def add_event(self, name: str, **attributes: Any) -> SpanHandle:
         """Record a timestamped event inside the span (retry, truncation, ...)."""
+        global _changes
+        if type(name) is not str:
+            name = _name(name, "event name")
+        if attributes:
+            _snapshot_values(attributes, self.recorder.limits)
         if self.events is _NONE:
             self.events = []
         self.events.append(
             {"name": name, "time_ns": _perf_ns() - self.recorder._t0, "attributes": attributes}
         )
+        _changes += 1
         return self
 
     def set_status(self, status: str, error: BaseException | Mapping[str, str] | None = None) -> SpanHandle:
         """Set ``ok``/``error`` explicitly, optionally with the error."""
         if status not in ("ok", "error"):
             raise UsageError(f"status must be 'ok' or 'error', not {status!r}.")
+        global _changes
+        _changes += 1
         self.status = status
         if error is not None:
             self.error = _error_dict(error)
@@ -403,8 +443,86 @@ def _error_dict(error: BaseException | Mapping[str, str]) -> dict[str, Any]:
     if isinstance(error, BaseException):
         kind = type(error)
         name = kind.__qualname__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__qualname__}"
-        return {"type": name, "message": str(error)}
-    return {"type": str(error.get("type", "Error")), "message": str(error.get("message", ""))}
+        try:
+            message = str(error)
+        except Exception:  # noqa: BLE001 - a broken __str__ must not replace the user's exception
+            message = "<exception str() failed>"
+        return {"type": name, "message": message}
+    try:
+        return {"type": str(error.get("type", "Error")), "message": str(error.get("message", ""))}
+    except Exception:  # noqa: BLE001 - as above
+        return {"type": "Error", "message": "<error str() failed>"}
+
+
+#: Types whose values cannot change after they are recorded: stored as they are, at no cost.
+_PLAIN: Final = frozenset({str, int, float, bool, type(None), bytes, complex})
+
+
+def _snapshot(value: Any, limits: Limits, depth: int = 0) -> Any:
+    """A structural copy of ``value`` as it is now, so later mutation does not reach the recording.
+
+    dicts, lists, tuples and sets are copied (recursively, to ``limits.max_depth`` levels; past
+    ``limits.max_items`` entries shallowly, since cleaning keeps no more than that and only counts
+    the rest); scalars and strings are shared; any other object is kept as it is (it is cleaned
+    to JSON when the recording finishes).  Cleaning a snapshot gives what cleaning the value
+    would have given at the time it was recorded.
+    """
+    kind = type(value)
+    if kind in _PLAIN or depth >= limits.max_depth:
+        return value
+    if isinstance(value, dict):
+        out = dict(value)  # order and size kept: cleaning counts keys past the cap
+        deep = limits.max_items
+        for key, item in out.items():
+            if deep <= 0:
+                break
+            deep -= 1
+            if type(item) not in _PLAIN:
+                out[key] = _snapshot(item, limits, depth + 1)
+        return out
+    if isinstance(value, list):
+        items = list(value)
+        for i in range(min(len(items), limits.max_items)):
+            item = items[i]
+            if type(item) not in _PLAIN:
+                items[i] = _snapshot(item, limits, depth + 1)
+        return items
+    if isinstance(value, tuple):
+        copied = [item if type(item) in _PLAIN else _snapshot(item, limits, depth + 1) for item in value[: limits.max_items]]
+        if all(map(operator.is_, copied, value)):
+            return value  # nothing mutable inside: the tuple itself (a named tuple stays one)
+        return (*copied, *value[limits.max_items :])
+    if isinstance(value, (set, frozenset)):
+        return value if kind is frozenset else value.copy()  # set items are hashable: nothing mutable inside
+    return value
+
+
+#: "Are all these values of plain types?" in one C-level call: ``_all_plain(map(type, values))``.
+_all_plain: Final = _PLAIN.issuperset
+
+
+def _snapshot_values(values: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """Snapshot every value of ``values`` in place (a dict the span owns); returns it."""
+    for key, item in values.items():
+        if type(item) not in _PLAIN:
+            values[key] = _snapshot(item, limits)
+    return values
+
+
+def _name(value: Any, what: str) -> str:
+    """``value`` as a span name (or agent): a str; ``None`` is a usage error (never raised on the hot path)."""
+    if isinstance(value, str):
+        return str.__str__(value)  # a str subclass (an enum member) as its plain text
+    if value is None:
+        raise UsageError(f"a span's {what} must be a string, not None.")
+    try:
+        return str(value)
+    except Exception as exc:  # reported as misuse
+        raise UsageError(f"a span's {what} must be a string; str() of the {type(value).__name__} given failed.") from exc
+
+
+class _DroppedSpan(UsageError):
+    """A span whose parent belongs to another, finished recording: it goes into no trace."""
 
 
 class _NoopHandle:
@@ -472,7 +590,7 @@ class Recorder:
         self._finished: Trace | None = None
         #: Set when finish() starts: adapters stop reserving spans (a late one is recorded at once).
         self._closing = False
-        self._snapshot: tuple[int, int, Trace] | None = None
+        self._snapshot: tuple[tuple[int, int, int], Trace] | None = None
         self._activations: list[SpanHandle | None] = []
         #: Per-adapter state (framework capture keeps its span maps here, freed with the recorder).
         self._agenttrace_adapter_states: dict[str, Any] = {}
@@ -514,8 +632,8 @@ class Recorder:
             _top = _ACTIVE.stack[-1] if _ACTIVE.stack else None
         if self._activations:
             previous = self._activations.pop()
-            if previous is not None and previous.recorder is not self:
-                _CURRENT.set(previous)
+            if previous is not None and previous.recorder is not self and previous.recorder._finished is None:
+                _CURRENT.set(previous)  # (a finished recording's span, left open, is not brought back)
 
     @property
     def active(self) -> bool:
@@ -548,13 +666,15 @@ class Recorder:
         else:
             parent = self.handle(parent_id) if parent_id is not None else None
             foreign = parent_id if parent is None and isinstance(parent_id, str) else None
+        if agent is not _UNSET and agent is not None and type(agent) is not str:
+            agent = _name(agent, "agent")
         handle = self._new(
             kind, name, parent, dict(attributes) if attributes else {}, input, start_ns, foreign
         )
         if agent is not _UNSET:
             handle.agent = agent
         if context is not None:
-            handle.context = dict(context)
+            handle.context = _snapshot(dict(context), self.limits)
         if kind == "tool" and handle.scope_path:
             self._mark_out_of_scope(handle)  # as tool() does: adapters record their tools through here
         return handle
@@ -592,9 +712,26 @@ class Recorder:
             raise UsageError(
                 f"cannot record {kind}:{name}: the trace of {self.name!r} has finished; record spans inside the test."
             )
+        if type(name) is not str:
+            name = _name(name, "name")
+        if input is not None and type(input) not in _PLAIN:
+            input = _snapshot(input, self.limits)  # as it is now: later mutation must not reach the span
+        # Keyword attributes are mostly scalars: which one C-level check over their types tells.
+        if attributes and not _all_plain(map(type, attributes.values())):
+            _snapshot_values(attributes, self.limits)
+        if parent is not None and parent.recorder is not self:
+            if parent.recorder._finished is not None and _top is self:
+                # Started under a span of a finished recording (a thread or task it left running) and
+                # routed to the active recording: it belongs to no other test's trace.  (A recorder
+                # used directly, not active, records it as a root, as any span of a foreign parent.)
+                raise _DroppedSpan(
+                    f"cannot record {kind}:{name}: its parent span belongs to the finished recording of "
+                    f"{parent.recorder.name!r}; record spans inside the test."
+                )
+            parent = None  # another recording's span, still going: a root here
         seq = next(self._ids)  # atomic under the GIL: threads never share an id
         h = _new_handle(SpanHandle)
-        if parent is not None and parent.recorder is self:
+        if parent is not None:
             h.parent_id = parent.span_id
             if parent.kind == "delegation":
                 h.scope = parent.span_id
@@ -631,7 +768,7 @@ class Recorder:
     def current_span_id(self) -> str | None:
         """Id of this recorder's span open in the current context, if any."""
         current = _current_for(self)
-        return current.span_id if current is not None else None
+        return current.span_id if current is not None and current.recorder is self else None
 
     def handle(self, span_id: str) -> SpanHandle | None:
         """The handle of a span of this recorder (open or ended), or ``None``."""
@@ -650,7 +787,9 @@ class Recorder:
     # -- version stamps ------------------------------------------------------
     def stamp(self, key: str, value: str) -> None:
         """Put a version stamp in effect for the rest of the run (``prompt:NAME`` -> ``NAME@v3#1a2b3c4d``)."""
+        global _changes
         if self._stamps.get(key) != value:
+            _changes += 1
             stamps = dict(self._stamps)
             stamps[key] = value
             self._stamps = stamps
@@ -672,6 +811,8 @@ class Recorder:
 
         ``revision`` stamps the agent's code revision as ``agent:NAME``.
         """
+        if type(name) is not str:
+            name = _name(name, "name")
         handle = self._new("agent", name, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self), attributes)
         if revision is not None:
             self.stamp(f"agent:{name}", f"{name}@{revision}")
@@ -724,8 +865,9 @@ class Recorder:
         **attributes: Any,
     ) -> SpanHandle:
         """A delegation from the current agent to ``to``; everything inside runs under its scope."""
+        to = _name(to, "delegate target (to)")
         parent = _current_for(self)
-        attributes["from_agent"] = from_agent if from_agent is not None else (parent.agent if parent else None)
+        attributes["from_agent"] = _name(from_agent, "from_agent") if from_agent is not None else (parent.agent if parent else None)
         attributes["to_agent"] = to
         if objective is not None:
             attributes["objective"] = objective
@@ -751,8 +893,9 @@ class Recorder:
         **attributes: Any,
     ) -> SpanHandle:
         """A handoff of control (and ``context``) from the current agent to ``to``."""
+        to = _name(to, "handoff target (to)")
         parent = _current_for(self)
-        attributes["from_agent"] = from_agent if from_agent is not None else (parent.agent if parent else None)
+        attributes["from_agent"] = _name(from_agent, "from_agent") if from_agent is not None else (parent.agent if parent else None)
         attributes["to_agent"] = to
         if required_context is not None:
             attributes["required_context"] = list(required_context)
@@ -762,12 +905,13 @@ class Recorder:
 
     def memory_read(self, key: str, *, version: Any = None, value: Any = None, **attributes: Any) -> SpanHandle:
         """A read of shared memory ``key`` (the value read goes to ``output``)."""
+        key = _name(key, "memory key")
         attributes["key"] = key
         if version is not None:
             attributes["version"] = version
         handle = self._new("memory_read", key, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self), attributes)
         if value is not None:
-            handle.output = value
+            handle.output = value if type(value) in _PLAIN else _snapshot(value, self.limits)
         return handle
 
     def memory_write(
@@ -782,6 +926,7 @@ class Recorder:
         **attributes: Any,
     ) -> SpanHandle:
         """A write of ``value`` to shared memory ``key``."""
+        key = _name(key, "memory key")
         attributes["key"] = key
         if version is not None:
             attributes["version"] = version
@@ -796,6 +941,7 @@ class Recorder:
 
     def wait(self, on: str, **attributes: Any) -> SpanHandle:
         """Waiting on another agent (``attributes.waiting_on``)."""
+        on = _name(on, "wait target (on)")
         attributes["waiting_on"] = on
         return self._new("wait", on, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self), attributes)
 
@@ -826,11 +972,12 @@ class Recorder:
         """The trace: final once finished, else a snapshot of what is recorded so far."""
         if self._finished is not None:
             return self._finished
-        key = (len(self._order), sum(1 for h in self._order if h.end_ns is None))
-        if self._snapshot is not None and self._snapshot[:2] == key:
-            return self._snapshot[2]
+        # Read before building: a change made while the snapshot is taken makes the next read rebuild.
+        key = (_changes, len(self._order), sum(1 for h in self._order if h.end_ns is None))
+        if self._snapshot is not None and self._snapshot[0] == key:
+            return self._snapshot[1]
         snap = self._build(final=False)
-        self._snapshot = (key[0], key[1], snap)
+        self._snapshot = (key, snap)
         return snap
 
     def finish(self) -> Trace:
@@ -1161,6 +1308,10 @@ def wait(on: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
 
 
 def _recording_failed() -> _NoopHandle:
+    import sys
+
+    if isinstance(sys.exc_info()[1], _DroppedSpan):
+        return NOOP  # under a finished recording's span: recorded nowhere, as when nothing records
     import logging
 
     logging.getLogger("pytest_agenttrace").warning("agenttrace: could not record a span", exc_info=True)
@@ -1219,8 +1370,8 @@ def traced(
                 return NOOP
             try:
                 handle = rec.span(kind, span_name)
-                if capture:
-                    handle.input = _bind(signature, args, kwargs)
+                if capture:  # the arguments as they are now (the function may change them)
+                    handle.input = _snapshot_values(_bind(signature, args, kwargs), rec.limits)
                 if kind == "tool" and handle.scope_path:
                     rec._mark_out_of_scope(handle)
                 return handle
