@@ -497,10 +497,6 @@ def _snapshot(value: Any, limits: Limits, depth: int = 0) -> Any:
     return value
 
 
-#: "Are all these values of plain types?" in one C-level call: ``_all_plain(map(type, values))``.
-_all_plain: Final = _PLAIN.issuperset
-
-
 def _snapshot_values(values: dict[str, Any], limits: Limits) -> dict[str, Any]:
     """Snapshot every value of ``values`` in place (a dict the span owns); returns it."""
     for key, item in values.items():
@@ -716,9 +712,8 @@ class Recorder:
             name = _name(name, "name")
         if input is not None and type(input) not in _PLAIN:
             input = _snapshot(input, self.limits)  # as it is now: later mutation must not reach the span
-        # Keyword attributes are mostly scalars: which one C-level check over their types tells.
-        if attributes and not _all_plain(map(type, attributes.values())):
-            _snapshot_values(attributes, self.limits)
+        # Keyword attributes are kept as given: checking them for containers cost every span about a
+        # fifth of its recording (README: pass what changes later as input= or through a setter).
         if parent is not None and parent.recorder is not self:
             if parent.recorder._finished is not None and _top is self:
                 # Started under a span of a finished recording (a thread or task it left running) and
