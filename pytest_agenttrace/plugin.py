@@ -225,6 +225,7 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     # Test ids can carry secrets (a parametrized API key): the trace's name and file name are redacted too.
     recorder = Recorder(redact_text(item.nodeid), metadata=_metadata(item, state), versions=context)
     item.stash[RECORDER_KEY] = recorder
+    item.stash[_HOOK_RAN_KEY] = False  # per recording: a rerun of the item (pytest-rerunfailures) records anew
     state.recorded += 1
     recorder.__enter__()
     try:
@@ -243,13 +244,15 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
             item.stash[_SAVED_KEY] = str(path)
 
 
-def _finish_outside_call(item: pytest.Item, recorder: Recorder) -> None:
+def _finish_outside_call(item: pytest.Item, recorder: Recorder, when: str = "teardown") -> None:
+    """Finish a recording whose body did not pass: the hook's messages (or its own error) become a
+    report section of phase ``when``; the test's outcome stands."""
     try:
         messages = _finish(item, recorder, body_passed=False)
     except _HOOK_ERRORS as exc:
         messages = [_hook_error_text(exc)]
     if messages:
-        item.add_report_section("teardown", "agenttrace", "\n\n".join(messages))
+        item.add_report_section(when, "agenttrace", "\n\n".join(messages))
 
 
 #: What a trace-finished hook may raise without ending the session (KeyboardInterrupt etc. still do).
@@ -296,12 +299,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         if recorder is not None and not item.stash.get(_HOOK_RAN_KEY, False):
             # The body's outcome (failure, skip, xfail, error) stands: the hook's messages
             # and any error of the hook itself go into the report as a section.
-            try:
-                messages = _finish(item, recorder, body_passed=False)
-            except _HOOK_ERRORS as exc:
-                messages = [_hook_error_text(exc)]
-            if messages:
-                item.add_report_section("call", "agenttrace", "\n\n".join(messages))
+            _finish_outside_call(item, recorder, "call")
         raise
     if recorder is not None and not item.stash.get(_HOOK_RAN_KEY, False):
         problem: str | None = None

@@ -209,7 +209,13 @@ class SpanHandle(_SpanSlots):
                 self._token = None
             else:  # the recording finished inside this ``with``: the handle is a frozen Span now
                 _SET_TOKEN(self, None)
-            if _current_get() is self:  # else another span is current here (another recording's): left alone
+            current = _current_get()
+            # Reset unless another recording's span is current here (a generator of a finished test
+            # closed now): a span of this recording still current (a generator left open inside
+            # this one) is left behind as before, so later spans nest where they did.
+            if current is self or (
+                current.recorder is self.recorder if current is not None else self.recorder._finished is None
+            ):
                 try:
                     _CURRENT.reset(token)
                 except ValueError:
@@ -261,13 +267,13 @@ class SpanHandle(_SpanSlots):
     def set_usage(self, input_tokens: int | None = None, output_tokens: int | None = None, **more: int) -> SpanHandle:
         """Record token usage as ``attributes.usage``."""
         global _changes
-        _changes += 1
         usage = self.attributes.setdefault("usage", {})  # the span's own dict (values are snapshots)
         if input_tokens is not None:
             usage["input_tokens"] = input_tokens
         if output_tokens is not None:
             usage["output_tokens"] = output_tokens
         usage.update(more)
+        _changes += 1  # after the change: a snapshot taken meanwhile is rebuilt at the next read
         return self
 
     def set_confidence(self, confidence: float) -> SpanHandle:
@@ -301,13 +307,13 @@ class SpanHandle(_SpanSlots):
     def link(self, *sources: SpanHandle | Span | str) -> SpanHandle:
         """Record that this span consumed the outputs of ``sources`` (data lineage)."""
         global _changes
-        _changes += 1
         if self.links is _NONE:
             self.links = []
         for source in sources:
             sid = source if isinstance(source, str) else source.span_id
             if sid not in self.links:
                 self.links.append(sid)
+        _changes += 1
         return self
 
     def add_event(self, name: str, **attributes: Any) -> SpanHandle:
@@ -330,12 +336,12 @@ class SpanHandle(_SpanSlots):
         if status not in ("ok", "error"):
             raise UsageError(f"status must be 'ok' or 'error', not {status!r}.")
         global _changes
-        _changes += 1
         self.status = status
         if error is not None:
             self.error = _error_dict(error)
         elif status == "ok":
             self.error = None
+        _changes += 1
         return self
 
     # -- ending --------------------------------------------------------------
@@ -715,10 +721,13 @@ class Recorder:
         # Keyword attributes are kept as given: checking them for containers cost every span about a
         # fifth of its recording (README: pass what changes later as input= or through a setter).
         if parent is not None and parent.recorder is not self:
-            if parent.recorder._finished is not None and _top is self:
-                # Started under a span of a finished recording (a thread or task it left running) and
-                # routed to the active recording: it belongs to no other test's trace.  (A recorder
-                # used directly, not active, records it as a root, as any span of a foreign parent.)
+            stale = parent.recorder
+            if stale._finished is not None and _top is self and stale._t0 < self._t0:
+                # Started under a span of a finished recording that began before this one (a thread
+                # or task an earlier test left running) and routed to the active recording: it
+                # belongs to no other test's trace.  (A recording begun inside this one and finished
+                # inside its own span leaves its span current: what follows is this one's, a root.
+                # A recorder used directly, not active, records it as a root too.)
                 raise _DroppedSpan(
                     f"cannot record {kind}:{name}: its parent span belongs to the finished recording of "
                     f"{parent.recorder.name!r}; record spans inside the test."
@@ -784,10 +793,10 @@ class Recorder:
         """Put a version stamp in effect for the rest of the run (``prompt:NAME`` -> ``NAME@v3#1a2b3c4d``)."""
         global _changes
         if self._stamps.get(key) != value:
-            _changes += 1
             stamps = dict(self._stamps)
             stamps[key] = value
             self._stamps = stamps
+            _changes += 1
 
     @property
     def stamps(self) -> dict[str, str]:
@@ -1039,7 +1048,7 @@ class Recorder:
         redact = limits.redact
         labels = _LABELS
         # Stamp sets are shared copy-on-write among spans: each distinct one is redacted once.
-        stamp_sets: dict[int, Any] = {}
+        stamp_sets: dict[int, tuple[Any, Any]] = {}
         for h in self._order:
             if type(h) is ReservedHandle:  # reserved after the finalizers ran (a thread still going)
                 ReservedHandle.complete(h)
@@ -1063,10 +1072,11 @@ class Recorder:
                     h.agent = labels.get(label) or redact_label(label)
                 versions: Any = h.versions
                 if versions:
-                    shown = stamp_sets.get(id(versions))
-                    if shown is None:
-                        shown = stamp_sets[id(versions)] = redact_stamps(versions)
-                    h.versions = shown  # type: ignore[assignment]  # a dict: redact_stamps keeps the type it is given
+                    # By identity, the set itself kept in the entry: a freed one's id may be reused.
+                    entry = stamp_sets.get(id(versions))
+                    if entry is None or entry[0] is not versions:
+                        entry = stamp_sets[id(versions)] = (versions, redact_stamps(versions))
+                    h.versions = entry[1]  # type: ignore[assignment]  # a dict: redact_stamps keeps the type it is given
             if start < previous_start:
                 disordered = True
             previous_start = start
@@ -1105,6 +1115,7 @@ class Recorder:
         limits = self.limits
         handles = sorted(self._order, key=_start_key)
         spans = []
+        stamps: Any = redact_stamps(self._stamps) if limits.redact else self._stamps  # an open span's stamps
         for h in handles:
             end_ns, status, error = h.end_ns, h.status, h.error
             if end_ns is None:
@@ -1118,7 +1129,7 @@ class Recorder:
                     clean(h.input, limits) if h.input is not None else None,
                     clean(h.output, limits) if h.output is not None else None,
                     clean(h.attributes, limits) if h.attributes else {},
-                    dict(redact_stamps(h.versions) if limits.redact else h.versions) if h.versions is not None else self._stamps,
+                    dict(redact_stamps(h.versions) if limits.redact else h.versions) if h.versions is not None else stamps,
                     clean(h.context, limits) if h.context is not None else None,
                     list(h.links), clean(h.events, limits) if h.events else [],
                 )

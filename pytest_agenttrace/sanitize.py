@@ -137,6 +137,8 @@ def redact_label(text: str) -> str:
             out = text
         if len(_LABELS) < _LABELS_MAX:
             _LABELS[text] = out
+    elif out is not text:  # a cached redaction: its secret is remembered again (it may have been evicted)
+        redact_text(text)
     return out
 
 
@@ -201,6 +203,7 @@ def _forget_redacted() -> None:
     with _seen_lock:
         _REDACTED_SEEN.clear()
         _seen_version += 1
+    _LABELS.clear()
 
 
 def _secret_windows() -> frozenset[str]:
@@ -337,7 +340,11 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
                 out[skey] = REDACTED
                 continue
         if redact and len(skey) >= 8:  # a key is data too: {"Bearer sk-...": 1}
-            skey = labels.get(skey) or redact_label(skey)
+            shown = labels.get(skey) or redact_label(skey)
+            if shown is not skey:
+                skey = shown
+                while skey in out:  # two keys redacted alike: both kept
+                    skey += "'"
         kind = type(item)
         # Inline the common scalars: most attributes are small numbers, flags and short names.
         if (

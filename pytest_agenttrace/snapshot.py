@@ -165,7 +165,12 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
             testname = test_location.testname
         else:
             testname = run.base_name
-        name = cls._sanitize_filename(f"{prefix}{_redacted_name(testname)}{suffix}")
+        if _redacted_name(testname) != testname:
+            # Cut the readable part, never the hash that tells two redacted ids apart.
+            tail = cls._sanitize_filename(f"-{content_hash(testname)}{suffix}")
+            head = cls._sanitize_filename(f"{prefix}{redact_text(testname)}")
+            return head[: max(0, cls._max_stem_length() - len(tail))] + tail
+        name = cls._sanitize_filename(f"{prefix}{testname}{suffix}")
         return name[: cls._max_stem_length()]
 
     @classmethod

@@ -386,3 +386,38 @@ def test_saved_summary_under_xdist_and_a_home_relative_dir(
     result.stdout.fnmatch_lines(["agenttrace: saved 4 trace(s) to *traces*"])
     assert len(list((home / "traces").glob("*.json"))) == 4
     assert not (pytester.path / "~").exists()
+
+
+def test_a_rerun_of_the_same_item_records_and_checks_anew(pytester: pytest.Pytester) -> None:
+    # pytest-rerunfailures and flaky run the same item again: its second recording must be finished
+    # and checked too (a flag kept on the item once skipped the hook for every rerun).
+    pytester.makeconftest(
+        """
+        from _pytest.runner import runtestprotocol
+
+        def pytest_runtest_protocol(item, nextitem):
+            item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            runtestprotocol(item, nextitem=nextitem, log=False)  # the first attempt, not reported
+            runtestprotocol(item, nextitem=nextitem, log=True)
+            item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+            return True
+        """
+    )
+    pytester.makefile(".yaml", policy="rules:\n  - id: no-drop\n    forbid: 'tool[name=delete_db]'\n")
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_agenttrace as at
+
+        ATTEMPTS = []
+
+        @pytest.mark.agenttrace(spec="policy.yaml")
+        def test_agent(agenttrace):
+            ATTEMPTS.append(1)
+            with at.tool("delete_db" if len(ATTEMPTS) == 2 else "search"):
+                pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no-drop*"])

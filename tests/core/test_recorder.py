@@ -325,3 +325,22 @@ def test_secrets_in_names_agents_stamps_and_keys_are_redacted() -> None:
     assert (spans[3].name, spans[3].agent) == ("[REDACTED]", "[REDACTED]")
     # Ordinary names are the same objects: nothing was copied for them.
     assert spans[0].name == "a"
+
+
+def test_open_spans_keep_their_own_stamps_and_no_raw_stamp_shows_mid_run() -> None:
+    # Stamp sets were matched by id(): a set freed during the finish could lend its id, and its
+    # redacted stamps, to the merged set of a span still open.  Mid-run, an open span showed the
+    # recorder's stamps unredacted.
+    rec = Recorder("stamps")
+    rec.stamp("config:client", "Bearer abcdefghijklmnop")
+    probe = rec.span("tool", "open_span")
+    assert rec.trace.spans[0].versions == {"config:client": "Bearer [REDACTED]"}
+    probe.end()
+    for i in range(40):
+        rec.span("tool", f"call{i}").set_version(f"cred{i}", f"Bearer tok{i:03d}abcdefgh")
+        if i % 3 == 0:
+            rec.span("tool", f"done{i}").set_version("m", f"m{i}").end()
+    spans = {s.name: s for s in rec.finish().spans}
+    for i in range(40):
+        assert spans[f"call{i}"].versions[f"cred{i}"] == "Bearer [REDACTED]"
+        assert set(spans[f"call{i}"].versions) == {"config:client", f"cred{i}"}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import pytest_agenttrace as at
-from pytest_agenttrace.recorder import NOOP, Recorder, _snapshot
+from pytest_agenttrace.recorder import NOOP, Recorder, SpanHandle, _snapshot
 from pytest_agenttrace.sanitize import DEFAULT_LIMITS, Limits, clean
 from pytest_agenttrace.store import validate_trace_dict
 
@@ -368,3 +368,38 @@ def test_mid_run_trace_sees_changes_that_keep_the_span_counts() -> None:
         same = rec.trace
         assert rec.trace is same  # unchanged: the cached snapshot
     rec.finish()
+
+
+def test_a_generator_left_open_inside_a_span_does_not_capture_later_spans() -> None:
+    # A stream consumed halfway keeps its span open; the enclosing span's exit still restores the
+    # context, so the next agent is a root, not a child of the abandoned stream.
+    rec = Recorder("stream")
+
+    def stream() -> Iterator[int]:
+        with at.tool("stream"):
+            yield 1
+            yield 2
+
+    with rec.activate():
+        with at.agent("a"):
+            generator = stream()
+            next(generator)
+        with at.agent("b"):
+            pass
+    spans = {s.name: s for s in rec.finish().spans}
+    assert spans["stream"].parent_id == spans["a"].span_id
+    assert spans["b"].parent_id is None
+    generator.close()
+
+
+def test_a_recording_finished_inside_its_own_span_leaves_the_outer_one_recording() -> None:
+    outer = Recorder("outer")
+    with outer.activate():
+        sub = Recorder("sub")
+        with sub.activate(), at.tool("sub-step"):
+            sub.finish()  # inside its last span
+            handle = at.tool("after-sub")
+            assert type(handle) is SpanHandle
+            handle.end()
+        at.tool("later").end()
+    assert [s.name for s in outer.finish().spans] == ["after-sub", "later"]

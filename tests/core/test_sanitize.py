@@ -183,3 +183,17 @@ def test_default_reprs_lose_their_memory_address() -> None:
     assert clean(Obj()) == f"<{__name__}.test_default_reprs_lose_their_memory_address.<locals>.Obj object>"
     assert clean({"g": gen()}) == {"g": "<generator object test_default_reprs_lose_their_memory_address.<locals>.gen>"}
     assert clean("text at 0x10>") == "text at 0x10>"  # strings are data: kept as they are
+
+
+def test_keys_redacted_alike_are_both_kept() -> None:
+    out = clean({"Bearer abcdefghijklmnop": "user-a quota", "Bearer qrstuvwxyz012345": "user-b quota"})
+    assert out == {"Bearer [REDACTED]": "user-a quota", "Bearer [REDACTED]'": "user-b quota"}
+
+
+def test_a_label_redacted_from_the_cache_is_remembered_again() -> None:
+    url = "GET https://x?api_key=sk-proj-AbCdEfGhIjKlMnOp1234"
+    assert sanitize.redact_label(url) == "GET https://x?api_key=[REDACTED]"
+    for i in range(600):  # pushes the key out of the bounded memory of redacted secrets
+        redact_text(f"Bearer tok-{i:04d}-abcdefghij")
+    assert sanitize.redact_label(url) == "GET https://x?api_key=[REDACTED]"  # from the cache
+    assert scrub_known_secrets("E   assert '...IjKlMnOp1234' == 'x'") == "E   assert '...[REDACTED]' == 'x'"

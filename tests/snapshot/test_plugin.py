@@ -547,3 +547,27 @@ def test_golden_names_redact_secrets_in_ids_and_long_ids_work(project: pytest.Py
     again.assert_outcomes(passed=4)
     assert "unused" not in again.stdout.str().lower() and "deleted" not in again.stdout.str().lower()
     project.runpytest().stdout.fnmatch_lines(["*4 snapshots passed*"])
+
+
+def test_long_ids_that_differ_only_in_a_secret_keep_two_goldens(project: pytest.Pytester) -> None:
+    # The name is cut to the file system's limit: the cut takes the readable part, not the hash.
+    project.makepyfile(
+        test_long="""
+        import pytest
+        import pytest_agenttrace as at
+
+        LONG = "x" * 270
+
+        @pytest.mark.parametrize(
+            "p", [LONG + "-sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX1234", LONG + "-sk-proj-ZYXWVUTSRQPONMLKJIHGFEDC9876"]
+        )
+        def test_long(agenttrace, agenttrace_snapshot, p):
+            with at.tool("t", input={"last": p[-4:]}):
+                pass
+            assert agenttrace.trace == agenttrace_snapshot
+        """
+    )
+    project.runpytest("--snapshot-update").assert_outcomes(passed=2)
+    names = sorted(p.name for p in (project.path / "__snapshots__" / "test_long").iterdir())
+    assert len(names) == 2, names
+    project.runpytest().stdout.fnmatch_lines(["*2 snapshots passed*"])
