@@ -173,7 +173,7 @@ def _redact_match(match: re.Match[str]) -> str:
 #: Secrets redacted in this process, most recent last (values only as keys: an ordered set).
 _REDACTED_SEEN: dict[str, None] = {}
 _REDACTED_MAX: Final = 512
-_REDACTED_CHARS: Final = 4096
+_REDACTED_CHARS: Final = 1024  # of each secret (the pieces of 512 of them: at most ~0.5M strings)
 #: The shortest run of a known secret's characters that scrub_known_secrets() replaces.
 _FRAGMENT: Final = 10
 _seen_lock = threading.Lock()
