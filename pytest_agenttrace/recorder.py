@@ -1356,9 +1356,14 @@ def traced(
     """Record every call of the decorated function as a span of ``kind``.
 
     Sync and async functions are supported (async ones get an async wrapper,
-    so the span measures the awaited work).  With ``capture`` the bound
-    arguments become ``input`` and the return value ``output``.  For
-    ``kind="agent"`` the span's name (default: the function name) is the agent.
+    so the span measures the awaited work), and so are generator and async
+    generator functions (a streamed answer): their span lasts from the first
+    item to the last (or to ``close()``), and it is the current span only
+    while the generator itself runs, so spans the consumer records between
+    items are not put under it.  With ``capture`` the bound arguments become
+    ``input`` and the return value ``output`` (a generator's return value, if
+    any).  For ``kind="agent"`` the span's name (default: the function name)
+    is the agent.
     """
     if kind not in KINDS:
         raise UsageError(f"unknown span kind {kind!r}; use one of {', '.join(KINDS)}.")
@@ -1383,6 +1388,67 @@ def traced(
                 return handle
             except Exception:  # noqa: BLE001 - recording never breaks the agent
                 return NOOP
+
+        if inspect.isasyncgenfunction(func):
+
+            @functools.wraps(func)
+            async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                # An async generator has no "yield from": the steps are run here, sends, throws and
+                # close() passed on by hand, with the span current only while ``inner`` runs.
+                started = start(args, kwargs)
+                handle = started if type(started) is SpanHandle else None
+                inner = func(*args, **kwargs)
+                current: SpanHandle | None = handle
+                sent: Any = None
+                thrown: BaseException | None = None
+                try:
+                    while True:
+                        token = _CURRENT.set(current) if handle is not None else None
+                        try:
+                            value = await (inner.asend(sent) if thrown is None else inner.athrow(thrown))
+                        except StopAsyncIteration:
+                            break
+                        finally:
+                            thrown = None
+                            if token is not None:
+                                current = _CURRENT.get()  # a span the generator opened stays its current one
+                                _CURRENT.reset(token)
+                        try:
+                            sent = yield value
+                        except GeneratorExit:
+                            token = _CURRENT.set(current) if handle is not None else None
+                            try:
+                                await inner.aclose()
+                            finally:
+                                if token is not None:
+                                    _CURRENT.reset(token)
+                            raise
+                        except BaseException as exc:  # noqa: BLE001 - thrown in by the consumer: passed on
+                            thrown, sent = exc, None
+                except GeneratorExit:
+                    if handle is not None:
+                        _end_quietly(handle, None)  # the consumer stopped early: not an error
+                    raise
+                except BaseException as exc:
+                    if handle is not None:
+                        _end_quietly(handle, exc)
+                    raise
+                if handle is not None:
+                    _end_quietly(handle, None)
+
+            return async_gen_wrapper
+
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                handle = start(args, kwargs)
+                inner = func(*args, **kwargs)
+                if type(handle) is not SpanHandle:
+                    return (yield from inner)
+                return (yield from _stepped(handle, inner, capture))
+
+            return gen_wrapper
 
         if inspect.iscoroutinefunction(func):
 
@@ -1409,6 +1475,63 @@ def traced(
     if fn is not None:
         return decorate(fn)
     return decorate
+
+
+def _end_quietly(handle: SpanHandle, error: BaseException | None) -> None:
+    """End a generator's span; never raises (the recording may have finished meanwhile)."""
+    try:
+        if handle.end_ns is None:
+            handle.end(error)
+    except Exception:  # noqa: BLE001 - recording never breaks the agent
+        pass
+
+
+def _stepped(handle: SpanHandle, inner: Any, capture: bool) -> Any:
+    """``yield from inner``, with ``handle`` (then whatever span ``inner`` left open) current during its steps.
+
+    Between steps the consumer's own context is back: what it records there is not
+    under the generator's span.  Sends, throws and close() reach ``inner`` as with
+    ``yield from``; the span ends when ``inner`` does, with its error if it raised.
+    """
+    current: SpanHandle | None = handle
+    sent: Any = None
+    thrown: BaseException | None = None
+    try:
+        while True:
+            token = _CURRENT.set(current)
+            try:
+                value = inner.send(sent) if thrown is None else inner.throw(thrown)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            finally:
+                thrown = None
+                current = _CURRENT.get()  # a span the generator opened stays its current one
+                _CURRENT.reset(token)
+            try:
+                sent = yield value
+            except GeneratorExit:
+                token = _CURRENT.set(current)
+                try:
+                    inner.close()
+                finally:
+                    _CURRENT.reset(token)
+                raise
+            except BaseException as exc:  # noqa: BLE001 - thrown in by the consumer: passed on, as yield from does
+                thrown, sent = exc, None
+    except GeneratorExit:
+        _end_quietly(handle, None)  # the consumer stopped early: not an error
+        raise
+    except BaseException as exc:
+        _end_quietly(handle, exc)
+        raise
+    if capture and result is not None:
+        try:
+            handle.set_output(result)
+        except Exception:  # noqa: BLE001 - recording never breaks the agent
+            pass
+    _end_quietly(handle, None)
+    return result
 
 
 def _bind(signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -403,3 +403,113 @@ def test_a_recording_finished_inside_its_own_span_leaves_the_outer_one_recording
             handle.end()
         at.tool("later").end()
     assert [s.name for s in outer.finish().spans] == ["after-sub", "later"]
+
+
+# -- @traced on generator functions (a streamed answer) -----------------------------------------
+
+
+@at.traced(kind="llm")
+def _traced_stream(n: int) -> Iterator[str]:
+    with at.tool("fetch"):
+        yield "a"
+        with at.tool("inner"):  # resumed inside "fetch": nests there
+            pass
+        yield "b"
+    for i in range(n):
+        yield str(i)
+    return "done"  # type: ignore[misc]
+
+
+def test_a_traced_generator_spans_its_items_and_leaves_the_consumer_s_spans_alone() -> None:
+    rec = Recorder("stream")
+    with rec.activate(), at.agent("consumer"):
+        got = []
+        for item in _traced_stream(2):
+            got.append(item)
+            with at.tool(f"between-{item}"):  # the consumer's own work between items
+                pass
+    assert got == ["a", "b", "0", "1"]
+    spans = {s.name: s for s in rec.finish().spans}
+    consumer, stream = spans["consumer"], spans["_traced_stream"]
+    assert stream.parent_id == consumer.span_id and stream.kind == "llm"
+    assert spans["fetch"].parent_id == stream.span_id
+    assert spans["inner"].parent_id == spans["fetch"].span_id
+    assert {spans[f"between-{i}"].parent_id for i in "ab01"} == {consumer.span_id}
+    assert stream.status == "ok" and stream.input == {"n": 2} and stream.output == "done"
+    assert stream.end_ns >= spans["between-1"].start_ns  # it lasted until the last item was taken
+
+
+def test_a_traced_generator_passes_sends_throws_close_and_errors_through() -> None:
+    @at.traced
+    def echo() -> Iterator[Any]:
+        received = None
+        while True:
+            try:
+                received = yield received
+            except KeyError:
+                received = "recovered"
+
+    class Boom(Exception):
+        pass
+
+    @at.traced
+    def failing() -> Iterator[int]:
+        yield 1
+        raise Boom("stream broke")
+
+    rec = Recorder("protocol")
+    with rec.activate():
+        gen = echo()
+        assert next(gen) is None and gen.send("x") == "x"
+        assert gen.throw(KeyError("k")) == "recovered"
+        gen.close()
+        broken = failing()
+        assert next(broken) == 1
+        with pytest.raises(Boom) as caught:
+            next(broken)
+    assert str(caught.value) == "stream broke"
+    spans = {s.name: s for s in rec.finish().spans}
+    assert spans["echo"].status == "ok" and spans["echo"].end_ns is not None  # closed early: not an error
+    assert spans["failing"].status == "error" and spans["failing"].error["message"] == "stream broke"
+    # With nothing recording, the same protocol works unchanged.
+    gen = echo()
+    assert next(gen) is None and gen.send(3) == 3 and gen.throw(KeyError("k")) == "recovered"
+    gen.close()
+
+
+def test_a_traced_async_generator_spans_its_items() -> None:
+    import asyncio
+
+    @at.traced(kind="llm")
+    async def astream() -> Any:
+        with at.tool("fetch"):
+            yield 1
+            yield 2
+        sent = yield 3
+        yield sent
+
+    async def consume() -> list[Any]:
+        out = []
+        agen = astream()
+        out.append(await agen.__anext__())
+        with at.tool("between"):
+            pass
+        out.append(await agen.__anext__())
+        out.append(await agen.__anext__())
+        out.append(await agen.asend("hello"))
+        with pytest.raises(StopAsyncIteration):
+            await agen.__anext__()
+        return out
+
+    rec = Recorder("astream")
+    with rec.activate(), at.agent("consumer"):
+        assert asyncio.run(consume()) == [1, 2, 3, "hello"]
+    spans = {s.name: s for s in rec.finish().spans}
+    assert spans["astream"].parent_id == spans["consumer"].span_id and spans["astream"].status == "ok"
+    assert spans["fetch"].parent_id == spans["astream"].span_id
+    assert spans["between"].parent_id == spans["consumer"].span_id
+    assert asyncio.run(_drain(astream())) == [1, 2, 3, None]  # nothing recording: unchanged
+
+
+async def _drain(agen: Any) -> list[Any]:
+    return [item async for item in agen]
