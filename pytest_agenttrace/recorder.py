@@ -27,6 +27,7 @@ import inspect
 import itertools
 import operator
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -220,13 +221,14 @@ class SpanHandle(_SpanSlots):
                     _CURRENT.reset(token)
                 except ValueError:
                     # Exited in another context than entered (e.g. a task's span ended by another task):
-                    # fall back to restoring the parent so later spans still nest sensibly.
-                    _CURRENT.set(self.recorder.handle(self.parent_id) if self.parent_id else None)
+                    # if it is current here, its parent becomes current; else this context is left alone.
+                    if current is self:
+                        _CURRENT.set(self.recorder.handle(self.parent_id) if self.parent_id else None)
         if self.end_ns is None:
             # What end(exc) does, inlined: this is every span's hot path (a call is ~5% of a span).
             rec = self.recorder
             self.end_ns = _perf_ns() - rec._t0
-            if exc is not None:
+            if exc is not None and exc_type is not GeneratorExit:  # a generator closed early: not an error
                 self.status = "error"
                 self.error = _error_dict(exc)
             stamps = rec._stamps
@@ -1065,11 +1067,11 @@ class Recorder:
                 h.versions = stamps
             if redact:  # names and stamps are data too (a tool named after a URL with its key)
                 label: Any = h.name
-                if type(label) is str and len(label) >= 8:
-                    h.name = labels.get(label) or redact_label(label)
+                if type(label) is str and len(label) >= 8 and labels.get(label) != label:
+                    h.name = redact_label(label)  # a miss, or a redacted one (its secret remembered again)
                 label = h.agent
-                if type(label) is str and len(label) >= 8:
-                    h.agent = labels.get(label) or redact_label(label)
+                if type(label) is str and len(label) >= 8 and labels.get(label) != label:
+                    h.agent = redact_label(label)
                 versions: Any = h.versions
                 if versions:
                     # By identity, the set itself kept in the entry: a freed one's id may be reused.
@@ -1395,33 +1397,50 @@ def traced(
             async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
                 # An async generator has no "yield from": the steps are run here, sends, throws and
                 # close() passed on by hand, with the span current only while ``inner`` runs.
+                inner = func(*args, **kwargs)  # first: bad arguments raise before any span opens
                 started = start(args, kwargs)
                 handle = started if type(started) is SpanHandle else None
-                inner = func(*args, **kwargs)
                 current: SpanHandle | None = handle
                 sent: Any = None
                 thrown: BaseException | None = None
+                first = True
                 try:
                     while True:
                         token = _CURRENT.set(current) if handle is not None else None
                         try:
-                            value = await (inner.asend(sent) if thrown is None else inner.athrow(thrown))
+                            if first:
+                                # Only this wrapper is the event loop's to finalize (at shutdown it closes
+                                # the generators it tracks all at once: ``inner`` twice, else).  Its first
+                                # step registers it; no other generator can start in between.
+                                first = False
+                                hooks = sys.get_asyncgen_hooks()
+                                sys.set_asyncgen_hooks(firstiter=None, finalizer=hooks.finalizer)
+                                try:
+                                    step = inner.asend(sent)
+                                finally:
+                                    sys.set_asyncgen_hooks(firstiter=hooks.firstiter, finalizer=hooks.finalizer)
+                                value = await step
+                            else:
+                                value = await (inner.asend(sent) if thrown is None else inner.athrow(thrown))
                         except StopAsyncIteration:
                             break
                         finally:
                             thrown = None
                             if token is not None:
                                 current = _CURRENT.get()  # a span the generator opened stays its current one
-                                _CURRENT.reset(token)
+                                _reset_quietly(token)
                         try:
                             sent = yield value
                         except GeneratorExit:
                             token = _CURRENT.set(current) if handle is not None else None
                             try:
-                                await inner.aclose()
+                                if not inner.ag_running:  # the event loop may be closing it at shutdown
+                                    await inner.aclose()
+                            except RuntimeError:  # "already running": the loop's own close goes on
+                                pass
                             finally:
                                 if token is not None:
-                                    _CURRENT.reset(token)
+                                    _reset_quietly(token)
                             raise
                         except BaseException as exc:  # noqa: BLE001 - thrown in by the consumer: passed on
                             thrown, sent = exc, None
@@ -1442,8 +1461,8 @@ def traced(
 
             @functools.wraps(func)
             def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                inner = func(*args, **kwargs)  # first: bad arguments raise before any span opens
                 handle = start(args, kwargs)
-                inner = func(*args, **kwargs)
                 if type(handle) is not SpanHandle:
                     return (yield from inner)
                 return (yield from _stepped(handle, inner, capture))
@@ -1477,6 +1496,14 @@ def traced(
     return decorate
 
 
+def _reset_quietly(token: contextvars.Token[SpanHandle | None]) -> None:
+    """Reset the current span; a step resumed in another context (a custom scheduler) has nothing to reset."""
+    try:
+        _CURRENT.reset(token)
+    except ValueError:
+        pass
+
+
 def _end_quietly(handle: SpanHandle, error: BaseException | None) -> None:
     """End a generator's span; never raises (the recording may have finished meanwhile)."""
     try:
@@ -1493,6 +1520,7 @@ def _stepped(handle: SpanHandle, inner: Any, capture: bool) -> Any:
     under the generator's span.  Sends, throws and close() reach ``inner`` as with
     ``yield from``; the span ends when ``inner`` does, with its error if it raised.
     """
+    __tracebackhide__ = True  # pytest shows the generator's frames, not this one
     current: SpanHandle | None = handle
     sent: Any = None
     thrown: BaseException | None = None

@@ -190,6 +190,8 @@ def _remember(secret: str) -> None:
     secret = secret[:_REDACTED_CHARS]
     with _seen_lock:
         if secret in _REDACTED_SEEN:
+            del _REDACTED_SEEN[secret]  # seen again: the most recent, last to be forgotten
+            _REDACTED_SEEN[secret] = None
             return
         _REDACTED_SEEN[secret] = None
         if len(_REDACTED_SEEN) > _REDACTED_MAX:
@@ -317,6 +319,7 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
     max_items = limits.max_items
     secret_cache = _KEY_IS_SECRET
     labels = _LABELS
+    redacted_keys = False
     count = 0
     for key, item in value.items():
         if count >= max_items:
@@ -339,12 +342,14 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
                     _remember(item)
                 out[skey] = REDACTED
                 continue
-        if redact and len(skey) >= 8:  # a key is data too: {"Bearer sk-...": 1}
-            shown = labels.get(skey) or redact_label(skey)
-            if shown is not skey:
+        if redact and len(skey) >= 8 and labels.get(skey) != skey:  # a key is data too: {"Bearer sk-...": 1}
+            shown = redact_label(skey)
+            if shown != skey:
                 skey = shown
-                while skey in out:  # two keys redacted alike: both kept
-                    skey += "'"
+                redacted_keys = True
+        if redacted_keys:
+            while skey in out:  # keys redacted alike (or like a key given as such): all kept
+                skey += "'"
         kind = type(item)
         # Inline the common scalars: most attributes are small numbers, flags and short names.
         if (

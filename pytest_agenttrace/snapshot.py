@@ -60,6 +60,10 @@ __all__ = ["SnapshotSettings", "TraceSnapshot", "TraceSnapshotExtension", "agent
 _MATRIX_ID: Final = re.compile(r"(?:(?<=\[)|-)[\w.:]+=[^,\-\]]*(?:,[\w.:]+=[^,\-\]]*)*(?=-|\])")
 
 
+#: Characters kept free after a long redacted golden name's hash for its index suffix (".1", "[name]").
+_SUFFIX_ROOM: Final = 16
+
+
 def _redacted_name(name: str) -> str:
     """A test name with secret-looking parts (a parametrized API key) redacted, for golden file names.
 
@@ -166,10 +170,12 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
         else:
             testname = run.base_name
         if _redacted_name(testname) != testname:
-            # Cut the readable part, never the hash that tells two redacted ids apart.
-            tail = cls._sanitize_filename(f"-{content_hash(testname)}{suffix}")
+            # Cut the readable part, never the hash that tells two redacted ids apart; the cut is the
+            # same for every index of the test (room kept for a suffix), so each golden names it.
+            hashed = cls._sanitize_filename(f"-{content_hash(testname)}")
             head = cls._sanitize_filename(f"{prefix}{redact_text(testname)}")
-            return head[: max(0, cls._max_stem_length() - len(tail))] + tail
+            room = cls._max_stem_length() - len(hashed) - _SUFFIX_ROOM
+            return (head[: max(0, room)] + hashed + cls._sanitize_filename(suffix))[: cls._max_stem_length()]
         name = cls._sanitize_filename(f"{prefix}{testname}{suffix}")
         return name[: cls._max_stem_length()]
 

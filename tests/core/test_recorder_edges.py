@@ -513,3 +513,60 @@ def test_a_traced_async_generator_spans_its_items() -> None:
 
 async def _drain(agen: Any) -> list[Any]:
     return [item async for item in agen]
+
+
+def test_a_span_ended_in_another_task_leaves_that_task_s_current_span_alone() -> None:
+    import asyncio
+
+    rec = Recorder("tasks")
+    with rec, at.span("custom", "root"):
+        entered = at.span("custom", "s")
+        entered.__enter__()  # entered here (a framework's start hook), ended in another task
+
+        async def other_task() -> None:
+            with at.span("custom", "b"):
+                entered.__exit__(None, None, None)
+                with at.span("custom", "c"):
+                    pass
+
+        asyncio.run(other_task())
+    names = {s.span_id: s.name for s in rec.finish().spans}
+    assert {s.name: names.get(s.parent_id) for s in rec.trace.spans}["c"] == "b"
+
+
+def test_traced_generator_edges_bad_arguments_shutdown_and_early_close() -> None:
+    import asyncio
+
+    @at.traced
+    def numbers(limit: int) -> Iterator[int]:
+        with at.tool("inside"):
+            yield from range(limit)
+
+    @at.traced
+    async def body() -> Any:
+        try:
+            yield 1
+            yield 2
+        finally:
+            await asyncio.sleep(0.001)
+
+    loop_errors: list[Any] = []
+    kept: list[Any] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: loop_errors.append(context))
+        agen = body()
+        kept.append(agen)  # still open when the loop shuts down: the loop closes it
+        await agen.__anext__()
+
+    rec = Recorder("edges")
+    with rec.activate():
+        with pytest.raises(TypeError):
+            next(numbers(1, 2))  # type: ignore[call-arg]
+        stream = numbers(5)
+        assert next(stream) == 0
+        stream.close()  # the consumer stopped early
+        asyncio.run(main())
+    assert [(c.get("message"), repr(c.get("exception"))) for c in loop_errors] == []
+    spans = rec.finish().spans
+    assert [(s.name, s.status) for s in spans] == [("numbers", "ok"), ("inside", "ok"), ("body", "ok")]

@@ -197,3 +197,10 @@ def test_a_label_redacted_from_the_cache_is_remembered_again() -> None:
         redact_text(f"Bearer tok-{i:04d}-abcdefghij")
     assert sanitize.redact_label(url) == "GET https://x?api_key=[REDACTED]"  # from the cache
     assert scrub_known_secrets("E   assert '...IjKlMnOp1234' == 'x'") == "E   assert '...[REDACTED]' == 'x'"
+
+
+def test_a_redacted_key_never_replaces_a_key_given_as_such() -> None:
+    assert clean({"Bearer abcdefghijklmnop": 1, "Bearer [REDACTED]": 2}) == {
+        "Bearer [REDACTED]": 1,
+        "Bearer [REDACTED]'": 2,
+    }
