@@ -442,6 +442,17 @@ def _span_id(seq: int) -> str:
 _SET_TOKEN: Final = _SpanSlots._token.__set__  # type: ignore[attr-defined]
 
 
+def _redacted_stamps(memo: dict[int, tuple[Any, Any]], versions: Any) -> Any:
+    """``versions`` with secrets redacted, once per distinct stamp set (they are shared copy-on-write).
+
+    Keyed by identity with the set kept in the entry: a freed set's id may be reused.
+    """
+    entry = memo.get(id(versions))
+    if entry is None or entry[0] is not versions:
+        entry = memo[id(versions)] = (versions, redact_stamps(versions))
+    return entry[1]
+
+
 def _shown_label(label: Any, limits: Limits) -> Any:
     """A name or agent name as a finished span shows it (secrets redacted unless the limits say not)."""
     return redact_label(label) if limits.redact and type(label) is str else label
@@ -678,7 +689,7 @@ class Recorder:
         if agent is not _UNSET:
             handle.agent = agent
         if context is not None:
-            handle.context = _snapshot(dict(context), self.limits)
+            handle.context = _snapshot_values(dict(context), self.limits)
         if kind == "tool" and handle.scope_path:
             self._mark_out_of_scope(handle)  # as tool() does: adapters record their tools through here
         return handle
@@ -871,7 +882,8 @@ class Recorder:
         **attributes: Any,
     ) -> SpanHandle:
         """A delegation from the current agent to ``to``; everything inside runs under its scope."""
-        to = _name(to, "delegate target (to)")
+        if type(to) is not str:
+            to = _name(to, "delegate target (to)")
         parent = _current_for(self)
         attributes["from_agent"] = _name(from_agent, "from_agent") if from_agent is not None else (parent.agent if parent else None)
         attributes["to_agent"] = to
@@ -899,7 +911,8 @@ class Recorder:
         **attributes: Any,
     ) -> SpanHandle:
         """A handoff of control (and ``context``) from the current agent to ``to``."""
-        to = _name(to, "handoff target (to)")
+        if type(to) is not str:
+            to = _name(to, "handoff target (to)")
         parent = _current_for(self)
         attributes["from_agent"] = _name(from_agent, "from_agent") if from_agent is not None else (parent.agent if parent else None)
         attributes["to_agent"] = to
@@ -911,7 +924,8 @@ class Recorder:
 
     def memory_read(self, key: str, *, version: Any = None, value: Any = None, **attributes: Any) -> SpanHandle:
         """A read of shared memory ``key`` (the value read goes to ``output``)."""
-        key = _name(key, "memory key")
+        if type(key) is not str:
+            key = _name(key, "memory key")
         attributes["key"] = key
         if version is not None:
             attributes["version"] = version
@@ -932,7 +946,8 @@ class Recorder:
         **attributes: Any,
     ) -> SpanHandle:
         """A write of ``value`` to shared memory ``key``."""
-        key = _name(key, "memory key")
+        if type(key) is not str:
+            key = _name(key, "memory key")
         attributes["key"] = key
         if version is not None:
             attributes["version"] = version
@@ -947,7 +962,8 @@ class Recorder:
 
     def wait(self, on: str, **attributes: Any) -> SpanHandle:
         """Waiting on another agent (``attributes.waiting_on``)."""
-        on = _name(on, "wait target (on)")
+        if type(on) is not str:
+            on = _name(on, "wait target (on)")
         attributes["waiting_on"] = on
         return self._new("wait", on, _CURRENT.get() if not _PARENT_PROVIDERS else _current_for(self), attributes)
 
@@ -1072,13 +1088,8 @@ class Recorder:
                 label = h.agent
                 if type(label) is str and len(label) >= 8 and labels.get(label) != label:
                     h.agent = redact_label(label)
-                versions: Any = h.versions
-                if versions:
-                    # By identity, the set itself kept in the entry: a freed one's id may be reused.
-                    entry = stamp_sets.get(id(versions))
-                    if entry is None or entry[0] is not versions:
-                        entry = stamp_sets[id(versions)] = (versions, redact_stamps(versions))
-                    h.versions = entry[1]  # type: ignore[assignment]  # a dict: redact_stamps keeps the type it is given
+                if h.versions:
+                    h.versions = _redacted_stamps(stamp_sets, h.versions)
             if start < previous_start:
                 disordered = True
             previous_start = start
@@ -1117,7 +1128,8 @@ class Recorder:
         limits = self.limits
         handles = sorted(self._order, key=_start_key)
         spans = []
-        stamps: Any = redact_stamps(self._stamps) if limits.redact else self._stamps  # an open span's stamps
+        stamp_sets: dict[int, tuple[Any, Any]] = {}
+        stamps: Any = _redacted_stamps(stamp_sets, self._stamps) if limits.redact else self._stamps
         for h in handles:
             end_ns, status, error = h.end_ns, h.status, h.error
             if end_ns is None:
@@ -1131,7 +1143,7 @@ class Recorder:
                     clean(h.input, limits) if h.input is not None else None,
                     clean(h.output, limits) if h.output is not None else None,
                     clean(h.attributes, limits) if h.attributes else {},
-                    dict(redact_stamps(h.versions) if limits.redact else h.versions) if h.versions is not None else stamps,
+                    dict(_redacted_stamps(stamp_sets, h.versions) if limits.redact else h.versions) if h.versions is not None else stamps,
                     clean(h.context, limits) if h.context is not None else None,
                     list(h.links), clean(h.events, limits) if h.events else [],
                 )
@@ -1316,8 +1328,6 @@ def wait(on: str, **kwargs: Any) -> SpanHandle | _NoopHandle:
 
 
 def _recording_failed() -> _NoopHandle:
-    import sys
-
     if isinstance(sys.exc_info()[1], _DroppedSpan):
         return NOOP  # under a finished recording's span: recorded nowhere, as when nothing records
     import logging
