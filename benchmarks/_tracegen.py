@@ -45,3 +45,44 @@ class SpanBuilder:
         )
         self.spans.append(span)
         return span
+
+
+class RecordingBuilder:
+    """:class:`SpanBuilder`'s interface, recording through a real :class:`Recorder` instead.
+
+    The spans come out of ``Recorder.finish()``, laid out in memory as a test's
+    trace is (empty lists and version stamps shared, attributes cleaned), not as
+    one fresh object per field: what ``agenttrace.check`` reads in a test.
+    ``add`` returns the span's handle; :meth:`finish` gives the trace.
+    """
+
+    def __init__(self, name: str = "bench", *, limit: int | None = None) -> None:
+        from pytest_agenttrace.recorder import Recorder
+
+        self.recorder = Recorder(name, trace_id="bench")
+        self.limit = limit
+        self.spans: list[Any] = []
+        self.clock = 0
+
+    def add(self, kind: str, name: str, parent: Any, **kw: Any) -> Any:
+        """One span under ``parent`` (a handle), started on the builder's clock and ended at once.
+
+        Past ``limit`` spans nothing is recorded and ``None`` is returned.
+        """
+        if self.limit is not None and len(self.spans) >= self.limit:
+            return None
+        self.clock += MS
+        start = kw.pop("start_ns", self.clock)
+        duration = kw.pop("duration", MS // 2)
+        links = kw.pop("links", ())
+        handle = self.recorder.start_span(
+            kind, name, parent_id=parent.span_id if parent is not None else None, start_ns=start, **kw
+        )
+        if links:
+            handle.link(*links)
+        handle.end(end_ns=start + duration)
+        self.spans.append(handle)
+        return handle
+
+    def finish(self) -> Any:
+        return self.recorder.finish()

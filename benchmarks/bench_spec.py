@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
+import os
 import statistics
 import sys
+import tempfile
 import time
 from array import array
 from collections.abc import Callable
@@ -31,11 +33,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml
-from _tracegen import MS, SpanBuilder
+from _tracegen import MS, RecordingBuilder, SpanBuilder
 
 from pytest_agenttrace.model import Trace
 from pytest_agenttrace.spec import _yaml as spec_yaml
 from pytest_agenttrace.spec import check_trace, parse_spec
+from pytest_agenttrace.store import load_trace, save_trace
 
 SPEC = """
 spec: bench
@@ -67,9 +70,17 @@ rules:
 """
 
 
-def build_trace(n_spans: int) -> Trace:
-    """A run of about ``n_spans`` spans (ids "1", "2", ... in start order)."""
-    builder = SpanBuilder()
+#: How the checked trace is made (``--layout``): recorded through the Recorder (what a test checks),
+#: recorded and loaded back from its trace file (what ``agenttrace check`` checks), or built as frozen
+#: spans with one fresh list and dict per field (the layout neither of them produces).
+LAYOUT = "recorded"
+LAYOUTS = ("recorded", "loaded", "built")
+
+
+def build_trace(n_spans: int, layout: str | None = None) -> Trace:
+    """A run of about ``n_spans`` spans (ids "1", "2", ... in start order), laid out as ``layout``."""
+    layout = layout or LAYOUT
+    builder: Any = SpanBuilder() if layout == "built" else RecordingBuilder(limit=n_spans)
     spans = builder.spans
     add = builder.add
 
@@ -129,7 +140,16 @@ def build_trace(n_spans: int) -> Trace:
         )
         add("wait", "wait_for_ci", reviewer, attributes={"waiting_on": "ci"})
         unit += 1
-    return Trace(trace_id="bench", name="bench", started_at="2026-11-21T00:00:00Z", spans=tuple(spans[:n_spans]))
+    if layout == "built":
+        return Trace(trace_id="bench", name="bench", started_at="2026-11-21T00:00:00Z", spans=tuple(spans[:n_spans]))
+    recorded = builder.finish()
+    if layout == "recorded":
+        return recorded
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_trace(recorded, os.path.join(tmp, "trace.json"))
+        del recorded, builder, spans
+        gc.collect()
+        return load_trace(path)
 
 
 def time_check(n_spans: int, repeat: int) -> tuple[float, float, float, int]:
@@ -383,6 +403,7 @@ def time_loading(repeat: int) -> tuple[int, float, float]:
 
 
 def main() -> None:
+    global LAYOUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3)
@@ -393,9 +414,17 @@ def main() -> None:
         default=1,
         help="time the check at every size this many times, sizes interleaved, and summarise the 100k/10k ratio",
     )
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default=LAYOUT,
+        help="how the checked trace is made: recorded (what a test checks; the default), loaded from its "
+        "trace file (what `agenttrace check` checks), or built as frozen spans with fresh lists and dicts",
+    )
     args = parser.parse_args()
+    LAYOUT = args.layout
     spec = parse_spec(SPEC)
-    print(f"spec: failure-modes + 10 selector rules = {len(spec.rules)} rules")
+    print(f"spec: failure-modes + 10 selector rules = {len(spec.rules)} rules; trace layout: {LAYOUT}")
     wall: dict[int, float] = {}
     cpu_time: dict[int, float] = {}
     for size in args.sizes:

@@ -279,8 +279,15 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
     """
     out: list[Span] = []
     append = out.append
-    seen: set[str] = set()
-    add = seen.add
+    # Each repeated value is kept once, as in a recorded trace: the parser makes a new string for every
+    # occurrence of a kind, name or id.  One object per value makes the trace smaller, and lets
+    # lookups by id and comparisons of kinds and names succeed on identity instead of comparing text.
+    seen: dict[str, str] = {}  # span id -> that id's one string object
+    seen_get = seen.get
+    labels: dict[str, str] = {}
+    label = labels.setdefault
+    paths: dict[tuple[str, ...], list[str]] = {}
+    stamp_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
     forward: list[int] = []  # positions of spans whose parent is not listed before them
     kinds = _KIND_SET
     n_fields = len(SPAN_FIELDS)
@@ -323,15 +330,40 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
             raise TraceFileError(
                 f"span #{len(out)} (id {span_id!r}): {problem}; the file is corrupt.", path=where
             )
-        if parent_id is not None and parent_id not in seen:
-            forward.append(len(out))  # its parent is listed later, or nowhere: checked after the loop
-        add(span_id)
-        if not scope_path or not links or not events:
+        if parent_id is not None:
+            known = seen_get(parent_id)
+            if known is None:
+                forward.append(len(out))  # its parent is listed later, or nowhere: checked after the loop
+            else:
+                parent_id = known
+        seen[span_id] = span_id
+        if scope_path:
+            key = tuple(scope_path)
+            shared_path = paths.get(key)
+            if shared_path is None:
+                shared_path = paths[key] = [seen_get(x) or x for x in scope_path]
+            scope_path = shared_path
+            scope = shared_path[-1] if scope == shared_path[-1] else scope
+        else:
             # Empty lists become the one shared empty list, as in recorded spans: a third of the
             # objects a loaded trace would otherwise keep (and the garbage collector walk).
-            values = (span_id, parent_id, kind, name, agent, scope, scope_path or _EMPTY, start_ns, end_ns, status,
-                      error, value_in, value_out, attributes, versions, context, links or _EMPTY, events or _EMPTY)  # fmt: skip
-        append(span_from_tuple(values))
+            scope_path = _EMPTY
+        if versions:
+            stamps = tuple(versions.items())
+            shared_stamps = stamp_sets.get(stamps)
+            if shared_stamps is None:
+                shared_stamps = stamp_sets[stamps] = versions
+            versions = shared_stamps
+        else:
+            versions = _EMPTY_STAMPS
+        append(
+            span_from_tuple(
+                (span_id, parent_id, _KINDS_BY_NAME[kind], label(name, name),
+                 label(agent, agent) if agent is not None else None, scope, scope_path, start_ns, end_ns,
+                 "ok" if status == "ok" else "error", error, value_in, value_out, attributes, versions, context,
+                 [seen_get(x) or x for x in links] if links else _EMPTY, events or _EMPTY)
+            )
+        )  # fmt: skip
     if len(seen) != len(out):  # some id came twice: find the first repeat for the message
         first: set[str] = set()
         for position, span in enumerate(out):
@@ -378,6 +410,10 @@ def _check_parents(spans: Sequence[Span], forward: Iterable[int], where: str) ->
 _KIND_SET: Final = frozenset(KINDS)
 #: Shared by every loaded span whose scope_path, links or events is empty (spans are read-only).
 _EMPTY: Final[list[Any]] = []
+#: The ``versions`` of a loaded span that has none: one shared dict, as the recorder shares its stamps.
+_EMPTY_STAMPS: Final[dict[str, str]] = {}
+#: Each kind's one string object.
+_KINDS_BY_NAME: Final[dict[str, str]] = {kind: kind for kind in KINDS}
 _OPT_STR: Final = (str, type(None))
 
 
