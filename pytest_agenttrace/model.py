@@ -370,7 +370,7 @@ class Trace:
         """The span with ``span_id`` or ``None``."""
         if span_id is None:
             return None
-        return self.index.by_id.get(span_id)
+        return self.index.get(span_id)
 
     @property
     def roots(self) -> list[Span]:
@@ -385,7 +385,7 @@ class Trace:
     def parent(self, span: Span | str) -> Span | None:
         """The parent span, or ``None`` for a root."""
         s = self._resolve(span)
-        return self.index.by_id.get(s.parent_id) if s.parent_id is not None else None
+        return self.index.get(s.parent_id) if s.parent_id is not None else None
 
     def ancestors(self, span: Span | str) -> list[Span]:
         """Ancestors from the parent up to the root."""

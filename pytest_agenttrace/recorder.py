@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from .exceptions import UsageError
-from .model import KINDS, Span, Trace, _SpanSlots, span_from_values
+from .model import KINDS, Span, Trace, TraceIndex, _SpanSlots, span_from_values
 from .sanitize import (
     _CLEAN_SCALARS,
     _LABELS,
@@ -1051,7 +1051,8 @@ class Recorder:
             started_at=self._started_at,
             metadata=clean(self.metadata, self.limits),
             versions=dict(sorted((redact_stamps(all_stamps) if self.limits.redact else all_stamps).items())),
-            spans=tuple(spans),
+            spans=(frozen := tuple(spans)),
+            _index=[TraceIndex(frozen, unique_ids=True)],  # one id per sequence number
         )
 
     def _finish_in_place(self, now: int) -> list[Span]:

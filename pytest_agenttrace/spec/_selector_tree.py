@@ -62,7 +62,7 @@ class Context:
 
     def below(self, ancestor_ids: frozenset[str]) -> Relation:
         """Keep the spans that have a proper ancestor in ``ancestor_ids``."""
-        by_id = self.index.by_id
+        lookup = self.index.get
         # memo[x]: x itself or one of its ancestors is in ancestor_ids
         memo: dict[str, bool] = {}
 
@@ -83,7 +83,7 @@ class Context:
                     if pid in ancestor_ids:
                         result = True
                         break
-                    parent = by_id.get(pid)
+                    parent = lookup(pid)
                     if parent is None:
                         break
                     memo[pid] = False  # provisional: a corrupt trace with a parent cycle ends here
@@ -99,12 +99,12 @@ class Context:
 
     def with_descendant_in(self, targets: Sequence[Span]) -> frozenset[str]:
         """Ids of the spans having a descendant among ``targets`` (one upward pass)."""
-        by_id = self.index.by_id
+        lookup = self.index.get
         marked: set[str] = set()
         for target in targets:
             pid = target.parent_id
             while pid is not None and pid not in marked:
-                parent = by_id.get(pid)
+                parent = lookup(pid)
                 if parent is None:
                     break
                 marked.add(pid)

@@ -170,3 +170,49 @@ def test_a_column_is_one_field_of_the_kinds_bucket_in_order(spans: tuple[Span, .
     index = TraceIndex(spans)
     assert index.column(kind, field) == [getattr(s, field) for s in spans if s.kind == kind]
     assert index.column(kind, field) is index.column(kind, field)
+
+
+def _probe_ids(spans: tuple[Span, ...]) -> list[Any]:
+    """Every id of ``spans`` and ids that look like one: padded, out of range, other digits, not a string."""
+    ids: list[Any] = [span.span_id for span in spans]
+    return [*ids, *(f"0{i}" for i in ids), "0", "-1", str(len(spans) + 1), "\u0663", "1_0", " 1", "x", "", None, 3]
+
+
+@given(span_lists())
+def test_get_is_the_id_maps_lookup(spans: tuple[Span, ...]) -> None:
+    """With or without the hint that ids are unique (given only when they are), as ``by_id.get``."""
+    expected = reference_index(spans)["by_id"]
+    unique = len({span.span_id for span in spans}) == len(spans)
+    for hinted in (False, True) if unique else (False,):
+        index = TraceIndex(spans, unique_ids=hinted)
+        for span_id in _probe_ids(spans):
+            found = index.get(span_id)
+            assert found is (expected.get(span_id) if isinstance(span_id, str) else None), span_id
+
+
+@given(traces(max_spans=25))
+def test_get_on_a_numbered_trace_builds_no_id_map(trace: Trace) -> None:
+    """The recorder's numbering ("1", "2", ... in start order) is read from the positions."""
+    spans = tuple(
+        span.replace(span_id=str(n), parent_id=None, scope=None, scope_path=[], links=[])
+        for n, span in enumerate(trace.spans, 1)
+    )
+    index = TraceIndex(spans, unique_ids=True)
+    for span in spans:
+        assert index.get(span.span_id) is span
+    assert "by_id" not in index.built()
+    assert index.get(str(len(spans) + 1)) is None
+
+
+def test_recorded_and_loaded_traces_know_their_ids_are_unique(tmp_path: Any) -> None:
+    from pytest_agenttrace.recorder import Recorder
+    from pytest_agenttrace.store import load_trace, save_trace
+
+    rec = Recorder("numbered")
+    with rec, rec.agent("a"), rec.tool("t"):
+        pass
+    trace = rec.finish()
+    assert trace.get_span("2") is trace.spans[1] and trace.parent(trace.spans[1]) is trace.spans[0]
+    assert "by_id" not in trace.index.built()
+    loaded = load_trace(save_trace(trace, tmp_path / "t.json"))
+    assert loaded.get_span("2") is loaded.spans[1] and "by_id" not in loaded.index.built()

@@ -70,9 +70,8 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
     consumers = list(filter(attrgetter("links"), trace.spans))
     if not consumers:
         return []
-    by_id = trace.index.by_id
     links = [link for span in consumers for link in span.links]
-    producers = list(map(by_id.get, links))
+    producers = list(map(trace.index.get, links))
     if not _any_bad(chain(consumers, producers), min_confidence, include_errors):
         return []  # no origin (the common case): nothing to order or follow
     involved: dict[str, Span] = {s.span_id: s for s in consumers}
