@@ -345,9 +345,20 @@ class Trace:
     metadata: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     spans: tuple[Span, ...] = ()
-    _index: list[TraceIndex] = field(default_factory=list, repr=False, compare=False)
+    # Not an argument: ``dataclasses.replace(trace, spans=...)`` must not carry the old spans' index along.
+    _index: list[TraceIndex] = field(default_factory=list, init=False, repr=False, compare=False)
 
     # -- index ---------------------------------------------------------------
+    @classmethod
+    def _with_unique_ids(cls, **fields: Any) -> Trace:
+        """A trace whose span ids its maker guarantees unique (the recorder, the trace-file loader).
+
+        Its index then finds spans by id without the map of every id where it can (:meth:`TraceIndex.get`).
+        """
+        trace = cls(**fields)
+        trace._index.append(TraceIndex(trace.spans, unique_ids=True))
+        return trace
+
     @property
     def index(self) -> TraceIndex:
         """The tree index, built on first use."""

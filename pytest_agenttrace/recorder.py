@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from .exceptions import UsageError
-from .model import KINDS, Span, Trace, TraceIndex, _SpanSlots, span_from_values
+from .model import KINDS, Span, Trace, _SpanSlots, span_from_values
 from .sanitize import (
     _CLEAN_SCALARS,
     _LABELS,
@@ -1045,14 +1045,13 @@ class Recorder:
                 last = s.versions
                 all_stamps.update(last)
         all_stamps.update(self._stamps)
-        return Trace(
+        return Trace._with_unique_ids(  # one id per sequence number
             trace_id=self.trace_id,
             name=self.name,
             started_at=self._started_at,
             metadata=clean(self.metadata, self.limits),
             versions=dict(sorted((redact_stamps(all_stamps) if self.limits.redact else all_stamps).items())),
-            spans=(frozen := tuple(spans)),
-            _index=[TraceIndex(frozen, unique_ids=True)],  # one id per sequence number
+            spans=tuple(spans),
         )
 
     def _finish_in_place(self, now: int) -> list[Span]:

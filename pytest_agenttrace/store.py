@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .exceptions import TraceFileError
-from .model import _SPAN_VALUES, FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace, TraceIndex, span_from_tuple
+from .model import _SPAN_VALUES, FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace, span_from_tuple
 
 try:  # optional speed-up
     import orjson as _orjson
@@ -256,15 +256,13 @@ def load_trace(path: str | os.PathLike[str], *, validate: bool = False) -> Trace
         data = load_trace_dict(path, check_spans=False)
         if validate:
             validate_trace_dict(data, where=where)
-        spans = _build_spans(data, where)
-        trace = Trace(
+        trace = Trace._with_unique_ids(  # _build_spans refuses a repeated id
             trace_id=data["trace_id"],
             name=data["name"],
             started_at=data["started_at"],
             metadata=data.get("metadata") or {},
             versions=data.get("versions") or {},
-            spans=spans,
-            _index=[TraceIndex(spans, unique_ids=True)],  # _build_spans refuses a repeated id
+            spans=_build_spans(data, where),
         )
         del data  # the parsed span dicts go now, before the collector sees them
     _check_top(trace, where)

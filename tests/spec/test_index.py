@@ -216,3 +216,12 @@ def test_recorded_and_loaded_traces_know_their_ids_are_unique(tmp_path: Any) -> 
     assert "by_id" not in trace.index.built()
     loaded = load_trace(save_trace(trace, tmp_path / "t.json"))
     assert loaded.get_span("2") is loaded.spans[1] and "by_id" not in loaded.index.built()
+
+
+def test_a_trace_replaced_with_other_spans_gets_its_own_index() -> None:
+    import dataclasses
+
+    trace = make_trace(node("agent", "coder", node("tool", "read_file")))
+    assert trace.get_span("2") is not None
+    other = dataclasses.replace(trace, spans=trace.spans[:1])
+    assert other.get_span("2") is None and other.index.spans == other.spans
