@@ -278,3 +278,30 @@ def test_a_test_whose_hook_raised_is_still_in_the_report(pytester: pytest.Pytest
     assert entries["test_hook.py::test_fails"]["message"].startswith("AssertionError: original failure")
     assert entries["test_hook.py::test_fails"]["data"]["trace"]["spans"][0]["name"] == "x"
     assert entries["test_hook.py::test_passes"]["data"]["trace"]["spans"][0]["name"] == "y"
+
+
+def test_report_redacts_the_texts_of_violations_a_hook_adds(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        f"""
+        def pytest_agenttrace_trace_finished(item, recorder, trace):
+            recorder.results.setdefault("violations", []).append(
+                {{"rule": "custom", "message": "saw {SECRET}", "found": "{SECRET}", "spans": [trace.spans[0].span_id],
+                  "details": {{"why": "{SECRET}"}}}}
+            )
+        """
+    )
+    pytester.makepyfile(
+        test_hooked="""
+        import pytest_agenttrace as at
+
+        def test_x(agenttrace):
+            with at.tool("x"):
+                pass
+        """
+    )
+    pytester.runpytest("--agenttrace-report=out/report.html").assert_outcomes(passed=1)
+    text = (pytester.path / "out" / "report.html").read_text(encoding="utf-8")
+    assert SECRET not in text
+    entry = entries_by_name(pytester.path / "out" / "report.html")["test_hooked.py::test_x"]
+    (violation,) = entry["data"]["violations"]
+    assert violation["message"] == "saw [REDACTED]" and violation["details"] == {"why": "[REDACTED]"}
