@@ -351,3 +351,33 @@ def test_bidi_overrides_and_invisible_characters_in_trace_data_are_shown_as_esca
         assert raw not in text
     assert "orch\\u202eevil" in text and "web\\u200bsearch" in text and "name\\u202eeman" in text
     assert report.problems() == []
+
+
+def test_a_trace_file_with_lone_surrogates_opens_without_errors(
+    browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from pytest_agenttrace import store
+    from pytest_agenttrace.cli import main
+
+    monkeypatch.setattr(store, "_orjson", None)  # orjson refuses to load it; the standard library reads it
+    trace = example_failure().to_dict()
+    trace["spans"][1]["name"] = "half \ud83d emoji"
+    trace["spans"][1]["agent"] = "agent\udfff"
+    trace["spans"][1]["output"] = {"text": "\ud83d"}
+    path = tmp_path / "surrogate.json"
+    path.write_text(json.dumps(trace))  # "\ud83d" escapes: valid JSON
+    target = tmp_path / "r.html"
+    assert main(["report", str(path), "-o", str(target)]) == 0
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(target.as_uri())
+    page.wait_for_function("window.agenttrace && window.agenttrace.ready", timeout=60_000)
+    page.locator(".tree .row", has_text="emoji").click()
+    assert page.locator(".tree .row").count() == len(trace["spans"])
+    assert "emoji" in page.text_content(".details .head")
+    assert errors == []
+    page.close()

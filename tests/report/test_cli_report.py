@@ -295,3 +295,28 @@ def test_report_with_spec_redacts_violations_and_span_ids_of_a_trace_file_that_i
     assert "leak_[REDACTED]" in data["violations"][0]["message"]
     assert data["violations"][0]["found"] is not None and "[REDACTED]" in data["violations"][0]["found"]
     assert data["selections"] == [{"selector": "[name^=leak]", "spans": [shown, "2"]}]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["orjson", "stdlib"])
+def test_report_of_a_trace_file_with_a_lone_surrogate_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fast: bool
+) -> None:
+    from pytest_agenttrace import store
+    from pytest_agenttrace.report import html
+
+    monkeypatch.setattr(store, "_orjson", None)  # orjson refuses to load it; the standard library reads it
+    if not fast:
+        monkeypatch.setattr(html, "_orjson", None)
+    span = _span_dict("1", None, "half \ud83d emoji", agent="a\udfff", output={"text": "\ud83d"})
+    path = _trace_file(tmp_path / "surrogate.json", [span], name="t\ud83d")  # written as "\\ud83d" escapes
+    assert "\\ud83d" in path.read_text(encoding="ascii")
+    out = tmp_path / "r.html"
+    assert main(["report", str(path), "-o", str(out), "--title", "title \ud83d"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    raw = out.read_bytes()
+    raw.decode("utf-8")  # valid UTF-8
+    assert b"<title>title \\ud83d</title>" in raw
+    (entry,) = entries_by_name(out).values()
+    assert entry["name"] == "t\ud83d"  # the escape reads back as the same string
+    span = entry["data"]["trace"]["spans"][0]
+    assert (span["name"], span["agent"], span["output"]) == ("half \ud83d emoji", "a\udfff", {"text": "\ud83d"})

@@ -262,3 +262,18 @@ def test_encode_record_gives_ids_one_redacted_text_in_the_trace_violations_and_s
     assert record["violations"][0]["details"] == {"origin": root["span_id"]}
     assert record["selections"][0]["spans"] == [tool["span_id"]]
     assert LEAK not in json.dumps(record) and other not in json.dumps(record)
+
+
+def test_a_lone_surrogate_is_written_as_an_escape() -> None:
+    trace = Trace(
+        trace_id="t",
+        name="t",
+        started_at="",
+        spans=(Span(span_id="1", parent_id=None, kind="tool", name="x\ud83d", input={"k\udc00": "\udfff"}),),
+    )
+    page = render_html([ReportEntry.from_trace(trace, name="n\ud800", message="m\udbff")], title="\ud83d")
+    page.encode("utf-8")  # no lone surrogate left: the page can be written
+    index, records = read_report(page)
+    assert (index["entries"][0]["name"], index["entries"][0]["message"]) == ("n\ud800", "m\udbff")
+    span = records[0]["trace"]["spans"][0]
+    assert span["name"] == "x\ud83d" and span["input"] == {"k\udc00": "\udfff"}
