@@ -139,6 +139,15 @@ def _text(value: Any) -> str | None:
     return redact_text(value if isinstance(value, str) else _dumps(value))
 
 
+def _violation_data(violation: Any) -> Mapping[str, Any]:
+    if isinstance(violation, Mapping):
+        return violation
+    if hasattr(violation, "to_dict"):
+        data: Mapping[str, Any] = violation.to_dict()
+        return data
+    return {"rule": type(violation).__name__, "message": str(violation)}
+
+
 def normalize_violation(violation: Any, *, ids: RedactedIds | None = None) -> dict[str, Any]:
     """A violation (spec ``Violation`` or its ``to_dict()``) as the page reads it.
 
@@ -148,13 +157,7 @@ def normalize_violation(violation: Any, *, ids: RedactedIds | None = None) -> di
     need not be clean); span ids read as ``ids`` (the trace's
     :class:`~pytest_agenttrace.report._clean.RedactedIds`) shows them.
     """
-    data: Mapping[str, Any]
-    if isinstance(violation, Mapping):
-        data = violation
-    elif hasattr(violation, "to_dict"):
-        data = violation.to_dict()
-    else:
-        data = {"rule": type(violation).__name__, "message": str(violation)}
+    data = _violation_data(violation)
     if ids is None:
         ids = RedactedIds()
     rule = redact_text(str(data.get("rule") or "violation"))
@@ -179,6 +182,36 @@ def normalize_violation(violation: Any, *, ids: RedactedIds | None = None) -> di
         "source": _text(data.get("source")),
         "details": clean(redacted_strings(shown, ids=ids)),
     }
+
+
+#: Violations of one rule whose texts a record keeps; past it, only the rule and the span ids (so the
+#: page still counts and flags every one).  40,000 violations of four rules made a 25 MB page of which
+#: 20 MB were violation texts, nearly all alike.
+MAX_VIOLATION_TEXTS: Final = 1000
+
+
+def _encode_violations(violations: Iterable[Any], ids: RedactedIds) -> list[dict[str, Any]]:
+    """Each violation normalised, the texts of each rule's first :data:`MAX_VIOLATION_TEXTS` only.
+
+    The rest read ``{"rule": ..., "spans": [...], "chain": [...], "cut": true}``
+    (``chain`` when not empty).
+    """
+    out: list[dict[str, Any]] = []
+    per_rule: dict[str, int] = {}
+    for violation in violations:
+        data = _violation_data(violation)
+        rule = redact_text(str(data.get("rule") or "violation"))
+        seen = per_rule[rule] = per_rule.get(rule, 0) + 1
+        if seen <= MAX_VIOLATION_TEXTS:
+            out.append(normalize_violation(data, ids=ids))
+            continue
+        short: dict[str, Any] = {"rule": rule, "spans": _span_ids(data.get("spans"), ids)}
+        chain = _span_ids(data.get("chain"), ids)
+        if chain:
+            short["chain"] = chain
+        short["cut"] = True
+        out.append(short)
+    return out
 
 
 def _label(value: Any) -> Any:
@@ -255,7 +288,8 @@ def encode_record(
 
     ``selections`` maps selector texts to the span ids they matched
     (computed in Python: the page filters by them but cannot evaluate
-    selectors itself).  Returns a small JSON-ready dict
+    selectors itself).  Violations beyond :data:`MAX_VIOLATION_TEXTS` of one
+    rule keep only their rule and span ids.  Returns a small JSON-ready dict
     ``{"summary": {...}, "json": "..."}``: the summary feeds the test list,
     the JSON string is embedded as it is.  Both survive pytest-xdist's report
     serialisation.
@@ -264,7 +298,7 @@ def encode_record(
         trace = Trace.from_dict(trace)
     ids = RedactedIds(span.span_id for span in trace.spans)
     payload = _trace_payload(trace, ids)
-    found = [normalize_violation(v, ids=ids) for v in violations]
+    found = _encode_violations(violations, ids)
     diffs = [redacted_strings(d) for d in snapshot_diffs]
     spans = payload["spans"]
     summary = {

@@ -381,3 +381,31 @@ def test_a_trace_file_with_lone_surrogates_opens_without_errors(
     assert "emoji" in page.text_content(".details .head")
     assert errors == []
     page.close()
+
+
+def test_many_violations_are_grouped_by_rule_and_every_one_stays_findable(open_report: Opener) -> None:
+    trace = generated_trace(400)
+    ids = [s.span_id for s in trace.spans]
+    # 1,000 violations naming one span, then 2,000 (past the texts a record keeps) naming 100 others.
+    loops = [{"rule": "loop", "message": f"call {n}", "spans": [ids[1]]} for n in range(1000)]
+    loops += [{"rule": "loop", "message": f"call {n}", "spans": [ids[2 + n % 100]]} for n in range(1000, 3000)]
+    single = {"rule": "single", "message": "only one", "spans": [ids[300]], "kind": "detect"}
+    report = open_report([ReportEntry.from_trace(trace, outcome="failed", violations=[single, *loops])])
+    page = report.page
+    assert "Violations (3001)" in page.text_content("#entry")
+    group = page.locator(".vgroup[data-rule=loop]")
+    assert group.locator(".vhead").text_content() == "\u25beloop3000 violations"
+    assert group.locator(".violation").count() == 20  # the first 20 of the rule ...
+    assert page.locator(".violation").count() == 21  # ... and the rule with one violation
+    assert page.evaluate("document.getElementsByTagName('*').length") < 3000
+    group.locator(".vmore button").click()
+    assert group.locator(".violation").count() == 120
+    assert group.locator(".vmore button").text_content() == "show 100 more (2880 not shown)"
+    group.locator(".vhead").click()  # folds the rule
+    assert group.locator(".vitems").is_hidden()
+    # Every violation's spans are flagged, also those whose text the record did not keep.
+    page.check(".filters input[type=checkbox]")
+    assert page.text_content(".filters .count:last-child") == f"102 of {len(ids)} spans match"
+    page.evaluate("window.agenttrace.view.activate(2999)")  # a violation whose text was not kept
+    assert timeline_highlight(report) == {ids[2 + 2998 % 100]}
+    assert report.problems() == []

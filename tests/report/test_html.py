@@ -277,3 +277,20 @@ def test_a_lone_surrogate_is_written_as_an_escape() -> None:
     assert (index["entries"][0]["name"], index["entries"][0]["message"]) == ("n\ud800", "m\udbff")
     span = records[0]["trace"]["spans"][0]
     assert span["name"] == "x\ud83d" and span["input"] == {"k\udc00": "\udfff"}
+
+
+def test_violations_past_the_cap_of_a_rule_keep_only_their_rule_and_spans() -> None:
+    from pytest_agenttrace.report.html import MAX_VIOLATION_TEXTS
+
+    many = [Violation(rule="loop", message=f"call {n}", spans=(str(n),), chain=("1", str(n))) for n in range(1500)]
+    few = [Violation(rule="other", message="m", spans=("1",))] * 3
+    record = encode_record(example_failure(), violations=[*many[:10], *few, *many[10:]])
+    assert record["summary"]["violations"] == 1503
+    found = json.loads(record["json"])["violations"]
+    assert len(found) == 1503
+    full = [v for v in found if not v.get("cut")]
+    assert len(full) == MAX_VIOLATION_TEXTS + 3 == 1003
+    assert [v["message"] for v in full if v["rule"] == "loop"] == [f"call {n}" for n in range(MAX_VIOLATION_TEXTS)]
+    cut = [v for v in found if v.get("cut")]
+    assert cut[0] == {"rule": "loop", "spans": ["1000"], "chain": ["1", "1000"], "cut": True}
+    assert [v["spans"] for v in cut] == [[str(n)] for n in range(1000, 1500)]

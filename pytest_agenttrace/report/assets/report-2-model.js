@@ -87,6 +87,17 @@
     return M;
   }
 
+  // The rules that flag span i, each once (a span may be named by thousands of violations of one rule).
+  function flagRules(M, i) {
+    var flags = M.flags.get(i), seen = new Set(), out = [];
+    if (!flags) return out;
+    for (var f = 0; f < flags.length; f++) {
+      var rule = String(M.violations[flags[f]].rule);
+      if (!seen.has(rule)) { seen.add(rule); out.push(rule); }
+    }
+    return out;
+  }
+
   // Version stamps that a span introduces (differ from its parent's): shown on its row.
   function newStamps(M, i) {
     var own = M.spans[i].versions;

@@ -108,9 +108,8 @@
     var name = add(row, el('span', 'name', s.name));
     name.title = String(s.name);
     newStamps(M, i).slice(0, 2).forEach(function (v) { add(row, el('span', 'vchip', v)).title = v; });
-    var flags = M.flags.get(i);
-    if (flags) {
-      var rules = flags.map(function (v) { return M.violations[v].rule; });
+    if (M.flags.has(i)) {
+      var rules = flagRules(M, i);
       var flag = add(row, el('span', 'flag', '! ' + rules.join(', ')));
       flag.title = rules.join('\n');
     }

@@ -12,12 +12,13 @@
     var flags = M.flags.get(i);
     if (flags) {
       add(body, el('h3', null, 'Flagged by'));
-      flags.forEach(function (v) {
+      flags.slice(0, 20).forEach(function (v) {
         var viol = M.violations[v];
         var box = add(body, el('div', 'finding'));
         add(box, el('b', null, viol.rule + ': '));
-        add(box, el('span', null, viol.message));
+        add(box, el('span', null, viol.cut ? '(text not kept in the report)' : viol.message));
       });
+      if (flags.length > 20) add(body, el('div', 'hint', '\u2026 ' + (flags.length - 20) + ' more'));
     }
     if (s.error || s.status !== 'ok') {
       add(body, el('h3', null, 'Error'));

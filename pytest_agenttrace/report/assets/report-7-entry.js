@@ -1,3 +1,76 @@
+  // The violations of a test, grouped by rule (in the order the rules first occur): each rule shows its
+  // first VIOLATIONS_FIRST, then VIOLATIONS_MORE more per click, so 40,000 violations cost a few hundred
+  // elements, not half a million.  Every one stays counted, flagged in the tree and reachable.
+  var VIOLATIONS_FIRST = 20;
+  var VIOLATIONS_MORE = 100;
+  function violationGroups(M) {
+    var groups = [], byRule = new Map();
+    M.violations.forEach(function (v, vi) {
+      var key = String(v.rule);
+      var g = byRule.get(key);
+      if (!g) { g = { rule: key, items: [], detector: false, cut: 0 }; byRule.set(key, g); groups.push(g); }
+      g.items.push(vi);
+      if (v.detector) g.detector = true;
+      if (v.cut) g.cut++;
+    });
+    return groups;
+  }
+  function violationItem(list, M, vi, g, activate, reveal) {
+    var v = M.violations[vi];
+    var li = add(list, el('li', 'violation'));
+    li.dataset.index = String(vi);
+    var line = add(li, el('div'));
+    if (v.detector) add(line, el('span', 'tag', 'detector'));
+    add(line, el('span', 'rule', v.rule));
+    if (v.cut) add(line, el('span', 'hint', 'text not kept: the report keeps the texts of the first ' + (g.items.length - g.cut) + ' violations of a rule'));
+    else add(line, el('span', null, v.message));
+    if (v.expected || v.found) add(li, el('div', 'ef', (v.expected ? 'expected: ' + v.expected : '') + (v.expected && v.found ? '  \u00b7  ' : '') + (v.found ? 'found: ' + v.found : '')));
+    if (v.details && Object.keys(v.details).length) add(li, el('div', 'ef mono more', shortText(v.details, 300)));
+    if (v.source) add(li, el('div', 'ef more', 'rule at ' + v.source));
+    var refs = add(li, el('div', 'spans'));
+    var chained = v.chain && v.chain.length;
+    var ids = chained ? v.chain : v.spans || [];
+    ids.slice(0, 50).forEach(function (id, k) {
+      var j = M.idx.get(String(id));
+      if (k) add(refs, el('span', 'arrow', chained ? '\u2192' : ''));
+      var b = add(refs, el('button', 'spanref', j === undefined ? '#' + id + ' (missing)' : M.spans[j].kind + ':' + shortText(M.spans[j].name, 40) + ' #' + id));
+      b.addEventListener('click', function (ev) { ev.stopPropagation(); activate(vi); if (j !== undefined) reveal(j); });
+    });
+    if (ids.length > 50) add(refs, el('span', 'hint', '\u2026 ' + (ids.length - 50) + ' more spans (highlighted when the violation is clicked)'));
+    li.addEventListener('click', function () { activate(vi); });
+    return li;
+  }
+  function renderViolations(list, M, activate, reveal) {
+    violationGroups(M).forEach(function (g) {
+      if (g.items.length === 1) { violationItem(list, M, g.items[0], g, activate, reveal); return; }
+      var group = add(list, el('li', 'vgroup'));
+      group.dataset.rule = g.rule;
+      var head = add(group, el('div', 'vhead'));
+      var tog = add(head, el('span', 'tog', '\u25be'));
+      if (g.detector) add(head, el('span', 'tag', 'detector'));
+      add(head, el('span', 'rule', g.rule));
+      add(head, el('span', 'hint', counted(g.items.length, 'violation')));
+      var items = add(group, el('ul', 'vitems'));
+      var shown = 0, more = null;
+      function showMore(n) {
+        if (more) { more.remove(); more = null; }
+        var end = Math.min(g.items.length, shown + n);
+        for (; shown < end; shown++) violationItem(items, M, g.items[shown], g, activate, reveal);
+        var left = g.items.length - shown;
+        if (!left) return;
+        more = add(items, el('li', 'vmore'));
+        var b = add(more, el('button', 'link', 'show ' + Math.min(left, VIOLATIONS_MORE) + ' more (' + left + ' not shown)'));
+        b.addEventListener('click', function (ev) { ev.stopPropagation(); showMore(VIOLATIONS_MORE); });
+      }
+      showMore(VIOLATIONS_FIRST);
+      head.addEventListener('click', function () {
+        var open = items.style.display === 'none';
+        items.style.display = open ? '' : 'none';
+        tog.textContent = open ? '\u25be' : '\u25b8';
+      });
+    });
+  }
+
   // One test's view: header, violations, snapshot diff, timeline, tree and details wired together.
   function renderEntry(host, entry, number) {
     clear(host);
@@ -46,27 +119,7 @@
       var vp = add(host, el('section', 'panel'));
       var vh = add(vp, el('h2', null, 'Violations (' + M.violations.length + ')'));
       add(vh, el('span', 'hint', 'click one to highlight its spans and chain'));
-      var list = add(vp, el('ul', 'violations'));
-      M.violations.forEach(function (v, vi) {
-        var li = add(list, el('li', 'violation'));
-        li.dataset.index = String(vi);
-        var line = add(li, el('div'));
-        if (v.detector) add(line, el('span', 'tag', 'detector'));
-        add(line, el('span', 'rule', v.rule));
-        add(line, el('span', null, v.message));
-        if (v.expected || v.found) add(li, el('div', 'ef', (v.expected ? 'expected: ' + v.expected : '') + (v.expected && v.found ? '  \u00b7  ' : '') + (v.found ? 'found: ' + v.found : '')));
-        if (v.details && Object.keys(v.details).length) add(li, el('div', 'ef mono more', shortText(v.details, 300)));
-        if (v.source) add(li, el('div', 'ef more', 'rule at ' + v.source));
-        var refs = add(li, el('div', 'spans'));
-        var ids = v.chain && v.chain.length ? v.chain : v.spans;
-        ids.forEach(function (id, k) {
-          var j = M.idx.get(String(id));
-          if (k) add(refs, el('span', 'arrow', v.chain && v.chain.length ? '\u2192' : ''));
-          var b = add(refs, el('button', 'spanref', j === undefined ? '#' + id + ' (missing)' : M.spans[j].kind + ':' + shortText(M.spans[j].name, 40) + ' #' + id));
-          b.addEventListener('click', function (ev) { ev.stopPropagation(); activate(vi); if (j !== undefined) reveal(j); });
-        });
-        li.addEventListener('click', function () { activate(vi); });
-      });
+      renderViolations(add(vp, el('ul', 'violations')), M, activate, reveal);
     }
     // Snapshot mismatches: the changed version stamps lead ("prompt v3 -> v4" is often the whole
     // story); open at once unless violations already explain the failure.
