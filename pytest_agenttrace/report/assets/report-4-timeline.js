@@ -190,7 +190,7 @@
     if (s.links.length) lines.push('consumed: ' + s.links.length + ' span(s)');
     if (this.M.consumers[i]) lines.push('feeds: ' + this.M.consumers[i].length + ' span(s)');
     if (this.M.flags.has(i)) lines.push('flagged: ' + flagRules(this.M, i).join(', '));
-    this.tip.textContent = visible(lines.join('\n'));
+    this.tip.textContent = lines.map(visible).join('\n');
     this.tip.style.display = 'block';
     this.tip.style.left = Math.min(ev.clientX + 14, window.innerWidth - 440) + 'px';
     this.tip.style.top = ev.clientY + 14 + 'px';

@@ -80,11 +80,11 @@
     add(head, el('span', 'badge o-' + entry.outcome, entry.outcome));
     add(head, el('span', 'title', entry.name));
     if (entry.duration !== null && entry.duration !== undefined) add(head, el('span', 'hint', 'test took ' + fmtDur(entry.duration * 1e9)));
-    if (entry.message) add(headPanel, el('pre', 'message', entry.message));
+    if (entry.message) add(headPanel, textBlock('pre', 'message', entry.message));
     if (entry.output) {
       var full = add(headPanel, el('details', 'output'));
       add(full, el('summary', 'hint', 'full pytest output'));
-      add(full, el('pre', 'message', entry.output));
+      add(full, textBlock('pre', 'message', entry.output));
     }
     if (entry.record === undefined || entry.record === null) {
       add(headPanel, el('div', 'panel-body hint', 'This test recorded no trace.'));
@@ -94,7 +94,7 @@
     var M = buildModel(record);
     var tr = M.trace;
     var facts = add(head, el('span', 'hint', counted(M.n, 'span') + ' \u00b7 ' + counted(M.agentNames.filter(function (a) { return a !== null; }).length, 'agent') + ' \u00b7 ' + fmtDur(M.t1 - M.t0)));
-    facts.title = 'trace ' + (tr.trace_id || '') + ' started ' + (tr.started_at || '');
+    setTitle(facts, 'trace ' + (tr.trace_id || '') + ' started ' + (tr.started_at || ''));
     var versions = tr.versions || {};
     var changed = new Set();
     M.diffs.forEach(function (d) {
@@ -108,7 +108,7 @@
       keys.forEach(function (k) {
         var isChanged = changed.has(k);
         var chip = add(stamps, el('span', 'stamp' + (isChanged ? ' changed' : ''), String(versions[k])));
-        chip.title = k + ' = ' + versions[k] + (isChanged ? ' (changed since the golden)' : '');
+        setTitle(chip, k + ' = ' + versions[k] + (isChanged ? ' (changed since the golden)' : ''));
       });
     }
     var meta = tr.metadata || {};

@@ -68,7 +68,7 @@
     }
   }
 
-  window.agenttrace = { ready: false, tti: null, errors: [], fmtDur: fmtDur };
+  window.agenttrace = { ready: false, tti: null, errors: [], fmtDur: fmtDur, visible: visible, shortText: shortText };
   window.addEventListener('error', function (ev) { window.agenttrace.errors.push(String(ev.message)); });
   try {
     main();
