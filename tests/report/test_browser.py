@@ -544,3 +544,20 @@ def test_free_text_search_reads_4000_characters_of_each_payload(open_report: Ope
     report.page.fill(".filters input[type=search]", "needle")
     report.page.press(".filters input[type=search]", "Enter")
     assert span_ids(report, ".tree .row.match") == ["1"]  # past the 4,000 characters is not searched (documented)
+
+
+def test_failure_messages_are_red_and_skip_reasons_are_notes(open_report: Opener) -> None:
+    trace = example_failure()
+    both = "AssertionError: the call failed\n\nerror in teardown: ZeroDivisionError: teardown broke"
+    report = open_report(
+        [
+            ReportEntry.from_trace(trace, name="t::both", outcome="error", message=both),
+            ReportEntry.from_trace(trace, name="t::skip", outcome="skipped", message="Skipped: not today"),
+        ]
+    )
+    page = report.page
+    assert page.text_content("pre.message") == both  # both failures, on their lines
+    assert page.locator("pre.message.note").count() == 0
+    page.locator(".tests tr", has_text="t::skip").click()
+    assert page.text_content("pre.message.note") == "Skipped: not today"
+    assert report.problems() == []

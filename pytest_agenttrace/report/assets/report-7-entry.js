@@ -80,7 +80,9 @@
     add(head, el('span', 'badge o-' + entry.outcome, entry.outcome));
     add(head, el('span', 'title', entry.name));
     if (entry.duration !== null && entry.duration !== undefined) add(head, el('span', 'hint', 'test took ' + fmtDur(entry.duration * 1e9)));
-    if (entry.message) add(headPanel, textBlock('pre', 'message', entry.message));
+    // A failure's message is red; a skip, xfail or xpass reason is a note.
+    var failing = entry.outcome === 'failed' || entry.outcome === 'error';
+    if (entry.message) add(headPanel, textBlock('pre', 'message' + (failing ? '' : ' note'), entry.message));
     if (entry.output) {
       var full = add(headPanel, el('details', 'output'));
       add(full, el('summary', 'hint', 'full pytest output'));
