@@ -561,3 +561,40 @@ def test_failure_messages_are_red_and_skip_reasons_are_notes(open_report: Opener
     page.locator(".tests tr", has_text="t::skip").click()
     assert page.text_content("pre.message.note") == "Skipped: not today"
     assert report.problems() == []
+
+
+def test_changing_the_address_fragment_opens_that_test(open_report: Opener) -> None:
+    trace = example_failure()
+    report = open_report(
+        [ReportEntry.from_trace(trace, name=f"t::test_{n}", outcome="passed") for n in range(3)], fragment="#t0"
+    )
+    page = report.page
+    assert page.text_content(".entry-head .title") == "t::test_0"
+    page.evaluate("location.hash = '#t2'")
+    page.wait_for_function("document.querySelector('.entry-head .title').textContent === 't::test_2'")
+    assert page.text_content(".tests tr.current .name") == "t::test_2"
+    page.go_back()  # the history entry the hash change made
+    page.wait_for_function("document.querySelector('.entry-head .title').textContent === 't::test_0'")
+    page.evaluate("location.hash = '#t99'")  # no such test: the page stays as it is
+    assert page.text_content(".entry-head .title") == "t::test_0"
+    assert report.problems() == []
+
+
+def test_a_very_long_test_id_is_cut_in_the_middle_with_the_whole_id_at_hand(open_report: Opener) -> None:
+    long_id = "tests/test_x.py::test_param[" + "ab\u200b" * 1000 + "-end]"
+    report = open_report([ReportEntry.from_trace(example_failure(), name=long_id, outcome="failed")])
+    page = report.page
+    shown = long_id.replace("\u200b", "\\u200b")
+    for selector in (".tests tr .name", ".entry-head .title"):
+        text = page.text_content(selector)
+        assert len(text) <= 160 and "…" in text
+        head, tail = text.split("…")
+        assert shown.startswith(head) and shown.endswith(tail) and tail.endswith("-end]")
+        assert page.get_attribute(selector, "title") == shown
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["height"] < 70  # a few lines, not fifteen
+    page.click(".entry-head .title")  # the whole id, to select and copy
+    assert page.text_content(".entry-head .title") == shown
+    page.click(".entry-head .title")
+    assert len(page.text_content(".entry-head .title")) <= 160
+    assert report.problems() == []

@@ -122,6 +122,12 @@
     if (t.length <= limit) return t;
     return t.slice(0, span(t, Math.max(limit - 1, 0))[0]) + '\u2026';
   }
+  // The middle of a long text left out ("tests/test_x.py::test[aaa\u2026zzz]"): both ends stay readable.
+  function cutMiddle(t, limit) {
+    if (t.length <= limit) return t;
+    var keep = Math.max(limit - 1, 2), tail = Math.floor(keep * 0.4);
+    return t.slice(0, span(t, keep - tail)[0]) + '\u2026' + t.slice(span(t, t.length - tail)[1]);
+  }
   // One line for any value: strings as they are, other values as compact JSON, escaped and cut.
   function shortText(value, limit) {
     var t = typeof value === 'string' ? value : JSON.stringify(value);

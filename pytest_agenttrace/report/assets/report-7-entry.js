@@ -71,6 +71,20 @@
     });
   }
 
+  // A test id as shown in the list and the header: at most NAME_CHARS characters, cut in the middle.
+  var NAME_CHARS = 160;
+  function testName(parent, tag, cls, name) {
+    var shown = visible(name);
+    var node = add(parent, el(tag, cls));
+    node.textContent = cutMiddle(shown, NAME_CHARS);
+    if (shown.length > NAME_CHARS) {
+      setTitle(node, shown);
+      node.dataset.full = shown;
+      node.classList.add('cut');
+    }
+    return node;
+  }
+
   // One test's view: header, violations, snapshot diff, timeline, tree and details wired together.
   function renderEntry(host, entry, number) {
     clear(host);
@@ -78,7 +92,15 @@
     var headPanel = add(host, el('section', 'panel'));
     var head = add(headPanel, el('div', 'entry-head'));
     add(head, el('span', 'badge o-' + entry.outcome, entry.outcome));
-    add(head, el('span', 'title', entry.name));
+    // A very long test id (a parametrize id of thousands of characters) is cut in the middle; the whole
+    // id is in the tooltip, and a click shows it in full (to select and copy it) or cuts it again.
+    var title = testName(head, 'span', 'title', entry.name);
+    if (title.dataset.full) {
+      title.addEventListener('click', function () {
+        var full = title.classList.toggle('full');
+        title.textContent = full ? title.dataset.full : cutMiddle(title.dataset.full, NAME_CHARS);
+      });
+    }
     if (entry.duration !== null && entry.duration !== undefined) add(head, el('span', 'hint', 'test took ' + fmtDur(entry.duration * 1e9)));
     // A failure's message is red; a skip, xfail or xpass reason is a note.
     var failing = entry.outcome === 'failed' || entry.outcome === 'error';
