@@ -40,21 +40,29 @@ class RedactedIds:
     depends only on the ids and the order they come in.
     """
 
-    __slots__ = ("_changed", "_given", "_taken")
+    __slots__ = ("_changed", "_given", "_kept", "_taken")
 
     def __init__(self, ids: Iterable[Any] = ()) -> None:
         #: The ids whose text changes, with their text (a clean id is its own text: not stored).
         self._changed: dict[str, str] = {}
         #: The texts given to changed ids.
         self._given: set[str] = set()
+        #: Ids known to keep their text (clean span ids, and clean ids asked for since).
+        self._kept: set[str] = set()
         #: Every text some id has: the span ids as given, and the texts given to changed ids.
         self._taken: set[str] = set()
+        texts = [ident if type(ident) is str else str(ident) for ident in ids]
+        self._taken.update(texts)
+        joined = "\n".join(texts)
+        if redact_text(joined) == joined:  # one scan for the common case: no id holds a secret
+            self._kept.update(texts)
+            return
         dirty: list[str] = []
-        for ident in ids:
-            text = str(ident)
-            self._taken.add(text)
+        for text in texts:
             if redact_text(text) != text:
                 dirty.append(text)
+            else:
+                self._kept.add(text)
         for text in dirty:
             self._assign(text, redact_text(text))
 
@@ -79,20 +87,30 @@ class RedactedIds:
 
     def __call__(self, ident: Any) -> Any:
         """The text ``ident`` is shown as (``None`` stays ``None``)."""
+        if type(ident) is str and ident in self._kept:  # the common case first: a clean span id
+            return ident
         if ident is None:
             return None
         text = ident if isinstance(ident, str) else str(ident)
         out = self._changed.get(text)
         if out is not None:
             return out
+        if text in self._kept:
+            return text
         base = redact_text(text)
         if base == text and text not in self._given:  # clean, and no redacted id reads like it
             self._taken.add(text)
+            self._kept.add(text)
             return text
         return self._assign(text, base)
 
-    def many(self, idents: Iterable[Any]) -> list[Any]:
-        """:meth:`__call__` for each of ``idents``."""
+    def many(self, idents: list[Any]) -> list[Any]:
+        """:meth:`__call__` for each of ``idents`` (``idents`` itself when every one keeps its text)."""
+        try:
+            if self._kept.issuperset(idents):  # the common case, checked at C speed
+                return idents
+        except TypeError:  # an id that is not even hashable (a hand-made file): each is made text below
+            pass
         return [self(ident) for ident in idents]
 
 

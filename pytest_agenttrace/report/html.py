@@ -35,7 +35,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
-from ..model import Span, Trace
+from ..model import KINDS, Span, Trace
 from ..sanitize import clean, redact_label, redact_text
 from ..store import write_atomic
 from ._clean import RedactedIds, redacted_strings
@@ -216,7 +216,10 @@ def _encode_violations(violations: Iterable[Any], ids: RedactedIds) -> list[dict
 
 def _label(value: Any) -> Any:
     """A name, agent, kind or status, redacted (labels repeat from span to span: cached)."""
-    return redact_label(value) if isinstance(value, str) else value
+    return redact_label(value) if type(value) is str else value
+
+
+_KINDS: Final = frozenset(KINDS)
 
 
 def _span_payload(span: Span, ids: RedactedIds) -> dict[str, Any]:
@@ -226,14 +229,14 @@ def _span_payload(span: Span, ids: RedactedIds) -> dict[str, Any]:
     :func:`~pytest_agenttrace.sanitize.clean` (a no-op on what the recorder wrote,
     a safeguard for trace files from elsewhere).
     """
-    changed = ids.changed
+    kind = span.kind
     out: dict[str, Any] = {
-        "span_id": ids(span.span_id) if changed else span.span_id,
-        "kind": _label(span.kind),
+        "span_id": ids(span.span_id),
+        "kind": kind if kind in _KINDS else _label(kind),
         "name": _label(span.name),
     }
     if span.parent_id is not None:
-        out["parent_id"] = ids(span.parent_id) if changed else span.parent_id
+        out["parent_id"] = ids(span.parent_id)
     if span.agent is not None:
         out["agent"] = _label(span.agent)
     if span.scope is not None:

@@ -116,3 +116,8 @@ def test_export_of_a_trace_file_that_is_not_clean_redacts_ids_alike(
     parent = back.parent(tool)
     assert parent is not None and parent.name == "d"  # the tree survived the redaction
     assert tool.scope == parent.span_id
+
+
+def test_ids_of_odd_types_become_text() -> None:
+    ids = RedactedIds(["1", 2])
+    assert ids.many(["1", 2, ["x"]]) == ["1", "2", "['x']"]
