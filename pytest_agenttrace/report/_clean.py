@@ -144,10 +144,12 @@ def sanitized_span(span: Span, ids: RedactedIds | None = None) -> Span:
     return span.replace(
         span_id=ids(span.span_id),
         parent_id=ids(span.parent_id),
+        kind=_text(span.kind),
         name=_text(span.name),
         agent=_text(span.agent),
         scope=ids(span.scope),
         scope_path=ids.many(span.scope_path),
+        status=_text(span.status),
         error=clean(span.error) if span.error is not None else None,
         input=clean(span.input) if span.input is not None else None,
         output=clean(span.output) if span.output is not None else None,

@@ -82,6 +82,12 @@ def test_sanitized_redacts_ids_alike_everywhere_so_the_tree_stays_intact() -> No
     assert [s.span_id for s in trace.children(d.span_id)] == ["x"]
 
 
+def test_sanitized_redacts_kind_and_status_too() -> None:
+    span = Span(span_id="1", parent_id=None, kind=f"k-{KEY}", name="n", status=f"s-{KEY}")
+    clean = sanitized(Trace(trace_id="t", name="t", started_at="", spans=(span,))).spans[0]
+    assert (clean.kind, clean.status) == ("k-[REDACTED]", "s-[REDACTED]")
+
+
 def test_sanitized_leaves_a_clean_trace_equal() -> None:
     from pytest_agenttrace.report._samples import example_failure
 
