@@ -27,6 +27,7 @@ import html as _html
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata, resources
@@ -34,10 +35,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
-from ..model import Span, Trace
-from ..sanitize import clean, redact_text
+from ..model import KINDS, Span, Trace
+from ..sanitize import clean, redact_label, redact_text
 from ..store import write_atomic
-from ._clean import redacted_strings
+from ._clean import RedactedIds, redacted_strings
 
 __all__ = ["ReportEntry", "encode_record", "normalize_violation", "render_html", "write_html"]
 
@@ -59,12 +60,32 @@ _ESCAPES: Final = (
 )
 
 
+#: A UTF-16 surrogate: only a lone one can be in a Python string (a JSON ``"\\ud83d"`` loads as one),
+#: and it has no UTF-8 encoding.
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def _without_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate written as a ``\\udXXX`` escape (JSON and the page read it back)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")  # a C-speed check for the common case: nothing to do
+    except UnicodeEncodeError:
+        return _SURROGATE.sub(_escape_surrogate, text)
+    return text
+
+
 def _escape_json(text: str) -> str:
-    """Make JSON text safe inside ``<script>``: the escaped characters only occur in strings."""
+    """Make JSON text safe inside ``<script>`` and encodable: the escaped characters only occur in strings."""
     for raw, escaped in _ESCAPES:
         if raw in text:
             text = text.replace(raw, escaped)
-    return text
+    return _without_surrogates(text)
 
 
 def _dumps(value: Any) -> str:
@@ -73,10 +94,13 @@ def _dumps(value: Any) -> str:
             return str(_orjson.dumps(value, default=str, option=_orjson.OPT_NON_STR_KEYS).decode("utf-8"))
         except TypeError:
             pass  # e.g. integers beyond 64 bits: the standard library copes
+    # orjson refuses lone surrogates (a trace file may hold one: "\\ud83d" is valid JSON); the standard
+    # library keeps them, and they are written as escapes.
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
     except ValueError:  # NaN or infinity somewhere: JSON.parse would reject the page's data
-        return json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"), default=str)
+        text = json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"), default=str)
+    return _without_surrogates(text)
 
 
 def _finite(value: Any) -> Any:
@@ -89,84 +113,140 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _span_ids(value: Any) -> list[str]:
-    """Span ids from a list of ids or of span-like dicts (``span_id`` / ``id``)."""
+def _span_ids(value: Any, ids: RedactedIds | None = None) -> list[str]:
+    """Span ids from a list of ids or of span-like dicts (``span_id`` / ``id``), as ``ids`` shows them."""
     if value is None:
         return []
     if isinstance(value, (str, int)):
-        return [str(value)]
+        value = [value]
     out: list[str] = []
     for item in value:
         if isinstance(item, Mapping):
             ident = item.get("span_id", item.get("id"))
-            if ident is not None:
-                out.append(str(ident))
         elif hasattr(item, "span_id"):
-            out.append(str(item.span_id))
-        elif item is not None:
-            out.append(str(item))
+            ident = item.span_id
+        else:
+            ident = item
+        if ident is not None:
+            out.append(str(ident) if ids is None else ids(str(ident)))
     return out
 
 
 def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return _dumps(value)
+    """A violation field as redacted text (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    return redact_text(value if isinstance(value, str) else _dumps(value))
 
 
-def normalize_violation(violation: Any) -> dict[str, Any]:
+def _violation_data(violation: Any) -> Mapping[str, Any]:
+    if isinstance(violation, Mapping):
+        return violation
+    if hasattr(violation, "to_dict"):
+        data: Mapping[str, Any] = violation.to_dict()
+        return data
+    return {"rule": type(violation).__name__, "message": str(violation)}
+
+
+def normalize_violation(violation: Any, *, ids: RedactedIds | None = None) -> dict[str, Any]:
     """A violation (spec ``Violation`` or its ``to_dict()``) as the page reads it.
 
     ``detector`` names the failure-mode detector behind a ``detect`` rule
     (``None`` for other rules), so the page can mark detector findings.
+    Every text is redacted (a violation quotes the trace, and a trace file
+    need not be clean); span ids read as ``ids`` (the trace's
+    :class:`~pytest_agenttrace.report._clean.RedactedIds`) shows them.
     """
-    data: Mapping[str, Any]
-    if isinstance(violation, Mapping):
-        data = violation
-    elif hasattr(violation, "to_dict"):
-        data = violation.to_dict()
-    else:
-        data = {"rule": type(violation).__name__, "message": str(violation)}
-    rule = str(data.get("rule") or "violation")
+    data = _violation_data(violation)
+    if ids is None:
+        ids = RedactedIds()
+    rule = redact_text(str(data.get("rule") or "violation"))
     details = data.get("details")
     details = dict(details) if isinstance(details, Mapping) else {}
     detector = data.get("detector") or details.get("detector")
     if not isinstance(detector, str):
         detector = rule if data.get("kind") == "detect" or detector is True else None
+    else:
+        detector = redact_text(detector)
+    shown = {k: v for k, v in details.items() if k != "detector"}
     return {
         "rule": rule,
-        "message": str(data.get("message") or ""),
+        "message": redact_text(str(data.get("message") or "")),
         "description": _text(data.get("description")),
-        "spans": _span_ids(data.get("spans")),
-        "chain": _span_ids(data.get("chain")),
+        "spans": _span_ids(data.get("spans"), ids),
+        "chain": _span_ids(data.get("chain"), ids),
         "expected": _text(data.get("expected")) or None,
         "found": _text(data.get("found")) or None,
         "detector": detector,
         "kind": _text(data.get("kind")) or None,
         "source": _text(data.get("source")),
-        "details": {k: v for k, v in details.items() if k != "detector"},
+        "details": clean(redacted_strings(shown, ids=ids)),
     }
 
 
-def _span_payload(span: Span) -> dict[str, Any]:
+#: Violations of one rule whose texts a record keeps; past it, only the rule and the span ids (so the
+#: page still counts and flags every one).  40,000 violations of four rules made a 25 MB page of which
+#: 20 MB were violation texts, nearly all alike.
+MAX_VIOLATION_TEXTS: Final = 1000
+
+
+def _encode_violations(violations: Iterable[Any], ids: RedactedIds) -> list[dict[str, Any]]:
+    """Each violation normalised, the texts of each rule's first :data:`MAX_VIOLATION_TEXTS` only.
+
+    The rest read ``{"rule": ..., "spans": [...], "chain": [...], "cut": true}``
+    (``chain`` when not empty).
+    """
+    out: list[dict[str, Any]] = []
+    per_rule: dict[str, int] = {}
+    for violation in violations:
+        data = _violation_data(violation)
+        rule = redact_text(str(data.get("rule") or "violation"))
+        seen = per_rule[rule] = per_rule.get(rule, 0) + 1
+        if seen <= MAX_VIOLATION_TEXTS:
+            out.append(normalize_violation(data, ids=ids))
+            continue
+        short: dict[str, Any] = {"rule": rule, "spans": _span_ids(data.get("spans"), ids)}
+        chain = _span_ids(data.get("chain"), ids)
+        if chain:
+            short["chain"] = chain
+        short["cut"] = True
+        out.append(short)
+    return out
+
+
+def _label(value: Any) -> Any:
+    """A name, agent, kind or status, redacted (labels repeat from span to span: cached)."""
+    return redact_label(value) if type(value) is str else value
+
+
+_KINDS: Final = frozenset(KINDS)
+
+
+def _span_payload(span: Span, ids: RedactedIds) -> dict[str, Any]:
     """A span's contract dict without the fields that hold their default (the page restores them).
 
-    Names are redacted and payloads pass through :func:`~pytest_agenttrace.sanitize.clean`
-    (a no-op on what the recorder wrote, a safeguard for trace files from elsewhere).
+    Names are redacted, ids read as ``ids`` shows them and payloads pass through
+    :func:`~pytest_agenttrace.sanitize.clean` (a no-op on what the recorder wrote,
+    a safeguard for trace files from elsewhere).
     """
-    out: dict[str, Any] = {"span_id": span.span_id, "kind": span.kind, "name": redact_text(span.name)}
+    kind = span.kind
+    out: dict[str, Any] = {
+        "span_id": ids(span.span_id),
+        "kind": kind if kind in _KINDS else _label(kind),
+        "name": _label(span.name),
+    }
     if span.parent_id is not None:
-        out["parent_id"] = span.parent_id
+        out["parent_id"] = ids(span.parent_id)
     if span.agent is not None:
-        out["agent"] = redact_text(span.agent)
+        out["agent"] = _label(span.agent)
     if span.scope is not None:
-        out["scope"] = span.scope
+        out["scope"] = ids(span.scope)
     if span.scope_path:
-        out["scope_path"] = span.scope_path
+        out["scope_path"] = ids.many(span.scope_path)
     out["start_ns"] = span.start_ns
     out["end_ns"] = span.end_ns
     if span.status != "ok":
-        out["status"] = span.status
+        out["status"] = _label(span.status)
     for key in ("error", "input", "output", "context"):
         value = getattr(span, key)
         if value is not None:
@@ -176,24 +256,27 @@ def _span_payload(span: Span) -> dict[str, Any]:
     if span.versions:
         out["versions"] = redacted_strings(span.versions)
     if span.links:
-        out["links"] = span.links
+        out["links"] = ids.many(span.links)
     if span.events:
         out["events"] = clean(span.events)
     return out
 
 
-def _trace_payload(trace: Trace | Mapping[str, Any]) -> dict[str, Any]:
+def _trace_payload(trace: Trace | Mapping[str, Any], ids: RedactedIds | None = None) -> dict[str, Any]:
     """The trace-file dict with default span fields left out."""
     if not isinstance(trace, Trace):
         trace = Trace.from_dict(trace)
-    # A trace file need not be clean: names are redacted and payloads cleaned so nothing secret reaches the page.
+    if ids is None:
+        ids = RedactedIds(span.span_id for span in trace.spans)
+    # A trace file need not be clean: names and ids are redacted and payloads cleaned so nothing secret
+    # reaches the page.
     return {
         "trace_id": redact_text(trace.trace_id),
         "name": redact_text(trace.name),
-        "started_at": trace.started_at,
+        "started_at": _text(trace.started_at),
         "metadata": redacted_strings(trace.metadata),
         "versions": redacted_strings(trace.versions),
-        "spans": [_span_payload(span) for span in trace.spans],
+        "spans": [_span_payload(span, ids) for span in trace.spans],
     }
 
 
@@ -208,14 +291,18 @@ def encode_record(
 
     ``selections`` maps selector texts to the span ids they matched
     (computed in Python: the page filters by them but cannot evaluate
-    selectors itself).  Returns a small JSON-ready dict
+    selectors itself).  Violations beyond :data:`MAX_VIOLATION_TEXTS` of one
+    rule keep only their rule and span ids.  Returns a small JSON-ready dict
     ``{"summary": {...}, "json": "..."}``: the summary feeds the test list,
     the JSON string is embedded as it is.  Both survive pytest-xdist's report
     serialisation.
     """
-    found = [normalize_violation(v) for v in violations]
-    diffs = [dict(d) for d in snapshot_diffs]
-    payload = _trace_payload(trace)
+    if not isinstance(trace, Trace):
+        trace = Trace.from_dict(trace)
+    ids = RedactedIds(span.span_id for span in trace.spans)
+    payload = _trace_payload(trace, ids)
+    found = _encode_violations(violations, ids)
+    diffs = [redacted_strings(d) for d in snapshot_diffs]
     spans = payload["spans"]
     summary = {
         "spans": len(spans),
@@ -225,7 +312,10 @@ def encode_record(
         "snapshot_diffs": len(diffs),
         "trace_name": payload.get("name"),
     }
-    chosen = [{"selector": text, "spans": _span_ids(ids)} for text, ids in (selections or {}).items()]
+    chosen = [
+        {"selector": redact_text(str(text)), "spans": _span_ids(matched, ids)}
+        for text, matched in (selections or {}).items()
+    ]
     text = _dumps({"trace": payload, "violations": found, "snapshot_diffs": diffs, "selections": chosen})
     return {"summary": summary, "json": text}
 
@@ -342,7 +432,7 @@ def render_html(
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="referrer" content="no-referrer">',
-        f"<title>{_html.escape(title)}</title>",
+        f"<title>{_html.escape(_without_surrogates(title))}</title>",
         f"<style>{style}</style></head>\n<body>",
         '<div id="app"><noscript>This report needs JavaScript to draw the traces.</noscript></div>\n',
         f'<script type="application/json" id="agenttrace-index">{_escape_json(_dumps(meta))}</script>\n',

@@ -79,10 +79,19 @@ class ReportCollector:
             entry = self.tests[report.nodeid] = _TestEntry(report.nodeid)
         entry.duration += float(getattr(report, "duration", 0.0) or 0.0)
         entry.outcome = _merge_outcome(entry.outcome, report)
-        if report.failed and entry.output is None:  # pytest's text may quote secrets: redacted here
-            entry.output = _cap(scrub_known_secrets(report.longreprtext))
+        if report.failed:  # pytest's text may quote secrets: redacted here
+            output = scrub_known_secrets(report.longreprtext)
             crash = getattr(report.longrepr, "reprcrash", None)
-            entry.message = _cap(scrub_known_secrets(str(crash.message))) if crash is not None else entry.output
+            message = scrub_known_secrets(str(crash.message)) if crash is not None else output
+            if entry.output is None:
+                entry.output, entry.message = _cap(output), _cap(message)
+            else:  # a failed test whose teardown fails too: both failures are shown
+                entry.output = _cap(f"{entry.output}\n\n---- error in {report.when} ----\n{output}")
+                entry.message = _cap(f"{entry.message}\n\nerror in {report.when}: {message}")
+        elif entry.message is None and (reason := _reason(report)) is not None:
+            entry.message = _cap(scrub_known_secrets(reason))
+            if report.longrepr is not None and not isinstance(report.longrepr, tuple):  # an xfail's failure
+                entry.output = _cap(scrub_known_secrets(report.longreprtext))
         record = getattr(report, _ATTRIBUTE, None)
         if isinstance(record, dict):
             entry.record = record
@@ -126,6 +135,19 @@ COLLECTOR_KEY: Final = pytest.StashKey[ReportCollector]()
 
 def _cap(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "\n… (cut)"
+
+
+def _reason(report: pytest.TestReport) -> str | None:
+    """Why a test skipped, xfailed or xpassed (``Skipped: not today``, ``xfailed: known bug``), else ``None``."""
+    if hasattr(report, "wasxfail"):
+        label = "xfailed" if report.skipped else "xpassed"
+        reason = str(report.wasxfail)
+        text = f"{label}: {reason}" if reason else label
+        crash = getattr(report.longrepr, "reprcrash", None)
+        return text if crash is None else f"{text}\n{crash.message}"
+    if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        return str(report.longrepr[2])
+    return None
 
 
 def _merge_outcome(current: str, report: pytest.TestReport) -> str:

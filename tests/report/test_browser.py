@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -350,4 +351,250 @@ def test_bidi_overrides_and_invisible_characters_in_trace_data_are_shown_as_esca
     for raw in ("\u202e", "\u200b", "\u2066"):
         assert raw not in text
     assert "orch\\u202eevil" in text and "web\\u200bsearch" in text and "name\\u202eeman" in text
+    assert report.problems() == []
+
+
+def test_a_trace_file_with_lone_surrogates_opens_without_errors(
+    browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from pytest_agenttrace import store
+    from pytest_agenttrace.cli import main
+
+    monkeypatch.setattr(store, "_orjson", None)  # orjson refuses to load it; the standard library reads it
+    trace = example_failure().to_dict()
+    trace["spans"][1]["name"] = "half \ud83d emoji"
+    trace["spans"][1]["agent"] = "agent\udfff"
+    trace["spans"][1]["output"] = {"text": "\ud83d"}
+    path = tmp_path / "surrogate.json"
+    path.write_text(json.dumps(trace))  # "\ud83d" escapes: valid JSON
+    target = tmp_path / "r.html"
+    assert main(["report", str(path), "-o", str(target)]) == 0
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(target.as_uri())
+    page.wait_for_function("window.agenttrace && window.agenttrace.ready", timeout=60_000)
+    page.locator(".tree .row", has_text="emoji").click()
+    assert page.locator(".tree .row").count() == len(trace["spans"])
+    assert "half \\ud83d emoji" in page.text_content(".details .head")  # shown as an escape
+    agents = page.eval_on_selector_all(".filters select[aria-label=agent] option", "os => os.map(o => o.text)")
+    assert "agent\\udfff" in agents
+    assert errors == []
+    page.close()
+
+
+def test_many_violations_are_grouped_by_rule_and_every_one_stays_findable(open_report: Opener) -> None:
+    trace = generated_trace(400)
+    ids = [s.span_id for s in trace.spans]
+    # 1,000 violations naming one span, then 2,000 (past the texts a record keeps) naming 100 others.
+    loops = [{"rule": "loop", "message": f"call {n}", "spans": [ids[1]]} for n in range(1000)]
+    loops += [{"rule": "loop", "message": f"call {n}", "spans": [ids[2 + n % 100]]} for n in range(1000, 3000)]
+    single = {"rule": "single", "message": "only one", "spans": [ids[300]], "kind": "detect"}
+    report = open_report([ReportEntry.from_trace(trace, outcome="failed", violations=[single, *loops])])
+    page = report.page
+    assert "Violations (3001)" in page.text_content("#entry")
+    group = page.locator(".vgroup[data-rule=loop]")
+    assert group.locator(".vhead").text_content() == "\u25beloop3000 violations"
+    assert group.locator(".violation").count() == 20  # the first 20 of the rule ...
+    assert page.locator(".violation").count() == 21  # ... and the rule with one violation
+    assert page.evaluate("document.getElementsByTagName('*').length") < 3000
+    group.locator(".vmore button").click()
+    assert group.locator(".violation").count() == 120
+    assert group.locator(".vmore button").text_content() == "show 100 more (2880 not shown)"
+    group.locator(".vhead").click()  # folds the rule
+    assert group.locator(".vitems").is_hidden()
+    # Every violation's spans are flagged, also those whose text the record did not keep.
+    page.check(".filters input[type=checkbox]")
+    assert page.text_content(".filters .count:last-child") == f"102 of {len(ids)} spans match"
+    page.evaluate("window.agenttrace.view.activate(2999)")  # a violation whose text was not kept
+    assert timeline_highlight(report) == {ids[2 + 2998 % 100]}
+    assert report.problems() == []
+
+
+# The characters the page shows as escapes (as the terminal does), as a Python pattern: what the page
+# shows must hold none of them (newlines and tabs are kept in blocks of text only).
+UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u2028\u2029\u202a-\u202e\u2060-\u206f\u3164\ud800-\udfff\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+LOOKALIKES = {  # an agent name that shows as "coder" unless escaped -> how the page shows it
+    "coder\U000e0041\U000e0042": "coder\\U000e0041\\U000e0042",
+    "coder\u00ad": "coder\\xad",
+    "coder\u2063": "coder\\u2063",
+    "coder\u180e": "coder\\u180e",
+    "coder\ufe0f": "coder\\ufe0f",
+    "\u3164coder": "\\u3164coder",
+    "coder\x1b[31m": "coder\\x1b[31m",
+    "coder\u202e": "coder\\u202e",
+}
+
+
+def lookalike_trace() -> Trace:
+    spans = [Span(span_id="1", parent_id=None, kind="agent", name="orchestrator", agent="orchestrator")]
+    for number, agent in enumerate(LOOKALIKES, 2):
+        spans.append(
+            Span(
+                span_id=str(number),
+                parent_id="1",
+                kind="tool",
+                name=f"run {agent}",
+                agent=agent,
+                start_ns=number * 10,
+                end_ns=number * 10 + 5,
+                versions={"prompt:x": f"x@{agent}"},
+                input={"who": agent},
+                output="line one\nline\u200btwo",
+            )
+        )
+    return Trace(trace_id="t", name="lookalikes", started_at="", spans=tuple(spans))
+
+
+def test_invisible_characters_show_as_escapes_in_menus_tree_timeline_and_tooltips(browser: Any, tmp_path: Path) -> None:
+    from pytest_agenttrace.report.html import write_html
+
+    path = write_html(tmp_path / "r.html", [ReportEntry.from_trace(lookalike_trace(), outcome="failed")])
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # Record what the timeline draws on its canvas.
+    page.add_init_script(
+        "window.__drawn = []; const fill = CanvasRenderingContext2D.prototype.fillText;"
+        "CanvasRenderingContext2D.prototype.fillText = function (t, ...rest) {"
+        " window.__drawn.push(String(t)); return fill.call(this, t, ...rest); };"
+    )
+    page.goto(path.as_uri())
+    page.wait_for_function("window.agenttrace && window.agenttrace.ready", timeout=60_000)
+    menu = page.eval_on_selector_all(".filters select[aria-label=agent] option", "os => os.map(o => o.textContent)")
+    tree = page.eval_on_selector_all(".tree .row .agent", "ns => ns.map(n => n.textContent)")
+    drawn = page.evaluate("window.__drawn")
+    for raw, shown in LOOKALIKES.items():
+        assert shown in menu and shown in tree and shown in drawn, raw
+    assert "coder" not in menu and "coder" not in tree and "coder" not in drawn
+    page.locator(".tree .row", has_text="run coder\\xad").click()  # details: names, stamps and payload block
+    titles = page.evaluate("Array.from(document.querySelectorAll('[title]')).map(n => n.title)")
+    assert "run coder\\xad" in titles and "agent: coder\\u202e" in titles
+    point = page.evaluate(
+        """() => {
+          const v = window.agenttrace.view, i = v.model.idx.get('3');
+          const box = v.timeline.canvas.getBoundingClientRect();
+          return [box.left + v.timeline.x((v.model.start[i] + v.model.end[i]) / 2), box.top + v.timeline.barY(i) + 8];
+        }"""
+    )
+    page.mouse.move(point[0], point[1])  # the bar's tooltip
+    assert "agent: coder\\xad" in page.text_content(".tooltip")
+    shown_text = page.evaluate(
+        "document.body.innerText + '\\n' + Array.from(document.querySelectorAll('[title]')).map(n => n.title).join('\\n')"
+        " + '\\n' + document.querySelector('.tooltip').textContent"
+    )
+    assert UNSAFE.findall(shown_text) == []
+    assert "line one\nline\\u200btwo" in page.text_content(".details")  # a block of text keeps its lines
+    assert errors == []
+    page.close()
+
+
+def test_search_matches_names_as_shown_and_as_stored(open_report: Opener) -> None:
+    trace = lookalike_trace()
+    report = open_report([ReportEntry.from_trace(trace, outcome="failed")])
+    page = report.page
+    search = ".filters input[type=search]"
+
+    def matches(query: str) -> list[str]:
+        page.fill(search, query)
+        page.press(search, "Enter")
+        return span_ids(report, ".tree .row.match")
+
+    assert matches("coder\\xad") == ["3"]  # what the page shows ...
+    assert matches("coder\u00ad") == ["3"]  # ... and the text itself
+    assert matches("agent:coder\\U000e0041*") == ["2"]
+    assert matches("agent:coder") == []  # none of them is "coder"
+    assert matches('name:"run coder\\u2063"') == ["4"]  # a quoted value keeps its space
+    assert matches('"run coder\\ufe0f"') == ["6"]
+    assert matches("null") == []  # a missing agent or scope is not the text "null"
+    assert report.problems() == []
+
+
+def test_text_is_cut_between_escapes_and_characters_never_inside_one(open_report: Opener) -> None:
+    report = open_report([example_entry()])
+    cases = [
+        ("a\u200b" * 20, 12),
+        ("ab\U000e0041" * 20, 15),
+        ("x\U0001f600" * 20, 8),
+        ("\x1b" * 30, 11),
+        ("plain text that is long", 10),
+    ]
+    for text, limit in cases:
+        shown = report.page.evaluate("([t, n]) => window.agenttrace.shortText(t, n)", [text, limit])
+        full = report.page.evaluate("t => window.agenttrace.visible(t)", text)
+        assert shown.endswith("…") and len(shown) <= limit
+        assert full.startswith(shown[:-1])  # a prefix of the whole escaped text ...
+        assert re.search(r"\\(x[0-9a-f]?|u[0-9a-f]{0,3}|U[0-9a-f]{0,7})?…$", shown) is None  # ... cut between escapes
+        assert not ("\ud800" <= shown[-2] <= "\udbff")
+
+
+def test_free_text_search_reads_4000_characters_of_each_payload(open_report: Opener) -> None:
+    spans = (
+        Span(span_id="1", parent_id=None, kind="llm", name="a", output="x" * 3000 + " needle"),
+        Span(span_id="2", parent_id=None, kind="llm", name="b", output="x" * 4000 + " needle"),
+    )
+    report = open_report([ReportEntry.from_trace(Trace(trace_id="t", name="t", started_at="", spans=spans))])
+    report.page.fill(".filters input[type=search]", "needle")
+    report.page.press(".filters input[type=search]", "Enter")
+    assert span_ids(report, ".tree .row.match") == ["1"]  # past the 4,000 characters is not searched (documented)
+
+
+def test_failure_messages_are_red_and_skip_reasons_are_notes(open_report: Opener) -> None:
+    trace = example_failure()
+    both = "AssertionError: the call failed\n\nerror in teardown: ZeroDivisionError: teardown broke"
+    report = open_report(
+        [
+            ReportEntry.from_trace(trace, name="t::both", outcome="error", message=both),
+            ReportEntry.from_trace(trace, name="t::skip", outcome="skipped", message="Skipped: not today"),
+        ]
+    )
+    page = report.page
+    assert page.text_content("pre.message") == both  # both failures, on their lines
+    assert page.locator("pre.message.note").count() == 0
+    page.locator(".tests tr", has_text="t::skip").click()
+    assert page.text_content("pre.message.note") == "Skipped: not today"
+    assert report.problems() == []
+
+
+def test_changing_the_address_fragment_opens_that_test(open_report: Opener) -> None:
+    trace = example_failure()
+    report = open_report(
+        [ReportEntry.from_trace(trace, name=f"t::test_{n}", outcome="passed") for n in range(3)], fragment="#t0"
+    )
+    page = report.page
+    assert page.text_content(".entry-head .title") == "t::test_0"
+    page.evaluate("location.hash = '#t2'")
+    page.wait_for_function("document.querySelector('.entry-head .title').textContent === 't::test_2'")
+    assert page.text_content(".tests tr.current .name") == "t::test_2"
+    page.go_back()  # the history entry the hash change made
+    page.wait_for_function("document.querySelector('.entry-head .title').textContent === 't::test_0'")
+    page.evaluate("location.hash = '#t99'")  # no such test: the page stays as it is
+    assert page.text_content(".entry-head .title") == "t::test_0"
+    assert report.problems() == []
+
+
+def test_a_very_long_test_id_is_cut_in_the_middle_with_the_whole_id_at_hand(open_report: Opener) -> None:
+    long_id = "tests/test_x.py::test_param[" + "ab\u200b" * 1000 + "-end]"
+    report = open_report([ReportEntry.from_trace(example_failure(), name=long_id, outcome="failed")])
+    page = report.page
+    shown = long_id.replace("\u200b", "\\u200b")
+    for selector in (".tests tr .name", ".entry-head .title"):
+        text = page.text_content(selector)
+        assert len(text) <= 160 and "…" in text
+        head, tail = text.split("…")
+        assert shown.startswith(head) and shown.endswith(tail) and tail.endswith("-end]")
+        assert page.get_attribute(selector, "title") == shown
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["height"] < 70  # a few lines, not fifteen
+    page.click(".entry-head .title")  # the whole id, to select and copy
+    assert page.text_content(".entry-head .title") == shown
+    page.click(".entry-head .title")
+    assert len(page.text_content(".entry-head .title")) <= 160
     assert report.problems() == []

@@ -233,3 +233,90 @@ def test_show_prints_violation_messages_without_terminal_controls(
     assert "\x1b" not in out and "\x07" not in out and "\r" not in out
     assert "\nFAKE LINE" not in out
     assert "t\\nFAKE LINE\\x1b]0;pwned\\x07\\r" in out
+
+
+LEAK = "sk-proj-A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"
+
+
+def _span_dict(span_id: str, parent: str | None, name: str, **fields: object) -> dict[str, object]:
+    return {
+        "span_id": span_id,
+        "parent_id": parent,
+        "kind": "tool",
+        "name": name,
+        "agent": "a",
+        "scope": None,
+        "scope_path": [],
+        "start_ns": 0,
+        "end_ns": 5,
+        "status": "ok",
+        "error": None,
+        "input": None,
+        "output": None,
+        "attributes": {},
+        "versions": {},
+        "context": None,
+        "links": [],
+        "events": [],
+        **fields,
+    }
+
+
+def _trace_file(path: Path, spans: list[dict[str, object]], **top: object) -> Path:
+    import json
+
+    document = {"format_version": 1, "trace_id": "t", "name": "t", "started_at": "2026-11-21T23:00:00Z"}
+    path.write_text(json.dumps({**document, "metadata": {}, "versions": {}, **top, "spans": spans}))
+    return path
+
+
+def test_report_with_spec_redacts_violations_and_span_ids_of_a_trace_file_that_is_not_clean(tmp_path: Path) -> None:
+    leaky = f"id-{LEAK}"
+    spans = [
+        _span_dict("1", None, "root", kind="agent"),
+        _span_dict(leaky, "1", f"leak_{LEAK}", kind="delegation"),
+        _span_dict("2", leaky, f"leak_two {LEAK}", scope=leaky, scope_path=[leaky], links=[leaky]),
+    ]
+    dirty = _trace_file(tmp_path / "dirty.json", spans, started_at=f"2026-11-21T23:00:00Z {LEAK}")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text('rules: [{id: no-leak, forbid: "[name^=leak]"}]\n')
+    out = tmp_path / "r.html"
+    assert main(["report", str(dirty), "-o", str(out), "--spec", str(spec), "--select", "[name^=leak]"]) == 1
+    text = out.read_text(encoding="utf-8")
+    assert LEAK not in text and LEAK[8:30] not in text
+    (entry,) = entries_by_name(out).values()
+    data = entry["data"]
+    shown = data["trace"]["spans"][1]["span_id"]
+    assert shown == "id-[REDACTED]"
+    child = data["trace"]["spans"][2]
+    assert child["parent_id"] == child["scope"] == shown and child["scope_path"] == child["links"] == [shown]
+    assert data["trace"]["started_at"] == "2026-11-21T23:00:00Z [REDACTED]"
+    assert [v["spans"] for v in data["violations"]] == [[shown], ["2"]]  # the ids the tree shows
+    assert "leak_[REDACTED]" in data["violations"][0]["message"]
+    assert data["violations"][0]["found"] is not None and "[REDACTED]" in data["violations"][0]["found"]
+    assert data["selections"] == [{"selector": "[name^=leak]", "spans": [shown, "2"]}]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["orjson", "stdlib"])
+def test_report_of_a_trace_file_with_a_lone_surrogate_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fast: bool
+) -> None:
+    from pytest_agenttrace import store
+    from pytest_agenttrace.report import html
+
+    monkeypatch.setattr(store, "_orjson", None)  # orjson refuses to load it; the standard library reads it
+    if not fast:
+        monkeypatch.setattr(html, "_orjson", None)
+    span = _span_dict("1", None, "half \ud83d emoji", agent="a\udfff", output={"text": "\ud83d"})
+    path = _trace_file(tmp_path / "surrogate.json", [span], name="t\ud83d")  # written as "\\ud83d" escapes
+    assert "\\ud83d" in path.read_text(encoding="ascii")
+    out = tmp_path / "r.html"
+    assert main(["report", str(path), "-o", str(out), "--title", "title \ud83d"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    raw = out.read_bytes()
+    raw.decode("utf-8")  # valid UTF-8
+    assert b"<title>title \\ud83d</title>" in raw
+    (entry,) = entries_by_name(out).values()
+    assert entry["name"] == "t\ud83d"  # the escape reads back as the same string
+    span = entry["data"]["trace"]["spans"][0]
+    assert (span["name"], span["agent"], span["output"]) == ("half \ud83d emoji", "a\udfff", {"text": "\ud83d"})

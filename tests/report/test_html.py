@@ -218,3 +218,79 @@ def test_write_html_writes_the_page(tmp_path: Path) -> None:
 def test_empty_report_is_a_valid_page() -> None:
     index, records = read_report(render_html([]))
     assert index["entries"] == [] and records == {}
+
+
+LEAK = "sk-proj-A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"
+
+
+def test_normalize_violation_redacts_every_text_it_copies() -> None:
+    violation = {
+        "rule": f"rule-{LEAK}",
+        "message": f"tool leak_{LEAK} is forbidden",
+        "expected": f"no {LEAK}",
+        "found": {"name": f"leak_{LEAK}"},
+        "description": f"about {LEAK}",
+        "source": f"/specs/{LEAK}.yaml:3",
+        "kind": f"kind-{LEAK}",
+        "details": {"detector": f"det-{LEAK}", "names": [f"leak_{LEAK}"], "api_key": "hunter2-long-value"},
+        "spans": [f"id-{LEAK}"],
+        "chain": [{"span_id": f"id-{LEAK}"}],
+    }
+    out = normalize_violation(violation)
+    text = json.dumps(out)
+    assert LEAK not in text and "hunter2" not in text
+    assert out["message"] == "tool leak_[REDACTED] is forbidden"
+    assert out["found"] == '{"name":"leak_[REDACTED]"}'
+    assert out["details"] == {"names": ["leak_[REDACTED]"], "api_key": "[REDACTED]"}
+    assert out["detector"] == "det-[REDACTED]"
+    assert out["spans"] == out["chain"] == ["id-[REDACTED]"]
+
+
+def test_encode_record_gives_ids_one_redacted_text_in_the_trace_violations_and_selections() -> None:
+    other = LEAK[::-1]
+    spans = (
+        Span(span_id=f"id-{LEAK}", parent_id=None, kind="agent", name="a"),
+        Span(span_id=f"id-sk-{other}", parent_id=f"id-{LEAK}", kind="tool", name="b", links=[f"id-{LEAK}"]),
+    )
+    trace = Trace(trace_id="t", name="t", started_at="", spans=spans)
+    violation = {"rule": "r", "message": "m", "spans": [f"id-sk-{other}"], "details": {"origin": f"id-{LEAK}"}}
+    record = json.loads(encode_record(trace, violations=[violation], selections={"tool": [f"id-sk-{other}"]})["json"])
+    root, tool = record["trace"]["spans"]
+    assert root["span_id"] != tool["span_id"]  # both redact to "id-[REDACTED]": told apart
+    assert tool["parent_id"] == root["span_id"] and tool["links"] == [root["span_id"]]
+    assert record["violations"][0]["spans"] == [tool["span_id"]]
+    assert record["violations"][0]["details"] == {"origin": root["span_id"]}
+    assert record["selections"][0]["spans"] == [tool["span_id"]]
+    assert LEAK not in json.dumps(record) and other not in json.dumps(record)
+
+
+def test_a_lone_surrogate_is_written_as_an_escape() -> None:
+    trace = Trace(
+        trace_id="t",
+        name="t",
+        started_at="",
+        spans=(Span(span_id="1", parent_id=None, kind="tool", name="x\ud83d", input={"k\udc00": "\udfff"}),),
+    )
+    page = render_html([ReportEntry.from_trace(trace, name="n\ud800", message="m\udbff")], title="\ud83d")
+    page.encode("utf-8")  # no lone surrogate left: the page can be written
+    index, records = read_report(page)
+    assert (index["entries"][0]["name"], index["entries"][0]["message"]) == ("n\ud800", "m\udbff")
+    span = records[0]["trace"]["spans"][0]
+    assert span["name"] == "x\ud83d" and span["input"] == {"k\udc00": "\udfff"}
+
+
+def test_violations_past_the_cap_of_a_rule_keep_only_their_rule_and_spans() -> None:
+    from pytest_agenttrace.report.html import MAX_VIOLATION_TEXTS
+
+    many = [Violation(rule="loop", message=f"call {n}", spans=(str(n),), chain=("1", str(n))) for n in range(1500)]
+    few = [Violation(rule="other", message="m", spans=("1",))] * 3
+    record = encode_record(example_failure(), violations=[*many[:10], *few, *many[10:]])
+    assert record["summary"]["violations"] == 1503
+    found = json.loads(record["json"])["violations"]
+    assert len(found) == 1503
+    full = [v for v in found if not v.get("cut")]
+    assert len(full) == MAX_VIOLATION_TEXTS + 3 == 1003
+    assert [v["message"] for v in full if v["rule"] == "loop"] == [f"call {n}" for n in range(MAX_VIOLATION_TEXTS)]
+    cut = [v for v in found if v.get("cut")]
+    assert cut[0] == {"rule": "loop", "spans": ["1000"], "chain": ["1", "1000"], "cut": True}
+    assert [v["spans"] for v in cut] == [[str(n)] for n in range(1000, 1500)]

@@ -278,3 +278,81 @@ def test_a_test_whose_hook_raised_is_still_in_the_report(pytester: pytest.Pytest
     assert entries["test_hook.py::test_fails"]["message"].startswith("AssertionError: original failure")
     assert entries["test_hook.py::test_fails"]["data"]["trace"]["spans"][0]["name"] == "x"
     assert entries["test_hook.py::test_passes"]["data"]["trace"]["spans"][0]["name"] == "y"
+
+
+def test_report_redacts_the_texts_of_violations_a_hook_adds(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        f"""
+        def pytest_agenttrace_trace_finished(item, recorder, trace):
+            recorder.results.setdefault("violations", []).append(
+                {{"rule": "custom", "message": "saw {SECRET}", "found": "{SECRET}", "spans": [trace.spans[0].span_id],
+                  "details": {{"why": "{SECRET}"}}}}
+            )
+        """
+    )
+    pytester.makepyfile(
+        test_hooked="""
+        import pytest_agenttrace as at
+
+        def test_x(agenttrace):
+            with at.tool("x"):
+                pass
+        """
+    )
+    pytester.runpytest("--agenttrace-report=out/report.html").assert_outcomes(passed=1)
+    text = (pytester.path / "out" / "report.html").read_text(encoding="utf-8")
+    assert SECRET not in text
+    entry = entries_by_name(pytester.path / "out" / "report.html")["test_hooked.py::test_x"]
+    (violation,) = entry["data"]["violations"]
+    assert violation["message"] == "saw [REDACTED]" and violation["details"] == {"why": "[REDACTED]"}
+
+
+def test_report_shows_a_teardown_error_after_a_failure_and_skip_and_xfail_reasons(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_reasons="""
+        import pytest
+        import pytest_agenttrace as at
+
+        @pytest.fixture
+        def breaks_later():
+            yield
+            raise ZeroDivisionError("teardown broke")
+
+        def test_fails_then_teardown_fails(agenttrace, breaks_later):
+            with at.tool("x"):
+                pass
+            assert False, "the call failed"
+
+        def test_skips(agenttrace):
+            with at.tool("x"):
+                pass
+            pytest.skip("not today")
+
+        @pytest.mark.xfail(reason="known bug")
+        def test_xfails(agenttrace):
+            with at.tool("x"):
+                pass
+            raise ValueError("as expected")
+
+        @pytest.mark.xfail(reason="flaky")
+        def test_xpasses(agenttrace):
+            with at.tool("x"):
+                pass
+        """
+    )
+    result = pytester.runpytest("--agenttrace-report=r.html", "-p", "no:randomly")
+    result.assert_outcomes(failed=1, errors=1, skipped=1, xfailed=1, xpassed=1)
+    entries = entries_by_name(pytester.path / "r.html")
+    both = entries["test_reasons.py::test_fails_then_teardown_fails"]
+    assert both["outcome"] == "error"
+    assert both["message"].startswith("AssertionError: the call failed")
+    assert both["message"].endswith("error in teardown: ZeroDivisionError: teardown broke")
+    assert "assert False" in both["output"] and "---- error in teardown ----" in both["output"]
+    assert 'raise ZeroDivisionError("teardown broke")' in both["output"]
+    skipped = entries["test_reasons.py::test_skips"]
+    assert (skipped["outcome"], skipped["message"]) == ("skipped", "Skipped: not today")
+    xfailed = entries["test_reasons.py::test_xfails"]
+    assert (xfailed["outcome"], xfailed["message"]) == ("xfailed", "xfailed: known bug\nValueError: as expected")
+    assert 'raise ValueError("as expected")' in xfailed["output"]
+    xpassed = entries["test_reasons.py::test_xpasses"]
+    assert (xpassed["outcome"], xpassed["message"], xpassed["output"]) == ("xpassed", "xpassed: flaky", None)

@@ -30,20 +30,46 @@
 
   function kindOf(kind) { return Object.prototype.hasOwnProperty.call(KINDS, kind) ? kind : 'custom'; }
 
-  // Bidirectional controls and invisible characters in trace data are shown as escapes (as the terminal
-  // does): an override could make a name read as another ("evil" as "live"), a zero-width space could make
-  // two different names look the same.
-  var INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g;
+  // Characters shown as escapes, the set the terminal tree escapes (report/terminal.py): controls (C0, DEL,
+  // C1), line and paragraph separators, bidirectional controls (an override could make "evil" read as
+  // "live"), the format characters and default-ignorable code points that show as nothing (zero-width
+  // spaces and joiners, soft hyphen, Hangul fillers, variation selectors, tag characters, the BOM) so
+  // two different names cannot look the same, and surrogates (a lone one is not text).  The 'u' flag
+  // matches a character above U+FFFF whole; a lone surrogate is matched on its own.
+  var UNSAFE = /[\x00-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u206f\u3164\ud800-\udfff\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0000}-\u{e0fff}]/gu;
+  var UNSAFE_IN_LINES = /[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u206f\u3164\ud800-\udfff\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0000}-\u{e0fff}]/gu;
+  var NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+  function hex(code, width) { return ('0000000' + code.toString(16)).slice(-width); }
+  // As the terminal writes them: \n \r \t, \xNN up to U+00FF, \uNNNN, \UNNNNNNNN above U+FFFF.
+  function escapeChar(c) {
+    if (NAMED[c]) return NAMED[c];
+    var code = c.codePointAt(0);
+    return code <= 0xff ? '\\x' + hex(code, 2) : code <= 0xffff ? '\\u' + hex(code, 4) : '\\U' + hex(code, 8);
+  }
+  // One line of trace text as shown (the result holds no unsafe character: escaping it again changes nothing).
   function visible(text) {
-    return String(text).replace(INVISIBLE, function (c) {  // replace() with a /g pattern keeps no state between calls
-      return '\\u' + ('000' + c.charCodeAt(0).toString(16)).slice(-4);
-    });
+    return String(text).replace(UNSAFE, escapeChar);  // replace() with a /g pattern keeps no state between calls
+  }
+  // The same for a block of text shown on several lines: newlines and tabs are kept.
+  function visibleLines(text) {
+    return String(text).replace(UNSAFE_IN_LINES, escapeChar);
   }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
     if (text !== undefined && text !== null) e.textContent = visible(text);
     return e;
+  }
+  // An element showing a block of text (a failure message, a payload): newlines kept, the rest escaped.
+  function textBlock(tag, cls, text) {
+    var e = el(tag, cls);
+    e.textContent = visibleLines(text);
+    return e;
+  }
+  // A tooltip: each line escaped, the lines kept.
+  function setTitle(node, lines) {
+    node.title = (Array.isArray(lines) ? lines : [lines]).map(visible).join('\n');
+    return node;
   }
   function add(parent, child) {  // returns the child, for chaining
     parent.appendChild(child);
@@ -78,10 +104,34 @@
     if (typeof value === 'string') return value;
     try { return JSON.stringify(value, null, 2); } catch (e) { return String(value); }
   }
+  // Cutting shown text never splits an escape ("\u200b") or the two halves of a character above U+FFFF:
+  // span(t, i) is the [start, end) of what covers the cut at i (i, i when nothing does).
+  var ESCAPE_LENGTH = { x: 4, u: 6, U: 10, n: 2, r: 2, t: 2 };
+  function span(t, i) {
+    for (var k = i - 1; k >= 0 && k >= i - 9; k--) {
+      if (t[k] !== '\\') continue;
+      var end = k + (ESCAPE_LENGTH[t[k + 1]] || 1);
+      if (end > i) return [k, end];
+      break;
+    }
+    var c = t.charCodeAt(i - 1);
+    if (c >= 0xd800 && c <= 0xdbff) return [i - 1, i + 1];
+    return [i, i];
+  }
+  function cutEnd(t, limit) {
+    if (t.length <= limit) return t;
+    return t.slice(0, span(t, Math.max(limit - 1, 0))[0]) + '\u2026';
+  }
+  // The middle of a long text left out ("tests/test_x.py::test[aaa\u2026zzz]"): both ends stay readable.
+  function cutMiddle(t, limit) {
+    if (t.length <= limit) return t;
+    var keep = Math.max(limit - 1, 2), tail = Math.floor(keep * 0.4);
+    return t.slice(0, span(t, keep - tail)[0]) + '\u2026' + t.slice(span(t, t.length - tail)[1]);
+  }
+  // One line for any value: strings as they are, other values as compact JSON, escaped and cut.
   function shortText(value, limit) {
-    var t = visible(typeof value === 'string' ? value : jsonText(value));
-    t = t.replace(/\s+/g, ' ');
-    return t.length > limit ? t.slice(0, limit - 1) + '\u2026' : t;
+    var t = typeof value === 'string' ? value : JSON.stringify(value);
+    return cutEnd(visible(t === undefined ? String(value) : t), limit);
   }
   function readJSON(id) {
     var node = document.getElementById(id);

@@ -87,6 +87,17 @@
     return M;
   }
 
+  // The rules that flag span i, each once (a span may be named by thousands of violations of one rule).
+  function flagRules(M, i) {
+    var flags = M.flags.get(i), seen = new Set(), out = [];
+    if (!flags) return out;
+    for (var f = 0; f < flags.length; f++) {
+      var rule = String(M.violations[flags[f]].rule);
+      if (!seen.has(rule)) { seen.add(rule); out.push(rule); }
+    }
+    return out;
+  }
+
   // Version stamps that a span introduces (differ from its parent's): shown on its row.
   function newStamps(M, i) {
     var own = M.spans[i].versions;
@@ -97,45 +108,69 @@
     return out;
   }
 
-  // The searchable text of every span, built on the first free-text search (compact JSON, capped).
-  function flat(value, limit) {
+  // The searchable text of every span, built on the first free-text search.  Each field is there as the
+  // trace holds it and, when that differs, as the page shows it (escaped), so a query finds what is on
+  // screen and what was pasted from elsewhere.  Payloads (error, attributes, input, output, context) are
+  // searched in their first SEARCH_CHARS characters of compact JSON: the recorder's own cap on a string,
+  // so a recorded text is searched whole, while a trace of big payloads still gets an index of bounded size.
+  var SEARCH_CHARS = 4000;
+  function flat(value) {
     var t = typeof value === 'string' ? value : JSON.stringify(value);
-    return t && t.length > limit ? t.slice(0, limit) : t || '';
+    return t && t.length > SEARCH_CHARS ? t.slice(0, SEARCH_CHARS) : t || '';
+  }
+  function searchable(parts, text) {
+    text = String(text);
+    parts.push(text);
+    var shown = visible(text);
+    if (shown !== text) parts.push(shown);
   }
   function haystack(M) {
     if (M.hay) return M.hay;
     var hay = new Array(M.n);
     for (var i = 0; i < M.n; i++) {
-      var s = M.spans[i];
-      var text = s.name + '\n' + s.kind + '\n' + s.agent + '\n' + s.scope + '\n' + s.status + '\n' + s.span_id;
-      if (s.error) text += '\n' + flat(s.error, 2000);
-      for (var k in s.attributes) { text += '\n' + flat(s.attributes, 2000); break; }
-      if (s.input !== undefined && s.input !== null) text += '\n' + flat(s.input, 2000);
-      if (s.output !== undefined && s.output !== null) text += '\n' + flat(s.output, 2000);
-      if (s.context) text += '\n' + flat(s.context, 1000);
-      hay[i] = text.toLowerCase();
+      var s = M.spans[i], parts = [];
+      searchable(parts, s.name);
+      searchable(parts, s.kind);
+      if (s.agent !== null) searchable(parts, s.agent);  // a missing agent or scope is no text ("null")
+      if (s.scope !== null) searchable(parts, s.scope);
+      searchable(parts, s.status);
+      searchable(parts, s.span_id);
+      if (s.error) searchable(parts, flat(s.error));
+      for (var k in s.attributes) { searchable(parts, flat(s.attributes)); break; }
+      if (s.input !== undefined && s.input !== null) searchable(parts, flat(s.input));
+      if (s.output !== undefined && s.output !== null) searchable(parts, flat(s.output));
+      if (s.context) searchable(parts, flat(s.context));
+      hay[i] = parts.join('\n').toLowerCase();
     }
     M.hay = hay;
     return hay;
   }
 
   // Filter queries: free words match anywhere (name, agent, attributes, input, output, error);
-  // key:value terms match one field (kind, agent, name, status, scope, id), '*' is a wildcard.
+  // key:value terms match one field (kind, agent, name, status, scope, id), '*' is a wildcard;
+  // "two words" and name:"two words" keep their space.  Both match a field as stored or as shown.
   var FIELDS = { kind: 'kind', agent: 'agent', name: 'name', status: 'status', scope: 'scope', id: 'span_id' };
   function compileQuery(text) {
     var terms = [];
-    var words = text.trim().match(/"[^"]*"|\S+/g) || [];
+    var words = text.trim().match(/[a-z_]+:"[^"]*"?|"[^"]*"?|\S+/gi) || [];
     words.forEach(function (w) {
-      var m = /^([a-z_]+):(.+)$/i.exec(w);
+      var m = /^([a-z_]+):([^]*)$/i.exec(w);
       if (m && FIELDS[m[1].toLowerCase()]) {
         var pattern = m[2].replace(/^"|"$/g, '').toLowerCase();
-        var rx = new RegExp('^' + pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$');
+        var rx = new RegExp('^' + pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^]*') + '$');
         terms.push({ field: FIELDS[m[1].toLowerCase()], rx: rx });
       } else {
-        terms.push({ word: w.replace(/^"|"$/g, '').toLowerCase() });
+        var word = w.replace(/^"|"$/g, '').toLowerCase();
+        if (word) terms.push({ word: word });
       }
     });
     return terms;
+  }
+  function fieldMatches(value, rx) {
+    var text = value === null || value === undefined ? '' : String(value);
+    if (rx.test(text.toLowerCase())) return true;
+    var shown = visible(text);
+    return shown !== text && rx.test(shown.toLowerCase());
   }
   function matcher(M, f) {
     var terms = compileQuery(f.text || '');
@@ -154,7 +189,7 @@
         var term = terms[t];
         if (term.word !== undefined) {
           if (hay[i].indexOf(term.word) < 0) return false;
-        } else if (!term.rx.test(String(s[term.field] === null ? '' : s[term.field]).toLowerCase())) {
+        } else if (!fieldMatches(s[term.field], term.rx)) {
           return false;
         }
       }

@@ -104,26 +104,25 @@
     }
     var chip = add(row, el('span', 'kchip', KINDS[kind].label));
     chip.style.setProperty('--c', s.status !== 'ok' ? ERROR_COLOR : KINDS[kind].color);
-    chip.title = String(s.kind);
+    setTitle(chip, String(s.kind));
     var name = add(row, el('span', 'name', s.name));
-    name.title = String(s.name);
-    newStamps(M, i).slice(0, 2).forEach(function (v) { add(row, el('span', 'vchip', v)).title = v; });
-    var flags = M.flags.get(i);
-    if (flags) {
-      var rules = flags.map(function (v) { return M.violations[v].rule; });
+    setTitle(name, s.name);
+    newStamps(M, i).slice(0, 2).forEach(function (v) { setTitle(add(row, el('span', 'vchip', v)), v); });
+    if (M.flags.has(i)) {
+      var rules = flagRules(M, i);
       var flag = add(row, el('span', 'flag', '! ' + rules.join(', ')));
-      flag.title = rules.join('\n');
+      setTitle(flag, rules);
     }
     add(row, el('span', 'sp'));
     var agent = add(row, el('span', 'agent', s.agent === null ? '' : s.agent));
-    agent.title = 'agent: ' + (s.agent === null ? '(none)' : s.agent);
+    setTitle(agent, 'agent: ' + (s.agent === null ? '(none)' : s.agent));
     var scopeSpan = s.scope === null ? undefined : M.idx.get(String(s.scope));
     var scopeText = s.scope === null ? '' : (scopeSpan !== undefined ? M.spans[scopeSpan].name + '#' : '') + s.scope;
     var scope = add(row, el('span', 'scope', scopeText));
-    scope.title = s.scope === null ? 'no delegation scope' : 'delegation scope: ' + scopeText + ' (path ' + s.scope_path.join(' > ') + ')';
+    setTitle(scope, s.scope === null ? 'no delegation scope' : 'delegation scope: ' + scopeText + ' (path ' + s.scope_path.join(' > ') + ')');
     add(row, el('span', 'dur', fmtDur(M.end[i] - M.start[i])));
     var st = add(row, el('span', 'st ' + (s.status === 'ok' ? 'ok' : 'err'), s.status === 'ok' ? '\u2713' : '\u2717'));
-    st.title = String(s.status);
+    setTitle(st, String(s.status));
     row.addEventListener('click', function () { self.select(i, false); self.onSelect(i); });
     row.addEventListener('dblclick', function () { if (M.kids[i]) self.toggle(i); });
     return row;

@@ -189,9 +189,8 @@
     if (s.error) lines.push('error: ' + shortText(s.error.message || s.error, 200));
     if (s.links.length) lines.push('consumed: ' + s.links.length + ' span(s)');
     if (this.M.consumers[i]) lines.push('feeds: ' + this.M.consumers[i].length + ' span(s)');
-    var flags = this.M.flags.get(i);
-    if (flags) lines.push('flagged: ' + flags.map(function (v) { return this.M.violations[v].rule; }, this).join(', '));
-    this.tip.textContent = visible(lines.join('\n'));
+    if (this.M.flags.has(i)) lines.push('flagged: ' + flagRules(this.M, i).join(', '));
+    this.tip.textContent = lines.map(visible).join('\n');
     this.tip.style.display = 'block';
     this.tip.style.left = Math.min(ev.clientX + 14, window.innerWidth - 440) + 'px';
     this.tip.style.top = ev.clientY + 14 + 'px';

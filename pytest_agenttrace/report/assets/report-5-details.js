@@ -12,17 +12,18 @@
     var flags = M.flags.get(i);
     if (flags) {
       add(body, el('h3', null, 'Flagged by'));
-      flags.forEach(function (v) {
+      flags.slice(0, 20).forEach(function (v) {
         var viol = M.violations[v];
         var box = add(body, el('div', 'finding'));
         add(box, el('b', null, viol.rule + ': '));
-        add(box, el('span', null, viol.message));
+        add(box, el('span', null, viol.cut ? '(text not kept in the report)' : viol.message));
       });
+      if (flags.length > 20) add(body, el('div', 'hint', '\u2026 ' + (flags.length - 20) + ' more'));
     }
     if (s.error || s.status !== 'ok') {
       add(body, el('h3', null, 'Error'));
       var err = s.error || {};
-      add(body, el('div', 'error mono', (err.type ? err.type + ': ' : s.status + ' ') + (err.message !== undefined ? jsonText(err.message) : '')));
+      add(body, textBlock('div', 'error mono', (err.type ? err.type + ': ' : s.status + ' ') + (err.message !== undefined ? jsonText(err.message) : '')));
     }
     var kv = add(body, el('table', 'kv'));
     function rowKV(k, v) {
@@ -55,10 +56,10 @@
       if (typeof value === 'object' && !Array.isArray(value) && !Object.keys(value).length) return;
       add(body, el('h3', null, title));
       var text = jsonText(value);
-      var pre = add(body, el('pre', null, text.length > 20000 ? text.slice(0, 20000) : text));
+      var pre = add(body, textBlock('pre', null, text.length > 20000 ? text.slice(0, 20000) : text));
       if (text.length > 20000) {
         var more = add(body, el('button', 'link', 'show all ' + text.length + ' characters'));
-        more.addEventListener('click', function () { pre.textContent = visible(text); more.remove(); });
+        more.addEventListener('click', function () { pre.textContent = visibleLines(text); more.remove(); });
       }
     }
     var stamps = Object.keys(s.versions);
@@ -69,7 +70,7 @@
       stamps.forEach(function (k) {
         var v = String(s.versions[k]);
         var chipV = add(box, el('span', 'stamp' + (changed.indexOf(v) >= 0 ? ' changed' : ''), k + ' = ' + v));
-        chipV.title = k + ' = ' + v;
+        setTitle(chipV, k + ' = ' + v);
       });
     }
     block('Input', s.input);

@@ -106,7 +106,7 @@
       var same = a && b && (a.node === undefined ? a.text : nodeSig(a.node)) === (b.node === undefined ? b.text : nodeSig(b.node));
       var la = add(grid, el('div', 'ln ' + (!a ? 'gap' : !b ? 'del' : same ? '' : 'chg'), a ? a.text : ''));
       var lb = add(grid, el('div', 'ln ' + (!b ? 'gap' : !a ? 'add' : same ? '' : 'chg'), b ? b.text : ''));
-      la.title = a ? a.text : ''; lb.title = b ? b.text : '';
+      setTitle(la, a ? a.text : ''); setTitle(lb, b ? b.text : '');
     });
     var list = diff.changes || [];
     if (list.length) {

@@ -1,3 +1,90 @@
+  // The violations of a test, grouped by rule (in the order the rules first occur): each rule shows its
+  // first VIOLATIONS_FIRST, then VIOLATIONS_MORE more per click, so 40,000 violations cost a few hundred
+  // elements, not half a million.  Every one stays counted, flagged in the tree and reachable.
+  var VIOLATIONS_FIRST = 20;
+  var VIOLATIONS_MORE = 100;
+  function violationGroups(M) {
+    var groups = [], byRule = new Map();
+    M.violations.forEach(function (v, vi) {
+      var key = String(v.rule);
+      var g = byRule.get(key);
+      if (!g) { g = { rule: key, items: [], detector: false, cut: 0 }; byRule.set(key, g); groups.push(g); }
+      g.items.push(vi);
+      if (v.detector) g.detector = true;
+      if (v.cut) g.cut++;
+    });
+    return groups;
+  }
+  function violationItem(list, M, vi, g, activate, reveal) {
+    var v = M.violations[vi];
+    var li = add(list, el('li', 'violation'));
+    li.dataset.index = String(vi);
+    var line = add(li, el('div'));
+    if (v.detector) add(line, el('span', 'tag', 'detector'));
+    add(line, el('span', 'rule', v.rule));
+    if (v.cut) add(line, el('span', 'hint', 'text not kept: the report keeps the texts of the first ' + (g.items.length - g.cut) + ' violations of a rule'));
+    else add(line, el('span', null, v.message));
+    if (v.expected || v.found) add(li, el('div', 'ef', (v.expected ? 'expected: ' + v.expected : '') + (v.expected && v.found ? '  \u00b7  ' : '') + (v.found ? 'found: ' + v.found : '')));
+    if (v.details && Object.keys(v.details).length) add(li, el('div', 'ef mono more', shortText(v.details, 300)));
+    if (v.source) add(li, el('div', 'ef more', 'rule at ' + v.source));
+    var refs = add(li, el('div', 'spans'));
+    var chained = v.chain && v.chain.length;
+    var ids = chained ? v.chain : v.spans || [];
+    ids.slice(0, 50).forEach(function (id, k) {
+      var j = M.idx.get(String(id));
+      if (k) add(refs, el('span', 'arrow', chained ? '\u2192' : ''));
+      var b = add(refs, el('button', 'spanref', j === undefined ? '#' + id + ' (missing)' : M.spans[j].kind + ':' + shortText(M.spans[j].name, 40) + ' #' + id));
+      b.addEventListener('click', function (ev) { ev.stopPropagation(); activate(vi); if (j !== undefined) reveal(j); });
+    });
+    if (ids.length > 50) add(refs, el('span', 'hint', '\u2026 ' + (ids.length - 50) + ' more spans (highlighted when the violation is clicked)'));
+    li.addEventListener('click', function () { activate(vi); });
+    return li;
+  }
+  function renderViolations(list, M, activate, reveal) {
+    violationGroups(M).forEach(function (g) {
+      if (g.items.length === 1) { violationItem(list, M, g.items[0], g, activate, reveal); return; }
+      var group = add(list, el('li', 'vgroup'));
+      group.dataset.rule = g.rule;
+      var head = add(group, el('div', 'vhead'));
+      var tog = add(head, el('span', 'tog', '\u25be'));
+      if (g.detector) add(head, el('span', 'tag', 'detector'));
+      add(head, el('span', 'rule', g.rule));
+      add(head, el('span', 'hint', counted(g.items.length, 'violation')));
+      var items = add(group, el('ul', 'vitems'));
+      var shown = 0, more = null;
+      function showMore(n) {
+        if (more) { more.remove(); more = null; }
+        var end = Math.min(g.items.length, shown + n);
+        for (; shown < end; shown++) violationItem(items, M, g.items[shown], g, activate, reveal);
+        var left = g.items.length - shown;
+        if (!left) return;
+        more = add(items, el('li', 'vmore'));
+        var b = add(more, el('button', 'link', 'show ' + Math.min(left, VIOLATIONS_MORE) + ' more (' + left + ' not shown)'));
+        b.addEventListener('click', function (ev) { ev.stopPropagation(); showMore(VIOLATIONS_MORE); });
+      }
+      showMore(VIOLATIONS_FIRST);
+      head.addEventListener('click', function () {
+        var open = items.style.display === 'none';
+        items.style.display = open ? '' : 'none';
+        tog.textContent = open ? '\u25be' : '\u25b8';
+      });
+    });
+  }
+
+  // A test id as shown in the list and the header: at most NAME_CHARS characters, cut in the middle.
+  var NAME_CHARS = 160;
+  function testName(parent, tag, cls, name) {
+    var shown = visible(name);
+    var node = add(parent, el(tag, cls));
+    node.textContent = cutMiddle(shown, NAME_CHARS);
+    if (shown.length > NAME_CHARS) {
+      setTitle(node, shown);
+      node.dataset.full = shown;
+      node.classList.add('cut');
+    }
+    return node;
+  }
+
   // One test's view: header, violations, snapshot diff, timeline, tree and details wired together.
   function renderEntry(host, entry, number) {
     clear(host);
@@ -5,13 +92,23 @@
     var headPanel = add(host, el('section', 'panel'));
     var head = add(headPanel, el('div', 'entry-head'));
     add(head, el('span', 'badge o-' + entry.outcome, entry.outcome));
-    add(head, el('span', 'title', entry.name));
+    // A very long test id (a parametrize id of thousands of characters) is cut in the middle; the whole
+    // id is in the tooltip, and a click shows it in full (to select and copy it) or cuts it again.
+    var title = testName(head, 'span', 'title', entry.name);
+    if (title.dataset.full) {
+      title.addEventListener('click', function () {
+        var full = title.classList.toggle('full');
+        title.textContent = full ? title.dataset.full : cutMiddle(title.dataset.full, NAME_CHARS);
+      });
+    }
     if (entry.duration !== null && entry.duration !== undefined) add(head, el('span', 'hint', 'test took ' + fmtDur(entry.duration * 1e9)));
-    if (entry.message) add(headPanel, el('pre', 'message', entry.message));
+    // A failure's message is red; a skip, xfail or xpass reason is a note.
+    var failing = entry.outcome === 'failed' || entry.outcome === 'error';
+    if (entry.message) add(headPanel, textBlock('pre', 'message' + (failing ? '' : ' note'), entry.message));
     if (entry.output) {
       var full = add(headPanel, el('details', 'output'));
       add(full, el('summary', 'hint', 'full pytest output'));
-      add(full, el('pre', 'message', entry.output));
+      add(full, textBlock('pre', 'message', entry.output));
     }
     if (entry.record === undefined || entry.record === null) {
       add(headPanel, el('div', 'panel-body hint', 'This test recorded no trace.'));
@@ -21,7 +118,7 @@
     var M = buildModel(record);
     var tr = M.trace;
     var facts = add(head, el('span', 'hint', counted(M.n, 'span') + ' \u00b7 ' + counted(M.agentNames.filter(function (a) { return a !== null; }).length, 'agent') + ' \u00b7 ' + fmtDur(M.t1 - M.t0)));
-    facts.title = 'trace ' + (tr.trace_id || '') + ' started ' + (tr.started_at || '');
+    setTitle(facts, 'trace ' + (tr.trace_id || '') + ' started ' + (tr.started_at || ''));
     var versions = tr.versions || {};
     var changed = new Set();
     M.diffs.forEach(function (d) {
@@ -35,7 +132,7 @@
       keys.forEach(function (k) {
         var isChanged = changed.has(k);
         var chip = add(stamps, el('span', 'stamp' + (isChanged ? ' changed' : ''), String(versions[k])));
-        chip.title = k + ' = ' + versions[k] + (isChanged ? ' (changed since the golden)' : '');
+        setTitle(chip, k + ' = ' + versions[k] + (isChanged ? ' (changed since the golden)' : ''));
       });
     }
     var meta = tr.metadata || {};
@@ -46,27 +143,7 @@
       var vp = add(host, el('section', 'panel'));
       var vh = add(vp, el('h2', null, 'Violations (' + M.violations.length + ')'));
       add(vh, el('span', 'hint', 'click one to highlight its spans and chain'));
-      var list = add(vp, el('ul', 'violations'));
-      M.violations.forEach(function (v, vi) {
-        var li = add(list, el('li', 'violation'));
-        li.dataset.index = String(vi);
-        var line = add(li, el('div'));
-        if (v.detector) add(line, el('span', 'tag', 'detector'));
-        add(line, el('span', 'rule', v.rule));
-        add(line, el('span', null, v.message));
-        if (v.expected || v.found) add(li, el('div', 'ef', (v.expected ? 'expected: ' + v.expected : '') + (v.expected && v.found ? '  \u00b7  ' : '') + (v.found ? 'found: ' + v.found : '')));
-        if (v.details && Object.keys(v.details).length) add(li, el('div', 'ef mono more', shortText(v.details, 300)));
-        if (v.source) add(li, el('div', 'ef more', 'rule at ' + v.source));
-        var refs = add(li, el('div', 'spans'));
-        var ids = v.chain && v.chain.length ? v.chain : v.spans;
-        ids.forEach(function (id, k) {
-          var j = M.idx.get(String(id));
-          if (k) add(refs, el('span', 'arrow', v.chain && v.chain.length ? '\u2192' : ''));
-          var b = add(refs, el('button', 'spanref', j === undefined ? '#' + id + ' (missing)' : M.spans[j].kind + ':' + shortText(M.spans[j].name, 40) + ' #' + id));
-          b.addEventListener('click', function (ev) { ev.stopPropagation(); activate(vi); if (j !== undefined) reveal(j); });
-        });
-        li.addEventListener('click', function () { activate(vi); });
-      });
+      renderViolations(add(vp, el('ul', 'violations')), M, activate, reveal);
     }
     // Snapshot mismatches: the changed version stamps lead ("prompt v3 -> v4" is often the whole
     // story); open at once unless violations already explain the failure.

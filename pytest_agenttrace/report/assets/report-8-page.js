@@ -38,7 +38,7 @@
       var tr = add(table, el('tr', 'test o-row-' + e.outcome));
       tr.dataset.index = String(i);
       add(add(tr, el('td')), el('span', 'badge o-' + e.outcome, e.outcome));
-      add(tr, el('td', 'name', e.name));
+      testName(tr, 'td', 'name', e.name);
       add(tr, el('td', 'num', sm.spans !== undefined ? counted(sm.spans, 'span') : 'no trace'));
       add(tr, el('td', 'num' + (sm.violations ? ' bad' : ''), sm.violations ? counted(sm.violations, 'violation') : ''));
       add(tr, el('td', 'num' + (sm.snapshot_diffs ? ' bad' : ''), sm.snapshot_diffs ? 'snapshot differs' : ''));
@@ -52,13 +52,20 @@
         tr.style.display = onlyFailed.checked && !(o === 'failed' || o === 'error' || o === 'xpassed') ? 'none' : '';
       });
     });
+    var shown = -1;
     function show(i) {
+      shown = i;
       rows.forEach(function (tr) { tr.classList.remove('current'); });
       if (rows[i]) rows[i].classList.add('current');
       if (location.hash !== '#t' + i) history.replaceState(null, '', '#t' + i);
       renderEntry(view, entries[i], i);
     }
     window.agenttrace.show = show;
+    // A link to another test of the same page (#t3), or the address edited by hand, opens that test.
+    window.addEventListener('hashchange', function () {
+      var m = /^#t(\d+)$/.exec(location.hash);
+      if (m && entries[+m[1]] && +m[1] !== shown) show(+m[1]);
+    });
     if (!entries.length) {
       add(view, el('section', 'panel')).appendChild(el('div', 'panel-body hint', 'No recorded tests in this session.'));
     } else {
@@ -68,7 +75,7 @@
     }
   }
 
-  window.agenttrace = { ready: false, tti: null, errors: [], fmtDur: fmtDur };
+  window.agenttrace = { ready: false, tti: null, errors: [], fmtDur: fmtDur, visible: visible, shortText: shortText };
   window.addEventListener('error', function (ev) { window.agenttrace.errors.push(String(ev.message)); });
   try {
     main();
