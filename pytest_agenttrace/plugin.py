@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import os
 import platform
+import shutil
 import subprocess
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -387,6 +388,7 @@ def _scrub_strings(obj: Any, scrub: Callable[[str], str], depth: int) -> Any:
 
 
 def _render_tree(recorder: Recorder) -> str:
+    """The failure report's tree: violations marked, at most 200 spans, cut to the terminal's width."""
     trace = recorder.trace
     try:
         from .report.terminal import render_tree
@@ -398,12 +400,28 @@ def _render_tree(recorder: Recorder) -> str:
         for violation in violations:
             for sid in getattr(violation, "spans", ()):
                 highlight.setdefault(sid, []).append(str(getattr(violation, "rule", "violation")))
-        return str(render_tree(trace, highlight=highlight, color=False, max_spans=200))
+        return str(render_tree(trace, highlight=highlight, color=False, max_spans=200, width=_tree_width()))
     lines = []
-    for span, depth in trace.walk():
-        status = "" if span.status == "ok" else f"  !! {span.error}"
-        lines.append(f"{'  ' * depth}{span.kind} {span.name} [{span.agent}]{status}")
+    for span, depth in trace.walk():  # repr: no trace text may reach the terminal raw (controls, surrogates)
+        status = "" if span.status == "ok" else f"  !! {span.error!r}"
+        lines.append(f"{'  ' * depth}{span.kind!r} {span.name!r} [{span.agent!r}]{status}")
     return "\n".join(lines)
+
+
+#: The failure tree's width where the terminal's is unknown: output piped to a file or a CI log.
+_TREE_WIDTH_UNKNOWN: Final = 120
+
+
+def _tree_width() -> int:
+    """Columns for the failure tree: ``COLUMNS``, else the width of the terminal on stdout, else 120.
+
+    Under xdist a worker's stdout is not a terminal: it uses ``COLUMNS`` (set
+    by the user, or exported by readline in the controller) or 120.  pytest
+    itself guesses 80 where the width is unknown; a tree cut that short would
+    lose the errors at the end of its lines in a CI log.
+    """
+    columns = shutil.get_terminal_size(fallback=(0, 0)).columns
+    return max(columns, 40) if columns > 0 else _TREE_WIDTH_UNKNOWN
 
 
 class _SavedCounter:
