@@ -76,8 +76,10 @@ def test_show_excerpt_and_width(tmp_path: Path, capsys: pytest.CaptureFixture[st
     path = save_trace(generated_trace(3000), tmp_path / "big.json")
     assert main(["show", str(path), "--max-spans", "40", "--width", "70", "--color", "no"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "excerpt: 40 of" in lines[2]
-    assert len(lines) < 60 and all(len(line) <= 70 for line in lines)
+    shown = int(lines[2].split("excerpt: ")[1].split(" of 3000")[0])
+    assert 30 <= shown <= 40  # the failed spans with their ancestors first, within --max-spans
+    assert sum("✗" in line for line in lines) >= 10
+    assert len(lines) < 90 and all(len(line) <= 70 for line in lines)
 
 
 def test_report_writes_one_page_for_many_traces(
