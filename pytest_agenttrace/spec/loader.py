@@ -32,7 +32,7 @@ import yaml
 
 from ..exceptions import SelectorError, SpecError
 from ._validation import Validators, describe, did_you_mean, schema_problems
-from ._yaml import Doc, PathKey, parse_yaml
+from ._yaml import Doc, PathKey, excerpt, parse_yaml
 from .rules import Rule, build_rule
 
 __all__ = [
@@ -308,7 +308,7 @@ def _analyse(
         try:
             parent = _load_file(target, stack)
         except SpecError as error:
-            return [doc.error(f"in extended spec {name!r}: {error}", at)], None
+            return [doc.error(f"in extended spec {excerpt(name)}: {error}", at)], None
         if deps is not None:
             deps.extend(p for p, _, _ in _CACHE[key][0])
         inherited.update((r.id, r) for r in parent.rules)
@@ -317,7 +317,8 @@ def _analyse(
             hint = did_you_mean(rule_id, list(inherited))
             return [
                 doc.error(
-                    f"`disable` names {rule_id!r}, which no extended pack defines{hint}", doc.value_at(("disable", i))
+                    f"`disable` names {excerpt(rule_id)}, which no extended pack defines{hint}",
+                    doc.value_at(("disable", i)),
                 )
             ], None
         del inherited[rule_id]
@@ -355,7 +356,7 @@ def _resolve_extends(name: str, base_dir: Path | None) -> Path:
     packs = available_packs()
     hint = did_you_mean(name, packs)
     raise SpecError(
-        f"`extends` names {name!r}, which is neither a shipped pack ({', '.join(packs) or 'none'}) "
+        f"`extends` names {excerpt(name)}, which is neither a shipped pack ({', '.join(packs) or 'none'}) "
         f"nor a spec file next to this one{hint}"
     )
 
@@ -394,19 +395,21 @@ def _semantic_problems(doc: Doc, compiled: dict[PathKey, Any]) -> list[SpecError
             if rule_id in seen:
                 problems.append(
                     doc.error(
-                        f"rule id {rule_id!r} is used twice (first at line {seen[rule_id]}); ids must be unique in a file",
+                        f"rule id {excerpt(rule_id)} is used twice (first at line {seen[rule_id]}); "
+                        "ids must be unique in a file",
                         doc.value_at((*here, "id")),
                     )
                 )
             else:
                 seen[rule_id] = doc.value_at((*here, "id"))[0] or 0
-        who = f"rule {rule_id!r}" if isinstance(rule_id, str) else f"rules[{i}]"
+        who = f"rule {excerpt(rule_id)}" if isinstance(rule_id, str) else f"rules[{i}]"
         detect = raw.get("detect")
         if isinstance(detect, str) and detectors is not None and detect not in detectors[0]:
             known = sorted(detectors[0])
             problems.append(
                 doc.error(
-                    f"{who}: unknown detector {detect!r}{did_you_mean(detect, known)} (detectors: {', '.join(known)})",
+                    f"{who}: unknown detector {excerpt(detect)}{did_you_mean(detect, known)} "
+                    f"(detectors: {', '.join(known)})",
                     doc.value_at((*here, "detect")),
                 )
             )
