@@ -32,7 +32,7 @@ import yaml
 
 from ..exceptions import SelectorError, SpecError
 from ._validation import Validators, describe, did_you_mean, schema_problems
-from ._yaml import Doc, PathKey, excerpt, parse_yaml
+from ._yaml import Doc, PathKey, excerpt, parse_yaml, plain
 from .rules import Rule, build_rule
 
 __all__ = [
@@ -118,7 +118,7 @@ def load_spec(source: Any, *, base_dirs: Sequence[str | os.PathLike[str]] = ()) 
             specs.append(load_spec(item))
             continue
         found = _resolve(item, base_dirs)
-        if base_dirs and not found.is_absolute() and not found.exists():
+        if base_dirs and not found.is_absolute() and not _probe(found.exists):
             here = str(Path.cwd())
             places = [
                 f"{place} (the working directory)" if place == here else place
@@ -147,6 +147,7 @@ def lint_spec(source: str | os.PathLike[str]) -> list[SpecError]:
     """Every problem found in a spec file (empty when it is valid), in file order."""
     path = Path(source)
     try:
+        _check_name(path)
         text = _read(path)
     except SpecError as error:
         return [error]
@@ -202,6 +203,7 @@ _CACHE: dict[str, tuple[tuple[tuple[str, int, int], ...], Spec]] = {}
 
 def _load_file(path: Path, stack: tuple[str, ...] = ()) -> Spec:
     """A spec file, from the cache while neither it nor a file it extends has changed."""
+    _check_name(path)
     key = str(path.resolve())
     cached = _CACHE.get(key)
     if cached is not None and all(_stamp(p) == (p, m, s) for p, m, s in cached[0]):
@@ -239,10 +241,11 @@ def _read(path: Path) -> str:
 
 def _resolve(item: str | os.PathLike[str], base_dirs: Sequence[str | os.PathLike[str]]) -> Path:
     path = Path(item)
+    _check_name(path)
     if not path.is_absolute():
         for base in base_dirs:
             candidate = Path(base) / path
-            if candidate.exists():
+            if _probe(candidate.exists):
                 # "tests/../specs/x.yaml" is named "specs/x.yaml" in messages, unless a symbolic link
                 # makes ".." lead elsewhere than the shortened path does.
                 shorter = Path(os.path.normpath(candidate))
@@ -251,12 +254,29 @@ def _resolve(item: str | os.PathLike[str], base_dirs: Sequence[str | os.PathLike
 
 
 def _expand(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if _probe(path.is_dir):
+        try:
+            files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        except OSError as error:
+            raise SpecError(f"cannot list the spec directory: {error.strerror}", path=str(path)) from None
         if not files:
             raise SpecError("directory holds no *.yaml spec files", path=str(path))
         return files
     return [path]
+
+
+def _probe(test: Callable[[], bool]) -> bool:
+    """``path.exists()``/``is_file()``/``is_dir()``, false for a name the system refuses (too long, ...)."""
+    try:
+        return test()
+    except (OSError, ValueError):
+        return False
+
+
+def _check_name(path: Path) -> None:
+    """Refuse a file name no system accepts (a NUL character) before it reaches ``os`` calls."""
+    if "\0" in str(path):
+        raise SpecError(f"{plain(str(path), 80)}: a file name cannot contain a NUL character; check the path")
 
 
 def _first(problems: list[SpecError]) -> SpecError:
@@ -351,7 +371,7 @@ def _resolve_extends(name: str, base_dir: Path | None) -> Path:
         return pack_path(name)
     base = base_dir or Path.cwd()
     for candidate in (base / name, base / f"{name}.yaml", base / f"{name}.yml"):
-        if candidate.is_file():
+        if _probe(candidate.is_file):
             return candidate
     packs = available_packs()
     hint = did_you_mean(name, packs)

@@ -643,3 +643,16 @@ def test_long_keys_and_ids_are_quoted_short() -> None:
 def _lint_text(text: str) -> list[SpecError]:
     problems, _ = loader._analyse(text, "x.yaml", None, ())
     return problems
+
+
+@pytest.mark.parametrize(
+    "name", ["a" * 5000, "a/" * 3000, "x\x00y"], ids=["name-too-long", "path-too-long", "nul-character"]
+)
+def test_file_names_the_system_refuses_are_spec_errors(tmp_path: Path, name: str) -> None:
+    with pytest.raises(SpecError, match="neither a shipped pack"):
+        parse_spec(f"extends: [{json.dumps(name)}]\n", path="x.yaml", base_dir=tmp_path)
+    with pytest.raises(SpecError) as info:
+        load_spec(name, base_dirs=[tmp_path])
+    assert "Traceback" not in str(info.value)
+    problems = lint_spec(name)
+    assert len(problems) == 1 and isinstance(problems[0], SpecError)
