@@ -42,7 +42,35 @@ def _token(text: str) -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    except RecursionError:  # a hand-built trace nested deeper than the JSON encoder goes
+        return json.dumps(_depth_capped(value), sort_keys=True, ensure_ascii=False, default=str)
+
+
+#: Nesting kept when a value is too deep to encode (recorded values are capped far below: sanitize.Limits).
+_MAX_DEPTH: Final = 200
+
+
+def _depth_capped(value: Any) -> Any:
+    """A copy of ``value`` (built without recursion) whose containers below :data:`_MAX_DEPTH` are a marker."""
+    holder: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any, int]] = [(value, holder, 0, 0)]
+    while stack:
+        item, parent, key, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple)) and depth >= _MAX_DEPTH:
+            parent[key] = f"…[agenttrace: nested deeper than {_MAX_DEPTH}]"
+        elif isinstance(item, dict):
+            mapping: dict[Any, Any] = dict.fromkeys(item)
+            parent[key] = mapping
+            stack.extend((inner, mapping, name, depth + 1) for name, inner in item.items())
+        elif isinstance(item, (list, tuple)):
+            items: list[Any] = [None] * len(item)
+            parent[key] = items
+            stack.extend((inner, items, index, depth + 1) for index, inner in enumerate(item))
+        else:
+            parent[key] = item
+    return holder[0]
 
 
 def _node_line(node: Mapping[str, Any], depth: int) -> str:

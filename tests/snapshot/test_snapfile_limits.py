@@ -134,3 +134,14 @@ def test_property_loads_raises_only_trace_file_errors_and_what_it_accepts_is_usa
     diff_normalized(loaded, golden).render(40)
     to_trace(loaded)
     assert loads(dumps(loaded)) == loaded
+
+
+def test_a_value_nested_5000_levels_is_written_with_a_depth_marker() -> None:
+    deep: object = 1
+    for _ in range(5000):
+        deep = {"a": [deep]}
+    data = pipeline()
+    data["spans"][0]["attributes"] = {"deep": deep}
+    text = dumps(normalize(data))
+    assert text.count("…[agenttrace: nested deeper than 200]") == 1
+    assert dumps(loads(text)) == text  # stable once written
