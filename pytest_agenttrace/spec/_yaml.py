@@ -18,7 +18,7 @@ import yaml
 
 from ..exceptions import SpecError
 
-__all__ = ["LOADER", "Doc", "PathKey", "excerpt", "parse_yaml", "plain"]
+__all__ = ["LOADER", "MAX_DEPTH", "Doc", "PathKey", "excerpt", "parse_yaml", "plain"]
 
 #: The loader class used to compose documents (the C one when PyYAML has it).
 LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -32,7 +32,7 @@ import yaml
 
 from ..exceptions import SelectorError, SpecError
 from ._validation import Validators, describe, did_you_mean, schema_problems
-from ._yaml import Doc, PathKey, excerpt, parse_yaml, plain
+from ._yaml import MAX_DEPTH, Doc, PathKey, excerpt, parse_yaml, plain
 from .rules import Rule, build_rule
 
 __all__ = [
@@ -103,6 +103,12 @@ def load_spec(source: Any, *, base_dirs: Sequence[str | os.PathLike[str]] = ()) 
             text = yaml.safe_dump(dict(source), sort_keys=False)
         except yaml.YAMLError as error:
             raise SpecError(f"an inline spec holds only plain data (dicts, lists, strings, numbers): {error}") from None
+        except RecursionError:
+            raise SpecError(
+                f"an inline spec is nested too deeply to read; a spec nests at most {MAX_DEPTH} levels"
+            ) from None
+        except ValueError as error:  # an int with more digits than sys.get_int_max_str_digits()
+            raise SpecError(f"an inline spec holds a value that cannot be written out: {error}") from None
         return parse_spec(text, path="<inline spec>")
     if isinstance(source, (str, os.PathLike)):
         sources: list[Any] = [source]

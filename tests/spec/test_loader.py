@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -656,3 +657,13 @@ def test_file_names_the_system_refuses_are_spec_errors(tmp_path: Path, name: str
     assert "Traceback" not in str(info.value)
     problems = lint_spec(name)
     assert len(problems) == 1 and isinstance(problems[0], SpecError)
+
+
+def test_an_inline_spec_python_cannot_write_out_is_a_spec_error() -> None:
+    deep: Any = "llm"
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(SpecError, match="nested too deeply"):
+        load_spec({"rules": deep})
+    with pytest.raises(SpecError, match="cannot be written out"):
+        load_spec({"rules": [{"id": "a", "expect": {"select": "llm", "count": {"max": 10**5000}}}]})
