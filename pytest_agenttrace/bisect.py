@@ -26,15 +26,17 @@ before the confidence asked for); 2 bad input.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import hashlib
 import json
+import math
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from .bisect_report import BisectReport, diff_lines
 from .bisect_run import (
@@ -63,6 +65,9 @@ from .bisect_search import (
 )
 from .exceptions import AgentTraceError, InputError
 from .model import Trace
+
+if TYPE_CHECKING:
+    from .versions import PromptRegistry
 
 __all__ = ["BisectReport", "register", "run_bisect", "run_git_predicate"]
 
@@ -145,7 +150,17 @@ def _main(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- orchestration
 
 
+def _check_timeout(args: argparse.Namespace) -> None:
+    timeout = args.timeout
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise InputError(
+            f"--timeout {timeout:g}: a run's time limit is a positive number of seconds, e.g. --timeout 300; "
+            "leave it out for no limit."
+        )
+
+
 def _strategy(args: argparse.Namespace) -> str:
+    _check_timeout(args)
     if args.repeat is not None and args.repeat < 1:
         raise InputError(f"--repeat {args.repeat}: must be at least 1.")
     if args.confidence is not None and not 0.5 <= args.confidence < 1:
@@ -163,6 +178,9 @@ def _strategy(args: argparse.Namespace) -> str:
 
 
 def _labels_between(labels: list[str], good: str | None, bad: str | None, what: str) -> list[str]:
+    twice = [label for label, count in collections.Counter(labels).items() if count > 1]
+    if twice:
+        raise InputError(f"{what}: {', '.join(twice)} listed twice; list each version once, in order.")
     if len(labels) < 2:
         raise InputError(f"{what} has {len(labels)} version(s); a bisect needs at least two.")
     for option, value in (("--good", good), ("--bad", bad)):
@@ -208,21 +226,41 @@ def _registry_target(args: argparse.Namespace) -> RegistryTarget:
     files: dict[str, Path] = {}
     if args.versions:
         labels = [v.strip() for v in args.versions.split(",") if v.strip()]
-        if len(set(labels)) != len(labels):
-            raise InputError(f"--versions {args.versions}: a version is listed twice; list each once, in order.")
         if (root / args.name).is_dir():
-            known = set(registry.labels(args.name))
+            known = set(_registry_labels(registry, args.name))
             files = {label: registry.path(args.name, label) for label in labels if label in known}
-        what = "--versions"
+        what = f"--versions {args.versions}"
     else:
         if not root.is_dir():
+            problem = "is not a directory" if root.exists() else "does not exist"
             raise InputError(
-                f"registry {root} does not exist; pass --registry DIR, or --versions V1,V2,... for an explicit list."
+                f"registry {root} {problem}; pass --registry DIR, or --versions V1,V2,... for an explicit list."
             )
-        labels = registry.labels(args.name)
+        labels = _registry_labels(registry, args.name)
         files = {label: registry.path(args.name, label) for label in labels}
         what = f"{registry.kind} {args.name!r} in {root}"
     return RegistryTarget(args.name, _labels_between(labels, args.good, args.bad, what), Path.cwd(), files)
+
+
+def _registry_labels(registry: PromptRegistry, name: str) -> list[str]:
+    """``registry.labels(name)``, with an unreadable order file as an input error."""
+    from .versions import ORDER_FILES
+
+    try:
+        return registry.labels(name)
+    except UnicodeDecodeError:  # only the order file is read as text
+        folder = registry.root / name
+        order = next((folder / f for f in ORDER_FILES if (folder / f).is_file()), folder)
+        raise InputError(
+            "the order file is not UTF-8 text; write one version label per line in UTF-8, "
+            "or delete it to use the natural order of the labels.",
+            path=str(order),
+        ) from None
+    except OSError as error:
+        raise InputError(
+            f"cannot read the {registry.kind} registry: {error.strerror}; check the permissions.",
+            path=str(error.filename or registry.root / name),
+        ) from None
 
 
 def _predicate(args: argparse.Namespace) -> Predicate:
@@ -261,12 +299,19 @@ def run_bisect(args: argparse.Namespace, progress: TextIO | None = None) -> Bise
     key = _cache_key(
         [target.kind, target.name, labels, pytest_args, args.spec, args.snapshot, args.seed, str(Path.cwd())]
     )
+    if not args.no_cache:
+        base = _cache_base(args)
+        log_path = _writable_log(base / f"{key}.jsonl", args)
     with tempfile.TemporaryDirectory(prefix="agenttrace-bisect-") as tmp:
         if args.no_cache:
             log, store = RunLog(None), Path(tmp)
         else:
-            base = Path(args.cache_dir or ".pytest_cache") / "v" / "agenttrace" / "bisect"
-            log, store = RunLog(base / f"{key}.jsonl"), base / key
+            log, store = RunLog(log_path), base / key
+            if log.skipped and progress is not None:
+                progress.write(
+                    f"  note: ignored {log.skipped} unreadable line(s) of the run log {log_path} "
+                    "(torn by an interrupted run, or not UTF-8)\n"
+                )
         runner = PytestRunner(pytest_args, predicate, timeout=args.timeout, store=store)
         records: list[RunRecord] = []
         counts: dict[str, int] = {}
@@ -305,6 +350,33 @@ def run_bisect(args: argparse.Namespace, progress: TextIO | None = None) -> Bise
         diff_lines=diff,
         confidence_target=args.confidence,
     )
+
+
+def _cache_base(args: argparse.Namespace) -> Path:
+    """The run-log directory under the pytest cache, created now: a bad --cache-dir fails before any run."""
+    option = f"--cache-dir {args.cache_dir}" if args.cache_dir else "the pytest cache .pytest_cache"
+    base = Path(args.cache_dir or ".pytest_cache") / "v" / "agenttrace" / "bisect"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        blocker = next((p for p in (base, *base.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file, not a directory" if blocker is not None else error.strerror
+        raise InputError(
+            f"{option}: cannot create {base} ({why}); pass another --cache-dir DIR, or --no-cache."
+        ) from None
+    return base
+
+
+def _writable_log(path: Path, args: argparse.Namespace) -> Path:
+    """``path`` after checking that runs can be appended to it (it is created empty if missing)."""
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise InputError(
+            f"cannot write the bisect run log {path} ({error.strerror}); pass another --cache-dir DIR, or --no-cache."
+        ) from None
+    return path
 
 
 def _search(strategy: str, n: int, evaluate: Callable[[int], Outcome], args: argparse.Namespace) -> SearchResult:
@@ -355,11 +427,13 @@ def _traces_bisect(args: argparse.Namespace, strategy: str) -> BisectReport:
         by_label.setdefault(_trace_label(trace, path, args.name), []).append((path, trace))
     if not by_label:
         raise InputError(f"--traces {folder}: no *.json trace files found.")
+    what = f"the traces in {folder}"
     if args.versions:
         order = [v.strip() for v in args.versions.split(",") if v.strip()]
+        what = f"--versions {args.versions}"
     else:
         order = _registry_order(args) or sorted(by_label, key=natural_key)
-    labels = _labels_between(order, args.good, args.bad, f"the traces in {folder}")
+    labels = _labels_between(order, args.good, args.bad, what)
     outcomes: dict[str, list[RunRecord]] = {}
     for label in labels:
         for number, (path, trace) in enumerate(by_label.get(label, [])):
@@ -417,7 +491,7 @@ def _registry_order(args: argparse.Namespace) -> list[str]:
     if not (root / args.name).is_dir():
         return []
     registry = ConfigRegistry(root) if args.config else PromptRegistry(root)
-    return registry.labels(args.name)
+    return _registry_labels(registry, args.name)
 
 
 # --------------------------------------------------------------------------- git bisect run
@@ -436,6 +510,7 @@ def run_git_predicate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
         repeat = args.repeat or 1
         if repeat < 1:
             raise InputError(f"--repeat {repeat}: must be at least 1.")
+        _check_timeout(args)
         predicate = _predicate(args)
         with tempfile.TemporaryDirectory(prefix="agenttrace-bisect-") as tmp:
             runner = PytestRunner(_selection(args), predicate, timeout=args.timeout, store=Path(tmp))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -98,21 +99,35 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
-        """Read a run-log line back."""
+        """Read a run-log line back (``ValueError``, ``KeyError`` or ``TypeError`` if it is not one)."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"a run-log line is a JSON object, not {type(data).__name__}")
         outcome = data["outcome"]
         if outcome not in (GOOD, BAD, SKIP):
             raise ValueError(f"unknown outcome {outcome!r}")
+        exit_code = data.get("exit_code")
+        if exit_code is not None and (not isinstance(exit_code, int) or isinstance(exit_code, bool)):
+            raise TypeError(f"exit_code {exit_code!r} is not an integer")
+        trace_hash = data.get("trace_hash")
+        if trace_hash is not None and not isinstance(trace_hash, str):
+            raise TypeError(f"trace_hash {trace_hash!r} is not a string")
+        traces = data.get("traces", [])
+        if not isinstance(traces, list):
+            raise TypeError(f"traces {traces!r} is not a list")
+        duration = float(data.get("duration_s", 0.0))
+        if not math.isfinite(duration):
+            raise ValueError(f"duration_s {duration!r} is not a number of seconds")
         return cls(
             version=str(data["version"]),
             stamp=str(data.get("stamp", "")),
             outcome=outcome,
             seed=int(data.get("seed", 0)),
             run=int(data.get("run", 0)),
-            trace_hash=data.get("trace_hash"),
+            trace_hash=trace_hash,
             detail=str(data.get("detail", "")),
-            exit_code=data.get("exit_code"),
-            duration_s=float(data.get("duration_s", 0.0)),
-            traces=[str(t) for t in data.get("traces", [])],
+            exit_code=exit_code,
+            duration_s=duration,
+            traces=[str(t) for t in traces],
             cached=True,
         )
 
@@ -164,9 +179,10 @@ class RegistryTarget:
 
     def stamp(self, label: str) -> str:
         path = self._files.get(label)
-        if path is None or not path.is_file():
+        try:
+            return f"{label}#{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}" if path is not None else label
+        except OSError:  # gone or unreadable: the run will say so; the label alone is its identity
             return label
-        return f"{label}#{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}"
 
     @contextlib.contextmanager
     def prepare(self, label: str) -> Iterator[tuple[Path, list[str], dict[str, str]]]:
@@ -200,7 +216,12 @@ class GitFileTarget:
         if not (cwd / path).exists() and not _git(cwd, "log", "-1", "--format=%H", "--", path).strip():
             raise InputError(f"--git-file {path}: no such file in the working tree or in git history; check the path.")
         self.top = Path(_git(cwd, "rev-parse", "--show-toplevel").strip())
-        self.rel = (cwd / path).resolve().relative_to(self.top.resolve()).as_posix()
+        try:
+            self.rel = (cwd / path).resolve().relative_to(self.top.resolve()).as_posix()
+        except ValueError:
+            raise InputError(
+                f"--git-file {path}: the file is outside the git repository {self.top}; name a file inside it."
+            ) from None
         self.name = self.rel
         log = _git(self.top, "log", "--follow", "--format=commit %H", "--name-only", "--", self.rel)
         commits: list[tuple[str, str]] = []  # (sha, path at that commit), newest first
@@ -429,7 +450,14 @@ class PytestRunner:
                 ]
                 try:
                     done = subprocess.run(
-                        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=self.timeout, check=False
+                        cmd,
+                        cwd=cwd,
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        errors="replace",  # a test may print bytes that are not UTF-8
+                        timeout=self.timeout,
+                        check=False,
                     )
                     code = done.returncode
                 except subprocess.TimeoutExpired:
@@ -482,18 +510,25 @@ def _safe(label: str) -> str:
 class RunLog:
     """Append-only JSON-lines log of runs; replays them so a bisect resumes.
 
-    Lines whose ``stamp`` no longer matches the version's content are ignored.
+    Lines whose ``stamp`` no longer matches the version's content are ignored;
+    lines that are not run records (a torn last line from an interrupted run,
+    bytes that are not UTF-8, an edited line) are skipped and counted in
+    :attr:`skipped`, and those runs are made again.
     """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self.skipped = 0
         self._entries: dict[str, list[RunRecord]] = {}
         if path is not None and path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for raw in path.read_bytes().splitlines():
+                if not raw.strip():
+                    continue
                 try:
-                    record = RunRecord.from_dict(json.loads(line))
-                except (ValueError, KeyError, TypeError):
-                    continue  # a torn last line from an interrupted run
+                    record = RunRecord.from_dict(json.loads(raw.decode("utf-8")))
+                except (ValueError, KeyError, TypeError, RecursionError):  # UnicodeDecodeError is a ValueError
+                    self.skipped += 1
+                    continue
                 self._entries.setdefault(record.version, []).append(record)
 
     def cached(self, label: str, stamp: str, run: int) -> RunRecord | None:

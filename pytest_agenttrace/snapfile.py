@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from .exceptions import TraceFileError
+from .model import KINDS
 from .normalize import FORMAT, LEVELS, NODE_FIELDS
 
 __all__ = ["dump_lines", "dumps", "loads"]
@@ -40,7 +42,35 @@ def _token(text: str) -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    except RecursionError:  # a hand-built trace nested deeper than the JSON encoder goes
+        return json.dumps(_depth_capped(value), sort_keys=True, ensure_ascii=False, default=str)
+
+
+#: Nesting kept when a value is too deep to encode (recorded values are capped far below: sanitize.Limits).
+_MAX_DEPTH: Final = 200
+
+
+def _depth_capped(value: Any) -> Any:
+    """A copy of ``value`` (built without recursion) whose containers below :data:`_MAX_DEPTH` are a marker."""
+    holder: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any, int]] = [(value, holder, 0, 0)]
+    while stack:
+        item, parent, key, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple)) and depth >= _MAX_DEPTH:
+            parent[key] = f"…[agenttrace: nested deeper than {_MAX_DEPTH}]"
+        elif isinstance(item, dict):
+            mapping: dict[Any, Any] = dict.fromkeys(item)
+            parent[key] = mapping
+            stack.extend((inner, mapping, name, depth + 1) for name, inner in item.items())
+        elif isinstance(item, (list, tuple)):
+            items: list[Any] = [None] * len(item)
+            parent[key] = items
+            stack.extend((inner, items, index, depth + 1) for index, inner in enumerate(item))
+        else:
+            parent[key] = item
+    return holder[0]
 
 
 def _node_line(node: Mapping[str, Any], depth: int) -> str:
@@ -107,6 +137,75 @@ class _Where:
         )
 
 
+def _read_json(text: str, where: _Where, what: str, column: int) -> Any:
+    """``text`` as JSON; ``column`` is where ``text`` starts on the line (1-based).
+
+    ``what`` begins the messages: ``"span fields are not a JSON object"``.
+    """
+    stripped = text.lstrip()
+    column += len(text) - len(stripped)  # errors point into the JSON, not at the blank before it
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        raise where.error(f"{what}: {exc.msg}", column + exc.pos) from None
+    except ValueError:  # an integer longer than sys.get_int_max_str_digits()
+        raise where.error(
+            f"{what}: a number has more than {sys.get_int_max_str_digits()} digits, which Python cannot read",
+            column,
+        ) from None
+    except RecursionError:
+        raise where.error(f"{what}: it is nested too deeply to read", column) from None
+
+
+#: JSON types of the fields a span line may carry (others, added by ``include`` paths, may be anything).
+_FIELD_TYPES: Final[dict[str, tuple[type, ...]]] = {
+    "agent": (str, type(None)),
+    "scope": (str,),
+    "status": (str,),
+    "error": (dict, type(None)),
+    "duration": (str,),
+    "context_keys": (list,),
+    "attributes": (dict,),
+    "links": (list,),
+    "events": (list,),
+}
+
+
+def _check_fields(body: Mapping[str, Any], where: _Where, column: int) -> None:
+    """Refuse fields that the line's own syntax states (kind, name, children) or of the wrong JSON type."""
+    for key in ("kind", "name", "children"):
+        if key in body:
+            place = "the indentation gives children" if key == "children" else f"the {key} leads the line"
+            raise where.error(f"span fields cannot hold {key!r}: {place}", column)
+    for key, types in _FIELD_TYPES.items():
+        if key in body and not isinstance(body[key], types):
+            wanted = " or ".join(_JSON_NAMES[t] for t in types)
+            raise where.error(
+                f"span field {key!r} must be {wanted}, not {_JSON_NAMES.get(type(body[key]), 'that')}", column
+            )
+    for key in ("links", "context_keys"):
+        if not all(isinstance(item, str) for item in body.get(key, ())):
+            raise where.error(f"span field {key!r} must be a list of strings", column)
+    if not all(isinstance(event, dict) for event in body.get("events", ())):
+        raise where.error("span field 'events' must be a list of JSON objects", column)
+
+
+_JSON_NAMES: Final[dict[type, str]] = {
+    str: "a string",
+    type(None): "null",
+    dict: "an object",
+    list: "a list",
+    int: "a number",
+    float: "a number",
+    bool: "true or false",
+}
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, cut to 40 characters."""
+    return repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
+
+
 def loads(text: str, *, path: str | None = None) -> dict[str, Any]:
     """Parse snapshot file text back into a normalised trace (``TraceFileError`` if malformed)."""
     result: dict[str, Any] = {"format": FORMAT, "level": "io", "versions": {}, "spans": []}
@@ -131,10 +230,12 @@ def loads(text: str, *, path: str | None = None) -> dict[str, Any]:
                 result["level"] = rest.strip()
             elif word == "version":
                 key, end = _read_token(rest, 0, where)
-                try:
-                    result["versions"][key] = json.loads(rest[end:])
-                except json.JSONDecodeError as exc:
-                    raise where.error(f"version value is not JSON: {exc.msg}", len(word) + 2 + end) from None
+                text = rest[end:]
+                value = _read_json(text, where, "version value is not JSON", len(word) + 2 + end)
+                if not isinstance(value, str):
+                    value_at = len(word) + 2 + end + len(text) - len(text.lstrip())
+                    raise where.error('a version value is a JSON string ("name@label#sha8")', value_at)
+                result["versions"][key] = value
             elif word == "spans" and not rest:
                 in_spans = True
             else:
@@ -148,18 +249,20 @@ def loads(text: str, *, path: str | None = None) -> dict[str, Any]:
         if depth > len(parents):
             raise where.error(f"indented {depth} levels under a span at depth {len(parents) - 1}", indent + 1)
         pos = indent + 2
+        kind_at = pos
         kind, pos = _read_token(raw, pos, where)
+        if kind not in KINDS:
+            raise where.error(f"unknown span kind {_shown(kind)} (known kinds: {', '.join(KINDS)})", kind_at + 1)
         pos += 1
         name, pos = _read_token(raw, pos, where)
         node: dict[str, Any] = {"kind": kind, "name": name}
-        rest = raw[pos:].strip()
-        if rest:
-            try:
-                body = json.loads(rest)
-            except json.JSONDecodeError as exc:
-                raise where.error(f"span fields are not a JSON object: {exc.msg}", pos + 1 + exc.pos) from None
+        rest = raw[pos:]
+        if rest.strip():
+            body_at = pos + len(rest) - len(rest.lstrip()) + 1
+            body = _read_json(rest, where, "span fields are not a JSON object", pos + 1)
             if not isinstance(body, dict):
-                raise where.error("span fields are not a JSON object", pos + 1)
+                raise where.error("span fields are not a JSON object", body_at)
+            _check_fields(body, where, body_at)
             node.update(body)
         del parents[depth:]
         if depth == 0:

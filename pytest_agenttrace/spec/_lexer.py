@@ -19,8 +19,12 @@ The value helpers define what the operators mean, once for both languages:
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+import reprlib
+import sys
+import warnings
 from collections.abc import Callable, Mapping
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final
@@ -35,10 +39,14 @@ __all__ = [
     "MAX_NESTING",
     "MISSING",
     "Scanner",
+    "as_text",
+    "clip",
     "describe",
+    "duration_ns",
     "equal",
     "field_getter",
     "format_duration",
+    "int_text",
     "is_number",
     "order",
     "parse_duration",
@@ -95,15 +103,18 @@ def field_getter(path: str) -> Callable[[Span], Any]:
         first = lambda span: span.attributes.get(head, MISSING)  # noqa: E731
     if not rest:
         return first
-    parts = tuple(rest.split("."))
+    # Each segment with the list index it stands for, if any (no list is longer than 18 digits).
+    parts = tuple(
+        (part, int(part) if part.isascii() and part.isdigit() and len(part) < 19 else None) for part in rest.split(".")
+    )
 
     def get(span: Span) -> Any:
         value = first(span)
-        for part in parts:
+        for part, index in parts:
             if isinstance(value, Mapping):
                 value = value.get(part, MISSING)
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                value = value[int(part)]
+            elif isinstance(value, list) and index is not None and index < len(value):
+                value = value[index]
             else:
                 return MISSING
             if value is MISSING:
@@ -118,7 +129,11 @@ def _duration(span: Span) -> int:
 
 
 def yaml_scalar(text: str) -> Any:
-    """Type an unquoted literal the way YAML 1.2's core schema types a plain scalar."""
+    """Type an unquoted literal the way YAML 1.2's core schema types a plain scalar.
+
+    Raises :class:`ValueError` (with a message for people) for a decimal integer
+    with more digits than Python converts (``sys.get_int_max_str_digits()``).
+    """
     if text in _NULLS:
         return None
     if text in _TRUES:
@@ -126,7 +141,14 @@ def yaml_scalar(text: str) -> Any:
     if text in _FALSES:
         return False
     if _INT_RE.fullmatch(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:
+            digits = len(text.lstrip("+-"))
+            raise ValueError(
+                f"the number {text[:12]}... has {digits} digits, more than the {sys.get_int_max_str_digits()} "
+                "Python reads; write a smaller number, or quote it to compare with a string"
+            ) from None
     if text.startswith(("0x", "0o")) and len(text) > 2:
         try:
             return int(text[2:], 16 if text[1] == "x" else 8)
@@ -145,15 +167,33 @@ def yaml_scalar(text: str) -> Any:
 
 
 def parse_duration(text: str) -> int | None:
-    """``"30s"`` -> ``30_000_000_000``; ``None`` when ``text`` is not a duration literal."""
+    """``"30s"`` -> ``30_000_000_000``; ``None`` when ``text`` is not a duration literal.
+
+    Raises :class:`ValueError` (with a message for people) when the duration is
+    too large to represent (beyond about 1e308 nanoseconds).
+    """
     match = _DURATION_RE.fullmatch(text)
     if match is None:
         return None
-    return round(float(match.group(1)) * _UNIT_NS[match.group(2)])
+    return duration_ns(match.group(1), match.group(2))
+
+
+def duration_ns(number: str, unit: str) -> int:
+    """Digits and a unit (``"1.5"``, ``"ms"``) as integer nanoseconds; ``ValueError`` if too large."""
+    ns = float(number) * _UNIT_NS[unit]
+    if not math.isfinite(ns):
+        shown = number if len(number) <= 12 else number[:12] + "..."
+        raise ValueError(f"the duration {shown}{unit} is too large; no span lasts that long, write a smaller one")
+    return round(ns)
 
 
 def format_duration(ns: float) -> str:
     """A readable duration: ``42.0s``, ``1.5ms``, ``250ns``."""
+    if abs(ns) >= 1e300 or ns != ns:  # no real duration: dividing might overflow, and digits would not help
+        try:
+            return f"{ns:.3g}ns"
+        except OverflowError:  # an int beyond float range
+            return f"{'-' if ns < 0 else ''}1e{_digits(int(ns)) - 1}ns"
     for unit, size in (("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)):
         if abs(ns) >= size:
             text = f"{ns / size:.3f}".rstrip("0")
@@ -174,14 +214,47 @@ def equal(a: Any, b: Any) -> bool:
         return bool(a == b)
     if is_number(a) or is_number(b):
         return False
-    return bool(a == b)
+    try:
+        return bool(a == b)
+    except RecursionError:  # two deeply nested values from a trace
+        return _deep_equal(a, b)
+
+
+def _deep_equal(a: Any, b: Any) -> bool:
+    """``a == b`` for nested lists and mappings, without recursion."""
+    pending = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+            if type(x) is not type(y) or len(x) != len(y):
+                return False
+            pending.extend(zip(x, y))
+        elif isinstance(x, Mapping) and isinstance(y, Mapping):
+            if len(x) != len(y) or any(key not in y for key in x):
+                return False
+            pending.extend((x[key], y[key]) for key in x)
+        elif isinstance(x, (list, tuple, Mapping)) or isinstance(y, (list, tuple, Mapping)) or x != y:
+            return False
+    return True
+
+
+def as_text(value: Any) -> str | None:
+    """A string as is, a number as its text (``None`` for anything else, or an integer too long to write)."""
+    if isinstance(value, str):
+        return value
+    if is_number(value):
+        try:
+            return str(value)
+        except ValueError:  # more digits than sys.get_int_max_str_digits()
+            return None
+    return None
 
 
 def order(a: Any, b: Any) -> int | None:
     """-1, 0 or 1 for two numbers or two strings; ``None`` when they do not compare."""
     if is_number(a) and is_number(b):
-        if math.isnan(a) or math.isnan(b):
-            return None
+        if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+            return None  # (math.isnan would turn an int too large for a float into an OverflowError)
         return int(a > b) - int(a < b)
     if isinstance(a, str) and isinstance(b, str):
         return (a > b) - (a < b)
@@ -189,24 +262,100 @@ def order(a: Any, b: Any) -> int | None:
 
 
 def describe(value: Any, *, limit: int = 80) -> str:
-    """A short, JSON-like rendering of a value for messages."""
+    """A short, JSON-like rendering of a value for messages (at most ``limit`` characters).
+
+    Lists and mappings show their first 10 items; strings are quoted with control
+    characters escaped, so that a value from a trace cannot break the line or drive
+    the terminal.  The rendering is iterative and stops once ``limit`` is reached, so
+    a deeply nested or huge value costs no more than a small one.
+    """
     if value is MISSING:
         return "missing"
+    out: list[str] = []
+    size = 0
+    # Pieces still to write, last first: values to render, or literal text (wrapped in _Text).
+    stack: list[Any] = [value]
+    while stack and size <= limit:
+        item = stack.pop()
+        if isinstance(item, _Text):
+            piece = item.text
+        elif item is MISSING:
+            piece = "missing"
+        elif isinstance(item, (list, tuple)):
+            items: list[Any] = [_Text("["), _Text(", ...]" if len(item) > 10 else "]")]
+            for i, element in enumerate(item[:10]):
+                items[-1:-1] = [_Text(", "), element] if i else [element]
+            stack.extend(reversed(items))
+            continue
+        elif isinstance(item, Mapping):
+            pairs = list(itertools.islice(item.items(), 11))
+            items = [_Text("{")]
+            for i, (key, element) in enumerate(pairs[:10]):
+                name = key if isinstance(key, str) else _scalar_text(key)
+                items.extend([_Text((", " if i else "") + _escape(name) + ": "), element])
+            items.append(_Text(", ...}" if len(pairs) > 10 else "}"))
+            stack.extend(reversed(items))
+            continue
+        else:
+            piece = _scalar_text(item)
+        out.append(piece)
+        size += len(piece)
+    text = "".join(out)
+    return text if len(text) <= limit and not stack else text[: limit - 3] + "..."
+
+
+class _Text:
+    """Literal text in :func:`describe`'s work stack (as opposed to a value to render)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_NAMES: Final = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape(text: str) -> str:
+    """``text`` with newlines, other control characters and bidi overrides written as escapes."""
+    return _CONTROL_RE.sub(lambda m: _CONTROL_NAMES.get(m.group(), f"\\u{ord(m.group()):04x}"), text)
+
+
+def _scalar_text(value: Any) -> str:
     if value is None:
-        text = "null"
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    elif isinstance(value, (list, tuple)):
-        text = "[" + ", ".join(describe(v, limit=limit) for v in value[:10]) + (", ...]" if len(value) > 10 else "]")
-    elif isinstance(value, dict):
-        items = list(value.items())
-        inner = ", ".join(f"{k}: {describe(v, limit=limit)}" for k, v in items[:10])
-        text = "{" + inner + (", ...}" if len(items) > 10 else "}")
-    else:
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + _escape(value.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+    if isinstance(value, int):
+        return int_text(value)
+    if isinstance(value, float):
+        return repr(value)
+    return _escape(_REPR.repr(value))  # a set, bytes, an object: bounded in depth and length
+
+
+def _short_repr() -> reprlib.Repr:
+    short = reprlib.Repr()
+    short.maxlevel, short.maxother, short.maxstring = 3, 80, 80
+    return short
+
+
+_REPR: Final = _short_repr()
+
+
+def int_text(value: int) -> str:
+    """``str(value)``, or ``"an integer of N digits"`` past the digits Python converts to text."""
+    try:
+        return str(value)
+    except ValueError:  # longer than sys.get_int_max_str_digits()
+        return f"{'-' if value < 0 else ''}<an integer of about {_digits(value)} digits>"
+
+
+def _digits(value: int) -> int:
+    """About how many decimal digits ``value`` has (without converting it to text)."""
+    return math.floor((abs(value).bit_length() - 1) * math.log10(2)) + 1
 
 
 _ESCAPES: Final[dict[str, str]] = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
@@ -293,6 +442,31 @@ class Scanner:
             self.pos += 1
         raise self.fail(f"unclosed string: add a closing {quote}", start)
 
+    def scalar(self, text: str, pos: int) -> Any:
+        """:func:`yaml_scalar` of ``text`` (read at ``pos``); a number too long to read fails there."""
+        try:
+            return yaml_scalar(text)
+        except ValueError as error:
+            raise self.fail(str(error), pos) from None
+
+    def duration(self, number: str, unit: str, pos: int) -> int:
+        """:func:`duration_ns` of a literal read at ``pos``; a duration too large fails there."""
+        try:
+            return duration_ns(number, unit)
+        except ValueError as error:
+            raise self.fail(str(error), pos) from None
+
+    def regex(self, raw: str, pos: int, where: str = "") -> re.Pattern[str]:
+        """``raw`` compiled as a regular expression (read at ``pos``); ``where`` adds to the message."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "possible nested set" and the like: a spec is not the place
+                return re.compile(raw)
+        except re.error as exc:
+            raise self.fail(f"invalid regular expression {clip(raw)}{where}: {exc}", pos) from None
+        except (RecursionError, OverflowError, ValueError) as exc:  # nested too deeply, a{99999999999}
+            raise self.fail(f"regular expression {clip(raw)}{where} is too complex ({exc}); simplify it", pos) from None
+
     def found(self) -> str:
         """What stands at the cursor, for messages."""
         if self.at_end:
@@ -306,11 +480,29 @@ class Scanner:
         found = self.found()
         self.pos = saved
         return SelectorError(
-            f"{self.what} {self.text!r}: expected {expected} at column {at + 1}, found {found}",
+            f"{self.what} {self.source(at)}: expected {expected} at column {at + 1}, found {found}",
             column=at + 1,
         )
 
     def fail(self, message: str, pos: int | None = None) -> SelectorError:
         """A parse error with a free-form message, located at ``pos`` (default: the cursor)."""
         at = self.pos if pos is None else pos
-        return SelectorError(f"{self.what} {self.text!r}: {message} (column {at + 1})", column=at + 1)
+        return SelectorError(f"{self.what} {self.source(at)}: {message} (column {at + 1})", column=at + 1)
+
+    def source(self, at: int) -> str:
+        """The text quoted for a message; a long one as an excerpt around column ``at + 1``."""
+        text = self.text
+        if len(text) <= _SOURCE_SHOWN:
+            return repr(text)
+        start = max(0, min(at - _SOURCE_SHOWN // 2, len(text) - _SOURCE_SHOWN))
+        shown = text[start : start + _SOURCE_SHOWN]
+        return ("..." if start else "") + repr(shown) + ("..." if start + _SOURCE_SHOWN < len(text) else "")
+
+
+#: Longest selector or expression quoted whole in a message (longer ones: an excerpt around the error).
+_SOURCE_SHOWN: Final = 100
+
+
+def clip(text: str, limit: int = 60) -> str:
+    """``repr(text)``, cut to about ``limit`` characters."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3]) + "..."

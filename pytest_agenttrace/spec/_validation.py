@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 
 from ..exceptions import SpecError
-from ._yaml import Doc, PathKey
+from ._lexer import describe as short_describe
+from ._yaml import Doc, PathKey, excerpt, plain
 from .rules import RULE_KINDS
 
 __all__ = ["Validators", "describe", "did_you_mean", "schema_problems"]
@@ -106,11 +107,16 @@ def schema_problems(doc: Doc, validators: Validators) -> list[SpecError]:
     """Every schema error of ``doc``, as messages that say what to write instead."""
     errors = validators.iter_errors(doc.data)
     unknown_at = {tuple(e.absolute_path) for e in errors if e.validator == "additionalProperties"}
+    # A value of the wrong type also "matches" oneOf branches of the form {required: [...]}
+    # (they ignore anything but a mapping); its type error says all there is to say.
+    typed_at = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
     problems: list[SpecError] = []
     for error in errors:
         path = tuple(error.absolute_path)
         if error.validator in ("oneOf", "anyOf", "required", "dependentRequired") and path in unknown_at:
             continue  # a misspelt key explains these; report only the misspelling
+        if error.validator in ("oneOf", "anyOf") and path in typed_at:
+            continue
         if error.validator == "enum" and path[-1:] == ("detect",):
             continue  # reported by _semantic_problems with the closest detector name
         problems.extend(_translate(doc, error, path))
@@ -132,7 +138,7 @@ def _translate(doc: Doc, error: ValidationError, path: PathKey) -> list[SpecErro
                 hint += f" (parameters of this detector: {', '.join(allowed) or 'none'})"
             elif not hint:
                 hint = f"; valid keys here: {', '.join(allowed)}" if allowed else "; this mapping takes no keys"
-            out.append(doc.error(f"{where}: unknown key {key!r}{hint}", doc.key_at((*path, key))))
+            out.append(doc.error(f"{where}: unknown key {excerpt(key)}{hint}", doc.key_at((*path, key))))
         return out
     if v == "required" and isinstance(inst, dict):
         return [
@@ -143,16 +149,28 @@ def _translate(doc: Doc, error: ValidationError, path: PathKey) -> list[SpecErro
     if v == "type":
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
+        if len(path) == 2 and path[0] == "rules":
+            return [
+                doc.error(
+                    f"{where} must be a mapping with an `id` and one rule key ({', '.join(RULE_KINDS)}), "
+                    f'got {describe(inst)}; for example `- {{id: no-web-search, forbid: "tool[name=web_search]"}}`',
+                    doc.value_at(path),
+                )
+            ]
+        if path[2:] == ("scope",) and path[0] == "rules":
+            return [doc.error(f"{where} {_scope_problem(inst)}; got {describe(inst)}", doc.value_at(path))]
         hint = ""
         if "array" in wanted and isinstance(inst, (str, int, float)):
-            hint = f"; write [{inst}] for a one-item list"
+            hint = f"; write [{plain(str(inst), 40)}] for a one-item list"
         elif "string" in wanted and isinstance(inst, (dict, list)):
             hint = "; quote it if it is meant as text"
         return [doc.error(f"{where} must be {names}, got {describe(inst)}{hint}", doc.value_at(path))]
     if v == "enum":
         options = [str(o) for o in error.validator_value]
-        hint = did_you_mean(str(inst), options)
-        return [doc.error(f"{where} must be one of {', '.join(options)}; got {inst!r}{hint}", doc.value_at(path))]
+        hint = did_you_mean(str(inst), options) if isinstance(inst, str) else ""
+        return [
+            doc.error(f"{where} must be one of {', '.join(options)}; got {describe(inst)}{hint}", doc.value_at(path))
+        ]
     if v == "oneOf" and len(path) == 2 and path[0] == "rules" and isinstance(inst, dict):
         kinds = [k for k in RULE_KINDS if k in inst]
         if not kinds:
@@ -160,12 +178,14 @@ def _translate(doc: Doc, error: ValidationError, path: PathKey) -> list[SpecErro
         else:
             message = f"{where} has several rule kinds ({', '.join(kinds)}); a rule has exactly one, so split it into {len(kinds)} rules"
         return [doc.error(message, doc.value_at(path))]
-    if v == "oneOf" and path and path[-1] == "scope":
+    if v == "oneOf" and path[2:] == ("scope",) and path[0] == "rules":
         return [doc.error(f"{where} {_scope_problem(inst)}", doc.value_at(path))]
     if v == "anyOf" and path == ():
         return [doc.error("a spec needs `rules:` (a list of rules) or `extends:` (packs to use)", doc.value_at(()))]
-    if v == "anyOf" and path and path[-1] == "expect":
+    if v == "anyOf" and path[2:] == ("expect",) and path[0] == "rules":
         return [doc.error(f"{where} needs at least one of count, all, any, none", doc.value_at(path))]
+    if v in ("oneOf", "anyOf"):
+        return _alternatives(doc, error, path, where)
     if v == "dependentRequired":
         return [
             doc.error(f"{where}: `with:` only goes with `detect:` (detector parameters)", doc.key_at((*path, "with")))
@@ -174,10 +194,66 @@ def _translate(doc: Doc, error: ValidationError, path: PathKey) -> list[SpecErro
         extra = "; give at least one of min, max, exactly" if path and path[-1] == "count" else ""
         return [doc.error(f"{where} must not be empty{extra}", doc.value_at(path))]
     if v == "minimum":
-        return [doc.error(f"{where} must be at least {error.validator_value}, got {inst!r}", doc.value_at(path))]
+        return [
+            doc.error(f"{where} must be at least {error.validator_value}, got {describe(inst)}", doc.value_at(path))
+        ]
     if v == "pattern" and path and path[-1] == "id":
-        return [doc.error(f"rule id {inst!r} must not contain spaces; use dashes", doc.value_at(path))]
-    return [doc.error(f"{where}: {error.message}", doc.value_at(path))]
+        return [doc.error(f"rule id {_clip(inst)} must not contain spaces; use dashes", doc.value_at(path))]
+    # Not reached by the shipped schema; jsonschema's words, cut short (they quote the value whole).
+    return [doc.error(f"{where}: {plain(error.message, 120)}", doc.value_at(path))]
+
+
+def _alternatives(doc: Doc, error: ValidationError, path: PathKey, where: str) -> list[SpecError]:
+    """A ``oneOf``/``anyOf`` failure in the words of the branch it came closest to.
+
+    ``anyOf: [SCHEMA, {type: null}]`` (a detector parameter that may be null) is
+    reported as the problems with ``SCHEMA``, "or null" added to a wrong type.
+    """
+    branches = error.validator_value if isinstance(error.validator_value, list) else []
+    null = {"type": "null"}
+    inner = [e for e in error.context or () if not (e.schema_path and _branch(branches, e.schema_path[0]) == null)]
+    if null in branches and inner:
+        out: list[SpecError] = []
+        for sub in inner:
+            sub_path = tuple(sub.absolute_path)
+            if sub.validator == "type" and sub_path == path:
+                wanted = sub.validator_value if isinstance(sub.validator_value, list) else [sub.validator_value]
+                names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
+                out.append(
+                    doc.error(f"{where} must be {names} or null, got {describe(error.instance)}", doc.value_at(path))
+                )
+            else:
+                out.extend(_translate(doc, sub, sub_path))
+        return out
+    if inner:
+        # The branch meant is the one whose type the value has ({type: array} for a list); failing that,
+        # jsonschema's guess.
+        typed = [
+            e
+            for e in inner
+            if e.schema_path
+            and "type" in (_branch(branches, e.schema_path[0]) or {})
+            and Draft202012Validator({"type": _branch(branches, e.schema_path[0])["type"]}).is_valid(error.instance)
+        ]
+        if typed:
+            return [p for e in typed for p in _translate(doc, e, tuple(e.absolute_path))]
+        closest = best_match(inner)
+        return _translate(doc, closest, tuple(closest.absolute_path))
+    return [
+        doc.error(
+            f"{where} fits more than one of the forms allowed here; keep the keys of one form only",
+            doc.value_at(path),
+        )
+    ]
+
+
+def _branch(branches: list[Any], index: Any) -> Any:
+    return branches[index] if isinstance(index, int) and 0 <= index < len(branches) else None
+
+
+def _clip(value: Any) -> str:
+    """A value as written in a message: at most about 40 characters, control characters escaped."""
+    return excerpt(value) if isinstance(value, str) else short_describe(value, limit=40)
 
 
 _SCOPE_FORMS: Final = (
@@ -215,7 +291,7 @@ def _where(doc: Doc, path: PathKey) -> str:
         rules = doc.data.get("rules")
         raw = rules[path[1]] if isinstance(rules, list) and path[1] < len(rules) else None
         rule_id = raw.get("id") if isinstance(raw, dict) else None
-        who = f"rule {rule_id!r}" if isinstance(rule_id, str) else f"rules[{path[1]}]"
+        who = f"rule {excerpt(rule_id)}" if isinstance(rule_id, str) else f"rules[{path[1]}]"
         rest = _dotted(path[2:])
         return f"{who}: {rest}" if rest else who
     return _dotted(path)
@@ -239,8 +315,8 @@ def describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return f"the string {value!r}"
-    return f"{type(value).__name__} {value!r}"
+        return f"the string {excerpt(value)}"
+    return f"{type(value).__name__} {short_describe(value, limit=40)}"
 
 
 def did_you_mean(word: str, options: Sequence[str]) -> str:

@@ -10,6 +10,7 @@ accepted (no ``!!python/...``), duplicate keys are errors, merge keys
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -17,7 +18,7 @@ import yaml
 
 from ..exceptions import SpecError
 
-__all__ = ["LOADER", "Doc", "PathKey", "parse_yaml"]
+__all__ = ["LOADER", "MAX_DEPTH", "Doc", "PathKey", "excerpt", "parse_yaml", "plain"]
 
 #: The loader class used to compose documents (the C one when PyYAML has it).
 LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -77,13 +78,25 @@ def parse_yaml(text: str, path: str | None) -> Doc:
             # An unclosed bracket or quote is found where the parser gave up: say where it began too.
             hint += f" (what it was reading began at line {opened.line + 1}, column {opened.column + 1})"
         raise SpecError(
-            f"invalid YAML: {problem}; {hint}",
+            f"invalid YAML: {plain(problem)}; {hint}",
             path=path,
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
         ) from None
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow (NUL, most control characters)
+        line, column = _position(text, error.position)
+        code = error.character if isinstance(error.character, int) else ord(error.character)
+        raise SpecError(
+            f"invalid YAML: the character U+{code:04X} is not allowed in YAML ({error.reason}); "
+            "remove it (is this a spec file?)",
+            path=path,
+            line=line,
+            column=column,
+        ) from None
     except yaml.YAMLError as error:
-        raise SpecError(f"invalid YAML: {error}", path=path) from None
+        raise SpecError(
+            f"invalid YAML: {plain(str(error).splitlines()[0] if str(error) else type(error).__name__)}", path=path
+        ) from None
     except RecursionError:
         raise SpecError(
             f"the YAML is nested too deeply to read; a spec nests at most {MAX_DEPTH} levels", path=path
@@ -159,12 +172,46 @@ def _build(
         return constructor.construct_object(node)
     except yaml.YAMLError as error:
         raise doc.error(f"invalid YAML value: {error}", _mark(node)) from None
+    except (ValueError, OverflowError) as error:  # an integer past Python's digit limit, a 30th of February
+        raise doc.error(_unreadable(node, error), _mark(node)) from None
 
 
 _STR_TAG: Final = "tag:yaml.org,2002:str"
 _PLAIN_TAGS: Final = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary")
 )
+
+
+def _unreadable(node: yaml.Node, error: Exception) -> str:
+    """Why a plain scalar that YAML types (a number, a date) cannot be read, and what to write instead."""
+    text = str(node.value)
+    digits = sum(char.isdigit() for char in text)
+    limit = sys.get_int_max_str_digits()
+    if node.tag == "tag:yaml.org,2002:int" and limit and digits > limit:
+        return (
+            f"the number {excerpt(text, 20)} has {digits} digits, more than the {limit} Python reads; "
+            "write a smaller number, or quote it if it is meant as text"
+        )
+    return f"invalid YAML value {excerpt(text)}: {error}; fix the value, or quote it if it is meant as text"
+
+
+def excerpt(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message: at most ``limit`` characters, control characters escaped."""
+    shown = text if len(text) <= limit else text[: limit - 3] + "..."
+    return repr(shown)
+
+
+def plain(text: str, limit: int = 200) -> str:
+    """``text`` unquoted for a message: at most ``limit`` characters, control characters escaped."""
+    shown = text if len(text) <= limit else text[: limit - 3] + "..."
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in shown)
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of character ``offset`` of ``text``."""
+    offset = max(0, min(offset, len(text)))
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:

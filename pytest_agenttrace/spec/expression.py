@@ -57,7 +57,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import SelectorError
-from ._lexer import MISSING, Scanner, describe, equal, field_getter, format_duration, is_number, order, yaml_scalar
+from ._lexer import (
+    MISSING,
+    Scanner,
+    as_text,
+    describe,
+    equal,
+    field_getter,
+    format_duration,
+    is_number,
+    order,
+    yaml_scalar,
+)
 
 if TYPE_CHECKING:
     from ..model import Span
@@ -68,13 +79,6 @@ _NUMBER_RE: Final = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[
 _UNIT_RE: Final = re.compile(r"(?:ns|us|ms|s|m)(?![A-Za-z0-9_])")
 _NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_:@-]*")
 _SEGMENT_RE: Final = re.compile(r"[A-Za-z0-9_:@-]+")
-_UNIT_NS: Final[dict[str, int]] = {
-    "ns": 1,
-    "us": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-}
 _COMPARE: Final = ("==", "!=", "<=", ">=", "=", "<", ">")
 _ORDERS: Final[dict[str, Callable[[Any, Any], Any]]] = {
     "<": operator.lt,
@@ -189,7 +193,7 @@ class _Test(_Node):
             return _contains(a, b)
         if op == "matches":
             assert self.pattern is not None
-            text = a if isinstance(a, str) else str(a) if is_number(a) else None
+            text = as_text(a)
             return text is not None and self.pattern.search(text) is not None
         sign = order(a, b)
         if sign is None:
@@ -457,10 +461,7 @@ class _Parser:
             if scan.peek() not in ("'", '"') or scan.at_end:
                 raise scan.error("a quoted regular expression after 'matches'")
             raw = scan.read_quoted()
-            try:
-                pattern = re.compile(raw)
-            except re.error as exc:
-                raise scan.fail(f"invalid regular expression {raw!r}: {exc}", at) from None
+            pattern = scan.regex(raw, at)
             return _Test(left, "matches", _Literal(raw, scan.text[at : scan.pos]), self._source(start), pattern)
         else:
             not_at = scan.pos
@@ -487,14 +488,17 @@ class _Parser:
             value = scan.read_quoted()
             return _Literal(value, scan.text[start : scan.pos])
         if char == "[":
-            return self.list_literal()
+            scan.enter()
+            literal = self.list_literal()
+            scan.leave()
+            return literal
         number = scan.match(_NUMBER_RE)
         if number is not None:
             unit = scan.match(_UNIT_RE)
             if unit is not None:
                 if "e" in number.lower() or number.startswith("-"):
                     raise scan.fail(f"a duration is digits and a unit, such as 30s or 1.5ms, not {number}{unit}", start)
-                return _Literal(round(float(number) * _UNIT_NS[unit]), scan.text[start : scan.pos], True)
+                return _Literal(scan.duration(number, unit, start), scan.text[start : scan.pos], True)
             if not scan.at_end and (scan.peek().isalpha() or scan.peek() == "_"):
                 unit_at = scan.pos
                 word = scan.match(_SEGMENT_RE) or ""
@@ -503,7 +507,7 @@ class _Parser:
                     "a duration takes one of the units ns, us, ms, s, m (such as 30s or 1.5ms)",
                     unit_at,
                 )
-            return _Literal(yaml_scalar(number), number)
+            return _Literal(scan.scalar(number, start), number)
         name = scan.match(_NAME_RE)
         if name is None:
             raise scan.error("a value (a number, a duration, a quoted string, true/false/null, a list or a field path)")

@@ -32,7 +32,7 @@ import yaml
 
 from ..exceptions import SelectorError, SpecError
 from ._validation import Validators, describe, did_you_mean, schema_problems
-from ._yaml import Doc, PathKey, parse_yaml
+from ._yaml import MAX_DEPTH, Doc, PathKey, excerpt, parse_yaml, plain
 from .rules import Rule, build_rule
 
 __all__ = [
@@ -103,6 +103,12 @@ def load_spec(source: Any, *, base_dirs: Sequence[str | os.PathLike[str]] = ()) 
             text = yaml.safe_dump(dict(source), sort_keys=False)
         except yaml.YAMLError as error:
             raise SpecError(f"an inline spec holds only plain data (dicts, lists, strings, numbers): {error}") from None
+        except RecursionError:
+            raise SpecError(
+                f"an inline spec is nested too deeply to read; a spec nests at most {MAX_DEPTH} levels"
+            ) from None
+        except ValueError as error:  # an int with more digits than sys.get_int_max_str_digits()
+            raise SpecError(f"an inline spec holds a value that cannot be written out: {error}") from None
         return parse_spec(text, path="<inline spec>")
     if isinstance(source, (str, os.PathLike)):
         sources: list[Any] = [source]
@@ -118,7 +124,7 @@ def load_spec(source: Any, *, base_dirs: Sequence[str | os.PathLike[str]] = ()) 
             specs.append(load_spec(item))
             continue
         found = _resolve(item, base_dirs)
-        if base_dirs and not found.is_absolute() and not found.exists():
+        if base_dirs and not found.is_absolute() and not _probe(found.exists):
             here = str(Path.cwd())
             places = [
                 f"{place} (the working directory)" if place == here else place
@@ -147,6 +153,7 @@ def lint_spec(source: str | os.PathLike[str]) -> list[SpecError]:
     """Every problem found in a spec file (empty when it is valid), in file order."""
     path = Path(source)
     try:
+        _check_name(path)
         text = _read(path)
     except SpecError as error:
         return [error]
@@ -202,6 +209,7 @@ _CACHE: dict[str, tuple[tuple[tuple[str, int, int], ...], Spec]] = {}
 
 def _load_file(path: Path, stack: tuple[str, ...] = ()) -> Spec:
     """A spec file, from the cache while neither it nor a file it extends has changed."""
+    _check_name(path)
     key = str(path.resolve())
     cached = _CACHE.get(key)
     if cached is not None and all(_stamp(p) == (p, m, s) for p, m, s in cached[0]):
@@ -239,10 +247,11 @@ def _read(path: Path) -> str:
 
 def _resolve(item: str | os.PathLike[str], base_dirs: Sequence[str | os.PathLike[str]]) -> Path:
     path = Path(item)
+    _check_name(path)
     if not path.is_absolute():
         for base in base_dirs:
             candidate = Path(base) / path
-            if candidate.exists():
+            if _probe(candidate.exists):
                 # "tests/../specs/x.yaml" is named "specs/x.yaml" in messages, unless a symbolic link
                 # makes ".." lead elsewhere than the shortened path does.
                 shorter = Path(os.path.normpath(candidate))
@@ -251,12 +260,29 @@ def _resolve(item: str | os.PathLike[str], base_dirs: Sequence[str | os.PathLike
 
 
 def _expand(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if _probe(path.is_dir):
+        try:
+            files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        except OSError as error:
+            raise SpecError(f"cannot list the spec directory: {error.strerror}", path=str(path)) from None
         if not files:
             raise SpecError("directory holds no *.yaml spec files", path=str(path))
         return files
     return [path]
+
+
+def _probe(test: Callable[[], bool]) -> bool:
+    """``path.exists()``/``is_file()``/``is_dir()``, false for a name the system refuses (too long, ...)."""
+    try:
+        return test()
+    except (OSError, ValueError):
+        return False
+
+
+def _check_name(path: Path) -> None:
+    """Refuse a file name no system accepts (a NUL character) before it reaches ``os`` calls."""
+    if "\0" in str(path):
+        raise SpecError(f"{plain(str(path), 80)}: a file name cannot contain a NUL character; check the path")
 
 
 def _first(problems: list[SpecError]) -> SpecError:
@@ -308,7 +334,7 @@ def _analyse(
         try:
             parent = _load_file(target, stack)
         except SpecError as error:
-            return [doc.error(f"in extended spec {name!r}: {error}", at)], None
+            return [doc.error(f"in extended spec {excerpt(name)}: {error}", at)], None
         if deps is not None:
             deps.extend(p for p, _, _ in _CACHE[key][0])
         inherited.update((r.id, r) for r in parent.rules)
@@ -317,7 +343,8 @@ def _analyse(
             hint = did_you_mean(rule_id, list(inherited))
             return [
                 doc.error(
-                    f"`disable` names {rule_id!r}, which no extended pack defines{hint}", doc.value_at(("disable", i))
+                    f"`disable` names {excerpt(rule_id)}, which no extended pack defines{hint}",
+                    doc.value_at(("disable", i)),
                 )
             ], None
         del inherited[rule_id]
@@ -350,12 +377,12 @@ def _resolve_extends(name: str, base_dir: Path | None) -> Path:
         return pack_path(name)
     base = base_dir or Path.cwd()
     for candidate in (base / name, base / f"{name}.yaml", base / f"{name}.yml"):
-        if candidate.is_file():
+        if _probe(candidate.is_file):
             return candidate
     packs = available_packs()
     hint = did_you_mean(name, packs)
     raise SpecError(
-        f"`extends` names {name!r}, which is neither a shipped pack ({', '.join(packs) or 'none'}) "
+        f"`extends` names {excerpt(name)}, which is neither a shipped pack ({', '.join(packs) or 'none'}) "
         f"nor a spec file next to this one{hint}"
     )
 
@@ -394,19 +421,21 @@ def _semantic_problems(doc: Doc, compiled: dict[PathKey, Any]) -> list[SpecError
             if rule_id in seen:
                 problems.append(
                     doc.error(
-                        f"rule id {rule_id!r} is used twice (first at line {seen[rule_id]}); ids must be unique in a file",
+                        f"rule id {excerpt(rule_id)} is used twice (first at line {seen[rule_id]}); "
+                        "ids must be unique in a file",
                         doc.value_at((*here, "id")),
                     )
                 )
             else:
                 seen[rule_id] = doc.value_at((*here, "id"))[0] or 0
-        who = f"rule {rule_id!r}" if isinstance(rule_id, str) else f"rules[{i}]"
+        who = f"rule {excerpt(rule_id)}" if isinstance(rule_id, str) else f"rules[{i}]"
         detect = raw.get("detect")
         if isinstance(detect, str) and detectors is not None and detect not in detectors[0]:
             known = sorted(detectors[0])
             problems.append(
                 doc.error(
-                    f"{who}: unknown detector {detect!r}{did_you_mean(detect, known)} (detectors: {', '.join(known)})",
+                    f"{who}: unknown detector {excerpt(detect)}{did_you_mean(detect, known)} "
+                    f"(detectors: {', '.join(known)})",
                     doc.value_at((*here, "detect")),
                 )
             )

@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import SelectorError
 from ..model import KINDS
-from ._lexer import Scanner, parse_duration, yaml_scalar
+from ._lexer import Scanner, clip, parse_duration
 from ._selector_tree import (
     ORDERING,
     Attribute,
@@ -244,12 +244,12 @@ class _Parser:
         scan.pos += 1
         pattern: re.Pattern[str] | None = None
         if op == "~=":
-            try:
-                pattern = re.compile(raw)
-            except re.error as exc:
-                raise scan.fail(f"invalid regular expression {raw!r} in [{path}~=...]: {exc}", value_at) from None
+            pattern = scan.regex(raw, value_at, f" in [{path}~=...]")
         elif op in ORDERING and isinstance(value, str) and not quoted:
-            duration = parse_duration(value)
+            try:
+                duration = parse_duration(value)
+            except ValueError as error:
+                raise scan.fail(str(error), value_at) from None
             if duration is not None:
                 value = duration
         return Attribute(path, op, value, raw, pattern)
@@ -277,14 +277,14 @@ class _Parser:
         if scan.pos == start:
             raise scan.error("a value")
         raw = source[start : scan.pos]
-        return raw, yaml_scalar(raw)
+        return raw, scan.scalar(raw, start)
 
     @staticmethod
     def _unknown(what: str, word: str, known: Sequence[str], strip: str = "") -> str:
         choices = [k.rstrip(strip) for k in known]
         close = difflib.get_close_matches(word, choices, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"unknown {what} {word!r}{hint}; use one of: {', '.join(known)}"
+        return f"unknown {what} {clip(word, 40)}{hint}; use one of: {', '.join(known)}"
 
 
 # -- public API ------------------------------------------------------------------

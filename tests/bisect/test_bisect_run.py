@@ -12,6 +12,7 @@ from bisect_helpers import BAD_CONTEXT, GOOD_CONTEXT, commit_file, make_trace
 from pytest_agenttrace.bisect_run import (
     ExitCodePredicate,
     GitFileTarget,
+    PytestRunner,
     RegistryTarget,
     RunLog,
     RunRecord,
@@ -200,3 +201,44 @@ def test_git_file_target_bad_input(
     repo, _ = prompt_history
     with pytest.raises(InputError, match=message):
         GitFileTarget(path, good, bad, repo)
+
+
+def test_run_log_skips_and_counts_lines_that_are_not_run_records(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    RunLog(path).append(record("v1", "good"))
+    with path.open("ab") as handle:
+        handle.write(b'{"version": "v1", "outcome": "bad", "detail": "\xff\xfe"}\n')  # not UTF-8
+        handle.write(b"[" * 100_000 + b"\n")  # nested too deeply for the JSON reader
+        handle.write(b'{"version": "v1", "outcome": "bad", "exit_code": [1]}\n')  # unhashable exit code
+        handle.write(b'{"version": "v1", "outcome": "bad", "duration_s": 1e999}\n')
+        handle.write(b'"just a string"\n')
+        handle.write(b"\n")
+    RunLog(path).append(record("v1", "bad", run=1))
+    log = RunLog(path)
+    assert log.skipped == 5
+    first, second = log.cached("v1", "s1", 0), log.cached("v1", "s1", 1)
+    assert first is not None and second is not None
+    assert (first.outcome, second.outcome) == ("good", "bad")
+
+
+def test_run_log_keeps_a_record_whose_detail_holds_a_line_separator(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    RunLog(path).append(RunRecord("v1", "s1", "bad", 0, 0, detail="AssertionError: a\u2028b"))
+    log = RunLog(path)
+    assert log.skipped == 0
+    found = log.cached("v1", "s1", 0)
+    assert found is not None and found.detail == "AssertionError: a\u2028b"
+
+
+def test_git_file_target_outside_the_repository_is_bad_input(prompt_history: tuple[Path, list[str]]) -> None:
+    repo, _ = prompt_history
+    (repo.parent / "outside.txt").write_text("x\n")
+    with pytest.raises(InputError, match="outside the git repository"):
+        GitFileTarget("../outside.txt", None, None, repo)
+
+
+def test_a_run_whose_output_is_not_utf8_is_judged(tmp_path: Path) -> None:
+    (tmp_path / "test_bytes.py").write_text("import os\n\ndef test_x():\n    os.write(1, b'\\xff\\xfe\\n')\n")
+    runner = PytestRunner(["test_bytes.py", "-s", "-p", "no:cacheprovider"], ExitCodePredicate(), store=tmp_path / "s")
+    record = runner.run(RegistryTarget("p", ["v1"], tmp_path), "v1", 0, 1)
+    assert (record.outcome, record.exit_code) == ("good", 0)

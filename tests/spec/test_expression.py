@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pytest_agenttrace.exceptions import SelectorError
 from pytest_agenttrace.model import Span
+from pytest_agenttrace.spec._lexer import describe
 from pytest_agenttrace.spec.expression import Expression, compile_expression
 
 S = 1_000_000_000
@@ -357,3 +358,94 @@ def test_hostile_nesting_fails_cleanly() -> None:
         compile_expression("(" * 5000 + "x" + ")" * 5000)
     with pytest.raises(SelectorError, match="nested more than 64 levels deep"):
         compile_expression("not " * 5000 + "x")
+
+
+# -- limits: numbers, nesting and values no parser or message should choke on ---------------------------------
+
+BIG = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "message"),
+    [
+        pytest.param(f"attributes.x < {BIG}", 16, "has 5000 digits", id="integer-past-the-digit-limit"),
+        pytest.param(f"attributes.x in [1, {BIG}]", 21, "has 5000 digits", id="integer-in-a-list"),
+        pytest.param(f"duration < {BIG}s", 12, "is too large", id="duration-beyond-float"),
+        pytest.param(f"duration < {'9' * 300}.5m", 12, "is too large", id="fractional-duration-beyond-float"),
+        pytest.param("x == " + "[" * 5000 + "]" * 5000, 70, "nested more than 64 levels deep", id="nested-lists"),
+        pytest.param('name matches "' + "(" * 3000 + ")" * 3000 + '"', 14, "too complex", id="regex-too-deep"),
+        pytest.param('name matches "a{99999999999}"', 14, "too complex", id="regex-repeat-too-large"),
+    ],
+)
+def test_literals_past_python_limits_are_selector_errors(text: str, column: int, message: str) -> None:
+    with pytest.raises(SelectorError) as info:
+        compile_expression(text)
+    assert info.value.column == column
+    assert message in info.value.message
+    assert len(info.value.message) < 400  # the 5000-character source is shown as an excerpt
+
+
+def test_a_regex_that_python_warns_about_compiles_without_the_warning() -> None:
+    # "[[" draws a FutureWarning (possible nested set), an error under filterwarnings=error.
+    assert compile_expression('name matches "[[p]lan"').evaluate(LLM) is True
+
+
+def _nested(depth: int, leaf: Any = 1) -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def test_explain_renders_a_value_nested_5000_levels_deep() -> None:
+    span = span_with(x=_nested(5000))
+    expression = compile_expression("attributes.x.a.a.a == 1")
+    assert expression.evaluate(span) is False
+    found = expression.explain(span)
+    assert found.startswith("attributes.x.a.a.a is {a: {a: {a:")
+    assert found.endswith("..., expected == 1")
+    assert len(found) < 120
+
+
+def test_describe_is_iterative_bounded_and_terminal_safe() -> None:
+    deep_list: Any = []
+    for _ in range(5000):
+        deep_list = [deep_list]
+    assert describe(deep_list, limit=20_000) == "[" * 5001 + "]" * 5001
+    assert describe(_nested(5000)) == "{a: " * 19 + "{..."
+    assert describe(["a\nb\x1b[2J\u202e"]) == '["a\\nb\\u001b[2J\\u202e"]'
+    assert describe({"k\n": 10**5000}) == "{k\\n: <an integer of about 5000 digits>}"
+    # Same text as rendering everything and cutting it at the limit.
+    value = {"a": ["x" * 100, 2], "b": None}
+    assert describe(value) == '{a: ["' + "x" * 71 + "..."
+    assert describe([1, 2.5, None, True, "s"]) == '[1, 2.5, null, true, "s"]'
+
+
+def test_a_wide_value_is_not_rendered_past_the_limit() -> None:
+    wide: Any = 0
+    for _ in range(8):
+        wide = [wide] * 10  # 10**8 leaves if rendered in full
+    assert describe(wide).endswith("...")
+
+
+def test_deeply_nested_values_compare_without_recursion_error() -> None:
+    span = span_with(x=_nested(5000), y=_nested(5000), z=_nested(5000, leaf=2))
+    assert compile_expression("attributes.x == attributes.y").evaluate(span) is True
+    assert compile_expression("attributes.x == attributes.z").evaluate(span) is False
+    assert compile_expression("attributes.x in [1, 2]").evaluate(span) is False
+
+
+def test_numbers_too_long_to_write_are_handled_in_tests_and_messages() -> None:
+    span = Span(
+        span_id="p", parent_id=None, kind="custom", name="p", start_ns=0, end_ns=10**5000, attributes={"n": 10**5000}
+    )
+    assert compile_expression('attributes.n matches "^1"').evaluate(span) is False
+    assert compile_expression("attributes.n > 5").evaluate(span) is True
+    assert compile_expression("duration < 30s").explain(span) == "duration is 1e4999ns, expected < 30s"
+    assert "about 5000 digits" in compile_expression("attributes.n < 5").explain(span)
+
+
+def test_a_list_index_too_long_to_be_one_is_a_missing_value() -> None:
+    span = span_with(items=[1, 2])
+    assert compile_expression("attributes.items.1 == 2").evaluate(span) is True
+    assert compile_expression(f"attributes.items.{'9' * 5000} == 2").missing(span) == [f"attributes.items.{'9' * 5000}"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -482,3 +483,187 @@ def test_a_base_dir_behind_a_symbolic_link_still_finds_the_spec(tmp_path: Path) 
     (tmp_path / "proj" / "tests").symlink_to(tmp_path / "real" / "tests")  # proj/tests/.. is real/, not proj/
     spec = load_spec("../specs/x.yaml", base_dirs=[tmp_path / "proj" / "tests"])
     assert [rule.id for rule in spec.rules] == ["a"]
+
+
+# -- limits and messages ----------------------------------------------------------------------------------------
+
+BIG = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "fragments"),
+    [
+        pytest.param(
+            f"rules:\n  - id: a\n    expect: {{select: llm, count: {{max: {BIG}}}}}\n",
+            3,
+            40,
+            ["has 5000 digits", "write a smaller number"],
+            id="count-max",
+        ),
+        pytest.param(
+            f"rules:\n  - id: a\n    forbid: 'llm[x={BIG}]'\n",
+            3,
+            20,
+            ["bad selector in `forbid`", "has 5000 digits"],
+            id="selector-value",
+        ),
+        pytest.param(
+            f"rules:\n  - id: a\n    expect: {{select: llm, all: ['attributes.x < {BIG}']}}\n",
+            3,
+            49,
+            ["bad expression in `expect.all`", "has 5000 digits"],
+            id="expression-number",
+        ),
+        pytest.param(
+            f"rules:\n  - id: a\n    expect: {{select: llm, all: ['duration < {BIG}s']}}\n",
+            3,
+            45,
+            ["bad expression in `expect.all`", "is too large"],
+            id="expression-duration",
+        ),
+        pytest.param(
+            "rules:\n  - id: a\n    description: 2020-02-30\n    forbid: llm\n",
+            3,
+            18,
+            ["invalid YAML value '2020-02-30'", "day is out of range", "quote it"],
+            id="impossible-date",
+        ),
+        pytest.param(
+            "rules:\n  - id: a\x01\n    forbid: llm\n",
+            2,
+            10,
+            ["the character U+0001 is not allowed"],
+            id="control-character",
+        ),
+    ],
+)
+def test_values_python_cannot_read_are_spec_errors(text: str, line: int, column: int, fragments: list[str]) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, path="x.yaml")
+    error = info.value
+    assert (error.line, error.column) == (line, column), str(error)
+    for fragment in fragments:
+        assert fragment in error.message, str(error)
+    assert "\n" not in str(error) and len(str(error)) < 500
+
+
+@pytest.mark.parametrize("rules", ["[1, 2]", "[[1]]", "[null]", "['forbid: llm']"])
+def test_a_rule_that_is_not_a_mapping_lists_the_rule_keys(rules: str) -> None:
+    problems = [p.message for p in _lint_text(f"rules: {rules}\n")]
+    kinds = "(handoff, scope, forbid, order, sequence, expect, detect)"
+    assert problems and all(f"must be a mapping with an `id` and one rule key {kinds}" in p for p in problems)
+    assert len(problems) == rules.count(",") + 1  # one problem per rule, not one per schema branch
+
+
+LEAKY = [
+    "rules: [1, 2]\n",
+    "rules:\n  - null\n",
+    "rules:\n  - id: a\n    scope: 5\n",
+    "rules:\n  - id: a\n    scope: [x]\n",
+    "rules:\n  - id: a\n    scope: {tool: x, only_agents: [a], agent: b, allow_tools: [c]}\n",
+    "rules:\n  - id: a\n    expect: 5\n",
+    "rules:\n  - id: a\n    expect: {select: llm, bogus: 1}\n",
+    "rules:\n  - id: a\n    detect: context_collapse\n    with: {keys: 5}\n",
+    "rules:\n  - id: a\n    detect: context_collapse\n    with: {keys: [1, x]}\n",
+    "rules:\n  - id: a\n    detect: context_collapse\n    with: {keys: {a: 1}}\n",
+    "rules:\n  - id: a\n    forbid: llm\n    detect: deadlock\n    expect: {select: llm, count: {max: 1}}\n",
+    "spec: x\n",
+    "5\n",
+]
+
+
+@pytest.mark.parametrize("text", LEAKY)
+def test_no_message_shows_json_schema_internals(text: str) -> None:
+    problems = _lint_text(text)
+    assert problems
+    for problem in problems:
+        for internal in ("valid under", "given schemas", "{'required'", "'type':", "is not of type"):
+            assert internal not in problem.message, problem.message
+
+
+def test_a_nullable_detector_parameter_says_what_it_takes() -> None:
+    wrong_type, wrong_item = (
+        _lint_text(f"rules:\n  - id: a\n    detect: context_collapse\n    with: {{keys: {keys}}}\n")
+        for keys in ("5", "[x, 1]")
+    )
+    assert [p.message for p in wrong_type] == ["rule 'a': with.keys must be a list or null, got int 5"]
+    assert [(p.message, p.column) for p in wrong_item] == [("rule 'a': with.keys[1] must be a string, got int 1", 22)]
+
+
+def test_a_scope_that_is_not_a_mapping_is_one_problem_naming_both_forms() -> None:
+    problems = _lint_text("rules:\n  - id: a\n    scope: 5\n")
+    assert len(problems) == 1
+    assert "{tool, only_agents}" in problems[0].message and "got int 5" in problems[0].message
+
+
+def test_other_one_of_failures_are_told_by_the_closest_branch() -> None:
+    from pytest_agenttrace.spec import _validation
+    from pytest_agenttrace.spec._yaml import parse_yaml
+
+    doc = parse_yaml("x: [1]\n", "x.yaml")
+    schema = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    (error,) = jsonschema.Draft202012Validator(schema).iter_errors(doc.data["x"])
+    error.path.appendleft("x")
+    (problem,) = _validation._translate(doc, error, ("x",))
+    assert problem.message == "x[0] must be a string, got int 1"
+    both = {"oneOf": [{"type": "array"}, {"minItems": 1}]}
+    (error,) = jsonschema.Draft202012Validator(both).iter_errors(doc.data["x"])
+    error.path.appendleft("x")
+    (problem,) = _validation._translate(doc, error, ("x",))
+    assert "fits more than one of the forms" in problem.message
+
+
+def test_extending_a_file_that_is_not_a_spec_quotes_a_short_excerpt(tmp_path: Path) -> None:
+    secret = tmp_path / "notes.txt"
+    secret.write_text("token=" + "s3cr3t" * 100 + "\nmore=lines\n", encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        parse_spec(f"extends: ['{secret}']\n", path="x.yaml")
+    message = str(info.value)
+    assert "is a mapping with `rules:`, got the string 'token=" in message
+    assert "s3cr3t" * 8 not in message and "more=lines" not in message
+    assert len(message) < 300 + len(str(secret)) * 2
+
+
+def test_extending_a_binary_or_control_character_file_prints_no_control_characters(tmp_path: Path) -> None:
+    environ = tmp_path / "environ"
+    environ.write_bytes(b"A=1\x00B=\x1b[2J2\x00")
+    with pytest.raises(SpecError) as info:
+        parse_spec(f"extends: ['{environ}']\n", path="x.yaml")
+    message = str(info.value)
+    assert "the character U+0000 is not allowed" in message
+    assert message.isprintable()
+
+
+def test_long_keys_and_ids_are_quoted_short() -> None:
+    (unknown,) = _lint_text(f"rules:\n  - id: a\n    forbid: llm\n    {'k' * 500}: 1\n")
+    assert "unknown key 'kkkkk" in unknown.message and len(unknown.message) < 200
+    (spaced,) = _lint_text(f"rules:\n  - id: {'a ' * 300}\n    forbid: llm\n")
+    assert "must not contain spaces" in spaced.message and len(spaced.message) < 300
+
+
+def _lint_text(text: str) -> list[SpecError]:
+    problems, _ = loader._analyse(text, "x.yaml", None, ())
+    return problems
+
+
+@pytest.mark.parametrize(
+    "name", ["a" * 5000, "a/" * 3000, "x\x00y"], ids=["name-too-long", "path-too-long", "nul-character"]
+)
+def test_file_names_the_system_refuses_are_spec_errors(tmp_path: Path, name: str) -> None:
+    with pytest.raises(SpecError, match="neither a shipped pack"):
+        parse_spec(f"extends: [{json.dumps(name)}]\n", path="x.yaml", base_dir=tmp_path)
+    with pytest.raises(SpecError) as info:
+        load_spec(name, base_dirs=[tmp_path])
+    assert "Traceback" not in str(info.value)
+    problems = lint_spec(name)
+    assert len(problems) == 1 and isinstance(problems[0], SpecError)
+
+
+def test_an_inline_spec_python_cannot_write_out_is_a_spec_error() -> None:
+    deep: Any = "llm"
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(SpecError, match="nested too deeply"):
+        load_spec({"rules": deep})
+    with pytest.raises(SpecError, match="cannot be written out"):
+        load_spec({"rules": [{"id": "a", "expect": {"select": "llm", "count": {"max": 10**5000}}}]})

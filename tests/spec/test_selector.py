@@ -696,3 +696,40 @@ def test_chains_select_what_left_to_right_evaluation_selects_on_corrupt_traces(d
     (complex_,) = compile_selector(text)._root.alternatives
     expected = [id(s) for s in _left_to_right(complex_, Context(trace))]
     assert [id(s) for s in complex_.run(Context(trace))] == expected
+
+
+# -- limits ---------------------------------------------------------------------------------------------------
+
+BIG = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "message"),
+    [
+        pytest.param(f"llm[x={BIG}]", 7, "has 5000 digits", id="integer-past-the-digit-limit"),
+        pytest.param(f"llm[duration<{BIG}s]", 14, "is too large", id="duration-beyond-float"),
+        pytest.param("llm[name~=" + "(" * 3000 + ")" * 3000 + "]", 11, "too complex", id="regex-too-deep"),
+        pytest.param("llm[name~=a{99999999999}]", 11, "too complex", id="regex-repeat-too-large"),
+    ],
+)
+def test_values_past_python_limits_are_selector_errors(text: str, column: int, message: str) -> None:
+    with pytest.raises(SelectorError) as info:
+        compile_selector(text)
+    assert info.value.column == column
+    assert message in info.value.message
+    assert len(info.value.message) < 400  # the long selector is quoted as an excerpt around the column
+
+
+def test_a_long_selector_is_quoted_around_the_error() -> None:
+    text = "tool[name=" + "x" * 500 + "] > bogus"
+    with pytest.raises(SelectorError) as info:
+        compile_selector(text)
+    assert "unknown span kind 'bogus'" in info.value.message
+    assert info.value.message.startswith("selector ...'xxx")
+    assert "] > bogus'" in info.value.message
+    assert len(info.value.message) < 400
+
+
+def test_a_big_hexadecimal_or_quoted_value_is_fine() -> None:
+    assert compile_selector(f"llm[x=0x{'f' * 5000}]")
+    assert compile_selector(f"llm[x='{BIG}']")
