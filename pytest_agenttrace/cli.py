@@ -161,8 +161,11 @@ def trace_paths(items: Sequence[str]) -> list[Path]:
             )
             raise TraceFileError(f"directory holds no *.json trace files: {why}.", path=str(path))
         for skipped in sorted(set(found) - set(traces)):
+            from .report.terminal import terminal_safe  # a file name can hold control characters
+
             sys.stderr.write(
-                f"agenttrace: note: skipped {skipped}: not a pytest-agenttrace trace (no format_version key)\n"
+                f"agenttrace: note: skipped {terminal_safe(str(skipped))}: "
+                "not a pytest-agenttrace trace (no format_version key)\n"
             )
         paths.extend(traces)
     return paths

@@ -3,7 +3,10 @@
 One trace per file, JSON, in the contract format (``schemas/trace.schema.json``
 ships in the package).  Writing goes to a temporary file in the same
 directory followed by :func:`os.replace`, so a reader (or a crash, or a
-parallel pytest-xdist worker) never sees a torn file.
+parallel pytest-xdist worker) never sees a torn file; a FIFO, a device or
+``/dev/stdout`` given as the output is written into, and a link is followed
+(:func:`write_atomic`).  Where an output cannot be written, or would replace
+a command's input (:func:`refuse_overwriting`), :class:`OutputError` says so.
 
 Loading checks the structure cheaply (format version, required keys, field
 types of every span) and builds the model; full JSON Schema validation is
@@ -11,7 +14,8 @@ types of every span) and builds the model; full JSON Schema validation is
 --validate``), kept off the hot path because it costs ~100x more.
 
 orjson is used when installed (about 5x faster than the standard library for
-large traces); the standard library is the fallback.
+large traces); the standard library is the fallback, and reads the files
+orjson would not read exactly (integers beyond 64 bits: :func:`_parse`).
 """
 
 from __future__ import annotations
@@ -120,7 +124,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
         return Path(text)
     # A link is followed to the file it names, so the link survives and that file is what changes.
     target = Path(os.path.realpath(text)) if os.path.islink(text) else Path(text)
-    mode = stat.S_IMODE(status.st_mode) if status is not None else 0o666 & ~_umask()
+    mode = status.st_mode & 0o777 if status is not None else 0o666 & ~_umask()  # no setuid/sticky carried over
     _make_parent(target, text)
     try:
         # A short temporary name: the target's own name may already be near the 255-byte limit.
