@@ -5,19 +5,39 @@ sub-command lives with its subsystem and is added by that module's
 ``register(subparsers)``.  Exit codes (contract): 0 success/pass, 1
 violations or differences found, 2 usage or input error, reported as one
 paragraph on stderr without a traceback.
+
+What the sub-commands share lives here: :func:`load_clean_trace` (every
+command that reads a trace file prints or checks it sanitised),
+:func:`trace_paths` (what a directory given as a trace stands for) and the
+argparse types for numeric options.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import os
 import sys
 from collections.abc import Sequence
-from typing import Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-from .exceptions import AgentTraceError
+from .exceptions import AgentTraceError, TraceFileError
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+if TYPE_CHECKING:
+    from .model import Trace
+
+__all__ = [
+    "COMMAND_MODULES",
+    "build_parser",
+    "load_clean_trace",
+    "main",
+    "non_negative_float",
+    "non_negative_int",
+    "positive_int",
+    "trace_paths",
+]
 
 #: Modules whose ``register(subparsers)`` adds sub-commands, in help order.
 COMMAND_MODULES: Final = (
@@ -73,6 +93,114 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `agenttrace show big.json | head`
         return 0
+
+
+# -- shared by the sub-commands ----------------------------------------------------------
+
+
+def load_clean_trace(path: str | os.PathLike[str]) -> Trace:
+    """Load a trace file for a command to check or print: secrets redacted, payloads capped.
+
+    A trace file need not be clean (hand-made, written by another tool or an
+    old version): what a command prints, writes or quotes in a violation
+    comes from the sanitised trace (:func:`pytest_agenttrace.report._clean.sanitized`).
+    A clean trace comes back equal.
+    """
+    from .report._clean import sanitized
+    from .store import load_trace
+
+    return sanitized(load_trace(path))
+
+
+#: The key every trace file has, near its start when pytest-agenttrace wrote it.
+_TRACE_KEY: Final = b'"format_version"'
+
+
+def _is_trace_file(path: Path) -> bool:
+    """Whether a file in a directory looks like a trace: it has a ``"format_version"`` key."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+            if _TRACE_KEY in head:
+                return True
+            start = head.lstrip()[:1]
+            if start and start != b"{":
+                return False  # an HTML page, a list, YAML: not a trace (whatever its name says)
+            return _TRACE_KEY in head[-len(_TRACE_KEY) :] + file.read()
+    except OSError:
+        return True  # unreadable: loading it says why
+
+
+def trace_paths(items: Sequence[str]) -> list[Path]:
+    """The trace files that command-line arguments name.
+
+    A file stands for itself (whatever it holds: loading it says what is
+    wrong).  A directory stands for the ``*.json`` files under it, at any
+    depth, in sorted order, that are trace files: a ``*.json`` file without a
+    ``"format_version"`` key (an HTML report saved as ``.json``, an OTLP
+    export, a tool's settings) is skipped with a note on stderr, so that a CI
+    artifact folder can be given as it is.  A file that has the key but is
+    broken (cut off, corrupt) is not skipped: it is an error when loaded.  A
+    directory with no trace file is an input error.
+    """
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if not path.is_dir():
+            paths.append(path)
+            continue
+        found = sorted(p for p in path.rglob("*.json") if p.is_file())
+        traces = [p for p in found if _is_trace_file(p)]
+        if not traces:
+            why = (
+                f"none of its {len(found)} *.json files is a pytest-agenttrace trace (no format_version key)"
+                if len(found) > 1
+                else "its one *.json file is not a pytest-agenttrace trace (no format_version key)"
+                if found
+                else "no *.json files"
+            )
+            raise TraceFileError(f"directory holds no *.json trace files: {why}.", path=str(path))
+        for skipped in sorted(set(found) - set(traces)):
+            from .report.terminal import terminal_safe  # a file name can hold control characters
+
+            sys.stderr.write(
+                f"agenttrace: note: skipped {terminal_safe(str(skipped))}: "
+                "not a pytest-agenttrace trace (no format_version key)\n"
+            )
+        paths.extend(traces)
+    return paths
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse ``type=``: an integer of 0 or more (``--max-lines 0`` = no limit)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type=``: an integer of 1 or more."""
+    value = non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 is not allowed here; give 1 or more")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse ``type=``: a finite number of 0 or more (not ``nan``, not ``inf``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; give 0 or more")
+    return value
 
 
 def console_main() -> None:

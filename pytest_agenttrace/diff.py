@@ -660,10 +660,13 @@ def _is_snapshot_head(head: bytes) -> bool:
 
 
 def load_any(path: str, options: NormalizeOptions | None = None) -> dict[str, Any]:
-    """Load a trace file or a snapshot file as a normalised trace.
+    """Load a trace file or a snapshot file as a normalised trace, sanitised.
 
     A snapshot file keeps the level it was written at; ``options`` apply to
-    trace files (``TraceFileError`` for unreadable or foreign files).
+    trace files (``TraceFileError`` for unreadable or foreign files).  Either
+    kind may be hand-made: a trace file is sanitised before it is normalised
+    (:func:`pytest_agenttrace.cli.load_clean_trace`), a snapshot file's
+    strings have their secrets redacted, so a diff never shows a secret.
     """
     p = Path(path)
     try:
@@ -677,10 +680,13 @@ def load_any(path: str, options: NormalizeOptions | None = None) -> dict[str, An
             text = p.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise TraceFileError("the snapshot file is not UTF-8 text.", path=path) from None
-        return loads(text, path=path)
-    from .store import load_trace
+        from .report._clean import redacted_strings
 
-    return normalize(load_trace(p), options)
+        snapshot: dict[str, Any] = redacted_strings(loads(text, path=path))
+        return snapshot
+    from .cli import load_clean_trace
+
+    return normalize(load_clean_trace(p), options)
 
 
 def _options(args: argparse.Namespace, level: str) -> NormalizeOptions:
@@ -732,6 +738,8 @@ def _level_mismatch(*sides: tuple[str, Any]) -> str:
 
 def register(subparsers: Any) -> None:
     """Add ``agenttrace diff OLD NEW`` to the command line."""
+    from .cli import non_negative_float, non_negative_int
+
     parser = subparsers.add_parser(
         "diff",
         help="tree-aligned diff of two traces (trace files or snapshot files)",
@@ -770,9 +778,13 @@ def register(subparsers: Any) -> None:
         "--duration-buckets", default="", metavar="'10ms 1s'", help="keep durations as buckets with these bounds"
     )
     parser.add_argument(
-        "--float-tolerance", type=float, default=0.0, metavar="EPS", help="absolute tolerance for floats"
+        "--float-tolerance",
+        type=non_negative_float,
+        default=0.0,
+        metavar="EPS",
+        help="absolute tolerance for floats (0 or more)",
     )
     parser.add_argument(
-        "--max-lines", type=int, default=0, metavar="N", help="cut the text diff after N lines (0: all)"
+        "--max-lines", type=non_negative_int, default=0, metavar="N", help="cut the text diff after N lines (0: all)"
     )
     parser.set_defaults(handler=_run)

@@ -3,7 +3,10 @@
 One trace per file, JSON, in the contract format (``schemas/trace.schema.json``
 ships in the package).  Writing goes to a temporary file in the same
 directory followed by :func:`os.replace`, so a reader (or a crash, or a
-parallel pytest-xdist worker) never sees a torn file.
+parallel pytest-xdist worker) never sees a torn file; a FIFO, a device or
+``/dev/stdout`` given as the output is written into, and a link is followed
+(:func:`write_atomic`).  Where an output cannot be written, or would replace
+a command's input (:func:`refuse_overwriting`), :class:`OutputError` says so.
 
 Loading checks the structure cheaply (format version, required keys, field
 types of every span) and builds the model; full JSON Schema validation is
@@ -11,24 +14,28 @@ types of every span) and builds the model; full JSON Schema validation is
 --validate``), kept off the hot path because it costs ~100x more.
 
 orjson is used when installed (about 5x faster than the standard library for
-large traces); the standard library is the fallback.
+large traces); the standard library is the fallback, and reads the files
+orjson would not read exactly (integers beyond 64 bits: :func:`_parse`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import gc
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from .exceptions import TraceFileError
+from .exceptions import InputError, TraceFileError
 from .model import _SPAN_VALUES, FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace, span_from_tuple
+from .sanitize import redact_text
 
 try:  # optional speed-up
     import orjson as _orjson
@@ -36,15 +43,19 @@ except ImportError:  # pragma: no cover - exercised only without orjson
     _orjson = None  # type: ignore[assignment]
 
 __all__ = [
+    "STDOUT",
+    "OutputError",
     "check_types",
     "dump_bytes",
     "load_trace",
     "load_trace_dict",
+    "refuse_overwriting",
     "save_trace",
     "schema",
     "trace_filename",
     "validate_trace_dict",
     "write_atomic",
+    "write_output",
 ]
 
 _SPAN_KEYS: Final = frozenset(SPAN_FIELDS)
@@ -64,26 +75,256 @@ def dump_bytes(data: Any, *, indent: bool = True) -> bytes:
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file + rename); creates parent dirs."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A short temporary name: the target's own name may already be near the 255-byte limit.
-    fd, tmp = tempfile.mkstemp(prefix=".agenttrace-", suffix=".tmp", dir=target.parent)
+    """Write ``data`` to ``path`` so that no reader ever sees a torn file; returns ``path``.
+
+    What happens depends on what ``path`` names:
+
+    * a new file or an existing regular file: ``data`` goes to a temporary
+      file in the same directory, which then replaces ``path``
+      (:func:`os.replace`, atomic).  A replaced file keeps its permission
+      bits; a new one gets those :func:`open` would give (``0o666 & ~umask``).
+      Missing parent directories are created.
+    * a symbolic link to a regular file (or a dangling one): the same, on the
+      file the link points to, so the link stays a link.
+    * an existing file that is not a regular file (a FIFO, a character device
+      such as ``/dev/null``, a socket) or a name for one of this process's
+      open file descriptors (``/dev/stdout``, ``/dev/fd/1``,
+      ``/proc/self/fd/1``, or a link to one): ``data`` is written into it, as
+      :func:`open` would; there is no file to replace.
+
+    A path that is empty, names a directory, or ends with a path separator (a
+    directory, even one that does not exist yet), and any failure to create
+    or write the file, raise :class:`OutputError` (an :class:`InputError`,
+    so exit 2 on the command line, and an :class:`OSError` for callers that
+    catch those) naming the path and what to do.
+    """
+    text = os.fspath(path)
+    if not text:
+        raise OutputError("the output path is empty; give the name of a file to write.")
+    if text.endswith(_SEPARATORS):
+        raise OutputError(
+            "the path ends with a separator, so it names a directory; give the name of a file in it.", path=text
+        )
+    descriptor = _own_descriptor(text)
+    if descriptor is not None:
+        _write_descriptor(descriptor, data, text)
+        return Path(text)
+    try:
+        status: os.stat_result | None = os.stat(text)
+    except FileNotFoundError:
+        status = None  # a new file, or a link to one
+    except NotADirectoryError:
+        raise _blocked(Path(text).parent, text) from None
+    except OSError as exc:
+        raise _output_error(text, exc) from None
+    if status is not None and stat.S_ISDIR(status.st_mode):
+        raise OutputError("is a directory; give the name of a file (in it, or elsewhere).", path=text)
+    if status is not None and not stat.S_ISREG(status.st_mode):
+        _write_into(text, data)
+        return Path(text)
+    # A link is followed to the file it names, so the link survives and that file is what changes.
+    target = Path(os.path.realpath(text)) if os.path.islink(text) else Path(text)
+    mode = status.st_mode & 0o777 if status is not None else 0o666 & ~_umask()  # no setuid/sticky carried over
+    _make_parent(target, text)
+    try:
+        # A short temporary name: the target's own name may already be near the 255-byte limit.
+        fd, tmp = tempfile.mkstemp(prefix=".agenttrace-", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _output_error(text, exc, doing=f"cannot create a file in {target.parent}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        # mkstemp creates 0600; give the file the permissions a plain open() would (0666 & ~umask).
-        os.chmod(tmp, 0o666 & ~_umask())
+        # mkstemp creates 0600; give the file the permissions it had, or those a plain open() would give.
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise _output_error(text, exc) from None
         raise
-    return target
+    return Path(text)
+
+
+class OutputError(InputError, OSError):
+    """An output file cannot be written where it was asked for (a directory, an unwritable place, ...).
+
+    An :class:`~pytest_agenttrace.exceptions.InputError` (the command line
+    reports it with exit code 2) and an :class:`OSError` (what callers of
+    :func:`write_atomic` caught before it explained itself).
+    """
+
+
+_SEPARATORS: Final = tuple({"/", os.sep, os.altsep or "/"})
+#: The names a process has for its own open file descriptors.
+_DESCRIPTOR_LINK: Final = re.compile(r"/(?:proc/(self|thread-self|[0-9]+)/fd|dev/fd)/([0-9]+)")
+_STANDARD_STREAMS: Final = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _own_descriptor(text: str) -> int | None:
+    """The open file descriptor of this process that ``text`` names, following links, if it names one.
+
+    ``/dev/stdout`` is a link to ``/proc/self/fd/1``, itself a link to the
+    terminal, pipe or file that descriptor 1 is.  Writing to that descriptor
+    (rather than opening what it points to) keeps its offset and append mode,
+    as a shell's ``>>`` expects.
+    """
+    current = os.path.abspath(text)
+    for _ in range(40):  # the kernel's own limit on nested links
+        if current in _STANDARD_STREAMS:
+            number = _STANDARD_STREAMS[current]
+            break
+        match = _DESCRIPTOR_LINK.fullmatch(current)
+        if match is not None:
+            pid = match.group(1)
+            if pid is not None and pid.isdigit() and int(pid) != os.getpid():
+                return None  # another process's descriptor: what it points to is written as any file
+            number = int(match.group(2))
+            break
+        try:
+            link = os.readlink(current)
+        except OSError:
+            return None  # not a link (or not there): no descriptor on the way
+        current = os.path.normpath(os.path.join(os.path.dirname(current), link))
+    else:
+        return None
+    try:
+        os.fstat(number)
+    except OSError:
+        return None  # not open here: opening the name gives the usual error
+    return number
+
+
+def _write_descriptor(number: int, data: bytes, text: str) -> None:
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):  # what was printed before comes first
+        with contextlib.suppress(Exception):
+            if stream is not None and stream.fileno() == number:
+                stream.flush()
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(number, view) :]
+    except BrokenPipeError:
+        raise  # the reader went away, as with `| head`: not a problem of the path
+    except OSError as exc:
+        raise _output_error(text, exc) from None
+
+
+def _write_into(text: str, data: bytes) -> None:
+    """Write into an existing special file (FIFO, device): open it for writing, nothing created or truncated."""
+    try:
+        number = os.open(text, os.O_WRONLY)
+    except OSError as exc:
+        raise _output_error(text, exc) from None
+    try:
+        _write_descriptor(number, data, text)
+    finally:
+        os.close(number)
+
+
+def _make_parent(target: Path, text: str) -> None:
+    """Create the directories above ``target``, explaining what stands in the way."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise _blocked(target.parent, text) from None
+    except OSError as exc:
+        raise _output_error(text, exc, doing=f"cannot create its directory {target.parent}") from None
+
+
+def _blocked(folder: Path, text: str) -> OutputError:
+    """The error for a path whose directory cannot exist: a file stands where a directory should."""
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+    return OutputError(
+        f"cannot create its directory: {blocker} is a file, not a directory; give another path.", path=text
+    )
+
+
+def _output_error(text: str, exc: OSError, *, doing: str = "cannot write the file") -> OutputError:
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, PermissionError):
+        hint = "check the path (a typo?) or write somewhere you have permission to"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "free some space or write somewhere else"
+    elif exc.errno == errno.EROFS:
+        hint = "write somewhere else"
+    else:
+        hint = "check the path"
+    return OutputError(f"{doing} ({reason}); {hint}.", path=text)
+
+
+#: The output name that stands for standard output (``-o -``).
+STDOUT: Final = "-"
+
+
+def write_output(output: str | os.PathLike[str], data: bytes) -> Path | None:
+    """Write a command's output file: :data:`STDOUT` (``-``) is standard output, anything else :func:`write_atomic`.
+
+    Returns the path written, or ``None`` for standard output (a command then
+    says what it wrote on stderr, not after the data).
+    """
+    if os.fspath(output) != STDOUT:
+        return write_atomic(output, data)
+    import sys
+
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+    return None
+
+
+def refuse_overwriting(
+    output: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike[str]],
+    *,
+    read_in_directories: Sequence[str] = (".json",),
+) -> None:
+    """Raise :class:`OutputError` when writing ``output`` would destroy or pollute the command's ``inputs``.
+
+    Refused: ``output`` is one of the input files (the same file, through
+    any link or spelling: :func:`os.path.samefile`), or it would be written
+    inside an input directory under a suffix the command reads there
+    (``read_in_directories``: trace commands read the ``*.json`` files of a
+    directory), so that the next run would take it for an input.  Standard
+    output (``-``) is never refused.  Call it before reading the inputs.
+    """
+    text = os.fspath(output)
+    if not text or text == STDOUT:
+        return
+    spelled = os.path.abspath(text)
+    real = os.path.realpath(text)
+    suffix = os.path.splitext(text)[1]
+    for item in inputs:
+        name = os.fspath(item)
+        try:
+            same = os.path.samefile(text, name)
+        except OSError:  # either is missing: an output not yet there cannot be an existing input
+            same = False
+        if same:
+            raise OutputError(
+                f"is also an input of this command ({name}); writing it would replace that file. "
+                "Give another output path.",
+                path=text,
+            )
+        if suffix in read_in_directories and os.path.isdir(name):
+            folders = {os.path.abspath(name), os.path.realpath(name)}
+            if any(_inside(place, folder) for place in (spelled, real) for folder in folders):
+                kinds = ", ".join(f"*{s}" for s in read_in_directories)
+                raise OutputError(
+                    f"is inside the input directory {name}, whose {kinds} files this command reads: the next "
+                    f"run would read it as an input. Write it outside {name}, or with another suffix.",
+                    path=text,
+                )
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 @functools.cache
@@ -171,38 +412,124 @@ def load_trace_dict(path: str | os.PathLike[str], *, check_spans: bool = True) -
     return result
 
 
+#: Maps every digit to ``0`` and every other byte to ``.``: a run of :data:`_LONG_DIGITS` in the
+#: result is a run of that many digits in the file.
+_DIGITS_TO_ZERO: Final = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x2E for byte in range(256))
+#: 19 digits: the shortest integer orjson can read as a float (-9999999999999999999 is below -2**63;
+#: any 20-digit one can be above 2**64 - 1).  ``json`` reads every integer exactly.
+_LONG_DIGITS: Final = b"0" * 19
+
+
 def _parse(raw: bytes, where: str) -> Any:
+    """Parse a trace file's bytes; :class:`TraceFileError` explains what is wrong with the ones that fail.
+
+    orjson parses when it can do so exactly: it reads integers beyond 64 bits
+    as floats, so a file with a run of 19 or more digits anywhere (rare; the
+    check costs about a tenth of orjson's parse) is read by :mod:`json`,
+    which keeps them exact.  Both read UTF-8 only, as trace files are written.
+    """
     if not raw.strip():
         raise TraceFileError("the trace file is empty; it was probably not written completely.", path=where)
     try:
-        if _orjson is not None:
+        if _orjson is not None and _LONG_DIGITS not in raw.translate(_DIGITS_TO_ZERO):
             return _orjson.loads(raw)
-        return json.loads(raw)
+        return json.loads(raw.decode("utf-8"))
     except RecursionError:
         raise TraceFileError("the JSON is nested too deeply to be a trace file.", path=where) from None
-    except (ValueError, UnicodeDecodeError):
-        # Re-parse with the standard library for a line/column to report.
-        try:
-            json.loads(raw.decode("utf-8", errors="replace"))
-        except RecursionError:
-            raise TraceFileError("the JSON is nested too deeply to be a trace file.", path=where) from None
-        except json.JSONDecodeError as exc:
-            # A trace file is one JSON object: one that opens but never closes (or fails at its very end)
-            # was cut off, most often by a run killed while writing it.  Anything else is not a trace.
-            body = exc.doc.strip()
-            at_end = body.startswith("{") and (exc.pos >= len(exc.doc.rstrip()) or not body.endswith("}"))
-            raise TraceFileError(
-                f"not valid JSON ({exc.msg}); "
-                + (
-                    "the file ends early: it was probably not written completely (truncated)."
-                    if at_end
-                    else "the file is corrupt or not a trace file."
-                ),
-                path=where,
-                line=exc.lineno,
-                column=exc.colno,
-            ) from None
-        raise TraceFileError("not valid JSON; the file is corrupt or not a trace file.", path=where) from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, Python's limit on integer digits
+        pass
+    raise _parse_error(raw, where)
+
+
+def _parse_error(raw: bytes, where: str) -> TraceFileError:
+    """What is wrong with bytes that did not parse: the encoding, the JSON, or an integer too long to read."""
+    try:
+        raw.decode("utf-8")
+        bad_byte: int | None = None
+    except UnicodeDecodeError as exc:
+        bad_byte = exc.start
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        json.loads(text)
+    except RecursionError:
+        return TraceFileError("the JSON is nested too deeply to be a trace file.", path=where)
+    except json.JSONDecodeError as exc:
+        # The first problem is reported: the JSON error, or the byte that is not UTF-8 before it.
+        if bad_byte is None or exc.pos < len(raw[:bad_byte].decode("utf-8")):
+            return _json_error(exc, where)
+    except ValueError:  # an integer with more digits than int() reads (sys.get_int_max_str_digits)
+        if bad_byte is None:
+            return _long_integer_error(raw, where)
+    if bad_byte is not None:
+        return _encoding_error(raw, bad_byte, where)
+    # Valid for the standard library, refused by orjson: NaN, Infinity, lone surrogates.
+    return TraceFileError("not valid JSON; the file is corrupt or not a trace file.", path=where)
+
+
+def _json_error(exc: json.JSONDecodeError, where: str) -> TraceFileError:
+    # A trace file is one JSON object: one that opens but never closes (or fails at its very end)
+    # was cut off, most often by a run killed while writing it.  Anything else is not a trace.
+    body = exc.doc.strip()
+    at_end = body.startswith("{") and (exc.pos >= len(exc.doc.rstrip()) or not body.endswith("}"))
+    return TraceFileError(
+        f"not valid JSON ({exc.msg}); "
+        + (
+            "the file ends early: it was probably not written completely (truncated)."
+            if at_end
+            else "the file is corrupt or not a trace file."
+        ),
+        path=where,
+        line=exc.lineno,
+        column=exc.colno,
+    )
+
+
+def _line_column(raw: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of a byte offset."""
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    column = len(raw[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return raw.count(b"\n", 0, offset) + 1, column
+
+
+def _encoding_error(raw: bytes, offset: int, where: str) -> TraceFileError:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4]:
+        return TraceFileError(
+            "the file is not UTF-8 text (it looks like UTF-16 or UTF-32); trace files are UTF-8 JSON: "
+            "re-encode it (e.g. iconv -f utf-16 -t utf-8).",
+            path=where,
+        )
+    line, column = _line_column(raw, offset)
+    return TraceFileError(
+        f"the file is not UTF-8 text: byte 0x{raw[offset]:02x} at byte offset {offset} is not valid UTF-8; "
+        "trace files are UTF-8 JSON: re-encode it (e.g. iconv -f latin1 -t utf-8).",
+        path=where,
+        line=line,
+        column=column,
+    )
+
+
+def _long_integer_error(raw: bytes, where: str) -> TraceFileError:
+    import sys
+
+    limit = sys.get_int_max_str_digits()
+    line = column = None
+    digits = None
+    # The first run of too many digits that stands as a number (not inside a longer token or a float).
+    for match in re.finditer(rb"[0-9]{%d,}" % (limit + 1), raw):
+        before = raw[: match.start()].rstrip(b"-")[-1:]
+        after = raw[match.end() : match.end() + 1]
+        if before in (b"", b":", b"[", b",", b" ", b"\t", b"\n", b"\r") and after not in (b".", b"e", b"E"):
+            line, column = _line_column(raw, match.start())
+            digits = match.end() - match.start()
+            break
+    size = f"of {digits} digits " if digits is not None else ""
+    return TraceFileError(
+        f"an integer {size}is longer than Python reads ({limit} digits); the file is corrupt, or the value "
+        "should be written as a string.",
+        path=where,
+        line=line,
+        column=column,
+    )
 
 
 def check_structure(data: Any, where: str = "<trace>", *, spans: bool = True) -> None:
@@ -217,9 +544,16 @@ def check_structure(data: Any, where: str = "<trace>", *, spans: bool = True) ->
     if missing:
         hint = " Use `agenttrace import` for OTLP, Langfuse or message logs." if "format_version" in missing else ""
         raise TraceFileError(f"not a pytest-agenttrace trace: missing {', '.join(missing)}.{hint}", path=where)
-    if data["format_version"] != FORMAT_VERSION:
+    version = data["format_version"]
+    if type(version) is not int:  # not 1.0, not true (a bool is an int to Python, not to the contract)
         raise TraceFileError(
-            f"format_version {data['format_version']!r} is not supported (this pytest-agenttrace reads "
+            f"format_version must be the integer {FORMAT_VERSION}, found {_shown(version)}; "
+            "the file is corrupt or not a trace file.",
+            path=where,
+        )
+    if version != FORMAT_VERSION:
+        raise TraceFileError(
+            f"format_version {version!r} is not supported (this pytest-agenttrace reads "
             f"{FORMAT_VERSION}); upgrade pytest-agenttrace or re-record the trace.",
             path=where,
         )
@@ -234,7 +568,7 @@ def check_structure(data: Any, where: str = "<trace>", *, spans: bool = True) ->
                 problem = f"is a {type(span).__name__}, not an object"
             else:
                 lacking = sorted(_SPAN_KEYS - span.keys())
-                extra = sorted(span.keys() - _SPAN_KEYS)
+                extra = sorted(redact_text(key) for key in span.keys() - _SPAN_KEYS)
                 problem = "; ".join(
                     part
                     for part in (f"missing {', '.join(lacking)}" if lacking else "", f"unknown {', '.join(extra)}" if extra else "")
@@ -328,7 +662,7 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
         ):  # fmt: skip
             problem = _span_problem(Span(**item))
             raise TraceFileError(
-                f"span #{len(out)} (id {span_id!r}): {problem}; the file is corrupt.", path=where
+                f"span #{len(out)} (id {_shown(span_id)}): {problem}; the file is corrupt.", path=where
             )
         if parent_id is not None:
             known = seen_get(parent_id)
@@ -369,7 +703,8 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
         for position, span in enumerate(out):
             if span.span_id in first:
                 raise TraceFileError(
-                    f"span #{position}: duplicate span_id {span.span_id!r}; span ids must be unique.", path=where
+                    f"span #{position}: duplicate span_id {_shown(span.span_id)}; span ids must be unique.",
+                    path=where,
                 )
             first.add(span.span_id)
     if forward:
@@ -397,8 +732,8 @@ def _check_parents(spans: Sequence[Span], forward: Iterable[int], where: str) ->
             if node in on_walk:
                 cycle = walk[walk.index(node) :]
                 raise TraceFileError(
-                    f"span #{position} (id {spans[position].span_id!r}): following parent_id goes round in a "
-                    f"cycle ({' -> '.join(repr(x) for x in [*cycle, node])}); the file is corrupt.",
+                    f"span #{position} (id {_shown(spans[position].span_id)}): following parent_id goes round "
+                    f"in a cycle ({' -> '.join(_shown(x) for x in [*cycle, node])}); the file is corrupt.",
                     path=where,
                 )
             on_walk.add(node)
@@ -453,9 +788,12 @@ def _span_problem(span: Span) -> str | None:
 
 
 def _shown(value: Any) -> str:
-    """A found value for a message: a short scalar as itself (``'banana'``), anything else by its type."""
+    """A found value for a message: a short scalar as itself (``'banana'``), anything else by its type.
+
+    Secrets in it are redacted: trace files may come from anywhere, and messages end up in CI logs.
+    """
     if value is None or type(value) in (str, int, float, bool):
-        text = repr(value)
+        text = repr(redact_text(value) if type(value) is str else value)
         if len(text) <= 60:
             return text
     return type(value).__name__
@@ -487,9 +825,13 @@ def check_types(trace: Trace, where: str = "<trace>") -> None:
     for position, span in enumerate(trace.spans):
         problem = _span_problem(span)
         if problem is not None:
-            raise TraceFileError(f"span #{position} (id {span.span_id!r}): {problem}; the file is corrupt.", path=where)
+            raise TraceFileError(
+                f"span #{position} (id {_shown(span.span_id)}): {problem}; the file is corrupt.", path=where
+            )
         if span.span_id in seen:
-            raise TraceFileError(f"span #{position}: duplicate span_id {span.span_id!r}; span ids must be unique.", path=where)
+            raise TraceFileError(
+                f"span #{position}: duplicate span_id {_shown(span.span_id)}; span ids must be unique.", path=where
+            )
         if span.parent_id is not None and span.parent_id not in seen:
             forward.append(position)
         seen.add(span.span_id)
@@ -532,8 +874,10 @@ def validate_trace_dict(data: Mapping[str, Any], *, where: str = "<trace>") -> N
     """Validate a trace dict against the JSON Schema; :class:`TraceFileError` on the first error."""
     error = next(iter(_validator().iter_errors(data)), None)
     if error is not None:
-        location = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise TraceFileError(f"does not match the trace schema at {location}: {error.message}.", path=where)
+        location = "/".join(redact_text(str(p)) for p in error.absolute_path) or "(top level)"
+        raise TraceFileError(
+            f"does not match the trace schema at {location}: {redact_text(error.message)}.", path=where
+        )
 
 
 def span_from_dict(data: Mapping[str, Any]) -> Span:
@@ -541,4 +885,4 @@ def span_from_dict(data: Mapping[str, Any]) -> Span:
     try:
         return Span(**data)
     except TypeError as exc:
-        raise TraceFileError(f"malformed span: {exc}.") from None
+        raise TraceFileError(f"malformed span: {redact_text(str(exc))}.") from None

@@ -11,7 +11,11 @@
   path from the root, agent and scope; ``--scope ID`` prints the actions
   recorded under delegation scope ``ID`` and its footprint (what it touched).
 
-Directories given as traces stand for the ``*.json`` files inside them.
+Directories given as traces stand for the ``*.json`` trace files inside them
+(:func:`pytest_agenttrace.cli.trace_paths`: other JSON files there are skipped
+with a note).  What is printed comes from the trace sanitised
+(:func:`pytest_agenttrace.cli.load_clean_trace`): a secret in a hand-made
+trace file is not repeated on the terminal or in CI logs.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..exceptions import InputError, TraceFileError
+from ..cli import load_clean_trace, trace_paths
+from ..exceptions import InputError
 from ..model import Span, Trace
 from ..report.terminal import terminal_safe
 
@@ -291,23 +296,12 @@ def _safe(line: str) -> str:
 
 
 def _trace_paths(items: list[str]) -> list[Path]:
-    paths: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*.json") if p.is_file())
-            if not found:
-                raise TraceFileError("directory holds no *.json trace files", path=str(path))
-            paths.extend(found)
-        else:
-            paths.append(path)
-    return paths
+    # ``agenttrace report`` imports this name too: one rule for what a directory stands for.
+    return trace_paths(items)
 
 
 def _load_trace(path: Path) -> Trace:
-    from ..store import load_trace
-
-    return load_trace(path)
+    return load_clean_trace(path)
 
 
 def _tree_order(trace: Trace, spans: list[Span]) -> list[Span]:

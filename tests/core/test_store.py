@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,13 +15,16 @@ import pytest
 import pytest_agenttrace as at
 from pytest_agenttrace.recorder import Recorder
 from pytest_agenttrace.store import (
+    OutputError,
     check_types,
     load_trace,
+    refuse_overwriting,
     save_trace,
     schema,
     trace_filename,
     validate_trace_dict,
     write_atomic,
+    write_output,
 )
 
 
@@ -269,9 +274,9 @@ def test_without_orjson_the_standard_library_writes_the_same_trace(tmp_path: Pat
 def test_integers_beyond_64_bits_fall_back_to_the_standard_library(tmp_path: Path) -> None:
     rec = Recorder("big ints")
     with rec.activate(), rec.tool("t") as t:
-        t.set_output(2**70)
+        t.set_output(2**70 + 1)  # not 2**70: that one a float holds exactly, so a float would pass
     trace = rec.finish()
-    assert load_trace(save_trace(trace, tmp_path / "t.json")).spans[0].output == 2**70
+    assert load_trace(save_trace(trace, tmp_path / "t.json")).spans[0].output == 2**70 + 1
 
 
 def _three_spans() -> dict[str, Any]:
@@ -344,3 +349,217 @@ def test_a_wrong_value_is_quoted_and_a_wrong_container_named(tmp_path: Path) -> 
     path.write_text(json.dumps(data))
     with pytest.raises(at.TraceFileError, match=r"kind must be one of .*, found str;"):
         load_trace(path)
+
+
+# -- writing where -o points -------------------------------------------------------------------
+
+
+def test_write_atomic_writes_into_a_fifo_instead_of_replacing_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader is there: opening to write does not block
+    try:
+        assert write_atomic(fifo, b'{"a": 1}') == fifo
+        assert os.read(reader, 100) == b'{"a": 1}'
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.fifo"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_write_atomic_through_a_link_to_a_file_descriptor_writes_to_that_descriptor(tmp_path: Path) -> None:
+    # As `ln -s /proc/self/fd/1 fakestdout; agenttrace export ... -o fakestdout`, on a pipe of our own.
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)  # nothing written must fail the test, not hang it
+    try:
+        link = tmp_path / "fakestdout"
+        link.symlink_to(f"/proc/self/fd/{write_end}")
+        write_atomic(link, b"through")
+        try:
+            written = os.read(read_end, 100)
+        except BlockingIOError:
+            written = b""
+        assert written == b"through"
+        assert link.is_symlink() and os.readlink(link) == f"/proc/self/fd/{write_end}"
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_write_atomic_through_a_link_to_a_regular_file_keeps_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_bytes(b"old")
+    real.chmod(0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to("real.json")
+    write_atomic(link, b"new")
+    assert link.is_symlink() and real.read_bytes() == b"new"
+    assert real.stat().st_mode & 0o777 == 0o600  # a replaced file keeps its permissions
+    dangling = tmp_path / "dangling.json"
+    dangling.symlink_to("sub/target.json")
+    write_atomic(dangling, b"made")  # as open() would: the file the link names is created
+    assert dangling.is_symlink() and (tmp_path / "sub" / "target.json").read_bytes() == b"made"
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("", "the output path is empty"),
+        ("outdir", "is a directory; give the name of a file"),
+        ("newdir/", "ends with a separator, so it names a directory"),
+        ("afile/x.json", "cannot create its directory: .*afile is a file, not a directory"),
+        ("afile/deeper/x.json", "cannot create its directory: .*afile is a file, not a directory"),
+    ],
+)
+def test_bad_output_paths_are_output_errors_naming_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "outdir").mkdir()
+    (tmp_path / "afile").write_text("a file")
+    with pytest.raises(OutputError, match=message) as info:
+        write_atomic(output, b"{}")
+    assert isinstance(info.value, at.InputError) and isinstance(info.value, OSError)
+    assert str(info.value).startswith(output) or not output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "outdir"]  # nothing written, nothing left
+
+
+def test_a_directory_that_cannot_be_created_is_an_output_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a user who is not root gets for a typo like `-o /nonexistent-root-dir/x`.
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    target = tmp_path / "typo-dir" / "x.json"
+    with pytest.raises(
+        OutputError, match=r"cannot create its directory .*typo-dir \(Permission denied\); check the path"
+    ):
+        write_atomic(target, b"{}")
+
+
+def test_a_place_where_no_file_can_be_created_is_an_output_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As `-o /proc/r.html`: the directory exists, but no file can be created in it.
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(OutputError, match=r"r\.html: cannot create a file in .*\(No such file or directory\)"):
+        write_atomic(tmp_path / "r.html", b"{}")
+
+
+def test_refuse_overwriting_an_input_file(tmp_path: Path) -> None:
+    trace = save_trace(small_trace(), tmp_path / "x.json")
+    (tmp_path / "alias.json").symlink_to("x.json")
+    for output in (trace, tmp_path / "alias.json", tmp_path / "sub" / ".." / "x.json"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        with pytest.raises(OutputError, match=r"is also an input of this command .*x\.json.*Give another output path"):
+            refuse_overwriting(output, [trace])
+    refuse_overwriting(tmp_path / "other.json", [trace])  # a new file, or another one: fine
+    refuse_overwriting("-", [trace])
+
+
+def test_refuse_writing_what_the_next_run_would_read_in_an_input_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "traces"
+    save_trace(small_trace(), folder / "a.json")
+    with pytest.raises(OutputError, match="is inside the input directory .*traces, whose \\*.json files"):
+        refuse_overwriting(folder / "report.json", [folder])
+    with pytest.raises(OutputError, match="is inside the input directory"):
+        refuse_overwriting(folder / "deep" / "out.json", [str(folder) + "/"])
+    refuse_overwriting(folder / "report.html", [folder])  # not read as a trace
+    refuse_overwriting(tmp_path / "report.json", [folder])
+
+
+def test_write_output_dash_is_standard_output(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    assert write_output("-", b"data\n") is None
+    assert capfd.readouterr().out == "data\n"
+    assert write_output(tmp_path / "f", b"x") == tmp_path / "f"
+    assert (tmp_path / "f").read_bytes() == b"x"
+
+
+# -- reading what orjson or Python cannot read as it is -------------------------------------
+
+
+def test_integers_beyond_64_bits_load_exactly(tmp_path: Path) -> None:
+    # 2**70 is a float exactly: the values here are not, nor is a negative one below -2**63.
+    values = {"big": 2**70 + 1, "neg": -(2**63) - 1, "huge": 123456789012345678901234567890, "u64": 2**64 - 1}
+    rec = Recorder("big ints")
+    with rec.activate(), rec.tool("t") as t:
+        t.set_output(values)
+    path = save_trace(rec.finish(), tmp_path / "t.json")
+    output = load_trace(path).spans[0].output
+    assert output == values and all(type(v) is int for v in output.values())
+    data = json.loads(path.read_text())
+    data["spans"][0]["start_ns"] = 10**25  # an integer, if an absurd one: not "found 1e+25"
+    data["spans"][0]["end_ns"] = 10**25 + 1
+    path.write_text(json.dumps(data))
+    assert load_trace(path).spans[0].start_ns == 10**25
+
+
+def test_an_integer_longer_than_python_reads_is_an_input_error_with_its_place(tmp_path: Path) -> None:
+    data = small_trace().to_dict()
+    data["spans"][1]["output"] = "PLACEHOLDER"
+    text = json.dumps(data, indent=2).replace('"PLACEHOLDER"', "9" * 5000)
+    path = tmp_path / "t.json"
+    path.write_text(text)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "9" * 100 in row)
+    with pytest.raises(at.TraceFileError, match=r"an integer of 5000 digits is longer than Python reads") as info:
+        load_trace(path)
+    assert info.value.line == line and info.value.column == text.splitlines()[line - 1].index("9999") + 1
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("version", ["true", "1.0", '"1"'])
+def test_format_version_must_be_the_integer_1(tmp_path: Path, version: str) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(small_trace().to_dict()).replace('"format_version": 1', f'"format_version": {version}'))
+    with pytest.raises(at.TraceFileError, match=r"format_version must be the integer 1, found"):
+        load_trace(path)
+
+
+def test_a_file_that_is_not_utf8_says_so_and_where(tmp_path: Path) -> None:
+    data = small_trace().to_dict()
+    data["name"] = "café"
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    path = tmp_path / "latin1.json"
+    path.write_bytes(text.encode("latin-1"))
+    offset = text.encode("latin-1").index(b"\xe9")
+    with pytest.raises(at.TraceFileError, match=rf"not UTF-8 text: byte 0xe9 at byte offset {offset} ") as info:
+        load_trace(path)
+    assert info.value.line == 4  # {, format_version, trace_id, name
+    path.write_bytes(text.encode("utf-16"))
+    with pytest.raises(at.TraceFileError, match="not UTF-8 text .*UTF-16"):
+        load_trace(path)
+
+
+S = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7dEf0hIj"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d["spans"][1].update(kind=S),
+        lambda d: (
+            d["spans"][1].update(span_id="AKIAABCDEFGHIJKLMNOP", parent_id=None)
+            or d["spans"][0].update(span_id="AKIAABCDEFGHIJKLMNOP")
+        ),
+        lambda d: d["spans"][1].update({S: 1}),
+        lambda d: d.update(format_version=S),
+        lambda d: d["spans"][0].update(parent_id=S) or d["spans"][1].update(span_id=S, parent_id="1"),
+    ],
+    ids=["kind", "duplicate-id", "unknown-key", "format-version", "cycle"],
+)
+def test_loader_messages_redact_the_values_they_quote(tmp_path: Path, change: Callable[[dict[str, Any]], Any]) -> None:
+    data = small_trace().to_dict()
+    change(data)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(at.TraceFileError) as info:
+        load_trace(path)
+    message = str(info.value)
+    assert S not in message and "AKIAABCDEFGHIJKLMNOP" not in message
+    assert "[REDACTED]" in message

@@ -140,3 +140,37 @@ def test_text_diff_shows_controls_in_trace_data_escaped(tmp_path: Path, capsys: 
     assert not any(c in out for c in "\x1b\x07\r")
     assert "\nFAKE LINE" not in out
     assert "t\\nFAKE LINE\\x1b]0;pwned\\x07\\r" in out
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--float-tolerance", "-1", "-1 is negative"),
+        ("--float-tolerance", "nan", "'nan' is not a finite number"),
+        ("--float-tolerance", "inf", "'inf' is not a finite number"),
+        ("--max-lines", "-5", "-5 is negative"),
+        ("--max-lines", "many", "'many' is not a whole number"),
+    ],
+)
+def test_nonsense_numeric_options_exit_2_with_a_message(
+    files: tuple[str, str], capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["diff", *files, f"{option}={value}"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: {message}" in err and "Traceback" not in err
+
+
+def test_a_hand_made_snapshot_file_shows_no_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7dEf0hIj"
+    changed = pipeline()
+    changed["spans"][3]["output"] = {"key": f"the key is {secret}"}
+    golden = tmp_path / "g.agenttrace"
+    golden.write_text(dumps(normalize(changed, NormalizeOptions(level="io"))), encoding="utf-8")
+    assert secret in golden.read_text(encoding="utf-8")
+    trace = write(tmp_path / "t.json", pipeline())
+    for argv in (["diff", str(golden), trace], ["diff", str(golden), trace, "--format", "json"]):
+        assert main(argv) == 1
+        out = capsys.readouterr().out
+        assert secret not in out and "the key is [REDACTED]" in out
