@@ -408,7 +408,7 @@ def _trace_label(trace: Trace, path: Path, name: str | None) -> str:
 
 
 def _traces_bisect(args: argparse.Namespace, strategy: str) -> BisectReport:
-    from .store import load_trace
+    from .cli import load_clean_trace
     from .versions import natural_key
 
     if args.git_file:
@@ -423,7 +423,7 @@ def _traces_bisect(args: argparse.Namespace, strategy: str) -> BisectReport:
     predicate = SpecPredicate(args.spec) if args.spec else SnapshotPredicate(args.snapshot)
     by_label: dict[str, list[tuple[Path, Trace]]] = {}
     for path in sorted(folder.rglob("*.json")):
-        trace = load_trace(path)
+        trace = load_clean_trace(path)  # a trace file need not be clean: the report quotes what it judged
         by_label.setdefault(_trace_label(trace, path, args.name), []).append((path, trace))
     if not by_label:
         raise InputError(f"--traces {folder}: no *.json trace files found.")

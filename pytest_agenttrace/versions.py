@@ -159,16 +159,19 @@ class PromptRegistry:
         for order_name in ORDER_FILES:
             order_file = folder / order_name
             if order_file.is_file():
-                listed = [
-                    line.strip()
-                    for line in order_file.read_text(encoding="utf-8").splitlines()
-                    if line.strip() and not line.lstrip().startswith("#")
-                ]
+                try:
+                    text = order_file.read_text(encoding="utf-8")
+                except UnicodeDecodeError as exc:
+                    raise VersionError(
+                        f"not UTF-8 text (byte {exc.start}); write one version label per line.", path=str(order_file)
+                    ) from None
+                except OSError as exc:
+                    raise VersionError(f"cannot be read ({exc.strerror or exc}).", path=str(order_file)) from None
+                listed = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
                 missing = [label for label in listed if label not in files]
                 if missing:
                     raise VersionError(
-                        f"{order_file}: lists {missing} but there is no such file; fix the order file.",
-                        path=str(order_file),
+                        f"lists {missing} but there is no such file; fix the order file.", path=str(order_file)
                     )
                 rest = sorted((label for label in files if label not in listed), key=natural_key)
                 return listed + rest

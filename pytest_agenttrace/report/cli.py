@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..cli import positive_int
 from ..model import Trace
 from .html import ReportEntry, write_html
 from .terminal import render_tree, terminal_safe, use_color
@@ -63,13 +64,13 @@ def register(subparsers: Any) -> None:
     )
     show.add_argument(
         "--max-spans",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="show an excerpt of at most N spans (flagged ones first)",
     )
     show.add_argument(
-        "--width", type=int, default=None, metavar="COLUMNS", help="cut lines to this width (default: the terminal's)"
+        "--width", type=positive_int, default=None, metavar="COLUMNS", help="cut lines to this width (default: the terminal's)"
     )
     show.set_defaults(handler=run_show)
 
@@ -126,7 +127,9 @@ def _selections(trace: Trace, selectors: Sequence[str]) -> dict[str, list[str]]:
 def run_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """``agenttrace show``."""
     out = out or sys.stdout
-    trace = _load(Path(args.trace))
+    from ..cli import load_clean_trace
+
+    trace = load_clean_trace(args.trace)  # a trace file need not be clean: nothing secret is printed
     checked = _check([trace], args.specs)
     violations = checked[0] if checked is not None else []
     highlight: dict[str, list[str]] = {}
@@ -162,6 +165,9 @@ def run_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
 def run_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """``agenttrace report``."""
     out = out or sys.stdout
+    from ..store import refuse_overwriting
+
+    refuse_overwriting(args.output, args.traces)
     paths = _trace_paths(args.traces)
     traces = [_load(path) for path in paths]
     checked = _check(traces, args.specs)

@@ -337,12 +337,17 @@ def test_bad_bisect_options_are_exit_2_before_any_run(
     assert not (registry / ".pytest_cache").is_dir() or not list((registry / ".pytest_cache").rglob("traces"))
 
 
-@pytest.mark.xfail(reason="versions.PromptRegistry.labels puts the path in its message and in path= too", strict=True)
 def test_the_order_file_error_names_its_path_once(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _write(registry / "prompts" / "triage" / "ORDER", b"v1\nv9\n")
     code, _, err = run_cli(capsys, "bisect", "triage", "--", "test_agent.py")
     assert code == 2 and "lists ['v9']" in err
     assert err.count("prompts/triage/ORDER") == 1, err
+
+
+def test_an_order_file_that_is_not_utf8_is_exit_2_naming_it(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(registry / "prompts" / "triage" / "ORDER", b"\xff\xfev1\n")
+    code, _, err = run_cli(capsys, "bisect", "triage", "--", "test_agent.py")
+    assert code == 2 and "not UTF-8" in err and err.count("prompts/triage/ORDER") == 1, err
 
 
 def test_traces_mode_refuses_a_version_listed_twice(

@@ -101,6 +101,8 @@ def hand_made_trace(tmp_path: Path, name: str = "hand.json") -> Path:
         ["diff", "{other}", "{trace}"],
         ["diff", "{other}", "{trace}", "--format", "json"],
         ["diff", "{trace}", "{other}", "--level", "full", "--format", "json"],
+        ["show", "{trace}"],
+        ["show", "{trace}", "--spec", "{spec}", "--select", "span"],
     ],
     ids=" ".join,
 )
@@ -242,3 +244,24 @@ def test_numeric_option_types_refuse_nonsense(convert: Callable[[str], object], 
 
 def test_numeric_option_types_accept_what_makes_sense() -> None:
     assert non_negative_int("0") == 0 and positive_int("3") == 3 and non_negative_float("0.5") == 0.5
+
+
+@pytest.mark.parametrize("command", [["report", "-o"], ["report", "--title", "t", "-o"]], ids=" ".join)
+def test_report_refuses_to_write_over_its_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    trace = hand_made_trace(tmp_path)
+    before = trace.read_bytes()
+    assert main([command[0], str(trace), *command[1:], str(trace)]) == 2
+    assert trace.read_bytes() == before
+    assert str(trace) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--max-spans", "--width"])
+@pytest.mark.parametrize("value", ["0", "-5", "x"])
+def test_show_refuses_nonsense_sizes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["show", str(hand_made_trace(tmp_path)), option, value])
+    assert exited.value.code == 2 and option in capsys.readouterr().err
