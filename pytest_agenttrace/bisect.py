@@ -244,18 +244,8 @@ def _registry_target(args: argparse.Namespace) -> RegistryTarget:
 
 def _registry_labels(registry: PromptRegistry, name: str) -> list[str]:
     """``registry.labels(name)``, with an unreadable order file as an input error."""
-    from .versions import ORDER_FILES
-
     try:
-        return registry.labels(name)
-    except UnicodeDecodeError:  # only the order file is read as text
-        folder = registry.root / name
-        order = next((folder / f for f in ORDER_FILES if (folder / f).is_file()), folder)
-        raise InputError(
-            "the order file is not UTF-8 text; write one version label per line in UTF-8, "
-            "or delete it to use the natural order of the labels.",
-            path=str(order),
-        ) from None
+        return registry.labels(name)  # an order file that is not UTF-8 is a VersionError already
     except OSError as error:
         raise InputError(
             f"cannot read the {registry.kind} registry: {error.strerror}; check the permissions.",

@@ -163,7 +163,9 @@ class PromptRegistry:
                     text = order_file.read_text(encoding="utf-8")
                 except UnicodeDecodeError as exc:
                     raise VersionError(
-                        f"not UTF-8 text (byte {exc.start}); write one version label per line.", path=str(order_file)
+                        f"the order file is not UTF-8 text (byte {exc.start}); write one version label per line in "
+                        "UTF-8, or delete it to use the natural order of the labels.",
+                        path=str(order_file),
                     ) from None
                 except OSError as exc:
                     raise VersionError(f"cannot be read ({exc.strerror or exc}).", path=str(order_file)) from None

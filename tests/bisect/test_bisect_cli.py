@@ -316,7 +316,7 @@ def _write(path: Path, data: bytes) -> None:
         ({}, ["--timeout", "nan"], "--timeout nan:"),
         ({}, ["--versions", "v1,v1,v2"], "--versions v1,v1,v2: v1 listed twice; list each version once"),
         ({"regfile": b"x"}, ["--registry", "regfile"], "registry regfile is not a directory"),
-        ({"prompts/triage/ORDER": b"\xff\xfe"}, [], "prompts/triage/ORDER: the order file is not UTF-8 text"),
+        ({"prompts/triage/ORDER": b"\xff\xfe"}, [], "prompts/triage/ORDER: the order file is not UTF-8 text (byte 0)"),
         ({"prompts/triage/ORDER": b"v1\nv2\nv1\n"}, [], "prompt 'triage' in prompts: v1 listed twice"),
         ({"afile": b"x"}, ["--cache-dir", "afile/x"], "cannot create afile/x/v/agenttrace/bisect (afile is a file, not a directory)"),
         ({".pytest_cache": b"x"}, [], "the pytest cache .pytest_cache: cannot create"),
