@@ -187,7 +187,8 @@ class Span(_SpanSlots):
         for part in rest.split("."):
             if isinstance(value, Mapping) and part in value:
                 value = value[part]
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            elif isinstance(value, list) and part.isdecimal() and len(part) < 19 and int(part) < len(value):
+                # isdecimal: what int() reads ("²" is a digit it refuses); under 19 digits: any list index
                 value = value[int(part)]
             else:
                 return default

@@ -80,6 +80,11 @@ def test_span_get_field_then_attributes(trace: Trace) -> None:
     assert deleg.to_agent == "researcher" and deleg.from_agent == "orchestrator"
 
 
+@pytest.mark.parametrize("index", ["\u00b2", "9" * 5000, "99999999999999999999", "-1", "1_0"])
+def test_span_get_with_a_list_index_that_is_no_index_is_the_default(trace: Trace, index: str) -> None:
+    assert trace.delegations[0].get(f"allowed_tools.{index}", "missing") == "missing"
+
+
 def test_orphans_become_roots() -> None:
     spans = (
         Span(span_id="1", parent_id="ghost", kind="tool", name="t"),
