@@ -7,24 +7,48 @@ Before a value leaves the recorder it passes through :func:`clean`, which
   float, bool, None; anything else becomes its ``repr``, capped);
 * replaces the value of every key that names a secret (``api_key``,
   ``authorization``, ``password``, ``token``, ...) with ``"[REDACTED]"``;
-* replaces secret-looking substrings (``sk-...`` keys, ``Bearer ...`` tokens,
-  GitHub/Slack/AWS/Google keys, JWTs, ``password=...`` pairs) with
-  ``[REDACTED]``;
+* replaces secret-looking substrings (``sk-...`` keys, ``Bearer ...``,
+  ``Basic ...`` and ``token <40 hex>`` credentials, GitHub/Slack/AWS/Google
+  keys, JWTs, ``password=...`` pairs) with ``[REDACTED]``;
+* writes each lone surrogate as its escape (below);
 * caps long strings and long lists with an explicit, visible marker:
   ``"abc…[agenttrace: truncated 9000 of 12000 chars]"`` and a final list item
   ``"…[agenttrace: truncated 400 of 500 items]"``.
+
+Every string :func:`clean` returns (values and keys), and every string
+:func:`redact_text` and :func:`redact_label` return, encodes as UTF-8: trace
+files, the HTML report and pytest-xdist's channel to its workers all need it.
+A Python ``str`` can hold a lone surrogate (U+D800-U+DFFF: model output cut in
+the middle of an emoji, ``"\ud83d"``, or a byte ``os.fsdecode`` could not
+decode, ``"\udcff"``); UTF-8 cannot.  Each is written as the six characters of
+its escape, ``\ud83d``, as ``repr`` shows it: visible, ASCII (cleaning it
+again changes nothing), and it keeps which code point was there, where U+FFFD
+would not.  The price: the same six characters written by hand read the same.
+
+Credentials after a scheme word (``Bearer``, ``Basic``, ``token``; any case)
+are redacted after any run of whitespace, ``%20`` or ``+`` (a logged or
+form-encoded header); the word and the separator stay.  A bearer token is any
+run of eight or more of RFC 6750's token characters (``A-Z a-z 0-9 - . _ ~ + /``
+and ``=``, here anywhere, and ``%XX``), so prose pays for it: "the bearer of
+this letter" is kept, "bearer authentication" becomes "bearer [REDACTED]".  A
+``Basic`` credential is redacted only when it decodes to printable
+``user:password`` text, since "basic" is an ordinary word; a ``token``
+credential is exactly 40 hex digits (GitHub's and Django REST framework's form).
 
 The limits are :class:`Limits`; the recorder passes its own.
 """
 
 from __future__ import annotations
 
+import binascii
 import math
 import re
 import threading
+from base64 import b64decode
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import unquote
 
 __all__ = [
     "REDACTED",
@@ -63,25 +87,46 @@ _SAFE_KEYS: Final = frozenset(
     }
 )
 
+#: What follows ``Bearer`` and the like: whitespace, or its URL or form encoding.
+_SEP: Final = r"(?:\s|%20|\+)+"
 _SECRET_TEXT = re.compile(
     r"(?x)"
     r"(?:sk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,})"  # OpenAI / Anthropic / Stripe style
-    r"|(?:(?<=[Bb]earer\s)[A-Za-z0-9._\-+/=]{8,})"  # bearer tokens (keep the word Bearer)
+    # A bearer token (RFC 6750): the match starts after the word (a lookbehind, so a word an earlier
+    # match ate still counts: "token=Bearer abc..."); the separator is kept in _redact_match.  (The
+    # one-character lookahead first: it fails fast where the lookbehind would not.)
+    rf"|(?:(?=[\s%+])(?ai:(?<=bearer))(?P<bearer>{_SEP})(?:[A-Za-z0-9\-._~+/=]|%[0-9A-Fa-f]{{2}}){{8,}})"
     r"|(?:gh[pousr]_[A-Za-z0-9]{20,})"  # GitHub
     r"|(?:xox[abprs]-[A-Za-z0-9\-]{10,})"  # Slack
     r"|(?:AKIA[0-9A-Z]{16})"  # AWS access key id
     r"|(?:AIza[0-9A-Za-z_\-]{30,})"  # Google API key
     r"|(?:eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})"  # JWT
-    r"|(?:(?<=[?&;\s,])(?:password|passwd|pwd|api_key|apikey|token|secret)=[^\s&;,]+)"
-    r"|(?:^(?:password|passwd|pwd|api_key|apikey|token|secret)=[^\s&;,]+)"
+    # name=value pairs, also in a repr (Settings(password='a b')): a quoted value is taken whole.
+    r"|(?:(?:(?<=[?&;\s,(\[{'\"])|^)(?ai:password|passwd|pwd|api_key|apikey|token|secret)="
+    r"(?:'[^']*'|\"[^\"]*\"|[^\s&;,]+))"
+)
+
+#: Credentials after "Basic" (redacted only if they decode as such, see _redact_scheme) and after
+#: "token" (40 hex digits: GitHub's and Django REST framework's form).  A pass of their own, run
+#: first: text a match keeps is never matched again ("basic" + "AKIA..." in one word), and "token"
+#: is too common a word in traces to run all of _SECRET_TEXT wherever it occurs.
+_SCHEMES: Final = re.compile(
+    rf"(?=[\s%+])(?:(?ai:(?<=basic))(?P<basic>{_SEP})(?P<cred>(?:[A-Za-z0-9+/=]|%(?i:2B|2F|3D)){{8,}})"
+    rf"|(?ai:(?<=token))(?P<token>{_SEP})(?ai:[0-9a-f]{{40}})(?![0-9A-Za-z]))"
 )
 
 
-# Every alternative of _SECRET_TEXT contains one of these literal substrings.
-_TRIGGERS: Final = (
-    "sk-", "earer", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AKIA", "AIza", "eyJ",
-    "password=", "passwd=", "pwd=", "api_key=", "apikey=", "token=", "secret=",
-)  # fmt: skip
+#: Where _SCHEMES can match, in the text lowered: a word before whitespace, "%" or "+" (not "tokens").
+#: A literal prefix: the regex engine finds it about as fast as ``in``.
+_BASIC_WORD: Final = re.compile(r"basic[\s%+]")
+_TOKEN_WORD: Final = re.compile(r"token[\s%+]")
+
+# Every alternative of _SECRET_TEXT contains one of _TRIGGERS as it is, or "bearer" or one of
+# _PAIR_TRIGGERS in any case (looked for in the text lowered).
+_TRIGGERS: Final = ("sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AKIA", "AIza", "eyJ")
+_PAIR_TRIGGERS: Final = ("token=", "password=", "passwd=", "pwd=", "api_key=", "apikey=", "secret=")
+#: Names of name=value pairs (lowered); their name stays shown.
+_PAIR_NAMES: Final = frozenset({"password", "passwd", "pwd", "api_key", "apikey", "token", "secret"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +155,54 @@ _KEY_IS_SECRET: dict[str, bool] = {}
 
 
 def redact_text(text: str) -> str:
-    """Replace secret-looking substrings of ``text`` with ``[REDACTED]``."""
+    """``text`` with secret-looking substrings replaced by ``[REDACTED]`` and lone surrogates escaped."""
+    if not text.isascii():
+        text = _encodable(text)
+    return _redact_secrets(text)
+
+
+def _redact_secrets(text: str) -> str:
     if len(text) < 8:
         return text
     # The alternation regex costs ~100x a substring scan: run it only where a secret could start.
+    lowered = text.lower()  # for the words of any case
+    if ("basic" in lowered and _BASIC_WORD.search(lowered)) or ("token" in lowered and _TOKEN_WORD.search(lowered)):
+        text = _SCHEMES.sub(_redact_scheme, text)  # adds no trigger: ``lowered`` still serves
     for trigger in _TRIGGERS:
         if trigger in text:
             return _SECRET_TEXT.sub(_redact_match, text)
+    if "bearer" in lowered:
+        return _SECRET_TEXT.sub(_redact_match, text)
+    if "=" in text:  # in every pair: most text skips these
+        for word in _PAIR_TRIGGERS:
+            if word in lowered:
+                return _SECRET_TEXT.sub(_redact_match, text)
     return text
+
+
+def _encodable(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (``\\ud83d``): encodable as UTF-8.
+
+    For text that is not ASCII (``str.isascii`` is the caller's free first check).  Encoding is
+    the check: a lone surrogate is the one thing UTF-8 cannot encode, and the C encoder scans
+    several times faster than a regex search for ``[\\ud800-\\udfff]`` (4k chars: ~5 us, ~35 us).
+    """
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
+
+
+def _as_text(value: Any) -> str:
+    """``str(value)`` as a plain ``str``, whatever its ``__str__`` does (a broken one never raises)."""
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not break recording
+        if isinstance(value, str):
+            return str.__str__(value)  # its own text, without the hook
+        return f"<unrepresentable {type(value).__name__}>"
+    return text if type(text) is str else str.__str__(text)
 
 
 #: Labels (span and agent names, version stamps, mapping keys) as redacted: they repeat from span to
@@ -127,9 +212,9 @@ _LABELS_MAX: Final = 65536
 
 
 def redact_label(text: str) -> str:
-    """A name, agent name, version stamp or mapping key with secrets redacted (cached: labels repeat)."""
+    """A name, agent name, version stamp or mapping key as :func:`redact_text` shows it (cached: labels repeat)."""
     if len(text) < 8:
-        return text
+        return text if text.isascii() else _encodable(text)
     out = _LABELS.get(text)
     if out is None:
         out = redact_text(text)
@@ -144,8 +229,11 @@ def redact_label(text: str) -> str:
 
 def redact_stamps(stamps: Mapping[str, Any]) -> Mapping[str, Any]:
     """Version stamps (name -> stamp) with secrets redacted: ``stamps`` itself when none was found."""
+    # A str subclass as its plain text, as the recorder takes names (an enum member's value).
     out = {
-        (redact_label(key) if type(key) is str else key): (redact_label(value) if type(value) is str else value)
+        (redact_label(str.__str__(key)) if isinstance(key, str) else key): (
+            redact_label(str.__str__(value)) if isinstance(value, str) else value
+        )
         for key, value in stamps.items()
     }
     return stamps if out == stamps else out
@@ -153,13 +241,40 @@ def redact_stamps(stamps: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _redact_match(match: re.Match[str]) -> str:
     token = match.group(0)
+    sep = match.group("bearer")
+    if sep is not None:  # the separator after "Bearer" stays as it was written
+        _remember(token[len(sep) :])
+        return sep + REDACTED
     if "=" in token and not token.startswith(("eyJ",)):
         name, _, value = token.partition("=")
-        if name.lower() in {"password", "passwd", "pwd", "api_key", "apikey", "token", "secret"}:
+        if name.lower() in _PAIR_NAMES:
             _remember(value)
             return f"{name}={REDACTED}"
     _remember(token)
     return REDACTED
+
+
+def _redact_scheme(match: re.Match[str]) -> str:
+    """Credentials after "Basic" or "token" redacted, the separator kept; "basic" + a word kept as it is."""
+    text = match.group(0)
+    sep = match.group("token")
+    if sep is None:
+        sep = match.group("basic")
+        if not _is_basic_credential(match.group("cred")):
+            return text  # "Basic Overview"
+    _remember(text[len(sep) :])
+    return sep + REDACTED
+
+
+def _is_basic_credential(text: str) -> bool:
+    """Whether ``text`` is Basic credentials: base64 of printable ``user:password`` text (RFC 7617)."""
+    if "%" in text:
+        text = unquote(text)
+    try:
+        decoded = b64decode(text + "=" * (-len(text) % 4), validate=True).decode()
+    except (binascii.Error, ValueError):  # not base64, or not UTF-8 (UnicodeDecodeError)
+        return False
+    return ":" in decoded and decoded.isprintable()
 
 
 # -- secrets redacted so far, and their fragments in failure reports -----------------------------
@@ -188,6 +303,8 @@ def _remember(secret: str) -> None:
     if len(secret) < _FRAGMENT:
         return
     secret = secret[:_REDACTED_CHARS]
+    if not secret.isascii():  # as report text shows it, after redact_text
+        secret = _encodable(secret)
     with _seen_lock:
         if secret in _REDACTED_SEEN:
             del _REDACTED_SEEN[secret]  # seen again: the most recent, last to be forgotten
@@ -260,8 +377,10 @@ _CUT_KEYS: Final = re.compile(r"\[agenttrace: truncated ([1-9][0-9]{0,17}) of ([
 
 
 def _cap_string(text: str, limits: Limits) -> str:
+    if not text.isascii():
+        text = _encodable(text)  # redacted or not: a file or xdist's channel takes only UTF-8
     if limits.redact:
-        text = redact_text(text)
+        text = _redact_secrets(text)
     if len(text) > limits.max_string:
         total = len(text)
         if text.endswith(" chars]") and (cut := _CUT_TEXT.search(text)) is not None:
@@ -292,13 +411,15 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
     if kind is int:
         return value
     if kind is str:
-        if len(value) < 8:
+        if len(value) < 8 and value.isascii():
             return value if len(value) <= limits.max_string else _cap_string(value, limits)
         return _cap_string(value, limits)
     if kind is float:
         return value if math.isfinite(value) else repr(value)
     if _depth >= limits.max_depth:
-        return _cap_string(f"…[agenttrace: nested deeper than {limits.max_depth}] {value!r}", limits)
+        return _cap_string(
+            f"…[agenttrace: nested deeper than {limits.max_depth}] {_nested_repr(value, limits)}", limits
+        )
     if kind is dict or isinstance(value, Mapping):
         return _clean_mapping(value, limits, _depth)
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -319,7 +440,7 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
     max_items = limits.max_items
     secret_cache = _KEY_IS_SECRET
     labels = _LABELS
-    redacted_keys = False
+    renamed_keys = False
     count = 0
     for key, item in value.items():
         if count >= max_items:
@@ -330,7 +451,10 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
                 out["…"] = f"[agenttrace: truncated {len(value) - count} of {len(value)} keys]"
             break
         count += 1
-        skey = key if type(key) is str else str(key)
+        skey = key if type(key) is str else _as_text(key)
+        if not skey.isascii() and (shown := _encodable(skey)) is not skey:
+            skey = shown
+            renamed_keys = True
         if redact and item is not None:
             secret = secret_cache.get(skey)
             if secret is None:
@@ -340,15 +464,18 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
             if secret:
                 if type(item) is str:
                     _remember(item)
+                if renamed_keys:
+                    while skey in out:
+                        skey += "'"
                 out[skey] = REDACTED
                 continue
         if redact and len(skey) >= 8 and labels.get(skey) != skey:  # a key is data too: {"Bearer sk-...": 1}
             shown = redact_label(skey)
             if shown != skey:
                 skey = shown
-                redacted_keys = True
-        if redacted_keys:
-            while skey in out:  # keys redacted alike (or like a key given as such): all kept
+                renamed_keys = True
+        if renamed_keys:
+            while skey in out:  # keys redacted or escaped alike (or like a key given as such): all kept
                 skey += "'"
         kind = type(item)
         # Inline the common scalars: most attributes are small numbers, flags and short names.
@@ -356,7 +483,7 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
             item is None
             or kind is int
             or kind is bool
-            or (kind is str and len(item) < 8)
+            or (kind is str and len(item) < 8 and item.isascii())
             or (kind is float and item - item == 0.0)  # finite: inf - inf and nan - nan are nan
         ):
             out[skey] = item
@@ -406,7 +533,7 @@ def _clean_other(value: Any, limits: Limits, depth: int) -> Any:
     if isinstance(value, float):
         return clean(float(value), limits, depth)
     if isinstance(value, str):
-        return _cap_string(str(value), limits)
+        return _cap_string(_as_text(value), limits)
     if isinstance(value, bytes):
         return _cap_string(f"<{len(value)} bytes>", limits)
     to_dict = getattr(value, "model_dump", None)  # pydantic models: keep their data, not a repr
@@ -415,10 +542,7 @@ def _clean_other(value: Any, limits: Limits, depth: int) -> Any:
             return clean(to_dict(), limits, depth + 1)
         except Exception:  # noqa: BLE001 - a broken model_dump must not break recording
             pass
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 - a broken __repr__ must not break recording
-        text = f"<unrepresentable {type(value).__name__}>"
+    text = _safe_repr(value)
     if " at 0x" in text:  # "<app.Obj object at 0x7f3a...>": the address changes every run (and golden)
         text = _ADDRESS.sub("", text)
     return _cap_string(text, limits)
@@ -426,3 +550,76 @@ def _clean_other(value: Any, limits: Limits, depth: int) -> Any:
 
 #: A memory address in a default repr ("<... at 0x7f3a9c0e1d90>").
 _ADDRESS: Final = re.compile(r" at 0x[0-9a-fA-F]+(?=>)")
+
+
+def _safe_repr(value: Any) -> str:
+    """``repr(value)`` as a plain ``str``; a broken ``__repr__`` (or one nested too deep) never raises."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not break recording
+        return f"<unrepresentable {type(value).__name__}>"
+    return text if type(text) is str else str.__str__(text)
+
+
+class _Elided:
+    """Stands for a part of a nested value that :func:`_nested_repr` leaves out."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+#: How much deeper than ``max_depth`` :func:`_nested_repr` looks for secret keys.
+_MASK_DEPTH: Final = 100
+
+
+def _nested_repr(value: Any, limits: Limits) -> str:
+    """The ``repr`` of a value nested past ``max_depth``, values under secret keys redacted.
+
+    ``repr`` shows every key and value: ``{'password': 'hunter2'}`` would pass as it is, since
+    only :func:`clean` knows the key names a secret.  A copy with those values redacted is shown
+    instead (the value itself when there are none; past _MASK_DEPTH more levels, ``…``).
+    """
+    if limits.redact:
+        try:
+            value = _masked(value, 0, set())
+        except Exception:  # noqa: BLE001 - a broken mapping: its repr unmasked could show a secret
+            return f"<unrepresentable {type(value).__name__}>"
+    return _safe_repr(value)
+
+
+def _masked(value: Any, depth: int, path: set[int]) -> Any:
+    """``value``, or a copy with the values of secret keys redacted if it holds any."""
+    if isinstance(value, (str, bytes, int, float)) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        kind = "{...}"
+    elif isinstance(value, (list, tuple)):
+        kind = "[...]" if isinstance(value, list) else "(...)"
+    else:  # sets hold only hashable items (no dict), and other objects show what their repr shows
+        return value
+    if id(value) in path:  # a cycle: the original would show its secrets again
+        return _Elided(kind)
+    if depth >= _MASK_DEPTH:
+        return _Elided("…")
+    path.add(id(value))
+    try:
+        if isinstance(value, Mapping):
+            masked: dict[Any, Any] = {}
+            changed = False
+            for key, item in value.items():
+                text = key if type(key) is str else _as_text(key)
+                new = REDACTED if item is not None and is_secret_key(text) else _masked(item, depth + 1, path)
+                changed = changed or new is not item
+                masked[key] = new
+            return masked if changed else value
+        items = [_masked(item, depth + 1, path) for item in value]
+        if all(new is old for new, old in zip(items, value)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    finally:
+        path.discard(id(value))

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import string
+from urllib.parse import quote
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_agenttrace import sanitize
 from pytest_agenttrace.sanitize import (
+    _SCHEMES,
     _SECRET_TEXT,
     REDACTED,
     Limits,
     _redact_match,
+    _redact_scheme,
     clean,
     is_secret_key,
     redact_text,
@@ -77,13 +84,122 @@ def test_redaction_can_be_switched_off() -> None:
 
 _fragments = st.sampled_from(
     ["sk-proj-abcdefghijklmnopqrstu", "Bearer abcdefgh123", "ghp_" + "a" * 24, "xoxb-1234567890ab", "AKIA" + "B" * 16,
-     "AIza" + "c" * 32, "eyJabcdefgh.eyJabcdefgh.abcdefghij", " password=hunter2", "token=xyz", "plain words ", "=", "&"]
+     "AIza" + "c" * 32, "eyJabcdefgh.eyJabcdefgh.abcdefghij", " password=hunter2", "token=xyz", "plain words ", "=", "&",
+     "bEaReR", "BASIC", "basic", "Token", "dXNlcjpwYXNzd29yZA==", "a1" * 20, "%20", "+", "\t", "~", "(PassWord='a b')"]
 )  # fmt: skip
 
 
 @given(st.lists(st.one_of(_fragments, st.text(max_size=12)), max_size=8).map("".join))
 def test_property_trigger_prefilter_never_changes_the_result(text: str) -> None:
-    assert redact_text(text) == _SECRET_TEXT.sub(_redact_match, text)
+    assert redact_text(text) == _SECRET_TEXT.sub(_redact_match, _SCHEMES.sub(_redact_scheme, text))
+
+
+_TOKEN = "abcdefghijklmnop1234"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "="s.
+        ("Bearer abcdefghij~klmnopqrstuvwxyz0123456789", "Bearer [REDACTED]"),
+        ("Bearer abcd~efghijklmnop1234", "Bearer [REDACTED]"),
+        ("Bearer ab+c/d.e_f-g~h==", "Bearer [REDACTED]"),
+        # The scheme word in any case, after any run of whitespace, %20 or + (URL or form encoded).
+        (f"BEARER {_TOKEN}", "BEARER [REDACTED]"),
+        (f"bEaReR {_TOKEN}", "bEaReR [REDACTED]"),
+        (f"Bearer  {_TOKEN}", "Bearer  [REDACTED]"),
+        (f"Bearer\t{_TOKEN}", "Bearer\t[REDACTED]"),
+        (f"GET /x?auth=Bearer%20{_TOKEN}&page=2", "GET /x?auth=Bearer%20[REDACTED]&page=2"),
+        ("Authorization=Bearer+abcdefgh%2Bij%2F%3D%3D", "Authorization=Bearer+[REDACTED]"),
+        # A word an earlier match ate still introduces a token.
+        (f"token=Bearer {_TOKEN}", "token=[REDACTED] [REDACTED]"),
+        # Prose keeps its short words; a long one after "bearer" is taken for a token (the safe side).
+        ("the bearer of this letter is entitled to the sum", "the bearer of this letter is entitled to the sum"),
+        ("bearer authentication (RFC 6750)", "bearer [REDACTED] (RFC 6750)"),
+        ("Bearer short", "Bearer short"),
+    ],
+)
+def test_bearer_tokens_are_redacted_whole(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+    assert clean({"hdr": text}) == {"hdr": expected}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Basic dXNlcm5hbWU6cGFzc3dvcmQ=", "Authorization: Basic [REDACTED]"),  # username:password
+        ("authorization: BASIC YWRtaW46YWRtaW4", "authorization: BASIC [REDACTED]"),  # padding left off
+        ("auth=Basic%20c2tfdGVzdF8xMjM6%3D%3D", "auth=Basic%20[REDACTED]"),  # "sk_test_123:" URL-encoded
+        # "basic" is a word: what follows is kept unless it decodes to printable user:password text.
+        ("Basic Overview of the API", "Basic Overview of the API"),  # decodes to b":\xbd..."
+        ("basic information about tokens", "basic information about tokens"),
+        ("Basic abcdefghAKIA" + "B" * 16, "Basic abcdefgh[REDACTED]"),  # a kept word is still searched
+        # GitHub's and Django REST framework's "token <40 hex>"; other hex runs are kept.
+        ("Authorization: token 0123456789abcdef0123456789abcdef01234567", "Authorization: token [REDACTED]"),
+        ("Authorization: Token 9944B09199C62BCF9418AD846DD0E4BBDFC6EE4B", "Authorization: Token [REDACTED]"),
+        ("commit 0123456789abcdef0123456789abcdef01234567", "commit 0123456789abcdef0123456789abcdef01234567"),
+        ("token " + "a" * 41, "token " + "a" * 41),
+    ],
+)
+def test_basic_and_token_credentials(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+_B64TOKEN = st.builds(
+    lambda body, pad: body + "=" * pad,
+    st.text(alphabet=string.ascii_letters + string.digits + "-._~+/", min_size=8, max_size=40).filter(
+        lambda body: not body.startswith("+")  # a leading "+" reads as part of the separator (below)
+    ),
+    st.integers(0, 2),
+)
+
+
+@given(
+    st.sampled_from(["", "Authorization: ", "GET /x?auth=", "headers={'a': '"]),
+    st.sampled_from(["Bearer", "bearer", "BEARER", "bEaReR"]),
+    st.sampled_from([" ", "  ", "\t", " \t ", "%20", "+", "\n"]),
+    _B64TOKEN,
+    st.sampled_from(["", " next", "&page=2", "'}", "\n", ", x"]),
+)
+def test_property_a_bearer_token_is_redacted_whole(prefix: str, word: str, sep: str, token: str, suffix: str) -> None:
+    assert redact_text(f"{prefix}{word}{sep}{token}{suffix}") == f"{prefix}{word}{sep}{REDACTED}{suffix}"
+
+
+def test_a_leading_plus_of_a_bearer_token_reads_as_the_separator() -> None:
+    # "+" is a space in a form-encoded body (Bearer+abc...): one "+" of a token may stay in view.
+    assert redact_text("Bearer +abcdefgh12") == "Bearer +[REDACTED]"
+
+
+@given(
+    st.text(alphabet=string.ascii_letters + string.digits + "_.@-!", min_size=1, max_size=12),
+    st.text(alphabet=string.printable.strip(), min_size=4, max_size=24),
+    st.sampled_from(["Basic", "basic", "BASIC"]),
+    st.sampled_from([" ", "  ", "%20"]),
+)
+def test_property_basic_credentials_are_redacted_whole(user: str, password: str, word: str, sep: str) -> None:
+    cred = base64.b64encode(f"{user}:{password}".encode()).decode()
+    if sep == "%20":
+        cred = quote(cred, safe="")
+    assert redact_text(f"Authorization: {word}{sep}{cred}\n") == f"Authorization: {word}{sep}{REDACTED}\n"
+
+
+def test_a_redacted_basic_credential_is_remembered() -> None:
+    redact_text("Authorization: Basic dXNlcm5hbWU6cGFzc3dvcmQ=")
+    assert scrub_known_secrets("E   assert '...Nlcm5hbWU6cGFzc3' == 'x'") == "E   assert '...[REDACTED]' == 'x'"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A repr: the first field follows "(", a quoted value is taken whole (spaces included).
+        ("Settings(password='correct horse battery', host='x')", "Settings(password=[REDACTED], host='x')"),
+        ('Settings(host="x", api_key="a b c")', 'Settings(host="x", api_key=[REDACTED])'),
+        ("PASSWORD=hunter2 next", "PASSWORD=[REDACTED] next"),
+        ("x&Secret=abc&y=1", "x&Secret=[REDACTED]&y=1"),
+    ],
+)
+def test_name_value_pairs_in_reprs_and_any_case(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
 
 
 def test_cleaning_what_was_cut_keeps_the_counts() -> None:
@@ -203,4 +319,74 @@ def test_a_redacted_key_never_replaces_a_key_given_as_such() -> None:
     assert clean({"Bearer abcdefghijklmnop": 1, "Bearer [REDACTED]": 2}) == {
         "Bearer [REDACTED]": 1,
         "Bearer [REDACTED]'": 2,
+    }
+
+
+def test_a_value_nested_too_deep_shows_no_value_of_a_secret_key() -> None:
+    # Past max_depth a value is shown as its repr; the repr showed {'password': 'hunter2'} as it was.
+    value = [[{"password": "hunter2", "n": (1, {"api_key": "k-12345678"}), "ok": None}]]
+    out = clean(value, Limits(max_depth=1))
+    assert out == [
+        "…[agenttrace: nested deeper than 1] "
+        "[{'password': '[REDACTED]', 'n': (1, {'api_key': '[REDACTED]'}), 'ok': None}]"
+    ]
+    cyclic: dict[str, object] = {"password": "hunter2"}
+    cyclic["self"] = cyclic
+    assert clean([cyclic], Limits(max_depth=1)) == [
+        "…[agenttrace: nested deeper than 1] {'password': '[REDACTED]', 'self': {...}}"
+    ]
+    assert clean([cyclic], Limits(max_depth=1, redact=False))[0].endswith("{'password': 'hunter2', 'self': {...}}")
+
+
+_SECRET = "s3cr3t-correct-horse"
+_holding_a_secret = st.recursive(
+    st.sampled_from([{"password": _SECRET}, {"headers": {"Authorization": _SECRET}, "n": 1}]),
+    lambda inner: st.lists(inner, min_size=1, max_size=2)
+    | st.dictionaries(st.sampled_from(["a", "b", "note"]), inner, min_size=1, max_size=2)
+    | inner.map(lambda value: (value, 0)),
+    max_leaves=6,
+)
+
+
+@given(_holding_a_secret, st.integers(0, 6))
+def test_property_a_secret_keys_value_never_shows_at_any_depth(value: object, max_depth: int) -> None:
+    out = clean(value, Limits(max_depth=max_depth))
+    assert _SECRET not in json.dumps(out)
+    assert REDACTED in json.dumps(out)
+
+
+def test_a_value_nested_too_deep_never_raises() -> None:
+    class Weird:
+        def __repr__(self) -> str:
+            raise RuntimeError
+
+    deep: list[object] = []
+    inner = deep
+    for _ in range(5000):  # repr() of it raises RecursionError
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    assert clean([[Weird()]], Limits(max_depth=1)) == ["…[agenttrace: nested deeper than 1] <unrepresentable list>"]
+    shown = clean({"x": deep}, Limits(max_depth=1))["x"]
+    assert shown == "…[agenttrace: nested deeper than 1] " + "[" * 100 + "…" + "]" * 100  # 100 levels looked at
+
+
+def test_str_subclasses_and_odd_keys_become_plain_redacted_strings() -> None:
+    class Broken(str):
+        def __str__(self) -> str:
+            raise RuntimeError
+
+    class Shouting(str):
+        def __str__(self) -> str:
+            return Shouting("sk-proj-abcdefghijklmnopqrstuv")
+
+    class BadKey:
+        def __str__(self) -> str:
+            raise RuntimeError
+
+    out = clean({Broken("k"): Broken("Bearer abcdefghij12"), "s": Shouting("x"), BadKey(): 1})
+    assert out == {"k": "Bearer [REDACTED]", "s": REDACTED, "<unrepresentable BadKey>": 1}
+    assert all(type(key) is str and type(item) is str for key, item in out.items() if key != "<unrepresentable BadKey>")
+    assert clean({b"Bearer abcdefghijk1": 1}) == {"b'Bearer [REDACTED]'": 1}
+    assert sanitize.redact_stamps({Broken("prompt:p"): Broken("p@Bearer abcdefghij12")}) == {
+        "prompt:p": "p@Bearer [REDACTED]"
     }
