@@ -1082,11 +1082,12 @@ class Recorder:
             elif h.versions is None:  # ended by an adapter while this build ran: its end's stamps never came
                 h.versions = stamps
             if redact:  # names and stamps are data too (a tool named after a URL with its key)
+                # Under 8 characters no secret fits, but a lone surrogate must still be escaped.
                 label: Any = h.name
-                if type(label) is str and len(label) >= 8 and labels.get(label) != label:
+                if type(label) is str and (len(label) >= 8 or not label.isascii()) and labels.get(label) != label:
                     h.name = redact_label(label)  # a miss, or a redacted one (its secret remembered again)
                 label = h.agent
-                if type(label) is str and len(label) >= 8 and labels.get(label) != label:
+                if type(label) is str and (len(label) >= 8 or not label.isascii()) and labels.get(label) != label:
                     h.agent = redact_label(label)
                 if h.versions:
                     h.versions = _redacted_stamps(stamp_sets, h.versions)

@@ -110,7 +110,9 @@ def test_cut_emoji(agenttrace):
     with at.agent("agent one \ud83d"):
         with agenttrace.tool("search tool \ud83d", input={"q\udc80": "\ud83d", "text": "caf\xe9 \ud83d"}) as c:
             c.set_output("truncated emoji \ud83d")
-    assert agenttrace.trace.spans[-1].output == "truncated emoji \\ud83d"
+        with at.tool("t\ud83d"):  # a name too short to hold a secret is escaped all the same
+            pass
+    assert agenttrace.trace.spans[1].output == "truncated emoji \\ud83d"
 
 
 def test_cut_emoji_fails(agenttrace):
@@ -133,7 +135,9 @@ def test_a_recorded_lone_surrogate_reaches_every_output_as_its_escape(
     result.assert_outcomes(passed=1, failed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
-    result.stdout.fnmatch_lines(["*tool search tool \\ud83d (q='\\\\ud83d')*"])  # the failing test's trace tree
+    # The failing test's trace tree: the recorded text "\\ud83d" shows with its backslash doubled, as the
+    # terminal shows a backslash before "u" (a lone surrogate itself would show as "\\ud83d").
+    result.stdout.fnmatch_lines(["*tool search tool \\\\ud83d (q='\\\\ud83d')*"])
     saved = sorted((pytester.path / ".agenttrace").glob("*.json"))
     assert len(saved) == 2
     written = [path.read_bytes().decode("utf-8") for path in [pytester.path / "r.html", *saved]]
@@ -141,6 +145,7 @@ def test_a_recorded_lone_surrogate_reaches_every_output_as_its_escape(
     assert [(s["name"], s.get("agent")) for s in trace["spans"]] == [
         ("agent one \\ud83d", "agent one \\ud83d"),
         ("search tool \\ud83d", "agent one \\ud83d"),
+        ("t\\ud83d", "agent one \\ud83d"),
     ]
     assert trace["spans"][1]["input"] == {"q\\udc80": "\\ud83d", "text": "caf\xe9 \\ud83d"}
     assert trace["spans"][1]["output"] == "truncated emoji \\ud83d"
