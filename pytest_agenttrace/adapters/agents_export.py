@@ -18,7 +18,7 @@ parent, an agent run inside a function span (``Agent.as_tool``) gets a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from ..model import Trace
 from .importing import ImportLog, Record, RecordError, assemble, describe, quote, text_of, unix_ns_from_iso
@@ -67,7 +67,7 @@ def _records(spans: list[Mapping[str, Any]], log: ImportLog) -> list[Record]:
             span_data = raw["span_data"]
             if not isinstance(span_data, Mapping):
                 raise RecordError("span_data is not an object")
-            mapped = map_span_data(span_data, nested=parent is not None and parent in ids)
+            mapped = map_span_data(_names_as_text(span_data), nested=parent is not None and parent in ids)
             if mapped.kind is None:
                 folded[span_id] = parent
                 continue
@@ -126,3 +126,28 @@ def _records(spans: list[Mapping[str, Any]], log: ImportLog) -> list[Record]:
             records[delegation.span_id] = delegation
             record.parent_id = delegation.span_id
     return list(records.values())
+
+
+#: ``span_data`` fields that :func:`map_span_data` turns into span names with ``str()``.
+_NAME_FIELDS: Final = ("name", "model", "to_agent", "type", "sdk_span_type")
+
+
+def _names_as_text(span_data: Mapping[str, Any], *, inner: bool = False) -> Mapping[str, Any]:
+    """``span_data`` with an object in a name field replaced by its cleaned text.
+
+    ``str()`` of ``{"api_key": ...}`` would show the value that
+    :func:`~pytest_agenttrace.sanitize.clean` redacts, and text redaction
+    cannot see it in the name afterwards.  A task/turn export wraps its fields
+    in ``data``: those too.
+    """
+    fixed: dict[str, Any] = {
+        key: text_of(value)
+        for key in _NAME_FIELDS
+        if isinstance(value := span_data.get(key), Mapping | list)
+    }
+    wrapped = span_data.get("data")
+    if not inner and isinstance(wrapped, Mapping):
+        fixed_inner = _names_as_text(wrapped, inner=True)
+        if fixed_inner is not wrapped:
+            fixed["data"] = fixed_inner
+    return {**span_data, **fixed} if fixed else span_data

@@ -476,7 +476,7 @@ class _Group:
 
     def _event(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "name": str(raw.get("name", "")),
+            "name": text_of(raw.get("name", "")),
             "time_ns": _ns(raw.get("timeUnixNano") or 0, "timeUnixNano"),
             "attributes": _decode_attributes(raw.get("attributes")),
         }

@@ -33,6 +33,7 @@ from .corpora import LANGFUSE, TAU_RUNS, WHO_AND_WHEN
 
 S = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7dEf0hIj"
 S2 = "sk-proj-Zy9xWv8uTs7rQp6oNm5lKj4iHg3fEd2cBa1zYx0wVu"
+HIDDEN = "hunter2-Qz8vLw3mPx7"  # a secret nothing but the key it is under gives away
 AGENTS_EXPORT = Path(__file__).parent / "data" / "openai_agents_export.json"
 TRACE_HEX = "5b8efff798038103d269b633813fc60c"
 
@@ -309,7 +310,17 @@ def mutate(document: Any, changes: list[tuple[str, int, int, Any]]) -> Any:
 
 
 def plant(document: Any, index: int, how: str, secret: str = S) -> Any:
-    """``secret`` written into one string of ``document`` (a value or a key), replacing or inside it."""
+    """``secret`` written into one string of ``document`` (a value or a key), replacing or inside it.
+
+    ``how="object"`` replaces any value with ``{"api_key": HIDDEN}`` instead: a
+    secret only its key tells apart (text redaction cannot see it).
+    """
+    if how == "object":
+        places = slots(document)
+        assume(places)
+        container, key = places[index % len(places)]
+        container[key] = {"api_key": HIDDEN}
+        return document
     places = [
         (container, key)
         for container, key in slots(document)
@@ -350,7 +361,7 @@ def test_property_whatever_an_importer_accepts_is_a_valid_trace_file(fmt: str, d
 @given(
     data=st.data(),
     index=st.integers(min_value=0),
-    how=st.sampled_from(["replace", "prefix", "suffix", "key"]),
+    how=st.sampled_from(["replace", "prefix", "suffix", "key", "object"]),
 )
 def test_property_a_secret_planted_anywhere_never_reaches_the_output_stdout_stderr_or_log(
     fmt: str, data: st.DataObject, index: int, how: str
@@ -360,10 +371,10 @@ def test_property_a_secret_planted_anywhere_never_reaches_the_output_stdout_stde
     if data.draw(st.booleans()):
         document = mutate(document, data.draw(mutations))
     document = plant(document, index, how)
-    assert S in json.dumps(document)
+    assert (HIDDEN if how == "object" else S) in json.dumps(document)
     run = run_import(document, "--from", fmt, "--validate")
     assert run.code in (0, 2), run.err
-    assert not leaks(run.everything())
+    assert not leaks(run.everything()) and not leaks(run.everything(), HIDDEN)
 
 
 # -- secrets in ids, warnings and errors (the audit's repros) ------------------------------
@@ -733,6 +744,25 @@ def test_names_ids_and_metadata_made_of_objects_keep_key_secrets_redacted() -> N
     assert trace["metadata"]["tags"] == {"labels": ["a"], "password": "[REDACTED]"}
     root, kid = trace["spans"]
     assert kid["parent_id"] == root["span_id"] == "{'api_key': '[REDACTED]', 'note': 'x'}"
+
+
+def test_objects_in_sdk_span_names_and_otlp_event_names_keep_key_secrets_redacted() -> None:
+    hidden = {"api_key": HIDDEN}
+    spans = [
+        {"object": "trace.span", "id": "a", "trace_id": "t", "started_at": "2025-01-01T00:00:00Z",
+         "span_data": {"type": "agent", "name": hidden}},
+        {"object": "trace.span", "id": "b", "trace_id": "t", "started_at": "2025-01-01T00:00:01Z",
+         "span_data": {"type": "custom", "data": {"sdk_span_type": hidden}}},
+        {"object": "trace.span", "id": "c", "trace_id": "t", "started_at": "2025-01-01T00:00:02Z",
+         "span_data": {"type": hidden}},
+    ]  # fmt: skip
+    run = run_import(spans)
+    assert len(written(run)[0]["spans"]) == 3 and not leaks(run.everything(), HIDDEN)
+    document = foreign_otlp()
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"][2]["events"][0]["name"] = hidden
+    run = run_import(document)
+    assert written(run)[0]["spans"][2]["events"][0]["name"] == "{'api_key': '[REDACTED]'}"
+    assert not leaks(run.everything(), HIDDEN)
 
 
 def test_session_ids_stay_in_the_metadata() -> None:
