@@ -18,10 +18,10 @@ parent, an agent run inside a function span (``Agent.as_tool``) gets a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from ..model import Trace
-from .importing import ImportLog, Record, assemble, unix_ns_from_iso
+from .importing import ImportLog, Record, RecordError, assemble, describe, quote, text_of, unix_ns_from_iso
 from .openai_agents import map_span_data
 
 __all__ = ["read_agents_export"]
@@ -36,9 +36,9 @@ def read_agents_export(data: Any, source: str) -> list[Trace]:
         if not isinstance(item, Mapping):
             continue
         if item.get("object") == "trace":
-            workflows[str(item.get("id"))] = str(item.get("workflow_name") or "")
+            workflows[text_of(item.get("id"))] = text_of(item.get("workflow_name") or "")
             continue
-        groups.setdefault(str(item.get("trace_id") or "trace"), []).append(item)
+        groups.setdefault(text_of(item.get("trace_id") or "trace"), []).append(item)
     traces = []
     for trace_id, spans in groups.items():
         log = ImportLog(f"{source}#{trace_id}")
@@ -57,26 +57,27 @@ def read_agents_export(data: Any, source: str) -> list[Trace]:
 
 
 def _records(spans: list[Mapping[str, Any]], log: ImportLog) -> list[Record]:
-    ids = {str(raw.get("id")) for raw in spans}
+    ids = {text_of(raw.get("id")) for raw in spans}
     folded: dict[str, str | None] = {}  # folded span id -> its parent id
     records: dict[str, Record] = {}
     for raw in spans:
         try:
-            span_id = str(raw["id"])
-            parent = str(raw["parent_id"]) if raw.get("parent_id") else None
+            span_id = text_of(raw["id"])
+            parent = text_of(raw["parent_id"]) if raw.get("parent_id") else None
             span_data = raw["span_data"]
             if not isinstance(span_data, Mapping):
-                raise TypeError("span_data is not an object")
-            mapped = map_span_data(span_data, nested=parent is not None and parent in ids)
+                raise RecordError("span_data is not an object")
+            mapped = map_span_data(_names_as_text(span_data), nested=parent is not None and parent in ids)
             if mapped.kind is None:
                 folded[span_id] = parent
                 continue
             start = unix_ns_from_iso(raw.get("started_at"))
             if start is None:
-                raise ValueError(f"started_at {raw.get('started_at')!r} is not an ISO 8601 time")
+                raise RecordError(f"started_at {quote(raw.get('started_at'))} is not an ISO 8601 time")
             end = unix_ns_from_iso(raw.get("ended_at")) or start
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            log.warn(f"span {raw.get('id')!r} skipped: {exc!r}")
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            why = f"it has no {quote(exc.args[0])}" if isinstance(exc, KeyError) and exc.args else describe(exc)
+            log.warn(f"span {quote(raw.get('id'))} skipped: {why}")
             continue
         record = Record(
             span_id=span_id,
@@ -95,9 +96,9 @@ def _records(spans: list[Mapping[str, Any]], log: ImportLog) -> list[Record]:
         if isinstance(error, Mapping) and error:
             detail = error.get("data")
             inner = detail.get("error") if isinstance(detail, Mapping) else None
-            message = str(error.get("message") or "error")
+            message = text_of(error.get("message") or "error")
             record.status = "error"
-            record.error = {"type": "AgentsSDKError", "message": f"{message}: {inner}" if inner else message}
+            record.error = {"type": "AgentsSDKError", "message": f"{message}: {text_of(inner)}" if inner else message}
         records[span_id] = record
 
     for record in list(records.values()):
@@ -125,3 +126,28 @@ def _records(spans: list[Mapping[str, Any]], log: ImportLog) -> list[Record]:
             records[delegation.span_id] = delegation
             record.parent_id = delegation.span_id
     return list(records.values())
+
+
+#: ``span_data`` fields that :func:`map_span_data` turns into span names with ``str()``.
+_NAME_FIELDS: Final = ("name", "model", "to_agent", "type", "sdk_span_type")
+
+
+def _names_as_text(span_data: Mapping[str, Any], *, inner: bool = False) -> Mapping[str, Any]:
+    """``span_data`` with an object in a name field replaced by its cleaned text.
+
+    ``str()`` of ``{"api_key": ...}`` would show the value that
+    :func:`~pytest_agenttrace.sanitize.clean` redacts, and text redaction
+    cannot see it in the name afterwards.  A task/turn export wraps its fields
+    in ``data``: those too.
+    """
+    fixed: dict[str, Any] = {
+        key: text_of(value)
+        for key in _NAME_FIELDS
+        if isinstance(value := span_data.get(key), Mapping | list)
+    }
+    wrapped = span_data.get("data")
+    if not inner and isinstance(wrapped, Mapping):
+        fixed_inner = _names_as_text(wrapped, inner=True)
+        if fixed_inner is not wrapped:
+            fixed["data"] = fixed_inner
+    return {**span_data, **fixed} if fixed else span_data

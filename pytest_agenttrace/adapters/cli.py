@@ -10,18 +10,27 @@ several runs (an OTLP file with several trace ids, a tau-bench dump) gives
 several traces: with ``-o DIR/`` (an existing directory or a path ending in
 ``/``) each is written there under a name made from the trace name, else as
 ``OUT.1.json``, ``OUT.2.json``, ...  Without ``-o`` a single trace is printed.
-Exit codes: 0 written, 2 unreadable or foreign input.
+Exit codes: 0 written, 2 unreadable or foreign input, or an output that cannot be written.
+
+Odd records do not stop an import: each is fixed or skipped with a warning on
+stderr, kept in ``metadata.import_warnings`` (a time outside the years 1 to
+9999 is clamped, an empty span id replaced, a secret in an id redacted; see
+:mod:`pytest_agenttrace.adapters.importing`), and what is written is always a
+trace file agenttrace reads.  Nothing the command prints or writes shows a
+secret from the file: warnings and errors are redacted like the trace.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import TraceFileError
+from ..exceptions import InputError, TraceFileError
 from ..model import Trace
 from .importing import FORMATS
 
@@ -69,6 +78,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run_import(args: argparse.Namespace) -> int:
+    from ..sanitize import redact_text
     from ..store import dump_bytes, save_trace, trace_filename, validate_trace_dict
     from .importing import import_trace
 
@@ -76,7 +86,10 @@ def _run_import(args: argparse.Namespace) -> int:
     traces = result if isinstance(result, list) else [result]
     if args.validate:
         for trace in traces:
-            validate_trace_dict(trace.to_dict(), where=f"{args.file} ({trace.name})")
+            try:
+                validate_trace_dict(trace.to_dict(), where=f"{args.file} ({trace.name})")
+            except TraceFileError as exc:  # the schema's message quotes the value it rejects
+                raise TraceFileError(redact_text(exc.message), path=exc.path) from None
     if args.output is None:
         if len(traces) > 1:
             raise TraceFileError(
@@ -84,10 +97,23 @@ def _run_import(args: argparse.Namespace) -> int:
             )
         sys.stdout.buffer.write(dump_bytes(traces[0].to_dict()) + b"\n")
         return 0
-    for path in _targets(args.output, traces, trace_filename):
-        save_trace(path[1], path[0])
-        sys.stdout.write(f"{path[0]}\n")
+    with _writing(args.output):
+        for path in _targets(args.output, traces, trace_filename):
+            with _writing(str(path[0])):
+                save_trace(path[1], path[0])
+            sys.stdout.write(f"{path[0]}\n")
     return 0
+
+
+@contextlib.contextmanager
+def _writing(target: str) -> Iterator[None]:
+    """An output that cannot be written (a file where a folder must be, no permission) is an input error."""
+    try:
+        yield
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the output ({exc.strerror or exc}); choose another path with -o.", path=target
+        ) from None
 
 
 def _targets(output: str, traces: list[Trace], trace_filename: Any) -> list[tuple[Path, Trace]]:
@@ -122,6 +148,7 @@ def _run_export(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.buffer.write(data + b"\n")
     else:
-        write_atomic(args.output, data)
+        with _writing(args.output):
+            write_atomic(args.output, data)
         sys.stdout.write(f"{args.output}\n")
     return 0

@@ -20,9 +20,28 @@ A malformed record logs a warning (logger ``pytest_agenttrace.adapters``),
 is noted in ``metadata.import_warnings`` and is skipped; a file that is not
 the declared format at all, whose top-level shape is wrong (a reader raises
 :class:`ShapeError`) or from which no span could be imported raises
-:class:`~pytest_agenttrace.exceptions.TraceFileError`.  Every value is
-sanitised on the way in (secrets redacted, sizes capped), whatever the file
-claims to be.
+:class:`~pytest_agenttrace.exceptions.TraceFileError`.
+
+Nothing secret gets out, whatever the file claims to be: every value is
+sanitised on the way in (secrets redacted, sizes capped), ids too (an id with
+a secret in it becomes its redacted text, made distinct with ``~2``, ``~3``
+...; the same id always becomes the same output id, so parents and links still
+match), and every warning and error message quotes file contents only through
+:func:`quote` (cleaned, then shortened) and is redacted as a whole before it
+is logged, stored or raised.
+
+Odd but readable input is imported, with a warning, as a trace file
+agenttrace accepts (and ``agenttrace show`` reads):
+
+* a span with an empty id gets one (``imported-1``, ...);
+* a time outside the years 1 to 9999 (UTC), which no ``started_at`` can
+  state, is clamped to that range; a span more than about 146 years from the
+  middle of the run (the median start) is clamped to that distance, since a
+  trace file holds relative times as 64-bit integers.  The other spans keep
+  their times: one absurd timestamp does not move the run;
+* a file whose values are nested too deeply to be shown (a reader hit
+  Python's recursion limit) is read again with everything deeper than
+  :data:`MAX_NESTING` levels cut there.
 """
 
 from __future__ import annotations
@@ -33,6 +52,7 @@ import gc
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +60,7 @@ from typing import Any, Final
 
 from ..exceptions import TraceFileError
 from ..model import KINDS, Trace, span_from_values
-from ..sanitize import Limits, clean, redact_text
+from ..sanitize import REDACTED, Limits, clean, is_secret_key, redact_text
 from .semconv import MappedSpan
 
 try:  # optional speed-up, as in store
@@ -50,14 +70,18 @@ except ImportError:  # pragma: no cover - exercised only without orjson
 
 __all__ = [
     "FORMATS",
+    "MAX_NESTING",
     "ImportLog",
     "Record",
+    "RecordError",
     "ShapeError",
     "assemble",
     "detect_format",
     "import_trace",
     "iso_from_unix_ns",
     "load_json",
+    "quote",
+    "text_of",
     "unix_ns_from_iso",
 ]
 
@@ -66,10 +90,18 @@ logger = logging.getLogger("pytest_agenttrace.adapters")
 FORMATS: Final[tuple[str, ...]] = ("otlp", "langfuse", "openai-agents", "messages")
 _MAX_NOTED_WARNINGS: Final = 20
 _KIND_SET: Final = frozenset(KINDS)
+#: Values nested deeper than this in an imported file are cut (deeper ones cannot even be shown).
+MAX_NESTING: Final = 200
+#: The nesting depth at which the JSON parser gives up (orjson's limit).
+_PARSER_NESTING: Final = 1024
 
 
 class ShapeError(ValueError):
     """A reader found the file's top-level structure is not what its format prescribes."""
+
+
+class RecordError(ValueError):
+    """One record of a file is malformed; the message quotes the file only through :func:`quote`."""
 
 
 @dataclass(slots=True)
@@ -135,11 +167,56 @@ class Record:
         )
 
 
+def quote(value: Any, width: int = 60) -> str:
+    """``value`` as a message may show it: cleaned first (secrets redacted), then shortened to ``width``.
+
+    Shortening after redaction matters: a secret cut in half no longer looks
+    like one, and would pass any later redaction of the message.
+    """
+    try:
+        text = repr(clean(value))
+    except RecursionError:
+        text = f"<{type(value).__name__} nested too deeply to show>"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def text_of(value: Any) -> str:
+    """A file's value as text for a name or id: a string as it is, anything else as its cleaned text.
+
+    ``str()`` of a mapping would show the value under ``api_key`` that
+    :func:`~pytest_agenttrace.sanitize.clean` redacts (text redaction alone
+    cannot see that it is a secret).
+    """
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, int | float):
+        return str(value)
+    return str(clean(value))
+
+
+def describe(exc: BaseException) -> str:
+    """Why a malformed record was skipped: a :class:`RecordError`'s message, else ``TypeName: message``.
+
+    Redacted and shortened: Python's own messages may quote the file
+    (``invalid literal for int() with base 10: '...'``).
+    """
+    if isinstance(exc, RecordError):
+        text = redact_text(str(exc))
+    else:
+        text = redact_text(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
 class ImportLog:
-    """Warnings about one file: logged once each, the first few kept for ``metadata``."""
+    """Warnings about one file: logged once each, the first few kept for ``metadata``.
+
+    Messages (and the source label, which may hold a trace id from the file)
+    are redacted here, before they are logged or kept: readers quote file
+    contents with :func:`quote`, and this is the last line.
+    """
 
     def __init__(self, source: str) -> None:
-        self.source = source
+        self.source = redact_text(source)
         self.notes: list[str] = []
         self.count = 0
 
@@ -147,6 +224,7 @@ class ImportLog:
         """Log ``message`` about this file and remember it."""
         self.count += 1
         if len(self.notes) < _MAX_NOTED_WARNINGS:
+            message = redact_text(message)
             self.notes.append(message)
             logger.warning("%s: %s", self.source, message)
 
@@ -179,15 +257,27 @@ def assemble(
     (secrets redacted, sizes capped): a file that claims to be agenttrace's
     own export is not trusted to be clean (a clean one comes back unchanged).
     """
+    records = records if isinstance(records, list) else list(records)
+    _fix_ids(records, log)
     by_id: dict[str, Record] = {}
     order: list[Record] = []
+    low, high = _MIN_NS, _MAX_NS
     for record in records:
         if record.span_id in by_id:
             log.warn(f"span {record.span_id!r} appears twice; the second copy is ignored")
             continue
         if record.kind not in _KIND_SET:
-            log.warn(f"span {record.span_id!r} has unknown kind {record.kind!r}; recorded as custom")
+            log.warn(f"span {record.span_id!r} has unknown kind {quote(record.kind)}; recorded as custom")
             record.kind = "custom"
+        start, end = record.start_ns, record.end_ns
+        if not (low <= start <= high and low <= end <= high):
+            # No trace file can state such a time as started_at (and no datetime can hold it).
+            log.warn(
+                f"span {record.span_id!r} starts or ends outside the years 1 to 9999 (UTC); "
+                "its times were clamped to that range"
+            )
+            record.start_ns = min(max(start, low), high)
+            record.end_ns = min(max(end, low), high)
         by_id[record.span_id] = record
         order.append(record)
 
@@ -210,10 +300,8 @@ def assemble(
             children.setdefault(None, []).append(record)
             _walk(children, [record], depth, by_id)
 
-    if base is None:
-        base = min((r.start_ns for r in order), default=0)
-    if started_at is None:
-        started_at = iso_from_unix_ns(base)
+    base = _fit_times(order, base, log)
+    started_at = iso_from_unix_ns(base) if started_at is None else _text(started_at)
     # Ties in start time: a parent before its child; exact records keep the file's order.
     keyed = [(r.start_ns, 0 if r.exact else depth[r.span_id], i) for i, r in enumerate(order)]
     keyed.sort()
@@ -233,7 +321,7 @@ def assemble(
             bad_times += 1
             end = start
         versions = record.versions
-        if versions:
+        if versions and isinstance(versions, Mapping):
             all_versions.update(versions)
         span_name = record.name
         clean_name = text(span_name) if type(span_name) is str else None
@@ -259,8 +347,8 @@ def assemble(
                 record.kind,
                 clean_name,
                 agent,
-                None if record.scope is None else str(record.scope),
-                [str(item) for item in record.scope_path] if record.scope_path else [],
+                record.scope,
+                record.scope_path or [],
                 start,
                 end,
                 status if status == "ok" or status == "error" else "error",
@@ -277,13 +365,141 @@ def assemble(
     if bad_times:
         log.warn(f"{bad_times} span(s) ended before they started; their end was set to their start")
     return Trace(
-        trace_id=_text(trace_id),
+        trace_id=_text(trace_id) or "trace",
         name=_text(name),
         started_at=started_at,
         metadata=log.into(_metadata(metadata)),
-        versions=_versions(versions) if versions is not None else dict(sorted(all_versions.items())),
+        versions=_versions(versions) if versions is not None else dict(sorted(_versions(all_versions).items())),
         spans=tuple(spans),
     )
+
+
+def _fix_ids(records: list[Record], log: ImportLog) -> None:
+    """Give every record an id a trace file accepts and that shows no secret (see the module docstring).
+
+    Ids are usually plain (short, nothing secret-looking): then nothing
+    changes.  Otherwise each distinct id is replaced by its cleaned text, made
+    distinct from every other id of the file, the same way wherever it occurs
+    (span id, parent, link, scope); an empty span id gets a new id, an empty
+    reference means none.
+    """
+    verdicts: dict[str, bool] = {}
+
+    def plain(value: Any) -> bool:
+        if type(value) is not str:
+            return False
+        verdict = verdicts.get(value)
+        if verdict is None:
+            # Lowercase hex (OTLP ids) cannot look like any secret clean() knows: no need to ask it.
+            hexadecimal = not value.strip(_LOWER_HEX) and len(value) <= _ID_CHARS
+            verdict = verdicts[value] = bool(value) and (hexadecimal or clean(value) == value)
+        return verdict
+
+    dirty = False
+    for record in records:
+        if not (
+            plain(record.span_id)
+            and (record.parent_id is None or plain(record.parent_id))
+            and (record.scope is None or plain(record.scope))
+            and (not record.links or all(plain(link) for link in record.links))
+            and (not record.scope_path or all(plain(item) for item in record.scope_path))
+        ):
+            dirty = True
+            plain(record.parent_id)  # every plain id of the file must be known before any is renamed
+            plain(record.scope)
+            for item in (*record.links, *(record.scope_path or ())):
+                plain(item)
+    if not dirty:
+        return
+    taken = {value for value, verdict in verdicts.items() if verdict}
+    renamed: dict[str, str] = {}
+
+    def fresh(text: str) -> str:
+        candidate, number = text, 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{text}~{number}"
+        taken.add(candidate)
+        return candidate
+
+    def rename(value: Any) -> str | None:
+        """The output id of a reference (parent, link, scope); ``None`` for an empty one."""
+        text = value if type(value) is str else text_of(value)
+        if plain(text):
+            taken.add(text)  # known already unless it was not a string in the file
+            return text
+        if not text:
+            return None
+        new = renamed.get(text)
+        if new is None:
+            new = renamed[text] = fresh(_text(text) or "id")
+        return new
+
+    generated = 0
+    for position, record in enumerate(records):
+        if type(record.span_id) is str and not record.span_id:
+            generated += 1
+            record.span_id = fresh(f"imported-{generated}")
+            log.warn(
+                f"span #{position} (kind {quote(record.kind, 30)}, name {quote(record.name, 40)}) has an empty id; "
+                f"it was given the id {record.span_id!r}"
+            )
+        else:
+            record.span_id = rename(record.span_id) or fresh("id")
+        record.parent_id = None if record.parent_id is None else rename(record.parent_id)
+        record.scope = None if record.scope is None else rename(record.scope)
+        if record.links:
+            record.links = [new for new in map(rename, record.links) if new is not None]
+        if record.scope_path:
+            record.scope_path = [new for new in map(rename, record.scope_path) if new is not None]
+    if renamed:
+        log.warn(
+            f"{len(renamed)} id(s) looked like secrets or were too long: written redacted or shortened, "
+            f"e.g. {next(iter(renamed.values()))!r}"
+        )
+
+
+_LOWER_HEX: Final = "0123456789abcdef"
+#: Longer ids are cut by clean() like any text.
+_ID_CHARS: Final = 4000
+
+
+def _fit_times(order: list[Record], base: int | None, log: ImportLog) -> int:
+    """The time that becomes ``start_ns`` 0 (``base``, else the earliest start), span times made to fit it.
+
+    A trace file holds span times relative to that as 64-bit integers: a span
+    more than :data:`_HALF_WINDOW` from the middle of the run (``base`` when
+    given, else the median start: a few absurd times cannot move it) is
+    clamped to that window, with a warning.
+    """
+    if not order:
+        return 0 if base is None else base
+    if base is None:
+        low = min(r.start_ns for r in order)
+        if max(max(r.start_ns, r.end_ns) for r in order) - min(low, min(r.end_ns for r in order)) <= _INT64_MAX:
+            return low
+        starts = sorted(r.start_ns for r in order)
+        centre = starts[len(starts) // 2]
+        window = (centre - _HALF_WINDOW, centre + _HALF_WINDOW)
+    else:
+        window = (base - _INT64_MAX, base + _INT64_MAX)
+    first, last = window
+    for record in order:
+        start, end = record.start_ns, record.end_ns
+        if not (first <= start <= last and first <= end <= last):
+            log.warn(
+                f"span {record.span_id!r} starts or ends over 146 years away from the rest of the run; "
+                "its times were clamped to that distance"
+            )
+            record.start_ns = min(max(start, first), last)
+            record.end_ns = min(max(end, first), last)
+    return min(r.start_ns for r in order) if base is None else base
+
+
+#: Span times relative to the run's start are 64-bit integers in a trace file (what JSON readers keep exact).
+_INT64_MAX: Final = 2**63 - 1
+#: Half of that: how far from the middle of a run a span's times may be (about 146 years).
+_HALF_WINDOW: Final = 2**62 - 1
 
 
 #: At most this many distinct names and agents are remembered per import (file contents decide how many).
@@ -296,7 +512,7 @@ _span: Final = span_from_values
 
 def _text(value: Any) -> str:
     """A name or id as a clean string (secrets redacted, length capped)."""
-    result: str = clean(value if isinstance(value, str) else str(value))
+    result: str = clean(value if isinstance(value, str) else text_of(value))
     return result
 
 
@@ -320,14 +536,29 @@ _METADATA_LIMITS: Final = Limits(redact=False)
 
 
 def _redact_values(value: Any) -> Any:
-    """``value`` (clean JSON data, so bounded in depth) with :func:`redact_text` applied to every string."""
+    """``value`` (clean JSON data, so bounded in depth) with secrets redacted, ids kept.
+
+    :func:`redact_text` is applied to every string, and the value under a key
+    that names a secret is replaced, except under the keys of ids (``session_id``).
+    """
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {redact_text(key): _redact_values(item) for key, item in value.items()}
+        return {
+            redact_text(key): (
+                REDACTED
+                if item is not None and is_secret_key(key) and not _ID_KEY.search(key)
+                else _redact_values(item)
+            )
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [_redact_values(item) for item in value]
     return value
+
+
+#: Metadata keys that name ids, not secrets, though they look like secret keys (``session_id``).
+_ID_KEY: Final = re.compile(r"(?i)session[_\-.]?id$")
 
 
 def _versions(value: Any) -> dict[str, str]:
@@ -335,6 +566,22 @@ def _versions(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
     return {_text(key): _text(stamp) for key, stamp in value.items()}
+
+
+def _event_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """A clean event with the fields a trace file requires: a string ``name``, an integer ``time_ns``."""
+    name = event.get("name")
+    if type(name) is not str:
+        event["name"] = "event" if name is None else _text(name)
+    time_ns = event.get("time_ns", 0)
+    if type(time_ns) is not int:
+        del event["time_ns"]
+    elif not -_INT64_MAX <= time_ns <= _INT64_MAX:
+        event["time_ns"] = min(max(time_ns, -_INT64_MAX), _INT64_MAX)
+    attributes = event.get("attributes", {})
+    if type(attributes) is not dict:
+        event["attributes"] = {"value": attributes}
+    return event
 
 
 def _error(value: Any) -> dict[str, Any] | None:
@@ -357,7 +604,7 @@ def _events(record: Record, base: int, prepare: Callable[[Any], Any]) -> list[di
         return []
     if record.exact:
         exact: list[dict[str, Any]] = [
-            clean(event) if isinstance(event, Mapping) else {"name": "event", "value": clean(event)}
+            _event_fields(clean(event)) if isinstance(event, Mapping) else {"name": "event", "value": clean(event)}
             for event in record.events
         ]
         return exact
@@ -366,8 +613,8 @@ def _events(record: Record, base: int, prepare: Callable[[Any], Any]) -> list[di
         if not isinstance(event, Mapping):
             event = {"name": "event", "value": event}
         time_ns = event.get("time_ns")
-        shifted.append({**event, "time_ns": time_ns - base} if isinstance(time_ns, int) else event)
-    result: list[dict[str, Any]] = prepare(shifted)
+        shifted.append({**event, "time_ns": time_ns - base} if type(time_ns) is int else event)
+    result: list[dict[str, Any]] = [_event_fields(event) for event in prepare(shifted)]
     return result
 
 
@@ -407,6 +654,9 @@ def _walk(
 # -- times -------------------------------------------------------------------
 
 _EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+#: Unix nanoseconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999999Z: the times a trace file can state.
+_MIN_NS: Final = -62_135_596_800 * 10**9
+_MAX_NS: Final = 253_402_300_800 * 10**9 - 1
 
 
 def unix_ns_from_iso(text: Any) -> int | None:
@@ -440,9 +690,15 @@ def unix_ns_from_iso(text: Any) -> int | None:
 
 
 def iso_from_unix_ns(ns: int) -> str:
-    """``2026-11-21T23:00:00.123456Z`` for unix nanoseconds (the recorder's format)."""
+    """``2026-11-21T23:00:00.123456Z`` for unix nanoseconds (the recorder's format).
+
+    A time before the year 1 or after 9999 is given as the nearest one that
+    is not (:func:`assemble` warns about spans that have such times).
+    """
+    ns = min(max(ns, _MIN_NS), _MAX_NS)
     moment = _EPOCH + _dt.timedelta(microseconds=ns // 1000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Not strftime: its %Y does not pad years before 1000 to four digits everywhere.
+    return f"{moment.year:04d}-{moment.strftime('%m-%dT%H:%M:%S.%f')}Z"
 
 
 # -- files and formats -------------------------------------------------------
@@ -468,13 +724,25 @@ def load_json(path: Path, expected: str) -> Any:
             ) from None
     try:
         return _loads(raw)
-    except ValueError as first:
+    except (ValueError, RecursionError) as first:
         lines = [line for line in raw.splitlines() if line.strip()]
         if len(lines) > 1:
             try:
                 return [_loads(line) for line in lines]
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TraceFileError(
+                f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start} does not decode); "
+                "save it as UTF-8 and import it again.",
+                path=str(path),
+            ) from None
+        if isinstance(first, RecursionError) or "depth limit" in str(first) or "recursion" in str(first).lower():
+            raise TraceFileError(
+                f"is nested too deeply to read (over {_PARSER_NESTING} levels); expected {expected}.", path=str(path)
+            ) from None
         raise TraceFileError(f"is not JSON ({first}); expected {expected}.", path=str(path)) from None
 
 
@@ -567,9 +835,16 @@ def import_trace(path: str | os.PathLike[str], fmt: str | None = None) -> Trace 
 
     ``fmt`` is one of :data:`FORMATS`; ``None`` or ``"auto"`` detects it.
     Raises :class:`~pytest_agenttrace.exceptions.TraceFileError` when the file
-    is not that format (or no known format at all).
+    is not that format (or no known format at all); its message is redacted
+    like the warnings.
     """
-    file = Path(path)
+    try:
+        return _import_trace(Path(path), fmt)
+    except TraceFileError as exc:
+        raise TraceFileError(redact_text(exc.message), path=exc.path) from None
+
+
+def _import_trace(file: Path, fmt: str | None) -> Trace | list[Trace]:
     if fmt not in (None, "auto", *FORMATS):
         raise TraceFileError(f"unknown import format {fmt!r}; choose one of {', '.join(FORMATS)}.", path=str(file))
     with _no_gc():
@@ -577,6 +852,8 @@ def import_trace(path: str | os.PathLike[str], fmt: str | None = None) -> Trace 
             data = load_json(file, "one of: " + ", ".join(FORMATS))
             fmt = detect_format(data)
             if fmt is None:
+                if _is_trace_file(data):
+                    raise TraceFileError(_ALREADY_A_TRACE, path=str(file))
                 raise TraceFileError(
                     "is not a trace format agenttrace can import; expected one of: "
                     + "; ".join(_EXPECTED.values())
@@ -587,23 +864,104 @@ def import_trace(path: str | os.PathLike[str], fmt: str | None = None) -> Trace 
             data = load_json(file, _EXPECTED[fmt])
             found = detect_format(data)
             if found != fmt:
+                if found is None and _is_trace_file(data):
+                    raise TraceFileError(_ALREADY_A_TRACE, path=str(file))
                 seen = f"it looks like {found!r}" if found else "it matches no known format"
                 raise TraceFileError(f"is not {_EXPECTED[fmt]}: {seen}.", path=str(file))
+        reader = _reader(fmt)
         try:
-            traces = _reader(fmt)(data, file.name)
+            try:
+                traces = reader(data, file.name)
+            except RecursionError:
+                # Some value is nested deeper than names and reprs can go: cut such values and read again.
+                cut = _cut_deep_values(data, MAX_NESTING)
+                if not cut:
+                    raise
+                traces = reader(data, file.name)
+                note = (
+                    f"{len(cut)} value(s) nested deeper than {MAX_NESTING} levels were cut there "
+                    f"(the first at {cut[0]})"
+                )
+                logger.warning("%s: %s", redact_text(file.name), redact_text(note))
+                for trace in traces:
+                    noted = trace.metadata.get("import_warnings")
+                    noted = noted if isinstance(noted, list) else [] if noted is None else [noted]
+                    trace.metadata["import_warnings"] = [redact_text(note), *noted]
         except ShapeError as exc:
             raise TraceFileError(f"has the wrong shape: {exc}; expected {_EXPECTED[fmt]}.", path=str(file)) from None
-        except (AttributeError, TypeError, KeyError, ValueError, RecursionError) as exc:
+        except RecursionError:
             raise TraceFileError(
-                f"has an unexpected structure ({type(exc).__name__}: {exc}); expected {_EXPECTED[fmt]}.",
+                f"holds values nested too deeply to import (over {MAX_NESTING} levels); expected {_EXPECTED[fmt]}.",
                 path=str(file),
+            ) from None
+        except (AttributeError, TypeError, KeyError, ValueError, ArithmeticError) as exc:
+            raise TraceFileError(
+                f"has an unexpected structure ({describe(exc)}); expected {_EXPECTED[fmt]}.", path=str(file)
             ) from None
         del data  # freed while the collector still sleeps: it never scans the parsed document
     if not any(trace.spans for trace in traces) and not _empty_own_export(traces):
-        notes = [str(note) for trace in traces for note in trace.metadata.get("import_warnings") or ()]
+        notes = [
+            str(note)
+            for trace in traces
+            if isinstance(trace.metadata.get("import_warnings"), list)
+            for note in trace.metadata["import_warnings"]
+        ]
         why = f" ({'; '.join(notes[:3])})" if notes else ""
         raise TraceFileError(f"holds no span that could be imported{why}; expected {_EXPECTED[fmt]}.", path=str(file))
     return traces[0] if len(traces) == 1 else traces
+
+
+_ALREADY_A_TRACE: Final = (
+    "is already a pytest-agenttrace trace file: there is nothing to import; "
+    "`agenttrace show FILE` (and check, diff, query) read it as it is."
+)
+
+
+def _is_trace_file(data: Any) -> bool:
+    """Whether parsed ``data`` is agenttrace's own trace file (which ``import`` does not take)."""
+    return isinstance(data, Mapping) and "format_version" in data and "spans" in data
+
+
+def _cut_deep_values(data: Any, limit: int) -> list[str]:
+    """Replace every list or object nested deeper than ``limit`` in ``data`` by a marker; where they were.
+
+    Iterative, so any depth the parser accepted is walked; runs only after a
+    reader hit the recursion limit.
+    """
+    cut: list[str] = []
+    marker = f"…[agenttrace: nested deeper than {limit} levels; cut on import]"
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(data, 0, ())]
+    while stack:
+        value, depth, path = stack.pop()
+        items: Iterable[tuple[Any, Any]]
+        if isinstance(value, dict):
+            items = list(value.items())
+        elif isinstance(value, list):
+            items = list(enumerate(value))
+        else:
+            continue
+        for key, item in items:
+            if isinstance(item, dict | list):
+                # Only the first keys of a path are shown: longer paths are not kept.
+                where = (*path, key) if len(path) < _PATH_SHOWN else path
+                if depth + 1 >= limit:
+                    value[key] = marker
+                    cut.append(_json_path(where, depth + 1))
+                else:
+                    stack.append((item, depth + 1, where))
+    return cut
+
+
+_PATH_SHOWN: Final = 6
+
+
+def _json_path(path: tuple[Any, ...], depth: int) -> str:
+    """``observations[0].input.a.a…(200 levels)``: where a value sits in the file, its keys cleaned."""
+    parts = []
+    for key in path:
+        parts.append(f"[{key}]" if isinstance(key, int) else "." + quote(str(key), 24).strip("'\""))
+    more = f"…({depth} levels down)" if depth > len(path) else ""
+    return ("".join(parts) + more).lstrip(".") or "(top level)"
 
 
 def _empty_own_export(traces: list[Trace]) -> bool:

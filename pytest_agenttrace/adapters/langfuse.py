@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..model import Trace
-from .importing import ImportLog, Record, ShapeError, assemble, unix_ns_from_iso
+from .importing import ImportLog, Record, RecordError, ShapeError, assemble, describe, quote, text_of, unix_ns_from_iso
 from .semconv import MappedSpan, map_otel_span
 
 __all__ = ["read_langfuse"]
@@ -76,15 +76,15 @@ def _read_one(trace: Mapping[str, Any], observations: list[Any], label: str, sou
     for position, observation in enumerate(observations):
         try:
             records.append(_record(observation))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
             ident = observation.get("id") if isinstance(observation, Mapping) else None
-            which = f"observation #{position}" + (f" (id {ident!r})" if ident is not None else "")
+            which = f"observation #{position}" + (f" (id {quote(ident)})" if ident is not None else "")
             if isinstance(exc, KeyError):
-                why = f"it has no {exc.args[0]!r}" if exc.args else "a field is missing"
+                why = f"it has no {quote(exc.args[0])}" if exc.args else "a field is missing"
             elif not isinstance(observation, Mapping):
                 why = f"it is a {type(observation).__name__}, not an object"
             else:
-                why = str(exc) or type(exc).__name__
+                why = describe(exc)
             log.warn(f"{which} skipped: {why}")
     metadata: dict[str, Any] = {"imported_from": "langfuse", "source": source}
     for ours, theirs in (("session_id", "sessionId"), ("user_id", "userId"), ("tags", "tags"), ("release", "release")):
@@ -93,22 +93,22 @@ def _read_one(trace: Mapping[str, Any], observations: list[Any], label: str, sou
             metadata[ours] = value
     return assemble(
         records,
-        trace_id=str(trace.get("id") or source),
-        name=str(trace.get("name") or source),
+        trace_id=text_of(trace.get("id") or source),
+        name=text_of(trace.get("name") or source),
         metadata=metadata,
         log=log,
     )
 
 
 def _record(observation: Mapping[str, Any]) -> Record:
-    ident = str(observation["id"])
-    name = str(observation.get("name") or "")
+    ident = text_of(observation["id"])
+    name = text_of(observation.get("name") or "")
     meta = _mapping(observation.get("metadata"))
     attrs = _mapping(meta.get("attributes"))
     level = observation.get("level")
     status_error = None
     if level == "ERROR":
-        status_error = ("", str(observation.get("statusMessage") or ""))
+        status_error = ("", text_of(observation.get("statusMessage") or ""))
 
     mapped = map_otel_span(name, attrs, status_error=status_error) if attrs else None
     kind = mapped.kind if mapped is not None else "custom"
@@ -143,11 +143,11 @@ def _record(observation: Mapping[str, Any]) -> Record:
     prompt = observation.get("promptName")
     if isinstance(prompt, str) and prompt:
         version = observation.get("promptVersion")
-        versions[f"prompt:{prompt}"] = f"{prompt}@v{version}" if version not in (None, "") else prompt
+        versions[f"prompt:{prompt}"] = f"{prompt}@v{text_of(version)}" if version not in (None, "") else prompt
 
     start = unix_ns_from_iso(observation.get("startTime"))
     if start is None:
-        raise ValueError(f"startTime {observation.get('startTime')!r} is not an ISO 8601 time")
+        raise RecordError(f"startTime {quote(observation.get('startTime'))} is not an ISO 8601 time")
     end = unix_ns_from_iso(observation.get("endTime")) or start
     parent = observation.get("parentObservationId")
     error = mapped.error if mapped is not None else None
@@ -165,7 +165,7 @@ def _record(observation: Mapping[str, Any]) -> Record:
             error=error,
         ),
         span_id=ident,
-        parent_id=str(parent) if parent else None,
+        parent_id=text_of(parent) if parent else None,
         start_ns=start,
         end_ns=end,
     )
@@ -178,7 +178,7 @@ def _mapping(value: Any) -> dict[str, Any]:
     if isinstance(value, str) and value.startswith("{"):
         try:
             parsed = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             return {}
         return dict(parsed) if isinstance(parsed, Mapping) else {}
     return {}

@@ -48,7 +48,7 @@ from pathlib import PurePath
 from typing import Any, Final
 
 from ..model import Trace
-from .importing import ImportLog, Record, ShapeError, assemble
+from .importing import ImportLog, Record, ShapeError, assemble, describe, quote, text_of
 
 __all__ = ["conversation_records", "read_messages"]
 
@@ -124,7 +124,8 @@ def _who_and_when(data: Mapping[str, Any], source: str) -> Trace:
     ):
         if key in data:
             labels[key] = data[key]
-    if isinstance(labels.get("mistake_step"), str) and labels["mistake_step"].strip().isdigit():
+    step = labels.get("mistake_step")
+    if isinstance(step, str) and step.strip().isdecimal() and len(step) <= 18:  # "²" is a digit int() refuses
         labels["mistake_step"] = int(labels["mistake_step"])
     metadata = {
         "format": "who-and-when",
@@ -136,7 +137,7 @@ def _who_and_when(data: Mapping[str, Any], source: str) -> Trace:
     stem = PurePath(source).stem
     return _trace(
         records,
-        trace_id=str(data.get("question_ID") or stem),
+        trace_id=text_of(data.get("question_ID") or stem),
         name=f"{system}:{stem}",
         metadata=metadata,
         log=log,
@@ -151,8 +152,8 @@ def _tau_run(run: Mapping[str, Any], source: str, position: int) -> Trace:
     if isinstance(messages, str):  # some dumps store the trajectory as JSON text
         try:
             messages = json.loads(messages)
-        except ValueError:
-            log.warn("traj is text that is not JSON; no messages imported")
+        except (ValueError, RecursionError):
+            log.warn("traj is text that is not JSON (or is nested too deeply); no messages imported")
             messages = []
     records = conversation_records(_message_list(messages, log), log)
     task = run.get("task_id", position)
@@ -167,8 +168,8 @@ def _tau_run(run: Mapping[str, Any], source: str, position: int) -> Trace:
         metadata["instruction"] = info["task"].get("instruction")
     return _trace(
         records,
-        trace_id=f"tau-{task}-{run.get('trial', 0)}",
-        name=f"tau-bench:{PurePath(source).stem}:task-{task}",
+        trace_id=f"tau-{text_of(task)}-{text_of(run.get('trial', 0))}",
+        name=f"tau-bench:{PurePath(source).stem}:task-{text_of(task)}",
         metadata=metadata,
         log=log,
         source=label,
@@ -209,8 +210,8 @@ def conversation_records(messages: list[Mapping[str, Any]], log: ImportLog) -> l
     for step, message in enumerate(messages):
         try:
             builder.add(step, message)
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:
-            log.warn(f"message {step} skipped: {exc!r}")
+        except (TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
+            log.warn(f"message {step} skipped: {describe(exc)}")
     return builder.records
 
 
@@ -227,7 +228,7 @@ class _Builder:
         self.calls: dict[str, Record] = {}  # tool_call_id -> tool span awaiting its result
 
     def add(self, step: int, message: Mapping[str, Any]) -> None:
-        role = str(message.get("role") or "")
+        role = text_of(message.get("role") or "")
         name = message.get("name")
         content = message.get("content")
         text = content if isinstance(content, str) else ""
@@ -291,14 +292,14 @@ class _Builder:
         if isinstance(arguments, str):
             try:
                 arguments = json.loads(arguments)
-            except ValueError:
+            except (ValueError, RecursionError):
                 self.log.warn(f"message {step}: tool call arguments are not JSON; kept as text")
-        call_id = str(call.get("id") or f"m{step}.{position}")
+        call_id = text_of(call.get("id") or f"m{step}.{position}")
         span = self._add(
             f"m{step}.call{position}",
             agent,
             "tool",
-            str(function.get("name") or "tool"),
+            text_of(function.get("name") or "tool"),
             step * STEP_NS + 1 + position,
             input=arguments,
             attributes={"step": step, "call_step": step, "tool_call_id": call_id},
@@ -310,7 +311,7 @@ class _Builder:
         self, step: int, speaker: str, message: Mapping[str, Any], text: str, attributes: dict[str, Any], start: int
     ) -> None:
         call_id = message.get("tool_call_id")
-        span = self.calls.pop(str(call_id), None) if call_id is not None else None
+        span = self.calls.pop(text_of(call_id), None) if call_id is not None else None
         if span is not None:
             span.output = message.get("content")
             span.end_ns = start + STEP_NS - 1
@@ -319,7 +320,7 @@ class _Builder:
                 span.attributes["index"] = attributes["index"]
         else:
             if call_id is not None:
-                self.log.warn(f"message {step}: tool result for unknown tool_call_id {call_id!r}")
+                self.log.warn(f"message {step}: tool result for unknown tool_call_id {quote(call_id)}")
             code = _CODE.findall(self.last_code_message or "")
             links = [self.last_agent_span] if self.last_agent_span else []
             if speaker in self.handoffs:
@@ -328,7 +329,7 @@ class _Builder:
                 f"m{step}",
                 self.last_agent,
                 "tool",
-                str(message.get("name") or speaker),
+                text_of(message.get("name") or speaker),
                 start,
                 input={"code": "\n".join(code)} if code else {"request": self.last_agent_message},
                 output=message.get("content"),
@@ -415,7 +416,10 @@ def _orchestrator(text: str) -> dict[str, Any]:
         for key, pattern in _LEDGER.items():
             match = pattern.search(text)
             if match is not None:
-                ledger[key] = json.loads(match.group("answer"))
+                try:
+                    ledger[key] = json.loads(match.group("answer"))
+                except ValueError:  # a string with an escape JSON does not have: the ledger lacks that key
+                    continue
         if ledger:
             out["ledger"] = ledger
             if isinstance(ledger.get("is_in_loop"), bool):

@@ -44,7 +44,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from ..model import FORMAT_VERSION, Span, Trace
-from .importing import ImportLog, Record, ShapeError, assemble, loads_text, unix_ns_from_iso
+from ..sanitize import redact_text
+from .importing import (
+    ImportLog,
+    Record,
+    RecordError,
+    ShapeError,
+    assemble,
+    describe,
+    loads_text,
+    quote,
+    text_of,
+    unix_ns_from_iso,
+)
 from .semconv import map_otel_fields
 
 __all__ = ["decode_any_value", "encode_any_value", "read_otlp", "to_otlp"]
@@ -138,7 +150,8 @@ def _decode_attributes(items: Any) -> dict[str, Any]:
         value = item.get("value")
         # Most attribute values are strings: skip the general decoder for them.
         text = value.get("stringValue") if type(value) is dict else None
-        out[str(item["key"])] = text if text is not None else decode_any_value(value)
+        key = item["key"]
+        out[key if type(key) is str else text_of(key)] = text if text is not None else decode_any_value(value)
     return out
 
 
@@ -341,7 +354,7 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
                 for raw in spans:
                     if not isinstance(raw, Mapping):
                         groups.setdefault("0" * 32, _Group("0" * 32, resource, f"{source}#{'0' * 32}")).log.warn(
-                            f"span {raw!r:.60} is not an object; skipped"
+                            f"span {quote(raw)} is not an object; skipped"
                         )
                         continue
                     raw_trace = raw.get("traceId")
@@ -370,25 +383,26 @@ class _Group:
     def add(self, raw: Mapping[str, Any]) -> None:
         try:
             record = self._record(raw)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            self.log.warn(f"span {raw.get('spanId') if isinstance(raw, Mapping) else raw!r} skipped: {exc!r}")
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            why = f"it has no {quote(exc.args[0])}" if isinstance(exc, KeyError) and exc.args else describe(exc)
+            self.log.warn(f"span {quote(raw.get('spanId'))} skipped: {why}")
             return
         self.records.append(record)
 
     def _record(self, raw: Mapping[str, Any]) -> Record:
         span_hex = _id(raw["spanId"])
         if span_hex is None:
-            raise ValueError("no spanId")
+            raise RecordError("no spanId")
         parent_hex = _id(raw.get("parentSpanId"))
-        start = int(raw["startTimeUnixNano"])
-        end = int(raw.get("endTimeUnixNano") or start)
+        start = _ns(raw["startTimeUnixNano"], "startTimeUnixNano")
+        end = _ns(raw.get("endTimeUnixNano") or start, "endTimeUnixNano")
         items = raw.get("attributes") or ()
         # Our export writes agenttrace.kind first; other positions are looked at only in our own resource.
         if items and (
             items[0].get("key") == _KIND_KEY or (self.native and any(item.get("key") == _KIND_KEY for item in items))
         ):
             # Our own span: only our namespace and the payloads matter, the rest is for viewers.
-            return self._native(str(raw.get("name", "")), span_hex, parent_hex, start, end, _decode_own(items))
+            return self._native(text_of(raw.get("name", "")), span_hex, parent_hex, start, end, _decode_own(items))
         attrs = _decode_attributes(items)
         status = raw.get("status") or {}
         code = status.get("code")
@@ -398,13 +412,13 @@ class _Group:
         if code in (_STATUS_ERROR, "STATUS_CODE_ERROR"):
             exception: dict[str, Any] = next((e["attributes"] for e in events if e["name"] == "exception"), {})
             status_error = (
-                str(exception.get("exception.type") or attrs.get("error.type") or ""),
-                str(status.get("message") or exception.get("exception.message") or ""),
+                text_of(exception.get("exception.type") or attrs.get("error.type") or ""),
+                text_of(status.get("message") or exception.get("exception.message") or ""),
             )
         name = raw.get("name", "")
         # map_otel_span's fields as a plain tuple, straight into the record (no MappedSpan in between).
         kind, span_name, agent, attributes, input_value, output_value, versions, error = map_otel_fields(
-            name if type(name) is str else str(name), attrs, status_error
+            name if type(name) is str else text_of(name), attrs, status_error
         )
         raw_links = raw.get("links")
         links = [link for link in (_id(item.get("spanId")) for item in raw_links) if link] if raw_links else []
@@ -432,37 +446,38 @@ class _Group:
         self, name: str, span_hex: str, parent_hex: str | None, start: int, end: int, attrs: dict[str, Any]
     ) -> Record:
         get = attrs.get
-        span_id = str(get("agenttrace.span_id", span_hex))
+        span_id = text_of(get("agenttrace.span_id", span_hex))
         self.hex_to_id[span_hex] = span_id
         parent_id = get("agenttrace.parent_id", parent_hex)
         links = get("agenttrace.links")
         scope_path = get("agenttrace.scope_path")
+        scope = get("agenttrace.scope")
         return Record(
             span_id=span_id,
-            parent_id=None if parent_id is None else str(parent_id),
-            kind=str(attrs[_KIND_KEY]),
+            parent_id=None if parent_id is None else text_of(parent_id),
+            kind=text_of(attrs[_KIND_KEY]),
             name=name,
             start_ns=start,
             end_ns=end,
             agent=get("agenttrace.agent"),
-            status=str(get("agenttrace.status", "ok")),
+            status=text_of(get("agenttrace.status", "ok")),
             error=get("agenttrace.error"),
             input=_payload(attrs, "input.value", "input.mime_type"),
             output=_payload(attrs, "output.value", "output.mime_type"),
             attributes=get("agenttrace.attributes") or {},
             versions=get("agenttrace.versions") or {},
             context=get("agenttrace.context"),
-            links=[str(link) for link in links] if links else [],
+            links=[text_of(link) for link in links] if isinstance(links, list) else [],
             events=get("agenttrace.events") or [],
-            scope=get("agenttrace.scope"),
-            scope_path=[str(s) for s in scope_path] if scope_path else [],
+            scope=None if scope is None else text_of(scope),
+            scope_path=[text_of(item) for item in scope_path] if isinstance(scope_path, list) else [],
             exact=True,
         )
 
     def _event(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "name": str(raw.get("name", "")),
-            "time_ns": int(raw.get("timeUnixNano") or 0),
+            "name": text_of(raw.get("name", "")),
+            "time_ns": _ns(raw.get("timeUnixNano") or 0, "timeUnixNano"),
             "attributes": _decode_attributes(raw.get("attributes")),
         }
 
@@ -473,11 +488,11 @@ class _Group:
                 record.parent_id = self.hex_to_id.get(record.parent_id, record.parent_id)
         if self.native:
             resource = self.resource
-            started_at = str(resource.get(NS + "trace.started_at", ""))
+            started_at = text_of(resource.get(NS + "trace.started_at", ""))
             return assemble(
                 self.records,
-                trace_id=str(resource.get(NS + "trace_id", self.trace_hex)),
-                name=str(resource.get(NS + "trace.name", "")),
+                trace_id=text_of(resource.get(NS + "trace_id") or self.trace_hex),
+                name=text_of(resource.get(NS + "trace.name", "")),
                 metadata=resource.get(NS + "trace.metadata") or {},
                 versions=resource.get(NS + "trace.versions") or {},
                 started_at=started_at,
@@ -501,8 +516,25 @@ class _Group:
 def _payload(attrs: Mapping[str, Any], key: str, mime_key: str) -> Any:
     value = attrs.get(key)
     if value is not None and attrs.get(mime_key) == "application/json" and isinstance(value, str):
-        return loads_text(value)
+        try:
+            return loads_text(value)
+        except (ValueError, RecursionError):  # not JSON after all (or nested too deeply): the text
+            return value
     return value
+
+
+def _ns(value: Any, field: str) -> int:
+    """Unix nanoseconds from an OTLP time (a decimal string, or a number); :class:`RecordError` if not one."""
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and len(value) <= 30:
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    elif isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):
+        return int(value)
+    raise RecordError(f"{field} {quote(value)} is not a time in unix nanoseconds")
 
 
 def _id(value: Any) -> str | None:
@@ -511,6 +543,8 @@ def _id(value: Any) -> str | None:
         return None
     if (len(value) == 16 or len(value) == 32) and not value.strip(_HEX_DIGITS):
         return value  # what _HEX_ID.fullmatch accepts, tested without the regex machinery (3 ids a span)
+    if redact_text(value) != value:
+        return value  # a secret: as it is, for the import to redact (lowercased or decoded it would not look like one)
     lowered = value.lower()
     if _HEX_ID.fullmatch(lowered):
         return lowered

@@ -113,18 +113,40 @@ def test_export_of_several_traces_to_stdout(tmp_path: Path, capsys: pytest.Captu
         ('{"a": 1}', [], "is not a trace format agenttrace can import"),
         ("{oops", ["--from", "langfuse"], "is not JSON"),
         ('{"history": []}', ["--from", "otlp"], "it looks like 'messages'"),
-        ('{"format_version": 1, "spans": []}', ["--from", "messages"], "it matches no known format"),
+        ('{"spans": []}', ["--from", "messages"], "it matches no known format"),
+        ('{"format_version": 1, "spans": []}', [], "is already a pytest-agenttrace trace file"),
+        ('{"format_version": 1, "spans": []}', ["--from", "messages"], "`agenttrace show FILE`"),
+        (b'{"history": ["caf\xe9"]}', [], "is not UTF-8 text (byte 0xe9 at offset 17 does not decode)"),
+        ("[" * 1100 + "]" * 1100, [], "is nested too deeply to read (over 1024 levels)"),
     ],
 )
 def test_import_errors_exit_2_with_one_paragraph(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, args: list[str], message: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes, args: list[str], message: str
 ) -> None:
     path = tmp_path / "in.json"
-    path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     assert main(["import", str(path), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and str(path) in err
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_an_output_that_cannot_be_written_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("")
+    source = str(WHO_AND_WHEN / "Hand-Crafted" / "1.json")
+    for args in (
+        ["import", source, "-o", f"{in_the_way}/out.json"],
+        ["import", source, "-o", f"{in_the_way}/"],
+        ["import", str(TAU_RUNS), "-o", f"{in_the_way}/sub/"],
+    ):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "cannot write the output" in err and "choose another path with -o" in err
+        assert "Traceback" not in err and err.count("\n") == 1
+    assert main(["import", source, "-o", str(tmp_path / "t.json")]) == 0
+    assert main(["export", str(tmp_path / "t.json"), "-o", f"{in_the_way}/x.json"]) == 2
+    assert "cannot write the output" in capsys.readouterr().err
 
 
 def test_import_of_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

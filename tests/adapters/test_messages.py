@@ -190,3 +190,22 @@ def test_a_run_in_a_messages_key_is_read() -> None:
         {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}, "m.json"
     )
     assert [(s.kind, s.agent) for s in trace.spans] == [("custom", None), ("llm", "assistant")]
+
+
+@pytest.mark.parametrize(
+    ("step", "kept"),
+    [("12", 12), (" 3 ", 3), ("²", "²"), ("1" * 5000, "1" * 4000), ("x", "x")],
+    ids=["digits", "spaced", "superscript", "past-int-digit-limit", "word"],
+)
+def test_a_mistake_step_int_refuses_is_kept_as_text(step: str, kept: object) -> None:
+    [trace] = read_messages({"history": [{"role": "user", "content": "hi"}], "mistake_step": step}, "w.json")
+    shown = trace.metadata["labels"]["mistake_step"]
+    assert shown == kept or (isinstance(shown, str) and shown.startswith(str(kept)))  # long text is capped
+
+
+def test_a_ledger_answer_json_cannot_read_leaves_the_message_in() -> None:
+    ledger = 'Updated Ledger: {"is_in_loop": {"answer": "\\x"}, "is_progress_being_made": {"answer": true}}'
+    [trace] = read_messages({"history": [{"role": "Orchestrator (thought)", "content": ledger}]}, "w.json")
+    [span] = trace.spans
+    assert span.attributes["ledger"] == {"is_progress_being_made": True}
+    assert "import_warnings" not in trace.metadata

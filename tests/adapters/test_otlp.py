@@ -286,3 +286,11 @@ def test_a_file_that_is_not_otlp_names_the_file_and_the_format(tmp_path: Path) -
     path.write_text("{ broken")
     with pytest.raises(TraceFileError, match=r"other\.json: is not JSON"):
         import_trace(path, "otlp")
+
+
+def test_an_own_export_without_spans_whose_metadata_holds_odd_warnings_says_so(tmp_path: Path) -> None:
+    empty = Trace(trace_id="t", name="n", started_at="2026-01-01T00:00:00Z", metadata={"import_warnings": 5})
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(to_otlp(empty)))
+    with pytest.raises(TraceFileError, match="holds no span that could be imported; expected an OTLP JSON export"):
+        import_trace(path, "otlp")
