@@ -464,6 +464,11 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
             if secret:
                 if type(item) is str:
                     _remember(item)
+                if len(skey) >= 8 and labels.get(skey) != skey:  # the key may hold a secret too: {"sk-....token": 1}
+                    shown = redact_label(skey)
+                    if shown != skey:
+                        skey = shown
+                        renamed_keys = True
                 if renamed_keys:
                     while skey in out:
                         skey += "'"
