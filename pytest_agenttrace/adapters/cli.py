@@ -79,7 +79,7 @@ def register(subparsers: Any) -> None:
 
 def _run_import(args: argparse.Namespace) -> int:
     from ..sanitize import redact_text
-    from ..store import dump_bytes, save_trace, trace_filename, validate_trace_dict
+    from ..store import dump_bytes, refuse_overwriting, save_trace, trace_filename, validate_trace_dict
     from .importing import import_trace
 
     result = import_trace(args.file, None if args.fmt == "auto" else args.fmt)
@@ -98,7 +98,10 @@ def _run_import(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(dump_bytes(traces[0].to_dict()) + b"\n")
         return 0
     with _writing(args.output):
-        for path in _targets(args.output, traces, trace_filename):
+        targets = _targets(args.output, traces, trace_filename)
+        for path in targets:
+            refuse_overwriting(path[0], [args.file])  # before anything is written
+        for path in targets:
             with _writing(str(path[0])):
                 save_trace(path[1], path[0])
             sys.stdout.write(f"{path[0]}\n")
@@ -139,7 +142,7 @@ def _targets(output: str, traces: list[Trace], trace_filename: Any) -> list[tupl
 
 def _run_export(args: argparse.Namespace) -> int:
     from ..report._clean import sanitized
-    from ..store import dump_bytes, load_trace, write_atomic
+    from ..store import dump_bytes, load_trace, refuse_overwriting, write_atomic
     from .otlp import to_otlp
 
     # A trace file need not be clean (hand-made, another tool): nothing secret is exported.
@@ -148,6 +151,7 @@ def _run_export(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.buffer.write(data + b"\n")
     else:
+        refuse_overwriting(args.output, args.traces)
         with _writing(args.output):
             write_atomic(args.output, data)
         sys.stdout.write(f"{args.output}\n")

@@ -246,8 +246,10 @@ def test_numeric_option_types_accept_what_makes_sense() -> None:
     assert non_negative_int("0") == 0 and positive_int("3") == 3 and non_negative_float("0.5") == 0.5
 
 
-@pytest.mark.parametrize("command", [["report", "-o"], ["report", "--title", "t", "-o"]], ids=" ".join)
-def test_report_refuses_to_write_over_its_input(
+@pytest.mark.parametrize(
+    "command", [["report", "-o"], ["report", "--title", "t", "-o"], ["export", "-o"]], ids=" ".join
+)
+def test_commands_refuse_to_write_over_their_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
     trace = hand_made_trace(tmp_path)
@@ -265,3 +267,13 @@ def test_show_refuses_nonsense_sizes(
     with pytest.raises(SystemExit) as exited:
         main(["show", str(hand_made_trace(tmp_path)), option, value])
     assert exited.value.code == 2 and option in capsys.readouterr().err
+
+
+def test_import_refuses_to_write_over_its_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    chat = tmp_path / "chat.json"
+    chat.write_text('{"history": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}')
+    before = chat.read_bytes()
+    assert main(["import", str(chat), "-o", str(tmp_path / "out.json")]) == 0  # the file is importable
+    capsys.readouterr()
+    assert main(["import", str(chat), "-o", str(chat)]) == 2
+    assert chat.read_bytes() == before and str(chat) in capsys.readouterr().err
