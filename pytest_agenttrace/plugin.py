@@ -337,10 +337,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             _scrub_report(report)
         except Exception:  # noqa: BLE001 - never lose the failure itself
             report.longrepr = sanitize.scrub_known_secrets(report.longreprtext)
+    if report.failed and not _encodable_report(report):
+        # Model output cut inside an emoji leaves a lone surrogate, which an assertion quotes: pytest
+        # then prints the whole report as one escaped line, and xdist cannot send it at all.
+        try:
+            _scrub_report(report, _text_encodable)
+        except Exception:  # noqa: BLE001 - never lose the failure itself
+            report.longrepr = _text_encodable(report.longreprtext)
     return report
 
 
-def _scrub_report(report: pytest.TestReport) -> None:
+def _text_encodable(text: str) -> str:
+    return text if text.isascii() else sanitize._encodable(text)
+
+
+def _encodable_report(report: pytest.TestReport) -> bool:
+    """Whether every text of a failure report encodes as UTF-8 (no lone surrogate in it)."""
+    texts = [report.longreprtext, *(content for _, content in report.sections)]
+    return all(text.isascii() or sanitize._encodable(text) is text for text in texts)
+
+
+def _scrub_report(report: pytest.TestReport, scrub: Callable[[str], str] = sanitize.scrub_known_secrets) -> None:
     """Secrets the recordings redacted, taken out of a failure report before anything prints or writes it.
 
     pytest shows the values an assertion compared (cut short, or in full with
@@ -348,9 +365,8 @@ def _scrub_report(report: pytest.TestReport) -> None:
     recorded secret reaches the terminal, JUnit XML and the HTML report that
     way.  The report's strings are scrubbed in place (its structure kept for
     every other plugin); if any text escapes that, the whole report becomes
-    its scrubbed text.
+    its scrubbed text.  ``scrub`` is what is done to each string.
     """
-    scrub = sanitize.scrub_known_secrets
     report.sections = [(title, scrub(content)) for title, content in report.sections]
     longrepr = report.longrepr
     if longrepr is None or isinstance(longrepr, tuple):

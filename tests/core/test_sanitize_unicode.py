@@ -150,3 +150,26 @@ def test_a_recorded_lone_surrogate_reaches_every_output_as_its_escape(
     assert trace["spans"][1]["input"] == {"q\\udc80": "\\ud83d", "text": "caf\xe9 \\ud83d"}
     assert trace["spans"][1]["output"] == "truncated emoji \\ud83d"
     assert "search tool \\\\ud83d" in written[0]  # in the report's JSON blocks, escaped once more by JSON
+
+
+@pytest.mark.parametrize("flags", [(), ("-n", "2")])
+def test_a_failure_message_quoting_a_lone_surrogate_keeps_the_session_alive(
+    pytester: pytest.Pytester, flags: tuple[str, ...]
+) -> None:
+    # The assertion quotes the model's output itself (not the recorded copy): pytest printed the whole
+    # report as one escaped line, and under xdist the worker could not send it (INTERNALERROR).
+    if flags:
+        pytest.importorskip("xdist")
+    pytester.makepyfile(
+        test_cut=r'''
+def test_reply_is_whole():
+    reply = "truncated emoji \ud83d"
+    print("model said", reply)
+    assert reply.endswith("!"), reply
+'''
+    )
+    result = pytester.runpytest("-p", "no:randomly", *flags)
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output
+    result.stdout.fnmatch_lines(["*AssertionError: truncated emoji \\ud83d*", "*model said truncated emoji ?*"])
