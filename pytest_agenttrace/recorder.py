@@ -89,6 +89,8 @@ _KIND_SET: Final = frozenset(KINDS)
 _NO_SCOPE: Final[list[str]] = []
 #: The ``links``/``events`` of a span that has none: one shared list, never mutated (the setters replace it).
 _NONE: Final[list[Any]] = []
+#: The ``attributes`` of every finished span that has none (finished spans are read-only).
+_NO_ATTRIBUTES: Final[dict[str, Any]] = {}
 #: Bumped by every change to a recorded span's values (setters, stamps): a mid-run
 #: ``Recorder.trace`` is rebuilt when it moved (a plain global: the cheapest store there is).
 _changes = 0
@@ -1103,6 +1105,8 @@ class Recorder:
                     known_clean = False
                 if not known_clean:
                     h.attributes = _clean_and_learn(value, limits)
+            else:  # one shared empty dict, as for links and events: a smaller trace to walk
+                h.attributes = _NO_ATTRIBUTES
             if h.input is not None:
                 h.input = clean(h.input, limits)
             if h.output is not None:

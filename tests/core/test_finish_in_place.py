@@ -26,6 +26,23 @@ def test_a_handle_kept_after_finish_is_its_frozen_span() -> None:
         handle.name = "other"  # type: ignore[misc]
 
 
+def test_finished_spans_without_attributes_links_or_events_share_one_empty_container_each() -> None:
+    rec = Recorder("t")
+    with rec.activate(), rec.agent("a"):
+        with rec.tool("one"):
+            pass
+        with rec.tool("two", q="x"):
+            pass
+        with rec.tool("three"):
+            pass
+    trace = rec.finish()
+    bare = [trace.spans[0], trace.spans[1], trace.spans[3]]
+    assert all(span.attributes == {} for span in bare)
+    assert len({id(span.attributes) for span in bare}) == 1  # fewer objects: a smaller trace to check
+    assert trace.spans[2].attributes == {"q": "x"}
+    assert len({id(span.links) for span in trace.spans}) == len({id(span.events) for span in trace.spans}) == 1
+
+
 @pytest.mark.parametrize("call", ["set_output", "set_attribute", "link", "add_event", "end", "set_status"])
 def test_changing_a_span_after_finish_is_a_one_sentence_usage_error(call: str) -> None:
     rec = Recorder("t")
