@@ -218,7 +218,7 @@ def test_loaded_spans_are_frozen_and_equal_to_the_saved_ones(tmp_path: Path) -> 
         loaded.spans[0].name = "changed"  # type: ignore[misc]
 
 
-def test_loaded_values_that_repeat_are_one_object_each(tmp_path: Path) -> None:
+def test_loaded_empty_lists_and_equal_stamp_sets_are_one_object_each(tmp_path: Path) -> None:
     rec = Recorder("shared")
     with rec:
         rec.stamp("prompt:planner", "v1")
@@ -230,16 +230,6 @@ def test_loaded_values_that_repeat_are_one_object_each(tmp_path: Path) -> None:
     trace = rec.finish()
     loaded = load_trace(save_trace(trace, tmp_path / "t.json"))
     assert loaded.spans == trace.spans
-    by_id = {s.span_id: s for s in loaded.spans}
-    for span in loaded.spans:
-        if span.parent_id is not None:
-            assert span.parent_id is by_id[span.parent_id].span_id  # a lookup by id matches on identity
-        for link in span.links:
-            assert link is by_id[link].span_id
-    tools = [s for s in loaded.spans if s.kind == "tool"]
-    assert tools[0].name is tools[1].name and tools[0].agent is tools[1].agent
-    assert tools[0].scope_path is tools[1].scope_path and tools[0].scope is tools[0].scope_path[-1]
-    assert tools[0].kind is "tool"  # noqa: F632 - the kind's one object, not a copy of the text
     assert len({id(s.versions) for s in loaded.spans}) == 1
     assert loaded.spans[0].links is loaded.spans[1].links == []
 
