@@ -269,15 +269,8 @@ def assemble(
         if record.kind not in _KIND_SET:
             log.warn(f"span {record.span_id!r} has unknown kind {quote(record.kind)}; recorded as custom")
             record.kind = "custom"
-        start, end = record.start_ns, record.end_ns
-        if not (low <= start <= high and low <= end <= high):
-            # No trace file can state such a time as started_at (and no datetime can hold it).
-            log.warn(
-                f"span {record.span_id!r} starts or ends outside the years 1 to 9999 (UTC); "
-                "its times were clamped to that range"
-            )
-            record.start_ns = min(max(start, low), high)
-            record.end_ns = min(max(end, low), high)
+        # No trace file can state such a time as started_at (and no datetime can hold it).
+        _clamp_times(record, low, high, "outside the years 1 to 9999 (UTC)", "that range", log)
         by_id[record.span_id] = record
         order.append(record)
 
@@ -485,14 +478,7 @@ def _fit_times(order: list[Record], base: int | None, log: ImportLog) -> int:
         window = (base - _INT64_MAX, base + _INT64_MAX)
     first, last = window
     for record in order:
-        start, end = record.start_ns, record.end_ns
-        if not (first <= start <= last and first <= end <= last):
-            log.warn(
-                f"span {record.span_id!r} starts or ends over 146 years away from the rest of the run; "
-                "its times were clamped to that distance"
-            )
-            record.start_ns = min(max(start, first), last)
-            record.end_ns = min(max(end, first), last)
+        _clamp_times(record, first, last, "over 146 years away from the rest of the run", "that distance", log)
     return min(r.start_ns for r in order) if base is None else base
 
 
@@ -508,6 +494,15 @@ _TEXT_CACHE_SIZE: Final = 65536
 
 #: The span constructor for bulk building: the values here are checked and cleaned already.
 _span: Final = span_from_values
+
+
+def _clamp_times(record: Record, low: int, high: int, where: str, to: str, log: ImportLog) -> None:
+    """Clamp a record's start and end into ``[low, high]``, with a warning saying ``where`` they were."""
+    start, end = record.start_ns, record.end_ns
+    if not (low <= start <= high and low <= end <= high):
+        log.warn(f"span {record.span_id!r} starts or ends {where}; its times were clamped to {to}")
+        record.start_ns = min(max(start, low), high)
+        record.end_ns = min(max(end, low), high)
 
 
 def _text(value: Any) -> str:
