@@ -117,7 +117,8 @@ class TraceIndex:
         """
         by_id = self._by_id
         if by_id is None:
-            if self._unique_ids and type(span_id) is str and span_id.isdecimal():
+            # Under 19 digits: any position there can be, and what int() reads (a 5000-digit id it refuses).
+            if self._unique_ids and type(span_id) is str and len(span_id) < 19 and span_id.isdecimal():
                 position = int(span_id) - 1
                 spans = self.spans
                 if 0 <= position < len(spans):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .exceptions import AgentTraceError, TraceFileError
+from .sanitize import Limits
 
 if TYPE_CHECKING:
     from .model import Trace
@@ -98,18 +99,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 # -- shared by the sub-commands ----------------------------------------------------------
 
 
+#: What a command judges a loaded trace by: secrets redacted, sizes not capped (a trace recorded with
+#: larger limits keeps all of its text, so a verdict or a diff on the command line is the one a test
+#: gets); the depth cap is the recorder's, which a recorded trace never exceeds.
+JUDGING_LIMITS: Final = Limits(max_string=sys.maxsize, max_items=sys.maxsize)
+
+
 def load_clean_trace(path: str | os.PathLike[str]) -> Trace:
-    """Load a trace file for a command to check or print: secrets redacted, payloads capped.
+    """Load a trace file for a command to check, compare or print: secrets redacted, nothing cut.
 
     A trace file need not be clean (hand-made, written by another tool or an
     old version): what a command prints, writes or quotes in a violation
-    comes from the sanitised trace (:func:`pytest_agenttrace.report._clean.sanitized`).
-    A clean trace comes back equal.
+    comes from the sanitised trace (:func:`pytest_agenttrace.report._clean.sanitized`),
+    with :data:`JUDGING_LIMITS`: values are not shortened, so a rule or a diff
+    sees the text past 4,000 characters that a trace recorded with larger
+    limits holds.  A clean trace comes back equal.
     """
     from .report._clean import sanitized
     from .store import load_trace
 
-    return sanitized(load_trace(path))
+    return sanitized(load_trace(path), JUDGING_LIMITS)
 
 
 #: The key every trace file has, near its start when pytest-agenttrace wrote it.

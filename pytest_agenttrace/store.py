@@ -671,8 +671,8 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
             scope_path = _EMPTY
         if not versions:
             versions = _EMPTY_STAMPS
-        elif versions == last_stamps:  # most spans carry the stamps of the span before them: one compare
-            versions = last_stamps
+        elif versions == last_stamps and list(versions) == list(last_stamps):
+            versions = last_stamps  # most spans carry the stamps of the span before them (in the same order)
         else:
             stamps = tuple(versions.items())
             shared_stamps = stamp_sets.get(stamps)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..model import Span, Trace
-from ..sanitize import clean, redact_text
+from ..sanitize import DEFAULT_LIMITS, Limits, clean, redact_text
 
 __all__ = ["RedactedIds", "redacted_strings", "sanitized", "sanitized_span"]
 
@@ -133,11 +133,12 @@ def redacted_strings(value: Any, _depth: int = 0, *, ids: RedactedIds | None = N
     return value
 
 
-def sanitized_span(span: Span, ids: RedactedIds | None = None) -> Span:
+def sanitized_span(span: Span, ids: RedactedIds | None = None, limits: Limits = DEFAULT_LIMITS) -> Span:
     """``span`` with names and ids redacted and its payloads cleaned (secrets redacted, sizes capped).
 
     Pass the trace's :class:`RedactedIds` so that ids redact alike across spans
     (:func:`sanitized` does); without it the span's own ids are mapped alone.
+    ``limits``: the caps of :func:`~pytest_agenttrace.sanitize.clean` (its defaults, as recording uses).
     """
     if ids is None:
         ids = RedactedIds([span.span_id])
@@ -150,19 +151,22 @@ def sanitized_span(span: Span, ids: RedactedIds | None = None) -> Span:
         scope=ids(span.scope),
         scope_path=ids.many(span.scope_path),
         status=_text(span.status),
-        error=clean(span.error) if span.error is not None else None,
-        input=clean(span.input) if span.input is not None else None,
-        output=clean(span.output) if span.output is not None else None,
-        attributes=clean(span.attributes),
+        error=clean(span.error, limits) if span.error is not None else None,
+        input=clean(span.input, limits) if span.input is not None else None,
+        output=clean(span.output, limits) if span.output is not None else None,
+        attributes=clean(span.attributes, limits),
         versions=redacted_strings(span.versions),
-        context=clean(span.context) if span.context is not None else None,
+        context=clean(span.context, limits) if span.context is not None else None,
         links=ids.many(span.links),
-        events=clean(span.events),
+        events=clean(span.events, limits),
     )
 
 
-def sanitized(trace: Trace) -> Trace:
-    """``trace`` with every span sanitised and its name, ids, start time and metadata redacted."""
+def sanitized(trace: Trace, limits: Limits = DEFAULT_LIMITS) -> Trace:
+    """``trace`` with every span sanitised and its name, ids, start time and metadata redacted.
+
+    ``limits``: the caps for payloads (the recorder's defaults unless given).
+    """
     ids = RedactedIds(span.span_id for span in trace.spans)
     return Trace(
         trace_id=_text(trace.trace_id),
@@ -170,5 +174,5 @@ def sanitized(trace: Trace) -> Trace:
         started_at=_text(trace.started_at),
         metadata=redacted_strings(trace.metadata),
         versions=redacted_strings(trace.versions),
-        spans=tuple(sanitized_span(span, ids) for span in trace.spans),
+        spans=tuple(sanitized_span(span, ids, limits) for span in trace.spans),
     )

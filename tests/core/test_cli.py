@@ -22,6 +22,7 @@ from pytest_agenttrace.cli import (
     positive_int,
     trace_paths,
 )
+from pytest_agenttrace.recorder import Recorder
 
 
 def test_every_contract_command_is_registered() -> None:
@@ -277,3 +278,42 @@ def test_import_refuses_to_write_over_its_input(tmp_path: Path, capsys: pytest.C
     capsys.readouterr()
     assert main(["import", str(chat), "-o", str(chat)]) == 2
     assert chat.read_bytes() == before and str(chat) in capsys.readouterr().err
+
+
+def _long_output_trace(path: Path, ending: str) -> Path:
+    from pytest_agenttrace.sanitize import Limits
+    from pytest_agenttrace.store import save_trace
+
+    rec = Recorder("long", limits=Limits(max_string=20000))
+    with rec.activate(), rec.tool("build") as build:
+        build.set_output("x" * 5000 + ending)
+    return save_trace(rec.finish(), path)
+
+
+def test_check_judges_text_past_the_default_cap_as_a_test_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A trace recorded with larger limits: the command line must not judge a shortened copy of it.
+    trace = _long_output_trace(tmp_path / "t.json", "BUILD OK")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("spec: s\nrules:\n  - id: ok\n    expect: {select: tool, all: ['output contains \"BUILD OK\"']}\n")
+    assert main(["check", str(trace), "--spec", str(spec)]) == 0, capsys.readouterr()
+
+
+def test_diff_sees_a_difference_past_the_default_cap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    one = _long_output_trace(tmp_path / "a.json", "RESULT=1")
+    two = _long_output_trace(tmp_path / "b.json", "RESULT=2")
+    assert main(["diff", str(one), str(two), "--level", "io"]) == 1
+    assert "output" in capsys.readouterr().out
+
+
+def test_a_link_to_an_id_of_5000_digits_is_no_span(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_agenttrace.store import load_trace, save_trace
+
+    rec = Recorder("links")
+    with rec.activate(), rec.tool("fetch") as fetch:
+        fetch.set_status("error")
+        fetch.link("1" * 5000)
+    trace = load_trace(save_trace(rec.finish(), tmp_path / "t.json"))
+    assert trace.get_span("1" * 5000) is None
+    spec = tmp_path / "s.yaml"
+    spec.write_text("spec: s\nextends: [failure-modes]\n")
+    assert main(["check", str(tmp_path / "t.json"), "--spec", str(spec)]) in (0, 1), capsys.readouterr()

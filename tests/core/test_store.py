@@ -553,3 +553,13 @@ def test_loader_messages_redact_the_values_they_quote(tmp_path: Path, change: Ca
     message = str(info.value)
     assert S not in message and "AKIAABCDEFGHIJKLMNOP" not in message
     assert "[REDACTED]" in message
+
+
+def test_each_span_keeps_the_order_of_its_version_stamps(tmp_path: Path) -> None:
+    data = small_trace().to_dict()
+    data["spans"][0]["versions"] = {"a": "1", "b": "2"}
+    data["spans"][1]["versions"] = {"b": "2", "a": "1"}  # equal, in another order
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    loaded = load_trace(path)
+    assert [list(span.versions) for span in loaded.spans[:2]] == [["a", "b"], ["b", "a"]]

@@ -175,7 +175,8 @@ def test_a_column_is_one_field_of_the_kinds_bucket_in_order(spans: tuple[Span, .
 def _probe_ids(spans: tuple[Span, ...]) -> list[Any]:
     """Every id of ``spans`` and ids that look like one: padded, out of range, other digits, not a string."""
     ids: list[Any] = [span.span_id for span in spans]
-    return [*ids, *(f"0{i}" for i in ids), "0", "-1", str(len(spans) + 1), "\u0663", "1_0", " 1", "x", "", None, 3]
+    return [*ids, *(f"0{i}" for i in ids), "0", "-1", str(len(spans) + 1), "\u0663", "1_0", " 1", "x", "", None, 3,
+            "1" * 5000, "9" * 19]
 
 
 @given(span_lists())
