@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pytest_agenttrace.cli import main
+from pytest_agenttrace.model import Span
 from pytest_agenttrace.report._samples import EXAMPLE_SPEC, example_failure, generated_trace, injection_trace
 from pytest_agenttrace.store import save_trace
 
@@ -158,26 +160,15 @@ def test_report_of_a_trace_file_that_is_not_clean_writes_no_secret(
 ) -> None:
     import json
 
-    span = {
-        "span_id": "1",
-        "parent_id": None,
-        "kind": "tool",
-        "name": f"call {SECRET}",
-        "agent": "a",
-        "scope": None,
-        "scope_path": [],
-        "start_ns": 0,
-        "end_ns": 5,
-        "status": "ok",
-        "error": None,
-        "input": {"api_key": "hunter2-long-value"},
-        "output": f"token={SECRET}",
-        "attributes": {"why": SECRET},
-        "versions": {"prompt:a": f"a@{SECRET}"},
-        "context": None,
-        "links": [],
-        "events": [],
-    }
+    span = _span_dict(
+        "1",
+        None,
+        f"call {SECRET}",
+        input={"api_key": "hunter2-long-value"},
+        output=f"token={SECRET}",
+        attributes={"why": SECRET},
+        versions={"prompt:a": f"a@{SECRET}"},
+    )
     dirty = tmp_path / "dirty.json"
     dirty.write_text(
         json.dumps(
@@ -240,28 +231,10 @@ def test_show_prints_violation_messages_without_terminal_controls(
 LEAK = "sk-proj-A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"
 
 
-def _span_dict(span_id: str, parent: str | None, name: str, **fields: object) -> dict[str, object]:
-    return {
-        "span_id": span_id,
-        "parent_id": parent,
-        "kind": "tool",
-        "name": name,
-        "agent": "a",
-        "scope": None,
-        "scope_path": [],
-        "start_ns": 0,
-        "end_ns": 5,
-        "status": "ok",
-        "error": None,
-        "input": None,
-        "output": None,
-        "attributes": {},
-        "versions": {},
-        "context": None,
-        "links": [],
-        "events": [],
-        **fields,
-    }
+def _span_dict(span_id: str, parent: str | None, name: str, **fields: Any) -> dict[str, Any]:
+    """A tool span of agent ``a`` as a trace file holds it (``fields`` override)."""
+    span = Span(span_id=span_id, parent_id=parent, kind="tool", name=name, agent="a", start_ns=0, end_ns=5)
+    return {**span.to_dict(), **fields}
 
 
 def _trace_file(path: Path, spans: list[dict[str, object]], **top: object) -> Path:
