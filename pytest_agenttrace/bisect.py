@@ -291,7 +291,7 @@ def run_bisect(args: argparse.Namespace, progress: TextIO | None = None) -> Bise
     )
     if not args.no_cache:
         base = _cache_base(args)
-        log_path = _writable_log(base / f"{key}.jsonl", args)
+        log_path = _writable_log(base / f"{key}.jsonl")
     with tempfile.TemporaryDirectory(prefix="agenttrace-bisect-") as tmp:
         if args.no_cache:
             log, store = RunLog(None), Path(tmp)
@@ -357,7 +357,7 @@ def _cache_base(args: argparse.Namespace) -> Path:
     return base
 
 
-def _writable_log(path: Path, args: argparse.Namespace) -> Path:
+def _writable_log(path: Path) -> Path:
     """``path`` after checking that runs can be appended to it (it is created empty if missing)."""
     try:
         with path.open("a", encoding="utf-8"):

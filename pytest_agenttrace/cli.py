@@ -159,7 +159,10 @@ def trace_paths(items: Sequence[str]) -> list[Path]:
             paths.append(path)
             continue
         found = sorted(p for p in path.rglob("*.json") if p.is_file())
-        traces = [p for p in found if _is_trace_file(p)]
+        traces: list[Path] = []
+        others: list[Path] = []
+        for p in found:
+            (traces if _is_trace_file(p) else others).append(p)
         if not traces:
             why = (
                 f"none of its {len(found)} *.json files is a pytest-agenttrace trace (no format_version key)"
@@ -169,9 +172,9 @@ def trace_paths(items: Sequence[str]) -> list[Path]:
                 else "no *.json files"
             )
             raise TraceFileError(f"directory holds no *.json trace files: {why}.", path=str(path))
-        for skipped in sorted(set(found) - set(traces)):
-            from .report.terminal import terminal_safe  # a file name can hold control characters
+        from .report.terminal import terminal_safe  # a file name can hold control characters
 
+        for skipped in others:
             sys.stderr.write(
                 f"agenttrace: note: skipped {terminal_safe(str(skipped))}: "
                 "not a pytest-agenttrace trace (no format_version key)\n"

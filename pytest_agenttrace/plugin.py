@@ -337,24 +337,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             _scrub_report(report)
         except Exception:  # noqa: BLE001 - never lose the failure itself
             report.longrepr = sanitize.scrub_known_secrets(report.longreprtext)
-    if report.failed and not _encodable_report(report):
+    elif report.failed and not _encodable_report(report):  # scrubbing (above) makes it encodable too
         # Model output cut inside an emoji leaves a lone surrogate, which an assertion quotes: pytest
         # then prints the whole report as one escaped line, and xdist cannot send it at all.
         try:
-            _scrub_report(report, _text_encodable)
+            _scrub_report(report, sanitize.encodable)
         except Exception:  # noqa: BLE001 - never lose the failure itself
-            report.longrepr = _text_encodable(report.longreprtext)
+            report.longrepr = sanitize.encodable(report.longreprtext)
     return report
-
-
-def _text_encodable(text: str) -> str:
-    return text if text.isascii() else sanitize._encodable(text)
 
 
 def _encodable_report(report: pytest.TestReport) -> bool:
     """Whether every text of a failure report encodes as UTF-8 (no lone surrogate in it)."""
     texts = [report.longreprtext, *(content for _, content in report.sections)]
-    return all(text.isascii() or sanitize._encodable(text) is text for text in texts)
+    return all(sanitize.encodable(text) is text for text in texts)
 
 
 def _scrub_report(report: pytest.TestReport, scrub: Callable[[str], str] = sanitize.scrub_known_secrets) -> None:
@@ -379,8 +375,9 @@ def _scrub_report(report: pytest.TestReport, scrub: Callable[[str], str] = sanit
         return
     _scrub_strings(longrepr, scrub, 0)
     text = report.longreprtext
-    if scrub(text) != text:  # a field the walk does not know: keep only the text
-        report.longrepr = scrub(text)
+    scrubbed = scrub(text)
+    if scrubbed != text:  # a field the walk does not know: keep only the text
+        report.longrepr = scrubbed
 
 
 def _scrub_strings(obj: Any, scrub: Callable[[str], str], depth: int) -> Any:

@@ -1069,6 +1069,8 @@ class Recorder:
         labels = _LABELS
         # Stamp sets are shared copy-on-write among spans: each distinct one is redacted once.
         stamp_sets: dict[int, tuple[Any, Any]] = {}
+        last_stamps: Any = None
+        last_shown: Any = None
         for h in self._order:
             if type(h) is ReservedHandle:  # reserved after the finalizers ran (a thread still going)
                 ReservedHandle.complete(h)
@@ -1091,8 +1093,11 @@ class Recorder:
                 label = h.agent
                 if type(label) is str and (len(label) >= 8 or not label.isascii()) and labels.get(label) != label:
                     h.agent = redact_label(label)
-                if h.versions:
-                    h.versions = _redacted_stamps(stamp_sets, h.versions)
+                raw_stamps = h.versions
+                if raw_stamps:  # consecutive spans nearly always share one set: its redaction is reused
+                    if raw_stamps is not last_stamps:
+                        last_stamps, last_shown = raw_stamps, _redacted_stamps(stamp_sets, raw_stamps)
+                    h.versions = last_shown
             if start < previous_start:
                 disordered = True
             previous_start = start

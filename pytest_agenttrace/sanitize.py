@@ -194,6 +194,11 @@ def _encodable(text: str) -> str:
     return text
 
 
+def encodable(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (``\\ud83d``): always encodable as UTF-8."""
+    return text if text.isascii() else _encodable(text)
+
+
 def _as_text(value: Any) -> str:
     """``str(value)`` as a plain ``str``, whatever its ``__str__`` does (a broken one never raises)."""
     try:
@@ -455,25 +460,15 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
         if not skey.isascii() and (shown := _encodable(skey)) is not skey:
             skey = shown
             renamed_keys = True
+        secret: bool | None = False
         if redact and item is not None:
             secret = secret_cache.get(skey)
             if secret is None:
                 secret = is_secret_key(skey)
                 if len(secret_cache) < 65536:  # bounded: keys made of data must not grow it forever
                     secret_cache[skey] = secret
-            if secret:
-                if type(item) is str:
-                    _remember(item)
-                if len(skey) >= 8 and labels.get(skey) != skey:  # the key may hold a secret too: {"sk-....token": 1}
-                    shown = redact_label(skey)
-                    if shown != skey:
-                        skey = shown
-                        renamed_keys = True
-                if renamed_keys:
-                    while skey in out:
-                        skey += "'"
-                out[skey] = REDACTED
-                continue
+            if secret and type(item) is str:
+                _remember(item)
         if redact and len(skey) >= 8 and labels.get(skey) != skey:  # a key is data too: {"Bearer sk-...": 1}
             shown = redact_label(skey)
             if shown != skey:
@@ -482,6 +477,9 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
         if renamed_keys:
             while skey in out:  # keys redacted or escaped alike (or like a key given as such): all kept
                 skey += "'"
+        if secret:
+            out[skey] = REDACTED
+            continue
         kind = type(item)
         # Inline the common scalars: most attributes are small numbers, flags and short names.
         if (

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..model import Trace
-from .importing import ImportLog, Record, RecordError, assemble, describe, quote, text_of, unix_ns_from_iso
+from .importing import ImportLog, Record, RecordError, assemble, quote, skip_reason, text_of, unix_ns_from_iso
 from .openai_agents import map_span_data
 
 __all__ = ["read_agents_export"]
@@ -76,7 +76,7 @@ def _records(spans: list[Mapping[str, Any]], log: ImportLog) -> list[Record]:
                 raise RecordError(f"started_at {quote(raw.get('started_at'))} is not an ISO 8601 time")
             end = unix_ns_from_iso(raw.get("ended_at")) or start
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-            why = f"it has no {quote(exc.args[0])}" if isinstance(exc, KeyError) and exc.args else describe(exc)
+            why = skip_reason(exc)
             log.warn(f"span {quote(raw.get('id'))} skipped: {why}")
             continue
         record = Record(

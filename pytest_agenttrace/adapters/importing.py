@@ -194,6 +194,11 @@ def text_of(value: Any) -> str:
     return str(clean(value))
 
 
+def skip_reason(exc: BaseException) -> str:
+    """Why a record was skipped: the field a ``KeyError`` names, else :func:`describe`."""
+    return f"it has no {quote(exc.args[0])}" if isinstance(exc, KeyError) and exc.args else describe(exc)
+
+
 def describe(exc: BaseException) -> str:
     """Why a malformed record was skipped: a :class:`RecordError`'s message, else ``TypeName: message``.
 

@@ -51,9 +51,9 @@ from .importing import (
     RecordError,
     ShapeError,
     assemble,
-    describe,
     loads_text,
     quote,
+    skip_reason,
     text_of,
     unix_ns_from_iso,
 )
@@ -384,7 +384,7 @@ class _Group:
         try:
             record = self._record(raw)
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-            why = f"it has no {quote(exc.args[0])}" if isinstance(exc, KeyError) and exc.args else describe(exc)
+            why = skip_reason(exc)
             self.log.warn(f"span {quote(raw.get('spanId'))} skipped: {why}")
             return
         self.records.append(record)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..cli import positive_int
+from ..cli import positive_int, trace_paths
 from ..model import Trace
 from .html import ReportEntry, write_html
 from .terminal import render_tree, terminal_safe, use_color
@@ -103,12 +103,6 @@ def _load(path: Path) -> Trace:
     return load_trace(path)
 
 
-def _trace_paths(items: Sequence[str]) -> list[Path]:
-    from ..spec.cli import _trace_paths as expand  # one rule for "a directory means its *.json files"
-
-    return expand(list(items))
-
-
 def _check(traces: Sequence[Trace], specs: Sequence[str]) -> list[list[Any]] | None:
     """Violations per trace, or ``None`` without specs."""
     if not specs:
@@ -168,7 +162,7 @@ def run_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from ..store import refuse_overwriting
 
     refuse_overwriting(args.output, args.traces)
-    paths = _trace_paths(args.traces)
+    paths = trace_paths(args.traces)
     traces = [_load(path) for path in paths]
     checked = _check(traces, args.specs)
     entries = []

@@ -27,7 +27,6 @@ import html as _html
 import json
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata, resources
@@ -36,7 +35,7 @@ from types import ModuleType
 from typing import Any, Final
 
 from ..model import KINDS, Span, Trace
-from ..sanitize import clean, redact_label, redact_text
+from ..sanitize import clean, encodable, redact_label, redact_text
 from ..store import write_atomic
 from ._clean import RedactedIds, redacted_strings
 
@@ -60,32 +59,12 @@ _ESCAPES: Final = (
 )
 
 
-#: A UTF-16 surrogate: only a lone one can be in a Python string (a JSON ``"\\ud83d"`` loads as one),
-#: and it has no UTF-8 encoding.
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-
-
-def _escape_surrogate(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
-
-
-def _without_surrogates(text: str) -> str:
-    """``text`` with each lone surrogate written as a ``\\udXXX`` escape (JSON and the page read it back)."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")  # a C-speed check for the common case: nothing to do
-    except UnicodeEncodeError:
-        return _SURROGATE.sub(_escape_surrogate, text)
-    return text
-
-
 def _escape_json(text: str) -> str:
     """Make JSON text safe inside ``<script>`` and encodable: the escaped characters only occur in strings."""
     for raw, escaped in _ESCAPES:
         if raw in text:
             text = text.replace(raw, escaped)
-    return _without_surrogates(text)
+    return encodable(text)
 
 
 def _dumps(value: Any) -> str:
@@ -100,7 +79,7 @@ def _dumps(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
     except ValueError:  # NaN or infinity somewhere: JSON.parse would reject the page's data
         text = json.dumps(_finite(value), ensure_ascii=False, separators=(",", ":"), default=str)
-    return _without_surrogates(text)
+    return encodable(text)
 
 
 def _finite(value: Any) -> Any:
@@ -432,7 +411,7 @@ def render_html(
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="referrer" content="no-referrer">',
-        f"<title>{_html.escape(_without_surrogates(title))}</title>",
+        f"<title>{_html.escape(encodable(title))}</title>",
         f"<style>{style}</style></head>\n<body>",
         '<div id="app"><noscript>This report needs JavaScript to draw the traces.</noscript></div>\n',
         f'<script type="application/json" id="agenttrace-index">{_escape_json(_dumps(meta))}</script>\n',

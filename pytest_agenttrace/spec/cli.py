@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
 from ..cli import load_clean_trace, trace_paths
@@ -98,8 +97,8 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     spec = load_spec(args.specs)
-    paths = _trace_paths(args.traces)
-    results = [(path, check_trace(_load_trace(path), spec)) for path in paths]
+    paths = trace_paths(args.traces)
+    results = [(path, check_trace(load_clean_trace(path), spec)) for path in paths]
     passed = all(r.passed for _, r in results)
     if args.format == "json":
         violations = []
@@ -190,7 +189,7 @@ def run_query(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if not args.select and not args.scope:
         raise InputError("say what to query: --select SELECTOR (spans) or --scope ID (a delegation scope)")
-    trace = _load_trace(Path(args.trace))
+    trace = load_clean_trace(args.trace)
     spans: list[Span] | None = None
     if args.select:
         spans = compile_selector(args.select).select(trace)
@@ -293,15 +292,6 @@ def _safe(line: str) -> str:
     """One output line whose trace data cannot drive the terminal (its final newline kept)."""
     body, newline = (line[:-1], "\n") if line.endswith("\n") else (line, "")
     return terminal_safe(body) + newline
-
-
-def _trace_paths(items: list[str]) -> list[Path]:
-    # ``agenttrace report`` imports this name too: one rule for what a directory stands for.
-    return trace_paths(items)
-
-
-def _load_trace(path: Path) -> Trace:
-    return load_clean_trace(path)
 
 
 def _tree_order(trace: Trace, spans: list[Span]) -> list[Span]:
