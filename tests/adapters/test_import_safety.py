@@ -303,7 +303,9 @@ def mutate(document: Any, changes: list[tuple[str, int, int, Any]]) -> Any:
         elif how == "delete":
             del container[key]
         elif isinstance(container, dict):
-            container[str(value)[:20]] = container.pop(key)
+            # a drawn string becomes the key whole: cut short, a planted secret would be a fragment
+            # the input never held in full, which no redaction can tell from other text
+            container[value if isinstance(value, str) else str(value)[:20]] = container.pop(key)
         else:
             container.insert(key, value)
     return document
