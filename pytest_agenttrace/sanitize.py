@@ -425,6 +425,23 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
         return _cap_string(
             f"…[agenttrace: nested deeper than {limits.max_depth}] {_nested_repr(value, limits)}", limits
         )
+    if kind is dict and limits is DEFAULT_LIMITS:
+        if len(value) <= limits.max_items and _SAFE_KEYS_SEEN.issuperset(value):
+            # Harmless keys seen before and plain short values (a tool call's arguments, mostly):
+            # what the full pass would return, a copy, without its per-key checks.
+            for item in value.values():
+                kind = type(item)
+                if kind is str:
+                    if len(item) >= 8 or not item.isascii():
+                        break
+                elif item is not None and kind is not int and kind is not bool:
+                    break
+            else:
+                return value.copy()
+        out = _clean_mapping(value, limits, _depth)
+        if len(_SAFE_KEYS_SEEN) < _LEARN_MAX:
+            _learn_keys(value, out)
+        return out
     if kind is dict or isinstance(value, Mapping):
         return _clean_mapping(value, limits, _depth)
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -526,6 +543,19 @@ def _clean_and_learn(value: dict[str, Any], limits: Limits) -> dict[str, Any]:
                 if type(item) in _SCALAR_TYPES and (not isinstance(item, str) or len(item) <= _LEARN_MAX_CHARS):
                     _CLEAN_SCALARS.add(item)
     return out
+
+
+def _learn_keys(value: dict[Any, Any], out: dict[str, Any]) -> None:
+    """Remember the keys of ``value`` the full pass checked, found harmless and kept as they were."""
+    secret_cache, labels = _KEY_IS_SECRET, _LABELS
+    for key in value:
+        # Not ``key in out``: a key redacted into another's text would make that one look kept.
+        if (
+            type(key) is str
+            and secret_cache.get(key) is False
+            and ((len(key) < 8 and key.isascii()) or labels.get(key) == key)
+        ):
+            _SAFE_KEYS_SEEN.add(key)
 
 
 def _clean_other(value: Any, limits: Limits, depth: int) -> Any:

@@ -390,3 +390,30 @@ def test_str_subclasses_and_odd_keys_become_plain_redacted_strings() -> None:
     assert sanitize.redact_stamps({Broken("prompt:p"): Broken("p@Bearer abcdefghij12")}) == {
         "prompt:p": "p@Bearer [REDACTED]"
     }
+
+
+_KEYS_TO_LEARN = st.sampled_from(
+    ["q", "city", "password", "api_key", "token", "max_tokens", "Bearer abcdefghijklmnop", "Bearer [REDACTED]",
+     "query_text", "sk-proj-AbCdEfGhIjKlMnOp1234", "ключ", "n\ud800"]
+)  # fmt: skip
+_VALUES_TO_LEARN = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10),
+    st.sampled_from(["sk-proj-AbCdEfGhIjKlMnOp1234", "Bearer abcdefghijkl", "x\ud800"]),
+    st.lists(st.integers(), max_size=2), st.dictionaries(_KEYS_TO_LEARN, st.text(max_size=3), max_size=2),
+)  # fmt: skip
+
+
+@given(st.lists(st.dictionaries(_KEYS_TO_LEARN, _VALUES_TO_LEARN, max_size=5), min_size=1, max_size=4))
+def test_property_a_dict_of_keys_learned_harmless_is_cleaned_as_the_full_pass_does(values: list[dict[str, object]]) -> None:
+    # clean() copies a dict whose keys earlier passes found harmless and whose values are plain short
+    # scalars, skipping the per-key checks; whatever was learned before, the result is the full pass's.
+    for value in values + values:
+        assert repr(clean(value)) == repr(sanitize._clean_mapping(value, sanitize.DEFAULT_LIMITS, 0))
+
+
+def test_a_key_another_was_redacted_into_is_not_learned_as_kept() -> None:
+    clean({"Bearer abcdefghijklmnop": 1, "Bearer [REDACTED]": 2})
+    assert clean({"Bearer [REDACTED]": 3}) == {"Bearer [REDACTED]": 3}
+    assert clean({"q": "x1"}) == {"q": "x1"} and "q" in sanitize._SAFE_KEYS_SEEN
+    value = {"q": "x2"}
+    assert clean(value) == value and clean(value) is not value  # a copy: the caller may change its dict
