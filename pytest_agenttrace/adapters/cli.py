@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
         help="the file's format (default: detect it)",
     )
     importer.add_argument(
-        "-o", "--output", default=None, metavar="OUT.json", help="where to write (default: print one trace)"
+        "-o", "--output", default=None, metavar="OUT.json", help="where to write (default or -: print one trace)"
     )
     importer.add_argument(
         "--validate", action="store_true", help="also check every trace against the trace-file JSON Schema"
@@ -73,13 +73,13 @@ def register(subparsers: Any) -> None:
     )
     exporter.add_argument("traces", nargs="+", metavar="TRACE", help="trace files to export")
     exporter.add_argument("--to", dest="target", choices=("otlp",), default="otlp", help="output format")
-    exporter.add_argument("-o", "--output", default=None, metavar="OUT.json", help="where to write (default: stdout)")
+    exporter.add_argument("-o", "--output", default=None, metavar="OUT.json", help="where to write (default or -: stdout)")
     exporter.set_defaults(handler=_run_export)
 
 
 def _run_import(args: argparse.Namespace) -> int:
     from ..sanitize import redact_text
-    from ..store import dump_bytes, refuse_overwriting, save_trace, trace_filename, validate_trace_dict
+    from ..store import STDOUT, dump_bytes, refuse_overwriting, save_trace, trace_filename, validate_trace_dict
     from .importing import import_trace
 
     result = import_trace(args.file, None if args.fmt == "auto" else args.fmt)
@@ -90,7 +90,7 @@ def _run_import(args: argparse.Namespace) -> int:
                 validate_trace_dict(trace.to_dict(), where=f"{args.file} ({trace.name})")
             except TraceFileError as exc:  # the schema's message quotes the value it rejects
                 raise TraceFileError(redact_text(exc.message), path=exc.path) from None
-    if args.output is None:
+    if args.output is None or args.output == STDOUT:
         if len(traces) > 1:
             raise TraceFileError(
                 f"holds {len(traces)} runs; pass -o DIR/ to write one trace file per run.", path=args.file
@@ -142,14 +142,14 @@ def _targets(output: str, traces: list[Trace], trace_filename: Any) -> list[tupl
 
 def _run_export(args: argparse.Namespace) -> int:
     from ..report._clean import sanitized
-    from ..store import dump_bytes, load_trace, refuse_overwriting, write_atomic
+    from ..store import STDOUT, dump_bytes, load_trace, refuse_overwriting, write_atomic, write_output
     from .otlp import to_otlp
 
     # A trace file need not be clean (hand-made, another tool): nothing secret is exported.
     traces = [sanitized(load_trace(path)) for path in args.traces]
     data = dump_bytes(to_otlp(traces), indent=False)
-    if args.output is None:
-        sys.stdout.buffer.write(data + b"\n")
+    if args.output is None or args.output == STDOUT:
+        write_output(STDOUT, data + b"\n")
     else:
         refuse_overwriting(args.output, args.traces)
         with _writing(args.output):

@@ -26,7 +26,8 @@ from typing import Any, TextIO
 
 from ..cli import positive_int, trace_paths
 from ..model import Trace
-from .html import ReportEntry, write_html
+from ..store import STDOUT, write_output
+from .html import ReportEntry, render_html, write_html
 from .terminal import render_tree, terminal_safe, use_color
 
 __all__ = ["register", "run_report", "run_show"]
@@ -81,7 +82,7 @@ def register(subparsers: Any) -> None:
         "Exit 0; 1 when a --spec is violated (the report is written anyway); 2 on bad input.",
     )
     report.add_argument("traces", nargs="+", metavar="TRACE.json", help="trace files (or directories of them)")
-    report.add_argument("-o", "--output", required=True, metavar="REPORT.html", help="the HTML file to write")
+    report.add_argument("-o", "--output", required=True, metavar="REPORT.html", help="the HTML file to write (- for stdout)")
     report.add_argument(
         "--spec", action="append", default=[], dest="specs", metavar="SPEC.yaml", help="check each trace (repeatable)"
     )
@@ -179,7 +180,11 @@ def run_report(args: argparse.Namespace, out: TextIO | None = None) -> int:
             selections=_selections(trace, args.selectors),
         )
         entries.append(entry)
-    target = write_html(args.output, entries, title=args.title)
+    if args.output == STDOUT:  # the page on stdout (a pipe), what was written said on stderr
+        write_output(STDOUT, render_html(entries, title=args.title).encode("utf-8"))
+        target, out = "the report to stdout", sys.stderr
+    else:
+        target = str(write_html(args.output, entries, title=args.title))
     summary = f"wrote {target} ({len(entries)} trace{'s' if len(entries) != 1 else ''}"
     if checked is not None:
         summary += f", {failed} with violations"

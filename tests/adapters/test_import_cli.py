@@ -59,6 +59,25 @@ def test_import_without_output_prints_the_trace(capsys: pytest.CaptureFixture[st
     assert printed["metadata"]["labels"]["mistake_agent"] == "WebSurfer"
 
 
+def test_dash_as_output_is_stdout_for_import_and_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a file named "-" would land here
+    source = str(WHO_AND_WHEN / "Hand-Crafted" / "1.json")
+    assert main(["import", source]) == 0
+    printed = capsys.readouterr().out
+    assert main(["import", source, "-o", "-"]) == 0
+    assert capsys.readouterr().out == printed
+    saved = save_trace(Trace.from_dict(json.loads(printed)), tmp_path / "t.json")
+    assert main(["export", str(saved)]) == 0
+    exported = capsys.readouterr().out
+    assert main(["export", str(saved), "-o", "-"]) == 0
+    assert capsys.readouterr().out == exported and json.loads(exported)["resourceSpans"]
+    assert main(["import", str(TAU_RUNS), "-o", "-"]) == 2  # many runs: a folder, not one stream
+    assert "holds 29 runs; pass -o DIR/" in capsys.readouterr().err
+    assert not (tmp_path / "-").exists()
+
+
 def test_import_of_many_runs_writes_one_file_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["import", str(TAU_RUNS), "-o", f"{tmp_path}/runs/"]) == 0
     written = sorted((tmp_path / "runs").glob("*.json"))

@@ -152,6 +152,20 @@ def test_report_requires_an_output(files: dict[str, Path], capsys: pytest.Captur
     assert "-o/--output" in capsys.readouterr().err
 
 
+def test_report_to_stdout_with_dash(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a file named "-" would land here
+    written = tmp_path / "report.html"
+    assert main(["report", str(files["example"]), "--spec", str(files["spec"]), "-o", str(written)]) == 1
+    capsys.readouterr()
+    assert main(["report", str(files["example"]), "--spec", str(files["spec"]), "-o", "-"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == written.read_text(encoding="utf-8")
+    assert captured.err == "wrote the report to stdout (1 trace, 1 with violations)\n"
+    assert not (tmp_path / "-").exists()
+
+
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz012345"
 
 
