@@ -668,6 +668,12 @@ def load_any(path: str, options: NormalizeOptions | None = None) -> dict[str, An
     (:func:`pytest_agenttrace.cli.load_clean_trace`), a snapshot file's
     strings have their secrets redacted, so a diff never shows a secret.
     """
+    read = _read(path)
+    return normalize(read, options) if isinstance(read, Trace) else read
+
+
+def _read(path: str) -> dict[str, Any] | Trace:
+    """A snapshot file's normalised trace (redacted), or a trace file's trace (sanitised), read once."""
     p = Path(path)
     try:
         head = _head(p)
@@ -686,7 +692,7 @@ def load_any(path: str, options: NormalizeOptions | None = None) -> dict[str, An
         return snapshot
     from .cli import load_clean_trace
 
-    return normalize(load_clean_trace(p), options)
+    return load_clean_trace(p)
 
 
 def _options(args: argparse.Namespace, level: str) -> NormalizeOptions:
@@ -702,17 +708,14 @@ def _options(args: argparse.Namespace, level: str) -> NormalizeOptions:
 
 def _run(args: argparse.Namespace, out: Callable[[str], Any] | None = None) -> int:
     write = out or sys.stdout.write
-    old, new = (
-        load_any(args.old, _options(args, args.level or "io")),
-        load_any(args.new, _options(args, args.level or "io")),
-    )
-    if old.get("level") != new.get("level") and args.level is None:
+    old_read, new_read = _read(args.old), _read(args.new)  # each file read once
+    level = args.level
+    if level is None:
         # No --level: a trace file is compared at the level of the snapshot on the other side.
-        old_is_snapshot, new_is_snapshot = _is_snapshot_head(_head(args.old)), _is_snapshot_head(_head(args.new))
-        if old_is_snapshot and not new_is_snapshot:
-            new = load_any(args.new, _options(args, str(old.get("level"))))
-        elif new_is_snapshot and not old_is_snapshot:
-            old = load_any(args.old, _options(args, str(new.get("level"))))
+        snapshots = [read for read in (old_read, new_read) if not isinstance(read, Trace)]
+        level = str(snapshots[0].get("level")) if len(snapshots) == 1 else "io"
+    old = normalize(old_read, _options(args, level)) if isinstance(old_read, Trace) else old_read
+    new = normalize(new_read, _options(args, level)) if isinstance(new_read, Trace) else new_read
     if old.get("level") != new.get("level"):
         raise InputError(_level_mismatch((args.old, old.get("level")), (args.new, new.get("level"))))
     result = diff_normalized(old, new, float_tolerance=args.float_tolerance)

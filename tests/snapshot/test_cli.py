@@ -122,6 +122,21 @@ def test_a_trace_is_compared_at_the_level_of_the_snapshot_on_the_other_side(
     assert "pass --level structure" in capsys.readouterr().err
 
 
+def test_each_file_is_read_once(
+    tmp_path: Path, files: tuple[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_agenttrace import cli
+
+    golden = tmp_path / "g.agenttrace"
+    golden.write_text(dumps(normalize(pipeline(), NormalizeOptions(level="structure"))), encoding="utf-8")
+    loaded: list[str] = []
+    real = cli.load_clean_trace
+    monkeypatch.setattr(cli, "load_clean_trace", lambda path: loaded.append(str(path)) or real(path))
+    assert main(["diff", files[1], str(golden)]) == 1  # at the golden's level, without a first pass at io
+    assert main(["diff", *files]) == 1
+    assert loaded == [files[1], *files]
+
+
 def test_bad_option_values_exit_2(files: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", *files, "--exclude", "a..b"]) == 2
     assert "dotted path" in capsys.readouterr().err
