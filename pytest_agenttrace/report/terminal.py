@@ -77,11 +77,13 @@ _KIND_LABEL: Final[Mapping[str, str]] = {
 # and Default_Ignorable_Code_Points that show as nothing (zero-width spaces and joiners, soft
 # hyphen, fillers, variation selectors, tags, BOM) so that two different names cannot look the
 # same, and surrogates, which are not UTF-8 (a trace file may hold a lone one).  The HTML
-# report's visible() escapes the same set.
+# report's visible() escapes the same set.  Egyptian hieroglyph format controls show as nothing
+# too; the prepended concatenation marks (U+0600-U+0605 and others) are format characters that
+# are drawn, and are kept.
 _UNSAFE_CLASS: Final = (
     "\x00-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
     "\u2028\u2029\u202a-\u202e\u2060-\u206f\u3164\ud800-\udfff\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 )
 _UNSAFE_CHAR: Final = re.compile(f"[{_UNSAFE_CLASS}]")
 # ... and a backslash that an escape could be mistaken for: one followed by a backslash, by a

@@ -419,7 +419,7 @@ def test_many_violations_are_grouped_by_rule_and_every_one_stays_findable(open_r
 UNSAFE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
     "\u2028\u2029\u202a-\u202e\u2060-\u206f\u3164\ud800-\udfff\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
 LOOKALIKES = {  # an agent name that shows as "coder" unless escaped -> how the page shows it
     "coder\U000e0041\U000e0042": "coder\\U000e0041\\U000e0042",
@@ -514,6 +514,30 @@ def test_search_matches_names_as_shown_and_as_stored(open_report: Opener) -> Non
     assert matches('name:"run coder\\u2063"') == ["4"]  # a quoted value keeps its space
     assert matches('"run coder\\ufe0f"') == ["6"]
     assert matches("null") == []  # a missing agent or scope is not the text "null"
+    assert report.problems() == []
+
+
+def test_the_page_escapes_exactly_the_characters_the_terminal_escapes(open_report: Opener) -> None:
+    from pytest_agenttrace.report.terminal import terminal_safe
+
+    report = open_report([example_entry()])
+    # Every code point through visible() and visibleLines() (via a block of the details pane is slower:
+    # the functions themselves), as ranges: [first, last] of each run of changed code points.
+    ranges = report.page.evaluate(
+        """() => {
+          const visible = window.agenttrace.visible, out = [];
+          let first = -1;
+          for (let code = 0; code <= 0x110000; code++) {
+            const changed = code < 0x110000 && visible(String.fromCodePoint(code)) !== String.fromCodePoint(code);
+            if (changed && first < 0) first = code;
+            if (!changed && first >= 0) { out.push([first, code - 1]); first = -1; }
+          }
+          return out;
+        }"""
+    )
+    page = {code for first, last in ranges for code in range(first, last + 1)}
+    terminal = {code for code in range(0x110000) if terminal_safe(chr(code)) != chr(code)} - {ord("\\")}
+    assert page == terminal
     assert report.problems() == []
 
 

@@ -36,8 +36,13 @@
   // spaces and joiners, soft hyphen, Hangul fillers, variation selectors, tag characters, the BOM) so
   // two different names cannot look the same, and surrogates (a lone one is not text).  The 'u' flag
   // matches a character above U+FFFF whole; a lone surrogate is matched on its own.
-  var UNSAFE = /[\x00-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u206f\u3164\ud800-\udfff\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0000}-\u{e0fff}]/gu;
-  var UNSAFE_IN_LINES = /[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u206f\u3164\ud800-\udfff\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0000}-\u{e0fff}]/gu;
+  // Egyptian hieroglyph format controls (U+13430-U+1343F) show as nothing too.  The prepended concatenation
+  // marks (U+0600-U+0605 and others), format characters as well, are drawn: they are kept.
+  var UNSAFE_REST = '\\x0b-\\x1f\\x7f-\\x9f\\xad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f' +
+    '\\u2028\\u2029\\u202a-\\u202e\\u2060-\\u206f\\u3164\\ud800-\\udfff\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufffb' +
+    '\\u{13430}-\\u{1343f}\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}\\u{e0000}-\\u{e0fff}';
+  var UNSAFE = new RegExp('[\\x00-\\x0a' + UNSAFE_REST + ']', 'gu');
+  var UNSAFE_IN_LINES = new RegExp('[\\x00-\\x08' + UNSAFE_REST + ']', 'gu');  // keeps tab and newline
   var NAMED = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
   function hex(code, width) { return ('0000000' + code.toString(16)).slice(-width); }
   // As the terminal writes them: \n \r \t, \xNN up to U+00FF, \uNNNN, \UNNNNNNNN above U+FFFF.
