@@ -43,6 +43,8 @@ from .sanitize import (
     Limits,
     _clean_and_learn,
     clean,
+    encodable,
+    encodable_stamps,
     redact_label,
     redact_stamps,
 )
@@ -444,20 +446,24 @@ def _span_id(seq: int) -> str:
 _SET_TOKEN: Final = _SpanSlots._token.__set__  # type: ignore[attr-defined]
 
 
-def _redacted_stamps(memo: dict[int, tuple[Any, Any]], versions: Any) -> Any:
+def _redacted_stamps(memo: dict[int, tuple[Any, Any]], versions: Any, redact: bool = True) -> Any:
     """``versions`` with secrets redacted, once per distinct stamp set (they are shared copy-on-write).
+
+    Without ``redact`` (``Limits(redact=False)``) only lone surrogates are escaped.
 
     Keyed by identity with the set kept in the entry: a freed set's id may be reused.
     """
     entry = memo.get(id(versions))
     if entry is None or entry[0] is not versions:
-        entry = memo[id(versions)] = (versions, redact_stamps(versions))
+        entry = memo[id(versions)] = (versions, redact_stamps(versions) if redact else encodable_stamps(versions))
     return entry[1]
 
 
 def _shown_label(label: Any, limits: Limits) -> Any:
     """A name or agent name as a finished span shows it (secrets redacted unless the limits say not)."""
-    return redact_label(label) if limits.redact and type(label) is str else label
+    if type(label) is not str:
+        return label
+    return redact_label(label) if limits.redact else encodable(label)
 
 
 def _error_dict(error: BaseException | Mapping[str, str]) -> dict[str, Any]:
@@ -1049,10 +1055,12 @@ class Recorder:
         all_stamps.update(self._stamps)
         return Trace._with_unique_ids(  # one id per sequence number
             trace_id=self.trace_id,
-            name=self.name,
+            name=_shown_label(self.name, self.limits),  # a test id is data too (parametrized with a key)
             started_at=self._started_at,
             metadata=clean(self.metadata, self.limits),
-            versions=dict(sorted((redact_stamps(all_stamps) if self.limits.redact else all_stamps).items())),
+            versions=dict(
+                sorted((redact_stamps(all_stamps) if self.limits.redact else encodable_stamps(all_stamps)).items())
+            ),
             spans=tuple(spans),
         )
 
@@ -1098,6 +1106,18 @@ class Recorder:
                     if raw_stamps is not last_stamps:
                         last_stamps, last_shown = raw_stamps, _redacted_stamps(stamp_sets, raw_stamps)
                     h.versions = last_shown
+            else:  # nothing redacted, but a lone surrogate is still escaped: a file takes only UTF-8
+                label = h.name
+                if type(label) is str and not label.isascii():
+                    h.name = encodable(label)
+                label = h.agent
+                if type(label) is str and not label.isascii():
+                    h.agent = encodable(label)
+                raw_stamps = h.versions
+                if raw_stamps:
+                    if raw_stamps is not last_stamps:
+                        last_stamps, last_shown = raw_stamps, _redacted_stamps(stamp_sets, raw_stamps, False)
+                    h.versions = last_shown
             if start < previous_start:
                 disordered = True
             previous_start = start
@@ -1139,7 +1159,7 @@ class Recorder:
         handles = sorted(self._order, key=_start_key)
         spans = []
         stamp_sets: dict[int, tuple[Any, Any]] = {}
-        stamps: Any = _redacted_stamps(stamp_sets, self._stamps) if limits.redact else self._stamps
+        stamps: Any = _redacted_stamps(stamp_sets, self._stamps, limits.redact)
         for h in handles:
             end_ns, status, error = h.end_ns, h.status, h.error
             if end_ns is None:
@@ -1153,7 +1173,7 @@ class Recorder:
                     clean(h.input, limits) if h.input is not None else None,
                     clean(h.output, limits) if h.output is not None else None,
                     clean(h.attributes, limits) if h.attributes else {},
-                    dict(_redacted_stamps(stamp_sets, h.versions) if limits.redact else h.versions) if h.versions is not None else stamps,
+                    dict(_redacted_stamps(stamp_sets, h.versions, limits.redact)) if h.versions is not None else stamps,
                     clean(h.context, limits) if h.context is not None else None,
                     list(h.links), clean(h.events, limits) if h.events else [],
                 )

@@ -232,6 +232,17 @@ def redact_label(text: str) -> str:
     return out
 
 
+def encodable_stamps(stamps: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Version stamps with lone surrogates escaped and nothing redacted (``Limits(redact=False)``)."""
+    out = {
+        (encodable(str.__str__(key)) if isinstance(key, str) else key): (
+            encodable(str.__str__(value)) if isinstance(value, str) else value
+        )
+        for key, value in stamps.items()
+    }
+    return stamps if out == stamps else out
+
+
 def redact_stamps(stamps: Mapping[str, Any]) -> Mapping[str, Any]:
     """Version stamps (name -> stamp) with secrets redacted: ``stamps`` itself when none was found."""
     # A str subclass as its plain text, as the recorder takes names (an enum member's value).

@@ -173,3 +173,31 @@ def test_reply_is_whole():
     output = result.stdout.str() + result.stderr.str()
     assert "INTERNALERROR" not in output
     result.stdout.fnmatch_lines(["*AssertionError: truncated emoji \\ud83d*", "*model said truncated emoji ?*"])
+
+
+def test_without_redaction_lone_surrogates_are_still_escaped_everywhere(tmp_path: Any) -> None:
+    # Limits(redact=False) skipped the labels' pass, which escapes too: saving raised UnicodeEncodeError.
+    from pytest_agenttrace.recorder import Recorder
+    from pytest_agenttrace.store import load_trace, save_trace
+
+    rec = Recorder("test_x[\ud83d]", limits=Limits(redact=False))
+    with rec:
+        rec.config("tools\ud83d", {"k": "v\udc80"})
+        with rec.agent("agent \udc80"), rec.tool("t\ud83d", q="sk-proj-abcdefghijklmnopqrstuvwx"):
+            during = rec.trace  # a snapshot, taken while recording
+    for trace in (during, rec.finish()):
+        json.dumps(trace.to_dict()).encode("utf-8")  # strict: no lone surrogate anywhere
+        tool = trace.spans[-1]
+        assert (trace.name, tool.name, tool.agent) == ("test_x[\\ud83d]", "t\\ud83d", "agent \\udc80")
+        assert "config:tools\\ud83d" in tool.versions and "config:tools\\ud83d" in trace.versions
+        assert tool.attributes["q"] == "sk-proj-abcdefghijklmnopqrstuvwx"  # nothing redacted, as asked
+    assert load_trace(save_trace(rec.finish(), tmp_path / "t.json")).name == "test_x[\\ud83d]"
+
+
+def test_a_secret_in_a_test_id_is_redacted_from_the_trace_name() -> None:
+    from pytest_agenttrace.recorder import Recorder
+
+    rec = Recorder("test_call[sk-proj-abcdefghijklmnopqrstuvwx]")
+    with rec:
+        pass
+    assert rec.finish().name == "test_call[[REDACTED]]"
