@@ -42,6 +42,7 @@ from .sanitize import (
     DEFAULT_LIMITS,
     Limits,
     _clean_and_learn,
+    _clean_values,
     clean,
     encodable,
     encodable_stamps,
@@ -1124,11 +1125,14 @@ class Recorder:
             # Clean values only where there are any; store only what cleaning changed.
             value = h.attributes
             if value:
-                try:  # already clean (keys and values seen unchanged before): kept as it is
-                    known_clean = default_limits and safe_keys.issuperset(value) and clean_scalars.issuperset(value.values())
-                except TypeError:  # an unhashable value
-                    known_clean = False
-                if not known_clean:
+                if default_limits and safe_keys.issuperset(value):
+                    try:  # already clean (values seen unchanged before): kept as it is
+                        known_clean = clean_scalars.issuperset(value.values())
+                    except TypeError:  # an unhashable value
+                        known_clean = False
+                    if not known_clean:  # harmless keys: only the values need a look (a new call id...)
+                        h.attributes = _clean_values(value)
+                else:
                     h.attributes = _clean_and_learn(value, limits)
             else:  # one shared empty dict, as for links and events: a smaller trace to walk
                 h.attributes = _NO_ATTRIBUTES

@@ -161,8 +161,13 @@ def redact_text(text: str) -> str:
     return _redact_secrets(text)
 
 
+#: Without "=", no secret _SECRET_TEXT or _SCHEMES knows is shorter than this ("basic" + one
+#: separator + 8 characters); a name=value pair can be ("pwd=x").  Short ids skip the scan.
+_SHORTEST_SECRET_WITHOUT_EQUALS: Final = 14
+
+
 def _redact_secrets(text: str) -> str:
-    if len(text) < 8:
+    if len(text) < 8 or (len(text) < _SHORTEST_SECRET_WITHOUT_EQUALS and "=" not in text):
         return text
     # The alternation regex costs ~100x a substring scan: run it only where a secret could start.
     lowered = text.lower()  # for the words of any case
@@ -553,6 +558,38 @@ def _clean_and_learn(value: dict[str, Any], limits: Limits) -> dict[str, Any]:
                 _SAFE_KEYS_SEEN.add(key)
                 if type(item) in _SCALAR_TYPES and (not isinstance(item, str) or len(item) <= _LEARN_MAX_CHARS):
                     _CLEAN_SCALARS.add(item)
+    return out
+
+
+def _clean_values(value: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_clean_and_learn` for attributes whose keys are all in ``_SAFE_KEYS_SEEN`` (default limits).
+
+    The keys need no look, so only the values get one: short plain scalars
+    and values learned clean are kept, other text gets the secret scan and
+    cap, anything else the full clean at its depth.  Returns ``value`` itself
+    when nothing changed (as the recorder keeps a known-clean dict), else a
+    copy with the changes.  Nothing is learned: a value seen here is most
+    often new every span (a call id), and would only fill the bounded sets.
+    """
+    limits = DEFAULT_LIMITS
+    if len(value) > limits.max_items:
+        return _clean_and_learn(value, limits)
+    out = value
+    for key, item in value.items():
+        kind = type(item)
+        if kind is str:
+            if (len(item) < 8 and item.isascii()) or item in _CLEAN_SCALARS:
+                continue
+            shown: Any = _cap_string(item, limits)
+            if shown == item:
+                continue
+        elif item is None or kind is int or kind is bool or (kind is float and item - item == 0.0):
+            continue
+        else:
+            shown = clean(item, limits, 2)  # at the depth _clean_and_learn gives an attribute's value
+        if out is value:
+            out = dict(value)  # the first change: a copy, the loop goes on over the original
+        out[key] = shown
     return out
 
 

@@ -94,6 +94,16 @@ def test_property_trigger_prefilter_never_changes_the_result(text: str) -> None:
     assert redact_text(text) == _SECRET_TEXT.sub(_redact_match, _SCHEMES.sub(_redact_scheme, text))
 
 
+@given(st.text(alphabet="sk-projghpux_AKIaIzaeyJbBeEaArRsScCtToOnN%20+\t .", min_size=8, max_size=13))
+def test_property_no_secret_without_an_equals_sign_is_shorter_than_the_shortcut(text: str) -> None:
+    # _redact_secrets returns text under 14 characters without "=" unscanned: nothing there can match.
+    if "=" not in text:
+        assert _SECRET_TEXT.sub(_redact_match, _SCHEMES.sub(_redact_scheme, text)) == text
+    for shortest in ("basic abcdefgh", "Bearer abcdefgh"):  # the shortest matches: at the shortcut's bound
+        assert len(shortest) >= sanitize._SHORTEST_SECRET_WITHOUT_EQUALS
+    assert redact_text("bearer abcdefgh") == "bearer [REDACTED]"
+
+
 _TOKEN = "abcdefghijklmnop1234"
 
 
