@@ -220,8 +220,7 @@ def _registry_target(args: argparse.Namespace) -> RegistryTarget:
             "name the prompt or config to bisect (agenttrace bisect NAME --good LABEL --bad LABEL -- PYTEST-ARGS), "
             "or use --git-file PATH or --traces DIR."
         )
-    default_root = "configs" if args.config else os.environ.get("AGENTTRACE_PROMPTS", "prompts")
-    root = Path(args.registry or default_root)
+    root = _registry_root(args)
     registry = ConfigRegistry(root) if args.config else PromptRegistry(root)
     files: dict[str, Path] = {}
     if args.versions:
@@ -240,6 +239,18 @@ def _registry_target(args: argparse.Namespace) -> RegistryTarget:
         files = {label: registry.path(args.name, label) for label in labels}
         what = f"{registry.kind} {args.name!r} in {root}"
     return RegistryTarget(args.name, _labels_between(labels, args.good, args.bad, what), Path.cwd(), files)
+
+
+def _registry_root(args: argparse.Namespace) -> Path:
+    """NAME's registry: ``--registry``, else ``configs/`` (``--config``), else ``$AGENTTRACE_PROMPTS`` or ``prompts/``.
+
+    Registry and traces modes both ask here, so they agree on where the versions and their order live.
+    """
+    from .versions import ENV_PROMPTS
+
+    if args.registry:
+        return Path(args.registry)
+    return Path("configs" if args.config else os.environ.get(ENV_PROMPTS, "prompts"))
 
 
 def _registry_labels(registry: PromptRegistry, name: str) -> list[str]:
@@ -477,7 +488,7 @@ def _registry_order(args: argparse.Namespace) -> list[str]:
 
     if not args.name:
         return []
-    root = Path(args.registry or ("configs" if args.config else "prompts"))
+    root = _registry_root(args)
     if not (root / args.name).is_dir():
         return []
     registry = ConfigRegistry(root) if args.config else PromptRegistry(root)

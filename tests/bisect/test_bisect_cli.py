@@ -185,6 +185,36 @@ def test_traces_mode_reads_versions_from_file_names_and_skips_missing_ones(
     assert "v3: no recorded trace for this version" in out
 
 
+@pytest.mark.parametrize("where", ["env", "option"])
+def test_traces_mode_reads_the_order_from_the_registry_in_agenttrace_prompts_as_registry_mode_does(
+    tmp_path: Path,
+    spec_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    # The ORDER puts v3 last: v3 is the only bad version, so with the ORDER it is the first bad one
+    # right after v5; in natural order v3 sits between good versions and the search goes astray.
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "elsewhere" / "prompts" / "triage"
+    folder.mkdir(parents=True)
+    for n in range(1, 6):
+        (folder / f"v{n}.txt").write_text(f"rev {n}\n")
+    (folder / "ORDER").write_text("v1\nv2\nv4\nv5\nv3\n")
+    traces = tmp_path / "traces"
+    for n in range(1, 6):
+        save_trace(make_trace(BAD_CONTEXT if n == 3 else GOOD_CONTEXT, label=f"v{n}"), traces / f"run-{n}.json")
+    argv = ["bisect", "triage", "--traces", str(traces), "--spec", str(spec_file), "--format", "json"]
+    if where == "env":
+        monkeypatch.setenv("AGENTTRACE_PROMPTS", str(folder.parent))
+    else:
+        argv += ["--registry", str(folder.parent)]
+    code, out, _ = run_cli(capsys, *argv)
+    doc = json.loads(out)
+    assert doc["versions"] == ["v1", "v2", "v4", "v5", "v3"]
+    assert (code, doc["first_bad"], doc["last_good"]) == (0, "v3", "v5")
+
+
 # --------------------------------------------------------------------------- registry mode (runs pytest)
 
 AGENT_TEST = textwrap.dedent(
