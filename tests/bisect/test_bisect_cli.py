@@ -251,6 +251,36 @@ def test_registry_bisect_end_to_end_then_resumes_from_the_cache(
     assert "(cached)" in err
 
 
+INLINE_CONFIG_TEST = textwrap.dedent(
+    """
+    import os
+    import pytest_agenttrace as at
+
+    VARIANTS = {"a": {"k": 5}, "b": {"k": 5}, "c": {"k": 50}, "d": {"k": 50}}
+
+    def test_cfg(agenttrace):
+        pins = dict(x.split("=") for x in os.environ.get("AGENTTRACE_VERSIONS", "").split(",") if x)
+        cfg = at.config("team", VARIANTS[pins.get("team", "a")])
+        assert cfg["k"] < 10
+    """
+)
+
+
+@pytest.mark.slow
+def test_versions_bisect_of_a_config_defined_in_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No configs/ registry: the test picks the mapping from the pinned label, as docs/bisect.md says.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AGENTTRACE_VERSIONS", raising=False)
+    (tmp_path / "test_cfg.py").write_text(INLINE_CONFIG_TEST)
+    argv = ["bisect", "team", "--versions", "a,b,c,d", "--no-cache", "--format", "json", "--", "test_cfg.py", *FAST]
+    code, out, _ = run_cli(capsys, *argv)
+    doc = json.loads(out)
+    assert (code, doc["status"], doc["first_bad"], doc["last_good"]) == (0, "found", "c", "b"), doc
+    assert "  config team b -> c" in doc["diff"]  # the stamps carry the pinned labels
+
+
 @pytest.mark.slow
 def test_runs_in_which_pytest_ran_nothing_are_not_replayed(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["bisect", "triage", "--good", "v1", "--bad", "v5", "--", "test_agent.py", *FAST]
