@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -279,6 +280,72 @@ def test_versions_bisect_of_a_config_defined_in_code(
     doc = json.loads(out)
     assert (code, doc["status"], doc["first_bad"], doc["last_good"]) == (0, "found", "c", "b"), doc
     assert "  config team b -> c" in doc["diff"]  # the stamps carry the pinned labels
+
+
+PLANNER_TEST = textwrap.dedent(
+    """
+    import pytest_agenttrace as at
+
+    def run_team(rec):
+        text = rec.prompt("planner")
+        with rec.agent("planner"):
+            with rec.llm("plan", model="m1") as call:
+                call.set_usage(input_tokens=10, output_tokens=5)
+                call.set_output({"text": "ok"})
+            for i in range(3 if "bad" in text else 1):
+                with rec.tool("search", input={"q": f"q{i}"}):
+                    pass
+
+    def test_team(agenttrace, agenttrace_snapshot):
+        run_team(agenttrace)
+        assert agenttrace.trace == agenttrace_snapshot
+
+    def test_plain(agenttrace):
+        run_team(agenttrace)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["pytest.ini", "pyproject.toml", "flag"])
+def test_snapshot_bisect_compares_with_the_options_the_golden_was_written_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AGENTTRACE_VERSIONS", raising=False)
+    folder = tmp_path / "prompts" / "planner"
+    folder.mkdir(parents=True)
+    for n in range(1, 5):
+        (folder / f"v{n}.txt").write_text("plan badly\n" if n >= 3 else f"plan well ({n})\n")
+    (tmp_path / "test_agents.py").write_text(PLANNER_TEST)
+    write = ["--snapshot-update"]
+    if where == "pytest.ini":
+        (tmp_path / "pytest.ini").write_text("[pytest]\nagenttrace_snapshot_exclude =\n    attributes.usage\n")
+    elif where == "pyproject.toml":
+        (tmp_path / "pyproject.toml").write_text(
+            '[tool.pytest.ini_options]\nagenttrace_snapshot_exclude = ["attributes.usage"]\n'
+        )
+    else:  # the golden came from elsewhere: the bisect is told how it was written
+        write += ["-o", "agenttrace_snapshot_exclude=attributes.usage"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "test_agents.py", "-k", "test_team", *FAST, *write],
+        env={**os.environ, "AGENTTRACE_VERSIONS": "planner=v1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    golden = tmp_path / "__snapshots__" / "test_agents" / "test_team.agenttrace"
+    assert "usage" not in golden.read_text(encoding="utf-8")
+    flags = ["--exclude", "attributes.usage"] if where == "flag" else []
+    argv = ["bisect", "planner", "--snapshot", str(golden), *flags, "--no-cache", "--format", "json"]
+    code, out, _ = run_cli(capsys, *argv, "--", "test_agents.py", "-k", "test_plain", *FAST)
+    doc = json.loads(out)
+    assert (code, doc["status"], doc["first_bad"], doc["last_good"]) == (0, "found", "v3", "v2"), doc
+    assert doc["runs"][0]["detail"] == "same as the snapshot"
 
 
 @pytest.mark.slow
