@@ -67,6 +67,7 @@ from .exceptions import AgentTraceError, InputError
 from .model import Trace
 
 if TYPE_CHECKING:
+    from .snapshot import SnapshotSettings
     from .versions import PromptRegistry
 
 __all__ = ["BisectReport", "register", "run_bisect", "run_git_predicate"]
@@ -78,6 +79,8 @@ GIT_GOOD, GIT_BAD, GIT_SKIP, GIT_ABORT = 0, 1, 125, 128
 
 def register(subparsers: Any) -> None:
     """Add ``agenttrace bisect`` to the command line."""
+    from .cli import non_negative_float
+
     p = subparsers.add_parser(
         "bisect",
         help="find the first prompt/config version (or commit of a prompt file) where a test fails",
@@ -100,6 +103,21 @@ def register(subparsers: Any) -> None:
     predicate = p.add_mutually_exclusive_group()
     predicate.add_argument("--spec", metavar="SPEC.yaml", help="bad = a saved trace violates this spec")
     predicate.add_argument("--snapshot", metavar="GOLDEN", help="bad = the saved trace differs from this golden file")
+    snap = p.add_argument_group(
+        "--snapshot comparison", "default: the project's pytest ini (agenttrace_snapshot_*); a flag given replaces it"
+    )
+    snap.add_argument("--include", action="append", metavar="PATH", help="keep this span path (repeatable)")
+    snap.add_argument("--exclude", action="append", metavar="PATH", help="drop this span path (repeatable)")
+    snap.add_argument(
+        "--parallel", action="append", metavar="SELECTOR", help="children of matching spans are order-insensitive"
+    )
+    snap.add_argument(
+        "--overlap-parallel", action="store_true", help="siblings overlapping in time are order-insensitive"
+    )
+    snap.add_argument("--duration-buckets", metavar="'10ms 1s'", help="keep durations as buckets with these bounds")
+    snap.add_argument(
+        "--float-tolerance", type=non_negative_float, metavar="EPS", help="absolute tolerance for numbers"
+    )
     p.add_argument("--strategy", choices=STRATEGIES, default="auto", help="search strategy (default: auto)")
     p.add_argument("--repeat", type=int, metavar="N", help="run every probed version N times (flaky tests)")
     p.add_argument("--confidence", type=float, metavar="P", help="re-run until the answer has posterior P (bayes)")
@@ -220,8 +238,7 @@ def _registry_target(args: argparse.Namespace) -> RegistryTarget:
             "name the prompt or config to bisect (agenttrace bisect NAME --good LABEL --bad LABEL -- PYTEST-ARGS), "
             "or use --git-file PATH or --traces DIR."
         )
-    default_root = "configs" if args.config else os.environ.get("AGENTTRACE_PROMPTS", "prompts")
-    root = Path(args.registry or default_root)
+    root = _registry_root(args)
     registry = ConfigRegistry(root) if args.config else PromptRegistry(root)
     files: dict[str, Path] = {}
     if args.versions:
@@ -242,6 +259,18 @@ def _registry_target(args: argparse.Namespace) -> RegistryTarget:
     return RegistryTarget(args.name, _labels_between(labels, args.good, args.bad, what), Path.cwd(), files)
 
 
+def _registry_root(args: argparse.Namespace) -> Path:
+    """NAME's registry: ``--registry``, else ``configs/`` (``--config``), else ``$AGENTTRACE_PROMPTS`` or ``prompts/``.
+
+    Registry and traces modes both ask here, so they agree on where the versions and their order live.
+    """
+    from .versions import ENV_PROMPTS
+
+    if args.registry:
+        return Path(args.registry)
+    return Path("configs" if args.config else os.environ.get(ENV_PROMPTS, "prompts"))
+
+
 def _registry_labels(registry: PromptRegistry, name: str) -> list[str]:
     """``registry.labels(name)``, with an unreadable order file as an input error."""
     try:
@@ -257,8 +286,26 @@ def _predicate(args: argparse.Namespace) -> Predicate:
     if args.spec:
         return SpecPredicate(args.spec)
     if args.snapshot:
-        return SnapshotPredicate(args.snapshot)
+        return SnapshotPredicate(args.snapshot, _snapshot_settings(args))
     return ExitCodePredicate()
+
+
+def _snapshot_settings(args: argparse.Namespace) -> SnapshotSettings:
+    """How ``--snapshot`` compares: the project's snapshot ini options (as its tests compare), flags replacing them."""
+    from .bisect_ini import ini_reader
+    from .snapshot import COMPARISON_INI, SnapshotSettings, comparison_ini_values
+
+    values = comparison_ini_values(ini_reader(_pytest_args(args), Path.cwd(), COMPARISON_INI))
+    flags = {
+        "include": args.include,
+        "exclude": args.exclude,
+        "parallel": args.parallel,
+        "overlap_parallel": args.overlap_parallel or None,
+        "duration_buckets": args.duration_buckets.split() if args.duration_buckets is not None else None,
+        "float_tolerance": args.float_tolerance,
+    }
+    values.update({key: value for key, value in flags.items() if value is not None})
+    return SnapshotSettings().updated(values, where="the snapshot options (pytest ini agenttrace_snapshot_*, flags)")
 
 
 def _cache_key(parts: Sequence[Any]) -> str:
@@ -287,7 +334,17 @@ def run_bisect(args: argparse.Namespace, progress: TextIO | None = None) -> Bise
     pytest_args = _selection(args)  # after the target: a wrong name or label is the first thing to hear about
     labels = target.labels
     key = _cache_key(
-        [target.kind, target.name, labels, pytest_args, args.spec, args.snapshot, args.seed, str(Path.cwd())]
+        [
+            target.kind,
+            target.name,
+            labels,
+            pytest_args,
+            args.spec,
+            args.snapshot,
+            args.seed,
+            str(Path.cwd()),
+            *([repr(predicate.settings)] if isinstance(predicate, SnapshotPredicate) else []),
+        ]
     )
     if not args.no_cache:
         base = _cache_base(args)
@@ -410,7 +467,7 @@ def _traces_bisect(args: argparse.Namespace, strategy: str) -> BisectReport:
     folder = Path(args.traces)
     if not folder.is_dir():
         raise InputError(f"--traces {folder}: no such directory; point it at a folder of trace files.")
-    predicate = SpecPredicate(args.spec) if args.spec else SnapshotPredicate(args.snapshot)
+    predicate = SpecPredicate(args.spec) if args.spec else SnapshotPredicate(args.snapshot, _snapshot_settings(args))
     by_label: dict[str, list[tuple[Path, Trace]]] = {}
     for path in sorted(folder.rglob("*.json")):
         trace = load_clean_trace(path)  # a trace file need not be clean: the report quotes what it judged
@@ -477,7 +534,7 @@ def _registry_order(args: argparse.Namespace) -> list[str]:
 
     if not args.name:
         return []
-    root = Path(args.registry or ("configs" if args.config else "prompts"))
+    root = _registry_root(args)
     if not (root / args.name).is_dir():
         return []
     registry = ConfigRegistry(root) if args.config else PromptRegistry(root)

@@ -37,11 +37,14 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .bisect_search import BAD, GOOD, SKIP, Outcome
 from .exceptions import InputError, TraceFileError
 from .model import Trace
+
+if TYPE_CHECKING:
+    from .snapshot import SnapshotSettings
 
 __all__ = [
     "ENV_RUN",
@@ -382,19 +385,24 @@ class SpecPredicate:
 class SnapshotPredicate:
     """The traces compared with a golden trace or snapshot file: a different tree is bad."""
 
-    def __init__(self, golden_path: str) -> None:
+    def __init__(self, golden_path: str, settings: SnapshotSettings | None = None) -> None:
         from .diff import load_any
+        from .snapshot import SnapshotSettings
 
+        settings = settings or SnapshotSettings()
         self.path = golden_path
-        self.golden = load_any(golden_path)
+        self.golden = load_any(golden_path, settings.options)  # the options apply to a golden trace file
+        # The options the tests compare with (ini, flags), at the level the golden was written at.
+        level = str(self.golden.get("level", "io"))
+        self.settings = settings.updated({"level": level}, where=f"--snapshot {golden_path}")
 
     def judge_trace(self, trace: Trace) -> tuple[Outcome, str]:
         """The outcome for one trace."""
         from .diff import diff_normalized
-        from .normalize import NormalizeOptions, normalize
+        from .normalize import normalize
 
-        options = NormalizeOptions.build(level=str(self.golden.get("level", "io")))
-        result = diff_normalized(self.golden, normalize(trace, options))
+        actual = normalize(trace, self.settings.options)
+        result = diff_normalized(self.golden, actual, float_tolerance=self.settings.float_tolerance)
         if result.same:
             return GOOD, "same as the snapshot"
         return BAD, f"differs from the snapshot ({len(result.changes)} changes)"

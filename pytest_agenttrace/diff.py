@@ -25,8 +25,9 @@ The alignment is always computed in one canonical orientation (the
 lexicographically smaller key list on the left) so that ``diff(A, B)`` is
 exactly the mirror image of ``diff(B, A)``.  Equal subtrees are skipped with
 one C-level ``==``; spans whose own fields differ are compared with DeepDiff
-(an absolute ``float_tolerance`` becomes its ``math_epsilon``), which yields
-one *changed* record per field path.
+(an absolute ``float_tolerance`` becomes its ``math_epsilon``; an int and a
+float within it, which DeepDiff calls a type change, are the same too), which
+yields one *changed* record per field path.
 
 A :class:`TraceDiff` also carries the version stamps that changed between
 the two traces and per-agent call counts that changed (``tool web_search:
@@ -500,13 +501,32 @@ def _field_changes(
         pairs = _whole_field_changes(left, right)
         return [(p, b, a) for p, a, b in pairs] if swapped else pairs
     found: list[tuple[str, Any, Any]] = []
-    for levels in result.values():
+    for report, levels in result.items():
         for level in levels:
             a = MISSING if isinstance(level.t1, NotPresent) else level.t1
             b = MISSING if isinstance(level.t2, NotPresent) else level.t2
+            if report == "type_changes" and _within(a, b, float_tolerance):
+                continue
             found.append((_field_path(level.path(output_format="list")), a, b))
     found.sort(key=lambda item: item[0])
     return [(p, b, a) for p, a, b in found] if swapped else found
+
+
+def _within(a: Any, b: Any, tolerance: float) -> bool:
+    """Whether an int and a float (DeepDiff: a type change, whatever its ``math_epsilon``) are within ``tolerance``.
+
+    The tolerance applies to every number, so ``1`` against ``0.995`` is a value compared like two floats;
+    a bool is not a number here (``True`` against ``1`` stays a change).
+    """
+    numbers = (int, float)
+    if not (tolerance and isinstance(a, numbers) and isinstance(b, numbers)):
+        return False
+    if isinstance(a, bool) or isinstance(b, bool):
+        return False
+    try:
+        return abs(a - b) <= tolerance
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _whole_field_changes(left: Mapping[str, Any], right: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:

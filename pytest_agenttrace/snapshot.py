@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import pytest
 from syrupy.assertion import DiffMode, SnapshotAssertion
@@ -54,7 +54,14 @@ if TYPE_CHECKING:
 
     from .recorder import Recorder
 
-__all__ = ["SnapshotSettings", "TraceSnapshot", "TraceSnapshotExtension", "agenttrace_snapshot"]
+__all__ = [
+    "COMPARISON_INI",
+    "SnapshotSettings",
+    "TraceSnapshot",
+    "TraceSnapshotExtension",
+    "agenttrace_snapshot",
+    "comparison_ini_values",
+]
 
 # A version-matrix id inside a parametrized test name: ``summarizer=v3`` or ``a=v1,b=v2``.
 _MATRIX_ID: Final = re.compile(r"(?:(?<=\[)|-)[\w.:]+=[^,\-\]]*(?:,[\w.:]+=[^,\-\]]*)*(?=-|\])")
@@ -414,26 +421,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="cut trace snapshot diffs after N lines (0: no limit; default: ini agenttrace_diff_max_lines, 200).",
     )
     parser.addini("agenttrace_snapshot_level", "trace snapshot level: structure, io or full", default="io")
-    parser.addini("agenttrace_snapshot_include", "span paths trace snapshots keep", type="linelist", default=[])
-    parser.addini("agenttrace_snapshot_exclude", "span paths trace snapshots drop", type="linelist", default=[])
-    parser.addini(
-        "agenttrace_snapshot_parallel",
-        "selectors of spans whose children are order-insensitive in snapshots",
-        type="linelist",
-        default=[],
-    )
-    parser.addini(
-        "agenttrace_snapshot_overlap_parallel",
-        "siblings that overlap in time are order-insensitive in snapshots",
-        type="bool",
-        default=False,
-    )
-    parser.addini(
-        "agenttrace_snapshot_duration_buckets",
-        "keep span durations as buckets with these bounds (e.g. '10ms 100ms 1s'); empty drops durations",
-        default="",
-    )
-    parser.addini("agenttrace_snapshot_float_tolerance", "absolute float tolerance of snapshots", default="0")
+    helps = {
+        "agenttrace_snapshot_include": "span paths trace snapshots keep",
+        "agenttrace_snapshot_exclude": "span paths trace snapshots drop",
+        "agenttrace_snapshot_parallel": "selectors of spans whose children are order-insensitive in snapshots",
+        "agenttrace_snapshot_overlap_parallel": "siblings that overlap in time are order-insensitive in snapshots",
+        "agenttrace_snapshot_duration_buckets": (
+            "keep span durations as buckets with these bounds (e.g. '10ms 100ms 1s'); empty drops durations"
+        ),
+        "agenttrace_snapshot_float_tolerance": "absolute float tolerance of snapshots",
+    }
+    for name, (kind, default) in COMPARISON_INI.items():
+        parser.addini(name, helps[name], type=kind, default=default)
     parser.addini("agenttrace_diff_max_lines", "cut trace snapshot diffs after this many lines (0: all)", default="200")
 
 
@@ -444,18 +443,37 @@ def pytest_configure(config: pytest.Config) -> None:
     _base_settings(config)  # bad ini values are usage errors before any test runs
 
 
+#: The ini keys (their pytest ini types and defaults) that decide how a trace is compared with a golden,
+#: apart from the level, which a golden records itself; ``agenttrace bisect --snapshot`` reads them too.
+COMPARISON_INI: Final[dict[str, tuple[Literal["string", "linelist", "bool"], Any]]] = {
+    "agenttrace_snapshot_include": ("linelist", []),
+    "agenttrace_snapshot_exclude": ("linelist", []),
+    "agenttrace_snapshot_parallel": ("linelist", []),
+    "agenttrace_snapshot_overlap_parallel": ("bool", False),
+    "agenttrace_snapshot_duration_buckets": ("string", ""),
+    "agenttrace_snapshot_float_tolerance": ("string", "0"),
+}
+
+
+def comparison_ini_values(getini: Callable[[str], Any]) -> dict[str, Any]:
+    """The :data:`COMPARISON_INI` options as :meth:`SnapshotSettings.updated` values (``getini``: typed as pytest's)."""
+    return {
+        "include": list(getini("agenttrace_snapshot_include")),
+        "exclude": list(getini("agenttrace_snapshot_exclude")),
+        "parallel": list(getini("agenttrace_snapshot_parallel")),
+        "overlap_parallel": bool(getini("agenttrace_snapshot_overlap_parallel")),
+        "duration_buckets": str(getini("agenttrace_snapshot_duration_buckets")).split(),
+        "float_tolerance": getini("agenttrace_snapshot_float_tolerance"),
+    }
+
+
 def _base_settings(config: pytest.Config) -> SnapshotSettings:
     cached = config.stash.get(_BASE_KEY, None)
     if cached is not None:
         return cached
     values: dict[str, Any] = {
         "level": config.getoption("agenttrace_snapshot_level") or config.getini("agenttrace_snapshot_level"),
-        "include": list(config.getini("agenttrace_snapshot_include")),
-        "exclude": list(config.getini("agenttrace_snapshot_exclude")),
-        "parallel": list(config.getini("agenttrace_snapshot_parallel")),
-        "overlap_parallel": bool(config.getini("agenttrace_snapshot_overlap_parallel")),
-        "duration_buckets": str(config.getini("agenttrace_snapshot_duration_buckets")).split(),
-        "float_tolerance": config.getini("agenttrace_snapshot_float_tolerance"),
+        **comparison_ini_values(config.getini),
         "max_diff_lines": config.getoption("agenttrace_diff_max_lines")
         if config.getoption("agenttrace_diff_max_lines") is not None
         else config.getini("agenttrace_diff_max_lines"),

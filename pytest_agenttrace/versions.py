@@ -13,7 +13,10 @@ for this run) and stamps ``prompt:<name>`` = ``<name>@<label>#<sha8>`` on
 every span recorded from then on.  :func:`config` stamps ``config:<name>`` =
 ``<name>#<sha8>`` by content hash; configs may also live in a registry
 (``configs/<name>/<label>.yaml|json``), in which case they are versioned and
-overridable exactly like prompts (stamp ``<name>@<label>#<sha8>``).
+overridable exactly like prompts (stamp ``<name>@<label>#<sha8>``).  An
+override of a config that no registry holds leaves the test's mapping in
+place (the test picks the variant from the override) and puts the label in
+the stamp: ``<name>@<label>#<sha8 of the mapping>``.
 
 Overrides, strongest first: the test's own (version matrices), the command
 line ``--agenttrace-version NAME=LABEL`` (repeatable), the environment
@@ -128,6 +131,10 @@ class PromptRegistry:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def holds(self, name: str) -> bool:
+        """Whether the registry has a folder for ``name`` (its versions may still be missing)."""
+        return (self.root / name).is_dir()
 
     def _files(self, name: str) -> dict[str, Path]:
         folder = self.root / name
@@ -300,8 +307,12 @@ def prompt(name: str, label: str | None = None, *, recorder: Recorder | None = N
 def config(name: str, mapping: Mapping[str, Any] | None = None, *, recorder: Recorder | None = None) -> Any:
     """Stamp config ``name`` and return the mapping in effect.
 
-    With ``mapping``: stamped ``name#sha8`` by content, unless an override
-    names a version from the config registry, which then replaces it.
+    With ``mapping``: stamped ``name#sha8`` by content.  An override of
+    ``name`` replaces the mapping with that version from the config registry
+    when the registry holds ``name``; when it does not, ``name`` is an inline
+    config whose variant the test chose from the override itself, so the
+    mapping stays and is stamped ``name@label#sha8`` (the pinned label, the
+    hash of the mapping that ran).
     Without: loaded from the config registry (override or latest).
     """
     from .recorder import active_recorder
@@ -309,11 +320,12 @@ def config(name: str, mapping: Mapping[str, Any] | None = None, *, recorder: Rec
     rec = recorder if recorder is not None else active_recorder()
     ctx = _context(rec)
     label = ctx.overrides.get(name)
-    if label is not None or mapping is None:
+    if mapping is None or (label is not None and ctx.configs.holds(name)):
         data, label, sha8 = ctx.configs.load(name, label)
         stamp = f"{name}@{label}#{sha8}"
     else:
-        data, stamp = mapping, f"{name}#{content_hash(dict(mapping))}"
+        data, sha8 = mapping, content_hash(dict(mapping))
+        stamp = f"{name}#{sha8}" if label is None else f"{name}@{label}#{sha8}"
     if rec is not None:
         rec.stamp(f"config:{name}", stamp)
     return data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -185,6 +186,36 @@ def test_traces_mode_reads_versions_from_file_names_and_skips_missing_ones(
     assert "v3: no recorded trace for this version" in out
 
 
+@pytest.mark.parametrize("where", ["env", "option"])
+def test_traces_mode_reads_the_order_from_the_registry_in_agenttrace_prompts_as_registry_mode_does(
+    tmp_path: Path,
+    spec_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    # The ORDER puts v3 last: v3 is the only bad version, so with the ORDER it is the first bad one
+    # right after v5; in natural order v3 sits between good versions and the search goes astray.
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "elsewhere" / "prompts" / "triage"
+    folder.mkdir(parents=True)
+    for n in range(1, 6):
+        (folder / f"v{n}.txt").write_text(f"rev {n}\n")
+    (folder / "ORDER").write_text("v1\nv2\nv4\nv5\nv3\n")
+    traces = tmp_path / "traces"
+    for n in range(1, 6):
+        save_trace(make_trace(BAD_CONTEXT if n == 3 else GOOD_CONTEXT, label=f"v{n}"), traces / f"run-{n}.json")
+    argv = ["bisect", "triage", "--traces", str(traces), "--spec", str(spec_file), "--format", "json"]
+    if where == "env":
+        monkeypatch.setenv("AGENTTRACE_PROMPTS", str(folder.parent))
+    else:
+        argv += ["--registry", str(folder.parent)]
+    code, out, _ = run_cli(capsys, *argv)
+    doc = json.loads(out)
+    assert doc["versions"] == ["v1", "v2", "v4", "v5", "v3"]
+    assert (code, doc["first_bad"], doc["last_good"]) == (0, "v3", "v5")
+
+
 # --------------------------------------------------------------------------- registry mode (runs pytest)
 
 AGENT_TEST = textwrap.dedent(
@@ -219,6 +250,102 @@ def test_registry_bisect_end_to_end_then_resumes_from_the_cache(
     assert "first bad version: triage@v4" in out
     assert f"{doc['total_runs']} from the cache" in out
     assert "(cached)" in err
+
+
+INLINE_CONFIG_TEST = textwrap.dedent(
+    """
+    import os
+    import pytest_agenttrace as at
+
+    VARIANTS = {"a": {"k": 5}, "b": {"k": 5}, "c": {"k": 50}, "d": {"k": 50}}
+
+    def test_cfg(agenttrace):
+        pins = dict(x.split("=") for x in os.environ.get("AGENTTRACE_VERSIONS", "").split(",") if x)
+        cfg = at.config("team", VARIANTS[pins.get("team", "a")])
+        assert cfg["k"] < 10
+    """
+)
+
+
+@pytest.mark.slow
+def test_versions_bisect_of_a_config_defined_in_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No configs/ registry: the test picks the mapping from the pinned label, as docs/bisect.md says.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AGENTTRACE_VERSIONS", raising=False)
+    (tmp_path / "test_cfg.py").write_text(INLINE_CONFIG_TEST)
+    argv = ["bisect", "team", "--versions", "a,b,c,d", "--no-cache", "--format", "json", "--", "test_cfg.py", *FAST]
+    code, out, _ = run_cli(capsys, *argv)
+    doc = json.loads(out)
+    assert (code, doc["status"], doc["first_bad"], doc["last_good"]) == (0, "found", "c", "b"), doc
+    assert "  config team b -> c" in doc["diff"]  # the stamps carry the pinned labels
+
+
+PLANNER_TEST = textwrap.dedent(
+    """
+    import pytest_agenttrace as at
+
+    def run_team(rec):
+        text = rec.prompt("planner")
+        with rec.agent("planner"):
+            with rec.llm("plan", model="m1") as call:
+                call.set_usage(input_tokens=10, output_tokens=5)
+                call.set_output({"text": "ok"})
+            for i in range(3 if "bad" in text else 1):
+                with rec.tool("search", input={"q": f"q{i}"}):
+                    pass
+
+    def test_team(agenttrace, agenttrace_snapshot):
+        run_team(agenttrace)
+        assert agenttrace.trace == agenttrace_snapshot
+
+    def test_plain(agenttrace):
+        run_team(agenttrace)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["pytest.ini", "pyproject.toml", "flag"])
+def test_snapshot_bisect_compares_with_the_options_the_golden_was_written_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AGENTTRACE_VERSIONS", raising=False)
+    folder = tmp_path / "prompts" / "planner"
+    folder.mkdir(parents=True)
+    for n in range(1, 5):
+        (folder / f"v{n}.txt").write_text("plan badly\n" if n >= 3 else f"plan well ({n})\n")
+    (tmp_path / "test_agents.py").write_text(PLANNER_TEST)
+    write = ["--snapshot-update"]
+    if where == "pytest.ini":
+        (tmp_path / "pytest.ini").write_text("[pytest]\nagenttrace_snapshot_exclude =\n    attributes.usage\n")
+    elif where == "pyproject.toml":
+        (tmp_path / "pyproject.toml").write_text(
+            '[tool.pytest.ini_options]\nagenttrace_snapshot_exclude = ["attributes.usage"]\n'
+        )
+    else:  # the golden came from elsewhere: the bisect is told how it was written
+        write += ["-o", "agenttrace_snapshot_exclude=attributes.usage"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "test_agents.py", "-k", "test_team", *FAST, *write],
+        env={**os.environ, "AGENTTRACE_VERSIONS": "planner=v1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    golden = tmp_path / "__snapshots__" / "test_agents" / "test_team.agenttrace"
+    assert "usage" not in golden.read_text(encoding="utf-8")
+    flags = ["--exclude", "attributes.usage"] if where == "flag" else []
+    argv = ["bisect", "planner", "--snapshot", str(golden), *flags, "--no-cache", "--format", "json"]
+    code, out, _ = run_cli(capsys, *argv, "--", "test_agents.py", "-k", "test_plain", *FAST)
+    doc = json.loads(out)
+    assert (code, doc["status"], doc["first_bad"], doc["last_good"]) == (0, "found", "v3", "v2"), doc
+    assert doc["runs"][0]["detail"] == "same as the snapshot"
 
 
 @pytest.mark.slow

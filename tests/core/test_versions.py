@@ -99,6 +99,45 @@ def test_config_registry_override(tmp_path: Path) -> None:
     assert rec.stamps["config:team"].startswith("team@v2#")
 
 
+def test_override_of_an_inline_config_keeps_the_mapping_and_stamps_the_label(tmp_path: Path) -> None:
+    (tmp_path / "team").mkdir()  # the registry holds another config, not "tools"
+    (tmp_path / "team" / "v1.yaml").write_text("retries: 1\n")
+    ctx = VersionContext(configs=ConfigRegistry(tmp_path), overrides={"tools": "b", "team": "v1"})
+    rec = Recorder("t", versions=ctx)
+    assert rec.config("tools", {"k": 5}) == {"k": 5}
+    assert rec.stamps["config:tools"] == f"tools@b#{content_hash({'k': 5})}"
+    assert rec.config("team", {"retries": 3}) == {"retries": 1}  # a registry config is still replaced
+    ctx.overrides.clear()
+    rec.config("tools", {"k": 5})
+    assert rec.stamps["config:tools"] == f"tools#{content_hash({'k': 5})}"
+
+
+INLINE_CONFIG_TEST = """
+import os
+import pytest_agenttrace as at
+
+VARIANTS = {"a": {"k": 5}, "b": {"k": 6}}
+
+def test_cfg(agenttrace):
+    pins = dict(x.split("=") for x in os.environ.get("AGENTTRACE_VERSIONS", "").split(",") if x)
+    cfg = at.config("team", VARIANTS[pins.get("team", "a")])
+    assert cfg == VARIANTS[pins.get("team", "a")]
+    print("STAMP", agenttrace.stamps["config:team"])
+"""
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_a_pinned_inline_config_runs_the_mapping_the_test_chose(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    pytester.makepyfile(test_cfg=INLINE_CONFIG_TEST)
+    monkeypatch.setenv("AGENTTRACE_VERSIONS", "team=b")
+    args = ["-s", "-p", "no:randomly"] + (["--agenttrace-version", "team=b"] if how == "option" else [])
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*STAMP team@b#{content_hash({'k': 6})}"])
+
+
 def test_config_registry_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "team").mkdir()
     (tmp_path / "team" / "v1.yaml").write_text("a: 1\nb: [unclosed\n")

@@ -177,6 +177,49 @@ def test_deep_chains_do_not_recurse() -> None:
 
 # -- properties ------------------------------------------------------------------
 
+def _one_value(value: Any) -> dict[str, Any]:
+    """A normalised trace of one span whose attribute ``v`` is ``value``."""
+    return {"level": "io", "versions": {}, "spans": [{"kind": "llm", "name": "x", "attributes": {"v": value}}]}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "tolerance", "same"),
+    [
+        (10, 10.5, 1, True),
+        (10.5, 10, 1, True),
+        (10, 11.0, 2, True),
+        (1, 0.995, 0.01, True),
+        (1, 0.98, 0.01, False),
+        ([1, 2.0], [1.2, 2], 0.5, True),
+        (True, 1.005, 0.01, False),  # a bool is not a number
+        (1.005, True, 0.01, False),
+        (10**400, 1.0, 1.0, False),  # an int no float can hold
+    ],
+)
+def test_float_tolerance_compares_an_int_and_a_float_by_value(old: Any, new: Any, tolerance: float, same: bool) -> None:
+    result = diff_normalized(_one_value(old), _one_value(new), float_tolerance=tolerance)
+    assert result.same is same
+    if not same:
+        assert [(c.field, c.old, c.new) for c in result.changes] == [("attributes.v", old, new)]
+
+
+_NUMBER = st.one_of(st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_NUMBER, _NUMBER, st.floats(0.0, 100.0).filter(bool))
+def test_property_numbers_within_the_tolerance_are_the_same_int_or_float_and_the_diff_is_symmetric(
+    a: float, b: float, tolerance: float
+) -> None:
+    forward = diff_normalized(_one_value(a), _one_value(b), float_tolerance=tolerance)
+    backward = diff_normalized(_one_value(b), _one_value(a), float_tolerance=tolerance)
+    assert backward == forward.mirror()
+    if abs(a - b) <= tolerance:
+        assert forward.same, (a, b, tolerance)
+    elif abs(a - b) > tolerance * (1 + 1e-9) + 1e-9:  # clear of the rounding at the boundary
+        assert not forward.same, (a, b, tolerance)
+
+
 LEVELS = st.sampled_from(["structure", "io", "full"])
 
 

@@ -162,6 +162,17 @@ def test_float_tolerance_from_ini(project: pytest.Pytester) -> None:
     project.runpytest().assert_outcomes(passed=1)
 
 
+def test_float_tolerance_compares_an_int_golden_with_a_float_run(project: pytest.Pytester) -> None:
+    write_agents(project, confidence=1)  # an int, as set_confidence(1) records it
+    ini(project, "agenttrace_snapshot_float_tolerance = 0.01\n")
+    project.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    assert '"confidence": 1,' in (project.path / GOLDEN).read_text(encoding="utf-8")
+    write_agents(project, confidence=0.995)
+    project.runpytest().assert_outcomes(passed=1)
+    write_agents(project, confidence=0.98)
+    project.runpytest().assert_outcomes(failed=1)
+
+
 def test_unused_snapshots_are_reported_and_deleted_on_update(project: pytest.Pytester) -> None:
     write_agents(project)
     project.runpytest("--snapshot-update").assert_outcomes(passed=1)
