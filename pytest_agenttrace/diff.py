@@ -488,6 +488,9 @@ def _field_changes(
         return _whole_field_changes(left, right)
     if swapped:
         left, right = right, left
+    # DeepDiff hashes list items, and hash(True) == hash(1): inside a list it would call them the same.
+    # A bool is a marker text while DeepDiff looks, and itself again in what is reported.
+    left, right = _mark_bools(left), _mark_bools(right)
     # Imported here: deepdiff costs ~0.3 s to import, and every pytest start loads this module.
     from deepdiff import DeepDiff
     from deepdiff.helper import NotPresent
@@ -503,13 +506,40 @@ def _field_changes(
     found: list[tuple[str, Any, Any]] = []
     for report, levels in result.items():
         for level in levels:
-            a = MISSING if isinstance(level.t1, NotPresent) else level.t1
-            b = MISSING if isinstance(level.t2, NotPresent) else level.t2
+            a = MISSING if isinstance(level.t1, NotPresent) else _unmark_bools(level.t1)
+            b = MISSING if isinstance(level.t2, NotPresent) else _unmark_bools(level.t2)
             if report == "type_changes" and _within(a, b, float_tolerance):
                 continue
             found.append((_field_path(level.path(output_format="list")), a, b))
     found.sort(key=lambda item: item[0])
     return [(p, b, a) for p, a, b in found] if swapped else found
+
+
+#: What a bool is while DeepDiff compares (see _field_changes); no trace text holds these.
+_BOOL_MARKS: Final = {True: "\x00agenttrace:true\x00", False: "\x00agenttrace:false\x00"}
+_MARKED_BOOLS: Final = {mark: value for value, mark in _BOOL_MARKS.items()}
+
+
+def _mark_bools(value: Any) -> Any:
+    """``value`` with every bool replaced by its marker text (new containers; others kept)."""
+    if value is True or value is False:
+        return _BOOL_MARKS[value]
+    if isinstance(value, dict):
+        return {key: _mark_bools(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mark_bools(item) for item in value]
+    return value
+
+
+def _unmark_bools(value: Any) -> Any:
+    """:func:`_mark_bools` undone."""
+    if type(value) is str:
+        return _MARKED_BOOLS.get(value, value)
+    if isinstance(value, dict):
+        return {key: _unmark_bools(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unmark_bools(item) for item in value]
+    return value
 
 
 def _within(a: Any, b: Any, tolerance: float) -> bool:
@@ -519,7 +549,7 @@ def _within(a: Any, b: Any, tolerance: float) -> bool:
     a bool is not a number here (``True`` against ``1`` stays a change).
     """
     numbers = (int, float)
-    if not (tolerance and isinstance(a, numbers) and isinstance(b, numbers)):
+    if not (isinstance(a, numbers) and isinstance(b, numbers)):  # tolerance 0: equal values (1 and 1.0)
         return False
     if isinstance(a, bool) or isinstance(b, bool):
         return False
@@ -544,13 +574,24 @@ def _whole_field_changes(left: Mapping[str, Any], right: Mapping[str, Any]) -> l
 
 
 def _equal(a: Any, b: Any) -> bool:
-    """``a == b`` at C speed; ``False`` ("look closer") for trees deeper than the recursion limit.
+    """Whether ``a`` and ``b`` are the same JSON data, at C speed; ``False`` means "look closer".
 
-    Answering ``False`` for a deep but equal pair is safe: the caller then
+    ``==`` first, then, for an equal pair, their canonical JSON texts: Python
+    calls ``True == 1`` and ``{"v": 1} == {"v": 1.0}``, where a snapshot holds
+    ``true`` against ``1`` (a change) or ``1`` against ``1.0`` (compared by
+    value under the float tolerance when looked at closer).  ``False`` for
+    trees deeper than the recursion limit is safe too: the caller then
     descends level by level and compares each span's own fields.
     """
     try:
-        return bool(a == b)
+        if not a == b:
+            return False
+        if a is b:
+            return True
+        try:
+            return _canonical(a) == _canonical(b)
+        except (TypeError, ValueError):  # keys sort_keys cannot order: == stands
+            return True
     except RecursionError:
         return False
 

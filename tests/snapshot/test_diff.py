@@ -192,6 +192,9 @@ def _one_value(value: Any) -> dict[str, Any]:
         (1, 0.98, 0.01, False),
         ([1, 2.0], [1.2, 2], 0.5, True),
         (True, 1.005, 0.01, False),  # a bool is not a number
+        (True, 1, 0.0, False),  # nor equal to one: Python's True == 1 must not hide the change
+        (0, False, 0.5, False),
+        (1, 1.0, 0.0, True),  # an int and a float of one value
         (1.005, True, 0.01, False),
         (10**400, 1.0, 1.0, False),  # an int no float can hold
     ],
@@ -201,6 +204,15 @@ def test_float_tolerance_compares_an_int_and_a_float_by_value(old: Any, new: Any
     assert result.same is same
     if not same:
         assert [(c.field, c.old, c.new) for c in result.changes] == [("attributes.v", old, new)]
+
+
+def test_a_bool_against_a_number_inside_a_list_is_a_change() -> None:
+    # DeepDiff hashes list items, and hash(True) == hash(1): it called [True, 2] and [1, 2] the same.
+    result = diff_normalized(_one_value([True, 2]), _one_value([1, 2]))
+    assert [(c.field, c.old, c.new) for c in result.changes] == [("attributes.v[0]", True, 1)]
+    reverse = diff_normalized(_one_value([1, 2]), _one_value([True, 2]))
+    assert [(c.field, c.old, c.new) for c in reverse.changes] == [("attributes.v[0]", 1, True)]
+    assert diff_normalized(_one_value([{"ok": False}]), _one_value([{"ok": 0}])).changes[0].old is False
 
 
 _NUMBER = st.one_of(st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False))
