@@ -584,7 +584,7 @@ def _equal(a: Any, b: Any) -> bool:
     descends level by level and compares each span's own fields.
     """
     try:
-        if not a == b:  # noqa: SIM201 - == as the caller means it (a NaN is not equal to itself)
+        if a != b:
             return False
         if a is b:
             return True
