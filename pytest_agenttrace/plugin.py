@@ -76,6 +76,8 @@ _MESSAGES_KEY: Final = pytest.StashKey[list[str]]()
 _HOOK_RAN_KEY: Final = pytest.StashKey[bool]()
 #: The trace file --agenttrace-save wrote for a test (sent to the xdist controller on the teardown report).
 _SAVED_KEY: Final = pytest.StashKey[str]()
+#: Set when the trace checks failed a test whose body passed (the failure is raised from a hook).
+_CHECKS_FAILED_KEY: Final = pytest.StashKey[bool]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -314,6 +316,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         else:
             if messages:
                 __tracebackhide__ = True
+                item.stash[_CHECKS_FAILED_KEY] = True
                 raise AssertionError("\n\n".join(messages))
         if problem is not None:  # failed outside the handler: pytest would print both exceptions
             pytest.fail(problem, pytrace=False)
@@ -332,6 +335,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         except Exception as exc:  # noqa: BLE001 - a rendering problem must not hide the test failure
             tree = f"(could not render the trace: {exc!r})"
         report.sections.append(("agenttrace trace", tree))
+        if item.stash.get(_CHECKS_FAILED_KEY, False):
+            _point_crash_at_the_test(item, report)
     if report.failed and sanitize._REDACTED_SEEN:
         try:
             _scrub_report(report)
@@ -345,6 +350,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         except Exception:  # noqa: BLE001 - never lose the failure itself
             report.longrepr = sanitize.encodable(report.longreprtext)
     return report
+
+
+def _point_crash_at_the_test(item: pytest.Item, report: pytest.TestReport) -> None:
+    """A failure of the trace checks (a marker's spec, ini specs, a snapshot) located at the test itself.
+
+    It is raised after the body, from a hook: every frame of its traceback is
+    pytest's or ours (hidden), so ``--tb=line`` and editors' jump-to-error
+    pointed at pytest's capture plugin.  The crash location becomes the test
+    function's definition, which is where the marker is.
+    """
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is None:
+        return
+    try:
+        path, lineno, _ = item.reportinfo()
+    except Exception:  # noqa: BLE001 - a custom item: its location stays as pytest made it
+        return
+    if lineno is not None:
+        crash.path, crash.lineno = str(item.path if path is None else path), lineno + 1
 
 
 def _encodable_report(report: pytest.TestReport) -> bool:

@@ -421,3 +421,24 @@ def test_a_rerun_of_the_same_item_records_and_checks_anew(pytester: pytest.Pytes
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*no-drop*"])
+
+
+def test_a_marker_spec_failure_is_located_at_the_test_not_in_pytest(pytester: pytest.Pytester) -> None:
+    # Raised from a hook after the body passed: --tb=line showed pytest's capture.py as the place.
+    pytester.makefile(".yaml", policy="rules:\n  - id: no-drop\n    forbid: 'tool[name=delete_db]'\n")
+    pytester.makepyfile(
+        test_located="""
+        import pytest
+        import pytest_agenttrace as at
+
+
+        @pytest.mark.agenttrace(spec="policy.yaml")
+        def test_agent(agenttrace):
+            with at.tool("delete_db"):
+                pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--tb=line")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*test_located.py:5: AssertionError: trace 'test_located.py::test_agent' violates*"])
+    assert "capture.py" not in result.stdout.str()
