@@ -197,7 +197,10 @@ def test_lint_lists_every_problem(
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ("expect: {select: tool, count: {max: 0.0}}", "bad.yaml:3:41: rule 'a': expect.count.max must be a whole number"),
+        (
+            "expect: {select: tool, count: {max: 0.0}}",
+            "bad.yaml:3:41: rule 'a': expect.count.max must be a whole number",
+        ),
         ("expect: {select: tool, count: {exactly: 1.0}}", "bad.yaml:3:45: rule 'a': expect.count.exactly must be"),
         ("detect: retry_storm\n    with: {max_repeats: 3.0}", "bad.yaml:4:25: rule 'a': with.max_repeats must be"),
     ],
