@@ -97,6 +97,19 @@ def test_scope_unattributed_tool_is_outside_every_agent_list() -> None:
     assert "called by no agent" in violation.message
 
 
+@pytest.mark.parametrize("patterns", ["['*']", "['*', researcher]", "['?*']"])
+def test_scope_tool_span_with_no_agent_fails_even_a_star_list(patterns: str) -> None:
+    trace = make_trace(node("tool", "web_search"), node("agent", "researcher", node("tool", "web_search")))
+    [violation] = run(trace, f"scope: {{tool: web_search, only_agents: {patterns}}}")
+    assert violation.spans == ("1",) and "called by no agent" in violation.message
+
+
+def test_scope_agent_star_does_not_take_in_a_tool_span_with_no_agent() -> None:
+    trace = make_trace(node("tool", "drop_table"), node("agent", "coder", node("tool", "drop_table")))
+    assert span_ids(run(trace, "scope: {agent: '*', allow_tools: [read_file]}")) == [("3",)]
+    assert run(trace, "scope: {agent: '*', allow_tools: [drop_table]}") == []
+
+
 def test_scope_agent_allow_tools(pipeline: Trace) -> None:
     assert run(pipeline, "scope: {agent: coder, allow_tools: [read_file, edit_file, run_tests]}") == []
     violations = run(pipeline, "scope: {agent: coder, allow_tools: ['read_*']}")
