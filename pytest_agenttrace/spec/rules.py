@@ -346,7 +346,8 @@ def _seq_in_order(names: list[str], steps: list[str]) -> tuple[str | None, int |
 
 
 def _seq_same_set(names: list[str], steps: list[str]) -> tuple[str | None, int | None]:
-    missing = [s for s in dict.fromkeys(steps) if s not in set(names)]
+    present = set(names)
+    missing = [s for s in dict.fromkeys(steps) if s not in present]
     wanted = set(steps)
     extra = [n for n in dict.fromkeys(names) if n not in wanted]
     if not missing and not extra:
