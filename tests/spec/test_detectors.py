@@ -739,9 +739,29 @@ def test_context_pollution_low_confidence_and_threshold() -> None:
     assert run_detector("context_pollution", clean) == []
 
 
-def test_context_pollution_ends_when_a_good_write_replaces_the_bad_value() -> None:
+def test_context_pollution_reports_every_later_read_even_after_a_good_write_by_default() -> None:
+    # The design: a bad write "followed by memory_reads of the same key by other agents that start
+    # after the write ended" -- all of them, a good write in between notwithstanding.
+    trace, ids = planted.shared_memory(valid=False, overwrite=True)
+    finding = only(run_detector("context_pollution", trace))
+    assert finding.chain == (ids["write"], ids["read"], ids["analyst_read"])
+
+
+def test_context_pollution_ends_when_a_good_write_replaces_the_bad_value_with_stop_at_rewrite() -> None:
     trace, _ = planted.shared_memory(valid=False, overwrite=True)
-    assert run_detector("context_pollution", trace) == []
+    assert run_detector("context_pollution", trace, {"stop_at_rewrite": True}) == []
+    clean, _ = planted.shared_memory(valid=False)
+    assert len(only(run_detector("context_pollution", clean, {"stop_at_rewrite": True})).details["readers"]) == 2
+
+
+def test_context_pollution_good_write_between_then_read() -> None:
+    b = TraceBuilder()
+    bad = b.memory_write("a", "bad", valid=False, agent="w", start_ns=0, end_ns=5)
+    b.memory_write("a", "good", agent="w", start_ns=6, end_ns=7)
+    read = b.memory_read("a", agent="b", start_ns=8, end_ns=9)
+    trace = b.build()
+    assert only(run_detector("context_pollution", trace)).chain == (bad["span_id"], read["span_id"])
+    assert run_detector("context_pollution", trace, {"stop_at_rewrite": True}) == []
 
 
 def test_context_pollution_ignores_reads_that_started_before_the_write_ended() -> None:
@@ -751,14 +771,16 @@ def test_context_pollution_ignores_reads_that_started_before_the_write_ended() -
     assert run_detector("context_pollution", b.build()) == []
 
 
-def test_context_pollution_uses_versions_when_reads_carry_them() -> None:
+def test_context_pollution_uses_versions_when_reads_carry_them_with_stop_at_rewrite() -> None:
     b = TraceBuilder()
     bad = b.memory_write("facts", "bad", valid=False, version=1, agent="researcher")
     b.memory_write("facts", "good", version=2, agent="checker")
     stale = b.memory_read("facts", version=1, agent="writer")  # read the old version from a cache
-    b.memory_read("facts", version=2, agent="analyst")
-    finding = only(run_detector("context_pollution", b.build()))
+    fresh = b.memory_read("facts", version=2, agent="analyst")
+    trace = b.build()
+    finding = only(run_detector("context_pollution", trace, {"stop_at_rewrite": True}))
     assert finding.chain == (bad["span_id"], stale["span_id"])
+    assert only(run_detector("context_pollution", trace)).chain == (bad["span_id"], stale["span_id"], fresh["span_id"])
 
 
 # -- lost_update -------------------------------------------------------------------------
@@ -970,6 +992,38 @@ def test_property_memory_findings_hold_their_definitions(trace: Trace) -> None:
         write, *reads = (trace.span(i) for i in finding.chain)
         assert reads and all(r.start_ns >= write.end_ns and r.agent != write.agent for r in reads)
         assert all(key(r) == key(write) for r in reads)
+
+
+@settings(max_examples=200, deadline=None)
+@given(traces(junk=False, kinds=("memory_read", "memory_write")), st.booleans())
+def test_property_context_pollution_lists_every_later_read_of_another_agent_per_bad_write(
+    trace: Trace, include_same_agent: bool
+) -> None:
+    def key(span: Span) -> Any:
+        value = span.attributes.get("key", span.name)
+        return value if isinstance(value, str) else str(value)
+
+    def bad(write: Span) -> bool:
+        confidence = write.attributes.get("confidence")
+        low = isinstance(confidence, int | float) and not isinstance(confidence, bool) and confidence < 0.5
+        return write.attributes.get("valid") is False or write.status == "error" or low
+
+    expected = []
+    for write in trace.spans:
+        if write.kind != "memory_write" or not bad(write):
+            continue
+        reads = [
+            r.span_id
+            for r in trace.spans
+            if r.kind == "memory_read"
+            and key(r) == key(write)
+            and r.start_ns >= write.end_ns
+            and (include_same_agent or r.agent != write.agent)
+        ]
+        if reads:
+            expected.append((write.span_id, *reads))
+    findings = run_detector("context_pollution", trace, {"include_same_agent": include_same_agent})
+    assert [f.chain for f in findings] == expected
 
 
 @settings(max_examples=100, deadline=None)
