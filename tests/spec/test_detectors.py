@@ -693,6 +693,32 @@ def test_cascading_error_sees_a_parent_consuming_its_childs_output() -> None:
     assert finding.chain == (child["span_id"], parent["span_id"])
 
 
+def test_cascading_error_sees_a_parent_consuming_its_childs_output_when_both_end_together() -> None:
+    # A parent ends when its children have ended: at equal end times it comes after them.
+    b = TraceBuilder()
+    with b.span("agent", "p", start_ns=0, end_ns=10) as parent:
+        child = b.tool("fetch", status="error", start_ns=5, end_ns=10)
+        parent["links"] = [child["span_id"]]
+    finding = only(run_detector("cascading_error", b.build()))
+    assert finding.chain == (child["span_id"], parent["span_id"])
+
+
+def test_cascading_error_equal_end_times_follow_the_tree_walk_order() -> None:
+    b = TraceBuilder()
+    with b.span("agent", "top", start_ns=0, end_ns=10) as top:
+        with b.span("agent", "middle", start_ns=1, end_ns=10):
+            origin = b.tool("fetch", status="error", start_ns=2, end_ns=10)
+        later = b.tool("use", links=[origin["span_id"]], start_ns=3, end_ns=10)  # a later branch
+        top["links"] = [origin["span_id"]]  # a grandparent
+    finding = only(run_detector("cascading_error", b.build()))
+    assert finding.chain == (origin["span_id"], later["span_id"], top["span_id"])
+    # A child does not consume its parent's output when both end together: the parent has not ended first.
+    b = TraceBuilder()
+    with b.span("agent", "p", start_ns=0, end_ns=10, status="error") as parent:
+        b.tool("fetch", links=[parent["span_id"]], start_ns=5, end_ns=10)
+    assert run_detector("cascading_error", b.build()) == []
+
+
 def test_cascading_error_through_a_failed_link_names_the_first_successful_span() -> None:
     b = TraceBuilder()
     with b.agent("a"):
