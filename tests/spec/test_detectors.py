@@ -1085,11 +1085,14 @@ def test_property_context_collapse_loses_only_keys_the_origin_carried(trace: Tra
                 assert trace.index.order[receiver.span_id] > trace.index.order[sender.span_id]
 
 
-def _collapse_reference(trace: Trace, keys: list[str] | None) -> set[tuple[str, str]]:
-    """(victim, key) pairs straight from the design text, by fixpoint over every origin (quadratic)."""
+def _collapse_reference(trace: Trace, keys: list[str] | None) -> dict[tuple[str, str], str]:
+    """(victim, key) pairs straight from the design text, by fixpoint over every origin (quadratic).
+
+    Each pair maps to the origin credited with it: the earliest in the trace.
+    """
     spans = list(trace.spans)
     handoffs = [(i, s) for i, s in enumerate(spans) if s.kind in ("handoff", "delegation")]
-    out: set[tuple[str, str]] = set()
+    out: dict[tuple[str, str], str] = {}
     for where, origin in handoffs:
         tracked = keys if keys is not None else origin.attributes.get("critical_keys", [])
         carried = [k for k in tracked if k in (origin.context or {})]
@@ -1106,10 +1109,14 @@ def _collapse_reference(trace: Trace, keys: list[str] | None) -> set[tuple[str, 
                     chain[span.span_id] = (i, span)
                     frontier.append((i, span))
         for _, span in chain.values():
-            out.update((span.span_id, k) for k in carried if k not in (span.context or {}))
+            for k in carried:
+                if k not in (span.context or {}):
+                    out.setdefault((span.span_id, k), origin.span_id)
         for i, span in enumerate(spans):
             if span.kind == "llm" and i > where and span.agent == origin.to_agent and span.attributes.get("truncated"):
-                out.update((span.span_id, k) for k in carried if k in span.attributes.get("dropped_keys", []))
+                for k in carried:
+                    if k in span.attributes.get("dropped_keys", []):
+                        out.setdefault((span.span_id, k), origin.span_id)
     return out
 
 
@@ -1117,9 +1124,74 @@ def _collapse_reference(trace: Trace, keys: list[str] | None) -> set[tuple[str, 
 @given(traces(junk=False, kinds=("handoff", "delegation", "handoff", "llm")), st.booleans())
 def test_property_context_collapse_equals_a_brute_force_reading_of_the_design(trace: Trace, explicit: bool) -> None:
     keys = ["plan", "facts"] if explicit else None
-    found = [(f.spans[0], f.details["key"]) for f in run_detector("context_collapse", trace, {"keys": keys})]
+    findings = run_detector("context_collapse", trace, {"keys": keys})
+    found = [(f.spans[0], f.details["key"]) for f in findings]
     assert len(found) == len(set(found))  # one finding per (span, key)
-    assert set(found) == _collapse_reference(trace, keys)
+    reference = _collapse_reference(trace, keys)
+    assert set(found) == set(reference)
+    assert {(f.spans[0], f.details["key"]): f.details["origin"] for f in findings} == reference
+
+
+def _shared_downstream_chain(n: int, *, tail_keeps_the_key: bool) -> Trace:
+    """n origins O_j -> R_j carrying the tracked key, each R_j -> C, then n handoffs C -> C.
+
+    Every origin reaches C and its whole tail: walked once per origin, this was quadratic.
+    """
+    spans: list[Span] = []
+
+    def handoff(sender: str, receiver: str, keep: bool = True, **attributes: Any) -> None:
+        at = len(spans)
+        spans.append(
+            Span(
+                span_id=str(at + 1),
+                parent_id=None,
+                kind="handoff",
+                name="h",
+                agent=sender,
+                start_ns=at,
+                end_ns=at + 1,
+                attributes={"from_agent": sender, "to_agent": receiver, **attributes},
+                context={"k": 1} if keep else {},
+            )
+        )
+
+    for j in range(n):
+        handoff(f"O{j}", f"R{j}", critical_keys=["k"])
+    for j in range(n):
+        handoff(f"R{j}", "C")
+    for _ in range(n):
+        handoff("C", "C", keep=tail_keeps_the_key)
+    return Trace(trace_id="cc", name="cc", started_at="2026-11-21T23:00:00Z", spans=tuple(spans))
+
+
+def test_context_collapse_origins_sharing_a_downstream_chain_12k_spans() -> None:
+    assert run_detector("context_collapse", _shared_downstream_chain(4000, tail_keeps_the_key=True)) == []
+    findings = run_detector("context_collapse", _shared_downstream_chain(4000, tail_keeps_the_key=False))
+    # Every tail handoff loses the key once, credited to the first origin, reached through R0 -> C.
+    assert [f.spans for f in findings] == [(str(i), "1") for i in range(8001, 12001)]
+    assert findings[0].chain == ("1", "4001", "8001")
+    assert findings[-1].chain == ("1", "4001", "12000")
+
+
+@pytest.mark.parametrize("keys", [None, ["k"], ["k", "j"]])
+def test_context_collapse_walks_visit_each_handoff_a_bounded_number_of_times_per_key(
+    monkeypatch: pytest.MonkeyPatch, keys: list[str] | None
+) -> None:
+    # Linear, not quadratic: counted in handoffs visited by all the chain walks together, not in time.
+    from pytest_agenttrace.spec.detectors import delegation
+
+    visited = [0]
+    walk = delegation._chain
+
+    def counting(*args: Any) -> Any:
+        result = walk(*args)
+        visited[0] += len(result[0])
+        return result
+
+    monkeypatch.setattr(delegation, "_chain", counting)
+    trace = _shared_downstream_chain(300, tail_keeps_the_key=True)
+    run_detector("context_collapse", trace, {"keys": keys})
+    assert visited[0] <= 2 * len(trace.spans) * len(keys or ["k"])
 
 
 def _has_simultaneous_cycle(trace: Trace) -> bool:
