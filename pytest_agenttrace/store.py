@@ -9,7 +9,8 @@ parallel pytest-xdist worker) never sees a torn file; a FIFO, a device or
 a command's input (:func:`refuse_overwriting`), :class:`OutputError` says so.
 
 Loading checks the structure cheaply (format version, required keys, field
-types of every span) and builds the model; full JSON Schema validation is
+types of every span) and builds the model, with the spans in start order (a
+file listing them otherwise is sorted, stably, by ``start_ns``); full JSON Schema validation is
 :func:`validate_trace_dict` (used by the tests and ``agenttrace check
 --validate``), kept off the hot path because it costs ~100x more.
 
@@ -30,6 +31,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final
 
@@ -621,6 +623,8 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
     stamp_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
     last_stamps: dict[str, str] = _EMPTY_STAMPS
     forward: list[int] = []  # positions of spans whose parent is not listed before them
+    previous_start = -(1 << 63)
+    in_order = True  # spans listed in start order, as the format requires; else sorted after the loop
     kinds = _KIND_SET
     n_fields = len(SPAN_FIELDS)
     values_of = _SPAN_VALUES
@@ -662,6 +666,9 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
             raise TraceFileError(
                 f"span #{len(out)} (id {_shown(span_id)}): {problem}; the file is corrupt.", path=where
             )
+        if start_ns < previous_start:
+            in_order = False
+        previous_start = start_ns
         if parent_id is not None and parent_id not in seen:
             forward.append(len(out))  # its parent is listed later, or nowhere: checked after the loop
         seen.add(span_id)
@@ -696,6 +703,10 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
             first.add(span.span_id)
     if forward:
         _check_parents(out, forward, where)
+    if not in_order:
+        # Spans are listed in start order (:first/:last, sequence and the detectors rely on it); a file
+        # written otherwise by another tool is put in that order, stably (equal starts keep file order).
+        out.sort(key=_start_ns)
     return tuple(out)
 
 
@@ -730,6 +741,7 @@ def _check_parents(spans: Sequence[Span], forward: Iterable[int], where: str) ->
 
 
 _KIND_SET: Final = frozenset(KINDS)
+_start_ns: Final = attrgetter("start_ns")
 #: Shared by every loaded span whose scope_path, links or events is empty (spans are read-only).
 _EMPTY: Final[list[Any]] = []
 #: The ``versions`` of a loaded span that has none: one shared dict, as the recorder shares its stamps.

@@ -207,25 +207,22 @@ def is_number(value: Any) -> bool:
 
 
 def equal(a: Any, b: Any) -> bool:
-    """Typed equality: numbers numerically, booleans only with booleans."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a is b
-    if is_number(a) and is_number(b):
-        return bool(a == b)
-    if is_number(a) or is_number(b):
-        return False
-    try:
-        return bool(a == b)
-    except RecursionError:  # two deeply nested values from a trace
-        return _deep_equal(a, b)
+    """Typed equality: numbers numerically, booleans only with booleans, the same rule inside lists and mappings.
 
-
-def _deep_equal(a: Any, b: Any) -> bool:
-    """``a == b`` for nested lists and mappings, without recursion."""
+    ``[1, 0]`` does not equal ``[true, false]``, as ``1`` does not equal
+    ``true``.  Nested values are walked without recursion (a deeply nested
+    value from a trace cannot exhaust the stack).
+    """
     pending = [(a, b)]
     while pending:
         x, y = pending.pop()
-        if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        if isinstance(x, bool) or isinstance(y, bool):
+            if not (isinstance(x, bool) and isinstance(y, bool) and x is y):
+                return False
+        elif is_number(x) or is_number(y):
+            if not (is_number(x) and is_number(y) and x == y):
+                return False
+        elif isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
             if type(x) is not type(y) or len(x) != len(y):
                 return False
             pending.extend(zip(x, y))

@@ -11,7 +11,8 @@ them on a trace.  Every node works on lists of spans in start order:
   its last compound, when it has no ``:first``/``:last``, runs first and
   alone: if nothing matches it, nothing left of it runs;
 * :class:`Has` marks the ancestors (or parents) of its matches in one upward
-  pass; :class:`Not` takes the complement of its selection, testing the
+  pass (a relative selector with ``:first``/``:last`` is first selected left
+  to right, as it would be alone, then narrowed from the right); :class:`Not` takes the complement of its selection, testing the
   candidates directly when its argument is a plain compound;
 * attribute tests are compiled to closures specialised by operator and literal.
 """
@@ -269,12 +270,29 @@ class Has(SetFilter):
         # :has(c1 > c2 c3) == :has(c1:has(> c2:has(c3))): evaluate from the right so every
         # compound of the relative selector lies below the span being tested.
         compounds, combinators = complex_.compounds, complex_.combinators
-        targets = compounds[-1].run(ctx, None)
-        for position in range(len(compounds) - 2, -1, -1):
-            if not targets:
-                return frozenset()
-            holders = ctx.with_child_in(targets) if combinators[position] == ">" else ctx.with_descendant_in(targets)
-            targets = compounds[position].run(ctx, _within(holders))
+        if all(compound.unpositioned for compound in compounds):
+            targets = compounds[-1].run(ctx, None)
+            for position in range(len(compounds) - 2, -1, -1):
+                if not targets:
+                    return frozenset()
+                holders = (
+                    ctx.with_child_in(targets) if combinators[position] == ">" else ctx.with_descendant_in(targets)
+                )
+                targets = compounds[position].run(ctx, _within(holders))
+        else:
+            # The relative selector stands alone: ":first"/":last" take the first/last of its whole
+            # selection so far (``agent:first tool``: the first agent of the trace), so its compounds
+            # are selected left to right as at the top level; then, from the right, only the spans
+            # of each stage that lead down to a match of the next stage are kept.
+            stages = complex_.stages(ctx)
+            targets = stages[-1]
+            for position in range(len(compounds) - 2, -1, -1):
+                if not targets:
+                    return frozenset()
+                holders = (
+                    ctx.with_child_in(targets) if combinators[position] == ">" else ctx.with_descendant_in(targets)
+                )
+                targets = [s for s in stages[position] if s.span_id in holders]
         return ctx.with_child_in(targets) if child else ctx.with_descendant_in(targets)
 
 
@@ -375,6 +393,17 @@ class Complex:
             relation = _child_of(ids) if combinator == ">" else ctx.below(ids)
             spans = relation(ending) if number == final and ending is not None else compound.run(ctx, relation)
         return spans
+
+    def stages(self, ctx: Context) -> list[list[Span]]:
+        """The selection after each compound, left to right (empty from the first empty one on)."""
+        spans = self.compounds[0].run(ctx, None)
+        stages = [spans]
+        for combinator, compound in zip(self.combinators, self.compounds[1:]):
+            if spans:
+                ids = frozenset(s.span_id for s in spans)
+                spans = compound.run(ctx, _child_of(ids) if combinator == ">" else ctx.below(ids))
+            stages.append(spans)
+        return stages
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Sequence
 from typing import Any, Final
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from ..exceptions import SpecError
@@ -45,6 +45,18 @@ _MISSING_HINTS: Final = {
 }
 
 
+def _is_integer(checker: Any, instance: Any) -> bool:
+    """An ``int`` and nothing else: JSON Schema's ``integer`` also accepts ``3.0``, which a slice or a loop cannot use."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# Draft 2020-12 with "integer" meaning a whole number as written (`3`, not `3.0`): a float count bound or
+# detector parameter is an error at load time, with its position, not a crash when the rule runs.
+_Validator = validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+)
+
+
 class Validators:
     """Validators derived from the spec schema, so that a rule is checked only against its own kind.
 
@@ -53,27 +65,28 @@ class Validators:
     The derived schemas are mechanical restrictions of :func:`spec_schema`
     (the rule schema with ``required: [id, KIND]`` and, for ``detect``, the
     detector's ``with:`` schema); a rule with no kind or several kinds is
-    validated against the full rule schema, which says so.
+    validated against the full rule schema, which says so.  ``integer``
+    accepts only integers as written (``3``, not ``3.0``).
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
         defs = schema["$defs"]
         top = {k: v for k, v in schema.items() if k != "properties"}
         top["properties"] = {**schema["properties"], "rules": {"type": "array"}}
-        self.document = Draft202012Validator(top)
+        self.document = _Validator(top)
         rule = defs["rule"]
         base = {k: v for k, v in rule.items() if k not in ("oneOf", "allOf")}
-        self.full_rule = Draft202012Validator({"$schema": schema["$schema"], **rule, "$defs": defs})
+        self.full_rule = _Validator({"$schema": schema["$schema"], **rule, "$defs": defs})
         self.by_kind: dict[str, Draft202012Validator] = {}
         self.by_detector: dict[str, Draft202012Validator] = {}
         for kind in RULE_KINDS:
-            self.by_kind[kind] = Draft202012Validator(
+            self.by_kind[kind] = _Validator(
                 {"$schema": schema["$schema"], **base, "required": ["id", kind], "$defs": defs}
             )
         for branch in rule.get("allOf", ()):
             name = branch["if"]["properties"]["detect"]["const"]
             properties = {**base["properties"], "with": branch["then"]["properties"]["with"]}
-            self.by_detector[name] = Draft202012Validator(
+            self.by_detector[name] = _Validator(
                 {
                     "$schema": schema["$schema"],
                     **base,
@@ -160,7 +173,9 @@ def _translate(doc: Doc, error: ValidationError, path: PathKey) -> list[SpecErro
         if path[2:] == ("scope",) and path[0] == "rules":
             return [doc.error(f"{where} {_scope_problem(inst)}; got {describe(inst)}", doc.value_at(path))]
         hint = ""
-        if "array" in wanted and isinstance(inst, (str, int, float)):
+        if "integer" in wanted and isinstance(inst, float) and inst.is_integer():
+            hint = f"; write {int(inst)}, not {inst!r}"
+        elif "array" in wanted and isinstance(inst, (str, int, float)):
             hint = f"; write [{plain(str(inst), 40)}] for a one-item list"
         elif "string" in wanted and isinstance(inst, (dict, list)):
             hint = "; quote it if it is meant as text"
@@ -219,8 +234,14 @@ def _alternatives(doc: Doc, error: ValidationError, path: PathKey, where: str) -
             if sub.validator == "type" and sub_path == path:
                 wanted = sub.validator_value if isinstance(sub.validator_value, list) else [sub.validator_value]
                 names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
+                inst = error.instance
+                hint = (
+                    f"; write {int(inst)}, not {inst!r}"
+                    if "integer" in wanted and isinstance(inst, float) and inst.is_integer()
+                    else ""
+                )
                 out.append(
-                    doc.error(f"{where} must be {names} or null, got {describe(error.instance)}", doc.value_at(path))
+                    doc.error(f"{where} must be {names} or null, got {describe(inst)}{hint}", doc.value_at(path))
                 )
             else:
                 out.extend(_translate(doc, sub, sub_path))
@@ -233,7 +254,7 @@ def _alternatives(doc: Doc, error: ValidationError, path: PathKey, where: str) -
             for e in inner
             if e.schema_path
             and "type" in (_branch(branches, e.schema_path[0]) or {})
-            and Draft202012Validator({"type": _branch(branches, e.schema_path[0])["type"]}).is_valid(error.instance)
+            and _Validator({"type": _branch(branches, e.schema_path[0])["type"]}).is_valid(error.instance)
         ]
         if typed:
             return [p for e in typed for p in _translate(doc, e, tuple(e.absolute_path))]

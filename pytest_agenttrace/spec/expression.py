@@ -35,7 +35,7 @@ Semantics:
   in nanoseconds and a ``DURATION`` literal is nanoseconds (``30s`` = 30e9).
 * Bare words are paths, never strings: write ``name == "coder"``.
 * ``==`` (or ``=``) compares numbers numerically and never equates a boolean
-  with a number; ``< <= > >=`` compare two numbers or two strings, any other
+  with a number, inside lists and mappings too; ``< <= > >=`` compare two numbers or two strings, any other
   pair is false.  ``a in b``: ``b`` a list containing ``a``, a string containing
   the substring ``a``, or a mapping with key ``a``; ``a contains b`` is
   ``b in a``.  ``matches`` searches a regular expression.

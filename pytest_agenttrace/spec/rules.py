@@ -185,7 +185,8 @@ class ScopeRule(Rule):
             tool_ok = _glob(self.tool)
             agent_ok = _any_glob(self.only_agents)
             for span in tools:
-                if span.kind != "tool" or not tool_ok(span.name) or agent_ok(span.agent or ""):
+                # A tool span with no agent fails: no pattern, not even "*", matches a missing agent.
+                if span.kind != "tool" or not tool_ok(span.name) or (span.agent and agent_ok(span.agent)):
                     continue
                 allowed = ", ".join(self.only_agents)
                 out.append(
@@ -203,7 +204,8 @@ class ScopeRule(Rule):
             tool_ok = _any_glob(self.allow_tools)
             allowed = ", ".join(self.allow_tools) or "(no tools)"
             for span in spans:
-                if span.kind != "tool" or not agent_ok(span.agent or "") or tool_ok(span.name):
+                # A tool span with no agent is no agent's call, not even one of agent "*".
+                if span.kind != "tool" or not span.agent or not agent_ok(span.agent) or tool_ok(span.name):
                     continue
                 out.append(
                     self._violation(
@@ -344,7 +346,8 @@ def _seq_in_order(names: list[str], steps: list[str]) -> tuple[str | None, int |
 
 
 def _seq_same_set(names: list[str], steps: list[str]) -> tuple[str | None, int | None]:
-    missing = [s for s in dict.fromkeys(steps) if s not in set(names)]
+    present = set(names)
+    missing = [s for s in dict.fromkeys(steps) if s not in present]
     wanted = set(steps)
     extra = [n for n in dict.fromkeys(names) if n not in wanted]
     if not missing and not extra:

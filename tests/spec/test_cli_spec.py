@@ -194,6 +194,27 @@ def test_lint_lists_every_problem(
     assert f"{bad}:5:" in out and "bad selector in `expect.select`" in out
 
 
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (
+            "expect: {select: tool, count: {max: 0.0}}",
+            "bad.yaml:3:41: rule 'a': expect.count.max must be a whole number",
+        ),
+        ("expect: {select: tool, count: {exactly: 1.0}}", "bad.yaml:3:45: rule 'a': expect.count.exactly must be"),
+        ("detect: retry_storm\n    with: {max_repeats: 3.0}", "bad.yaml:4:25: rule 'a': with.max_repeats must be"),
+    ],
+)
+def test_a_float_where_an_integer_is_required_fails_lint_and_check_with_exit_2(
+    capsys: pytest.CaptureFixture[str], clean: Path, write_spec: Callable[..., Path], body: str, fragment: str
+) -> None:
+    bad = write_spec(f"rules:\n  - id: a\n    {body}\n", "bad.yaml")
+    code, out, _ = run_cli(capsys, "lint", bad)
+    assert code == 2 and fragment in out
+    code, out, err = run_cli(capsys, "check", clean, "--spec", bad)
+    assert code == 2 and out == "" and fragment in err and "Traceback" not in err
+
+
 def test_lint_json(capsys: pytest.CaptureFixture[str], write_spec: Callable[..., Path]) -> None:
     bad = write_spec("rules:\n  - id: a\n    forbidd: tool\n", "bad.yaml")
     code, out, _ = run_cli(capsys, "lint", bad, "--format", "json")

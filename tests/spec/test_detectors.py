@@ -693,6 +693,32 @@ def test_cascading_error_sees_a_parent_consuming_its_childs_output() -> None:
     assert finding.chain == (child["span_id"], parent["span_id"])
 
 
+def test_cascading_error_sees_a_parent_consuming_its_childs_output_when_both_end_together() -> None:
+    # A parent ends when its children have ended: at equal end times it comes after them.
+    b = TraceBuilder()
+    with b.span("agent", "p", start_ns=0, end_ns=10) as parent:
+        child = b.tool("fetch", status="error", start_ns=5, end_ns=10)
+        parent["links"] = [child["span_id"]]
+    finding = only(run_detector("cascading_error", b.build()))
+    assert finding.chain == (child["span_id"], parent["span_id"])
+
+
+def test_cascading_error_equal_end_times_follow_the_tree_walk_order() -> None:
+    b = TraceBuilder()
+    with b.span("agent", "top", start_ns=0, end_ns=10) as top:
+        with b.span("agent", "middle", start_ns=1, end_ns=10):
+            origin = b.tool("fetch", status="error", start_ns=2, end_ns=10)
+        later = b.tool("use", links=[origin["span_id"]], start_ns=3, end_ns=10)  # a later branch
+        top["links"] = [origin["span_id"]]  # a grandparent
+    finding = only(run_detector("cascading_error", b.build()))
+    assert finding.chain == (origin["span_id"], later["span_id"], top["span_id"])
+    # A child does not consume its parent's output when both end together: the parent has not ended first.
+    b = TraceBuilder()
+    with b.span("agent", "p", start_ns=0, end_ns=10, status="error") as parent:
+        b.tool("fetch", links=[parent["span_id"]], start_ns=5, end_ns=10)
+    assert run_detector("cascading_error", b.build()) == []
+
+
 def test_cascading_error_through_a_failed_link_names_the_first_successful_span() -> None:
     b = TraceBuilder()
     with b.agent("a"):
@@ -739,9 +765,29 @@ def test_context_pollution_low_confidence_and_threshold() -> None:
     assert run_detector("context_pollution", clean) == []
 
 
-def test_context_pollution_ends_when_a_good_write_replaces_the_bad_value() -> None:
+def test_context_pollution_reports_every_later_read_even_after_a_good_write_by_default() -> None:
+    # The design: a bad write "followed by memory_reads of the same key by other agents that start
+    # after the write ended" -- all of them, a good write in between notwithstanding.
+    trace, ids = planted.shared_memory(valid=False, overwrite=True)
+    finding = only(run_detector("context_pollution", trace))
+    assert finding.chain == (ids["write"], ids["read"], ids["analyst_read"])
+
+
+def test_context_pollution_ends_when_a_good_write_replaces_the_bad_value_with_stop_at_rewrite() -> None:
     trace, _ = planted.shared_memory(valid=False, overwrite=True)
-    assert run_detector("context_pollution", trace) == []
+    assert run_detector("context_pollution", trace, {"stop_at_rewrite": True}) == []
+    clean, _ = planted.shared_memory(valid=False)
+    assert len(only(run_detector("context_pollution", clean, {"stop_at_rewrite": True})).details["readers"]) == 2
+
+
+def test_context_pollution_good_write_between_then_read() -> None:
+    b = TraceBuilder()
+    bad = b.memory_write("a", "bad", valid=False, agent="w", start_ns=0, end_ns=5)
+    b.memory_write("a", "good", agent="w", start_ns=6, end_ns=7)
+    read = b.memory_read("a", agent="b", start_ns=8, end_ns=9)
+    trace = b.build()
+    assert only(run_detector("context_pollution", trace)).chain == (bad["span_id"], read["span_id"])
+    assert run_detector("context_pollution", trace, {"stop_at_rewrite": True}) == []
 
 
 def test_context_pollution_ignores_reads_that_started_before_the_write_ended() -> None:
@@ -751,14 +797,16 @@ def test_context_pollution_ignores_reads_that_started_before_the_write_ended() -
     assert run_detector("context_pollution", b.build()) == []
 
 
-def test_context_pollution_uses_versions_when_reads_carry_them() -> None:
+def test_context_pollution_uses_versions_when_reads_carry_them_with_stop_at_rewrite() -> None:
     b = TraceBuilder()
     bad = b.memory_write("facts", "bad", valid=False, version=1, agent="researcher")
     b.memory_write("facts", "good", version=2, agent="checker")
     stale = b.memory_read("facts", version=1, agent="writer")  # read the old version from a cache
-    b.memory_read("facts", version=2, agent="analyst")
-    finding = only(run_detector("context_pollution", b.build()))
+    fresh = b.memory_read("facts", version=2, agent="analyst")
+    trace = b.build()
+    finding = only(run_detector("context_pollution", trace, {"stop_at_rewrite": True}))
     assert finding.chain == (bad["span_id"], stale["span_id"])
+    assert only(run_detector("context_pollution", trace)).chain == (bad["span_id"], stale["span_id"], fresh["span_id"])
 
 
 # -- lost_update -------------------------------------------------------------------------
@@ -972,6 +1020,38 @@ def test_property_memory_findings_hold_their_definitions(trace: Trace) -> None:
         assert all(key(r) == key(write) for r in reads)
 
 
+@settings(max_examples=200, deadline=None)
+@given(traces(junk=False, kinds=("memory_read", "memory_write")), st.booleans())
+def test_property_context_pollution_lists_every_later_read_of_another_agent_per_bad_write(
+    trace: Trace, include_same_agent: bool
+) -> None:
+    def key(span: Span) -> Any:
+        value = span.attributes.get("key", span.name)
+        return value if isinstance(value, str) else str(value)
+
+    def bad(write: Span) -> bool:
+        confidence = write.attributes.get("confidence")
+        low = isinstance(confidence, int | float) and not isinstance(confidence, bool) and confidence < 0.5
+        return write.attributes.get("valid") is False or write.status == "error" or low
+
+    expected = []
+    for write in trace.spans:
+        if write.kind != "memory_write" or not bad(write):
+            continue
+        reads = [
+            r.span_id
+            for r in trace.spans
+            if r.kind == "memory_read"
+            and key(r) == key(write)
+            and r.start_ns >= write.end_ns
+            and (include_same_agent or r.agent != write.agent)
+        ]
+        if reads:
+            expected.append((write.span_id, *reads))
+    findings = run_detector("context_pollution", trace, {"include_same_agent": include_same_agent})
+    assert [f.chain for f in findings] == expected
+
+
 @settings(max_examples=100, deadline=None)
 @given(traces(junk=False))
 def test_property_cascading_error_chains_follow_links_from_a_bad_origin(trace: Trace) -> None:
@@ -1005,11 +1085,14 @@ def test_property_context_collapse_loses_only_keys_the_origin_carried(trace: Tra
                 assert trace.index.order[receiver.span_id] > trace.index.order[sender.span_id]
 
 
-def _collapse_reference(trace: Trace, keys: list[str] | None) -> set[tuple[str, str]]:
-    """(victim, key) pairs straight from the design text, by fixpoint over every origin (quadratic)."""
+def _collapse_reference(trace: Trace, keys: list[str] | None) -> dict[tuple[str, str], str]:
+    """(victim, key) pairs straight from the design text, by fixpoint over every origin (quadratic).
+
+    Each pair maps to the origin credited with it: the earliest in the trace.
+    """
     spans = list(trace.spans)
     handoffs = [(i, s) for i, s in enumerate(spans) if s.kind in ("handoff", "delegation")]
-    out: set[tuple[str, str]] = set()
+    out: dict[tuple[str, str], str] = {}
     for where, origin in handoffs:
         tracked = keys if keys is not None else origin.attributes.get("critical_keys", [])
         carried = [k for k in tracked if k in (origin.context or {})]
@@ -1026,10 +1109,14 @@ def _collapse_reference(trace: Trace, keys: list[str] | None) -> set[tuple[str, 
                     chain[span.span_id] = (i, span)
                     frontier.append((i, span))
         for _, span in chain.values():
-            out.update((span.span_id, k) for k in carried if k not in (span.context or {}))
+            for k in carried:
+                if k not in (span.context or {}):
+                    out.setdefault((span.span_id, k), origin.span_id)
         for i, span in enumerate(spans):
             if span.kind == "llm" and i > where and span.agent == origin.to_agent and span.attributes.get("truncated"):
-                out.update((span.span_id, k) for k in carried if k in span.attributes.get("dropped_keys", []))
+                for k in carried:
+                    if k in span.attributes.get("dropped_keys", []):
+                        out.setdefault((span.span_id, k), origin.span_id)
     return out
 
 
@@ -1037,9 +1124,74 @@ def _collapse_reference(trace: Trace, keys: list[str] | None) -> set[tuple[str, 
 @given(traces(junk=False, kinds=("handoff", "delegation", "handoff", "llm")), st.booleans())
 def test_property_context_collapse_equals_a_brute_force_reading_of_the_design(trace: Trace, explicit: bool) -> None:
     keys = ["plan", "facts"] if explicit else None
-    found = [(f.spans[0], f.details["key"]) for f in run_detector("context_collapse", trace, {"keys": keys})]
+    findings = run_detector("context_collapse", trace, {"keys": keys})
+    found = [(f.spans[0], f.details["key"]) for f in findings]
     assert len(found) == len(set(found))  # one finding per (span, key)
-    assert set(found) == _collapse_reference(trace, keys)
+    reference = _collapse_reference(trace, keys)
+    assert set(found) == set(reference)
+    assert {(f.spans[0], f.details["key"]): f.details["origin"] for f in findings} == reference
+
+
+def _shared_downstream_chain(n: int, *, tail_keeps_the_key: bool) -> Trace:
+    """n origins O_j -> R_j carrying the tracked key, each R_j -> C, then n handoffs C -> C.
+
+    Every origin reaches C and its whole tail: walked once per origin, this was quadratic.
+    """
+    spans: list[Span] = []
+
+    def handoff(sender: str, receiver: str, keep: bool = True, **attributes: Any) -> None:
+        at = len(spans)
+        spans.append(
+            Span(
+                span_id=str(at + 1),
+                parent_id=None,
+                kind="handoff",
+                name="h",
+                agent=sender,
+                start_ns=at,
+                end_ns=at + 1,
+                attributes={"from_agent": sender, "to_agent": receiver, **attributes},
+                context={"k": 1} if keep else {},
+            )
+        )
+
+    for j in range(n):
+        handoff(f"O{j}", f"R{j}", critical_keys=["k"])
+    for j in range(n):
+        handoff(f"R{j}", "C")
+    for _ in range(n):
+        handoff("C", "C", keep=tail_keeps_the_key)
+    return Trace(trace_id="cc", name="cc", started_at="2026-11-21T23:00:00Z", spans=tuple(spans))
+
+
+def test_context_collapse_origins_sharing_a_downstream_chain_12k_spans() -> None:
+    assert run_detector("context_collapse", _shared_downstream_chain(4000, tail_keeps_the_key=True)) == []
+    findings = run_detector("context_collapse", _shared_downstream_chain(4000, tail_keeps_the_key=False))
+    # Every tail handoff loses the key once, credited to the first origin, reached through R0 -> C.
+    assert [f.spans for f in findings] == [(str(i), "1") for i in range(8001, 12001)]
+    assert findings[0].chain == ("1", "4001", "8001")
+    assert findings[-1].chain == ("1", "4001", "12000")
+
+
+@pytest.mark.parametrize("keys", [None, ["k"], ["k", "j"]])
+def test_context_collapse_walks_visit_each_handoff_a_bounded_number_of_times_per_key(
+    monkeypatch: pytest.MonkeyPatch, keys: list[str] | None
+) -> None:
+    # Linear, not quadratic: counted in handoffs visited by all the chain walks together, not in time.
+    from pytest_agenttrace.spec.detectors import delegation
+
+    visited = [0]
+    walk = delegation._chain
+
+    def counting(*args: Any) -> Any:
+        result = walk(*args)
+        visited[0] += len(result[0])
+        return result
+
+    monkeypatch.setattr(delegation, "_chain", counting)
+    trace = _shared_downstream_chain(300, tail_keeps_the_key=True)
+    run_detector("context_collapse", trace, {"keys": keys})
+    assert visited[0] <= 2 * len(trace.spans) * len(keys or ["k"])
 
 
 def _has_simultaneous_cycle(trace: Trace) -> bool:

@@ -449,3 +449,25 @@ def test_a_list_index_too_long_to_be_one_is_a_missing_value() -> None:
     span = span_with(items=[1, 2])
     assert compile_expression("attributes.items.1 == 2").evaluate(span) is True
     assert compile_expression(f"attributes.items.{'9' * 5000} == 2").missing(span) == [f"attributes.items.{'9' * 5000}"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("attributes.flags == [true, false]", False),
+        ("attributes.flags != [true, false]", True),
+        ("attributes.flags == [1, 0]", True),
+        ("attributes.flags == [1.0, 0]", True),
+        ("attributes.bools == [true, false]", True),
+        ("attributes.bools == [1, 0]", False),
+        ("attributes.nested == [[1], [true]]", False),
+        ("attributes.nested contains [1]", True),
+        ("attributes.nested contains [true]", False),
+        ("attributes.usage == attributes.flagged", False),
+    ],
+)
+def test_equality_inside_lists_and_mappings_never_equates_a_boolean_with_a_number(text: str, expected: bool) -> None:
+    span = span_with(
+        flags=[1, 0], bools=[True, False], nested=[[1], [1]], usage={"cached": 1}, flagged={"cached": True}
+    )
+    assert compile_expression(text).evaluate(span) is expected

@@ -121,6 +121,17 @@ ERRORS = [
     ("rules:\n  - id: a\n    forbid: tool\n    with: {x: 1}\n", 4, 5, ["`with:` only goes with `detect:`"]),
     ("rules:\n  - id: a\n    expect: {select: llm}\n", 3, 13, ["at least one of count, all, any, none"]),
     ("rules:\n  - id: a\n    expect: {select: llm, count: {max: -1}}\n", 3, 40, ["at least 0"]),
+    # JSON Schema's "integer" takes 0.0; a count bound or detector parameter is an integer as written.
+    ("rules:\n  - id: a\n    expect: {select: llm, count: {max: 0.0}}\n", 3, 40, ["whole number", "write 0, not 0.0"]),
+    ("rules:\n  - id: a\n    expect: {select: llm, count: {exactly: 3.0}}\n", 3, 44, ["whole number", "write 3,"]),
+    ("rules:\n  - id: a\n    expect: {select: llm, count: {min: 1.5}}\n", 3, 40, ["whole number", "float 1.5"]),
+    (
+        "rules:\n  - id: a\n    detect: retry_storm\n    with: {max_repeats: 3.0}\n",
+        4,
+        25,
+        ["with.max_repeats must be a whole number", "write 3, not 3.0"],
+    ),
+    ("rules:\n  - id: a\n    detect: tool_loop\n    with: {max_period: 2.5}\n", 4, 24, ["max_period", "whole number"]),
     ("rules:\n  - id: my rule\n    forbid: tool\n", 2, 9, ["must not contain spaces"]),
     ("extends: failure-modes\n", 1, 10, ["must be a list", "[failure-modes]"]),
     ("extends: [failure-mode]\n", 1, 11, ["'failure-mode'", "did you mean 'failure-modes'?"]),

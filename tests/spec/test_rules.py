@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from pytest_agenttrace.model import Trace
 from pytest_agenttrace.spec import Violation, parse_spec
+from pytest_agenttrace.spec.rules import _SEQUENCE_MODES
 
 from .spec_helpers import make_trace, node, pipeline_trace
 
@@ -95,6 +97,19 @@ def test_scope_unattributed_tool_is_outside_every_agent_list() -> None:
     trace = make_trace(node("tool", "web_search"))
     [violation] = run(trace, "scope: {tool: web_search, only_agents: [researcher]}")
     assert "called by no agent" in violation.message
+
+
+@pytest.mark.parametrize("patterns", ["['*']", "['*', researcher]", "['?*']"])
+def test_scope_tool_span_with_no_agent_fails_even_a_star_list(patterns: str) -> None:
+    trace = make_trace(node("tool", "web_search"), node("agent", "researcher", node("tool", "web_search")))
+    [violation] = run(trace, f"scope: {{tool: web_search, only_agents: {patterns}}}")
+    assert violation.spans == ("1",) and "called by no agent" in violation.message
+
+
+def test_scope_agent_star_does_not_take_in_a_tool_span_with_no_agent() -> None:
+    trace = make_trace(node("tool", "drop_table"), node("agent", "coder", node("tool", "drop_table")))
+    assert span_ids(run(trace, "scope: {agent: '*', allow_tools: [read_file]}")) == [("3",)]
+    assert run(trace, "scope: {agent: '*', allow_tools: [drop_table]}") == []
 
 
 def test_scope_agent_allow_tools(pipeline: Trace) -> None:
@@ -190,6 +205,26 @@ def test_sequence_messages_point_at_the_divergence(pipeline: Trace) -> None:
     assert "missing commit" in v.message and "unexpected edit_file, run_tests" in v.message
     [v] = run(pipeline, "sequence: {select: 'tool[name=nope]', mode: contains, steps: [a]}")
     assert v.found == "no span matches the selector"
+
+
+class _CountedNames(list[str]):
+    """A list of names that counts how often it is read in full."""
+
+    reads = 0
+
+    def __iter__(self) -> Iterator[str]:
+        type(self).reads += 1
+        return super().__iter__()
+
+
+@pytest.mark.parametrize("mode", ["exact", "in_order", "same_set", "contains"])
+def test_sequence_modes_read_the_names_a_bounded_number_of_times_whatever_the_steps(mode: str) -> None:
+    # O(steps + spans): the names are read a fixed number of times, not once per step.
+    names = _CountedNames(["a", "b", "c"] * 10)
+    steps = [f"s{i}" for i in range(200)] + ["a", "b", "c"]
+    _CountedNames.reads = 0
+    _SEQUENCE_MODES[mode](names, steps)
+    assert _CountedNames.reads <= 3
 
 
 # -- expect --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pytest_agenttrace.model import Span, Trace
 from pytest_agenttrace.spec._selector_tree import Context, _child_of
 from pytest_agenttrace.spec.selector import Selector, compile_selector, select
 
+from .spec_helpers import make_trace, node
 from .test_index import span_lists
 
 
@@ -733,3 +734,66 @@ def test_a_long_selector_is_quoted_around_the_error() -> None:
 def test_a_big_hexadecimal_or_quoted_value_is_fine() -> None:
     assert compile_selector(f"llm[x=0x{'f' * 5000}]")
     assert compile_selector(f"llm[x='{BIG}']")
+
+
+# -- :first/:last inside :has() stand alone ---------------------------------------------------------------
+
+FIRST_AGENT_WITHOUT_TOOL = make_trace(
+    node("custom", "root", node("agent", "A1"), node("agent", "A2", node("tool", "t"))),
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("agent:first tool", ""),
+        ("custom:has(agent:first tool)", ""),
+        ("custom:not(:not(:has(agent:first tool)))", ""),
+        ("custom:has(agent:last tool)", "1"),
+        ("custom:has(agent:last > tool:first)", "1"),
+        ("custom:has(> agent:first, agent:last tool)", "1"),
+        ("span:has(span:first tool)", ""),  # the root is the first span; nothing lies above it
+        ("custom:has(agent tool:last)", "1"),
+    ],
+)
+def test_first_and_last_in_a_has_compound_take_the_relative_selectors_own_selection(text: str, expected: str) -> None:
+    assert ids(select(FIRST_AGENT_WITHOUT_TOOL, text)) == expected.split()
+
+
+POSITIONS = ["", ":first", ":last"]
+
+
+@st.composite
+def positioned_chains(draw: st.DrawFn) -> tuple[str, list[str], list[str]]:
+    """A relative selector ``c0 op c1 ...`` whose compounds may end in :first/:last, and its prefixes."""
+    size = draw(st.integers(1, 3))
+    text = ""
+    prefixes: list[str] = []
+    ops: list[str] = []
+    for i in range(size):
+        kind = draw(st.sampled_from([*KINDS, "*"]))
+        attribute = draw(st.sampled_from(["", *[a for a, _ in ATTRIBUTES[:7]]]))
+        compound = kind + attribute + draw(st.sampled_from(POSITIONS))
+        if i:
+            ops.append(draw(st.sampled_from([">", " "])))
+            text += " > " if ops[-1] == ">" else " "
+        text += compound
+        prefixes.append(text)
+    return text, prefixes, ops
+
+
+@PROPERTY
+@given(trace=traces(), relative=positioned_chains(), child=st.booleans())
+def test_has_with_first_and_last_equals_a_chain_through_the_stand_alone_selections(
+    trace: Trace, relative: tuple[str, list[str], list[str]], child: bool
+) -> None:
+    text, prefixes, ops = relative
+    size = len(prefixes)
+    stages = [set(ids(select(trace, prefix))) for prefix in prefixes]
+
+    def down(span: Span, i: int, child_only: bool) -> bool:
+        below = trace.children(span) if child_only else trace.descendants(span)
+        return any(x.span_id in stages[i] and (i == size - 1 or down(x, i + 1, ops[i] == ">")) for x in below)
+
+    expected = [s.span_id for s in trace.spans if down(s, 0, child)]
+    assert ids(select(trace, f"*:has({'> ' if child else ''}{text})")) == expected, text

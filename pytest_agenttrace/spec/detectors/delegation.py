@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...model import KINDS, Span, Trace
@@ -223,12 +223,14 @@ def context_collapse(trace: Trace, *, keys: tuple[str, ...] | None) -> list[Find
     agent, started after the origin, whose ``dropped_keys`` name one.  One
     finding per (span, key), credited to the earliest origin.
 
-    Near-linear: handoffs are indexed by ``from_agent`` in start order; a chain
-    is walked once per origin and key set, and an origin that lies in the chain
-    of an earlier origin carrying the same key adds no new handoff victims for
-    it (its chain is a subset), so that key is not walked again; more generally
-    an origin handing a key to an agent that an earlier walk for the key
-    entered no later is skipped for that key.  Truncated llm
+    Linear per tracked key (with a heap and bisections: n log n): handoffs
+    are indexed by ``from_agent`` in start order; a chain is walked once per
+    origin and key set, and an origin handing a key to an agent that an
+    earlier walk for the key entered no later is skipped for that key.  Inside
+    a walk, an agent's handoffs after the point where earlier walks entered it
+    for every key walked are not visited again (their part of the chain was
+    walked then), so each handoff is visited at most once per key, however
+    many origins share a downstream chain.  Truncated llm
     calls are scanned once per (receiving agent, key): the earliest origin
     handing the key to the agent claims all of them.
     """
@@ -277,7 +279,7 @@ def context_collapse(trace: Trace, *, keys: tuple[str, ...] | None) -> list[Find
             continue
         if senders is None:
             senders = _senders(handoffs, handoff_positions)
-        chain, came_from, entered = _chain(origin, start, senders)
+        chain, came_from, entered = _chain(origin, start, senders, _limits(reached, fresh))
         for key in fresh:
             known = reached.setdefault(key, {})
             for agent, at in entered.items():
@@ -321,8 +323,29 @@ def _truncated_llms(trace: Trace) -> dict[str, tuple[list[Span], list[int]]]:
     return by_agent
 
 
+def _limits(reached: dict[str, dict[str, int]], keys: list[str]) -> Callable[[str], int | None]:
+    """For an agent: the latest position a walk for ``keys`` still needs to scan, ``None`` for no limit.
+
+    An earlier walk for a key that entered the agent at position ``p`` visited every handoff it
+    sent after ``p``, and everything downstream of those; a later walk needs only the handoffs up
+    to ``p`` for that key, so up to the latest such ``p`` over ``keys``.
+    """
+    tables = [reached.get(key, {}) for key in keys]
+
+    def limit(agent: str) -> int | None:
+        latest = -1
+        for table in tables:
+            at = table.get(agent)
+            if at is None:
+                return None
+            latest = max(latest, at)
+        return latest
+
+    return limit
+
+
 def _chain(
-    origin: Span, origin_at: int, senders: _Senders
+    origin: Span, origin_at: int, senders: _Senders, limit: Callable[[str], int | None]
 ) -> tuple[list[tuple[Span, int]], dict[str, str], dict[str, int]]:
     """The handoffs further down ``origin``'s chain in visiting order (with positions), how each was reached, and when.
 
@@ -332,6 +355,9 @@ def _chain(
     An agent is reached at the earliest position a chain handoff to it starts
     (earlier reach covers more of its handoffs), so a Dijkstra-like sweep in
     position order finalises every agent once and visits every handoff once.
+    An agent's handoffs after ``limit(agent)`` were visited for every tracked
+    key by earlier walks (and so was what lies downstream of them): they are
+    not visited again, which keeps all the walks together linear per key.
     """
     reach: list[tuple[int, str, str]] = [(origin_at, str(origin.to_agent), "")]
     done: dict[str, int] = {}
@@ -347,7 +373,9 @@ def _chain(
             continue
         spans, starts = sent
         first = bisect.bisect_right(starts, after)
-        for span, at in zip(spans[first:], starts[first:]):
+        stop = limit(agent)
+        last = len(starts) if stop is None else bisect.bisect_right(starts, stop, first)
+        for span, at in zip(spans[first:last], starts[first:last]):
             out.append((span, at))
             if via:
                 came_from[span.span_id] = via

@@ -3,7 +3,10 @@
 Lineage runs through ``links`` (the span ids whose outputs a span consumed).
 One pass over the spans that take part in lineage, in end order (a consumer
 ends after what it consumed, which also covers a parent consuming its
-child's output), tags every span with the origins it descends from.
+child's output), tags every span with the origins it descends from.  Equal
+end times are ordered as a depth-first walk of the tree finishes the spans: a
+parent after its children (it ends when they have ended), an earlier branch
+before a later one.
 """
 
 from __future__ import annotations
@@ -80,9 +83,10 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
             involved.setdefault(link, producer)
     ordered = sorted(involved.values(), key=_end_ns)
     if len(set(map(_end_ns, ordered))) < len(ordered):
-        # Trace order breaks ties; most runs have none, and then no positions are needed.
-        position = _positions(trace, ordered)
-        ordered.sort(key=lambda s: (s.end_ns, position[id(s)]))
+        # Equal end times: a parent ends when its children have ended, so it comes after them; most
+        # runs have no ties, and then the tree is not walked.
+        finished = _finish_order(trace)
+        ordered.sort(key=lambda s: (s.end_ns, finished[id(s)]))
     rank = {s.span_id: i for i, s in enumerate(ordered)}
 
     origins_of: dict[str, frozenset[str]] = {}
@@ -141,6 +145,32 @@ def cascading_error(trace: Trace, *, min_confidence: float, include_errors: bool
         at = _positions(trace, [involved[f.spans[0]] for f in findings])
         findings.sort(key=lambda f: at[id(involved[f.spans[0]])])
     return findings
+
+
+def _finish_order(trace: Trace) -> dict[int, int]:
+    """``id(span)`` -> when a depth-first walk of the tree finishes the span (children in start order).
+
+    A span comes after its descendants, and a branch started earlier before one started later.
+    Spans the walk from the roots does not reach (on a parent cycle) follow, in trace order.
+    """
+    index = trace.index
+    children = index.children
+    finished: dict[int, int] = {}
+    seen: set[int] = set()
+    stack = [(root, False) for root in reversed(index.roots)]
+    while stack:
+        span, done = stack.pop()
+        if done:
+            finished[id(span)] = len(finished)
+            continue
+        if id(span) in seen:  # a repeated span id can lead back to a span already walked
+            continue
+        seen.add(id(span))
+        stack.append((span, True))
+        stack.extend((child, False) for child in reversed(children.get(span.span_id, ())))
+    for span in trace.spans:
+        finished.setdefault(id(span), len(finished))
+    return finished
 
 
 def _positions(trace: Trace, spans: list[Span]) -> dict[int, int]:

@@ -6,6 +6,8 @@ no key) in one pass; each key's reads and writes are then swept in time order.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from itertools import pairwise
 from operator import attrgetter
 from typing import Any
 
@@ -66,14 +68,26 @@ def _why_polluted(write: Span, min_confidence: float) -> str | None:
     include_same_agent=ParamSpec(
         type="bool", default=False, description="Also count reads by the agent that wrote the value."
     ),
+    stop_at_rewrite=ParamSpec(
+        type="bool",
+        default=False,
+        description=(
+            "Credit each read to the write it saw (its version, else the latest write ended before it), "
+            "so a later good write of the key ends the pollution."
+        ),
+    ),
 )
-def context_pollution(trace: Trace, *, min_confidence: float, include_same_agent: bool) -> list[Finding]:
+def context_pollution(
+    trace: Trace, *, min_confidence: float, include_same_agent: bool, stop_at_rewrite: bool
+) -> list[Finding]:
     """One finding per bad write that other agents read.
 
-    A read is attributed to the write it saw: the write of that ``version``
-    when both carry ``attributes.version``, else the latest write of the key
-    that ended before the read started.  A good write in between therefore
-    ends the pollution.
+    By default every read of the key by another agent that starts after the
+    bad write ended is listed, whatever was written in between (the bad value
+    may have been copied, cached or acted on).  With ``stop_at_rewrite`` a read
+    is attributed to the write it saw: the write of that ``version`` when both
+    carry ``attributes.version``, else the latest write of the key that ended
+    before the read started; a good write in between then ends the pollution.
     """
     index = trace.index
     all_writes, write_positions = index.of_kinds_positioned(("memory_write",))
@@ -89,21 +103,10 @@ def context_pollution(trace: Trace, *, min_confidence: float, include_same_agent
         reads = reads_by_key.get(key)
         if not reasons or not reads:
             continue
-        by_version = {v: w for w in writes if (v := _version(w)) is not None}
-        ended = sorted(writes, key=attrgetter("end_ns"))  # stable: trace order breaks ties
-        readers: dict[str, tuple[Span, list[Span]]] = {}
-        cursor, latest = 0, None
-        for read in reads:  # in start order, as the trace lists them
-            while cursor < len(ended) and ended[cursor].end_ns <= read.start_ns:
-                latest = ended[cursor]
-                cursor += 1
-            version = _version(read)
-            source = by_version.get(version) if version is not None and version in by_version else latest
-            if source is None or source.span_id not in reasons or source.end_ns > read.start_ns:
-                continue
-            if read.agent == source.agent and not include_same_agent:
-                continue
-            readers.setdefault(source.span_id, (source, []))[1].append(read)
+        if stop_at_rewrite:
+            readers = _readers_of_what_they_saw(writes, reads, reasons, include_same_agent)
+        else:
+            readers = _readers_after(writes, reads, reasons, include_same_agent)
         for write_id, (write, victims) in readers.items():
             agents = list(dict.fromkeys(agent_name(r.agent) for r in victims))
             found.append(
@@ -131,6 +134,61 @@ def context_pollution(trace: Trace, *, min_confidence: float, include_same_agent
         position = {id(w): at for w, at in zip(all_writes, write_positions)}
         found.sort(key=lambda item: position[id(item[0])])
     return [finding for _, finding in found]
+
+
+def _readers_after(
+    writes: list[Span], reads: list[Span], reasons: dict[str, str], include_same_agent: bool
+) -> dict[str, tuple[Span, list[Span]]]:
+    """Every read (of another agent) starting at or after each bad write's end, per bad write.
+
+    Reads are in start order; a bad write's readers are a suffix of them, found by bisection, and
+    runs of reads by the writer's own agent are skipped whole, so the cost follows the output.
+    """
+    if any(a.start_ns > b.start_ns for a, b in pairwise(reads)):
+        reads = sorted(reads, key=attrgetter("start_ns"))
+    starts = [r.start_ns for r in reads]
+    # run_end[i]: the index just past the run of consecutive reads by reads[i]'s agent
+    run_end = [0] * len(reads)
+    for i in range(len(reads) - 1, -1, -1):
+        run_end[i] = run_end[i + 1] if i + 1 < len(reads) and reads[i + 1].agent == reads[i].agent else i + 1
+    readers: dict[str, tuple[Span, list[Span]]] = {}
+    for write in writes:
+        if write.span_id not in reasons:
+            continue
+        victims: list[Span] = []
+        at = bisect_left(starts, write.end_ns)
+        while at < len(reads):
+            read = reads[at]
+            if read.agent == write.agent and not include_same_agent:
+                at = run_end[at]
+                continue
+            victims.append(read)
+            at += 1
+        if victims:
+            readers[write.span_id] = (write, victims)
+    return readers
+
+
+def _readers_of_what_they_saw(
+    writes: list[Span], reads: list[Span], reasons: dict[str, str], include_same_agent: bool
+) -> dict[str, tuple[Span, list[Span]]]:
+    """Each read credited to the write of its version, else the latest write ended before it."""
+    by_version = {v: w for w in writes if (v := _version(w)) is not None}
+    ended = sorted(writes, key=attrgetter("end_ns"))  # stable: trace order breaks ties
+    readers: dict[str, tuple[Span, list[Span]]] = {}
+    cursor, latest = 0, None
+    for read in reads:  # in start order, as the trace lists them
+        while cursor < len(ended) and ended[cursor].end_ns <= read.start_ns:
+            latest = ended[cursor]
+            cursor += 1
+        version = _version(read)
+        source = by_version.get(version) if version is not None and version in by_version else latest
+        if source is None or source.span_id not in reasons or source.end_ns > read.start_ns:
+            continue
+        if read.agent == source.agent and not include_same_agent:
+            continue
+        readers.setdefault(source.span_id, (source, []))[1].append(read)
+    return readers
 
 
 # -- lost_update ------------------------------------------------------------------
