@@ -5,10 +5,11 @@ golden as the project's tests compare it (:mod:`pytest_agenttrace.snapshot`):
 with the ini keys of :data:`~pytest_agenttrace.snapshot.COMPARISON_INI`
 (exclude, include, parallel, overlap, duration buckets, float tolerance).
 The file is found as pytest finds it: ``-c``/``--config-file`` in the pytest
-arguments, else the first of ``pytest.ini``, ``.pytest.ini``,
-``pyproject.toml`` (``[tool.pytest.ini_options]``), ``tox.ini`` (``[pytest]``)
-and ``setup.cfg`` (``[tool:pytest]``) in the common directory of the path
-arguments (else the current directory) or above it.  ``-o NAME=VALUE`` in
+arguments, else the first of ``pytest.toml`` and ``.pytest.toml``
+(``[pytest]``, pytest 9), ``pytest.ini``, ``.pytest.ini``, ``pyproject.toml``
+(``[tool.pytest]`` in pytest 9's native form, or ``[tool.pytest.ini_options]``),
+``tox.ini`` (``[pytest]``) and ``setup.cfg`` (``[tool:pytest]``) in the common
+directory of the path arguments (else the current directory) or above it.  ``-o NAME=VALUE`` in
 the pytest arguments wins over the file, as in pytest.
 """
 
@@ -88,19 +89,43 @@ def _config_values(pytest_args: Sequence[str], cwd: Path) -> dict[str, Any]:
         path = cwd / explicit[-1]
         values = _read(path)
         return values if values is not None else {}
-    paths = [cwd / arg.split("::")[0] for arg in pytest_args if not arg.startswith("-")]
+    paths = [cwd / arg.split("::")[0] for arg in _path_arguments(pytest_args)]
     existing = [p.resolve() for p in paths if p.exists()]
     start = Path(*_common_parts(existing)) if existing else cwd.resolve()
     if start.is_file():
         start = start.parent
     for folder in (start, *start.parents):
-        for name in ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"):
+        for name in _CONFIG_FILES:
             path = folder / name
             if path.is_file():
                 values = _read(path)
                 if values is not None:
                     return values
     return {}
+
+
+#: pytest's configuration files, in the order it looks for them in a folder.
+_CONFIG_FILES: Final = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+#: pytest options whose value is the next argument (never a test path).
+_TAKES_A_VALUE: Final = frozenset(
+    {"-k", "-m", "-p", "-o", "-c", "-W", "-n", "-r", "--config-file", "--override-ini", "--deselect", "--ignore",
+     "--ignore-glob", "--rootdir", "--basetemp", "--confcutdir", "--tb", "--maxfail", "--durations", "--junitxml",
+     "--junit-xml", "--log-level", "--log-file", "--pythonwarnings", "--import-mode", "--capture", "--dist",
+     "--numprocesses", "--maxprocesses", "--color", "--code-highlight", "--cache-show", "--lf-no-failures"}
+)  # fmt: skip
+
+
+def _path_arguments(pytest_args: Sequence[str]) -> list[str]:
+    """The arguments that name tests (paths or node ids), not options or their values."""
+    paths, skip = [], False
+    for arg in pytest_args:
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            skip = arg in _TAKES_A_VALUE  # "--tb=short" and "-kexpr" carry their value
+        else:
+            paths.append(arg)
+    return paths
 
 
 def _common_parts(paths: Sequence[Path]) -> tuple[str, ...]:
@@ -118,8 +143,15 @@ def _read(path: Path) -> dict[str, Any] | None:
     try:
         if path.suffix == ".toml":
             with path.open("rb") as file:
-                tool = tomllib.load(file).get("tool", {})
-            section = tool.get("pytest", {}).get("ini_options")
+                document = tomllib.load(file)
+            if path.name in ("pytest.toml", ".pytest.toml"):  # always the configuration, even empty
+                section = document.get("pytest", {})
+                return dict(section) if isinstance(section, dict) else {}
+            tool = document.get("tool", {}).get("pytest", {})
+            if not isinstance(tool, dict):
+                return None
+            native = {key: value for key, value in tool.items() if key != "ini_options"}  # pytest 9
+            section = native or tool.get("ini_options")
             return dict(section) if isinstance(section, dict) else None
         config = iniconfig.IniConfig(str(path))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, iniconfig.ParseError) as exc:

@@ -43,6 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
@@ -553,9 +554,11 @@ def _within(a: Any, b: Any, tolerance: float) -> bool:
         return False
     if isinstance(a, bool) or isinstance(b, bool):
         return False
-    try:
-        return abs(a - b) <= tolerance
-    except OverflowError:  # an int too large for a float
+    if not tolerance:
+        return bool(a == b)  # exact: Python compares an int with a float without rounding either
+    try:  # exact too: a float is a fraction, and ``a - b`` in floats would round a large int
+        return abs(Fraction(a) - Fraction(b)) <= Fraction(tolerance)
+    except (OverflowError, ValueError):  # an infinity or NaN
         return False
 
 

@@ -444,8 +444,11 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
     if kind is dict and limits is DEFAULT_LIMITS:
         if len(value) <= limits.max_items and _SAFE_KEYS_SEEN.issuperset(value):
             # Harmless keys seen before and plain short values (a tool call's arguments, mostly):
-            # what the full pass would return, a copy, without its per-key checks.
-            for item in value.values():
+            # what the full pass would return, a copy, without its per-key checks.  The set matches
+            # by equality: a str subclass key (an Enum member equal to "key") takes the full pass.
+            for key, item in value.items():
+                if type(key) is not str:
+                    break
                 kind = type(item)
                 if kind is str:
                     if len(item) >= 8 or not item.isascii():
@@ -554,7 +557,13 @@ def _clean_and_learn(value: dict[str, Any], limits: Limits) -> dict[str, Any]:
         secret_cache = _KEY_IS_SECRET
         for key, item in value.items():
             # Learn only what the full pass kept unchanged, under a key it checked and found harmless.
-            if type(key) is str and secret_cache.get(key) is False and out.get(key, _ABSENT) is item:
+            # ... and whose text the pass kept (not a key another one was redacted into, see _learn_keys).
+            if (
+                type(key) is str
+                and secret_cache.get(key) is False
+                and out.get(key, _ABSENT) is item
+                and ((len(key) < 8 and key.isascii()) or _LABELS.get(key) == key)
+            ):
                 _SAFE_KEYS_SEEN.add(key)
                 if type(item) in _SCALAR_TYPES and (not isinstance(item, str) or len(item) <= _LEARN_MAX_CHARS):
                     _CLEAN_SCALARS.add(item)
@@ -576,6 +585,8 @@ def _clean_values(value: dict[str, Any]) -> dict[str, Any]:
         return _clean_and_learn(value, limits)
     out = value
     for key, item in value.items():
+        if type(key) is not str:  # a str subclass equal to a learned key: the full pass names it itself
+            return _clean_and_learn(value, limits)
         kind = type(item)
         if kind is str:
             if (len(item) < 8 and item.isascii()) or item in _CLEAN_SCALARS:

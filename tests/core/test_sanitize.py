@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import enum
 import json
 import string
 from urllib.parse import quote
@@ -402,9 +403,14 @@ def test_str_subclasses_and_odd_keys_become_plain_redacted_strings() -> None:
     }
 
 
+class _Param(str, enum.Enum):  # noqa: UP042 - equal to "key" and hashed alike, str() "_Param.API_KEY"
+    API_KEY = "key"
+
+
 _KEYS_TO_LEARN = st.sampled_from(
-    ["q", "city", "password", "api_key", "token", "max_tokens", "Bearer abcdefghijklmnop", "Bearer [REDACTED]",
-     "query_text", "sk-proj-AbCdEfGhIjKlMnOp1234", "ключ", "n\ud800"]
+    ["q", "key", _Param.API_KEY, "city", "password", "api_key", "token", "max_tokens", "Bearer abcdefghijklmnop",
+     "Bearer [REDACTED]", "query_text", "sk-proj-AbCdEfGhIjKlMnOp1234", "ключ", "n\ud800", "password=abcdefgh",
+     "password=[REDACTED]", "password=[REDACTED]'"]
 )  # fmt: skip
 _VALUES_TO_LEARN = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10),
@@ -417,8 +423,15 @@ _VALUES_TO_LEARN = st.one_of(
 def test_property_a_dict_of_keys_learned_harmless_is_cleaned_as_the_full_pass_does(values: list[dict[str, object]]) -> None:
     # clean() copies a dict whose keys earlier passes found harmless and whose values are plain short
     # scalars, skipping the per-key checks; whatever was learned before, the result is the full pass's.
-    for value in values + values:
-        assert repr(clean(value)) == repr(sanitize._clean_mapping(value, sanitize.DEFAULT_LIMITS, 0))
+    for value in values + values:  # Limits() equals the default but is not it: no fast path, no learning
+        assert repr(clean(value)) == repr(clean(value, Limits()))
+
+
+def test_an_enum_key_equal_to_a_learned_key_is_still_named_and_redacted_as_itself() -> None:
+    # Sets match by equality: _Param.API_KEY == "key" passed the learned-keys check and kept its value.
+    clean({"key": 1})
+    assert clean({_Param.API_KEY: "hunter2"}) == {"_Param.API_KEY": REDACTED}
+    assert sanitize._clean_values({_Param.API_KEY: "my-long-private-credential-42"}) == {"_Param.API_KEY": REDACTED}
 
 
 def test_a_key_another_was_redacted_into_is_not_learned_as_kept() -> None:

@@ -195,6 +195,9 @@ def _one_value(value: Any) -> dict[str, Any]:
         (True, 1, 0.0, False),  # nor equal to one: Python's True == 1 must not hide the change
         (0, False, 0.5, False),
         (1, 1.0, 0.0, True),  # an int and a float of one value
+        (1715000000123456789, 1715000000123456700.0, 0.0, False),  # not rounded to one float
+        (1715000000123456789, 1715000000123456700.0, 10.0, False),
+        (1715000000123456789, 1715000000123456700.0, 100.0, True),
         (1.005, True, 0.01, False),
         (10**400, 1.0, 1.0, False),  # an int no float can hold
     ],
