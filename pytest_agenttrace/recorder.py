@@ -1130,11 +1130,6 @@ class Recorder:
                         known_clean = clean_scalars.issuperset(value.values())
                     except TypeError:  # an unhashable value
                         known_clean = False
-                    if known_clean:  # sets match by equality: a str subclass key takes the full pass
-                        for key in value:
-                            if type(key) is not str:
-                                known_clean = False
-                                break
                     if not known_clean:  # harmless keys: only the values need a look (a new call id...)
                         h.attributes = _clean_values(value)
                 else:

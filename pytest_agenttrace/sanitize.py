@@ -492,7 +492,10 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
                 out["…"] = f"[agenttrace: truncated {len(value) - count} of {len(value)} keys]"
             break
         count += 1
-        skey = key if type(key) is str else _as_text(key)
+        # A str subclass key is its own text, as JSON writes it and as stamps and names are taken (an
+        # Enum member's value, not its str()): the learned-keys fast paths, matching by equality,
+        # then write the same text as this pass.
+        skey = key if type(key) is str else str.__str__(key) if isinstance(key, str) else _as_text(key)
         if not skey.isascii() and (shown := _encodable(skey)) is not skey:
             skey = shown
             renamed_keys = True

@@ -424,14 +424,18 @@ def test_property_a_dict_of_keys_learned_harmless_is_cleaned_as_the_full_pass_do
     # clean() copies a dict whose keys earlier passes found harmless and whose values are plain short
     # scalars, skipping the per-key checks; whatever was learned before, the result is the full pass's.
     for value in values + values:  # Limits() equals the default but is not it: no fast path, no learning
-        assert repr(clean(value)) == repr(clean(value, Limits()))
+        assert json.dumps(clean(value)) == json.dumps(clean(value, Limits()))  # what is written
 
 
-def test_an_enum_key_equal_to_a_learned_key_is_still_named_and_redacted_as_itself() -> None:
-    # Sets match by equality: _Param.API_KEY == "key" passed the learned-keys check and kept its value.
+def test_an_enum_key_is_its_value_in_every_path() -> None:
+    # Sets match by equality: _Param.API_KEY == "key" passed the learned-keys check and was written
+    # "key" with its value kept, while the full pass named it str(key), "_Param.API_KEY", a secret
+    # key's name.  Now every path writes a str subclass key as its own text, as JSON does.
+    assert clean({_Param.API_KEY: "hunter2"}, Limits()) == {"key": "hunter2"}
     clean({"key": 1})
-    assert clean({_Param.API_KEY: "hunter2"}) == {"_Param.API_KEY": REDACTED}
-    assert sanitize._clean_values({_Param.API_KEY: "my-long-private-credential-42"}) == {"_Param.API_KEY": REDACTED}
+    assert json.dumps(clean({_Param.API_KEY: "hunter2"})) == '{"key": "hunter2"}'
+    assert json.dumps(sanitize._clean_values({_Param.API_KEY: "x" * 30})) == json.dumps({"key": "x" * 30})
+    assert clean({_Param.API_KEY: "api_key=abcdefgh"}) == {"key": "api_key=[REDACTED]"}  # the value: as any
 
 
 def test_a_key_another_was_redacted_into_is_not_learned_as_kept() -> None:
