@@ -6,32 +6,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pytest_agenttrace.model import Span
 from pytest_agenttrace.spec import parse_spec
 from pytest_agenttrace.spec.selector import select
 from pytest_agenttrace.store import load_trace
 
 
 def _span(span_id: str, name: str, start_ns: int, *, kind: str = "tool", parent_id: str | None = "1") -> dict[str, Any]:
-    return {
-        "span_id": span_id,
-        "parent_id": parent_id,
-        "kind": kind,
-        "name": name,
-        "agent": "coder",
-        "scope": None,
-        "scope_path": [],
-        "start_ns": start_ns,
-        "end_ns": start_ns + 5,
-        "status": "ok",
-        "error": None,
-        "input": None,
-        "output": None,
-        "attributes": {},
-        "versions": {},
-        "context": None,
-        "links": [],
-        "events": [],
-    }
+    span = Span(
+        span_id=span_id, parent_id=parent_id, kind=kind, name=name, agent="coder", start_ns=start_ns, end_ns=start_ns + 5
+    )
+    return span.to_dict()
 
 
 def _write(tmp_path: Path, spans: list[dict[str, Any]]) -> Path:
