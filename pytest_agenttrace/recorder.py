@@ -447,8 +447,8 @@ def _span_id(seq: int) -> str:
 _SET_TOKEN: Final = _SpanSlots._token.__set__  # type: ignore[attr-defined]
 
 
-def _redacted_stamps(memo: dict[int, tuple[Any, Any]], versions: Any, redact: bool = True) -> Any:
-    """``versions`` with secrets redacted, once per distinct stamp set (they are shared copy-on-write).
+def _shown_stamps(memo: dict[int, tuple[Any, Any]], versions: Any, redact: bool = True) -> Any:
+    """``versions`` as a span shows them, once per distinct stamp set (they are shared copy-on-write).
 
     Without ``redact`` (``Limits(redact=False)``) only lone surrogates are escaped.
 
@@ -1105,7 +1105,7 @@ class Recorder:
                 raw_stamps = h.versions
                 if raw_stamps:  # consecutive spans nearly always share one set: its redaction is reused
                     if raw_stamps is not last_stamps:
-                        last_stamps, last_shown = raw_stamps, _redacted_stamps(stamp_sets, raw_stamps)
+                        last_stamps, last_shown = raw_stamps, _shown_stamps(stamp_sets, raw_stamps)
                     h.versions = last_shown
             else:  # nothing redacted, but a lone surrogate is still escaped: a file takes only UTF-8
                 label = h.name
@@ -1117,7 +1117,7 @@ class Recorder:
                 raw_stamps = h.versions
                 if raw_stamps:
                     if raw_stamps is not last_stamps:
-                        last_stamps, last_shown = raw_stamps, _redacted_stamps(stamp_sets, raw_stamps, False)
+                        last_stamps, last_shown = raw_stamps, _shown_stamps(stamp_sets, raw_stamps, False)
                     h.versions = last_shown
             if start < previous_start:
                 disordered = True
@@ -1163,7 +1163,7 @@ class Recorder:
         handles = sorted(self._order, key=_start_key)
         spans = []
         stamp_sets: dict[int, tuple[Any, Any]] = {}
-        stamps: Any = _redacted_stamps(stamp_sets, self._stamps, limits.redact)
+        stamps: Any = _shown_stamps(stamp_sets, self._stamps, limits.redact)
         for h in handles:
             end_ns, status, error = h.end_ns, h.status, h.error
             if end_ns is None:
@@ -1177,7 +1177,7 @@ class Recorder:
                     clean(h.input, limits) if h.input is not None else None,
                     clean(h.output, limits) if h.output is not None else None,
                     clean(h.attributes, limits) if h.attributes else {},
-                    dict(_redacted_stamps(stamp_sets, h.versions, limits.redact)) if h.versions is not None else stamps,
+                    dict(_shown_stamps(stamp_sets, h.versions, limits.redact)) if h.versions is not None else stamps,
                     clean(h.context, limits) if h.context is not None else None,
                     list(h.links), clean(h.events, limits) if h.events else [],
                 )

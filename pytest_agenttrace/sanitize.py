@@ -45,7 +45,7 @@ import math
 import re
 import threading
 from base64 import b64decode
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote
@@ -239,21 +239,20 @@ def redact_label(text: str) -> str:
 
 def encodable_stamps(stamps: Mapping[str, Any]) -> Mapping[str, Any]:
     """Version stamps with lone surrogates escaped and nothing redacted (``Limits(redact=False)``)."""
-    out = {
-        (encodable(str.__str__(key)) if isinstance(key, str) else key): (
-            encodable(str.__str__(value)) if isinstance(value, str) else value
-        )
-        for key, value in stamps.items()
-    }
-    return stamps if out == stamps else out
+    return _stamps_shown(stamps, encodable)
 
 
 def redact_stamps(stamps: Mapping[str, Any]) -> Mapping[str, Any]:
     """Version stamps (name -> stamp) with secrets redacted: ``stamps`` itself when none was found."""
+    return _stamps_shown(stamps, redact_label)
+
+
+def _stamps_shown(stamps: Mapping[str, Any], show: Callable[[str], str]) -> Mapping[str, Any]:
+    """``stamps`` with ``show`` applied to each text: ``stamps`` itself when nothing changed."""
     # A str subclass as its plain text, as the recorder takes names (an enum member's value).
     out = {
-        (redact_label(str.__str__(key)) if isinstance(key, str) else key): (
-            redact_label(str.__str__(value)) if isinstance(value, str) else value
+        (show(str.__str__(key)) if isinstance(key, str) else key): (
+            show(str.__str__(value)) if isinstance(value, str) else value
         )
         for key, value in stamps.items()
     }
@@ -459,7 +458,7 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
                 return value.copy()
         out = _clean_mapping(value, limits, _depth)
         if len(_SAFE_KEYS_SEEN) < _LEARN_MAX:
-            _learn_keys(value, out)
+            _learn_keys(value)
         return out
     if kind is dict or isinstance(value, Mapping):
         return _clean_mapping(value, limits, _depth)
@@ -557,16 +556,9 @@ def _clean_and_learn(value: dict[str, Any], limits: Limits) -> dict[str, Any]:
     """
     out = _clean_mapping(value, limits, 1)
     if limits is DEFAULT_LIMITS and len(_CLEAN_SCALARS) < _LEARN_MAX and len(_SAFE_KEYS_SEEN) < _LEARN_MAX:
-        secret_cache = _KEY_IS_SECRET
         for key, item in value.items():
             # Learn only what the full pass kept unchanged, under a key it checked and found harmless.
-            # ... and whose text the pass kept (not a key another one was redacted into, see _learn_keys).
-            if (
-                type(key) is str
-                and secret_cache.get(key) is False
-                and out.get(key, _ABSENT) is item
-                and ((len(key) < 8 and key.isascii()) or _LABELS.get(key) == key)
-            ):
+            if out.get(key, _ABSENT) is item and _harmless_key(key):
                 _SAFE_KEYS_SEEN.add(key)
                 if type(item) in _SCALAR_TYPES and (not isinstance(item, str) or len(item) <= _LEARN_MAX_CHARS):
                     _CLEAN_SCALARS.add(item)
@@ -607,17 +599,24 @@ def _clean_values(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _learn_keys(value: dict[Any, Any], out: dict[str, Any]) -> None:
+def _learn_keys(value: dict[Any, Any]) -> None:
     """Remember the keys of ``value`` the full pass checked, found harmless and kept as they were."""
-    secret_cache, labels = _KEY_IS_SECRET, _LABELS
     for key in value:
-        # Not ``key in out``: a key redacted into another's text would make that one look kept.
-        if (
-            type(key) is str
-            and secret_cache.get(key) is False
-            and ((len(key) < 8 and key.isascii()) or labels.get(key) == key)
-        ):
+        if _harmless_key(key):
             _SAFE_KEYS_SEEN.add(key)
+
+
+def _harmless_key(key: Any) -> bool:
+    """Whether a full pass just checked ``key`` (a plain ``str``), found it names no secret and kept its text.
+
+    Its own text, not "the output has this key": a key another one was redacted
+    into ({"Bearer abc...": 1, "Bearer [REDACTED]": 2}) would look kept.
+    """
+    return (
+        type(key) is str
+        and _KEY_IS_SECRET.get(key) is False
+        and ((len(key) < 8 and key.isascii()) or _LABELS.get(key) == key)
+    )
 
 
 def _clean_other(value: Any, limits: Limits, depth: int) -> Any:

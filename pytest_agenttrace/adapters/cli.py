@@ -79,7 +79,15 @@ def register(subparsers: Any) -> None:
 
 def _run_import(args: argparse.Namespace) -> int:
     from ..sanitize import redact_text
-    from ..store import STDOUT, dump_bytes, refuse_overwriting, save_trace, trace_filename, validate_trace_dict
+    from ..store import (
+        STDOUT,
+        dump_bytes,
+        refuse_overwriting,
+        save_trace,
+        trace_filename,
+        validate_trace_dict,
+        write_output,
+    )
     from .importing import import_trace
 
     result = import_trace(args.file, None if args.fmt == "auto" else args.fmt)
@@ -95,7 +103,7 @@ def _run_import(args: argparse.Namespace) -> int:
             raise TraceFileError(
                 f"holds {len(traces)} runs; pass -o DIR/ to write one trace file per run.", path=args.file
             )
-        sys.stdout.buffer.write(dump_bytes(traces[0].to_dict()) + b"\n")
+        write_output(STDOUT, dump_bytes(traces[0].to_dict()) + b"\n")
         return 0
     with _writing(args.output):
         targets = _targets(args.output, traces, trace_filename)
