@@ -43,8 +43,9 @@ with its own attribute count, not with the number of conventions known.
 from __future__ import annotations
 
 import json
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -228,7 +229,40 @@ def map_otel_fields(
     ``(kind, name, agent, attributes, input, output, versions, error)``, the
     fields of :class:`MappedSpan` in order (``context`` is always ``None``);
     every dict is new.
+
+    Spans of one shape (name, attribute keys in order, and the values that
+    decide kind, name and agent) map alike: the second one on is mapped by
+    the plan the first one left (:class:`_Plan`), which copies the other
+    values where the first mapping took them.  A value a plan cannot copy as
+    it is (an empty text, a number in a string, a list) takes the full mapping.
     """
+    if status_error is None:
+        try:
+            shape = _SHAPES.get((name, tuple(attributes)))
+        except TypeError:  # an unhashable key (a hand-made mapping): the full mapping says what it means
+            shape = _NO_SHAPE
+        if shape is None:
+            shape = _new_shape(name, attributes)
+        if shape is not _NO_SHAPE:
+            plans = shape.plans
+            if plans:
+                pick = shape.pick
+                try:
+                    plan = plans.get(() if pick is None else pick(attributes))
+                except TypeError:  # an unhashable deciding value (a list): never learned either
+                    plan = None
+                if plan is not None and (shape.copied is None or shape.copyable(attributes)):
+                    return plan.apply(attributes)
+            mapped, winners = _map_fields(name, attributes, None)
+            shape.learn(attributes, mapped, winners)
+            return mapped
+    return _map_fields(name, attributes, status_error)[0]
+
+
+def _map_fields(
+    name: str, attributes: Mapping[str, Any], status_error: tuple[str, str] | None
+) -> tuple[MappedFields, dict[str, str]]:
+    """The full mapping; also which attribute key each role's value came from."""
     # One pass: role -> value and role -> the key it came from, for the best usable key of each role.
     values: dict[str, Any] = {}
     winners: dict[str, str] = {}
@@ -257,7 +291,17 @@ def map_otel_fields(
     if not values and "andoff" not in name:
         # Nothing GenAI or OpenInference about it (HTTP, database spans...): custom, every attribute kept.
         kept = _rest(attributes, None)
-        return "custom", name, None, {"otel": kept} if kept else {}, None, None, {}, _error(status_error, attributes)
+        custom: MappedFields = (
+            "custom",
+            name,
+            None,
+            {"otel": kept} if kept else {},
+            None,
+            None,
+            {},
+            _error(status_error, attributes),
+        )
+        return custom, winners
 
     get = values.get
     operation: str | None = get("operation")
@@ -359,10 +403,163 @@ def map_otel_fields(
     if rest:
         out["otel"] = rest
     error = None if status_error is None else _error(status_error, attributes)
-    return kind, span_name, agent, out, input_value, output_value, versions, error
+    return (kind, span_name, agent, out, input_value, output_value, versions, error), winners
 
 
 _USAGE_ROLES: Final = ("input_tokens", "output_tokens", "total_tokens")
+
+
+# -- plans: spans of one shape map alike --------------------------------------------
+#
+# A span's mapping depends on its name, on which attribute keys it has (and in which order: the
+# attributes left under ``otel`` keep it), on the values of the roles that decide the kind, the
+# name and the agent, and on whether every other known value is usable.  All else is copied: a
+# model, a call id, token counts, payloads (decoded), versions.  So the first span of a shape is
+# mapped in full and leaves a plan; the next ones of that shape (most spans of a run: the same
+# tools and models called again and again) only copy their values where the plan says.
+
+#: Roles whose value decides the kind, the name or the agent: one plan per value of each.
+_DECIDING: Final = frozenset(
+    {"operation", "oi_kind", "tool_name", "agent_name", "from_agent", "to_agent", "graph_node"}
+)
+#: Output keys whose value is copied from the attribute that won the role.
+_COPIED: Final[dict[str, str]] = {
+    "model": "model",
+    "provider": "provider",
+    "tool_call_id": "call_id",
+    "key": "memory_key",
+    "source": "source",
+}
+#: At most this many shapes, and plans per shape, are kept; past that they start over.
+_MAX_SHAPES: Final = 512
+_MAX_PLANS: Final = 64
+
+
+class _Shape:
+    """What a span's name and attribute keys say about its mapping: which values decide, which are copied."""
+
+    __slots__ = ("copied", "deciding", "numbers", "payloads", "pick", "plans", "texts")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        deciding: list[str] = []
+        texts: list[str] = []
+        numbers: list[str] = []
+        payloads: list[str] = []
+        for key in keys:
+            spec = _KEYS.get(key)
+            if spec is None:
+                continue
+            role, how, _ = spec
+            if role in _DECIDING:
+                deciding.append(key)
+            else:
+                (texts if how == _TEXT else numbers if how == _NUMBER else payloads).append(key)
+        #: the deciding keys; ``pick`` reads their values (one value, or a tuple of two or more),
+        #: which choose the plan.
+        self.deciding = tuple(deciding)
+        self.pick: Callable[[Mapping[str, Any]], Any] | None = operator.itemgetter(*deciding) if deciding else None
+        self.texts = tuple(texts)
+        self.numbers = tuple(numbers)
+        self.payloads = tuple(payloads)
+        #: None when no value is copied, so there is nothing to check.
+        self.copied = (self.texts, self.numbers, self.payloads) if texts or numbers or payloads else None
+        self.plans: dict[Any, _Plan] = {}
+
+    def copyable(self, attributes: Mapping[str, Any]) -> bool:
+        """Every copied value usable as it is: a non-empty text, an integer, a payload that is there."""
+        for key in self.texts:
+            value = attributes[key]
+            if type(value) is not str or not value:
+                return False
+        for key in self.numbers:
+            if type(attributes[key]) is not int:  # not bool, not a number in a string
+                return False
+        return None not in map(attributes.__getitem__, self.payloads)  # identity first: no __eq__ of values
+
+    def learn(self, attributes: Mapping[str, Any], mapped: MappedFields, winners: dict[str, str]) -> None:
+        """Keep the plan that maps spans like this one as ``mapped`` (its full mapping) did."""
+        if mapped[7] is not None or not self.copyable(attributes):
+            return
+        if any(type(attributes[key]) is not str for key in self.deciding):
+            return  # a number or a list deciding: equal keys (1 and True) would not mean the same
+        if len(self.plans) >= _MAX_PLANS:
+            self.plans.clear()
+        self.plans[() if self.pick is None else self.pick(attributes)] = _Plan(mapped, winners)
+
+
+#: The shape of an attribute mapping that has none (an unhashable key): always mapped in full.
+_NO_SHAPE: Final = _Shape(())
+_SHAPES: dict[tuple[str, tuple[str, ...]], _Shape] = {}
+
+
+def _new_shape(name: str, attributes: Mapping[str, Any]) -> _Shape:
+    keys = tuple(attributes)
+    shape = _Shape(keys)
+    if len(_SHAPES) >= _MAX_SHAPES:
+        _SHAPES.clear()
+    _SHAPES[(name, keys)] = shape
+    return shape
+
+
+class _Plan:
+    """How the spans of one shape and deciding values map: constants, and the keys to copy from."""
+
+    __slots__ = ("agent", "constants", "copies", "input", "kind", "name", "output", "rest", "versions")
+
+    def __init__(self, mapped: MappedFields, winners: dict[str, str]) -> None:
+        kind, name, agent, out, input_value, output_value, versions, _ = mapped
+        self.kind, self.name, self.agent = kind, name, agent
+        # In the mapping's own order: the constants (from_agent, to_agent, operation) come first.
+        constants: dict[str, Any] = {}
+        copies: list[tuple[str, Any]] = []
+        rest: tuple[str, ...] | None = None
+        for out_key, value in out.items():
+            if out_key == "otel":
+                rest = tuple(value)
+            elif out_key == "usage":
+                copies.append((out_key, tuple((role, winners[role]) for role in value)))
+            elif out_key in _COPIED:
+                copies.append((out_key, winners[_COPIED[out_key]]))
+            else:
+                if copies:  # pragma: no cover - the mapping writes its constants first
+                    raise AssertionError(f"constant {out_key!r} after a copied value")
+                constants[out_key] = value
+        self.constants = constants
+        self.copies = tuple(copies)
+        self.rest = rest
+        # (payload key, its mime type's key or None), or None when the mapping found no payload.
+        self.input = None if input_value is None else (winners["input"], winners.get("input_mime"))
+        self.output = None if output_value is None else (winners["output"], winners.get("output_mime"))
+        self.versions = (
+            (winners.get("prompt_name"), winners.get("prompt_version"), winners.get("agent_version"))
+            if versions
+            else None
+        )
+
+    def apply(self, attributes: Mapping[str, Any]) -> MappedFields:
+        """The mapping of a span of this plan's shape and deciding values: every dict new."""
+        out = self.constants.copy()
+        for out_key, source in self.copies:
+            if type(source) is tuple:  # usage: role -> key
+                out[out_key] = {role: attributes[key] for role, key in source}
+            else:
+                out[out_key] = attributes[source]
+        if self.rest is not None:
+            out["otel"] = {
+                key: (list(value) if type(value := attributes[key]) is tuple else value) for key in self.rest
+            }
+        input_value = output_value = None
+        if self.input is not None:
+            key, mime = self.input
+            input_value = _decode(attributes[key], None if mime is None else attributes[mime])
+        if self.output is not None:
+            key, mime = self.output
+            output_value = _decode(attributes[key], None if mime is None else attributes[mime])
+        versions: dict[str, str] = {}
+        if self.versions is not None:
+            name, version, agent_version = (None if key is None else attributes[key] for key in self.versions)
+            versions = _versions(name, version, agent_version, self.agent)
+        return self.kind, self.name, self.agent, out, input_value, output_value, versions, None
 
 
 def _taken(role: str, kind: str, agent_name: str | None, handoff: bool) -> bool:

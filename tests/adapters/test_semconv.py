@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_agenttrace.adapters import semconv
 from pytest_agenttrace.adapters.semconv import _KEYS, map_otel_fields, map_otel_span
 
 _KNOWN_KEYS = frozenset(_KEYS)
@@ -294,3 +295,115 @@ def test_a_key_found_but_not_used_stays_under_otel() -> None:
     # A lower-ranked key of a role that a better key filled stays too.
     llm = map_otel_span("c", {"llm.model_name": "m2", "gen_ai.request.model": "m1"})
     assert llm.attributes["model"] == "m1" and llm.attributes["otel"] == {"llm.model_name": "m2"}
+
+
+# -- plans: a span of a shape seen before maps as the full mapping would ------------------
+
+_PLAN_NAMES = st.sampled_from(
+    [
+        "execute_tool search",
+        "invoke_agent planner",
+        "chat m",
+        "handoff to reviewer",
+        "Handoff: a -> b",
+        "x",
+        "agent_run [p]",
+    ]
+)
+_PLAN_KEYS = st.lists(st.sampled_from([*sorted(_KNOWN_KEYS), "x.custom", "http.method"]), unique=True, max_size=7)
+_JSON_TEXT = st.sampled_from(['{"q": 1}', "[1, 2]", "{not json", "plain", ""])
+# Mostly values a plan can copy (texts, integers), so that plans are taken often; any value otherwise.
+_PLAN_VALUES = st.one_of(
+    st.sampled_from(["execute_tool", "invoke_agent", "chat", "handoff", "TOOL", "AGENT", "a", "transfer_to_b"]),
+    st.integers(-3, 3),
+    _JSON_TEXT,
+    otel_values,
+)
+
+
+def _deciding(key: str) -> bool:
+    return key in _KEYS and _KEYS[key][0] in semconv._DECIDING
+
+
+_USABLE_TEXT = st.sampled_from(["execute_tool", "chat", "handoff", "TOOL", "AGENT", "a", "transfer_to_b", "m"])
+_USABLE = {
+    0: _USABLE_TEXT,  # _TEXT
+    1: st.integers(-3, 3),  # _NUMBER
+    2: _JSON_TEXT | _USABLE_TEXT,  # _PAYLOAD
+}
+
+
+def _value_for(key: str, usable: bool) -> st.SearchStrategy[Any]:
+    """Any value, or (``usable``) one a plan can copy for that key's role."""
+    return _USABLE[_KEYS[key][1]] if usable and key in _KEYS else _PLAN_VALUES
+
+
+@given(data=st.data(), name=_PLAN_NAMES, keys=_PLAN_KEYS, usable=st.booleans())
+def test_a_span_mapped_by_a_plan_maps_exactly_as_the_full_mapping(
+    data: st.DataObject, name: str, keys: list[str], usable: bool
+) -> None:
+    semconv._SHAPES.clear()
+    first = {key: data.draw(_value_for(key, usable), label=key) for key in keys}
+    # The second span: the same keys in the same order, the deciding values kept (so the first span's
+    # plan applies whenever the copied values are usable), every other value drawn again.
+    second = {
+        key: first[key] if _deciding(key) else data.draw(_value_for(key, usable), label=f"2:{key}") for key in keys
+    }
+    for attributes in (first, second, first):
+        expected = semconv._map_fields(name, attributes, None)[0]
+        # repr: equal values of another type (True and 1, a tuple and a list) or key order would show.
+        assert repr(map_otel_fields(name, attributes)) == repr(expected)
+
+
+def test_plans_are_used_for_spans_of_a_known_shape_and_give_new_dicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    semconv._SHAPES.clear()
+    full = []
+    original = semconv._map_fields
+    monkeypatch.setattr(semconv, "_map_fields", lambda *args: full.append(args) or original(*args))
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "m",
+        "gen_ai.usage.input_tokens": 10,
+        "gen_ai.usage.output_tokens": 2,
+        "input.value": '{"q": 1}',
+        "llm.prompt_template.version": "v1",
+        "http.route": ("a", "b"),
+    }
+    first = map_otel_fields("chat m", attributes)
+    first[3]["usage"]["input_tokens"] = -1  # a caller may change what it gets: the plan must not see it
+    first[3]["otel"]["http.route"].append("c")
+    first[4]["q"] = 2
+    first[6].clear()
+    second = map_otel_fields("chat m", {**attributes, "gen_ai.usage.input_tokens": 11, "gen_ai.request.model": "n"})
+    assert len(full) == 1  # the second span took the plan
+    assert second == (
+        "llm",
+        "chat m",
+        None,
+        {
+            "operation": "chat",
+            "model": "n",
+            "usage": {"input_tokens": 11, "output_tokens": 2},
+            "otel": {"http.route": ["a", "b"]},
+        },
+        {"q": 1},
+        None,
+        {"prompt:prompt": "prompt@v1"},
+        None,
+    )
+    # Another deciding value, an unusable copied value (empty, or a number in a string) or an error: in full.
+    map_otel_fields("chat m", {**attributes, "gen_ai.operation.name": "text_completion"})
+    map_otel_fields("chat m", {**attributes, "gen_ai.request.model": ""})
+    map_otel_fields("chat m", {**attributes, "gen_ai.usage.input_tokens": "11"})
+    map_otel_fields("chat m", attributes, ("ValueError", "boom"))
+    assert len(full) == 5
+
+
+def test_plans_are_bounded() -> None:
+    semconv._SHAPES.clear()
+    for number in range(semconv._MAX_SHAPES + 10):
+        map_otel_fields(f"span {number}", {"gen_ai.operation.name": "chat"})
+    assert len(semconv._SHAPES) <= semconv._MAX_SHAPES
+    for number in range(semconv._MAX_PLANS + 10):
+        map_otel_fields("t", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": f"tool{number}"})
+    assert all(len(shape.plans) <= semconv._MAX_PLANS for shape in semconv._SHAPES.values())
