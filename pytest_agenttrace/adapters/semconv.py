@@ -37,7 +37,10 @@ Attribute values may come as OpenTelemetry values (str, bool, int, float,
 tuples of them) or as strings (some exporters stringify numbers); numbers are
 parsed from strings where a number is meant.  Attributes are read in one pass
 (``_KEYS`` says which role each known key plays), so the cost per span grows
-with its own attribute count, not with the number of conventions known.
+with its own attribute count, not with the number of conventions known.  A
+span of a shape mapped before (same name, same keys in the same order, same
+values deciding kind, name and agent) is mapped by the plan the first one left,
+copying its other values: about half the cost, and the same result.
 """
 
 from __future__ import annotations
@@ -236,27 +239,34 @@ def map_otel_fields(
     values where the first mapping took them.  A value a plan cannot copy as
     it is (an empty text, a number in a string, a list) takes the full mapping.
     """
-    if status_error is None:
-        try:
-            shape = _SHAPES.get((name, tuple(attributes)))
-        except TypeError:  # an unhashable key (a hand-made mapping): the full mapping says what it means
-            shape = _NO_SHAPE
-        if shape is None:
-            shape = _new_shape(name, attributes)
-        if shape is not _NO_SHAPE:
-            plans = shape.plans
-            if plans:
-                pick = shape.pick
-                try:
-                    plan = plans.get(() if pick is None else pick(attributes))
-                except TypeError:  # an unhashable deciding value (a list): never learned either
-                    plan = None
-                if plan is not None and (shape.copied is None or shape.copyable(attributes)):
-                    return plan.apply(attributes)
-            mapped, winners = _map_fields(name, attributes, None)
-            shape.learn(attributes, mapped, winners)
-            return mapped
-    return _map_fields(name, attributes, status_error)[0]
+    if status_error is not None or type(name) is not str:
+        return _map_fields(name, attributes, status_error)[0]
+    try:
+        key = (name, tuple(attributes))
+        shape = _SHAPES.get(key)
+    except TypeError:  # an unhashable key (a hand-made mapping): the full mapping says what it means
+        return _map_fields(name, attributes, None)[0]
+    if type(shape) is not _Shape:
+        if shape is None:  # the first span of its shape: remembered, mapped in full
+            _remember(_SHAPES, key, _ONCE, _MAX_SHAPES)
+            return _map_fields(name, attributes, None)[0]
+        if shape is _ONCE:  # the second: worth a shape
+            shape = _SHAPES[key] = _Shape(key[1])
+        else:
+            return _map_fields(name, attributes, None)[0]
+    values = shape.usable(attributes)
+    if values is None:  # a value no plan can copy as it is, or a deciding value not plain text
+        return _map_fields(name, attributes, None)[0]
+    plans = shape.plans
+    plan = plans.get(values)
+    if type(plan) is _Plan:
+        return plan.apply(attributes)
+    mapped, winners = _map_fields(name, attributes, None)
+    if plan is None:
+        _remember(plans, values, _ONCE, _MAX_PLANS)
+    else:  # the second span of these deciding values: worth a plan
+        plans[values] = _Plan(mapped, winners)
+    return mapped
 
 
 def _map_fields(
@@ -430,15 +440,25 @@ _COPIED: Final[dict[str, str]] = {
     "key": "memory_key",
     "source": "source",
 }
-#: At most this many shapes, and plans per shape, are kept; past that they start over.
+#: At most this many shapes, and plans per shape, are kept; past that they start over.  A shape
+#: (and a plan) is made the second time one is met: names that never repeat (an HTTP span named
+#: after its URL) only cost a look-up and a remembered key.
 _MAX_SHAPES: Final = 512
 _MAX_PLANS: Final = 64
+#: Met once (a shape, or a plan's deciding values): made when met again.
+_ONCE: Final[Any] = object()
+
+
+def _remember(table: dict[Any, Any], key: Any, value: Any, bound: int) -> None:
+    if len(table) >= bound:
+        table.clear()
+    table[key] = value
 
 
 class _Shape:
-    """What a span's name and attribute keys say about its mapping: which values decide, which are copied."""
+    """What a span's attribute keys say about its mapping: which values decide, which are copied."""
 
-    __slots__ = ("copied", "deciding", "numbers", "payloads", "pick", "plans", "texts")
+    __slots__ = ("numbers", "payloads", "pick", "plans", "single", "texts")
 
     def __init__(self, keys: tuple[str, ...]) -> None:
         deciding: list[str] = []
@@ -454,69 +474,65 @@ class _Shape:
                 deciding.append(key)
             else:
                 (texts if how == _TEXT else numbers if how == _NUMBER else payloads).append(key)
-        #: the deciding keys; ``pick`` reads their values (one value, or a tuple of two or more),
-        #: which choose the plan.
-        self.deciding = tuple(deciding)
+        #: reads the deciding values: one value, or a tuple of two or more (None: no deciding key)
         self.pick: Callable[[Mapping[str, Any]], Any] | None = operator.itemgetter(*deciding) if deciding else None
+        self.single = len(deciding) == 1
         self.texts = tuple(texts)
         self.numbers = tuple(numbers)
         self.payloads = tuple(payloads)
-        #: None when no value is copied, so there is nothing to check.
-        self.copied = (self.texts, self.numbers, self.payloads) if texts or numbers or payloads else None
-        self.plans: dict[Any, _Plan] = {}
+        #: deciding values -> their plan (or _ONCE)
+        self.plans: dict[Any, Any] = {}
 
-    def copyable(self, attributes: Mapping[str, Any]) -> bool:
-        """Every copied value usable as it is: a non-empty text, an integer, a payload that is there."""
+    def usable(self, attributes: Mapping[str, Any]) -> Any:
+        """The deciding values that pick this span's plan, or None when no plan may map it.
+
+        A plan copies a text role only as a non-empty ``str``, a number role
+        only as an ``int`` (not a bool, not a number in a string), a payload
+        when it is there; and it is picked by deciding values that are plain
+        ``str`` (no subclass, and nothing merely equal to one, such as ``True``
+        to ``1``).  Only identity and type checks: no value's ``__eq__`` runs.
+        """
         for key in self.texts:
             value = attributes[key]
             if type(value) is not str or not value:
-                return False
+                return None
         for key in self.numbers:
-            if type(attributes[key]) is not int:  # not bool, not a number in a string
-                return False
-        return None not in map(attributes.__getitem__, self.payloads)  # identity first: no __eq__ of values
-
-    def learn(self, attributes: Mapping[str, Any], mapped: MappedFields, winners: dict[str, str]) -> None:
-        """Keep the plan that maps spans like this one as ``mapped`` (its full mapping) did."""
-        if mapped[7] is not None or not self.copyable(attributes):
-            return
-        if any(type(attributes[key]) is not str for key in self.deciding):
-            return  # a number or a list deciding: equal keys (1 and True) would not mean the same
-        if len(self.plans) >= _MAX_PLANS:
-            self.plans.clear()
-        self.plans[() if self.pick is None else self.pick(attributes)] = _Plan(mapped, winners)
-
-
-#: The shape of an attribute mapping that has none (an unhashable key): always mapped in full.
-_NO_SHAPE: Final = _Shape(())
-_SHAPES: dict[tuple[str, tuple[str, ...]], _Shape] = {}
+            if type(attributes[key]) is not int:
+                return None
+        for key in self.payloads:
+            if attributes[key] is None:
+                return None
+        pick = self.pick
+        if pick is None:
+            return ()
+        values = pick(attributes)
+        if self.single:
+            return values if type(values) is str else None
+        for value in values:
+            if type(value) is not str:
+                return None
+        return values
 
 
-def _new_shape(name: str, attributes: Mapping[str, Any]) -> _Shape:
-    keys = tuple(attributes)
-    shape = _Shape(keys)
-    if len(_SHAPES) >= _MAX_SHAPES:
-        _SHAPES.clear()
-    _SHAPES[(name, keys)] = shape
-    return shape
+#: (span name, attribute keys in order) -> its shape, or _ONCE.
+_SHAPES: dict[tuple[str, tuple[str, ...]], Any] = {}
 
 
 class _Plan:
     """How the spans of one shape and deciding values map: constants, and the keys to copy from."""
 
-    __slots__ = ("agent", "constants", "copies", "input", "kind", "name", "output", "rest", "versions")
+    __slots__ = ("agent", "constants", "copies", "input", "kind", "name", "output", "used", "versions")
 
     def __init__(self, mapped: MappedFields, winners: dict[str, str]) -> None:
-        kind, name, agent, out, input_value, output_value, versions, _ = mapped
+        kind, name, agent, out, _, _, versions, _ = mapped
         self.kind, self.name, self.agent = kind, name, agent
         # In the mapping's own order: the constants (from_agent, to_agent, operation) come first.
         constants: dict[str, Any] = {}
         copies: list[tuple[str, Any]] = []
-        rest: tuple[str, ...] | None = None
         for out_key, value in out.items():
             if out_key == "otel":
-                rest = tuple(value)
-            elif out_key == "usage":
+                continue
+            if out_key == "usage":
                 copies.append((out_key, tuple((role, winners[role]) for role in value)))
             elif out_key in _COPIED:
                 copies.append((out_key, winners[_COPIED[out_key]]))
@@ -526,10 +542,16 @@ class _Plan:
                 constants[out_key] = value
         self.constants = constants
         self.copies = tuple(copies)
-        self.rest = rest
-        # (payload key, its mime type's key or None), or None when the mapping found no payload.
-        self.input = None if input_value is None else (winners["input"], winners.get("input_mime"))
-        self.output = None if output_value is None else (winners["output"], winners.get("output_mime"))
+        #: the keys left out of ``otel`` (every key the mapping used), or None when it kept none there;
+        #: the keys written are the span's own (as the full mapping writes them).
+        self.used: frozenset[str] | None = None
+        if "otel" in out:
+            kept = out["otel"]
+            self.used = frozenset(key for key in winners.values() if key not in kept)
+        # (payload key, its mime type's key or None), or None when the span has no payload: by the
+        # key that won the role, not by the decoded value (JSON "null" decodes to None).
+        self.input = (winners["input"], winners.get("input_mime")) if "input" in winners else None
+        self.output = (winners["output"], winners.get("output_mime")) if "output" in winners else None
         self.versions = (
             (winners.get("prompt_name"), winners.get("prompt_version"), winners.get("agent_version"))
             if versions
@@ -544,9 +566,12 @@ class _Plan:
                 out[out_key] = {role: attributes[key] for role, key in source}
             else:
                 out[out_key] = attributes[source]
-        if self.rest is not None:
+        used = self.used
+        if used is not None:
             out["otel"] = {
-                key: (list(value) if type(value := attributes[key]) is tuple else value) for key in self.rest
+                key: (list(value) if type(value) is tuple else value)
+                for key, value in attributes.items()
+                if key not in used
             }
         input_value = output_value = None
         if self.input is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import enum
 from typing import Any
 
 import pytest
@@ -349,7 +351,7 @@ def test_a_span_mapped_by_a_plan_maps_exactly_as_the_full_mapping(
     second = {
         key: first[key] if _deciding(key) else data.draw(_value_for(key, usable), label=f"2:{key}") for key in keys
     }
-    for attributes in (first, second, first):
+    for attributes in (first, second) * 3:  # a shape, then a plan, is made when met again
         expected = semconv._map_fields(name, attributes, None)[0]
         # repr: equal values of another type (True and 1, a tuple and a list) or key order would show.
         assert repr(map_otel_fields(name, attributes)) == repr(expected)
@@ -369,13 +371,15 @@ def test_plans_are_used_for_spans_of_a_known_shape_and_give_new_dicts(monkeypatc
         "llm.prompt_template.version": "v1",
         "http.route": ("a", "b"),
     }
-    first = map_otel_fields("chat m", attributes)
+    for _ in range(3):  # a shape is made when met again, then a plan when its values are met again
+        first = map_otel_fields("chat m", attributes)
+    assert len(full) == 3
     first[3]["usage"]["input_tokens"] = -1  # a caller may change what it gets: the plan must not see it
     first[3]["otel"]["http.route"].append("c")
     first[4]["q"] = 2
     first[6].clear()
     second = map_otel_fields("chat m", {**attributes, "gen_ai.usage.input_tokens": 11, "gen_ai.request.model": "n"})
-    assert len(full) == 1  # the second span took the plan
+    assert len(full) == 3  # the fourth span took the plan
     assert second == (
         "llm",
         "chat m",
@@ -396,14 +400,102 @@ def test_plans_are_used_for_spans_of_a_known_shape_and_give_new_dicts(monkeypatc
     map_otel_fields("chat m", {**attributes, "gen_ai.request.model": ""})
     map_otel_fields("chat m", {**attributes, "gen_ai.usage.input_tokens": "11"})
     map_otel_fields("chat m", attributes, ("ValueError", "boom"))
-    assert len(full) == 5
+    assert len(full) == 7
+
+
+def _mapped_three_times(name: str, attributes: dict[str, Any], last: dict[str, Any]) -> None:
+    """Map a shape until it has a plan, then ``last`` of the same shape: exactly as the full mapping."""
+    semconv._SHAPES.clear()
+    for _ in range(3):
+        map_otel_fields(name, attributes)
+    assert repr(map_otel_fields(name, last)) == repr(semconv._map_fields(name, last, None)[0])
+
+
+@pytest.mark.parametrize("side", ["input", "output"])
+def test_a_json_null_payload_leaves_no_plan_without_payload(side: str) -> None:
+    # An OpenInference tool returning None writes "null": the plan must still decode later payloads.
+    attributes = {
+        "openinference.span.kind": "TOOL",
+        "tool.name": "lookup",
+        f"{side}.value": "null",
+        f"{side}.mime_type": "application/json",
+    }
+    _mapped_three_times("lookup", attributes, {**attributes, f"{side}.value": '{"rows": 3}'})
+
+
+class _Upper(str):
+    def __repr__(self) -> str:
+        return f"_Upper({str(self)!r})"
+
+
+class _Operation(enum.StrEnum):
+    chat = enum.auto()
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes", "last"),
+    [
+        # a deciding value merely equal to a plain text: its own type, or its own meaning (UserString is no str)
+        (
+            "s",
+            {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"},
+            {"gen_ai.operation.name": _Operation.chat, "gen_ai.request.model": "m"},
+        ),
+        (
+            "s",
+            {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"},
+            {"gen_ai.operation.name": collections.UserString("execute_tool"), "gen_ai.tool.name": "search"},
+        ),
+        ("s", {"gen_ai.tool.name": "search"}, {"gen_ai.tool.name": _Upper("search")}),
+        # a str-subclass key kept under otel is written as the span has it
+        (
+            "s",
+            {"gen_ai.operation.name": "chat", "http.method": "GET"},
+            {"gen_ai.operation.name": "chat", _Upper("http.method"): "GET"},
+        ),
+    ],
+)
+def test_values_and_keys_equal_to_plain_text_map_as_themselves(
+    name: str, attributes: dict[str, Any], last: dict[str, Any]
+) -> None:
+    _mapped_three_times(name, attributes, last)
+
+
+def test_a_str_subclass_span_name_maps_as_itself() -> None:
+    attributes = {"gen_ai.operation.name": "chat"}
+    semconv._SHAPES.clear()
+    for _ in range(3):
+        map_otel_fields("chat", attributes)
+    assert repr(map_otel_fields(_Upper("chat"), attributes)) == repr(
+        semconv._map_fields(_Upper("chat"), attributes, None)[0]
+    )
+
+
+class _Ambiguous:
+    """A value whose ``==`` raises (as a numpy array's truth value does)."""
+
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("ambiguous")
+
+    __hash__ = object.__hash__
+
+
+def test_a_payload_whose_equality_raises_is_mapped_like_any_other() -> None:
+    value = _Ambiguous()
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.input.messages": value}
+    semconv._SHAPES.clear()
+    for _ in range(3):
+        assert map_otel_fields("c", attributes)[4] is value
 
 
 def test_plans_are_bounded() -> None:
     semconv._SHAPES.clear()
     for number in range(semconv._MAX_SHAPES + 10):
-        map_otel_fields(f"span {number}", {"gen_ai.operation.name": "chat"})
+        for _ in range(2):
+            map_otel_fields(f"span {number}", {"gen_ai.operation.name": "chat"})
     assert len(semconv._SHAPES) <= semconv._MAX_SHAPES
     for number in range(semconv._MAX_PLANS + 10):
-        map_otel_fields("t", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": f"tool{number}"})
-    assert all(len(shape.plans) <= semconv._MAX_PLANS for shape in semconv._SHAPES.values())
+        for _ in range(3):
+            map_otel_fields("t", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": f"tool{number}"})
+    shapes = [shape for shape in semconv._SHAPES.values() if type(shape) is semconv._Shape]
+    assert shapes and all(len(shape.plans) <= semconv._MAX_PLANS for shape in shapes)
