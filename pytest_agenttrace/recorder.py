@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, overload
 
 from .exceptions import UsageError
 from .model import KINDS, Span, Trace, _SpanSlots, span_from_values
@@ -86,14 +86,22 @@ _CURRENT: contextvars.ContextVar[SpanHandle | None] = contextvars.ContextVar(
 )
 
 _current_get: Final = _CURRENT.get
+#: The ``attributes`` of every finished span that has none (finished spans are read-only).
+_NO_ATTRIBUTES: Final[dict[str, Any]] = {}
+#: What a handle becomes when its recording finishes (its setters refuse with a UsageError).
+_FINISHED: Final[type] = Span
+
+
+def _refuse_finished(span: Any, setter: str) -> NoReturn:
+    """Refuse a setter of a finished span as :class:`Span` does (a bound method taken before the finish)."""
+    getattr(Span, setter)(span)
+    raise AssertionError("unreachable: Span refuses every setter")  # pragma: no cover
 _UNSET: Final = object()
 _KIND_SET: Final = frozenset(KINDS)
 #: The scope path of every span outside any delegation: one shared list, never mutated.
 _NO_SCOPE: Final[list[str]] = []
 #: The ``links``/``events`` of a span that has none: one shared list, never mutated (the setters replace it).
 _NONE: Final[list[Any]] = []
-#: The ``attributes`` of every finished span that has none (finished spans are read-only).
-_NO_ATTRIBUTES: Final[dict[str, Any]] = {}
 #: Bumped by every change to a recorded span's values (setters, stamps): a mid-run
 #: ``Recorder.trace`` is rebuilt when it moved (a plain global: the cheapest store there is).
 _changes = 0
@@ -125,7 +133,27 @@ def active_recorder() -> Recorder | None:
 
 def current_span() -> SpanHandle | None:
     """The handle of the span open in this context, if any."""
-    return _CURRENT.get()
+    current = _CURRENT.get()
+    if current is not None and current.end_ns is not None:
+        current = _open_ancestor(current)
+    return current
+
+
+def _open_ancestor(handle: SpanHandle) -> SpanHandle | None:
+    """The nearest ancestor of ``handle`` (an ended span) still open, or ``None``.
+
+    A context can be left with an ended span current when spans close out of
+    order (a generator holding a span open across the ``with`` of its caller):
+    a span started after that end nests under what is still open instead.
+    """
+    rec = handle.recorder
+    found: SpanHandle | None = handle
+    seen = 0
+    while found is not None and found.end_ns is not None and seen < 10_000:
+        parent_id = found.parent_id
+        found = rec.handle(parent_id) if parent_id is not None else None
+        seen += 1  # a corrupt parent chain (a cycle) cannot loop forever
+    return found
 
 
 #: Adapters' "current foreign span" lookups (OpenTelemetry, Agents SDK, LangChain):
@@ -229,6 +257,12 @@ class SpanHandle(_SpanSlots):
                     # if it is current here, its parent becomes current; else this context is left alone.
                     if current is self:
                         _CURRENT.set(self.recorder.handle(self.parent_id) if self.parent_id else None)
+                else:
+                    restored = token.old_value
+                    if type(restored) is SpanHandle and restored.end_ns is not None and restored.recorder is self.recorder:
+                        # Closed out of order (a generator's span outliving its caller's ``with``): the span
+                        # back in place ended meanwhile, so what is still open around it becomes current.
+                        _CURRENT.set(_open_ancestor(restored))
         if self.end_ns is None:
             # What end(exc) does, inlined: this is every span's hot path (a call is ~5% of a span).
             rec = self.recorder
@@ -245,6 +279,8 @@ class SpanHandle(_SpanSlots):
     # change invalidates the recorder's cached mid-run trace (_changed).
     def set_output(self, value: Any) -> SpanHandle:
         """Record what the span produced."""
+        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+            _refuse_finished(self, "set_output")
         global _changes
         self.output = value if type(value) in _PLAIN else _snapshot(value, self.recorder.limits)
         _changes += 1
@@ -252,6 +288,8 @@ class SpanHandle(_SpanSlots):
 
     def set_input(self, value: Any) -> SpanHandle:
         """Record (or replace) what the span was given."""
+        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+            _refuse_finished(self, "set_input")
         global _changes
         self.input = value if type(value) in _PLAIN else _snapshot(value, self.recorder.limits)
         _changes += 1
@@ -259,22 +297,31 @@ class SpanHandle(_SpanSlots):
 
     def set_attribute(self, key: str, value: Any) -> SpanHandle:
         """Set one attribute (semantic context: why, confidence, model, ...)."""
+        attributes = self.attributes  # first: read before the recording finished, it is the span's own
+        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+            _refuse_finished(self, "set_attribute")
         global _changes
-        self.attributes[key] = value if type(value) in _PLAIN else _snapshot(value, self.recorder.limits)
+        attributes[key] = value if type(value) in _PLAIN else _snapshot(value, self.recorder.limits)
         _changes += 1
         return self
 
     def set_attributes(self, values: Mapping[str, Any]) -> SpanHandle:
         """Set several attributes."""
+        attributes = self.attributes  # first: read before the recording finished, it is the span's own
+        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+            _refuse_finished(self, "set_attributes")
         global _changes
-        self.attributes.update(_snapshot_values(dict(values), self.recorder.limits))
+        attributes.update(_snapshot_values(dict(values), self.recorder.limits))
         _changes += 1
         return self
 
     def set_usage(self, input_tokens: int | None = None, output_tokens: int | None = None, **more: int) -> SpanHandle:
         """Record token usage as ``attributes.usage``."""
+        attributes = self.attributes  # first: read before the recording finished, it is the span's own
+        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+            _refuse_finished(self, "set_usage")
         global _changes
-        usage = self.attributes.setdefault("usage", {})  # the span's own dict (values are snapshots)
+        usage = attributes.setdefault("usage", {})  # the span's own dict (values are snapshots)
         if input_tokens is not None:
             usage["input_tokens"] = input_tokens
         if output_tokens is not None:
@@ -285,13 +332,18 @@ class SpanHandle(_SpanSlots):
 
     def set_confidence(self, confidence: float) -> SpanHandle:
         """Record ``attributes.confidence`` (0..1)."""
+        attributes = self.attributes  # first: read before the recording finished, it is the span's own
+        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+            _refuse_finished(self, "set_confidence")
         global _changes
-        self.attributes["confidence"] = confidence
+        attributes["confidence"] = confidence
         _changes += 1
         return self
 
     def set_context(self, context: Mapping[str, Any]) -> SpanHandle:
         """Set the handed-over keys and values (``handoff``/``delegation`` spans)."""
+        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+            _refuse_finished(self, "set_context")
         global _changes
         self.context = _snapshot_values(dict(context), self.recorder.limits)
         _changes += 1
@@ -299,6 +351,8 @@ class SpanHandle(_SpanSlots):
 
     def set_version(self, key: str, stamp: str) -> SpanHandle:
         """Stamp this span with one version (e.g. ``agent:coder`` -> ``coder@r7``)."""
+        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+            _refuse_finished(self, "set_version")
         global _changes
         if type(key) is not str:
             key = _name(key, "version key")
@@ -313,6 +367,8 @@ class SpanHandle(_SpanSlots):
 
     def link(self, *sources: SpanHandle | Span | str) -> SpanHandle:
         """Record that this span consumed the outputs of ``sources`` (data lineage)."""
+        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+            _refuse_finished(self, "link")
         global _changes
         if self.links is _NONE:
             self.links = []
@@ -325,6 +381,8 @@ class SpanHandle(_SpanSlots):
 
     def add_event(self, name: str, **attributes: Any) -> SpanHandle:
         """Record a timestamped event inside the span (retry, truncation, ...)."""
+        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+            _refuse_finished(self, "add_event")
         global _changes
         if type(name) is not str:
             name = _name(name, "event name")
@@ -340,6 +398,8 @@ class SpanHandle(_SpanSlots):
 
     def set_status(self, status: str, error: BaseException | Mapping[str, str] | None = None) -> SpanHandle:
         """Set ``ok``/``error`` explicitly, optionally with the error."""
+        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+            _refuse_finished(self, "set_status")
         if status not in ("ok", "error"):
             raise UsageError(f"status must be 'ok' or 'error', not {status!r}.")
         global _changes
@@ -437,14 +497,20 @@ _SPAN_IDS_LOCK: Final = threading.Lock()
 
 def _span_id(seq: int) -> str:
     """The id of span ``seq`` past the shared table: grow the table (to a bound) or make a string."""
-    if seq < _SPAN_IDS_MAX:
-        with _SPAN_IDS_LOCK:  # one writer at a time, so that entry i is always str(i)
+    # One writer at a time, so that entry i is always str(i); never waited for: a signal handler or a
+    # finalizer that records a span while this thread grows the table would wait forever.  Whoever
+    # does not get the lock makes its own string (equal, just not shared).
+    if seq < _SPAN_IDS_MAX and _SPAN_IDS_LOCK.acquire(blocking=False):
+        try:
             start = len(_SPAN_IDS)
             _SPAN_IDS.extend([str(i) for i in range(start, min(max(seq + 1, 2 * start), _SPAN_IDS_MAX))])
-        if seq < len(_SPAN_IDS):
-            return _SPAN_IDS[seq]
+        finally:
+            _SPAN_IDS_LOCK.release()
+    if seq < len(_SPAN_IDS):
+        return _SPAN_IDS[seq]
     return str(seq)
 _SET_TOKEN: Final = _SpanSlots._token.__set__  # type: ignore[attr-defined]
+_SET_ATTRIBUTES: Final = _SpanSlots.attributes.__set__  # type: ignore[attr-defined]
 
 
 def _shown_stamps(memo: dict[int, tuple[Any, Any]], versions: Any, redact: bool = True) -> Any:
@@ -498,6 +564,14 @@ def _snapshot(value: Any, limits: Limits, depth: int = 0) -> Any:
     kind = type(value)
     if kind in _PLAIN or depth >= limits.max_depth:
         return value
+    try:
+        return _copied(value, kind, limits, depth)
+    except Exception as exc:  # noqa: BLE001 - a container that cannot be read as one (a Mock(spec=dict))
+        # Recording never breaks the agent: say what could not be recorded, without calling the value.
+        return f"…[agenttrace: a {kind.__name__} could not be recorded: {type(exc).__name__}]"
+
+
+def _copied(value: Any, kind: type, limits: Limits, depth: int) -> Any:
     if isinstance(value, dict):
         out = dict(value)  # order and size kept: cleaning counts keys past the cap
         deep = limits.max_items
@@ -1080,6 +1154,7 @@ class Recorder:
         stamp_sets: dict[int, tuple[Any, Any]] = {}
         last_stamps: Any = None
         last_shown: Any = None
+        bare = False
         for h in self._order:
             if type(h) is ReservedHandle:  # reserved after the finalizers ran (a thread still going)
                 ReservedHandle.complete(h)
@@ -1134,8 +1209,8 @@ class Recorder:
                         h.attributes = _clean_values(value)
                 else:
                     h.attributes = _clean_and_learn(value, limits)
-            else:  # one shared empty dict, as for links and events: a smaller trace to walk
-                h.attributes = _NO_ATTRIBUTES
+            else:
+                bare = True
             if h.input is not None:
                 h.input = clean(h.input, limits)
             if h.output is not None:
@@ -1147,6 +1222,13 @@ class Recorder:
             if h.events:
                 h.events = clean(h.events, limits)
             h.__class__ = span_class  # type: ignore[assignment]
+            if bare:
+                # One shared empty dict for every span without attributes (a smaller trace to check),
+                # put in place only now that the handle is a Span: a setter taken from the handle
+                # earlier reads the span's dict first and its class second, so it either refuses
+                # or writes into the span's own dict, never into the shared one.
+                bare = False
+                _SET_ATTRIBUTES(h, _NO_ATTRIBUTES)
         order: list[Any] = self._order
         frozen = len(order)
         while frozen and type(order[frozen - 1]) is not span_class:
@@ -1415,7 +1497,10 @@ def traced(
         raise UsageError(f"unknown span kind {kind!r}; use one of {', '.join(KINDS)}.")
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        span_name = name or func.__name__
+        # A partial or a callable object has no __name__ of its own: its function's, or its class's.
+        span_name = name or getattr(func, "__name__", None) or getattr(getattr(func, "func", None), "__name__", None)
+        if not isinstance(span_name, str):
+            span_name = type(func).__name__
         try:
             signature: inspect.Signature | None = inspect.signature(func)
         except (TypeError, ValueError):
@@ -1427,13 +1512,19 @@ def traced(
                 return NOOP
             try:
                 handle = rec.span(kind, span_name)
-                if capture:  # the arguments as they are now (the function may change them)
-                    handle.input = _snapshot_values(_bind(signature, args, kwargs), rec.limits)
-                if kind == "tool" and handle.scope_path:
-                    rec._mark_out_of_scope(handle)
-                return handle
             except Exception:  # noqa: BLE001 - recording never breaks the agent
                 return NOOP
+            try:  # the span is open now: whatever happens below, it records the call
+                if capture:  # the arguments as they are now (the function may change them)
+                    handle.input = _snapshot_values(_bind(signature, args, kwargs), rec.limits)
+            except Exception as exc:  # noqa: BLE001 - arguments that cannot be read: the call is still recorded
+                handle.input = f"…[agenttrace: the arguments could not be recorded: {type(exc).__name__}]"
+            try:
+                if kind == "tool" and handle.scope_path:
+                    rec._mark_out_of_scope(handle)
+            except Exception:  # noqa: BLE001
+                pass
+            return handle
 
         if inspect.isasyncgenfunction(func):
 
@@ -1480,8 +1571,11 @@ def traced(
                             try:
                                 if not inner.ag_running:  # the event loop may be closing it at shutdown
                                     await inner.aclose()
-                            except RuntimeError:  # "already running": the loop's own close goes on
-                                pass
+                            except RuntimeError as exc:
+                                # "already running": the loop's own close goes on.  Any other error of
+                                # the generator's close (its cleanup failed) is the consumer's to see.
+                                if "already running" not in str(exc):
+                                    raise
                             finally:
                                 if token is not None:
                                     _reset_quietly(token)
@@ -1513,24 +1607,32 @@ def traced(
 
             return gen_wrapper
 
-        if inspect.iscoroutinefunction(func):
+        if inspect.iscoroutinefunction(func) or (
+            not inspect.isroutine(func) and inspect.iscoroutinefunction(getattr(type(func), "__call__", None))  # noqa: B004
+        ):
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                __tracebackhide__ = True  # pytest shows the function's frames, not this one
+                if _top is None:  # outside a recording: the function alone
+                    return await func(*args, **kwargs)
                 with start(args, kwargs) as handle:
                     result = await func(*args, **kwargs)
                     if capture:
-                        handle.set_output(result)
+                        _output_quietly(handle, result)
                     return result
 
             return async_wrapper
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # pytest shows the function's frames, not this one
+            if _top is None:  # outside a recording: the function alone
+                return func(*args, **kwargs)
             with start(args, kwargs) as handle:
                 result = func(*args, **kwargs)
                 if capture:
-                    handle.set_output(result)
+                    _output_quietly(handle, result)
                 return result
 
         return wrapper
@@ -1538,6 +1640,14 @@ def traced(
     if fn is not None:
         return decorate(fn)
     return decorate
+
+
+def _output_quietly(handle: SpanHandle | _NoopHandle, result: Any) -> None:
+    """Record a call's result; never raises (the recording may have finished while the call ran)."""
+    try:
+        handle.set_output(result)
+    except Exception:  # noqa: BLE001 - recording never breaks the agent: the late output goes into no trace
+        pass
 
 
 def _reset_quietly(token: contextvars.Token[SpanHandle | None]) -> None:
