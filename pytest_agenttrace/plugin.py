@@ -145,7 +145,25 @@ def pytest_configure(config: pytest.Config) -> None:
         overrides=overrides,
     )
     if state.save:
+        if not hasattr(config, "workerinput"):  # once, in the controller: a clear error before any test runs
+            _check_trace_dir(state.trace_dir, trace_dir)
         config.pluginmanager.register(_SavedCounter(state), "agenttrace-saved-counter")
+
+
+def _check_trace_dir(path: Path, given: object) -> None:
+    """``--agenttrace-save`` needs a directory it can write: made now, or a usage error naming it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"--agenttrace-dir={given}: cannot create {path} ({exc.strerror or exc}); "
+            "give a directory that can be written (relative to the rootdir), or leave out --agenttrace-save."
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise pytest.UsageError(
+            f"--agenttrace-dir={given}: {path} cannot be written; "
+            "give a directory that can be written (relative to the rootdir), or leave out --agenttrace-save."
+        )
 
 
 def _check_pins(overrides: Mapping[str, str], prompts_dir: Path, configs_dir: Path) -> None:
@@ -337,12 +355,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.sections.append(("agenttrace trace", tree))
         if item.stash.get(_CHECKS_FAILED_KEY, False):
             _point_crash_at_the_test(item, report)
-    if report.failed and sanitize._REDACTED_SEEN:
+    # Every report, not only failures: a teardown report repeats the call's captured output (what JUnit
+    # XML writes), an xfail's report quotes its failure, a skip its reason.
+    if sanitize._REDACTED_SEEN:
         try:
             _scrub_report(report)
         except Exception:  # noqa: BLE001 - never lose the failure itself
             report.longrepr = sanitize.scrub_known_secrets(report.longreprtext)
-    elif report.failed and not _encodable_report(report):  # scrubbing (above) makes it encodable too
+    elif not _encodable_report(report):  # scrubbing (above) makes it encodable too
         # Model output cut inside an emoji leaves a lone surrogate, which an assertion quotes: pytest
         # then prints the whole report as one escaped line, and xdist cannot send it at all.
         try:
@@ -387,9 +407,14 @@ def _scrub_report(report: pytest.TestReport, scrub: Callable[[str], str] = sanit
     every other plugin); if any text escapes that, the whole report becomes
     its scrubbed text.  ``scrub`` is what is done to each string.
     """
-    report.sections = [(title, scrub(content)) for title, content in report.sections]
+    if report.sections:
+        report.sections = [(title, scrub(content)) for title, content in report.sections]
     longrepr = report.longrepr
-    if longrepr is None or isinstance(longrepr, tuple):
+    if longrepr is None:
+        return
+    if isinstance(longrepr, tuple):  # a skip: (path, line, reason)
+        if len(longrepr) == 3 and isinstance(longrepr[2], str):
+            report.longrepr = (longrepr[0], longrepr[1], scrub(longrepr[2]))
         return
     if isinstance(longrepr, str):
         report.longrepr = scrub(longrepr)

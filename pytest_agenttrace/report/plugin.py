@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
+from ..exceptions import InputError
 from ..sanitize import redact_text, scrub_known_secrets
 from .html import ReportEntry, encode_record, write_html
 
@@ -114,7 +115,14 @@ class ReportCollector:
         try:
             self.written = write_html(self.path, entries, title=f"agenttrace report: {session.config.rootpath.name}")
         except OSError as exc:
-            self.problem = f"could not write the HTML report to {self.path}: {exc.strerror or exc}; check the path."
+            # The store's OutputError says what failed and what to do already; a bare OSError does not.
+            if isinstance(exc, InputError):  # names the file already
+                self.problem = f"could not write the HTML report: {exc}"
+            else:
+                self.problem = f"could not write the HTML report to {self.path}: {exc.strerror or exc}; check the path."
+            # The report is an artifact CI collects: a run that could not write it must not pass.
+            if session.exitstatus == 0:
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
             return
         self.count = len(entries)
 
@@ -175,6 +183,8 @@ def pytest_configure(config: pytest.Config) -> None:
         path = config.invocation_params.dir / path
     if path.is_dir():
         raise pytest.UsageError(f"--agenttrace-report={target} is a directory; give a file name such as report.html.")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise pytest.UsageError(f"--agenttrace-report={target}: {path.parent} is not a directory; give a path to a file.")
     collector = ReportCollector(path)
     config.stash[COLLECTOR_KEY] = collector
     config.pluginmanager.register(collector, "agenttrace-report-collector")

@@ -263,6 +263,82 @@ def test_a_failure_report_shows_no_piece_of_a_secret_the_recording_redacted(
     )
 
 
+@pytest.mark.parametrize(
+    ("flags", "written"),
+    [
+        # JUnit writes captured output from the teardown report, which repeats the call's: not a failure.
+        (("--junitxml=junit.xml", "-o", "junit_logging=system-out"), "junit.xml"),
+        (("--junitxml=junit.xml", "-o", "junit_logging=all"), "junit.xml"),
+        (("-rxs", "--xfail-tb"), None),  # an xfail's report quotes its failure; a skip its reason
+        (("-rP",), None),  # a passing test's output
+    ],
+)
+def test_reports_that_are_no_failures_show_no_secret_either(
+    pytester: pytest.Pytester, flags: tuple[str, ...], written: str | None
+) -> None:
+    pytester.makepyfile(
+        test_quiet="""
+        import pytest
+        KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v2W3x4Y5z6"
+
+        def test_records(agenttrace):
+            with agenttrace.tool("fetch") as t:
+                t.set_output("the key is " + KEY)
+            print("agent said:", KEY)
+
+        @pytest.mark.xfail(reason="known")
+        def test_xfails(agenttrace):
+            print("agent said:", KEY)
+            assert KEY == "x"
+
+        def test_skips(agenttrace):
+            pytest.skip("not with " + KEY)
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", *flags)
+    result.assert_outcomes(passed=1, xfailed=1, skipped=1)
+    text = result.stdout.str() + ((pytester.path / written).read_text() if written else "")
+    assert "I9j0K1l2M3" not in text
+    assert "[REDACTED]" in text
+
+
+def test_a_trace_dir_that_cannot_be_created_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_a(agenttrace):\n    pass\n")
+    (pytester.path / "afile").write_text("")
+    result = pytester.runpytest("--agenttrace-save", "--agenttrace-dir=afile/traces")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --agenttrace-dir=afile/traces: cannot create *; give a directory*"])
+
+
+def test_a_report_that_cannot_be_written_fails_the_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_a(agenttrace):\n    pass\n")
+    (pytester.path / "afile").write_text("")
+    result = pytester.runpytest("--agenttrace-report=afile/r.html")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --agenttrace-report=afile/r.html: * is not a directory; give a path to a file."]
+    )
+    # Found only when writing (the directory goes away meanwhile): the run no longer passes.
+    pytester.makeconftest(
+        """
+        import shutil
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_sessionfinish(session):
+            shutil.rmtree(session.config.rootpath / "out")
+            (session.config.rootpath / "out").write_text("a file now")
+        """
+    )
+    (pytester.path / "out").mkdir()
+    (pytester.path / "out" / "placeholder").write_text("")
+    result = pytester.runpytest("--agenttrace-report=out/sub/r.html")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    out = result.stdout.str()
+    assert "could not write the HTML report" in out and out.count("check the path") <= 1
+
+
 def test_a_hook_error_keeps_the_body_outcome_and_is_reported(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
