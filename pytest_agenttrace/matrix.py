@@ -98,10 +98,24 @@ def matrix_axes(metafunc: pytest.Metafunc) -> dict[str, list[str]]:
                     pytrace=False,
                 )
             axes.setdefault(name, list(dict.fromkeys(labels)))
+            _check_labels(metafunc, name, labels)
     if "agenttrace" in metafunc.fixturenames:
         from_option: dict[str, list[str]] = metafunc.config.stash.get(_OPTION_KEY, {})
         axes.update(from_option)
     return axes
+
+
+def _check_labels(metafunc: pytest.Metafunc, name: str, labels: Any) -> None:
+    """A marker's label that the registry holding ``name`` lacks fails the test's collection, naming it."""
+    from .plugin import STATE_KEY, unknown_label
+
+    state = metafunc.config.stash.get(STATE_KEY, None)
+    if state is None:
+        return
+    for label in labels:
+        problem = unknown_label(name, label, state.prompts_dir, state.configs_dir, "the agenttrace_versions marker")
+        if problem is not None:
+            pytest.fail(f"{metafunc.definition.nodeid}: agenttrace_versions({name}=...): {problem}", pytrace=False)
 
 
 _OPTION_KEY: Final = pytest.StashKey[dict[str, list[str]]]()

@@ -136,6 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
     configs_dir = root / str(config.getini("agenttrace_configs"))
     if not config.getoption("help", False):  # pytest --help must work whatever the environment pins
         _check_pins(overrides, prompts_dir, configs_dir)
+        _check_matrix_option(config, prompts_dir, configs_dir)
     state = config.stash[STATE_KEY] = AgentTraceState(
         rootpath=root,
         prompts_dir=prompts_dir,
@@ -166,6 +167,21 @@ def _check_trace_dir(path: Path, given: object) -> None:
         )
 
 
+def _check_matrix_option(config: pytest.Config, prompts_dir: Path, configs_dir: Path) -> None:
+    """Every label of ``--agenttrace-matrix`` that a registry holding its name lacks is a usage error."""
+    from .matrix import parse_matrix_option
+
+    try:
+        axes = parse_matrix_option(config.getoption("agenttrace_matrix", None) or [])
+    except pytest.UsageError:
+        return  # the matrix plugin reports a malformed option itself
+    for name, labels in axes.items():
+        for label in labels:
+            problem = unknown_label(name, label, prompts_dir, configs_dir, "--agenttrace-matrix")
+            if problem is not None:
+                raise pytest.UsageError(f"--agenttrace-matrix {name}={label}: {problem}")
+
+
 def _check_pins(overrides: Mapping[str, str], prompts_dir: Path, configs_dir: Path) -> None:
     """A pinned label that the registry holding its name does not have is a usage error (exit 4).
 
@@ -175,20 +191,31 @@ def _check_pins(overrides: Mapping[str, str], prompts_dir: Path, configs_dir: Pa
     they may name inline configs.
     """
     for name, label in overrides.items():
-        holders = [r for r in (PromptRegistry(prompts_dir), ConfigRegistry(configs_dir)) if (r.root / name).is_dir()]
-        if not holders:
-            continue
-        try:
-            # The files alone, as resolving a pin reads them: an order file is not read here.
-            if any(label in r._files(name) for r in holders):
-                continue
-            listed = ", ".join(holders[0].labels(name))
-        except (InputError, OSError, UnicodeError) as exc:
-            raise pytest.UsageError(f"pinned version {name}={label}: {exc}") from None
-        raise pytest.UsageError(
-            f"pinned version {name}={label}: {holders[0].kind} {name!r} in {holders[0].root} has no version "
-            f"{label!r} (versions in order: {listed}); check --agenttrace-version and AGENTTRACE_VERSIONS."
-        )
+        problem = unknown_label(name, label, prompts_dir, configs_dir, "--agenttrace-version and AGENTTRACE_VERSIONS")
+        if problem is not None:
+            raise pytest.UsageError(f"pinned version {name}={label}: {problem}")
+
+
+def unknown_label(name: str, label: str, prompts_dir: Path, configs_dir: Path, source: str) -> str | None:
+    """Why ``name=label`` cannot be run (a registry holds NAME but not LABEL), or ``None`` when it can.
+
+    ``source`` names where the label came from, for the hint.  Names no
+    registry holds are left alone: they may name inline configs.
+    """
+    holders = [r for r in (PromptRegistry(prompts_dir), ConfigRegistry(configs_dir)) if (r.root / name).is_dir()]
+    if not holders:
+        return None
+    try:
+        # The files alone, as resolving a pin reads them: an order file is not read here.
+        if any(label in r._files(name) for r in holders):
+            return None
+        listed = ", ".join(holders[0].labels(name))
+    except (InputError, OSError, UnicodeError) as exc:
+        return str(exc)
+    return (
+        f"{holders[0].kind} {name!r} in {holders[0].root} has no version {label!r} "
+        f"(versions in order: {listed}); check {source}."
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -103,6 +103,40 @@ def test_version_option_and_env_override_prompts(pytester: pytest.Pytester, monk
     result.stdout.fnmatch_lines(["agenttrace: versions summarizer=v2"])
 
 
+def test_unknown_labels_of_a_matrix_fail_before_any_test_runs(pytester: pytest.Pytester) -> None:
+    pytester.path.joinpath("prompts", "summarizer").mkdir(parents=True)
+    for label in ("v1", "v2"):
+        pytester.path.joinpath("prompts", "summarizer", f"{label}.txt").write_text(label)
+    pytester.makepyfile(
+        test_marked="""
+        import pytest
+
+        @pytest.mark.agenttrace_versions(summarizer=["v1", "v99"])
+        def test_marked(agenttrace):
+            pass
+
+        def test_other(agenttrace):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=1)  # a collection error naming the test, the label and where it came from
+    result.stdout.fnmatch_lines(
+        ["*test_marked.py::test_marked: agenttrace_versions(summarizer=...): prompt 'summarizer' in * has no "
+         "version 'v99' (versions in order: v1, v2); check the agenttrace_versions marker."]
+    )  # fmt: skip
+    pytester.makepyfile(test_marked="def test_plain(agenttrace):\n    pass\n")
+    result = pytester.runpytest("--agenttrace-matrix", "summarizer=v1,v999")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --agenttrace-matrix summarizer=v999: prompt 'summarizer' * no version 'v999' *; "
+            "check --agenttrace-matrix."
+        ]
+    )
+    pytester.runpytest("--agenttrace-matrix", "summarizer=v1,v2").assert_outcomes(passed=2)
+
+
 def test_ini_prompt_directory(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nagenttrace_prompts = registry/prompts\n")
     pytester.path.joinpath("registry", "prompts", "p").mkdir(parents=True)
