@@ -209,8 +209,9 @@ def test_unwritable_report_path_is_reported_not_a_crash(pytester: pytest.Pyteste
     (pytester.path / "blocker").write_text("a file, not a directory")
     pytester.makepyfile("def test_x(agenttrace):\n    pass\n")
     result = pytester.runpytest("--agenttrace-report=blocker/report.html")
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["agenttrace: could not write the HTML report to *blocker*report.html*"])
+    # Known before any test runs: a usage error (one found only when writing fails the run: test_plugin.py).
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --agenttrace-report=blocker/report.html: *blocker is not a directory*"])
 
 
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz012345"
