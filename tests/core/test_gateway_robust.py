@@ -196,11 +196,24 @@ def test_enforcing_refuses_a_call_that_could_not_be_recorded_at_all(monkeypatch:
     assert deleted == [] and info.value.agent == "researcher"
 
 
-def test_a_failing_argument_snapshot_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    tools = at.ToolGateway({"use": lambda conn: "ok"})
+def test_arguments_that_cannot_be_recorded_as_they_are_are_recorded_cleaned_and_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    set_input = _rec.SpanHandle.set_input
+    failures = iter([RuntimeError("cannot copy")])
+
+    def failing_once(handle: Any, value: Any) -> Any:
+        for failure in failures:
+            raise failure
+        return set_input(handle, value)
+
+    monkeypatch.setattr(_rec.SpanHandle, "set_input", failing_once)
+    tools = at.ToolGateway({"use": lambda conn, api_key: "ok"})
     rec = Recorder("t")
     with caplog.at_level(logging.WARNING, logger="pytest_agenttrace"), rec:
-        assert tools.use(ClosedConnection()) == "ok"
+        assert tools.use(mock.MagicMock(spec=dict), api_key="sk-secret") == "ok"
+    (span,) = rec.finish().find("tool")
+    assert span.input == {"conn": "<MagicMock spec='dict'>", "api_key": "[REDACTED]"}
     assert any("could not record the arguments of tool 'use'" in r.getMessage() for r in caplog.records)
 
 
