@@ -21,6 +21,7 @@ from typing import Any
 
 from . import recorder as _rec
 from .exceptions import ScopeViolation, UsageError
+from .sanitize import clean
 
 __all__ = ["ToolGateway"]
 
@@ -29,7 +30,7 @@ log = logging.getLogger("pytest_agenttrace")
 
 def _restricting_open(recorder: Any) -> bool:
     """Whether a delegation that restricts tools is open in ``recorder`` (so some context has a scope)."""
-    for scope_id in recorder._delegation_tools:
+    for scope_id in list(recorder._delegation_tools):  # a copy: other threads may open delegations meanwhile
         delegation = recorder.handle(scope_id)
         if delegation is not None and not delegation.ended:
             return True
@@ -38,15 +39,45 @@ def _restricting_open(recorder: Any) -> bool:
 
 def _describe(scope: str | None) -> str | None:
     """``delegation 'coder' (span 3, boss -> coder)`` for the delegation span ``scope`` of the active recording."""
-    recorder = _rec.active_recorder()
-    delegation = recorder.handle(scope) if recorder is not None and scope is not None else None
-    if delegation is None:
+    try:
+        recorder = _rec.active_recorder()
+        delegation = recorder.handle(scope) if recorder is not None and scope is not None else None
+        if delegation is None:
+            return None
+        attributes = delegation.attributes
+        return (
+            f"delegation {delegation.name!r} (span {delegation.span_id}, "
+            f"{attributes.get('from_agent') or '?'} -> {attributes.get('to_agent') or '?'})"
+        )
+    except Exception:  # noqa: BLE001 - the refusal stands without its description (recorded values are data)
         return None
-    attributes = delegation.attributes
-    return (
-        f"delegation {delegation.name!r} (span {delegation.span_id}, "
-        f"{attributes.get('from_agent') or '?'} -> {attributes.get('to_agent') or '?'})"
+
+
+def _not_recorded(handle: Any, what: str) -> None:
+    """After recording ``what`` of a tool call failed: say so, unless its recording finished meanwhile.
+
+    A span whose recording finished while the tool ran is a finished span now and refuses
+    changes: what it would have recorded goes into no trace, silently (the README's promise
+    for a thread that outlives its test).  Any other failure is logged, as a span that could
+    not be recorded is.  Never raises: the tool's result or exception is the agent's.
+    """
+    if type(handle) is _rec.SpanHandle:
+        log.warning("agenttrace: could not record the %s of a tool call", what, exc_info=True)
+
+
+def _record_cleaned_input(handle: Any, tool_name: str, arguments: Any) -> None:
+    """After the arguments could not be recorded as they are: record their cleaned form (never raises)."""
+    if type(handle) is not _rec.SpanHandle:
+        return  # the recording finished meanwhile
+    log.warning(
+        "agenttrace: could not record the arguments of tool %r as they are; their cleaned form is recorded",
+        tool_name,
+        exc_info=True,
     )
+    try:
+        handle.set_input(clean(arguments, handle.recorder.limits))
+    except Exception:  # noqa: BLE001 - finished meanwhile: recorded nowhere
+        pass
 
 
 class ToolGateway:
@@ -157,44 +188,107 @@ class ToolGateway:
         except (TypeError, ValueError):
             signature = None
         gateway = self
+        active_recorder = _rec.active_recorder
+        exit_span = _rec.SpanHandle.__exit__  # as a ``with`` would; also for a handle finished meanwhile
 
-        def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            handle = _rec.tool(tool_name, input=_rec._bind(signature, args, kwargs), via="gateway")
+        def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ScopeViolation | None]:
+            """The call's span (entered, or the no-op handle) and its refusal, if its scope refuses it.
+
+            The scope is decided from the delegations open here whatever happens to recording: a
+            call whose span or arguments could not be recorded is refused all the same.
+            """
+            handle = _rec.tool(tool_name, via="gateway")
             if handle:
-                allowed, narrowest, scope = gateway.check_scope(tool_name)
-                if not allowed:
-                    handle.set_attribute("out_of_scope", True)
-                    if gateway.enforce:
-                        error = ScopeViolation(
-                            tool_name, getattr(handle, "agent", None), scope, narrowest, where=_describe(scope)
-                        )
-                        handle.set_attribute("refused", True)
-                        return handle, error
-            return handle, None
+                arguments = _rec._bind(signature, args, kwargs)
+                try:
+                    handle.set_input(arguments)
+                except Exception:  # noqa: BLE001 - logged; the span keeps its arguments, cleaned
+                    _record_cleaned_input(handle, tool_name, arguments)
+            allowed, narrowest, scope = gateway.check_scope(tool_name)
+            refusal = None
+            if not allowed:
+                try:
+                    if handle:
+                        handle.set_attribute("out_of_scope", True)
+                except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
+                    _not_recorded(handle, "scope")
+                if gateway.enforce:
+                    # The span's agent; unrecorded, the agent of the span the call was made in.
+                    agent = getattr(handle if handle else _rec.current_span(), "agent", None)
+                    refusal = ScopeViolation(tool_name, agent, scope, narrowest, where=_describe(scope))
+                    try:
+                        if handle:
+                            handle.set_attribute("refused", True)
+                    except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
+                        _not_recorded(handle, "refusal")
+            if handle:
+                try:
+                    handle.__enter__()
+                except Exception:  # noqa: BLE001 - finished meanwhile (a Span is no context manager)
+                    handle = _rec.NOOP  # the call goes into no trace
+            return handle, refusal
 
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def async_call(*args: Any, **kwargs: Any) -> Any:
+                if active_recorder() is None:  # nothing records, so no delegation scope applies either
+                    return await fn(*args, **kwargs)
                 handle, refusal = begin(args, kwargs)
-                with handle:
+                if not handle:
+                    if refusal is not None:
+                        raise refusal
+                    return await fn(*args, **kwargs)
+                try:
                     if refusal is not None:
                         raise refusal
                     result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    try:
+                        exit_span(handle, type(exc), exc, exc.__traceback__)
+                    except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
+                        _not_recorded(handle, "end")
+                    raise
+                try:
                     handle.set_output(result)
-                    return result
+                except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
+                    _not_recorded(handle, "output")
+                try:
+                    exit_span(handle, None, None, None)
+                except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
+                    _not_recorded(handle, "end")
+                return result
 
             return async_call
 
         @functools.wraps(fn)
         def call(*args: Any, **kwargs: Any) -> Any:
+            if active_recorder() is None:  # nothing records, so no delegation scope applies either
+                return fn(*args, **kwargs)
             handle, refusal = begin(args, kwargs)
-            with handle:
+            if not handle:
+                if refusal is not None:
+                    raise refusal
+                return fn(*args, **kwargs)
+            try:
                 if refusal is not None:
                     raise refusal
                 result = fn(*args, **kwargs)
+            except BaseException as exc:
+                try:
+                    exit_span(handle, type(exc), exc, exc.__traceback__)
+                except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
+                    _not_recorded(handle, "end")
+                raise
+            try:
                 handle.set_output(result)
-                return result
+            except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
+                _not_recorded(handle, "output")
+            try:
+                exit_span(handle, None, None, None)
+            except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
+                _not_recorded(handle, "end")
+            return result
 
         return call
 

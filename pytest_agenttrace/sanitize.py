@@ -4,7 +4,13 @@ Traces carry model output and tool arguments, so anything may be in them.
 Before a value leaves the recorder it passes through :func:`clean`, which
 
 * turns it into plain JSON data (dicts with string keys, lists, str, int,
-  float, bool, None; anything else becomes its ``repr``, capped);
+  float, bool, None; anything else becomes its ``repr``, capped; a pydantic
+  model its ``model_dump()``, when its class defines one);
+* never raises: a value whose own code raises (a proxy outside its context,
+  a mapping whose items cannot be read) becomes its ``repr`` (values under
+  secret keys masked; a mapping it cannot read shows only its type), and a
+  ``unittest.mock`` object becomes its ``repr`` without its id and is never
+  asked anything (its ``mock_calls`` are the test's);
 * replaces the value of every key that names a secret (``api_key``,
   ``authorization``, ``password``, ``token``, ...) with ``"[REDACTED]"``;
 * replaces secret-looking substrings (``sk-...`` keys, ``Bearer ...``,
@@ -43,6 +49,7 @@ from __future__ import annotations
 import binascii
 import math
 import re
+import sys
 import threading
 from base64 import b64decode
 from collections.abc import Callable, Mapping
@@ -205,14 +212,68 @@ def encodable(text: str) -> str:
 
 
 def _as_text(value: Any) -> str:
-    """``str(value)`` as a plain ``str``, whatever its ``__str__`` does (a broken one never raises)."""
+    """``str(value)`` as a plain ``str``, whatever its ``__str__`` does (a broken one never raises).
+
+    A mock is shown by its ``repr``: ``str()`` of a MagicMock is a call it records.
+    """
+    if _is_text(value):
+        try:
+            text = str(value)
+        except Exception:  # noqa: BLE001 - a broken __str__ must not break recording
+            return str.__str__(value)  # its own text, without the hook
+        return text if type(text) is str else str.__str__(text)
+    if _is_mock(type(value)):
+        return _safe_repr(value)
     try:
         text = str(value)
+        return text if type(text) is str else str.__str__(text)
     except Exception:  # noqa: BLE001 - a broken __str__ must not break recording
-        if isinstance(value, str):
-            return str.__str__(value)  # its own text, without the hook
-        return f"<unrepresentable {type(value).__name__}>"
-    return text if type(text) is str else str.__str__(text)
+        return f"<unrepresentable {_type_name(value)}>"
+
+
+def _is_text(value: Any) -> bool:
+    """Whether ``value`` is a ``str`` (or a subclass) by its type: a ``__class__`` that claims so is not asked."""
+    kind = type(value)
+    return kind is str or issubclass(kind, str)
+
+
+def _type_name(value: Any) -> str:
+    """The name of ``value``'s type, for text that stands for it; never raises."""
+    try:
+        name = type(value).__name__
+    except Exception:  # noqa: BLE001 - a metaclass's own __name__
+        return "object"
+    return encodable(name) if type(name) is str else "object"
+
+
+#: unittest.mock's base class, once the program has imported unittest.mock (no value is a mock before).
+_mock_base: type | None = None
+
+
+def _is_mock(kind: type) -> bool:
+    """Whether ``kind`` is a unittest.mock class (Mock, MagicMock, AsyncMock, ...), by its type alone.
+
+    A mock answers every attribute and records every call, a MagicMock's ``str()`` and ``iter()``
+    too: cleaning must not ask one anything (its ``mock_calls`` would show it, an AsyncMock's
+    call makes a coroutine nobody awaits), and a ``spec`` makes it claim the spec's ``__class__``.
+    """
+    global _mock_base
+    base = _mock_base
+    if base is None:
+        base = getattr(sys.modules.get("unittest.mock"), "NonCallableMock", None)
+        if base is None:  # not imported (or still being imported): no mock exists yet
+            return False
+        _mock_base = base
+    return issubclass(kind, base)
+
+
+#: The id in a mock's repr ("<Mock name='client.search' id='140329138116240'>"): it changes every run.
+_MOCK_ID: Final = re.compile(r" id='[0-9]+'(?=>\Z)")
+
+
+def _mock_repr(value: Any) -> str:
+    """A mock as its ``repr`` (which records nothing), without the id that changes every run."""
+    return _MOCK_ID.sub("", _safe_repr(value))
 
 
 #: Labels (span and agent names, version stamps, mapping keys) as redacted: they repeat from span to
@@ -436,33 +497,45 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
         return _cap_string(value, limits)
     if kind is float:
         return value if math.isfinite(value) else repr(value)
-    if _depth >= limits.max_depth:
-        return _cap_string(
-            f"…[agenttrace: nested deeper than {limits.max_depth}] {_nested_repr(value, limits)}", limits
-        )
-    if kind is dict and limits is DEFAULT_LIMITS:
-        if len(value) <= limits.max_items and _SAFE_KEYS_SEEN.issuperset(value):
-            # Harmless keys seen before and plain short values (a tool call's arguments, mostly):
-            # what the full pass would return, a copy, without its per-key checks.  The set matches
-            # by equality: a str subclass key (an Enum member equal to "key") takes the full pass.
-            for key, item in value.items():
-                if type(key) is not str:
-                    break
-                kind = type(item)
-                if kind is str:
-                    if len(item) >= 8 or not item.isascii():
+    # Anything else may run the value's own code (items(), __class__, __len__, __repr__...): whatever
+    # it raises, cleaning does not; the value is recorded as text instead (_unreadable).
+    try:
+        if _depth >= limits.max_depth:
+            return _cap_string(
+                f"…[agenttrace: nested deeper than {limits.max_depth}] {_nested_repr(value, limits)}", limits
+            )
+        if kind is dict and limits is DEFAULT_LIMITS:
+            if len(value) <= limits.max_items:
+                # Harmless keys seen before and plain short values (a tool call's arguments, mostly):
+                # what the full pass would return, a copy, without its per-key checks.  The set matches
+                # by equality: a str subclass key (an Enum member equal to "key") takes the full pass.
+                # The set is asked last, when every key is a plain str: it hashes each key again (a
+                # MagicMock records that, another key's __hash__ may raise).
+                for key, item in value.items():
+                    if type(key) is not str:
                         break
-                elif item is not None and kind is not int and kind is not bool:
-                    break
-            else:
-                return value.copy()
-        out = _clean_mapping(value, limits, _depth)
-        if len(_SAFE_KEYS_SEEN) < _LEARN_MAX:
-            _learn_keys(value)
-        return out
-    if kind is dict or isinstance(value, Mapping):
-        return _clean_mapping(value, limits, _depth)
-    if isinstance(value, (list, tuple, set, frozenset)):
+                    kind = type(item)
+                    if kind is str:
+                        if len(item) >= 8 or not item.isascii():
+                            break
+                    elif item is not None and kind is not int and kind is not bool:
+                        break
+                else:
+                    if _SAFE_KEYS_SEEN.issuperset(value):
+                        return value.copy()
+            out = _clean_mapping(value, limits, _depth)
+            if len(_SAFE_KEYS_SEEN) < _LEARN_MAX:
+                _learn_keys(value)
+            return out
+        if kind is dict:
+            return _clean_mapping(value, limits, _depth)
+        if kind is not list and kind is not tuple:
+            if _is_mock(kind):  # before any isinstance: a Mock(spec=dict) claims to be a dict
+                return _cap_string(_mock_repr(value), limits)
+            if isinstance(value, Mapping):
+                return _clean_mapping(value, limits, _depth)
+            if not isinstance(value, (list, tuple, set, frozenset)):
+                return _clean_other(value, limits, _depth)
         items = list(value)
         if len(items) > limits.max_items and _already_cut(items, limits.max_items):
             return [clean(item, limits, _depth + 1) for item in items[:-1]] + [items[-1]]
@@ -471,7 +544,8 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
             dropped = len(items) - limits.max_items
             capped.append(f"…[agenttrace: truncated {dropped} of {len(items)} items]")
         return capped
-    return _clean_other(value, limits, _depth)
+    except Exception:  # noqa: BLE001 - recording never raises because of a recorded value
+        return _unreadable(value, limits)
 
 
 def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict[str, Any]:
@@ -484,7 +558,7 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
     count = 0
     for key, item in value.items():
         if count >= max_items:
-            cut = _CUT_KEYS.match(item) if key == "…" and type(item) is str else None
+            cut = _CUT_KEYS.match(item) if type(item) is str and _is_text(key) and str.__eq__(key, "…") else None
             if cut is not None and count == len(value) - 1 == int(cut.group(2)) - int(cut.group(1)):
                 out["…"] = item  # the marker of an earlier cut, and nothing after it: kept
             else:
@@ -494,7 +568,7 @@ def _clean_mapping(value: Mapping[Any, Any], limits: Limits, depth: int) -> dict
         # A str subclass key is its own text, as JSON writes it and as stamps and names are taken (an
         # Enum member's value, not its str()): the learned-keys fast paths, matching by equality,
         # then write the same text as this pass.
-        skey = key if type(key) is str else str.__str__(key) if isinstance(key, str) else _as_text(key)
+        skey = key if type(key) is str else str.__str__(key) if _is_text(key) else _as_text(key)
         if not skey.isascii() and (shown := _encodable(skey)) is not skey:
             skey = shown
             renamed_keys = True
@@ -558,7 +632,7 @@ def _clean_and_learn(value: dict[str, Any], limits: Limits) -> dict[str, Any]:
     if limits is DEFAULT_LIMITS and len(_CLEAN_SCALARS) < _LEARN_MAX and len(_SAFE_KEYS_SEEN) < _LEARN_MAX:
         for key, item in value.items():
             # Learn only what the full pass kept unchanged, under a key it checked and found harmless.
-            if out.get(key, _ABSENT) is item and _harmless_key(key):
+            if _harmless_key(key) and out.get(key, _ABSENT) is item:
                 _SAFE_KEYS_SEEN.add(key)
                 if type(item) in _SCALAR_TYPES and (not isinstance(item, str) or len(item) <= _LEARN_MAX_CHARS):
                     _CLEAN_SCALARS.add(item)
@@ -630,16 +704,45 @@ def _clean_other(value: Any, limits: Limits, depth: int) -> Any:
         return _cap_string(_as_text(value), limits)
     if isinstance(value, bytes):
         return _cap_string(f"<{len(value)} bytes>", limits)
-    to_dict = getattr(value, "model_dump", None)  # pydantic models: keep their data, not a repr
-    if callable(to_dict):
+    if _defines_model_dump(type(value)):  # pydantic models: keep their data, not a repr
         try:
-            return clean(to_dict(), limits, depth + 1)
+            return clean(value.model_dump(), limits, depth + 1)
         except Exception:  # noqa: BLE001 - a broken model_dump must not break recording
             pass
     text = _safe_repr(value)
     if " at 0x" in text:  # "<app.Obj object at 0x7f3a...>": the address changes every run (and golden)
         text = _ADDRESS.sub("", text)
     return _cap_string(text, limits)
+
+
+def _defines_model_dump(kind: type) -> bool:
+    """Whether ``kind`` or a base class defines ``model_dump`` (pydantic models do).
+
+    Looked up in the classes' own namespaces: an instance's ``__getattr__`` (a Mock's, a proxy's
+    that raises outside its context) is never asked, nor a metaclass's.
+    """
+    try:
+        for klass in kind.__mro__:
+            if "model_dump" in klass.__dict__:
+                return True
+    except Exception:  # noqa: BLE001 - a metaclass's own __mro__ or __dict__: no model
+        pass
+    return False
+
+
+def _unreadable(value: Any, limits: Limits) -> str:
+    """What :func:`clean` records for a value it could not read: its ``repr``, as cleaning shows one.
+
+    The values of secret keys masked (a mapping whose items cannot be read shows only its type)
+    and secrets in the text redacted; never raises.
+    """
+    try:
+        text = _nested_repr(value, limits)
+        if " at 0x" in text:
+            text = _ADDRESS.sub("", text)
+        return _cap_string(text, limits)
+    except Exception:  # noqa: BLE001 - recording never raises because of a recorded value
+        return f"<unrepresentable {_type_name(value)}>"
 
 
 #: A memory address in a default repr ("<... at 0x7f3a9c0e1d90>").
@@ -651,7 +754,7 @@ def _safe_repr(value: Any) -> str:
     try:
         text = repr(value)
     except Exception:  # noqa: BLE001 - a broken __repr__ must not break recording
-        return f"<unrepresentable {type(value).__name__}>"
+        return f"<unrepresentable {_type_name(value)}>"
     return text if type(text) is str else str.__str__(text)
 
 
@@ -682,13 +785,17 @@ def _nested_repr(value: Any, limits: Limits) -> str:
         try:
             value = _masked(value, 0, set())
         except Exception:  # noqa: BLE001 - a broken mapping: its repr unmasked could show a secret
-            return f"<unrepresentable {type(value).__name__}>"
+            return f"<unrepresentable {_type_name(value)}>"
+    if _is_mock(type(value)):
+        return _mock_repr(value)
     return _safe_repr(value)
 
 
 def _masked(value: Any, depth: int, path: set[int]) -> Any:
     """``value``, or a copy with the values of secret keys redacted if it holds any."""
-    if isinstance(value, (str, bytes, int, float)) or value is None:
+    if value is None or _is_mock(type(value)):  # a mock is asked nothing (see _is_mock)
+        return value
+    if isinstance(value, (str, bytes, int, float)):
         return value
     if isinstance(value, Mapping):
         kind = "{...}"

@@ -34,12 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import pytest
-
 from .exceptions import InputError, VersionError
 
 if TYPE_CHECKING:
+    import pytest
+
     from .recorder import Recorder
+
+    #: Per-test overrides (set by version matrices); the ``agenttrace`` fixture applies them.
+    ITEM_OVERRIDES: pytest.StashKey[dict[str, str]]
 
 __all__ = [
     "ENV_VERSIONS",
@@ -60,8 +63,19 @@ ENV_VERSIONS: Final = "AGENTTRACE_VERSIONS"
 ENV_PROMPTS: Final = "AGENTTRACE_PROMPTS"
 ORDER_FILES: Final = ("ORDER", "order.txt", "versions.txt")
 
-#: Per-test overrides (set by version matrices); the ``agenttrace`` fixture applies them.
-ITEM_OVERRIDES: Final = pytest.StashKey[dict[str, str]]()
+
+def __getattr__(name: str) -> Any:
+    """``ITEM_OVERRIDES``, made at first use: only the pytest plugin needs it, and pytest with it.
+
+    Importing pytest costs agent code that records (``import pytest_agenttrace``) a tenth of a
+    second or more; the plugin and version matrices import pytest anyway.
+    """
+    if name == "ITEM_OVERRIDES":
+        import pytest
+
+        # setdefault: threads asking at once get one key (a stash finds values by the key's identity).
+        return globals().setdefault(name, pytest.StashKey[dict[str, str]]())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def natural_key(label: str) -> tuple[Any, ...]:

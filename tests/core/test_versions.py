@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,3 +171,21 @@ def test_parse_overrides_rejects_malformed(bad: str) -> None:
 def test_natural_key_orders_mixed_labels() -> None:
     labels = ["v10", "v2", "v1-rc1", "v1", "beta", "v1.10", "v1.9"]
     assert sorted(labels, key=natural_key) == ["beta", "v1", "v1-rc1", "v1.9", "v1.10", "v2", "v10"]
+
+
+def test_importing_the_package_does_not_import_pytest() -> None:
+    """Agent code that records imports pytest_agenttrace; pytest (~0.1 s) is the plugin's to import."""
+    root = Path(at.__file__).resolve().parent.parent
+    code = "import sys, pytest_agenttrace; print(sorted(m for m in sys.modules if m.split('.')[0] in ('pytest', '_pytest')))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=root)
+    assert result.stdout.strip() == "[]"
+
+
+def test_item_overrides_is_one_stash_key_made_at_first_use() -> None:
+    from pytest_agenttrace import matrix, plugin, versions
+
+    assert isinstance(versions.ITEM_OVERRIDES, pytest.StashKey)
+    assert matrix.ITEM_OVERRIDES is plugin.ITEM_OVERRIDES is versions.ITEM_OVERRIDES
+    with pytest.raises(AttributeError, match="no attribute 'NOPE'"):
+        versions.NOPE  # noqa: B018
