@@ -43,6 +43,7 @@ from .sanitize import (
     Limits,
     _clean_and_learn,
     _clean_values,
+    _is_mock,
     clean,
     encodable,
     encodable_stamps,
@@ -564,6 +565,8 @@ def _snapshot(value: Any, limits: Limits, depth: int = 0) -> Any:
     kind = type(value)
     if kind in _PLAIN or depth >= limits.max_depth:
         return value
+    if kind is not dict and kind is not list and kind is not tuple and _is_mock(kind):
+        return value  # a unittest.mock object (a spec may make it claim to be a dict): never asked anything
     try:
         return _copied(value, kind, limits, depth)
     except Exception as exc:  # noqa: BLE001 - a container that cannot be read as one (a Mock(spec=dict))
@@ -1200,10 +1203,14 @@ class Recorder:
             # Clean values only where there are any; store only what cleaning changed.
             value = h.attributes
             if value:
-                if default_limits and safe_keys.issuperset(value):
+                try:  # the sets hash each key and value again: a __hash__ or __eq__ may raise (or be a Mock's)
+                    known_keys = default_limits and safe_keys.issuperset(value)
+                except Exception:  # noqa: BLE001 - the full pass takes any key
+                    known_keys = False
+                if known_keys:
                     try:  # already clean (values seen unchanged before): kept as it is
                         known_clean = clean_scalars.issuperset(value.values())
-                    except TypeError:  # an unhashable value
+                    except Exception:  # noqa: BLE001 - an unhashable value, or a __hash__ that raises
                         known_clean = False
                     if not known_clean:  # harmless keys: only the values need a look (a new call id...)
                         h.attributes = _clean_values(value)
