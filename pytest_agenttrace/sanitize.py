@@ -168,14 +168,32 @@ def redact_text(text: str) -> str:
     return _redact_secrets(text)
 
 
-#: Without "=", no secret _SECRET_TEXT or _SCHEMES knows is shorter than this ("basic" + one
-#: separator + 8 characters); a name=value pair can be ("pwd=x").  Short ids skip the scan.
+#: Without "=" or "@", no secret _SECRET_TEXT or _SCHEMES knows is shorter than this ("basic" + one
+#: separator + 8 characters); a name=value pair can be ("pwd=x"), and a URL's password
+#: ("s://u:pw@h").  Short ids skip the scan.
 _SHORTEST_SECRET_WITHOUT_EQUALS: Final = 14
+
+#: The password of a URL's user information (``postgres://user:PASSWORD@host/db``, RFC 3986): the
+#: user name stays shown.  A pass of its own, only where "://" and "@" both occur.
+#: A raw "@" in the password (invalid, but written) belongs to it: the host follows the last "@".
+_URL_PASSWORD: Final = re.compile(
+    r"(?<=://)(?P<user>[^\s/:@?#\[\]]*):(?P<password>[^\s/?#\[\]]+)(?=@[^\s/?#@\[\]]*(?:[/?#\s]|$))"
+)
+
+
+def _redact_url_password(match: re.Match[str]) -> str:
+    password = match.group("password")
+    if password == REDACTED:
+        return match.group(0)
+    _remember(password)
+    return f"{match.group('user')}:{REDACTED}"
 
 
 def _redact_secrets(text: str) -> str:
-    if len(text) < 8 or (len(text) < _SHORTEST_SECRET_WITHOUT_EQUALS and "=" not in text):
+    if len(text) < 8 or (len(text) < _SHORTEST_SECRET_WITHOUT_EQUALS and "=" not in text and "@" not in text):
         return text
+    if "@" in text and "://" in text:  # adds no trigger: the passes below see what they saw before
+        text = _URL_PASSWORD.sub(_redact_url_password, text)
     # The alternation regex costs ~100x a substring scan: run it only where a secret could start.
     lowered = text.lower()  # for the words of any case
     if ("basic" in lowered and _BASIC_WORD.search(lowered)) or ("token" in lowered and _TOKEN_WORD.search(lowered)):

@@ -16,10 +16,12 @@ from pytest_agenttrace import sanitize
 from pytest_agenttrace.sanitize import (
     _SCHEMES,
     _SECRET_TEXT,
+    _URL_PASSWORD,
     REDACTED,
     Limits,
     _redact_match,
     _redact_scheme,
+    _redact_url_password,
     clean,
     is_secret_key,
     redact_text,
@@ -86,23 +88,47 @@ def test_redaction_can_be_switched_off() -> None:
 _fragments = st.sampled_from(
     ["sk-proj-abcdefghijklmnopqrstu", "Bearer abcdefgh123", "ghp_" + "a" * 24, "xoxb-1234567890ab", "AKIA" + "B" * 16,
      "AIza" + "c" * 32, "eyJabcdefgh.eyJabcdefgh.abcdefghij", " password=hunter2", "token=xyz", "plain words ", "=", "&",
-     "bEaReR", "BASIC", "basic", "Token", "dXNlcjpwYXNzd29yZA==", "a1" * 20, "%20", "+", "\t", "~", "(PassWord='a b')"]
+     "bEaReR", "BASIC", "basic", "Token", "dXNlcjpwYXNzd29yZA==", "a1" * 20, "%20", "+", "\t", "~", "(PassWord='a b')",
+     "postgres://user:hunter2@db", "://", "@", ":", "/"]
 )  # fmt: skip
 
 
 @given(st.lists(st.one_of(_fragments, st.text(max_size=12)), max_size=8).map("".join))
 def test_property_trigger_prefilter_never_changes_the_result(text: str) -> None:
-    assert redact_text(text) == _SECRET_TEXT.sub(_redact_match, _SCHEMES.sub(_redact_scheme, text))
+    passes = _URL_PASSWORD.sub(_redact_url_password, text)
+    assert redact_text(text) == _SECRET_TEXT.sub(_redact_match, _SCHEMES.sub(_redact_scheme, passes))
 
 
-@given(st.text(alphabet="sk-projghpux_AKIaIzaeyJbBeEaArRsScCtToOnN%20+\t .", min_size=8, max_size=13))
+@given(st.text(alphabet="sk-projghpux_AKIaIzaeyJbBeEaArRsScCtToOnN%20+\t .:/", min_size=8, max_size=13))
 def test_property_no_secret_without_an_equals_sign_is_shorter_than_the_shortcut(text: str) -> None:
-    # _redact_secrets returns text under 14 characters without "=" unscanned: nothing there can match.
-    if "=" not in text:
+    # _redact_secrets returns text under 14 characters without "=" or "@" unscanned: nothing there can match.
+    if "=" not in text and "@" not in text:
         assert _SECRET_TEXT.sub(_redact_match, _SCHEMES.sub(_redact_scheme, text)) == text
+        assert _URL_PASSWORD.sub(_redact_url_password, text) == text
     for shortest in ("basic abcdefgh", "Bearer abcdefgh"):  # the shortest matches: at the shortcut's bound
         assert len(shortest) >= sanitize._SHORTEST_SECRET_WITHOUT_EQUALS
     assert redact_text("bearer abcdefgh") == "bearer [REDACTED]"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgres://user:hunter2hunter@host/db", "postgres://user:[REDACTED]@host/db"),
+        ("redis://:s3cr3t@cache:6379/0", "redis://:[REDACTED]@cache:6379/0"),
+        ("dsn=mysql://root:p@ss@db:3306/x", "dsn=mysql://root:[REDACTED]@db:3306/x"),  # a raw "@" in it
+        ("a://u:pw@h", "a://u:[REDACTED]@h"),  # short, and no "=": still scanned
+        ("https://user@example.com/a@b", "https://user@example.com/a@b"),  # no password: kept
+        ("http://host:8080/path", "http://host:8080/path"),  # a port is no password
+        ("mailto:someone@example.com", "mailto:someone@example.com"),
+    ],
+)
+def test_a_urls_password_is_redacted_and_its_user_kept(text: str, shown: str) -> None:
+    assert redact_text(text) == shown
+
+
+def test_a_urls_password_is_scrubbed_wherever_it_shows_up_later() -> None:
+    clean({"dsn": "postgres://user:correct-horse-9@host/db"})
+    assert "correct-horse-9" not in sanitize.scrub_known_secrets("the value was 'correct-horse-9'")
 
 
 _TOKEN = "abcdefghijklmnop1234"
