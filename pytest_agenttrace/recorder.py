@@ -103,6 +103,9 @@ _KIND_SET: Final = frozenset(KINDS)
 _NO_SCOPE: Final[list[str]] = []
 #: The ``links``/``events`` of a span that has none: one shared list, never mutated (the setters replace it).
 _NONE: Final[list[Any]] = []
+#: Set once a span exits while a span opened inside it is still current (a generator holding a
+#: ``with`` open past its caller's): from then on, exits check that the span they put back is open.
+_closed_out_of_order = False
 #: Bumped by every change to a recorded span's values (setters, stamps): a mid-run
 #: ``Recorder.trace`` is rebuilt when it moved (a plain global: the cheapest store there is).
 _changes = 0
@@ -248,6 +251,9 @@ class SpanHandle(_SpanSlots):
             # Reset unless another recording's span is current here (a generator of a finished test
             # closed now): a span of this recording still current (a generator left open inside
             # this one) is left behind as before, so later spans nest where they did.
+            if current is not self and current is not None and current.recorder is self.recorder:
+                global _closed_out_of_order
+                _closed_out_of_order = True  # that span's own exit may bring this one back: see below
             if current is self or (
                 current.recorder is self.recorder if current is not None else self.recorder._finished is None
             ):
@@ -259,11 +265,16 @@ class SpanHandle(_SpanSlots):
                     if current is self:
                         _CURRENT.set(self.recorder.handle(self.parent_id) if self.parent_id else None)
                 else:
-                    restored = token.old_value
-                    if type(restored) is SpanHandle and restored.end_ns is not None and restored.recorder is self.recorder:
-                        # Closed out of order (a generator's span outliving its caller's ``with``): the span
-                        # back in place ended meanwhile, so what is still open around it becomes current.
-                        _CURRENT.set(_open_ancestor(restored))
+                    if _closed_out_of_order:
+                        restored = token.old_value
+                        if (
+                            type(restored) is SpanHandle
+                            and restored.end_ns is not None
+                            and restored.recorder is self.recorder
+                        ):
+                            # Closed out of order (a generator's span outliving its caller's ``with``): the
+                            # span back in place ended meanwhile, so what is still open around it is current.
+                            _CURRENT.set(_open_ancestor(restored))
         if self.end_ns is None:
             # What end(exc) does, inlined: this is every span's hot path (a call is ~5% of a span).
             rec = self.recorder
@@ -298,8 +309,10 @@ class SpanHandle(_SpanSlots):
 
     def set_attribute(self, key: str, value: Any) -> SpanHandle:
         """Set one attribute (semantic context: why, confidence, model, ...)."""
-        attributes = self.attributes  # first: read before the recording finished, it is the span's own
-        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+        attributes = self.attributes
+        # A method taken from the handle before the recording finished: refused once the handle is a
+        # Span, or once the finish gave it the dict every finished span without attributes shares.
+        if type(self) is _FINISHED or attributes is _NO_ATTRIBUTES:
             _refuse_finished(self, "set_attribute")
         global _changes
         attributes[key] = value if type(value) in _PLAIN else _snapshot(value, self.recorder.limits)
@@ -308,8 +321,10 @@ class SpanHandle(_SpanSlots):
 
     def set_attributes(self, values: Mapping[str, Any]) -> SpanHandle:
         """Set several attributes."""
-        attributes = self.attributes  # first: read before the recording finished, it is the span's own
-        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+        attributes = self.attributes
+        # A method taken from the handle before the recording finished: refused once the handle is a
+        # Span, or once the finish gave it the dict every finished span without attributes shares.
+        if type(self) is _FINISHED or attributes is _NO_ATTRIBUTES:
             _refuse_finished(self, "set_attributes")
         global _changes
         attributes.update(_snapshot_values(dict(values), self.recorder.limits))
@@ -318,8 +333,10 @@ class SpanHandle(_SpanSlots):
 
     def set_usage(self, input_tokens: int | None = None, output_tokens: int | None = None, **more: int) -> SpanHandle:
         """Record token usage as ``attributes.usage``."""
-        attributes = self.attributes  # first: read before the recording finished, it is the span's own
-        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+        attributes = self.attributes
+        # A method taken from the handle before the recording finished: refused once the handle is a
+        # Span, or once the finish gave it the dict every finished span without attributes shares.
+        if type(self) is _FINISHED or attributes is _NO_ATTRIBUTES:
             _refuse_finished(self, "set_usage")
         global _changes
         usage = attributes.setdefault("usage", {})  # the span's own dict (values are snapshots)
@@ -333,8 +350,10 @@ class SpanHandle(_SpanSlots):
 
     def set_confidence(self, confidence: float) -> SpanHandle:
         """Record ``attributes.confidence`` (0..1)."""
-        attributes = self.attributes  # first: read before the recording finished, it is the span's own
-        if type(self) is _FINISHED:  # a method taken from the handle before the recording finished
+        attributes = self.attributes
+        # A method taken from the handle before the recording finished: refused once the handle is a
+        # Span, or once the finish gave it the dict every finished span without attributes shares.
+        if type(self) is _FINISHED or attributes is _NO_ATTRIBUTES:
             _refuse_finished(self, "set_confidence")
         global _changes
         attributes["confidence"] = confidence
@@ -511,7 +530,6 @@ def _span_id(seq: int) -> str:
         return _SPAN_IDS[seq]
     return str(seq)
 _SET_TOKEN: Final = _SpanSlots._token.__set__  # type: ignore[attr-defined]
-_SET_ATTRIBUTES: Final = _SpanSlots.attributes.__set__  # type: ignore[attr-defined]
 
 
 def _shown_stamps(memo: dict[int, tuple[Any, Any]], versions: Any, redact: bool = True) -> Any:
@@ -1157,7 +1175,6 @@ class Recorder:
         stamp_sets: dict[int, tuple[Any, Any]] = {}
         last_stamps: Any = None
         last_shown: Any = None
-        bare = False
         for h in self._order:
             if type(h) is ReservedHandle:  # reserved after the finalizers ran (a thread still going)
                 ReservedHandle.complete(h)
@@ -1216,8 +1233,8 @@ class Recorder:
                         h.attributes = _clean_values(value)
                 else:
                     h.attributes = _clean_and_learn(value, limits)
-            else:
-                bare = True
+            else:  # one shared empty dict, as for links and events: a smaller trace to walk
+                h.attributes = _NO_ATTRIBUTES
             if h.input is not None:
                 h.input = clean(h.input, limits)
             if h.output is not None:
@@ -1229,13 +1246,6 @@ class Recorder:
             if h.events:
                 h.events = clean(h.events, limits)
             h.__class__ = span_class  # type: ignore[assignment]
-            if bare:
-                # One shared empty dict for every span without attributes (a smaller trace to check),
-                # put in place only now that the handle is a Span: a setter taken from the handle
-                # earlier reads the span's dict first and its class second, so it either refuses
-                # or writes into the span's own dict, never into the shared one.
-                bare = False
-                _SET_ATTRIBUTES(h, _NO_ATTRIBUTES)
         order: list[Any] = self._order
         frozen = len(order)
         while frozen and type(order[frozen - 1]) is not span_class:
