@@ -207,7 +207,17 @@ def _shown(text: str) -> str:
 
 
 def loads(text: str, *, path: str | None = None) -> dict[str, Any]:
-    """Parse snapshot file text back into a normalised trace (``TraceFileError`` if malformed)."""
+    """Parse snapshot file text back into a normalised trace (``TraceFileError`` if malformed).
+
+    A leading byte order mark (an editor may add one) is skipped; empty text is an error of its own.
+    """
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise TraceFileError(
+            "snapshot file is empty (it was probably not written completely). "
+            "Re-run pytest with --snapshot-update to rewrite it.",
+            path=path,
+        )
     result: dict[str, Any] = {"format": FORMAT, "level": "io", "versions": {}, "spans": []}
     # Only "\n" ends a line: str.splitlines() would also split on U+0085/U+2028 inside JSON strings.
     lines = [line.removesuffix("\r") for line in text.split("\n")]

@@ -6,6 +6,9 @@
 version stamps in the header).  ``pytest --snapshot-update`` writes and
 refreshes goldens; syrupy reports (and with ``--snapshot-update`` deletes)
 unused ones, also under pytest-xdist, where syrupy merges the workers' reports.
+A test name a file cannot be named after (characters a file name cannot hold,
+a secret-looking part, too long) is cleaned and followed by a hash of the id,
+so distinct ids never share a golden; other names are used as they are.
 
 Goldens are compared as parsed data (span trees and level; the header's
 version stamps are shown, never compared), with an optional absolute float
@@ -21,6 +24,7 @@ Options, later ones winning: ini (``agenttrace_snapshot_level``,
 command line (``--agenttrace-snapshot-level``, ``--agenttrace-diff-max-lines``),
 the marker ``@pytest.mark.agenttrace(snapshot={...same keys without the prefix...})``
 and arguments of one assertion: ``agenttrace_snapshot(level="structure", exclude=[...])``.
+Bad ini and command-line values are usage errors before any test runs.
 ``@pytest.mark.agenttrace(snapshot=True)`` (or a dict) on a test that does not
 use the fixture checks its trace against the golden when the test body ends.
 """
@@ -28,6 +32,7 @@ use the fixture checks its trace against the golden when the test body ends.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -40,7 +45,7 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.location import PyTestLocation
 
 from .diff import TraceDiff, diff_normalized
-from .exceptions import InputError, TraceFileError
+from .exceptions import AgentTraceError, InputError, TraceFileError
 from .matrix import MATRIX_KEY
 from .model import Trace
 from .normalize import LEVELS, NormalizeOptions, normalize
@@ -67,20 +72,10 @@ __all__ = [
 _MATRIX_ID: Final = re.compile(r"(?:(?<=\[)|-)[\w.:]+=[^,\-\]]*(?:,[\w.:]+=[^,\-\]]*)*(?=-|\])")
 
 
-#: Characters kept free after a long redacted golden name's hash for its index suffix (".1", "[name]").
+#: Characters kept free after a hashed golden name's hash for its index suffix (".1", "[name]").
 _SUFFIX_ROOM: Final = 16
-
-
-def _redacted_name(name: str) -> str:
-    """A test name with secret-looking parts (a parametrized API key) redacted, for golden file names.
-
-    Names without a secret are returned unchanged (existing goldens keep matching); a
-    redacted one gets a hash of the raw name, so two secrets do not share a golden.
-    """
-    redacted = redact_text(name)
-    if redacted == name:
-        return name
-    return f"{redacted}-{content_hash(name)}"
+#: "-" and the 8 hex digits of :func:`~pytest_agenttrace.versions.content_hash`.
+_HASH_ROOM: Final = 9
 
 
 def strip_matrix_id(name: str) -> str | None:
@@ -89,6 +84,22 @@ def strip_matrix_id(name: str) -> str | None:
     if not count:
         return None
     return stripped.replace("[-", "[").replace("[]", "")
+
+
+def _prefix(test_location: PyTestLocation) -> str:
+    return f"{test_location.classname}." if test_location.classname else ""
+
+
+def _golden_testname(test_location: PyTestLocation) -> str:
+    """The test's name as its golden is named: without the matrix parameter for a run of a version matrix."""
+    stash = getattr(test_location.item, "stash", None)
+    run = stash.get(MATRIX_KEY, None) if stash is not None else None
+    return run.base_name if run is not None and run.base_name else str(test_location.testname)
+
+
+def _name_hash(text: str) -> str:
+    # surrogatepass: a test id may hold a lone surrogate; any other text hashes as content_hash(text).
+    return content_hash(text.encode("utf-8", "surrogatepass"))
 
 
 _OPTION_KEYS: Final = (
@@ -112,8 +123,14 @@ class SnapshotSettings:
     max_diff_lines: int = 200
     refresh_header: bool = False
 
-    def updated(self, values: Mapping[str, Any], *, where: str) -> SnapshotSettings:
-        """These settings with ``values`` (keys of :data:`_OPTION_KEYS`) applied."""
+    def updated(
+        self, values: Mapping[str, Any], *, where: str, names: Mapping[str, str] | None = None
+    ) -> SnapshotSettings:
+        """These settings with ``values`` (keys of :data:`_OPTION_KEYS`) applied.
+
+        ``names`` gives the option names messages use for the keys (``agenttrace_diff_max_lines``
+        for ``max_diff_lines``); a bad value is an :class:`InputError` starting with ``where``.
+        """
         unknown = sorted(set(values) - set(_OPTION_KEYS))
         if unknown:
             hints = [
@@ -126,24 +143,71 @@ class SnapshotSettings:
                 + (" ".join(hints) + " " if hints else "")
                 + f"use {', '.join(_OPTION_KEYS)}."
             )
+        shown = dict(names or {})
         opts = self.options
+        overlap = values.get("overlap_parallel", opts.overlap_parallel)
+        if not isinstance(overlap, bool):
+            raise InputError(
+                f"{where}: {shown.get('overlap_parallel', 'overlap_parallel')} must be true or false, got {overlap!r}."
+            )
         normalize_kwargs: dict[str, Any] = {
             "level": values.get("level", opts.level),
             "include": _as_list(values.get("include", opts.include), "include", where),
             "exclude": _as_list(values.get("exclude", opts.exclude), "exclude", where),
             "parallel": _as_list(values.get("parallel", opts.parallel), "parallel", where),
-            "overlap_parallel": bool(values.get("overlap_parallel", opts.overlap_parallel)),
+            "overlap_parallel": overlap,
             "duration_buckets": _as_list(values.get("duration_buckets", opts.duration_buckets), "", where),
         }
         try:
             options = NormalizeOptions.build(**normalize_kwargs)
-            tolerance = float(values.get("float_tolerance", self.float_tolerance))
-            max_lines = int(values.get("max_diff_lines", self.max_diff_lines))
         except InputError as exc:
             raise InputError(f"{where}: {exc.message}") from None
         except (TypeError, ValueError) as exc:
-            raise InputError(f"{where}: float_tolerance/max_diff_lines must be numbers ({exc}).") from None
+            raise InputError(f"{where}: {exc}") from None
+        from .spec.selector import compile_selector
+
+        for selector in options.parallel:  # a bad selector fails here, not in every snapshot assertion
+            try:
+                compile_selector(selector)
+            except InputError as exc:
+                raise InputError(f"{where}: {shown.get('parallel', 'parallel')}: {exc.message}") from None
+        tolerance = _tolerance(values.get("float_tolerance", self.float_tolerance))
+        if tolerance is None:
+            raise InputError(
+                f"{where}: {shown.get('float_tolerance', 'float_tolerance')} must be a number, 0 or more "
+                f"(an absolute tolerance), got {values.get('float_tolerance')!r}."
+            )
+        max_lines = _line_count(values.get("max_diff_lines", self.max_diff_lines))
+        if max_lines is None:
+            raise InputError(
+                f"{where}: {shown.get('max_diff_lines', 'max_diff_lines')} must be a whole number of lines, 0 or more "
+                f"(0: no limit), got {values.get('max_diff_lines')!r}."
+            )
         return replace(self, options=options, float_tolerance=tolerance, max_diff_lines=max_lines)
+
+
+def _tolerance(value: Any) -> float | None:
+    """A float tolerance (finite, 0 or more) from a number or its text; ``None`` if ``value`` is none."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        tolerance = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return tolerance if math.isfinite(tolerance) and tolerance >= 0 else None
+
+
+def _line_count(value: Any) -> int | None:
+    """A line count (a whole number, 0 or more) from a number or its text; ``None`` if ``value`` is none."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        count = int(value)
+    except (ValueError, OverflowError):
+        return None
+    if isinstance(value, float) and value != count:
+        return None
+    return count if count >= 0 else None
 
 
 def _as_list(value: Any, name: str, where: str) -> list[Any]:
@@ -168,48 +232,93 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
     # -- naming: every run of a version matrix shares the golden of its test ----
     @classmethod
     def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
-        stash = getattr(test_location.item, "stash", None)
-        run = stash.get(MATRIX_KEY, None) if stash is not None else None
         suffix = f"[{index}]" if isinstance(index, str) else (f".{index}" if index else "")
-        prefix = f"{test_location.classname}." if test_location.classname else ""
-        if run is None or not run.base_name:
-            testname = test_location.testname
-        else:
-            testname = run.base_name
-        if _redacted_name(testname) != testname:
-            # Cut the readable part, never the hash that tells two redacted ids apart; the cut is the
-            # same for every index of the test (room kept for a suffix), so each golden names it.
-            hashed = cls._sanitize_filename(f"-{content_hash(testname)}")
-            head = cls._sanitize_filename(f"{prefix}{redact_text(testname)}")
-            room = cls._max_stem_length() - len(hashed) - _SUFFIX_ROOM
-            return (head[: max(0, room)] + hashed + cls._sanitize_filename(suffix))[: cls._max_stem_length()]
-        name = cls._sanitize_filename(f"{prefix}{testname}{suffix}")
-        return name[: cls._max_stem_length()]
+        return cls._golden_stem(_prefix(test_location), _golden_testname(test_location), suffix)
+
+    @classmethod
+    def _golden_stem(cls, prefix: str, testname: str, suffix: str = "") -> str:
+        """The golden's file name without extension: ``prefix + testname + suffix`` when a file can be named so.
+
+        A name that needs no cleaning (no character a file name cannot hold, no
+        secret-looking part) and fits the file system's limit is kept as it is,
+        so existing goldens keep matching; any other is cleaned, redacted and cut,
+        then gets a hash of the original name, so distinct ids never share a golden.
+        """
+        whole = f"{prefix}{testname}{suffix}"
+        if (
+            len(whole) <= cls._max_stem_length()
+            and cls._sanitize_filename(whole) == whole
+            and redact_text(testname) == testname
+            and redact_text(suffix) == suffix
+        ):
+            return whole
+        return cls._hashed_stem(prefix, testname, suffix)
+
+    @classmethod
+    def _hashed_head(cls, prefix: str, testname: str) -> tuple[str, str]:
+        """The readable start of a hashed golden name (cleaned, redacted, cut) and the text its hash is of."""
+        room = max(0, cls._max_stem_length() - _HASH_ROOM - _SUFFIX_ROOM)
+        head = cls._sanitize_filename(f"{prefix}{redact_text(testname)}")
+        # The class prefix is kept in the head; only when the cut reaches into it does the hash cover it too.
+        key = testname if len(cls._sanitize_filename(prefix)) <= room else f"{prefix}{testname}"
+        return head[:room], key
+
+    @classmethod
+    def _hashed_stem(cls, prefix: str, testname: str, suffix: str) -> str:
+        # The cut is the same for every index of a test (room kept for a short suffix), so each golden
+        # starts with the test's own name and hash; a suffix that is cleaned or cut is hashed as well.
+        head, key = cls._hashed_head(prefix, testname)
+        shown = cls._sanitize_filename(redact_text(suffix))
+        if shown != suffix or len(head) + _HASH_ROOM + len(shown) > cls._max_stem_length():
+            key += suffix
+        return f"{head}-{_name_hash(key)}{shown}"[: cls._max_stem_length()]
+
+    @classmethod
+    def _is_golden_of(cls, stem: str, prefix: str, testname: str) -> bool:
+        """Whether ``stem`` names a golden of the test ``prefix + testname`` (any index)."""
+        head, key = cls._hashed_head(prefix, testname)
+        for base in (cls._golden_stem(prefix, testname), f"{head}-{_name_hash(key)}"):
+            if stem == base or stem.startswith((f"{base}.", f"{base}[")):
+                return True
+        # A named assertion whose name was cleaned or cut: its hash covers the name as well.
+        return re.fullmatch(rf"{re.escape(head)}-[0-9a-f]{{8}}\[.*", stem, re.DOTALL) is not None
 
     @classmethod
     def matches_test_location(cls, *, test_location: PyTestLocation, snapshot_location: str) -> bool:
         if super().matches_test_location(test_location=test_location, snapshot_location=snapshot_location):
             return True
         location = Path(snapshot_location)
-        testname = str(test_location.testname)
-        if _redacted_name(testname) != testname and location.parent.name == test_location.basename:
-            # A golden named after a redacted test id: syrupy compares with the raw id.
-            stem = location.name[: -len(f".{cls.file_extension}")]
-            expected = cls.get_snapshot_name(test_location=test_location)
-            if stem == expected or stem.startswith((f"{expected}.", f"{expected}[")):
-                return True
-        stash = getattr(test_location.item, "stash", None)
-        if stash is not None:
-            if MATRIX_KEY not in stash:
-                return False
-            expected = cls.get_snapshot_name(test_location=test_location)
+        extension = f".{cls.file_extension}"
+        if not location.name.endswith(extension) or location.parent.name != test_location.basename:
+            return False
+        # In this test file's folder (syrupy's check, where the installed syrupy has it).
+        in_site = getattr(test_location, "matches_snapshot_site", None)
+        if in_site is not None and not in_site(snapshot_location):
+            return False
+        stem = location.name[: -len(extension)]
+        if getattr(test_location.item, "stash", None) is not None:
+            names = [_golden_testname(test_location)]
         else:
-            # On an xdist controller items are rebuilt without a stash: strip the matrix id from the name.
-            stripped = strip_matrix_id(test_location.snapshot_name_parametrized)
-            if stripped is None:
-                return False
-            expected = cls._sanitize_filename(stripped)
-        return location.name == f"{expected}.{cls.file_extension}" and location.parent.name == test_location.basename
+            # On an xdist controller items are rebuilt without a stash: a matrix run is told by its id.
+            testname = str(test_location.testname)
+            stripped = strip_matrix_id(testname)
+            names = [testname] if stripped is None else [testname, stripped]
+        prefix = _prefix(test_location)
+        return any(cls._is_golden_of(stem, prefix, name) for name in names)
+
+    # -- files: a golden that cannot be read or written is explained, never a traceback ----
+    @classmethod
+    def write_snapshot(
+        cls,
+        *,
+        snapshot_location: str,
+        snapshots: list[tuple[SerializedData, PyTestLocation, SnapshotIndex]],
+        name_order: dict[str, int] | None = None,
+    ) -> None:
+        try:
+            super().write_snapshot(snapshot_location=snapshot_location, snapshots=snapshots, name_order=name_order)
+        except OSError as exc:  # a directory where the golden goes, a file where its folder goes, permissions
+            raise _GoldenWriteError(_file_problem(snapshot_location, exc), path=snapshot_location) from None
 
     @classmethod
     def write_snapshot_collection(
@@ -223,6 +332,37 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
             raise TypeError(f"a trace snapshot is text, got {type(data).__name__}")
         write_atomic(snapshot_collection.location, data.encode("utf-8"))
 
+    def read_snapshot_data_from_location(
+        self, *, snapshot_location: str, snapshot_name: str, session_id: str
+    ) -> SerializableData | None:
+        """The golden's text; ``None`` if there is none, an :class:`_UnreadableGolden` if it cannot be read.
+
+        An unreadable golden (not UTF-8, empty, a directory, ...) fails the assertion
+        with what is wrong; ``--snapshot-update`` rewrites it where it can.
+        """
+        try:
+            raw = Path(snapshot_location).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return _UnreadableGolden(TraceFileError(_file_problem(snapshot_location, exc), path=snapshot_location))
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _UnreadableGolden(
+                TraceFileError(
+                    f"snapshot file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}). "
+                    "Re-run pytest with --snapshot-update to rewrite it.",
+                    path=snapshot_location,
+                )
+            )
+        if not text.strip():  # syrupy takes "" for a missing golden: this one exists and is empty
+            try:
+                loads(text, path=snapshot_location)
+            except TraceFileError as exc:
+                return _UnreadableGolden(exc)
+        return text
+
     # -- serialisation -------------------------------------------------------------
     def serialize(
         self,
@@ -235,20 +375,33 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
         return dumps(self.normalize(data))
 
     def normalize(self, data: Any) -> dict[str, Any]:
-        """The normalised form of a Trace, a recorder, a trace dict or snapshot text."""
+        """The normalised form of a Trace, a recorder, a trace dict or snapshot text.
+
+        Anything else is a :class:`_NotATrace` (an ``InputError`` and a ``TypeError``) saying what is expected.
+        """
         if hasattr(data, "trace") and isinstance(data.trace, Trace):
             data = data.trace
         if isinstance(data, str):
-            return loads(data)
-        if isinstance(data, (Trace, Mapping)):
+            try:
+                return loads(data)
+            except TraceFileError as exc:
+                reason = exc.message.removeprefix("snapshot file is malformed: ").partition(". Re-run pytest")[0]
+                if exc.line is not None:
+                    reason = f"line {exc.line}: {reason}"
+                raise _NotATrace(
+                    f"agenttrace_snapshot compares traces, not this str ({_shown(data)}): a str is compared only "
+                    f"as the text of a snapshot file, and this is not one ({reason}); write `{_USAGE}`."
+                ) from None
+        if isinstance(data, Mapping):
+            return normalize(_trace_of_dict(data), self.settings.options)
+        if isinstance(data, Trace):
             return normalize(data, self.settings.options)
-        raise TypeError(
-            f"agenttrace_snapshot compares traces, not {type(data).__name__}; "
-            "write `assert agenttrace.trace == agenttrace_snapshot`."
-        )
+        raise _NotATrace(f"agenttrace_snapshot compares traces, not {type(data).__name__}; write `{_USAGE}`.")
 
     # -- comparison ----------------------------------------------------------------
     def matches(self, *, serialized_data: SerializableData, snapshot_data: SerializableData) -> bool:
+        if isinstance(snapshot_data, _UnreadableGolden):
+            return False
         try:
             actual, golden = loads(str(serialized_data)), loads(str(snapshot_data), path=self.golden_path)
         except TraceFileError:
@@ -264,11 +417,16 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
         return False
 
     def trace_diff(self, serialized_data: SerializableData, snapshot_data: SerializableData) -> TraceDiff:
-        """The structured diff golden -> actual (``TraceFileError`` if the golden is malformed)."""
+        """The structured diff golden -> actual (``TraceFileError`` if the golden is malformed or unreadable)."""
+        if isinstance(snapshot_data, _UnreadableGolden):
+            raise snapshot_data.problem
         actual, golden = loads(str(serialized_data)), loads(str(snapshot_data), path=self.golden_path)
         return diff_normalized(golden, actual, float_tolerance=self.settings.float_tolerance)
 
     def diff_lines(self, serialized_data: SerializableData, snapshot_data: SerializableData) -> Iterator[str]:
+        if isinstance(snapshot_data, _UnreadableGolden):
+            yield f"the golden snapshot cannot be read: {snapshot_data.problem}"
+            return
         if not snapshot_data:
             yield "no golden snapshot yet: run pytest --snapshot-update to create it."
             return
@@ -277,14 +435,35 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
         except TraceFileError as exc:
             yield f"the golden snapshot cannot be read: {exc}"
             return
-        lines = result.render(self.settings.max_diff_lines or None)
-        golden_level = loads(str(snapshot_data))["level"]
-        if golden_level != self.settings.options.level:
-            lines.insert(
-                1, f"the golden was written at level {golden_level}, this run uses {self.settings.options.level}"
-            )
-        if result.same:
-            lines.append("(only the version stamps in the header differ)")
+        yield from self.explain(result)
+
+    def explain(self, result: TraceDiff, *, tree_diff: bool = True) -> list[str]:
+        """The failure message of a mismatch: its first line says what failed (pytest's one-line summary).
+
+        ``tree_diff=False`` (``--snapshot-diff-mode=disabled``) keeps the summary, the
+        version line, the count changes and the number of changes.
+        """
+        golden_level, level = result.old.get("level"), result.new.get("level")
+        if golden_level != level:
+            # Levels keep different fields: a diff across them would be noise, not a change in behaviour.
+            lines = [
+                f"the golden snapshot was written at level {golden_level}, this run compares at level {level}",
+                f"run pytest --snapshot-update to rewrite it at level {level}, or compare at level {golden_level} "
+                "(agenttrace_snapshot_level, --agenttrace-snapshot-level or the snapshot option level=)",
+            ]
+            if result.version_changes:
+                lines.append(result.versions_line())
+            return lines
+        if tree_diff:
+            lines = result.render(self.settings.max_diff_lines or None)
+            if result.same:
+                lines.append("(only the version stamps in the header differ)")
+        else:
+            lines = [
+                result.versions_line(),
+                *(c.describe() for c in result.counts),
+                f"{len(result.changes)} change(s) in the span tree (diff hidden by --snapshot-diff-mode=disabled)",
+            ]
         if not result.version_changes and not result.same:
             # The first line is pytest's one-line summary: say what failed, not what did not change.
             count = len(result.changes)
@@ -297,7 +476,75 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
             lines.insert(
                 1, "trace differs from its golden snapshot; run pytest --snapshot-update if the change is intended"
             )
-        yield from lines
+        return lines
+
+
+_USAGE: Final = "assert agenttrace.trace == agenttrace_snapshot"
+
+
+class _NotATrace(InputError, TypeError):
+    """The value compared with ``agenttrace_snapshot`` is not a trace (a ``TypeError`` as well, as it was)."""
+
+
+class _GoldenWriteError(TraceFileError):
+    """A golden snapshot cannot be written where it belongs."""
+
+
+class _UnreadableGolden(str):
+    """What syrupy is given for a golden that exists but cannot be read: a note (pytest shows it), and the reason.
+
+    It never matches; ``--snapshot-update`` rewrites the golden where it can.
+    """
+
+    problem: TraceFileError
+
+    def __new__(cls, problem: TraceFileError) -> _UnreadableGolden:
+        golden = super().__new__(cls, "(the golden snapshot cannot be read)")
+        golden.problem = problem
+        return golden
+
+
+def _file_problem(location: str, error: OSError) -> str:
+    """What is wrong with the path of a golden that could not be read or written, and what to do."""
+    path = Path(location)
+    blocker = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if blocker is not None:
+        return (
+            f"{blocker} is a file, not the directory the golden goes in; move or remove that file, "
+            "then run pytest --snapshot-update to write the golden."
+        )
+    if path.is_dir():
+        return (
+            "it is a directory, not a snapshot file; move or remove it, "
+            "then run pytest --snapshot-update to write the golden."
+        )
+    return f"{error.strerror or error}; check the permissions of the file and of its folder."
+
+
+def _shown(value: str) -> str:
+    return repr(value) if len(value) <= 40 else repr(value[:37]) + "..."
+
+
+#: The keys of a trace-file dict that :meth:`Trace.from_dict` needs.
+_TRACE_KEYS: Final = ("trace_id", "name", "started_at", "spans")
+
+
+def _trace_of_dict(data: Mapping[str, Any]) -> Trace | Mapping[str, Any]:
+    """A trace-file dict as a :class:`Trace` (a normalised dict as it is); :class:`_NotATrace` for any other dict."""
+    if "format" in data and "spans" in data and "trace_id" not in data:
+        return data
+    missing = [key for key in _TRACE_KEYS if key not in data]
+    if missing:
+        problem = f"it has no {', '.join(map(repr, missing))}"
+    else:
+        try:
+            return Trace.from_dict(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            problem = f"its spans cannot be read ({type(exc).__name__}: {exc})"
+    raise _NotATrace(
+        f"agenttrace_snapshot compares traces, not this dict: {problem}. Compare a Trace (agenttrace.trace) "
+        f"or a trace file's dict ({', '.join(_TRACE_KEYS)}); write `{_USAGE}`."
+    )
 
 
 class TraceSnapshot(SnapshotAssertion):
@@ -382,22 +629,22 @@ class TraceSnapshot(SnapshotAssertion):
 
     def explanation(self, diff_mode: DiffMode) -> list[str]:
         """The failure message lines: version changes first, then the diff."""
-        current = self.executions.get(self.num_executions - 1)
-        self.trace_extension.golden_path = current.snapshot_location if current is not None else None
+        result = self.executions.get(self.num_executions - 1)
+        self.trace_extension.golden_path = result.snapshot_location if result is not None else None
+        if result is not None and isinstance(result.exception, AgentTraceError):
+            # Our own errors say what is wrong and what to do: no traceback through syrupy.
+            if isinstance(result.exception, _GoldenWriteError):
+                return [f"the golden snapshot cannot be written: {result.exception}"]
+            return [str(result.exception)]
         if diff_mode != DiffMode.DISABLED:
             return self.get_assert_diff(diff_mode=diff_mode)
-        result = self.executions.get(self.num_executions - 1)
         if result is None or result.recalled_data is None or result.asserted_data is None:
             return self.get_assert_diff(diff_mode=diff_mode)
         try:
             diff = self.trace_extension.trace_diff(result.asserted_data, result.recalled_data)
         except TraceFileError as exc:
             return [f"the golden snapshot cannot be read: {exc}"]
-        return [
-            diff.versions_line(),
-            *(c.describe() for c in diff.counts),
-            f"{len(diff.changes)} change(s) in the span tree (diff hidden by --snapshot-diff-mode=disabled)",
-        ]
+        return self.trace_extension.explain(diff, tree_diff=False)
 
 
 # -- pytest integration ------------------------------------------------------------------
@@ -456,30 +703,51 @@ COMPARISON_INI: Final[dict[str, tuple[Literal["string", "linelist", "bool"], Any
 
 
 def comparison_ini_values(getini: Callable[[str], Any]) -> dict[str, Any]:
-    """The :data:`COMPARISON_INI` options as :meth:`SnapshotSettings.updated` values (``getini``: typed as pytest's)."""
+    """The :data:`COMPARISON_INI` options as :meth:`SnapshotSettings.updated` values (``getini``: typed as pytest's).
+
+    A bool option that is not a boolean is an :class:`InputError` naming it.
+    """
+    try:
+        overlap = bool(getini("agenttrace_snapshot_overlap_parallel"))
+    except ValueError as exc:  # pytest's getini: "invalid truth value 'maybe'"
+        raise InputError(
+            f"ini option agenttrace_snapshot_overlap_parallel is not a boolean ({exc}); write true or false."
+        ) from None
     return {
         "include": list(getini("agenttrace_snapshot_include")),
         "exclude": list(getini("agenttrace_snapshot_exclude")),
         "parallel": list(getini("agenttrace_snapshot_parallel")),
-        "overlap_parallel": bool(getini("agenttrace_snapshot_overlap_parallel")),
+        "overlap_parallel": overlap,
         "duration_buckets": str(getini("agenttrace_snapshot_duration_buckets")).split(),
         "float_tolerance": getini("agenttrace_snapshot_float_tolerance"),
     }
+
+
+#: The names messages give the snapshot settings set by ini options and by command-line options.
+_INI_NAMES: Final = {
+    **{key: f"agenttrace_snapshot_{key}" for key in ("parallel", "overlap_parallel", "float_tolerance")},
+    "max_diff_lines": "agenttrace_diff_max_lines",
+}
+_OPTION_NAMES: Final = {"level": "--agenttrace-snapshot-level", "max_diff_lines": "--agenttrace-diff-max-lines"}
 
 
 def _base_settings(config: pytest.Config) -> SnapshotSettings:
     cached = config.stash.get(_BASE_KEY, None)
     if cached is not None:
         return cached
-    values: dict[str, Any] = {
-        "level": config.getoption("agenttrace_snapshot_level") or config.getini("agenttrace_snapshot_level"),
-        **comparison_ini_values(config.getini),
-        "max_diff_lines": config.getoption("agenttrace_diff_max_lines")
-        if config.getoption("agenttrace_diff_max_lines") is not None
-        else config.getini("agenttrace_diff_max_lines"),
+    options: dict[str, Any] = {
+        key: value
+        for key, dest in (("level", "agenttrace_snapshot_level"), ("max_diff_lines", "agenttrace_diff_max_lines"))
+        if (value := config.getoption(dest)) is not None
     }
     try:
-        settings = SnapshotSettings().updated(values, where="agenttrace snapshot ini options")
+        ini: dict[str, Any] = {
+            "level": config.getini("agenttrace_snapshot_level"),
+            **comparison_ini_values(config.getini),
+            "max_diff_lines": config.getini("agenttrace_diff_max_lines"),
+        }
+        settings = SnapshotSettings().updated(ini, where="agenttrace snapshot ini options", names=_INI_NAMES)
+        settings = settings.updated(options, where="agenttrace snapshot command-line options", names=_OPTION_NAMES)
     except InputError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_BASE_KEY] = settings
