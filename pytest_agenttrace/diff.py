@@ -715,7 +715,8 @@ def diff_traces(
 def _head(path: str | Path) -> bytes:
     """A file's first bytes, leading whitespace stripped (enough to tell a snapshot from a trace)."""
     with open(path, "rb") as file:
-        return file.read(512).lstrip()
+        head = file.read(512)
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip()  # a UTF-8 BOM (some editors save one) is no content
 
 
 def _is_snapshot_head(head: bytes) -> bool:

@@ -91,6 +91,10 @@ def test_a_golden_with_a_byte_order_mark_matches(project: pytest.Pytester) -> No
     golden = project.path / GOLDEN
     golden.write_bytes(b"\xef\xbb\xbf" + golden.read_bytes())  # as an editor may save it
     project.runpytest().assert_outcomes(passed=1)
+    # The command line reads it as a snapshot too (agenttrace diff GOLDEN GOLDEN: the same, exit 0).
+    from pytest_agenttrace.cli import main
+
+    assert main(["diff", str(golden), str(golden)]) == 0
 
 
 def test_loads_skips_a_byte_order_mark_and_says_when_text_is_empty() -> None:
