@@ -373,6 +373,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if call.when == "teardown" and _SAVED_KEY in item.stash:
         report.agenttrace_saved = item.stash[_SAVED_KEY]  # plain data: xdist sends it to the controller
+    if report.skipped and call.when == "call":
+        _add_messages_to_reason(report, item.stash.get(_MESSAGES_KEY, None))
     recorder = item.stash.get(RECORDER_KEY, None)
     if recorder is not None and call.when == "call" and report.failed:
         try:
@@ -397,6 +399,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         except Exception:  # noqa: BLE001 - never lose the failure itself
             report.longrepr = sanitize.encodable(report.longreprtext)
     return report
+
+
+def _add_messages_to_reason(report: pytest.TestReport, messages: list[str] | None) -> None:
+    """A trace-finished hook's messages for a skipped or xfailed test, added to its reason.
+
+    pytest shows report sections of failures only: the reason is what ``-rs``,
+    ``-rx`` and the HTML report show of a skip or an xfail.
+    """
+    if not messages:
+        return
+    lines = [line for message in messages for line in message.splitlines() if line.strip()]
+    if not lines:
+        return
+    note = f"agenttrace: {lines[0]}" + (f" (+{len(lines) - 1} more lines)" if len(lines) > 1 else "")
+    if hasattr(report, "wasxfail"):
+        report.wasxfail = f"{report.wasxfail}; {note}" if report.wasxfail else note
+    elif isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        path, lineno, reason = report.longrepr
+        report.longrepr = (path, lineno, f"{reason}; {note}")
 
 
 def _point_crash_at_the_test(item: pytest.Item, report: pytest.TestReport) -> None:

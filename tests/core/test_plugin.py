@@ -373,6 +373,40 @@ def test_a_report_that_cannot_be_written_fails_the_run(pytester: pytest.Pytester
     assert "could not write the HTML report" in out and out.count("check the path") <= 1
 
 
+def test_a_hook_message_shows_in_the_reason_of_a_skipped_or_xfailed_test(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_agenttrace_trace_finished(item, recorder, trace):
+            return f"{len(trace.spans)} span(s) recorded\\nsecond line"
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_skips(agenttrace):
+            with agenttrace.tool("t"):
+                pass
+            pytest.skip("not today")
+
+        @pytest.mark.xfail(reason="known bug")
+        def test_xfails(agenttrace):
+            with agenttrace.tool("t"):
+                pass
+            assert False
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-rsx", "--agenttrace-report=r.html")
+    result.assert_outcomes(skipped=1, xfailed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED *not today; agenttrace: 1 span(s) recorded (+1 more lines)",
+            "XFAIL *known bug; agenttrace: 1 span(s) recorded (+1 more lines)",
+        ]
+    )
+    assert "agenttrace: 1 span(s) recorded" in (pytester.path / "r.html").read_text()
+
+
 def test_a_hook_error_keeps_the_body_outcome_and_is_reported(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
