@@ -142,7 +142,10 @@ def pytest_configure(config: pytest.Config) -> None:
         prompts_dir=prompts_dir,
         configs_dir=configs_dir,
         trace_dir=root / os.path.expanduser(str(trace_dir)),
-        save=bool(config.getoption("agenttrace_save")),
+        # Tests that are only set up (--setup-only, --setup-plan) ran nothing: saving would overwrite
+        # the traces of a real run with empty ones.
+        save=bool(config.getoption("agenttrace_save"))
+        and not (getattr(config.option, "setuponly", False) or getattr(config.option, "setupplan", False)),
         overrides=overrides,
     )
     if state.save:

@@ -98,7 +98,7 @@ class ReportCollector:
             entry.record = record
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if session.config.option.collectonly:  # nothing ran: do not write (or overwrite) an empty report
+        if _nothing_runs(session.config):  # do not write (or overwrite) a report of tests that did not run
             return
         entries = [
             ReportEntry(
@@ -139,6 +139,14 @@ class ReportCollector:
 
 
 COLLECTOR_KEY: Final = pytest.StashKey[ReportCollector]()
+
+
+def _nothing_runs(config: pytest.Config) -> bool:
+    """Whether pytest only lists or sets up tests (``--collect-only``, ``--setup-only``, ``--setup-plan``, ...)."""
+    option = config.option
+    return any(
+        getattr(option, name, False) for name in ("collectonly", "setuponly", "setupplan", "show_fixtures_per_test")
+    )
 
 
 def _cap(text: str) -> str:

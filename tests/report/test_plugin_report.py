@@ -241,15 +241,17 @@ def test_leaks(agenttrace, key):
     assert "Bearer [REDACTED]" in entry["message"] and "[REDACTED]" in entry["output"]
 
 
-def test_collect_only_writes_no_report(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("mode", ["--collect-only", "--setup-only", "--setup-plan", "--fixtures-per-test"])
+def test_modes_that_run_no_test_write_no_report_nor_traces(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(test_report=TESTS)
     (pytester.path / "out").mkdir()
     previous = pytester.path / "out" / "report.html"
     previous.write_text("an earlier report", encoding="utf-8")
-    result = pytester.runpytest("--collect-only", "--agenttrace-report=out/report.html")
+    result = pytester.runpytest(mode, "--agenttrace-report=out/report.html", "--agenttrace-save")
     assert result.ret == 0
     assert previous.read_text(encoding="utf-8") == "an earlier report"
     assert "HTML report" not in result.stdout.str()
+    assert not list((pytester.path / ".agenttrace").glob("*.json"))  # no empty trace over a real one
 
 
 def test_a_test_whose_hook_raised_is_still_in_the_report(pytester: pytest.Pytester) -> None:
