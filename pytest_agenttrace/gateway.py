@@ -228,6 +228,24 @@ class ToolGateway:
                     handle = _rec.NOOP  # the call goes into no trace
             return handle, refusal
 
+        def end(handle: Any, exc: BaseException | None) -> None:
+            """Leave the call's span as a ``with`` would; never raises (the recording may have finished)."""
+            try:
+                if exc is None:
+                    exit_span(handle, None, None, None)
+                else:
+                    exit_span(handle, type(exc), exc, exc.__traceback__)
+            except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
+                _not_recorded(handle, "end")
+
+        def returned(handle: Any, result: Any) -> None:
+            """Record the call's result and leave its span; never raises."""
+            try:
+                handle.set_output(result)
+            except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
+                _not_recorded(handle, "output")
+            end(handle, None)
+
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
@@ -244,19 +262,9 @@ class ToolGateway:
                         raise refusal
                     result = await fn(*args, **kwargs)
                 except BaseException as exc:
-                    try:
-                        exit_span(handle, type(exc), exc, exc.__traceback__)
-                    except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
-                        _not_recorded(handle, "end")
+                    end(handle, exc)
                     raise
-                try:
-                    handle.set_output(result)
-                except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
-                    _not_recorded(handle, "output")
-                try:
-                    exit_span(handle, None, None, None)
-                except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
-                    _not_recorded(handle, "end")
+                returned(handle, result)
                 return result
 
             return async_call
@@ -275,19 +283,9 @@ class ToolGateway:
                     raise refusal
                 result = fn(*args, **kwargs)
             except BaseException as exc:
-                try:
-                    exit_span(handle, type(exc), exc, exc.__traceback__)
-                except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
-                    _not_recorded(handle, "end")
+                end(handle, exc)
                 raise
-            try:
-                handle.set_output(result)
-            except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
-                _not_recorded(handle, "output")
-            try:
-                exit_span(handle, None, None, None)
-            except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
-                _not_recorded(handle, "end")
+            returned(handle, result)
             return result
 
         return call
