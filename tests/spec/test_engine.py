@@ -208,3 +208,24 @@ def test_sibling_spans_share_one_tree_excerpt(pipeline: Trace) -> None:
         "> tool:run_tests [",
     ]
     assert "tool:edit_file [6]" in coder_tree
+
+
+def test_the_plugins_import_no_spec_engine_until_a_spec_is_checked() -> None:
+    """pytest imports the plugin modules at every startup: the engine and JSON Schema (~80 ms) wait for a spec."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest_agenttrace
+
+    root = Path(pytest_agenttrace.__file__).resolve().parent.parent
+    code = (
+        "import sys, pytest_agenttrace.plugin, pytest_agenttrace.spec.plugin, pytest_agenttrace.snapshot, "
+        "pytest_agenttrace.report.plugin; "
+        "print(sorted(m for m in ('jsonschema', 'pytest_agenttrace.spec.engine') if m in sys.modules)); "
+        "from pytest_agenttrace.spec import check_trace; print(check_trace.__module__)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=root)
+    assert result.stdout.split() == ["[]", "pytest_agenttrace.spec.engine"]
