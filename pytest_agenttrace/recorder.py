@@ -41,6 +41,7 @@ from .sanitize import (
     _SAFE_KEYS_SEEN,
     DEFAULT_LIMITS,
     Limits,
+    _as_text,
     _clean_and_learn,
     _clean_values,
     _is_mock,
@@ -569,6 +570,15 @@ def _error_dict(error: BaseException | Mapping[str, str]) -> dict[str, Any]:
 
 #: Types whose values cannot change after they are recorded: stored as they are, at no cost.
 _PLAIN: Final = frozenset({str, int, float, bool, type(None), bytes, complex})
+
+
+def _label_text(value: Any) -> str:
+    """A span's name or agent that is not text (a framework adapter passed it on): its text, never raising."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str.__str__(_as_text(value))
 
 
 def _snapshot(value: Any, limits: Limits, depth: int = 0) -> Any:
@@ -1192,11 +1202,17 @@ class Recorder:
             if redact:  # names and stamps are data too (a tool named after a URL with its key)
                 # Under 8 characters no secret fits, but a lone surrogate must still be escaped.
                 label: Any = h.name
-                if type(label) is str and (len(label) >= 8 or not label.isascii()) and labels.get(label) != label:
-                    h.name = redact_label(label)  # a miss, or a redacted one (its secret remembered again)
+                if type(label) is str:
+                    if (len(label) >= 8 or not label.isascii()) and labels.get(label) != label:
+                        h.name = redact_label(label)  # a miss, or a redacted one (its secret remembered again)
+                else:  # a framework's span named by a number, bytes or None: the trace file wants text
+                    h.name = redact_label(_label_text(label))
                 label = h.agent
-                if type(label) is str and (len(label) >= 8 or not label.isascii()) and labels.get(label) != label:
-                    h.agent = redact_label(label)
+                if type(label) is str:
+                    if (len(label) >= 8 or not label.isascii()) and labels.get(label) != label:
+                        h.agent = redact_label(label)
+                elif label is not None:
+                    h.agent = redact_label(_label_text(label))
                 raw_stamps = h.versions
                 if raw_stamps:  # consecutive spans nearly always share one set: its redaction is reused
                     if raw_stamps is not last_stamps:
@@ -1204,11 +1220,17 @@ class Recorder:
                     h.versions = last_shown
             else:  # nothing redacted, but a lone surrogate is still escaped: a file takes only UTF-8
                 label = h.name
-                if type(label) is str and not label.isascii():
-                    h.name = encodable(label)
+                if type(label) is str:
+                    if not label.isascii():
+                        h.name = encodable(label)
+                else:
+                    h.name = encodable(_label_text(label))
                 label = h.agent
-                if type(label) is str and not label.isascii():
-                    h.agent = encodable(label)
+                if type(label) is str:
+                    if not label.isascii():
+                        h.agent = encodable(label)
+                elif label is not None:
+                    h.agent = encodable(_label_text(label))
                 raw_stamps = h.versions
                 if raw_stamps:
                     if raw_stamps is not last_stamps:

@@ -86,8 +86,9 @@ class _LCState:
 
     def __init__(self) -> None:
         self.runs: dict[UUID, _Run] = {}
-        #: ids of Command objects already recorded as handoffs (a tool's Command bubbles up as errors).
-        self.commands: set[int] = set()
+        #: Command objects already recorded as handoffs, by id (a tool's Command bubbles up as errors).
+        #: The objects themselves are kept: a freed one's id is reused by the next Command.
+        self.commands: dict[int, Any] = {}
         #: tool call id -> the agent whose model asked for it: a ToolNode of the outermost graph runs
         #: outside that agent's node, yet the call is the agent's.
         self.callers: dict[str, str] = {}
@@ -348,12 +349,12 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):
         return handle
 
     def _handoff(self, rec: Recorder, state: _LCState, command: Any, run_id: UUID, *, beside_tool: bool) -> None:
-        if id(command) in state.commands:
+        if state.commands.get(id(command)) is command:
             return
         targets = _goto_names(getattr(command, "goto", None))
         if not targets:
             return
-        state.commands.add(id(command))
+        state.commands[id(command)] = command
         anchor = _recorded_ancestor(state, run_id)
         if beside_tool and anchor is not None and anchor.kind == "tool" and anchor.parent_id is not None:
             anchor = rec.handle(anchor.parent_id)  # the handoff is the agent's act, next to its tool call

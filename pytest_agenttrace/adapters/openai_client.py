@@ -66,14 +66,15 @@ def instrument_openai(client: C, *, max_messages: int = _MAX_MESSAGES) -> C:
             rec = active_recorder()
             if rec is None:
                 return await original(*args, **kwargs)
+            kwargs = _once_iterables_listed(kwargs)
             handle = _start(rec, kwargs, base_url, max_messages)
             try:
                 result = await original(*args, **kwargs)
             except BaseException as exc:
                 _end(handle, None, exc)
                 raise
-            if kwargs.get("stream"):
-                return _AsyncStream(result, handle)
+            if kwargs.get("stream") and _is_stream(result):
+                return _recorded_async_stream(result, handle)
             _end(handle, result, None)
             return result
 
@@ -86,20 +87,49 @@ def instrument_openai(client: C, *, max_messages: int = _MAX_MESSAGES) -> C:
             rec = active_recorder()
             if rec is None:
                 return original(*args, **kwargs)
+            kwargs = _once_iterables_listed(kwargs)
             handle = _start(rec, kwargs, base_url, max_messages)
             try:
                 result = original(*args, **kwargs)
             except BaseException as exc:
                 _end(handle, None, exc)
                 raise
-            if kwargs.get("stream"):
-                return _Stream(result, handle)
+            if kwargs.get("stream") and _is_stream(result):
+                return _recorded_stream(result, handle)
             _end(handle, result, None)
             return result
 
         setattr(create, _MARK, True)
         completions.create = create
     return client
+
+
+def _once_iterables_listed(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``messages`` and ``tools`` given as one-shot iterables (a generator), made lists the call gets too.
+
+    The client accepts any iterable there; recording them must not use them up before the request
+    is built (it would then send no messages).  Lists, tuples and anything else are passed as they are.
+    """
+    changed = None
+    for key in ("messages", "tools"):
+        value = kwargs.get(key)
+        if value is not None and not isinstance(value, (list, tuple, str, bytes, Mapping)) and iter(value) is value:
+            if changed is None:
+                changed = dict(kwargs)
+            changed[key] = list(value)
+    return kwargs if changed is None else changed
+
+
+def _is_stream(result: Any) -> bool:
+    """The SDK's own stream object (a raw response asked for with ``with_raw_response`` is not one)."""
+    import openai
+
+    return isinstance(result, (openai.Stream, openai.AsyncStream)) and hasattr(result, "_iterator")
+
+
+def _sentinel(value: Any) -> bool:
+    """The SDK's "not given" markers (``NOT_GIVEN``, ``omit``): no value was given."""
+    return type(value).__name__ in ("NotGiven", "Omit")
 
 
 def _provider(base_url: str) -> str:
@@ -128,7 +158,7 @@ def _start(rec: Recorder, kwargs: Mapping[str, Any], base_url: str, max_messages
         if base_url:
             attributes["base_url"] = base_url
         for key in ("temperature", "max_tokens", "max_completion_tokens", "tool_choice"):
-            if kwargs.get(key) is not None:
+            if kwargs.get(key) is not None and not _sentinel(kwargs[key]):
                 attributes[key] = _plain(kwargs[key])
         return rec.start_span("llm", model, attributes=attributes, input=payload)
     except Exception:  # noqa: BLE001 - never break the call
@@ -147,8 +177,9 @@ def _end(handle: SpanHandle | None, result: Any, error: BaseException | None) ->
     if handle is None or handle.ended:
         return
     try:
-        if result is not None:
-            _fill(handle, _plain(result))
+        data = _plain(result) if result is not None else None
+        if isinstance(data, Mapping):  # a raw response (with_raw_response) has no parsed data: no output
+            _fill(handle, data)
     except Exception:  # noqa: BLE001 - keep the span, without what could not be read
         log.warning("agenttrace: could not read an OpenAI chat completion response", exc_info=True)
     finally:
@@ -231,80 +262,71 @@ class _Assembler:
         return {**self.data, "choices": [{"message": message, "finish_reason": self.finish}]}
 
 
-class _StreamBase:
-    """What the sync and async streams share: the span, the chunk assembler, the ending."""
+def _recorded_stream(stream: Any, handle: SpanHandle | None) -> Any:
+    """The SDK's own stream, its chunks recorded as they pass: the caller gets the very object it would.
 
-    def __init__(self, stream: Any, handle: SpanHandle | None) -> None:
-        self._stream = stream
-        self._handle = handle
-        self._assembler = _Assembler()
+    Its iterator is wrapped in place (``Stream`` yields from ``_iterator``) and ``close`` is
+    shadowed on the instance to record what came so far.  The span ends with the last chunk, an
+    error, or ``close()`` (also that of ``with``).
+    """
+    assembler = _Assembler()
+    inner = stream._iterator
 
-    def _add(self, chunk: Any) -> None:
+    def chunks() -> Any:
         try:
-            self._assembler.add(chunk)
-        except Exception:  # noqa: BLE001
-            log.debug("agenttrace: could not read a streamed chunk", exc_info=True)
+            for chunk in inner:
+                _add_chunk(assembler, chunk)
+                yield chunk
+        except GeneratorExit:
+            _end(handle, assembler.result(), None)
+            raise
+        except BaseException as exc:
+            _end(handle, None, exc)
+            raise
+        _end(handle, assembler.result(), None)
 
-    def _finish(self, error: BaseException | None) -> None:
-        _end(self._handle, None if error else self._assembler.result(), error)
+    original_close = stream.close
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+    def close() -> None:
+        _end(handle, assembler.result(), None)
+        original_close()
+
+    stream._iterator = chunks()
+    stream.close = close
+    return stream
 
 
-class _Stream(_StreamBase):
-    """A sync stream that records its span when consumed or closed."""
+def _recorded_async_stream(stream: Any, handle: SpanHandle | None) -> Any:
+    """:func:`_recorded_stream` for the async client's stream."""
+    assembler = _Assembler()
+    inner = stream._iterator
 
-    def __iter__(self) -> _Stream:
-        return self
-
-    def __next__(self) -> Any:
+    async def chunks() -> Any:
         try:
-            chunk = next(self._stream)
-        except StopIteration:
-            self._finish(None)
+            async for chunk in inner:
+                _add_chunk(assembler, chunk)
+                yield chunk
+        except GeneratorExit:
+            _end(handle, assembler.result(), None)
             raise
-        except Exception as exc:
-            self._finish(exc)
+        except BaseException as exc:
+            _end(handle, None, exc)
             raise
-        self._add(chunk)
-        return chunk
+        _end(handle, assembler.result(), None)
 
-    def close(self) -> None:
-        self._finish(None)
-        self._stream.close()
+    original_close = stream.close
 
-    def __enter__(self) -> _Stream:
-        return self
+    async def close() -> None:
+        _end(handle, assembler.result(), None)
+        await original_close()
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    stream._iterator = chunks()
+    stream.close = close
+    return stream
 
 
-class _AsyncStream(_StreamBase):
-    """An async stream that records its span when consumed or closed."""
-
-    def __aiter__(self) -> _AsyncStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            chunk = await self._stream.__anext__()
-        except StopAsyncIteration:
-            self._finish(None)
-            raise
-        except Exception as exc:
-            self._finish(exc)
-            raise
-        self._add(chunk)
-        return chunk
-
-    async def close(self) -> None:
-        self._finish(None)
-        await self._stream.close()
-
-    async def __aenter__(self) -> _AsyncStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+def _add_chunk(assembler: _Assembler, chunk: Any) -> None:
+    try:
+        assembler.add(chunk)
+    except Exception:  # noqa: BLE001 - a chunk that cannot be read is passed on all the same
+        log.debug("agenttrace: could not read a streamed chunk", exc_info=True)

@@ -273,6 +273,8 @@ def _map_fields(
     name: str, attributes: Mapping[str, Any], status_error: tuple[str, str] | None
 ) -> tuple[MappedFields, dict[str, str]]:
     """The full mapping; also which attribute key each role's value came from."""
+    if not isinstance(name, str):  # a span named by a number, bytes or None (the SDKs pass it on)
+        name = "" if name is None else name.decode("utf-8", "replace") if isinstance(name, bytes) else repr(name)
     # One pass: role -> value and role -> the key it came from, for the best usable key of each role.
     values: dict[str, Any] = {}
     winners: dict[str, str] = {}

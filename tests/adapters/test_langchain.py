@@ -298,6 +298,30 @@ def test_node_returning_command_goto_is_a_handoff(agenttrace: Recorder) -> None:
     assert handoff.context == {"summary": "plan ready"}
 
 
+class _LoopState(MessagesState):
+    n: int
+
+
+def test_every_command_handoff_of_a_long_loop_is_recorded(agenttrace: Recorder) -> None:
+    # Each Command is freed after its node returns, and CPython hands its id to the next one: a
+    # handoff must not be taken for one already recorded because an earlier Command had its id.
+    def planner(state: _LoopState) -> Command:
+        if state.get("n", 0) >= 40:
+            return Command(goto=END)
+        return Command(goto="coder", update={"n": state.get("n", 0) + 1})
+
+    def coder(state: _LoopState) -> Command:
+        return Command(goto="planner", update={"messages": [("ai", f"code {state['n']}")]})
+
+    graph = StateGraph(_LoopState)
+    graph.add_node("planner", planner, destinations=("coder", END))
+    graph.add_node("coder", coder, destinations=("planner",))
+    graph.add_edge(START, "planner")
+    graph.compile().invoke({"messages": [("user", "go")], "n": 0}, {"recursion_limit": 200})
+    handoffs = [(s.attributes.get("from_agent"), s.name) for s in agenttrace.trace.find("handoff")]
+    assert handoffs == [("planner", "coder"), ("coder", "planner")] * 40  # before the fix: 75 of 80
+
+
 def test_nothing_recorded_without_a_recorder_and_failures_are_logged(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

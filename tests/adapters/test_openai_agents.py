@@ -307,3 +307,18 @@ def test_an_explicit_parent_outside_the_recording_makes_a_root_not_a_child_of_th
     assert spans["implicit"].parent_id == spans["A"].span_id
     assert spans["explicit"].parent_id is None  # its parent is not in the trace
     assert spans["B"].parent_id is None and spans["inner"].parent_id == spans["B"].span_id
+
+
+def test_an_sdk_span_named_by_a_number_makes_a_valid_trace(tmp_path: Any) -> None:
+    from agents.tracing import function_span
+    from agents.tracing import trace as sdk_trace
+
+    from pytest_agenttrace.store import load_trace, save_trace
+
+    rec = Recorder("odd-name")  # the plugin installed the SDK's processor (capture "auto")
+    with rec, sdk_trace("t"), function_span(name=123, input="{}"):  # type: ignore[arg-type]
+        pass
+    trace = rec.finish()
+    assert [s.name for s in trace.spans] == ["123"]
+    save_trace(trace, tmp_path / "t.json")
+    load_trace(tmp_path / "t.json", validate=True)

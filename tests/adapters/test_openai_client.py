@@ -264,3 +264,65 @@ def test_no_recorder_calls_straight_through(sync_client: Callable[..., openai.Op
     rec = Recorder("idle")
     assert _conversation(client) == "It is sunny in Oslo."
     assert rec.finish().spans == ()
+
+
+# -- the caller sees exactly what it would unwrapped (an audit of the adapters) -----------------------
+
+
+def test_messages_and_tools_given_as_generators_are_still_sent(
+    agenttrace: Recorder, sync_client: Callable[..., openai.OpenAI]
+) -> None:
+    client = instrument_openai(sync_client())
+    FakeOpenAI.requests.clear()
+    client.chat.completions.create(model="m", messages=(m for m in MESSAGES), tools=(t for t in TOOLS))
+    (sent,) = FakeOpenAI.requests
+    assert sent["messages"] == MESSAGES and len(sent["tools"]) == 1  # before the fix: both empty
+    (span,) = agenttrace.trace.find("llm")
+    assert span.input == {"messages": MESSAGES, "tools": ["get_weather"]}
+
+
+def test_streams_are_the_sdks_own_objects_and_close_records_what_came(
+    agenttrace: Recorder, base_url: str, sync_client: Callable[..., openai.OpenAI]
+) -> None:
+    client = instrument_openai(sync_client())
+    with client.chat.completions.create(model="m", messages=MESSAGES, stream=True) as stream:
+        assert isinstance(stream, openai.Stream)  # before the fix: an agenttrace wrapper class
+        first = next(iter(stream))
+    assert first.choices[0].delta.content is not None
+    aclient = instrument_openai(openai.AsyncOpenAI(base_url=base_url, api_key="test", max_retries=0))
+
+    async def consume() -> bool:
+        stream = await aclient.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        is_sdk_stream = isinstance(stream, openai.AsyncStream)
+        async for _ in stream:
+            pass
+        await aclient.close()
+        return is_sdk_stream
+
+    assert asyncio.run(consume())
+    closed_early, consumed = agenttrace.trace.find("llm")
+    assert closed_early.end_ns is not None and closed_early.status == "ok"  # ended by close(), not Unfinished
+    assert consumed.output == {"role": "assistant", "content": "Sunny."}
+
+
+def test_raw_responses_are_passed_through_and_their_spans_end(
+    agenttrace: Recorder, sync_client: Callable[..., openai.OpenAI], caplog: pytest.LogCaptureFixture
+) -> None:
+    client = instrument_openai(sync_client())
+    raw = client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
+    assert raw.parse().choices[0].finish_reason == "tool_calls"
+    raw_stream = client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES, stream=True)
+    assert type(raw_stream).__name__ == "LegacyAPIResponse"  # before the fix: an agenttrace stream wrapper
+    assert "".join(c.choices[0].delta.content or "" for c in raw_stream.parse()) == "Sunny."
+    spans = agenttrace.trace.find("llm")
+    assert len(spans) == 2 and all(s.end_ns is not None and s.status == "ok" for s in spans)
+    assert "could not read" not in caplog.text  # before the fix: a warning with a traceback per call
+
+
+def test_not_given_markers_are_not_recorded_as_values(
+    agenttrace: Recorder, sync_client: Callable[..., openai.OpenAI]
+) -> None:
+    client = instrument_openai(sync_client())
+    client.chat.completions.create(model="m", messages=MESSAGES, temperature=openai.NOT_GIVEN, max_tokens=5)
+    (span,) = agenttrace.trace.find("llm")
+    assert "temperature" not in span.attributes and span.attributes["max_tokens"] == 5

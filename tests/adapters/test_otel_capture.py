@@ -400,3 +400,22 @@ def test_setting_attributes_on_an_ended_captured_span_never_touches_the_sdk_span
     # Set on the handle after the span ended: wins over the mapped value, as if mapped at the end.
     assert span.attributes["note"] == "x" and span.attributes["usage"] == {"input_tokens": 3}
     assert span.attributes["operation"] == "execute_tool" and "otel" not in span.attributes
+
+
+@pytest.mark.parametrize(("name", "shown"), [(123, "123"), (None, ""), (b"raw", "raw")])
+def test_a_span_named_by_a_number_bytes_or_none_makes_a_valid_trace(
+    tracer: Tracer, tmp_path: Any, name: Any, shown: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pytest_agenttrace.store import load_trace, save_trace
+
+    rec = Recorder("odd-name")
+    with rec:
+        with tracer.start_as_current_span(name, attributes={"gen_ai.operation.name": "execute_tool"}):
+            pass
+        with tracer.start_as_current_span(name):  # no attributes: a custom span
+            pass
+    trace = rec.finish()
+    assert [s.name for s in trace.spans] == [shown, shown]  # before the fix: 123 / None / b'raw'
+    save_trace(trace, tmp_path / "t.json")
+    load_trace(tmp_path / "t.json", validate=True)  # the trace file's schema wants text
+    assert "could not map" not in caplog.text
