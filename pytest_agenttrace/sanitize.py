@@ -176,8 +176,10 @@ _SHORTEST_SECRET_WITHOUT_EQUALS: Final = 14
 #: The password of a URL's user information (``postgres://user:PASSWORD@host/db``, RFC 3986): the
 #: user name stays shown.  A pass of its own, only where "://" and "@" both occur.
 #: A raw "@" in the password (invalid, but written) belongs to it: the host follows the last "@".
+#: The host may be an IPv6 literal in brackets (``@[::1]:5432``).
 _URL_PASSWORD: Final = re.compile(
-    r"(?<=://)(?P<user>[^\s/:@?#\[\]]*):(?P<password>[^\s/?#\[\]]+)(?=@[^\s/?#@\[\]]*(?:[/?#\s]|$))"
+    r"(?<=://)(?P<user>[^\s/:@?#\[\]]*):(?P<password>[^\s/?#]+)"
+    r"(?=@(?:\[[0-9A-Fa-f:.]*\])?[^\s/?#@\[\]]*(?:[/?#\s]|$))"
 )
 
 

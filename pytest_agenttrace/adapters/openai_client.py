@@ -113,7 +113,13 @@ def _once_iterables_listed(kwargs: dict[str, Any]) -> dict[str, Any]:
     changed = None
     for key in ("messages", "tools"):
         value = kwargs.get(key)
-        if value is not None and not isinstance(value, (list, tuple, str, bytes, Mapping)) and iter(value) is value:
+        if value is None or _sentinel(value) or isinstance(value, (list, tuple, str, bytes, Mapping)):
+            continue
+        try:
+            once = iter(value) is value  # an iterator: iterating it again would find it empty
+        except TypeError:  # not iterable at all: the client says what it thinks of it
+            continue
+        if once:
             if changed is None:
                 changed = dict(kwargs)
             changed[key] = list(value)

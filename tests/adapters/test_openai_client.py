@@ -324,5 +324,7 @@ def test_not_given_markers_are_not_recorded_as_values(
 ) -> None:
     client = instrument_openai(sync_client())
     client.chat.completions.create(model="m", messages=MESSAGES, temperature=openai.NOT_GIVEN, max_tokens=5)
-    (span,) = agenttrace.trace.find("llm")
+    client.chat.completions.create(model="m", messages=MESSAGES, tools=openai.NOT_GIVEN)  # `tools or NOT_GIVEN`
+    client.chat.completions.create(model="m", messages=MESSAGES, tools=openai.omit)
+    span, *_ = agenttrace.trace.find("llm")
     assert "temperature" not in span.attributes and span.attributes["max_tokens"] == 5

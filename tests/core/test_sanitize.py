@@ -117,6 +117,9 @@ def test_property_no_secret_without_an_equals_sign_is_shorter_than_the_shortcut(
         ("redis://:s3cr3t@cache:6379/0", "redis://:[REDACTED]@cache:6379/0"),
         ("dsn=mysql://root:p@ss@db:3306/x", "dsn=mysql://root:[REDACTED]@db:3306/x"),  # a raw "@" in it
         ("a://u:pw@h", "a://u:[REDACTED]@h"),  # short, and no "=": still scanned
+        ("postgres://user:pw123456@[::1]:5432/db", "postgres://user:[REDACTED]@[::1]:5432/db"),  # an IPv6 host
+        ("postgres://u:ab]cd1234@host/db", "postgres://u:[REDACTED]@host/db"),  # a raw bracket in it
+        ("see http://[::1]:8080/x and a@b", "see http://[::1]:8080/x and a@b"),
         ("https://user@example.com/a@b", "https://user@example.com/a@b"),  # no password: kept
         ("http://host:8080/path", "http://host:8080/path"),  # a port is no password
         ("mailto:someone@example.com", "mailto:someone@example.com"),
