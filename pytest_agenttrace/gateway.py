@@ -207,20 +207,16 @@ class ToolGateway:
             allowed, narrowest, scope = gateway.check_scope(tool_name)
             refusal = None
             if not allowed:
-                try:
-                    if handle:
-                        handle.set_attribute("out_of_scope", True)
-                except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
-                    _not_recorded(handle, "scope")
                 if gateway.enforce:
                     # The span's agent; unrecorded, the agent of the span the call was made in.
                     agent = getattr(handle if handle else _rec.current_span(), "agent", None)
                     refusal = ScopeViolation(tool_name, agent, scope, narrowest, where=_describe(scope))
+                if handle:
+                    marks = {"out_of_scope": True, "refused": True} if refusal is not None else {"out_of_scope": True}
                     try:
-                        if handle:
-                            handle.set_attribute("refused", True)
+                        handle.set_attributes(marks)
                     except Exception:  # noqa: BLE001 - logged by _not_recorded (or finished meanwhile)
-                        _not_recorded(handle, "refusal")
+                        _not_recorded(handle, "scope")
             if handle:
                 try:
                     handle.__enter__()
@@ -253,13 +249,13 @@ class ToolGateway:
                 if active_recorder() is None:  # nothing records, so no delegation scope applies either
                     return await fn(*args, **kwargs)
                 handle, refusal = begin(args, kwargs)
+                if refusal is not None:
+                    if handle:
+                        end(handle, refusal)
+                    raise refusal
                 if not handle:
-                    if refusal is not None:
-                        raise refusal
                     return await fn(*args, **kwargs)
                 try:
-                    if refusal is not None:
-                        raise refusal
                     result = await fn(*args, **kwargs)
                 except BaseException as exc:
                     end(handle, exc)
@@ -274,13 +270,13 @@ class ToolGateway:
             if active_recorder() is None:  # nothing records, so no delegation scope applies either
                 return fn(*args, **kwargs)
             handle, refusal = begin(args, kwargs)
+            if refusal is not None:
+                if handle:
+                    end(handle, refusal)
+                raise refusal
             if not handle:
-                if refusal is not None:
-                    raise refusal
                 return fn(*args, **kwargs)
             try:
-                if refusal is not None:
-                    raise refusal
                 result = fn(*args, **kwargs)
             except BaseException as exc:
                 end(handle, exc)

@@ -41,13 +41,13 @@ from .sanitize import (
     _SAFE_KEYS_SEEN,
     DEFAULT_LIMITS,
     Limits,
-    _as_text,
     _clean_and_learn,
     _clean_values,
     _is_mock,
     clean,
     encodable,
     encodable_stamps,
+    label_text,
     redact_label,
     redact_stamps,
 )
@@ -92,12 +92,6 @@ _current_get: Final = _CURRENT.get
 _NO_ATTRIBUTES: Final[dict[str, Any]] = {}
 #: What a handle becomes when its recording finishes (its setters refuse with a UsageError).
 _FINISHED: Final[type] = Span
-
-
-def _refuse_finished(span: Any, setter: str) -> NoReturn:
-    """Refuse a setter of a finished span as :class:`Span` does (a bound method taken before the finish)."""
-    getattr(Span, setter)(span)
-    raise AssertionError("unreachable: Span refuses every setter")  # pragma: no cover
 _UNSET: Final = object()
 _KIND_SET: Final = frozenset(KINDS)
 #: The scope path of every span outside any delegation: one shared list, never mutated.
@@ -159,6 +153,25 @@ def _open_ancestor(handle: SpanHandle) -> SpanHandle | None:
         found = rec.handle(parent_id) if parent_id is not None else None
         seen += 1  # a corrupt parent chain (a cycle) cannot loop forever
     return found
+
+
+def _refuse_finished(span: Any, setter: str) -> NoReturn:
+    """Refuse a setter of a finished span as :class:`Span` does (a bound method taken before the finish)."""
+    getattr(Span, setter)(span)
+    raise AssertionError("unreachable: Span refuses every setter")  # pragma: no cover
+
+
+def _own_attributes(handle: SpanHandle, setter: str) -> dict[str, Any]:
+    """The attributes dict a setter may change: refused once the recording finished.
+
+    A setter taken from the handle before the finish is refused once the handle is a
+    :class:`Span`, or once the finish gave it the dict every finished span without attributes
+    shares (read first, so a finish in another thread cannot slip in between).
+    """
+    attributes = handle.attributes
+    if type(handle) is _FINISHED or attributes is _NO_ATTRIBUTES:
+        _refuse_finished(handle, setter)
+    return attributes
 
 
 #: Adapters' "current foreign span" lookups (OpenTelemetry, Agents SDK, LangChain):
@@ -310,11 +323,7 @@ class SpanHandle(_SpanSlots):
 
     def set_attribute(self, key: str, value: Any) -> SpanHandle:
         """Set one attribute (semantic context: why, confidence, model, ...)."""
-        attributes = self.attributes
-        # A method taken from the handle before the recording finished: refused once the handle is a
-        # Span, or once the finish gave it the dict every finished span without attributes shares.
-        if type(self) is _FINISHED or attributes is _NO_ATTRIBUTES:
-            _refuse_finished(self, "set_attribute")
+        attributes = _own_attributes(self, "set_attribute")
         global _changes
         attributes[key] = value if type(value) in _PLAIN else _snapshot(value, self.recorder.limits)
         _changes += 1
@@ -322,11 +331,7 @@ class SpanHandle(_SpanSlots):
 
     def set_attributes(self, values: Mapping[str, Any]) -> SpanHandle:
         """Set several attributes."""
-        attributes = self.attributes
-        # A method taken from the handle before the recording finished: refused once the handle is a
-        # Span, or once the finish gave it the dict every finished span without attributes shares.
-        if type(self) is _FINISHED or attributes is _NO_ATTRIBUTES:
-            _refuse_finished(self, "set_attributes")
+        attributes = _own_attributes(self, "set_attributes")
         global _changes
         attributes.update(_snapshot_values(dict(values), self.recorder.limits))
         _changes += 1
@@ -334,11 +339,7 @@ class SpanHandle(_SpanSlots):
 
     def set_usage(self, input_tokens: int | None = None, output_tokens: int | None = None, **more: int) -> SpanHandle:
         """Record token usage as ``attributes.usage``."""
-        attributes = self.attributes
-        # A method taken from the handle before the recording finished: refused once the handle is a
-        # Span, or once the finish gave it the dict every finished span without attributes shares.
-        if type(self) is _FINISHED or attributes is _NO_ATTRIBUTES:
-            _refuse_finished(self, "set_usage")
+        attributes = _own_attributes(self, "set_usage")
         global _changes
         usage = attributes.setdefault("usage", {})  # the span's own dict (values are snapshots)
         if input_tokens is not None:
@@ -351,11 +352,7 @@ class SpanHandle(_SpanSlots):
 
     def set_confidence(self, confidence: float) -> SpanHandle:
         """Record ``attributes.confidence`` (0..1)."""
-        attributes = self.attributes
-        # A method taken from the handle before the recording finished: refused once the handle is a
-        # Span, or once the finish gave it the dict every finished span without attributes shares.
-        if type(self) is _FINISHED or attributes is _NO_ATTRIBUTES:
-            _refuse_finished(self, "set_confidence")
+        attributes = _own_attributes(self, "set_confidence")
         global _changes
         attributes["confidence"] = confidence
         _changes += 1
@@ -570,15 +567,6 @@ def _error_dict(error: BaseException | Mapping[str, str]) -> dict[str, Any]:
 
 #: Types whose values cannot change after they are recorded: stored as they are, at no cost.
 _PLAIN: Final = frozenset({str, int, float, bool, type(None), bytes, complex})
-
-
-def _label_text(value: Any) -> str:
-    """A span's name or agent that is not text (a framework adapter passed it on): its text, never raising."""
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    return str.__str__(_as_text(value))
 
 
 def _snapshot(value: Any, limits: Limits, depth: int = 0) -> Any:
@@ -1206,13 +1194,13 @@ class Recorder:
                     if (len(label) >= 8 or not label.isascii()) and labels.get(label) != label:
                         h.name = redact_label(label)  # a miss, or a redacted one (its secret remembered again)
                 else:  # a framework's span named by a number, bytes or None: the trace file wants text
-                    h.name = redact_label(_label_text(label))
+                    h.name = redact_label(label_text(label))
                 label = h.agent
                 if type(label) is str:
                     if (len(label) >= 8 or not label.isascii()) and labels.get(label) != label:
                         h.agent = redact_label(label)
                 elif label is not None:
-                    h.agent = redact_label(_label_text(label))
+                    h.agent = redact_label(label_text(label))
                 raw_stamps = h.versions
                 if raw_stamps:  # consecutive spans nearly always share one set: its redaction is reused
                     if raw_stamps is not last_stamps:
@@ -1224,13 +1212,13 @@ class Recorder:
                     if not label.isascii():
                         h.name = encodable(label)
                 else:
-                    h.name = encodable(_label_text(label))
+                    h.name = encodable(label_text(label))
                 label = h.agent
                 if type(label) is str:
                     if not label.isascii():
                         h.agent = encodable(label)
                 elif label is not None:
-                    h.agent = encodable(_label_text(label))
+                    h.agent = encodable(label_text(label))
                 raw_stamps = h.versions
                 if raw_stamps:
                     if raw_stamps is not last_stamps:

@@ -251,6 +251,15 @@ def _as_text(value: Any) -> str:
         return f"<unrepresentable {_type_name(value)}>"
 
 
+def label_text(value: Any) -> str:
+    """A name that is not text (a framework's span named by a number, bytes or None) as text; never raises."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str.__str__(_as_text(value))
+
+
 def _is_text(value: Any) -> bool:
     """Whether ``value`` is a ``str`` (or a subclass) by its type: a ``__class__`` that claims so is not asked."""
     kind = type(value)

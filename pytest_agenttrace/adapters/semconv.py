@@ -52,6 +52,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..sanitize import label_text
+
 __all__ = ["MappedFields", "MappedSpan", "map_otel_fields", "map_otel_span"]
 
 try:  # optional speed-up for JSON payloads
@@ -274,7 +276,7 @@ def _map_fields(
 ) -> tuple[MappedFields, dict[str, str]]:
     """The full mapping; also which attribute key each role's value came from."""
     if not isinstance(name, str):  # a span named by a number, bytes or None (the SDKs pass it on)
-        name = "" if name is None else name.decode("utf-8", "replace") if isinstance(name, bytes) else repr(name)
+        name = label_text(name)
     # One pass: role -> value and role -> the key it came from, for the best usable key of each role.
     values: dict[str, Any] = {}
     winners: dict[str, str] = {}
