@@ -126,7 +126,11 @@ def bench_otel(spans: int, repeat: int, *, exporting: bool = False) -> tuple[flo
     rounds = iter(
         [
             [
-                {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search", "gen_ai.tool.call.id": f"call_{r}_{i}"}
+                {
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": "search",
+                    "gen_ai.tool.call.id": f"call_{r:02d}_{i:06d}",  # one length in every round
+                }
                 for i in range(spans)
             ]
             for r in range(2 * repeat)
@@ -173,7 +177,8 @@ def bench_agents(spans: int, repeat: int) -> tuple[float, float, float]:
     processor = AgentTraceProcessor()
     # Every call its own arguments, as in a real run, new in every round (made before the timing,
     # alike for both sides).
-    rounds = iter([[f'{{"q": "x{r}-{i}"}}' for i in range(spans)] for r in range(2 * repeat)])
+    # The same length in every round (the best round must not be the one with the shortest values).
+    rounds = iter([[f'{{"q": "x{r:02d}-{i:06d}"}}' for i in range(spans)] for r in range(2 * repeat)])
     last = [""]
 
     def run(n: int) -> None:

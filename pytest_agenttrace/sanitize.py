@@ -535,23 +535,40 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
             )
         if kind is dict and limits is DEFAULT_LIMITS:
             if len(value) <= limits.max_items:
-                # Harmless keys seen before and plain short values (a tool call's arguments, mostly):
-                # what the full pass would return, a copy, without its per-key checks.  The set matches
-                # by equality: a str subclass key (an Enum member equal to "key") takes the full pass.
+                # Harmless keys seen before and plain scalar values (a tool call's arguments, mostly):
+                # what the full pass would return, a copy, without its per-key checks; only text that
+                # is long or not ASCII gets its look (the secret scan and cap).  The set matches by
+                # equality: a str subclass key (an Enum member equal to "key") takes the full pass.
                 # The set is asked last, when every key is a plain str: it hashes each key again (a
                 # MagicMock records that, another key's __hash__ may raise).
+                texts = False
                 for key, item in value.items():
                     if type(key) is not str:
                         break
                     kind = type(item)
                     if kind is str:
-                        if len(item) >= 8 or not item.isascii():
+                        # ASCII text the secret scan skips (see _redact_secrets) and no cap cuts: as it is.
+                        if not (
+                            len(item) < _SHORTEST_SECRET_WITHOUT_EQUALS
+                            and item.isascii()
+                            and (len(item) < 8 or ("=" not in item and "@" not in item))
+                        ):
+                            texts = True
+                    elif kind is float:
+                        if item - item != 0.0:  # inf or nan: written as text by the full pass
                             break
                     elif item is not None and kind is not int and kind is not bool:
                         break
                 else:
                     if _SAFE_KEYS_SEEN.issuperset(value):
-                        return value.copy()
+                        if not texts:
+                            return value.copy()
+                        return {
+                            key: _cap_string(item, limits)
+                            if type(item) is str and (len(item) >= 8 or not item.isascii())
+                            else item
+                            for key, item in value.items()
+                        }
             out = _clean_mapping(value, limits, _depth)
             if len(_SAFE_KEYS_SEEN) < _LEARN_MAX:
                 _learn_keys(value)
@@ -687,7 +704,11 @@ def _clean_values(value: dict[str, Any]) -> dict[str, Any]:
             return _clean_and_learn(value, limits)
         kind = type(item)
         if kind is str:
-            if (len(item) < 8 and item.isascii()) or item in _CLEAN_SCALARS:
+            if (
+                len(item) < _SHORTEST_SECRET_WITHOUT_EQUALS
+                and item.isascii()
+                and (len(item) < 8 or ("=" not in item and "@" not in item))
+            ) or item in _CLEAN_SCALARS:  # text the secret scan skips (see _redact_secrets), or learned
                 continue
             shown: Any = _cap_string(item, limits)
             if shown == item:

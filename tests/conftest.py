@@ -6,11 +6,17 @@ import os
 from collections.abc import Iterator
 
 import pytest
+import yaml  # noqa: F401 - see below
 from hypothesis import HealthCheck, settings
 
 from pytest_agenttrace import sanitize
 
 pytest_plugins = ["pytester"]
+
+# PyYAML is imported here, before any in-process pytester run: such a run unloads the modules it
+# imported, but a C extension (yaml._yaml) keeps the node classes of its first import, and the
+# reimported yaml's resolver, comparing against its new classes, then leaves every tag None (a
+# spec check after such a run failed with "the tag None is not allowed in a spec").
 
 # Trace strategies draw whole trees: generation is legitimately slower than for scalars,
 # and the 2-core CI machine is shared, so wall-clock health checks only add noise.

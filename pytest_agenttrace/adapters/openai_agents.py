@@ -127,7 +127,7 @@ def _json_or_text(value: Any) -> Any:
         return value
     if value[:1] not in _JSON_STARTS and value.lstrip(" \t\n\r")[:1] not in _JSON_STARTS:
         return value
-    if _orjson is not None and type(value) is str and _LONG_DIGITS.search(value) is None:
+    if _orjson is not None and type(value) is str and (len(value) < 19 or _LONG_DIGITS.search(value) is None):
         try:
             return _orjson.loads(value)
         except ValueError:  # orjson.JSONDecodeError is a ValueError: let json decide below

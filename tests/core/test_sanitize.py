@@ -442,16 +442,17 @@ _KEYS_TO_LEARN = st.sampled_from(
      "password=[REDACTED]", "password=[REDACTED]'"]
 )  # fmt: skip
 _VALUES_TO_LEARN = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10),
-    st.sampled_from(["sk-proj-AbCdEfGhIjKlMnOp1234", "Bearer abcdefghijkl", "x\ud800"]),
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10), st.text(min_size=8, max_size=40),
+    st.sampled_from(["sk-proj-AbCdEfGhIjKlMnOp1234", "Bearer abcdefghijkl", "x\ud800", "y" * 4100, "café au lait"]),
     st.lists(st.integers(), max_size=2), st.dictionaries(_KEYS_TO_LEARN, st.text(max_size=3), max_size=2),
 )  # fmt: skip
 
 
 @given(st.lists(st.dictionaries(_KEYS_TO_LEARN, _VALUES_TO_LEARN, max_size=5), min_size=1, max_size=4))
 def test_property_a_dict_of_keys_learned_harmless_is_cleaned_as_the_full_pass_does(values: list[dict[str, object]]) -> None:
-    # clean() copies a dict whose keys earlier passes found harmless and whose values are plain short
-    # scalars, skipping the per-key checks; whatever was learned before, the result is the full pass's.
+    # clean() copies a dict whose keys earlier passes found harmless and whose values are plain
+    # scalars, skipping the per-key checks (long or non-ASCII text still gets the secret scan and the
+    # cap); whatever was learned before, the result is the full pass's.
     for value in values + values:  # Limits() equals the default but is not it: no fast path, no learning
         assert json.dumps(clean(value)) == json.dumps(clean(value, Limits()))  # what is written
 
@@ -473,3 +474,5 @@ def test_a_key_another_was_redacted_into_is_not_learned_as_kept() -> None:
     assert clean({"q": "x1"}) == {"q": "x1"} and "q" in sanitize._SAFE_KEYS_SEEN
     value = {"q": "x2"}
     assert clean(value) == value and clean(value) is not value  # a copy: the caller may change its dict
+    long_text = {"q": "x2 and some more text"}
+    assert clean(long_text) == long_text and clean(long_text) is not long_text
