@@ -67,6 +67,9 @@ class AgentTraceState:
     recorded: int = 0
     #: Trace files written in the session as the reports tell (under xdist: by every worker).
     saved_reported: int = 0
+    #: The xdist worker's id under ``--dist each`` (every worker runs every test): part of each trace
+    #: file name, so the workers' traces of one test do not overwrite each other.  Else empty.
+    each_worker: str = ""
 
 
 STATE_KEY: Final = pytest.StashKey[AgentTraceState]()
@@ -148,10 +151,30 @@ def pytest_configure(config: pytest.Config) -> None:
         and not (getattr(config.option, "setuponly", False) or getattr(config.option, "setupplan", False)),
         overrides=overrides,
     )
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        if workerinput.get(_DIST_EACH):
+            state.each_worker = str(workerinput.get("workerid", ""))
+    elif config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistController(), "agenttrace-xdist-controller")
     if state.save:
         if not hasattr(config, "workerinput"):  # once, in the controller: a clear error before any test runs
             _check_trace_dir(state.trace_dir, trace_dir)
         config.pluginmanager.register(_SavedCounter(state), "agenttrace-saved-counter")
+
+
+#: Sent to xdist workers when the controller runs ``--dist each`` (a worker's own ``dist`` option
+#: reads "no"): each worker then names its trace files after itself.
+_DIST_EACH: Final = "agenttrace_dist_each"
+
+
+class _XdistController:
+    """xdist's controller-side hook: tells the workers whether every one of them runs every test."""
+
+    @staticmethod
+    def pytest_configure_node(node: Any) -> None:
+        if node.config.getoption("dist", None) == "each":
+            node.workerinput[_DIST_EACH] = True
 
 
 def _check_trace_dir(path: Path, given: object) -> None:
@@ -289,7 +312,10 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
         if state.save:
             # The visible part is the redacted name; the hash is of the raw node id, so two
             # parametrizations that differ only in a secret do not overwrite each other's file.
-            path = state.trace_dir / trace_filename(recorder.name, unique=item.nodeid)
+            name, unique = recorder.name, item.nodeid
+            if state.each_worker:  # --dist each: every worker runs this test, each keeps its own trace
+                name, unique = f"{name}@{state.each_worker}", f"{unique}@{state.each_worker}"
+            path = state.trace_dir / trace_filename(name, unique=unique)
             save_trace(recorder.trace, path)
             state.saved.append(path)
             item.stash[_SAVED_KEY] = str(path)

@@ -242,6 +242,33 @@ def test_works_under_xdist(pytester: pytest.Pytester) -> None:
     assert len(list((pytester.path / ".agenttrace").glob("*.json"))) == 6
 
 
+@pytest.mark.slow
+def test_dist_each_keeps_every_workers_trace(pytester: pytest.Pytester) -> None:
+    # --dist each runs every test on every worker: one file per worker and test, none overwritten;
+    # the usual modes keep the plain names (a test runs once).
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        """
+        import os, pytest_agenttrace as at
+
+        def test_run(agenttrace):
+            with at.agent(os.environ["PYTEST_XDIST_WORKER"]):
+                pass
+        """
+    )
+    pytester.runpytest("-n", "2", "--dist", "each", "--agenttrace-save").assert_outcomes(passed=2)
+    saved = sorted((pytester.path / ".agenttrace").glob("*.json"))
+    names = [path.name.split("-")[0] for path in saved]
+    assert names == [f"test_dist_each_keeps_every_workers_trace.py__test_run_{worker}" for worker in ("gw0", "gw1")]
+    agents = sorted(json.loads(path.read_text())["spans"][0]["name"] for path in saved)
+    assert agents == ["gw0", "gw1"]
+    for path in saved:
+        path.unlink()
+    pytester.runpytest("-n", "2", "--agenttrace-save").assert_outcomes(passed=1)
+    (plain,) = (pytester.path / ".agenttrace").glob("*.json")
+    assert plain.name.split("-")[0] == "test_dist_each_keeps_every_workers_trace.py__test_run"
+
+
 def test_secrets_in_test_ids_never_reach_trace_names_or_files(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
