@@ -179,9 +179,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _end(handle: SpanHandle | None, result: Any, error: BaseException | None) -> None:
+def _end(handle: SpanHandle | None, result: Any, error: BaseException | None, *, early: bool = False) -> None:
+    """End ``handle`` with ``result`` (a response, or a stream's chunks so far) or ``error``.
+
+    ``early``: a stream closed before its last chunk (the caller stopped reading, or its own code
+    raised inside ``with``): the span records what came and says so in ``stream_closed_early``.
+    """
     if handle is None or handle.ended:
         return
+    if early:
+        handle.attributes["stream_closed_early"] = True
     try:
         data = _plain(result) if result is not None else None
         if isinstance(data, Mapping):  # a raw response (with_raw_response) has no parsed data: no output
@@ -237,6 +244,8 @@ class _Assembler:
         self.calls: dict[int, dict[str, Any]] = {}
         self.data: dict[str, Any] = {}
         self.finish: str | None = None
+        #: Whether the stream ran to its end (not closed while chunks may still have come).
+        self.done = False
 
     def add(self, chunk: Any) -> None:
         data = _plain(chunk)
@@ -273,7 +282,8 @@ def _recorded_stream(stream: Any, handle: SpanHandle | None) -> Any:
 
     Its iterator is wrapped in place (``Stream`` yields from ``_iterator``) and ``close`` is
     shadowed on the instance to record what came so far.  The span ends with the last chunk, an
-    error, or ``close()`` (also that of ``with``).
+    error, or ``close()`` (also that of ``with``); closed before the last chunk, it says so
+    (``stream_closed_early``).
     """
     assembler = _Assembler()
     inner = stream._iterator
@@ -284,17 +294,18 @@ def _recorded_stream(stream: Any, handle: SpanHandle | None) -> Any:
                 _add_chunk(assembler, chunk)
                 yield chunk
         except GeneratorExit:
-            _end(handle, assembler.result(), None)
+            _end(handle, assembler.result(), None, early=True)
             raise
         except BaseException as exc:
             _end(handle, None, exc)
             raise
+        assembler.done = True
         _end(handle, assembler.result(), None)
 
     original_close = stream.close
 
     def close() -> None:
-        _end(handle, assembler.result(), None)
+        _end(handle, assembler.result(), None, early=not assembler.done)
         original_close()
 
     stream._iterator = chunks()
@@ -313,17 +324,18 @@ def _recorded_async_stream(stream: Any, handle: SpanHandle | None) -> Any:
                 _add_chunk(assembler, chunk)
                 yield chunk
         except GeneratorExit:
-            _end(handle, assembler.result(), None)
+            _end(handle, assembler.result(), None, early=True)
             raise
         except BaseException as exc:
             _end(handle, None, exc)
             raise
+        assembler.done = True
         _end(handle, assembler.result(), None)
 
     original_close = stream.close
 
     async def close() -> None:
-        _end(handle, assembler.result(), None)
+        _end(handle, assembler.result(), None, early=not assembler.done)
         await original_close()
 
     stream._iterator = chunks()

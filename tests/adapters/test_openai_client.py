@@ -302,7 +302,26 @@ def test_streams_are_the_sdks_own_objects_and_close_records_what_came(
     assert asyncio.run(consume())
     closed_early, consumed = agenttrace.trace.find("llm")
     assert closed_early.end_ns is not None and closed_early.status == "ok"  # ended by close(), not Unfinished
+    assert closed_early.attributes["stream_closed_early"] is True  # what came is not the whole answer
     assert consumed.output == {"role": "assistant", "content": "Sunny."}
+    assert "stream_closed_early" not in consumed.attributes
+
+
+def test_a_stream_left_by_an_error_in_the_callers_with_says_it_was_closed_early(
+    agenttrace: Recorder, sync_client: Callable[..., openai.OpenAI]
+) -> None:
+    client = instrument_openai(sync_client())
+    with pytest.raises(KeyError, match="caller"):  # the caller's own error passes through unchanged
+        with client.chat.completions.create(model="m", messages=MESSAGES, stream=True) as stream:
+            next(iter(stream))
+            raise KeyError("caller")
+    with client.chat.completions.create(model="m", messages=MESSAGES, stream=True) as stream:
+        for _ in stream:
+            pass  # read to the end, then closed by with: not early
+    interrupted, whole = agenttrace.trace.find("llm")
+    assert interrupted.status == "ok" and interrupted.attributes["stream_closed_early"] is True
+    assert whole.output == {"role": "assistant", "content": "Sunny."}
+    assert "stream_closed_early" not in whole.attributes
 
 
 def test_raw_responses_are_passed_through_and_their_spans_end(
