@@ -510,7 +510,7 @@ def bayesian_search(
     budget = default_budget(n) if max_runs is None else max_runs
     tally = Tally(n)
     # Sanity of the ends first: the bad end must fail and the good end pass at least once.
-    while True:
+    while len(tally.runs) < budget:
         good, bad = tally.of(0), tally.of(n - 1)
         if bad.failures == 0 and bad.tested < end_runs and not bad.skips:
             end = n - 1
@@ -524,6 +524,22 @@ def bayesian_search(
             return _result(tally, "not_bracketed", None, None, None, reason=f"the {which} could not be tested")
     good, bad = tally.of(0), tally.of(n - 1)
     if good.passes == 0 or bad.failures == 0:
+        # The budget may end the end checks early: an end not yet run (or run less than end_runs times
+        # without the outcome sought) is not known to be wrong, so the answer is inconclusive.
+        if len(tally.runs) >= budget and (
+            (good.passes == 0 and good.tested < end_runs) or (bad.failures == 0 and bad.tested < end_runs)
+        ):
+            return _result(
+                tally,
+                "inconclusive",
+                None,
+                None,
+                None,
+                reason=(
+                    f"the run budget ({budget}) ran out while checking the ends (good end: {good.passes} of "
+                    f"{good.tested} runs passed; bad end: {bad.failures} of {bad.tested} runs failed)"
+                ),
+            )
         return _not_bracketed(tally, good.passes == 0, bad.failures == 0, None)
     while True:
         post = posterior(n, tally, prior, null_prior)
@@ -696,6 +712,8 @@ def sprt_search(
 
     for _ in range(end_runs):
         for end in (0, n - 1):
+            if len(tally.runs) >= budget:
+                break
             if run(end) == SKIP:
                 which = "good end" if end == 0 else "bad end"
                 return _result(tally, "not_bracketed", None, None, None, reason=f"the {which} could not be tested")
