@@ -344,6 +344,8 @@ def run_bisect(args: argparse.Namespace, progress: TextIO | None = None) -> Bise
             args.seed,
             str(Path.cwd()),
             *([repr(predicate.settings)] if isinstance(predicate, SnapshotPredicate) else []),
+            # The content of the spec or golden (a verdict judged by an older one must not be replayed).
+            *([predicate.fingerprint] if isinstance(predicate, (SpecPredicate, SnapshotPredicate)) else []),
         ]
     )
     if not args.no_cache:

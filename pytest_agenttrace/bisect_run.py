@@ -347,6 +347,32 @@ def _load_traces(paths: Sequence[Path]) -> list[Trace]:
     return out
 
 
+def _spec_fingerprint(spec_path: str) -> str:
+    """A hash of the spec's content: its file (or the spec files of its folder) and every file they extend.
+
+    The run log is keyed by it, so that a verdict is never replayed for a spec that has changed since.
+    """
+    from .spec import loader
+
+    path = Path(spec_path)
+    files = (
+        sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()) if path.is_dir() else [path]
+    )
+    digest = hashlib.sha256()
+    for file in files:
+        # The loader remembers the files a spec file was read from (itself, then what it extends).
+        cached = getattr(loader, "_CACHE", {}).get(str(file.resolve()))
+        deps = [dep for dep, _, _ in cached[0]] if cached else [str(file.resolve())]
+        for dep in dict.fromkeys(deps):
+            digest.update(os.fsencode(dep) + b"\0")
+            try:
+                digest.update(Path(dep).read_bytes())
+            except OSError:  # read a moment ago; gone now: the name alone, the run will say more
+                pass
+            digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
 class SpecPredicate:
     """The traces a run saved, checked against a spec: any violation is bad."""
 
@@ -355,6 +381,7 @@ class SpecPredicate:
 
         self.path = spec_path
         self.spec = load_spec(spec_path)
+        self.fingerprint = _spec_fingerprint(spec_path)
 
     def judge_trace(self, trace: Trace) -> tuple[Outcome, str]:
         """The outcome for one trace."""
@@ -395,6 +422,9 @@ class SnapshotPredicate:
         # The options the tests compare with (ini, flags), at the level the golden was written at.
         level = str(self.golden.get("level", "io"))
         self.settings = settings.updated({"level": level}, where=f"--snapshot {golden_path}")
+        #: The golden's content (as compared), for the run log's key: another golden is another question.
+        canonical = json.dumps(self.golden, sort_keys=True, ensure_ascii=True, default=repr)
+        self.fingerprint = hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def judge_trace(self, trace: Trace) -> tuple[Outcome, str]:
         """The outcome for one trace."""
