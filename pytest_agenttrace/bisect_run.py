@@ -30,9 +30,11 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -285,15 +287,16 @@ class GitFileTarget:
         if self.in_place:
             target = self.top / self.rel
             original = target.read_bytes() if target.exists() else None
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-                yield self.cwd, [], {}
-            finally:
-                if original is None:
-                    target.unlink(missing_ok=True)
-                else:
-                    target.write_bytes(original)
+            with _signals_raise(f"restoring {self.rel}"):
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                    yield self.cwd, [], {}
+                finally:
+                    if original is None:
+                        target.unlink(missing_ok=True)
+                    else:
+                        target.write_bytes(original)
             return
         with tempfile.TemporaryDirectory(prefix="agenttrace-bisect-") as tmp:
             copy = Path(tmp) / self.top.name
@@ -304,6 +307,34 @@ class GitFileTarget:
 
     def describe(self, label: str) -> str:
         return f"{self.rel}@{label}"
+
+
+@contextlib.contextmanager
+def _signals_raise(doing: str) -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP raise ``SystemExit(128 + signal)``, so ``finally`` blocks run.
+
+    Their default action ends the process on the spot, which would leave an ``--in-place`` file changed.
+    Only the main thread can set handlers; a signal the process ignores (``nohup``) stays ignored.
+    The previous handlers come back on the way out.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(number: int, frame: object) -> None:
+        sys.stderr.write(f"agenttrace bisect: {_signal_name(number)}: {doing}, then stopping\n")
+        raise SystemExit(128 + number)
+
+    previous: dict[int, Any] = {}
+    try:
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+                previous[number] = signal.signal(number, handler)
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 class _Untestable(Exception):
@@ -332,7 +363,16 @@ class ExitCodePredicate:
             return GOOD, "tests passed"
         if exit_code == 1:
             return BAD, "tests failed"
+        if exit_code < 0:  # subprocess's way of saying that a signal ended the run
+            return SKIP, f"pytest was killed by signal {-exit_code} ({_signal_name(-exit_code)})"
         return SKIP, f"pytest exit code {exit_code} ({_EXIT_NAMES.get(exit_code, 'error')})"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
 
 
 def _load_traces(paths: Sequence[Path]) -> list[Trace]:
@@ -473,6 +513,7 @@ class PytestRunner:
         started = time.monotonic()
         trace_dir = self.store / "traces" / _safe(label) / str(run)
         shutil.rmtree(trace_dir, ignore_errors=True)
+        timed_out = False  # not a return code: -1 is also that of a run killed by signal 1 (SIGHUP)
         try:
             with target.prepare(label) as (cwd, extra, env_extra):
                 env = {**os.environ, **env_extra, ENV_SEED: str(seed), ENV_RUN: str(run)}
@@ -499,12 +540,12 @@ class PytestRunner:
                     )
                     code = done.returncode
                 except subprocess.TimeoutExpired:
-                    code = -1
+                    code, timed_out = -1, True
         except _Untestable as exc:
             return RunRecord(label, target.stamp(label), SKIP, seed, run, detail=str(exc))
         traces = sorted(trace_dir.glob("*.json")) if trace_dir.is_dir() else []
-        if code == -1:
-            outcome, detail = SKIP, f"timed out after {self.timeout}s"
+        if timed_out:
+            outcome, detail = SKIP, f"timed out after {self.timeout:g}s"
         else:
             outcome, detail = self.predicate.judge(code, traces)
             if code in (4, 5):  # pytest ran no test: say why, in its own words
