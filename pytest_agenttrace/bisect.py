@@ -196,6 +196,15 @@ def _strategy(args: argparse.Namespace) -> str:
 
 
 def _labels_between(labels: list[str], good: str | None, bad: str | None, what: str) -> list[str]:
+    for label in labels:
+        try:
+            label.encode("utf-8")
+        except UnicodeEncodeError:  # a file name with bytes that are not UTF-8 (os.fsdecode's surrogates)
+            shown = os.fsencode(label).decode("utf-8", "replace")  # the error printer escapes the rest
+            raise InputError(
+                f"{what}: the version {shown} is not UTF-8 text (a file name with bytes that are not UTF-8?); "
+                "rename it, or list the versions with --versions."
+            ) from None
     twice = [label for label, count in collections.Counter(labels).items() if count > 1]
     if twice:
         raise InputError(f"{what}: {', '.join(twice)} listed twice; list each version once, in order.")
