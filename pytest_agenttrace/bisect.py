@@ -53,6 +53,7 @@ from .bisect_run import (
 )
 from .bisect_search import (
     BAD,
+    GOOD,
     SKIP,
     Outcome,
     SearchResult,
@@ -466,7 +467,7 @@ def _trace_label(trace: Trace, path: Path, name: str | None) -> str:
 
 
 def _traces_bisect(args: argparse.Namespace, strategy: str) -> BisectReport:
-    from .cli import load_clean_trace
+    from .cli import load_clean_trace, trace_paths
     from .versions import natural_key
 
     if args.git_file:
@@ -480,11 +481,10 @@ def _traces_bisect(args: argparse.Namespace, strategy: str) -> BisectReport:
         raise InputError(f"--traces {folder}: no such directory; point it at a folder of trace files.")
     predicate = SpecPredicate(args.spec) if args.spec else SnapshotPredicate(args.snapshot, _snapshot_settings(args))
     by_label: dict[str, list[tuple[Path, Trace]]] = {}
-    for path in sorted(folder.rglob("*.json")):
+    # As `agenttrace report DIR` reads a folder: *.json files that are not traces are skipped with a note.
+    for path in trace_paths([str(folder)]):
         trace = load_clean_trace(path)  # a trace file need not be clean: the report quotes what it judged
         by_label.setdefault(_trace_label(trace, path, args.name), []).append((path, trace))
-    if not by_label:
-        raise InputError(f"--traces {folder}: no *.json trace files found.")
     what = f"the traces in {folder}"
     if args.versions:
         order = [v.strip() for v in args.versions.split(",") if v.strip()]
@@ -494,11 +494,8 @@ def _traces_bisect(args: argparse.Namespace, strategy: str) -> BisectReport:
     labels = _labels_between(order, args.good, args.bad, what)
     outcomes: dict[str, list[RunRecord]] = {}
     for label in labels:
-        for number, (path, trace) in enumerate(by_label.get(label, [])):
-            outcome, detail = predicate.judge_trace(trace)
-            outcomes.setdefault(label, []).append(
-                RunRecord(label, label, outcome, 0, number, detail=detail, traces=[str(path)])
-            )
+        if label in by_label:
+            outcomes[label] = _recorded_runs(label, by_label[label], predicate)
     records: list[RunRecord] = []
     single = all(len(v) <= 1 for v in outcomes.values())
     if single and strategy == "binary":
@@ -538,6 +535,34 @@ def _traces_bisect(args: argparse.Namespace, strategy: str) -> BisectReport:
         diff_lines=diff_lines(result, labels, records),
         confidence_target=args.confidence,
     )
+
+
+def _recorded_runs(
+    label: str, traces: list[tuple[Path, Trace]], predicate: SpecPredicate | SnapshotPredicate
+) -> list[RunRecord]:
+    """The runs of one version that recorded ``traces``: one trace per test makes a run.
+
+    The traces of different tests (trace names) are one run together, bad when any of them is bad, as a
+    pytest run of those tests would be; only several traces of the same test are repeated runs: the
+    ``k``-th run holds the ``k``-th trace of every test that has one.
+    """
+    by_test: dict[str, list[tuple[Path, Trace]]] = {}
+    for path, trace in traces:
+        by_test.setdefault(trace.name, []).append((path, trace))
+    runs: list[RunRecord] = []
+    for number in range(max(len(group) for group in by_test.values())):
+        members = [group[number] for group in by_test.values() if number < len(group)]
+        verdicts = [(trace.name, *predicate.judge_trace(trace)) for _, trace in members]
+        bad = [(name, detail) for name, outcome, detail in verdicts if outcome == BAD]
+        if len(by_test) == 1:
+            outcome, detail = verdicts[0][1], verdicts[0][2]
+        elif bad:
+            outcome, detail = BAD, "; ".join(f"{name}: {detail}" for name, detail in bad)
+        else:
+            outcome, detail = GOOD, f"{verdicts[0][2]} ({len(members)} tests)"
+        paths = [str(path) for path, _ in members]
+        runs.append(RunRecord(label, label, outcome, 0, number, detail=detail, traces=paths))
+    return runs
 
 
 def _registry_order(args: argparse.Namespace) -> list[str]:

@@ -1,0 +1,74 @@
+"""``--traces DIR``: how a folder of recorded traces becomes runs per version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from bisect_helpers import BAD_CONTEXT, GOOD_CONTEXT, make_trace
+from test_bisect_cli import run_cli
+
+from pytest_agenttrace.store import save_trace
+
+
+def test_traces_of_different_tests_are_one_run_of_a_version_not_repeated_runs(
+    tmp_path: Path, spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "ci"
+    for n in range(1, 9):
+        for t in range(5):  # five tests per version; only test 2 regresses, from v4 on, every time
+            context = BAD_CONTEXT if (t == 2 and n >= 4) else GOOD_CONTEXT
+            trace = make_trace(context, label=f"v{n}", name=f"tests/test_agent.py::test_{t}")
+            save_trace(trace, folder / f"v{n}" / f"test_{t}.json")
+    argv = ["bisect", "triage", "--traces", str(folder), "--spec", str(spec_file), "--format", "json"]
+    code, out, _ = run_cli(capsys, *argv)
+    doc = json.loads(out)
+    assert (code, doc["status"], doc["first_bad"], doc["last_good"]) == (0, "found", "v4", "v3"), doc
+    assert doc["evidence"]["v4"] == {"runs": 1, "passes": 0, "failures": 1, "skips": 0}
+    bad_run = next(r for r in doc["runs"] if r["version"] == "v4")
+    assert len(bad_run["traces"]) == 5
+    assert bad_run["detail"].startswith("tests/test_agent.py::test_2: spec violated")
+
+
+def test_repeated_traces_of_the_same_tests_are_repeated_runs(
+    tmp_path: Path, spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "ci"
+    for n in range(1, 7):
+        for attempt in range(3):
+            for t in range(2):
+                bad = t == 1 and n >= 4 and attempt != 1  # test 1 regresses at v4, passing 1 run in 3
+                trace = make_trace(BAD_CONTEXT if bad else GOOD_CONTEXT, label=f"v{n}", name=f"t::test_{t}")
+                save_trace(trace, folder / f"v{n}-{attempt}-{t}.json")
+    argv = ["bisect", "triage", "--traces", str(folder), "--spec", str(spec_file), "--format", "json"]
+    code, out, _ = run_cli(capsys, *argv, "--confidence", "0.8")
+    doc = json.loads(out)
+    assert (code, doc["strategy"], doc["first_bad"]) == (0, "evidence", "v4"), doc
+    assert doc["evidence"]["v4"] == {"runs": 3, "passes": 1, "failures": 2, "skips": 0}
+
+
+def test_json_files_that_are_not_traces_are_skipped_with_a_note(
+    tmp_path: Path, spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "artifacts"
+    for n in range(1, 6):
+        save_trace(make_trace(BAD_CONTEXT if n >= 3 else GOOD_CONTEXT, label=f"v{n}"), folder / f"run-{n}.json")
+    (folder / "coverage.json").write_text('{"meta": {"version": "7.4"}, "files": {}}')
+    (folder / "nested").mkdir()
+    (folder / "nested" / "report.json").write_text("[1, 2, 3]")
+    code, out, err = run_cli(capsys, "bisect", "triage", "--traces", str(folder), "--spec", str(spec_file))
+    assert code == 0, out + err
+    assert "first bad version: triage@v3" in out
+    assert "skipped" in err and "coverage.json" in err and "report.json" in err
+
+
+def test_a_folder_without_any_trace_is_exit_2(
+    tmp_path: Path, spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    (folder / "coverage.json").write_text('{"files": {}}')
+    code, out, err = run_cli(capsys, "bisect", "triage", "--traces", str(folder), "--spec", str(spec_file))
+    assert (code, out) == (2, "")
+    assert "not a pytest-agenttrace trace" in err and "Traceback" not in err
