@@ -16,6 +16,7 @@ from .bisect_run import RunRecord
 from .bisect_search import BAD, GOOD, SKIP, SearchResult
 from .exceptions import TraceFileError
 from .model import Trace
+from .report.terminal import terminal_safe
 
 __all__ = ["BisectReport", "diff_lines"]
 
@@ -73,13 +74,19 @@ class BisectReport:
     def format(self) -> str:
         """The text report."""
         r = self.result
+        # Labels, names and details can come from trace data (version stamps, test names): made inert.
+        labels = [terminal_safe(label) for label in self.labels]
+
+        def describe(index: int) -> str:
+            return terminal_safe(self.describe(self.labels[index]))
+
         lines = [
-            f"bisect {self.describe(self.labels[0])} .. {self.labels[-1]}: {len(self.labels)} versions, "
+            f"bisect {describe(0)} .. {labels[-1]}: {len(self.labels)} versions, "
             f"strategy {self.strategy}, {len(self.records)} runs "
             f"({sum(1 for x in self.records if x.cached)} from the cache)",
             "evidence:",
         ]
-        width = max(len(label) for label in self.labels)
+        width = max(len(label) for label in labels)
         for i, e in r.evidence.items():
             mark = ""
             if i == r.first_bad:
@@ -88,34 +95,34 @@ class BisectReport:
                 mark = "  <- last good"
             skips = f", {e.skips} skipped" if e.skips else ""
             lines.append(
-                f"  {self.labels[i]:<{width}}  {e.runs} run{'s' if e.runs != 1 else ' '}: "
+                f"  {labels[i]:<{width}}  {e.runs} run{'s' if e.runs != 1 else ' '}: "
                 f"{e.passes} passed, {e.failures} failed{skips}{mark}"
             )
         conf = f" (confidence {r.confidence:.3f})" if r.confidence is not None else ""
         if r.status == "found":
             assert r.first_bad is not None
-            lines.append(f"first bad version: {self.describe(self.labels[r.first_bad])}{conf}")
+            lines.append(f"first bad version: {describe(r.first_bad)}{conf}")
             if r.last_good is not None:
-                lines.append(f"last good version: {self.describe(self.labels[r.last_good])}")
+                lines.append(f"last good version: {describe(r.last_good)}")
         elif r.status == "not_bracketed":
             lines.append(
-                f"the ends do not bracket a regression: {r.reason}{conf}. "
+                f"the ends do not bracket a regression: {terminal_safe(r.reason)}{conf}. "
                 "Pick a --good version that passes and a --bad version that fails."
             )
         elif r.status == "ambiguous":
-            names = ", ".join(self.labels[i] for i in r.candidates)
-            lines.append(f"the first bad version is one of: {names}{conf} ({r.reason})")
+            names = ", ".join(labels[i] for i in r.candidates)
+            lines.append(f"the first bad version is one of: {names}{conf} ({terminal_safe(r.reason)})")
         else:
-            guess = f"best guess {self.describe(self.labels[r.first_bad])}" if r.first_bad is not None else ""
-            names = ", ".join(self.labels[i] for i in r.candidates[:10])
+            guess = f"best guess {describe(r.first_bad)}" if r.first_bad is not None else ""
+            names = ", ".join(labels[i] for i in r.candidates[:10])
             advice = "Record more runs" if self.target == "traces" else "Raise --max-runs"
             lines.append(
-                f"inconclusive: {r.reason}; {guess or 'candidates ' + names}{conf}. {advice} or lower --confidence."
+                f"inconclusive: {terminal_safe(r.reason)}; {guess or 'candidates ' + names}{conf}. {advice} or lower --confidence."
             )
         skipped = [x for x in self.records if x.outcome == SKIP]
         if skipped:
             lines.append("skipped runs:")
-            lines.extend(f"  {x.version}: {x.detail}" for x in skipped[:10])
+            lines.extend(f"  {terminal_safe(x.version)}: {terminal_safe(x.detail)}" for x in skipped[:10])
         if self.diff_lines:
             lines.append(
                 "trace diff, last good -> first bad:"
@@ -139,12 +146,12 @@ def diff_lines(result: SearchResult, labels: list[str], records: list[RunRecord]
 
 
 def _traces_of(records: list[RunRecord], label: str, outcome: str) -> list[Trace]:
-    from .store import load_trace
+    from .cli import load_clean_trace
 
     for record in reversed(records):
         if record.version == label and record.outcome == outcome and record.traces:
-            try:
-                return [load_trace(p) for p in record.traces]
+            try:  # a trace file need not be clean (hand-made, from CI): the diff shows no secret
+                return [load_clean_trace(p) for p in record.traces]
             except TraceFileError:
                 continue
     return []
@@ -164,7 +171,7 @@ def _diff_trace_lists(old: Sequence[Trace], new: Sequence[Trace]) -> list[str]:
             lines.append(f"... more traces differ ({len(pairs)} compared)")
             break
         shown += 1
-        lines.append(f"{b.name}:")
+        lines.append(f"{terminal_safe(b.name)}:")  # the diff's own lines are made safe by diff.py
         lines.extend(f"  {line}" for line in body)
     return lines or ["the saved traces of the two versions are the same"]
 

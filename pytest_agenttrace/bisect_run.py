@@ -376,12 +376,12 @@ def _signal_name(number: int) -> str:
 
 
 def _load_traces(paths: Sequence[Path]) -> list[Trace]:
-    from .store import load_trace
+    from .cli import load_clean_trace  # judged as `agenttrace check` judges; details quote no secret
 
     out = []
     for path in paths:
         try:
-            out.append(load_trace(path))
+            out.append(load_clean_trace(path))
         except TraceFileError:
             continue
     return out

@@ -72,3 +72,29 @@ def test_a_folder_without_any_trace_is_exit_2(
     code, out, err = run_cli(capsys, "bisect", "triage", "--traces", str(folder), "--spec", str(spec_file))
     assert (code, out) == (2, "")
     assert "not a pytest-agenttrace trace" in err and "Traceback" not in err
+
+
+SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz0123"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_the_report_shows_no_secret_and_no_terminal_escape_from_the_traces(
+    tmp_path: Path, spec_file: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    folder = tmp_path / "ci"
+    for n in range(1, 6):
+        label = f"v{n}\x1b]0;owned\x07"  # a version stamp holding an OSC escape sequence
+        trace = make_trace(BAD_CONTEXT if n >= 3 else GOOD_CONTEXT, label=label, name=f"test_\x1b[2Jagent key={SECRET}")
+        save_trace(trace, folder / f"run-{n}.json")
+    argv = ["bisect", "triage", "--traces", str(folder), "--spec", str(spec_file), "--format", fmt]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, out + err
+    assert SECRET not in out + err
+    if fmt == "text":
+        assert "\x1b" not in out + err and "\x07" not in out
+        assert "first bad version: triage@v3\\x1b]0;owned\\x07" in out
+        assert "test_\\x1b[2Jagent key=" in out  # the diff's heading: the test's name, escaped
+    else:
+        doc = json.loads(out)
+        assert doc["first_bad"] == "v3\x1b]0;owned\x07"  # JSON keeps the text (escaped by JSON itself)
+        assert any("test_\x1b[2Jagent key=" in line or "agent key=" in line for line in doc["diff"])
