@@ -303,10 +303,51 @@ class GitFileTarget:
             shutil.copytree(self.top, copy, ignore=shutil.ignore_patterns(*_IGNORED_DIRS), symlinks=True)
             (copy / self.rel).parent.mkdir(parents=True, exist_ok=True)
             (copy / self.rel).write_bytes(data)
-            yield copy / relcwd, [], {}
+            # An editable install (a .pth naming <repo>/src, or setuptools' finder) imports the package
+            # from the checkout, whatever the run's directory: put the copy's folders first instead.
+            inside = [str(copy / rel) for rel in _import_roots_inside(self.top)]
+            env = {"PYTHONPATH": os.pathsep.join([*inside, *_env_pythonpath()])} if inside else {}
+            yield copy / relcwd, [], env
 
     def describe(self, label: str) -> str:
         return f"{self.rel}@{label}"
+
+
+def _env_pythonpath() -> list[str]:
+    return [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+
+
+def _import_roots_inside(top: Path) -> list[str]:
+    """The folders inside the repository ``top`` that Python imports from, relative to ``top``.
+
+    A run's interpreter is this one, with the same site-packages: the entries of :data:`sys.path` (from
+    ``PYTHONPATH`` and ``.pth`` files such as an editable install's ``<repo>/src``) and the package
+    folders that setuptools' editable finders map names to.  Virtualenvs and caches (not copied) and
+    site-packages folders are left out.
+    """
+    places = [entry for entry in sys.path if entry]
+    for name, module in list(sys.modules.items()):
+        if name.startswith("__editable__") and name.endswith("_finder"):
+            mapping = getattr(module, "MAPPING", None)
+            if isinstance(mapping, dict):
+                places.extend(str(Path(str(folder)).parent) for folder in mapping.values())
+    try:
+        root = top.resolve()
+    except OSError:
+        return []
+    found: list[str] = []
+    for place in places:
+        try:
+            path = Path(place).resolve()
+            rel = path.relative_to(root)
+        except (OSError, ValueError):
+            continue
+        parts = set(rel.parts)
+        if parts & {*_IGNORED_DIRS, "site-packages", "dist-packages"} or not path.is_dir():
+            continue
+        if rel.as_posix() not in found:
+            found.append(rel.as_posix())
+    return found
 
 
 @contextlib.contextmanager
