@@ -641,6 +641,7 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
         if not (
             type(span_id) is str
             and span_id
+            and type(kind) is str  # before the set lookup: an unhashable kind (a list) would raise there
             and kind in kinds
             and type(name) is str
             and type(start_ns) is int
@@ -754,7 +755,7 @@ def _span_problem(span: Span) -> str | None:
     checks: tuple[tuple[str, bool, str], ...] = (
         ("span_id", type(span.span_id) is str and bool(span.span_id), "a non-empty string"),
         ("parent_id", isinstance(span.parent_id, _OPT_STR), "a string or null"),
-        ("kind", span.kind in _KIND_SET, f"one of {', '.join(KINDS)}"),
+        ("kind", type(span.kind) is str and span.kind in _KIND_SET, f"one of {', '.join(KINDS)}"),
         ("name", type(span.name) is str, "a string"),
         ("agent", isinstance(span.agent, _OPT_STR), "a string or null"),
         ("scope", isinstance(span.scope, _OPT_STR), "a string or null"),
@@ -808,6 +809,14 @@ def _check_top(trace: Trace, where: str) -> None:
             "trace_id, name and started_at must be strings, metadata and versions objects; the file is corrupt.",
             path=where,
         )
+    # The trace's stamps are few (one per prompt, config, agent): checked here, once, not per span.
+    for key, stamp in trace.versions.items():
+        if type(key) is not str or type(stamp) is not str:
+            raise TraceFileError(
+                f"versions must map names to version stamps (strings), found {_shown(stamp)} for {_shown(key)}; "
+                "the file is corrupt.",
+                path=where,
+            )
 
 
 def check_types(trace: Trace, where: str = "<trace>") -> None:
