@@ -16,7 +16,10 @@ file listing them otherwise is sorted, stably, by ``start_ns``); full JSON Schem
 
 orjson is used when installed (about 5x faster than the standard library for
 large traces); the standard library is the fallback, and reads the files
-orjson would not read exactly (integers beyond 64 bits: :func:`_parse`).
+orjson would not read exactly (integers beyond 64 bits) or at all (lone
+surrogate escapes: :func:`_parse`).  Either way the file must be strict JSON:
+NaN, Infinity and numbers past a float's range are refused, and written
+neither (:func:`dump_bytes`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import errno
 import functools
 import gc
 import json
+import math
 import os
 import re
 import stat
@@ -65,15 +69,65 @@ _TOP_KEYS: Final = ("format_version", "trace_id", "name", "started_at", "spans")
 
 
 def dump_bytes(data: Any, *, indent: bool = True) -> bytes:
-    """Serialise JSON data (orjson when available)."""
+    """Serialise JSON data (orjson when available) as strict JSON that :func:`load_trace_dict` reads back.
+
+    A non-finite float (NaN, Infinity), which JSON cannot hold, is written as
+    null (orjson's way; the standard library is made to agree); an integer
+    longer than Python converts to text (:func:`sys.get_int_max_str_digits`)
+    as a marker string (:func:`_long_integer_marker`); a lone surrogate as its
+    ``\\udXXX`` escape.
+    """
     if _orjson is not None:
         option = _orjson.OPT_INDENT_2 if indent else 0
         try:
             return _orjson.dumps(data, option=option | _orjson.OPT_NON_STR_KEYS)
         except TypeError:
-            pass  # e.g. integers beyond 64 bits: the standard library copes
-    text = json.dumps(data, indent=2 if indent else None, ensure_ascii=False, default=str)
-    return text.encode("utf-8")
+            pass  # integers beyond 64 bits, lone surrogates: the standard library copes
+    options: dict[str, Any] = {"indent": 2 if indent else None, "ensure_ascii": False, "default": str}
+    try:
+        text = json.dumps(data, allow_nan=False, **options)
+    except ValueError:  # rare, so found only now: a non-finite float, or an integer too long to write
+        text = json.dumps(_writable(data), allow_nan=False, **options)
+    # Lone surrogates can only be inside strings, where backslashreplace's \udXXX is the JSON escape.
+    return text.encode("utf-8", errors="backslashreplace")
+
+
+def _writable(value: Any) -> Any:
+    """A copy of JSON data with what :mod:`json` cannot write replaced (see :func:`dump_bytes`)."""
+    if isinstance(value, dict):
+        return {_writable_key(key): _writable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_writable(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, int) and value.bit_length() > 64:
+        try:
+            int.__repr__(value)
+        except ValueError:
+            return _long_integer_marker(value)
+    return value
+
+
+def _writable_key(key: Any) -> Any:
+    if isinstance(key, float) and not math.isfinite(key):
+        return "null"  # what orjson writes for it
+    if isinstance(key, int) and not isinstance(key, bool):
+        return _writable(key)
+    return key
+
+
+def _long_integer_marker(value: int) -> str:
+    """``…[agenttrace: integer of 5001 digits, 1234567890…]``: its size and first digits.
+
+    Marked as sanitize marks cut text; counted without converting it to text
+    (refused past the limit, and slow: quadratic in the digits).
+    """
+    size = abs(value)
+    digits = int((size.bit_length() - 1) * 0.30102999566398120) + 1  # log10(2): exact or one short
+    if size >= 10**digits:
+        digits += 1
+    first = size // 10 ** (digits - 10)
+    return f"…[agenttrace: integer of {digits} digits, {'-' if value < 0 else ''}{first}…]"
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -434,13 +488,64 @@ def _parse(raw: bytes, where: str) -> Any:
         raise TraceFileError("the trace file is empty; it was probably not written completely.", path=where)
     try:
         if _orjson is not None and _LONG_DIGITS not in raw.translate(_DIGITS_TO_ZERO):
-            return _orjson.loads(raw)
-        return json.loads(raw.decode("utf-8"))
+            try:
+                return _orjson.loads(raw)
+            except ValueError:
+                pass  # a lone surrogate's escape (valid JSON, which orjson refuses), or an error explained below
+        # The same rules as orjson's, but for lone surrogates: no NaN, no Infinity, no number past a float's range.
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:
         raise TraceFileError("the JSON is nested too deeply to be a trace file.", path=where) from None
+    except _NotFinite:
+        raise _not_finite_error(raw, where) from None
     except ValueError:  # JSONDecodeError, UnicodeDecodeError, Python's limit on integer digits
         pass
     raise _parse_error(raw, where)
+
+
+class _NotFinite(Exception):
+    """A ``NaN``, ``Infinity`` or a number too large for a float: not JSON, though :mod:`json` reads it."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0.0:  # inf - inf is nan: 1e400 and the like
+        raise _NotFinite(text)
+    return value
+
+
+#: What the JSON grammar can hold outside strings, plus the names :mod:`json` reads for non-finite numbers.
+_JSON_TOKEN: Final = re.compile(
+    r'"[^"\\]*(?:\\.[^"\\]*)*"|(-?Infinity|NaN)|(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)'
+)
+
+
+def _not_finite_error(raw: bytes, where: str) -> TraceFileError:
+    """Where the first non-finite number of a file is (the parser's hook does not know its place)."""
+    text = raw.decode("utf-8")
+    line = column = None
+    shown = "a number"
+    for match in _JSON_TOKEN.finditer(text):
+        name, number = match.group(1, 2)
+        # An integer (digits only) is read exactly, never as a float: only a fraction or exponent overflows.
+        if name is not None or (number is not None and not number.lstrip("-").isdigit() and math.isinf(float(number))):
+            token = match.group()
+            shown = token if len(token) <= 30 else f"{token[:24]}…({len(token)} characters)"
+            line = text.count("\n", 0, match.start()) + 1
+            column = match.start() - text.rfind("\n", 0, match.start())
+            break
+    return TraceFileError(
+        f"{shown} is not a finite number: trace files are strict JSON, which has no NaN or Infinity (and a float "
+        "holds up to about 1.8e308); the file was not written by pytest-agenttrace: write such a value as a "
+        "string, or null.",
+        path=where,
+        line=line,
+        column=column,
+    )
 
 
 def _parse_error(raw: bytes, where: str) -> TraceFileError:
@@ -464,7 +569,6 @@ def _parse_error(raw: bytes, where: str) -> TraceFileError:
             return _long_integer_error(raw, where)
     if bad_byte is not None:
         return _encoding_error(raw, bad_byte, where)
-    # Valid for the standard library, refused by orjson: NaN, Infinity, lone surrogates.
     return TraceFileError("not valid JSON; the file is corrupt or not a trace file.", path=where)
 
 
@@ -641,6 +745,7 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
         if not (
             type(span_id) is str
             and span_id
+            and type(kind) is str  # before the set lookup: an unhashable kind (a list) would raise there
             and kind in kinds
             and type(name) is str
             and type(start_ns) is int
@@ -754,7 +859,7 @@ def _span_problem(span: Span) -> str | None:
     checks: tuple[tuple[str, bool, str], ...] = (
         ("span_id", type(span.span_id) is str and bool(span.span_id), "a non-empty string"),
         ("parent_id", isinstance(span.parent_id, _OPT_STR), "a string or null"),
-        ("kind", span.kind in _KIND_SET, f"one of {', '.join(KINDS)}"),
+        ("kind", type(span.kind) is str and span.kind in _KIND_SET, f"one of {', '.join(KINDS)}"),
         ("name", type(span.name) is str, "a string"),
         ("agent", isinstance(span.agent, _OPT_STR), "a string or null"),
         ("scope", isinstance(span.scope, _OPT_STR), "a string or null"),
@@ -808,6 +913,14 @@ def _check_top(trace: Trace, where: str) -> None:
             "trace_id, name and started_at must be strings, metadata and versions objects; the file is corrupt.",
             path=where,
         )
+    # The trace's stamps are few (one per prompt, config, agent): checked here, once, not per span.
+    for key, stamp in trace.versions.items():
+        if type(key) is not str or type(stamp) is not str:
+            raise TraceFileError(
+                f"versions must map names to version stamps (strings), found {_shown(stamp)} for {_shown(key)}; "
+                "the file is corrupt.",
+                path=where,
+            )
 
 
 def check_types(trace: Trace, where: str = "<trace>") -> None:

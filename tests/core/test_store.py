@@ -160,6 +160,8 @@ def test_trace_filename_long_ids_are_hashed() -> None:
         ("events", "x", "events must be a list"),
         ("events", [{"time_ns": 1}], "events must be a list"),
         ("kind", "bogus", "kind must be one of"),
+        ("kind", ["agent"], "kind must be one of .*found list"),  # unhashable: no TypeError from the set lookup
+        ("kind", {"agent": 1}, "kind must be one of .*found dict"),
         ("start_ns", 1.5, "start_ns must be an integer"),
         ("links", [1], "links must be a list of span ids"),
         ("status", "fine", "status must be 'ok' or 'error'"),
