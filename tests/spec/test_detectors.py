@@ -1341,3 +1341,39 @@ def test_cascading_error_returning_early_finds_what_the_full_pass_finds(
         assert lineage.cascading_error(trace, **params) == found
     finally:
         lineage._any_bad = original
+
+
+# -- integers beyond float range (a trace file may hold 10**400) ---------------------------------
+
+
+@pytest.mark.parametrize(("confidence", "fires"), [(10**400, False), (-(10**400), True)], ids=["high", "low"])
+def test_cascading_error_reads_a_confidence_beyond_float_range(confidence: int, fires: bool) -> None:
+    trace, ids = planted.bad_summary_cascade(confidence=confidence)
+    findings = run_detector("cascading_error", trace)
+    assert [f.spans[0] for f in findings] == ([ids["origin"]] if fires else [])
+    if fires:
+        assert "had confidence -inf (below 0.5)" in findings[0].message
+
+
+@pytest.mark.parametrize(("confidence", "fires"), [(10**400, False), (-(10**400), True)], ids=["high", "low"])
+def test_context_pollution_reads_a_confidence_beyond_float_range(confidence: int, fires: bool) -> None:
+    trace, ids = planted.shared_memory(valid=True, confidence=confidence)
+    findings = run_detector("context_pollution", trace)
+    assert [f.spans[0] for f in findings] == ([ids["write"]] if fires else [])
+
+
+def test_deadlock_with_an_end_time_beyond_float_range_is_reported() -> None:
+    b = TraceBuilder()
+    b.wait("b", agent="a", start_ns=200, end_ns=10**400)
+    b.wait("a", agent="b", start_ns=201, end_ns=10**400)
+    finding = only(run_detector("deadlock", b.build()))
+    assert "all at once from 201ns to 1e400ns;" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [(10**400, "1e400ns"), (-(10**400), "-1e400ns"), (int(1e300), "1e+300ns")],
+    ids=["pos", "neg", "1e300"],
+)
+def test_duration_text_of_an_integer_beyond_float_range_is_a_power_of_ten(ns: int, text: str) -> None:
+    assert duration_text(ns) == text
