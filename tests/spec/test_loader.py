@@ -136,6 +136,7 @@ ERRORS = [
     ),
     ("rules:\n  - id: a\n    detect: tool_loop\n    with: {max_period: 2.5}\n", 4, 24, ["max_period", "whole number"]),
     ("rules:\n  - id: my rule\n    forbid: tool\n", 2, 9, ["must not contain spaces"]),
+    ('rules:\n  - id: ""\n    forbid: tool\n', 2, 9, ["rule id must not be empty"]),
     ("extends: failure-modes\n", 1, 10, ["must be a list", "[failure-modes]"]),
     ("extends: [failure-mode]\n", 1, 11, ["'failure-mode'", "did you mean 'failure-modes'?"]),
     ("extends: [failure-modes]\ndisable: [lost_updates]\n", 2, 11, ["'lost_updates'", "'lost_update'"]),
