@@ -41,6 +41,8 @@ class Doc:
     data: Any = None
     keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     values: dict[PathKey, tuple[int, int, str | None, bool]] = field(default_factory=dict)
+    #: The source text (to tell whether a scalar's value is written as it is, without escapes).
+    text: str = ""
 
     def key_at(self, path: PathKey) -> tuple[int | None, int | None]:
         """Position of the key that holds ``path`` (or of the value for list items)."""
@@ -66,7 +68,7 @@ class Doc:
 
 def parse_yaml(text: str, path: str | None) -> Doc:
     """Parse ``text``; every problem is a :class:`SpecError` with its line and column."""
-    doc = Doc(path=path)
+    doc = Doc(path=path, text=text)
     try:
         if _depth_bound(text) > _SAFE_COMPOSE_DEPTH:
             _check_depth(text, path)

@@ -155,6 +155,10 @@ ERRORS = [
     # Selector and expression errors point at the offending character inside the value.
     ("rules:\n  - id: a\n    forbid: tool[name=\n", 3, 23, ["bad selector in `forbid`", "tool[name="]),
     ('rules:\n  - id: a\n    forbid: "tool[name=x] >"\n', 3, 28, ["bad selector in `forbid`"]),
+    # An escape makes the value shorter than its source: point at the value, not at a drifted column.
+    ('rules:\n  - id: a\n    forbid: "tool[name=\\u00e9\\u00e9\\u00e9] tol"\n', 3, 13, ["unknown span kind 'tol'"]),
+    ("rules:\n  - {id: a, forbid: 'tool[name=''x''] tol'}\n", 2, 21, ["unknown span kind 'tol'"]),
+    ('rules:\n  - id: a\n    forbid: "tool[name=x] tol"\n', 3, 27, ["unknown span kind 'tol'"]),
     ("rules:\n  - id: a\n    when: 'llm[['\n    forbid: tool\n", 3, 16, ["bad selector in `when`"]),
     ("rules:\n  - id: a\n    order: {first: tool, then: 'llm:frist'}\n", None, None, ["bad selector in `order.then`"]),
     (
