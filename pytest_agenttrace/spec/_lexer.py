@@ -193,7 +193,10 @@ def format_duration(ns: float) -> str:
         try:
             return f"{ns:.3g}ns"
         except OverflowError:  # an int beyond float range
-            return f"{'-' if ns < 0 else ''}1e{_digits(int(ns)) - 1}ns"
+            exponent = _digits(int(ns)) - 1
+            if abs(int(ns)) >= 10 ** (exponent + 1):  # _digits can be one short (10**400 has 401 digits)
+                exponent += 1
+            return f"{'-' if ns < 0 else ''}1e{exponent}ns"
     for unit, size in (("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)):
         if abs(ns) >= size:
             text = f"{ns / size:.3f}".rstrip("0")

@@ -212,6 +212,8 @@ def _translate(doc: Doc, error: ValidationError, path: PathKey) -> list[SpecErro
         return [
             doc.error(f"{where} must be at least {error.validator_value}, got {describe(inst)}", doc.value_at(path))
         ]
+    if v == "pattern" and path and path[-1] == "id" and inst == "":
+        return [doc.error("rule id must not be empty; write a short name such as no-db-access", doc.value_at(path))]
     if v == "pattern" and path and path[-1] == "id":
         return [doc.error(f"rule id {_clip(inst)} must not contain spaces; use dashes", doc.value_at(path))]
     # Not reached by the shipped schema; jsonschema's words, cut short (they quote the value whole).

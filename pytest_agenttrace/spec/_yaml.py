@@ -26,6 +26,9 @@ LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_NODES: Final = 200_000
 #: Upper bound on nesting (no spec needs more; deeper input would exhaust the stack).
 MAX_DEPTH: Final = 64
+#: Nesting the C composer is trusted with unchecked (it recurses on the C stack: about 500 bytes a
+#: level, so 20,000 levels crash the main thread and 1,000 a thread with a 256 KiB stack).
+_SAFE_COMPOSE_DEPTH: Final = 1000
 
 PathKey = tuple[str | int, ...]
 
@@ -38,6 +41,8 @@ class Doc:
     data: Any = None
     keys: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     values: dict[PathKey, tuple[int, int, str | None, bool]] = field(default_factory=dict)
+    #: The source text (to tell whether a scalar's value is written as it is, without escapes).
+    text: str = ""
 
     def key_at(self, path: PathKey) -> tuple[int | None, int | None]:
         """Position of the key that holds ``path`` (or of the value for list items)."""
@@ -63,8 +68,10 @@ class Doc:
 
 def parse_yaml(text: str, path: str | None) -> Doc:
     """Parse ``text``; every problem is a :class:`SpecError` with its line and column."""
-    doc = Doc(path=path)
+    doc = Doc(path=path, text=text)
     try:
+        if _depth_bound(text) > _SAFE_COMPOSE_DEPTH:
+            _check_depth(text, path)
         root = yaml.compose(text, Loader=LOADER)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -107,6 +114,39 @@ def parse_yaml(text: str, path: str | None) -> Doc:
     budget = [_MAX_NODES]
     doc.data = _build(root, (), doc, constructor, budget, set())
     return doc
+
+
+def _depth_bound(text: str) -> int:
+    """An upper bound on the nesting of ``text``'s collections, cheap to compute.
+
+    A nested block collection starts at a greater column than its parent (a sequence under a key may
+    share the key's column, once per two levels), so block nesting is at most twice the longest line;
+    each flow level needs a ``[`` or ``{`` (a ``[a: b]`` pair adds a mapping, so twice that too).
+    """
+    flow = text.count("[") + text.count("{")
+    longest = max(map(len, text.split("\n")))  # YAML's other line breaks only make lines look longer
+    return 2 * flow + 2 * (longest + 1)
+
+
+def _check_depth(text: str, path: str | None) -> None:
+    """Refuse nesting past :data:`MAX_DEPTH` from the parser's events, before anything recurses on it."""
+    depth = 0
+    starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    for event in yaml.parse(text, Loader=LOADER):
+        if isinstance(event, starts):
+            depth += 1
+            # The same limit as _build's: a collection at depth d has a path of d - 1 keys.
+            if depth > MAX_DEPTH + 1:
+                mark = event.start_mark
+                raise SpecError(
+                    f"the YAML is nested more than {MAX_DEPTH} levels deep here; a spec never needs that much nesting",
+                    path=path,
+                    line=mark.line + 1 if mark else None,
+                    column=mark.column + 1 if mark else None,
+                )
+        elif isinstance(event, ends):
+            depth -= 1
 
 
 def _build(
@@ -172,7 +212,9 @@ def _build(
         return constructor.construct_object(node)
     except yaml.YAMLError as error:
         raise doc.error(f"invalid YAML value: {error}", _mark(node)) from None
-    except (ValueError, OverflowError) as error:  # an integer past Python's digit limit, a 30th of February
+    except Exception as error:  # noqa: BLE001 -- a value a tag forces on text it cannot read:
+        # an integer past Python's digit limit, a 30th of February, `!!bool "maybe"` (KeyError),
+        # `!!int ""` (IndexError), `!!timestamp "soon"` (AttributeError)
         raise doc.error(_unreadable(node, error), _mark(node)) from None
 
 
@@ -192,6 +234,9 @@ def _unreadable(node: yaml.Node, error: Exception) -> str:
             f"the number {excerpt(text, 20)} has {digits} digits, more than the {limit} Python reads; "
             "write a smaller number, or quote it if it is meant as text"
         )
+    if not isinstance(error, (ValueError, OverflowError)):  # PyYAML's own reason would name its internals
+        tag = str(node.tag).rsplit(":", 1)[-1]
+        return f"invalid YAML value {excerpt(text)}: not a valid !!{tag}; fix the value, or drop the tag"
     return f"invalid YAML value {excerpt(text)}: {error}; fix the value, or quote it if it is meant as text"
 
 

@@ -518,8 +518,12 @@ def _compile(
         line, column = doc.value_at(path)
         entry = doc.values.get(path)
         if entry is not None and error.column is not None and not entry[3] and entry[2] in (None, "", "'", '"'):
-            # Single-line scalar: point at the offending character itself.
-            column = entry[1] + (1 if entry[2] in ("'", '"') else 0) + error.column - 1
+            # Single-line scalar written as it is (no escapes): point at the offending character itself.
+            start = entry[1] - 1 + (1 if entry[2] in ("'", '"') else 0)
+            lines = doc.text.split("\n")
+            source = lines[entry[0] - 1] if 0 < entry[0] <= len(lines) else ""
+            if source[start : start + len(text)] == text:
+                column = start + error.column
         key = ".".join(str(p) for p in path[2:] if isinstance(p, str))
         return [doc.error(f"{who}: bad {what} in `{key}`: {error.message}", (line, column))]
     return []

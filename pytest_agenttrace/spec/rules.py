@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Protocol
 
 from ..model import Span, Trace, TraceIndex
+from ._lexer import format_duration
 from .violation import Violation
 
 __all__ = [
@@ -137,7 +138,7 @@ class HandoffRule(Rule):
                     continue
                 if span.context is None:
                     found = "no context was handed over"
-                elif key in context:
+                elif _context_has(context, key):
                     found = f"{key!r} is null"
                 else:
                     keys = ", ".join(map(str, context)) or "(none)"
@@ -601,6 +602,18 @@ def _context_value(context: Mapping[str, Any], key: str) -> Any:
     return value
 
 
+def _context_has(context: Mapping[str, Any], key: str) -> bool:
+    """Whether ``key`` (dotted or not) is present in ``context``, null or not; read only for a violation."""
+    if key in context or "." not in key:
+        return key in context
+    value: Any = context
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return False
+        value = value[part]
+    return True
+
+
 def _label(span: Span) -> str:
     return f"{span.kind}:{span.name} [{span.span_id}]"
 
@@ -622,6 +635,8 @@ def _names(names: Sequence[str]) -> str:
 
 def _time(ns: int) -> str:
     """A relative time for people: ``1.5s``, ``20ms``, ``300us``, ``12ns``."""
+    if abs(ns) >= 1e300:  # ns / size would overflow for an integer beyond float range
+        return format_duration(ns)
     for unit, size in (("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)):
         if abs(ns) >= size:
             return f"{ns / size:.3g}{unit}"

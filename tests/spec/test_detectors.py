@@ -1341,3 +1341,80 @@ def test_cascading_error_returning_early_finds_what_the_full_pass_finds(
         assert lineage.cascading_error(trace, **params) == found
     finally:
         lineage._any_bad = original
+
+
+# -- integers beyond float range (a trace file may hold 10**400) ---------------------------------
+
+
+@pytest.mark.parametrize(("confidence", "fires"), [(10**400, False), (-(10**400), True)], ids=["high", "low"])
+def test_cascading_error_reads_a_confidence_beyond_float_range(confidence: int, fires: bool) -> None:
+    trace, ids = planted.bad_summary_cascade(confidence=confidence)
+    findings = run_detector("cascading_error", trace)
+    assert [f.spans[0] for f in findings] == ([ids["origin"]] if fires else [])
+    if fires:
+        assert "had confidence -inf (below 0.5)" in findings[0].message
+
+
+@pytest.mark.parametrize(("confidence", "fires"), [(10**400, False), (-(10**400), True)], ids=["high", "low"])
+def test_context_pollution_reads_a_confidence_beyond_float_range(confidence: int, fires: bool) -> None:
+    trace, ids = planted.shared_memory(valid=True, confidence=confidence)
+    findings = run_detector("context_pollution", trace)
+    assert [f.spans[0] for f in findings] == ([ids["write"]] if fires else [])
+
+
+def test_deadlock_with_an_end_time_beyond_float_range_is_reported() -> None:
+    b = TraceBuilder()
+    b.wait("b", agent="a", start_ns=200, end_ns=10**400)
+    b.wait("a", agent="b", start_ns=201, end_ns=10**400)
+    finding = only(run_detector("deadlock", b.build()))
+    assert "all at once from 201ns to 1e400ns;" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [(10**400, "1e400ns"), (-(10**400), "-1e400ns"), (int(1e300), "1e+300ns")],
+    ids=["pos", "neg", "1e300"],
+)
+def test_duration_text_of_an_integer_beyond_float_range_is_a_power_of_ten(ns: int, text: str) -> None:
+    assert duration_text(ns) == text
+
+
+# -- typed and deeply nested values ------------------------------------------------------------
+
+
+def test_lost_update_keeps_version_true_apart_from_version_1() -> None:
+    b = TraceBuilder()
+    with b.agent("planner"):
+        b.memory_write("plan", ["a"], version=2, based_on_version=1)
+    with b.agent("coder"):
+        b.memory_write("plan", ["b"], version=2, based_on_version=True)
+    assert run_detector("lost_update", b.build()) == []
+    trace, ids = planted.concurrent_plan_edits(second_base=3)
+    assert only(run_detector("lost_update", trace)).spans == (ids["first"], ids["second"])
+
+
+def _deep(depth: int, leaf: Any) -> Any:
+    value = leaf
+    for _ in range(depth):
+        value = {"q": [value]}
+    return value
+
+
+def test_retry_storm_and_tool_loop_read_inputs_nested_past_the_recursion_limit() -> None:
+    calls = [("search", _deep(5000, "x"))] * 4 + [("search", _deep(5000, "y"))]
+    trace, ids = planted.research_run(calls)
+    finding = only(run_detector("retry_storm", trace))
+    assert finding.spans == tuple(ids[:4])
+    loops = run_detector("tool_loop", trace, {"match": ["name", "input"], "min_cycles": 4, "max_period": 1})
+    assert only(loops).spans[:4] == tuple(ids[:4])
+
+
+@pytest.mark.parametrize("depth", [99, 100, 101, 102, 150])
+def test_property_input_keys_are_equal_exactly_when_inputs_are_at_any_depth(depth: int) -> None:
+    from pytest_agenttrace.spec.detectors.repetition import _input_key
+
+    assert _input_key(_deep(depth, 1)) == _input_key(_deep(depth, 1.0))
+    assert _input_key(_deep(depth, 1)) != _input_key(_deep(depth, True))
+    assert _input_key(_deep(depth, {"a": 1, "b": 2})) == _input_key(_deep(depth, {"b": 2, "a": 1}))
+    assert _input_key(_deep(depth, [1, 2])) != _input_key(_deep(depth, [2, 1]))
+    assert _input_key(_deep(depth, 1)) != _input_key(_deep(depth + 1, 1))

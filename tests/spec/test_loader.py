@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_agenttrace.exceptions import InputError, SpecError
-from pytest_agenttrace.spec import Spec, available_packs, lint_spec, load_spec, loader, parse_spec, spec_schema
+from pytest_agenttrace.spec import Spec, _yaml, available_packs, lint_spec, load_spec, loader, parse_spec, spec_schema
 from pytest_agenttrace.spec.detectors import DETECTORS
 from pytest_agenttrace.spec.rules import (
     DetectRule,
@@ -133,6 +136,7 @@ ERRORS = [
     ),
     ("rules:\n  - id: a\n    detect: tool_loop\n    with: {max_period: 2.5}\n", 4, 24, ["max_period", "whole number"]),
     ("rules:\n  - id: my rule\n    forbid: tool\n", 2, 9, ["must not contain spaces"]),
+    ('rules:\n  - id: ""\n    forbid: tool\n', 2, 9, ["rule id must not be empty"]),
     ("extends: failure-modes\n", 1, 10, ["must be a list", "[failure-modes]"]),
     ("extends: [failure-mode]\n", 1, 11, ["'failure-mode'", "did you mean 'failure-modes'?"]),
     ("extends: [failure-modes]\ndisable: [lost_updates]\n", 2, 11, ["'lost_updates'", "'lost_update'"]),
@@ -151,6 +155,10 @@ ERRORS = [
     # Selector and expression errors point at the offending character inside the value.
     ("rules:\n  - id: a\n    forbid: tool[name=\n", 3, 23, ["bad selector in `forbid`", "tool[name="]),
     ('rules:\n  - id: a\n    forbid: "tool[name=x] >"\n', 3, 28, ["bad selector in `forbid`"]),
+    # An escape makes the value shorter than its source: point at the value, not at a drifted column.
+    ('rules:\n  - id: a\n    forbid: "tool[name=\\u00e9\\u00e9\\u00e9] tol"\n', 3, 13, ["unknown span kind 'tol'"]),
+    ("rules:\n  - {id: a, forbid: 'tool[name=''x''] tol'}\n", 2, 21, ["unknown span kind 'tol'"]),
+    ('rules:\n  - id: a\n    forbid: "tool[name=x] tol"\n', 3, 27, ["unknown span kind 'tol'"]),
     ("rules:\n  - id: a\n    when: 'llm[['\n    forbid: tool\n", 3, 16, ["bad selector in `when`"]),
     ("rules:\n  - id: a\n    order: {first: tool, then: 'llm:frist'}\n", None, None, ["bad selector in `order.then`"]),
     (
@@ -477,6 +485,63 @@ def test_deeply_nested_yaml_is_a_spec_error_not_a_recursion_error(depth: int) ->
     assert info.value.line == 4
 
 
+def test_nesting_deep_enough_to_crash_the_c_composer_is_refused_before_composing(tmp_path: Path) -> None:
+    # 50,000 levels overflowed the C stack (SIGSEGV) before the depth was checked; run it apart.
+    spec = tmp_path / "deep.yaml"
+    spec.write_text("rules:\n  - id: r\n    forbid: " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
+    code = "import sys; from pytest_agenttrace.cli import main; sys.exit(main(['lint', sys.argv[1]]))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code, str(spec)], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2, done.stderr[-500:]
+    assert f"{spec}:3:75: the YAML is nested more than 64 levels deep here" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_deep_block_nesting_is_refused_at_the_first_level_too_deep() -> None:
+    text = "rules:\n" + "".join(" " * i + "-\n" for i in range(3000))
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, path="deep.yaml")
+    assert "nested more than 64 levels" in info.value.message
+    assert (info.value.line, info.value.column) == (66, 65)
+
+
+_NESTED = st.recursive(
+    st.one_of(st.none(), st.integers(), st.text(max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=30,
+)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+@given(_NESTED, st.sampled_from([None, True, False]), st.integers(1, 4))
+def test_property_the_cheap_depth_bound_is_never_below_the_real_nesting(
+    value: Any, flow: bool | None, indent: int
+) -> None:
+    text = yaml.safe_dump(value, default_flow_style=flow, indent=max(indent, 2), width=10_000)
+    assert _yaml._depth_bound(text) >= _depth(value)
+    compact = yaml.safe_dump(value, default_flow_style=False, indent=2).replace("-   ", "- ")
+    try:
+        nodes = yaml.compose(compact, Loader=_yaml.LOADER)
+    except yaml.YAMLError:
+        return
+    assert _yaml._depth_bound(compact) >= _node_depth(nodes)
+
+
+def _node_depth(node: Any) -> int:
+    if isinstance(node, yaml.SequenceNode):
+        return 1 + max(map(_node_depth, node.value), default=0)
+    if isinstance(node, yaml.MappingNode):
+        return 1 + max((_node_depth(v) for _, v in node.value), default=0)
+    return 0
+
+
 def test_a_spec_found_through_a_base_dir_is_named_without_dot_dots(tmp_path: Path) -> None:
     (tmp_path / "specs").mkdir()
     (tmp_path / "tests").mkdir()
@@ -545,6 +610,28 @@ BIG = "9" * 5000
             10,
             ["the character U+0001 is not allowed"],
             id="control-character",
+        ),
+        # An explicit tag on text it cannot read (PyYAML raises AttributeError, KeyError, IndexError).
+        pytest.param(
+            'rules:\n  - id: a\n    description: !!timestamp "soon"\n    forbid: llm\n',
+            3,
+            18,
+            ["invalid YAML value 'soon'", "not a valid !!timestamp"],
+            id="tag-timestamp",
+        ),
+        pytest.param(
+            'rules:\n  - id: a\n    description: !!bool "maybe"\n    forbid: llm\n',
+            3,
+            18,
+            ["invalid YAML value 'maybe'", "not a valid !!bool"],
+            id="tag-bool",
+        ),
+        pytest.param(
+            'rules:\n  - id: a\n    description: !!int ""\n    forbid: llm\n',
+            3,
+            18,
+            ["invalid YAML value ''", "not a valid !!int"],
+            id="tag-int-empty",
         ),
     ],
 )

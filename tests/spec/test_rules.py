@@ -71,6 +71,14 @@ def test_handoff_dotted_keys_reach_inside_context() -> None:
     assert len(run(trace, "handoff: {to: b, requires: [plan.owner]}")) == 1
 
 
+def test_handoff_a_dotted_key_present_but_null_is_reported_as_null() -> None:
+    trace = make_trace(node("handoff", "h", to_agent="b", context={"plan": {"steps": None}}))
+    [violation] = run(trace, "handoff: {to: b, requires: [plan.steps]}")
+    assert violation.found == "'plan.steps' is null"
+    [violation] = run(trace, "handoff: {to: b, requires: [plan.owner]}")
+    assert violation.found == "'plan.owner' is missing; keys handed over: plan"
+
+
 def test_no_matching_handoff_passes_unless_required(pipeline: Trace) -> None:
     assert run(pipeline, "handoff: {to: auditor, requires: [x]}") == []
     [violation] = run(pipeline, "handoff: {to: auditor, requires: [x], required: true}")
@@ -157,6 +165,15 @@ def test_order_starting_exactly_at_the_end_is_after() -> None:
         node("tool", "b", start_ns=10, end_ns=20),
     )
     assert run(trace, 'order: {first: "tool[name=a]", then: "tool[name=b]"}') == []
+
+
+def test_order_with_an_end_time_beyond_float_range_reports_the_violation() -> None:
+    trace = make_trace(
+        node("tool", "a", start_ns=0, end_ns=10**400),
+        node("tool", "b", start_ns=10, end_ns=20),
+    )
+    [violation] = run(trace, 'order: {first: "tool[name=a]", then: "tool[name=b]"}')
+    assert violation.found.endswith("the earliest `tool[name=a]` ended at 1e400ns")
 
 
 # -- sequence ------------------------------------------------------------------------------

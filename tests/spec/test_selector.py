@@ -624,6 +624,47 @@ def test_bare_duration_literal_is_nanoseconds_but_quoted_is_text() -> None:
     assert ids(select(TRACE, "[duration>='200ns']")) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[x=30ns]", "12"),  # as in expressions (`duration == 30s`), a bare duration is nanoseconds
+        ("[x!=30ns]", "1 2 3 4 5 6 7 8 9 10 11"),
+        ("[x=30s]", ""),  # 30e9, not the string "30s"
+        ("[x='30s']", "11"),
+        ("[x=1.2.3]", ""),  # not a number nor a duration: a string, as before
+    ],
+)
+def test_bare_duration_literal_is_nanoseconds_with_equality_too(text: str, expected: str) -> None:
+    assert ids(select(TYPED, text)) == expected.split()
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "message"),
+    [
+        ("llm[duration>1h]", 14, "'1h' is neither a number nor a duration"),
+        ("llm[duration>30sec]", 14, "'30sec' is neither a number nor a duration"),
+        ("llm[duration>1e3s]", 14, "a duration is digits and a unit, such as 30s or 1.5ms, not '1e3s'"),
+        ("llm[duration<=-3s]", 15, "not '-3s'"),
+        ("[x>1_000]", 4, "'1_000' is neither a number nor a duration"),
+        ("[version>=1.2.3]", 11, "'1.2.3' is neither"),
+        ("[x<.5x]", 4, "'.5x' is neither"),
+    ],
+)
+def test_a_bare_value_that_starts_like_a_number_but_is_none_is_an_error_after_an_ordering_operator(
+    text: str, column: int, message: str
+) -> None:
+    # Before, it silently became a string that no number is ever ordered with: the rule never fired.
+    with pytest.raises(SelectorError) as info:
+        compile_selector(text)
+    assert info.value.column == column
+    assert message in info.value.message and "quote it to compare with a string" in info.value.message
+
+
+@pytest.mark.parametrize("text", ["[x>'1h']", '[version>="1.2.3"]', "[x>abc]", "[x>.inf]", "[x>-.inf]", "[x>+5]"])
+def test_quoted_values_words_and_yaml_numbers_stay_valid_after_an_ordering_operator(text: str) -> None:
+    compile_selector(text)
+
+
 def test_hostile_nesting_fails_cleanly() -> None:
     assert ids(select(TRACE, "agent" + ":not(:not(agent))" * 30)) == ["1", "4", "11"]
     with pytest.raises(SelectorError, match="nested more than 64 levels deep"):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
+import reprlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -17,6 +19,7 @@ from typing import Any, Literal
 
 from ...exceptions import SpecError
 from ...model import Span, Trace
+from .._lexer import format_duration
 
 __all__ = [
     "DetectorInfo",
@@ -254,6 +257,8 @@ def duration_text(ns: int) -> str:
     """A readable duration with at most three significant figures: ``800ns``, ``50us``, ``1.2ms``, ``3.4s``, ``2m05s``."""
     if ns < 0:
         return "-" + duration_text(-ns)
+    if ns >= 1e300:  # no real duration: ns / size would overflow for an integer beyond float range
+        return format_duration(ns)
     if ns < 1_000:
         return f"{ns}ns"
     for unit, size in (("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)):
@@ -276,7 +281,10 @@ def confidence_of(span: Span) -> float | None:
     """``attributes.confidence`` when it is a number, else ``None`` (absent means not low)."""
     value = span.attributes.get("confidence")
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range (a trace may hold 10**400)
+            return math.inf if value > 0 else -math.inf
     return None
 
 
@@ -292,6 +300,8 @@ def excerpt(value: Any, limit: int = 60) -> str:
         text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(value)
+    except RecursionError:  # nested deeper than json (and repr) go: reprlib stops at a few levels
+        text = reprlib.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

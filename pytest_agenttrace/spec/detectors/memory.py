@@ -205,7 +205,7 @@ def _readers_of_what_they_saw(
 )
 def lost_update(trace: Trace, *, ignore_keys: tuple[str, ...]) -> list[Finding]:
     """One finding per (key, based_on_version) written by two or more agents."""
-    groups: dict[tuple[str, Any], list[Span]] = {}
+    groups: dict[tuple[str, bool, Any], list[Span]] = {}
     for write in trace.index.by_kind.get("memory_write", ()):
         base = write.attributes.get("based_on_version")
         if base is None or isinstance(base, dict | list):
@@ -213,9 +213,10 @@ def lost_update(trace: Trace, *, ignore_keys: tuple[str, ...]) -> list[Finding]:
         key = _key(write)
         if ignore_keys and matches_any(ignore_keys, key):
             continue
-        groups.setdefault((key, base), []).append(write)
+        # Typed as everywhere in specs: version true is not version 1.
+        groups.setdefault((key, type(base) is bool, base), []).append(write)
     findings: list[Finding] = []
-    for (key, base), writes in groups.items():
+    for (key, _, base), writes in groups.items():
         if len(writes) < 2:  # one write cannot lose another
             continue
         agents = list(dict.fromkeys(w.agent for w in writes))

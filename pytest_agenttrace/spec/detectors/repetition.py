@@ -22,6 +22,14 @@ _CALL_KINDS = ("llm", "tool", "retrieval", "memory_read", "memory_write", "custo
 _PLAIN = frozenset({str, int, float})
 
 
+#: Nesting past which an input's key is built without recursion (a deep input would exhaust the stack).
+_MAX_KEY_DEPTH = 100
+
+
+class _TooDeep(Exception):
+    """An input nested deeper than :data:`_MAX_KEY_DEPTH`."""
+
+
 def _input_key(value: Any) -> Hashable:
     """A hashable stand-in for a JSON value: equal exactly when the values are (key order aside)."""
     if isinstance(value, dict):
@@ -30,14 +38,53 @@ def _input_key(value: Any) -> Hashable:
         # themselves, so the key is built without recursing (equal to the general form below).
         if all(type(k) is str and type(v) in _PLAIN for k, v in items):
             return (dict, tuple(sorted(items)))
-        return (dict, tuple(sorted((str(k), _input_key(v)) for k, v in items)))
+    elif not isinstance(value, list | tuple):
+        return _scalar_key(value)
+    try:
+        if isinstance(value, dict):
+            return (dict, tuple(sorted((str(k), _nested_key(v, 1)) for k, v in value.items())))
+        return (list, tuple(_nested_key(v, 1) for v in value))
+    except _TooDeep:  # a value's depth is its own, so equal values always take the same form
+        return _flat_key(value)
+
+
+def _nested_key(value: Any, depth: int) -> Hashable:
+    if depth > _MAX_KEY_DEPTH:
+        raise _TooDeep
+    if isinstance(value, dict):
+        items = value.items()
+        if all(type(k) is str and type(v) in _PLAIN for k, v in items):
+            return (dict, tuple(sorted(items)))
+        return (dict, tuple(sorted((str(k), _nested_key(v, depth + 1)) for k, v in items)))
     if isinstance(value, list | tuple):
-        return (list, tuple(_input_key(v) for v in value))
+        return (list, tuple(_nested_key(v, depth + 1) for v in value))
+    return _scalar_key(value)
+
+
+def _scalar_key(value: Any) -> Hashable:
     if isinstance(value, bool) or value is None:
         return (bool, value)  # keep true apart from 1
     if isinstance(value, str | int | float):
         return value
     return (type(value).__name__, repr(value))
+
+
+def _flat_key(value: Any) -> Hashable:
+    """:func:`_input_key` of a deeply nested value, without recursion: the values in prefix order."""
+    out: list[Hashable] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            pairs = sorted(((str(k), v) for k, v in item.items()), key=lambda pair: pair[0])
+            out.append((dict, tuple(k for k, _ in pairs)))
+            stack.extend(v for _, v in reversed(pairs))
+        elif isinstance(item, list | tuple):
+            out.append((list, len(item)))
+            stack.extend(reversed(item))
+        else:
+            out.append(_scalar_key(item))
+    return ("deep", tuple(out))
 
 
 def _spans_of(trace: Trace, kinds: tuple[str, ...], ignore: tuple[str, ...]) -> list[Span]:
