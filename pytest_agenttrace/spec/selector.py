@@ -46,11 +46,11 @@ Semantics:
   only null, and numbers compare numerically (``1`` equals ``1.0``, never
   ``true`` or ``"1"``).  ``^= $= *=`` test prefix, suffix and substring and
   ``~=`` searches a regular expression: they read the value as text and hold
-  only for string values.  ``< <= > >=`` compare two numbers or two strings.
-  With ``= != < <= > >=`` a bare duration literal such as ``30s`` or ``1.5ms``
-  counts as nanoseconds, as in expressions; after ``< <= > >=`` a bare value
-  that starts with a digit, a sign or a ``.`` but is neither a number nor a
-  duration (``1h``, ``1_000``, ``1e3s``) is an error: quote it for a string.
+  only for string values.  ``< <= > >=`` compare two numbers or two strings;
+  after them a bare duration literal such as ``30s`` or ``1.5ms`` counts as
+  nanoseconds, and a bare number followed by letters that is not a duration
+  (``1h``, ``30sec``, ``1e3s``) is an error: quote it for a string.  After
+  ``=`` and ``!=`` bare values are typed as in YAML (``30s`` is text).
 * ``[x!=v]`` holds when ``x`` is missing; every other operator fails on a
   missing value.  For a list value, an operator holds when it holds for some
   element (so ``=`` means "contains") and ``!=`` when no element equals ``v``.
@@ -248,15 +248,16 @@ class _Parser:
         pattern: re.Pattern[str] | None = None
         if op == "~=":
             pattern = scan.regex(raw, value_at, f" in [{path}~=...]")
-        elif op in _NUMERIC_OPS and isinstance(value, str) and not quoted:
+        elif op in ORDERING and isinstance(value, str) and not quoted:
             try:
                 duration = parse_duration(value)
             except ValueError as error:
                 raise scan.fail(str(error), value_at) from None
             if duration is not None:
                 value = duration
-            elif op in ORDERING and value[:1] in _NUMBER_STARTS:
-                # Compared with a number it would silently be the string, so `[duration>1h]` never held.
+            elif _UNIT_ATTEMPT.fullmatch(value):
+                # A unit the grammar lacks: as a string no number is ever ordered with it, so
+                # `[duration>1h]` never held.  (Other text, `1.2.3`, stays a string, as in YAML.)
                 raise scan.fail(_not_a_number(value), value_at)
         return Attribute(path, op, value, raw, pattern)
 
@@ -293,10 +294,8 @@ class _Parser:
         return f"unknown {what} {clip(word, 40)}{hint}; use one of: {', '.join(known)}"
 
 
-#: Operators with which a bare duration literal counts as nanoseconds, as in expressions.
-_NUMERIC_OPS: Final = ORDERING | {"=", "!="}
-#: How a bare value that is meant as a number begins.
-_NUMBER_STARTS: Final = frozenset("0123456789+-.")
+#: A number followed by letters: after an ordering operator, meant as a duration (``1h``, ``30sec``).
+_UNIT_ATTEMPT: Final = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?[A-Za-z]+")
 _UNIT_WORD_RE: Final = re.compile(r"[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?(ns|us|ms|s|m)")
 
 
