@@ -13,10 +13,10 @@ are matched by their key ``(kind, name, agent)``.  Per sibling list:
 
 Where a key repeats among the siblings of one side (three
 ``tool:web_search`` calls, say), the key alone cannot tell which is which,
-so steps 1-3 first run on the key plus, for those spans, their own content
-(their fields and their number of children): identical calls pair up, and
-inserting a copy of a repeated call before it is one added span, not a
-change to every later one.  Spans left unpaired between two such anchors
+so steps 1-3 first run on the key plus, for those spans, a digest of their
+whole subtree: identical subtrees pair up, and inserting a repeated span
+(a second ``agent coder`` with its own calls) before another is one added
+subtree, not a change to every later one.  Spans left unpaired between two such anchors
 are then paired by key alone, in order (*changed* where they differ), and
 what is still unpaired on both sides with the same key is *moved*, as in
 step 3.
@@ -37,6 +37,7 @@ the two traces and per-agent call counts that changed (``tool web_search:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections import Counter
@@ -391,18 +392,44 @@ def _key_list(nodes: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
 
 
 def _content_keys(
-    nodes: Sequence[Mapping[str, Any]], keys: list[tuple[str, str, str]], repeated: set[tuple[str, str, str]]
+    nodes: Sequence[Mapping[str, Any]],
+    keys: list[tuple[str, str, str]],
+    repeated: set[tuple[str, str, str]],
+    digests: dict[int, str],
 ) -> list[Any]:
-    """The keys, each with the span's own content when its key is in ``repeated``.
+    """The keys, each with a digest of the span's whole subtree when its key is in ``repeated``.
 
-    The content is the span's own fields and its number of children (not
-    the subtree: each span is read once per diff, so the cost stays linear).
-    Spans of keys that do not repeat get ``""``: the key alone names them.
+    Identical subtrees then pair up first, so one inserted copy of a repeated
+    span is one added subtree.  A digest is the span's own fields and its
+    children's digests, computed once per node per diff (``digests``, by node
+    identity), so the cost stays linear.  Spans of keys that do not repeat
+    get ``""``: the key alone names them.
     """
     return [
-        (key, _canonical({**node, "children": len(node.get("children", ()))})) if key in repeated else (key, "")
+        (key, _subtree_digest(node, digests)) if key in repeated else (key, "")
         for key, node in zip(keys, nodes, strict=True)
     ]
+
+
+def _subtree_digest(node: Mapping[str, Any], digests: dict[int, str]) -> str:
+    """A digest of ``node``'s subtree (its canonical JSON, bottom-up, without recursion)."""
+    found = digests.get(id(node))
+    if found is not None:
+        return found
+    stack: list[tuple[Mapping[str, Any], bool]] = [(node, False)]
+    while stack:
+        current, ready = stack.pop()
+        if id(current) in digests:
+            continue
+        children = current.get("children", ())
+        if not ready:
+            stack.append((current, True))
+            stack.extend((c, False) for c in children if id(c) not in digests)
+            continue
+        own = _canonical({k: v for k, v in current.items() if k != "children"})
+        text = " ".join([own, *(digests[id(c)] for c in children)])
+        digests[id(current)] = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return digests[id(node)]
 
 
 #: Sibling lists longer than this (both sides together) are aligned on keys alone: the matching
@@ -637,6 +664,7 @@ def diff_normalized(old: Mapping[str, Any], new: Mapping[str, Any], *, float_tol
     ]
     if _equal(work[0][0], work[0][1]):
         work.clear()
+    digests: dict[int, str] = {}  # subtree digests of spans with repeated keys, by node identity
     while work:
         a_nodes, b_nodes, a_parent, b_parent = work.pop()
         ka, kb = _key_list(a_nodes), _key_list(b_nodes)
@@ -645,7 +673,7 @@ def diff_normalized(old: Mapping[str, Any], new: Mapping[str, Any], *, float_tol
         repeated = _repeated(ka, kb) if len(ka) + len(kb) <= _CONTENT_ALIGN_MAX else None
         if repeated:  # a key names more than one sibling on a side: its spans' content tells them apart
             try:
-                ea, eb = _content_keys(a_nodes, ka, repeated), _content_keys(b_nodes, kb, repeated)
+                ea, eb = _content_keys(a_nodes, ka, repeated, digests), _content_keys(b_nodes, kb, repeated, digests)
             except (RecursionError, TypeError, ValueError):  # content JSON cannot hold: the keys alone
                 ea, eb = ka, kb
         swapped = (ea, ka) > (eb, kb)
