@@ -63,6 +63,7 @@ __all__ = [
     "diff_normalized",
     "diff_traces",
     "load_any",
+    "redacted_snapshot",
     "register",
     "version_changes",
 ]
@@ -779,13 +780,51 @@ def _read(path: str) -> dict[str, Any] | Trace:
             text = p.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise TraceFileError("the snapshot file is not UTF-8 text.", path=path) from None
-        from .report._clean import redacted_strings
-
-        snapshot: dict[str, Any] = redacted_strings(loads(text, path=path))
-        return snapshot
+        return redacted_snapshot(loads(text, path=path))
     from .cli import load_clean_trace
 
     return load_clean_trace(p)
+
+
+#: Span fields whose value is a name, a reference or a label: their text is redacted, no key is judged.
+_NAME_FIELDS: Final = frozenset({"kind", "name", "agent", "scope", "status", "duration", "context_keys", "links"})
+
+
+def redacted_snapshot(normalized: Mapping[str, Any]) -> dict[str, Any]:
+    """A normalised trace (a snapshot file's, a hand-made one) with its secrets redacted.
+
+    As a trace file is sanitised before it is normalised: names, references
+    and version stamps have secret-looking text redacted, and every other
+    field passes through :func:`pytest_agenttrace.sanitize.clean` with the
+    command line's limits (nothing shortened), so values under secret key
+    names (``password``, ``api_key``) are ``[REDACTED]`` too.  A clean tree
+    comes back equal.
+    """
+    from .cli import JUDGING_LIMITS
+    from .report._clean import redacted_strings
+    from .sanitize import clean
+
+    def node_of(node: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            key: value
+            if key == "children"
+            else redacted_strings(value)
+            if key in _NAME_FIELDS
+            else clean(value, JUDGING_LIMITS)
+            for key, value in node.items()
+        }
+
+    out = dict(normalized)
+    out["versions"] = redacted_strings(normalized.get("versions", {}))
+    roots = [node_of(n) for n in normalized.get("spans", ())]
+    stack = list(roots)
+    while stack:  # without recursion: a hand-made file may nest deeply
+        node = stack.pop()
+        if "children" in node:
+            node["children"] = [node_of(c) for c in node["children"]]
+            stack.extend(node["children"])
+    out["spans"] = roots
+    return out
 
 
 def _options(args: argparse.Namespace, level: str) -> NormalizeOptions:
