@@ -417,11 +417,8 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
             return False
         if self.settings.refresh_header and actual["versions"] != golden["versions"]:
             return False
-        if actual["spans"] == golden["spans"]:
-            return True
-        if self.settings.float_tolerance:
-            return diff_normalized(golden, actual, float_tolerance=self.settings.float_tolerance).same
-        return False
+        # As `agenttrace diff` compares (not Python's ==, for which true == 1): equal trees cost one comparison.
+        return diff_normalized(golden, actual, float_tolerance=self.settings.float_tolerance).same
 
     def trace_diff(self, serialized_data: SerializableData, snapshot_data: SerializableData) -> TraceDiff:
         """The structured diff golden -> actual (``TraceFileError`` if the golden is malformed or unreadable)."""
