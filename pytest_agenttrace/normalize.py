@@ -199,6 +199,11 @@ class _Pattern:
             raise InputError(
                 f"snapshot path {text!r} is not a dotted path; write it like 'attributes.usage' or 'llm:output.*.id'."
             )
+        if segments[0] in ("kind", "name", "children"):
+            raise InputError(
+                f"snapshot path {text!r} names {segments[0]!r}, which the tree itself is made of and cannot be kept "
+                f"or dropped; start a path with one of {', '.join(NODE_FIELDS)} (or a trace field such as 'versions')."
+            )
         return cls(kind or None, segments)
 
     def applies(self, kind: str) -> bool:
