@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -52,7 +53,7 @@ from .exceptions import InputError, TraceFileError
 from .model import Trace
 from .normalize import LEVELS, NormalizeOptions, node_key, normalize
 from .report.terminal import terminal_safe
-from .snapfile import dump_lines, loads
+from .snapfile import loads, node_fields
 
 __all__ = [
     "MISSING",
@@ -225,14 +226,15 @@ class Change:
         return out
 
     def render(self) -> list[str]:
-        """Human-readable lines."""
+        """Human-readable lines, safe for a terminal (trace data escaped once: see :func:`_display_json`)."""
+        path = terminal_safe(self.path)
         if self.op == "changed":
-            return [f"~ {self.path}: {self.field}: {_show(self.old)} -> {_show(self.new)}"]
+            return [f"~ {path}: {terminal_safe(self.field or '')}: {_show(self.old)} -> {_show(self.new)}"]
         if self.op == "moved":
-            return [f"> {self.path}: moved from position {self.old_position} to {self.new_position}"]
+            return [f"> {path}: moved from position {self.old_position} to {self.new_position}"]
         sign = "+" if self.op == "added" else "-"
-        lines = [f"{sign} {self.path}"]
-        body = dump_lines([self.node], 1) if self.node is not None else []
+        lines = [f"{sign} {terminal_safe(self.path)}"]
+        body = _display_lines(self.node) if self.node is not None else []
         for line in body[:_SUBTREE_LINES]:
             lines.append(f"{sign} {line}")
         if len(body) > _SUBTREE_LINES:
@@ -244,7 +246,45 @@ def _show(value: Any) -> str:
     if value is MISSING:
         return "(missing)"
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 3] + "..."
+    return _display_json(text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 3] + "...")
+
+
+def _display_json(text: str) -> str:
+    """JSON text made safe for a terminal, escaped once.
+
+    JSON has escaped backslashes, quotes and C0 controls already (a backslash
+    of the data is ``\\\\``); :func:`terminal_safe` escapes what JSON leaves
+    as it is (DEL, C1 controls, bidi and invisible characters, surrogates) in
+    the text between backslashes, so it doubles none of them: ``C:\\tmp``
+    shows as ``"C:\\\\tmp"``, as in the snapshot file.
+    """
+    if "\\" not in text:
+        return terminal_safe(text)
+    return "\\".join(terminal_safe(part) for part in text.split("\\"))
+
+
+#: A kind or name the snapshot file writes bare (else as a JSON string).
+_BARE_NAME: Final = re.compile(r'[^\s"{}]+')
+
+
+def _display_token(text: str) -> str:
+    """A kind or name as the snapshot file writes it (bare or a JSON string), safe for a terminal."""
+    if _BARE_NAME.fullmatch(text) and "\\" not in text and terminal_safe(text) == text:
+        return text
+    return _display_json(json.dumps(text, ensure_ascii=False))
+
+
+def _display_lines(node: Mapping[str, Any]) -> list[str]:
+    """The snapshot file lines of ``node``'s subtree (one level deep), safe for a terminal."""
+    lines: list[str] = []
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        line = f"{'  ' * depth}- {_display_token(current['kind'])} {_display_token(current['name'])}"
+        fields = node_fields(current)
+        lines.append(f"{line} {_display_json(fields)}" if fields else line)
+        stack.extend((c, depth + 1) for c in reversed(current.get("children", ())))
+    return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,14 +323,14 @@ class TraceDiff:
 
     def render(self, max_lines: int | None = None) -> list[str]:
         """The diff for a reader: version changes, counts, then the tree changes."""
-        lines = [self.versions_line()]
-        lines.extend(c.describe() for c in self.counts)
+        # Names and values come from trace data: escaped where they are put in a line, once.
+        lines = [terminal_safe(self.versions_line())]
+        lines.extend(terminal_safe(c.describe()) for c in self.counts)
         if self.same:
             lines.append("the span trees are the same")
-            return [terminal_safe(line) for line in lines]
+            return lines
         for change in self.changes:
             lines.extend(change.render())
-        lines = [terminal_safe(line) for line in lines]  # names and values come from trace data
         if max_lines and len(lines) > max_lines:
             hidden = len(lines) - max_lines
             lines = lines[:max_lines]

@@ -31,7 +31,7 @@ from .exceptions import TraceFileError
 from .model import KINDS
 from .normalize import FORMAT, LEVELS, NODE_FIELDS
 
-__all__ = ["dump_lines", "dumps", "loads"]
+__all__ = ["dump_lines", "dumps", "loads", "node_fields"]
 
 _HEADER: Final = "# agenttrace snapshot: normalised span tree, one span per line (indent = depth)"
 _BARE_TOKEN: Final = re.compile(r'[^\s"{}]+')
@@ -73,7 +73,8 @@ def _depth_capped(value: Any) -> Any:
     return holder[0]
 
 
-def _node_line(node: Mapping[str, Any], depth: int) -> str:
+def node_fields(node: Mapping[str, Any]) -> str:
+    """The JSON object a span line ends with (``""`` when the node has no field besides kind, name, children)."""
     fields = ", ".join(f"{json.dumps(k)}: {_json(node[k])}" for k in NODE_FIELDS if k in node)
     extra = ", ".join(
         f"{json.dumps(k)}: {_json(v)}"
@@ -81,8 +82,13 @@ def _node_line(node: Mapping[str, Any], depth: int) -> str:
         if k not in NODE_FIELDS and k not in ("kind", "name", "children")
     )
     body = ", ".join(p for p in (fields, extra) if p)
+    return f"{{{body}}}" if body else ""
+
+
+def _node_line(node: Mapping[str, Any], depth: int) -> str:
+    body = node_fields(node)
     line = f"{'  ' * depth}- {_token(node['kind'])} {_token(node['name'])}"
-    return f"{line} {{{body}}}" if body else line
+    return f"{line} {body}" if body else line
 
 
 def dump_lines(spans: Sequence[Mapping[str, Any]], depth: int = 0) -> list[str]:
