@@ -30,6 +30,10 @@ The rules, in the order they are applied:
 * **Include/exclude paths.** Dotted paths relative to a span
   (``attributes.usage``, ``output.*.id``; ``*`` matches one segment), optionally
   limited to one kind with a ``KIND:`` prefix (``llm:attributes.usage``).
+  Grammar: ``[KIND ":"] SEGMENT ("." SEGMENT)*``, where a segment is bare text
+  without ``.`` or ``"``, or a JSON string for a key that holds them
+  (``attributes."otel.app.latency.ms"``).  ``kind``, ``name`` and
+  ``children`` cannot start a path.
   ``include`` keeps a path the level would drop; ``exclude`` drops it, and wins.
   :data:`DEFAULT_EXCLUDE` lists volatile attributes dropped unless included.
 * **Parallel siblings.** Children of spans matching one of the ``parallel``
@@ -182,6 +186,11 @@ class NormalizeOptions:
         )
 
 
+#: A ``KIND:`` prefix: text before the first ``:``, when no ``.`` or ``"`` comes first.
+_KIND_PREFIX: Final = re.compile(r'([^.":]*):')
+_DECODER: Final = json.JSONDecoder()
+
+
 @dataclass(frozen=True, slots=True)
 class _Pattern:
     """A parsed include/exclude path: optional kind, then segments (``*`` = any one)."""
@@ -191,20 +200,51 @@ class _Pattern:
 
     @classmethod
     def parse(cls, text: str) -> _Pattern:
-        kind, sep, rest = text.partition(":")
-        if not sep:
-            kind, rest = "", text
-        segments = tuple(rest.split("."))
-        if not rest or any(not s for s in segments):
+        """``[KIND:]SEGMENT(.SEGMENT)*``; a segment is bare, ``*``, or a JSON string (``"otel.latency.ms"``)."""
+        prefix = _KIND_PREFIX.match(text)
+        kind, rest = (prefix.group(1), text[prefix.end() :]) if prefix else ("", text)
+        segments: list[str] = []
+        pos = 0
+        problem = "it is empty" if not rest else None
+        while problem is None:
+            if rest.startswith('"', pos):
+                try:
+                    segment, pos = _DECODER.raw_decode(rest, pos)
+                except json.JSONDecodeError as exc:
+                    problem = (
+                        f"a quoted segment at column {len(text) - len(rest) + pos + 1} is not a JSON string ({exc.msg})"
+                    )
+                    break
+            else:
+                end = rest.find(".", pos)
+                end = len(rest) if end < 0 else end
+                segment, pos = rest[pos:end], end
+                if '"' in segment:
+                    problem = f"a quote inside the segment {segment!r}: quote a whole segment"
+                    break
+            if not segment:
+                problem = f"an empty segment at column {len(text) - len(rest) + pos + 1}"
+                break
+            segments.append(segment)
+            if pos == len(rest):
+                break
+            if rest[pos] != ".":
+                problem = f"expected '.' after a quoted segment at column {len(text) - len(rest) + pos + 1}"
+                break
+            pos += 1
+            if pos == len(rest):
+                problem = "it ends with '.'"
+        if problem is not None:
             raise InputError(
-                f"snapshot path {text!r} is not a dotted path; write it like 'attributes.usage' or 'llm:output.*.id'."
+                f"snapshot path {text!r} is not a dotted path: {problem}; write it like 'attributes.usage', "
+                "'llm:output.*.id' or, for a key with dots, 'attributes.\"otel.latency.ms\"'."
             )
         if segments[0] in ("kind", "name", "children"):
             raise InputError(
                 f"snapshot path {text!r} names {segments[0]!r}, which the tree itself is made of and cannot be kept "
                 f"or dropped; start a path with one of {', '.join(NODE_FIELDS)} (or a trace field such as 'versions')."
             )
-        return cls(kind or None, segments)
+        return cls(kind or None, tuple(segments))
 
     def applies(self, kind: str) -> bool:
         return self.kind is None or self.kind == kind

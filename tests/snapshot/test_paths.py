@@ -45,3 +45,51 @@ def test_an_ini_exclude_of_name_is_a_usage_error(pytester: pytest.Pytester) -> N
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: *snapshot path 'name'*"])
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "segments"),
+    [
+        ("attributes.usage", None, ("attributes", "usage")),
+        ("llm:output.*.id", "llm", ("output", "*", "id")),
+        ('attributes."otel.app.latency.ms"', None, ("attributes", "otel.app.latency.ms")),
+        ('tool:attributes."http:status".code', "tool", ("attributes", "http:status", "code")),
+        ('input."a\\"b"', None, ("input", 'a"b')),
+        ('"attributes".x', None, ("attributes", "x")),
+    ],
+)
+def test_path_grammar_valid(text: str, kind: str | None, segments: tuple[str, ...]) -> None:
+    from pytest_agenttrace.normalize import _Pattern
+
+    pattern = _Pattern.parse(text)
+    assert (pattern.kind, pattern.segments) == (kind, segments)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "it is empty"),
+        ("llm:", "it is empty"),
+        ("a..b", "an empty segment at column 3"),
+        ("a.", "it ends with '.'"),
+        ('attributes."x', "a quoted segment at column 12 is not a JSON string"),
+        ('attributes."x"y', "expected '.' after a quoted segment at column 15"),
+        ('at"tr', "a quote inside the segment"),
+        ('attributes.""', "an empty segment"),
+    ],
+)
+def test_path_grammar_invalid(text: str, problem: str) -> None:
+    with pytest.raises(InputError, match="is not a dotted path") as info:
+        NormalizeOptions.build(exclude=[text])
+    assert problem in str(info.value)
+
+
+def test_a_quoted_segment_targets_an_attribute_key_with_dots() -> None:
+    data = pipeline()
+    data["spans"][3]["attributes"] = {"otel.app.latency.ms": 12, "otel": {"app": 1}, "why": "x"}
+    dropped = normalize(data, NormalizeOptions.build(exclude=['tool:attributes."otel.app.latency.ms"']))
+    tool = dropped["spans"][0]["children"][0]["children"][0]["children"][0]
+    assert tool["attributes"] == {"otel": {"app": 1}, "why": "x"}
+    kept = normalize(data, NormalizeOptions.build(level="structure", include=['attributes."otel.app.latency.ms"']))
+    tool = kept["spans"][0]["children"][0]["children"][0]["children"][0]
+    assert tool["attributes"] == {"otel.app.latency.ms": 12}
