@@ -30,6 +30,10 @@ The rules, in the order they are applied:
 * **Include/exclude paths.** Dotted paths relative to a span
   (``attributes.usage``, ``output.*.id``; ``*`` matches one segment), optionally
   limited to one kind with a ``KIND:`` prefix (``llm:attributes.usage``).
+  Grammar: ``[KIND ":"] SEGMENT ("." SEGMENT)*``, where a segment is bare text
+  without ``.`` or ``"``, or a JSON string for a key that holds them
+  (``attributes."otel.app.latency.ms"``).  ``kind``, ``name`` and
+  ``children`` cannot start a path.
   ``include`` keeps a path the level would drop; ``exclude`` drops it, and wins.
   :data:`DEFAULT_EXCLUDE` lists volatile attributes dropped unless included.
 * **Parallel siblings.** Children of spans matching one of the ``parallel``
@@ -45,9 +49,11 @@ The snapshot file format is in :mod:`pytest_agenttrace.snapfile`.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -180,6 +186,11 @@ class NormalizeOptions:
         )
 
 
+#: A ``KIND:`` prefix: text before the first ``:``, when no ``.`` or ``"`` comes first.
+_KIND_PREFIX: Final = re.compile(r'([^.":]*):')
+_DECODER: Final = json.JSONDecoder()
+
+
 @dataclass(frozen=True, slots=True)
 class _Pattern:
     """A parsed include/exclude path: optional kind, then segments (``*`` = any one)."""
@@ -189,15 +200,51 @@ class _Pattern:
 
     @classmethod
     def parse(cls, text: str) -> _Pattern:
-        kind, sep, rest = text.partition(":")
-        if not sep:
-            kind, rest = "", text
-        segments = tuple(rest.split("."))
-        if not rest or any(not s for s in segments):
+        """``[KIND:]SEGMENT(.SEGMENT)*``; a segment is bare, ``*``, or a JSON string (``"otel.latency.ms"``)."""
+        prefix = _KIND_PREFIX.match(text)
+        kind, rest = (prefix.group(1), text[prefix.end() :]) if prefix else ("", text)
+        segments: list[str] = []
+        pos = 0
+        problem = "it is empty" if not rest else None
+        while problem is None:
+            if rest.startswith('"', pos):
+                try:
+                    segment, pos = _DECODER.raw_decode(rest, pos)
+                except json.JSONDecodeError as exc:
+                    problem = (
+                        f"a quoted segment at column {len(text) - len(rest) + pos + 1} is not a JSON string ({exc.msg})"
+                    )
+                    break
+            else:
+                end = rest.find(".", pos)
+                end = len(rest) if end < 0 else end
+                segment, pos = rest[pos:end], end
+                if '"' in segment:
+                    problem = f"a quote inside the segment {segment!r}: quote a whole segment"
+                    break
+            if not segment:
+                problem = f"an empty segment at column {len(text) - len(rest) + pos + 1}"
+                break
+            segments.append(segment)
+            if pos == len(rest):
+                break
+            if rest[pos] != ".":
+                problem = f"expected '.' after a quoted segment at column {len(text) - len(rest) + pos + 1}"
+                break
+            pos += 1
+            if pos == len(rest):
+                problem = "it ends with '.'"
+        if problem is not None:
             raise InputError(
-                f"snapshot path {text!r} is not a dotted path; write it like 'attributes.usage' or 'llm:output.*.id'."
+                f"snapshot path {text!r} is not a dotted path: {problem}; write it like 'attributes.usage', "
+                "'llm:output.*.id' or, for a key with dots, 'attributes.\"otel.latency.ms\"'."
             )
-        return cls(kind or None, segments)
+        if segments[0] in ("kind", "name", "children"):
+            raise InputError(
+                f"snapshot path {text!r} names {segments[0]!r}, which the tree itself is made of and cannot be kept "
+                f"or dropped; start a path with one of {', '.join(NODE_FIELDS)} (or a trace field such as 'versions')."
+            )
+        return cls(kind or None, tuple(segments))
 
     def applies(self, kind: str) -> bool:
         return self.kind is None or self.kind == kind
@@ -359,6 +406,7 @@ class _Normalizer:
         parallel = self.parallel_parents
         overlap = self.options.overlap_parallel
         payload = self.payload
+        signatures = _Signatures(by_id, built, parent_of)  # by node identity: nodes live until build returns
         for span in reversed(order):
             parent = by_id.get(span.parent_id) if span.parent_id is not None else None
             inherited = None if parent is None else parent.span_id if parent.kind == "delegation" else parent.scope
@@ -370,9 +418,9 @@ class _Normalizer:
                 present = [c for c in kids if c.span_id in built]
                 child_nodes = [built[c.span_id] for c in present]
                 if span.span_id in parallel:
-                    child_nodes = _canonical_sort(child_nodes)
+                    child_nodes = _canonical_sort(child_nodes, signatures)
                 elif overlap:
-                    child_nodes = _sort_overlapping(child_nodes, present)
+                    child_nodes = _sort_overlapping(child_nodes, present, signatures)
                 if child_nodes:
                     node["children"] = child_nodes
                     for child in child_nodes:
@@ -380,7 +428,7 @@ class _Normalizer:
             built[span.span_id] = node
         roots = [built[r.span_id] for r in index.roots if r.span_id in built]
         if overlap:
-            roots = _sort_overlapping(roots, [r for r in index.roots if r.span_id in built])
+            roots = _sort_overlapping(roots, [r for r in index.roots if r.span_id in built], signatures)
         if referring:
             tree = _Tree(roots, parent_of)
             for node in referring:
@@ -392,21 +440,88 @@ class _Normalizer:
         return roots
 
 
-def _signature(node: Mapping[str, Any]) -> str:
-    """Order-free content of a subtree, without references (they depend on order)."""
-    content = {k: v for k, v in node.items() if k not in ("scope", "links")}
-    try:
-        return json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
-    except RecursionError:  # a pathologically deep subtree: its own fields must do
-        content.pop("children", None)
-        return json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
+class _Signatures:
+    """Order-free content of subtrees, for sorting parallel siblings: no span id at any depth.
+
+    Until the sort is done ``links`` and ``scope`` are raw span ids, which
+    depend on timing, and most references they become depend on the order
+    being decided.  The signature a node is sorted by is its own fields as
+    JSON, where a reference is its target's ``KIND:NAME``, then a digest of
+    each child's subtree.  A digest is asked for only once the child's own
+    siblings are in their final order (the tree is built bottom-up), so in
+    it a reference to a sibling is exact (``tool:search#2``).  Each text and
+    digest is computed once per node, without recursion: linear in spans.
+    """
+
+    def __init__(
+        self, spans: Mapping[str, Span], built: Mapping[str, dict[str, Any]], parent_of: Mapping[int, dict[str, Any]]
+    ) -> None:
+        self.spans = spans
+        self.built = built
+        self.parent_of = parent_of
+        self.texts: dict[int, str] = {}
+        self.digests: dict[int, str] = {}
+        self.positions: dict[int, dict[int, int]] = {}  # parent identity -> child identity -> n of KIND:NAME#n
+
+    def target(self, span_id: Any, parent: dict[str, Any] | None) -> str:
+        """``span_id``'s ``KIND:NAME``, with ``#n`` for a sibling under ``parent``; ``?`` when dangling."""
+        node = self.built.get(span_id) if isinstance(span_id, str) else None
+        if node is None:
+            span = self.spans.get(span_id) if isinstance(span_id, str) else None
+            return "?" if span is None else f"{span.kind}:{span.name}"
+        if parent is None or self.parent_of.get(id(node)) is not parent:
+            return f"{node['kind']}:{node['name']}"
+        positions = self.positions.get(id(parent))
+        if positions is None:
+            positions = self.positions[id(parent)] = {}
+            seen: Counter[tuple[str, str]] = Counter()
+            for child in parent["children"]:
+                seen[child["kind"], child["name"]] += 1
+                positions[id(child)] = seen[child["kind"], child["name"]]
+        return f"{node['kind']}:{node['name']}#{positions[id(node)]}"
+
+    def own(self, node: Mapping[str, Any], parent: dict[str, Any] | None) -> str:
+        own = {k: v for k, v in node.items() if k != "children"}
+        if "scope" in own:
+            own["scope"] = self.target(own["scope"], parent)
+        if "links" in own:
+            own["links"] = [self.target(link, parent) for link in own["links"]]
+        try:
+            return json.dumps(own, sort_keys=True, default=str, ensure_ascii=False)
+        except RecursionError:  # a pathologically deep value: its keys must do
+            return json.dumps(sorted(own), ensure_ascii=False)
+
+    def digest(self, node: dict[str, Any]) -> str:
+        """A digest of ``node``'s subtree (its siblings are in their final order)."""
+        digests = self.digests
+        stack: list[tuple[dict[str, Any], bool]] = [(node, False)]
+        while stack:
+            current, ready = stack.pop()
+            if id(current) in digests:
+                continue
+            children = current.get("children", ())
+            if not ready:
+                stack.append((current, True))
+                stack.extend((c, False) for c in children if id(c) not in digests)
+                continue
+            text = " ".join([self.own(current, self.parent_of.get(id(current))), *(digests[id(c)] for c in children)])
+            digests[id(current)] = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        return digests[id(node)]
+
+    def signature(self, node: dict[str, Any]) -> str:
+        """What ``node`` is sorted by among its siblings."""
+        found = self.texts.get(id(node))
+        if found is None:
+            parts = [self.own(node, None), *(self.digest(c) for c in node.get("children", ()))]
+            found = self.texts[id(node)] = " ".join(parts)
+        return found
 
 
-def _canonical_sort(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(nodes, key=lambda n: (node_key(n), _signature(n)))
+def _canonical_sort(nodes: list[dict[str, Any]], cache: _Signatures) -> list[dict[str, Any]]:
+    return sorted(nodes, key=lambda n: (node_key(n), cache.signature(n)))
 
 
-def _sort_overlapping(nodes: list[dict[str, Any]], spans: list[Span]) -> list[dict[str, Any]]:
+def _sort_overlapping(nodes: list[dict[str, Any]], spans: list[Span], cache: _Signatures) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     group: list[dict[str, Any]] = []
     group_end = -1
@@ -415,9 +530,9 @@ def _sort_overlapping(nodes: list[dict[str, Any]], spans: list[Span]) -> list[di
             group.append(node)
             group_end = max(group_end, span.end_ns)
             continue
-        out.extend(_canonical_sort(group) if len(group) > 1 else group)
+        out.extend(_canonical_sort(group, cache) if len(group) > 1 else group)
         group, group_end = [node], span.end_ns
-    out.extend(_canonical_sort(group) if len(group) > 1 else group)
+    out.extend(_canonical_sort(group, cache) if len(group) > 1 else group)
     return out
 
 

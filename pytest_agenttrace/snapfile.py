@@ -31,7 +31,7 @@ from .exceptions import TraceFileError
 from .model import KINDS
 from .normalize import FORMAT, LEVELS, NODE_FIELDS
 
-__all__ = ["dump_lines", "dumps", "loads"]
+__all__ = ["dump_lines", "dumps", "loads", "node_fields"]
 
 _HEADER: Final = "# agenttrace snapshot: normalised span tree, one span per line (indent = depth)"
 _BARE_TOKEN: Final = re.compile(r'[^\s"{}]+')
@@ -45,21 +45,53 @@ def _json(value: Any) -> str:
     try:
         return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     except RecursionError:  # a hand-built trace nested deeper than the JSON encoder goes
-        return json.dumps(_depth_capped(value), sort_keys=True, ensure_ascii=False, default=str)
+        return json.dumps(_depth_capped(value, _MAX_DEPTH), sort_keys=True, ensure_ascii=False, default=str)
+    except ValueError:  # an integer past sys.get_int_max_str_digits() (a marker), or a cycle (cut at a depth)
+        try:
+            capped = _depth_capped(value, sys.getrecursionlimit())
+            return json.dumps(capped, sort_keys=True, ensure_ascii=False, default=str)
+        except RecursionError:
+            return json.dumps(_depth_capped(value, _MAX_DEPTH), sort_keys=True, ensure_ascii=False, default=str)
 
 
 #: Nesting kept when a value is too deep to encode (recorded values are capped far below: sanitize.Limits).
 _MAX_DEPTH: Final = 200
 
 
-def _depth_capped(value: Any) -> Any:
-    """A copy of ``value`` (built without recursion) whose containers below :data:`_MAX_DEPTH` are a marker."""
+def _long_integer_marker(value: int) -> str | None:
+    """``…[agenttrace: integer of 5001 digits, 1234567890…]`` for an int too long to write, else ``None``.
+
+    The marker of the trace file writer (``store``), marked as sanitize marks
+    cut text; the digits are counted without converting the int to text.
+    """
+    limit = sys.get_int_max_str_digits()
+    size = abs(value)
+    if not limit or size.bit_length() * 0.30103 < limit - 1:  # surely within the limit
+        return None
+    digits = int((size.bit_length() - 1) * 0.30102999566398120) + 1  # log10(2): exact or one short
+    if size >= 10**digits:
+        digits += 1
+    if digits <= limit:
+        return None
+    first = size // 10 ** (digits - 10)
+    return f"…[agenttrace: integer of {digits} digits, {'-' if value < 0 else ''}{first}…]"
+
+
+def _depth_capped(value: Any, max_depth: int) -> Any:
+    """A copy of ``value`` (built without recursion) that JSON can write.
+
+    Containers below ``max_depth`` and integers too long
+    for Python to write (:func:`_long_integer_marker`) become markers.
+    """
     holder: list[Any] = [None]
     stack: list[tuple[Any, Any, Any, int]] = [(value, holder, 0, 0)]
     while stack:
         item, parent, key, depth = stack.pop()
-        if isinstance(item, (dict, list, tuple)) and depth >= _MAX_DEPTH:
-            parent[key] = f"…[agenttrace: nested deeper than {_MAX_DEPTH}]"
+        if isinstance(item, int) and not isinstance(item, bool):
+            marker = _long_integer_marker(item)
+            parent[key] = item if marker is None else marker
+        elif isinstance(item, (dict, list, tuple)) and depth >= max_depth:
+            parent[key] = f"…[agenttrace: nested deeper than {max_depth}]"
         elif isinstance(item, dict):
             mapping: dict[Any, Any] = dict.fromkeys(item)
             parent[key] = mapping
@@ -73,7 +105,8 @@ def _depth_capped(value: Any) -> Any:
     return holder[0]
 
 
-def _node_line(node: Mapping[str, Any], depth: int) -> str:
+def node_fields(node: Mapping[str, Any]) -> str:
+    """The JSON object a span line ends with (``""`` when the node has no field besides kind, name, children)."""
     fields = ", ".join(f"{json.dumps(k)}: {_json(node[k])}" for k in NODE_FIELDS if k in node)
     extra = ", ".join(
         f"{json.dumps(k)}: {_json(v)}"
@@ -81,8 +114,13 @@ def _node_line(node: Mapping[str, Any], depth: int) -> str:
         if k not in NODE_FIELDS and k not in ("kind", "name", "children")
     )
     body = ", ".join(p for p in (fields, extra) if p)
+    return f"{{{body}}}" if body else ""
+
+
+def _node_line(node: Mapping[str, Any], depth: int) -> str:
+    body = node_fields(node)
     line = f"{'  ' * depth}- {_token(node['kind'])} {_token(node['name'])}"
-    return f"{line} {{{body}}}" if body else line
+    return f"{line} {body}" if body else line
 
 
 def dump_lines(spans: Sequence[Mapping[str, Any]], depth: int = 0) -> list[str]:

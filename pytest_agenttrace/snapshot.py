@@ -44,7 +44,7 @@ from syrupy.assertion import DiffMode, SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.location import PyTestLocation
 
-from .diff import TraceDiff, diff_normalized
+from .diff import TraceDiff, diff_normalized, redacted_snapshot
 from .exceptions import AgentTraceError, InputError, TraceFileError
 from .matrix import MATRIX_KEY
 from .model import Trace
@@ -383,7 +383,7 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
             data = data.trace
         if isinstance(data, str):
             try:
-                return loads(data)
+                return redacted_snapshot(loads(data))
             except TraceFileError as exc:
                 reason = exc.message.removeprefix("snapshot file is malformed: ").partition(". Re-run pytest")[0]
                 if exc.line is not None:
@@ -393,9 +393,16 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
                     f"as the text of a snapshot file, and this is not one ({reason}); write `{_USAGE}`."
                 ) from None
         if isinstance(data, Mapping):
-            return normalize(_trace_of_dict(data), self.settings.options)
+            data = _trace_of_dict(data)
+            if not isinstance(data, Trace):  # already normalised (hand-made): its secrets redacted all the same
+                return normalize(redacted_snapshot(data), self.settings.options)
         if isinstance(data, Trace):
-            return normalize(data, self.settings.options)
+            # Only the recorder's traces are clean: a loaded or hand-built one is sanitised as the command
+            # line sanitises a trace file (secrets redacted, nothing cut), so no secret reaches a golden.
+            from .cli import JUDGING_LIMITS
+            from .report._clean import sanitized
+
+            return normalize(sanitized(data, JUDGING_LIMITS), self.settings.options)
         raise _NotATrace(f"agenttrace_snapshot compares traces, not {type(data).__name__}; write `{_USAGE}`.")
 
     # -- comparison ----------------------------------------------------------------
@@ -410,17 +417,15 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
             return False
         if self.settings.refresh_header and actual["versions"] != golden["versions"]:
             return False
-        if actual["spans"] == golden["spans"]:
-            return True
-        if self.settings.float_tolerance:
-            return diff_normalized(golden, actual, float_tolerance=self.settings.float_tolerance).same
-        return False
+        # As `agenttrace diff` compares (not Python's ==, for which true == 1): equal trees cost one comparison.
+        return diff_normalized(golden, actual, float_tolerance=self.settings.float_tolerance).same
 
     def trace_diff(self, serialized_data: SerializableData, snapshot_data: SerializableData) -> TraceDiff:
         """The structured diff golden -> actual (``TraceFileError`` if the golden is malformed or unreadable)."""
         if isinstance(snapshot_data, _UnreadableGolden):
             raise snapshot_data.problem
         actual, golden = loads(str(serialized_data)), loads(str(snapshot_data), path=self.golden_path)
+        golden = redacted_snapshot(golden)  # a golden written before secrets were redacted: not shown
         return diff_normalized(golden, actual, float_tolerance=self.settings.float_tolerance)
 
     def diff_lines(self, serialized_data: SerializableData, snapshot_data: SerializableData) -> Iterator[str]:

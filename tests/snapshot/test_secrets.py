@@ -1,0 +1,74 @@
+"""No secret reaches a golden file or a diff, whatever the compared trace came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_agenttrace.cli import main
+
+KEY = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
+BEARER = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijk"
+
+HAND_MADE = f'''
+from pytest_agenttrace import Span, Trace
+from pytest_agenttrace.store import load_trace, save_trace
+
+
+def make():
+    return Trace(
+        trace_id="1", name="x", started_at="t", versions={{"config:api": "api#{KEY}"}},
+        spans=(Span(span_id="1", parent_id=None, kind="tool", name="call",
+                    input={{"api_key": "{KEY}", "password": "hunter2xyz", "q": "{BEARER}"}}),),
+    )
+
+
+def test_hand_built(agenttrace_snapshot):
+    assert make() == agenttrace_snapshot
+
+
+def test_loaded(tmp_path, agenttrace_snapshot):
+    save_trace(make(), tmp_path / "t.json")
+    assert load_trace(tmp_path / "t.json") == agenttrace_snapshot
+
+
+def test_trace_dict(agenttrace_snapshot):
+    assert make().to_dict() == agenttrace_snapshot
+
+
+def test_normalised_dict(agenttrace_snapshot):
+    node = {{"kind": "tool", "name": "call", "input": {{"password": "hunter2xyz", "q": "{BEARER}"}}}}
+    assert {{"format": 1, "level": "io", "versions": {{}}, "spans": [node]}} == agenttrace_snapshot
+'''
+
+
+def test_hand_built_and_loaded_traces_write_goldens_without_secrets(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_secrets=HAND_MADE)
+    result = pytester.runpytest("--snapshot-update", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+    goldens = sorted(pytester.path.glob("__snapshots__/**/*.agenttrace"))
+    assert len(goldens) == 4
+    for golden in goldens:
+        text = golden.read_text(encoding="utf-8")
+        assert "sk-proj" not in text and "eyJ" not in text and "hunter2xyz" not in text, text
+        assert "[REDACTED]" in text
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)
+
+
+def _snapshot(path: Path, password: str) -> str:
+    path.write_text(
+        "# agenttrace snapshot\nformat 1\nlevel io\nspans\n"
+        f'- tool login {{"input": {{"password": "{password}", "user": "ann"}}}}\n',
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def test_diff_of_two_snapshot_files_does_not_show_values_under_secret_key_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = _snapshot(tmp_path / "a.agenttrace", "hunter2xyz"), _snapshot(tmp_path / "b.agenttrace", "other")
+    main(["diff", old, new])
+    out = capsys.readouterr().out
+    assert "hunter2xyz" not in out and '"other"' not in out
