@@ -348,6 +348,10 @@ class Trace:
     spans: tuple[Span, ...] = ()
     # Not an argument: ``dataclasses.replace(trace, spans=...)`` must not carry the old spans' index along.
     _index: list[TraceIndex] = field(default_factory=list, init=False, repr=False, compare=False)
+    #: Set by the recorder on the traces it builds with redaction on: their values are cleaned and
+    #: their secrets redacted already, so a snapshot need not sanitise them again.  Not an argument
+    #: either: a replaced or hand-built trace is not known clean.
+    _redacted: bool = field(default=False, init=False, repr=False, compare=False)
 
     # -- index ---------------------------------------------------------------
     @classmethod

@@ -1147,7 +1147,7 @@ class Recorder:
                 last = s.versions
                 all_stamps.update(last)
         all_stamps.update(self._stamps)
-        return Trace._with_unique_ids(  # one id per sequence number
+        trace = Trace._with_unique_ids(  # one id per sequence number
             trace_id=self.trace_id,
             name=_shown_label(self.name, self.limits),  # a test id is data too (parametrized with a key)
             started_at=self._started_at,
@@ -1157,6 +1157,9 @@ class Recorder:
             ),
             spans=tuple(spans),
         )
+        if self.limits.redact:  # cleaned and redacted as it was built: a snapshot need not do it again
+            object.__setattr__(trace, "_redacted", True)
+        return trace
 
     def _finish_in_place(self, now: int) -> list[Span]:
         """Close, clean and freeze every handle: each becomes its :class:`Span` (same slot layout, no copy)."""

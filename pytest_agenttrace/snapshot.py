@@ -399,10 +399,12 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
         if isinstance(data, Trace):
             # Only the recorder's traces are clean: a loaded or hand-built one is sanitised as the command
             # line sanitises a trace file (secrets redacted, nothing cut), so no secret reaches a golden.
-            from .cli import JUDGING_LIMITS
-            from .report._clean import sanitized
+            if not data._redacted:
+                from .cli import JUDGING_LIMITS
+                from .report._clean import sanitized
 
-            return normalize(sanitized(data, JUDGING_LIMITS), self.settings.options)
+                data = sanitized(data, JUDGING_LIMITS)
+            return normalize(data, self.settings.options)
         raise _NotATrace(f"agenttrace_snapshot compares traces, not {type(data).__name__}; write `{_USAGE}`.")
 
     # -- comparison ----------------------------------------------------------------
