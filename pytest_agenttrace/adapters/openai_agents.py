@@ -37,8 +37,6 @@ exported SDK spans (``agenttrace import --from openai-agents``).
 from __future__ import annotations
 
 import functools
-import json
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -48,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .. import recorder as _recorder_module
 from ..exceptions import MissingExtraError
 from ..recorder import _SPAN_IDS, ReservedHandle, SpanHandle, _new_handle, _perf_ns, _span_id
-from . import _context
+from . import _context, _json
 from ._context import (
     COMPLETION_LOCK,
     LIVE_KEY,
@@ -75,11 +73,6 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
     _TracingProcessor = object  # type: ignore[assignment,misc]  # lets the module import; install() raises
 else:
     _IMPORT_ERROR = None
-
-try:  # optional speed-up (the ``fast`` extra) for decoding tool arguments
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised only without orjson
-    _orjson = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from ..recorder import Recorder
@@ -109,8 +102,6 @@ class MappedSDKSpan:
 
 #: First characters (after JSON whitespace) a JSON text can start with; any other text is kept as text.
 _JSON_STARTS: Final = frozenset('{["-0123456789tfnNI')
-#: A run of 19+ digits: an integer orjson would read as a float (``json`` keeps it exact).
-_LONG_DIGITS: Final = re.compile(r"\d{19}")
 
 
 def _json_or_text(value: Any) -> Any:
@@ -127,13 +118,8 @@ def _json_or_text(value: Any) -> Any:
         return value
     if value[:1] not in _JSON_STARTS and value.lstrip(" \t\n\r")[:1] not in _JSON_STARTS:
         return value
-    if _orjson is not None and type(value) is str and (len(value) < 19 or _LONG_DIGITS.search(value) is None):
-        try:
-            return _orjson.loads(value)
-        except ValueError:  # orjson.JSONDecodeError is a ValueError: let json decide below
-            pass
     try:
-        return json.loads(value)
+        return _json.loads(value)
     except ValueError:
         return value
 

@@ -45,7 +45,6 @@ copying its other values: about half the cost, and the same result.
 
 from __future__ import annotations
 
-import json
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -53,17 +52,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..sanitize import label_text
+from ._json import loads as loads_exact
 
 __all__ = ["MappedFields", "MappedSpan", "map_otel_fields", "map_otel_span"]
 
-try:  # optional speed-up for JSON payloads
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised only without orjson
-    _orjson = None  # type: ignore[assignment]
-
-
-def _loads(text: str) -> Any:
-    return json.loads(text) if _orjson is None else _orjson.loads(text)
+#: JSON text decoded as ``json.loads`` reads it (orjson where that is certain to be the same).
+_loads: Final = loads_exact
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

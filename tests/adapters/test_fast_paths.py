@@ -44,6 +44,13 @@ tool_inputs = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.sampled_from(["NaN", "Infinity", "-Infinity", ' {"a": 1} ', "\t[1, 2]\n", "1e400", '"\\ud800"', "{", "tru"]),
     st.text(max_size=20),
+    # Long arguments (the bytes check for digit runs), numbers past 64 bits inside, non-ASCII digits.
+    st.builds(
+        lambda pad, n, tail: json.dumps({"pad": pad, "n": n, "tail": tail}),
+        st.text(min_size=20, max_size=80),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.sampled_from(["", "\u0663" * 20, "1" * 19, "\ud800"]),
+    ),
 )
 names = st.none() | st.text(max_size=6)
 usages = st.none() | st.dictionaries(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import math
 from typing import Any
 
 import pytest
@@ -499,3 +500,20 @@ def test_plans_are_bounded() -> None:
             map_otel_fields("t", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": f"tool{number}"})
     shapes = [shape for shape in semconv._SHAPES.values() if type(shape) is semconv._Shape]
     assert shapes and all(len(shape.plans) <= semconv._MAX_PLANS for shape in shapes)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"id": 12345678901234567890123}', {"id": 12345678901234567890123}),  # orjson: a float
+        ('{"x": NaN}', "nan"),  # orjson refuses it; json.loads reads it
+        ('{"q": "' + "a" * 60 + '", "n": -99999999999999999999}', {"q": "a" * 60, "n": -99999999999999999999}),
+    ],
+)
+def test_json_payloads_decode_exactly_as_json_loads(text: str, expected: object) -> None:
+    decoded = semconv._decode(text, None)
+    if expected == "nan":
+        assert math.isnan(decoded["x"])
+    else:
+        assert decoded == expected and type(decoded) is dict
+        assert all(type(decoded[key]) is type(value) for key, value in expected.items())  # type: ignore[attr-defined]
