@@ -363,6 +363,10 @@ def _signals_raise(doing: str) -> Iterator[None]:
         return
 
     def handler(number: int, frame: object) -> None:
+        # A second signal while the finally blocks restore would interrupt the restore itself: from
+        # here until the way out, both are ignored.
+        for other in previous:
+            signal.signal(other, signal.SIG_IGN)
         sys.stderr.write(f"agenttrace bisect: {_signal_name(number)}: {doing}, then stopping\n")
         raise SystemExit(128 + number)
 

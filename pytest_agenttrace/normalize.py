@@ -490,6 +490,10 @@ class _Signatures:
             return json.dumps(own, sort_keys=True, default=str, ensure_ascii=False)
         except RecursionError:  # a pathologically deep value: its keys must do
             return json.dumps(sorted(own), ensure_ascii=False)
+        except ValueError:  # an integer past sys.get_int_max_str_digits(), or a cycle: as the golden writes it
+            from .snapfile import _json
+
+            return _json(own)
 
     def digest(self, node: dict[str, Any]) -> str:
         """A digest of ``node``'s subtree (its siblings are in their final order)."""

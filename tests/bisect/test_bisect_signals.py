@@ -76,3 +76,24 @@ def test_in_place_restores_the_checkout_when_the_bisect_is_terminated(
     assert proc.returncode == 128 + sig
     assert f"{sig.name}: restoring prompt.txt" in err
     assert (repo / "prompt.txt").read_text() == "local edit\n"
+
+
+def test_a_second_signal_during_the_restore_does_not_interrupt_it(tmp_path: Path) -> None:
+    # The first SIGTERM raises so the restore runs; one more arriving while the finally block writes
+    # the original back must not raise in the middle of it (the file stayed swapped).
+    from pytest_agenttrace.bisect_run import _signals_raise
+
+    target = tmp_path / "prompt.txt"
+    target.write_text("ORIGINAL")
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exc:
+        with _signals_raise("restoring prompt.txt"):
+            try:
+                target.write_text("SWAPPED")
+                os.kill(os.getpid(), signal.SIGTERM)
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)  # the second one, during the restore
+                target.write_text("ORIGINAL")
+    assert exc.value.code == 128 + signal.SIGTERM
+    assert target.read_text() == "ORIGINAL"
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -100,3 +100,27 @@ def test_only_the_recorders_redacted_traces_skip_sanitising(monkeypatch: pytest.
     extension.normalize(dataclasses.replace(trace))
     shown = extension.normalize(plain.finish())
     assert len(calls) == 2 and "hunter2xyz" not in str(shown)
+
+
+def test_a_golden_holding_a_secret_fails_and_says_why(pytester: pytest.Pytester) -> None:
+    # Written before redaction (or by hand): the recording now redacts the value, so the test fails
+    # until --snapshot-update removes the secret; the diff, which never shows a secret, said "the
+    # span trees are the same" before.
+    pytester.makepyfile(
+        """
+        def test_it(agenttrace, agenttrace_snapshot):
+            with agenttrace.tool("call", input={"password": "hunter2hunter2"}):
+                pass
+            assert agenttrace.trace == agenttrace_snapshot
+        """
+    )
+    pytester.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    (golden,) = (pytester.path / "__snapshots__").rglob("*.agenttrace")
+    golden.write_text(golden.read_text().replace('"[REDACTED]"', '"hunter2hunter2"'))
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the golden holds values the recording now redacts*", "*--snapshot-update*"])
+    result.stdout.no_fnmatch_line("*hunter2hunter2*")
+    result.stdout.no_fnmatch_line("*span trees are the same*")
+    pytester.runpytest("--snapshot-update").assert_outcomes(passed=1)
+    assert "hunter2hunter2" not in golden.read_text()

@@ -51,3 +51,22 @@ def test_a_trace_holding_a_long_integer_is_snapshotted(pytester: pytest.Pytester
     pytester.makepyfile(test_long=LONG)
     pytester.runpytest("--snapshot-update", "-p", "no:cacheprovider").assert_outcomes(passed=1)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("options", [{"parallel": ("agent[name=team]",)}, {"overlap_parallel": True}])
+def test_order_insensitive_siblings_holding_a_long_integer_are_normalised(options: dict[str, object]) -> None:
+    # The siblings' sort signature is JSON text too: it crashed with ValueError where the golden
+    # file already wrote the marker.
+    from pytest_agenttrace import Recorder
+    from pytest_agenttrace.normalize import NormalizeOptions, normalize
+
+    big = 10 ** sys.get_int_max_str_digits()
+    with Recorder("t") as rec, rec.agent("team"):
+        for name in ("b", "a"):
+            with rec.tool(name) as tool:
+                tool.set_attribute("big", big)
+    tree = normalize(rec.finish(), NormalizeOptions(**options))  # type: ignore[arg-type]
+    (team,) = tree["spans"]
+    names = [child["name"] for child in team["children"]]
+    assert names == (["a", "b"] if "parallel" in options else ["b", "a"])  # these tools ran one after the other
+    assert "integer of" in dumps(tree)
