@@ -37,7 +37,6 @@ the two traces and per-agent call counts that changed (``tool web_search:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import sys
@@ -51,7 +50,7 @@ from typing import Any, Final
 
 from .exceptions import InputError, TraceFileError
 from .model import Trace
-from .normalize import LEVELS, NormalizeOptions, node_key, normalize
+from .normalize import LEVELS, NormalizeOptions, node_key, normalize, subtree_digest
 from .report.terminal import terminal_safe
 from .snapfile import loads, node_fields
 
@@ -453,24 +452,12 @@ def _content_keys(
 
 
 def _subtree_digest(node: Mapping[str, Any], digests: dict[int, str]) -> str:
-    """A digest of ``node``'s subtree (its canonical JSON, bottom-up, without recursion)."""
-    found = digests.get(id(node))
-    if found is not None:
-        return found
-    stack: list[tuple[Mapping[str, Any], bool]] = [(node, False)]
-    while stack:
-        current, ready = stack.pop()
-        if id(current) in digests:
-            continue
-        children = current.get("children", ())
-        if not ready:
-            stack.append((current, True))
-            stack.extend((c, False) for c in children if id(c) not in digests)
-            continue
-        own = _canonical({k: v for k, v in current.items() if k != "children"})
-        text = " ".join([own, *(digests[id(c)] for c in children)])
-        digests[id(current)] = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    return digests[id(node)]
+    """A digest of ``node``'s subtree (each node's canonical JSON, bottom-up, without recursion)."""
+    return subtree_digest(node, digests, _own_canonical)
+
+
+def _own_canonical(node: Mapping[str, Any]) -> str:
+    return _canonical({k: v for k, v in node.items() if k != "children"})
 
 
 #: Sibling lists longer than this (both sides together) are aligned on keys alone: the matching

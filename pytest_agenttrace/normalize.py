@@ -54,7 +54,7 @@ import itertools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -497,20 +497,7 @@ class _Signatures:
 
     def digest(self, node: dict[str, Any]) -> str:
         """A digest of ``node``'s subtree (its siblings are in their final order)."""
-        digests = self.digests
-        stack: list[tuple[dict[str, Any], bool]] = [(node, False)]
-        while stack:
-            current, ready = stack.pop()
-            if id(current) in digests:
-                continue
-            children = current.get("children", ())
-            if not ready:
-                stack.append((current, True))
-                stack.extend((c, False) for c in children if id(c) not in digests)
-                continue
-            text = " ".join([self.own(current, self.parent_of.get(id(current))), *(digests[id(c)] for c in children)])
-            digests[id(current)] = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-        return digests[id(node)]
+        return subtree_digest(node, self.digests, lambda current: self.own(current, self.parent_of.get(id(current))))
 
     def signature(self, node: dict[str, Any]) -> str:
         """What ``node`` is sorted by among its siblings."""
@@ -519,6 +506,32 @@ class _Signatures:
             parts = [self.own(node, None), *(self.digest(c) for c in node.get("children", ()))]
             found = self.texts[id(node)] = " ".join(parts)
         return found
+
+
+def subtree_digest(
+    node: Mapping[str, Any], digests: dict[int, str], own: Callable[[Mapping[str, Any]], str]
+) -> str:
+    """A digest of ``node``'s subtree: ``own(n)`` of each node and its children's digests, bottom-up.
+
+    Without recursion however deep the tree; ``digests`` (``id(node)`` -> digest) is filled in and
+    reused, so digesting every node of a tree is linear.
+    """
+    found = digests.get(id(node))
+    if found is not None:
+        return found
+    stack: list[tuple[Mapping[str, Any], bool]] = [(node, False)]
+    while stack:
+        current, ready = stack.pop()
+        if id(current) in digests:
+            continue
+        children = current.get("children", ())
+        if not ready:
+            stack.append((current, True))
+            stack.extend((c, False) for c in children if id(c) not in digests)
+            continue
+        text = " ".join([own(current), *(digests[id(c)] for c in children)])
+        digests[id(current)] = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return digests[id(node)]
 
 
 def _canonical_sort(nodes: list[dict[str, Any]], cache: _Signatures) -> list[dict[str, Any]]:
