@@ -503,6 +503,57 @@ def test_deadlock_reports_a_recurring_cycle_each_time() -> None:
     assert [set(f.spans) for f in run_detector("deadlock", trace)] == [{ids[0], ids[1]}, {ids[2], ids[3]}]
 
 
+_AGENTS = st.sampled_from("abcdef")
+
+
+@given(st.lists(st.tuples(_AGENTS, _AGENTS, st.booleans()), max_size=40), _AGENTS, _AGENTS)
+def test_property_the_two_sided_search_answers_as_the_depth_first_one(
+    steps: list[tuple[str, str, bool]], source: str, goal: str
+) -> None:
+    # deadlock's wait graph asks reachable() before its depth-first search; they must agree on
+    # any sequence of waits starting and ending (the depth-first answer is the reference).
+    from pytest_agenttrace.spec.detectors.deadlock import _WaitGraph
+
+    graph = _WaitGraph()
+    active: list[tuple[str, str, Span]] = []
+    for number, (waiter, target, start) in enumerate(steps):
+        if start or not active:
+            span = Span(span_id=str(number), parent_id=None, kind="wait", name="w", agent=waiter)
+            graph.add(waiter, target, span)
+            active.append((waiter, target, span))
+        else:
+            graph.remove(*active.pop(number % len(active)))
+        for a, b in itertools.product("abcdef", repeat=2):
+            reference = _depth_first(graph, a, b)
+            assert graph.reachable(a, b) == reference, (a, b)
+    assert (graph.path(source, goal) is not None) == _depth_first(graph, source, goal)
+
+
+def _depth_first(graph: Any, source: str, goal: str) -> bool:
+    seen, stack = {source}, [source]
+    while stack:
+        node = stack.pop()
+        if node == goal:
+            return True
+        for nxt in graph.targets.get(node, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return False
+
+
+def test_deadlock_in_a_long_chain_of_waits_begun_from_its_far_end_is_found() -> None:
+    # The audit's worst case: waits a_i -> a_(i+1) started from the far end, all overlapping, closed
+    # by a_n -> a_0.  Every new waiter has no one waiting on it yet, so each search stops at once
+    # (16,000 waits took 31 s; now the check is linear here).
+    n = 400
+    edges = [(f"a{i}", f"a{i + 1}", n - i, 10_000) for i in range(n)]
+    trace, _ = planted.waits(*edges, (f"a{n}", "a0", n + 1, 10_000))
+    finding = only(run_detector("deadlock", trace))
+    ring = [f"a{i}" for i in range(n + 1)]
+    assert finding.details["cycle"] == [*ring[n - 1 :], *ring[: n - 1], ring[n - 1]]  # from the first wait begun
+
+
 # -- context_collapse --------------------------------------------------------------------
 
 

@@ -5,7 +5,9 @@ moment (agent -> ``attributes.waiting_on``).  Each wait that starts adds an
 edge; if the target can already reach the waiting agent, the edges on that
 path and the new one form a cycle whose waits all overlap (they are all
 active at this instant).  A search touches only the active edges between
-distinct agents, so the cost is ``O(waits x log waits + waits x active agent pairs)``.
+distinct agents, forward from the target and backward from the waiter by turns
+until one side runs out (:meth:`_WaitGraph.reachable`), so the cost is
+``O(waits x log waits + waits x the smaller side's active agent pairs)``.
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ __all__ = ["deadlock"]
 class _WaitGraph:
     """Active waits keyed by (waiter, target) so a search walks agent pairs, not spans."""
 
-    __slots__ = ("edges", "targets")
+    __slots__ = ("edges", "sources", "targets")
 
     def __init__(self) -> None:
         self.edges: dict[tuple[str, str], dict[str, Span]] = {}
         self.targets: dict[str, dict[str, None]] = {}
+        self.sources: dict[str, dict[str, None]] = {}
 
     def add(self, waiter: str, target: str, span: Span) -> None:
         self.edges.setdefault((waiter, target), {})[span.span_id] = span
         self.targets.setdefault(waiter, {})[target] = None
+        self.sources.setdefault(target, {})[waiter] = None
 
     def remove(self, waiter: str, target: str, span: Span) -> None:
         spans = self.edges.get((waiter, target))
@@ -39,11 +43,44 @@ class _WaitGraph:
         if not spans:
             del self.edges[(waiter, target)]
             del self.targets[waiter][target]
+            del self.sources[target][waiter]
+
+    def reachable(self, source: str, goal: str) -> bool:
+        """Whether ``goal`` can be reached from ``source``: searched forward and backward by turns.
+
+        Whichever side runs out first answers "no", so a search costs what the smaller side holds
+        (a chain of waits begun from its far end: the new waiter has no one waiting on it yet).
+        """
+        if source == goal:
+            return True
+        ahead, behind = {source}, {goal}
+        forward, backward = [source], [goal]
+        targets, sources = self.targets, self.sources
+        while forward and backward:
+            for nxt in targets.get(forward.pop(), ()):
+                if nxt in behind:
+                    return True
+                if nxt not in ahead:
+                    ahead.add(nxt)
+                    forward.append(nxt)
+            for prev in sources.get(backward.pop(), ()):
+                if prev in ahead:
+                    return True
+                if prev not in behind:
+                    behind.add(prev)
+                    backward.append(prev)
+        return False
 
     def path(self, source: str, goal: str) -> list[str] | None:
-        """Agents from ``source`` to ``goal`` along active waits (depth-first), or ``None``."""
+        """Agents from ``source`` to ``goal`` along active waits (depth-first), or ``None``.
+
+        The depth-first search, which picks the path reported, runs only once :meth:`reachable`
+        said there is one: most waits close no cycle, and answering that costs the smaller side.
+        """
         if source == goal:
             return [source]
+        if not self.reachable(source, goal):
+            return None
         previous: dict[str, str] = {source: source}
         stack = [source]
         while stack:
