@@ -591,27 +591,24 @@ def _bucket(index: TraceIndex, field: str, pattern: str) -> list[Span]:
     return index.matching("tool", field, pattern)
 
 
-def _context_value(context: Mapping[str, Any], key: str) -> Any:
+def _context_value(context: Mapping[str, Any], key: str, missing: Any = None) -> Any:
+    """The value of ``key`` (a key, or a dotted path inside) in ``context``; ``missing`` if absent."""
     if key in context or "." not in key:
-        return context.get(key)
+        return context.get(key, missing)
     value: Any = context
     for part in key.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            return None
+            return missing
         value = value[part]
     return value
 
 
+_ABSENT: Any = object()
+
+
 def _context_has(context: Mapping[str, Any], key: str) -> bool:
     """Whether ``key`` (dotted or not) is present in ``context``, null or not; read only for a violation."""
-    if key in context or "." not in key:
-        return key in context
-    value: Any = context
-    for part in key.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return False
-        value = value[part]
-    return True
+    return _context_value(context, key, _ABSENT) is not _ABSENT
 
 
 def _label(span: Span) -> str:

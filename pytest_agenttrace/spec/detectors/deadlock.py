@@ -55,20 +55,9 @@ class _WaitGraph:
             return True
         ahead, behind = {source}, {goal}
         forward, backward = [source], [goal]
-        targets, sources = self.targets, self.sources
         while forward and backward:
-            for nxt in targets.get(forward.pop(), ()):
-                if nxt in behind:
-                    return True
-                if nxt not in ahead:
-                    ahead.add(nxt)
-                    forward.append(nxt)
-            for prev in sources.get(backward.pop(), ()):
-                if prev in ahead:
-                    return True
-                if prev not in behind:
-                    behind.add(prev)
-                    backward.append(prev)
+            if _meets(self.targets, forward, ahead, behind) or _meets(self.sources, backward, behind, ahead):
+                return True
         return False
 
     def path(self, source: str, goal: str) -> list[str] | None:
@@ -100,6 +89,17 @@ class _WaitGraph:
     def newest(self, waiter: str, target: str) -> Span:
         spans = self.edges[(waiter, target)]
         return spans[next(reversed(spans))]
+
+
+def _meets(neighbours: dict[str, dict[str, None]], frontier: list[str], seen: set[str], other_side: set[str]) -> bool:
+    """One step of a search: the next agent of ``frontier``'s neighbours queued; whether one is on the other side."""
+    for agent in neighbours.get(frontier.pop(), ()):
+        if agent in other_side:
+            return True
+        if agent not in seen:
+            seen.add(agent)
+            frontier.append(agent)
+    return False
 
 
 @detector(
