@@ -437,7 +437,7 @@ def _spec_fingerprint(spec_path: str) -> str:
 
     The run log is keyed by it, so that a verdict is never replayed for a spec that has changed since.
     """
-    from .spec import loader
+    from .spec.loader import spec_files
 
     path = Path(spec_path)
     files = (
@@ -445,10 +445,7 @@ def _spec_fingerprint(spec_path: str) -> str:
     )
     digest = hashlib.sha256()
     for file in files:
-        # The loader remembers the files a spec file was read from (itself, then what it extends).
-        cached = getattr(loader, "_CACHE", {}).get(str(file.resolve()))
-        deps = [dep for dep, _, _ in cached[0]] if cached else [str(file.resolve())]
-        for dep in dict.fromkeys(deps):
+        for dep in spec_files(file):  # the spec was loaded just before: read from the loader's cache
             digest.update(os.fsencode(dep) + b"\0")
             try:
                 digest.update(Path(dep).read_bytes())

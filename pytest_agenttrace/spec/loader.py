@@ -42,6 +42,7 @@ __all__ = [
     "load_spec",
     "pack_path",
     "parse_spec",
+    "spec_files",
     "spec_schema",
 ]
 
@@ -222,6 +223,17 @@ def _load_file(path: Path, stack: tuple[str, ...] = ()) -> Spec:
     assert spec is not None
     _CACHE[key] = (tuple(_stamp(p) for p in deps), spec)
     return spec
+
+
+def spec_files(path: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The files the spec file at ``path`` is read from: itself, then every file it extends (resolved).
+
+    What a cache of verdicts on the spec must hash (``agenttrace bisect``'s run log).  Raises
+    :class:`SpecError` as :func:`load_spec` does.
+    """
+    target = Path(path)
+    _load_file(target)
+    return tuple(dict.fromkeys(p for p, _, _ in _CACHE[str(target.resolve())][0]))
 
 
 def _stamp(path: str) -> tuple[str, int, int]:

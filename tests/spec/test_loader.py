@@ -765,3 +765,12 @@ def test_an_inline_spec_python_cannot_write_out_is_a_spec_error() -> None:
         load_spec({"rules": deep})
     with pytest.raises(SpecError, match="cannot be written out"):
         load_spec({"rules": [{"id": "a", "expect": {"select": "llm", "count": {"max": 10**5000}}}]})
+
+
+def test_spec_files_lists_the_file_and_what_it_extends(tmp_path: Path) -> None:
+    from pytest_agenttrace.spec.loader import spec_files
+
+    (tmp_path / "base.yaml").write_text("spec: base\nrules:\n  - {id: a, forbid: tool}\n")
+    (tmp_path / "top.yaml").write_text("spec: top\nextends: [base.yaml]\nrules:\n  - {id: b, forbid: llm}\n")
+    files = spec_files(tmp_path / "top.yaml")
+    assert files == (str((tmp_path / "top.yaml").resolve()), str((tmp_path / "base.yaml").resolve()))
