@@ -486,6 +486,12 @@ def _parse(raw: bytes, where: str) -> Any:
     """
     if not raw.strip():
         raise TraceFileError("the trace file is empty; it was probably not written completely.", path=where)
+    if raw.startswith(b"\xef\xbb\xbf"):  # an editor's addition, which JSON does not allow; the rest may be fine
+        raise TraceFileError(
+            "starts with a UTF-8 byte-order mark, which a trace file may not have; "
+            "remove the mark (save the file as UTF-8 without BOM) and try again.",
+            path=where,
+        )
     try:
         if _orjson is not None and _LONG_DIGITS not in raw.translate(_DIGITS_TO_ZERO):
             try:

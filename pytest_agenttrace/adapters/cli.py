@@ -8,8 +8,11 @@
 ``import`` detects the format when ``--from`` is not given.  A file holding
 several runs (an OTLP file with several trace ids, a tau-bench dump) gives
 several traces: with ``-o DIR/`` (an existing directory or a path ending in
-``/``) each is written there under a name made from the trace name, else as
-``OUT.1.json``, ``OUT.2.json``, ...  Without ``-o`` a single trace is printed.
+``/``) each is written there under a name made from the trace name and a hash
+of its name and trace id, never over a file already there (``NAME.2.json``
+then), else as ``OUT.1.json``, ``OUT.2.json``, ...  Without ``-o`` a single
+trace is printed.  The paths written are listed on stdout; a closed stdout
+(``| head``) stops the list, not the writing.
 Exit codes: 0 written, 2 unreadable or foreign input, or an output that cannot be written.
 
 Odd records do not stop an import: each is fixed or skipped with a warning on
@@ -73,7 +76,9 @@ def register(subparsers: Any) -> None:
     )
     exporter.add_argument("traces", nargs="+", metavar="TRACE", help="trace files to export")
     exporter.add_argument("--to", dest="target", choices=("otlp",), default="otlp", help="output format")
-    exporter.add_argument("-o", "--output", default=None, metavar="OUT.json", help="where to write (default or -: stdout)")
+    exporter.add_argument(
+        "-o", "--output", default=None, metavar="OUT.json", help="where to write (default or -: stdout)"
+    )
     exporter.set_defaults(handler=_run_export)
 
 
@@ -109,18 +114,45 @@ def _run_import(args: argparse.Namespace) -> int:
         targets = _targets(args.output, traces, trace_filename)
         for path in targets:
             refuse_overwriting(path[0], [args.file])  # before anything is written
-        for path in targets:
-            with _writing(str(path[0])):
-                save_trace(path[1], path[0])
-            sys.stdout.write(f"{path[0]}\n")
+    listing = True
+    for path in targets:
+        with _writing(str(path[0])):
+            save_trace(path[1], path[0])
+        if listing:
+            # A reader that stopped listening (`| head`) does not stop the files being written.
+            listing = _announce(path[0])
     return 0
+
+
+def _announce(path: Path) -> bool:
+    """Print a written path; ``False`` once standard output is closed (the rest is not printed)."""
+    try:
+        sys.stdout.write(f"{path}\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):  # what is still buffered would fail again at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, sys.stdout.fileno())
+            finally:
+                os.close(devnull)
+        return False
+    return True
 
 
 @contextlib.contextmanager
 def _writing(target: str) -> Iterator[None]:
-    """An output that cannot be written (a file where a folder must be, no permission) is an input error."""
+    """An output that cannot be written (a file where a folder must be, no permission) is an input error.
+
+    An :class:`~pytest_agenttrace.store.OutputError` already says so and passes unchanged; a closed
+    pipe (``-o /dev/stdout | head``) is not the path's fault and goes to the command's own handling.
+    """
+    from ..store import OutputError
+
     try:
         yield
+    except (OutputError, BrokenPipeError):
+        raise
     except OSError as exc:
         raise InputError(
             f"cannot write the output ({exc.strerror or exc}); choose another path with -o.", path=target
@@ -135,10 +167,14 @@ def _targets(output: str, traces: list[Trace], trace_filename: Any) -> list[tupl
         out.mkdir(parents=True, exist_ok=True)
         taken: set[str] = set()
         targets = []
-        for position, trace in enumerate(traces, 1):
-            name = trace_filename(trace.name)
-            if name in taken:
-                name = f"{Path(name).stem}.{position}.json"
+        for trace in traces:
+            # The trace id is hashed too: runs of one name (an OTLP root span, "Agent workflow") differ by it.
+            name = trace_filename(trace.name, unique=f"{trace.name}\n{trace.trace_id}")
+            stem = name.removesuffix(".json")
+            copy = 1
+            while name in taken or os.path.lexists(out / name):  # never replace a run already written there
+                copy += 1
+                name = f"{stem}.{copy}.json"
             taken.add(name)
             targets.append((out / name, trace))
         return targets

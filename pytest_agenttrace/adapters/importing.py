@@ -7,7 +7,9 @@ holds several runs.  Each format's reader turns its records into
 every format needs the same way:
 
 * ids: duplicates are dropped, a parent that is not in the file makes the span
-  a root, parent cycles are broken (each with a warning);
+  a root, parent cycles are broken (each with a warning); agenttrace's own
+  exported spans (``exact`` records) keep such a foreign ``parent_id``, as a
+  trace file may;
 * times: relative to the earliest span (``start_ns`` 0), ``end_ns`` never
   before ``start_ns``;
 * order: spans listed in start order, a parent before a child that starts
@@ -282,6 +284,10 @@ def assemble(
     children: dict[str | None, list[Record]] = {}
     for record in order:
         if record.parent_id is not None and record.parent_id not in by_id:
+            if record.exact:
+                # Our own span under a foreign parent (another process's span): a root that keeps its parent_id.
+                children.setdefault(None, []).append(record)
+                continue
             log.warn(
                 f"span {record.span_id!r} names parent {record.parent_id!r}, which is not in the file; made a root"
             )
@@ -704,8 +710,14 @@ def iso_from_unix_ns(ns: int) -> str:
 # -- files and formats -------------------------------------------------------
 
 
-def load_json(path: Path, expected: str) -> Any:
-    """The JSON document in ``path``, or JSON Lines as a list; ``TraceFileError`` if neither."""
+def load_json(path: Path, expected: str, notes: list[str] | None = None) -> Any:
+    """The JSON document in ``path``, or JSON Lines as a list; ``TraceFileError`` if neither.
+
+    JSON Lines: a file of several lines whose first line is a JSON object.  A
+    line that is not JSON (the last one cut off by a killed exporter, ...) is
+    skipped, and a warning naming its line number is appended to ``notes``;
+    without ``notes`` (or when no line is JSON) it is an error naming that line.
+    """
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -725,12 +737,9 @@ def load_json(path: Path, expected: str) -> Any:
     try:
         return _loads(raw)
     except (ValueError, RecursionError) as first:
-        lines = [line for line in raw.splitlines() if line.strip()]
-        if len(lines) > 1:
-            try:
-                return [_loads(line) for line in lines]
-            except (ValueError, RecursionError):
-                pass
+        lines = _json_lines(raw, path, notes)
+        if lines is not None:
+            return lines
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -744,6 +753,36 @@ def load_json(path: Path, expected: str) -> Any:
                 f"is nested too deeply to read (over {_PARSER_NESTING} levels); expected {expected}.", path=str(path)
             ) from None
         raise TraceFileError(f"is not JSON ({first}); expected {expected}.", path=str(path)) from None
+
+
+def _json_lines(raw: bytes, path: Path, notes: list[str] | None) -> list[Any] | None:
+    """The documents of a JSON Lines file, or ``None`` if ``raw`` is not one (see :func:`load_json`)."""
+    numbered = [(number, line) for number, line in enumerate(raw.splitlines(), 1) if line.strip()]
+    if len(numbered) < 2:
+        return None
+    try:
+        first = _loads(numbered[0][1])
+    except (ValueError, RecursionError):
+        return None  # a pretty-printed document that is broken somewhere, not JSON Lines
+    if not isinstance(first, Mapping):
+        return None
+    documents = [first]
+    for number, line in numbered[1:]:
+        try:
+            documents.append(_loads(line))
+        except (ValueError, RecursionError) as exc:
+            # The parser counts within the line: "line 1 column 41" would point at the file's first line.
+            why = "nested too deeply" if isinstance(exc, RecursionError) else _IN_LINE.sub(r"column \1", str(exc))
+            if notes is None:
+                raise TraceFileError(
+                    f"line {number} is not JSON ({why}); fix or delete that line and import the file again.",
+                    path=str(path),
+                ) from None
+            notes.append(f"line {number} is not JSON ({why}); skipped, the other lines were imported")
+    return documents
+
+
+_IN_LINE: Final = re.compile(r"line 1 column (\d+) \(char \d+\)")
 
 
 def _loads(raw: bytes | str) -> Any:
@@ -848,8 +887,9 @@ def _import_trace(file: Path, fmt: str | None) -> Trace | list[Trace]:
     if fmt not in (None, "auto", *FORMATS):
         raise TraceFileError(f"unknown import format {fmt!r}; choose one of {', '.join(FORMATS)}.", path=str(file))
     with _no_gc():
+        notes: list[str] = []
         if fmt in (None, "auto"):
-            data = load_json(file, "one of: " + ", ".join(FORMATS))
+            data = load_json(file, "one of: " + ", ".join(FORMATS), notes)
             fmt = detect_format(data)
             if fmt is None:
                 if _is_trace_file(data):
@@ -861,13 +901,14 @@ def _import_trace(file: Path, fmt: str | None) -> Trace | list[Trace]:
                     path=str(file),
                 )
         else:
-            data = load_json(file, _EXPECTED[fmt])
+            data = load_json(file, _EXPECTED[fmt], notes)
             found = detect_format(data)
             if found != fmt:
                 if found is None and _is_trace_file(data):
                     raise TraceFileError(_ALREADY_A_TRACE, path=str(file))
                 seen = f"it looks like {found!r}" if found else "it matches no known format"
                 raise TraceFileError(f"is not {_EXPECTED[fmt]}: {seen}.", path=str(file))
+        data = _unwrapped(data)
         reader = _reader(fmt)
         try:
             try:
@@ -882,11 +923,7 @@ def _import_trace(file: Path, fmt: str | None) -> Trace | list[Trace]:
                     f"{len(cut)} value(s) nested deeper than {MAX_NESTING} levels were cut there "
                     f"(the first at {cut[0]})"
                 )
-                logger.warning("%s: %s", redact_text(file.name), redact_text(note))
-                for trace in traces:
-                    noted = trace.metadata.get("import_warnings")
-                    noted = noted if isinstance(noted, list) else [] if noted is None else [noted]
-                    trace.metadata["import_warnings"] = [redact_text(note), *noted]
+                notes.append(note)
         except ShapeError as exc:
             raise TraceFileError(f"has the wrong shape: {exc}; expected {_EXPECTED[fmt]}.", path=str(file)) from None
         except RecursionError:
@@ -899,6 +936,13 @@ def _import_trace(file: Path, fmt: str | None) -> Trace | list[Trace]:
                 f"has an unexpected structure ({describe(exc)}); expected {_EXPECTED[fmt]}.", path=str(file)
             ) from None
         del data  # freed while the collector still sleeps: it never scans the parsed document
+    for note in notes:  # what concerns the whole file: logged once, noted in every trace
+        logger.warning("%s: %s", redact_text(file.name), redact_text(note))
+    for trace in traces:
+        if notes:
+            noted = trace.metadata.get("import_warnings")
+            noted = noted if isinstance(noted, list) else [] if noted is None else [noted]
+            trace.metadata["import_warnings"] = [*(redact_text(note) for note in notes), *noted]
     if not any(trace.spans for trace in traces) and not _empty_own_export(traces):
         notes = [
             str(note)
@@ -915,6 +959,17 @@ _ALREADY_A_TRACE: Final = (
     "is already a pytest-agenttrace trace file: there is nothing to import; "
     "`agenttrace show FILE` (and check, diff, query) read it as it is."
 )
+
+
+def _unwrapped(data: Any) -> Any:
+    """The list under ``{"data": [...]}`` (an API's list response), which :func:`detect_format` looked into."""
+    if (
+        isinstance(data, Mapping)
+        and isinstance(data.get("data"), list)
+        and detect_format({key: value for key, value in data.items() if key != "data"}) is None
+    ):
+        return data["data"]
+    return data
 
 
 def _is_trace_file(data: Any) -> bool:

@@ -26,6 +26,10 @@ Langfuse's own fields fill what the attributes leave open: ``model``,
 ``level: ERROR`` (status error with ``statusMessage``), prompt name/version
 (version stamp ``prompt:NAME``).  The Langfuse metadata is kept under
 ``attributes.langfuse``.
+
+The trace's own metadata (less what only describes the exporter) is kept in
+``metadata.langfuse``, its scores (evaluations) in ``metadata.scores`` and, as
+Who&When's labels are, in ``metadata.labels`` (score name -> value).
 """
 
 from __future__ import annotations
@@ -91,6 +95,17 @@ def _read_one(trace: Mapping[str, Any], observations: list[Any], label: str, sou
         value = trace.get(theirs)
         if value not in (None, "None", "", "[]", []):
             metadata[ours] = value
+    trace_meta = {k: v for k, v in _mapping(trace.get("metadata")).items() if k not in _DROPPED_METADATA}
+    if trace_meta:
+        metadata["langfuse"] = trace_meta
+    scores = _scores(trace.get("scores"), log)
+    if scores:
+        # The run's evaluations, kept as Who&When's labels are: name -> value (several of one name: a list).
+        values: dict[str, list[Any]] = {}
+        for score in scores:
+            values.setdefault(score["name"], []).append(score["value"])
+        metadata["labels"] = {name: found[0] if len(found) == 1 else found for name, found in values.items()}
+        metadata["scores"] = scores
     return assemble(
         records,
         trace_id=text_of(trace.get("id") or source),
@@ -169,6 +184,34 @@ def _record(observation: Mapping[str, Any]) -> Record:
         start_ns=start,
         end_ns=end,
     )
+
+
+_SCORE_FIELDS: Final = (
+    ("source", "source"),
+    ("data_type", "dataType"),
+    ("comment", "comment"),
+    ("observation_id", "observationId"),
+)
+
+
+def _scores(value: Any, log: ImportLog) -> list[dict[str, Any]]:
+    """A trace's Langfuse scores: ``name``, ``value`` (a category's text for a categorical score) and
+    ``source``, ``data_type``, ``comment``, ``observation_id`` when set."""
+    if not isinstance(value, list):
+        return []
+    scores = []
+    for position, score in enumerate(value):
+        if not isinstance(score, Mapping) or not isinstance(score.get("name"), str) or not score["name"]:
+            log.warn(f"score #{position} has no name; skipped")
+            continue
+        name = score["name"]
+        result = score.get("value") if score.get("stringValue") is None else score.get("stringValue")
+        kept: dict[str, Any] = {"name": name, "value": result}
+        for ours, theirs in _SCORE_FIELDS:
+            if score.get(theirs) not in (None, ""):
+                kept[ours] = score[theirs]
+        scores.append(kept)
+    return scores
 
 
 def _mapping(value: Any) -> dict[str, Any]:

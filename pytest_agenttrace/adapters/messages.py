@@ -27,10 +27,18 @@ role ``assistant`` without a name           ``llm`` span of agent ``assistant``
                                             parsed arguments, ``tool_call_id``, linked
                                             to the llm span; the ``tool`` message with
                                             that id gives its output
+legacy ``function_call`` on it              one such ``tool`` span; the next
+                                            ``function`` message gives its output
+a message without a role                    an ``unknown`` placeholder (content and
+                                            name kept), with a warning
 role ``user``/``human``/``system``          ``custom`` span named after the role
 WebSurfer/FileSurfer action sentences       a ``tool`` span inside the agent span
 (``I typed 'q' into the browser search      (``web_search``, ``input_text``, ``click``,
-bar.``, ``Address: file://...``)            ``page_down``, ``visit_url``, ``open_file``...)
+bar.``, ``Address: ...``)                   ``page_down``, ``visit_url``, ``open_file``...);
+                                            ``Address: bing: Q`` is ``web_search``
+                                            (query Q), ``Address: file://...``
+                                            ``open_file``, any other address
+                                            ``visit_url``
 ==========================================  =========================================
 
 Data lineage: an agent or llm span links the tool results it was the first to
@@ -80,7 +88,10 @@ _ACTIONS: Final[tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...]] = (
     (re.compile(r"^I clicked the (.*?)\.?$"), "click", ("target",)),
     (re.compile(r"^I scrolled down one page in the browser\.?$"), "page_down", ()),
     (re.compile(r"^I scrolled up one page in the browser\.?$"), "page_up", ()),
-    (re.compile(r"^Address: (\S+)"), "open_file", ("path",)),
+    # WebSurfer reports the page it is on: a Bing search, a web page, or (FileSurfer) a local file.
+    (re.compile(r"^Address: bing: (.*?)\s*$"), "web_search", ("query",)),
+    (re.compile(r"^Address: (file://\S+)"), "open_file", ("path",)),
+    (re.compile(r"^Address: (\S+)"), "visit_url", ("url",)),
 )
 
 
@@ -92,6 +103,8 @@ def read_messages(data: Any, source: str) -> list[Trace]:
         return [_tau_run(data, source, 0)]
     if isinstance(data, Mapping) and "history" in data:
         return [_who_and_when(data, source)]
+    if isinstance(data, list) and data and all(isinstance(item, Mapping) and "history" in item for item in data):
+        return [_who_and_when(run, source, position) for position, run in enumerate(data)]
     messages = data.get("messages") if isinstance(data, Mapping) else data
     if not isinstance(messages, list):
         raise ShapeError(f"'messages' must be a list of messages, found {type(messages).__name__}")
@@ -102,8 +115,9 @@ def read_messages(data: Any, source: str) -> list[Trace]:
     ]
 
 
-def _who_and_when(data: Mapping[str, Any], source: str) -> Trace:
-    log = ImportLog(source)
+def _who_and_when(data: Mapping[str, Any], source: str, position: int | None = None) -> Trace:
+    label = source if position is None else f"{source}#{position}"
+    log = ImportLog(label)
     if not isinstance(data.get("history"), list):
         raise ShapeError(f"'history' must be a list of messages, found {type(data.get('history')).__name__}")
     history = _message_list(data.get("history"), log)
@@ -134,14 +148,14 @@ def _who_and_when(data: Mapping[str, Any], source: str) -> Trace:
         "question_id": data.get("question_ID"),
         "labels": labels,
     }
-    stem = PurePath(source).stem
+    stem = PurePath(source).stem if position is None else f"{PurePath(source).stem}#{position}"
     return _trace(
         records,
         trace_id=text_of(data.get("question_ID") or stem),
         name=f"{system}:{stem}",
         metadata=metadata,
         log=log,
-        source=source,
+        source=label,
     )
 
 
@@ -198,9 +212,13 @@ def _message_list(messages: Any, log: ImportLog) -> list[Mapping[str, Any]]:
     for position, message in enumerate(messages):
         if isinstance(message, Mapping) and "role" in message:
             out.append(message)
+            continue
+        # Kept, not dropped: the step numbers of the messages after it (Who&When's mistake_step) still match.
+        log.warn(f"message {position} has no role; imported as an 'unknown' placeholder")
+        if isinstance(message, Mapping):
+            out.append({**message, "role": "unknown"})
         else:
-            log.warn(f"message {position} has no role; skipped")
-            out.append({"role": "unknown", "content": message if isinstance(message, str) else None})
+            out.append({"role": "unknown", "content": message})
     return out
 
 
@@ -226,6 +244,7 @@ class _Builder:
         self.unread: list[str] = []  # tool spans whose output no agent has read yet
         self.handoffs: dict[str, str] = {}  # target agent -> handoff span id waiting for it
         self.calls: dict[str, Record] = {}  # tool_call_id -> tool span awaiting its result
+        self.function_call: str | None = None  # the call id given to a legacy function_call awaiting its result
 
     def add(self, step: int, message: Mapping[str, Any]) -> None:
         role = text_of(message.get("role") or "")
@@ -267,12 +286,17 @@ class _Builder:
             return
 
         tool_calls = message.get("tool_calls") or []
+        function_call = message.get("function_call")
         kind = "llm" if role == "assistant" and not (isinstance(name, str) and name) else "agent"
         if kind == "agent" and speaker == "Orchestrator":
             attributes.update(_orchestrator(text))
         output: Any = content
         if tool_calls:
             output = {"content": content, "tool_calls": tool_calls}
+        elif isinstance(function_call, Mapping):
+            # OpenAI's legacy single call: answered by the next `function` message, which has no call id.
+            output = {"content": content, "function_call": function_call}
+            tool_calls = [{"function": function_call}]
         links = list(self.unread)
         if speaker in self.handoffs:
             links.append(self.handoffs.pop(speaker))
@@ -285,6 +309,8 @@ class _Builder:
             self._action(step, speaker, text, span)
         for position, call in enumerate(tool_calls):
             self._tool_call(step, position, speaker, call, span)
+        if isinstance(function_call, Mapping) and not message.get("tool_calls"):
+            self.function_call = f"m{step}.0"
 
     def _tool_call(self, step: int, position: int, agent: str, call: Any, llm: Record) -> None:
         function = call.get("function") or {}
@@ -311,6 +337,8 @@ class _Builder:
         self, step: int, speaker: str, message: Mapping[str, Any], text: str, attributes: dict[str, Any], start: int
     ) -> None:
         call_id = message.get("tool_call_id")
+        if call_id is None and message.get("role") == "function" and self.function_call is not None:
+            call_id, self.function_call = self.function_call, None
         span = self.calls.pop(text_of(call_id), None) if call_id is not None else None
         if span is not None:
             span.output = message.get("content")

@@ -27,7 +27,10 @@ then import gives back the same trace::
 Times: unix nanoseconds = ``started_at`` + ``start_ns``.  Not kept: integers
 outside the signed 64-bit range (written as strings).
 
-Import (:func:`read_otlp`) groups spans by trace id.  Spans carrying
+Export gives traces of one document that share a trace id distinct OTLP trace
+ids.  Import (:func:`read_otlp`) groups foreign spans by trace id, and the
+spans of our own export by their resource (which names one trace), so such
+traces come back apart and a trace split into batches comes back whole.  Spans carrying
 ``agenttrace.kind`` come back exactly; any other span is mapped with
 :func:`~pytest_agenttrace.adapters.semconv.map_otel_span`.  Both the single
 JSON document and JSON Lines (the collector's file exporter) are read.
@@ -174,13 +177,23 @@ def _decode_own(items: Any) -> dict[str, Any]:
 def to_otlp(traces: Trace | Iterable[Trace]) -> dict[str, Any]:
     """One or more traces as an OTLP JSON ``ExportTraceServiceRequest`` dict."""
     items = [traces] if isinstance(traces, Trace) else list(traces)
-    return {"resourceSpans": [_resource_spans(trace) for trace in items]}
+    out = []
+    taken: set[str] = set()
+    for trace in items:
+        # Runs can share a trace id (Who&When's question id): each keeps its own OTLP trace in a viewer.
+        trace_hex = _trace_hex(trace.trace_id)
+        copy = 1
+        while trace_hex in taken:
+            copy += 1
+            trace_hex = _trace_hex(f"{trace.trace_id}#{copy}")
+        taken.add(trace_hex)
+        out.append(_resource_spans(trace, trace_hex))
+    return {"resourceSpans": out}
 
 
-def _resource_spans(trace: Trace) -> dict[str, Any]:
-    trace_hex = _trace_hex(trace.trace_id)
+def _resource_spans(trace: Trace, trace_hex: str) -> dict[str, Any]:
     base = unix_ns_from_iso(trace.started_at) or 0
-    ids = _span_hexes(trace)
+    ids = _span_hexes(trace, trace_hex)
     resource = [
         _attr("service.name", _SCOPE_NAME),
         _attr(NS + "format_version", FORMAT_VERSION),
@@ -299,9 +312,8 @@ def _hash_hex(trace_hex: str, span_id: str) -> str:
     return hashlib.sha256(f"{trace_hex}/{span_id}".encode()).hexdigest()[:16]
 
 
-def _span_hexes(trace: Trace) -> dict[str, str]:
+def _span_hexes(trace: Trace, trace_hex: str) -> dict[str, str]:
     """A distinct 16-hex-digit OTLP id for every span id of the trace."""
-    trace_hex = _trace_hex(trace.trace_id)
     ids: dict[str, str] = {}
     taken: set[str] = set()
     for span in trace.spans:
@@ -323,7 +335,8 @@ def _span_hexes(trace: Trace) -> dict[str, str]:
 def read_otlp(data: Any, source: str) -> list[Trace]:
     """Traces from a parsed OTLP JSON document, or a list of them (JSON Lines)."""
     documents = data if isinstance(data, list) else [data]
-    groups: dict[str, _Group] = {}
+    # Foreign spans are grouped by trace id; our own export's by its resource, which names one trace.
+    groups: dict[tuple[str, str], _Group] = {}
     last_raw_trace: Any = None
     group: _Group | None = None
     for position, document in enumerate(documents):
@@ -338,10 +351,15 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
                 raise ShapeError(f"{where}each 'resourceSpans' item must be an object")
             resource_obj = resource_spans.get("resource") or {}
             resource = _decode_attributes(resource_obj.get("attributes") if isinstance(resource_obj, Mapping) else None)
+            own: _Group | None = None
             if NS + "format_version" in resource:  # our own export: the trace exists even without spans
-                own_hex = _trace_hex(str(resource.get(NS + "trace_id", "")))
-                if own_hex not in groups:
-                    groups[own_hex] = _Group(own_hex, resource, f"{source}#{own_hex}")
+                # Traces sharing a trace id (runs of one question) have different resources: they stay apart.
+                # A collector that splits one trace's spans into batches repeats the same resource: they join.
+                key = ("agenttrace", _fingerprint(resource))
+                own = groups.get(key)
+                if own is None:
+                    own_hex = _trace_hex(str(resource.get(NS + "trace_id", "")))
+                    own = groups[key] = _Group(own_hex, resource, f"{source}#{own_hex}")
             all_scope_spans = (
                 resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
             )
@@ -353,20 +371,30 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
                     raise ShapeError(f"{where}each 'scopeSpans' item must be an object with a 'spans' list")
                 for raw in spans:
                     if not isinstance(raw, Mapping):
-                        groups.setdefault("0" * 32, _Group("0" * 32, resource, f"{source}#{'0' * 32}")).log.warn(
-                            f"span {quote(raw)} is not an object; skipped"
-                        )
+                        (
+                            own
+                            or groups.setdefault(("otlp", "0" * 32), _Group("0" * 32, resource, f"{source}#{'0' * 32}"))
+                        ).log.warn(f"span {quote(raw)} is not an object; skipped")
+                        continue
+                    if own is not None:
+                        own.add(raw)
                         continue
                     raw_trace = raw.get("traceId")
                     if raw_trace != last_raw_trace or group is None:
                         # Spans of one trace come together: the id is read and its group found once per run.
                         last_raw_trace = raw_trace
                         trace_hex = _id(raw_trace) or "0" * 32
-                        group = groups.get(trace_hex)
+                        group = groups.get(("otlp", trace_hex))
                         if group is None:
-                            group = groups[trace_hex] = _Group(trace_hex, resource, f"{source}#{trace_hex}")
+                            group = groups["otlp", trace_hex] = _Group(trace_hex, resource, f"{source}#{trace_hex}")
                     group.add(raw)
     return [group.build(source) for group in groups.values()]
+
+
+def _fingerprint(resource: Mapping[str, Any]) -> str:
+    """What tells one exported trace's resource from another's (all of its attributes)."""
+    text = json.dumps(resource, sort_keys=True, ensure_ascii=False, default=repr)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class _Group:
@@ -538,7 +566,12 @@ def _ns(value: Any, field: str) -> int:
 
 
 def _id(value: Any) -> str | None:
-    """A hex id; base64 ids (protobuf's own JSON mapping) are converted."""
+    """An id as lowercase hex: a hex id lowercased, a base64 one (protobuf's own JSON mapping) decoded.
+
+    Only what is one of these is converted: a hex id has 16 or 32 hex digits, a
+    base64 id decodes to 8 or 16 bytes.  Any other id is kept as it is, so ids
+    that differ only in case stay apart.
+    """
     if not isinstance(value, str) or not value:
         return None
     if (len(value) == 16 or len(value) == 32) and not value.strip(_HEX_DIGITS):
@@ -546,9 +579,13 @@ def _id(value: Any) -> str | None:
     if redact_text(value) != value:
         return value  # a secret: as it is, for the import to redact (lowercased or decoded it would not look like one)
     lowered = value.lower()
-    if _HEX_ID.fullmatch(lowered):
-        return lowered
-    try:
-        return base64.b64decode(value, validate=True).hex()
-    except (binascii.Error, ValueError):
-        return lowered
+    if _HEX_ID.fullmatch(lowered) or redact_text(lowered) != lowered:
+        return lowered  # hex; or a secret in capitals ('SK-PROJ-...'), lowercased for the import to redact
+    if len(value) in (12, 24):  # the base64 lengths of 8 and 16 bytes
+        try:
+            decoded = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return value
+        if len(decoded) in (8, 16):
+            return decoded.hex()
+    return value

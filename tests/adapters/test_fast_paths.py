@@ -29,6 +29,7 @@ from pytest_agenttrace.adapters import _context, openai_agents, otel, otlp
 from pytest_agenttrace.adapters.importing import ImportLog, Record, assemble
 from pytest_agenttrace.adapters.semconv import map_otel_fields
 from pytest_agenttrace.recorder import Recorder, SpanHandle
+from pytest_agenttrace.sanitize import redact_text
 
 FIELDS = ("kind", "name", "agent", "attributes", "input", "output", "context", "status", "error", "versions")
 
@@ -309,18 +310,19 @@ def test_a_provider_is_asked_only_once_its_adapter_has_state_for_the_recorder() 
 
 
 def id_by_pattern(value: Any) -> str | None:
-    """The importer's id reading as it was, with the regular expression."""
+    """The importer's id reading, with the regular expression: hex lowercased, 8- or 16-byte base64 decoded."""
     if not isinstance(value, str) or not value:
         return None
-    if otlp._HEX_ID.fullmatch(value):
+    if otlp._HEX_ID.fullmatch(value) or redact_text(value) != value:
         return value
     lowered = value.lower()
-    if otlp._HEX_ID.fullmatch(lowered):
+    if otlp._HEX_ID.fullmatch(lowered) or redact_text(lowered) != lowered:
         return lowered
     try:
-        return base64.b64decode(value, validate=True).hex()
+        decoded = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        return lowered
+        return value
+    return decoded.hex() if len(decoded) in (8, 16) else value
 
 
 @given(

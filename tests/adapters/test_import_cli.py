@@ -161,11 +161,17 @@ def test_an_output_that_cannot_be_written_exits_2(tmp_path: Path, capsys: pytest
     ):
         assert main(args) == 2
         err = capsys.readouterr().err
-        assert "cannot write the output" in err and "choose another path with -o" in err
+        assert "cannot write the output" in err or "a-file is a file, not a directory" in err
         assert "Traceback" not in err and err.count("\n") == 1
+        # Said once: the store's own explanation is not wrapped in a second one.
+        assert err.count("another path") == 1
     assert main(["import", source, "-o", str(tmp_path / "t.json")]) == 0
     assert main(["export", str(tmp_path / "t.json"), "-o", f"{in_the_way}/x.json"]) == 2
-    assert "cannot write the output" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "a-file is a file, not a directory" in err and err.count("another path") == 1
+    assert main(["import", source, "-o", source]) == 2
+    err = capsys.readouterr().err
+    assert "is also an input" in err and "cannot write the output" not in err
 
 
 def test_import_of_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -296,3 +302,99 @@ def test_export_sanitises_a_trace_file_that_is_not_clean(tmp_path: Path, capsys:
     out = capsys.readouterr().out
     assert SECRET not in out and "hunter2" not in out and "pw-123456789" not in out
     assert "[REDACTED]" in out
+
+
+def _otlp_run(trace_hex: str, name: str = "planner") -> dict[str, object]:
+    span = {
+        "traceId": trace_hex,
+        "spanId": "00f067aa0ba902b7",
+        "name": name,
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000000000000100",
+    }
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+
+
+def test_import_into_a_directory_never_replaces_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    written = []
+    for position, trace_hex in enumerate(["1" * 32, "2" * 32, "2" * 32], 1):
+        source = tmp_path / f"run{position}.otlp.json"
+        source.write_text(json.dumps(_otlp_run(trace_hex)))
+        assert main(["import", str(source), "-o", f"{out}/"]) == 0
+        [line] = capsys.readouterr().out.splitlines()
+        written.append(Path(line))
+    # Same root span name, other trace id: another name; the same run again: a copy beside it.
+    assert len(set(written)) == 3 and sorted(out.iterdir()) == sorted(written)
+    assert [load_trace(path).trace_id for path in written] == ["1" * 32, "2" * 32, "2" * 32]
+    assert written[2].name == written[1].name.removesuffix(".json") + ".2.json"
+
+
+def test_a_json_lines_file_with_a_cut_line_imports_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    good = [json.dumps(_otlp_run(digit * 32, f"run{digit}")) for digit in "123"]
+    source = tmp_path / "spans.jsonl"
+    source.write_text("\n".join([*good, good[0][:40]]) + "\n")  # what a killed exporter leaves
+    assert main(["import", str(source), "-o", f"{tmp_path}/out/"]) == 0
+    paths = [Path(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(load_trace(path).name for path in paths) == ["run1", "run2", "run3"]
+    for path in paths:
+        [warning] = load_trace(path).metadata["import_warnings"]
+        assert warning.startswith("line 4 is not JSON (") and "line 1" not in warning
+    assert "line 4 is not JSON" in caplog.text
+    # A pretty-printed document cut short is still one broken document, not JSON Lines.
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps(_otlp_run("1" * 32), indent=2)[:-20])
+    assert main(["import", str(cut)]) == 2
+    assert "is not JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("wrapped", "fmt"),
+    [
+        ({"data": [_otlp_run("1" * 32)]}, "otlp"),
+        ({"data": [{"history": [{"role": "Coder", "content": "hi"}]}]}, "messages"),
+        (
+            {
+                "data": [
+                    {
+                        "id": "t1",
+                        "name": "run",
+                        "observations": [{"id": "a", "type": "SPAN", "name": "a", "startTime": "2025-01-01T00:00:00Z"}],
+                    }
+                ]
+            },
+            "langfuse",
+        ),
+    ],
+)
+def test_an_api_list_under_data_is_read_as_the_format_it_holds(
+    wrapped: dict[str, object], fmt: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "list.json"
+    source.write_text(json.dumps(wrapped))
+    assert detect_format(wrapped) == fmt
+    for given in (None, fmt):
+        trace = import_trace(source, given)
+        assert isinstance(trace, Trace) and len(trace.spans) == 1
+        validate_trace_dict(trace.to_dict())
+
+
+def test_a_closed_stdout_does_not_stop_the_files_being_written(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "tau"
+    command = [sys.executable, "-c", "from pytest_agenttrace.cli import main; raise SystemExit(main())"]
+    run = subprocess.run(
+        f"{' '.join(command[:2])} '{command[2]}' import '{TAU_RUNS}' -o '{out}/' | head -1; exit ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert len(run.stdout.splitlines()) == 1 and run.stderr == ""
+    assert len(list(out.iterdir())) == 29

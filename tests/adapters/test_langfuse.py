@@ -173,3 +173,39 @@ def test_a_malformed_observation_is_skipped_with_a_warning(caplog: pytest.LogCap
     assert "startTime 'yesterday' is not an ISO 8601 time" in caplog.text
     assert "observation #1 (id 'b') skipped: startTime 'yesterday'" in caplog.text
     assert "observation #2 skipped: it has no 'id'" in caplog.text
+
+
+def test_trace_scores_and_metadata_are_kept_as_labels() -> None:
+    export = {
+        "trace": {
+            "id": "t1",
+            "name": "run",
+            "metadata": json.dumps({"topic": "jokes", "resourceAttributes": {"service.name": "x"}}),
+            "scores": [
+                {"name": "toxicity", "value": 0, "dataType": "NUMERIC", "source": "EVAL", "comment": "fine"},
+                {"name": "verdict", "value": None, "stringValue": "good", "dataType": "CATEGORICAL"},
+                {"name": "toxicity", "value": 1, "observationId": "a"},
+                {"value": 3},
+            ],
+        },
+        "observations": [_observation("a")],
+    }
+    [trace] = read_langfuse(export, "lf.json")
+    assert trace.metadata["labels"] == {"toxicity": [0, 1], "verdict": "good"}
+    assert trace.metadata["scores"][0] == {
+        "name": "toxicity",
+        "value": 0,
+        "source": "EVAL",
+        "data_type": "NUMERIC",
+        "comment": "fine",
+    }
+    assert trace.metadata["scores"][2]["observation_id"] == "a"
+    assert trace.metadata["langfuse"] == {"topic": "jokes"}  # what describes only the exporter is dropped
+    assert trace.metadata["import_warnings"] == ["score #3 has no name; skipped"]
+
+
+def test_corpus_scores_are_kept() -> None:
+    trace = import_trace(LANGFUSE / "microsoft-agent-2025-10-14.json")
+    assert isinstance(trace, Trace)
+    assert trace.metadata["labels"] == {"toxicity": 0, "hallucination": 1}
+    validate_trace_dict(trace.to_dict())

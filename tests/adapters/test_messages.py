@@ -128,6 +128,10 @@ def _records(messages: list[dict[str, Any]]) -> dict[str, Any]:
         ("I clicked the browser back button.", "history_back", {}),
         ("I scrolled down one page in the browser.", "page_down", {}),
         ("Address: file:///workspace/a.pdf", "open_file", {"path": "file:///workspace/a.pdf"}),
+        # AG2's WebServing_Expert reports Bing searches and web pages the same way (Algorithm-Generated/108).
+        ("Address: bing: Andrea Jung biography", "web_search", {"query": "Andrea Jung biography"}),
+        ("Address: https://en.wikipedia.org/wiki/X", "visit_url", {"url": "https://en.wikipedia.org/wiki/X"}),
+        ("Address: about:blank", "visit_url", {"url": "about:blank"}),
     ],
 )
 def test_web_and_file_surfer_actions(first_line: str, tool: str, arguments: dict[str, str]) -> None:
@@ -209,3 +213,45 @@ def test_a_ledger_answer_json_cannot_read_leaves_the_message_in() -> None:
     [span] = trace.spans
     assert span.attributes["ledger"] == {"is_progress_being_made": True}
     assert "import_warnings" not in trace.metadata
+
+
+def test_who_and_when_searches_are_web_searches_with_their_query() -> None:
+    path = next(p for p in WHO_AND_WHEN if p.parent.name == "Algorithm-Generated" and p.stem == "108")
+    trace = import_trace(path)
+    assert isinstance(trace, Trace)
+    searches = [span.input["query"] for span in trace.spans if span.name == "web_search"]
+    assert len(searches) == 3 and len(set(searches)) == 3
+    assert not [span for span in trace.spans if span.name == "open_file"]
+
+
+def test_a_legacy_function_call_is_a_tool_call() -> None:
+    records = _records(
+        [
+            {"role": "user", "content": "weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "function_call": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+            },
+            {"role": "function", "name": "get_weather", "content": "sunny"},
+            {"role": "assistant", "content": "It is sunny."},
+        ]
+    )
+    call = records["m1.call0"]
+    assert (call.kind, call.name, call.input, call.output) == ("tool", "get_weather", {"city": "Paris"}, "sunny")
+    assert call.links == ["m1"] and records["m3"].links == ["m1.call0"]
+    assert records["m1"].output["function_call"]["name"] == "get_weather"
+    assert "m2" not in records  # the result is the call's output, not a second tool span
+
+
+def test_a_message_without_a_role_is_kept_as_a_placeholder() -> None:
+    [trace] = read_messages(
+        {"messages": [1, {"content": "hi", "name": "bob"}, {"role": "user", "content": "x"}]}, "m.json"
+    )
+    by_id = {span.span_id: span for span in trace.spans}
+    assert (by_id["m0"].name, by_id["m0"].output) == ("unknown", 1)
+    assert (by_id["m1"].name, by_id["m1"].output) == ("bob", "hi")
+    assert by_id["m2"].attributes["step"] == 2
+    warnings = trace.metadata["import_warnings"]
+    assert warnings == [f"message {n} has no role; imported as an 'unknown' placeholder" for n in (0, 1)]
+    assert not any("skipped" in warning for warning in warnings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -294,3 +295,69 @@ def test_an_own_export_without_spans_whose_metadata_holds_odd_warnings_says_so(t
     path.write_text(json.dumps(to_otlp(empty)))
     with pytest.raises(TraceFileError, match="holds no span that could be imported; expected an OTLP JSON export"):
         import_trace(path, "otlp")
+
+
+def test_traces_sharing_a_trace_id_come_back_apart() -> None:
+    # Who&When runs of one question share its id (90 of 184 runs): export then import keeps every run.
+    first = recorded_trace()
+    second = dataclasses.replace(recorded_trace(), trace_id=first.trace_id, name="another run")
+    document = json.loads(json.dumps(to_otlp([first, second])))
+    hexes = [item["scopeSpans"][0]["spans"][0]["traceId"] for item in document["resourceSpans"]]
+    assert len(set(hexes)) == 2  # a viewer shows two traces
+    back = read_otlp(document, "t.json")
+    assert [trace.to_dict() for trace in back] == [first.to_dict(), second.to_dict()]
+
+
+def test_our_export_split_into_batches_joins_again() -> None:
+    # A collector's file exporter may write one trace's spans as several lines, each with the resource.
+    trace = recorded_trace()
+    [resource_spans] = to_otlp(trace)["resourceSpans"]
+    spans = resource_spans["scopeSpans"][0]["spans"]
+    lines = [
+        {"resourceSpans": [{**resource_spans, "scopeSpans": [{"scope": {}, "spans": part}]}]}
+        for part in (spans[:3], spans[3:])
+    ]
+    [back] = read_otlp(json.loads(json.dumps(lines)), "t.json")
+    assert back.to_dict() == trace.to_dict()
+
+
+def test_a_foreign_parent_survives_the_round_trip() -> None:
+    rec = Recorder("distributed")
+    rec.start_span("tool", "x", parent_id="proc-a-span-7").end()
+    trace = rec.finish()
+    back = otlp_roundtrip(trace)
+    assert back.spans[0].parent_id == "proc-a-span-7"
+    assert "import_warnings" not in back.metadata
+    assert back.to_dict() == trace.to_dict()
+
+
+def _foreign(span_id: str, parent: str = "", name: str = "s") -> dict[str, Any]:
+    return {
+        "traceId": "t1",
+        "spanId": span_id,
+        "parentSpanId": parent,
+        "name": name,
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000000000000100",
+    }
+
+
+def test_only_hex_ids_are_lowercased_and_only_8_or_16_byte_base64_decoded() -> None:
+    eight = base64.b64encode(bytes.fromhex("00f067aa0ba902b7")).decode()
+    spans = [
+        _foreign("Root-A", name="first"),
+        _foreign("root-a", name="second"),
+        _foreign("agent001", "Root-A", name="child"),
+        _foreign("00F067AA0BA902B9", name="upper hex"),
+        _foreign(eight, "00F067AA0BA902B9", name="base64"),
+    ]
+    [trace] = read_otlp({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}, "t.json")
+    got = {span.name: (span.span_id, span.parent_id) for span in trace.spans}
+    assert got == {
+        "first": ("Root-A", None),
+        "second": ("root-a", None),  # not the same span as Root-A
+        "child": ("agent001", "Root-A"),  # 6 bytes of base64: not an OTLP id, kept
+        "upper hex": ("00f067aa0ba902b9", None),
+        "base64": ("00f067aa0ba902b7", "00f067aa0ba902b9"),
+    }
+    assert "import_warnings" not in trace.metadata

@@ -78,6 +78,10 @@ def test_write_atomic_to_a_name_at_the_length_limit(tmp_path: Path) -> None:
         (b"spec: x\nrules: []\n", "not valid JSON .*the file is corrupt or not a trace file"),
         (b"\x1f\x8b\x08\x00gzipped", "not valid JSON .*the file is corrupt or not a trace file"),
         (b"[1, 2]", "expected a JSON object"),
+        (
+            b'\xef\xbb\xbf{"format_version": 1, "trace_id": "x", "name": "n", "started_at": "s", "spans": []}',
+            "byte-order mark.*remove the mark",
+        ),
         (b'{"resourceSpans": []}', "agenttrace import"),
         (b'{"format_version": 9, "trace_id": "x", "name": "n", "started_at": "s", "spans": []}', "format_version 9"),
         (b'{"format_version": 1, "trace_id": "x", "name": "n", "started_at": "s", "spans": [{"span_id": "1"}]}', "span #0 missing"),
