@@ -155,6 +155,8 @@ def _message(message: Any) -> Any:
     role = getattr(message, "type", None)
     if role is None:
         return message
+    if isinstance(role, str) and role.endswith("MessageChunk"):  # a streamed reply: "AIMessageChunk"
+        role = role.removesuffix("MessageChunk").lower()
     out: dict[str, Any] = {
         "role": {"human": "user", "ai": "assistant"}.get(role, role),
         "content": getattr(message, "content", None),

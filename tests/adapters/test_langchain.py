@@ -477,7 +477,7 @@ def test_stopping_a_stream_is_not_an_error(agenttrace: Recorder) -> None:
     graph_span, llm_span = spans[0], spans[-1]
     assert graph_span.kind == "custom" and graph_span.attributes["stream_closed_early"] is True
     assert llm_span.kind == "llm" and llm_span.attributes["stream_closed_early"] is True
-    assert llm_span.end_ns is not None
+    assert llm_span.output == {"role": "assistant", "content": "one"}  # what came before the break
 
 
 def test_long_tool_payloads_are_not_cut_silently(agenttrace: Recorder) -> None:
