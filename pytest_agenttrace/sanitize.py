@@ -109,7 +109,9 @@ _SECRET_TEXT = re.compile(
     r"|(?:AIza[0-9A-Za-z_\-]{30,})"  # Google API key
     r"|(?:eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})"  # JWT
     # name=value pairs, also in a repr (Settings(password='a b')): a quoted value is taken whole.
-    r"|(?:(?:(?<=[?&;\s,(\[{'\"])|^)(?ai:password|passwd|pwd|api_key|apikey|token|secret)="
+    # (api-key: Azure's query parameter; access_token, refresh_token: OAuth 2's, RFC 6750 2.3.)
+    r"|(?:(?:(?<=[?&;\s,(\[{'\"])|^)"
+    r"(?ai:password|passwd|pwd|api_key|api-key|apikey|access_token|refresh_token|client_secret|token|secret)="
     r"(?:'[^']*'|\"[^\"]*\"|[^\s&;,]+))"
 )
 
@@ -131,9 +133,24 @@ _TOKEN_WORD: Final = re.compile(r"token[\s%+]")
 # Every alternative of _SECRET_TEXT contains one of _TRIGGERS as it is, or "bearer" or one of
 # _PAIR_TRIGGERS in any case (looked for in the text lowered).
 _TRIGGERS: Final = ("sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AKIA", "AIza", "eyJ")
-_PAIR_TRIGGERS: Final = ("token=", "password=", "passwd=", "pwd=", "api_key=", "apikey=", "secret=")
+#: ("access_token=" and the like contain "token=" or "secret=".)
+_PAIR_TRIGGERS: Final = ("token=", "password=", "passwd=", "pwd=", "api_key=", "api-key=", "apikey=", "secret=")
 #: Names of name=value pairs (lowered); their name stays shown.
-_PAIR_NAMES: Final = frozenset({"password", "passwd", "pwd", "api_key", "apikey", "token", "secret"})
+_PAIR_NAMES: Final = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "api_key",
+        "api-key",
+        "apikey",
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "token",
+        "secret",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,15 @@ LangChain does not even call it then.
 
 What becomes what:
 
-* LangGraph nodes are agents: each node of the outermost graph becomes an
+* LangGraph nodes are agents: each node of the outermost graph (the first
+  graph not inside another graph's node, whatever runnables wrap it) becomes an
   ``agent`` span named after the node (metadata ``langgraph_node``), except a
   node named ``tools`` (a ToolNode, whose tool calls belong to the agent that
-  asked for them: a tool span's agent is the agent of the model call whose
+  asked for them: a tool span outside any agent span gets the agent of the model call whose
   ``tool_calls`` held its ``tool_call_id``); a deeper node becomes an agent when it runs a subgraph
   (a sub-agent built with ``create_react_agent``, say).  The graph's own run
-  is a ``custom`` span; LangGraph's internal runs (routers, prompt
+  is a ``custom`` span (recorded from its first node on when a wrapper's run
+  is the root); LangGraph's internal runs (routers, prompt
   templates, ``RunnableSequence`` ...) are not recorded, their children go
   to the nearest recorded span.  A ``AgentExecutor`` run is an ``agent``.
 * Chat models and LLMs: ``llm`` spans with ``attributes.model``,
@@ -27,7 +29,9 @@ What becomes what:
 * ``Command(goto=..., graph=Command.PARENT)`` returned by a tool or a node of
   a sub-agent, and ``Command(goto=...)`` returned by an agent node: a
   ``handoff`` span from the current agent to ``goto`` with the command's
-  ``update`` as ``context``.
+  ``update`` as ``context`` (plus ``Send.arg`` for a ``Send`` target).
+* A stream the consumer stops (``GeneratorExit``) ends its spans ok with
+  ``stream_closed_early``.
 """
 
 from __future__ import annotations
@@ -151,6 +155,8 @@ def _message(message: Any) -> Any:
     role = getattr(message, "type", None)
     if role is None:
         return message
+    if isinstance(role, str) and role.endswith("MessageChunk"):  # a streamed reply: "AIMessageChunk"
+        role = role.removesuffix("MessageChunk").lower()
     out: dict[str, Any] = {
         "role": {"human": "user", "ai": "assistant"}.get(role, role),
         "content": getattr(message, "content", None),
@@ -175,11 +181,14 @@ def _messages(messages: Sequence[Any]) -> list[Any]:
 
 
 def _value(value: Any) -> Any:
-    """Chain inputs/outputs as plain data: messages become dicts."""
+    """Chain inputs/outputs as plain data: messages become dicts.
+
+    Lists are kept whole: the recorder caps them, with its truncation marker.
+    """
     if isinstance(value, Mapping):
         return {str(k): _value(v) for k, v in value.items() if not str(k).startswith("__")}
     if isinstance(value, (list, tuple)):
-        return [_value(v) for v in value[-_MAX_MESSAGES:]]
+        return [_value(v) for v in value]
     if hasattr(value, "type") and hasattr(value, "content"):
         return _message(value)
     return value
@@ -259,13 +268,21 @@ def _command(value: Any) -> Any:
 
 
 def _goto_names(goto: Any) -> list[str]:
+    return [name for name, _ in _goto_targets(goto)]
+
+
+_NO_ARG: Final = object()
+
+
+def _goto_targets(goto: Any) -> list[tuple[str, Any]]:
+    """``(node, Send.arg)`` of each target of ``goto`` (``_NO_ARG`` for a plain node name)."""
     items = goto if isinstance(goto, (list, tuple)) else [goto]
-    names = []
+    targets = []
     for item in items:
         node = getattr(item, "node", item)  # Send(node, arg) or a node name
         if isinstance(node, str) and node and not node.startswith("__"):
-            names.append(node)
-    return names
+            targets.append((node, getattr(item, "arg", _NO_ARG) if item is not node else _NO_ARG))
+    return targets
 
 
 # -- the handler ------------------------------------------------------------------
@@ -351,7 +368,7 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):
     def _handoff(self, rec: Recorder, state: _LCState, command: Any, run_id: UUID, *, beside_tool: bool) -> None:
         if state.commands.get(id(command)) is command:
             return
-        targets = _goto_names(getattr(command, "goto", None))
+        targets = _goto_targets(getattr(command, "goto", None))
         if not targets:
             return
         state.commands[id(command)] = command
@@ -366,16 +383,36 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):
         )
         if not isinstance(context, dict):
             context = {"update": context}
-        for target in targets:
+        for target, arg in targets:
             from_agent = anchor.agent if anchor is not None else None
+            handed = context
+            if arg is not _NO_ARG:  # Send(node, arg): the target's input is arg (the update goes to the state)
+                sent = _safely(_value, arg)
+                handed = {**context, **sent} if isinstance(sent, dict) else {**context, "arg": sent}
             handle = rec.start_span(
                 "handoff",
                 target,
                 parent_id=anchor.span_id if anchor is not None else None,
                 attributes={"from_agent": from_agent, "to_agent": target, "via": "langgraph.Command"},
-                context=context,
+                context=handed,
             )
             handle.end()
+
+    @staticmethod
+    def _graph_span(rec: Recorder, state: _LCState, graph: _Run) -> None:
+        """Record ``graph`` (the outermost graph's run, not recorded when it is not a root) as ``custom``."""
+        if graph.handle is not None:
+            return
+        with _graph_lock:  # parallel nodes start in threads: one span per graph
+            if graph.handle is not None:
+                return
+            parent = _parent_for(rec, state, graph.parent)
+            graph.handle = rec.start_span(
+                "custom",
+                graph.name,
+                attributes={"langchain.run_type": "chain"},
+                parent_id=parent.span_id if parent is not None else None,
+            )
 
     # -- chains (graphs, nodes, agents) --
     def on_chain_start(
@@ -405,8 +442,12 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):
             kind: str | None = None
             if is_root:
                 kind = "agent" if name == "AgentExecutor" else "custom"
-            elif is_node and parent_run is not None and parent_run.is_root and node not in _TOOL_NODES:
-                kind = "agent"  # a node of the outermost graph
+            elif is_node and parent_run is not None and parent_run_id is not None and _outermost(state, parent_run_id):
+                # A node of the outermost graph (the parent run), which may run inside other runnables
+                # (prep | graph, graph.with_retry()): recorded from its first node on, if not yet.
+                self._graph_span(rec, state, parent_run)
+                if node not in _TOOL_NODES:
+                    kind = "agent"
             elif name == "AgentExecutor":
                 kind = "agent"
             elif (
@@ -472,6 +513,9 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):
                 return
             if _is_control_flow(error):
                 self._close(run_id, attributes={"interrupted": type(error).__name__})
+                return
+            if isinstance(error, GeneratorExit):  # the consumer stopped reading a stream: not a failure
+                self._close(run_id, attributes={"stream_closed_early": True})
                 return
             self._close(run_id, error=error)
         except Exception:  # noqa: BLE001
@@ -570,6 +614,16 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):
         self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
     ) -> None:
         try:
+            if isinstance(error, GeneratorExit):  # the consumer stopped reading the stream: what came, ok
+                generations = getattr(kwargs.get("response"), "generations", None) or [[]]
+                first = generations[0][0] if generations and generations[0] else None
+                message = getattr(first, "message", None)
+                self._close(
+                    run_id,
+                    output=_safely(_message, message) if message is not None else None,
+                    attributes={"stream_closed_early": True},
+                )
+                return
             self._close(run_id, error=error)
         except Exception:  # noqa: BLE001
             log.warning("agenttrace: could not record a LangChain LLM error", exc_info=True)
@@ -595,7 +649,12 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):
             if call_id:
                 attributes["tool_call_id"] = str(call_id)
                 routed = self._route()
-                caller = routed[1].callers.pop(str(call_id), None) if routed is not None else None
+                if routed is not None:
+                    caller = routed[1].callers.pop(str(call_id), None)
+                    # Inside an agent's own run (its subgraph's ToolNode) the tool is that agent's: ids
+                    # are not unique (scripted models reuse "call_1"; parallel agents overwrite).
+                    if _enclosing_agent(routed[1], parent_run_id) is not None:
+                        caller = None
             self._open(
                 "tool",
                 name,
@@ -689,6 +748,31 @@ class AgentTraceCallbackHandler(_BaseCallbackHandler):
             log.warning("agenttrace: could not record a LangChain retriever error", exc_info=True)
 
 
+def _enclosing_agent(state: _LCState, run_id: UUID | None) -> SpanHandle | None:
+    """The ``agent`` span of the nearest recorded LangChain run at or above ``run_id`` that is an agent."""
+    for _ in range(512):
+        run = state.runs.get(run_id) if run_id is not None else None
+        if run is None:
+            return None
+        if run.handle is not None and run.handle.kind == "agent":
+            return run.handle
+        run_id = run.parent
+    return None
+
+
+def _outermost(state: _LCState, graph_run_id: UUID) -> bool:
+    """Whether the run ``graph_run_id`` (a graph: its child is a node) runs inside no graph node."""
+    run_id: UUID | None = graph_run_id
+    for _ in range(512):
+        run = state.runs.get(run_id) if run_id is not None else None
+        if run is None:
+            return True
+        if run.is_node:
+            return False
+        run_id = run.parent
+    return False
+
+
 def _is_control_flow(error: BaseException) -> bool:
     try:
         from langgraph.errors import GraphBubbleUp
@@ -699,6 +783,7 @@ def _is_control_flow(error: BaseException) -> bool:
 
 # -- installation -------------------------------------------------------------------
 
+_graph_lock = threading.Lock()
 _HANDLER: AgentTraceCallbackHandler | None = None
 _VAR: contextvars.ContextVar[Any] | None = None
 _install_lock = threading.Lock()

@@ -1,6 +1,7 @@
 """Record the ``openai`` client's chat completions (``pip install 'pytest-agenttrace[openai]'``).
 
-``instrument_openai(client)`` wraps ``client.chat.completions.create`` of an
+``instrument_openai(client)`` wraps ``client.chat.completions.create`` (and
+``.parse``, the structured-outputs call, which does not go through ``create``) of an
 ``openai.OpenAI`` or ``openai.AsyncOpenAI`` client (pointed at OpenAI or at
 any OpenAI-compatible endpoint: a local Ollama or vLLM server, a gateway).
 While a recorder is active each call is an ``llm`` span named after the
@@ -15,8 +16,11 @@ model, under the span open where the call is made:
 * an exception (HTTP error, timeout) is the span's error and reaches the
   caller unchanged.
 
-Streaming calls (``stream=True``) are recorded when the stream is consumed
-or closed: the deltas are assembled into the same output.  With no active
+Streaming calls (``stream=True``, and ``.stream()``, which calls ``create``)
+are recorded when the stream is consumed or closed: the deltas of choice 0
+are assembled into the same output; a stream the caller stops reading
+(``break``, ``close()``, leaving ``with``) ends ok with what came and
+``stream_closed_early``.  ``client.responses`` is not recorded.  With no active
 recorder the wrapper calls straight through.  The client keeps working
 exactly as before; ``client.with_options(...)`` returns a new, unwrapped
 client.
@@ -27,7 +31,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..exceptions import MissingExtraError
@@ -45,7 +49,7 @@ _MARK: Final = "_agenttrace_wrapped"
 
 
 def instrument_openai(client: C, *, max_messages: int = _MAX_MESSAGES) -> C:
-    """Record every ``client.chat.completions.create`` call as an ``llm`` span.
+    """Record every ``client.chat.completions.create`` (and ``.parse``) call as an ``llm`` span.
 
     Returns the same client (instrumenting twice is harmless).
     """
@@ -54,15 +58,21 @@ def instrument_openai(client: C, *, max_messages: int = _MAX_MESSAGES) -> C:
     except ImportError as exc:
         raise MissingExtraError("OpenAI client capture", "openai", "openai") from exc
     completions = client.chat.completions  # type: ignore[attr-defined]  # an openai client
-    original = completions.create
-    if getattr(original, _MARK, False):
-        return client
     base_url = str(getattr(client, "base_url", "") or "")
+    for name in ("create", "parse"):  # parse (structured outputs) does not go through create
+        original = getattr(completions, name, None)
+        if original is not None and not getattr(original, _MARK, False):
+            setattr(completions, name, _wrapped(original, completions, base_url, max_messages))
+    return client
+
+
+def _wrapped(original: Any, completions: Any, base_url: str, max_messages: int) -> Any:
+    """``original`` (a bound ``create``/``parse``) recording each call while a recorder is active."""
     # The SDK's decorators hide the coroutine: ask the resource class too.
     if inspect.iscoroutinefunction(original) or type(completions).__name__.startswith("Async"):
 
         @functools.wraps(original)
-        async def acreate(*args: Any, **kwargs: Any) -> Any:
+        async def acall(*args: Any, **kwargs: Any) -> Any:
             rec = active_recorder()
             if rec is None:
                 return await original(*args, **kwargs)
@@ -78,30 +88,28 @@ def instrument_openai(client: C, *, max_messages: int = _MAX_MESSAGES) -> C:
             _end(handle, result, None)
             return result
 
-        setattr(acreate, _MARK, True)
-        completions.create = acreate
-    else:
+        setattr(acall, _MARK, True)
+        return acall
 
-        @functools.wraps(original)
-        def create(*args: Any, **kwargs: Any) -> Any:
-            rec = active_recorder()
-            if rec is None:
-                return original(*args, **kwargs)
-            kwargs = _once_iterables_listed(kwargs)
-            handle = _start(rec, kwargs, base_url, max_messages)
-            try:
-                result = original(*args, **kwargs)
-            except BaseException as exc:
-                _end(handle, None, exc)
-                raise
-            if kwargs.get("stream") and _is_stream(result):
-                return _recorded_stream(result, handle)
-            _end(handle, result, None)
-            return result
+    @functools.wraps(original)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        rec = active_recorder()
+        if rec is None:
+            return original(*args, **kwargs)
+        kwargs = _once_iterables_listed(kwargs)
+        handle = _start(rec, kwargs, base_url, max_messages)
+        try:
+            result = original(*args, **kwargs)
+        except BaseException as exc:
+            _end(handle, None, exc)
+            raise
+        if kwargs.get("stream") and _is_stream(result):
+            return _recorded_stream(result, handle)
+        _end(handle, result, None)
+        return result
 
-        setattr(create, _MARK, True)
-        completions.create = create
-    return client
+    setattr(call, _MARK, True)
+    return call
 
 
 def _once_iterables_listed(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -151,9 +159,10 @@ def _start(rec: Recorder, kwargs: Mapping[str, Any], base_url: str, max_messages
     try:
         model = str(kwargs.get("model") or "unknown")
         messages = list(kwargs.get("messages") or [])
-        shown: list[Any] = [_plain(m) for m in messages[-max_messages:]]
+        # messages[-0:] is the whole list: 0 (or less) keeps none.
+        shown: list[Any] = [_plain(m) for m in messages[-max_messages:]] if max_messages > 0 else []
         if len(messages) > max_messages:
-            shown.insert(0, f"…[agenttrace: kept the last {max_messages} of {len(messages)} messages]")
+            shown.insert(0, f"…[agenttrace: kept the last {max(max_messages, 0)} of {len(messages)} messages]")
         payload: dict[str, Any] = {"messages": shown}
         tools = kwargs.get("tools")
         if tools:
@@ -175,7 +184,11 @@ def _start(rec: Recorder, kwargs: Mapping[str, Any], base_url: str, max_messages
 def _plain(value: Any) -> Any:
     dump = getattr(value, "model_dump", None)
     if callable(dump):
-        return dump(exclude_none=True)
+        try:
+            # No serializer warnings: parse()'s completions hold the user's model in a generic field.
+            return dump(exclude_none=True, warnings=False)
+        except TypeError:  # a model_dump without pydantic 2's ``warnings``
+            return dump(exclude_none=True)
     return value
 
 
@@ -237,11 +250,14 @@ def _tool_call(call: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Assembler:
-    """Builds a chat completion dict from streamed chunks."""
+    """Builds a chat completion dict from streamed chunks: choice 0 only, as recorded unstreamed."""
 
     def __init__(self) -> None:
         self.content: list[str] = []
-        self.calls: dict[int, dict[str, Any]] = {}
+        #: Tool calls in the order they began.
+        self.calls: list[dict[str, Any]] = []
+        #: Streamed ``index`` -> position in ``calls`` of the call being streamed at that index.
+        self.at: dict[int, int] = {}
         self.data: dict[str, Any] = {}
         self.finish: str | None = None
         #: Whether the stream ran to its end (not closed while chunks may still have come).
@@ -254,36 +270,45 @@ class _Assembler:
         if data.get("usage"):
             self.data["usage"] = data["usage"]
         for choice in data.get("choices") or []:
+            if (choice.get("index") or 0) != 0:  # n > 1: the other choices are not recorded
+                continue
             delta = choice.get("delta") or {}
             if delta.get("content"):
                 self.content.append(delta["content"])
             for call in delta.get("tool_calls") or []:
-                slot = self.calls.setdefault(
-                    int(call.get("index", 0)),
-                    {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
-                )
-                if call.get("id"):
-                    slot["id"] = call["id"]
-                function = call.get("function") or {}
-                slot["function"]["name"] += function.get("name") or ""
-                slot["function"]["arguments"] += function.get("arguments") or ""
+                self._add_call(call)
             if choice.get("finish_reason"):
                 self.finish = choice["finish_reason"]
+
+    def _add_call(self, call: Mapping[str, Any]) -> None:
+        index = int(call.get("index") or 0)
+        position = self.at.get(index)
+        call_id = call.get("id")
+        # A different id at a used index is a new call: Ollama sends every call at index 0.
+        if position is None or (call_id and self.calls[position]["id"] not in (None, call_id)):
+            self.calls.append({"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+            position = self.at[index] = len(self.calls) - 1
+        slot = self.calls[position]
+        if call_id:
+            slot["id"] = call_id
+        function = call.get("function") or {}
+        slot["function"]["name"] += function.get("name") or ""
+        slot["function"]["arguments"] += function.get("arguments") or ""
 
     def result(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(self.content) or None}
         if self.calls:
-            message["tool_calls"] = [self.calls[i] for i in sorted(self.calls)]
+            message["tool_calls"] = list(self.calls)
         return {**self.data, "choices": [{"message": message, "finish_reason": self.finish}]}
 
 
 def _recorded_stream(stream: Any, handle: SpanHandle | None) -> Any:
     """The SDK's own stream, its chunks recorded as they pass: the caller gets the very object it would.
 
-    Its iterator is wrapped in place (``Stream`` yields from ``_iterator``) and ``close`` is
-    shadowed on the instance to record what came so far.  The span ends with the last chunk, an
-    error, or ``close()`` (also that of ``with``); closed before the last chunk, it says so
-    (``stream_closed_early``).
+    Its iterator is replaced in place (``Stream`` reads ``_iterator``).  The span ends with the last
+    chunk or an error, or when the caller stops early, which ends it ok with what came and
+    ``stream_closed_early``: leaving a ``for`` loop over the stream (``break``; its loop iterator is
+    then dropped), or closing the response (``close()``, ``with``, the ``.stream()`` manager's exit).
     """
     assembler = _Assembler()
     inner = stream._iterator
@@ -302,19 +327,60 @@ def _recorded_stream(stream: Any, handle: SpanHandle | None) -> Any:
         assembler.done = True
         _end(handle, assembler.result(), None)
 
-    original_close = stream.close
+    source = chunks()
+
+    def stopped() -> None:
+        # While ``source`` runs, the close comes from the SDK's own end of stream (or an error):
+        # ``chunks`` ends the span itself.
+        if not source.gi_running:
+            _end(handle, assembler.result(), None, early=not assembler.done)
+
+    stream._iterator = _Chunks(source, stopped)
+    response = stream.response
+    original_close = response.close
 
     def close() -> None:
-        _end(handle, assembler.result(), None, early=not assembler.done)
+        stopped()
         original_close()
 
-    stream._iterator = chunks()
-    stream.close = close
+    response.close = close
     return stream
 
 
+class _Chunks:
+    """A recorded stream's ``_iterator``: ``next()`` reads on; each ``for`` loop gets its own iterator.
+
+    ``Stream.__iter__`` loops over ``_iterator``; a caller's ``break`` drops that loop's iterator
+    (never the stream's), and that is the only sign the caller stopped reading.
+    """
+
+    __slots__ = ("_source", "_stopped")
+
+    def __init__(self, source: Any, stopped: Callable[[], None]) -> None:
+        self._source = source
+        self._stopped = stopped
+
+    def __next__(self) -> Any:
+        return next(self._source)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._loop()
+
+    def _loop(self) -> Iterator[Any]:
+        try:
+            for item in self._source:  # noqa: UP028 - yield from would close the source with this loop
+                yield item
+        except GeneratorExit:
+            self._stopped()
+            raise
+
+
 def _recorded_async_stream(stream: Any, handle: SpanHandle | None) -> Any:
-    """:func:`_recorded_stream` for the async client's stream."""
+    """:func:`_recorded_stream` for the async client's stream.
+
+    After ``break`` the span ends once the event loop finalises the loop's async iterator (at
+    once on the loop's next turn under asyncio).
+    """
     assembler = _Assembler()
     inner = stream._iterator
 
@@ -332,15 +398,46 @@ def _recorded_async_stream(stream: Any, handle: SpanHandle | None) -> Any:
         assembler.done = True
         _end(handle, assembler.result(), None)
 
-    original_close = stream.close
+    source = chunks()
 
-    async def close() -> None:
-        _end(handle, assembler.result(), None, early=not assembler.done)
-        await original_close()
+    def stopped() -> None:
+        if not source.ag_running:
+            _end(handle, assembler.result(), None, early=not assembler.done)
 
-    stream._iterator = chunks()
-    stream.close = close
+    stream._iterator = _AsyncChunks(source, stopped)
+    response = stream.response
+    original_aclose = response.aclose
+
+    async def aclose() -> None:
+        stopped()
+        await original_aclose()
+
+    response.aclose = aclose
     return stream
+
+
+class _AsyncChunks:
+    """:class:`_Chunks` for the async client's stream."""
+
+    __slots__ = ("_source", "_stopped")
+
+    def __init__(self, source: Any, stopped: Callable[[], None]) -> None:
+        self._source = source
+        self._stopped = stopped
+
+    def __anext__(self) -> Any:
+        return self._source.__anext__()
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._loop()
+
+    async def _loop(self) -> AsyncIterator[Any]:
+        try:
+            async for item in self._source:
+                yield item
+        except GeneratorExit:
+            self._stopped()
+            raise
 
 
 def _add_chunk(assembler: _Assembler, chunk: Any) -> None:

@@ -8,14 +8,18 @@ The selected sources' global hooks are installed once for the process: the
 OpenTelemetry span processor at startup (so tracer providers created while
 test modules are imported are joined too), the Agents SDK trace processor and
 LangChain's configure hook when a test that uses the ``agenttrace`` fixture
-is set up.  With ``auto`` those two are hooked once the tests have imported
-the framework (at module level, as tests usually do); the plugin does not
-import them itself: the Agents SDK takes seconds to import, and its
-top-level package ``agents`` would shadow a project's own ``agents``
-module.  A source named explicitly is imported.  From then on each hook
-routes spans to whichever recorder is active and does nothing between
-tests.  With ``auto`` a missing package is skipped silently; naming a source
-whose package is missing is a usage error that says what to ``pip install``.
+is set up.  With ``auto`` the plugin does not import those frameworks itself
+(the Agents SDK takes seconds to import, and its top-level package
+``agents`` would shadow a project's own ``agents`` module): one the tests
+have imported by then is hooked at once; one not yet imported is hooked as
+soon as anything imports it (a finder on ``sys.meta_path`` watches for its
+modules), so agent code importing its framework lazily, inside the first
+recording test, is captured too.  A source named explicitly is imported.
+From then on each hook routes spans to whichever recorder is active and
+does nothing between tests.  With ``auto`` a missing package is skipped
+silently; naming a source whose package is missing fails every test that
+records, at its setup, with what to ``pip install`` (tests that do not
+record still run).
 
 Fixture ``agenttrace_otlp_receiver``: an OTLP/HTTP receiver on 127.0.0.1
 feeding the test's recorder (see :func:`pytest_agenttrace.adapters.otel.otlp_receiver`).
@@ -26,9 +30,11 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -60,7 +66,106 @@ _IMPORTED_MARKERS: Final[dict[str, str]] = {
     "openai-agents": "agents.tracing",
     "langchain": "langchain_core.callbacks",
 }
+#: The modules whose import completes a framework for its hook (auto capture installs it then):
+#: the package first, so a project's own ``agents`` module without ``agents.tracing`` never counts.
+_WATCHED_MODULES: Final[dict[str, tuple[str, ...]]] = {
+    "openai-agents": ("agents", "agents.tracing"),
+    "langchain": ("langchain_core", "langchain_core.callbacks", "langchain_core.tracers.context"),
+}
 _installed: set[str] = set()
+
+
+class _InstallOnImport:
+    """A ``sys.meta_path`` finder that installs an auto-captured source once its framework is imported.
+
+    It finds nothing itself: for a watched module it asks the finders after it and wraps the
+    loader of the spec they return so that the source is installed when the last of its watched
+    modules has finished executing (never halfway through an import chain).  Every other import
+    costs one dictionary lookup.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: watched module -> its source, for the modules not imported yet
+        self.pending: dict[str, str] = {}
+
+    def watch(self, source: str) -> bool:
+        """Watch ``source``'s modules; ``False`` when they are all imported already."""
+        missing = [m for m in _WATCHED_MODULES.get(source, ()) if m not in sys.modules]
+        if not missing:
+            return False
+        with self._lock:
+            for module in missing:
+                self.pending[module] = source
+            if self not in sys.meta_path:
+                sys.meta_path.insert(0, self)
+        return True
+
+    def forget(self, sources: Iterable[str]) -> None:
+        """Stop watching ``sources`` (the finder leaves ``sys.meta_path`` when nothing is watched)."""
+        drop = set(sources)
+        with self._lock:
+            self.pending = {m: s for m, s in self.pending.items() if s not in drop}
+            if not self.pending and self in sys.meta_path:
+                sys.meta_path.remove(self)
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in self.pending:
+            return None
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _NotifyingLoader(spec.loader, self._imported)
+        return spec
+
+    def _imported(self, fullname: str) -> None:
+        with self._lock:
+            source = self.pending.pop(fullname, None)
+            if source is None or source in self.pending.values():
+                return
+            if not self.pending and self in sys.meta_path:
+                sys.meta_path.remove(self)
+        try:
+            install_sources((source,), explicit=False)
+        except Exception:  # noqa: BLE001 - never break the user's import
+            _context.log.warning("agenttrace: could not install %s capture; skipped", source, exc_info=True)
+
+
+class _NotifyingLoader:
+    """Runs the real loader, puts it back on the module, then says the module is imported."""
+
+    def __init__(self, loader: Any, imported: Callable[[str], None]) -> None:
+        self._loader = loader
+        self._imported = imported
+
+    def create_module(self, spec: Any) -> Any:
+        create = getattr(self._loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module: ModuleType) -> None:
+        try:
+            self._loader.exec_module(module)
+        finally:
+            # The module keeps its own loader (resources, source lookups, reloads).
+            spec = module.__spec__
+            if spec is not None and getattr(spec, "loader", None) is self:
+                spec.loader = self._loader
+            if getattr(module, "__loader__", None) is self:
+                module.__loader__ = self._loader
+        self._imported(module.__name__)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+_WATCHER: Final = _InstallOnImport()
 
 
 @dataclass
@@ -72,6 +177,8 @@ class CaptureState:
     installed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     previous: frozenset[str] | None = None
+    #: Auto sources not imported yet, watched for their import.
+    watching: set[str] = field(default_factory=set)
 
 
 CAPTURE_KEY: Final = pytest.StashKey[CaptureState]()
@@ -164,16 +271,12 @@ def pytest_configure(config: pytest.Config) -> None:
         sources, explicit = parse_capture(value)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if explicit:
-        for source in sources:
-            if not _available(source):
-                _module, dist, extra, feature = _SOURCES[source]
-                raise pytest.UsageError(str(MissingExtraError(feature, extra, dist)))
     config.stash[CAPTURE_KEY] = CaptureState(sources=sources, explicit=explicit, previous=_context.get_enabled())
     _context.set_enabled(sources)
-    if "otel" in sources:
+    if "otel" in sources and (not explicit or _available("otel")):
         # Now rather than at the first recording test: tracer providers made while test
-        # modules are imported must be joined too.  Cheap (the SDK imports in ~40 ms).
+        # modules are imported must be joined too.  Cheap (the SDK imports in ~40 ms).  A named
+        # source that is missing fails the tests that record, at their setup (not the session).
         install_sources(("otel",), explicit=explicit)
 
 
@@ -181,6 +284,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(CAPTURE_KEY, None)
     if state is not None:
         _context.set_enabled(state.previous)  # an in-process pytester run hands back the outer setting
+        if state.watching:
+            _WATCHER.forget(state.watching)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -196,6 +301,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     state.installed, state.skipped = install_sources(
         state.sources, explicit=state.explicit, imported_only=not state.explicit
     )
+    if not state.explicit:
+        # A framework imported later (lazily, by the agent code under test) is hooked on import.
+        for source in state.skipped:
+            if (
+                source in _WATCHED_MODULES
+                and source not in state.watching | _installed
+                and _available(source)
+                and _WATCHER.watch(source)
+            ):
+                state.watching.add(source)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import warnings
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import pytest
 
@@ -339,3 +340,157 @@ def test_nothing_recorded_without_a_recorder_and_failures_are_logged(
     assert "could not record a LangChain" in caplog.text
     kinds = {s.kind for s in rec.finish().spans}
     assert {"agent", "tool", "handoff"} <= kinds  # the rest was still recorded
+
+
+# -- wrapped graphs, Send handoffs, shared tool call ids, stopped streams, long lists --------------------
+
+
+def _two_agent_graph() -> Any:
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    def node(reply: str) -> Any:
+        def run(state: MessagesState) -> dict[str, Any]:
+            model = GenericFakeChatModel(messages=iter([AIMessage(reply)]))
+            return {"messages": [model.invoke(state["messages"])]}
+
+        return run
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("researcher", node("found"))
+    graph.add_node("writer", node("written"))
+    graph.add_edge(START, "researcher")
+    graph.add_edge("researcher", "writer")
+    graph.add_edge("writer", END)
+    return graph.compile()
+
+
+@pytest.mark.parametrize(
+    ("wrap", "root"),
+    [
+        ("prep | graph", "RunnableSequence"),
+        ("graph.with_retry()", "LangGraph"),
+        ("graph.with_fallbacks([graph])", "RunnableWithFallbacks"),
+    ],
+)
+def test_a_graph_wrapped_in_another_runnable_keeps_its_agents(agenttrace: Recorder, wrap: str, root: str) -> None:
+    from langchain_core.runnables import RunnableLambda
+
+    graph = _two_agent_graph()
+    runnable = {
+        "prep | graph": lambda: RunnableLambda(lambda text: {"messages": [("user", text)]}) | graph,
+        "graph.with_retry()": graph.with_retry,
+        "graph.with_fallbacks([graph])": lambda: graph.with_fallbacks([graph]),
+    }[wrap]()
+    runnable.invoke("hi" if wrap.startswith("prep") else {"messages": [("user", "hi")]})
+    assert _tree(agenttrace) == [  # before the fix: no agent spans, every llm span's agent None
+        f"custom:{root}@None",
+        "  custom:LangGraph@None",
+        "    agent:researcher@researcher",
+        "      llm:chat_model@researcher",
+        "    agent:writer@writer",
+        "      llm:chat_model@writer",
+    ]
+
+
+class _FanOutState(TypedDict, total=False):
+    results: Annotated[list[str], operator.add]
+    task: str
+
+
+def test_a_send_handoff_carries_the_sends_arg(agenttrace: Recorder) -> None:
+    from langgraph.types import Send
+
+    def planner(state: _FanOutState) -> Command:
+        return Command(goto=[Send("worker", {"task": "alpha"}), Send("worker", {"task": "beta"})], update={"n": 2})
+
+    def worker(state: _FanOutState) -> dict[str, Any]:
+        return {"results": [state["task"]]}
+
+    graph = StateGraph(_FanOutState)
+    graph.add_node("planner", planner, destinations=("worker",))
+    graph.add_node("worker", worker)
+    graph.add_edge(START, "planner")
+    graph.add_edge("worker", END)
+    assert graph.compile().invoke({"results": []})["results"] == ["alpha", "beta"]
+    contexts = [h.context for h in agenttrace.trace.find("handoff")]
+    assert contexts == [{"n": 2, "task": "alpha"}, {"n": 2, "task": "beta"}]  # before the fix: the update only
+
+
+def test_parallel_agents_reusing_a_tool_call_id_keep_their_own_tools(agenttrace: Recorder) -> None:
+    import time
+
+    @tool
+    def read_db(query: str) -> str:
+        """Read the database."""
+        return "rows"
+
+    def agent(name: str, delay: float, after: float, tool_: Any) -> Any:
+        # Both models ask with id "call_1"; the timing lets the analyst's model answer between the
+        # researcher's model and the researcher's tool call.
+        model = ScriptedChatModel(
+            script=[
+                AIMessage("", tool_calls=[{"name": tool_.name, "args": {"query": "x"}, "id": "call_1"}]),
+                AIMessage("done"),
+            ]
+        )
+
+        def call_model(state: MessagesState) -> dict[str, Any]:
+            time.sleep(delay)
+            reply = model.invoke(state["messages"])
+            time.sleep(after)
+            return {"messages": [reply]}
+
+        graph = StateGraph(MessagesState)
+        graph.add_node("model", call_model)
+        graph.add_node("tools", ToolNode([tool_]))
+        graph.add_edge(START, "model")
+        graph.add_conditional_edges("model", tools_condition)
+        graph.add_edge("tools", "model")
+        return graph.compile(name=name)
+
+    top = StateGraph(MessagesState)
+    top.add_node("researcher", agent("researcher", 0.0, 0.05, web_search))
+    top.add_node("analyst", agent("analyst", 0.02, 0.1, read_db))
+    top.add_edge(START, "researcher")
+    top.add_edge(START, "analyst")
+    top.add_edge("researcher", END)
+    top.add_edge("analyst", END)
+    top.compile().invoke({"messages": [("user", "hi")]})
+    tools = {s.name: s.agent for s in agenttrace.trace.find("tool")}
+    assert tools == {"web_search": "researcher", "read_db": "analyst"}  # before: web_search@analyst
+    for span, _depth in agenttrace.trace.walk():
+        if span.kind == "tool":
+            parent = agenttrace.trace.get_span(span.parent_id)
+            assert parent is not None and parent.agent == span.agent
+
+
+def test_stopping_a_stream_is_not_an_error(agenttrace: Recorder) -> None:
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    for _ in _two_agent_graph().stream({"messages": [("user", "hi")]}):
+        break
+    model = GenericFakeChatModel(messages=iter([AIMessage("one two three")]))
+    for _ in model.stream("hi"):
+        break
+    spans = agenttrace.trace.spans
+    assert [s for s in spans if s.status != "ok"] == []  # before the fix: GeneratorExit errors
+    graph_span, llm_span = spans[0], spans[-1]
+    assert graph_span.kind == "custom" and graph_span.attributes["stream_closed_early"] is True
+    assert llm_span.kind == "llm" and llm_span.attributes["stream_closed_early"] is True
+    assert llm_span.output == {"role": "assistant", "content": "one"}  # what came before the break
+
+
+def test_long_tool_payloads_are_not_cut_silently(agenttrace: Recorder) -> None:
+    @tool
+    def bulk_delete(ids: list[int]) -> list[int]:
+        """Delete records."""
+        return ids
+
+    bulk_delete.invoke({"ids": list(range(100))})
+    bulk_delete.invoke({"ids": list(range(40, 100))})
+    bulk_delete.invoke({"ids": list(range(300))})
+    first, second, long = agenttrace.trace.find("tool")
+    assert first.input == {"ids": list(range(100))} and len(first.output) == 100  # before: the last 50
+    assert second.input != first.input
+    assert long.input["ids"][:200] == list(range(200))  # the recorder's cap, with its marker
+    assert long.input["ids"][-1] == "…[agenttrace: truncated 100 of 300 items]"

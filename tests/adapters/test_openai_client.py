@@ -347,3 +347,204 @@ def test_not_given_markers_are_not_recorded_as_values(
     client.chat.completions.create(model="m", messages=MESSAGES, tools=openai.omit)
     span, *_ = agenttrace.trace.find("llm")
     assert "temperature" not in span.attributes and span.attributes["max_tokens"] == 5
+
+
+# -- offline through httpx.MockTransport: streams stopped early, n > 1, Ollama's tool calls, parse --------
+
+
+def _chunk(choices: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m-mock", "choices": choices}
+
+
+def _sse(chunks: list[dict[str, Any]]) -> bytes:
+    return ("".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n").encode()
+
+
+def _stream_of(chunks: list[dict[str, Any]]) -> Callable[[Any], Any]:
+    import httpx
+
+    return lambda request: httpx.Response(200, content=_sse(chunks), headers={"content-type": "text/event-stream"})
+
+
+WORDS = [_chunk([{"index": 0, "delta": {"content": f"w{i} "}}]) for i in range(5)] + [
+    _chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+]
+
+
+@pytest.fixture
+def mock_client() -> Iterator[Callable[..., Any]]:
+    """Clients over ``httpx.MockTransport`` answering with ``respond(request)``, closed after the test."""
+    import httpx
+
+    made: list[Any] = []
+
+    def make(
+        respond: Callable[[Any], Any],
+        *,
+        asynchronous: bool = False,
+        base_url: str = "http://fake.local/v1",
+        max_messages: int = 50,
+    ) -> Any:
+        if asynchronous:
+            client: Any = openai.AsyncOpenAI(
+                api_key="test",
+                base_url=base_url,
+                max_retries=0,
+                http_client=httpx.AsyncClient(transport=httpx.MockTransport(respond)),
+            )
+        else:
+            client = openai.OpenAI(
+                api_key="test",
+                base_url=base_url,
+                max_retries=0,
+                http_client=httpx.Client(transport=httpx.MockTransport(respond)),
+            )
+            made.append(client)
+        return instrument_openai(client, max_messages=max_messages)
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def test_break_out_of_a_stream_ends_the_span_ok_with_what_came(
+    agenttrace: Recorder, mock_client: Callable[..., Any]
+) -> None:
+    client = mock_client(_stream_of(WORDS))
+
+    def agent_step() -> str:
+        stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        seen = []
+        for chunk in stream:
+            seen.append(chunk.choices[0].delta.content)
+            if len(seen) == 2:
+                break
+        return "".join(seen)
+
+    assert agent_step() == "w0 w1 "
+    with client.chat.completions.stream(model="m", messages=MESSAGES) as events:  # the SDK's stream manager
+        for _ in events:
+            break
+    aclient = mock_client(_stream_of(WORDS), asynchronous=True)
+
+    async def abreak() -> None:
+        async for _ in await aclient.chat.completions.create(model="m", messages=MESSAGES, stream=True):
+            break
+        for _ in range(3):  # asyncio finalises the abandoned loop iterator on its next turns
+            await asyncio.sleep(0)
+        assert agenttrace.trace.find("llm")[-1].end_ns is not None  # ended while the loop still runs
+        await aclient.close()
+
+    asyncio.run(abreak())
+    spans = agenttrace.trace.find("llm")
+    assert len(spans) == 3
+    for span in spans:  # before the fix: still open, then "Unfinished" errors without output
+        assert span.end_ns is not None and span.status == "ok", span
+        assert span.attributes["stream_closed_early"] is True
+    assert spans[0].output == {"role": "assistant", "content": "w0 w1 "}
+    assert spans[2].output == {"role": "assistant", "content": "w0 "}
+
+
+def test_a_stream_read_to_the_end_through_the_manager_is_not_closed_early(
+    agenttrace: Recorder, mock_client: Callable[..., Any]
+) -> None:
+    client = mock_client(_stream_of(WORDS))
+    with client.chat.completions.stream(model="m", messages=MESSAGES) as events:
+        final = events.get_final_completion()
+    assert final.choices[0].message.content == "w0 w1 w2 w3 w4 "
+    (span,) = agenttrace.trace.find("llm")
+    assert span.output == {"role": "assistant", "content": "w0 w1 w2 w3 w4 "} and span.status == "ok"
+    assert "stream_closed_early" not in span.attributes and span.attributes["finish_reason"] == "stop"
+
+
+def test_streamed_choices_past_the_first_are_not_merged_into_it(
+    agenttrace: Recorder, mock_client: Callable[..., Any]
+) -> None:
+    chunks = [
+        _chunk([{"index": 0, "delta": {"content": "Hello "}}, {"index": 1, "delta": {"content": "Bonjour "}}]),
+        _chunk([{"index": 0, "delta": {"content": "world"}, "finish_reason": "stop"}]),
+        _chunk([{"index": 1, "delta": {"content": "monde"}, "finish_reason": "length"}]),
+    ]
+    client = mock_client(_stream_of(chunks))
+    for _ in client.chat.completions.create(model="m", messages=MESSAGES, stream=True, n=2):
+        pass
+    (span,) = agenttrace.trace.find("llm")
+    assert span.output == {"role": "assistant", "content": "Hello world"}  # before: "Hello Bonjour worldmonde"
+    assert span.attributes["finish_reason"] == "stop"
+
+
+def test_streamed_tool_calls_sharing_an_index_with_different_ids_stay_apart(
+    agenttrace: Recorder, mock_client: Callable[..., Any]
+) -> None:
+    def call(call_id: str | None, name: str | None, arguments: str) -> dict[str, Any]:
+        function: dict[str, Any] = {"arguments": arguments}
+        if name:
+            function["name"] = name
+        return {"index": 0, **({"id": call_id, "type": "function"} if call_id else {}), "function": function}
+
+    chunks = [  # Ollama: every call whole at index 0; then an OpenAI-style call split over chunks
+        _chunk([{"index": 0, "delta": {"tool_calls": [call("call_a", "get_weather", '{"city": "Oslo"}')]}}]),
+        _chunk([{"index": 0, "delta": {"tool_calls": [call("call_b", "get_time", '{"tz": ')]}}]),
+        _chunk([{"index": 0, "delta": {"tool_calls": [call(None, None, '"CET"}')]}}]),
+        _chunk([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]),
+    ]
+    client = mock_client(_stream_of(chunks))
+    for _ in client.chat.completions.create(model="m", messages=MESSAGES, tools=TOOLS, stream=True):
+        pass
+    (span,) = agenttrace.trace.find("llm")
+    assert span.attributes["tool_calls"] == ["get_weather", "get_time"]  # before: ["get_weatherget_time"]
+    assert span.output["tool_calls"] == [
+        {"id": "call_a", "name": "get_weather", "arguments": {"city": "Oslo"}},
+        {"id": "call_b", "name": "get_time", "arguments": {"tz": "CET"}},
+    ]
+
+
+def test_max_messages_zero_records_no_message(agenttrace: Recorder, mock_client: Callable[..., Any]) -> None:
+    import httpx
+
+    client = mock_client(lambda request: httpx.Response(200, json=TEXT), max_messages=0)
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    (span,) = agenttrace.trace.find("llm")
+    assert span.input == {"messages": ["…[agenttrace: kept the last 0 of 2 messages]"]}  # before: both messages
+
+
+def test_parse_is_recorded_as_a_chat_completion(agenttrace: Recorder, mock_client: Callable[..., Any]) -> None:
+    import httpx
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        city: str
+
+    reply = {
+        **TEXT,
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": '{"city": "Oslo"}'}}
+        ],
+    }
+    client = mock_client(lambda request: httpx.Response(200, json=reply))
+    parsed = client.chat.completions.parse(model="m", messages=MESSAGES, response_format=City)
+    assert parsed.choices[0].message.parsed == City(city="Oslo")
+    aclient = mock_client(lambda request: httpx.Response(200, json=reply), asynchronous=True)
+
+    async def aparse() -> Any:
+        result = await aclient.chat.completions.parse(model="m", messages=MESSAGES, response_format=City)
+        await aclient.close()
+        return result.choices[0].message.parsed
+
+    assert asyncio.run(aparse()) == City(city="Oslo")
+    spans = agenttrace.trace.find("llm")
+    assert len(spans) == 2  # before the fix: none
+    for span in spans:
+        assert span.status == "ok" and span.input["messages"] == MESSAGES
+        assert span.output["content"] == '{"city": "Oslo"}' and span.output["parsed"] == {"city": "Oslo"}
+        assert span.attributes["usage"]["input_tokens"] == 60
+
+
+def test_secrets_in_the_base_url_query_are_redacted(agenttrace: Recorder, mock_client: Callable[..., Any]) -> None:
+    import httpx
+
+    for query in ("api-key=azure-SECRET-value-123", "access_token=oauth-SECRET-value-123"):
+        client = mock_client(lambda request: httpx.Response(200, json=TEXT), base_url=f"http://gw.local/v1?{query}")
+        client.chat.completions.create(model="m", messages=MESSAGES)
+    for span in agenttrace.trace.find("llm"):
+        assert "SECRET" not in span.attributes["base_url"] and "[REDACTED]" in span.attributes["base_url"]

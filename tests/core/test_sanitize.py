@@ -236,6 +236,11 @@ def test_a_redacted_basic_credential_is_remembered() -> None:
         ('Settings(host="x", api_key="a b c")', 'Settings(host="x", api_key=[REDACTED])'),
         ("PASSWORD=hunter2 next", "PASSWORD=[REDACTED] next"),
         ("x&Secret=abc&y=1", "x&Secret=[REDACTED]&y=1"),
+        # Query parameters of Azure/APIM (api-key) and OAuth 2 (access_token, RFC 6750 2.3).
+        ("https://gw/v1?api-key=0123abcd&x=1", "https://gw/v1?api-key=[REDACTED]&x=1"),
+        ("https://gw/v1?Api-Key=0123abcd", "https://gw/v1?Api-Key=[REDACTED]"),
+        ("https://idp/cb?access_token=ya29.abc&state=s", "https://idp/cb?access_token=[REDACTED]&state=s"),
+        ("refresh_token=rt-abc client_secret=cs-abc", "refresh_token=[REDACTED] client_secret=[REDACTED]"),
     ],
 )
 def test_name_value_pairs_in_reprs_and_any_case(text: str, expected: str) -> None:
