@@ -59,8 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="agenttrace_matrix",
         metavar="NAME=L1,L2",
         help=(
-            "run every recording test (agenttrace fixture or marker, agenttrace_versions marker) once per "
-            "listed version of prompt/config NAME (repeatable; replaces the marker's labels for the same NAME)."
+            "run every recording test (agenttrace fixture, agenttrace or agenttrace_versions marker) once per "
+            "listed version of prompt/config NAME (repeatable; wins over agenttrace_versions for the same NAME)."
         ),
     )
 
