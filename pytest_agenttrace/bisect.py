@@ -123,7 +123,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--repeat", type=int, metavar="N", help="run every probed version N times (flaky tests)")
     p.add_argument("--confidence", type=float, metavar="P", help="re-run until the answer has posterior P (bayes)")
     p.add_argument("--max-runs", type=int, metavar="N", help="run budget (default: see docs/bisect.md)")
-    p.add_argument("--seed", type=int, default=0, help="base of the per-run seeds (env AGENTTRACE_BISECT_SEED)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="base of the per-run seeds (default: 0); each run gets its own seed in env AGENTTRACE_BISECT_SEED",
+    )
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="a run taking longer is skipped")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the run log")
     p.add_argument("--cache-dir", metavar="DIR", help="pytest cache directory (default: .pytest_cache)")

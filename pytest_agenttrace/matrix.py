@@ -3,7 +3,10 @@
 ``@pytest.mark.agenttrace_versions(summarizer=["v3", "v4"], tools=["a", "b"])``
 runs the test once per combination (ids like ``summarizer=v3,tools=a``), and
 ``--agenttrace-matrix NAME=L1,L2`` (repeatable) does the same for every test
-that uses the ``agenttrace`` fixture; for the same NAME the command line wins.
+that records: one that uses the ``agenttrace`` fixture, has an
+``agenttrace(spec=..., snapshot=...)`` marker, or has ``agenttrace_versions``.
+For a NAME the marker also lists, the command line's labels replace the
+marker's; the marker's other NAMEs stay, and the test runs the product.
 Each run's labels are put in ``item.stash[versions.ITEM_OVERRIDES]``, which
 the ``agenttrace`` fixture applies on top of ``--agenttrace-version``; the
 fixture ``agenttrace_matrix`` gives them to the test as a dict.
@@ -55,7 +58,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         dest="agenttrace_matrix",
         metavar="NAME=L1,L2",
-        help="run every agenttrace test once per listed version of prompt/config NAME (repeatable).",
+        help=(
+            "run every recording test (agenttrace fixture, agenttrace or agenttrace_versions marker) once per "
+            "listed version of prompt/config NAME (repeatable; wins over agenttrace_versions for the same NAME)."
+        ),
     )
 
 
@@ -75,7 +81,7 @@ def parse_matrix_option(values: list[str]) -> dict[str, list[str]]:
 
 
 def matrix_axes(metafunc: pytest.Metafunc) -> dict[str, list[str]]:
-    """The matrix of a test: its closest ``agenttrace_versions`` markers, then the option."""
+    """The matrix of a test: its closest ``agenttrace_versions`` markers, then the option (if the test records)."""
     axes: dict[str, list[str]] = {}
     for marker in metafunc.definition.iter_markers("agenttrace_versions"):
         if marker.args:
@@ -99,10 +105,23 @@ def matrix_axes(metafunc: pytest.Metafunc) -> dict[str, list[str]]:
                 )
             axes.setdefault(name, list(dict.fromkeys(labels)))
             _check_labels(metafunc, name, labels)
-    if "agenttrace" in metafunc.fixturenames:
+    if axes or _records(metafunc):  # a test with a version marker records (see pytest_collection_modifyitems)
         from_option: dict[str, list[str]] = metafunc.config.stash.get(_OPTION_KEY, {})
         axes.update(from_option)
     return axes
+
+
+def _records(metafunc: pytest.Metafunc) -> bool:
+    """Whether the test records: it asks for the ``agenttrace`` fixture, or has a marker that makes it record."""
+    if "agenttrace" in metafunc.fixturenames:
+        return True
+    # The spec plugin adds the fixture to these tests (and does not when it is turned off with -p no:).
+    if not metafunc.config.pluginmanager.has_plugin("pytest_agenttrace.spec.plugin"):
+        return False
+    return any(
+        m.kwargs.get("spec") is not None or m.kwargs.get("snapshot") not in (None, False)
+        for m in metafunc.definition.iter_markers("agenttrace")
+    )
 
 
 def _check_labels(metafunc: pytest.Metafunc, name: str, labels: Any) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from bisect_helpers import BAD_CONTEXT, GOOD_CONTEXT, commit_file, make_trace
 
-from pytest_agenttrace.cli import main
+from pytest_agenttrace.cli import build_parser, main
 from pytest_agenttrace.store import save_trace
 
 # Fewer plugins in the child pytest runs: same answers, less start-up time.
@@ -87,6 +87,21 @@ def test_pytest_arguments_need_the_double_dash(registry: Path, capsys: pytest.Ca
     code, _, err = run_cli(capsys, "bisect", "triage", "tests/test_x.py")
     assert code == 2
     assert "unrecognized arguments: tests/test_x.py" in err
+
+
+def test_the_seed_help_says_the_environment_variable_is_what_each_run_receives(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run_cli(capsys, "bisect", "--help")
+    assert code == 0
+    expected = (
+        "--seed N base of the per-run seeds (default: 0); each run gets its own seed in env AGENTTRACE_BISECT_SEED"
+    )
+    assert expected in " ".join(out.split())
+    # The variable is an output of bisect, not an input: setting it does not change the base seed.
+    monkeypatch.setenv("AGENTTRACE_BISECT_SEED", "99")
+    assert build_parser().parse_args(["bisect", "triage", "--", "."]).seed == 0
+    assert build_parser().parse_args(["bisect", "triage", "--seed", "99", "--", "."]).seed == 99
 
 
 # --------------------------------------------------------------------------- traces mode

@@ -115,6 +115,38 @@ def test_report_collects_every_recorded_test(pytester: pytest.Pytester) -> None:
     check_report(pytester)
 
 
+def test_report_includes_tests_that_record_through_a_marker_without_the_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_marked="""
+        import pytest
+        import pytest_agenttrace as at
+
+        @pytest.mark.agenttrace(spec=[])
+        def test_spec_marker():
+            with at.agent("planner"):
+                pass
+
+        @pytest.mark.agenttrace_versions(coder=["v1"])
+        def test_versions_marker():
+            with at.agent("coder"):
+                pass
+
+        def test_plain():
+            with at.agent("nobody"):
+                pass
+        """
+    )
+    (pytester.path / "prompts" / "coder").mkdir(parents=True)
+    (pytester.path / "prompts" / "coder" / "v1.txt").write_text("code\n", encoding="utf-8")
+    result = pytester.runpytest("--agenttrace-report=out/report.html", "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["agenttrace: HTML report of 2 recorded test(s) written to *report.html"])
+    entries = entries_by_name(pytester.path / "out" / "report.html")
+    assert sorted(entries) == ["test_marked.py::test_spec_marker", "test_marked.py::test_versions_marker[coder=v1]"]
+    spans = entries["test_marked.py::test_spec_marker"]["data"]["trace"]["spans"]
+    assert [(s["kind"], s["name"]) for s in spans] == [("agent", "planner")]
+
+
 @pytest.mark.slow
 def test_report_under_xdist_matches_a_single_process_run(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")

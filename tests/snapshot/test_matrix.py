@@ -88,3 +88,108 @@ def test_a_matrix_test_without_the_fixture_still_runs_each_version(pytester: pyt
     )
     result = pytester.runpytest("-v")
     result.assert_outcomes(passed=2)
+
+
+def write_prompts(pytester: pytest.Pytester) -> None:
+    for name, labels in {"coder": ("v1", "v2", "v3"), "reviewer": ("a", "b")}.items():
+        folder = pytester.path / "prompts" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for label in labels:
+            (folder / f"{label}.txt").write_text(f"{name} {label}\n", encoding="utf-8")
+
+
+RECORDING_BY_MARKER = """
+import pytest
+import pytest_agenttrace as at
+
+@pytest.fixture
+def briefing():
+    return at.prompt("coder")  # read while the test's fixtures are set up
+
+@pytest.mark.agenttrace(spec=[])
+def test_spec_marker(request, briefing):
+    label = request.node.callspec.id.split("=")[1]
+    assert at.prompt("coder") == briefing == f"coder {label}\\n"
+    with at.agent("coder"):
+        pass
+
+@pytest.mark.agenttrace(snapshot=True)
+def test_snapshot_marker(request):
+    label = request.node.callspec.id.split("=")[1]
+    with at.agent("coder"):
+        assert at.prompt("coder") == f"coder {label}\\n"
+
+@pytest.mark.agenttrace(spec=None, snapshot=False)
+def test_marker_that_does_not_record():
+    assert at.prompt("coder") == "coder v3\\n"
+
+def test_plain():
+    assert at.prompt("coder") == "coder v3\\n"
+"""
+
+
+def test_the_command_line_matrix_expands_tests_that_record_through_the_marker(pytester: pytest.Pytester) -> None:
+    pytester.makeini(f"[pytest]\naddopts = {FAST}\n")
+    write_prompts(pytester)
+    pytester.makepyfile(test_marked=RECORDING_BY_MARKER)
+    args = ("-v", "--agenttrace-matrix", "coder=v1,v2", "--agenttrace-save", "--agenttrace-dir", "saved")
+    result = pytester.runpytest(*args, "--snapshot-update")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_spec_marker[[]coder=v1[]] PASSED*",
+            "*test_spec_marker[[]coder=v2[]] PASSED*",
+            "*test_snapshot_marker[[]coder=v1[]] PASSED*",
+            "*test_snapshot_marker[[]coder=v2[]] PASSED*",
+            "*test_marker_that_does_not_record PASSED*",
+            "*test_plain PASSED*",
+        ]
+    )
+    assert len(list((pytester.path / "saved").iterdir())) == 4
+    goldens = sorted(p.name for p in (pytester.path / "__snapshots__" / "test_marked").iterdir())
+    assert goldens == ["test_snapshot_marker.agenttrace"]  # written by the baseline run only
+
+
+def test_without_the_spec_plugin_a_marker_only_test_is_not_expanded(pytester: pytest.Pytester) -> None:
+    pytester.makeini(f"[pytest]\naddopts = {FAST}\n")
+    write_prompts(pytester)
+    pytester.makepyfile(
+        test_marked="""
+        import pytest
+        import pytest_agenttrace as at
+
+        @pytest.mark.agenttrace(spec=[])
+        def test_spec_marker():
+            assert at.prompt("coder") == "coder v3\\n"  # not recording: no pins
+        """
+    )
+    result = pytester.runpytest("-v", "-p", "no:pytest_agenttrace.spec.plugin", "--agenttrace-matrix", "coder=v1,v2")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_spec_marker PASSED*"])
+
+
+def test_the_command_line_replaces_the_version_markers_labels_of_the_same_name(pytester: pytest.Pytester) -> None:
+    pytester.makeini(f"[pytest]\naddopts = {FAST}\n")
+    write_prompts(pytester)
+    pytester.makepyfile(
+        test_versions="""
+        import pytest
+        import pytest_agenttrace as at
+
+        @pytest.mark.agenttrace_versions(coder=["v1"], reviewer=["a", "b"])
+        def test_pinned(agenttrace_matrix):
+            assert at.prompt("coder") == f"coder {agenttrace_matrix['coder']}\\n"
+            assert at.prompt("reviewer") == f"reviewer {agenttrace_matrix['reviewer']}\\n"
+        """
+    )
+    result = pytester.runpytest("-v", "--agenttrace-matrix", "coder=v2,v3")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_pinned[[]coder=v2,reviewer=a[]] PASSED*",
+            "*test_pinned[[]coder=v2,reviewer=b[]] PASSED*",
+            "*test_pinned[[]coder=v3,reviewer=a[]] PASSED*",
+            "*test_pinned[[]coder=v3,reviewer=b[]] PASSED*",
+        ]
+    )
+    assert "coder=v1" not in result.stdout.str()
