@@ -102,6 +102,13 @@ RECORDING_BY_MARKER = """
 import pytest
 import pytest_agenttrace as at
 
+@pytest.fixture(autouse=True)
+def _default_versions_from_here(monkeypatch):
+    # Outside a recording test prompt() reads the process-wide default, which an earlier test in
+    # this process may have configured: this module's own, from its prompts/ folder.
+    from pytest_agenttrace import versions
+    monkeypatch.setattr(versions, "_default_context", versions.VersionContext.from_environment())
+
 @pytest.fixture
 def briefing():
     return at.prompt("coder")  # read while the test's fixtures are set up
@@ -157,6 +164,13 @@ def test_without_the_spec_plugin_a_marker_only_test_is_not_expanded(pytester: py
         test_marked="""
         import pytest
         import pytest_agenttrace as at
+
+        @pytest.fixture(autouse=True)
+        def _default_versions_from_here(monkeypatch):
+            # Outside a recording test prompt() reads the process-wide default, which an earlier test in
+            # this process may have configured: this module's own, from its prompts/ folder.
+            from pytest_agenttrace import versions
+            monkeypatch.setattr(versions, "_default_context", versions.VersionContext.from_environment())
 
         @pytest.mark.agenttrace(spec=[])
         def test_spec_marker():
