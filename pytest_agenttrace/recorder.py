@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, overload
 
+from ._gc import collector_paused
 from .exceptions import UsageError
 from .model import KINDS, Span, Trace, _SpanSlots, span_from_values
 from .sanitize import (
@@ -1126,6 +1127,12 @@ class Recorder:
 
     def run_finalizers(self) -> None:
         """Run the adapters' finalizers now (deferred mapping of framework spans); :meth:`finish` does this."""
+        if not self._finalizers:
+            return
+        with collector_paused():  # they map every captured span at once
+            self._run_finalizers()
+
+    def _run_finalizers(self) -> None:
         for callback in self._finalizers:
             try:
                 callback()
@@ -1139,7 +1146,8 @@ class Recorder:
         # complete a reserved span.  A reserved span met below is completed under the adapters' lock.
         self.run_finalizers()
         now = _perf_ns() - self._t0
-        spans = self._finish_in_place(now) if final else self._snapshot_spans(now)
+        with collector_paused():  # every span cleaned and frozen (or copied) at once
+            spans = self._finish_in_place(now) if final else self._snapshot_spans(now)
         all_stamps: dict[str, str] = {}
         last: dict[str, str] | None = None
         for s in spans:
@@ -1172,6 +1180,7 @@ class Recorder:
         safe_keys, clean_scalars = _SAFE_KEYS_SEEN, _CLEAN_SCALARS
         redact = limits.redact
         labels = _LABELS
+        short = min(7, limits.max_string)  # text up to this length, if ASCII, leaves clean() unchanged
         # Stamp sets are shared copy-on-write among spans: each distinct one is redacted once.
         stamp_sets: dict[int, tuple[Any, Any]] = {}
         last_stamps: Any = None
@@ -1248,10 +1257,13 @@ class Recorder:
                     h.attributes = _clean_and_learn(value, limits)
             else:  # one shared empty dict, as for links and events: a smaller trace to walk
                 h.attributes = _NO_ATTRIBUTES
-            if h.input is not None:
-                h.input = clean(h.input, limits)
-            if h.output is not None:
-                h.output = clean(h.output, limits)
+            # Short ASCII text is what cleaning returns unchanged (no secret fits, no cap cuts): not passed.
+            value = h.input
+            if value is not None and (type(value) is not str or len(value) > short or not value.isascii()):
+                h.input = clean(value, limits)
+            value = h.output
+            if value is not None and (type(value) is not str or len(value) > short or not value.isascii()):
+                h.output = clean(value, limits)
             if h.error is not None:
                 h.error = clean(h.error, limits)
             if h.context is not None:

@@ -19,7 +19,7 @@ try:  # optional speed-up
 except ImportError:  # pragma: no cover - exercised only without orjson
     _orjson = None  # type: ignore[assignment]
 
-__all__ = ["has_long_digit_run", "loads"]
+__all__ = ["fast_loads", "find_long_digit_run", "has_long_digit_run", "loads"]
 
 #: 19 ASCII digits in a row (only ASCII digits make a JSON number).  The regex costs about 11 ns
 #: per character (5 us for a 500-character argument); past 40 characters the bytes are translated
@@ -27,6 +27,11 @@ __all__ = ["has_long_digit_run", "loads"]
 _LONG_DIGITS: Final = re.compile(r"[0-9]{19}")
 _DIGITS_TO_ZERO: Final = bytes(48 if 48 <= byte <= 57 else 46 for byte in range(256))
 _LONG_RUN: Final = b"0" * 19
+
+#: For a caller's inlined hot path: orjson's ``loads`` (``None`` without orjson), and the regex search
+#: :func:`has_long_digit_run` uses under 40 characters.  :func:`loads` says when they agree with ``json``.
+fast_loads: Final = _orjson.loads if _orjson is not None else None
+find_long_digit_run: Final = _LONG_DIGITS.search
 
 
 def has_long_digit_run(text: str) -> bool:

@@ -114,14 +114,26 @@ def _json_or_text(value: Any) -> Any:
     long digit runs (integers past 64 bits, which it would turn into floats)
     the standard library decides.
     """
-    if not isinstance(value, str):
-        return value
-    if value[:1] not in _JSON_STARTS and value.lstrip(" \t\n\r")[:1] not in _JSON_STARTS:
-        return value
+    if type(value) is str and value[:1] == "{" and _fast_loads is not None:
+        # The common case (a tool call's arguments: a short JSON object), inlined: under 19
+        # characters no 19-digit run fits, under 40 the regex answers (what _json.loads checks).
+        if len(value) < 19 or (len(value) < 40 and _long_digits(value) is None):
+            try:
+                return _fast_loads(value)
+            except ValueError:  # orjson refused it (NaN, a lone surrogate...): the standard library decides
+                pass
+    elif not isinstance(value, str) or (
+        value[:1] not in _JSON_STARTS and value.lstrip(" \t\n\r")[:1] not in _JSON_STARTS
+    ):
+        return value  # not text, or text that cannot be JSON
     try:
         return _json.loads(value)
     except ValueError:
         return value
+
+
+_fast_loads: Final = _json.fast_loads
+_long_digits: Final = _json.find_long_digit_run
 
 
 def _usage(usage: Any) -> dict[str, Any]:

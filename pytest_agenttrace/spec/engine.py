@@ -8,13 +8,12 @@ the formatted violations (what ``agenttrace.check(spec)`` calls).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .._gc import collector_paused
 from ..exceptions import InputError
 from ..model import Trace
 from ..report.terminal import terminal_safe
@@ -79,7 +78,7 @@ def check_trace(trace: Trace, spec: Spec | Any) -> CheckResult:
     loaded = spec if isinstance(spec, Spec) else load_spec(spec)
     violations: list[Violation] = []
     skipped: list[str] = []
-    with _collector_paused():
+    with collector_paused():
         for rule in loaded.rules:
             if not rule.applies(trace):
                 skipped.append(rule.id)
@@ -92,25 +91,6 @@ def check_trace(trace: Trace, spec: Spec | Any) -> CheckResult:
         spec=loaded,
         skipped=tuple(skipped),
     )
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while rules run.
-
-    Checking allocates many short-lived lists and sets while a large trace
-    (millions of objects) is alive; every full collection then walks the
-    whole trace, which made checking a 100k-span trace measurably
-    superlinear.  The rules create no reference cycles, so nothing is lost.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def check(

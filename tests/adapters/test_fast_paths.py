@@ -44,6 +44,20 @@ tool_inputs = st.one_of(
     json_values.map(json.dumps),
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.sampled_from(["NaN", "Infinity", "-Infinity", ' {"a": 1} ', "\t[1, 2]\n", "1e400", '"\\ud800"', "{", "tru"]),
+    # Short objects (the inlined orjson path): digit runs of 19+ under 40 characters, refusals.
+    st.sampled_from(
+        [
+            '{"n": 1234567890123456789}',
+            '{"n":-99999999999999999999}',
+            '{"a": NaN}',
+            '{"a":1e400}',
+            '{"a": 1}',
+            '{"s": "\\ud800"}',
+            "{}",
+            '{"a": 1',
+            '{"q": "x03-000123"}',
+        ]
+    ),
     st.text(max_size=20),
     # Long arguments (the bytes check for digit runs), numbers past 64 bits inside, non-ASCII digits.
     st.builds(

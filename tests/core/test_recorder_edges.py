@@ -570,3 +570,63 @@ def test_traced_generator_edges_bad_arguments_shutdown_and_early_close() -> None
     assert [(c.get("message"), repr(c.get("exception"))) for c in loop_errors] == []
     spans = rec.finish().spans
     assert [(s.name, s.status) for s in spans] == [("numbers", "ok"), ("inside", "ok"), ("body", "ok")]
+
+
+# -- building the trace: short text passed over, the collector paused ------------------------------
+def test_short_text_inputs_and_outputs_are_kept_capped_and_escaped_as_clean_does() -> None:
+    """The build skips ``clean()`` for short ASCII text only: what it would return unchanged."""
+    values = ["ok", "", "abcdefg", "abcdefgh", "caf\u00e9", "\ud800x", "x" * 9]
+    for limits in (DEFAULT_LIMITS, Limits(max_string=3), Limits(max_string=7), Limits(redact=False)):
+        rec = Recorder("t", limits=limits)
+        with rec.activate():
+            for value in values:
+                with rec.tool("t", input=value) as span:
+                    span.set_output(value)
+        trace = rec.finish()
+        for value, span in zip(values, trace.spans, strict=True):
+            assert span.input == clean(value, limits) == span.output, (value, limits)
+
+
+def test_the_collector_is_paused_while_the_trace_is_built_and_restored_after() -> None:
+    import gc
+
+    seen: list[bool] = []
+    rec = Recorder("t")
+    rec.add_finalizer(lambda: seen.append(gc.isenabled()))
+    with rec.activate(), rec.tool("t"):
+        pass
+    assert gc.isenabled()
+    assert len(rec.trace.spans) == 1  # a snapshot runs the finalizers too
+    rec.finish()
+    assert seen == [False, False] and gc.isenabled()
+
+
+def test_a_collector_the_program_switched_off_stays_off_after_the_build() -> None:
+    import gc
+
+    seen: list[bool] = []
+    rec = Recorder("t")
+    rec.add_finalizer(lambda: seen.append(gc.isenabled()))
+    with rec.activate(), rec.tool("t"):
+        pass
+    gc.disable()
+    try:
+        rec.finish()
+        assert not gc.isenabled() and seen == [False]
+    finally:
+        gc.enable()
+
+
+def test_a_failing_finalizer_does_not_leave_the_collector_paused() -> None:
+    import gc
+
+    rec = Recorder("t")
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    rec.add_finalizer(broken)
+    with rec.activate(), rec.tool("t"):
+        pass
+    trace = rec.finish()  # logged, not raised
+    assert gc.isenabled() and len(trace.spans) == 1
