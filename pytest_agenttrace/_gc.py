@@ -13,15 +13,16 @@ __all__ = ["collector_paused"]
 def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for the block; a collector already off stays off.
 
-    Building a trace (mapping every captured span, cleaning and freezing them)
-    and checking one against a spec allocate many objects while a large trace
-    (millions of objects) is alive: each young collection then walks what was
-    just made, and a full one walks the whole trace.  The work creates no
-    reference cycles, so nothing is lost; it costs the collector's time, not
-    the program's memory.  Cycles the program makes meanwhile (another
-    thread) wait for the next collection.  Measured: checking a 100k-span
-    trace went from superlinear to linear; building one captured span costs
-    about 10% fewer instructions (benchmarks/bench_adapters.py).
+    Building a trace (the adapters' deferred mapping, cleaning and freezing
+    every span), loading or saving one, and checking one against a spec
+    allocate many objects while a large trace (millions of objects) is alive:
+    each young collection then walks what was just made, and full ones walk
+    the whole trace, finding nothing (the work makes no reference cycles).
+    Cycles another thread makes meanwhile wait for the next collection.  The
+    setting is process-wide: a thread that switches the collector off during
+    the pause finds it on again afterwards, so it is used only where a
+    caller waits for the result (a finished trace, a load, a save, a check),
+    never for a snapshot taken while the agent runs.
     """
     if not gc.isenabled():
         yield

@@ -1112,11 +1112,9 @@ class Recorder:
         ``status: error`` and an ``Unfinished`` error, so the trace stays valid.
         """
         if self._finished is None:
-            from .store import gc_paused
-
             self._closing = True
             self.deactivate()
-            with gc_paused():
+            with collector_paused():  # the finalizers map, the build cleans and freezes: no cycles made
                 self._finished = self._build(final=True)
         return self._finished
 
@@ -1127,12 +1125,6 @@ class Recorder:
 
     def run_finalizers(self) -> None:
         """Run the adapters' finalizers now (deferred mapping of framework spans); :meth:`finish` does this."""
-        if not self._finalizers:
-            return
-        with collector_paused():  # they map every captured span at once
-            self._run_finalizers()
-
-    def _run_finalizers(self) -> None:
         for callback in self._finalizers:
             try:
                 callback()
@@ -1146,8 +1138,7 @@ class Recorder:
         # complete a reserved span.  A reserved span met below is completed under the adapters' lock.
         self.run_finalizers()
         now = _perf_ns() - self._t0
-        with collector_paused():  # every span cleaned and frozen (or copied) at once
-            spans = self._finish_in_place(now) if final else self._snapshot_spans(now)
+        spans = self._finish_in_place(now) if final else self._snapshot_spans(now)
         all_stamps: dict[str, str] = {}
         last: dict[str, str] | None = None
         for s in spans:

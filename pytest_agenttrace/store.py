@@ -27,18 +27,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import gc
 import json
 import math
 import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final
 
+from ._gc import collector_paused
 from .exceptions import InputError, TraceFileError
 from .model import _SPAN_VALUES, FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace, span_from_tuple
 from .sanitize import redact_text
@@ -403,7 +403,7 @@ def save_trace(trace: Trace, path: str | os.PathLike[str], *, indent: bool | Non
     """
     if indent is None:
         indent = len(trace.spans) <= INDENT_MAX_SPANS
-    with gc_paused():
+    with collector_paused():
         data = _dump_trace_fast(trace, indent) if _orjson is not None else None
         if data is None:
             data = dump_bytes(trace.to_dict(), indent=indent)
@@ -461,7 +461,7 @@ def load_trace_dict(path: str | os.PathLike[str], *, check_spans: bool = True) -
         raise TraceFileError("no such trace file; check the path.", path=str(p)) from None
     except OSError as exc:
         raise TraceFileError(f"cannot read the trace file: {exc.strerror}.", path=str(p)) from None
-    with gc_paused():  # parsing allocates only acyclic containers: collections would find nothing
+    with collector_paused():  # parsing allocates only acyclic containers: collections would find nothing
         data = _parse(raw, str(p))
     check_structure(data, str(p), spans=check_spans)
     result: dict[str, Any] = data
@@ -698,7 +698,7 @@ def load_trace(path: str | os.PathLike[str], *, validate: bool = False) -> Trace
     where = str(path)
     # One pause for parsing and building: re-enabling the collector in between would make it
     # walk every object just parsed (most of which are about to be freed) for nothing.
-    with gc_paused():
+    with collector_paused():
         data = load_trace_dict(path, check_spans=False)
         if validate:
             validate_trace_dict(data, where=where)
@@ -953,21 +953,6 @@ def check_types(trace: Trace, where: str = "<trace>") -> None:
         seen.add(span.span_id)
     if forward:
         _check_parents(trace.spans, forward, where)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many objects that form no cycles.
-
-    Building 100k spans otherwise triggers dozens of full collections that find nothing.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @functools.cache

@@ -307,10 +307,13 @@ def _recorded_stream(stream: Any, handle: SpanHandle | None) -> Any:
 
     Its iterator is replaced in place (``Stream`` reads ``_iterator``).  The span ends with the last
     chunk or an error, or when the caller stops early, which ends it ok with what came and
-    ``stream_closed_early``: leaving a ``for`` loop over the stream (``break``; its loop iterator is
-    then dropped), or closing the response (``close()``, ``with``, the ``.stream()`` manager's exit).
+    ``stream_closed_early``: leaving a ``for`` loop over it (``break``), closing the response
+    (``close()``, ``with``, the ``.stream()`` manager's exit), or the stream being collected.  A
+    caller that reads on after leaving a loop (a peek, a second loop) reopens the span until the
+    real end (see :class:`_StreamSpan`).
     """
-    assembler = _Assembler()
+    span = _StreamSpan(handle)
+    assembler = span.assembler
     inner = stream._iterator
 
     def chunks() -> Any:
@@ -319,13 +322,13 @@ def _recorded_stream(stream: Any, handle: SpanHandle | None) -> Any:
                 _add_chunk(assembler, chunk)
                 yield chunk
         except GeneratorExit:
-            _end(handle, assembler.result(), None, early=True)
+            span.end(early=True)
             raise
         except BaseException as exc:
-            _end(handle, None, exc)
+            span.end(exc)
             raise
         assembler.done = True
-        _end(handle, assembler.result(), None)
+        span.end()
 
     source = chunks()
 
@@ -333,9 +336,9 @@ def _recorded_stream(stream: Any, handle: SpanHandle | None) -> Any:
         # While ``source`` runs, the close comes from the SDK's own end of stream (or an error):
         # ``chunks`` ends the span itself.
         if not source.gi_running:
-            _end(handle, assembler.result(), None, early=not assembler.done)
+            span.end(early=not assembler.done)
 
-    stream._iterator = _Chunks(source, stopped)
+    stream._iterator = _Chunks(source, span.left_loop)
     response = stream.response
     original_close = response.close
 
@@ -347,11 +350,45 @@ def _recorded_stream(stream: Any, handle: SpanHandle | None) -> Any:
     return stream
 
 
+class _StreamSpan:
+    """A recorded stream's span and what came so far; ends it, again if the caller read on.
+
+    Leaving a ``for`` loop over the stream (``break``) ends the span at once, ok, with what came and
+    ``stream_closed_early``: usually the caller stopped reading.  If it reads on after all (a peek
+    with ``next(iter(stream))``, or a second loop), the span is open again until the stream's real
+    end, which then ends it with everything that came.
+    """
+
+    __slots__ = ("assembler", "handle", "left")
+
+    def __init__(self, handle: SpanHandle | None) -> None:
+        self.handle = handle
+        self.assembler = _Assembler()
+        self.left = False  # ended when the caller left a loop: ends again if it reads on
+
+    def end(self, error: BaseException | None = None, *, early: bool = False) -> None:
+        handle = self.handle
+        if handle is None:
+            return
+        if handle.ended:
+            if not self.left or handle.recorder._closing:  # a finished trace's spans are frozen
+                return
+            handle.end_ns = None  # reopened: its end comes now, with what came since
+            handle.attributes.pop("stream_closed_early", None)
+        self.left = False
+        _end(handle, self.assembler.result() if error is None else None, error, early=early)
+
+    def left_loop(self) -> None:
+        if self.handle is not None and not self.handle.ended:
+            self.end(early=True)
+            self.left = True
+
+
 class _Chunks:
     """A recorded stream's ``_iterator``: ``next()`` reads on; each ``for`` loop gets its own iterator.
 
     ``Stream.__iter__`` loops over ``_iterator``; a caller's ``break`` drops that loop's iterator
-    (never the stream's), and that is the only sign the caller stopped reading.
+    (never the stream's): a sign the caller stopped reading (see :class:`_StreamSpan`).
     """
 
     __slots__ = ("_source", "_stopped")
@@ -381,7 +418,8 @@ def _recorded_async_stream(stream: Any, handle: SpanHandle | None) -> Any:
     After ``break`` the span ends once the event loop finalises the loop's async iterator (at
     once on the loop's next turn under asyncio).
     """
-    assembler = _Assembler()
+    span = _StreamSpan(handle)
+    assembler = span.assembler
     inner = stream._iterator
 
     async def chunks() -> Any:
@@ -390,21 +428,21 @@ def _recorded_async_stream(stream: Any, handle: SpanHandle | None) -> Any:
                 _add_chunk(assembler, chunk)
                 yield chunk
         except GeneratorExit:
-            _end(handle, assembler.result(), None, early=True)
+            span.end(early=True)
             raise
         except BaseException as exc:
-            _end(handle, None, exc)
+            span.end(exc)
             raise
         assembler.done = True
-        _end(handle, assembler.result(), None)
+        span.end()
 
     source = chunks()
 
     def stopped() -> None:
         if not source.ag_running:
-            _end(handle, assembler.result(), None, early=not assembler.done)
+            span.end(early=not assembler.done)
 
-    stream._iterator = _AsyncChunks(source, stopped)
+    stream._iterator = _AsyncChunks(source, span.left_loop)
     response = stream.response
     original_aclose = response.aclose
 

@@ -445,6 +445,59 @@ def test_break_out_of_a_stream_ends_the_span_ok_with_what_came(
     assert spans[2].output == {"role": "assistant", "content": "w0 "}
 
 
+def test_a_stream_peeked_at_or_left_and_read_on_is_recorded_whole(
+    agenttrace: Recorder, mock_client: Callable[..., Any]
+) -> None:
+    """Leaving a loop is no end: the caller may read on (found by a review: it was cut short)."""
+    client = mock_client(_stream_of(WORDS))
+    stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    first = next(iter(stream))  # peek
+    rest = [chunk.choices[0].delta.content for chunk in stream]
+    assert [first.choices[0].delta.content, *rest][:5] == ["w0 ", "w1 ", "w2 ", "w3 ", "w4 "]
+    again = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    for _ in again:
+        break
+    for _ in again:  # read on after a break
+        pass
+    aclient = mock_client(_stream_of(WORDS), asynchronous=True)
+
+    async def peek_then_read() -> None:
+        astream = await aclient.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        async for _ in astream:
+            break
+        for _ in range(5):  # asyncio finalises the left loop's iterator meanwhile
+            await asyncio.sleep(0)
+        assert len([chunk async for chunk in astream]) >= 4
+        await aclient.close()
+
+    asyncio.run(peek_then_read())
+    spans = agenttrace.trace.find("llm")
+    assert len(spans) == 3
+    for span in spans:
+        assert span.status == "ok" and "stream_closed_early" not in span.attributes, span
+        assert span.output == {"role": "assistant", "content": "w0 w1 w2 w3 w4 "}
+
+
+def test_a_stream_left_and_kept_unread_stays_ended_when_it_was_left(mock_client: Callable[..., Any]) -> None:
+    import time
+
+    client = mock_client(_stream_of(WORDS))
+    rec = Recorder("t")
+    with rec.activate():
+        stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        for _ in stream:
+            break
+        left = rec._order[-1]
+        assert left.ended and left.attributes["stream_closed_early"] is True
+        ended_at = left.end_ns
+        time.sleep(0.01)  # the stream object is still alive, unread
+    trace = rec.finish()
+    (span,) = trace.find("llm")
+    assert span.status == "ok" and span.attributes["stream_closed_early"] is True
+    assert span.output == {"role": "assistant", "content": "w0 "} and span.end_ns == ended_at
+    del stream
+
+
 def test_a_stream_read_to_the_end_through_the_manager_is_not_closed_early(
     agenttrace: Recorder, mock_client: Callable[..., Any]
 ) -> None:
