@@ -88,6 +88,8 @@ class _InstallOnImport:
         self._lock = threading.Lock()
         #: watched module -> its source, for the modules not imported yet
         self.pending: dict[str, str] = {}
+        #: source -> how many sessions watch it (an in-process pytester run inside a test is one more)
+        self.watchers: dict[str, int] = {}
 
     def watch(self, source: str) -> bool:
         """Watch ``source``'s modules; ``False`` when they are all imported already."""
@@ -95,6 +97,7 @@ class _InstallOnImport:
         if not missing:
             return False
         with self._lock:
+            self.watchers[source] = self.watchers.get(source, 0) + 1
             for module in missing:
                 self.pending[module] = source
             if self not in sys.meta_path:
@@ -102,9 +105,17 @@ class _InstallOnImport:
         return True
 
     def forget(self, sources: Iterable[str]) -> None:
-        """Stop watching ``sources`` (the finder leaves ``sys.meta_path`` when nothing is watched)."""
-        drop = set(sources)
+        """One session stops watching ``sources``: a source no session watches any more is dropped
+        (the finder leaves ``sys.meta_path`` when nothing is watched)."""
+        drop = set()
         with self._lock:
+            for source in set(sources):
+                left = self.watchers.get(source, 0) - 1
+                if left > 0:
+                    self.watchers[source] = left
+                else:
+                    self.watchers.pop(source, None)
+                    drop.add(source)
             self.pending = {m: s for m, s in self.pending.items() if s not in drop}
             if not self.pending and self in sys.meta_path:
                 sys.meta_path.remove(self)

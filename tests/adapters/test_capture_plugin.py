@@ -142,3 +142,23 @@ def test_receiver_fixture_feeds_the_test_trace(pytester: pytest.Pytester) -> Non
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_nested_session_stops_only_its_own_watch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-process pytester run inside a recording test watches and forgets too: the outer
+    session's watch of a framework not imported yet must survive it (found by a review)."""
+    import sys
+
+    monkeypatch.setitem(capture_plugin._WATCHED_MODULES, "fake", ("agenttrace_fake_fw", "agenttrace_fake_fw.tracing"))
+    watcher = capture_plugin._InstallOnImport()
+    try:
+        assert watcher.watch("fake")  # the outer session
+        assert watcher.watch("fake")  # an inner session
+        watcher.forget({"fake"})  # the inner one ends
+        assert set(watcher.pending) == {"agenttrace_fake_fw", "agenttrace_fake_fw.tracing"}
+        assert watcher in sys.meta_path
+        watcher.forget({"fake"})  # the outer one ends
+        assert not watcher.pending and watcher not in sys.meta_path
+    finally:
+        if watcher in sys.meta_path:
+            sys.meta_path.remove(watcher)
