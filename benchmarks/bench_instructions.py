@@ -13,8 +13,8 @@ total overhead in percent of the framework's own instructions.
 
 Instructions are not time: cache misses, branch mispredictions and the
 collector's effect on memory are not counted at all.  On this machine, in
-session 11, the Agents SDK's overhead was 54.8% in instructions and 55-56% in
-time; OpenTelemetry's 37.5% in instructions and 48-50% in time (its spans
+session 11, the Agents SDK's overhead was 55.0% in instructions and 55-56% in
+time; OpenTelemetry's 37.6% in instructions and 48-50% in time (its spans
 are bigger, and what the adapter keeps of them costs memory traffic, not
 instructions).  Use it to compare two versions of the code; use
 ``bench_adapters.py`` for the goal.
