@@ -2,7 +2,8 @@
 
 The 2-core VM's timing noise (whole runs 20-50% slower at times) is as
 large as a change worth making to the adapters' hot paths.  Instruction
-counts are the same on every run, so a change of one percent shows.  For
+counts vary by about 1-3% between runs (the frameworks make random ids and
+read the clock; addresses differ), so a change of a few percent shows.  For
 each framework (OpenTelemetry, OpenAI Agents SDK) the same workload as
 ``bench_adapters.py`` runs under ``valgrind --tool=cachegrind`` four ways:
 the framework alone, and with capture up to the end of the run, up to the

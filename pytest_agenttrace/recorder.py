@@ -48,6 +48,7 @@ from .sanitize import (
     clean,
     encodable,
     encodable_stamps,
+    flat_dict,
     label_text,
     redact_label,
     redact_stamps,
@@ -1248,13 +1249,22 @@ class Recorder:
                     h.attributes = _clean_and_learn(value, limits)
             else:  # one shared empty dict, as for links and events: a smaller trace to walk
                 h.attributes = _NO_ATTRIBUTES
-            # Short ASCII text is what cleaning returns unchanged (no secret fits, no cap cuts): not passed.
+            # Short ASCII text is what cleaning returns unchanged (no secret fits, no cap cuts): not passed;
+            # a flat dict of learned keys (a tool call's arguments) takes clean()'s own first look directly.
             value = h.input
-            if value is not None and (type(value) is not str or len(value) > short or not value.isascii()):
-                h.input = clean(value, limits)
+            if value is not None:
+                if type(value) is dict and default_limits:
+                    flat = flat_dict(value)
+                    h.input = flat if flat is not None else clean(value, limits)
+                elif type(value) is not str or len(value) > short or not value.isascii():
+                    h.input = clean(value, limits)
             value = h.output
-            if value is not None and (type(value) is not str or len(value) > short or not value.isascii()):
-                h.output = clean(value, limits)
+            if value is not None:
+                if type(value) is dict and default_limits:
+                    flat = flat_dict(value)
+                    h.output = flat if flat is not None else clean(value, limits)
+                elif type(value) is not str or len(value) > short or not value.isascii():
+                    h.output = clean(value, limits)
             if h.error is not None:
                 h.error = clean(h.error, limits)
             if h.context is not None:

@@ -530,6 +530,48 @@ def _already_cut(items: list[Any], max_items: int) -> bool:
     return kept <= max_items and kept == int(cut.group(2)) - int(cut.group(1))
 
 
+def flat_dict(value: dict[Any, Any]) -> dict[Any, Any] | None:
+    """``clean(value)`` (default limits) for a flat dict of learned harmless keys and plain scalars, else ``None``.
+
+    A tool call's arguments, mostly: what the full pass would return, a copy, without its per-key
+    checks; only text that is long or not ASCII gets its look (the secret scan and cap).  The set
+    matches by equality: a str subclass key (an Enum member equal to "key") takes the full pass.
+    The set is asked last, when every key is a plain str: it hashes each key again (a MagicMock
+    records that, another key's __hash__ may raise).  ``value`` must be of type ``dict`` exactly;
+    any depth below the limit (nothing nested is looked into).  The recorder's build calls it
+    directly for a span's input and output; :func:`clean` calls it first for any such dict.
+    """
+    if len(value) > DEFAULT_LIMITS.max_items:
+        return None
+    texts = False
+    for key, item in value.items():
+        if type(key) is not str:
+            return None
+        kind = type(item)
+        if kind is str:
+            # ASCII text the secret scan skips (see _redact_secrets) and no cap cuts: as it is.
+            if not (
+                len(item) < _SHORTEST_SECRET_WITHOUT_EQUALS
+                and item.isascii()
+                and (len(item) < 8 or ("=" not in item and "@" not in item))
+            ):
+                texts = True
+        elif kind is float:
+            if item - item != 0.0:  # inf or nan: written as text by the full pass
+                return None
+        elif item is not None and kind is not int and kind is not bool:
+            return None
+    if not _SAFE_KEYS_SEEN.issuperset(value):
+        return None
+    if not texts:
+        return value.copy()
+    limits = DEFAULT_LIMITS
+    return {
+        key: _cap_string(item, limits) if type(item) is str and (len(item) >= 8 or not item.isascii()) else item
+        for key, item in value.items()
+    }
+
+
 def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
     """Return ``value`` as capped, redacted JSON data (see the module docstring)."""
     if value is None or value is True or value is False:
@@ -551,41 +593,9 @@ def clean(value: Any, limits: Limits = DEFAULT_LIMITS, _depth: int = 0) -> Any:
                 f"…[agenttrace: nested deeper than {limits.max_depth}] {_nested_repr(value, limits)}", limits
             )
         if kind is dict and limits is DEFAULT_LIMITS:
-            if len(value) <= limits.max_items:
-                # Harmless keys seen before and plain scalar values (a tool call's arguments, mostly):
-                # what the full pass would return, a copy, without its per-key checks; only text that
-                # is long or not ASCII gets its look (the secret scan and cap).  The set matches by
-                # equality: a str subclass key (an Enum member equal to "key") takes the full pass.
-                # The set is asked last, when every key is a plain str: it hashes each key again (a
-                # MagicMock records that, another key's __hash__ may raise).
-                texts = False
-                for key, item in value.items():
-                    if type(key) is not str:
-                        break
-                    kind = type(item)
-                    if kind is str:
-                        # ASCII text the secret scan skips (see _redact_secrets) and no cap cuts: as it is.
-                        if not (
-                            len(item) < _SHORTEST_SECRET_WITHOUT_EQUALS
-                            and item.isascii()
-                            and (len(item) < 8 or ("=" not in item and "@" not in item))
-                        ):
-                            texts = True
-                    elif kind is float:
-                        if item - item != 0.0:  # inf or nan: written as text by the full pass
-                            break
-                    elif item is not None and kind is not int and kind is not bool:
-                        break
-                else:
-                    if _SAFE_KEYS_SEEN.issuperset(value):
-                        if not texts:
-                            return value.copy()
-                        return {
-                            key: _cap_string(item, limits)
-                            if type(item) is str and (len(item) >= 8 or not item.isascii())
-                            else item
-                            for key, item in value.items()
-                        }
+            flat = flat_dict(value)
+            if flat is not None:
+                return flat
             out = _clean_mapping(value, limits, _depth)
             if len(_SAFE_KEYS_SEEN) < _LEARN_MAX:
                 _learn_keys(value)

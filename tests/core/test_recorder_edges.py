@@ -632,3 +632,29 @@ def test_a_failing_finalizer_does_not_leave_the_collector_paused() -> None:
         pass
     trace = rec.finish()  # logged, not raised
     assert gc.isenabled() and len(trace.spans) == 1
+
+
+def test_dict_inputs_and_outputs_are_built_as_clean_makes_them() -> None:
+    """The build asks clean()'s flat-dict look directly for a span's dict input and output."""
+    values: list[dict[Any, Any]] = [
+        {"q": "x03-000123"},  # learned key, short text
+        {"q": "sk-proj-" + "a" * 40},  # learned key, a secret value
+        {"q": "y" * 5000},  # learned key, capped text
+        {"q": float("inf"), "n": 3},
+        {"brand_new_key_for_this_test": 1},  # not learned: the full pass
+        {"api_key": "hunter2hunter2"},  # a secret key
+        {1: "non-str key"},
+        {"q": {"nested": [1, 2]}},
+        {"q": "caf\u00e9 \ud800"},
+    ]
+    clean({"q": "x", "n": 1})  # learn the harmless keys, as earlier spans would have
+    expected = [clean(value) for value in values]
+    rec = Recorder("t")
+    with rec.activate():
+        for value in values:
+            with rec.tool("t", input=value) as span:
+                span.set_output(value)
+    trace = rec.finish()
+    for value, want, span in zip(values, expected, trace.spans, strict=True):
+        assert span.input == want == span.output, value
+        assert span.input is not value  # a copy: the caller's dict may change later
