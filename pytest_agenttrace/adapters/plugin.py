@@ -212,12 +212,22 @@ def parse_capture(value: str) -> tuple[tuple[str, ...], bool]:
     return names, True
 
 
+#: source -> whether its package is installed, asked once per pytest session (a metadata lookup costs
+#: about 85 µs, and auto capture asks at every recording test for each framework not hooked yet)
+_AVAILABLE: dict[str, bool] = {}
+
+
 def _available(source: str) -> bool:
-    try:
-        importlib.metadata.distribution(_SOURCES[source][1])
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+    known = _AVAILABLE.get(source)
+    if known is None:
+        try:
+            importlib.metadata.distribution(_SOURCES[source][1])
+        except importlib.metadata.PackageNotFoundError:
+            known = False
+        else:
+            known = True
+        _AVAILABLE[source] = known
+    return known
 
 
 def install_sources(
@@ -277,6 +287,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _AVAILABLE.clear()  # each session looks again (a package installed since is found)
     value = config.getoption("agenttrace_capture", None) or str(config.getini("agenttrace_capture") or "auto")
     try:
         sources, explicit = parse_capture(value)

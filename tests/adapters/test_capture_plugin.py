@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytest.importorskip("opentelemetry.sdk")
@@ -162,3 +164,22 @@ def test_a_nested_session_stops_only_its_own_watch(monkeypatch: pytest.MonkeyPat
     finally:
         if watcher in sys.meta_path:
             sys.meta_path.remove(watcher)
+
+
+def test_whether_a_framework_is_installed_is_looked_up_once_per_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Auto capture asks at every recording test; the metadata lookup (about 85 µs) runs once."""
+    import importlib.metadata
+
+    calls: list[str] = []
+    real = importlib.metadata.distribution
+
+    def counting(name: str) -> Any:
+        calls.append(name)
+        return real(name)
+
+    monkeypatch.setattr(capture_plugin, "_AVAILABLE", {})
+    monkeypatch.setattr(importlib.metadata, "distribution", counting)
+    assert capture_plugin._available("otel") and capture_plugin._available("otel")
+    assert len(calls) == 1
+    capture_plugin._AVAILABLE.clear()  # what pytest_configure does at a session's start
+    assert capture_plugin._available("otel") and len(calls) == 2
