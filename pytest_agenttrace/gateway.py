@@ -28,6 +28,14 @@ __all__ = ["ToolGateway"]
 log = logging.getLogger("pytest_agenttrace")
 
 
+def _is_async(fn: Callable[..., Any]) -> bool:
+    """Whether calling ``fn`` makes a coroutine: an ``async def`` function, or an object whose ``__call__`` is one."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = inspect.getattr_static(type(fn), "__call__", None)
+    return not inspect.isroutine(fn) and not isinstance(fn, type) and inspect.iscoroutinefunction(call)
+
+
 def _restricting_open(recorder: Any) -> bool:
     """Whether a delegation that restricts tools is open in ``recorder`` (so some context has a scope)."""
     for scope_id in list(recorder._delegation_tools):  # a copy: other threads may open delegations meanwhile
@@ -242,7 +250,7 @@ class ToolGateway:
                 _not_recorded(handle, "output")
             end(handle, None)
 
-        if inspect.iscoroutinefunction(fn):
+        if _is_async(fn):
 
             @functools.wraps(fn)
             async def async_call(*args: Any, **kwargs: Any) -> Any:

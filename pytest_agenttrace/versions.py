@@ -147,11 +147,26 @@ class PromptRegistry:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def holds(self, name: str) -> bool:
-        """Whether the registry has a folder for ``name`` (its versions may still be missing)."""
-        return (self.root / name).is_dir()
+        """Whether the registry has a folder for ``name`` (its versions may still be missing).
+
+        A name that cannot be a folder of the registry (``../x``, ``a/b``) is held by none.
+        """
+        try:
+            return self._folder(name).is_dir()
+        except VersionError:
+            return False
+
+    def _folder(self, name: str) -> Path:
+        """The folder of ``name``: one plain path segment, never a path out of the registry."""
+        if not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
+            raise VersionError(
+                f"{name!r} is not a {self.kind} name: a name is one folder of registry {self.root}, "
+                "without '/', '\\' or a leading '.'; write e.g. summarizer."
+            )
+        return self.root / name
 
     def _files(self, name: str) -> dict[str, Path]:
-        folder = self.root / name
+        folder = self._folder(name)
         if not folder.is_dir():
             known = ", ".join(self.names()) or "none"
             raise VersionError(
@@ -176,7 +191,7 @@ class PromptRegistry:
     def labels(self, name: str) -> list[str]:
         """The versions of ``name`` in order (order file, else natural order)."""
         files = self._files(name)
-        folder = self.root / name
+        folder = self._folder(name)
         for order_name in ORDER_FILES:
             order_file = folder / order_name
             if order_file.is_file():
@@ -190,7 +205,9 @@ class PromptRegistry:
                     ) from None
                 except OSError as exc:
                     raise VersionError(f"cannot be read ({exc.strerror or exc}).", path=str(order_file)) from None
-                listed = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+                listed = [
+                    line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+                ]
                 missing = [label for label in listed if label not in files]
                 if missing:
                     raise VersionError(
@@ -222,8 +239,19 @@ class PromptRegistry:
         """Load ``name@label`` (``label`` None: the last version)."""
         label = label or self.latest(name)
         path = self.path(name, label)
-        raw = path.read_bytes()
-        return PromptVersion(name=name, label=label, text=raw.decode("utf-8"), path=path, sha8=content_hash(raw))
+        try:
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise VersionError(
+                f"{self.kind} {name}@{label} is not UTF-8 text (byte {exc.start}); save the file as UTF-8.",
+                path=str(path),
+            ) from None
+        except OSError as exc:
+            raise VersionError(
+                f"{self.kind} {name}@{label} cannot be read ({exc.strerror or exc}).", path=str(path)
+            ) from None
+        return PromptVersion(name=name, label=label, text=text, path=path, sha8=content_hash(raw))
 
 
 class ConfigRegistry(PromptRegistry):
@@ -235,7 +263,15 @@ class ConfigRegistry(PromptRegistry):
         """``(mapping, label, sha8)`` of ``name@label``."""
         version = self.resolve(name, label)
         if version.path.suffix == ".json":
-            data = json.loads(version.text)
+            try:
+                data = json.loads(version.text)
+            except json.JSONDecodeError as exc:
+                raise VersionError(
+                    f"config {name}@{version.label} is not valid JSON: {exc.msg}; fix the file or write it as YAML.",
+                    path=str(version.path),
+                    line=exc.lineno,
+                    column=exc.colno,
+                ) from None
         else:
             import yaml
 

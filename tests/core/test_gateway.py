@@ -57,7 +57,9 @@ def test_enforce_mode_refuses_and_records() -> None:
                 tools.web_search("q")
     assert info.value.tool == "web_search" and info.value.allowed == ["fetch"]
     assert info.value.scope == inner.span_id
-    assert f"outside delegation 'sub' (span {inner.span_id}, boss -> sub), which allows only ['fetch']" in str(info.value)
+    assert f"outside delegation 'sub' (span {inner.span_id}, boss -> sub), which allows only ['fetch']" in str(
+        info.value
+    )
     (span,) = rec.finish().find("tool")
     assert span.status == "error" and span.attributes["refused"] is True
 
@@ -119,3 +121,31 @@ def test_no_warning_without_an_open_restricting_delegation(caplog: pytest.LogCap
             pass
         assert tools.web_search("top level") == ["top level"]
     assert not [r for r in caplog.records if "no current span" in r.getMessage()]
+
+
+class AsyncSearch:
+    """A tool object whose ``__call__`` is a coroutine function."""
+
+    async def __call__(self, query: str) -> str:
+        await asyncio.sleep(0.001)
+        if query == "bad":
+            raise LookupError("no results")
+        return query.upper()
+
+
+def test_a_tool_object_with_async_call_is_recorded_while_it_runs() -> None:
+    tools = at.ToolGateway({"web_search": AsyncSearch()})
+    assert asyncio.iscoroutinefunction(tools.web_search)
+    rec = Recorder("t")
+
+    async def run() -> None:
+        assert await tools.web_search("q") == "Q"
+        with pytest.raises(LookupError, match="no results"):
+            await tools.web_search("bad")
+
+    with rec.activate(), rec.agent("r"):
+        asyncio.run(run())
+    ok, failed = rec.finish().find("tool")
+    assert (ok.status, ok.output) == ("ok", "Q")
+    assert ok.end_ns - ok.start_ns >= 1_000_000  # the span covers the awaited call, not the coroutine's creation
+    assert (failed.status, failed.error) == ("error", {"type": "LookupError", "message": "no results"})

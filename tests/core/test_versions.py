@@ -189,3 +189,36 @@ def test_item_overrides_is_one_stash_key_made_at_first_use() -> None:
     assert matrix.ITEM_OVERRIDES is plugin.ITEM_OVERRIDES is versions.ITEM_OVERRIDES
     with pytest.raises(AttributeError, match="no attribute 'NOPE'"):
         versions.NOPE  # noqa: B018
+
+
+@pytest.mark.parametrize("name", ["../outside", "summarizer/../../outside", "..", ".", "", ".hidden", "a\\b"])
+def test_a_prompt_name_cannot_reach_out_of_the_registry(tmp_path: Path, name: str) -> None:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "v1.txt").write_text("not a prompt of the registry")
+    (tmp_path / "prompts").mkdir()
+    registry = PromptRegistry(tmp_path / "prompts")
+    with pytest.raises(at.VersionError, match="is not a prompt name"):
+        registry.resolve(name)
+    assert not registry.holds(name)
+
+
+def test_an_inline_config_whose_name_is_no_folder_keeps_its_mapping(tmp_path: Path) -> None:
+    rec = Recorder("t", versions=VersionContext(configs=ConfigRegistry(tmp_path), overrides={"llm/params": "b"}))
+    assert rec.config("llm/params", {"t": 1}) == {"t": 1}
+    assert rec.stamps["config:llm/params"] == f"llm/params@b#{content_hash({'t': 1})}"
+
+
+def test_a_prompt_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "summarizer").mkdir()
+    (tmp_path / "summarizer" / "v1.txt").write_bytes(b"caf\xe9")
+    with pytest.raises(at.VersionError, match=r"v1\.txt: prompt summarizer@v1 is not UTF-8 text \(byte 3\)"):
+        PromptRegistry(tmp_path).resolve("summarizer")
+
+
+def test_config_registry_bad_json_names_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "llm").mkdir()
+    (tmp_path / "llm" / "v1.json").write_text('{\n  "model": "x",\n}\n')
+    with pytest.raises(at.VersionError) as info:
+        ConfigRegistry(tmp_path).load("llm")
+    assert (info.value.path, info.value.line) == (str(tmp_path / "llm" / "v1.json"), 3)
+    assert "is not valid JSON" in str(info.value)
