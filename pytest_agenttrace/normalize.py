@@ -508,9 +508,7 @@ class _Signatures:
         return found
 
 
-def subtree_digest(
-    node: Mapping[str, Any], digests: dict[int, str], own: Callable[[Mapping[str, Any]], str]
-) -> str:
+def subtree_digest(node: Mapping[str, Any], digests: dict[int, str], own: Callable[[Mapping[str, Any]], str]) -> str:
     """A digest of ``node``'s subtree: ``own(n)`` of each node and its children's digests, bottom-up.
 
     Without recursion however deep the tree; ``digests`` (``id(node)`` -> digest) is filled in and
@@ -539,16 +537,23 @@ def _canonical_sort(nodes: list[dict[str, Any]], cache: _Signatures) -> list[dic
 
 
 def _sort_overlapping(nodes: list[dict[str, Any]], spans: list[Span], cache: _Signatures) -> list[dict[str, Any]]:
+    """Runs of siblings whose intervals overlap, each sorted canonically.
+
+    Spans that start at the same instant overlap too, even with zero duration:
+    on a coarse clock (or with instant fakes) parallel calls share one time
+    stamp, and their recorded order is then arbitrary.
+    """
     out: list[dict[str, Any]] = []
     group: list[dict[str, Any]] = []
-    group_end = -1
+    group_end = last_start = -1
     for node, span in zip(nodes, spans, strict=True):
-        if group and span.start_ns < group_end:
+        if group and (span.start_ns < group_end or span.start_ns == last_start):
             group.append(node)
             group_end = max(group_end, span.end_ns)
-            continue
-        out.extend(_canonical_sort(group, cache) if len(group) > 1 else group)
-        group, group_end = [node], span.end_ns
+        else:
+            out.extend(_canonical_sort(group, cache) if len(group) > 1 else group)
+            group, group_end = [node], span.end_ns
+        last_start = span.start_ns
     out.extend(_canonical_sort(group, cache) if len(group) > 1 else group)
     return out
 

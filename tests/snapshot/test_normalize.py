@@ -184,6 +184,28 @@ def test_overlapping_siblings_are_order_insensitive_when_configured() -> None:
     assert normalize(sequential_a, options) != normalize(sequential_b, options)
 
 
+def test_siblings_stamped_at_one_instant_count_as_overlapping() -> None:
+    """A coarse clock (or instant fakes) gives parallel calls one time stamp and no duration."""
+
+    def gathered(order: tuple[str, ...]) -> dict[str, Any]:
+        root = {"span_id": "r", "parent_id": None, "kind": "agent", "name": "coder", "start_ns": 0, "end_ns": 9}
+        calls = [
+            {"span_id": q, "parent_id": "r", "kind": "tool", "name": "web_search", "input": {"q": q}}
+            | {"start_ns": 5, "end_ns": 5}
+            for q in order
+        ]
+        return {
+            "trace_id": "t",
+            "name": "x",
+            "started_at": "2024-01-01T00:00:00Z",
+            "versions": {},
+            "spans": [root, *calls],
+        }
+
+    options = NormalizeOptions(overlap_parallel=True)
+    assert normalize(gathered(("a", "b")), options) == normalize(gathered(("b", "a")), options)
+
+
 def test_file_format_is_one_indented_line_per_span_with_a_version_header() -> None:
     text = dumps(normalize(pipeline()))
     lines = text.splitlines()
