@@ -199,8 +199,24 @@ def _short_value(value: Any, limit: int = 40) -> str:
     try:
         text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
     except (TypeError, ValueError):
-        text = repr(value)
+        try:
+            text = _int_text(value, limit) if isinstance(value, int) else repr(value)
+        except ValueError:  # a container holding an int past sys.get_int_max_str_digits()
+            text = f"<{type(value).__name__}>"
     return _cut(_escape_chars(text), limit)
+
+
+def _int_text(value: int, limit: int = 12) -> str:
+    """``str(value)``, or ``~1e4000`` when that is longer than ``limit`` (or past ``sys.get_int_max_str_digits``)."""
+    try:
+        text = str(value)
+    except ValueError:  # more digits than Python converts: estimate them from the bits
+        digits = int(abs(value).bit_length() * 0.30103) + 1
+    else:
+        if len(text) <= limit:
+            return text
+        digits = len(text.lstrip("-"))
+    return f"{'-' if value < 0 else ''}~1e{digits - 1}"
 
 
 def _input_summary(value: Any, limit: int = 60) -> str:
@@ -225,7 +241,7 @@ def _token_count(value: Any) -> str:
     if value is None:
         return "?"
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        return _int_text(value)
     return _short_value(value, 12)
 
 
@@ -251,7 +267,10 @@ def _details(span: Span, parent_versions: Mapping[str, str]) -> list[str]:
             out.append(f"tok {_token_count(tokens_in)}→{_token_count(tokens_out)}")
     confidence = attrs.get("confidence")
     if isinstance(confidence, (int, float)) and not isinstance(confidence, bool):
-        out.append(f"conf={confidence:.2g}")
+        try:
+            out.append(f"conf={confidence:.2g}")
+        except OverflowError:  # an int past the float range
+            out.append(f"conf={_int_text(int(confidence))}")
     if attrs.get("truncated") is True:
         dropped = attrs.get("dropped_keys")
         out.append("truncated" + (f" dropped={_short_value(dropped, 30)}" if dropped else ""))

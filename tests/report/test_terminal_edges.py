@@ -161,7 +161,7 @@ def test_show_prints_a_trace_file_with_a_lone_surrogate(
 
 def surrogate_test_file(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        r'''
+        r"""
         import pytest_agenttrace as at
 
         def test_run(agenttrace):
@@ -169,7 +169,7 @@ def surrogate_test_file(pytester: pytest.Pytester) -> None:
                 with at.tool("emoji \ud83d cut"):
                     pass
             assert False, "the agent did the wrong thing"
-        '''
+        """
     )
 
 
@@ -242,7 +242,9 @@ def test_the_failure_tree_and_show_print_no_escape_sequence_from_a_token_count(
 
 HOSTILE = st.text(
     st.one_of(
-        st.sampled_from(["\x1b", "[", "2", "J", "\n", "\r", "\x9b", "\u2028", "\u202e", "\u200b", "\ud83d", "\U000e0041", "\\"]),
+        st.sampled_from(
+            ["\x1b", "[", "2", "J", "\n", "\r", "\x9b", "\u2028", "\u202e", "\u200b", "\ud83d", "\U000e0041", "\\"]
+        ),
         st.characters(exclude_categories=()),
     ),
     max_size=12,
@@ -498,7 +500,10 @@ def test_an_agent_name_with_an_invisible_character_does_not_look_like_another(na
         trace_id="t",
         name="t",
         started_at="",
-        spans=(Span(span_id="1", parent_id=None, kind="agent", name="coder"), Span(span_id="2", parent_id=None, kind="agent", name=name)),
+        spans=(
+            Span(span_id="1", parent_id=None, kind="agent", name="coder"),
+            Span(span_id="2", parent_id=None, kind="agent", name=name),
+        ),
     )
     lines = render_tree(trace, header=False).splitlines()
     assert lines == ["├─ agent coder 0ns", f"└─ agent {shown} 0ns"]
@@ -538,3 +543,30 @@ def test_the_escapes_reach_a_strict_utf8_stream() -> None:
     stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
     stream.write(render_tree(surrogate_trace(), color=True) + "\n")
     stream.flush()
+
+
+def test_huge_integers_in_usage_and_confidence_show_as_magnitudes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 400-digit confidence overflowed the float format; a token count past Python's int-to-str limit raised."""
+    span = Span(
+        span_id="1",
+        parent_id=None,
+        kind="llm",
+        name="call",
+        start_ns=0,
+        end_ns=1,
+        attributes={"confidence": 10**400, "usage": {"input_tokens": 10**5000, "output_tokens": 10**20}},
+        input={"n": 10**5000},
+    )
+    trace = Trace(trace_id="t", name="big", started_at="2024-01-01T00:00:00Z", spans=(span,))
+    assert render_tree(trace).splitlines()[-1] == "└─ llm call 1ns tok ~1e5000→~1e20 conf=~1e400"
+
+    # From a trace file (JSON integers of up to 4300 digits load): `agenttrace show` printed a traceback.
+    data = trace.to_dict() | {"format_version": 1}
+    data["spans"][0]["attributes"]["usage"]["input_tokens"] = 10**4000
+    data["spans"][0]["input"] = None
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert main(["show", str(path), "--color", "no", "--width", "80"]) == 0
+    assert "tok ~1e4000→~1e20 conf=~1e400" in capsys.readouterr().out
