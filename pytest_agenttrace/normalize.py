@@ -35,6 +35,7 @@ The rules, in the order they are applied:
   (``attributes."otel.app.latency.ms"``).  ``kind``, ``name`` and
   ``children`` cannot start a path.
   ``include`` keeps a path the level would drop; ``exclude`` drops it, and wins.
+  In ``exclude``, ``*`` also matches every item of a list (``output.tool_calls.*.id``).
   :data:`DEFAULT_EXCLUDE` lists volatile attributes dropped unless included.
 * **Parallel siblings.** Children of spans matching one of the ``parallel``
   selectors, and (with ``overlap_parallel``) runs of siblings whose time
@@ -288,10 +289,18 @@ def _set_path(target: dict[str, Any], path: Sequence[str], value: Any) -> None:
 
 
 def _drop_path(target: Any, segments: Sequence[str]) -> Any:
-    """``target`` without the values at ``segments``; copies only what it changes."""
-    if not isinstance(target, Mapping) or not segments:
+    """``target`` without the values at ``segments``; copies only what it changes.
+
+    ``*`` also matches every item of a list (``output.tool_calls.*.id``), so a
+    volatile value inside a list can be dropped.
+    """
+    if not segments:
         return target
     head, rest = segments[0], segments[1:]
+    if isinstance(target, list) and head == "*":
+        return [_drop_path(item, rest) for item in target] if rest else []
+    if not isinstance(target, Mapping):
+        return target
     keys = list(target.keys()) if head == "*" else ([head] if head in target else [])
     if not keys:
         return target

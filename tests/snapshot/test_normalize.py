@@ -116,6 +116,25 @@ def test_include_and_exclude_paths(options: NormalizeOptions, name: str, field: 
     assert by_name(normalize(pipeline(), options), name).get(field) == expected
 
 
+def test_exclude_star_reaches_into_lists_for_volatile_ids() -> None:
+    """A provider's random tool-call ids sit in a list of the llm output (as the LangChain adapter records it)."""
+    data = pipeline()
+    calls = [{"id": "call_Xk81", "name": "web_search", "args": {"q": "bug"}}, {"id": "call_9Qz", "name": "read_file"}]
+    data["spans"][4]["output"] = {"role": "assistant", "tool_calls": calls}
+    options = NormalizeOptions(exclude=("llm:output.tool_calls.*.id",))
+    out = by_name(normalize(data, options), "plan")["output"]
+    assert out == {
+        "role": "assistant",
+        "tool_calls": [{"name": "web_search", "args": {"q": "bug"}}, {"name": "read_file"}],
+    }
+    assert calls[0]["id"] == "call_Xk81"  # the trace itself is untouched
+    other = pipeline()
+    other["spans"][4]["output"] = {"role": "assistant", "tool_calls": [dict(c, id=c["id"][::-1]) for c in calls]}
+    assert normalize(other, options) == normalize(data, options)
+    data["spans"][4]["output"] = [{"id": "a", "text": "x"}]
+    assert by_name(normalize(data, NormalizeOptions(exclude=("output.*.id",))), "plan")["output"] == [{"text": "x"}]
+
+
 def test_normalisation_does_not_modify_the_trace() -> None:
     trace = Trace.from_dict(pipeline())
     before = trace.to_dict()
