@@ -118,10 +118,9 @@ def _records(metafunc: pytest.Metafunc) -> bool:
     # The spec plugin adds the fixture to these tests (and does not when it is turned off with -p no:).
     if not metafunc.config.pluginmanager.has_plugin("pytest_agenttrace.spec.plugin"):
         return False
-    return any(
-        m.kwargs.get("spec") is not None or m.kwargs.get("snapshot") not in (None, False)
-        for m in metafunc.definition.iter_markers("agenttrace")
-    )
+    from .spec.plugin import marked_to_record
+
+    return marked_to_record(metafunc.definition.iter_markers("agenttrace"))
 
 
 def _check_labels(metafunc: pytest.Metafunc, name: str, labels: Any) -> None:

@@ -62,6 +62,8 @@ from ._context import (
     state_peeker,
     take_ended,
 )
+from ._json import fast_loads as _fast_loads
+from ._json import find_long_digit_run as _long_digits
 
 try:
     from agents.tracing import TracingProcessor as _TracingProcessor
@@ -132,8 +134,6 @@ def _json_or_text(value: Any) -> Any:
         return value
 
 
-_fast_loads: Final = _json.fast_loads
-_long_digits: Final = _json.find_long_digit_run
 
 
 def _usage(usage: Any) -> dict[str, Any]:

@@ -65,11 +65,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixturenames = getattr(item, "fixturenames", None)
         if fixturenames is None or "agenttrace" in fixturenames:
             continue
-        if any(
-            m.kwargs.get("spec") is not None or m.kwargs.get("snapshot") not in (None, False)
-            for m in item.iter_markers("agenttrace")
-        ):
+        if marked_to_record(item.iter_markers("agenttrace")):
             fixturenames.append("agenttrace")
+
+
+def marked_to_record(markers: Iterable[pytest.Mark]) -> bool:
+    """Whether these ``agenttrace`` markers make a test record: one names a spec or a snapshot."""
+    return any(m.kwargs.get("spec") is not None or m.kwargs.get("snapshot") not in (None, False) for m in markers)
 
 
 def marker_problem(marker: pytest.Mark) -> str | None:
