@@ -9,6 +9,12 @@ refused call is still recorded (``status: error``, ``attributes.out_of_scope``).
 
 Scopes narrow, never widen: a tool must be allowed by *every* enclosing
 delegation that declares ``allowed_tools``.
+
+An async tool (``async def``, an object with an async ``__call__``, a partial of
+either) gets an async wrapper.  A plain callable that *returns* a coroutine (a
+lambda, a function handing on another's coroutine) is only known as one once it
+returned: the span it started stays open, the coroutine is handed back wrapped,
+and the span ends when that coroutine does, with its result or exception.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from types import CoroutineType
+from typing import Any, cast
 
 from . import recorder as _rec
 from .exceptions import ScopeViolation, UsageError
@@ -29,7 +37,14 @@ log = logging.getLogger("pytest_agenttrace")
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
-    """Whether calling ``fn`` makes a coroutine: an ``async def`` function, or an object whose ``__call__`` is one."""
+    """Whether calling ``fn`` makes a coroutine: an ``async def`` function, or an object whose ``__call__`` is one.
+
+    A :func:`functools.partial` is looked through (``inspect`` does so for a function, not
+    for an object with an async ``__call__``).  What only a call can tell (a plain function
+    or a lambda returning a coroutine) is handled by the sync wrapper, once the call returned one.
+    """
+    while isinstance(fn, functools.partial):
+        fn = fn.func
     if inspect.iscoroutinefunction(fn):
         return True
     call = inspect.getattr_static(type(fn), "__call__", None)
@@ -85,6 +100,31 @@ def _record_cleaned_input(handle: Any, tool_name: str, arguments: Any) -> None:
     try:
         handle.set_input(clean(arguments, handle.recorder.limits))
     except Exception:  # noqa: BLE001 - finished meanwhile: recorded nowhere
+        pass
+
+
+def _detach(handle: Any) -> None:
+    """Put back the caller's current span without ending ``handle``: its work runs when awaited, maybe elsewhere."""
+    token = handle._token
+    handle._token = None
+    if token is not None:
+        _rec._reset_quietly(token)
+
+
+def _close_if_unawaited(handle: Any, coro: CoroutineType[Any, Any, Any]) -> None:
+    """After the covering coroutine of ``coro`` went away: if it never started, neither did the call.
+
+    ``coro`` is closed, so that only the covering coroutine (named as ``coro``) warns that it was
+    never awaited, as ``coro`` alone would have; and the call's span ends as a call that never ran.
+    Never raises: this runs whenever the garbage collector gets to it.
+    """
+    try:
+        if inspect.getcoroutinestate(coro) != inspect.CORO_CREATED:
+            return
+        coro.close()
+        if type(handle) is _rec.SpanHandle and handle.end_ns is None:
+            handle.end(RuntimeError(f"coroutine {coro.__qualname__!r} was never awaited"))
+    except Exception:  # noqa: BLE001 - the recording finished meanwhile: recorded nowhere
         pass
 
 
@@ -289,8 +329,38 @@ class ToolGateway:
             except BaseException as exc:
                 end(handle, exc)
                 raise
+            if isinstance(result, CoroutineType) and type(handle) is _rec.SpanHandle:
+                return awaited(handle, result)  # the tool's work is the coroutine's: its span covers the await
             returned(handle, result)
             return result
+
+        def awaited(handle: Any, coro: CoroutineType[Any, Any, Any]) -> CoroutineType[Any, Any, Any]:
+            """A coroutine awaiting ``coro`` with the call's span current, then ending it with the outcome.
+
+            Still a coroutine (``create_task`` and ``asyncio.run`` take only those), named as ``coro``
+            for the never-awaited warning, and awaitable once, as ``coro`` is.  The span keeps the
+            start of the call; its sync part ran under it, what runs when awaited runs under it too.
+            """
+            _detach(handle)
+
+            async def covering() -> Any:
+                __tracebackhide__ = True  # pytest shows the tool's frames, not this one
+                try:
+                    handle.__enter__()
+                except Exception:  # noqa: BLE001 - finished meanwhile: the call goes into no trace
+                    return await coro
+                try:
+                    result = await coro
+                except BaseException as exc:
+                    end(handle, exc)
+                    raise
+                returned(handle, result)
+                return result
+
+            wrapper = cast("CoroutineType[Any, Any, Any]", covering())  # what calling an async def makes
+            wrapper.__name__, wrapper.__qualname__ = coro.__name__, coro.__qualname__
+            weakref.finalize(wrapper, _close_if_unawaited, handle, coro).atexit = False  # exit closes nothing
+            return wrapper
 
         return call
 
