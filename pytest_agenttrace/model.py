@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from ._index import TraceIndex
-from .exceptions import UsageError
+from .exceptions import TraceFileError, UsageError
+from .sanitize import redact_text
 
 __all__ = [
     "FORMAT_VERSION",
@@ -240,6 +241,22 @@ def _span_from_mapping(data: Mapping[str, Any]) -> Span:
         else:
             return span_from_tuple(values)
     return Span(**data)
+
+
+def repeated_span_id(spans: Sequence[Span]) -> tuple[int, int] | None:
+    """``(first, again)``: the positions of the first span whose id an earlier span has; ``None`` if all differ.
+
+    One pass building a set when the ids are unique (the common case); the positions are
+    looked for only when they are not.
+    """
+    if len({span.span_id for span in spans}) == len(spans):
+        return None
+    first: dict[Any, int] = {}
+    for position, span in enumerate(spans):
+        earlier = first.setdefault(span.span_id, position)
+        if earlier != position:
+            return earlier, position
+    raise AssertionError("unreachable: a set smaller than the list means a repeat")  # pragma: no cover
 
 
 def _refusal(name: str) -> Any:
@@ -531,14 +548,29 @@ class Trace:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Trace:
-        """Build a trace from a trace-file dict (no schema validation; see :mod:`store`)."""
-        return cls(
+        """Build a trace from a trace-file dict (no schema validation; see :mod:`store`).
+
+        Span ids must be unique (every lookup by id relies on it): a repeated one raises
+        :class:`~pytest_agenttrace.exceptions.TraceFileError` naming both spans.
+        """
+        spans = tuple(map(_span_from_mapping, data["spans"]))
+        repeated = repeated_span_id(spans)
+        if repeated is not None:
+            first, again = repeated
+            shown = spans[again].span_id
+            raise TraceFileError(
+                f"span #{again}: duplicate span_id {redact_text(shown)!r} (first at span #{first}); "
+                "span ids must be unique in a trace."
+                if type(shown) is str
+                else f"span #{again}: duplicate span_id (first at span #{first}); span ids must be unique in a trace."
+            )
+        return cls._with_unique_ids(
             trace_id=data["trace_id"],
             name=data["name"],
             started_at=data["started_at"],
             metadata=dict(data.get("metadata") or {}),
             versions=dict(data.get("versions") or {}),
-            spans=tuple(map(_span_from_mapping, data["spans"])),
+            spans=spans,
         )
 
     def _resolve(self, span: Span | str) -> Span:

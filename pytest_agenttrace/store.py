@@ -40,7 +40,16 @@ from typing import Any, Final
 
 from ._gc import collector_paused
 from .exceptions import InputError, TraceFileError
-from .model import _SPAN_VALUES, FORMAT_VERSION, KINDS, SPAN_FIELDS, Span, Trace, span_from_tuple
+from .model import (
+    _SPAN_VALUES,
+    FORMAT_VERSION,
+    KINDS,
+    SPAN_FIELDS,
+    Span,
+    Trace,
+    repeated_span_id,
+    span_from_tuple,
+)
 from .sanitize import redact_text
 
 try:  # optional speed-up
@@ -803,15 +812,8 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
                  value_in, value_out, attributes, versions, context, links or _EMPTY, events or _EMPTY)
             )
         )  # fmt: skip
-    if len(seen) != len(out):  # some id came twice: find the first repeat for the message
-        first: set[str] = set()
-        for position, span in enumerate(out):
-            if span.span_id in first:
-                raise TraceFileError(
-                    f"span #{position}: duplicate span_id {_shown(span.span_id)}; span ids must be unique.",
-                    path=where,
-                )
-            first.add(span.span_id)
+    if len(seen) != len(out):  # some id came twice: name the first repeat and where the id came first
+        raise _duplicate_id_error(out, where)
     if forward:
         _check_parents(out, forward, where)
     if not in_order:
@@ -819,6 +821,18 @@ def _build_spans(data: dict[str, Any], where: str) -> tuple[Span, ...]:
         # written otherwise by another tool is put in that order, stably (equal starts keep file order).
         out.sort(key=_start_ns)
     return tuple(out)
+
+
+def _duplicate_id_error(spans: Sequence[Span], where: str) -> TraceFileError:
+    """The error for spans whose ids are not all unique: the first repeat, and where its id came first."""
+    repeated = repeated_span_id(spans)
+    assert repeated is not None, "called only when some id repeats"
+    first, again = repeated
+    return TraceFileError(
+        f"span #{again}: duplicate span_id {_shown(spans[again].span_id)} (first at span #{first}); "
+        "span ids must be unique, so the file is corrupt.",
+        path=where,
+    )
 
 
 def _check_parents(spans: Sequence[Span], forward: Iterable[int], where: str) -> None:
@@ -945,9 +959,7 @@ def check_types(trace: Trace, where: str = "<trace>") -> None:
                 f"span #{position} (id {_shown(span.span_id)}): {problem}; the file is corrupt.", path=where
             )
         if span.span_id in seen:
-            raise TraceFileError(
-                f"span #{position}: duplicate span_id {_shown(span.span_id)}; span ids must be unique.", path=where
-            )
+            raise _duplicate_id_error(trace.spans, where)
         if span.parent_id is not None and span.parent_id not in seen:
             forward.append(position)
         seen.add(span.span_id)
