@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,10 +79,31 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+#: Runs of decimal digits (``\d``: any script's, the characters ``unicodedata.decimal`` reads).
+_DIGIT_RUNS: Final = re.compile(r"(\d+)")
+
+
 def natural_key(label: str) -> tuple[Any, ...]:
-    """Sort key that orders ``v2`` before ``v10`` (digit runs compare as numbers)."""
-    parts = re.split(r"(\d+)", label)
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in parts if p != "")
+    """Sort key that orders ``v2`` before ``v10`` (digit runs compare as numbers); a total order.
+
+    Digit runs compare by value, at any length and in any script's digits; other text
+    compares case-insensitively.  Labels equal by those rules (``v1`` and ``v01``, ``V1``
+    and ``v1``) are ordered by their raw text, so two distinct labels never tie and a
+    sort's result does not depend on the order the labels came in (the order files
+    happen to be listed in differs between machines).
+    """
+    parts = _DIGIT_RUNS.split(label)  # text, digits, text, ...: the digit runs at odd positions
+    key: list[tuple[int, int, str]] = []
+    for position, part in enumerate(parts):
+        if position % 2:
+            # Compared as text of equal length, not through int(): a run past Python's int-from-text
+            # limit (4300 digits, a label in a trace file) would raise there.
+            digits = part if part.isascii() else "".join(str(unicodedata.decimal(c)) for c in part)
+            value = digits.lstrip("0")
+            key.append((0, len(value), value))
+        elif part:
+            key.append((1, 0, part.lower()))
+    return (tuple(key), label)
 
 
 def content_hash(data: str | bytes | Mapping[str, Any] | Any) -> str:

@@ -98,3 +98,19 @@ def test_the_report_shows_no_secret_and_no_terminal_escape_from_the_traces(
         doc = json.loads(out)
         assert doc["first_bad"] == "v3\x1b]0;owned\x07"  # JSON keeps the text (escaped by JSON itself)
         assert any("test_\x1b[2Jagent key=" in line or "agent key=" in line for line in doc["diff"])
+
+
+def test_labels_in_trace_files_are_ordered_whatever_their_digits(
+    tmp_path: Path, spec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Labels come from the files: a digit run past int()'s limit, a superscript (not a decimal digit).
+    huge = "9" * 5000
+    labels = ["1", "2", "²", huge]  # in natural order: 1, 2, huge (numbers by value), then ² (text)
+    folder = tmp_path / "ci"
+    for n, label in enumerate(labels):
+        save_trace(make_trace(BAD_CONTEXT if n >= 2 else GOOD_CONTEXT, label=label), folder / f"run-{n}.json")
+    argv = ["bisect", "triage", "--traces", str(folder), "--spec", str(spec_file), "--format", "json"]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["status"], doc["last_good"], doc["first_bad"]) == ("found", "2", huge), doc
