@@ -287,6 +287,8 @@ class ConfigRegistry(PromptRegistry):
         if version.path.suffix == ".json":
             try:
                 data = json.loads(version.text)
+            except RecursionError:
+                raise _too_deep(version) from None
             except json.JSONDecodeError as exc:
                 raise VersionError(
                     f"config {name}@{version.label} is not valid JSON: {exc.msg}; fix the file or write it as YAML.",
@@ -299,6 +301,8 @@ class ConfigRegistry(PromptRegistry):
 
             try:
                 data = yaml.safe_load(version.text)
+            except RecursionError:
+                raise _too_deep(version) from None
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 raise VersionError(
@@ -307,7 +311,20 @@ class ConfigRegistry(PromptRegistry):
                     line=mark.line + 1 if mark else None,
                     column=mark.column + 1 if mark else None,
                 ) from None
+        if data is None:  # an empty file, only comments, or null: the agent would get None as its config
+            raise VersionError(
+                f"config {name}@{version.label} is empty (it holds no settings); write its settings as "
+                "`key: value` lines (or {} for none on purpose), or delete the file.",
+                path=str(version.path),
+            )
         return data, version.label, content_hash(data)
+
+
+def _too_deep(version: PromptVersion) -> VersionError:
+    return VersionError(
+        f"config {version.name}@{version.label} is nested too deeply to be read; the file is corrupt or generated wrong.",
+        path=str(version.path),
+    )
 
 
 @dataclass
