@@ -30,9 +30,7 @@ _TRUE: Final = frozenset({"y", "yes", "t", "true", "on", "1"})
 _FALSE: Final = frozenset({"n", "no", "f", "false", "off", "0"})
 
 
-def ini_reader(
-    pytest_args: Sequence[str], cwd: Path, types: Mapping[str, tuple[str, Any]]
-) -> Callable[[str], Any]:
+def ini_reader(pytest_args: Sequence[str], cwd: Path, types: Mapping[str, tuple[str, Any]]) -> Callable[[str], Any]:
     """``getini(name)`` over the project's pytest configuration, typed as pytest types it.
 
     ``types`` maps each name to its pytest ini type and default.
@@ -105,7 +103,15 @@ def _config_values(pytest_args: Sequence[str], cwd: Path) -> dict[str, Any]:
 
 
 #: pytest's configuration files, in the order it looks for them in a folder.
-_CONFIG_FILES: Final = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+_CONFIG_FILES: Final = (
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+)
 #: pytest options whose value is the next argument (never a test path).
 _TAKES_A_VALUE: Final = frozenset(
     {"-k", "-m", "-p", "-o", "-c", "-W", "-n", "-r", "--config-file", "--override-ini", "--deselect", "--ignore",

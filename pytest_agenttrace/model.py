@@ -154,7 +154,6 @@ class Span(_SpanSlots):
         """Always true: a finished span has ended (recording handles answer the same question)."""
         return True
 
-
     @property
     def from_agent(self) -> str | None:
         """``attributes.from_agent`` of a handoff or delegation span."""

@@ -692,11 +692,18 @@ def check_structure(data: Any, where: str = "<trace>", *, spans: bool = True) ->
                 extra = sorted(redact_text(key) for key in span.keys() - _SPAN_KEYS)
                 problem = "; ".join(
                     part
-                    for part in (f"missing {', '.join(lacking)}" if lacking else "", f"unknown {', '.join(extra)}" if extra else "")
+                    for part in (
+                        f"missing {', '.join(lacking)}" if lacking else "",
+                        f"unknown {', '.join(extra)}" if extra else "",
+                    )
                     if part
                 )
             raise TraceFileError(f"span #{position} {problem}; the file is corrupt or from another tool.", path=where)
-        if not isinstance(span["span_id"], str) or not isinstance(span["start_ns"], int) or not isinstance(span["end_ns"], int):
+        if (
+            not isinstance(span["span_id"], str)
+            or not isinstance(span["start_ns"], int)
+            or not isinstance(span["end_ns"], int)
+        ):
             raise TraceFileError(
                 f"span #{position}: span_id must be a string and start_ns/end_ns integers.", path=where
             )
@@ -883,18 +890,30 @@ def _span_problem(span: Span) -> str | None:
         ("name", type(span.name) is str, "a string"),
         ("agent", isinstance(span.agent, _OPT_STR), "a string or null"),
         ("scope", isinstance(span.scope, _OPT_STR), "a string or null"),
-        ("scope_path", type(span.scope_path) is list and all(type(x) is str for x in span.scope_path), "a list of strings"),
+        (
+            "scope_path",
+            type(span.scope_path) is list and all(type(x) is str for x in span.scope_path),
+            "a list of strings",
+        ),
         ("start_ns", type(span.start_ns) is int, "an integer"),
         ("end_ns", type(span.end_ns) is int, "an integer"),
         ("status", span.status in ("ok", "error"), "'ok' or 'error'"),
         (
             "error",
             span.error is None
-            or (type(span.error) is dict and type(span.error.get("type")) is str and type(span.error.get("message")) is str),
+            or (
+                type(span.error) is dict
+                and type(span.error.get("type")) is str
+                and type(span.error.get("message")) is str
+            ),
             'null or {"type": string, "message": string}',
         ),
         ("attributes", type(span.attributes) is dict, "an object"),
-        ("versions", type(span.versions) is dict and all(type(v) is str for v in span.versions.values()), "an object of strings"),
+        (
+            "versions",
+            type(span.versions) is dict and all(type(v) is str for v in span.versions.values()),
+            "an object of strings",
+        ),
         ("context", span.context is None or type(span.context) is dict, "an object or null"),
         ("links", type(span.links) is list and all(type(x) is str for x in span.links), "a list of span ids"),
         (

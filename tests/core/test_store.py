@@ -84,7 +84,10 @@ def test_write_atomic_to_a_name_at_the_length_limit(tmp_path: Path) -> None:
         ),
         (b'{"resourceSpans": []}', "agenttrace import"),
         (b'{"format_version": 9, "trace_id": "x", "name": "n", "started_at": "s", "spans": []}', "format_version 9"),
-        (b'{"format_version": 1, "trace_id": "x", "name": "n", "started_at": "s", "spans": [{"span_id": "1"}]}', "span #0 missing"),
+        (
+            b'{"format_version": 1, "trace_id": "x", "name": "n", "started_at": "s", "spans": [{"span_id": "1"}]}',
+            "span #0 missing",
+        ),
         (b'{"format_version": 1, "trace_id": "x", "name": "n", "started_at": "s", "spans": {}}', "must be a list"),
     ],
 )
@@ -256,7 +259,9 @@ def test_deeply_nested_json_is_an_input_error(tmp_path: Path) -> None:
         load_trace(path)
 
 
-def test_without_orjson_the_standard_library_writes_the_same_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_orjson_the_standard_library_writes_the_same_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pytest_agenttrace import store
 
     trace = small_trace()

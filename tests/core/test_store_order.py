@@ -14,7 +14,13 @@ from pytest_agenttrace.store import load_trace
 
 def _span(span_id: str, name: str, start_ns: int, *, kind: str = "tool", parent_id: str | None = "1") -> dict[str, Any]:
     span = Span(
-        span_id=span_id, parent_id=parent_id, kind=kind, name=name, agent="coder", start_ns=start_ns, end_ns=start_ns + 5
+        span_id=span_id,
+        parent_id=parent_id,
+        kind=kind,
+        name=name,
+        agent="coder",
+        start_ns=start_ns,
+        end_ns=start_ns + 5,
     )
     return span.to_dict()
 
