@@ -420,16 +420,22 @@ def _signal_name(number: int) -> str:
         return "unknown signal"
 
 
-def _load_traces(paths: Sequence[Path]) -> list[Trace]:
+def _load_traces(paths: Sequence[Path]) -> tuple[list[Trace], str | None]:
+    """The run's saved traces, and why one of them cannot be read (``None`` when all can).
+
+    A trace the run saved but that cannot be read (cut short, not a trace)
+    could be the one that fails: judging the others alone could call a bad
+    version good, so the caller skips the run and says which file it was.
+    """
     from .cli import load_clean_trace  # judged as `agenttrace check` judges; details quote no secret
 
     out = []
     for path in paths:
         try:
             out.append(load_clean_trace(path))
-        except TraceFileError:
-            continue
-    return out
+        except TraceFileError as error:
+            return out, f"a trace the run saved cannot be read, so the run is not judged: {error}"
+    return out, None
 
 
 def _spec_fingerprint(spec_path: str) -> str:
@@ -478,7 +484,9 @@ class SpecPredicate:
     def judge(self, exit_code: int, traces: list[Path]) -> tuple[Outcome, str]:
         if exit_code not in (0, 1):
             return ExitCodePredicate().judge(exit_code, traces)
-        loaded = _load_traces(traces)
+        loaded, unreadable = _load_traces(traces)
+        if unreadable is not None:
+            return SKIP, unreadable
         if not loaded:
             return SKIP, "the run saved no trace (does the test use the agenttrace fixture?)"
         details = []
@@ -522,7 +530,9 @@ class SnapshotPredicate:
     def judge(self, exit_code: int, traces: list[Path]) -> tuple[Outcome, str]:
         if exit_code not in (0, 1):
             return ExitCodePredicate().judge(exit_code, traces)
-        loaded = _load_traces(traces)
+        loaded, unreadable = _load_traces(traces)
+        if unreadable is not None:
+            return SKIP, unreadable
         if len(loaded) != 1:
             return SKIP, (
                 f"the run saved {len(loaded)} traces; --snapshot compares exactly one "

@@ -112,6 +112,22 @@ def test_snapshot_predicate_compares_one_trace_with_the_golden(tmp_path: Path) -
     assert outcome == "skip" and "exactly one" in detail
 
 
+@pytest.mark.parametrize("content", ["", '{"format": "agenttrace/v1", "spans": [', "not json"])
+def test_a_saved_trace_that_cannot_be_read_skips_the_run_instead_of_being_left_out(
+    tmp_path: Path, spec_file: Path, content: str
+) -> None:
+    # Left out, the cut trace (which could be the failing one) would let the good one call the version good.
+    good = save_trace(make_trace(GOOD_CONTEXT), tmp_path / "good.json")
+    cut = tmp_path / "cut.json"
+    cut.write_text(content)
+    outcome, detail = SpecPredicate(str(spec_file)).judge(1, [good, cut])
+    assert outcome == "skip"
+    assert "cut.json" in detail and "cannot be read" in detail
+    golden = save_trace(make_trace(GOOD_CONTEXT), tmp_path / "golden.json")
+    outcome, detail = SnapshotPredicate(str(golden)).judge(0, [cut])
+    assert outcome == "skip" and "cut.json" in detail
+
+
 # --------------------------------------------------------------------------- targets
 
 
