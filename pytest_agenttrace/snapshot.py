@@ -554,6 +554,8 @@ def _trace_of_dict(data: Mapping[str, Any]) -> Trace | Mapping[str, Any]:
     else:
         try:
             return Trace.from_dict(data)
+        except TraceFileError as exc:  # e.g. two spans with one id
+            problem = f"its spans cannot be read ({exc})"
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             problem = f"its spans cannot be read ({type(exc).__name__}: {exc})"
     raise _NotATrace(

@@ -116,11 +116,17 @@ def test_loads_skips_a_byte_order_mark_and_says_when_text_is_empty() -> None:
             '{"trace_id": "t", "name": "n", "started_at": "s", "spans": [{"bogus": 1}]}',
             "agenttrace_snapshot compares traces, not this dict: its spans cannot be read*bogus*",
         ),
+        (
+            '{"trace_id": "t", "name": "n", "started_at": "s", "spans": ['
+            '{"span_id": "1", "parent_id": None, "kind": "tool", "name": "a"}, '
+            '{"span_id": "1", "parent_id": None, "kind": "tool", "name": "b"}]}',
+            "agenttrace_snapshot compares traces, not this dict: its spans cannot be read (*duplicate span_id '1'*",
+        ),
         ('"hello"', "agenttrace_snapshot compares traces, not this str ('hello'): a str is compared only as the text*"),
         ('""', "agenttrace_snapshot compares traces, not this str (''): *(snapshot file is empty *); write *"),
         ("42", "agenttrace_snapshot compares traces, not int; write `assert agenttrace.trace == agenttrace_snapshot`."),
     ],
-    ids=["dict", "dict-with-bad-spans", "str", "empty-str", "int"],
+    ids=["dict", "dict-with-bad-spans", "dict-with-a-repeated-id", "str", "empty-str", "int"],
 )
 def test_a_value_that_is_not_a_trace_says_what_is_expected(
     project: pytest.Pytester,  # noqa: F811
