@@ -19,6 +19,7 @@ inherited rules.
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 import json
 import os
@@ -38,10 +39,12 @@ from .rules import Rule, build_rule
 __all__ = [
     "Spec",
     "available_packs",
+    "find_pack",
     "lint_spec",
     "load_spec",
     "pack_path",
     "parse_spec",
+    "resolve_spec",
     "spec_files",
     "spec_schema",
 ]
@@ -93,9 +96,11 @@ def load_spec(source: Any, *, base_dirs: Sequence[str | os.PathLike[str]] = ()) 
     """Load one spec or several (merged in order; later files win on equal ids).
 
     ``source`` is a path, a :class:`Spec`, a mapping (an inline spec) or a
-    sequence of those; a directory stands for its ``*.yaml``/``*.yml`` files.
-    Relative paths are looked up in ``base_dirs`` first, then the working
-    directory.  Raises :class:`SpecError` on any problem.
+    sequence of those; a directory stands for its ``*.yaml``/``*.yml`` files,
+    and a shipped pack's name (``"failure-modes"``) for the pack when no file
+    or directory of that name exists (a file wins).  Relative paths are looked
+    up in ``base_dirs`` first, then the working directory.  Raises
+    :class:`SpecError` on any problem.
     """
     if isinstance(source, Spec):
         return source
@@ -125,20 +130,42 @@ def load_spec(source: Any, *, base_dirs: Sequence[str | os.PathLike[str]] = ()) 
             specs.append(load_spec(item))
             continue
         found = _resolve(item, base_dirs)
-        if base_dirs and not found.is_absolute() and not _probe(found.exists):
+        if not _probe(found.exists) and (pack := find_pack(item)) is not None:
+            found = pack
+        elif base_dirs and not found.is_absolute() and not _probe(found.exists):
             here = str(Path.cwd())
             places = [
                 f"{place} (the working directory)" if place == here else place
                 for place in dict.fromkeys([*(str(Path(base)) for base in base_dirs), here])
             ]
             listed = ", ".join(places[:-1]) + (" and " if len(places) > 1 else "") + places[-1]
-            raise SpecError(f"spec file not found: looked for it in {listed}; check the path", path=str(item))
+            raise SpecError(
+                f"spec file not found: looked for it in {listed}; check the path{_pack_hint(item)}", path=str(item)
+            )
+        elif not _probe(found.exists) and _pack_hint(item):
+            raise SpecError(f"spec file not found; check the path{_pack_hint(item)}", path=str(item))
         for path in _expand(found):
             specs.append(_load_file(path))
     result = specs[0]
     for spec in specs[1:]:
         result = result.merged(spec)
     return result
+
+
+def resolve_spec(source: str | os.PathLike[str]) -> list[Path]:
+    """The spec files ``source`` names: a file itself, a directory's ``*.yaml``/``*.yml`` files (sorted),
+    or a shipped pack's file when ``source`` is a pack name and no file or directory of that name exists.
+
+    Raises :class:`SpecError` when there is no such file, directory or pack, or the directory holds no spec.
+    """
+    path = Path(source)
+    _check_name(path)
+    if not _probe(path.exists):
+        pack = find_pack(source)
+        if pack is None:
+            raise SpecError(f"spec file not found; check the path{_pack_hint(source)}", path=str(source))
+        return [pack]
+    return _expand(path)
 
 
 def parse_spec(text: str, *, path: str | None = None, base_dir: str | os.PathLike[str] | None = None) -> Spec:
@@ -177,6 +204,26 @@ def pack_path(name: str) -> Path:
         if candidate.is_file():
             return candidate
     raise SpecError(f"unknown pack {name!r}{did_you_mean(name, available_packs())}")
+
+
+def find_pack(name: str | os.PathLike[str]) -> Path | None:
+    """The file of the shipped pack ``name`` names (a bare name such as ``failure-modes``), else ``None``."""
+    if not isinstance(name, str) or not _bare(name) or name not in available_packs():
+        return None
+    return pack_path(name)
+
+
+def _bare(name: str) -> bool:
+    """Whether ``name`` could be a pack's name rather than a path (no separator, no ``.yaml`` suffix)."""
+    return "/" not in name and "\\" not in name and not name.endswith((".yaml", ".yml"))
+
+
+def _pack_hint(name: str | os.PathLike[str]) -> str:
+    """``; did you mean the shipped pack 'failure-modes'?`` for a bare name close to a pack's, else nothing."""
+    if not isinstance(name, str) or not _bare(name):
+        return ""
+    close = difflib.get_close_matches(name, available_packs(), n=1, cutoff=0.6)
+    return f"; did you mean the shipped pack {close[0]!r}?" if close else ""
 
 
 def spec_schema() -> dict[str, Any]:
@@ -384,9 +431,9 @@ def _display(path: str) -> str:
 
 
 def _resolve_extends(name: str, base_dir: Path | None) -> Path:
-    looks_like_path = "/" in name or "\\" in name or name.endswith((".yaml", ".yml"))
-    if not looks_like_path and name in available_packs():
-        return pack_path(name)
+    pack = find_pack(name)
+    if pack is not None:
+        return pack
     base = base_dir or Path.cwd()
     for candidate in (base / name, base / f"{name}.yaml", base / f"{name}.yml"):
         if _probe(candidate.is_file):

@@ -8,6 +8,12 @@ after its body, against
 * ``@pytest.mark.agenttrace(spec="specs/x.yaml")`` (a path or a list of
   paths, relative to the test file's directory first, then the rootdir).
 
+A path may name a directory (its ``*.yaml`` files) or, when no such file
+exists, a shipped pack (``failure-modes``).  The ini specs are loaded once at
+configure time (in the controller under xdist): a missing or invalid one is a
+usage error before any test runs.  A marker's specs are loaded at the test's
+setup, so a missing or invalid one is a setup error and the body never runs.
+
 Violations fail the test with the formatted report and are left in
 ``recorder.results["violations"]`` for the HTML report.  The marker's
 ``snapshot=`` key belongs to the snapshot plugin and is ignored here; the
@@ -40,6 +46,7 @@ __all__ = [
     "pytest_addoption",
     "pytest_agenttrace_trace_finished",
     "pytest_collection_modifyitems",
+    "pytest_configure",
     "pytest_runtest_call",
     "pytest_runtest_setup",
     "specs_for_item",
@@ -47,6 +54,9 @@ __all__ = [
 
 #: The keywords ``@pytest.mark.agenttrace(...)`` takes: ``spec`` (here) and ``snapshot`` (the snapshot plugin).
 MARKER_KEYS: Final = ("spec", "snapshot")
+
+#: Set on a test whose marker's specs could not be loaded at setup (it failed there, saying why).
+_SPEC_INVALID_KEY: Final = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,6 +66,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the ini ``agenttrace_specs`` once: a missing or invalid spec is a usage error before any test runs.
+
+    Under xdist the controller checks them (before it starts the workers);
+    ``pytest --help`` is left alone.
+    """
+    if hasattr(config, "workerinput") or config.getoption("help", False):
+        return
+    from .loader import load_spec
+
+    try:
+        paths = _ini_spec_paths(config)
+        if paths:
+            load_spec(paths)
+    except SpecError as error:
+        raise pytest.UsageError(f"ini option agenttrace_specs: {error}") from None
+
+
+def _ini_spec_paths(config: pytest.Config) -> list[Path]:
+    """The ini ``agenttrace_specs`` entries resolved against the rootdir (a pack name when no such file exists)."""
+    from .loader import find_pack
+
+    root = config.rootpath
+    paths = []
+    for entry in config.getini("agenttrace_specs") or []:
+        path = root / entry
+        if not _exists(path):
+            pack = find_pack(entry)
+            if pack is None:
+                raise SpecError(
+                    f"spec file not found in the rootdir ({root}); check the path (it is relative to the rootdir)",
+                    path=entry,
+                )
+            path = pack
+        paths.append(path)
+    return paths
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -107,17 +155,27 @@ def _valid_spec_value(value: Any) -> bool:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    """Fail a test whose ``agenttrace`` marker has a key neither plugin reads (a typo would pass silently)
-    or a value of the wrong type, at setup.
+    """Fail a test whose ``agenttrace`` marker has a key neither plugin reads (a typo would pass silently),
+    a value of the wrong type, or a ``spec=`` naming a missing or invalid spec, at setup.
 
     Checked once the fixtures are set up, so a test that records still leaves its
-    (empty) trace, and appears in the HTML report with the error.
+    (empty) trace, and appears in the HTML report with the error; its body
+    never runs (no paid LLM calls for a check that cannot happen).
     """
+    from .loader import load_spec
+
     result = yield
-    for marker in item.iter_markers("agenttrace"):
+    markers = list(item.iter_markers("agenttrace"))
+    for marker in markers:
         problem = marker_problem(marker)
         if problem is not None:
             pytest.fail(problem, pytrace=False)
+    if any(marker.kwargs.get("spec") is not None for marker in markers):
+        try:
+            load_spec(specs_for_item(item))  # cached: the check after the body reads the files again only if changed
+        except SpecError as error:
+            item.stash[_SPEC_INVALID_KEY] = True
+            pytest.fail(f"agenttrace: the spec for this test is invalid: {error}", pytrace=False)
     return result
 
 
@@ -132,7 +190,7 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 def specs_for_item(item: pytest.Item) -> list[Path]:
     """The spec files that apply to ``item``: ini ``agenttrace_specs`` then marker ``spec=``."""
     root = item.config.rootpath
-    paths: list[Path] = [root / entry for entry in item.config.getini("agenttrace_specs") or []]
+    paths = _ini_spec_paths(item.config)
     test_dir = Path(str(item.path)).parent
     for marker in reversed(list(item.iter_markers("agenttrace"))):
         spec = marker.kwargs.get("spec")
@@ -149,8 +207,10 @@ def pytest_agenttrace_trace_finished(item: pytest.Item, recorder: Recorder, trac
     from .engine import check_trace
     from .loader import load_spec
 
-    if any(marker_problem(marker) for marker in item.iter_markers("agenttrace")):
-        return None  # the test already failed at setup, saying what is wrong with the marker
+    if item.stash.get(_SPEC_INVALID_KEY, False) or any(
+        marker_problem(marker) for marker in item.iter_markers("agenttrace")
+    ):
+        return None  # the test already failed at setup, saying what is wrong with the marker or its spec
     try:
         paths = specs_for_item(item)
         if not paths:
@@ -180,13 +240,25 @@ def _resolve(entry: str, test_dir: Path, root: Path) -> Path:
     if path.is_absolute():
         return path
     near = test_dir / path
-    if near.exists():
+    if _exists(near):
         return near
     in_root = root / path
-    if not in_root.exists():
+    if not _exists(in_root):
+        from .loader import find_pack
+
+        pack = find_pack(entry)
+        if pack is not None:
+            return pack
         raise SpecError(
             f"spec file not found: looked for it next to the test file ({test_dir}) and in the rootdir ({root}); "
             "check the path",
             path=entry,
         )
     return in_root
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name the system refuses (too long, a NUL character)
+        return False

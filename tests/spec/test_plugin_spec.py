@@ -133,7 +133,7 @@ def test_ini_specs_apply_to_every_recording_test(project: pytest.Pytester) -> No
     result.stdout.fnmatch_lines(["*FAILED test_run.py::test_records_dirty*"])
 
 
-def test_invalid_spec_fails_the_test_with_the_location(project: pytest.Pytester) -> None:
+def test_invalid_marker_spec_is_a_setup_error_and_the_body_never_runs(project: pytest.Pytester) -> None:
     (project.path / "specs" / "broken.yaml").write_text("rules:\n  - id: a\n    forbidd: tool\n", encoding="utf-8")
     project.makepyfile(
         test_run="""
@@ -142,16 +142,96 @@ def test_invalid_spec_fails_the_test_with_the_location(project: pytest.Pytester)
 
         @pytest.mark.agenttrace(spec="specs/broken.yaml")
         def test_x(agenttrace):
+            open("body-ran", "w").close()
             run()
         """
     )
     result = project.runpytest()
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
+    assert not (project.path / "body-ran").exists()
     result.stdout.fnmatch_lines(
         [
-            "*the spec for this test is invalid: *broken.yaml:3:5: rule 'a': unknown key 'forbidd'; did you mean 'forbid'?*"
+            "*ERROR at setup of test_x*",
+            "*the spec for this test is invalid: *broken.yaml:3:5: rule 'a': unknown key 'forbidd'; did you mean 'forbid'?*",
         ]
     )
+    out = result.stdout.str()
+    assert out.count("unknown key 'forbidd'") == 2  # the setup error and the short summary; not again at teardown
+    assert "Traceback" not in out and "spec/plugin.py" not in out
+
+
+@pytest.mark.parametrize(
+    ("spec_text", "expected"),
+    [
+        ("rules:\n  - id: a\n    forbid: tool\n    forbidd: x\n", "specs/broken.yaml:4:5: rule 'a': unknown key 'forbidd'"),
+        (None, "specs/broken.yaml: spec file not found in the rootdir ({root}); check the path"),
+    ],
+    ids=["invalid", "missing"],
+)
+def test_a_bad_ini_spec_is_a_usage_error_before_any_test_runs(
+    project: pytest.Pytester, spec_text: str | None, expected: str
+) -> None:
+    if spec_text is not None:
+        (project.path / "specs" / "broken.yaml").write_text(spec_text, encoding="utf-8")
+    project.makeini("[pytest]\nagenttrace_specs =\n    specs/hygiene.yaml\n    specs/broken.yaml\n")
+    project.makepyfile(
+        test_run="""
+        from team_agents import run
+
+        def test_records(agenttrace):
+            open("body-ran", "w").close()
+            run()
+        """
+    )
+    result = project.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert not (project.path / "body-ran").exists()
+    result.stderr.fnmatch_lines([f"ERROR: ini option agenttrace_specs: *{expected.format(root=project.path)}*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_pytest_help_works_with_a_bad_ini_spec(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\nagenttrace_specs = specs/nowhere.yaml\n")
+    result = project.runpytest("--help")
+    assert result.ret == pytest.ExitCode.OK
+
+
+@pytest.mark.slow
+def test_a_bad_ini_spec_is_reported_once_under_xdist(project: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    (project.path / "specs" / "broken.yaml").write_text("rules:\n  - id: a\n    forbidd: tool\n", encoding="utf-8")
+    project.makeini("[pytest]\nagenttrace_specs = specs/broken.yaml\n")
+    project.makepyfile(test_run="def test_records(agenttrace):\n    open('body-ran', 'w').close()\n")
+    result = project.runpytest_subprocess("-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert not (project.path / "body-ran").exists()
+    assert result.stderr.str().count("ini option agenttrace_specs:") == 1
+    result.stderr.fnmatch_lines(["*broken.yaml:3:5: rule 'a': unknown key 'forbidd'*"])
+
+
+def test_ini_specs_and_markers_take_a_shipped_pack_name(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\nagenttrace_specs = failure-modes\n")
+    project.makepyfile(
+        test_run="""
+        import pytest
+        import pytest_agenttrace as at
+
+        def test_ini(agenttrace):
+            with at.agent("a"):
+                for _ in range(8):
+                    with at.tool("search", input={"q": "same"}):
+                        pass
+
+        @pytest.mark.agenttrace(spec="delegation-hygiene")
+        def test_marker(agenttrace):
+            with at.agent("a"):
+                with at.delegate("b"):
+                    pass
+        """
+    )
+    result = project.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*violates spec 'failure-modes'*", "*violates spec 'failure-modes + delegation-hygiene'*"])
 
 
 def test_fixture_check_of_an_invalid_spec_shows_the_problem_not_the_loader(project: pytest.Pytester) -> None:
@@ -207,7 +287,7 @@ def test_a_missing_spec_says_where_it_was_looked_for(project: pytest.Pytester) -
         """
     )
     result = project.runpytest("-p", "no:randomly")
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=1, errors=1)
     root = str(project.path)
     result.stdout.fnmatch_lines(
         [
