@@ -7,6 +7,10 @@
 * ``lint SPEC.yaml...``: validates specs without a trace; exit 0 when all are
   valid, 2 when any has a problem (every problem is listed with
   ``file:line:column``).
+
+A spec argument may be a directory (its ``*.yaml``/``*.yml`` files: merged by
+``check``, reported one by one by ``lint``) or the name of a shipped pack
+(``failure-modes``) when no file or directory of that name exists.
 * ``query TRACE.json --select SELECTOR`` prints the matching spans with their
   path from the root, agent and scope; ``--scope ID`` prints the actions
   recorded under delegation scope ``ID`` and its footprint (what it touched).
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from ..cli import load_clean_trace, trace_paths
@@ -42,7 +47,13 @@ def register(subparsers: Any) -> None:
     )
     check.add_argument("traces", nargs="+", metavar="TRACE.json", help="trace files (or directories of them)")
     check.add_argument(
-        "--spec", action="append", required=True, dest="specs", metavar="SPEC.yaml", help="spec file (repeatable)"
+        "--spec",
+        action="append",
+        required=True,
+        dest="specs",
+        metavar="SPEC.yaml",
+        help="spec file, directory of spec files, or shipped pack name such as failure-modes (a file of that name "
+        "wins); repeatable, later specs replace rules with the same id",
     )
     check.add_argument("--format", choices=("text", "json"), default="text", dest="format", help="output format")
     check.set_defaults(handler=run_check)
@@ -52,7 +63,12 @@ def register(subparsers: Any) -> None:
         help="validate spec files without a trace",
         description="Validate specs (YAML, schema, selectors, expressions, detectors). Exit 0: valid; 2: problems.",
     )
-    lint.add_argument("specs", nargs="+", metavar="SPEC.yaml", help="spec files")
+    lint.add_argument(
+        "specs",
+        nargs="+",
+        metavar="SPEC.yaml",
+        help="spec files, directories of spec files (each file is linted), or shipped pack names (a file wins)",
+    )
     lint.add_argument("--format", choices=("text", "json"), default="text", dest="format", help="output format")
     lint.set_defaults(handler=run_lint)
 
@@ -115,7 +131,7 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
     total = 0
     for path, result in results:
         if result.passed:
-            out.write(f"PASS {path} ({len(spec.rules)} rules)\n")
+            out.write(f"PASS {path} ({len(spec.rules)} rule{'s' if len(spec.rules) != 1 else ''})\n")
             continue
         failed += 1
         total += len(result.violations)
@@ -137,14 +153,23 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def run_lint(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """``agenttrace lint``."""
-    from .loader import lint_spec, load_spec
+    from ..exceptions import SpecError
+    from .loader import lint_spec, load_spec, resolve_spec
 
     out = out or sys.stdout
-    reports = []
+    reports: list[tuple[str, list[SpecError], int]] = []
     for name in args.specs:
-        problems = lint_spec(name)
-        rules = len(load_spec(name).rules) if not problems else 0
-        reports.append((name, problems, rules))
+        try:
+            files = resolve_spec(name)
+        except SpecError as error:
+            reports.append((name, [error], 0))
+            continue
+        directory = Path(name).is_dir()
+        for path in files:
+            shown = str(path) if directory else name  # a pack is shown by its name, not its installed path
+            problems = lint_spec(path)
+            rules = len(load_spec(path).rules) if not problems else 0
+            reports.append((shown, problems, rules))
     ok = all(not problems for _, problems, _ in reports)
     if args.format == "json":
         payload = {
@@ -166,7 +191,7 @@ def run_lint(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return 0 if ok else 2
     for name, problems, rules in reports:
         if not problems:
-            out.write(f"OK   {name} ({rules} rules)\n")
+            out.write(f"OK   {name} ({rules} rule{'s' if rules != 1 else ''})\n")
             continue
         out.write(f"FAIL {name}: {len(problems)} problem{'s' if len(problems) != 1 else ''}\n")
         for problem in problems:

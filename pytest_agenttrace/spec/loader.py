@@ -273,12 +273,15 @@ def _load_file(path: Path, stack: tuple[str, ...] = ()) -> Spec:
 
 
 def spec_files(path: str | os.PathLike[str]) -> tuple[str, ...]:
-    """The files the spec file at ``path`` is read from: itself, then every file it extends (resolved).
+    """The files the spec file at ``path`` (or the shipped pack it names) is read from: itself, then every
+    file it extends (resolved).
 
     What a cache of verdicts on the spec must hash (``agenttrace bisect``'s run log).  Raises
     :class:`SpecError` as :func:`load_spec` does.
     """
     target = Path(path)
+    if not _probe(target.exists):
+        target = find_pack(path) or target  # a shipped pack named as load_spec takes it
     _load_file(target)
     return tuple(dict.fromkeys(p for p, _, _ in _CACHE[str(target.resolve())][0]))
 

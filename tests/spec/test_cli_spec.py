@@ -401,3 +401,74 @@ def test_query_scope_text_output_shows_controls_in_trace_data_escaped(
     assert code == 0
     _no_controls(out)
     assert "objective: obj\\nFAKE LINE" in out
+
+
+# -- shipped packs by name, directories ----------------------------------------------------
+
+
+def test_check_takes_a_shipped_pack_by_name(
+    capsys: pytest.CaptureFixture[str], clean: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "check", clean, "--spec", "failure-modes", "--spec", "delegation-hygiene")
+    assert err == ""
+    assert code in (0, 1) and "failure-modes + delegation-hygiene" in out
+
+
+def test_a_file_named_like_a_pack_wins_over_the_pack(
+    capsys: pytest.CaptureFixture[str], clean: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "failure-modes").write_text("spec: mine\nrules:\n  - {id: a, forbid: 'tool[name=nope]'}\n")
+    code, out, _ = run_cli(capsys, "check", clean, "--spec", "failure-modes")
+    assert code == 0 and out.endswith("the trace satisfies 'mine'\n")
+    assert "(1 rule)" in out
+
+
+def test_a_misspelt_pack_name_is_not_found_with_a_hint(
+    capsys: pytest.CaptureFixture[str], clean: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "check", clean, "--spec", "failure-mode")
+    assert code == 2 and out == ""
+    assert err == (
+        "agenttrace check: error: failure-mode: spec file not found; check the path; "
+        "did you mean the shipped pack 'failure-modes'?\n"
+    )
+    code, out, _ = run_cli(capsys, "lint", "failure-mode")
+    assert code == 2 and "did you mean the shipped pack 'failure-modes'?" in out
+
+
+def test_lint_takes_a_shipped_pack_by_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(capsys, "lint", "failure-modes", "memory-safety")
+    assert code == 0
+    assert out.startswith("OK   failure-modes (10 rules)\nOK   memory-safety (")
+
+
+def test_lint_of_a_directory_lints_each_spec_file(
+    capsys: pytest.CaptureFixture[str], clean: Path, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    good = write_spec("rules:\n  - {id: a, forbid: 'tool[name=nope]'}\n", "specs/a.yaml")
+    bad = write_spec("rules:\n  - id: b\n    forbidd: tool\n", "specs/b.yml")
+    (tmp_path / "specs" / "notes.txt").write_text("not a spec")
+    code, out, _ = run_cli(capsys, "lint", tmp_path / "specs")
+    assert code == 2
+    assert out.splitlines() == [
+        f"OK   {good} (1 rule)",
+        f"FAIL {bad}: 1 problem",
+        f"  {bad}:3:5: rule 'b': unknown key 'forbidd'; did you mean 'forbid'?",
+    ]
+    bad.unlink()
+    code, out, _ = run_cli(capsys, "lint", tmp_path / "specs", "--format", "json")
+    assert code == 0 and [s["path"] for s in json.loads(out)["specs"]] == [str(good)]
+    code, out, _ = run_cli(capsys, "check", clean, "--spec", tmp_path / "specs")
+    assert code == 0 and "(1 rule)" in out
+
+
+def test_lint_of_a_directory_without_specs_is_a_problem(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    code, out, _ = run_cli(capsys, "lint", tmp_path / "empty")
+    assert code == 2 and "empty: directory holds no *.yaml spec files" in out

@@ -53,6 +53,8 @@ def test_check_trace_passes_and_fails(pipeline: Trace) -> None:
     ok = check_trace(pipeline, spec)
     assert ok.passed and bool(ok) and ok.violations == ()
     assert ok.format() == "trace 'tests/test_pipeline.py::test_run' satisfies spec 'pipeline' (2 rules)"
+    one = check_trace(pipeline, parse_spec("rules:\n  - {id: a, forbid: 'tool[name=nope]'}\n"))
+    assert one.format().endswith("(1 rule)")
     bad = check_trace(leaky_trace(), spec)
     assert not bad.passed and not bad
     assert [v.rule for v in bad.violations] == ["no-db-under-external"]

@@ -774,3 +774,27 @@ def test_spec_files_lists_the_file_and_what_it_extends(tmp_path: Path) -> None:
     (tmp_path / "top.yaml").write_text("spec: top\nextends: [base.yaml]\nrules:\n  - {id: b, forbid: llm}\n")
     files = spec_files(tmp_path / "top.yaml")
     assert files == (str((tmp_path / "top.yaml").resolve()), str((tmp_path / "base.yaml").resolve()))
+
+
+def test_a_pack_name_loads_the_pack_when_no_file_has_that_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_agenttrace.spec import check
+
+    from .spec_helpers import pipeline_trace
+
+    monkeypatch.chdir(tmp_path)
+    assert len(load_spec("failure-modes")) == len(DETECTORS)
+    assert load_spec("memory-safety", base_dirs=[tmp_path]).name == "memory-safety"
+    check(pipeline_trace(), "failure-modes")  # the clean run passes the pack
+    (tmp_path / "failure-modes").write_text("spec: mine\nrules: []\n", encoding="utf-8")
+    assert load_spec("failure-modes").name == "mine"  # a file wins
+    with pytest.raises(SpecError, match="did you mean the shipped pack 'memory-safety'"):
+        load_spec("memory-safty")
+    with pytest.raises(SpecError, match="spec file not found; check the path$"):
+        load_spec("memory-safety.yaml")  # a path, not a name
+
+
+def test_spec_files_of_a_pack_name_are_the_pack_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert loader.spec_files("delegation-hygiene")[0] == str(loader.pack_path("delegation-hygiene").resolve())
