@@ -106,7 +106,8 @@ def load_spec(source: Any, *, base_dirs: Sequence[str | os.PathLike[str]] = ()) 
         return source
     if isinstance(source, Mapping):
         try:
-            text = yaml.safe_dump(dict(source), sort_keys=False)
+            # No folding of long strings: every line of the text then holds a key or an item (see _at_key).
+            text = yaml.safe_dump(dict(source), sort_keys=False, width=1 << 30)
         except yaml.YAMLError as error:
             raise SpecError(f"an inline spec holds only plain data (dicts, lists, strings, numbers): {error}") from None
         except RecursionError:
@@ -115,7 +116,10 @@ def load_spec(source: Any, *, base_dirs: Sequence[str | os.PathLike[str]] = ()) 
             ) from None
         except ValueError as error:  # an int with more digits than sys.get_int_max_str_digits()
             raise SpecError(f"an inline spec holds a value that cannot be written out: {error}") from None
-        return parse_spec(text, path="<inline spec>")
+        try:
+            return parse_spec(text, path=_INLINE)
+        except SpecError as error:
+            raise _at_key(error, text) from None
     if isinstance(source, (str, os.PathLike)):
         sources: list[Any] = [source]
     elif isinstance(source, Iterable):
@@ -166,6 +170,35 @@ def resolve_spec(source: str | os.PathLike[str]) -> list[Path]:
             raise SpecError(f"spec file not found; check the path{_pack_hint(source)}", path=str(source))
         return [pack]
     return _expand(path)
+
+
+_INLINE: Final = "<inline spec>"
+
+
+def _at_key(error: SpecError, text: str) -> SpecError:
+    """``error`` of an inline spec located by key path (``rules[0].forbidd``), not by a line and column
+    of the YAML text it was written out as (which the caller never saw)."""
+    if error.line is None:
+        return error
+    try:
+        doc = parse_yaml(text, None)
+    except SpecError:
+        return error
+    places = [*doc.keys.items(), *((p, v[:2]) for p, v in doc.values.items())]
+    for line in range(error.line, 0, -1):  # a multi-line string's later lines: the key it began at
+        here = [path for path, (at, _) in places if at == line]
+        if here:
+            where = _key_path(max(here, key=len))
+            return SpecError(error.message, path=f"{_INLINE} at {where}" if where else _INLINE)
+    return SpecError(error.message, path=_INLINE)
+
+
+def _key_path(path: PathKey) -> str:
+    """``("rules", 0, "forbid")`` -> ``rules[0].forbid``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 def parse_spec(text: str, *, path: str | None = None, base_dir: str | os.PathLike[str] | None = None) -> Spec:
@@ -413,7 +446,10 @@ def _analyse(
     rules = dict(inherited)
     for i, raw in enumerate(data.get("rules", ())):
         line, _ = doc.value_at(("rules", i))
-        source = f"{_display(path)}:{line}" if path and line else path
+        if path == _INLINE:
+            source = f"{_INLINE} rules[{i}]"  # its line in the text it was written out as means nothing
+        else:
+            source = f"{_display(path)}:{line}" if path and line else path
         rule = build_rule(raw, _Precompiled(compiled, ("rules", i)), source=source)
         rules[rule.id] = rule
     name = data.get("spec") or (

@@ -798,3 +798,29 @@ def test_a_pack_name_loads_the_pack_when_no_file_has_that_name(
 def test_spec_files_of_a_pack_name_are_the_pack_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert loader.spec_files("delegation-hygiene")[0] == str(loader.pack_path("delegation-hygiene").resolve())
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (
+            {"rules": [{"id": "a", "forbid": "tool", "forbidd": "x"}]},
+            "<inline spec> at rules[0].forbidd: rule 'a': unknown key 'forbidd'; did you mean 'forbid'?",
+        ),
+        (
+            {"rules": [{"id": "a", "description": "x\ny\n" + "long " * 40, "forbid": "tool[name="}]},
+            "<inline spec> at rules[0].forbid: rule 'a': bad selector in `forbid`: selector 'tool[name=': "
+            "expected a value at column 11, found end of selector",
+        ),
+        ({"rulez": []}, "<inline spec> at rulez: top level: unknown key 'rulez'; did you mean 'rules'?"),
+    ],
+)
+def test_an_inline_spec_error_is_located_by_key_path_not_line(spec: dict[str, Any], expected: str) -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec(spec)
+    assert str(info.value) == expected
+    assert info.value.line is None
+
+
+def test_an_inline_spec_rule_is_sourced_by_key_path() -> None:
+    assert load_spec({"rules": [{"id": "a", "forbid": "tool"}]}).rule("a").source == "<inline spec> rules[0]"
