@@ -44,7 +44,9 @@ class CheckResult:
         name = f"spec {self.spec.name!r}" if self.spec is not None else "the spec"
         rules = len(self.spec.rules) if self.spec is not None else 0
         if self.passed:
-            return terminal_safe(f"trace {self.trace.name!r} satisfies {name} ({rules} rule{'s' if rules != 1 else ''})")
+            return terminal_safe(
+                f"trace {self.trace.name!r} satisfies {name} ({rules} rule{'s' if rules != 1 else ''})"
+            )
         n = len(self.violations)
         by_rule: dict[str, int] = {}
         for v in self.violations:

@@ -446,10 +446,13 @@ def _analyse(
     rules = dict(inherited)
     for i, raw in enumerate(data.get("rules", ())):
         line, _ = doc.value_at(("rules", i))
-        if path == _INLINE:
-            source = f"{_INLINE} rules[{i}]"  # its line in the text it was written out as means nothing
-        else:
-            source = f"{_display(path)}:{line}" if path and line else path
+        source = (
+            f"{_INLINE} rules[{i}]"  # its line in the text it was written out as means nothing
+            if path == _INLINE
+            else f"{_display(path)}:{line}"
+            if path and line
+            else path
+        )
         rule = build_rule(raw, _Precompiled(compiled, ("rules", i)), source=source)
         rules[rule.id] = rule
     name = data.get("spec") or (

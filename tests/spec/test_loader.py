@@ -776,9 +776,7 @@ def test_spec_files_lists_the_file_and_what_it_extends(tmp_path: Path) -> None:
     assert files == (str((tmp_path / "top.yaml").resolve()), str((tmp_path / "base.yaml").resolve()))
 
 
-def test_a_pack_name_loads_the_pack_when_no_file_has_that_name(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_pack_name_loads_the_pack_when_no_file_has_that_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_agenttrace.spec import check
 
     from .spec_helpers import pipeline_trace

@@ -163,7 +163,10 @@ def test_invalid_marker_spec_is_a_setup_error_and_the_body_never_runs(project: p
 @pytest.mark.parametrize(
     ("spec_text", "expected"),
     [
-        ("rules:\n  - id: a\n    forbid: tool\n    forbidd: x\n", "specs/broken.yaml:4:5: rule 'a': unknown key 'forbidd'"),
+        (
+            "rules:\n  - id: a\n    forbid: tool\n    forbidd: x\n",
+            "specs/broken.yaml:4:5: rule 'a': unknown key 'forbidd'",
+        ),
         (None, "specs/broken.yaml: spec file not found in the rootdir ({root}); check the path"),
     ],
     ids=["invalid", "missing"],
@@ -231,7 +234,9 @@ def test_ini_specs_and_markers_take_a_shipped_pack_name(project: pytest.Pytester
     )
     result = project.runpytest("-p", "no:randomly")
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*violates spec 'failure-modes'*", "*violates spec 'failure-modes + delegation-hygiene'*"])
+    result.stdout.fnmatch_lines(
+        ["*violates spec 'failure-modes'*", "*violates spec 'failure-modes + delegation-hygiene'*"]
+    )
 
 
 def test_fixture_check_of_an_invalid_spec_shows_the_problem_not_the_loader(project: pytest.Pytester) -> None:
