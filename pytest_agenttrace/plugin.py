@@ -42,7 +42,7 @@ from .sanitize import redact_text
 from .store import save_trace, trace_filename
 from .versions import ITEM_OVERRIDES, ConfigRegistry, PromptRegistry, VersionContext, env_overrides, parse_overrides
 
-__all__ = ["RECORDER_KEY", "STATE_KEY", "SUBPLUGINS", "AgentTraceState", "agenttrace"]
+__all__ = ["RECORDER_KEY", "STATE_KEY", "SUBPLUGINS", "AgentTraceState", "agenttrace", "agenttrace_matrix"]
 
 SUBPLUGINS: Final = (
     "pytest_agenttrace.spec.plugin",
@@ -384,6 +384,19 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
             save_trace(recorder.trace, path)
             state.saved.append(path)
             item.stash[_SAVED_KEY] = str(path)
+
+
+@pytest.fixture
+def agenttrace_matrix(request: pytest.FixtureRequest) -> dict[str, str]:
+    """This run's matrix labels (``{"summarizer": "v4"}``); empty outside a matrix.
+
+    Here, not in :mod:`pytest_agenttrace.matrix`, which parametrizes it: with
+    that plugin turned off a matrix test still runs (once, unpinned).
+    """
+    from .matrix import MatrixRun
+
+    run: Any = getattr(request, "param", None)
+    return dict(run.overrides) if isinstance(run, MatrixRun) else {}
 
 
 def _finish_outside_call(item: pytest.Item, recorder: Recorder, when: str = "teardown") -> None:
