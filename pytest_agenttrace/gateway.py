@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import reprlib
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import CoroutineType
@@ -128,11 +129,79 @@ def _close_if_unawaited(handle: Any, coro: CoroutineType[Any, Any, Any]) -> None
         pass
 
 
+#: What ``ToolGateway(tools)`` takes, for its usage errors.
+_ACCEPTED = (
+    "ToolGateway takes a mapping of tool name to callable ({'web_search': web_search}) "
+    "or an iterable of named callables ([web_search, fetch])"
+)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother = 40, 60
+
+
+def _short(value: object) -> str:
+    """``value``'s repr, cut short for a message."""
+    return _REPR.repr(value)
+
+
+def _a(value: object) -> str:
+    """``a list`` / ``an int``: the type of ``value`` with its article."""
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _not_tools(tools: object) -> UsageError:
+    """The usage error for a ``tools`` argument that is neither a mapping nor an iterable of callables."""
+    if isinstance(tools, (str, bytes, bytearray)):
+        kind = "string" if isinstance(tools, str) else type(tools).__name__
+        got = f"the {kind} {_short(tools)}"
+        hint = "pass the tool itself, e.g. ToolGateway([web_search])"
+    elif inspect.isroutine(tools):
+        name = getattr(tools, "__name__", None) or "tool"
+        got = f"the function {name!r}"
+        hint = f"to register one tool, pass it in a list: ToolGateway([{name}])"
+    elif callable(tools):
+        got = f"the callable {_short(tools)}"
+        hint = "to register one tool, name it in a mapping: ToolGateway({'name': tool})"
+    else:
+        got = f"{_a(tools)} object"
+        methods = [n for n, v in vars(type(tools)).items() if not n.startswith("_") and inspect.isfunction(v)]
+        if methods:
+            listed = ", ".join(f"obj.{n}" for n in methods[:3])
+            hint = f"for an object's methods, list them: ToolGateway([{listed}])"
+        else:
+            hint = "pass e.g. ToolGateway([web_search])"
+    return UsageError(f"{_ACCEPTED}, got {got}; {hint}.")
+
+
+def _tool_items(tools: object) -> list[tuple[str | None, Any]]:
+    """``(name, callable)`` pairs of a ``tools`` argument (name ``None``: the callable's own), or a usage error."""
+    if isinstance(tools, Mapping):
+        items: list[tuple[str | None, Any]] = []
+        for name, fn in tools.items():
+            if not isinstance(name, str) or not name:
+                raise UsageError(f"tool names are strings, got {_short(name)} ({type(name).__name__}); {_ACCEPTED}.")
+            items.append((name, fn))
+        return items
+    if isinstance(tools, (str, bytes, bytearray)):  # iterable, but of characters
+        raise _not_tools(tools)
+    try:
+        iterator = iter(tools)  # type: ignore[call-overload]  # checked here: any object may come in
+    except TypeError:
+        raise _not_tools(tools) from None
+    return [(None, fn) for fn in iterator]
+
+
 class ToolGateway:
     """A set of named tools whose calls are recorded (and optionally scope-checked).
 
     ``tools`` is a mapping of name to callable, or an iterable of callables
-    named by their ``__name__``.  Tools are reached as attributes
+    named by their ``__name__``; anything else (an object whose methods are
+    the tools, a single function, a string, a value that is not callable, a
+    callable without ``__name__`` outside a mapping) is a
+    :class:`~pytest_agenttrace.exceptions.UsageError` at construction.
+    Tools are reached as attributes
     (``gateway.web_search(q)``), by :meth:`call`, or as wrapped callables from
     :meth:`wrap` / item access (``gateway["web_search"]``).
     """
@@ -146,15 +215,23 @@ class ToolGateway:
         self.enforce = enforce
         self._tools: dict[str, Callable[..., Any]] = {}
         self._wrapped: dict[str, Callable[..., Any]] = {}
-        items = tools.items() if isinstance(tools, Mapping) else ((getattr(t, "__name__", repr(t)), t) for t in tools)
-        for name, fn in items:
+        for name, fn in _tool_items(tools):
             self.register(fn, name=name)
 
     def register(self, fn: Callable[..., Any], *, name: str | None = None) -> Callable[..., Any]:
-        """Add a tool; returns its recorded wrapper."""
+        """Add a tool; returns its recorded wrapper (a :class:`UsageError` if ``fn`` is not callable or unnamed)."""
+        if not callable(fn):
+            what = f"tool {name!r}" if name else f"{_short(fn)} ({_a(fn)})"
+            got = f" (got {type(fn).__name__} {_short(fn)})" if name else ""
+            raise UsageError(
+                f"{what} is not callable{got}, so it cannot be a tool; register the function that does the tool's work."
+            )
         tool_name = name or getattr(fn, "__name__", None)
-        if not tool_name:
-            raise UsageError("a tool needs a name: pass name= when registering a callable without __name__.")
+        if not isinstance(tool_name, str) or not tool_name:
+            raise UsageError(
+                f"tool {_short(fn)} has no __name__; name it in a mapping, ToolGateway({{'name': tool}}), "
+                "or pass name= to register()."
+            )
         self._tools[tool_name] = fn
         wrapped = self._make_wrapper(tool_name, fn)
         self._wrapped[tool_name] = wrapped

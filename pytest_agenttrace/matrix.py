@@ -9,7 +9,10 @@ For a NAME the marker also lists, the command line's labels replace the
 marker's; the marker's other NAMEs stay, and the test runs the product.
 Each run's labels are put in ``item.stash[versions.ITEM_OVERRIDES]``, which
 the ``agenttrace`` fixture applies on top of ``--agenttrace-version``; the
-fixture ``agenttrace_matrix`` gives them to the test as a dict.
+fixture ``agenttrace_matrix`` gives them to the test as a dict.  That fixture
+is the core plugin's (:mod:`pytest_agenttrace.plugin`), not this module's: with
+this plugin turned off (``-p no:pytest_agenttrace.matrix``) a matrix test runs
+once, unpinned, and its ``agenttrace_matrix`` is empty.
 
 Every run of a matrix compares with **one** golden snapshot, named as the test
 without the matrix parameter.  The first label of every NAME is the
@@ -29,7 +32,7 @@ import pytest
 
 from .versions import ITEM_OVERRIDES
 
-__all__ = ["FIXTURE", "MATRIX_KEY", "MatrixRun", "agenttrace_matrix", "matrix_axes", "parse_matrix_option"]
+__all__ = ["FIXTURE", "MATRIX_KEY", "MatrixRun", "matrix_axes", "parse_matrix_option"]
 
 FIXTURE: Final = "agenttrace_matrix"
 
@@ -192,10 +195,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             fixturenames = getattr(item, "fixturenames", None)
             if fixturenames is not None and "agenttrace" not in fixturenames:
                 fixturenames.insert(0, "agenttrace")
-
-
-@pytest.fixture
-def agenttrace_matrix(request: pytest.FixtureRequest) -> dict[str, str]:
-    """This run's matrix labels (``{"summarizer": "v4"}``); empty outside a matrix."""
-    run: Any = getattr(request, "param", None)
-    return dict(run.overrides) if isinstance(run, MatrixRun) else {}

@@ -22,6 +22,7 @@ Protocol per test that uses the fixture:
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import platform
@@ -41,7 +42,7 @@ from .sanitize import redact_text
 from .store import save_trace, trace_filename
 from .versions import ITEM_OVERRIDES, ConfigRegistry, PromptRegistry, VersionContext, env_overrides, parse_overrides
 
-__all__ = ["RECORDER_KEY", "STATE_KEY", "SUBPLUGINS", "AgentTraceState", "agenttrace"]
+__all__ = ["RECORDER_KEY", "STATE_KEY", "SUBPLUGINS", "AgentTraceState", "agenttrace", "agenttrace_matrix"]
 
 SUBPLUGINS: Final = (
     "pytest_agenttrace.spec.plugin",
@@ -70,6 +71,21 @@ class AgentTraceState:
     #: The xdist worker's id under ``--dist each`` (every worker runs every test): part of each trace
     #: file name, so the workers' traces of one test do not overwrite each other.  Else empty.
     each_worker: str = ""
+    #: Pinned names no registry holds, with the labels they were pinned to, as the reports tell.
+    unheld_pins: dict[str, set[str]] = field(default_factory=dict)
+    #: Those of them a prompt or config lookup asked for.
+    asked_pins: set[str] = field(default_factory=set)
+    _held: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    def holds(self, name: str) -> bool:
+        """Whether the prompt or the config registry holds ``name`` (asked once per session and name)."""
+        held = self._held.get(name)
+        if held is None:
+            held = self._held[name] = any(
+                registry.holds(name)
+                for registry in (PromptRegistry(self.prompts_dir), ConfigRegistry(self.configs_dir))
+            )
+        return held
 
 
 STATE_KEY: Final = pytest.StashKey[AgentTraceState]()
@@ -81,6 +97,8 @@ _HOOK_RAN_KEY: Final = pytest.StashKey[bool]()
 _SAVED_KEY: Final = pytest.StashKey[str]()
 #: Set when the trace checks failed a test whose body passed (the failure is raised from a hook).
 _CHECKS_FAILED_KEY: Final = pytest.StashKey[bool]()
+#: A test's pins of names no registry holds, as ``[name, label, asked]`` (sent to the xdist controller).
+_UNHELD_PINS_KEY: Final = pytest.StashKey[list[list[Any]]]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -157,6 +175,7 @@ def pytest_configure(config: pytest.Config) -> None:
             state.each_worker = str(workerinput.get("workerid", ""))
     elif config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistController(), "agenttrace-xdist-controller")
+    config.pluginmanager.register(_PinTracker(state), "agenttrace-pin-tracker")
     if state.save:
         if not hasattr(config, "workerinput"):  # once, in the controller: a clear error before any test runs
             _check_trace_dir(state.trace_dir, trace_dir)
@@ -213,8 +232,10 @@ def _check_pins(overrides: Mapping[str, str], prompts_dir: Path, configs_dir: Pa
 
     Caught before any test runs, so a typo fails the session at once instead
     of failing every test that reads the prompt (which ``agenttrace bisect``
-    would take for a bad version).  Names no registry holds are left alone:
-    they may name inline configs.
+    would take for a bad version).  So is a name no registry holds that is
+    close to one a registry holds (``codr`` for ``coder``); other names no
+    registry holds may name inline configs: a pin of one that no lookup used
+    is named at the end of the session (see :class:`_PinTracker`).
     """
     for name, label in overrides.items():
         problem = unknown_label(name, label, prompts_dir, configs_dir, "--agenttrace-version and AGENTTRACE_VERSIONS")
@@ -222,15 +243,24 @@ def _check_pins(overrides: Mapping[str, str], prompts_dir: Path, configs_dir: Pa
             raise pytest.UsageError(f"pinned version {name}={label}: {problem}")
 
 
-def unknown_label(name: str, label: str, prompts_dir: Path, configs_dir: Path, source: str) -> str | None:
-    """Why ``name=label`` cannot be run (a registry holds NAME but not LABEL), or ``None`` when it can.
+#: How alike (difflib's ratio, case ignored) a name no registry holds must be to a registry's name to be
+#: taken for a misspelling of it: ``codr``/``coder`` 0.89, ``sumarizer``/``summarizer`` 0.95; an inline
+#: config's own name is rarely that close to a prompt's (``team``/``teams`` would be).
+_MISSPELT: Final = 0.8
 
-    ``source`` names where the label came from, for the hint.  Names no
-    registry holds are left alone: they may name inline configs.
+
+def unknown_label(name: str, label: str, prompts_dir: Path, configs_dir: Path, source: str) -> str | None:
+    """Why ``name=label`` cannot be run, or ``None`` when it can (as far as can be known before the tests).
+
+    It cannot when a registry holds NAME but not LABEL, or when no registry
+    holds NAME and NAME is close to a name one holds (a misspelling).  Other
+    names no registry holds are left alone: they may name inline configs.
+    ``source`` names where the label came from, for the hint.
     """
-    holders = [r for r in (PromptRegistry(prompts_dir), ConfigRegistry(configs_dir)) if (r.root / name).is_dir()]
+    registries = (PromptRegistry(prompts_dir), ConfigRegistry(configs_dir))
+    holders = [r for r in registries if r.holds(name)]
     if not holders:
-        return None
+        return _misspelt(name, registries, source)
     try:
         # The files alone, as resolving a pin reads them: an order file is not read here.
         if any(label in r._files(name) for r in holders):
@@ -242,6 +272,37 @@ def unknown_label(name: str, label: str, prompts_dir: Path, configs_dir: Path, s
         f"{holders[0].kind} {name!r} in {holders[0].root} has no version {label!r} "
         f"(versions in order: {listed}); check {source}."
     )
+
+
+def _misspelt(name: str, registries: tuple[PromptRegistry, ...], source: str) -> str | None:
+    """The diagnosis of a name no registry holds that is close to a name one holds, else ``None``."""
+    known: dict[str, tuple[str, PromptRegistry]] = {}
+    for registry in registries:
+        try:
+            names = registry.names()
+        except OSError:  # an unreadable registry: the lookups say so when they read it
+            continue
+        for held in names:
+            known.setdefault(held.lower(), (held, registry))
+    close = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=_MISSPELT)
+    if not close:
+        return None
+    held, registry = known[close[0]]
+    return (
+        f"no prompt or config registry holds {name!r}; did you mean {held!r} ({registry.kind} in {registry.root})? "
+        f"Check {source}."
+    )
+
+
+def _registry_names(state: AgentTraceState) -> str:
+    """The names the registries hold, for a hint (``none`` when they hold none)."""
+    names: set[str] = set()
+    for registry in (PromptRegistry(state.prompts_dir), ConfigRegistry(state.configs_dir)):
+        try:
+            names.update(registry.names())
+        except OSError:
+            continue
+    return ", ".join(sorted(names)) or "none"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -293,6 +354,8 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     state = request.config.stash[STATE_KEY]
     overrides = dict(state.overrides)
     overrides.update(item.stash.get(ITEM_OVERRIDES, {}))
+    # Before the test runs: it may add pins of its own to the context.
+    unheld = {name: label for name, label in overrides.items() if not state.holds(name)}
     context = VersionContext(
         prompts=PromptRegistry(state.prompts_dir), configs=ConfigRegistry(state.configs_dir), overrides=overrides
     )
@@ -309,6 +372,8 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
         if not item.stash.get(_HOOK_RAN_KEY, False):
             # The call phase never ran (setup failed, or skipped): still leave a complete trace.
             _finish_outside_call(item, recorder)
+        if unheld:
+            item.stash[_UNHELD_PINS_KEY] = [[name, label, name in context.asked] for name, label in unheld.items()]
         if state.save:
             # The visible part is the redacted name; the hash is of the raw node id, so two
             # parametrizations that differ only in a secret do not overwrite each other's file.
@@ -319,6 +384,19 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
             save_trace(recorder.trace, path)
             state.saved.append(path)
             item.stash[_SAVED_KEY] = str(path)
+
+
+@pytest.fixture
+def agenttrace_matrix(request: pytest.FixtureRequest) -> dict[str, str]:
+    """This run's matrix labels (``{"summarizer": "v4"}``); empty outside a matrix.
+
+    Here, not in :mod:`pytest_agenttrace.matrix`, which parametrizes it: with
+    that plugin turned off a matrix test still runs (once, unpinned).
+    """
+    from .matrix import MatrixRun
+
+    run: Any = getattr(request, "param", None)
+    return dict(run.overrides) if isinstance(run, MatrixRun) else {}
 
 
 def _finish_outside_call(item: pytest.Item, recorder: Recorder, when: str = "teardown") -> None:
@@ -402,6 +480,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if call.when == "teardown" and _SAVED_KEY in item.stash:
         report.agenttrace_saved = item.stash[_SAVED_KEY]  # plain data: xdist sends it to the controller
+    if call.when == "teardown" and _UNHELD_PINS_KEY in item.stash:
+        report.agenttrace_unheld_pins = item.stash[_UNHELD_PINS_KEY]  # plain data, as above
     if report.skipped and call.when == "call":
         _add_messages_to_reason(report, item.stash.get(_MESSAGES_KEY, None))
     recorder = item.stash.get(RECORDER_KEY, None)
@@ -574,9 +654,47 @@ class _SavedCounter:
             self.state.saved_reported += 1
 
 
+class _PinTracker:
+    """Gathers, from the teardown reports, which pins of names no registry holds a lookup used.
+
+    Such a name may be an inline config's (``agenttrace.config(name, mapping)``),
+    which only the tests' lookups can tell, or a misspelling that would have
+    run every test unpinned without a word.  Under xdist the reports (with the
+    pins each test had and asked for) arrive at the controller, so the summary
+    speaks for the whole session.
+    """
+
+    def __init__(self, state: AgentTraceState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        pins = getattr(report, "agenttrace_unheld_pins", None) if report.when == "teardown" else None
+        if not isinstance(pins, list):
+            return
+        for pin in pins:
+            if isinstance(pin, (list, tuple)) and len(pin) == 3:
+                name, label, asked = pin
+                self.state.unheld_pins.setdefault(str(name), set()).add(str(label))
+                if asked:
+                    self.state.asked_pins.add(str(name))
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
-    if state is None or not state.saved_reported:
+    if state is None:
+        return
+    unused = sorted(set(state.unheld_pins) - state.asked_pins)
+    if unused:
+        known = _registry_names(state)
+        for name in unused:
+            pins = ", ".join(f"{name}={label}" for label in sorted(state.unheld_pins[name]))
+            terminalreporter.write_line(
+                f"agenttrace: pinned name {name!r} ({pins}) was never used: no prompt or config "
+                "registry holds it and no prompt() or config() call asked for it in this session; "
+                f"check its spelling (registry names: {known}).",
+                yellow=True,
+            )
+    if not state.saved_reported:
         return
     try:
         where = state.trace_dir.relative_to(Path.cwd())

@@ -334,6 +334,9 @@ class VersionContext:
     prompts: PromptRegistry = field(default_factory=lambda: PromptRegistry(os.environ.get(ENV_PROMPTS, "prompts")))
     configs: ConfigRegistry = field(default_factory=lambda: ConfigRegistry("configs"))
     overrides: dict[str, str] = field(default_factory=dict)
+    #: The names :func:`prompt` and :func:`config` were asked for through this context (the pytest
+    #: plugin names a pin that no lookup used, which is how a misspelt inline config's name shows).
+    asked: set[str] = field(default_factory=set, compare=False, repr=False)
 
     @classmethod
     def from_environment(cls) -> VersionContext:
@@ -386,6 +389,7 @@ def prompt(name: str, label: str | None = None, *, recorder: Recorder | None = N
 
     rec = recorder if recorder is not None else active_recorder()
     ctx = _context(rec)
+    ctx.asked.add(name)
     chosen = label or ctx.overrides.get(name)
     version = ctx.prompts.resolve(name, chosen)
     if rec is not None:
@@ -408,6 +412,7 @@ def config(name: str, mapping: Mapping[str, Any] | None = None, *, recorder: Rec
 
     rec = recorder if recorder is not None else active_recorder()
     ctx = _context(rec)
+    ctx.asked.add(name)
     label = ctx.overrides.get(name)
     if mapping is None or (label is not None and ctx.configs.holds(name)):
         data, label, sha8 = ctx.configs.load(name, label)

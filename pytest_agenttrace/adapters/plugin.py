@@ -195,8 +195,11 @@ class CaptureState:
 CAPTURE_KEY: Final = pytest.StashKey[CaptureState]()
 
 
-def parse_capture(value: str) -> tuple[tuple[str, ...], bool]:
-    """``(sources, explicit)`` from an option value; raises ``ValueError`` on unknown names."""
+def parse_capture(value: str, *, source: str = "--agenttrace-capture") -> tuple[tuple[str, ...], bool]:
+    """``(sources, explicit)`` from an option value; raises ``ValueError`` on unknown names.
+
+    ``source`` names where the value came from (the option, or ``ini option agenttrace_capture``), for the message.
+    """
     text = (value or "auto").strip().lower()
     if text == "auto":
         return tuple(_SOURCES), False
@@ -206,7 +209,7 @@ def parse_capture(value: str) -> tuple[tuple[str, ...], bool]:
     unknown = [n for n in names if n not in _SOURCES]
     if unknown or not names:
         raise ValueError(
-            f"--agenttrace-capture: unknown source {', '.join(map(repr, unknown)) or repr(value)}; "
+            f"{source}: unknown source {', '.join(map(repr, unknown)) or repr(value)}; "
             f"use auto, none or a comma-separated list of {', '.join(_SOURCES)}."
         )
     return names, True
@@ -288,9 +291,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _AVAILABLE.clear()  # each session looks again (a package installed since is found)
-    value = config.getoption("agenttrace_capture", None) or str(config.getini("agenttrace_capture") or "auto")
+    value = config.getoption("agenttrace_capture", None)
+    source = "--agenttrace-capture"
+    if not value:
+        value, source = str(config.getini("agenttrace_capture") or "auto"), "ini option agenttrace_capture"
     try:
-        sources, explicit = parse_capture(value)
+        sources, explicit = parse_capture(value, source=source)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CAPTURE_KEY] = CaptureState(sources=sources, explicit=explicit, previous=_context.get_enabled())

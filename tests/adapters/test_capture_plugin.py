@@ -59,6 +59,16 @@ def test_unknown_source_is_a_usage_error(pytester: pytest.Pytester) -> None:
     )
 
 
+def test_an_unknown_source_in_the_ini_names_the_ini_key(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nagenttrace_capture = bogus\n")
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: ini option agenttrace_capture: unknown source 'bogus'; use auto, none or *"])
+    result = pytester.runpytest("--agenttrace-capture=crewai")  # the option wins over the ini, and is named
+    result.stderr.fnmatch_lines(["ERROR: --agenttrace-capture: unknown source 'crewai'; *"])
+
+
 def test_explicit_missing_source_fails_the_recording_tests_and_says_what_to_install(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import pytest
@@ -149,3 +150,61 @@ def test_a_tool_object_with_async_call_is_recorded_while_it_runs() -> None:
     assert (ok.status, ok.output) == ("ok", "Q")
     assert ok.end_ns - ok.start_ns >= 1_000_000  # the span covers the awaited call, not the coroutine's creation
     assert (failed.status, failed.error) == ("error", {"type": "LookupError", "message": "no results"})
+
+
+class _Tools:
+    def search(self, query: str) -> str:
+        return query
+
+
+class _Unnamed:
+    def __call__(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("tools", "message"),
+    [
+        (_Tools(), r"got a _Tools object; for an object's methods, list them: ToolGateway\(\[obj\.search\]\)"),
+        (functools.partial(web_search), r"got the callable functools\.partial.*name it in a mapping"),
+        (web_search, r"got the function 'web_search'.*one tool, pass it in a list: ToolGateway\(\[web_search\]\)"),
+        ("web_search", r"got the string 'web_search'.*ToolGateway\(\[web_search\]\)"),
+        (b"x", r"got the bytes b'x'"),
+        (3, r"got an int object; pass e\.g\. ToolGateway\(\[web_search\]\)"),
+        ({"a": 3}, r"tool 'a' is not callable \(got int 3\)"),
+        ({1: web_search}, r"tool names are strings, got 1 \(int\)"),
+        ({"": web_search}, r"tool names are strings, got '' "),
+        ([web_search, 3], r"^3 \(an int\) is not callable, so it cannot be a tool"),
+        ([_Unnamed()], r"tool <.*_Unnamed object at .*> has no __name__; name it in a mapping"),
+    ],
+    ids=[
+        "object",
+        "partial",
+        "function",
+        "str",
+        "bytes",
+        "int",
+        "mapping-value",
+        "mapping-key",
+        "empty-key",
+        "item",
+        "unnamed",
+    ],
+)
+def test_a_gateway_refuses_what_is_not_tools_at_construction(tools: object, message: str) -> None:
+    with pytest.raises(at.UsageError, match=message) as raised:
+        at.ToolGateway(tools)  # type: ignore[arg-type]
+    assert "\n" not in str(raised.value)  # one message, not a traceback's worth
+
+
+@pytest.mark.parametrize("fn", [3, None, "web_search"])
+def test_register_refuses_a_non_callable(fn: object) -> None:
+    with pytest.raises(at.UsageError, match="is not callable"):
+        at.ToolGateway().register(fn, name="t")  # type: ignore[arg-type]
+
+
+def test_a_gateway_accepts_mappings_iterables_and_generators() -> None:
+    assert at.ToolGateway({"search": web_search}).names == ["search"]
+    assert at.ToolGateway(f for f in [web_search, fetch]).names == ["web_search", "fetch"]
+    obj = _Tools()
+    assert at.ToolGateway([obj.search]).search("q") == "q"

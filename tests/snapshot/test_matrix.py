@@ -207,3 +207,36 @@ def test_the_command_line_replaces_the_version_markers_labels_of_the_same_name(p
         ]
     )
     assert "coder=v1" not in result.stdout.str()
+
+
+DOCS_EXAMPLE = """
+import pytest
+import pytest_agenttrace as at
+
+def run_my_agents():
+    with at.agent("summarizer"):
+        at.prompt("summarizer")
+
+@pytest.mark.agenttrace_versions(summarizer=["v3", "v4"])
+def test_pipeline(agenttrace, agenttrace_snapshot, agenttrace_matrix):
+    run_my_agents()            # pytest_agenttrace.prompt("summarizer") gives v3, then v4
+    assert agenttrace.trace == agenttrace_snapshot
+    print("labels:", agenttrace_matrix, agenttrace.trace.versions["prompt:summarizer"].split("#")[0])
+"""
+
+
+def test_without_the_matrix_plugin_a_matrix_test_runs_once_unpinned_against_its_golden(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini(f"[pytest]\naddopts = {FAST} -p no:randomly\n")
+    for label in ("v3", "v4"):
+        folder = pytester.path / "prompts" / "summarizer"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{label}.txt").write_text(f"summarize like {label}\n", encoding="utf-8")
+    pytester.makepyfile(test_pipeline=DOCS_EXAMPLE)
+    pytester.runpytest("--snapshot-update").assert_outcomes(passed=2)
+    result = pytester.runpytest("-p", "no:pytest_agenttrace.matrix", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*labels: {} summarizer@v4", "*1 snapshot passed.*"])  # the latest, unpinned
+    assert "unused" not in result.stdout.str()
+    assert (pytester.path / "__snapshots__" / "test_pipeline" / "test_pipeline.agenttrace").is_file()

@@ -1,0 +1,102 @@
+"""Pinned names no registry holds: a near miss of a registry name is refused, an unused one is warned about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_agenttrace.plugin import unknown_label
+
+FAST = (
+    "-p no:hypothesispytest -p no:anyio -p no:langsmith_plugin -p no:pytest_agenttrace.adapters.plugin -p no:randomly"
+)
+
+USES_CODER_AND_TEAM = """
+import pytest_agenttrace as at
+
+def test_run(agenttrace):
+    at.prompt("coder")
+    at.config("team", {"size": 2})
+
+def test_other(agenttrace):
+    pass
+"""
+
+
+@pytest.fixture
+def registry(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(f"[pytest]\naddopts = {FAST}\n")
+    for label in ("v1", "v2"):
+        folder = pytester.path / "prompts" / "coder"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{label}.txt").write_text(f"code like {label}\n", encoding="utf-8")
+    pytester.makepyfile(test_pins=USES_CODER_AND_TEAM)
+    return pytester
+
+
+def test_a_pinned_name_close_to_a_registry_name_is_a_usage_error(
+    registry: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = registry.runpytest("--agenttrace-version", "codr=v1", "--snapshot-update")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: pinned version codr=v1: no prompt or config registry holds 'codr'; did you mean 'coder' "
+         "(prompt in *prompts)? Check --agenttrace-version and AGENTTRACE_VERSIONS."]
+    )  # fmt: skip
+    monkeypatch.setenv("AGENTTRACE_VERSIONS", "Coder=v1")  # case counts: the registry's folder is 'coder'
+    result = registry.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pinned version Coder=v1: *did you mean 'coder'*"])
+
+
+def test_a_matrix_name_close_to_a_registry_name_is_refused(registry: pytest.Pytester) -> None:
+    result = registry.runpytest("--agenttrace-matrix", "coderr=v1,v2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --agenttrace-matrix coderr=v1: no prompt or config registry holds 'coderr'; "
+         "did you mean 'coder' (prompt in *prompts)? Check --agenttrace-matrix."]
+    )  # fmt: skip
+    registry.makepyfile(
+        test_pins="""
+        import pytest
+
+        @pytest.mark.agenttrace_versions(codr=["v1", "v2"])
+        def test_marked(agenttrace):
+            pass
+        """
+    )
+    result = registry.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*test_marked: agenttrace_versions(codr=...): *did you mean 'coder'*"])
+
+
+def test_a_name_far_from_every_registry_name_may_be_an_inline_config(registry: pytest.Pytester) -> None:
+    result = registry.runpytest("--agenttrace-version", "team=b", "--agenttrace-version", "coder=v1")
+    result.assert_outcomes(passed=2)
+    assert "never used" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")])
+def test_a_pin_no_lookup_used_is_named_in_the_summary(registry: pytest.Pytester, workers: tuple[str, ...]) -> None:
+    if workers:
+        pytest.importorskip("xdist")
+    result = registry.runpytest("--agenttrace-version", "tiem=b", *workers)
+    result.assert_outcomes(passed=2)  # a warning, not a failure: it may be an inline config of tests not run
+    result.stdout.fnmatch_lines(
+        ["agenttrace: pinned name 'tiem' (tiem=b) was never used: no prompt or config registry holds it and "
+         "no prompt() or config() call asked for it in this session; check its spelling (registry names: coder)."]
+    )  # fmt: skip
+    result = registry.runpytest("--agenttrace-matrix", "tiem=a,b", *workers)
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["agenttrace: pinned name 'tiem' (tiem=a, tiem=b) was never used: *"])
+
+
+def test_unknown_label_says_nothing_of_a_name_unlike_any_registry_name(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    (prompts / "summarizer").mkdir(parents=True)
+    (prompts / "summarizer" / "v1.txt").write_text("x")
+    configs = tmp_path / "configs"
+    assert unknown_label("tools", "a", prompts, configs, "here") is None
+    problem = unknown_label("sumarizer", "v1", prompts, configs, "here")
+    assert problem is not None and "did you mean 'summarizer'" in problem
