@@ -171,11 +171,16 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
         if problem is not None:
             pytest.fail(problem, pytrace=False)
     if any(marker.kwargs.get("spec") is not None for marker in markers):
+        invalid: SpecError | None = None
         try:
-            load_spec(specs_for_item(item))  # cached: the check after the body reads the files again only if changed
+            paths = specs_for_item(item)  # spec=[] and no ini specs: nothing to check, nothing to load
+            if paths:
+                load_spec(paths)  # cached: the check after the body reads the files again only if changed
         except SpecError as error:
+            invalid = error
+        if invalid is not None:  # failed outside the except block: the message alone, no exception chain
             item.stash[_SPEC_INVALID_KEY] = True
-            pytest.fail(f"agenttrace: the spec for this test is invalid: {error}", pytrace=False)
+            pytest.fail(f"agenttrace: the spec for this test is invalid: {invalid}", pytrace=False)
     return result
 
 

@@ -446,3 +446,25 @@ def test_valid(agenttrace):
             "*positional arguments ('specs/hygiene.yaml',) are not accepted*",
         ]
     )
+
+
+def test_an_invalid_marker_spec_fails_at_setup_with_the_message_alone(pytester: pytest.Pytester) -> None:
+    # The setup error is the spec's message, not an exception chain ("During handling ... another exception").
+    pytester.makefile(".yaml", broken="spec: b\nrules:\n  - id: a\n    forbidd: tool\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.agenttrace(spec="broken.yaml")
+        def test_x(agenttrace):
+            pass
+
+        @pytest.mark.agenttrace(spec=[])
+        def test_no_specs(agenttrace):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*the spec for this test is invalid: *broken.yaml:4:5*forbidd*"])
+    result.stdout.no_fnmatch_line("*During handling of the above exception*")
