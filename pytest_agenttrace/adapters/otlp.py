@@ -418,9 +418,11 @@ class _Group:
         self.records.append(record)
 
     def _record(self, raw: Mapping[str, Any]) -> Record:
-        span_hex = _id(raw["spanId"])
-        if span_hex is None:
-            raise RecordError("no spanId")
+        raw_id = raw["spanId"]
+        if type(raw_id) is not str:
+            raise RecordError("no spanId" if raw_id is None else f"spanId {quote(raw_id)} is not a string")
+        # An empty id ("") is given one by assemble (imported-1, ...), as in every importer; as a parent it means none.
+        span_hex = _id(raw_id) or ""
         parent_hex = _id(raw.get("parentSpanId"))
         start = _ns(raw["startTimeUnixNano"], "startTimeUnixNano")
         end = _ns(raw.get("endTimeUnixNano") or start, "endTimeUnixNano")

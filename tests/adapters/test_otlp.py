@@ -361,3 +361,62 @@ def test_only_hex_ids_are_lowercased_and_only_8_or_16_byte_base64_decoded() -> N
         "base64": ("00f067aa0ba902b7", "00f067aa0ba902b9"),
     }
     assert "import_warnings" not in trace.metadata
+
+
+def test_an_empty_span_id_is_given_one_like_in_every_importer(caplog: pytest.LogCaptureFixture) -> None:
+    # docs/importing.md: an empty span id becomes imported-1, imported-2, ... (with a warning); "" as parent is a root.
+    spans = [
+        _foreign("aaaaaaaaaaaaaaaa", name="root"),
+        _foreign("", "aaaaaaaaaaaaaaaa", name="child"),
+        _foreign("", "", name="second root"),
+        _foreign("bbbbbbbbbbbbbbbb", "", name="third root"),
+    ]
+    with caplog.at_level(logging.WARNING, logger="pytest_agenttrace.adapters"):
+        [trace] = read_otlp({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}, "t.json")
+    got = {span.name: (span.span_id, span.parent_id) for span in trace.spans}
+    assert got == {
+        "root": ("aaaaaaaaaaaaaaaa", None),
+        "child": ("imported-1", "aaaaaaaaaaaaaaaa"),
+        "second root": ("imported-2", None),
+        "third root": ("bbbbbbbbbbbbbbbb", None),
+    }
+    warnings = trace.metadata["import_warnings"]
+    assert len(warnings) == 2 and all("has an empty id; it was given the id 'imported-" in w for w in warnings)
+    assert not any("skipped" in r.message for r in caplog.records)
+    validate_trace_dict(trace.to_dict())
+
+
+def test_an_empty_span_id_of_our_own_export_is_given_one_too() -> None:
+    trace = recorded_trace()
+    document = json.loads(json.dumps(to_otlp(trace)))
+    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    leaf = next(s for s in spans if s["name"] == "run_tests")
+    leaf["spanId"] = ""
+    [back] = read_otlp(document, "t.json")
+    assert back.to_dict() == trace.to_dict()  # agenttrace.span_id names the span: the OTLP id is not needed
+    leaf["attributes"] = [a for a in leaf["attributes"] if a["key"] != "agenttrace.span_id"]
+    [back] = read_otlp(document, "t.json")
+    assert len(back.spans) == len(trace.spans)
+    assert next(s for s in back.spans if s.name == "run_tests").span_id == "imported-1"
+
+
+@pytest.mark.parametrize(
+    ("span_id", "why"),
+    [
+        ("(no key)", "skipped: it has no 'spanId'"),
+        (None, "skipped: no spanId"),
+        (7, "skipped: spanId 7 is not a string"),
+    ],
+)
+def test_a_span_without_a_span_id_is_skipped_with_a_warning(span_id: Any, why: str) -> None:
+    # No id at all (no key, null, not a string) is a malformed record, as in the other importers: skipped.
+    missing = _foreign("x", name="no id")
+    if span_id == "(no key)":
+        del missing["spanId"]
+    else:
+        missing["spanId"] = span_id
+    spans = [_foreign("aaaaaaaaaaaaaaaa", name="root"), missing]
+    [trace] = read_otlp({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}, "t.json")
+    assert [span.name for span in trace.spans] == ["root"]
+    [warning] = trace.metadata["import_warnings"]
+    assert warning.endswith(why)
