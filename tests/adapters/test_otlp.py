@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from pytest_agenttrace.model import Span, Trace
 from pytest_agenttrace.recorder import Recorder
 from pytest_agenttrace.store import validate_trace_dict
 from pytest_agenttrace.strategies import traces
+
+from .corpora import who_and_when_files
 
 
 def recorded_trace() -> Trace:
@@ -308,6 +311,55 @@ def test_traces_sharing_a_trace_id_come_back_apart() -> None:
     assert [trace.to_dict() for trace in back] == [first.to_dict(), second.to_dict()]
 
 
+def test_two_identical_traces_come_back_as_two(caplog: pytest.LogCaptureFixture) -> None:
+    # A run and its export re-imported: same trace id, span ids, metadata, so the same resource; the export gives
+    # them distinct OTLP trace ids, and the import keeps them apart by those.
+    trace = recorded_trace()
+    copy = Trace.from_dict(trace.to_dict())
+    document = json.loads(json.dumps(to_otlp([trace, copy])))
+    resources = [item["resource"] for item in document["resourceSpans"]]
+    assert resources[0] == resources[1]
+    with caplog.at_level(logging.WARNING, logger="pytest_agenttrace.adapters"):
+        back = read_otlp(document, "t.json")
+    assert [t.to_dict() for t in back] == [trace.to_dict(), trace.to_dict()]
+    assert not caplog.records
+
+
+def test_identical_traces_batched_under_one_resource_come_back_apart() -> None:
+    # A collector's batch processor merges resourceSpans with equal resources: the OTLP trace ids still tell them apart.
+    trace = recorded_trace()
+    document = to_otlp([trace, trace, trace])
+    first, second, third = document["resourceSpans"]
+    merged = {
+        "resource": first["resource"],
+        "scopeSpans": [*first["scopeSpans"], *second["scopeSpans"], *third["scopeSpans"]],
+    }
+    back = read_otlp(json.loads(json.dumps({"resourceSpans": [merged]})), "t.json")
+    assert [t.to_dict() for t in back] == [trace.to_dict()] * 3
+
+
+def test_identical_empty_traces_come_back_as_two() -> None:
+    empty = Trace(trace_id="t", name="n", started_at="2026-01-01T00:00:00Z", metadata={"k": 1})
+    back = read_otlp(json.loads(json.dumps(to_otlp([empty, empty]))), "t.json")
+    assert [t.to_dict() for t in back] == [empty.to_dict(), empty.to_dict()]
+
+
+def test_a_foreign_trace_from_several_services_is_one_trace() -> None:
+    # Foreign OTLP: one trace id across several resources (a multi-service trace) is one trace.
+    document = foreign_document()
+    [resource_spans] = document["resourceSpans"]
+    spans = resource_spans["scopeSpans"][0]["spans"]
+    other = {
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "tool-svc"}}]},
+        "scopeSpans": [{"scope": {}, "spans": spans[2:]}],
+    }
+    resource_spans["scopeSpans"][0]["spans"] = spans[:2]
+    document["resourceSpans"].append(other)
+    [whole] = read_otlp(foreign_document(), "f.json")
+    [trace] = read_otlp(document, "f.json")
+    assert trace.to_dict() == whole.to_dict()
+
+
 def test_our_export_split_into_batches_joins_again() -> None:
     # A collector's file exporter may write one trace's spans as several lines, each with the resource.
     trace = recorded_trace()
@@ -420,3 +472,16 @@ def test_a_span_without_a_span_id_is_skipped_with_a_warning(span_id: Any, why: s
     assert [span.name for span in trace.spans] == ["root"]
     [warning] = trace.metadata["import_warnings"]
     assert warning.endswith(why)
+
+
+def test_every_who_and_when_run_survives_one_export_and_import() -> None:
+    # 90 of the 184 runs share their trace id (the question id) with another run: all come back, each whole.
+    runs: list[Trace] = []
+    for path in who_and_when_files():
+        run = import_trace(path, "messages")
+        assert isinstance(run, Trace)
+        runs.append(run)
+    shared = Counter(run.trace_id for run in runs)
+    assert sum(n for n in shared.values() if n > 1) == 90
+    back = read_otlp(json.loads(json.dumps(to_otlp(runs))), "who-and-when.otlp.json")
+    assert [trace.to_dict() for trace in back] == [run.to_dict() for run in runs]
