@@ -25,6 +25,7 @@ neither (:func:`dump_bytes`).
 from __future__ import annotations
 
 import contextlib
+import difflib
 import errno
 import functools
 import json
@@ -75,6 +76,9 @@ __all__ = [
 
 _SPAN_KEYS: Final = frozenset(SPAN_FIELDS)
 _TOP_KEYS: Final = ("format_version", "trace_id", "name", "started_at", "spans")
+#: Every top-level key the schema allows (``additionalProperties: false``): the required ones and these two.
+_TOP_ALLOWED: Final = frozenset((*_TOP_KEYS, "metadata", "versions"))
+_NEWER: Final = "the file is corrupt or was written by a newer version of pytest-agenttrace"
 
 
 def dump_bytes(data: Any, *, indent: bool = True) -> bytes:
@@ -678,6 +682,9 @@ def check_structure(data: Any, where: str = "<trace>", *, spans: bool = True) ->
             f"{FORMAT_VERSION}); upgrade pytest-agenttrace or re-record the trace.",
             path=where,
         )
+    if not data.keys() <= _TOP_ALLOWED:  # a set test on a handful of keys: nothing to pay on a good file
+        unknown = _keys_problem(data.keys() - _TOP_ALLOWED, _TOP_ALLOWED, "top-level key")
+        raise TraceFileError(f"{unknown}; {_NEWER}.", path=where)
     span_list = data["spans"]
     if not isinstance(span_list, list):
         raise TraceFileError("'spans' must be a list of span objects.", path=where)
@@ -688,17 +695,17 @@ def check_structure(data: Any, where: str = "<trace>", *, spans: bool = True) ->
             if not isinstance(span, dict):
                 problem = f"is a {type(span).__name__}, not an object"
             else:
-                lacking = sorted(_SPAN_KEYS - span.keys())
-                extra = sorted(redact_text(key) for key in span.keys() - _SPAN_KEYS)
+                lacking = _SPAN_KEYS - span.keys()
+                extra = span.keys() - _SPAN_KEYS
                 problem = "; ".join(
                     part
                     for part in (
-                        f"missing {', '.join(lacking)}" if lacking else "",
-                        f"unknown {', '.join(extra)}" if extra else "",
+                        f"missing {', '.join(map(repr, sorted(lacking)))}" if lacking else "",
+                        _keys_problem(extra, _SPAN_KEYS, "key") if extra else "",
                     )
                     if part
                 )
-            raise TraceFileError(f"span #{position} {problem}; the file is corrupt or from another tool.", path=where)
+            raise TraceFileError(f"span #{position} {problem}; {_NEWER}.", path=where)
         if (
             not isinstance(span["span_id"], str)
             or not isinstance(span["start_ns"], int)
@@ -707,6 +714,19 @@ def check_structure(data: Any, where: str = "<trace>", *, spans: bool = True) ->
             raise TraceFileError(
                 f"span #{position}: span_id must be a string and start_ns/end_ns integers.", path=where
             )
+
+
+def _keys_problem(unknown: Iterable[Any], valid: Iterable[str], what: str) -> str:
+    """``unknown key 'x' (did you mean 'y'?)``: the unknown keys (redacted, shortened), and for one of them
+    the closest ``valid`` key when it looks like a misspelling of one."""
+    names = sorted(redact_text(str(key)) for key in unknown)
+    shown = [repr(name) if len(name) <= 40 else repr(name[:39] + "…") for name in names[:5]]
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    hint = ""
+    if len(names) == 1:
+        close = difflib.get_close_matches(names[0], sorted(valid), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what}{'s' if len(names) > 1 else ''} {', '.join(shown)}{more}{hint}"
 
 
 def load_trace(path: str | os.PathLike[str], *, validate: bool = False) -> Trace:

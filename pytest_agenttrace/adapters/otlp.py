@@ -28,9 +28,12 @@ Times: unix nanoseconds = ``started_at`` + ``start_ns``.  Not kept: integers
 outside the signed 64-bit range (written as strings).
 
 Export gives traces of one document that share a trace id distinct OTLP trace
-ids.  Import (:func:`read_otlp`) groups foreign spans by trace id, and the
-spans of our own export by their resource (which names one trace), so such
-traces come back apart and a trace split into batches comes back whole.  Spans carrying
+ids.  Import (:func:`read_otlp`) groups foreign spans by trace id (one trace
+may come from several resources: services), and the spans of our own export
+by their resource (which names one trace) and OTLP trace id, so such traces
+come back apart, even two identical ones (a run and its re-import), and a
+trace split into batches comes back whole.  A resource of our own without
+spans is one empty trace.  Spans carrying
 ``agenttrace.kind`` come back exactly; any other span is mapped with
 :func:`~pytest_agenttrace.adapters.semconv.map_otel_span`.  Both the single
 JSON document and JSON Lines (the collector's file exporter) are read.
@@ -335,8 +338,9 @@ def _span_hexes(trace: Trace, trace_hex: str) -> dict[str, str]:
 def read_otlp(data: Any, source: str) -> list[Trace]:
     """Traces from a parsed OTLP JSON document, or a list of them (JSON Lines)."""
     documents = data if isinstance(data, list) else [data]
-    # Foreign spans are grouped by trace id; our own export's by its resource, which names one trace.
-    groups: dict[tuple[str, str], _Group] = {}
+    # Foreign spans are grouped by trace id; our own export's by its resource (which names one trace) and trace id.
+    groups: dict[tuple[str, ...], _Group] = {}
+    spanless: dict[str, int] = {}
     last_raw_trace: Any = None
     group: _Group | None = None
     for position, document in enumerate(documents):
@@ -351,15 +355,13 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
                 raise ShapeError(f"{where}each 'resourceSpans' item must be an object")
             resource_obj = resource_spans.get("resource") or {}
             resource = _decode_attributes(resource_obj.get("attributes") if isinstance(resource_obj, Mapping) else None)
+            # Our own export: the resource names one trace.  Traces sharing a trace id (runs of one question) have
+            # different resources; identical traces (a run and its re-import) have equal resources but distinct OTLP
+            # trace ids.  A collector that splits one trace's spans into batches repeats both: they join.
+            fingerprint = _fingerprint(resource) if NS + "format_version" in resource else None
             own: _Group | None = None
-            if NS + "format_version" in resource:  # our own export: the trace exists even without spans
-                # Traces sharing a trace id (runs of one question) have different resources: they stay apart.
-                # A collector that splits one trace's spans into batches repeats the same resource: they join.
-                key = ("agenttrace", _fingerprint(resource))
-                own = groups.get(key)
-                if own is None:
-                    own_hex = _trace_hex(str(resource.get(NS + "trace_id", "")))
-                    own = groups[key] = _Group(own_hex, resource, f"{source}#{own_hex}")
+            own_raw_trace: Any = None
+            stray: list[str] = []  # warnings about our own entry's non-object spans, for its trace
             all_scope_spans = (
                 resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
             )
@@ -371,12 +373,19 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
                     raise ShapeError(f"{where}each 'scopeSpans' item must be an object with a 'spans' list")
                 for raw in spans:
                     if not isinstance(raw, Mapping):
-                        (
-                            own
-                            or groups.setdefault(("otlp", "0" * 32), _Group("0" * 32, resource, f"{source}#{'0' * 32}"))
-                        ).log.warn(f"span {quote(raw)} is not an object; skipped")
+                        message = f"span {quote(raw)} is not an object; skipped"
+                        if fingerprint is not None:
+                            stray.append(message)
+                        else:
+                            groups.setdefault(
+                                ("otlp", "0" * 32), _Group("0" * 32, resource, f"{source}#{'0' * 32}")
+                            ).log.warn(message)
                         continue
-                    if own is not None:
+                    if fingerprint is not None:
+                        raw_trace = raw.get("traceId")
+                        if own is None or raw_trace != own_raw_trace:
+                            own_raw_trace = raw_trace
+                            own = _own_group(groups, fingerprint, _id(raw_trace) or "", resource, source)
                         own.add(raw)
                         continue
                     raw_trace = raw.get("traceId")
@@ -388,7 +397,31 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
                         if group is None:
                             group = groups["otlp", trace_hex] = _Group(trace_hex, resource, f"{source}#{trace_hex}")
                     group.add(raw)
+            if fingerprint is not None:
+                if own is None:
+                    # A trace without spans (it exists all the same); equal ones stay apart, one per resourceSpans.
+                    spanless[fingerprint] = number = spanless.get(fingerprint, 0) + 1
+                    own = _own_group(groups, fingerprint, "", resource, source, f"#{number}")
+                for message in stray:
+                    own.log.warn(message)
     return [group.build(source) for group in groups.values()]
+
+
+def _own_group(
+    groups: dict[tuple[str, ...], _Group],
+    fingerprint: str,
+    otlp_trace: str,
+    resource: dict[str, Any],
+    source: str,
+    spanless: str = "",
+) -> _Group:
+    """The group of our own export's trace with this resource and OTLP trace id (made when new)."""
+    key = ("agenttrace", fingerprint, otlp_trace, spanless)
+    found = groups.get(key)
+    if found is None:
+        own_hex = _trace_hex(str(resource.get(NS + "trace_id", "")))
+        found = groups[key] = _Group(own_hex, resource, f"{source}#{otlp_trace or own_hex}")
+    return found
 
 
 def _fingerprint(resource: Mapping[str, Any]) -> str:
@@ -418,9 +451,11 @@ class _Group:
         self.records.append(record)
 
     def _record(self, raw: Mapping[str, Any]) -> Record:
-        span_hex = _id(raw["spanId"])
-        if span_hex is None:
-            raise RecordError("no spanId")
+        raw_id = raw["spanId"]
+        if type(raw_id) is not str:
+            raise RecordError("no spanId" if raw_id is None else f"spanId {quote(raw_id)} is not a string")
+        # An empty id ("") is given one by assemble (imported-1, ...), as in every importer; as a parent it means none.
+        span_hex = _id(raw_id) or ""
         parent_hex = _id(raw.get("parentSpanId"))
         start = _ns(raw["startTimeUnixNano"], "startTimeUnixNano")
         end = _ns(raw.get("endTimeUnixNano") or start, "endTimeUnixNano")

@@ -398,3 +398,21 @@ def test_a_closed_stdout_does_not_stop_the_files_being_written(tmp_path: Path) -
     assert run.returncode == 0, run.stderr
     assert len(run.stdout.splitlines()) == 1 and run.stderr == ""
     assert len(list(out.iterdir())) == 29
+
+
+def test_export_of_a_run_and_its_reimport_then_import_gives_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The user's walkthrough: run.json and back.json (run.json exported and imported again) are the same trace.
+    run = tmp_path / "run.json"
+    assert main(["import", str(WHO_AND_WHEN / "Hand-Crafted" / "1.json"), "-o", str(run)]) == 0
+    assert main(["export", str(run), "-o", str(tmp_path / "run.otlp.json")]) == 0
+    assert main(["import", str(tmp_path / "run.otlp.json"), "-o", str(tmp_path / "back.json")]) == 0
+    assert main(["export", str(run), str(tmp_path / "back.json"), "-o", str(tmp_path / "both.otlp.json")]) == 0
+    assert main(["import", str(tmp_path / "both.otlp.json"), "-o", str(tmp_path / "both.json")]) == 0
+    out, err = capsys.readouterr()
+    assert "appears twice" not in err
+    written = [tmp_path / "both.1.json", tmp_path / "both.2.json"]
+    assert out.split()[-2:] == [str(path) for path in written]
+    original = json.loads(run.read_text())
+    assert [json.loads(path.read_text()) for path in written] == [original, original]

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import json
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from pytest_agenttrace.model import Span, Trace
 from pytest_agenttrace.recorder import Recorder
 from pytest_agenttrace.store import validate_trace_dict
 from pytest_agenttrace.strategies import traces
+
+from .corpora import who_and_when_files
 
 
 def recorded_trace() -> Trace:
@@ -308,6 +311,55 @@ def test_traces_sharing_a_trace_id_come_back_apart() -> None:
     assert [trace.to_dict() for trace in back] == [first.to_dict(), second.to_dict()]
 
 
+def test_two_identical_traces_come_back_as_two(caplog: pytest.LogCaptureFixture) -> None:
+    # A run and its export re-imported: same trace id, span ids, metadata, so the same resource; the export gives
+    # them distinct OTLP trace ids, and the import keeps them apart by those.
+    trace = recorded_trace()
+    copy = Trace.from_dict(trace.to_dict())
+    document = json.loads(json.dumps(to_otlp([trace, copy])))
+    resources = [item["resource"] for item in document["resourceSpans"]]
+    assert resources[0] == resources[1]
+    with caplog.at_level(logging.WARNING, logger="pytest_agenttrace.adapters"):
+        back = read_otlp(document, "t.json")
+    assert [t.to_dict() for t in back] == [trace.to_dict(), trace.to_dict()]
+    assert not caplog.records
+
+
+def test_identical_traces_batched_under_one_resource_come_back_apart() -> None:
+    # A collector's batch processor merges resourceSpans with equal resources: the OTLP trace ids still tell them apart.
+    trace = recorded_trace()
+    document = to_otlp([trace, trace, trace])
+    first, second, third = document["resourceSpans"]
+    merged = {
+        "resource": first["resource"],
+        "scopeSpans": [*first["scopeSpans"], *second["scopeSpans"], *third["scopeSpans"]],
+    }
+    back = read_otlp(json.loads(json.dumps({"resourceSpans": [merged]})), "t.json")
+    assert [t.to_dict() for t in back] == [trace.to_dict()] * 3
+
+
+def test_identical_empty_traces_come_back_as_two() -> None:
+    empty = Trace(trace_id="t", name="n", started_at="2026-01-01T00:00:00Z", metadata={"k": 1})
+    back = read_otlp(json.loads(json.dumps(to_otlp([empty, empty]))), "t.json")
+    assert [t.to_dict() for t in back] == [empty.to_dict(), empty.to_dict()]
+
+
+def test_a_foreign_trace_from_several_services_is_one_trace() -> None:
+    # Foreign OTLP: one trace id across several resources (a multi-service trace) is one trace.
+    document = foreign_document()
+    [resource_spans] = document["resourceSpans"]
+    spans = resource_spans["scopeSpans"][0]["spans"]
+    other = {
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "tool-svc"}}]},
+        "scopeSpans": [{"scope": {}, "spans": spans[2:]}],
+    }
+    resource_spans["scopeSpans"][0]["spans"] = spans[:2]
+    document["resourceSpans"].append(other)
+    [whole] = read_otlp(foreign_document(), "f.json")
+    [trace] = read_otlp(document, "f.json")
+    assert trace.to_dict() == whole.to_dict()
+
+
 def test_our_export_split_into_batches_joins_again() -> None:
     # A collector's file exporter may write one trace's spans as several lines, each with the resource.
     trace = recorded_trace()
@@ -361,3 +413,75 @@ def test_only_hex_ids_are_lowercased_and_only_8_or_16_byte_base64_decoded() -> N
         "base64": ("00f067aa0ba902b7", "00f067aa0ba902b9"),
     }
     assert "import_warnings" not in trace.metadata
+
+
+def test_an_empty_span_id_is_given_one_like_in_every_importer(caplog: pytest.LogCaptureFixture) -> None:
+    # docs/importing.md: an empty span id becomes imported-1, imported-2, ... (with a warning); "" as parent is a root.
+    spans = [
+        _foreign("aaaaaaaaaaaaaaaa", name="root"),
+        _foreign("", "aaaaaaaaaaaaaaaa", name="child"),
+        _foreign("", "", name="second root"),
+        _foreign("bbbbbbbbbbbbbbbb", "", name="third root"),
+    ]
+    with caplog.at_level(logging.WARNING, logger="pytest_agenttrace.adapters"):
+        [trace] = read_otlp({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}, "t.json")
+    got = {span.name: (span.span_id, span.parent_id) for span in trace.spans}
+    assert got == {
+        "root": ("aaaaaaaaaaaaaaaa", None),
+        "child": ("imported-1", "aaaaaaaaaaaaaaaa"),
+        "second root": ("imported-2", None),
+        "third root": ("bbbbbbbbbbbbbbbb", None),
+    }
+    warnings = trace.metadata["import_warnings"]
+    assert len(warnings) == 2 and all("has an empty id; it was given the id 'imported-" in w for w in warnings)
+    assert not any("skipped" in r.message for r in caplog.records)
+    validate_trace_dict(trace.to_dict())
+
+
+def test_an_empty_span_id_of_our_own_export_is_given_one_too() -> None:
+    trace = recorded_trace()
+    document = json.loads(json.dumps(to_otlp(trace)))
+    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    leaf = next(s for s in spans if s["name"] == "run_tests")
+    leaf["spanId"] = ""
+    [back] = read_otlp(document, "t.json")
+    assert back.to_dict() == trace.to_dict()  # agenttrace.span_id names the span: the OTLP id is not needed
+    leaf["attributes"] = [a for a in leaf["attributes"] if a["key"] != "agenttrace.span_id"]
+    [back] = read_otlp(document, "t.json")
+    assert len(back.spans) == len(trace.spans)
+    assert next(s for s in back.spans if s.name == "run_tests").span_id == "imported-1"
+
+
+@pytest.mark.parametrize(
+    ("span_id", "why"),
+    [
+        ("(no key)", "skipped: it has no 'spanId'"),
+        (None, "skipped: no spanId"),
+        (7, "skipped: spanId 7 is not a string"),
+    ],
+)
+def test_a_span_without_a_span_id_is_skipped_with_a_warning(span_id: Any, why: str) -> None:
+    # No id at all (no key, null, not a string) is a malformed record, as in the other importers: skipped.
+    missing = _foreign("x", name="no id")
+    if span_id == "(no key)":
+        del missing["spanId"]
+    else:
+        missing["spanId"] = span_id
+    spans = [_foreign("aaaaaaaaaaaaaaaa", name="root"), missing]
+    [trace] = read_otlp({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}, "t.json")
+    assert [span.name for span in trace.spans] == ["root"]
+    [warning] = trace.metadata["import_warnings"]
+    assert warning.endswith(why)
+
+
+def test_every_who_and_when_run_survives_one_export_and_import() -> None:
+    # 90 of the 184 runs share their trace id (the question id) with another run: all come back, each whole.
+    runs: list[Trace] = []
+    for path in who_and_when_files():
+        run = import_trace(path, "messages")
+        assert isinstance(run, Trace)
+        runs.append(run)
+    shared = Counter(run.trace_id for run in runs)
+    assert sum(n for n in shared.values() if n > 1) == 90
+    back = read_otlp(json.loads(json.dumps(to_otlp(runs))), "who-and-when.otlp.json")
+    assert [trace.to_dict() for trace in back] == [run.to_dict() for run in runs]

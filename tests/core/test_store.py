@@ -194,9 +194,10 @@ def test_wrong_field_types_are_input_errors(tmp_path: Path, field: str, value: o
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda span: span.update({"bogus": span.pop("links")}), "span #1 missing links; unknown bogus"),
-        (lambda span: span.pop("events"), "span #1 missing events"),
-        (lambda span: span.update({"extra": 1}), "span #1 unknown extra"),
+        (lambda span: span.update({"bogus": span.pop("links")}), "span #1 missing 'links'; unknown key 'bogus'; the"),
+        (lambda span: span.update({"link": span.pop("links")}), r"missing 'links'; unknown key 'link' \(did you mean"),
+        (lambda span: span.pop("events"), "span #1 missing 'events'; the file is corrupt or was written by a newer"),
+        (lambda span: span.update({"extra": 1}), "span #1 unknown key 'extra'; the file"),
     ],
 )
 def test_span_keys_other_than_the_contract_fields_are_input_errors(
@@ -208,6 +209,81 @@ def test_span_keys_other_than_the_contract_fields_are_input_errors(
     path.write_text(json.dumps(data))
     with pytest.raises(at.TraceFileError, match=message):
         load_trace(path)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"extra_field": 1}, r"unknown top-level key 'extra_field'; the file is corrupt or was written by a newer"),
+        ({"metdata": {}}, r"unknown top-level key 'metdata' \(did you mean 'metadata'\?\)"),
+        ({"b": 1, "a": 2}, r"unknown top-level keys 'a', 'b'; "),
+    ],
+)
+def test_top_level_keys_other_than_the_contract_fields_are_input_errors(
+    tmp_path: Path, extra: dict[str, Any], message: str
+) -> None:
+    # The shipped schema allows no other top-level key (additionalProperties: false): the loader agrees.
+    data = {**small_trace().to_dict(), **extra}
+    with pytest.raises(at.TraceFileError, match="does not match the trace schema"):
+        validate_trace_dict(data)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(at.TraceFileError, match=message) as info:
+        load_trace(path)
+    assert str(path) in str(info.value)
+
+
+def test_an_unknown_top_level_key_holding_a_secret_is_redacted(tmp_path: Path) -> None:
+    secret = "sk-proj-" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({**small_trace().to_dict(), secret: 1}))
+    with pytest.raises(at.TraceFileError, match="unknown top-level key") as info:
+        load_trace(path)
+    assert secret not in str(info.value)
+
+
+def test_every_writer_writes_only_the_keys_the_schema_allows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The loader refuses any other key: what the package writes must never carry one.
+    from pytest_agenttrace import store
+
+    allowed = set(schema()["properties"])
+    span_allowed = set(schema()["$defs"]["span"]["properties"])
+    trace = small_trace()
+    written = [save_trace(trace, tmp_path / "fast.json")]
+    monkeypatch.setattr(store, "_orjson", None)
+    written.append(save_trace(trace, tmp_path / "slow.json"))
+    for path in written:
+        data = json.loads(path.read_text())
+        assert set(data) == allowed and all(set(span) == span_allowed for span in data["spans"])
+        assert load_trace(path, validate=True) == trace
+
+
+def test_traces_the_plugin_saves_for_the_example_team_load_and_match_the_schema(pytester: pytest.Pytester) -> None:
+    # Realistic traces (delegations, handoffs, memory, retries, errors, version stamps) written by the plugin.
+    import shutil
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    shutil.copytree(examples / "agentsys", pytester.path / "agentsys")
+    shutil.copytree(examples / "prompts", pytester.path / "prompts")
+    pytester.makeini("[pytest]\npythonpath = .\nagenttrace_prompts = prompts\n")
+    pytester.makepyfile(
+        """
+        import pytest
+        from agentsys import TICKETS, run_ticket
+
+        @pytest.mark.parametrize("ticket", sorted(TICKETS))
+        def test_ticket(agenttrace, ticket):
+            run_ticket(ticket)
+        """
+    )
+    result = pytester.runpytest_inprocess("--agenttrace-save", "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+    saved = sorted((pytester.path / ".agenttrace").iterdir())
+    assert len(saved) == 4
+    for path in saved:
+        data = json.loads(path.read_text())
+        assert set(data) == set(schema()["properties"])
+        assert load_trace(path, validate=True).to_dict() == data
 
 
 def test_top_level_field_types_are_input_errors(tmp_path: Path) -> None:

@@ -91,3 +91,20 @@ def test_commands_exit_2_with_one_paragraph_on_a_malformed_file(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "the file is corrupt" in err and err.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_commands_exit_2_on_an_unknown_top_level_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # The schema allows no other top-level key; `show` and `check` accepted one (exit 0) while refusing one in a span.
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_trace()))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**_trace(), "extra_field": 1}))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("rules:\n  - id: r\n    forbid: '[kind=tool]'\n")
+    assert main([part.format(good=good, bad=bad, spec=spec) for part in command]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: unknown top-level key 'extra_field'; the file is corrupt or was written by a newer version" in err
+    assert err.strip().count("\n") == 0
