@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..model import Trace
-from .importing import ImportLog, Record, RecordError, assemble, quote, skip_reason, text_of, unix_ns_from_iso
+from .importing import ImportLog, Record, RecordError, assemble, id_of, quote, skip_reason, text_of, unix_ns_from_iso
 from .openai_agents import map_span_data
 
 __all__ = ["read_agents_export"]
@@ -62,7 +62,7 @@ def _records(spans: list[Mapping[str, Any]], log: ImportLog) -> list[Record]:
     records: dict[str, Record] = {}
     for raw in spans:
         try:
-            span_id = text_of(raw["id"])
+            span_id = id_of(raw["id"])
             parent = text_of(raw["parent_id"]) if raw.get("parent_id") else None
             span_data = raw["span_data"]
             if not isinstance(span_data, Mapping):
@@ -141,9 +141,7 @@ def _names_as_text(span_data: Mapping[str, Any], *, inner: bool = False) -> Mapp
     in ``data``: those too.
     """
     fixed: dict[str, Any] = {
-        key: text_of(value)
-        for key in _NAME_FIELDS
-        if isinstance(value := span_data.get(key), Mapping | list)
+        key: text_of(value) for key in _NAME_FIELDS if isinstance(value := span_data.get(key), Mapping | list)
     }
     wrapped = span_data.get("data")
     if not inner and isinstance(wrapped, Mapping):

@@ -182,6 +182,16 @@ def quote(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def id_of(value: Any) -> str:
+    """A record's own id as text; a ``null`` id is a malformed record (skipped with a warning, as OTLP does).
+
+    ``text_of(None)`` would make every such record the span ``"None"``.
+    """
+    if value is None:
+        raise RecordError("its id is null")
+    return text_of(value)
+
+
 def text_of(value: Any) -> str:
     """A file's value as text for a name or id: a string as it is, anything else as its cleaned text.
 

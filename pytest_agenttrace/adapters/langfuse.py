@@ -39,7 +39,18 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ..model import Trace
-from .importing import ImportLog, Record, RecordError, ShapeError, assemble, describe, quote, text_of, unix_ns_from_iso
+from .importing import (
+    ImportLog,
+    Record,
+    RecordError,
+    ShapeError,
+    assemble,
+    describe,
+    id_of,
+    quote,
+    text_of,
+    unix_ns_from_iso,
+)
 from .semconv import MappedSpan, map_otel_span
 
 __all__ = ["read_langfuse"]
@@ -116,7 +127,7 @@ def _read_one(trace: Mapping[str, Any], observations: list[Any], label: str, sou
 
 
 def _record(observation: Mapping[str, Any]) -> Record:
-    ident = text_of(observation["id"])
+    ident = id_of(observation["id"])
     name = text_of(observation.get("name") or "")
     meta = _mapping(observation.get("metadata"))
     attrs = _mapping(meta.get("attributes"))

@@ -209,3 +209,34 @@ def test_corpus_scores_are_kept() -> None:
     assert isinstance(trace, Trace)
     assert trace.metadata["labels"] == {"toxicity": 0, "hallucination": 1}
     validate_trace_dict(trace.to_dict())
+
+
+def test_an_observation_with_a_null_id_is_skipped_not_named_none(caplog: pytest.LogCaptureFixture) -> None:
+    # str(None) made every such observation the span "None" (two of them: one, with a duplicate warning).
+    data = {"trace": {"id": "t1", "name": "run"}, "observations": [_observation("a"), {**_observation("b"), "id": None}]}
+    with caplog.at_level(logging.WARNING, logger="pytest_agenttrace.adapters"):
+        [trace] = read_langfuse(data, "x.json")
+    assert [s.span_id for s in trace.spans] == ["a"]
+    assert "observation #1 skipped: its id is null" in caplog.text
+
+
+def test_an_openai_agents_export_span_with_a_null_id_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+    from pytest_agenttrace.adapters.agents_export import read_agents_export
+
+    spans = [
+        {"object": "trace", "id": "trace_1", "workflow_name": "w"},
+        {
+            "object": "trace.span",
+            "id": "span_a",
+            "trace_id": "trace_1",
+            "parent_id": None,
+            "started_at": "2026-11-22T00:00:00+00:00",
+            "ended_at": "2026-11-22T00:00:01+00:00",
+            "span_data": {"type": "agent", "name": "planner"},
+        },
+    ]
+    spans.append({**spans[1], "id": None, "span_data": {"type": "agent", "name": "helper"}})
+    with caplog.at_level(logging.WARNING, logger="pytest_agenttrace.adapters"):
+        [trace] = read_agents_export(spans, "x.json")
+    assert [s.span_id for s in trace.spans] == ["span_a"]
+    assert "span None skipped: its id is null" in caplog.text
