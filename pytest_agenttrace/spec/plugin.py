@@ -170,7 +170,9 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
         problem = marker_problem(marker)
         if problem is not None:
             pytest.fail(problem, pytrace=False)
-    if any(marker.kwargs.get("spec") is not None for marker in markers):
+    option = item.config.option
+    runs_body = not (getattr(option, "setuponly", False) or getattr(option, "setupplan", False))
+    if runs_body and any(marker.kwargs.get("spec") is not None for marker in markers):
         invalid: SpecError | None = None
         try:
             paths = specs_for_item(item)  # spec=[] and no ini specs: nothing to check, nothing to load
