@@ -233,10 +233,11 @@ def test_without_the_matrix_plugin_a_matrix_test_runs_once_unpinned_against_its_
         folder = pytester.path / "prompts" / "summarizer"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{label}.txt").write_text(f"summarize like {label}\n", encoding="utf-8")
-    pytester.makepyfile(test_pipeline=DOCS_EXAMPLE)
+    # A name no other test module has: in-process runs share sys.modules (examples/tests has a test_pipeline).
+    pytester.makepyfile(test_docs_matrix_example=DOCS_EXAMPLE)
     pytester.runpytest("--snapshot-update").assert_outcomes(passed=2)
     result = pytester.runpytest("-p", "no:pytest_agenttrace.matrix", "-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*labels: {} summarizer@v4", "*1 snapshot passed.*"])  # the latest, unpinned
     assert "unused" not in result.stdout.str()
-    assert (pytester.path / "__snapshots__" / "test_pipeline" / "test_pipeline.agenttrace").is_file()
+    assert (pytester.path / "__snapshots__" / "test_docs_matrix_example" / "test_pipeline.agenttrace").is_file()
