@@ -358,7 +358,17 @@ _register_fast_classes()
 
 
 class _SDKState:
-    __slots__ = ("by_tool", "complete", "deferred", "delegations", "ended", "handles", "pending", "reserved")
+    __slots__ = (
+        "alone",
+        "by_tool",
+        "complete",
+        "deferred",
+        "delegations",
+        "ended",
+        "handles",
+        "pending",
+        "reserved",
+    )
 
     def __init__(self, rec: Recorder) -> None:
         #: SDK span id -> our handle (a collapsed span maps to its nearest recorded ancestor, or None).
@@ -376,6 +386,9 @@ class _SDKState:
         #: reserved spans that ended without an error, their data mapped at the next build (their end
         #: wrote only ``end_ns`` and ``versions``, which a completion never writes: no race).
         self.ended: deque[SpanHandle] = deque()
+        #: the recorder's live parent providers (a list replaced, never changed) when last seen holding
+        #: only this adapter's: while it is the same list, a span start has no other provider to ask.
+        self.alone: list[Any] | None = None
         #: the completer every reserved handle carries first in its ``_token``.
         self.complete: Callable[[ReservedHandle], None] = functools.partial(_complete_reserved, rec, self)
         add_finalizer = getattr(rec, "add_finalizer", None)
@@ -667,9 +680,12 @@ class AgentTraceProcessor(_TracingProcessor):
             innermost = native_current_span()
             if innermost is not None and innermost.recorder is not rec:
                 innermost = None
-            live = states.get(LIVE_KEY) if states is not None else None
-            if live and (len(live) > 1 or live[0] is not _current_sdk_parent):
-                innermost = ask_providers(rec, innermost, _current_sdk_parent, live)
+            live = states.get(LIVE_KEY)  # states is the recorder's dict here (read or made above)
+            if live is not state.alone:  # else the same list as last time, holding only ours: nothing to ask
+                if live and (len(live) > 1 or live[0] is not _current_sdk_parent):
+                    innermost = ask_providers(rec, innermost, _current_sdk_parent, live)
+                elif live:
+                    state.alone = live  # copy on write: another provider joining makes a new list
             known = _RESERVABLE.get(type(data))
             if known is not None and fast and state.deferred and not rec._closing:
                 # Reserve the span's place (seq, id, start time) and keep what its completion needs:
