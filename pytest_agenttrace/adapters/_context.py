@@ -235,7 +235,12 @@ def complete_reserved(
     """
     reserved = state.reserved
     with COMPLETION_LOCK:
-        while target is None or type(target) is _RESERVED:
+        # ``while True``: on CPython 3.11 only a plain backward jump warms a function's bytecode up
+        # (a ``while <test>:`` loop ends in a conditional one); called once per build, this loop
+        # would otherwise run unspecialized (no inline caches) whatever its length.
+        while True:
+            if target is not None and type(target) is not _RESERVED:
+                return
             try:
                 handle = reserved.popleft()
             except IndexError:
@@ -302,8 +307,11 @@ def take_ended(state: Any, what: str) -> list[Any]:
     ended = state.ended
     taken: list[Any] = []
     keep = taken.append
-    while ended:
-        handle = ended.popleft()
+    while True:  # not ``while ended:``: see complete_reserved (a plain backward jump warms it up)
+        try:
+            handle = ended.popleft()
+        except IndexError:
+            break
         if type(handle) is _RESERVED:
             ReservedHandle.complete(handle)
         info: Any = handle._token

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .. import recorder as _recorder_module
 from ..exceptions import MissingExtraError
-from ..recorder import _SPAN_IDS, ReservedHandle, SpanHandle, _new_handle, _perf_ns, _span_id
+from ..recorder import _NO_SCOPE, _NONE, _SPAN_IDS, ReservedHandle, SpanHandle, _new_handle, _perf_ns, _span_id
 from . import _context, _json
 from ._context import (
     COMPLETION_LOCK,
@@ -53,7 +53,7 @@ from ._context import (
     STATES_ATTRIBUTE,
     ask_providers,
     complete_all,
-    complete_reserved,
+    complete_as_plain_root,
     fill_in,
     log,
     native_current_span,
@@ -132,8 +132,6 @@ def _json_or_text(value: Any) -> Any:
         return _json.loads(value)
     except ValueError:
         return value
-
-
 
 
 def _usage(usage: Any) -> dict[str, Any]:
@@ -360,7 +358,17 @@ _register_fast_classes()
 
 
 class _SDKState:
-    __slots__ = ("by_tool", "complete", "deferred", "delegations", "ended", "handles", "pending", "reserved")
+    __slots__ = (
+        "alone",
+        "by_tool",
+        "complete",
+        "deferred",
+        "delegations",
+        "ended",
+        "handles",
+        "pending",
+        "reserved",
+    )
 
     def __init__(self, rec: Recorder) -> None:
         #: SDK span id -> our handle (a collapsed span maps to its nearest recorded ancestor, or None).
@@ -378,6 +386,9 @@ class _SDKState:
         #: reserved spans that ended without an error, their data mapped at the next build (their end
         #: wrote only ``end_ns`` and ``versions``, which a completion never writes: no race).
         self.ended: deque[SpanHandle] = deque()
+        #: the recorder's live parent providers (a list replaced, never changed) when last seen holding
+        #: only this adapter's: while it is the same list, a span start has no other provider to ask.
+        self.alone: list[Any] | None = None
         #: the completer every reserved handle carries first in its ``_token``.
         self.complete: Callable[[ReservedHandle], None] = functools.partial(_complete_reserved, rec, self)
         add_finalizer = getattr(rec, "add_finalizer", None)
@@ -403,14 +414,87 @@ _peek: Callable[[Recorder], _SDKState | None] = state_peeker(SOURCE)
 
 
 def _complete_reserved(rec: Recorder, state: _SDKState, target: ReservedHandle | None = None) -> None:
-    """Fill in the reserved handles in the order they were reserved: all of them, or up to ``target``."""
-    complete_reserved(rec, state, _complete_one, target, what="Agents SDK span")
+    """Fill in the reserved handles in the order they were reserved: all of them, or up to ``target``.
+
+    :func:`~pytest_agenttrace.adapters._context.complete_reserved` with :func:`_complete_one`
+    inlined in its loop: this runs once per captured span, and a call costs about a point of the
+    overhead.  The same order, lock and failure handling.
+    """
+    reserved = state.reserved
+    handles = state.handles
+    with COMPLETION_LOCK:
+        # ``while True``: on CPython 3.11 only a plain backward jump warms a function's bytecode up
+        # (a ``while <test>:`` loop ends in a conditional one); called once per build, this loop
+        # would otherwise run unspecialized (no inline caches) whatever its length.
+        while True:
+            if target is not None and type(target) is not ReservedHandle:
+                return
+            try:
+                handle = reserved.popleft()
+            except IndexError:
+                return
+            if type(handle) is not ReservedHandle:
+                continue
+            info: Any = handle._token
+            try:
+                # _complete_one(rec, state, handle), inlined (fill_in too).
+                _, parent_sdk_id, innermost, data, known, _label = info
+                parent = handles.get(parent_sdk_id) if parent_sdk_id is not None else None
+                if parent is None or (
+                    innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)
+                ):
+                    parent = innermost
+                kind, field_name, sdk_type = known
+                name = (getattr(data, field_name) if field_name is not None else None) or sdk_type
+                if kind == "handoff":
+                    attributes: dict[str, Any] = {"from_agent": data.from_agent, "to_agent": data.to_agent}
+                elif kind == "llm":
+                    attributes = {"operation": sdk_type}
+                else:
+                    attributes = {}
+                if parent is not None and parent.recorder is rec:
+                    handle.parent_id = parent.span_id
+                    if parent.kind == "delegation":
+                        handle.scope = parent.span_id
+                        handle.scope_path = [*parent.scope_path, parent.span_id]
+                    else:
+                        handle.scope = parent.scope
+                        handle.scope_path = parent.scope_path
+                    handle.agent = parent.agent
+                else:
+                    handle.parent_id = None
+                    handle.scope = None
+                    handle.scope_path = _NO_SCOPE
+                    handle.agent = None
+                handle.kind = kind
+                handle.status = "ok"
+                handle.error = None
+                handle.input = None
+                handle.output = None
+                handle.attributes = attributes
+                handle.context = None
+                handle.links = _NONE
+                handle.events = _NONE
+                handle.name = name
+                if kind == "tool":
+                    if handle.scope_path:
+                        rec._mark_out_of_scope(handle)
+                elif kind == "handoff":
+                    handle.context = {}
+                    if not attributes.get("from_agent"):
+                        attributes["from_agent"] = handle.agent
+                handle.__class__ = SpanHandle  # type: ignore[assignment]  # last: a plain handle, complete
+            except Exception:  # noqa: BLE001 - left a custom root with its name: the trace can be built
+                name = str(info[-1])
+                log.warning("agenttrace: could not map %s %r", "Agents SDK span", name, exc_info=True)
+                complete_as_plain_root(handle, name)
 
 
 def _complete_one(rec: Recorder, state: _SDKState, handle: ReservedHandle) -> None:
     """Fill in one reserved handle as ``on_span_start`` would have; its data follows at the build.
 
-    The handle becomes a plain :class:`SpanHandle` last, once every field is there.
+    The handle becomes a plain :class:`SpanHandle` last, once every field is there.  (What
+    :func:`_complete_reserved` does inline for each handle; kept for tests that compare both.)
     """
     _, parent_sdk_id, innermost, data, known, _label = handle._token  # type: ignore[misc]
     parent = state.handles.get(parent_sdk_id) if parent_sdk_id is not None else None
@@ -449,15 +533,38 @@ def _flush_locked(rec: Recorder, state: _SDKState) -> None:
     items = iter(pending)
     for handle, data, nested in zip(items, items, items, strict=True):
         _fill_data(state, handle, data, nested)
-    # Then the reserved spans that ended: their data is in the start facts.  The same as _fill_data,
-    # inlined: this loop runs once per captured span, and a call costs about a point of the overhead.
+    # Then the reserved spans that ended: their data is in the start facts (taken all at once first: a
+    # thread that runs ``with`` on one meanwhile cannot change what is mapped).  The same as
+    # _fill_data, and _fill_function (the common filler), inlined: this loop runs once per captured
+    # span, and a call costs about a point of the overhead.
     fillers = _FILLERS
     taken = iter(take_ended(state, "Agents SDK span"))
     for handle, info in zip(taken, taken, strict=True):
         data = info[3]
         try:
             filler = fillers.get(type(data))
-            if filler is not None:
+            if filler is _fill_function:  # inlined
+                if data.mcp_data:
+                    handle.attributes["mcp_data"] = data.mcp_data
+                value = data.input
+                if value is not None:
+                    if type(value) is str and value[:1] == "{" and _fast_loads is not None:
+                        # _json_or_text's own fast path, inlined (see there)
+                        if len(value) < 19 or (len(value) < 40 and _long_digits(value) is None):
+                            try:
+                                value = _fast_loads(value)
+                            except ValueError:
+                                value = _json_or_text(value)
+                        else:
+                            value = _json_or_text(value)
+                    else:
+                        value = _json_or_text(value)
+                    if value is not None:
+                        handle.input = value
+                value = data.output
+                if value is not None:
+                    handle.output = value if type(value) is str else str(value)
+            elif filler is not None:
                 filler(handle, data)
             else:
                 _fill_mapped(handle, map_span_data(data.export(), nested=info[1] is not None))
@@ -573,9 +680,12 @@ class AgentTraceProcessor(_TracingProcessor):
             innermost = native_current_span()
             if innermost is not None and innermost.recorder is not rec:
                 innermost = None
-            live = states.get(LIVE_KEY) if states is not None else None
-            if live and (len(live) > 1 or live[0] is not _current_sdk_parent):
-                innermost = ask_providers(rec, innermost, _current_sdk_parent, live)
+            live = states.get(LIVE_KEY)  # states is the recorder's dict here (read or made above)
+            if live is not state.alone:  # else the same list as last time, holding only ours: nothing to ask
+                if live and (len(live) > 1 or live[0] is not _current_sdk_parent):
+                    innermost = ask_providers(rec, innermost, _current_sdk_parent, live)
+                elif live:
+                    state.alone = live  # copy on write: another provider joining makes a new list
             known = _RESERVABLE.get(type(data))
             if known is not None and fast and state.deferred and not rec._closing:
                 # Reserve the span's place (seq, id, start time) and keep what its completion needs:

@@ -167,6 +167,7 @@ class _OtelState:
     """Which OpenTelemetry span ids are which spans of one recorder."""
 
     __slots__ = (
+        "alone",
         "complete",
         "contexts",
         "deferred",
@@ -204,6 +205,9 @@ class _OtelState:
         #: reserved spans that ended in the common way, mapped at the next build (their end wrote only
         #: ``end_ns`` and ``versions``, which a completion never writes: no race between the two).
         self.ended: deque[SpanHandle] = deque()
+        #: the recorder's live parent providers (a list replaced, never changed) when last seen holding
+        #: only this adapter's: while it is the same list, a span start has no other provider to ask.
+        self.alone: list[Any] | None = None
         #: the completer every reserved handle carries first in its ``_token``.
         self.complete: Callable[[ReservedHandle], None] = functools.partial(_complete_reserved, rec, self)
         add_finalizer = getattr(rec, "add_finalizer", None)
@@ -369,9 +373,12 @@ class AgentTraceSpanProcessor(_SpanProcessor):
             innermost = native_current_span()
             if innermost is not None and innermost.recorder is not rec:
                 innermost = None
-            live = states.get(LIVE_KEY) if states is not None else None
-            if live and (len(live) > 1 or live[0] is not _current_otel_parent):
-                innermost = ask_providers(rec, innermost, _current_otel_parent, live)
+            live = states.get(LIVE_KEY)  # states is the recorder's dict here (read or made above)
+            if live is not state.alone:  # else the same list as last time, holding only ours: nothing to ask
+                if live and (len(live) > 1 or live[0] is not _current_otel_parent):
+                    innermost = ask_providers(rec, innermost, _current_otel_parent, live)
+                elif live:
+                    state.alone = live  # copy on write: another provider joining makes a new list
             live_attributes = span._attributes._dict if fast else _live_attributes(span)
             kind = "custom"
             agent_span = False

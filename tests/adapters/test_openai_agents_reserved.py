@@ -28,12 +28,13 @@ from agents.tracing import (
     set_trace_processors,
 )
 from agents.tracing import trace as sdk_trace
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_agenttrace.adapters import openai_agents
 from pytest_agenttrace.recorder import Recorder, ReservedHandle, SpanHandle
 
+from .test_fast_paths import json_values, same, tool_inputs
 from .test_openai_agents import _support_agents
 
 
@@ -169,3 +170,30 @@ def test_reserved_capture_records_what_capture_at_once_does(program: list[Any]) 
                 _run(rec, node)
         rows.append(_rows(rec))
     assert rows[0] == rows[1]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.text(max_size=6),
+    value=st.none() | tool_inputs,
+    output=st.none() | json_values | st.integers(),
+    mcp=st.none() | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+@example(name="f", value='{"n":-99999999999999999999}', output=42, mcp={"s": 1})  # a long int: json decides
+@example(name="f", value='{"a": NaN}', output=None, mcp=None)  # orjson refuses: json decides
+@example(name="f", value=' {"a": 1}', output="ok", mcp=None)  # not the inlined path
+def test_the_deferred_loop_fills_a_function_span_as_the_general_mapping(
+    name: str, value: str | None, output: Any, mcp: Any
+) -> None:
+    """The build's loop fills function spans in itself (_fill_function inlined): the same fields."""
+    rec = Recorder("inlined")
+    with rec, sdk_trace("t"):
+        with function_span(name, input=value, output=output) as span:
+            span.span_data.mcp_data = mcp
+        (captured,) = rec._order
+        assert type(captured) is ReservedHandle
+    rec.run_finalizers()  # the deferred loop: completion, then the data
+    general = Recorder("general").start_span("tool", name or "function", parent_id=None, attributes={})
+    openai_agents._fill_mapped(general, openai_agents.map_span_data(span.span_data.export()))
+    for field_name in ("kind", "name", "agent", "attributes", "input", "output", "context", "status", "error"):
+        assert same(getattr(captured, field_name), getattr(general, field_name)), field_name

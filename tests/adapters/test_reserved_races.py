@@ -371,7 +371,11 @@ def test_a_with_on_an_ended_otel_span_during_the_build_does_not_stop_the_mapping
             sys.setprofile(None)
         assert len(pops) >= 2
     trace = rec.finish()
-    assert [(s.name, s.attributes.get("tool_call_id")) for s in trace.spans] == [("t0", "c1"), ("t1", "c1"), ("t2", "c1")]
+    assert [(s.name, s.attributes.get("tool_call_id")) for s in trace.spans] == [
+        ("t0", "c1"),
+        ("t1", "c1"),
+        ("t2", "c1"),
+    ]
 
 
 def test_a_with_on_an_ended_sdk_span_during_the_build_does_not_stop_the_mapping(tracer: Tracer) -> None:
@@ -417,3 +421,35 @@ def test_captured_tool_spans_outside_the_delegation_are_marked_as_native_ones(tr
             pass
     marked = {s.name: s.attributes.get("out_of_scope") for s in rec.finish().find("tool")}
     assert marked == {"search": None, "drop": True, "drop_table": True, "drop_native": True}
+
+
+def test_a_provider_that_joins_after_sdk_spans_is_asked_by_the_next_sdk_span(tracer: Tracer) -> None:
+    """An SDK span start skips asking other providers while only the SDK's is live: the first
+    OpenTelemetry span makes the list longer, and the SDK span inside it must nest under it."""
+    rec = Recorder("joining")
+    with rec, sdk_trace("t"):
+        with function_span("before"):
+            pass  # only the SDK's provider is live: remembered as alone
+        state = rec._agenttrace_adapter_states["openai-agents"]
+        assert state.alone is not None
+        with tracer.start_as_current_span("execute_tool search", attributes=TOOL):
+            with function_span("inside"):
+                pass
+    spans = {s.name: s for s in rec.finish().spans}
+    assert spans["inside"].parent_id == spans["search"].span_id
+    assert spans["before"].parent_id is None
+
+
+def test_a_provider_that_joins_after_otel_spans_is_asked_by_the_next_otel_span(tracer: Tracer) -> None:
+    """The same for OpenTelemetry: an SDK span opened after OpenTelemetry spans is their parent."""
+    rec = Recorder("joining")
+    with rec:
+        with tracer.start_as_current_span("before"):
+            pass  # only OpenTelemetry's provider is live: remembered as alone
+        assert rec._agenttrace_adapter_states["otel"].alone is not None
+        with sdk_trace("t"), function_span("sdk"):
+            with tracer.start_as_current_span("inside"):
+                pass
+    spans = {s.name: s for s in rec.finish().spans}
+    assert spans["inside"].parent_id == spans["sdk"].span_id
+    assert spans["before"].parent_id is None
