@@ -54,7 +54,6 @@ from ._context import (
     ask_providers,
     complete_all,
     complete_as_plain_root,
-    fill_in,
     log,
     native_current_span,
     register_parent_provider,
@@ -416,9 +415,11 @@ _peek: Callable[[Recorder], _SDKState | None] = state_peeker(SOURCE)
 def _complete_reserved(rec: Recorder, state: _SDKState, target: ReservedHandle | None = None) -> None:
     """Fill in the reserved handles in the order they were reserved: all of them, or up to ``target``.
 
-    :func:`~pytest_agenttrace.adapters._context.complete_reserved` with :func:`_complete_one`
-    inlined in its loop: this runs once per captured span, and a call costs about a point of the
-    overhead.  The same order, lock and failure handling.
+    :func:`~pytest_agenttrace.adapters._context.complete_reserved` with the completion of one
+    handle (:func:`~pytest_agenttrace.adapters._context.fill_in` included) inlined in its loop:
+    this runs once per captured span, and a call costs about a point of the overhead.  The same
+    order, lock and failure handling; ``test_reserved_capture_records_what_capture_at_once_does``
+    holds it to what recording at once gives.
     """
     reserved = state.reserved
     handles = state.handles
@@ -437,7 +438,7 @@ def _complete_reserved(rec: Recorder, state: _SDKState, target: ReservedHandle |
                 continue
             info: Any = handle._token
             try:
-                # _complete_one(rec, state, handle), inlined (fill_in too).
+                # One handle completed as on_span_start would have (_context.fill_in inlined).
                 _, parent_sdk_id, innermost, data, known, _label = info
                 parent = handles.get(parent_sdk_id) if parent_sdk_id is not None else None
                 if parent is None or (
@@ -488,37 +489,6 @@ def _complete_reserved(rec: Recorder, state: _SDKState, target: ReservedHandle |
                 name = str(info[-1])
                 log.warning("agenttrace: could not map %s %r", "Agents SDK span", name, exc_info=True)
                 complete_as_plain_root(handle, name)
-
-
-def _complete_one(rec: Recorder, state: _SDKState, handle: ReservedHandle) -> None:
-    """Fill in one reserved handle as ``on_span_start`` would have; its data follows at the build.
-
-    The handle becomes a plain :class:`SpanHandle` last, once every field is there.  (What
-    :func:`_complete_reserved` does inline for each handle; kept for tests that compare both.)
-    """
-    _, parent_sdk_id, innermost, data, known, _label = handle._token  # type: ignore[misc]
-    parent = state.handles.get(parent_sdk_id) if parent_sdk_id is not None else None
-    if parent is None or (
-        innermost is not None and innermost.seq > parent.seq and _context.descends(rec, innermost, parent)
-    ):
-        parent = innermost
-    kind, field_name, sdk_type = known
-    name = (getattr(data, field_name) if field_name is not None else None) or sdk_type
-    attributes: dict[str, Any] = {}
-    if kind == "handoff":
-        attributes = {"from_agent": data.from_agent, "to_agent": data.to_agent}
-    elif kind == "llm":
-        attributes = {"operation": sdk_type}
-    # versions and end_ns are the reservation's and the end's; _token stays for the data's mapping.
-    fill_in(rec, handle, parent, kind, attributes)
-    handle.name = name
-    if kind == "tool" and handle.scope_path:
-        rec._mark_out_of_scope(handle)
-    if kind == "handoff":
-        handle.context = {}
-        if not attributes.get("from_agent"):
-            attributes["from_agent"] = handle.agent
-    handle.__class__ = SpanHandle  # type: ignore[assignment]  # last: a plain handle, complete
 
 
 def _flush(rec: Recorder, state: _SDKState) -> None:
@@ -690,7 +660,7 @@ class AgentTraceProcessor(_TracingProcessor):
             if known is not None and fast and state.deferred and not rec._closing:
                 # Reserve the span's place (seq, id, start time) and keep what its completion needs:
                 # parent, scope, agent and name are worked out when the trace is built, or when
-                # something asks for the handle first (see _complete_one).  Agent spans are not
+                # something asks for the handle first (see _complete_reserved).  Agent spans are not
                 # reserved: Agent.as_tool inserts a delegation at their start.
                 seq = next(rec._ids)
                 h = _new_handle(ReservedHandle)
