@@ -69,25 +69,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Load the ini ``agenttrace_specs`` once: a missing or invalid spec is a usage error before any test runs.
+    """Load the ini ``agenttrace_specs`` that exist once: an invalid one is a usage error before any test runs.
 
-    Under xdist the controller checks them (before it starts the workers);
-    ``pytest --help`` is left alone.
+    One not there yet may be written by a hook or a session fixture, so it is
+    looked for again at the setup of each test that records (where a missing
+    one fails the test before its body runs).  Under xdist the controller
+    checks them (before it starts the workers); ``pytest --help`` is left alone.
     """
     if hasattr(config, "workerinput") or config.getoption("help", False):
         return
     from .loader import load_spec
 
     try:
-        paths = _ini_spec_paths(config)
+        paths = _ini_spec_paths(config, missing_ok=True)
         if paths:
             load_spec(paths)
     except SpecError as error:
         raise pytest.UsageError(f"ini option agenttrace_specs: {error}") from None
 
 
-def _ini_spec_paths(config: pytest.Config) -> list[Path]:
-    """The ini ``agenttrace_specs`` entries resolved against the rootdir (a pack name when no such file exists)."""
+def _ini_spec_paths(config: pytest.Config, *, missing_ok: bool = False) -> list[Path]:
+    """The ini ``agenttrace_specs`` entries resolved against the rootdir (a pack name when no such file exists).
+
+    A missing file is a :class:`SpecError`, or left out with ``missing_ok``.
+    """
     from .loader import find_pack
 
     root = config.rootpath
@@ -96,6 +101,8 @@ def _ini_spec_paths(config: pytest.Config) -> list[Path]:
         path = root / entry
         if not _exists(path):
             pack = find_pack(entry)
+            if pack is None and missing_ok:
+                continue
             if pack is None:
                 raise SpecError(
                     f"spec file not found in the rootdir ({root}); check the path (it is relative to the rootdir)",
@@ -158,12 +165,15 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     """Fail a test whose ``agenttrace`` marker has a key neither plugin reads (a typo would pass silently),
     a value of the wrong type, or a ``spec=`` naming a missing or invalid spec, at setup.
 
-    Checked once the fixtures are set up, so a test that records still leaves its
-    (empty) trace, and appears in the HTML report with the error; its body
-    never runs (no paid LLM calls for a check that cannot happen).
+    Checked once the fixtures are set up (a session fixture may write a spec),
+    so a test that records still leaves its (empty) trace, and appears in the
+    HTML report with the error; its body never runs (no paid LLM calls for a
+    check that cannot happen).  The ini ``agenttrace_specs`` are looked for
+    here too, for every test that records.
     """
     from .loader import load_spec
 
+    item.stash[_SPEC_INVALID_KEY] = False  # a rerun of the test judges its specs afresh
     result = yield
     markers = list(item.iter_markers("agenttrace"))
     for marker in markers:
@@ -172,7 +182,8 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
             pytest.fail(problem, pytrace=False)
     option = item.config.option
     runs_body = not (getattr(option, "setuponly", False) or getattr(option, "setupplan", False))
-    if runs_body and any(marker.kwargs.get("spec") is not None for marker in markers):
+    records = "agenttrace" in getattr(item, "fixturenames", ())
+    if runs_body and records and (item.config.getini("agenttrace_specs") or marked_to_record(markers)):
         invalid: SpecError | None = None
         try:
             paths = specs_for_item(item)  # spec=[] and no ini specs: nothing to check, nothing to load
