@@ -24,6 +24,7 @@ changes a prompt shows, per version, what the agents now do differently.
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -128,15 +129,20 @@ def _records(metafunc: pytest.Metafunc) -> bool:
 
 def _check_labels(metafunc: pytest.Metafunc, name: str, labels: Any) -> None:
     """A marker's label that the registry holding ``name`` lacks fails the test's collection, naming it."""
-    from .plugin import STATE_KEY, unknown_label
+    from .plugin import STATE_KEY, misspelling, unknown_label
 
     state = metafunc.config.stash.get(STATE_KEY, None)
     if state is None:
         return
+    source = "the agenttrace_versions marker"
     for label in labels:
-        problem = unknown_label(name, label, state.prompts_dir, state.configs_dir, "the agenttrace_versions marker")
+        problem = unknown_label(name, label, state.prompts_dir, state.configs_dir, source)
         if problem is not None:
             pytest.fail(f"{metafunc.definition.nodeid}: agenttrace_versions({name}=...): {problem}", pytrace=False)
+    hint = misspelling(name, state.prompts_dir, state.configs_dir, source)
+    if hint is not None:  # a warning only: the name may be an inline config's
+        message = f"{metafunc.definition.nodeid}: agenttrace_versions({name}=...): {hint}"
+        warnings.warn(pytest.PytestWarning(message), stacklevel=2)
 
 
 _OPTION_KEY: Final = pytest.StashKey[dict[str, list[str]]]()

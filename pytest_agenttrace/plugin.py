@@ -156,7 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
     prompts_dir = root / str(config.getini("agenttrace_prompts"))
     configs_dir = root / str(config.getini("agenttrace_configs"))
     if not config.getoption("help", False):  # pytest --help must work whatever the environment pins
-        _check_pins(overrides, prompts_dir, configs_dir)
+        _check_pins(config, overrides, prompts_dir, configs_dir)
         _check_matrix_option(config, prompts_dir, configs_dir)
     state = config.stash[STATE_KEY] = AgentTraceState(
         rootpath=root,
@@ -225,22 +225,34 @@ def _check_matrix_option(config: pytest.Config, prompts_dir: Path, configs_dir: 
             problem = unknown_label(name, label, prompts_dir, configs_dir, "--agenttrace-matrix")
             if problem is not None:
                 raise pytest.UsageError(f"--agenttrace-matrix {name}={label}: {problem}")
+        _warn_if_misspelt(config, f"--agenttrace-matrix {name}", name, prompts_dir, configs_dir, "--agenttrace-matrix")
 
 
-def _check_pins(overrides: Mapping[str, str], prompts_dir: Path, configs_dir: Path) -> None:
+def _check_pins(config: pytest.Config, overrides: Mapping[str, str], prompts_dir: Path, configs_dir: Path) -> None:
     """A pinned label that the registry holding its name does not have is a usage error (exit 4).
 
     Caught before any test runs, so a typo fails the session at once instead
     of failing every test that reads the prompt (which ``agenttrace bisect``
-    would take for a bad version).  So is a name no registry holds that is
-    close to one a registry holds (``codr`` for ``coder``); other names no
-    registry holds may name inline configs: a pin of one that no lookup used
-    is named at the end of the session (see :class:`_PinTracker`).
+    would take for a bad version).  A name no registry holds may name an
+    inline config, so it is not refused: when it is close to a name a registry
+    holds (``codr`` for ``coder``) a warning says so at once, and a pin that no
+    lookup used is named at the end of the session (see :class:`_PinTracker`).
     """
+    source = "--agenttrace-version and AGENTTRACE_VERSIONS"
     for name, label in overrides.items():
-        problem = unknown_label(name, label, prompts_dir, configs_dir, "--agenttrace-version and AGENTTRACE_VERSIONS")
+        problem = unknown_label(name, label, prompts_dir, configs_dir, source)
         if problem is not None:
             raise pytest.UsageError(f"pinned version {name}={label}: {problem}")
+        _warn_if_misspelt(config, f"pinned version {name}={label}", name, prompts_dir, configs_dir, source)
+
+
+def _warn_if_misspelt(
+    config: pytest.Config, what: str, name: str, prompts_dir: Path, configs_dir: Path, source: str
+) -> None:
+    """A configuration warning when ``name``, which no registry holds, is close to a name one holds."""
+    hint = misspelling(name, prompts_dir, configs_dir, source)
+    if hint is not None:
+        config.issue_config_time_warning(pytest.PytestConfigWarning(f"{what}: {hint}"), stacklevel=2)
 
 
 #: How alike (difflib's ratio, case ignored) a name no registry holds must be to a registry's name to be
@@ -252,15 +264,15 @@ _MISSPELT: Final = 0.8
 def unknown_label(name: str, label: str, prompts_dir: Path, configs_dir: Path, source: str) -> str | None:
     """Why ``name=label`` cannot be run, or ``None`` when it can (as far as can be known before the tests).
 
-    It cannot when a registry holds NAME but not LABEL, or when no registry
-    holds NAME and NAME is close to a name one holds (a misspelling).  Other
-    names no registry holds are left alone: they may name inline configs.
-    ``source`` names where the label came from, for the hint.
+    It cannot when a registry holds NAME but not LABEL.  Names no registry
+    holds are left alone: they may name inline configs (:func:`misspelling`
+    says when one looks like a misspelt registry name).  ``source`` names
+    where the label came from, for the hint.
     """
     registries = (PromptRegistry(prompts_dir), ConfigRegistry(configs_dir))
     holders = [r for r in registries if r.holds(name)]
     if not holders:
-        return _misspelt(name, registries, source)
+        return None
     try:
         # The files alone, as resolving a pin reads them: an order file is not read here.
         if any(label in r._files(name) for r in holders):
@@ -274,8 +286,14 @@ def unknown_label(name: str, label: str, prompts_dir: Path, configs_dir: Path, s
     )
 
 
-def _misspelt(name: str, registries: tuple[PromptRegistry, ...], source: str) -> str | None:
-    """The diagnosis of a name no registry holds that is close to a name one holds, else ``None``."""
+def misspelling(name: str, prompts_dir: Path, configs_dir: Path, source: str) -> str | None:
+    """The diagnosis of a name no registry holds that is close to a name one holds, else ``None``.
+
+    Only a warning: an inline config may well be called ``coders`` next to a prompt ``coder``.
+    """
+    registries = (PromptRegistry(prompts_dir), ConfigRegistry(configs_dir))
+    if any(r.holds(name) for r in registries):
+        return None
     known: dict[str, tuple[str, PromptRegistry]] = {}
     for registry in registries:
         try:
@@ -290,7 +308,7 @@ def _misspelt(name: str, registries: tuple[PromptRegistry, ...], source: str) ->
     held, registry = known[close[0]]
     return (
         f"no prompt or config registry holds {name!r}; did you mean {held!r} ({registry.kind} in {registry.root})? "
-        f"Check {source}."
+        f"Check {source} (a pin of an inline config of that name is fine)."
     )
 
 
