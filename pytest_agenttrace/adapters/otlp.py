@@ -340,7 +340,7 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
     documents = data if isinstance(data, list) else [data]
     # Foreign spans are grouped by trace id; our own export's by its resource (which names one trace) and trace id.
     groups: dict[tuple[str, ...], _Group] = {}
-    spanless: dict[str, int] = {}
+    spanless: list[tuple[str, dict[str, Any], list[str]]] = []  # our resources' entries without spans
     last_raw_trace: Any = None
     group: _Group | None = None
     for position, document in enumerate(documents):
@@ -399,11 +399,22 @@ def read_otlp(data: Any, source: str) -> list[Trace]:
                     group.add(raw)
             if fingerprint is not None:
                 if own is None:
-                    # A trace without spans (it exists all the same); equal ones stay apart, one per resourceSpans.
-                    spanless[fingerprint] = number = spanless.get(fingerprint, 0) + 1
-                    own = _own_group(groups, fingerprint, "", resource, source, f"#{number}")
+                    spanless.append((fingerprint, resource, stray))
+                    continue
                 for message in stray:
                     own.log.warn(message)
+    with_spans = {key[1] for key in groups if key[0] == "agenttrace"}
+    numbers: dict[str, int] = {}
+    for fingerprint, resource, stray in spanless:
+        if fingerprint in with_spans:
+            # An empty batch of a trace whose spans came in another entry: nothing to add but its warnings.
+            own = next(g for k, g in groups.items() if k[0] == "agenttrace" and k[1] == fingerprint)
+        else:
+            # A trace without spans (it exists all the same); equal ones stay apart, one per resourceSpans.
+            numbers[fingerprint] = number = numbers.get(fingerprint, 0) + 1
+            own = _own_group(groups, fingerprint, "", resource, source, f"#{number}")
+        for message in stray:
+            own.log.warn(message)
     return [group.build(source) for group in groups.values()]
 
 

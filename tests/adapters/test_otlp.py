@@ -344,6 +344,17 @@ def test_identical_empty_traces_come_back_as_two() -> None:
     assert [t.to_dict() for t in back] == [empty.to_dict(), empty.to_dict()]
 
 
+@pytest.mark.parametrize("empty_first", [False, True])
+def test_an_empty_batch_of_a_trace_with_spans_adds_no_trace(empty_first: bool) -> None:
+    # A collector may send a batch of our resource with no spans: it belongs to the trace, not a new one.
+    trace = recorded_trace()
+    [entry] = to_otlp([trace])["resourceSpans"]
+    empty = {"resource": entry["resource"], "scopeSpans": [{"scope": {}, "spans": []}]}
+    entries = [empty, entry] if empty_first else [entry, empty]
+    back = read_otlp(json.loads(json.dumps({"resourceSpans": entries})), "t.json")
+    assert [t.to_dict() for t in back] == [trace.to_dict()]
+
+
 def test_a_foreign_trace_from_several_services_is_one_trace() -> None:
     # Foreign OTLP: one trace id across several resources (a multi-service trace) is one trace.
     document = foreign_document()
