@@ -35,7 +35,7 @@ from typing import Any, Final
 
 import pytest
 
-from . import hookspec, sanitize
+from . import hookspec, sanitize, versions
 from .exceptions import AgentTraceError, InputError
 from .recorder import Recorder
 from .sanitize import redact_text
@@ -391,7 +391,13 @@ def agenttrace(request: pytest.FixtureRequest) -> Iterator[Recorder]:
             # The call phase never ran (setup failed, or skipped): still leave a complete trace.
             _finish_outside_call(item, recorder)
         if unheld:
-            item.stash[_UNHELD_PINS_KEY] = [[name, label, name in context.asked] for name, label in unheld.items()]
+            # A lookup outside the test's recording (a session fixture, agent code set up at import)
+            # applies the pin through the process's default context: it counts as asked too.
+            default = versions._default_context
+            outside = default.asked if default is not None else set()
+            item.stash[_UNHELD_PINS_KEY] = [
+                [name, label, name in context.asked or name in outside] for name, label in unheld.items()
+            ]
         if state.save:
             # The visible part is the redacted name; the hash is of the raw node id, so two
             # parametrizations that differ only in a secret do not overwrite each other's file.

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_agenttrace import versions
 from pytest_agenttrace.plugin import misspelling, unknown_label
 
 FAST = (
@@ -130,3 +131,33 @@ def test_unknown_label_says_nothing_of_a_name_unlike_any_registry_name(tmp_path:
     hint = misspelling("sumarizer", prompts, configs, "here")
     assert hint is not None and "did you mean 'summarizer'" in hint
     assert misspelling("summarizer", prompts, configs, "here") is None  # held: not a misspelling
+
+
+def test_a_pin_used_by_a_lookup_outside_the_tests_recording_is_not_called_unused(
+    registry: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The review's case: a session fixture configures the team through the default context.
+    monkeypatch.setattr(versions, "_default_context", None)  # restored after the test: no pins leak on
+    registry.makeconftest(
+        """
+        import pytest
+        import pytest_agenttrace as at
+
+        VARIANTS = {"a": {"size": 1}, "b": {"size": 2}}
+
+        @pytest.fixture(scope="session", autouse=True)
+        def team():
+            return at.config("crew", VARIANTS["b"])
+        """
+    )
+    registry.makepyfile(test_pins="def test_run(agenttrace):\n    pass\n")
+    monkeypatch.setenv("AGENTTRACE_VERSIONS", "crew=b")
+    result = registry.runpytest()
+    result.assert_outcomes(passed=1)
+    assert "never used" not in result.stdout.str()
+    registry.makeconftest("")
+    # A fresh process's default context (this in-process run would otherwise keep the last one's lookups).
+    monkeypatch.setattr(versions, "_default_context", None)
+    result = registry.runpytest()  # nothing asks for it now: named
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["agenttrace: pinned name 'crew' (crew=b) was never used: *"])
