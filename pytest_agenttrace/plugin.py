@@ -28,7 +28,7 @@ import os
 import platform
 import shutil
 import subprocess
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -82,8 +82,7 @@ class AgentTraceState:
         held = self._held.get(name)
         if held is None:
             held = self._held[name] = any(
-                registry.holds(name)
-                for registry in (PromptRegistry(self.prompts_dir), ConfigRegistry(self.configs_dir))
+                registry.holds(name) for registry in _registries(self.prompts_dir, self.configs_dir)
             )
         return held
 
@@ -269,7 +268,7 @@ def unknown_label(name: str, label: str, prompts_dir: Path, configs_dir: Path, s
     says when one looks like a misspelt registry name).  ``source`` names
     where the label came from, for the hint.
     """
-    registries = (PromptRegistry(prompts_dir), ConfigRegistry(configs_dir))
+    registries = _registries(prompts_dir, configs_dir)
     holders = [r for r in registries if r.holds(name)]
     if not holders:
         return None
@@ -291,17 +290,12 @@ def misspelling(name: str, prompts_dir: Path, configs_dir: Path, source: str) ->
 
     Only a warning: an inline config may well be called ``coders`` next to a prompt ``coder``.
     """
-    registries = (PromptRegistry(prompts_dir), ConfigRegistry(configs_dir))
+    registries = _registries(prompts_dir, configs_dir)
     if any(r.holds(name) for r in registries):
         return None
     known: dict[str, tuple[str, PromptRegistry]] = {}
-    for registry in registries:
-        try:
-            names = registry.names()
-        except OSError:  # an unreadable registry: the lookups say so when they read it
-            continue
-        for held in names:
-            known.setdefault(held.lower(), (held, registry))
+    for held, registry in _held_names(registries):
+        known.setdefault(held.lower(), (held, registry))
     close = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=_MISSPELT)
     if not close:
         return None
@@ -312,14 +306,25 @@ def misspelling(name: str, prompts_dir: Path, configs_dir: Path, source: str) ->
     )
 
 
-def _registry_names(state: AgentTraceState) -> str:
-    """The names the registries hold, for a hint (``none`` when they hold none)."""
-    names: set[str] = set()
-    for registry in (PromptRegistry(state.prompts_dir), ConfigRegistry(state.configs_dir)):
+def _registries(prompts_dir: Path, configs_dir: Path) -> tuple[PromptRegistry, ConfigRegistry]:
+    """The session's prompt and config registries."""
+    return PromptRegistry(prompts_dir), ConfigRegistry(configs_dir)
+
+
+def _held_names(registries: Iterable[PromptRegistry]) -> Iterator[tuple[str, PromptRegistry]]:
+    """Each name a registry holds, with the registry (an unreadable one is passed over: its lookups say so)."""
+    for registry in registries:
         try:
-            names.update(registry.names())
+            names = registry.names()
         except OSError:
             continue
+        for name in names:
+            yield name, registry
+
+
+def _registry_names(state: AgentTraceState) -> str:
+    """The names the registries hold, for a hint (``none`` when they hold none)."""
+    names = {name for name, _ in _held_names(_registries(state.prompts_dir, state.configs_dir))}
     return ", ".join(sorted(names)) or "none"
 
 
